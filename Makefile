@@ -1,0 +1,50 @@
+# The two commands a newcomer runs are `make demo` and `make test`; everything they need
+# is installed from here, so a clean clone on a fresh machine works.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# Debian packages the tests drive: a real browser for the console.
+SYSTEM_TOOLS := chromium
+
+.PHONY: demo test lint bench system-deps clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "remote-seat needs Python 3.11 or newer (set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+demo: $(STAMP)
+	$(BIN)/seat demo
+
+system-deps:
+	@missing=""; for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+		else \
+			echo "missing:$$missing -- install with: sudo apt-get install -y$$missing"; exit 1; \
+		fi; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: $(STAMP) system-deps lint
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/gate_latency.py --lanes 200 --commands 2000 --concurrency 1
+	$(BIN)/python bench/gate_latency.py --lanes 200 --commands 4000 --concurrency 20
+	$(BIN)/python bench/gate_latency.py --lanes 2000 --commands 0
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

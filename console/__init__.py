@@ -1,0 +1,1 @@
+"""The centre: agents and roles, actions, the audit ledger, the app factory and CLI."""

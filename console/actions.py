@@ -1,0 +1,185 @@
+"""What an agent does to a lane, audited before and after.
+
+Each action is written to the ledger durably before its command leaves for the lane and
+its outcome is appended after (DESIGN.md, "Audit first"). The work runs in a task of
+its own, so an agent who closes the page mid-command still leaves a complete record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gates.commands import Resolved
+from gates.hub import LaneHub
+from gates.protocol import MAX_DISPLAY_LINE, MAX_DISPLAY_LINES, Command, Display, OpenGate
+
+from .audit import AuditLog
+from .errors import BadRequest
+from .ledger import AuditAction, AuditRecord
+from .models import LaneRecord, User
+
+
+class OpenReason(enum.StrEnum):
+    """Why an agent lifts a barrier by hand: the seat's recurring cases (tender 2.2)."""
+
+    PAID_NOT_LIFTED = "paid_not_lifted"  # 缴费不抬杆
+    NO_ENTRY_RECORD = "no_entry_record"  # 无入场记录
+    FREE_RELEASE = "free_release"  # 免费放行
+    PLATE_MISREAD = "plate_misread"  # 车牌识别错误
+    EQUIPMENT_FAULT = "equipment_fault"  # 设备故障
+    EMERGENCY = "emergency"  # 救护、消防等紧急情况
+    ESCAPE_RECOVERED = "escape_recovered"  # 逃逸追缴已处理
+    OTHER = "other"  # 其他，须备注
+
+
+NOTE_MAX = 500
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRequest:
+    reason: OpenReason
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class DisplayRequest:
+    lines: tuple[str, ...]
+
+
+def _object(body: object) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise BadRequest("bad_request", "the body must be a JSON object")
+    return body
+
+
+def parse_open(body: object) -> OpenRequest:
+    fields = _object(body)
+    try:
+        parsed = OpenReason(str(fields.get("reason")))
+    except ValueError:
+        allowed = ", ".join(OpenReason)
+        raise BadRequest("invalid_reason", f"reason must be one of {allowed}") from None
+    note = fields.get("note") or ""
+    if not isinstance(note, str):
+        raise BadRequest("bad_request", "note must be a string")
+    note = note.strip()
+    if len(note) > NOTE_MAX:
+        raise BadRequest("note_too_long", f"note is limited to {NOTE_MAX} characters")
+    if parsed is OpenReason.OTHER and not note:
+        raise BadRequest("note_required", "reason 'other' needs a note saying why")
+    return OpenRequest(parsed, note)
+
+
+def parse_display(body: object) -> DisplayRequest:
+    lines = _object(body).get("lines")
+    if (
+        not isinstance(lines, list)
+        or not 1 <= len(lines) <= MAX_DISPLAY_LINES
+        or not all(isinstance(line, str) and len(line) <= MAX_DISPLAY_LINE for line in lines)
+    ):
+        raise BadRequest(
+            "bad_request",
+            f"lines must be 1 to {MAX_DISPLAY_LINES} strings "
+            f"of at most {MAX_DISPLAY_LINE} characters",
+        )
+    return DisplayRequest(tuple(lines))
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acts, as the ledger records it."""
+
+    user: User
+    remote: str
+
+
+class Actions:
+    def __init__(self, audit: AuditLog, hub: LaneHub, timeout_s: float) -> None:
+        self.audit = audit
+        self.hub = hub
+        self.timeout_s = timeout_s
+        # Strong references: the event loop keeps only weak ones to tasks.
+        self._running: set[asyncio.Future[Resolved]] = set()
+
+    async def open_gate(self, actor: Actor, lane: LaneRecord, request: OpenRequest) -> Resolved:
+        command = OpenGate(command_id=uuid.uuid4().hex, reason=request.reason.value)
+        detail = {"note": request.note} if request.note else {}
+        return await self._run(
+            actor,
+            lane,
+            command,
+            (AuditAction.GATE_OPEN_REQUESTED, AuditAction.GATE_OPEN_OUTCOME),
+            reason=request.reason.value,
+            detail=detail,
+        )
+
+    async def display(self, actor: Actor, lane: LaneRecord, request: DisplayRequest) -> Resolved:
+        command = Display(command_id=uuid.uuid4().hex, lines=request.lines)
+        return await self._run(
+            actor,
+            lane,
+            command,
+            (AuditAction.DISPLAY_REQUESTED, AuditAction.DISPLAY_OUTCOME),
+            reason=None,
+            detail={"lines": list(request.lines)},
+        )
+
+    async def _run(
+        self,
+        actor: Actor,
+        lane: LaneRecord,
+        command: Command,
+        actions: tuple[AuditAction, AuditAction],
+        *,
+        reason: str | None,
+        detail: dict[str, Any],
+    ) -> Resolved:
+        async def audited() -> Resolved:
+            requested, ended = actions
+            await self.audit.record(
+                AuditRecord(
+                    actor=actor.user.username,
+                    action=requested,
+                    lane=lane.id,
+                    command_id=command.command_id,
+                    reason=reason,
+                    detail={**detail, "role": actor.user.role.value, "remote": actor.remote},
+                )
+            )
+            started = time.perf_counter()
+            resolved = await self.hub.command(lane.id, command, self.timeout_s)
+            await self.audit.record(
+                AuditRecord(
+                    actor=actor.user.username,
+                    action=ended,
+                    lane=lane.id,
+                    command_id=command.command_id,
+                    reason=reason,
+                    outcome=resolved.outcome.value,
+                    detail={
+                        "ms": round((time.perf_counter() - started) * 1000, 1),
+                        **({"detail": resolved.detail} if resolved.detail else {}),
+                    },
+                )
+            )
+            return resolved
+
+        return await self._detached(audited)
+
+    async def _detached(self, work: Callable[[], Awaitable[Resolved]]) -> Resolved:
+        """Run ``work`` to its end even if the caller is cancelled (a closed browser tab)."""
+        task = asyncio.ensure_future(work())
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        return await asyncio.shield(task)
+
+    async def drain(self) -> None:
+        """Wait for every action under way, so shutdown leaves no outcome unwritten."""
+        if self._running:
+            await asyncio.wait(self._running)

@@ -1,0 +1,60 @@
+"""The app factory: the centre's parts wired together, with no module globals."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from gates.hub import LaneHub
+from gates.protocol import LINK_PATH
+
+from .actions import Actions
+from .api import Api
+from .audit import AuditLog
+from .auth import LoginThrottle, token_matches
+from .errors import ConsoleError
+from .settings import Settings
+from .store import Store
+from .streams import Streams
+from .web import SecurityHeaders, on_console_error, on_http_error
+
+
+def create_app(settings: Settings, store: Store) -> Starlette:
+    """The centre as an ASGI app. The caller opens and closes ``store``."""
+
+    async def verify_lane(lane_id: str, token: str) -> bool:
+        lane = await store.get_lane(lane_id)
+        return lane is not None and token_matches(token, lane.token_hash)
+
+    hub = LaneHub(verify_lane, settings.heartbeat)
+    audit = AuditLog(store)
+    actions = Actions(audit, hub, settings.command_timeout_s)
+    streams = Streams(store, hub, audit)
+    api = Api(settings, store, hub, audit, actions, streams, LoginThrottle())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await hub.close()
+        await actions.drain()
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", api.healthz),
+            Mount("/api", routes=api.routes()),
+            WebSocketRoute(LINK_PATH, hub.serve),
+            Mount("/", StaticFiles(directory=settings.web_dir, html=True)),
+        ],
+        middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={ConsoleError: on_console_error, HTTPException: on_http_error},
+        lifespan=lifespan,
+    )
+    app.state.hub = hub
+    app.state.audit = audit
+    return app

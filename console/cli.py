@@ -1,0 +1,244 @@
+"""``seat``: run the centre or a lane agent, manage users and lanes, verify the ledger."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+
+from .auth import USERNAME_MAX, hash_password, new_token, token_hash
+from .errors import ConsoleError
+from .ledger import AuditAction, AuditRecord, verify_audit
+from .models import Direction, LaneRecord, Role
+from .settings import Settings
+from .store import SQLiteStore
+
+
+def _actor() -> str:
+    """CLI changes are made by whoever holds a shell on the centre; name them."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except OSError:
+        return "cli"
+
+
+def read_password(prompt_twice: bool = True) -> str:
+    """From a prompt on a terminal, else the first line of standard input; never from
+    an argument, which every user of the machine can read in the process list."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password: ")
+    if prompt_twice and getpass.getpass("again: ") != first:
+        raise SystemExit("passwords differ")
+    return first
+
+
+async def _with_store(settings: Settings, work: Callable[[SQLiteStore], Awaitable[int]]) -> int:
+    store = await SQLiteStore.open(settings.database)
+    try:
+        return await work(store)
+    finally:
+        await store.close()
+
+
+async def add_user(store: SQLiteStore, username: str, role: Role, password: str) -> None:
+    if not username.isidentifier() or len(username) > USERNAME_MAX:
+        raise SystemExit(f"a username is letters, digits and _ (at most {USERNAME_MAX})")
+    try:
+        password_hash = hash_password(password)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    await store.add_user(username, role, password_hash, datetime.now(UTC))
+    await store.append(
+        AuditRecord(
+            actor=_actor(),
+            action=AuditAction.USER_ADDED,
+            detail={"username": username, "role": role.value},
+        )
+    )
+
+
+async def set_password(store: SQLiteStore, username: str, password: str) -> None:
+    try:
+        password_hash = hash_password(password)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    await store.set_password(username, password_hash)
+    await store.append(
+        AuditRecord(
+            actor=_actor(),
+            action=AuditAction.USER_CHANGED,
+            detail={"username": username, "change": "password"},
+        )
+    )
+
+
+async def put_lane(
+    store: SQLiteStore, lane_id: str, name: str, car_park: str, direction: Direction
+) -> str:
+    """Register (or re-key) a lane; returns its new link token, shown only this once."""
+    token = new_token()
+    existed = await store.get_lane(lane_id) is not None
+    await store.put_lane(LaneRecord(lane_id, name, car_park, direction, token_hash(token)))
+    await store.append(
+        AuditRecord(
+            actor=_actor(),
+            action=AuditAction.LANE_TOKEN_ROTATED if existed else AuditAction.LANE_ADDED,
+            lane=lane_id,
+            detail={"name": name, "car_park": car_park, "direction": direction.value},
+        )
+    )
+    return token
+
+
+def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from .server import serve
+
+    asyncio.run(serve(settings))
+    return 0
+
+
+def _cmd_lane(args: argparse.Namespace, settings: Settings) -> int:
+    from gates.runner import run_lane
+
+    token = args.token or os.environ.get("SEAT_LANE_TOKEN", "")
+    if not token:
+        raise SystemExit("give the lane's token with --token or SEAT_LANE_TOKEN")
+    asyncio.run(
+        run_lane(
+            args.server,
+            args.lane,
+            token,
+            driver=args.driver,
+            lift_s=args.lift_s,
+            seed=args.seed,
+            heartbeat_ms=args.heartbeat_ms,
+        )
+    )
+    return 0
+
+
+def _cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
+    password = read_password()
+
+    async def work(store: SQLiteStore) -> int:
+        await add_user(store, args.name, Role(args.role), password)
+        print(f"added {args.name} ({args.role})")
+        return 0
+
+    return asyncio.run(_with_store(settings, work))
+
+
+def _cmd_user_passwd(args: argparse.Namespace, settings: Settings) -> int:
+    password = read_password()
+
+    async def work(store: SQLiteStore) -> int:
+        await set_password(store, args.name, password)
+        print(f"password changed for {args.name}")
+        return 0
+
+    return asyncio.run(_with_store(settings, work))
+
+
+def _cmd_lane_add(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(store: SQLiteStore) -> int:
+        token = await put_lane(store, args.id, args.name, args.car_park, Direction(args.direction))
+        print(f"lane {args.id} token (shown once): {token}")
+        return 0
+
+    return asyncio.run(_with_store(settings, work))
+
+
+def _cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(store: SQLiteStore) -> int:
+        verdict = await verify_audit(store)
+        if verdict.ok:
+            print(f"ok {verdict.count} entries")
+            return 0
+        print(f"bad entry {verdict.bad_seq}: {verdict.problem}")
+        return 1
+
+    if not settings.database.exists():
+        raise SystemExit(f"no ledger at {settings.database}")
+    return asyncio.run(_with_store(settings, work))
+
+
+def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from .demo import run_demo
+
+    return run_demo(settings)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="seat", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the centre (SEAT_* variables configure it)")
+    serve.set_defaults(run=_cmd_serve)
+
+    lane = sub.add_parser("lane", help="run a lane agent at a car park")
+    lane.add_argument("--server", required=True, help="centre URL, e.g. http://centre:8080")
+    lane.add_argument("--lane", required=True, help="the lane's id")
+    lane.add_argument("--token", help="the lane's link token (or SEAT_LANE_TOKEN)")
+    lane.add_argument("--driver", choices=["sim"], default="sim")
+    lane.add_argument("--heartbeat-ms", type=int, default=5000)
+    lane.add_argument("--lift-s", type=float, default=1.5, help="sim: barrier lift time")
+    lane.add_argument("--seed", type=int, default=None, help="sim: random seed")
+    lane.set_defaults(run=_cmd_lane)
+
+    user = sub.add_parser("user", help="agent accounts").add_subparsers(
+        dest="action", required=True
+    )
+    user_add = user.add_parser("add", help="add an account; the password is read from stdin")
+    user_add.add_argument("name")
+    user_add.add_argument("--role", choices=[r.value for r in Role], required=True)
+    user_add.set_defaults(run=_cmd_user_add)
+    passwd = user.add_parser("passwd", help="set an account's password (read from stdin)")
+    passwd.add_argument("name")
+    passwd.set_defaults(run=_cmd_user_passwd)
+
+    lanes = sub.add_parser("lanes", help="the lane registry").add_subparsers(
+        dest="action", required=True
+    )
+    lane_add = lanes.add_parser("add", help="add a lane or rotate its token; prints the token")
+    lane_add.add_argument("id")
+    lane_add.add_argument("--name", required=True)
+    lane_add.add_argument("--car-park", required=True)
+    lane_add.add_argument("--direction", choices=[d.value for d in Direction], required=True)
+    lane_add.set_defaults(run=_cmd_lane_add)
+
+    audit = sub.add_parser("audit", help="the audit ledger").add_subparsers(
+        dest="action", required=True
+    )
+    verify = audit.add_parser("verify", help="check the hash chain; exit 1 at the first bad entry")
+    verify.set_defaults(run=_cmd_audit_verify)
+
+    demo = sub.add_parser("demo", help="a centre with four simulated lanes and demo logins")
+    demo.set_defaults(run=_cmd_demo)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(
+        level=os.environ.get("SEAT_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    args = parser().parse_args(argv)
+    settings = Settings.from_env()
+    try:
+        code: int = args.run(args, settings)
+    except ConsoleError as exc:
+        print(f"seat: {exc.code}: {exc.detail}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""The centre's shared vocabulary: who may act, on which lanes."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from gates.drivers import Direction as Direction  # part of a lane record
+
+
+class Role(enum.StrEnum):
+    """Roles in rising order of power; each may do what the ones before it may."""
+
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+    def allows(self, needed: Role) -> bool:
+        return self.rank >= needed.rank
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    username: str
+    role: Role
+    password_hash: str
+    created_at: datetime
+    disabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A logged-in browser. Only a hash of the cookie's token is kept, so a leaked
+    database does not hand out live sessions."""
+
+    token_hash: str
+    username: str
+    csrf_token: str
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LaneRecord:
+    """A lane the centre knows; ``token_hash`` is the SHA-256 of its link token."""
+
+    id: str
+    name: str
+    car_park: str
+    direction: Direction
+    token_hash: str

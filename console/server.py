@@ -1,0 +1,53 @@
+"""Run the centre under uvicorn, with the store opened and closed around it."""
+
+from __future__ import annotations
+
+import socket
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from gates.protocol import MAX_MESSAGE_BYTES
+
+from .app import create_app
+from .settings import Settings
+from .store import SQLiteStore
+
+
+def uvicorn_config(settings: Settings, app: ASGIApp, port: int | None = None) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port if port is None else port,
+        # Twice the protocol's limit, so an oversized lane message reaches the link code
+        # and gets a clear ``too_large`` error instead of a bare transport close.
+        ws_max_size=2 * MAX_MESSAGE_BYTES,
+        # The lane link has its own heartbeat; transport pings only reap dead browsers.
+        ws="websockets-sansio",
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+        access_log=False,
+        log_config=None,
+        lifespan="on",
+    )
+
+
+async def serve(settings: Settings) -> None:
+    store = await SQLiteStore.open(settings.database)
+    try:
+        config = uvicorn_config(settings, create_app(settings, store))
+        await uvicorn.Server(config).serve(sockets=[listening_socket(config)])
+    finally:
+        await store.close()
+
+
+def listening_socket(config: uvicorn.Config) -> socket.socket:
+    """Bind and listen before serving: a taken port fails at once, and clients that
+    connect before uvicorn starts accepting wait in the backlog instead of being refused."""
+    sock = config.bind_socket()
+    # uvicorn makes this socket with proto 0, so asyncio does not recognise its accepted
+    # connections as TCP and leaves Nagle on them: every keep-alive response then waits
+    # ~40 ms for the client's delayed ACK. Accepted sockets inherit the option on Linux.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.listen(config.backlog)
+    return sock

@@ -1,0 +1,140 @@
+"""HTTP plumbing shared by the endpoints: JSON bodies, errors, sessions, headers."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .auth import token_hash
+from .errors import (
+    BadRequest,
+    ConsoleError,
+    Forbidden,
+    NotAuthenticated,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from .models import Role, Session, User
+from .store import Store
+
+SESSION_COOKIE = "seat_session"
+CSRF_HEADER = "x-csrf-token"
+
+
+def error_response(error: ConsoleError) -> JSONResponse:
+    body: dict[str, Any] = {"error": error.code, "detail": error.detail}
+    body.update(error.extra)
+    retry_after = error.extra.get("retry_after")
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return JSONResponse(body, status_code=error.status, headers=headers)
+
+
+async def on_console_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ConsoleError)
+    return error_response(exc)
+
+
+async def on_http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 in the API's error shape."""
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return JSONResponse({"error": code, "detail": str(exc.detail)}, status_code=exc.status_code)
+
+
+async def read_json(request: Request, limit: int) -> object:
+    """The request's JSON body, refusing non-JSON and bodies over ``limit`` bytes
+    without reading more than that."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise UnsupportedMediaType("unsupported_media_type", "send Content-Type: application/json")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge("too_large", f"the body is limited to {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge("too_large", f"the body is limited to {limit} bytes")
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise BadRequest("bad_request", "the body is not valid JSON") from None
+
+
+async def authenticate(conn: HTTPConnection, store: Store) -> tuple[User, Session]:
+    """The logged-in user behind the session cookie, or ``NotAuthenticated``."""
+    token = conn.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise NotAuthenticated("not_authenticated", "log in first")
+    session = await store.get_session(token_hash(token))
+    if session is None or session.expires_at <= datetime.now(UTC):
+        raise NotAuthenticated("not_authenticated", "the session has ended; log in again")
+    user = await store.get_user(session.username)
+    if user is None or user.disabled:
+        raise NotAuthenticated("not_authenticated", "the account is disabled")
+    return user, session
+
+
+def require_role(user: User, needed: Role) -> None:
+    if not user.role.allows(needed):
+        raise Forbidden("forbidden", f"this needs the {needed.value} role")
+
+
+def check_csrf(request: Request, session: Session) -> None:
+    """State-changing requests must echo the session's CSRF token in a header: a page on
+    another site can make the browser send our cookie, but cannot read the token."""
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not sent or not hmac.compare_digest(sent, session.csrf_token):
+        raise Forbidden("csrf", f"missing or wrong {CSRF_HEADER} header")
+
+
+def same_origin(conn: HTTPConnection) -> bool:
+    """WebSockets are exempt from the same-origin policy; refuse cross-site pages."""
+    origin = conn.headers.get("origin")
+    if origin is None:
+        return True  # not a browser
+    host = conn.headers.get("host", "")
+    return origin in (f"http://{host}", f"https://{host}")
+
+
+def client_address(conn: HTTPConnection) -> str:
+    return conn.client.host if conn.client else ""
+
+
+_SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data: blob:; connect-src 'self' ws: wss:; "
+        b"style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"cache-control", b"no-store"),
+]
+
+
+class SecurityHeaders:
+    """Adds the console's security headers to every HTTP response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *_SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

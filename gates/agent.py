@@ -1,0 +1,192 @@
+"""The lane agent: runs at the car park, dials out to the centre and drives the lane.
+
+Dialling out means it works behind NAT and on 4G. It reconnects with capped, jittered
+backoff for ever (a centre restart is routine), and carries out commands through the
+lane's driver. Protocol decisions live in ``LaneSession``; this module moves bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from .drivers import DriverRefused, LaneDriver, LaneEvent
+from .lane_session import Action, Execute, LaneSession, Problem, State
+from .link import CloseCode
+from .protocol import LINK_PATH, MAX_MESSAGE_BYTES, Display, Message, OpenGate
+
+log = logging.getLogger("seat.lane")
+
+
+def link_url(server: str) -> str:
+    """The lane-link WebSocket URL of a centre given as http(s):// or ws(s)://."""
+    parts = urlsplit(server)
+    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
+    if scheme is None or not parts.netloc:
+        raise SystemExit(f"the centre URL must be http(s)://host[:port], not {server!r}")
+    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + LINK_PATH, "", ""))
+
+
+@dataclass
+class Backoff:
+    """Delays between reconnects: doubling from ``first`` to ``cap``, with full jitter so
+    hundreds of lanes do not all redial the instant a centre comes back."""
+
+    first: float = 0.5
+    cap: float = 30.0
+    rng: random.Random = field(default_factory=random.Random)
+    attempts: int = 0
+
+    def next(self) -> float:
+        ceiling = min(self.cap, self.first * 2**self.attempts)
+        self.attempts += 1
+        return self.rng.uniform(ceiling / 2, ceiling)
+
+    def reset(self) -> None:
+        self.attempts = 0
+
+
+class LaneAgent:
+    def __init__(
+        self,
+        url: str,
+        session: LaneSession,
+        driver: LaneDriver,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.url = url
+        self.session = session
+        self.driver = driver
+        self.backoff = backoff or Backoff()
+        self.connected = asyncio.Event()
+        # One writer per connection sends everything, so messages leave in the order the
+        # session produced them (an ack always before its done).
+        self._outbox: asyncio.Queue[Message] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> None:
+        """Serve the lane until cancelled."""
+        driver = asyncio.create_task(self.driver.run(self._on_event))
+        try:
+            while True:
+                delay = await self._connect_once()
+                await asyncio.sleep(delay)  # reconnect pacing: real time is the point
+        finally:
+            driver.cancel()
+            for task in list(self._tasks):
+                task.cancel()
+
+    async def _connect_once(self) -> float:
+        """One connection's life; returns how long to wait before the next."""
+        loop = asyncio.get_running_loop()
+        try:
+            async with connect(
+                self.url,
+                max_size=2 * MAX_MESSAGE_BYTES,
+                open_timeout=10,
+                ping_interval=20,
+                ping_timeout=20,
+                compression=None,
+            ) as ws:
+                self._outbox = asyncio.Queue()
+                writer = asyncio.create_task(self._write(ws, self._outbox))
+                try:
+                    self._send(self.session.connected(loop.time()))
+                    await self._serve(ws)
+                finally:
+                    writer.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                        await writer
+        except ConnectionClosed as exc:
+            code = exc.rcvd.code if exc.rcvd else None
+            log.warning("lane.link.closed lane=%s code=%s reason=%s", self.session.lane, code, exc)
+            if code == CloseCode.UNAUTHORISED:
+                # Retrying a refused token at full speed only fills the centre's log.
+                self.backoff.attempts = max(self.backoff.attempts, 8)
+        except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
+            log.warning("lane.link.failed lane=%s error=%r", self.session.lane, exc)
+        finally:
+            self._outbox = None
+            self.session.disconnected()
+            self.connected.clear()
+        return self.backoff.next()
+
+    async def _serve(self, ws: ClientConnection) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            wait = self.session.next_heartbeat() - loop.time()
+            try:
+                async with asyncio.timeout(max(wait, 0.0)):
+                    raw = await ws.recv()
+            except TimeoutError:
+                self._send(self.session.tick(loop.time()))
+                continue
+            self._act(self.session.receive(raw, loop.time()))
+            if not self.connected.is_set() and self.session.state is State.OPEN:
+                log.info("lane.link.online lane=%s", self.session.lane)
+                self.backoff.reset()
+                self.connected.set()
+
+    def _act(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, Execute):
+                self._spawn(self._execute(action))
+            elif isinstance(action, Problem):
+                log.warning(
+                    "lane.link.problem lane=%s code=%s detail=%s",
+                    self.session.lane,
+                    action.code,
+                    action.detail,
+                )
+            else:
+                self._send([action])
+
+    def _send(self, actions: list[Action]) -> None:
+        """Queue messages for this connection; with no connection the session has
+        already kept what must survive (see ``LaneSession``)."""
+        outbox = self._outbox
+        for action in actions:
+            if isinstance(action, Message) and outbox is not None:
+                outbox.put_nowait(action)
+
+    @staticmethod
+    async def _write(ws: ClientConnection, outbox: asyncio.Queue[Message]) -> None:
+        while True:
+            message = await outbox.get()
+            await ws.send(message.encode())
+
+    async def _execute(self, execute: Execute) -> None:
+        command = execute.command
+        refused: str | None = None
+        try:
+            if isinstance(command, OpenGate):
+                await self.driver.open_gate()
+            elif isinstance(command, Display):
+                await self.driver.display(command.lines)
+        except DriverRefused as exc:
+            refused = exc.reason
+        log.info(
+            "lane.command.ended lane=%s command_id=%s refused=%s",
+            self.session.lane,
+            command.command_id,
+            refused,
+        )
+        now = asyncio.get_running_loop().time()
+        self._send(self.session.finished(command.command_id, refused, now))
+
+    def _on_event(self, event: LaneEvent) -> None:
+        self._send(self.session.event(event, asyncio.get_running_loop().time()))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,95 @@
+"""The seam between the lane agent and the lane's hardware.
+
+The lane agent speaks the lane link; a driver speaks to the hardware: a relay that lifts
+the barrier, an LPR camera that reads plates, an intercom button, an LED display. The
+agent never knows which driver it has, so a relay board or a vendor camera SDK plugs in
+here without touching the link code. ``gates.sim`` is the simulated lane.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+class Direction(enum.StrEnum):
+    ENTRY = "entry"
+    EXIT = "exit"
+
+
+class GateState(enum.StrEnum):
+    DOWN = "down"
+    RISING = "rising"
+    UP = "up"
+    FALLING = "falling"
+    UNKNOWN = "unknown"
+
+
+class PlateColour(enum.StrEnum):
+    """Plate background colours of GA 36-2018."""
+
+    BLUE = "blue"  # small passenger cars
+    YELLOW = "yellow"  # large vehicles, learner cars
+    GREEN = "green"  # new-energy small cars (gradient green)
+    YELLOW_GREEN = "yellow_green"  # new-energy large vehicles
+    WHITE = "white"  # police, armed police
+    BLACK = "black"  # foreign-owned, Hong Kong / Macao cross-border
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleSeen:
+    """The LPR camera read a plate. ``plate`` is what the camera read, right or wrong."""
+
+    at: datetime
+    plate: str
+    plate_colour: PlateColour
+    confidence: float
+    box: tuple[int, int, int, int]  # x, y, width, height of the plate in the snapshot
+    snapshot_jpeg: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class GateChanged:
+    state: GateState
+
+
+@dataclass(frozen=True, slots=True)
+class CallPressed:
+    """The driver pressed the intercom's call button."""
+
+
+@dataclass(frozen=True, slots=True)
+class FaultRaised:
+    """A fault began, or (``active=False``) cleared."""
+
+    code: str
+    detail: str
+    active: bool = True
+
+
+LaneEvent = VehicleSeen | GateChanged | CallPressed | FaultRaised
+
+
+class DriverRefused(Exception):
+    """The hardware will not carry out a command; ``reason`` goes to the centre as is."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class LaneDriver(Protocol):
+    """What the lane agent needs from a lane's hardware."""
+
+    async def run(self, emit: Callable[[LaneEvent], None]) -> None:
+        """Watch the hardware until cancelled, calling ``emit`` for each event."""
+
+    async def open_gate(self) -> None:
+        """Lift the barrier; return once it is up, or raise ``DriverRefused``."""
+
+    async def display(self, lines: tuple[str, ...]) -> None:
+        """Show ``lines`` on the lane display, or raise ``DriverRefused``."""

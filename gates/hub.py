@@ -1,0 +1,230 @@
+"""The centre's end of the lane link: the WebSocket endpoint and the connected lanes.
+
+It moves bytes between sockets and the pure machines (``LinkSession`` per connection,
+one ``CommandBook`` for all lanes) and carries out what they return. Nothing here
+decides protocol rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from .commands import CommandBook, Resolved, Transmit
+from .drivers import GateState
+from .errors import LinkError
+from .link import (
+    Action,
+    Authenticate,
+    Close,
+    CloseCode,
+    Deliver,
+    HeartbeatPolicy,
+    LinkSession,
+    Phase,
+    Send,
+)
+from .protocol import Ack, Command, Done, Error, Refused
+from .status import LaneStatus, fold
+
+log = logging.getLogger("seat.gates")
+
+Verifier = Callable[[str, str], Awaitable[bool]]
+StatusListener = Callable[[LaneStatus], None]
+
+
+class _Connection:
+    def __init__(self, websocket: WebSocket, session: LinkSession) -> None:
+        self.websocket = websocket
+        self.session = session
+
+
+class LaneHub:
+    def __init__(
+        self,
+        verify: Verifier,
+        policy: HeartbeatPolicy | None = None,
+    ) -> None:
+        self.verify = verify
+        self.policy = policy or HeartbeatPolicy()
+        self.book = CommandBook()
+        self._connections: dict[str, _Connection] = {}
+        self._status: dict[str, LaneStatus] = {}
+        self._waiters: dict[str, asyncio.Future[Resolved]] = {}
+        self._listeners: set[StatusListener] = set()
+
+    # ----------------------------------------------------------------- queries
+
+    def status(self, lane: str) -> LaneStatus:
+        return self._status.get(lane) or LaneStatus(lane)
+
+    def online(self) -> list[str]:
+        return list(self._connections)
+
+    def subscribe(self, listener: StatusListener) -> Callable[[], None]:
+        """Call ``listener`` with each changed lane status; returns the unsubscriber."""
+        self._listeners.add(listener)
+        return lambda: self._listeners.discard(listener)
+
+    # ---------------------------------------------------------------- commands
+
+    async def command(self, lane: str, command: Command, wait_s: float) -> Resolved:
+        """Send ``command`` and wait for its one outcome. Calling again with the same
+        ``command_id`` joins the first call instead of sending a second command."""
+        loop = asyncio.get_running_loop()
+        waiter = self._waiters.get(command.command_id)
+        if waiter is None:
+            waiter = loop.create_future()
+            self._waiters[command.command_id] = waiter
+            deadline = loop.time() + wait_s
+            for action in self.book.issue(lane, command, deadline):
+                await self._carry_out(action)
+            if self.book.is_open(command.command_id):
+                loop.call_at(deadline, self._expire)
+        # Shielded: a caller that gives up waiting must not cancel the outcome others await.
+        return await asyncio.shield(waiter)
+
+    def _expire(self) -> None:
+        for resolved in self.book.expire(asyncio.get_running_loop().time()):
+            self._resolve(resolved)
+
+    def _resolve(self, resolved: Resolved) -> None:
+        log.info(
+            "gate.command.%s lane=%s command_id=%s detail=%s",
+            resolved.outcome.value,
+            resolved.lane,
+            resolved.command_id,
+            resolved.detail,
+        )
+        waiter = self._waiters.pop(resolved.command_id, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(resolved)
+
+    async def _carry_out(self, action: Transmit | Resolved) -> None:
+        if isinstance(action, Resolved):
+            self._resolve(action)
+            return
+        connection = self._connections.get(action.lane)
+        if connection is None:
+            return  # stays open: sent again when the lane is back, or ends at its deadline
+        try:
+            await connection.websocket.send_text(action.command.encode())
+        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+            # The reader of that socket sees the same failure and takes the lane offline.
+            log.info("gate.command.send_failed lane=%s error=%r", action.lane, exc)
+
+    # ---------------------------------------------------------------- the link
+
+    async def serve(self, websocket: WebSocket) -> None:
+        """Run one lane connection until it closes."""
+        await websocket.accept()
+        loop = asyncio.get_running_loop()
+        connection = _Connection(websocket, LinkSession(loop.time(), self.policy))
+        session = connection.session
+        try:
+            while session.phase is not Phase.CLOSED:
+                try:
+                    async with asyncio.timeout_at(session.deadline):
+                        frame = await websocket.receive()
+                except TimeoutError:
+                    actions = session.expire(loop.time())
+                else:
+                    if frame["type"] == "websocket.disconnect":
+                        break
+                    raw = frame.get("text")
+                    actions = session.receive(
+                        raw if raw is not None else frame["bytes"], loop.time()
+                    )
+                await self._perform(connection, actions)
+        except (WebSocketDisconnect, OSError):
+            pass  # the peer went away mid-send; the teardown below is the same
+        finally:
+            self._leave(connection)
+
+    async def _perform(self, connection: _Connection, actions: list[Action]) -> None:
+        session = connection.session
+        for action in actions:
+            if isinstance(action, Send):
+                await connection.websocket.send_text(action.message.encode())
+            elif isinstance(action, Close):
+                log.info(
+                    "lane.link.closed lane=%s code=%d reason=%s",
+                    session.lane,
+                    action.code,
+                    action.reason,
+                )
+                await connection.websocket.close(action.code, action.reason)
+            elif isinstance(action, Authenticate):
+                hello = action.hello
+                if await self.verify(hello.lane, hello.token):
+                    await self._perform(connection, session.accept(hello, self._now()))
+                    await self._join(connection)
+                else:
+                    log.warning("lane.link.refused lane=%s", hello.lane)
+                    await self._perform(connection, session.refuse())
+            elif isinstance(action, Deliver):
+                await self._deliver(connection, action)
+
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    async def _join(self, connection: _Connection) -> None:
+        lane = connection.session.lane
+        assert lane is not None
+        previous = self._connections.get(lane)
+        # The newest connection wins: a lane controller that rebooted, or whose 4G
+        # address changed, reconnects before the centre can see its old TCP connection
+        # is dead, and must not be locked out until that connection times out.
+        self._connections[lane] = connection
+        if previous is not None:
+            await self._perform(previous, previous.session.replaced())
+        log.info("lane.link.online lane=%s heartbeat_ms=%d", lane, connection.session.heartbeat_ms)
+        self._update(replace(self.status(lane), online=True))
+        for transmit in self.book.lane_up(lane):
+            await self._carry_out(transmit)
+
+    def _leave(self, connection: _Connection) -> None:
+        lane = connection.session.lane
+        if lane is None or self._connections.get(lane) is not connection:
+            return  # never authenticated, or already replaced by a newer connection
+        del self._connections[lane]
+        self.book.lane_down(lane)
+        log.info("lane.link.offline lane=%s", lane)
+        status = self.status(lane)
+        self._update(replace(status, online=False, gate=GateState.UNKNOWN, faults=()))
+
+    async def _deliver(self, connection: _Connection, action: Deliver) -> None:
+        lane = connection.session.lane
+        assert lane is not None
+        message = action.message
+        try:
+            if isinstance(message, Ack):
+                self.book.ack(lane, message.command_id)
+            elif isinstance(message, Done | Refused):
+                refused = message.reason if isinstance(message, Refused) else None
+                self._resolve(self.book.finish(lane, message.command_id, refused))
+        except LinkError as exc:
+            await connection.websocket.send_text(Error(exc.code, exc.detail, message.TYPE).encode())
+            return
+        before = self.status(lane)
+        after = fold(before, message, datetime.now(UTC))
+        if after is not before:
+            self._update(after)
+
+    def _update(self, status: LaneStatus) -> None:
+        self._status[status.lane] = status
+        for listener in list(self._listeners):
+            listener(status)
+
+    async def close(self) -> None:
+        """Tell every lane the centre is going away, so they reconnect elsewhere."""
+        for connection in list(self._connections.values()):
+            await self._perform(connection, [Close(CloseCode.GOING_AWAY, "centre shutting down")])
+
+    def open_commands(self) -> int:
+        return sum(1 for waiter in self._waiters.values() if not waiter.done())

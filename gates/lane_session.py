@@ -1,0 +1,198 @@
+"""The lane's side of the link, as a state machine with no I/O.
+
+The lane agent feeds it what arrived, what the driver reported and the time; it answers
+with messages to send and commands to execute. It remembers which command ids it has
+run, across reconnects, so a command the centre sends again is answered from memory
+instead of lifting the barrier twice.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+from uuid import uuid4
+
+from .drivers import CallPressed, FaultRaised, GateChanged, GateState, LaneEvent, VehicleSeen
+from .errors import LinkError
+from .protocol import (
+    Ack,
+    Call,
+    Command,
+    Done,
+    Error,
+    Fault,
+    Gate,
+    Heartbeat,
+    Hello,
+    Message,
+    Refused,
+    Vehicle,
+    Welcome,
+    parse_centre_message,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Execute:
+    command: Command
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """The centre reported an error, or sent something this lane cannot parse."""
+
+    code: str
+    detail: str
+
+
+Action = Message | Execute | Problem
+
+_RUNNING = "running"
+
+
+class CommandMemory:
+    """Outcomes of the last ``size`` command ids: ``_RUNNING``, ``""`` for done, or the
+    refusal reason. Bounded, because the centre resends only while a command is open,
+    and it gives up on a command after seconds, not after thousands of commands."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._seen: OrderedDict[str, str] = OrderedDict()
+
+    def get(self, command_id: str) -> str | None:
+        return self._seen.get(command_id)
+
+    def set(self, command_id: str, state: str) -> None:
+        self._seen[command_id] = state
+        self._seen.move_to_end(command_id)
+        while len(self._seen) > self.size:
+            self._seen.popitem(last=False)
+
+
+class State(enum.Enum):
+    CONNECTING = "connecting"
+    HELLO_SENT = "hello_sent"
+    OPEN = "open"
+
+
+class LaneSession:
+    # Vehicles seen while the link is down are kept (newest first to go) and sent after
+    # the next welcome: the centre's "last vehicle" should not miss the car at the gate.
+    BACKLOG = 16
+
+    def __init__(
+        self,
+        lane: str,
+        token: str,
+        *,
+        heartbeat_ms: int = 5000,
+        agent: str = "",
+        memory: CommandMemory | None = None,
+    ) -> None:
+        self.lane = lane
+        self.token = token
+        self.proposed_heartbeat_ms = heartbeat_ms
+        self.heartbeat_ms = heartbeat_ms
+        self.agent = agent
+        self.memory = memory or CommandMemory()
+        self.state = State.CONNECTING
+        self.gate = GateState.UNKNOWN
+        self.faults: dict[str, Fault] = {}
+        self._backlog: deque[Message] = deque(maxlen=self.BACKLOG)
+        self._last_sent = 0.0
+
+    def connected(self, now: float) -> list[Action]:
+        self.state = State.HELLO_SENT
+        hello = Hello(self.lane, self.token, self.proposed_heartbeat_ms, agent=self.agent)
+        return self._sent([hello], now)
+
+    def disconnected(self) -> None:
+        self.state = State.CONNECTING
+
+    def receive(self, raw: str | bytes, now: float) -> list[Action]:
+        try:
+            message = parse_centre_message(raw)
+        except LinkError as exc:
+            return [Problem(exc.code, exc.detail)]
+        if isinstance(message, Error):
+            return [Problem(message.code, message.detail)]
+        if isinstance(message, Welcome):
+            if self.state is not State.HELLO_SENT:
+                return [Problem("out_of_order", "welcome without a pending hello")]
+            self.state = State.OPEN
+            self.heartbeat_ms = message.heartbeat_ms
+            # The centre forgets a lane's state when the link drops; tell it again.
+            replay: list[Message] = [Gate(self.gate), *self.faults.values(), *self._backlog]
+            self._backlog.clear()
+            return self._sent(replay, now)
+        if self.state is not State.OPEN:
+            return [Problem("out_of_order", f"{message.TYPE} before welcome")]
+        return self._command(message, now)
+
+    def _command(self, command: Command, now: float) -> list[Action]:
+        command_id = command.command_id
+        seen = self.memory.get(command_id)
+        if seen is None:
+            self.memory.set(command_id, _RUNNING)
+            return [*self._sent([Ack(command_id)], now), Execute(command)]
+        if seen == _RUNNING:
+            return self._sent([Ack(command_id)], now)
+        return self._sent([Ack(command_id), self._ending(command_id, seen)], now)
+
+    def finished(self, command_id: str, refused: str | None, now: float) -> list[Action]:
+        """The driver ended a command; ``refused`` is its reason, or None when done."""
+        # "" records done, so a refusal must never be stored as an empty reason.
+        outcome = "" if refused is None else (refused or "refused")
+        self.memory.set(command_id, outcome)
+        if self.state is not State.OPEN:
+            return []  # the centre will send the command again after reconnecting
+        return self._sent([self._ending(command_id, outcome)], now)
+
+    def event(self, event: LaneEvent, now: float) -> list[Action]:
+        message: Message
+        if isinstance(event, VehicleSeen):
+            message = Vehicle(
+                event_id=uuid4().hex,
+                at=event.at,
+                plate=event.plate,
+                plate_colour=event.plate_colour,
+                confidence=event.confidence,
+                box=event.box,
+                snapshot=event.snapshot_jpeg,
+            )
+        elif isinstance(event, GateChanged):
+            self.gate = event.state
+            message = Gate(event.state)
+        elif isinstance(event, CallPressed):
+            message = Call()
+        elif isinstance(event, FaultRaised):
+            message = Fault(event.code, event.detail, event.active)
+            if event.active:
+                self.faults[event.code] = message
+            else:
+                self.faults.pop(event.code, None)
+        else:
+            raise TypeError(f"unknown lane event {event!r}")
+        if self.state is State.OPEN:
+            return self._sent([message], now)
+        if isinstance(message, Vehicle | Call):
+            self._backlog.append(message)
+        return []
+
+    def next_heartbeat(self) -> float:
+        return self._last_sent + self.heartbeat_ms / 1000.0
+
+    def tick(self, now: float) -> list[Action]:
+        """A heartbeat, if nothing else has gone out for one interval."""
+        if self.state is not State.OPEN or now < self.next_heartbeat():
+            return []
+        return self._sent([Heartbeat()], now)
+
+    def _sent(self, messages: list[Message], now: float) -> list[Action]:
+        self._last_sent = now
+        return list(messages)
+
+    @staticmethod
+    def _ending(command_id: str, refused: str) -> Message:
+        return Refused(command_id, refused) if refused else Done(command_id)

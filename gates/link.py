@@ -1,0 +1,149 @@
+"""The centre's side of one lane connection, as a state machine with no I/O.
+
+The hub feeds it what arrived and the time; it answers with what to do: send a
+message, close with a code, check the lane's credentials, or hand a message on. A
+message that breaks a rule gets an ``error`` reply and changes nothing here.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from .errors import LinkError, OutOfOrder
+from .protocol import (
+    VERSION,
+    Error,
+    Hello,
+    LaneMessage,
+    Message,
+    Welcome,
+    message_type,
+    parse_lane_message,
+)
+
+
+class CloseCode(enum.IntEnum):
+    """WebSocket close codes of the lane link (4000-4999 are the application's own)."""
+
+    GOING_AWAY = 1001  # the centre is shutting down; reconnect
+    PROTOCOL_ERROR = 4400  # the first message was not a valid hello
+    UNAUTHORISED = 4401  # unknown lane or wrong token; do not retry with the same token
+    TIMEOUT = 4408  # no hello in time, or heartbeats missed
+    REPLACED = 4409  # a newer connection claimed this lane
+    VERSION_UNSUPPORTED = 4426
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatPolicy:
+    """The lane proposes an interval; the centre clamps it. A lane is offline once
+    ``grace`` intervals pass without a message from it: 2.5 x 5 s keeps the console
+    within the operator's 15 s to show a lane offline, while one late heartbeat on a
+    4G link does not flap it."""
+
+    min_ms: int = 1000
+    max_ms: int = 5000
+    grace: float = 2.5
+    hello_timeout_s: float = 10.0
+
+    def negotiate(self, proposed_ms: int) -> int:
+        return max(self.min_ms, min(self.max_ms, proposed_ms))
+
+    def timeout_s(self, interval_ms: int) -> float:
+        return interval_ms * self.grace / 1000.0
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    code: CloseCode
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticate:
+    """Check ``hello`` against the lane registry, then call ``accept`` or ``refuse``."""
+
+    hello: Hello
+
+
+@dataclass(frozen=True, slots=True)
+class Deliver:
+    """A valid message from an authenticated lane, for the hub to act on."""
+
+    message: LaneMessage
+
+
+Action = Send | Close | Authenticate | Deliver
+
+
+class Phase(enum.Enum):
+    AWAITING_HELLO = "awaiting_hello"
+    AUTHENTICATING = "authenticating"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class LinkSession:
+    def __init__(self, now: float, policy: HeartbeatPolicy | None = None) -> None:
+        self.policy = policy or HeartbeatPolicy()
+        self.phase = Phase.AWAITING_HELLO
+        self.lane: str | None = None
+        self.heartbeat_ms = 0
+        self.deadline = now + self.policy.hello_timeout_s
+
+    def receive(self, raw: str | bytes, now: float) -> list[Action]:
+        if self.phase is Phase.CLOSED:
+            return []
+        try:
+            message = parse_lane_message(raw)
+        except LinkError as exc:
+            if self.phase is Phase.AWAITING_HELLO:
+                return self._close(CloseCode.PROTOCOL_ERROR, f"{exc.code}: {exc.detail}")
+            return [Send(Error(exc.code, exc.detail, message_type(raw)))]
+        if self.phase is Phase.AWAITING_HELLO:
+            if not isinstance(message, Hello):
+                return self._close(CloseCode.PROTOCOL_ERROR, "the first message must be hello")
+            if message.v != VERSION:
+                return self._close(
+                    CloseCode.VERSION_UNSUPPORTED, f"protocol version {VERSION} only"
+                )
+            self.phase = Phase.AUTHENTICATING
+            return [Authenticate(message)]
+        if self.phase is Phase.AUTHENTICATING or isinstance(message, Hello):
+            error = OutOfOrder(f"{message.TYPE} not allowed while {self.phase.value}")
+            return [Send(Error(error.code, error.detail, message.TYPE))]
+        self.deadline = now + self.policy.timeout_s(self.heartbeat_ms)
+        return [Deliver(message)]
+
+    def accept(self, hello: Hello, now: float) -> list[Action]:
+        if self.phase is not Phase.AUTHENTICATING:
+            raise RuntimeError(f"accept() while {self.phase.value}")
+        self.phase = Phase.OPEN
+        self.lane = hello.lane
+        self.heartbeat_ms = self.policy.negotiate(hello.heartbeat_ms)
+        self.deadline = now + self.policy.timeout_s(self.heartbeat_ms)
+        return [Send(Welcome(lane=hello.lane, heartbeat_ms=self.heartbeat_ms))]
+
+    def refuse(self) -> list[Action]:
+        # One reason for an unknown lane and a wrong token: the link must not tell a
+        # prober which lane ids exist.
+        return self._close(CloseCode.UNAUTHORISED, "unknown lane or wrong token")
+
+    def replaced(self) -> list[Action]:
+        return self._close(CloseCode.REPLACED, "another connection claimed this lane")
+
+    def expire(self, now: float) -> list[Action]:
+        if self.phase is Phase.CLOSED or now < self.deadline:
+            return []
+        if self.phase is Phase.OPEN:
+            return self._close(CloseCode.TIMEOUT, "heartbeat missed")
+        return self._close(CloseCode.TIMEOUT, "no hello in time")
+
+    def _close(self, code: CloseCode, reason: str) -> list[Action]:
+        self.phase = Phase.CLOSED
+        return [Close(code, reason)]

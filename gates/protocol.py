@@ -1,0 +1,419 @@
+"""Lane-link messages, version 1: JSON text frames over one WebSocket per lane.
+
+Pure values with ``parse``/``encode``; no sockets. The README's "Lane-link protocol"
+section is the reference an integrator implements from; the rules enforced here are
+the ones stated there. Every message is a JSON object with a ``type``. Unknown fields
+are ignored (so a newer lane can talk to an older centre); unknown types, wrong field
+types and values out of range are errors that change no state.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar, TypeVar
+
+from .drivers import GateState, PlateColour
+from .errors import Malformed, TooLarge, UnknownType
+
+VERSION = 1
+# The centre serves the lane link at this path, e.g. wss://centre.example/link.
+LINK_PATH = "/link"
+# A 1280x720 JPEG snapshot is ~100-150 KB, ~200 KB once base64-encoded; 1 MiB leaves room
+# for a larger camera without letting one lane make the centre buffer arbitrary data.
+MAX_MESSAGE_BYTES = 1 << 20
+MAX_DISPLAY_LINES = 8
+MAX_DISPLAY_LINE = 64
+
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+
+Fields = Mapping[str, Any]
+
+
+def _field(fields: Fields, name: str, kind: type, *, default: Any = ...) -> Any:
+    if name not in fields:
+        if default is ...:
+            raise Malformed(f"missing field {name!r}")
+        return default
+    value = fields[name]
+    # bool is an int in Python, never a valid int or float on the wire.
+    if not isinstance(value, kind) or (kind in (int, float) and isinstance(value, bool)):
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        raise Malformed(f"field {name!r} must be {kind.__name__}")
+    return value
+
+
+def _text(fields: Fields, name: str, *, max_len: int, default: Any = ...) -> Any:
+    value = _field(fields, name, str, default=default)
+    if isinstance(value, str) and len(value) > max_len:
+        raise Malformed(f"field {name!r} longer than {max_len} characters")
+    return value
+
+
+def _ident(fields: Fields, name: str) -> str:
+    value: str = _field(fields, name, str)
+    if not _ID.fullmatch(value):
+        raise Malformed(f"field {name!r} must be 1-64 of A-Z a-z 0-9 _ . : - starting alphanumeric")
+    return value
+
+
+def _enum(fields: Fields, name: str, kind: type[Any]) -> Any:
+    value = _field(fields, name, str)
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in kind)
+        raise Malformed(f"field {name!r} must be one of {allowed}") from None
+
+
+def _timestamp(fields: Fields, name: str) -> datetime:
+    value: str = _field(fields, name, str)
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise Malformed(f"field {name!r} must be an ISO 8601 time") from None
+    if at.tzinfo is None:
+        raise Malformed(f"field {name!r} must carry a UTC offset")
+    return at.astimezone(UTC)
+
+
+def format_time(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+M = TypeVar("M", bound="Message")
+
+
+class Message:
+    """Base of every lane-link message; ``TYPE`` is the wire ``type``."""
+
+    TYPE: ClassVar[str]
+
+    def fields(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_fields(cls: type[M], fields: Fields) -> M:
+        return cls()
+
+    def encode(self) -> str:
+        return json.dumps(
+            {"type": self.TYPE, **self.fields()}, ensure_ascii=False, separators=(",", ":")
+        )
+
+
+# ---------------------------------------------------------------- lane -> centre
+
+
+@dataclass(frozen=True, slots=True)
+class Hello(Message):
+    TYPE: ClassVar[str] = "hello"
+    lane: str
+    token: str
+    heartbeat_ms: int = 5000
+    v: int = VERSION
+    agent: str = ""
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "v": self.v,
+            "lane": self.lane,
+            "token": self.token,
+            "heartbeat_ms": self.heartbeat_ms,
+            "agent": self.agent,
+        }
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Hello:
+        heartbeat_ms = _field(fields, "heartbeat_ms", int, default=5000)
+        if heartbeat_ms <= 0:
+            raise Malformed("field 'heartbeat_ms' must be positive")
+        return cls(
+            v=_field(fields, "v", int),
+            lane=_ident(fields, "lane"),
+            token=_text(fields, "token", max_len=256),
+            heartbeat_ms=heartbeat_ms,
+            agent=_text(fields, "agent", max_len=128, default=""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat(Message):
+    TYPE: ClassVar[str] = "heartbeat"
+
+
+@dataclass(frozen=True, slots=True)
+class Vehicle(Message):
+    TYPE: ClassVar[str] = "vehicle"
+    event_id: str
+    at: datetime
+    plate: str
+    plate_colour: PlateColour
+    confidence: float
+    box: tuple[int, int, int, int]
+    snapshot: bytes  # JPEG
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "at": format_time(self.at),
+            "plate": self.plate,
+            "plate_colour": self.plate_colour.value,
+            "confidence": self.confidence,
+            "box": list(self.box),
+            "snapshot": base64.b64encode(self.snapshot).decode("ascii"),
+        }
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Vehicle:
+        confidence = _field(fields, "confidence", float)
+        if not 0.0 <= confidence <= 1.0:
+            raise Malformed("field 'confidence' must be between 0 and 1")
+        box = _field(fields, "box", list)
+        if len(box) != 4 or not all(type(n) is int and n >= 0 for n in box):
+            raise Malformed("field 'box' must be [x, y, width, height] of non-negative integers")
+        encoded = _field(fields, "snapshot", str)
+        try:
+            snapshot = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise Malformed("field 'snapshot' must be base64") from None
+        if snapshot[:3] != b"\xff\xd8\xff":
+            raise Malformed("field 'snapshot' must be a JPEG image")
+        return cls(
+            event_id=_ident(fields, "event_id"),
+            at=_timestamp(fields, "at"),
+            # An empty plate is a vehicle the camera saw but could not read (无牌车).
+            plate=_text(fields, "plate", max_len=16),
+            plate_colour=_enum(fields, "plate_colour", PlateColour),
+            confidence=confidence,
+            box=(box[0], box[1], box[2], box[3]),
+            snapshot=snapshot,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Gate(Message):
+    TYPE: ClassVar[str] = "gate"
+    state: GateState
+
+    def fields(self) -> dict[str, Any]:
+        return {"state": self.state.value}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Gate:
+        return cls(state=_enum(fields, "state", GateState))
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Message):
+    TYPE: ClassVar[str] = "call"
+
+
+@dataclass(frozen=True, slots=True)
+class Fault(Message):
+    TYPE: ClassVar[str] = "fault"
+    code: str
+    detail: str = ""
+    active: bool = True  # false clears a fault the lane reported before
+
+    def fields(self) -> dict[str, Any]:
+        return {"code": self.code, "detail": self.detail, "active": self.active}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Fault:
+        return cls(
+            code=_ident(fields, "code"),
+            detail=_text(fields, "detail", max_len=500, default=""),
+            active=_field(fields, "active", bool, default=True),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Ack(Message):
+    """The lane has the command and will carry it out (or has already)."""
+
+    TYPE: ClassVar[str] = "ack"
+    command_id: str
+
+    def fields(self) -> dict[str, Any]:
+        return {"command_id": self.command_id}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Ack:
+        return cls(command_id=_ident(fields, "command_id"))
+
+
+@dataclass(frozen=True, slots=True)
+class Done(Message):
+    TYPE: ClassVar[str] = "done"
+    command_id: str
+
+    def fields(self) -> dict[str, Any]:
+        return {"command_id": self.command_id}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Done:
+        return cls(command_id=_ident(fields, "command_id"))
+
+
+@dataclass(frozen=True, slots=True)
+class Refused(Message):
+    TYPE: ClassVar[str] = "refused"
+    command_id: str
+    reason: str
+
+    def fields(self) -> dict[str, Any]:
+        return {"command_id": self.command_id, "reason": self.reason}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Refused:
+        return cls(
+            command_id=_ident(fields, "command_id"),
+            reason=_text(fields, "reason", max_len=200),
+        )
+
+
+# ---------------------------------------------------------------- centre -> lane
+
+
+@dataclass(frozen=True, slots=True)
+class Welcome(Message):
+    TYPE: ClassVar[str] = "welcome"
+    lane: str
+    heartbeat_ms: int
+    v: int = VERSION
+
+    def fields(self) -> dict[str, Any]:
+        return {"v": self.v, "lane": self.lane, "heartbeat_ms": self.heartbeat_ms}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Welcome:
+        return cls(
+            v=_field(fields, "v", int),
+            lane=_ident(fields, "lane"),
+            heartbeat_ms=_field(fields, "heartbeat_ms", int),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OpenGate(Message):
+    TYPE: ClassVar[str] = "open_gate"
+    command_id: str
+    reason: str = ""
+
+    def fields(self) -> dict[str, Any]:
+        return {"command_id": self.command_id, "reason": self.reason}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> OpenGate:
+        return cls(
+            command_id=_ident(fields, "command_id"),
+            reason=_text(fields, "reason", max_len=64, default=""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Display(Message):
+    TYPE: ClassVar[str] = "display"
+    command_id: str
+    lines: tuple[str, ...]
+
+    def fields(self) -> dict[str, Any]:
+        return {"command_id": self.command_id, "lines": list(self.lines)}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Display:
+        lines = _field(fields, "lines", list)
+        if len(lines) > MAX_DISPLAY_LINES or not all(
+            isinstance(line, str) and len(line) <= MAX_DISPLAY_LINE for line in lines
+        ):
+            raise Malformed(
+                f"field 'lines' must be at most {MAX_DISPLAY_LINES} strings "
+                f"of at most {MAX_DISPLAY_LINE} characters"
+            )
+        return cls(command_id=_ident(fields, "command_id"), lines=tuple(lines))
+
+
+@dataclass(frozen=True, slots=True)
+class Error(Message):
+    """A message broke a rule; nothing changed. ``ref`` echoes the offending type."""
+
+    TYPE: ClassVar[str] = "error"
+    code: str
+    detail: str
+    ref: str = ""
+
+    def fields(self) -> dict[str, Any]:
+        return {"code": self.code, "detail": self.detail, "ref": self.ref}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Error:
+        return cls(
+            code=_text(fields, "code", max_len=64),
+            detail=_text(fields, "detail", max_len=1000),
+            ref=_text(fields, "ref", max_len=64, default=""),
+        )
+
+
+LaneMessage = Hello | Heartbeat | Vehicle | Gate | Call | Fault | Ack | Done | Refused
+CentreMessage = Welcome | OpenGate | Display | Error
+Command = OpenGate | Display
+
+_LANE_TYPES: dict[str, Callable[[Fields], Any]] = {
+    cls.TYPE: cls.from_fields
+    for cls in (Hello, Heartbeat, Vehicle, Gate, Call, Fault, Ack, Done, Refused)
+}
+_CENTRE_TYPES: dict[str, Callable[[Fields], Any]] = {
+    cls.TYPE: cls.from_fields for cls in (Welcome, OpenGate, Display, Error)
+}
+
+
+def _decode(raw: str | bytes, types: Mapping[str, Callable[[Fields], Any]]) -> Any:
+    size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8"))
+    if size > MAX_MESSAGE_BYTES:
+        raise TooLarge(f"message of {size} bytes exceeds {MAX_MESSAGE_BYTES}")
+    if isinstance(raw, bytes):
+        raise Malformed("binary frames are not part of the lane link; send JSON text")
+    try:
+        fields = json.loads(raw)
+    except ValueError as exc:
+        raise Malformed(f"not JSON: {exc}") from None
+    if not isinstance(fields, dict):
+        raise Malformed("a message must be a JSON object")
+    kind = fields.get("type")
+    if not isinstance(kind, str):
+        raise Malformed("missing field 'type'")
+    try:
+        from_fields = types[kind]
+    except KeyError:
+        raise UnknownType(f"unknown message type {kind[:64]!r}") from None
+    return from_fields(fields)
+
+
+def parse_lane_message(raw: str | bytes) -> LaneMessage:
+    """Decode what a lane sent; raises a ``LinkError`` naming the broken rule."""
+    message: LaneMessage = _decode(raw, _LANE_TYPES)
+    return message
+
+
+def parse_centre_message(raw: str | bytes) -> CentreMessage:
+    """Decode what the centre sent; raises a ``LinkError`` naming the broken rule."""
+    message: CentreMessage = _decode(raw, _CENTRE_TYPES)
+    return message
+
+
+def message_type(raw: str | bytes) -> str:
+    """Best-effort ``type`` of a message that failed to parse, for ``Error.ref``."""
+    if isinstance(raw, bytes) or len(raw) > MAX_MESSAGE_BYTES:
+        return ""
+    try:
+        kind = json.loads(raw).get("type", "")
+    except (ValueError, AttributeError):
+        return ""
+    return kind[:64] if isinstance(kind, str) else ""

@@ -1,0 +1,80 @@
+"""What the centre knows of a lane right now, folded from the lane's messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from .drivers import GateState, PlateColour
+from .plates import is_valid
+from .protocol import Call, Fault, Gate, LaneMessage, Vehicle, format_time
+
+
+@dataclass(frozen=True, slots=True)
+class LastVehicle:
+    plate: str
+    plate_colour: PlateColour
+    confidence: float
+    at: datetime
+    box: tuple[int, int, int, int]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "plate": self.plate,
+            "plate_colour": self.plate_colour.value,
+            "confidence": self.confidence,
+            "at": format_time(self.at),
+            "box": list(self.box),
+            "plate_valid": is_valid(self.plate),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveFault:
+    code: str
+    detail: str
+    at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code, "detail": self.detail, "at": format_time(self.at)}
+
+
+@dataclass(frozen=True, slots=True)
+class LaneStatus:
+    lane: str
+    online: bool = False
+    gate: GateState = GateState.UNKNOWN
+    last_vehicle: LastVehicle | None = None
+    snapshot: bytes | None = field(default=None, repr=False)
+    last_call_at: datetime | None = None
+    faults: tuple[ActiveFault, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The lane's live fields as the HTTP API and the console stream show them."""
+        return {
+            "online": self.online,
+            "gate": self.gate.value,
+            "last_vehicle": self.last_vehicle.to_json() if self.last_vehicle else None,
+            "last_call_at": format_time(self.last_call_at) if self.last_call_at else None,
+            "fault": self.faults[-1].to_json() if self.faults else None,
+        }
+
+
+def fold(status: LaneStatus, message: LaneMessage, now: datetime) -> LaneStatus:
+    """The status after ``message``; the same object when nothing a viewer sees changed."""
+    if isinstance(message, Gate):
+        return status if status.gate is message.state else replace(status, gate=message.state)
+    if isinstance(message, Vehicle):
+        vehicle = LastVehicle(
+            message.plate, message.plate_colour, message.confidence, message.at, message.box
+        )
+        return replace(status, last_vehicle=vehicle, snapshot=message.snapshot)
+    if isinstance(message, Call):
+        return replace(status, last_call_at=now)
+    if isinstance(message, Fault):
+        others = tuple(f for f in status.faults if f.code != message.code)
+        if message.active:
+            return replace(status, faults=(*others, ActiveFault(message.code, message.detail, now)))
+        return status if others == status.faults else replace(status, faults=others)
+    return status

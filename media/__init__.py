@@ -1,0 +1,1 @@
+"""WebRTC media: lane video fan-out and the intercom bridge."""

@@ -1,0 +1,176 @@
+"""Fixtures that build the real thing: a centre under uvicorn on 127.0.0.1:0, a real
+SQLite store, and lane agents speaking the lane link over real WebSockets."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from console.app import create_app
+from console.auth import hash_password, new_token, token_hash
+from console.models import Direction, LaneRecord, Role
+from console.server import listening_socket, uvicorn_config
+from console.settings import Settings
+from console.store import SQLiteStore
+from gates.agent import Backoff, LaneAgent, link_url
+from gates.hub import LaneHub
+from gates.lane_session import LaneSession
+from gates.link import HeartbeatPolicy
+from gates.status import LaneStatus
+from tests.lanes import ScriptedDriver
+
+PASSWORD = "correct horse battery"
+# Argon2 is slow on purpose; hash the shared test password once, not per account.
+PASSWORD_HASH = hash_password(PASSWORD)
+
+
+@dataclass
+class Centre:
+    url: str
+    store: SQLiteStore
+    hub: LaneHub
+    settings: Settings
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def link(self) -> str:
+        return link_url(self.url)
+
+    async def add_user(self, name: str, role: Role) -> None:
+        await self.store.add_user(name, role, PASSWORD_HASH, datetime.now(UTC))
+
+    async def add_lane(self, lane_id: str, direction: Direction = Direction.EXIT) -> str:
+        token = new_token()
+        await self.store.put_lane(
+            LaneRecord(lane_id, f"{lane_id} name", "人民路停车场", direction, token_hash(token))
+        )
+        self.tokens[lane_id] = token
+        return token
+
+    async def wait_status(
+        self, lane: str, check: Callable[[LaneStatus], bool], timeout: float = 10.0
+    ) -> LaneStatus:
+        """Wait for the hub to report a status of ``lane`` that passes ``check``."""
+        return await wait_status(self.hub, lane, check, timeout)
+
+    @contextlib.asynccontextmanager
+    async def client(self, username: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
+        """An HTTP client, logged in as ``username`` when given (CSRF header set)."""
+        async with httpx.AsyncClient(base_url=self.url, timeout=30) as client:
+            if username is not None:
+                response = await client.post(
+                    "/api/login", json={"username": username, "password": PASSWORD}
+                )
+                response.raise_for_status()
+                client.headers["X-CSRF-Token"] = response.json()["csrf_token"]
+            yield client
+
+
+async def wait_status(
+    hub: LaneHub, lane: str, check: Callable[[LaneStatus], bool], timeout: float = 10.0
+) -> LaneStatus:
+    seen: asyncio.Queue[LaneStatus] = asyncio.Queue()
+    unsubscribe = hub.subscribe(
+        lambda status: seen.put_nowait(status) if status.lane == lane else None
+    )
+    try:
+        status = hub.status(lane)
+        async with asyncio.timeout(timeout):
+            while not check(status):
+                status = await seen.get()
+        return status
+    finally:
+        unsubscribe()
+
+
+TEST_POLICY = HeartbeatPolicy(min_ms=100, max_ms=5000, hello_timeout_s=2.0)
+
+
+@dataclass
+class Running:
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+    port: int
+    hub: LaneHub
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        await self.task
+
+
+async def start_centre(settings: Settings, store: SQLiteStore, port: int = 0) -> Running:
+    """A real centre under uvicorn; ``port=0`` picks a free one."""
+    app = create_app(settings, store)
+    config = uvicorn_config(settings, app, port=port)
+    sock = listening_socket(config)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    return Running(server, task, sock.getsockname()[1], app.state.hub)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path, port=0, command_timeout_s=3.0, heartbeat=TEST_POLICY)
+
+
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[SQLiteStore]:
+    opened = await SQLiteStore.open(settings.database)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def centre(settings: Settings, store: SQLiteStore) -> AsyncIterator[Centre]:
+    running = await start_centre(settings, store)
+    yield Centre(f"http://127.0.0.1:{running.port}", store, running.hub, settings)
+    await running.stop()
+
+
+@dataclass
+class Lane:
+    agent: LaneAgent
+    driver: ScriptedDriver
+    task: asyncio.Task[None]
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+
+LaneFactory = Callable[..., Awaitable[Lane]]
+
+
+@pytest.fixture
+async def lanes(centre: Centre) -> AsyncIterator[LaneFactory]:
+    """Starts in-process lane agents against ``centre``; each waits for its welcome."""
+    started: list[Lane] = []
+
+    async def start(
+        lane_id: str, *, token: str | None = None, heartbeat_ms: int = 1000, wait: bool = True
+    ) -> Lane:
+        if lane_id not in centre.tokens and token is None:
+            await centre.add_lane(lane_id)
+        session = LaneSession(lane_id, token or centre.tokens[lane_id], heartbeat_ms=heartbeat_ms)
+        driver = ScriptedDriver()
+        agent = LaneAgent(centre.link, session, driver, Backoff(first=0.05, cap=0.2))
+        lane = Lane(agent, driver, asyncio.create_task(agent.run()))
+        started.append(lane)
+        if wait:
+            async with asyncio.timeout(10):
+                await agent.connected.wait()
+        return lane
+
+    yield start
+    for lane in started:
+        lane.task.cancel()
+    await asyncio.gather(*(lane.task for lane in started), return_exceptions=True)

@@ -1,0 +1,46 @@
+"""A lane's hardware for tests: the one part of a lane that cannot exist here.
+
+It does what a relay board and camera would (lift, show, report) and records each
+call, so a test can see that a command ran exactly once, or make it refuse or hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from gates.drivers import DriverRefused, GateChanged, GateState, LaneEvent
+
+
+class ScriptedDriver:
+    def __init__(self) -> None:
+        self.opens = 0
+        self.shown: tuple[str, ...] = ()
+        self.refuse: str | None = None
+        # While set and not released, a lift blocks: a command caught mid-execution.
+        self.hold: asyncio.Event | None = None
+        self.lifting = asyncio.Event()
+        self._emit: Callable[[LaneEvent], None] | None = None
+
+    async def run(self, emit: Callable[[LaneEvent], None]) -> None:
+        self._emit = emit
+        emit(GateChanged(GateState.DOWN))
+        await asyncio.get_running_loop().create_future()  # until cancelled
+
+    def emit(self, event: LaneEvent) -> None:
+        assert self._emit is not None, "the agent has not started the driver"
+        self._emit(event)
+
+    async def open_gate(self) -> None:
+        if self.refuse:
+            raise DriverRefused(self.refuse)
+        self.opens += 1
+        self.lifting.set()
+        if self.hold is not None:
+            await self.hold.wait()
+        self.emit(GateChanged(GateState.UP))
+
+    async def display(self, lines: tuple[str, ...]) -> None:
+        if self.refuse:
+            raise DriverRefused(self.refuse)
+        self.shown = lines

@@ -1,0 +1,355 @@
+"""The HTTP API against a real centre: sessions, roles, CSRF, bad input, audit rows."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from console.ledger import AuditAction
+from console.models import Role
+from gates.drivers import GateState
+from tests.conftest import PASSWORD, Centre, LaneFactory
+
+
+async def actions_in_ledger(centre: Centre) -> list[AuditAction]:
+    return [entry.action async for entry in centre.store.iter_audit()]
+
+
+@pytest.fixture
+async def staffed(centre: Centre) -> Centre:
+    await centre.add_user("alice", Role.AGENT)
+    await centre.add_user("bob", Role.AGENT)
+    await centre.add_user("sue", Role.SUPERVISOR)
+    return centre
+
+
+# ------------------------------------------------------------------ login and sessions
+
+
+async def test_healthz_answers_without_a_session(centre: Centre) -> None:
+    """Load balancers and monitors need no login."""
+    async with centre.client() as client:
+        response = await client.get("/healthz")
+    assert response.json() == {"status": "ok", "lanes_online": 0}
+
+
+async def test_login_sets_a_hardened_cookie_and_is_audited(staffed: Centre) -> None:
+    """The session cookie is HttpOnly and SameSite=Strict, and the login is in the ledger."""
+    async with staffed.client() as client:
+        response = await client.post("/api/login", json={"username": "alice", "password": PASSWORD})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["username"] == "alice" and body["role"] == "agent" and body["csrf_token"]
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/" in cookie
+    assert AuditAction.LOGIN in await actions_in_ledger(staffed)
+
+
+async def test_wrong_password_is_401_and_audited(staffed: Centre) -> None:
+    """A failed login says only that the credentials were wrong, and is recorded."""
+    async with staffed.client() as client:
+        response = await client.post("/api/login", json={"username": "alice", "password": "nope"})
+        unknown = await client.post("/api/login", json={"username": "zed", "password": "nope"})
+    assert response.status_code == unknown.status_code == 401
+    assert response.json()["error"] == unknown.json()["error"] == "bad_credentials"
+    assert await actions_in_ledger(staffed) == [AuditAction.LOGIN_FAILED] * 2
+
+
+async def test_repeated_failures_throttle_even_the_right_password(staffed: Centre) -> None:
+    """After five failures the account is locked for a while: 429 with Retry-After."""
+    async with staffed.client() as client:
+        for _ in range(5):
+            await client.post("/api/login", json={"username": "alice", "password": "wrong"})
+        response = await client.post("/api/login", json={"username": "alice", "password": PASSWORD})
+    assert response.status_code == 429
+    assert response.json()["error"] == "throttled"
+    assert response.json()["retry_after"] >= 1
+    assert int(response.headers["retry-after"]) >= 1
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status", "error"),
+    [
+        (b"{not json", "application/json", 400, "bad_request"),
+        (b"[]", "application/json", 400, "bad_request"),
+        (b'{"username": 1, "password": "x"}', "application/json", 400, "bad_request"),
+        (b'{"username": "alice"}', "application/json", 400, "bad_request"),
+        (b"username=alice", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
+        (
+            json.dumps({"username": "a", "password": "x" * 20000}).encode(),
+            "application/json",
+            413,
+            "too_large",
+        ),
+    ],
+)
+async def test_malformed_login_is_a_clear_error_and_writes_nothing(
+    staffed: Centre, content: bytes, content_type: str, status: int, error: str
+) -> None:
+    """Bad bodies are refused with their error code; no session, no ledger row."""
+    async with staffed.client() as client:
+        response = await client.post(
+            "/api/login", content=content, headers={"content-type": content_type}
+        )
+    assert (response.status_code, response.json()["error"]) == (status, error)
+    assert "set-cookie" not in response.headers
+    assert await actions_in_ledger(staffed) == []
+
+
+async def test_logout_ends_the_session_and_is_audited(staffed: Centre) -> None:
+    """After logout the same cookie is refused."""
+    async with staffed.client("alice") as client:
+        token = client.cookies["seat_session"]
+        assert (await client.post("/api/logout")).status_code == 204
+        # The browser drops the cookie; replaying it shows the server forgot it too.
+        client.cookies.clear()
+        response = await client.get("/api/lanes", headers={"cookie": f"seat_session={token}"})
+    assert response.status_code == 401
+    assert (await actions_in_ledger(staffed)).count(AuditAction.LOGOUT) == 1
+
+
+# ------------------------------------------------------------------ who may do what
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/me"),
+        ("GET", "/api/lanes"),
+        ("GET", "/api/audit"),
+        ("GET", "/api/lanes/P1-OUT/snapshot"),
+        ("POST", "/api/lanes/P1-OUT/open"),
+        ("POST", "/api/lanes/P1-OUT/display"),
+        ("POST", "/api/logout"),
+    ],
+)
+async def test_every_api_call_needs_a_session(staffed: Centre, method: str, path: str) -> None:
+    """No cookie, or a forged one, is 401."""
+    await staffed.add_lane("P1-OUT")
+    async with staffed.client() as client:
+        bare = await client.request(method, path, json={"reason": "emergency"})
+        forged = await client.request(
+            method, path, json={"reason": "emergency"}, headers={"cookie": "seat_session=forged"}
+        )
+    assert bare.status_code == forged.status_code == 401
+    assert bare.json()["error"] == "not_authenticated"
+
+
+async def test_agent_may_not_read_the_audit_ledger(staffed: Centre) -> None:
+    """The ledger is for supervisors and admins."""
+    async with staffed.client("alice") as client:
+        response = await client.get("/api/audit")
+    assert (response.status_code, response.json()["error"]) == (403, "forbidden")
+
+
+async def test_open_without_csrf_header_is_refused_and_nothing_happens(
+    staffed: Centre, lanes: LaneFactory
+) -> None:
+    """A cross-site form post carries the cookie but not the token: 403, no command."""
+    lane = await lanes("P1-OUT")
+    async with staffed.client("alice") as client:
+        del client.headers["X-CSRF-Token"]
+        missing = await client.post("/api/lanes/P1-OUT/open", json={"reason": "emergency"})
+        wrong = await client.post(
+            "/api/lanes/P1-OUT/open",
+            json={"reason": "emergency"},
+            headers={"X-CSRF-Token": "guess"},
+        )
+    assert missing.status_code == wrong.status_code == 403
+    assert missing.json()["error"] == "csrf"
+    assert lane.driver.opens == 0
+    assert AuditAction.GATE_OPEN_REQUESTED not in await actions_in_ledger(staffed)
+
+
+async def test_another_users_csrf_token_does_not_fit_my_session(
+    staffed: Centre, lanes: LaneFactory
+) -> None:
+    """Tokens are per session: bob's token with alice's cookie is refused."""
+    lane = await lanes("P1-OUT")
+    async with staffed.client("alice") as alice, staffed.client("bob") as bob:
+        alice.headers["X-CSRF-Token"] = bob.headers["X-CSRF-Token"]
+        response = await alice.post("/api/lanes/P1-OUT/open", json={"reason": "emergency"})
+    assert response.status_code == 403
+    assert lane.driver.opens == 0
+
+
+# ------------------------------------------------------------------ lanes and gates
+
+
+async def test_lane_list_shows_registry_and_live_state(staffed: Centre, lanes: LaneFactory) -> None:
+    """Each lane: its registry fields, online, gate, and no vehicle yet."""
+    await lanes("P1-OUT")
+    await staffed.add_lane("P1-IN")
+    await staffed.wait_status("P1-OUT", lambda s: s.gate is GateState.DOWN)
+    async with staffed.client("alice") as client:
+        body = (await client.get("/api/lanes")).json()
+    by_id = {lane["id"]: lane for lane in body["lanes"]}
+    assert by_id["P1-OUT"] == {
+        "id": "P1-OUT",
+        "name": "P1-OUT name",
+        "car_park": "人民路停车场",
+        "direction": "exit",
+        "online": True,
+        "gate": "down",
+        "last_vehicle": None,
+        "last_call_at": None,
+        "fault": None,
+    }
+    assert by_id["P1-IN"]["online"] is False and by_id["P1-IN"]["gate"] == "unknown"
+
+
+async def test_open_gate_lifts_the_barrier_and_ledgers_request_then_outcome(
+    staffed: Centre, lanes: LaneFactory
+) -> None:
+    """The agent's open is done; the ledger holds who, why, the note and the outcome."""
+    lane = await lanes("P1-OUT")
+    async with staffed.client("alice") as client:
+        response = await client.post(
+            "/api/lanes/P1-OUT/open", json={"reason": "paid_not_lifted", "note": "付款截图已核对"}
+        )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["outcome"] == "done" and body["command_id"]
+    assert lane.driver.opens == 1
+    entries = [e async for e in staffed.store.iter_audit()][-2:]
+    requested, ended = entries
+    assert (requested.action, ended.action) == (
+        AuditAction.GATE_OPEN_REQUESTED,
+        AuditAction.GATE_OPEN_OUTCOME,
+    )
+    assert requested.actor == ended.actor == "alice"
+    assert requested.command_id == ended.command_id == body["command_id"]
+    assert requested.reason == "paid_not_lifted" and requested.detail["note"] == "付款截图已核对"
+    assert requested.outcome is None and ended.outcome == "done"
+
+
+async def test_open_gate_on_an_offline_lane_says_lane_offline(staffed: Centre) -> None:
+    """The outcome is reported, and recorded, not hidden."""
+    await staffed.add_lane("P1-OUT")
+    async with staffed.client("alice") as client:
+        response = await client.post("/api/lanes/P1-OUT/open", json={"reason": "emergency"})
+    assert response.json()["outcome"] == "lane_offline"
+    assert (await actions_in_ledger(staffed))[-1] == AuditAction.GATE_OPEN_OUTCOME
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error"),
+    [
+        ({"reason": "because"}, 400, "invalid_reason"),
+        ({}, 400, "invalid_reason"),
+        ({"reason": "other"}, 400, "note_required"),
+        ({"reason": "other", "note": "   "}, 400, "note_required"),
+        ({"reason": "emergency", "note": "x" * 501}, 400, "note_too_long"),
+        ({"reason": "emergency", "note": 5}, 400, "bad_request"),
+        (["emergency"], 400, "bad_request"),
+    ],
+)
+async def test_bad_open_request_is_refused_and_nothing_is_sent_or_ledgered(
+    staffed: Centre, lanes: LaneFactory, body: object, status: int, error: str
+) -> None:
+    """Bad input gets a clear error and changes nothing."""
+    lane = await lanes("P1-OUT")
+    async with staffed.client("alice") as client:
+        before = await actions_in_ledger(staffed)
+        response = await client.post("/api/lanes/P1-OUT/open", json=body)
+    assert (response.status_code, response.json()["error"]) == (status, error)
+    assert lane.driver.opens == 0
+    assert await actions_in_ledger(staffed) == before
+
+
+async def test_open_on_unknown_lane_is_404(staffed: Centre) -> None:
+    """A lane id that is not registered is named as such."""
+    async with staffed.client("alice") as client:
+        response = await client.post("/api/lanes/NOPE/open", json={"reason": "emergency"})
+    assert (response.status_code, response.json()["error"]) == (404, "unknown_lane")
+
+
+async def test_display_shows_lines_on_the_lane(staffed: Centre, lanes: LaneFactory) -> None:
+    """Text reaches the lane's display and is ledgered."""
+    lane = await lanes("P1-OUT")
+    async with staffed.client("alice") as client:
+        response = await client.post(
+            "/api/lanes/P1-OUT/display", json={"lines": ["请扫码缴费", "粤B12345"]}
+        )
+    assert response.json()["outcome"] == "done"
+    assert lane.driver.shown == ("请扫码缴费", "粤B12345")
+    assert (await actions_in_ledger(staffed))[-2:] == [
+        AuditAction.DISPLAY_REQUESTED,
+        AuditAction.DISPLAY_OUTCOME,
+    ]
+
+
+@pytest.mark.parametrize("lines", [[], ["x"] * 9, ["x" * 65], [1], "text"])
+async def test_bad_display_lines_are_refused(
+    staffed: Centre, lanes: LaneFactory, lines: object
+) -> None:
+    """Empty, too many, too long or non-text lines are a 400 and nothing is shown."""
+    lane = await lanes("P1-OUT")
+    async with staffed.client("alice") as client:
+        response = await client.post("/api/lanes/P1-OUT/display", json={"lines": lines})
+    assert (response.status_code, response.json()["error"]) == (400, "bad_request")
+    assert lane.driver.shown == ()
+
+
+async def test_snapshot_is_404_before_any_vehicle(staffed: Centre, lanes: LaneFactory) -> None:
+    """No vehicle yet means no snapshot, said plainly."""
+    await lanes("P1-OUT")
+    async with staffed.client("alice") as client:
+        response = await client.get("/api/lanes/P1-OUT/snapshot")
+    assert (response.status_code, response.json()["error"]) == (404, "no_snapshot")
+
+
+# ------------------------------------------------------------------ audit
+
+
+async def test_supervisor_pages_through_the_ledger_newest_first(staffed: Centre) -> None:
+    """Pages follow next_before down to the first entry."""
+    for _ in range(3):
+        async with staffed.client("alice"):
+            pass
+    async with staffed.client("sue") as client:
+        first = (await client.get("/api/audit", params={"limit": 2})).json()
+        second = (
+            await client.get("/api/audit", params={"limit": 2, "before": first["next_before"]})
+        ).json()
+    seqs = [e["seq"] for e in first["entries"]] + [e["seq"] for e in second["entries"]]
+    assert seqs == [4, 3, 2, 1]
+    assert first["entries"][0]["action"] == "login" and first["entries"][0]["actor"] == "sue"
+    assert len(first["entries"][0]["hash"]) == 64
+
+
+@pytest.mark.parametrize(
+    "params", [{"limit": "0"}, {"limit": "abc"}, {"limit": "501"}, {"before": "-1"}]
+)
+async def test_bad_audit_paging_is_400(staffed: Centre, params: dict[str, str]) -> None:
+    """Out-of-range paging parameters are named."""
+    async with staffed.client("sue") as client:
+        response = await client.get("/api/audit", params=params)
+    assert (response.status_code, response.json()["error"]) == (400, "bad_request")
+
+
+# ------------------------------------------------------------------ the page itself
+
+
+async def test_console_page_is_served_with_security_headers(centre: Centre) -> None:
+    """The console's HTML comes with a strict CSP and no-framing."""
+    async with centre.client() as client:
+        response = await client.get("/")
+    assert response.status_code == 200 and "<html" in response.text.lower()
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
+
+
+async def test_unknown_api_path_is_a_json_404(centre: Centre) -> None:
+    """Errors keep the API's shape even for routes that do not exist."""
+    async with centre.client() as client:
+        response = await client.get("/api/nothing-here")
+    assert (response.status_code, response.json()["error"]) == (404, "not_found")
+
+
+async def test_wrong_method_is_a_json_405(centre: Centre) -> None:
+    """GET on a POST-only endpoint names the problem."""
+    async with centre.client() as client:
+        response = await client.get("/api/login")
+    assert (response.status_code, response.json()["error"]) == (405, "method_not_allowed")

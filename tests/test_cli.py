@@ -1,0 +1,138 @@
+"""The ``seat`` command as an operator runs it: real processes, a real ledger file."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from console.ledger import AuditAction
+from console.models import Direction, Role
+from console.settings import Settings
+from console.store import SQLiteStore
+from gates.drivers import GateState
+from tests.conftest import PASSWORD, Centre
+
+SEAT = [sys.executable, "-m", "console.cli"]
+
+
+def seat(data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SEAT_DATA_DIR": str(data_dir), "SEAT_LOG_LEVEL": "WARNING"}
+    return subprocess.run(
+        [*SEAT, *args], input=stdin, capture_output=True, text=True, env=env, timeout=60
+    )
+
+
+async def ledger_actions(path: Path) -> list[AuditAction]:
+    store = await SQLiteStore.open(path)
+    try:
+        return [entry.action async for entry in store.iter_audit()]
+    finally:
+        await store.close()
+
+
+async def test_user_add_reads_the_password_from_stdin(tmp_path: Path) -> None:
+    """The account exists with that role, and its creation is ledgered."""
+    result = seat(tmp_path, "user", "add", "wang", "--role", "supervisor", stdin=PASSWORD + "\n")
+    assert result.returncode == 0, result.stderr
+    store = await SQLiteStore.open(tmp_path / "seat.db")
+    try:
+        user = await store.get_user("wang")
+        entries = [entry async for entry in store.iter_audit()]
+    finally:
+        await store.close()
+    assert user is not None and user.role is Role.SUPERVISOR
+    assert PASSWORD not in user.password_hash
+    assert [(e.action, e.detail["username"]) for e in entries] == [(AuditAction.USER_ADDED, "wang")]
+
+
+def test_user_add_refuses_a_short_password_and_creates_nothing(tmp_path: Path) -> None:
+    """A weak password is named as the problem; no account appears."""
+    result = seat(tmp_path, "user", "add", "wang", "--role", "agent", stdin="short\n")
+    assert result.returncode != 0
+    assert "at least 10 characters" in result.stderr
+    users = sqlite3.connect(tmp_path / "seat.db").execute("SELECT count(*) FROM users").fetchone()
+    assert users == (0,)
+
+
+def test_user_add_twice_is_a_conflict(tmp_path: Path) -> None:
+    """An existing username is not overwritten."""
+    assert seat(tmp_path, "user", "add", "wang", "--role", "agent", stdin=PASSWORD).returncode == 0
+    again = seat(tmp_path, "user", "add", "wang", "--role", "admin", stdin=PASSWORD)
+    assert again.returncode == 2 and "exists" in again.stderr
+
+
+def test_password_is_never_an_argument(tmp_path: Path) -> None:
+    """There is no --password option to leak into the process list."""
+    result = seat(tmp_path, "user", "add", "wang", "--role", "agent", "--password", PASSWORD)
+    assert result.returncode == 2 and "unrecognized arguments" in result.stderr
+
+
+def test_audit_verify_passes_then_names_the_tampered_row(tmp_path: Path) -> None:
+    """verify prints ok N; after one row is edited behind the program's back it names it."""
+    for name in ("a1", "a2", "a3"):
+        assert (
+            seat(tmp_path, "user", "add", name, "--role", "agent", stdin=PASSWORD).returncode == 0
+        )
+    ok = seat(tmp_path, "audit", "verify")
+    assert (ok.returncode, ok.stdout.strip()) == (0, "ok 3 entries")
+
+    db = sqlite3.connect(tmp_path / "seat.db")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        db.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 2")
+    triggers = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='trigger'")]
+    for trigger in triggers:
+        db.execute(f"DROP TRIGGER {trigger}")
+    db.execute("""UPDATE audit SET detail = '{"role":"admin","username":"a2"}' WHERE seq = 2""")
+    db.commit()
+    db.close()
+
+    bad = seat(tmp_path, "audit", "verify")
+    assert bad.returncode == 1
+    assert bad.stdout.startswith("bad entry 2:")
+
+
+def test_audit_verify_without_a_ledger_says_so(tmp_path: Path) -> None:
+    """Pointing at an empty data dir is an error, not 'ok 0 entries'."""
+    result = seat(tmp_path / "nowhere", "audit", "verify")
+    assert result.returncode != 0 and "no ledger" in result.stderr
+
+
+async def test_lane_added_by_cli_connects_with_its_printed_token(
+    centre: Centre, settings: Settings
+) -> None:
+    """`seat lanes add` prints a token that `seat lane` then uses to come online; stopping
+    the lane process turns it offline, starting it again brings it back."""
+    added = seat(
+        settings.data_dir, "lanes", "add", "P9-OUT", "--name", "九号出口",
+        "--car-park", "测试停车场", "--direction", Direction.EXIT.value,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    token = added.stdout.strip().rsplit(" ", 1)[1]
+
+    async def start() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            *SEAT, "lane", "--server", centre.url, "--lane", "P9-OUT", "--heartbeat-ms", "1000",
+            "--lift-s", "0", "--seed", "7",
+            env={**os.environ, "SEAT_LANE_TOKEN": token, "SEAT_LOG_LEVEL": "WARNING"},
+        )  # fmt: skip
+
+    lane = await start()
+    try:
+        status = await centre.wait_status("P9-OUT", lambda s: s.gate is GateState.DOWN, 30)
+        assert status.online
+        lane.terminate()
+        await lane.wait()
+        await centre.wait_status("P9-OUT", lambda s: not s.online)
+        lane = await start()
+        await centre.wait_status("P9-OUT", lambda s: s.online, 30)
+    finally:
+        if lane.returncode is None:
+            lane.terminate()
+            await lane.wait()
+    assert AuditAction.LANE_ADDED in await ledger_actions(settings.database)

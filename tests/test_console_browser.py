@@ -1,0 +1,136 @@
+"""The console in a real headless Chromium against a real centre: what an agent sees."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from console.models import Role
+from gates.drivers import GateChanged, GateState
+from tests.conftest import PASSWORD, Centre, LaneFactory
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+async def staffed(centre: Centre) -> Centre:
+    await centre.add_user("alice", Role.AGENT)
+    await centre.add_user("sue", Role.SUPERVISOR)
+    return centre
+
+
+async def logged_in(browser: Browser, centre: Centre, username: str) -> Page:
+    page = await browser.new_page()
+    await page.goto(centre.url + "/")
+    await expect(page.locator("body")).to_have_attribute("data-view", "login")
+    await page.fill("#username", username)
+    await page.fill("#password", PASSWORD)
+    await page.click("#login-submit")
+    await expect(page.locator("body")).to_have_attribute("data-view", "lanes")
+    return page
+
+
+async def test_agent_logs_in_sees_lanes_live_and_opens_a_gate(
+    browser: Browser, staffed: Centre, lanes: LaneFactory
+) -> None:
+    """Login, the lane online with its gate, an open with a reason that lifts the
+    barrier once, and the gate change arriving on the page without a reload."""
+    lane = await lanes("P1-OUT")
+    await staffed.wait_status("P1-OUT", lambda s: s.gate is GateState.DOWN)
+    page = await logged_in(browser, staffed, "alice")
+    row = page.locator('[data-lane="P1-OUT"]')
+    await expect(row).to_have_attribute("data-online", "true")
+    await expect(row).to_have_attribute("data-gate", "down")
+    await expect(page.locator("#tab-audit")).to_be_hidden()
+
+    await row.locator('[data-action="open"]').click()
+    await page.select_option("#open-reason", "paid_not_lifted")
+    await page.fill("#open-note", "已核对缴费记录")
+    await page.click("#open-confirm")
+    await expect(page.locator("#outcome")).to_have_attribute("data-outcome", "done")
+    await expect(row).to_have_attribute("data-gate", "up")
+    assert lane.driver.opens == 1
+
+    lane.driver.emit(GateChanged(GateState.FALLING))
+    await expect(row).to_have_attribute("data-gate", "falling")
+
+
+async def test_stopped_lane_turns_offline_on_the_page(
+    browser: Browser, staffed: Centre, lanes: LaneFactory
+) -> None:
+    """A lane process that stops shows offline, and its open button is disabled."""
+    lane = await lanes("P1-OUT")
+    page = await logged_in(browser, staffed, "alice")
+    row = page.locator('[data-lane="P1-OUT"]')
+    await expect(row).to_have_attribute("data-online", "true")
+    await lane.stop()
+    await expect(row).to_have_attribute("data-online", "false")
+    await expect(row.locator('[data-action="open"]')).to_be_disabled()
+
+
+async def test_wrong_password_shows_an_error_and_stays_on_login(
+    browser: Browser, staffed: Centre
+) -> None:
+    """The page names the failure and does not let the user in."""
+    page = await browser.new_page()
+    await page.goto(staffed.url + "/")
+    await page.fill("#username", "alice")
+    await page.fill("#password", "wrong password")
+    await page.click("#login-submit")
+    await expect(page.locator("#login-error")).to_have_attribute("data-error", "bad_credentials")
+    await expect(page.locator("body")).to_have_attribute("data-view", "login")
+
+
+async def test_supervisor_sees_the_audit_trail_of_an_open(
+    browser: Browser, staffed: Centre, lanes: LaneFactory
+) -> None:
+    """The agent's open appears in the supervisor's audit view, request and outcome."""
+    await lanes("P1-OUT")
+    agent = await logged_in(browser, staffed, "alice")
+    supervisor = await logged_in(browser, staffed, "sue")
+    await supervisor.click("#tab-audit")
+    await expect(supervisor.locator("body")).to_have_attribute("data-view", "audit")
+
+    row = agent.locator('[data-lane="P1-OUT"]')
+    await row.locator('[data-action="open"]').click()
+    await agent.select_option("#open-reason", "emergency")
+    await agent.click("#open-confirm")
+    await expect(agent.locator("#outcome")).to_have_attribute("data-outcome", "done")
+
+    outcome = supervisor.locator('#audit tr[data-action="gate_open_outcome"]')
+    await expect(outcome).to_have_count(1)
+    await expect(supervisor.locator('#audit tr[data-action="gate_open_requested"]')).to_have_count(
+        1
+    )
+
+
+async def test_language_switch_turns_the_page_english_and_back(
+    browser: Browser, staffed: Centre
+) -> None:
+    """Chinese first; one click for English, remembered."""
+    page = await logged_in(browser, staffed, "alice")
+    await expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    await page.click("#lang-switch")
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await page.reload()
+    await expect(page.locator("html")).to_have_attribute("lang", "en")

@@ -1,0 +1,262 @@
+"""The lane link end to end: a real centre under uvicorn, real WebSocket clients."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from console.settings import Settings
+from console.store import SQLiteStore
+from gates.agent import Backoff, LaneAgent, link_url
+from gates.drivers import GateState
+from gates.lane_session import LaneSession
+from gates.protocol import MAX_MESSAGE_BYTES, OpenGate
+from tests.conftest import Centre, LaneFactory, start_centre, wait_status
+from tests.lanes import ScriptedDriver
+from tests.netproxy import CuttableProxy
+
+
+async def hello(
+    ws: ClientConnection, lane: str, token: str, heartbeat_ms: int = 1000
+) -> dict[str, Any]:
+    await ws.send(
+        json.dumps(
+            {"type": "hello", "v": 1, "lane": lane, "token": token, "heartbeat_ms": heartbeat_ms}
+        )
+    )
+    return json.loads(await ws.recv())
+
+
+async def closed_with(ws: ClientConnection) -> tuple[int | None, str]:
+    with pytest.raises(ConnectionClosed) as caught:
+        async with asyncio.timeout(10):
+            while True:
+                await ws.recv()
+    received = caught.value.rcvd
+    return (received.code, received.reason) if received else (None, "")
+
+
+async def test_lane_with_valid_token_is_welcomed_and_shown_online(centre: Centre) -> None:
+    """hello with the right token gets welcome, and the lane turns online with its gate."""
+    token = await centre.add_lane("P1-IN")
+    async with connect(centre.link) as ws:
+        welcome = await hello(ws, "P1-IN", token, heartbeat_ms=1000)
+        assert welcome == {"type": "welcome", "v": 1, "lane": "P1-IN", "heartbeat_ms": 1000}
+        await ws.send('{"type":"gate","state":"down"}')
+        status = await centre.wait_status("P1-IN", lambda s: s.gate is GateState.DOWN)
+        assert status.online
+
+
+@pytest.mark.parametrize("lane", ["P1-IN", "NO-SUCH-LANE"])
+async def test_wrong_token_or_unknown_lane_is_refused_with_4401(centre: Centre, lane: str) -> None:
+    """A bad credential closes with 4401 and one reason for both cases; nothing goes online."""
+    await centre.add_lane("P1-IN")
+    async with connect(centre.link) as ws:
+        await ws.send(json.dumps({"type": "hello", "v": 1, "lane": lane, "token": "guess"}))
+        assert await closed_with(ws) == (4401, "unknown lane or wrong token")
+    assert centre.hub.online() == []
+
+
+async def test_first_message_must_be_hello(centre: Centre) -> None:
+    """Anything before hello closes with 4400 and says why."""
+    async with connect(centre.link) as ws:
+        await ws.send('{"type":"gate","state":"up"}')
+        assert await closed_with(ws) == (4400, "the first message must be hello")
+
+
+async def test_unsupported_version_is_refused_with_4426(centre: Centre) -> None:
+    """A lane speaking another version learns which one the centre speaks."""
+    token = await centre.add_lane("P1-IN")
+    async with connect(centre.link) as ws:
+        await ws.send(json.dumps({"type": "hello", "v": 9, "lane": "P1-IN", "token": token}))
+        assert await closed_with(ws) == (4426, "protocol version 1 only")
+
+
+async def test_silent_connection_is_closed_for_want_of_hello(centre: Centre) -> None:
+    """A connection that never introduces itself is closed with 4408."""
+    async with connect(centre.link) as ws:
+        assert await closed_with(ws) == (4408, "no hello in time")
+
+
+async def test_lane_missing_heartbeats_goes_offline(centre: Centre) -> None:
+    """After grace x interval of silence the centre closes with 4408 and shows offline."""
+    token = await centre.add_lane("P1-IN")
+    async with connect(centre.link) as ws:
+        await hello(ws, "P1-IN", token, heartbeat_ms=100)
+        await centre.wait_status("P1-IN", lambda s: s.online)
+        assert await closed_with(ws) == (4408, "heartbeat missed")
+    status = await centre.wait_status("P1-IN", lambda s: not s.online)
+    assert status.gate is GateState.UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("frame", "code", "ref"),
+    [
+        ("{not json", "malformed", ""),
+        ('{"type":"teleport"}', "unknown_type", "teleport"),
+        ('{"type":"gate","state":"sideways"}', "malformed", "gate"),
+        ('{"type":"ack","command_id":"never-sent"}', "unknown_command", "ack"),
+        ('{"type":"done","command_id":"never-sent"}', "unknown_command", "done"),
+        ('{"type":"hello","v":1,"lane":"P2","token":"x"}', "out_of_order", "hello"),
+        (b"\x00\x01binary", "malformed", ""),
+        ('{"type":"gate","pad":"' + "x" * MAX_MESSAGE_BYTES + '"}', "too_large", ""),
+    ],
+)
+async def test_bad_message_gets_an_error_and_changes_nothing(
+    centre: Centre, frame: str | bytes, code: str, ref: str
+) -> None:
+    """Each bad message is answered with its error code; the lane stays online, gate as was."""
+    token = await centre.add_lane("P1-IN")
+    async with connect(centre.link, max_size=None) as ws:
+        await hello(ws, "P1-IN", token)
+        await ws.send('{"type":"gate","state":"down"}')
+        await centre.wait_status("P1-IN", lambda s: s.gate is GateState.DOWN)
+        await ws.send(frame)
+        error = json.loads(await ws.recv())
+        assert (error["type"], error["code"], error["ref"]) == ("error", code, ref)
+        assert error["detail"]
+        status = centre.hub.status("P1-IN")
+        assert status.online and status.gate is GateState.DOWN
+        # Still served: a valid message after the bad one is acted on.
+        await ws.send('{"type":"gate","state":"up"}')
+        await centre.wait_status("P1-IN", lambda s: s.gate is GateState.UP)
+
+
+async def test_newer_connection_for_a_lane_replaces_the_older(centre: Centre) -> None:
+    """Rule: the newest connection wins; the older is closed with 4409 and the lane stays online."""
+    token = await centre.add_lane("P1-IN")
+    async with connect(centre.link) as old, connect(centre.link) as new:
+        await hello(old, "P1-IN", token)
+        await hello(new, "P1-IN", token)
+        assert await closed_with(old) == (4409, "another connection claimed this lane")
+        await new.send('{"type":"gate","state":"up"}')
+        status = await centre.wait_status("P1-IN", lambda s: s.gate is GateState.UP)
+        assert status.online and centre.hub.online() == ["P1-IN"]
+
+
+async def test_open_gate_command_is_done_once(centre: Centre, lanes: LaneFactory) -> None:
+    """A command to a connected lane is executed once and ends done."""
+    lane = await lanes("P1-OUT")
+    resolved = await centre.hub.command("P1-OUT", OpenGate("c-1", "free_release"), 5.0)
+    assert resolved.outcome == "done"
+    assert lane.driver.opens == 1
+    await centre.wait_status("P1-OUT", lambda s: s.gate is GateState.UP)
+
+
+async def test_command_to_unconnected_lane_is_lane_offline(centre: Centre) -> None:
+    """Nothing waits for a lane that is not there."""
+    await centre.add_lane("P1-OUT")
+    resolved = await centre.hub.command("P1-OUT", OpenGate("c-1"), 5.0)
+    assert resolved.outcome == "lane_offline"
+
+
+async def test_driver_refusal_ends_the_command_refused(centre: Centre, lanes: LaneFactory) -> None:
+    """The lane's reason reaches the centre."""
+    lane = await lanes("P1-OUT")
+    lane.driver.refuse = "gate_motor_fault"
+    resolved = await centre.hub.command("P1-OUT", OpenGate("c-1"), 5.0)
+    assert (resolved.outcome, resolved.detail) == ("refused", "gate_motor_fault")
+
+
+async def test_lane_that_never_finishes_times_out(centre: Centre, lanes: LaneFactory) -> None:
+    """A stuck lift ends as timeout at the deadline, not never."""
+    lane = await lanes("P1-OUT")
+    lane.driver.hold = asyncio.Event()
+    resolved = await centre.hub.command("P1-OUT", OpenGate("c-1"), 0.5)
+    assert resolved.outcome == "timeout"
+    assert lane.driver.opens == 1
+
+
+async def test_command_survives_a_link_cut_mid_execution_and_runs_once(
+    centre: Centre, settings: Settings
+) -> None:
+    """Cut while lifting: the centre resends the same id after reconnect; the lane, still
+    lifting, only acks; the outcome is done and the barrier lifted once."""
+    token = await centre.add_lane("P1-OUT")
+    proxy = CuttableProxy(int(centre.url.rsplit(":", 1)[1]))
+    await proxy.start()
+    driver = ScriptedDriver()
+    driver.hold = asyncio.Event()
+    agent = LaneAgent(
+        link_url(f"http://127.0.0.1:{proxy.port}"),
+        LaneSession("P1-OUT", token, heartbeat_ms=1000),
+        driver,
+        Backoff(first=0.05, cap=0.2),
+    )
+    running = asyncio.create_task(agent.run())
+    try:
+        await asyncio.wait_for(agent.connected.wait(), 10)
+        command = asyncio.create_task(centre.hub.command("P1-OUT", OpenGate("c-cut"), 10.0))
+        await asyncio.wait_for(driver.lifting.wait(), 10)
+        await proxy.cut()
+        await centre.wait_status("P1-OUT", lambda s: not s.online)
+        await centre.wait_status("P1-OUT", lambda s: s.online)
+        driver.hold.set()
+        resolved = await command
+        assert resolved.outcome == "done"
+        assert driver.opens == 1
+    finally:
+        running.cancel()
+        await proxy.close()
+
+
+async def test_command_finished_while_link_was_down_is_answered_from_memory(
+    centre: Centre,
+) -> None:
+    """The lane lifted while cut off; the resent id is answered done without a second lift."""
+    token = await centre.add_lane("P1-OUT")
+    proxy = CuttableProxy(int(centre.url.rsplit(":", 1)[1]))
+    await proxy.start()
+    driver = ScriptedDriver()
+    driver.hold = asyncio.Event()
+    agent = LaneAgent(
+        link_url(f"http://127.0.0.1:{proxy.port}"),
+        LaneSession("P1-OUT", token, heartbeat_ms=1000),
+        driver,
+        Backoff(first=0.3, cap=0.5),
+    )
+    running = asyncio.create_task(agent.run())
+    try:
+        await asyncio.wait_for(agent.connected.wait(), 10)
+        command = asyncio.create_task(centre.hub.command("P1-OUT", OpenGate("c-mem"), 10.0))
+        await asyncio.wait_for(driver.lifting.wait(), 10)
+        await proxy.cut()
+        await centre.wait_status("P1-OUT", lambda s: not s.online)
+        driver.hold.set()  # finishes during the backoff, with no link to report on
+        resolved = await command
+        assert resolved.outcome == "done"
+        assert driver.opens == 1
+    finally:
+        running.cancel()
+        await proxy.close()
+
+
+async def test_lane_reconnects_after_a_centre_restart(
+    settings: Settings, store: SQLiteStore
+) -> None:
+    """The lane redials on its own; the new centre shows it online again."""
+    first = await start_centre(settings, store)
+    port = first.port
+    centre = Centre(f"http://127.0.0.1:{port}", store, first.hub, settings)
+    token = await centre.add_lane("P1-IN")
+    driver = ScriptedDriver()
+    agent = LaneAgent(
+        centre.link, LaneSession("P1-IN", token, heartbeat_ms=1000), driver, Backoff(0.05, 0.2)
+    )
+    running = asyncio.create_task(agent.run())
+    try:
+        await asyncio.wait_for(agent.connected.wait(), 10)
+        await first.stop()
+        second = await start_centre(settings, store, port=port)
+        try:
+            status = await wait_status(second.hub, "P1-IN", lambda s: s.gate is GateState.DOWN)
+            assert status.online
+        finally:
+            await second.stop()
+    finally:
+        running.cancel()

@@ -1,0 +1,155 @@
+"""The lane's side of the link, driven with literals and a fake clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from gates.drivers import CallPressed, FaultRaised, GateChanged, GateState, PlateColour, VehicleSeen
+from gates.lane_session import CommandMemory, Execute, LaneSession, Problem, State
+from gates.protocol import (
+    Ack,
+    Call,
+    Done,
+    Fault,
+    Gate,
+    Heartbeat,
+    Hello,
+    OpenGate,
+    Refused,
+    Vehicle,
+)
+
+WELCOME = '{"type":"welcome","v":1,"lane":"P1-IN","heartbeat_ms":2000}'
+OPEN_C1 = '{"type":"open_gate","command_id":"c1","reason":"paid_not_lifted"}'
+SEEN = VehicleSeen(
+    at=datetime(2026, 11, 23, tzinfo=UTC),
+    plate="粤B12345",
+    plate_colour=PlateColour.BLUE,
+    confidence=0.9,
+    box=(1, 2, 3, 4),
+    snapshot_jpeg=b"\xff\xd8\xff",
+)
+
+
+def opened(memory: CommandMemory | None = None) -> LaneSession:
+    session = LaneSession("P1-IN", "secret", heartbeat_ms=2000, memory=memory)
+    session.connected(0.0)
+    session.receive(WELCOME, 0.0)
+    return session
+
+
+def test_connecting_says_hello_with_the_proposed_heartbeat() -> None:
+    """The first message names the lane, its token and the interval it wants."""
+    session = LaneSession("P1-IN", "secret", heartbeat_ms=3000, agent="t")
+    assert session.connected(0.0) == [Hello("P1-IN", "secret", 3000, agent="t")]
+
+
+def test_welcome_opens_the_link_and_replays_gate_state_and_faults() -> None:
+    """After a reconnect the centre learns the gate and any standing fault again."""
+    session = LaneSession("P1-IN", "secret")
+    session.event(GateChanged(GateState.DOWN), 0.0)
+    session.event(FaultRaised("loop_detector", "no signal"), 0.0)
+    session.connected(1.0)
+    assert session.receive(WELCOME, 1.0) == [
+        Gate(GateState.DOWN),
+        Fault("loop_detector", "no signal"),
+    ]
+    assert session.state is State.OPEN and session.heartbeat_ms == 2000
+
+
+def test_vehicles_seen_while_offline_are_sent_after_welcome() -> None:
+    """The car at the gate during a link blip still reaches the centre."""
+    session = LaneSession("P1-IN", "secret")
+    assert session.event(SEEN, 0.0) == []
+    assert session.event(CallPressed(), 0.0) == []
+    session.connected(1.0)
+    replay = session.receive(WELCOME, 1.0)
+    assert [type(m) for m in replay] == [Gate, Vehicle, Call]
+
+
+def test_new_command_is_acked_then_executed() -> None:
+    """A command the lane has not seen is acknowledged and handed to the driver."""
+    session = opened()
+    assert session.receive(OPEN_C1, 1.0) == [Ack("c1"), Execute(OpenGate("c1", "paid_not_lifted"))]
+
+
+def test_command_sent_again_while_running_is_only_acked() -> None:
+    """A resend during execution does not start a second lift."""
+    session = opened()
+    session.receive(OPEN_C1, 1.0)
+    assert session.receive(OPEN_C1, 2.0) == [Ack("c1")]
+
+
+def test_finished_command_sent_again_is_answered_from_memory_across_reconnect() -> None:
+    """The lane never executes an id twice, even after the link dropped."""
+    session = opened()
+    session.receive(OPEN_C1, 1.0)
+    session.disconnected()
+    assert session.finished("c1", None, 2.0) == []  # link down: the centre will resend
+    session.connected(3.0)
+    session.receive(WELCOME, 3.0)
+    assert session.receive(OPEN_C1, 3.5) == [Ack("c1"), Done("c1")]
+
+
+def test_refusal_is_remembered_with_its_reason() -> None:
+    """A resent refused command gets the same refusal, not a second attempt."""
+    session = opened()
+    session.receive(OPEN_C1, 1.0)
+    assert session.finished("c1", "gate_motor_fault", 2.0) == [Refused("c1", "gate_motor_fault")]
+    assert session.receive(OPEN_C1, 3.0) == [Ack("c1"), Refused("c1", "gate_motor_fault")]
+
+
+def test_empty_refusal_reason_is_still_a_refusal() -> None:
+    """A driver that refuses without a reason is not mistaken for done."""
+    session = opened()
+    session.receive(OPEN_C1, 1.0)
+    assert session.finished("c1", "", 2.0) == [Refused("c1", "refused")]
+
+
+def test_command_before_welcome_is_a_problem_and_not_executed() -> None:
+    """Out-of-order commands do nothing."""
+    session = LaneSession("P1-IN", "secret")
+    session.connected(0.0)
+    [problem] = session.receive(OPEN_C1, 0.5)
+    assert isinstance(problem, Problem) and problem.code == "out_of_order"
+    assert session.memory.get("c1") is None
+
+
+def test_centre_error_and_garbage_are_problems() -> None:
+    """Errors from the centre are surfaced for the log, not acted on."""
+    session = opened()
+    assert session.receive('{"type":"error","code":"malformed","detail":"x"}', 1.0) == [
+        Problem("malformed", "x")
+    ]
+    [problem] = session.receive("nonsense", 1.0)
+    assert isinstance(problem, Problem) and problem.code == "malformed"
+
+
+def test_heartbeat_only_after_an_interval_of_silence() -> None:
+    """Traffic counts as liveness; a heartbeat fills the gaps."""
+    session = opened()
+    assert session.tick(1.9) == []
+    assert session.tick(2.0) == [Heartbeat()]
+    session.event(GateChanged(GateState.UP), 3.0)
+    assert session.tick(4.5) == []
+    assert session.tick(5.0) == [Heartbeat()]
+
+
+def test_cleared_fault_is_not_replayed() -> None:
+    """Only standing faults are told again after a reconnect."""
+    session = opened()
+    session.event(FaultRaised("camera_dirty", "lens"), 1.0)
+    assert session.event(FaultRaised("camera_dirty", "", active=False), 2.0) == [
+        Fault("camera_dirty", "", active=False)
+    ]
+    session.disconnected()
+    session.connected(3.0)
+    assert session.receive(WELCOME, 3.0) == [Gate(GateState.UNKNOWN)]
+
+
+def test_memory_is_bounded() -> None:
+    """The lane remembers the most recent ids, not every id ever."""
+    memory = CommandMemory(size=2)
+    for command_id in ("a", "b", "c"):
+        memory.set(command_id, "")
+    assert memory.get("a") is None and memory.get("c") == ""

@@ -1,0 +1,129 @@
+"""The centre's side of one lane connection, driven with literals and a fake clock."""
+
+from __future__ import annotations
+
+from gates.link import (
+    Authenticate,
+    Close,
+    CloseCode,
+    Deliver,
+    HeartbeatPolicy,
+    LinkSession,
+    Phase,
+    Send,
+)
+from gates.protocol import Error, Gate, Heartbeat, Hello, Welcome
+
+HELLO = '{"type":"hello","v":1,"lane":"P1-IN","token":"secret","heartbeat_ms":2000}'
+
+
+def opened(now: float = 0.0) -> LinkSession:
+    session = LinkSession(now)
+    [auth] = session.receive(HELLO, now)
+    assert isinstance(auth, Authenticate)
+    session.accept(auth.hello, now)
+    return session
+
+
+def test_hello_asks_for_authentication_then_welcome_negotiates_heartbeat() -> None:
+    """A valid hello is checked first; accepting it answers welcome with the interval."""
+    session = LinkSession(0.0)
+    actions = session.receive(HELLO, 0.0)
+    assert actions == [Authenticate(Hello("P1-IN", "secret", 2000))]
+    assert session.accept(actions[0].hello, 0.0) == [Send(Welcome("P1-IN", 2000))]  # type: ignore[union-attr]
+    assert session.phase is Phase.OPEN and session.lane == "P1-IN"
+
+
+def test_heartbeat_proposal_is_clamped_to_the_policy() -> None:
+    """A lane cannot make the centre wait a minute to notice it is gone."""
+    session = LinkSession(0.0, HeartbeatPolicy(min_ms=1000, max_ms=5000))
+    [auth] = session.receive(HELLO.replace("2000", "60000"), 0.0)
+    assert session.accept(auth.hello, 0.0) == [Send(Welcome("P1-IN", 5000))]  # type: ignore[union-attr]
+
+
+def test_first_message_other_than_hello_closes_with_protocol_error() -> None:
+    """Nothing is accepted from a connection before it says who it is."""
+    session = LinkSession(0.0)
+    assert session.receive('{"type":"heartbeat"}', 0.0) == [
+        Close(CloseCode.PROTOCOL_ERROR, "the first message must be hello")
+    ]
+    assert session.phase is Phase.CLOSED
+
+
+def test_garbage_before_hello_closes_with_protocol_error() -> None:
+    """Malformed bytes instead of a hello close the connection with a reason."""
+    [close] = LinkSession(0.0).receive("GET / HTTP/1.1", 0.0)
+    assert isinstance(close, Close) and close.code is CloseCode.PROTOCOL_ERROR
+    assert "malformed" in close.reason
+
+
+def test_wrong_version_is_refused_with_its_own_code() -> None:
+    """A lane speaking a future version learns which version the centre speaks."""
+    [close] = LinkSession(0.0).receive(HELLO.replace('"v":1', '"v":2'), 0.0)
+    assert close == Close(CloseCode.VERSION_UNSUPPORTED, "protocol version 1 only")
+
+
+def test_refused_credentials_close_without_saying_which_part_was_wrong() -> None:
+    """Unknown lane and wrong token look the same to a prober."""
+    session = LinkSession(0.0)
+    session.receive(HELLO, 0.0)
+    assert session.refuse() == [Close(CloseCode.UNAUTHORISED, "unknown lane or wrong token")]
+
+
+def test_messages_while_authenticating_are_out_of_order() -> None:
+    """Until welcome, a lane may not send events."""
+    session = LinkSession(0.0)
+    session.receive(HELLO, 0.0)
+    [reply] = session.receive('{"type":"gate","state":"up"}', 0.0)
+    assert isinstance(reply, Send) and isinstance(reply.message, Error)
+    assert reply.message.code == "out_of_order"
+    assert session.phase is Phase.AUTHENTICATING
+
+
+def test_second_hello_on_an_open_link_is_out_of_order_and_changes_nothing() -> None:
+    """A lane cannot switch identity mid-connection."""
+    session = opened()
+    [reply] = session.receive(HELLO.replace("P1-IN", "P2-IN"), 1.0)
+    assert isinstance(reply, Send) and reply.message == Error(
+        "out_of_order", "hello not allowed while open", "hello"
+    )
+    assert session.lane == "P1-IN"
+
+
+def test_bad_message_on_an_open_link_gets_an_error_and_keeps_the_deadline() -> None:
+    """Malformed input is answered, not acted on, and does not count as a heartbeat."""
+    session = opened()
+    deadline = session.deadline
+    [reply] = session.receive('{"type":"gate","state":"sideways"}', 3.0)
+    assert isinstance(reply, Send) and isinstance(reply.message, Error)
+    assert reply.message.code == "malformed" and reply.message.ref == "gate"
+    assert session.deadline == deadline
+
+
+def test_valid_messages_are_delivered_and_push_the_deadline() -> None:
+    """Any valid message proves the lane is alive."""
+    session = opened()
+    assert session.receive('{"type":"heartbeat"}', 3.0) == [Deliver(Heartbeat())]
+    assert session.deadline == 3.0 + 2.5 * 2.0
+    assert session.receive('{"type":"gate","state":"up"}', 4.0)[0] == Deliver(Gate("up"))  # type: ignore[arg-type]
+
+
+def test_missed_heartbeats_close_the_link() -> None:
+    """After grace x interval of silence the lane is offline."""
+    session = opened()
+    assert session.expire(4.9) == []
+    assert session.expire(5.0) == [Close(CloseCode.TIMEOUT, "heartbeat missed")]
+    assert session.receive('{"type":"heartbeat"}', 5.1) == []
+
+
+def test_no_hello_in_time_closes_the_link() -> None:
+    """A connection that never says hello is not kept open."""
+    session = LinkSession(0.0, HeartbeatPolicy(hello_timeout_s=10.0))
+    assert session.expire(10.0) == [Close(CloseCode.TIMEOUT, "no hello in time")]
+
+
+def test_replaced_connection_is_closed_with_its_code() -> None:
+    """The older of two connections for one lane is told why it was dropped."""
+    assert opened().replaced() == [
+        Close(CloseCode.REPLACED, "another connection claimed this lane")
+    ]

@@ -1,0 +1,142 @@
+"""The lane-link messages: parsing and encoding with literals, no sockets."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from gates.drivers import GateState, PlateColour
+from gates.errors import LinkError, Malformed, TooLarge, UnknownType
+from gates.protocol import (
+    MAX_MESSAGE_BYTES,
+    Ack,
+    Display,
+    Done,
+    Fault,
+    Gate,
+    Hello,
+    OpenGate,
+    Refused,
+    Vehicle,
+    Welcome,
+    parse_centre_message,
+    parse_lane_message,
+)
+
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 16
+
+
+def vehicle_fields(**overrides: object) -> dict[str, object]:
+    fields: dict[str, object] = {
+        "type": "vehicle",
+        "event_id": "e1",
+        "at": "2026-11-23T11:32:04.123Z",
+        "plate": "粤B12345",
+        "plate_colour": "blue",
+        "confidence": 0.93,
+        "box": [10, 20, 140, 44],
+        "snapshot": base64.b64encode(JPEG).decode(),
+    }
+    fields.update(overrides)
+    return fields
+
+
+def test_hello_parses_from_the_documented_literal() -> None:
+    """The README's hello example parses to the values it shows."""
+    raw = '{"type":"hello","v":1,"lane":"P1-IN","token":"t0k","heartbeat_ms":5000}'
+    assert parse_lane_message(raw) == Hello(lane="P1-IN", token="t0k", heartbeat_ms=5000)
+
+
+def test_vehicle_round_trips_through_json() -> None:
+    """A vehicle event encodes and parses back to the same value, snapshot bytes included."""
+    message = parse_lane_message(json.dumps(vehicle_fields()))
+    assert isinstance(message, Vehicle)
+    assert message.at == datetime(2026, 11, 23, 11, 32, 4, 123000, tzinfo=UTC)
+    assert message.plate_colour is PlateColour.BLUE
+    assert message.snapshot == JPEG
+    assert parse_lane_message(message.encode()) == message
+
+
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [
+        ({"confidence": 1.5}, "between 0 and 1"),
+        ({"confidence": True}, "must be float"),
+        ({"box": [1, 2, 3]}, "box"),
+        ({"box": [1, 2, 3, -4]}, "box"),
+        ({"snapshot": "not base64!"}, "base64"),
+        ({"snapshot": base64.b64encode(b"GIF89a").decode()}, "JPEG"),
+        ({"plate_colour": "purple"}, "plate_colour"),
+        ({"at": "yesterday"}, "ISO 8601"),
+        ({"at": "2026-11-23T11:32:04"}, "UTC offset"),
+        ({"event_id": ""}, "event_id"),
+        ({"plate": "X" * 17}, "longer than 16"),
+    ],
+)
+def test_vehicle_with_a_bad_field_is_malformed(overrides: dict[str, object], words: str) -> None:
+    """Each broken field is named in the error."""
+    with pytest.raises(Malformed, match=words):
+        parse_lane_message(json.dumps(vehicle_fields(**overrides)))
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        ("{", Malformed),
+        ("[]", Malformed),
+        ('{"v":1}', Malformed),
+        ('{"type":"teleport"}', UnknownType),
+        (b'{"type":"heartbeat"}', Malformed),
+        ('{"type":"ack"}', Malformed),
+        ('{"type":"ack","command_id":7}', Malformed),
+        ('{"type":"gate","state":"sideways"}', Malformed),
+        ('{"type":"hello","v":1,"lane":"a b","token":"t"}', Malformed),
+        ('{"type":"hello","v":1,"lane":"L","token":"t","heartbeat_ms":0}', Malformed),
+    ],
+)
+def test_bad_messages_raise_a_link_error_with_a_code(raw: str | bytes, error: type) -> None:
+    """Malformed, unknown and binary messages raise the error that names their rule."""
+    with pytest.raises(error) as caught:
+        parse_lane_message(raw)
+    assert isinstance(caught.value, LinkError) and caught.value.code
+
+
+def test_oversized_message_is_refused_before_parsing() -> None:
+    """A message over the limit is refused by size, whatever it holds."""
+    with pytest.raises(TooLarge):
+        parse_lane_message('{"type":"heartbeat","pad":"' + "x" * MAX_MESSAGE_BYTES + '"}')
+
+
+def test_unknown_fields_are_ignored_for_forward_compatibility() -> None:
+    """A newer lane's extra fields do not break an older centre."""
+    assert parse_lane_message('{"type":"gate","state":"up","motor_temp":41}') == Gate(GateState.UP)
+
+
+def test_centre_messages_round_trip() -> None:
+    """Every centre message parses back from its own encoding."""
+    for message in (
+        Welcome(lane="P1-IN", heartbeat_ms=5000),
+        OpenGate(command_id="c1", reason="paid_not_lifted"),
+        Display(command_id="c2", lines=("请缴费", "粤B12345")),
+    ):
+        assert parse_centre_message(message.encode()) == message
+
+
+def test_lane_replies_round_trip() -> None:
+    """ack, done, refused and fault parse back from their encodings."""
+    for message in (
+        Ack("c1"),
+        Done("c1"),
+        Refused("c1", "gate_motor_fault"),
+        Fault("loop_detector", "no signal", active=False),
+    ):
+        assert parse_lane_message(message.encode()) == message
+
+
+def test_display_with_too_many_lines_is_malformed() -> None:
+    """The centre cannot be made to send a display command beyond the protocol's limits."""
+    with pytest.raises(Malformed):
+        parse_centre_message(json.dumps({"type": "display", "command_id": "c", "lines": ["x"] * 9}))

@@ -1,0 +1,118 @@
+// The centre's HTTP API. Errors come back as {"error": code, "detail": text} (STYLE.md
+// habit 6); every failure, from the server or the network, becomes an ApiError with a
+// code the page can translate.
+
+// Paths are resolved against the page, so the console also works behind a reverse
+// proxy that mounts the centre under a prefix.
+export function apiUrl(path) {
+  return new URL(path, document.baseURI);
+}
+
+export class ApiError extends Error {
+  constructor(status, code, detail = "", body = {}) {
+    super(detail || code);
+    this.status = status;
+    this.code = code;
+    this.detail = detail;
+    this.body = body;
+  }
+}
+
+let csrfToken = null;
+let onUnauthorized = () => {};
+
+/** The token the server handed out at login or /api/me; sent on every state change. */
+export function setCsrfToken(token) {
+  csrfToken = token;
+}
+
+/** Called when a request made inside a session gets 401: the session is gone. */
+export function setUnauthorizedHandler(fn) {
+  onUnauthorized = fn;
+}
+
+const DEFAULT_TIMEOUT_MS = 15_000;
+
+/**
+ * Send a request and return the parsed JSON body (null for 204).
+ * `session: false` marks calls where 401 is an answer, not a lost session (login, me).
+ */
+export async function request(method, path, { body, timeoutMs = DEFAULT_TIMEOUT_MS, session = true } = {}) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && csrfToken) headers["X-CSRF-Token"] = csrfToken;
+
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  let response;
+  try {
+    response = await fetch(apiUrl(path), {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+      cache: "no-store",
+      signal: abort.signal,
+    });
+  } catch (err) {
+    throw new ApiError(0, abort.signal.aborted ? "client_timeout" : "network", String(err?.message ?? err));
+  } finally {
+    clearTimeout(timer);
+  }
+
+  let data = null;
+  if (response.status !== 204) {
+    const type = response.headers.get("Content-Type") ?? "";
+    if (type.includes("json")) {
+      try {
+        data = await response.json();
+      } catch {
+        data = null;
+      }
+    }
+  }
+  if (response.ok) return data;
+
+  const code = typeof data?.error === "string" ? data.error : `http_${response.status}`;
+  const detail = typeof data?.detail === "string" ? data.detail : response.statusText;
+  const error = new ApiError(response.status, code, detail, data ?? {});
+  if (response.status === 401 && session) onUnauthorized(error);
+  throw error;
+}
+
+export const api = {
+  me: () => request("GET", "api/me", { session: false }),
+  login: (username, password) =>
+    request("POST", "api/login", { body: { username, password }, session: false }),
+  logout: () => request("POST", "api/logout", { session: false }),
+  lanes: () => request("GET", "api/lanes"),
+  // The server waits up to ~10 s for the lane's ack; allow for that plus the network.
+  openGate: (laneId, reason, note) =>
+    request("POST", `api/lanes/${encodeURIComponent(laneId)}/open`, {
+      body: { reason, note },
+      timeoutMs: 25_000,
+    }),
+  display: (laneId, lines) =>
+    request("POST", `api/lanes/${encodeURIComponent(laneId)}/display`, {
+      body: { lines },
+      timeoutMs: 25_000,
+    }),
+  audit: (limit, before) => {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (before != null) query.set("before", String(before));
+    return request("GET", `api/audit?${query}`);
+  },
+};
+
+export function snapshotUrl(laneId, vehicleAt) {
+  const url = apiUrl(`api/lanes/${encodeURIComponent(laneId)}/snapshot`);
+  if (vehicleAt) url.searchParams.set("t", vehicleAt);
+  return url.href;
+}
+
+/** ws: or wss: by the page's own protocol, same origin as the page. */
+export function streamUrl() {
+  const url = apiUrl("api/stream");
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  return url.href;
+}

@@ -1,0 +1,324 @@
+// Remote-seat agent console: session, views and the live stream.
+//
+// Served as static files with a strict CSP (script-src 'self', style-src 'self'), so there
+// is no inline script, style or event handler anywhere. Untrusted text (plates, notes,
+// names, details) only ever reaches the page through textContent.
+//
+// Test contract: stable selectors for Playwright. Visible text is localised (zh-CN by
+// default), so assert on ids and data-* attributes rather than on words.
+//   body[data-view]            "loading" | "login" | "lanes" | "audit"
+//   #login-form #username #password #login-submit
+//   #login-error               role=alert, hidden when empty; data-error="<code>"
+//   #lanes                     the board: <section data-car-park="…"> per car park
+//   [data-lane="<id>"]         one <tr> per lane with data-online="true|false",
+//                              data-gate="<raw gate state>", data-calling="true|false",
+//                              data-fault="<code>" (only while the lane has a fault)
+//     [data-field="online"]    在线/离线 (Online/Offline), also data-online
+//     [data-field="gate"]      localised gate state, also data-gate
+//     [data-field="plate"]     the plate as sent (localised placeholder when none);
+//                              data-plate-colour, data-plate-flag="invalid low_confidence"
+//     [data-field="plate-time"] <time datetime=ISO> HH:MM:SS in Asia/Shanghai
+//     [data-field="snapshot"]  <img> of GET /api/lanes/<id>/snapshot?t=<vehicle at>
+//     [data-field="call"] [data-field="fault"]
+//     button[data-action="open"] button[data-action="display"]   disabled when offline
+//   #open-dialog <dialog>      #open-reason <select> (values = reason codes), #open-note,
+//                              #open-confirm, #open-cancel, #open-error (validation)
+//   #outcome                   data-outcome="pending|done|refused|timeout|lane_offline|error",
+//                              data-error="<code>" when the request itself failed
+//   #display-dialog <dialog>   #display-line-1…4, #display-confirm, #display-cancel,
+//                              #display-error, #display-outcome (same attributes as #outcome)
+//   #tabs #tab-lanes #tab-audit (#tab-audit hidden for role "agent")
+//   #audit <table>             tbody tr[data-seq] (+ data-action); #audit-more, #audit-status
+//   #lang-switch #logout #user-name #user-role[data-role] #conn-state[data-state] #banner
+//   <html lang> = current language; localStorage "seat.lang" = "zh-CN" | "en"
+
+import { api, setCsrfToken, setUnauthorizedHandler, streamUrl } from "./api.js";
+import { createAuditView } from "./audit.js";
+import { DisplayDialog, OpenGateDialog } from "./dialogs.js";
+import { applyStatic, errorText, label, lang, onLangChange, setLang, t } from "./i18n.js";
+import { createLanesView } from "./lanes.js";
+import { CLOSE_UNAUTHORIZED, LiveStream } from "./stream.js";
+
+const $ = (id) => document.getElementById(id);
+const AUDIT_ROLES = new Set(["supervisor", "admin"]);
+const TICK_MS = 5_000;
+
+const session = {
+  user: null, // {username, role, csrf_token} while logged in
+  synced: false, // the stream's snapshot has arrived: stale HTTP answers must not overwrite it
+};
+let loginMessage = null; // {key, params} | {error}: kept so a language switch re-renders it
+let throttleTimer = null;
+
+const lanes = createLanesView($("lanes"), {
+  onOpen: (id) => openDialog.show(id),
+  onDisplay: (id) => displayDialog.show(id),
+});
+const openDialog = new OpenGateDialog((id) => lanes.get(id));
+const displayDialog = new DisplayDialog((id) => lanes.get(id));
+const audit = createAuditView({
+  table: $("audit"),
+  more: $("audit-more"),
+  status: $("audit-status"),
+  laneName: (id) => {
+    const lane = lanes.get(id);
+    return lane?.name ? `${lane.name} (${id})` : id;
+  },
+});
+const stream = new LiveStream(streamUrl, {
+  onMessage: handleMessage,
+  onState: showConnection,
+  onClose: handleStreamClose,
+});
+
+// ---- views -------------------------------------------------------------------------
+
+function canAudit() {
+  return AUDIT_ROLES.has(session.user?.role);
+}
+
+function showView(view) {
+  if (view === "audit" && !canAudit()) view = "lanes";
+  document.body.dataset.view = view;
+  $("loading").hidden = view !== "loading";
+  $("login-view").hidden = view !== "login";
+  $("lanes-view").hidden = view !== "lanes";
+  $("audit-view").hidden = view !== "audit";
+  for (const tab of $("tabs").querySelectorAll("[data-view]")) {
+    if (tab.dataset.view === view) tab.setAttribute("aria-current", "page");
+    else tab.removeAttribute("aria-current");
+  }
+  if (view === "audit" && !audit.loaded) audit.load();
+}
+
+function showHeader() {
+  const user = session.user;
+  $("user").hidden = !user;
+  $("logout").hidden = !user;
+  $("tabs").hidden = !user;
+  $("tab-audit").hidden = !canAudit();
+  $("conn-state").hidden = !user;
+  if (user) {
+    $("user-name").textContent = user.username;
+    $("user-role").textContent = label("role.", user.role);
+    $("user-role").setAttribute("data-role", String(user.role));
+  }
+}
+
+function showConnection(state) {
+  const node = $("conn-state");
+  node.dataset.state = state;
+  node.dataset.i18n = `conn.${state}`;
+  node.textContent = t(`conn.${state}`);
+  $("banner").hidden = state !== "reconnecting";
+}
+
+function syncLanguageButton() {
+  // The button names the other language, in that language.
+  $("lang-switch").lang = lang() === "zh-CN" ? "en" : "zh-CN";
+  document.title = t("app.title");
+}
+
+// ---- login ---------------------------------------------------------------------------
+
+function renderLoginMessage() {
+  const node = $("login-error");
+  const message = loginMessage;
+  node.hidden = !message;
+  if (!message) {
+    node.textContent = "";
+    node.removeAttribute("data-error");
+    return;
+  }
+  node.textContent = message.error ? errorText(message.error) : t(message.key, message.params);
+  node.setAttribute("data-error", message.code ?? message.error?.code ?? message.key);
+}
+
+function setLoginMessage(message) {
+  loginMessage = message;
+  renderLoginMessage();
+}
+
+function setLoginBusy(busy) {
+  const button = $("login-submit");
+  button.disabled = busy || throttleTimer !== null;
+  button.dataset.i18n = busy ? "login.busy" : "login.submit";
+  button.textContent = t(button.dataset.i18n);
+}
+
+/** 429: count the server's retry_after down on screen and keep the form shut until then. */
+function startThrottle(seconds) {
+  clearInterval(throttleTimer);
+  const until = Date.now() + Math.max(1, Math.ceil(Number(seconds) || 30)) * 1000;
+  const update = () => {
+    const left = Math.ceil((until - Date.now()) / 1000);
+    if (left <= 0) {
+      clearInterval(throttleTimer);
+      throttleTimer = null;
+      setLoginMessage(null);
+      setLoginBusy(false);
+      return;
+    }
+    setLoginMessage({ key: "login.throttled", params: { n: left }, code: "throttled" });
+  };
+  throttleTimer = setInterval(update, 1000);
+  update();
+  setLoginBusy(false);
+}
+
+function showLogin(message = null) {
+  setLoginMessage(message);
+  showView("login");
+  $("username").focus();
+}
+
+async function submitLogin(event) {
+  event.preventDefault();
+  if (throttleTimer !== null) return;
+  const username = $("username").value.trim();
+  const password = $("password").value;
+  if (!username || !password) {
+    setLoginMessage({ key: "login.missing", code: "missing" });
+    (username ? $("password") : $("username")).focus();
+    return;
+  }
+  setLoginBusy(true);
+  try {
+    const me = await api.login(username, password);
+    $("password").value = "";
+    setLoginMessage(null);
+    startSession(me);
+  } catch (error) {
+    if (error.status === 429) {
+      startThrottle(error.body?.retry_after);
+    } else if (error.status === 401) {
+      setLoginMessage({ key: "login.bad_credentials", code: error.code });
+      $("password").select();
+    } else {
+      setLoginMessage({ error });
+    }
+  } finally {
+    setLoginBusy(false);
+  }
+}
+
+// ---- session -------------------------------------------------------------------------
+
+function startSession(me) {
+  session.user = me;
+  session.synced = false;
+  setCsrfToken(me.csrf_token);
+  lanes.clear();
+  audit.clear();
+  showHeader();
+  showView("lanes");
+  $("main").focus();
+  stream.start();
+  // The stream's first message carries the same list; this is for the first paint
+  // and for networks where the WebSocket is slow or blocked.
+  api.lanes().then(
+    (body) => {
+      if (session.user === me && !session.synced) lanes.setAll(body?.lanes ?? []);
+    },
+    () => {}, // a 401 ends the session via the handler; anything else waits for the stream
+  );
+}
+
+function endSession(messageKey) {
+  if (!session.user) return;
+  session.user = null;
+  stream.stop();
+  setCsrfToken(null);
+  openDialog.close();
+  displayDialog.close();
+  lanes.clear();
+  audit.clear();
+  showHeader();
+  showLogin(messageKey ? { key: messageKey, code: messageKey } : null);
+}
+
+async function logout() {
+  const button = $("logout");
+  button.disabled = true;
+  try {
+    await api.logout();
+  } catch {
+    // The cookie may already be dead; either way this seat is signed out.
+  } finally {
+    button.disabled = false;
+    endSession("login.logged_out");
+  }
+}
+
+// ---- stream --------------------------------------------------------------------------
+
+function handleMessage(message) {
+  if (!session.user) return;
+  switch (message.type) {
+    case "lanes":
+      if (!Array.isArray(message.lanes)) return;
+      session.synced = true;
+      lanes.setAll(message.lanes);
+      // A (re)connect may follow a gap: fetch the newest audit page again.
+      if (audit.loaded) audit.load();
+      break;
+    case "lane":
+      if (message.lane) lanes.upsert(message.lane);
+      break;
+    case "audit":
+      if (message.entry) audit.add(message.entry);
+      break;
+    default:
+      break; // newer servers may send more; this console ignores what it does not know
+  }
+}
+
+function handleStreamClose({ code, wasOpen }) {
+  if (!session.user) return;
+  if (code === CLOSE_UNAUTHORIZED) {
+    endSession("login.expired");
+    return;
+  }
+  // A refused upgrade (e.g. HTTP 403 for a dead cookie) shows only as close code 1006:
+  // ask the API whether the session still stands rather than retrying forever.
+  if (!wasOpen) {
+    const user = session.user;
+    api.me().catch((error) => {
+      if (error.status === 401 && session.user === user) endSession("login.expired");
+    });
+  }
+}
+
+// ---- wiring --------------------------------------------------------------------------
+
+function relabel() {
+  syncLanguageButton();
+  showHeader();
+  renderLoginMessage();
+  lanes.relabel();
+  openDialog.relabel();
+  displayDialog.relabel();
+  audit.relabel();
+}
+
+function boot() {
+  document.documentElement.lang = lang();
+  applyStatic();
+  syncLanguageButton();
+  setUnauthorizedHandler(() => endSession("login.expired"));
+  onLangChange(relabel);
+
+  $("login-form").addEventListener("submit", submitLogin);
+  $("logout").addEventListener("click", logout);
+  $("lang-switch").addEventListener("click", () => setLang(lang() === "zh-CN" ? "en" : "zh-CN"));
+  $("audit-more").addEventListener("click", () => audit.loadMore());
+  for (const tab of $("tabs").querySelectorAll("[data-view]")) {
+    tab.addEventListener("click", () => showView(tab.dataset.view));
+  }
+  setInterval(() => lanes.tick(), TICK_MS);
+
+  showView("loading");
+  api.me().then(startSession, (error) => showLogin(error.status === 401 ? null : { error }));
+}
+
+boot();

@@ -1,0 +1,15 @@
+// The only way the console puts text on screen is textContent: plates, notes, names
+// and details come from lanes and people and are never parsed as HTML.
+
+/** Create an element with classes and optional text. */
+export function el(tag, className = "", text = null) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text != null) node.textContent = text;
+  return node;
+}
+
+/** Show or hide with the `hidden` attribute (style.css makes it win over display rules). */
+export function show(node, visible) {
+  node.hidden = !visible;
+}

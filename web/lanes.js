@@ -1,0 +1,364 @@
+// The lane board: one table per car park, one row per lane, updated in place so a
+// live update never steals keyboard focus or reloads an unchanged snapshot.
+
+import { snapshotUrl } from "./api.js";
+import { el } from "./dom.js";
+import { ageMs, localDateTime, localTime } from "./format.js";
+import { applyStatic, label, t } from "./i18n.js";
+
+/** A call button press stays flagged this long (the contract's 5-minute SLA is per problem). */
+export const CALL_RECENT_MS = 2 * 60_000;
+/** Below this LPR confidence (0..1) the agent should check the plate against the snapshot. */
+export const LOW_CONFIDENCE = 0.8;
+
+const GATE_STATES = new Set(["down", "rising", "up", "falling", "unknown"]);
+// GA 36-2018 plate background colours; anything else renders as "unknown".
+const PLATE_COLOURS = new Set(["blue", "yellow", "green", "yellow_green", "white", "black"]);
+const COLUMNS = ["col.lane", "col.status", "col.gate", "col.vehicle", "col.call", "col.fault", "col.actions"];
+
+const collator = new Intl.Collator("zh-CN", { numeric: true });
+
+function normalisedConfidence(value) {
+  if (typeof value !== "number" || Number.isNaN(value)) return null;
+  return value > 1 ? value / 100 : value; // tolerate a 0..100 scale
+}
+
+export function createLanesView(container, { onOpen, onDisplay }) {
+  const rows = new Map(); // lane id -> { lane, row, f: {fields}, group }
+  const groups = new Map(); // car park name -> { section, tbody, count }
+  let groupSeq = 0; // car park names are free text, so heading ids are generated
+  const status = el("p", "lanes-status", t("lanes.loading"));
+  status.dataset.i18n = "lanes.loading";
+  container.replaceChildren(status);
+
+  function group(name) {
+    let g = groups.get(name);
+    if (g) return g;
+    const section = el("section", "carpark");
+    section.setAttribute("data-car-park", name);
+    const head = el("header", "carpark__head");
+    const title = el("h2", "carpark__name", name);
+    groupSeq += 1;
+    title.id = `carpark-${groupSeq}`;
+    const count = el("span", "carpark__count");
+    head.append(title, count);
+    const table = el("table", "lanes-table");
+    table.setAttribute("aria-labelledby", title.id);
+    const headRow = el("tr");
+    for (const key of COLUMNS) {
+      const th = el("th", `col-${key.slice(4)}`, t(key));
+      th.scope = "col";
+      th.dataset.i18n = key;
+      headRow.append(th);
+    }
+    const thead = el("thead");
+    thead.append(headRow);
+    const tbody = el("tbody");
+    table.append(thead, tbody);
+    section.append(head, table);
+    g = { name, section, tbody, count };
+    groups.set(name, g);
+    return g;
+  }
+
+  function createRow(lane) {
+    const row = el("tr", "lane");
+    row.setAttribute("data-lane", lane.id);
+
+    const name = el("span", "lane__name");
+    name.dataset.field = "name";
+    const direction = el("span", "dir");
+    direction.dataset.field = "direction";
+    const id = el("span", "lane__id", lane.id);
+    const nameCell = el("th", "lane__title");
+    nameCell.scope = "row";
+    nameCell.append(name, direction, id);
+
+    const online = el("span", "badge");
+    online.dataset.field = "online";
+
+    const gate = el("span", "gate");
+    gate.dataset.field = "gate";
+
+    const thumb = el("img", "thumb");
+    thumb.dataset.field = "snapshot";
+    thumb.width = 160;
+    thumb.height = 90;
+    thumb.decoding = "async";
+    thumb.hidden = true;
+    const noThumb = el("span", "thumb thumb--empty");
+    thumb.addEventListener("load", () => {
+      thumb.hidden = false;
+      noThumb.hidden = true;
+    });
+    thumb.addEventListener("error", () => {
+      thumb.hidden = true;
+      noThumb.hidden = false;
+    });
+    const plate = el("span", "plate");
+    plate.dataset.field = "plate";
+    const plateColour = el("span", "visually-hidden");
+    const plateTime = el("time", "plate-time");
+    plateTime.dataset.field = "plate-time";
+    const plateFlag = el("span", "plate-flag");
+    plateFlag.dataset.field = "plate-flag";
+    const info = el("div", "vehicle__info");
+    const meta = el("div", "vehicle__meta");
+    meta.append(plateTime, plateFlag);
+    info.append(plate, plateColour, meta);
+    const vehicle = el("div", "vehicle");
+    vehicle.append(thumb, noThumb, info);
+
+    const call = el("span", "call");
+    call.dataset.field = "call";
+    const fault = el("span", "fault");
+    fault.dataset.field = "fault";
+
+    const open = el("button", "btn btn--primary");
+    open.type = "button";
+    open.dataset.action = "open";
+    const openText = el("span");
+    const openLane = el("span", "visually-hidden");
+    open.append(openText, openLane);
+    open.addEventListener("click", () => onOpen(row.getAttribute("data-lane")));
+    const display = el("button", "btn");
+    display.type = "button";
+    display.dataset.action = "display";
+    const displayText = el("span");
+    const displayLane = el("span", "visually-hidden");
+    display.append(displayText, displayLane);
+    display.addEventListener("click", () => onDisplay(row.getAttribute("data-lane")));
+    const actions = el("div", "actions");
+    actions.append(open, display);
+
+    const cells = [online, gate, vehicle, call, fault, actions].map((child) => {
+      const td = el("td");
+      td.append(child);
+      return td;
+    });
+    row.append(nameCell, ...cells);
+    return {
+      row,
+      snapshotSrc: null,
+      f: { name, direction, online, gate, thumb, noThumb, plate, plateColour, plateTime, plateFlag,
+        call, fault, open, openText, openLane, display, displayText, displayLane },
+    };
+  }
+
+  function renderCall(entry) {
+    const { lane, row, f } = entry;
+    const age = lane.last_call_at ? ageMs(lane.last_call_at) : Infinity;
+    // A little negative age is clock skew between the centre and this seat.
+    const calling = age < CALL_RECENT_MS && age > -60_000;
+    row.setAttribute("data-calling", String(calling));
+    f.call.textContent = calling ? t("call.active", { time: localTime(lane.last_call_at) }) : t("none");
+    f.call.classList.toggle("call--active", calling);
+  }
+
+  function render(entry) {
+    const { lane, row, f } = entry;
+    const online = lane.online === true;
+    row.setAttribute("data-online", String(online));
+    row.classList.toggle("lane--offline", !online);
+    f.name.textContent = lane.name || lane.id;
+    f.direction.textContent = label("dir.", lane.direction);
+    f.direction.className = `dir dir--${lane.direction === "exit" ? "exit" : "entry"}`;
+
+    f.online.textContent = t(`online.${online}`);
+    f.online.setAttribute("data-online", String(online));
+    f.online.className = `badge badge--${online ? "online" : "offline"}`;
+
+    const gate = typeof lane.gate === "string" ? lane.gate : "unknown";
+    row.setAttribute("data-gate", gate);
+    f.gate.setAttribute("data-gate", gate);
+    f.gate.textContent = label("gate.", gate);
+    f.gate.className = `gate gate--${GATE_STATES.has(gate) ? gate : "unknown"}`;
+
+    renderVehicle(entry);
+    renderCall(entry);
+
+    const fault = lane.fault;
+    if (fault) {
+      row.setAttribute("data-fault", String(fault.code ?? ""));
+      f.fault.textContent = [fault.code, fault.detail].filter(Boolean).join("：");
+      f.fault.title = localDateTime(fault.at);
+      f.fault.classList.add("fault--active");
+    } else {
+      row.removeAttribute("data-fault");
+      f.fault.textContent = t("none");
+      f.fault.removeAttribute("title");
+      f.fault.classList.remove("fault--active");
+    }
+
+    const laneName = ` ${f.name.textContent}`;
+    f.openText.textContent = t("action.open");
+    f.openLane.textContent = laneName;
+    f.open.disabled = !online;
+    f.displayText.textContent = t("action.display");
+    f.displayLane.textContent = laneName;
+    f.display.disabled = !online;
+  }
+
+  function renderVehicle(entry) {
+    const { lane, f } = entry;
+    const v = lane.last_vehicle;
+    f.thumb.alt = t("snapshot.alt", { lane: lane.name || lane.id });
+    f.noThumb.textContent = t("snapshot.none");
+    if (!v) {
+      f.plate.textContent = t("plate.none");
+      f.plate.className = "plate plate--none";
+      f.plate.removeAttribute("data-plate-colour");
+      f.plate.removeAttribute("data-plate-flag");
+      f.plate.removeAttribute("title");
+      f.plateColour.textContent = "";
+      f.plateTime.textContent = "";
+      f.plateTime.removeAttribute("datetime");
+      f.plateFlag.textContent = "";
+      setSnapshot(entry, null);
+      return;
+    }
+    const colour = PLATE_COLOURS.has(v.plate_colour) ? v.plate_colour : "unknown";
+    f.plate.className = `plate plate--${colour}`;
+    f.plate.setAttribute("data-plate-colour", colour);
+    f.plate.textContent = v.plate || t("plate.unlicensed");
+    f.plateColour.textContent = ` ${t(`plate.colour.${colour}`)}`;
+
+    const confidence = normalisedConfidence(v.confidence);
+    const flags = [];
+    if (v.plate_valid === false) flags.push("invalid");
+    if (confidence !== null && confidence < LOW_CONFIDENCE) flags.push("low_confidence");
+    const percent = confidence === null ? null : Math.round(confidence * 100);
+    if (percent === null) f.plate.removeAttribute("title");
+    else f.plate.title = t("plate.confidence", { p: percent });
+    if (flags.length) f.plate.setAttribute("data-plate-flag", flags.join(" "));
+    else f.plate.removeAttribute("data-plate-flag");
+    f.plate.classList.toggle("plate--flagged", flags.length > 0);
+    const words = [];
+    if (flags.includes("invalid")) words.push(t("plate.invalid"));
+    if (flags.includes("low_confidence")) words.push(`${t("plate.low")} ${percent}%`);
+    f.plateFlag.textContent = words.join(" · ");
+
+    f.plateTime.textContent = localTime(v.at);
+    if (v.at) f.plateTime.setAttribute("datetime", v.at);
+    f.plateTime.title = localDateTime(v.at);
+    setSnapshot(entry, snapshotUrl(lane.id, v.at));
+  }
+
+  function setSnapshot(entry, src) {
+    const { f } = entry;
+    if (entry.snapshotSrc === src) return;
+    entry.snapshotSrc = src;
+    if (src) {
+      f.thumb.src = src;
+    } else {
+      f.thumb.removeAttribute("src");
+      f.thumb.hidden = true;
+      f.noThumb.hidden = false;
+    }
+  }
+
+  function refreshCounts() {
+    for (const g of groups.values()) {
+      let online = 0;
+      for (const row of g.tbody.rows) if (row.getAttribute("data-online") === "true") online += 1;
+      g.count.textContent = t("lanes.online_count", { online, total: g.tbody.rows.length });
+      g.count.classList.toggle("carpark__count--degraded", online < g.tbody.rows.length);
+    }
+  }
+
+  function sortGroup(g) {
+    const sorted = [...g.tbody.rows].sort((a, b) => {
+      const la = rows.get(a.getAttribute("data-lane")).lane;
+      const lb = rows.get(b.getAttribute("data-lane")).lane;
+      return collator.compare(la.name || la.id, lb.name || lb.id) || collator.compare(la.id, lb.id);
+    });
+    // Re-appending moves nodes; skip it when the order already holds, as a moved
+    // node loses keyboard focus.
+    if (sorted.some((row, i) => g.tbody.rows[i] !== row)) g.tbody.append(...sorted);
+  }
+
+  function layoutGroups() {
+    for (const [name, g] of groups) {
+      if (g.tbody.rows.length === 0) {
+        g.section.remove();
+        groups.delete(name);
+      }
+    }
+    const ordered = [...groups.values()].sort((a, b) => collator.compare(a.name, b.name));
+    if (ordered.length === 0) {
+      status.dataset.i18n = "lanes.empty";
+      status.textContent = t("lanes.empty");
+      container.replaceChildren(status);
+      return;
+    }
+    const current = [...container.children];
+    if (current.length !== ordered.length || ordered.some((g, i) => current[i] !== g.section)) {
+      container.replaceChildren(...ordered.map((g) => g.section));
+    }
+  }
+
+  /** Insert or update one lane; returns whether the layout had to change. */
+  function put(lane) {
+    if (!lane || typeof lane.id !== "string") return false;
+    const carPark = String(lane.car_park ?? "");
+    let entry = rows.get(lane.id);
+    let moved = false;
+    if (!entry) {
+      entry = createRow(lane);
+      rows.set(lane.id, entry);
+      moved = true;
+    } else if (entry.group.name !== carPark || entry.lane.name !== lane.name) {
+      moved = true;
+    }
+    entry.lane = lane;
+    render(entry);
+    if (moved) {
+      const g = group(carPark);
+      if (entry.group !== g) g.tbody.append(entry.row);
+      entry.group = g;
+      sortGroup(g);
+    }
+    return moved;
+  }
+
+  return {
+    /** Replace the whole board (the stream's first message or GET /api/lanes). */
+    setAll(lanes) {
+      const ids = new Set(lanes.map((lane) => lane?.id));
+      for (const [id, entry] of rows) {
+        if (!ids.has(id)) {
+          entry.row.remove();
+          rows.delete(id);
+        }
+      }
+      for (const lane of lanes) put(lane);
+      layoutGroups();
+      refreshCounts();
+    },
+    /** Apply one lane's change. */
+    upsert(lane) {
+      if (put(lane)) layoutGroups();
+      refreshCounts();
+    },
+    get(id) {
+      return rows.get(id)?.lane ?? null;
+    },
+    /** Forget everything (logout); shows the loading line until the next setAll. */
+    clear() {
+      rows.clear();
+      groups.clear();
+      status.dataset.i18n = "lanes.loading";
+      status.textContent = t("lanes.loading");
+      container.replaceChildren(status);
+    },
+    /** Re-evaluate time-based state (the call indicator fades after CALL_RECENT_MS). */
+    tick() {
+      for (const entry of rows.values()) renderCall(entry);
+    },
+    relabel() {
+      applyStatic(container);
+      for (const entry of rows.values()) render(entry);
+      refreshCounts();
+    },
+  };
+}
