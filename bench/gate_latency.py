@@ -38,6 +38,7 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 
 from console.auth import hash_password, new_token, token_hash
+from console.cli import run_fast
 from console.models import Direction, LaneRecord, Role
 from console.store import SQLiteStore
 
@@ -323,9 +324,14 @@ def main() -> None:
     parser.add_argument("--echo-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.echo_server:
-        asyncio.run(echo_server(args.echo_server))
+        run_fast(echo_server(args.echo_server))
         return
-    result = asyncio.run(bench(args))
+    result: dict[str, Any] = {}
+
+    async def measure() -> None:
+        result.update(await bench(args))
+
+    run_fast(measure())
     for line in report(result):
         print(line)
     if args.json:

@@ -17,6 +17,7 @@ import random
 import sys
 from pathlib import Path
 
+from console.cli import run_fast
 from gates.agent import Backoff, LaneAgent, link_url
 from gates.lane_session import LaneSession
 from gates.sim import SimLane, SimTiming
@@ -42,4 +43,4 @@ async def main(server: str, lanes_file: Path) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], Path(sys.argv[2])))
+    run_fast(main(sys.argv[1], Path(sys.argv[2])))

@@ -8,8 +8,9 @@ import getpass
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from .auth import USERNAME_MAX, hash_password, new_token, token_hash
 from .errors import ConsoleError
@@ -96,10 +97,21 @@ async def put_lane(
     return token
 
 
+def run_fast(main: Coroutine[Any, Any, None]) -> None:
+    """Run a long-lived service on uvloop where installed (it ships with uvicorn's
+    standard extras): it roughly halves the event loop's own cost per message."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    uvloop.run(main)
+
+
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from .server import serve
 
-    asyncio.run(serve(settings))
+    run_fast(serve(settings))
     return 0
 
 
@@ -109,7 +121,7 @@ def _cmd_lane(args: argparse.Namespace, settings: Settings) -> int:
     token = args.token or os.environ.get("SEAT_LANE_TOKEN", "")
     if not token:
         raise SystemExit("give the lane's token with --token or SEAT_LANE_TOKEN")
-    asyncio.run(
+    run_fast(
         run_lane(
             args.server,
             args.lane,

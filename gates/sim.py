@@ -150,6 +150,8 @@ class SimLane:
         if self._emit is not None:
             raise RuntimeError(f"lane {self.lane_id} is already running")
         self._emit = emit
+        # A real controller reports its barrier's position when it starts watching it.
+        emit(GateChanged(self._gate))
         while self._backlog:
             emit(self._backlog.popleft())
         try:

@@ -82,6 +82,8 @@ async def watching(lane: SimLane) -> AsyncIterator[Watcher]:
     watcher = Watcher(lane)
     task = asyncio.create_task(driver.run(watcher.queue.put_nowait))
     try:
+        # A starting lane first reports where its barrier stands.
+        assert await asyncio.wait_for(watcher.queue.get(), 5) == GateChanged(lane.gate)
         yield watcher
     finally:
         task.cancel()
