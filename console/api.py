@@ -102,6 +102,8 @@ class Api:
             expires_at=issued + timedelta(seconds=self.settings.session_ttl_s),
         )
         await self.store.create_session(session)
+        # Logins are rare and already write; sweeping ended sessions here needs no timer.
+        await self.store.delete_expired_sessions(issued)
         await self.audit.record(
             AuditRecord(
                 actor=user.username,

@@ -40,6 +40,7 @@ def create_app(settings: Settings, store: Store) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await audit.start()
         yield
         await hub.close()
         await actions.drain()

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Callable
 
-from .ledger import AuditEntry, AuditRecord
+from gates.commands import Outcome
+
+from .ledger import AuditAction, AuditEntry, AuditRecord
 from .store import Store
 
 log = logging.getLogger("seat.audit")
 
 AuditListener = Callable[[AuditEntry], None]
+
+# Each request action and the action that records its outcome.
+OUTCOME_OF = {
+    AuditAction.GATE_OPEN_REQUESTED: AuditAction.GATE_OPEN_OUTCOME,
+    AuditAction.DISPLAY_REQUESTED: AuditAction.DISPLAY_OUTCOME,
+}
+_PAGE = 500
 
 
 class AuditLog:
@@ -30,3 +41,51 @@ class AuditLog:
     def subscribe(self, listener: AuditListener) -> Callable[[], None]:
         self._listeners.add(listener)
         return lambda: self._listeners.discard(listener)
+
+    async def start(self) -> list[AuditEntry]:
+        """Mark the centre's start in the ledger, first closing every command the last
+        run requested but never recorded an outcome for (it stopped or crashed while
+        waiting). Those end as ``timeout``: the centre never learned the lane's answer.
+        Only entries since the previous start are read, so this stays cheap."""
+        requested: dict[str, AuditEntry] = {}
+        ended: set[str] = set()
+        before: int | None = None
+        while True:
+            page = await self.store.audit_page(_PAGE, before)
+            for entry in page:  # newest first
+                if entry.action is AuditAction.CENTRE_STARTED:
+                    break
+                if entry.command_id is None:
+                    continue
+                if entry.action in OUTCOME_OF.values():
+                    ended.add(entry.command_id)
+                elif entry.action in OUTCOME_OF and entry.command_id not in ended:
+                    requested[entry.command_id] = entry
+            else:
+                if len(page) == _PAGE:
+                    before = page[-1].seq
+                    continue
+            break
+        closed = []
+        for entry in sorted(requested.values(), key=lambda e: e.seq):
+            closed.append(
+                await self.record(
+                    AuditRecord(
+                        actor=entry.actor,
+                        action=OUTCOME_OF[entry.action],
+                        lane=entry.lane,
+                        command_id=entry.command_id,
+                        reason=entry.reason,
+                        outcome=Outcome.TIMEOUT.value,
+                        detail={"detail": "the centre stopped before the lane answered"},
+                    )
+                )
+            )
+        await self.record(
+            AuditRecord(
+                actor="centre",
+                action=AuditAction.CENTRE_STARTED,
+                detail={"host": socket.gethostname(), "pid": os.getpid(), "closed": len(closed)},
+            )
+        )
+        return closed

@@ -84,6 +84,7 @@ class AuditAction(enum.StrEnum):
     GATE_OPEN_OUTCOME = "gate_open_outcome"
     DISPLAY_REQUESTED = "display_requested"
     DISPLAY_OUTCOME = "display_outcome"
+    CENTRE_STARTED = "centre_started"
 
 
 # ------------------------------------------------------------------ canonical encoding

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from console.ledger import AuditAction
-from console.models import Role
+from console.models import Role, Session
 from gates.drivers import GateState
 from tests.conftest import PASSWORD, Centre, LaneFactory
 
 
 async def actions_in_ledger(centre: Centre) -> list[AuditAction]:
-    return [entry.action async for entry in centre.store.iter_audit()]
+    """What people did: the ledger without the centre's own start marker."""
+    return [
+        entry.action
+        async for entry in centre.store.iter_audit()
+        if entry.action is not AuditAction.CENTRE_STARTED
+    ]
 
 
 @pytest.fixture
@@ -314,7 +320,7 @@ async def test_supervisor_pages_through_the_ledger_newest_first(staffed: Centre)
             await client.get("/api/audit", params={"limit": 2, "before": first["next_before"]})
         ).json()
     seqs = [e["seq"] for e in first["entries"]] + [e["seq"] for e in second["entries"]]
-    assert seqs == [4, 3, 2, 1]
+    assert seqs == [5, 4, 3, 2]  # 1 is the centre's start
     assert first["entries"][0]["action"] == "login" and first["entries"][0]["actor"] == "sue"
     assert len(first["entries"][0]["hash"]) == 64
 
@@ -353,3 +359,14 @@ async def test_wrong_method_is_a_json_405(centre: Centre) -> None:
     async with centre.client() as client:
         response = await client.get("/api/login")
     assert (response.status_code, response.json()["error"]) == (405, "method_not_allowed")
+
+
+async def test_login_sweeps_ended_sessions(staffed: Centre) -> None:
+    """Sessions past their end do not pile up in the store."""
+    old = datetime.now(UTC) - timedelta(days=2)
+    await staffed.store.create_session(
+        Session("h" * 64, "bob", "csrf", created_at=old, expires_at=old + timedelta(hours=12))
+    )
+    async with staffed.client("alice"):
+        pass
+    assert await staffed.store.get_session("h" * 64) is None

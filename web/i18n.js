@@ -149,6 +149,7 @@ const zh = {
   "audit.action.gate_open_outcome": "开闸结果",
   "audit.action.display_requested": "请求显示",
   "audit.action.display_outcome": "显示结果",
+  "audit.action.centre_started": "中心启动",
 
   "audit.outcome.done": "成功",
   "audit.outcome.refused": "被拒绝",
@@ -308,6 +309,7 @@ const en = {
   "audit.action.gate_open_outcome": "Gate open outcome",
   "audit.action.display_requested": "Display requested",
   "audit.action.display_outcome": "Display outcome",
+  "audit.action.centre_started": "Centre started",
 
   "audit.outcome.done": "Done",
   "audit.outcome.refused": "Refused",
