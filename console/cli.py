@@ -241,7 +241,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     args = parser().parse_args(argv)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        print(f"seat: {exc}", file=sys.stderr)
+        return 2
     try:
         code: int = args.run(args, settings)
     except ConsoleError as exc:

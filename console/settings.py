@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gates.link import HeartbeatPolicy
 
@@ -33,11 +34,20 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
+        """Raises ``ValueError`` naming the variable when one does not parse."""
+
+        def number(name: str, default: str, kind: type[int] | type[float]) -> Any:
+            raw = env.get(name, default)
+            try:
+                return kind(raw)
+            except ValueError:
+                raise ValueError(f"{name} must be a number, not {raw!r}") from None
+
         return cls(
             data_dir=Path(env.get("SEAT_DATA_DIR", "var")),
             host=env.get("SEAT_HOST", "127.0.0.1"),
-            port=int(env.get("SEAT_PORT", "8080")),
-            session_ttl_s=int(env.get("SEAT_SESSION_TTL_S", str(12 * 3600))),
-            command_timeout_s=float(env.get("SEAT_COMMAND_TIMEOUT_S", "10")),
+            port=number("SEAT_PORT", "8080", int),
+            session_ttl_s=number("SEAT_SESSION_TTL_S", str(12 * 3600), int),
+            command_timeout_s=number("SEAT_COMMAND_TIMEOUT_S", "10", float),
             secure_cookies=env.get("SEAT_SECURE_COOKIES", "0") in ("1", "true", "yes"),
         )

@@ -74,16 +74,20 @@ class LaneAgent:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
-        """Serve the lane until cancelled."""
-        driver = asyncio.create_task(self.driver.run(self._on_event))
+        """Serve the lane until cancelled. If the driver fails, so does the agent: a
+        lane that keeps its link up with dead hardware behind it would look healthy."""
         try:
-            while True:
-                delay = await self._connect_once()
-                await asyncio.sleep(delay)  # reconnect pacing: real time is the point
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self.driver.run(self._on_event))
+                tasks.create_task(self._keep_linked())
         finally:
-            driver.cancel()
             for task in list(self._tasks):
                 task.cancel()
+
+    async def _keep_linked(self) -> None:
+        while True:
+            delay = await self._connect_once()
+            await asyncio.sleep(delay)  # reconnect pacing: real time is the point
 
     async def _connect_once(self) -> float:
         """One connection's life; returns how long to wait before the next."""

@@ -20,6 +20,7 @@ class ScriptedDriver:
         # While set and not released, a lift blocks: a command caught mid-execution.
         self.hold: asyncio.Event | None = None
         self.lifting = asyncio.Event()
+        self.lifted = asyncio.Event()
         self._emit: Callable[[LaneEvent], None] | None = None
 
     async def run(self, emit: Callable[[LaneEvent], None]) -> None:
@@ -39,6 +40,7 @@ class ScriptedDriver:
         if self.hold is not None:
             await self.hold.wait()
         self.emit(GateChanged(GateState.UP))
+        self.lifted.set()
 
     async def display(self, lines: tuple[str, ...]) -> None:
         if self.refuse:

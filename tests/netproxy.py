@@ -13,16 +13,22 @@ class CuttableProxy:
         self.port = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self.refusing = False  # while set, new connections are dropped at once
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
 
-    async def cut(self) -> None:
-        """Drop every connection now passing through; new ones are let through."""
+    async def cut(self, *, stay_down: bool = False) -> None:
+        """Drop every connection now passing through; with ``stay_down``, refuse new
+        ones too until ``restore``."""
+        self.refusing = stay_down
         for writer in list(self._writers):
             writer.transport.abort()
         self._writers.clear()
+
+    def restore(self) -> None:
+        self.refusing = False
 
     async def close(self) -> None:
         await self.cut()
@@ -31,6 +37,9 @@ class CuttableProxy:
             await self._server.wait_closed()
 
     async def _relay(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        if self.refusing:
+            client_w.transport.abort()
+            return
         try:
             server_r, server_w = await asyncio.open_connection("127.0.0.1", self.target_port)
         except OSError:

@@ -136,3 +136,13 @@ async def test_lane_added_by_cli_connects_with_its_printed_token(
             lane.terminate()
             await lane.wait()
     assert AuditAction.LANE_ADDED in await ledger_actions(settings.database)
+
+
+def test_bad_setting_is_named(tmp_path: Path) -> None:
+    """A mistyped variable is reported by name, not as a traceback."""
+    env = {**os.environ, "SEAT_DATA_DIR": str(tmp_path), "SEAT_PORT": "eighty"}
+    result = subprocess.run(
+        [*SEAT, "audit", "verify"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "seat: SEAT_PORT must be a number, not 'eighty'"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -172,11 +174,10 @@ async def test_lane_that_never_finishes_times_out(centre: Centre, lanes: LaneFac
     assert lane.driver.opens == 1
 
 
-async def test_command_survives_a_link_cut_mid_execution_and_runs_once(
-    centre: Centre, settings: Settings
-) -> None:
-    """Cut while lifting: the centre resends the same id after reconnect; the lane, still
-    lifting, only acks; the outcome is done and the barrier lifted once."""
+@contextlib.asynccontextmanager
+async def lane_behind_proxy(centre: Centre) -> AsyncIterator[tuple[ScriptedDriver, CuttableProxy]]:
+    """A connected lane whose link runs through a proxy the test can cut, and whose
+    driver holds every lift until the test releases it."""
     token = await centre.add_lane("P1-OUT")
     proxy = CuttableProxy(int(centre.url.rsplit(":", 1)[1]))
     await proxy.start()
@@ -191,49 +192,44 @@ async def test_command_survives_a_link_cut_mid_execution_and_runs_once(
     running = asyncio.create_task(agent.run())
     try:
         await asyncio.wait_for(agent.connected.wait(), 10)
+        yield driver, proxy
+    finally:
+        running.cancel()
+        await proxy.close()
+
+
+async def test_command_survives_a_link_cut_mid_execution_and_runs_once(centre: Centre) -> None:
+    """Cut while lifting: the centre resends the same id after reconnect; the lane, still
+    lifting, only acks; the outcome is done and the barrier lifted once."""
+    async with lane_behind_proxy(centre) as (driver, proxy):
         command = asyncio.create_task(centre.hub.command("P1-OUT", OpenGate("c-cut"), 10.0))
         await asyncio.wait_for(driver.lifting.wait(), 10)
         await proxy.cut()
         await centre.wait_status("P1-OUT", lambda s: not s.online)
         await centre.wait_status("P1-OUT", lambda s: s.online)
+        assert driver.hold is not None
         driver.hold.set()
         resolved = await command
         assert resolved.outcome == "done"
         assert driver.opens == 1
-    finally:
-        running.cancel()
-        await proxy.close()
 
 
 async def test_command_finished_while_link_was_down_is_answered_from_memory(
     centre: Centre,
 ) -> None:
     """The lane lifted while cut off; the resent id is answered done without a second lift."""
-    token = await centre.add_lane("P1-OUT")
-    proxy = CuttableProxy(int(centre.url.rsplit(":", 1)[1]))
-    await proxy.start()
-    driver = ScriptedDriver()
-    driver.hold = asyncio.Event()
-    agent = LaneAgent(
-        link_url(f"http://127.0.0.1:{proxy.port}"),
-        LaneSession("P1-OUT", token, heartbeat_ms=1000),
-        driver,
-        Backoff(first=0.3, cap=0.5),
-    )
-    running = asyncio.create_task(agent.run())
-    try:
-        await asyncio.wait_for(agent.connected.wait(), 10)
+    async with lane_behind_proxy(centre) as (driver, proxy):
         command = asyncio.create_task(centre.hub.command("P1-OUT", OpenGate("c-mem"), 10.0))
         await asyncio.wait_for(driver.lifting.wait(), 10)
-        await proxy.cut()
+        await proxy.cut(stay_down=True)
         await centre.wait_status("P1-OUT", lambda s: not s.online)
-        driver.hold.set()  # finishes during the backoff, with no link to report on
+        assert driver.hold is not None
+        driver.hold.set()  # the lift ends with no link to report it on
+        await asyncio.wait_for(driver.lifted.wait(), 10)
+        proxy.restore()
         resolved = await command
         assert resolved.outcome == "done"
         assert driver.opens == 1
-    finally:
-        running.cancel()
-        await proxy.close()
 
 
 async def test_lane_reconnects_after_a_centre_restart(
@@ -260,3 +256,17 @@ async def test_lane_reconnects_after_a_centre_restart(
             await second.stop()
     finally:
         running.cancel()
+
+
+async def test_agent_stops_when_its_driver_fails(centre: Centre) -> None:
+    """Dead hardware is not hidden behind a live link: the agent ends with the error."""
+
+    class BrokenDriver(ScriptedDriver):
+        async def run(self, emit: object) -> None:
+            raise OSError("relay board not found on /dev/ttyUSB0")
+
+    token = await centre.add_lane("P1-OUT")
+    agent = LaneAgent(centre.link, LaneSession("P1-OUT", token), BrokenDriver())
+    with pytest.raises(ExceptionGroup) as caught:
+        await asyncio.wait_for(agent.run(), 10)
+    assert caught.group_contains(OSError, match="relay board")
