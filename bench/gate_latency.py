@@ -40,7 +40,7 @@ from websockets.asyncio.server import serve
 from console.auth import hash_password, new_token, token_hash
 from console.cli import run_fast
 from console.models import Direction, LaneRecord, Role
-from console.store import SQLiteStore
+from console.sqlite_store import SQLiteStore
 
 HERE = Path(__file__).resolve().parent
 PASSWORD = "bench-password-0"

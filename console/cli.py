@@ -17,7 +17,7 @@ from .errors import ConsoleError
 from .ledger import AuditAction, AuditRecord, verify_audit
 from .models import Direction, LaneRecord, Role
 from .settings import Settings
-from .store import SQLiteStore
+from .sqlite_store import SQLiteStore
 
 
 def _actor() -> str:

@@ -23,7 +23,7 @@ from .cli import add_user, put_lane, set_password
 from .models import Direction, Role
 from .server import listening_socket, uvicorn_config
 from .settings import Settings
-from .store import SQLiteStore
+from .sqlite_store import SQLiteStore
 
 
 @dataclass(frozen=True)

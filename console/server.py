@@ -11,7 +11,7 @@ from gates.protocol import MAX_MESSAGE_BYTES
 
 from .app import create_app
 from .settings import Settings
-from .store import SQLiteStore
+from .sqlite_store import SQLiteStore
 
 
 def uvicorn_config(settings: Settings, app: ASGIApp, port: int | None = None) -> uvicorn.Config:

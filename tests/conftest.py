@@ -19,7 +19,7 @@ from console.auth import hash_password, new_token, token_hash
 from console.models import Direction, LaneRecord, Role
 from console.server import listening_socket, uvicorn_config
 from console.settings import Settings
-from console.store import SQLiteStore
+from console.sqlite_store import SQLiteStore
 from gates.agent import Backoff, LaneAgent, link_url
 from gates.hub import LaneHub
 from gates.lane_session import LaneSession

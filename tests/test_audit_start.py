@@ -5,7 +5,7 @@ from __future__ import annotations
 from console.audit import AuditLog
 from console.ledger import AuditAction, AuditRecord, verify_audit
 from console.settings import Settings
-from console.store import SQLiteStore
+from console.sqlite_store import SQLiteStore
 from tests.conftest import start_centre
 
 

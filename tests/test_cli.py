@@ -14,7 +14,7 @@ import pytest
 from console.ledger import AuditAction
 from console.models import Direction, Role
 from console.settings import Settings
-from console.store import SQLiteStore
+from console.sqlite_store import SQLiteStore
 from gates.drivers import GateState
 from tests.conftest import PASSWORD, Centre
 

@@ -13,7 +13,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from console.settings import Settings
-from console.store import SQLiteStore
+from console.sqlite_store import SQLiteStore
 from gates.agent import Backoff, LaneAgent, link_url
 from gates.drivers import GateState
 from gates.lane_session import LaneSession

@@ -17,7 +17,9 @@ import pytest
 from console.errors import Conflict, NotFound, StoreError
 from console.ledger import GENESIS_HASH, AuditAction, AuditEntry, AuditRecord, Verdict, verify_audit
 from console.models import Direction, LaneRecord, Role, Session, User
-from console.store import SCHEMA_VERSION, SQLiteStore, Store
+from console.sqlite_schema import SCHEMA_VERSION
+from console.sqlite_store import SQLiteStore
+from console.store import Store
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 
@@ -237,7 +239,7 @@ async def test_entries_survive_the_process_dying_right_after_append(db_path: Pat
         "import asyncio, os, sys\n"
         "from pathlib import Path\n"
         "from console.ledger import AuditAction, AuditRecord\n"
-        "from console.store import SQLiteStore\n"
+        "from console.sqlite_store import SQLiteStore\n"
         "async def main():\n"
         "    store = await SQLiteStore.open(Path(sys.argv[1]))\n"
         "    for i in range(3):\n"

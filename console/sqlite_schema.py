@@ -1,0 +1,132 @@
+"""The SQLite store's tables, their migrations, and opening a file at the current schema."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from .errors import StoreError
+from .ledger import GENESIS_HASH
+
+# ------------------------------------------------------------------ schema
+
+SCHEMA_VERSION = 1
+
+# One tuple of statements per schema version; a database at version N gets the tuples
+# after N, each in its own transaction together with the new ``user_version``.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE users (
+            username      TEXT PRIMARY KEY,
+            role          TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            created_at    TEXT NOT NULL,
+            disabled      INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1))
+        ) STRICT""",
+        """CREATE TABLE sessions (
+            token_hash TEXT PRIMARY KEY,
+            username   TEXT NOT NULL REFERENCES users (username) ON DELETE CASCADE,
+            csrf_token TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        ) STRICT""",
+        "CREATE INDEX sessions_by_expiry ON sessions (expires_at)",
+        "CREATE INDEX sessions_by_user ON sessions (username)",
+        """CREATE TABLE lanes (
+            id         TEXT PRIMARY KEY,
+            name       TEXT NOT NULL,
+            car_park   TEXT NOT NULL,
+            direction  TEXT NOT NULL CHECK (direction IN ('entry', 'exit')),
+            token_hash TEXT NOT NULL
+        ) STRICT""",
+        "CREATE INDEX lanes_by_car_park ON lanes (car_park, id)",
+        # ``at`` and ``detail`` hold the exact text that was hashed (see ledger.py).
+        # ``lane`` is deliberately not a foreign key: an action on an unknown lane must
+        # still be recorded.
+        """CREATE TABLE audit (
+            seq        INTEGER PRIMARY KEY CHECK (seq >= 1),
+            at         TEXT NOT NULL,
+            actor      TEXT NOT NULL,
+            action     TEXT NOT NULL,
+            lane       TEXT,
+            command_id TEXT,
+            reason     TEXT,
+            outcome    TEXT,
+            detail     TEXT NOT NULL,
+            prev_hash  TEXT NOT NULL,
+            hash       TEXT NOT NULL
+        ) STRICT""",
+        """CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'audit ledger is append-only'); END""",
+        """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'audit ledger is append-only'); END""",
+        # Inserts only at the head, linked to it. This also closes INSERT OR REPLACE,
+        # whose implicit delete skips delete triggers unless recursive_triggers is on.
+        f"""CREATE TRIGGER audit_append_at_head BEFORE INSERT ON audit
+        WHEN NEW.seq IS NOT (SELECT coalesce(max(seq), 0) + 1 FROM audit)
+          OR NEW.prev_hash IS NOT coalesce(
+               (SELECT hash FROM audit WHERE seq = NEW.seq - 1), '{GENESIS_HASH}')
+        BEGIN SELECT RAISE(ABORT, 'audit ledger is append-only'); END""",
+    ),
+)
+assert len(_MIGRATIONS) == SCHEMA_VERSION
+
+AUDIT_COLUMNS = "seq, at, actor, action, lane, command_id, reason, outcome, detail, prev_hash, hash"
+USER_COLUMNS = "username, role, password_hash, created_at, disabled"
+SESSION_COLUMNS = "token_hash, username, csrf_token, created_at, expires_at"
+LANE_COLUMNS = "id, name, car_park, direction, token_hash"
+
+
+# ------------------------------------------------------------------ opening
+
+
+def open_connection(path: Path, *, writer: bool) -> sqlite3.Connection:
+    # isolation_level=None: the writer issues BEGIN/COMMIT itself; the reader never
+    # holds a transaction open, so each read sees the latest committed batch.
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=not writer)
+    try:
+        conn.execute("PRAGMA busy_timeout = 5000")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if writer:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode != "wal":
+                raise StoreError("open_failed", f"{path}: journal_mode is {mode}, not wal")
+            conn.execute("PRAGMA synchronous = FULL")
+        else:
+            conn.execute("PRAGMA query_only = ON")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Read inside the write lock: two processes opening a new file race otherwise.
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                "schema_too_new",
+                f"{path} has schema v{version}; this program knows up to v{SCHEMA_VERSION}",
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in _MIGRATIONS[target - 1]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {target}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def open_writer(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = open_connection(path, writer=True)
+    try:
+        _migrate(conn, path)
+    except BaseException:
+        conn.close()
+        raise
+    return conn

@@ -1,0 +1,308 @@
+"""``SQLiteStore``: the ``Store`` in one SQLite file, with one writer thread (see
+``sqlite_writer.py``) and reads on the caller's thread."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from .errors import Conflict, CorruptAuditEntry, NotFound, StoreError
+from .ledger import (
+    AuditAction,
+    AuditEntry,
+    AuditRecord,
+    as_utc,
+    canonical_json,
+    format_utc,
+    parse_canonical,
+    parse_utc,
+)
+from .models import Direction, LaneRecord, Role, Session, User
+from .sqlite_schema import (
+    AUDIT_COLUMNS,
+    LANE_COLUMNS,
+    SESSION_COLUMNS,
+    USER_COLUMNS,
+    open_connection,
+    open_writer,
+)
+from .sqlite_writer import Writer
+
+_T = TypeVar("_T")
+
+_ITER_BATCH = 256
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SQLiteStore:
+    """The embedded store: one file, one writer thread, reads on the caller's thread."""
+
+    def __init__(self, path: Path, writer: Writer, reader: sqlite3.Connection) -> None:
+        self.path = path
+        self._writer = writer
+        self._reader = reader
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: Path, *, clock: Callable[[], datetime] = _utc_now) -> SQLiteStore:
+        """Creates or upgrades the schema. ``clock`` stamps audit entries; it is called
+        on the writer thread, in commit order."""
+        try:
+            write_conn = await asyncio.to_thread(open_writer, path)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError("open_failed", f"{path}: {exc}") from exc
+        try:
+            reader = open_connection(path, writer=False)
+        except sqlite3.Error as exc:
+            write_conn.close()
+            raise StoreError("open_failed", f"{path}: {exc}") from exc
+        writer = Writer(write_conn, clock)
+        writer.start()
+        return cls(path, writer, reader)
+
+    async def close(self) -> None:
+        """Waits for every write already submitted, then stops the writer."""
+        if self._closed:
+            return
+        self._closed = True
+        self._writer.stop()
+        await asyncio.to_thread(self._writer.join)
+        self._reader.close()
+
+    # -------------------------------------------------------------- plumbing
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        if self._closed:
+            raise StoreError("store_closed", "the store is closed")
+        return cast(_T, await self._writer.submit(fn))
+
+    def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
+        if self._closed:
+            raise StoreError("store_closed", "the store is closed")
+        try:
+            return self._reader.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError("read_failed", str(exc)) from exc
+
+    # -------------------------------------------------------------- users
+
+    async def add_user(self, username: str, role: Role, password_hash: str, now: datetime) -> User:
+        """Raises ``Conflict`` if the username is taken."""
+        user = User(username, Role(role), password_hash, as_utc(now))
+        params = (username, str(user.role), password_hash, format_utc(now))
+
+        def insert(conn: sqlite3.Connection) -> None:
+            cursor = conn.execute(
+                f"INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, 0)"
+                " ON CONFLICT (username) DO NOTHING",
+                params,
+            )
+            if cursor.rowcount == 0:
+                raise Conflict("user_exists", f"user {username!r} already exists")
+
+        await self._write(insert)
+        return user
+
+    async def get_user(self, username: str) -> User | None:
+        rows = self._read(f"SELECT {USER_COLUMNS} FROM users WHERE username = ?", (username,))
+        return _user(rows[0]) if rows else None
+
+    async def set_password(self, username: str, password_hash: str) -> None:
+        """Raises ``NotFound`` for an unknown user."""
+        await self._update_user(username, "password_hash", password_hash)
+
+    async def set_role(self, username: str, role: Role) -> None:
+        """Raises ``NotFound`` for an unknown user."""
+        await self._update_user(username, "role", str(Role(role)))
+
+    async def _update_user(self, username: str, column: str, value: str) -> None:
+        def update(conn: sqlite3.Connection) -> None:
+            cursor = conn.execute(
+                f"UPDATE users SET {column} = ? WHERE username = ?", (value, username)
+            )
+            if cursor.rowcount == 0:
+                raise NotFound("unknown_user", f"no user {username!r}")
+
+        await self._write(update)
+
+    async def list_users(self) -> list[User]:
+        rows = self._read(f"SELECT {USER_COLUMNS} FROM users ORDER BY username")
+        return [_user(row) for row in rows]
+
+    # -------------------------------------------------------------- sessions
+
+    async def create_session(self, session: Session) -> None:
+        """Raises ``NotFound`` for an unknown user, ``Conflict`` for a reused token."""
+        params = (
+            session.token_hash,
+            session.username,
+            session.csrf_token,
+            format_utc(session.created_at),
+            format_utc(session.expires_at),
+        )
+
+        def insert(conn: sqlite3.Connection) -> None:
+            known = conn.execute(
+                "SELECT 1 FROM users WHERE username = ?", (session.username,)
+            ).fetchone()
+            if known is None:
+                raise NotFound("unknown_user", f"no user {session.username!r}")
+            cursor = conn.execute(
+                f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (token_hash) DO NOTHING",
+                params,
+            )
+            if cursor.rowcount == 0:
+                raise Conflict("session_exists", "a session with this token already exists")
+
+        await self._write(insert)
+
+    async def get_session(self, token_hash: str) -> Session | None:
+        """Returns the session even if it has expired: the caller judges with its ``now``."""
+        rows = self._read(
+            f"SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = ?", (token_hash,)
+        )
+        if not rows:
+            return None
+        token, username, csrf, created_at, expires_at = rows[0]
+        return Session(token, username, csrf, parse_utc(created_at), parse_utc(expires_at))
+
+    async def delete_session(self, token_hash: str) -> None:
+        """Deleting a session that is already gone is not an error: logout is idempotent."""
+
+        def delete(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
+
+        await self._write(delete)
+
+    async def delete_expired_sessions(self, now: datetime) -> int:
+        cutoff = format_utc(now)
+
+        def delete(conn: sqlite3.Connection) -> int:
+            return conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (cutoff,)).rowcount
+
+        return await self._write(delete)
+
+    # -------------------------------------------------------------- lanes
+
+    async def put_lane(self, lane: LaneRecord) -> None:
+        """Adds the lane or replaces its name, car park, direction and token hash."""
+        params = (
+            lane.id,
+            lane.name,
+            lane.car_park,
+            str(Direction(lane.direction)),
+            lane.token_hash,
+        )
+
+        def upsert(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                f"INSERT INTO lanes ({LANE_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
+                " car_park = excluded.car_park, direction = excluded.direction,"
+                " token_hash = excluded.token_hash",
+                params,
+            )
+
+        await self._write(upsert)
+
+    async def get_lane(self, lane_id: str) -> LaneRecord | None:
+        rows = self._read(f"SELECT {LANE_COLUMNS} FROM lanes WHERE id = ?", (lane_id,))
+        return _lane(rows[0]) if rows else None
+
+    async def list_lanes(self) -> list[LaneRecord]:
+        rows = self._read(f"SELECT {LANE_COLUMNS} FROM lanes ORDER BY car_park, id")
+        return [_lane(row) for row in rows]
+
+    # -------------------------------------------------------------- audit
+
+    async def append(self, record: AuditRecord) -> AuditEntry:
+        """Returns once the entry is committed and fsynced. If the caller is cancelled
+        after submitting, the entry is still written: the ledger then shows an action
+        requested with no outcome, which is the truth."""
+        if self._closed:
+            raise StoreError("store_closed", "the store is closed")
+        entry = await self._writer.submit(record)
+        assert isinstance(entry, AuditEntry)
+        return entry
+
+    async def audit_page(self, limit: int, before_seq: int | None = None) -> list[AuditEntry]:
+        """Newest first; pass the last ``seq`` of a page as ``before_seq`` for the next."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        if before_seq is None:
+            rows = self._read(
+                f"SELECT {AUDIT_COLUMNS} FROM audit ORDER BY seq DESC LIMIT ?", (limit,)
+            )
+        else:
+            rows = self._read(
+                f"SELECT {AUDIT_COLUMNS} FROM audit WHERE seq < ? ORDER BY seq DESC LIMIT ?",
+                (before_seq, limit),
+            )
+        return [_entry(row) for row in rows]
+
+    async def iter_audit(self) -> AsyncIterator[AuditEntry]:
+        """Every entry committed when iteration starts, oldest first, read in batches
+        with the event loop free to run other tasks between them."""
+        last = await self.audit_count()
+        after = 0
+        while after < last:
+            rows = self._read(
+                f"SELECT {AUDIT_COLUMNS} FROM audit WHERE seq > ? AND seq <= ?"
+                " ORDER BY seq LIMIT ?",
+                (after, last, _ITER_BATCH),
+            )
+            if not rows:
+                return
+            for row in rows:
+                yield _entry(row)
+            after = rows[-1][0]
+            await asyncio.sleep(0)
+
+    async def audit_count(self) -> int:
+        """The head's seq. The schema only lets entries be added at the head, so this is
+        the number of entries; a deleted row (triggers dropped) is for ``verify_audit``
+        to find. Unlike ``count(*)`` it does not scan the table."""
+        rows = self._read("SELECT coalesce(max(seq), 0) FROM audit")
+        return int(rows[0][0])
+
+
+# ------------------------------------------------------------------ rows
+
+
+def _user(row: Any) -> User:
+    username, role, password_hash, created_at, disabled = row
+    return User(username, Role(role), password_hash, parse_utc(created_at), bool(disabled))
+
+
+def _lane(row: Any) -> LaneRecord:
+    lane_id, name, car_park, direction, token_hash = row
+    return LaneRecord(lane_id, name, car_park, Direction(direction), token_hash)
+
+
+def _entry(row: Any) -> AuditEntry:
+    seq, at, actor, action, lane, command_id, reason, outcome, detail, prev_hash, hash_ = row
+    try:
+        detail_value = parse_canonical(detail)
+        if canonical_json(detail_value) != detail:
+            raise ValueError("detail is not canonical JSON")
+        record = AuditRecord(
+            actor=actor,
+            action=AuditAction(action),
+            lane=lane,
+            command_id=command_id,
+            reason=reason,
+            outcome=outcome,
+            detail=detail_value,
+        )
+        when = parse_utc(at)
+    except ValueError as exc:
+        raise CorruptAuditEntry(seq, str(exc)) from exc
+    return AuditEntry.build(seq=seq, at=when, record=record, prev_hash=prev_hash, hash=hash_)

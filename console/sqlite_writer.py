@@ -1,0 +1,219 @@
+"""The SQLite store's single writer thread, which group-commits every write.
+
+The SQLite store is built around the audit ledger's hot path: each remote gate command
+writes one entry before it leaves and one after, and must wait for both to be on disk
+(DESIGN.md, "Audit first"). One fsync per entry would cap the centre at the disk's
+fsync rate, so writes are group-committed:
+
+- one writer thread owns the only write connection; every write (audit or not) goes
+  on a queue and its caller awaits an asyncio future;
+- the writer blocks for the first job, then takes whatever else is queued, runs it all
+  in ONE transaction and commits once (WAL + ``synchronous=FULL``: one fsync for the
+  batch), and only then resolves the futures;
+- each job runs in a savepoint, so a job that breaks a rule (a username already taken)
+  fails alone; anything else (I/O error, full disk) fails the whole batch: every waiter
+  gets a ``StoreError`` and nothing of the batch is kept;
+- reads use a second connection in the caller's thread; WAL lets them run beside the
+  writer and see every batch that has been committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from .errors import ConsoleError, StoreError
+from .ledger import (
+    GENESIS_HASH,
+    AuditEntry,
+    AuditRecord,
+    canonical_json,
+    format_utc,
+    parse_utc,
+    seal,
+)
+from .sqlite_schema import AUDIT_COLUMNS
+
+log = logging.getLogger("seat.store")
+
+# Big enough to amortise one fsync over a burst, small enough that one transaction
+# never holds the write lock for long.
+_MAX_BATCH = 512
+
+_Work = AuditRecord | Callable[[sqlite3.Connection], object]
+
+
+@dataclass(slots=True)
+class _Job:
+    work: _Work
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[object]
+
+
+@dataclass(frozen=True, slots=True)
+class _Head:
+    seq: int
+    hash: str
+    at: datetime | None
+
+
+_Outcome = tuple[_Job, object, BaseException | None]
+
+
+class Writer:
+    """Owns the write connection; nothing else writes to the database."""
+
+    def __init__(self, conn: sqlite3.Connection, clock: Callable[[], datetime]) -> None:
+        self._conn = conn
+        self._clock = clock
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="seat-store-writer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, work: _Work) -> asyncio.Future[object]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[object] = loop.create_future()
+        self._jobs.put(_Job(work, loop, future))
+        return future
+
+    def stop(self) -> None:
+        """Jobs queued before this still run; the thread then closes the connection."""
+        self._jobs.put(None)
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            stopping = False
+            while not stopping:
+                first = self._jobs.get()
+                if first is None:
+                    break
+                batch = [first]
+                while len(batch) < _MAX_BATCH:
+                    try:
+                        job = self._jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    if job is None:
+                        stopping = True
+                        break
+                    batch.append(job)
+                self._run_batch(batch)
+        finally:
+            self._conn.close()
+
+    def _run_batch(self, batch: list[_Job]) -> None:
+        conn = self._conn
+        outcomes: list[_Outcome] = []
+        try:
+            # IMMEDIATE takes the write lock now, so the head read below is still the
+            # head at commit even if another process shares the file.
+            conn.execute("BEGIN IMMEDIATE")
+            head = _read_head(conn)
+            for job in batch:
+                conn.execute("SAVEPOINT job")
+                try:
+                    result = self._do(conn, head, job.work)
+                except (ConsoleError, sqlite3.IntegrityError) as exc:
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                    outcomes.append((job, None, _job_error(exc)))
+                    continue
+                conn.execute("RELEASE job")
+                if isinstance(result, AuditEntry):
+                    head = _Head(result.seq, result.hash, result.at)
+                outcomes.append((job, result, None))
+            conn.execute("COMMIT")
+        except Exception as exc:
+            self._abandon(batch, exc)
+            return
+        self._settle(outcomes)
+
+    def _do(self, conn: sqlite3.Connection, head: _Head, work: _Work) -> object:
+        if not isinstance(work, AuditRecord):
+            return work(conn)
+        at = self._clock()
+        # Keep ledger time non-decreasing even if the wall clock steps back (NTP).
+        if head.at is not None and at < head.at:
+            at = head.at
+        entry = seal(head.hash, head.seq + 1, at, work)
+        conn.execute(
+            f"INSERT INTO audit ({AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                entry.seq,
+                format_utc(entry.at),
+                entry.actor,
+                str(entry.action),
+                entry.lane,
+                entry.command_id,
+                entry.reason,
+                entry.outcome,
+                canonical_json(entry.detail),
+                entry.prev_hash,
+                entry.hash,
+            ),
+        )
+        return entry
+
+    def _abandon(self, batch: list[_Job], exc: Exception) -> None:
+        log.error("store.batch.failed size=%d error=%r", len(batch), exc)
+        try:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+        except sqlite3.Error as rollback_exc:
+            # The next batch's BEGIN will fail too and say so; the waiters learn now.
+            exc.add_note(f"rollback also failed: {rollback_exc!r}")
+            log.error("store.batch.rollback_failed error=%r", rollback_exc)
+        failed: list[_Outcome] = []
+        for job in batch:
+            error = StoreError("write_failed", f"nothing was written: {exc}")
+            error.__cause__ = exc
+            failed.append((job, None, error))
+        self._settle(failed)
+
+    def _settle(self, outcomes: list[_Outcome]) -> None:
+        """One wake-up per event loop per batch, not one per job."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+        for outcome in outcomes:
+            by_loop.setdefault(outcome[0].loop, []).append(outcome)
+        for loop, items in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_resolve, items)
+            except RuntimeError:
+                # The loop closed without closing the store; the writes did happen.
+                log.warning("store.writer.loop_closed results=%d", len(items))
+
+
+def _resolve(outcomes: list[_Outcome]) -> None:
+    for job, result, error in outcomes:
+        if job.future.done():  # its caller was cancelled
+            continue
+        if error is not None:
+            job.future.set_exception(error)
+        else:
+            job.future.set_result(result)
+
+
+def _job_error(exc: ConsoleError | sqlite3.IntegrityError) -> ConsoleError:
+    if isinstance(exc, ConsoleError):
+        return exc
+    error = StoreError("constraint_failed", str(exc))
+    error.__cause__ = exc
+    return error
+
+
+def _read_head(conn: sqlite3.Connection) -> _Head:
+    row = conn.execute("SELECT seq, hash, at FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+    if row is None:
+        return _Head(0, GENESIS_HASH, None)
+    return _Head(row[0], row[1], parse_utc(row[2]))
