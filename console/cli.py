@@ -70,11 +70,23 @@ async def set_password(store: SQLiteStore, username: str, password: str) -> None
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
     await store.set_password(username, password_hash)
+    await _user_changed(store, username, {"change": "password"})
+
+
+async def set_role(store: SQLiteStore, username: str, role: Role) -> None:
+    await store.set_role(username, role)
+    await _user_changed(store, username, {"change": "role", "role": role.value})
+
+
+async def _user_changed(store: SQLiteStore, username: str, change: dict[str, str]) -> None:
+    """Audit a change to an account and end its sessions, so a new password or a lower
+    role takes effect now, not at the next login."""
+    ended = await store.delete_user_sessions(username)
     await store.append(
         AuditRecord(
             actor=_actor(),
             action=AuditAction.USER_CHANGED,
-            detail={"username": username, "change": "password"},
+            detail={"username": username, **change, "sessions_ended": ended},
         )
     )
 
@@ -157,6 +169,25 @@ def _cmd_user_passwd(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(_with_store(settings, work))
 
 
+def _cmd_user_role(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(store: SQLiteStore) -> int:
+        await set_role(store, args.name, Role(args.role))
+        print(f"{args.name} is now {args.role}")
+        return 0
+
+    return asyncio.run(_with_store(settings, work))
+
+
+def _cmd_user_list(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(store: SQLiteStore) -> int:
+        for user in await store.list_users():
+            state = " (disabled)" if user.disabled else ""
+            print(f"{user.username}\t{user.role.value}{state}")
+        return 0
+
+    return asyncio.run(_with_store(settings, work))
+
+
 def _cmd_lane_add(args: argparse.Namespace, settings: Settings) -> int:
     async def work(store: SQLiteStore) -> int:
         token = await put_lane(store, args.id, args.name, args.car_park, Direction(args.direction))
@@ -213,6 +244,11 @@ def parser() -> argparse.ArgumentParser:
     passwd = user.add_parser("passwd", help="set an account's password (read from stdin)")
     passwd.add_argument("name")
     passwd.set_defaults(run=_cmd_user_passwd)
+    role = user.add_parser("role", help="change an account's role; ends its sessions")
+    role.add_argument("name")
+    role.add_argument("--role", choices=[r.value for r in Role], required=True)
+    role.set_defaults(run=_cmd_user_role)
+    user.add_parser("list", help="accounts and their roles").set_defaults(run=_cmd_user_list)
 
     lanes = sub.add_parser("lanes", help="the lane registry").add_subparsers(
         dest="action", required=True

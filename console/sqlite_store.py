@@ -182,6 +182,14 @@ class SQLiteStore:
 
         await self._write(delete)
 
+    async def delete_user_sessions(self, username: str) -> int:
+        """Log a user out everywhere, e.g. after a password or role change."""
+
+        def delete(conn: sqlite3.Connection) -> int:
+            return conn.execute("DELETE FROM sessions WHERE username = ?", (username,)).rowcount
+
+        return await self._write(delete)
+
     async def delete_expired_sessions(self, now: datetime) -> int:
         cutoff = format_utc(now)
 

@@ -146,3 +146,29 @@ def test_bad_setting_is_named(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.strip() == "seat: SEAT_PORT must be a number, not 'eighty'"
+
+
+async def test_role_change_ends_the_users_sessions_and_is_audited(
+    centre: Centre, settings: Settings
+) -> None:
+    """A demoted or promoted account must log in again; the change is in the ledger."""
+    await centre.add_user("alice", Role.AGENT)
+    async with centre.client("alice") as client:
+        assert (await client.get("/api/me")).status_code == 200
+        result = seat(settings.data_dir, "user", "role", "alice", "--role", "supervisor")
+        assert result.returncode == 0, result.stderr
+        assert (await client.get("/api/me")).status_code == 401
+    listed = seat(settings.data_dir, "user", "list")
+    assert listed.stdout.splitlines() == ["alice\tsupervisor"]
+    changes = [
+        e.detail async for e in centre.store.iter_audit() if e.action is AuditAction.USER_CHANGED
+    ]
+    assert changes == [
+        {"username": "alice", "change": "role", "role": "supervisor", "sessions_ended": 1}
+    ]
+
+
+def test_role_change_for_unknown_user_is_an_error(tmp_path: Path) -> None:
+    """Nothing is created by changing an account that does not exist."""
+    result = seat(tmp_path, "user", "role", "ghost", "--role", "admin")
+    assert result.returncode == 2 and "ghost" in result.stderr

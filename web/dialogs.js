@@ -66,6 +66,7 @@ class CommandDialog {
     this.setResult(null);
     this.clearError();
     this.cancel.textContent = t("dialog.cancel");
+    this.confirm.disabled = false;
     this.dialog.showModal();
   }
 
@@ -142,7 +143,9 @@ class CommandDialog {
       this.setResult({ state: "error", error });
     } finally {
       this.setBusy(false);
-      // The command has ended either way; what is left is to close the dialog.
+      // A done command is not offered again (a second click would open the gate twice);
+      // after a failure the agent may retry.
+      this.confirm.disabled = this.result?.state === "done";
       this.cancel.textContent = t("dialog.close");
     }
   }
