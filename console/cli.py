@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from .auth import USERNAME_MAX, hash_password, new_token, token_hash
@@ -142,6 +143,7 @@ def _cmd_lane(args: argparse.Namespace, settings: Settings) -> int:
             lift_s=args.lift_s,
             seed=args.seed,
             heartbeat_ms=args.heartbeat_ms,
+            state=args.state,
         )
     )
     return 0
@@ -230,6 +232,11 @@ def parser() -> argparse.ArgumentParser:
     lane.add_argument("--token", help="the lane's link token (or SEAT_LANE_TOKEN)")
     lane.add_argument("--driver", choices=["sim"], default="sim")
     lane.add_argument("--heartbeat-ms", type=int, default=5000)
+    lane.add_argument(
+        "--state",
+        type=Path,
+        help="journal of executed commands, so a restarted agent never runs one twice",
+    )
     lane.add_argument("--lift-s", type=float, default=1.5, help="sim: barrier lift time")
     lane.add_argument("--seed", type=int, default=None, help="sim: random seed")
     lane.set_defaults(run=_cmd_lane)

@@ -15,6 +15,7 @@ import shlex
 import signal
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import uvicorn
 
@@ -57,8 +58,11 @@ async def _prepare(store: SQLiteStore, password: str) -> dict[str, str]:
     }
 
 
-def lane_command(url: str, lane: str) -> list[str]:
-    return [sys.executable, "-m", "console.cli", "lane", "--server", url, "--lane", lane]
+def lane_command(url: str, lane: str, state_dir: Path) -> list[str]:
+    return [
+        *(sys.executable, "-m", "console.cli", "lane", "--server", url, "--lane", lane),
+        *("--state", str(state_dir / f"{lane}.jsonl")),
+    ]
 
 
 async def _run(settings: Settings, password: str) -> None:
@@ -73,9 +77,11 @@ async def _run(settings: Settings, password: str) -> None:
         for lane in LANES:
             env = {**os.environ, "SEAT_LANE_TOKEN": tokens[lane.id], "SEAT_LOG_LEVEL": "WARNING"}
             processes.append(
-                await asyncio.create_subprocess_exec(*lane_command(url, lane.id), env=env)
+                await asyncio.create_subprocess_exec(
+                    *lane_command(url, lane.id, settings.data_dir / "lanes"), env=env
+                )
             )
-        print(_banner(url, password, tokens, processes), flush=True)
+        print(_banner(url, password, tokens, processes, settings.data_dir / "lanes"), flush=True)
         await serving
     finally:
         for process in processes:
@@ -87,7 +93,11 @@ async def _run(settings: Settings, password: str) -> None:
 
 
 def _banner(
-    url: str, password: str, tokens: dict[str, str], processes: list[asyncio.subprocess.Process]
+    url: str,
+    password: str,
+    tokens: dict[str, str],
+    processes: list[asyncio.subprocess.Process],
+    state_dir: Path,
 ) -> str:
     lines = [
         "",
@@ -97,7 +107,7 @@ def _banner(
         "  lanes (stop one with `kill PID` to see it go offline; start it again with its command):",
     ]
     for lane, process in zip(LANES, processes, strict=True):
-        command = " ".join(shlex.quote(part) for part in lane_command(url, lane.id))
+        command = " ".join(shlex.quote(part) for part in lane_command(url, lane.id, state_dir))
         lines.append(
             f"    {lane.id:7} pid {process.pid}:  SEAT_LANE_TOKEN={tokens[lane.id]} {command}"
         )

@@ -2,19 +2,20 @@
 
 The lane agent feeds it what arrived, what the driver reported and the time; it answers
 with messages to send and commands to execute. It remembers which command ids it has
-run, across reconnects, so a command the centre sends again is answered from memory
+run (``gates.memory``), so a command the centre sends again is answered from memory
 instead of lifting the barrier twice.
 """
 
 from __future__ import annotations
 
 import enum
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass
 from uuid import uuid4
 
 from .drivers import CallPressed, FaultRaised, GateChanged, GateState, LaneEvent, VehicleSeen
 from .errors import LinkError
+from .memory import CommandMemory
 from .protocol import (
     Ack,
     Call,
@@ -47,27 +48,6 @@ class Problem:
 
 
 Action = Message | Execute | Problem
-
-_RUNNING = "running"
-
-
-class CommandMemory:
-    """Outcomes of the last ``size`` command ids: ``_RUNNING``, ``""`` for done, or the
-    refusal reason. Bounded, because the centre resends only while a command is open,
-    and it gives up on a command after seconds, not after thousands of commands."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self.size = size
-        self._seen: OrderedDict[str, str] = OrderedDict()
-
-    def get(self, command_id: str) -> str | None:
-        return self._seen.get(command_id)
-
-    def set(self, command_id: str, state: str) -> None:
-        self._seen[command_id] = state
-        self._seen.move_to_end(command_id)
-        while len(self._seen) > self.size:
-            self._seen.popitem(last=False)
 
 
 class State(enum.Enum):
@@ -132,22 +112,23 @@ class LaneSession:
 
     def _command(self, command: Command, now: float) -> list[Action]:
         command_id = command.command_id
-        seen = self.memory.get(command_id)
-        if seen is None:
-            self.memory.set(command_id, _RUNNING)
+        memo = self.memory.get(command_id)
+        if memo is None:
+            self.memory.started(command_id)
             return [*self._sent([Ack(command_id)], now), Execute(command)]
-        if seen == _RUNNING:
+        if memo.running:
             return self._sent([Ack(command_id)], now)
-        return self._sent([Ack(command_id), self._ending(command_id, seen)], now)
+        return self._sent([Ack(command_id), self._ending(command_id, memo.refused)], now)
 
     def finished(self, command_id: str, refused: str | None, now: float) -> list[Action]:
         """The driver ended a command; ``refused`` is its reason, or None when done."""
-        # "" records done, so a refusal must never be stored as an empty reason.
-        outcome = "" if refused is None else (refused or "refused")
-        self.memory.set(command_id, outcome)
+        # The wire needs a reason for every refusal, even one the driver left blank.
+        if refused is not None and not refused:
+            refused = "refused"
+        self.memory.ended(command_id, refused)
         if self.state is not State.OPEN:
             return []  # the centre will send the command again after reconnecting
-        return self._sent([self._ending(command_id, outcome)], now)
+        return self._sent([self._ending(command_id, refused)], now)
 
     def event(self, event: LaneEvent, now: float) -> list[Action]:
         message: Message
@@ -194,5 +175,5 @@ class LaneSession:
         return list(messages)
 
     @staticmethod
-    def _ending(command_id: str, refused: str) -> Message:
-        return Refused(command_id, refused) if refused else Done(command_id)
+    def _ending(command_id: str, refused: str | None) -> Message:
+        return Done(command_id) if refused is None else Refused(command_id, refused)

@@ -16,6 +16,7 @@ from console.models import Direction, Role
 from console.settings import Settings
 from console.sqlite_store import SQLiteStore
 from gates.drivers import GateState
+from gates.protocol import OpenGate
 from tests.conftest import PASSWORD, Centre
 
 SEAT = [sys.executable, "-m", "console.cli"]
@@ -118,7 +119,7 @@ async def test_lane_added_by_cli_connects_with_its_printed_token(
     async def start() -> asyncio.subprocess.Process:
         return await asyncio.create_subprocess_exec(
             *SEAT, "lane", "--server", centre.url, "--lane", "P9-OUT", "--heartbeat-ms", "1000",
-            "--lift-s", "0", "--seed", "7",
+            "--lift-s", "0", "--seed", "7", "--state", str(settings.data_dir / "P9.jsonl"),
             env={**os.environ, "SEAT_LANE_TOKEN": token, "SEAT_LOG_LEVEL": "WARNING"},
         )  # fmt: skip
 
@@ -126,6 +127,10 @@ async def test_lane_added_by_cli_connects_with_its_printed_token(
     try:
         status = await centre.wait_status("P9-OUT", lambda s: s.gate is GateState.DOWN, 30)
         assert status.online
+        resolved = await centre.hub.command("P9-OUT", OpenGate("c-journal"), 10)
+        assert resolved.outcome == "done"
+        journal = (settings.data_dir / "P9.jsonl").read_text()
+        assert '"id": "c-journal", "running": false' in journal
         lane.terminate()
         await lane.wait()
         await centre.wait_status("P9-OUT", lambda s: not s.online)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from gates.drivers import CallPressed, FaultRaised, GateChanged, GateState, PlateColour, VehicleSeen
-from gates.lane_session import CommandMemory, Execute, LaneSession, Problem, State
+from gates.lane_session import Execute, LaneSession, Problem, State
+from gates.memory import CommandMemory, Memo
 from gates.protocol import (
     Ack,
     Call,
@@ -151,5 +152,5 @@ def test_memory_is_bounded() -> None:
     """The lane remembers the most recent ids, not every id ever."""
     memory = CommandMemory(size=2)
     for command_id in ("a", "b", "c"):
-        memory.set(command_id, "")
-    assert memory.get("a") is None and memory.get("c") == ""
+        memory.ended(command_id, None)
+    assert memory.get("a") is None and memory.get("c") == Memo(running=False)

@@ -228,8 +228,10 @@ export function createLanesView(container, { onOpen, onDisplay }) {
     if (v.plate_valid === false) flags.push("invalid");
     if (confidence !== null && confidence < LOW_CONFIDENCE) flags.push("low_confidence");
     const percent = confidence === null ? null : Math.round(confidence * 100);
-    if (percent === null) f.plate.removeAttribute("title");
-    else f.plate.title = t("plate.confidence", { p: percent });
+    // The title carries the whole plate too, as a long one is cut off on screen.
+    f.plate.title = [f.plate.textContent, percent === null ? "" : t("plate.confidence", { p: percent })]
+      .filter(Boolean)
+      .join(" · ");
     if (flags.length) f.plate.setAttribute("data-plate-flag", flags.join(" "));
     else f.plate.removeAttribute("data-plate-flag");
     f.plate.classList.toggle("plate--flagged", flags.length > 0);
