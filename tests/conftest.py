@@ -26,6 +26,7 @@ from gates.lane_session import LaneSession
 from gates.link import HeartbeatPolicy
 from gates.status import LaneStatus
 from tests.lanes import ScriptedDriver
+from tests.netproxy import CuttableProxy
 
 PASSWORD = "correct horse battery"
 # Argon2 is slow on purpose; hash the shared test password once, not per account.
@@ -174,3 +175,27 @@ async def lanes(centre: Centre) -> AsyncIterator[LaneFactory]:
     for lane in started:
         lane.task.cancel()
     await asyncio.gather(*(lane.task for lane in started), return_exceptions=True)
+
+
+@contextlib.asynccontextmanager
+async def lane_behind_proxy(centre: Centre) -> AsyncIterator[tuple[ScriptedDriver, CuttableProxy]]:
+    """A connected lane whose link runs through a proxy the test can cut, and whose
+    driver holds every lift until the test releases it."""
+    token = await centre.add_lane("P1-OUT")
+    proxy = CuttableProxy(int(centre.url.rsplit(":", 1)[1]))
+    await proxy.start()
+    driver = ScriptedDriver()
+    driver.hold = asyncio.Event()
+    agent = LaneAgent(
+        link_url(f"http://127.0.0.1:{proxy.port}"),
+        LaneSession("P1-OUT", token, heartbeat_ms=1000),
+        driver,
+        Backoff(first=0.05, cap=0.2),
+    )
+    running = asyncio.create_task(agent.run())
+    try:
+        await asyncio.wait_for(agent.connected.wait(), 10)
+        yield driver, proxy
+    finally:
+        running.cancel()
+        await proxy.close()

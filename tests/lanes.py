@@ -8,8 +8,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime
 
-from gates.drivers import DriverRefused, GateChanged, GateState, LaneEvent
+from gates.drivers import (
+    DriverRefused,
+    GateChanged,
+    GateState,
+    LaneEvent,
+    PlateColour,
+    VehicleSeen,
+)
+from gates.snapshot import render
 
 
 class ScriptedDriver:
@@ -46,3 +55,19 @@ class ScriptedDriver:
         if self.refuse:
             raise DriverRefused(self.refuse)
         self.shown = lines
+
+
+AT = datetime(2026, 11, 23, 11, 32, 4, 123000, tzinfo=UTC)
+
+
+def seen(plate: str = "粤B12345", confidence: float = 0.97) -> VehicleSeen:
+    """A camera read with a real rendered 640x360 snapshot."""
+    snapshot = render(plate, PlateColour.BLUE, gate_angle=0.0, at=AT, seed=1, size=(640, 360))
+    return VehicleSeen(
+        at=AT,
+        plate=plate,
+        plate_colour=PlateColour.BLUE,
+        confidence=confidence,
+        box=snapshot.box,
+        snapshot_jpeg=snapshot.jpeg,
+    )

@@ -10,6 +10,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from console.models import Role
 from gates.drivers import GateChanged, GateState
 from tests.conftest import PASSWORD, Centre, LaneFactory
+from tests.lanes import seen
 
 pytestmark = pytest.mark.browser
 
@@ -134,3 +135,19 @@ async def test_language_switch_turns_the_page_english_and_back(
     await expect(page.locator("html")).to_have_attribute("lang", "en")
     await page.reload()
     await expect(page.locator("html")).to_have_attribute("lang", "en")
+
+
+async def test_vehicle_appears_with_plate_and_snapshot_image(
+    browser: Browser, staffed: Centre, lanes: LaneFactory
+) -> None:
+    """A car read at the lane shows its plate and a snapshot the browser really decoded."""
+    lane = await lanes("P1-OUT")
+    page = await logged_in(browser, staffed, "alice")
+    lane.driver.emit(seen(plate="粤BD12345"))
+    row = page.locator('[data-lane="P1-OUT"]')
+    await expect(row.locator('[data-field="plate"]')).to_have_text("粤BD12345")
+    image = row.locator('[data-field="snapshot"]')
+    await expect(image).to_be_visible()
+    await page.wait_for_function(
+        "img => img.complete && img.naturalWidth === 640", arg=await image.element_handle()
+    )

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -14,13 +12,12 @@ from websockets.exceptions import ConnectionClosed
 
 from console.settings import Settings
 from console.sqlite_store import SQLiteStore
-from gates.agent import Backoff, LaneAgent, link_url
+from gates.agent import Backoff, LaneAgent
 from gates.drivers import GateState
 from gates.lane_session import LaneSession
 from gates.protocol import MAX_MESSAGE_BYTES, OpenGate
-from tests.conftest import Centre, LaneFactory, start_centre, wait_status
+from tests.conftest import Centre, LaneFactory, lane_behind_proxy, start_centre, wait_status
 from tests.lanes import ScriptedDriver
-from tests.netproxy import CuttableProxy
 
 
 async def hello(
@@ -172,30 +169,6 @@ async def test_lane_that_never_finishes_times_out(centre: Centre, lanes: LaneFac
     resolved = await centre.hub.command("P1-OUT", OpenGate("c-1"), 0.5)
     assert resolved.outcome == "timeout"
     assert lane.driver.opens == 1
-
-
-@contextlib.asynccontextmanager
-async def lane_behind_proxy(centre: Centre) -> AsyncIterator[tuple[ScriptedDriver, CuttableProxy]]:
-    """A connected lane whose link runs through a proxy the test can cut, and whose
-    driver holds every lift until the test releases it."""
-    token = await centre.add_lane("P1-OUT")
-    proxy = CuttableProxy(int(centre.url.rsplit(":", 1)[1]))
-    await proxy.start()
-    driver = ScriptedDriver()
-    driver.hold = asyncio.Event()
-    agent = LaneAgent(
-        link_url(f"http://127.0.0.1:{proxy.port}"),
-        LaneSession("P1-OUT", token, heartbeat_ms=1000),
-        driver,
-        Backoff(first=0.05, cap=0.2),
-    )
-    running = asyncio.create_task(agent.run())
-    try:
-        await asyncio.wait_for(agent.connected.wait(), 10)
-        yield driver, proxy
-    finally:
-        running.cancel()
-        await proxy.close()
 
 
 async def test_command_survives_a_link_cut_mid_execution_and_runs_once(centre: Centre) -> None:
