@@ -45,6 +45,8 @@ from console.sqlite_store import SQLiteStore
 HERE = Path(__file__).resolve().parent
 PASSWORD = "bench-password-0"
 ROW_BYTES = 400  # about what an open-gate request entry weighs in the ledger
+THROUGHPUT_TARGET = 500  # commands/s with 20 in flight
+CPU_BUDGET_PCT = 25  # of one core, for 2000 idle lanes
 
 
 def free_port() -> int:
@@ -299,16 +301,31 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def report(result: dict[str, Any]) -> list[str]:
-    lines = []
+    """One line per figure: ``name: value unit (ratio vs baseline)``. Latency is
+    compared with the floor measured in the same run; throughput and CPU with the
+    targets they are held to."""
     r = result
+    lines = []
     if "p50_ms" in r:
+        k = r["concurrency"]
+        throughput_ratio = round(r["throughput_cps"] / THROUGHPUT_TARGET, 2)
         lines += [
-            f"gate_p50: {r['p50_ms']} ms ({r['ratio_p50']}x floor {r['floor_p50_ms']} ms)",
-            f"gate_p99: {r['p99_ms']} ms ({r['ratio_p99']}x floor {r['floor_p99_ms']} ms)",
-            f"throughput: {r['throughput_cps']} commands/s (concurrency {r['concurrency']})",
-            f"lost: {r['lost']} commands (executed twice: {r['executed_twice']})",
+            f"gate_p50_c{k}: {r['p50_ms']} ms ({r['ratio_p50']}x floor {r['floor_p50_ms']} ms)",
+            f"gate_p99_c{k}: {r['p99_ms']} ms ({r['ratio_p99']}x floor {r['floor_p99_ms']} ms)",
+            f"throughput_c{k}: {r['throughput_cps']} commands/s "
+            f"({throughput_ratio}x target {THROUGHPUT_TARGET})",
+            f"lost_c{k}: {r['lost']} commands (executed twice: {r['executed_twice']})",
         ]
-    lines.append(f"server_cpu: {result['server_cpu_pct']} % of a core ({result['lanes']} lanes)")
+        lines.append(
+            f"server_cpu_c{k}: {r['server_cpu_pct']} % of a core "
+            f"({round(r['server_cpu_pct'] / r['throughput_cps'] * 10, 3)} ms per command)"
+        )
+    else:
+        cpu_ratio = round(r["server_cpu_pct"] / CPU_BUDGET_PCT, 2)
+        lines.append(
+            f"server_cpu_{r['lanes']}_idle_lanes: {r['server_cpu_pct']} % of a core "
+            f"({cpu_ratio}x budget {CPU_BUDGET_PCT} %)"
+        )
     return lines
 
 
