@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -20,7 +21,7 @@ from gates.hub import LaneHub
 from gates.protocol import MAX_DISPLAY_LINE, MAX_DISPLAY_LINES, Command, Display, OpenGate
 
 from .audit import AuditLog
-from .errors import BadRequest
+from .errors import BadRequest, StoreError
 from .ledger import AuditAction, AuditRecord
 from .models import LaneRecord, User
 
@@ -39,6 +40,8 @@ class OpenReason(enum.StrEnum):
 
 
 NOTE_MAX = 500
+
+log = logging.getLogger("seat.actions")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,32 +145,50 @@ class Actions:
     ) -> Resolved:
         async def audited() -> Resolved:
             requested, ended = actions
-            await self.audit.record(
-                AuditRecord(
-                    actor=actor.user.username,
-                    action=requested,
-                    lane=lane.id,
-                    command_id=command.command_id,
-                    reason=reason,
-                    detail={**detail, "role": actor.user.role.value, "remote": actor.remote},
+            try:
+                await self.audit.record(
+                    AuditRecord(
+                        actor=actor.user.username,
+                        action=requested,
+                        lane=lane.id,
+                        command_id=command.command_id,
+                        reason=reason,
+                        detail={**detail, "role": actor.user.role.value, "remote": actor.remote},
+                    )
                 )
-            )
+            except StoreError as exc:
+                # No audit, no action: the command never leaves.
+                raise StoreError(
+                    "audit_failed",
+                    f"not carried out: the audit ledger could not record it ({exc.detail})",
+                ) from exc
             started = time.perf_counter()
             resolved = await self.hub.command(lane.id, command, self.timeout_s)
-            await self.audit.record(
-                AuditRecord(
-                    actor=actor.user.username,
-                    action=ended,
-                    lane=lane.id,
-                    command_id=command.command_id,
-                    reason=reason,
-                    outcome=resolved.outcome.value,
-                    detail={
-                        "ms": round((time.perf_counter() - started) * 1000, 1),
-                        **({"detail": resolved.detail} if resolved.detail else {}),
-                    },
-                )
+            outcome = AuditRecord(
+                actor=actor.user.username,
+                action=ended,
+                lane=lane.id,
+                command_id=command.command_id,
+                reason=reason,
+                outcome=resolved.outcome.value,
+                detail={
+                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                    **({"detail": resolved.detail} if resolved.detail else {}),
+                },
             )
+            try:
+                await self.audit.record(outcome)
+            except StoreError as exc:
+                # The lane has acted; hiding that from the agent would invite a second
+                # open. The request is on record, and the next start of the centre
+                # closes it; meanwhile this is an operator's alarm.
+                log.error(
+                    "audit.outcome_unrecorded lane=%s command_id=%s outcome=%s error=%s",
+                    lane.id,
+                    command.command_id,
+                    resolved.outcome.value,
+                    exc.detail,
+                )
             return resolved
 
         return await self._detached(audited)

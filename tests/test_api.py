@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -370,3 +371,43 @@ async def test_login_sweeps_ended_sessions(staffed: Centre) -> None:
     async with staffed.client("alice"):
         pass
     assert await staffed.store.get_session("h" * 64) is None
+
+
+async def test_no_audit_no_action(staffed: Centre, lanes: LaneFactory) -> None:
+    """If the request cannot be written to the ledger, the gate does not move: 503."""
+    lane = await lanes("P1-OUT")
+    db = sqlite3.connect(staffed.settings.database)
+    db.execute(
+        "CREATE TRIGGER ledger_refuses BEFORE INSERT ON audit "
+        "WHEN NEW.action = 'gate_open_requested' "
+        "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    )
+    db.commit()
+    db.close()
+    async with staffed.client("alice") as client:
+        response = await client.post("/api/lanes/P1-OUT/open", json={"reason": "emergency"})
+    assert response.status_code == 503
+    assert response.json()["error"] == "audit_failed"
+    assert "not carried out" in response.json()["detail"]
+    assert lane.driver.opens == 0
+    assert AuditAction.GATE_OPEN_REQUESTED not in await actions_in_ledger(staffed)
+
+
+async def test_unrecordable_outcome_is_still_told_to_the_agent(
+    staffed: Centre, lanes: LaneFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The barrier lifted; the agent learns so even if the outcome cannot be ledgered."""
+    lane = await lanes("P1-OUT")
+    db = sqlite3.connect(staffed.settings.database)
+    db.execute(
+        "CREATE TRIGGER ledger_refuses BEFORE INSERT ON audit "
+        "WHEN NEW.action = 'gate_open_outcome' "
+        "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    )
+    db.commit()
+    db.close()
+    async with staffed.client("alice") as client:
+        response = await client.post("/api/lanes/P1-OUT/open", json={"reason": "emergency"})
+    assert response.json()["outcome"] == "done"
+    assert lane.driver.opens == 1
+    assert "audit.outcome_unrecorded" in caplog.text
