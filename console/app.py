@@ -42,7 +42,7 @@ def create_app(settings: Settings, store: Store) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await audit.start()
         yield
-        await hub.close()
+        # uvicorn has closed every WebSocket by now (lanes hear 1012 and redial).
         await actions.drain()
 
     app = Starlette(

@@ -26,7 +26,7 @@ from .protocol import (
 class CloseCode(enum.IntEnum):
     """WebSocket close codes of the lane link (4000-4999 are the application's own)."""
 
-    GOING_AWAY = 1001  # the centre is shutting down; reconnect
+    # 1012 (service restart) comes from uvicorn itself when the centre shuts down.
     PROTOCOL_ERROR = 4400  # the first message was not a valid hello
     UNAUTHORISED = 4401  # unknown lane or wrong token; do not retry with the same token
     TIMEOUT = 4408  # no hello in time, or heartbeats missed

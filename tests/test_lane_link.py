@@ -243,3 +243,17 @@ async def test_agent_stops_when_its_driver_fails(centre: Centre) -> None:
     with pytest.raises(ExceptionGroup) as caught:
         await asyncio.wait_for(agent.run(), 10)
     assert caught.group_contains(OSError, match="relay board")
+
+
+async def test_stopping_centre_closes_lanes_with_service_restart(
+    settings: Settings, store: SQLiteStore
+) -> None:
+    """On shutdown every lane hears 1012 and may reconnect elsewhere at once."""
+    running = await start_centre(settings, store)
+    centre = Centre(f"http://127.0.0.1:{running.port}", store, running.hub, settings)
+    token = await centre.add_lane("P1-IN")
+    async with connect(centre.link) as ws:
+        await hello(ws, "P1-IN", token)
+        stopping = asyncio.create_task(running.stop())
+        assert (await closed_with(ws))[0] == 1012
+        await stopping
