@@ -373,17 +373,22 @@ async def test_login_sweeps_ended_sessions(staffed: Centre) -> None:
     assert await staffed.store.get_session("h" * 64) is None
 
 
-async def test_no_audit_no_action(staffed: Centre, lanes: LaneFactory) -> None:
-    """If the request cannot be written to the ledger, the gate does not move: 503."""
-    lane = await lanes("P1-OUT")
-    db = sqlite3.connect(staffed.settings.database)
+def refuse_ledger_inserts(centre: Centre, action: AuditAction) -> None:
+    """Make the real database refuse one kind of ledger row, as a full disk would."""
+    db = sqlite3.connect(centre.settings.database)
     db.execute(
         "CREATE TRIGGER ledger_refuses BEFORE INSERT ON audit "
-        "WHEN NEW.action = 'gate_open_requested' "
+        f"WHEN NEW.action = '{action.value}' "
         "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
     )
     db.commit()
     db.close()
+
+
+async def test_no_audit_no_action(staffed: Centre, lanes: LaneFactory) -> None:
+    """If the request cannot be written to the ledger, the gate does not move: 503."""
+    lane = await lanes("P1-OUT")
+    refuse_ledger_inserts(staffed, AuditAction.GATE_OPEN_REQUESTED)
     async with staffed.client("alice") as client:
         response = await client.post("/api/lanes/P1-OUT/open", json={"reason": "emergency"})
     assert response.status_code == 503
@@ -398,14 +403,7 @@ async def test_unrecordable_outcome_is_still_told_to_the_agent(
 ) -> None:
     """The barrier lifted; the agent learns so even if the outcome cannot be ledgered."""
     lane = await lanes("P1-OUT")
-    db = sqlite3.connect(staffed.settings.database)
-    db.execute(
-        "CREATE TRIGGER ledger_refuses BEFORE INSERT ON audit "
-        "WHEN NEW.action = 'gate_open_outcome' "
-        "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
-    )
-    db.commit()
-    db.close()
+    refuse_ledger_inserts(staffed, AuditAction.GATE_OPEN_OUTCOME)
     async with staffed.client("alice") as client:
         response = await client.post("/api/lanes/P1-OUT/open", json={"reason": "emergency"})
     assert response.json()["outcome"] == "done"
