@@ -79,6 +79,11 @@ async def set_role(store: SQLiteStore, username: str, role: Role) -> None:
     await _user_changed(store, username, {"change": "role", "role": role.value})
 
 
+async def set_disabled(store: SQLiteStore, username: str, disabled: bool) -> None:
+    await store.set_disabled(username, disabled)
+    await _user_changed(store, username, {"change": "disabled" if disabled else "enabled"})
+
+
 async def _user_changed(store: SQLiteStore, username: str, change: dict[str, str]) -> None:
     """Audit a change to an account and end its sessions, so a new password or a lower
     role takes effect now, not at the next login."""
@@ -180,11 +185,29 @@ def _cmd_user_role(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(_with_store(settings, work))
 
 
+def _cmd_user_disable(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(store: SQLiteStore) -> int:
+        await set_disabled(store, args.name, args.disable)
+        print(f"{args.name} is {'disabled' if args.disable else 'enabled'}")
+        return 0
+
+    return asyncio.run(_with_store(settings, work))
+
+
 def _cmd_user_list(args: argparse.Namespace, settings: Settings) -> int:
     async def work(store: SQLiteStore) -> int:
         for user in await store.list_users():
             state = " (disabled)" if user.disabled else ""
             print(f"{user.username}\t{user.role.value}{state}")
+        return 0
+
+    return asyncio.run(_with_store(settings, work))
+
+
+def _cmd_lane_list(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(store: SQLiteStore) -> int:
+        for lane in await store.list_lanes():
+            print(f"{lane.id}\t{lane.direction.value}\t{lane.car_park}\t{lane.name}")
         return 0
 
     return asyncio.run(_with_store(settings, work))
@@ -256,6 +279,10 @@ def parser() -> argparse.ArgumentParser:
     role.add_argument("--role", choices=[r.value for r in Role], required=True)
     role.set_defaults(run=_cmd_user_role)
     user.add_parser("list", help="accounts and their roles").set_defaults(run=_cmd_user_list)
+    for verb, disable in (("disable", True), ("enable", False)):
+        switch = user.add_parser(verb, help=f"{verb} an account (disabling ends its sessions)")
+        switch.add_argument("name")
+        switch.set_defaults(run=_cmd_user_disable, disable=disable)
 
     lanes = sub.add_parser("lanes", help="the lane registry").add_subparsers(
         dest="action", required=True
@@ -266,6 +293,7 @@ def parser() -> argparse.ArgumentParser:
     lane_add.add_argument("--car-park", required=True)
     lane_add.add_argument("--direction", choices=[d.value for d in Direction], required=True)
     lane_add.set_defaults(run=_cmd_lane_add)
+    lanes.add_parser("list", help="registered lanes").set_defaults(run=_cmd_lane_list)
 
     audit = sub.add_parser("audit", help="the audit ledger").add_subparsers(
         dest="action", required=True

@@ -122,7 +122,11 @@ class SQLiteStore:
         """Raises ``NotFound`` for an unknown user."""
         await self._update_user(username, "role", str(Role(role)))
 
-    async def _update_user(self, username: str, column: str, value: str) -> None:
+    async def set_disabled(self, username: str, disabled: bool) -> None:
+        """Raises ``NotFound`` for an unknown user."""
+        await self._update_user(username, "disabled", int(disabled))
+
+    async def _update_user(self, username: str, column: str, value: str | int) -> None:
         def update(conn: sqlite3.Connection) -> None:
             cursor = conn.execute(
                 f"UPDATE users SET {column} = ? WHERE username = ?", (value, username)

@@ -177,3 +177,27 @@ def test_role_change_for_unknown_user_is_an_error(tmp_path: Path) -> None:
     """Nothing is created by changing an account that does not exist."""
     result = seat(tmp_path, "user", "role", "ghost", "--role", "admin")
     assert result.returncode == 2 and "ghost" in result.stderr
+
+
+async def test_disabled_account_is_logged_out_and_cannot_log_in(
+    centre: Centre, settings: Settings
+) -> None:
+    """A leaver's account stops working at once; enabling it restores login."""
+    await centre.add_user("alice", Role.AGENT)
+    async with centre.client("alice") as client:
+        assert seat(settings.data_dir, "user", "disable", "alice").returncode == 0
+        assert (await client.get("/api/me")).status_code == 401
+        login = await client.post("/api/login", json={"username": "alice", "password": PASSWORD})
+        assert login.status_code == 401
+        assert seat(settings.data_dir, "user", "enable", "alice").returncode == 0
+        login = await client.post("/api/login", json={"username": "alice", "password": PASSWORD})
+        assert login.status_code == 200
+    assert seat(settings.data_dir, "user", "list").stdout.splitlines() == ["alice\tagent"]
+
+
+def test_lanes_list_shows_the_registry(tmp_path: Path) -> None:
+    """Registered lanes are listed with direction, car park and name."""
+    seat(tmp_path, "lanes", "add", "P1-IN", "--name", "入口", "--car-park", "人民路",
+         "--direction", "entry")  # fmt: skip
+    listed = seat(tmp_path, "lanes", "list")
+    assert listed.stdout.splitlines() == ["P1-IN\tentry\t人民路\t入口"]
