@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +23,7 @@ from gates.status import LaneStatus
 from .audit import AuditLog
 from .errors import ConsoleError
 from .ledger import AuditEntry
-from .models import Role
+from .models import LaneRecord, Role
 from .store import Store
 from .views import lane_json
 from .web import authenticate, same_origin
@@ -66,6 +67,9 @@ class Streams:
         def on_lane(status: LaneStatus) -> None:
             if status.lane in lanes:
                 _push(queue, {"type": "lane", "lane": lane_json(lanes[status.lane], status)})
+            else:
+                # Registered since this tab connected (or not at all): look it up.
+                _push(queue, _NewLane(status.lane))
 
         def on_audit(entry: AuditEntry) -> None:
             _push(queue, {"type": "audit", "entry": entry.to_json()})
@@ -81,7 +85,7 @@ class Streams:
         try:
             first = [lane_json(lane, self.hub.status(lane.id)) for lane in lanes.values()]
             await websocket.send_text(_encode({"type": "lanes", "lanes": first}))
-            await self._pump(websocket, queue, expires)
+            await self._pump(websocket, queue, expires, lanes)
         except (WebSocketDisconnect, OSError, RuntimeError) as exc:
             log.info("console.stream.lost user=%s error=%r", user.username, exc)
         finally:
@@ -93,7 +97,11 @@ class Streams:
                 self._by_session.pop(session.token_hash, None)
 
     async def _pump(
-        self, websocket: WebSocket, queue: asyncio.Queue[object], expires: float
+        self,
+        websocket: WebSocket,
+        queue: asyncio.Queue[object],
+        expires: float,
+        lanes: dict[str, LaneRecord],
     ) -> None:
         while True:
             try:
@@ -110,7 +118,18 @@ class Streams:
             if item is _OVERFLOW:
                 await websocket.close(CLOSE_TOO_SLOW, "too far behind; reconnect")
                 return
+            if isinstance(item, _NewLane):
+                record = await self.store.get_lane(item.lane)
+                if record is None:
+                    continue
+                lanes[record.id] = record
+                item = {"type": "lane", "lane": lane_json(record, self.hub.status(record.id))}
             await websocket.send_text(_encode(item))
+
+
+@dataclass(frozen=True, slots=True)
+class _NewLane:
+    lane: str
 
 
 _DISCONNECTED = object()

@@ -130,3 +130,17 @@ async def test_logout_closes_that_sessions_stream(staffed: Centre) -> None:
             )
         assert response.status_code == 204
         assert await close_code(ws) == 4401
+
+
+async def test_lane_registered_after_connect_appears_in_the_stream(
+    staffed: Centre, lanes: LaneFactory
+) -> None:
+    """A lane added while the console is open shows up without a reload."""
+    cookie, _ = await session_cookie(staffed, "alice")
+    async with connect(
+        stream_url(staffed), additional_headers={"cookie": f"seat_session={cookie}"}
+    ) as ws:
+        assert (await next_message(ws, "lanes"))["lanes"] == []
+        await lanes("P7-IN")
+        change = await next_message(ws, "lane")
+        assert (change["lane"]["id"], change["lane"]["online"]) == ("P7-IN", True)
