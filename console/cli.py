@@ -154,86 +154,86 @@ def _cmd_lane(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
-    password = read_password()
+StoreCommand = Callable[[argparse.Namespace, SQLiteStore], Awaitable[int]]
 
-    async def work(store: SQLiteStore) -> int:
-        await add_user(store, args.name, Role(args.role), password)
-        print(f"added {args.name} ({args.role})")
+
+def with_store(command: StoreCommand) -> Callable[[argparse.Namespace, Settings], int]:
+    """A subcommand that works on the store: opened for it, closed after it."""
+
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        async def work(store: SQLiteStore) -> int:
+            return await command(args, store)
+
+        return asyncio.run(_with_store(settings, work))
+
+    return run
+
+
+@with_store
+async def _cmd_user_add(args: argparse.Namespace, store: SQLiteStore) -> int:
+    await add_user(store, args.name, Role(args.role), read_password())
+    print(f"added {args.name} ({args.role})")
+    return 0
+
+
+@with_store
+async def _cmd_user_passwd(args: argparse.Namespace, store: SQLiteStore) -> int:
+    await set_password(store, args.name, read_password())
+    print(f"password changed for {args.name}")
+    return 0
+
+
+@with_store
+async def _cmd_user_role(args: argparse.Namespace, store: SQLiteStore) -> int:
+    await set_role(store, args.name, Role(args.role))
+    print(f"{args.name} is now {args.role}")
+    return 0
+
+
+@with_store
+async def _cmd_user_disable(args: argparse.Namespace, store: SQLiteStore) -> int:
+    await set_disabled(store, args.name, args.disable)
+    print(f"{args.name} is {'disabled' if args.disable else 'enabled'}")
+    return 0
+
+
+@with_store
+async def _cmd_user_list(args: argparse.Namespace, store: SQLiteStore) -> int:
+    for user in await store.list_users():
+        state = " (disabled)" if user.disabled else ""
+        print(f"{user.username}\t{user.role.value}{state}")
+    return 0
+
+
+@with_store
+async def _cmd_lane_list(args: argparse.Namespace, store: SQLiteStore) -> int:
+    for lane in await store.list_lanes():
+        print(f"{lane.id}\t{lane.direction.value}\t{lane.car_park}\t{lane.name}")
+    return 0
+
+
+@with_store
+async def _cmd_lane_add(args: argparse.Namespace, store: SQLiteStore) -> int:
+    token = await put_lane(store, args.id, args.name, args.car_park, Direction(args.direction))
+    print(f"lane {args.id} token (shown once): {token}")
+    return 0
+
+
+@with_store
+async def _verify(args: argparse.Namespace, store: SQLiteStore) -> int:
+    verdict = await verify_audit(store)
+    if verdict.ok:
+        print(f"ok {verdict.count} entries")
         return 0
-
-    return asyncio.run(_with_store(settings, work))
-
-
-def _cmd_user_passwd(args: argparse.Namespace, settings: Settings) -> int:
-    password = read_password()
-
-    async def work(store: SQLiteStore) -> int:
-        await set_password(store, args.name, password)
-        print(f"password changed for {args.name}")
-        return 0
-
-    return asyncio.run(_with_store(settings, work))
-
-
-def _cmd_user_role(args: argparse.Namespace, settings: Settings) -> int:
-    async def work(store: SQLiteStore) -> int:
-        await set_role(store, args.name, Role(args.role))
-        print(f"{args.name} is now {args.role}")
-        return 0
-
-    return asyncio.run(_with_store(settings, work))
-
-
-def _cmd_user_disable(args: argparse.Namespace, settings: Settings) -> int:
-    async def work(store: SQLiteStore) -> int:
-        await set_disabled(store, args.name, args.disable)
-        print(f"{args.name} is {'disabled' if args.disable else 'enabled'}")
-        return 0
-
-    return asyncio.run(_with_store(settings, work))
-
-
-def _cmd_user_list(args: argparse.Namespace, settings: Settings) -> int:
-    async def work(store: SQLiteStore) -> int:
-        for user in await store.list_users():
-            state = " (disabled)" if user.disabled else ""
-            print(f"{user.username}\t{user.role.value}{state}")
-        return 0
-
-    return asyncio.run(_with_store(settings, work))
-
-
-def _cmd_lane_list(args: argparse.Namespace, settings: Settings) -> int:
-    async def work(store: SQLiteStore) -> int:
-        for lane in await store.list_lanes():
-            print(f"{lane.id}\t{lane.direction.value}\t{lane.car_park}\t{lane.name}")
-        return 0
-
-    return asyncio.run(_with_store(settings, work))
-
-
-def _cmd_lane_add(args: argparse.Namespace, settings: Settings) -> int:
-    async def work(store: SQLiteStore) -> int:
-        token = await put_lane(store, args.id, args.name, args.car_park, Direction(args.direction))
-        print(f"lane {args.id} token (shown once): {token}")
-        return 0
-
-    return asyncio.run(_with_store(settings, work))
+    print(f"bad entry {verdict.bad_seq}: {verdict.problem}")
+    return 1
 
 
 def _cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    async def work(store: SQLiteStore) -> int:
-        verdict = await verify_audit(store)
-        if verdict.ok:
-            print(f"ok {verdict.count} entries")
-            return 0
-        print(f"bad entry {verdict.bad_seq}: {verdict.problem}")
-        return 1
-
+    # Opening the store would create an empty ledger and report "ok 0 entries".
     if not settings.database.exists():
         raise SystemExit(f"no ledger at {settings.database}")
-    return asyncio.run(_with_store(settings, work))
+    return _verify(args, settings)
 
 
 def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
