@@ -23,6 +23,7 @@ from .settings import Settings
 from .store import Store
 from .streams import Streams
 from .views import lane_json, outcome_json
+from .watching import Watching, parse_watch
 from .web import (
     SESSION_COOKIE,
     authenticate,
@@ -43,6 +44,7 @@ class Api:
     audit: AuditLog
     actions: Actions
     streams: Streams
+    watching: Watching
     throttle: LoginThrottle
 
     def routes(self) -> list[BaseRoute]:
@@ -56,6 +58,9 @@ class Api:
             Route("/lanes/{lane_id}/snapshot", self.snapshot),
             Route("/lanes/{lane_id}/open", self.open_gate, methods=["POST"]),
             Route("/lanes/{lane_id}/display", self.display, methods=["POST"]),
+            Route("/lanes/{lane_id}/webrtc", self.watch, methods=["POST"]),
+            Route("/lanes/{lane_id}/webrtc/{viewer}", self.unwatch, methods=["DELETE"]),
+            Route("/media", self.media_config),
             Route("/audit", self.audit_page),
             WebSocketRoute("/stream", self.streams.serve),
         ]
@@ -130,6 +135,7 @@ class Api:
         check_csrf(request, session)
         await self.store.delete_session(session.token_hash)
         self.streams.end_session(session.token_hash)
+        await self.watching.bridge.end_session(session.token_hash)
         await self.audit.record(
             AuditRecord(
                 actor=user.username,
@@ -185,6 +191,29 @@ class Api:
         parsed = parse_display(await read_json(request, self.settings.max_body_bytes))
         resolved = await self.actions.display(Actor(user, client_address(request)), lane, parsed)
         return JSONResponse(outcome_json(resolved))
+
+    # --------------------------------------------------------------- media
+
+    async def media_config(self, request: Request) -> Response:
+        await authenticate(request, self.store)
+        return JSONResponse({"ice_servers": list(self.settings.ice_servers)})
+
+    async def watch(self, request: Request) -> Response:
+        user, session = await authenticate(request, self.store)
+        check_csrf(request, session)
+        lane = await self._lane(request)
+        # An offer with a few dozen candidates is ~10 KB; the default body limit is tight.
+        parsed = parse_watch(await read_json(request, 4 * self.settings.max_body_bytes))
+        actor = Actor(user, client_address(request))
+        return JSONResponse(await self.watching.open(actor, session.token_hash, lane, parsed))
+
+    async def unwatch(self, request: Request) -> Response:
+        user, session = await authenticate(request, self.store)
+        check_csrf(request, session)
+        lane = await self._lane(request)
+        actor = Actor(user, client_address(request))
+        await self.watching.close(actor, lane, request.path_params["viewer"])
+        return Response(status_code=204)
 
     # --------------------------------------------------------------- audit
 

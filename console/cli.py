@@ -134,7 +134,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_lane(args: argparse.Namespace, settings: Settings) -> int:
-    from gates.runner import run_lane
+    from gates.runner import MediaChoice, run_lane
 
     token = args.token or os.environ.get("SEAT_LANE_TOKEN", "")
     if not token:
@@ -149,6 +149,13 @@ def _cmd_lane(args: argparse.Namespace, settings: Settings) -> int:
             seed=args.seed,
             heartbeat_ms=args.heartbeat_ms,
             state=args.state,
+            media=MediaChoice(
+                camera=args.camera,
+                microphone=args.microphone,
+                speaker=args.speaker,
+                size=args.size,
+                fps=args.fps,
+            ),
         )
     )
     return 0
@@ -242,6 +249,15 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(settings)
 
 
+def _size(text: str) -> tuple[int, int]:
+    from gates.runner import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="seat", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -262,6 +278,19 @@ def parser() -> argparse.ArgumentParser:
     )
     lane.add_argument("--lift-s", type=float, default=1.5, help="sim: barrier lift time")
     lane.add_argument("--seed", type=int, default=None, help="sim: random seed")
+    lane.add_argument(
+        "--camera",
+        default="sim",
+        help="sim (synthetic), none, or an FFmpeg URL: rtsp://user:pass@cam/stream, a file",
+    )
+    lane.add_argument(
+        "--microphone", default="sim", help="sim (synthetic voice), none, or alsa:DEVICE"
+    )
+    lane.add_argument(
+        "--speaker", default="sim", help="sim (records what it hears), none, or alsa:DEVICE"
+    )
+    lane.add_argument("--size", type=_size, default=(1280, 720), help="sim camera: frame size, WxH")
+    lane.add_argument("--fps", type=float, default=15.0, help="sim camera: frames per second")
     lane.set_defaults(run=_cmd_lane)
 
     user = sub.add_parser("user", help="agent accounts").add_subparsers(

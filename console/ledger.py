@@ -85,6 +85,10 @@ class AuditAction(enum.StrEnum):
     DISPLAY_REQUESTED = "display_requested"
     DISPLAY_OUTCOME = "display_outcome"
     CENTRE_STARTED = "centre_started"
+    WATCH_STARTED = "watch_started"
+    WATCH_ENDED = "watch_ended"
+    INTERCOM_STARTED = "intercom_started"
+    INTERCOM_ENDED = "intercom_ended"
 
 
 # ------------------------------------------------------------------ canonical encoding

@@ -29,6 +29,8 @@ def uvicorn_config(settings: Settings, app: ASGIApp, port: int | None = None) ->
         access_log=False,
         log_config=None,
         lifespan="on",
+        # A connection that never finishes closing must not hold a restart for ever.
+        timeout_graceful_shutdown=10,
     )
 
 

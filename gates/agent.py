@@ -8,21 +8,24 @@ lane's driver. Protocol decisions live in ``LaneSession``; this module moves byt
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from .drivers import DriverRefused, LaneDriver, LaneEvent
-from .lane_session import Action, Execute, LaneSession, Problem, State
+from .lane_session import Action, Execute, LaneSession, Problem, Publish, State
 from .link import CloseCode
-from .protocol import LINK_PATH, MAX_MESSAGE_BYTES, Display, Message, OpenGate
+from .protocol import LINK_PATH, MAX_MESSAGE_BYTES, Display, OpenGate
+from .wire import Message
+
+if TYPE_CHECKING:
+    from media.publisher import Publisher
 
 log = logging.getLogger("seat.lane")
 
@@ -62,11 +65,15 @@ class LaneAgent:
         session: LaneSession,
         driver: LaneDriver,
         backoff: Backoff | None = None,
+        publisher: Publisher | None = None,
     ) -> None:
         self.url = url
         self.session = session
         self.driver = driver
         self.backoff = backoff or Backoff()
+        # The camera and intercom; without one the lane has no media and says so when
+        # the centre asks for it.
+        self.publisher = publisher
         self.connected = asyncio.Event()
         # One writer per connection sends everything, so messages leave in the order the
         # session produced them (an ack always before its done).
@@ -80,6 +87,8 @@ class LaneAgent:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self.driver.run(self._on_event))
                 tasks.create_task(self._keep_linked())
+                if self.publisher is not None:
+                    tasks.create_task(self.publisher.run(self._on_event))
         finally:
             for task in list(self._tasks):
                 task.cancel()
@@ -108,8 +117,7 @@ class LaneAgent:
                     await self._serve(ws)
                 finally:
                     writer.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
-                        await writer
+                    await asyncio.gather(writer, return_exceptions=True)
         except ConnectionClosed as exc:
             code = exc.rcvd.code if exc.rcvd else None
             log.warning("lane.link.closed lane=%s code=%s reason=%s", self.session.lane, code, exc)
@@ -120,6 +128,8 @@ class LaneAgent:
             log.warning("lane.link.failed lane=%s error=%r", self.session.lane, exc)
         finally:
             self._outbox = None
+            if self.publisher is not None:
+                self.publisher.stop()
             self.session.disconnected()
             self.connected.clear()
         return self.backoff.next()
@@ -144,6 +154,11 @@ class LaneAgent:
         for action in actions:
             if isinstance(action, Execute):
                 self._spawn(self._execute(action))
+            elif isinstance(action, Publish):
+                if self.publisher is not None:
+                    self.publisher.want(action.media)
+                else:
+                    log.warning("lane.media.unavailable lane=%s", self.session.lane)
             elif isinstance(action, Problem):
                 log.warning(
                     "lane.link.problem lane=%s code=%s detail=%s",

@@ -30,6 +30,7 @@ from .link import (
 )
 from .protocol import Ack, Command, Done, Error, Refused
 from .status import LaneStatus, fold
+from .wire import Message
 
 log = logging.getLogger("seat.gates")
 
@@ -116,6 +117,20 @@ class LaneHub:
         except (WebSocketDisconnect, RuntimeError, OSError) as exc:
             # The reader of that socket sees the same failure and takes the lane offline.
             log.info("gate.command.send_failed lane=%s error=%r", action.lane, exc)
+
+    async def notify(self, lane: str, message: Message) -> bool:
+        """Send a message that states what the centre wants rather than commands (no
+        ack, no outcome). False when the lane is offline: the caller sends it again when
+        the lane is back, since a lane forgets such state when its link drops."""
+        connection = self._connections.get(lane)
+        if connection is None:
+            return False
+        try:
+            await connection.websocket.send_text(message.encode())
+        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+            log.info("lane.link.send_failed lane=%s type=%s error=%r", lane, message.TYPE, exc)
+            return False
+        return True
 
     # ---------------------------------------------------------------- the link
 

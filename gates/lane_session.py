@@ -26,12 +26,13 @@ from .protocol import (
     Gate,
     Heartbeat,
     Hello,
-    Message,
+    Media,
     Refused,
     Vehicle,
     Welcome,
     parse_centre_message,
 )
+from .wire import Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +48,14 @@ class Problem:
     detail: str
 
 
-Action = Message | Execute | Problem
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """Stream what ``media`` asks for, replacing whatever was asked before."""
+
+    media: Media
+
+
+Action = Message | Execute | Publish | Problem
 
 
 class State(enum.Enum):
@@ -108,6 +116,8 @@ class LaneSession:
             return self._sent(replay, now)
         if self.state is not State.OPEN:
             return [Problem("out_of_order", f"{message.TYPE} before welcome")]
+        if isinstance(message, Media):
+            return [Publish(message)]
         return self._command(message, now)
 
     def _command(self, command: Command, now: float) -> list[Action]:

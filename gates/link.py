@@ -16,11 +16,11 @@ from .protocol import (
     Error,
     Hello,
     LaneMessage,
-    Message,
     Welcome,
     message_type,
     parse_lane_message,
 )
+from .wire import Message
 
 
 class CloseCode(enum.IntEnum):

@@ -12,14 +12,24 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, ClassVar, TypeVar
+from datetime import datetime
+from typing import Any, ClassVar
 
 from .drivers import GateState, PlateColour
-from .errors import Malformed, TooLarge, UnknownType
+from .errors import Malformed
+from .wire import (
+    Fields,
+    Message,
+    choice,
+    decode,
+    field,
+    format_time,
+    ident,
+    text,
+    timestamp,
+)
 
 VERSION = 1
 # The centre serves the lane link at this path, e.g. wss://centre.example/link.
@@ -29,84 +39,6 @@ LINK_PATH = "/link"
 MAX_MESSAGE_BYTES = 1 << 20
 MAX_DISPLAY_LINES = 8
 MAX_DISPLAY_LINE = 64
-
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
-
-Fields = Mapping[str, Any]
-
-
-def _field(fields: Fields, name: str, kind: type, *, default: Any = ...) -> Any:
-    if name not in fields:
-        if default is ...:
-            raise Malformed(f"missing field {name!r}")
-        return default
-    value = fields[name]
-    # bool is an int in Python, never a valid int or float on the wire.
-    if not isinstance(value, kind) or (kind in (int, float) and isinstance(value, bool)):
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
-        raise Malformed(f"field {name!r} must be {kind.__name__}")
-    return value
-
-
-def _text(fields: Fields, name: str, *, max_len: int, default: Any = ...) -> Any:
-    value = _field(fields, name, str, default=default)
-    if isinstance(value, str) and len(value) > max_len:
-        raise Malformed(f"field {name!r} longer than {max_len} characters")
-    return value
-
-
-def _ident(fields: Fields, name: str) -> str:
-    value: str = _field(fields, name, str)
-    if not _ID.fullmatch(value):
-        raise Malformed(f"field {name!r} must be 1-64 of A-Z a-z 0-9 _ . : - starting alphanumeric")
-    return value
-
-
-def _enum(fields: Fields, name: str, kind: type[Any]) -> Any:
-    value = _field(fields, name, str)
-    try:
-        return kind(value)
-    except ValueError:
-        allowed = ", ".join(m.value for m in kind)
-        raise Malformed(f"field {name!r} must be one of {allowed}") from None
-
-
-def _timestamp(fields: Fields, name: str) -> datetime:
-    value: str = _field(fields, name, str)
-    try:
-        at = datetime.fromisoformat(value)
-    except ValueError:
-        raise Malformed(f"field {name!r} must be an ISO 8601 time") from None
-    if at.tzinfo is None:
-        raise Malformed(f"field {name!r} must carry a UTC offset")
-    return at.astimezone(UTC)
-
-
-def format_time(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-M = TypeVar("M", bound="Message")
-
-
-class Message:
-    """Base of every lane-link message; ``TYPE`` is the wire ``type``."""
-
-    TYPE: ClassVar[str]
-
-    def fields(self) -> dict[str, Any]:
-        return {}
-
-    @classmethod
-    def from_fields(cls: type[M], fields: Fields) -> M:
-        return cls()
-
-    def encode(self) -> str:
-        return json.dumps(
-            {"type": self.TYPE, **self.fields()}, ensure_ascii=False, separators=(",", ":")
-        )
-
 
 # ---------------------------------------------------------------- lane -> centre
 
@@ -131,15 +63,15 @@ class Hello(Message):
 
     @classmethod
     def from_fields(cls, fields: Fields) -> Hello:
-        heartbeat_ms = _field(fields, "heartbeat_ms", int, default=5000)
+        heartbeat_ms = field(fields, "heartbeat_ms", int, default=5000)
         if heartbeat_ms <= 0:
             raise Malformed("field 'heartbeat_ms' must be positive")
         return cls(
-            v=_field(fields, "v", int),
-            lane=_ident(fields, "lane"),
-            token=_text(fields, "token", max_len=256),
+            v=field(fields, "v", int),
+            lane=ident(fields, "lane"),
+            token=text(fields, "token", max_len=256),
             heartbeat_ms=heartbeat_ms,
-            agent=_text(fields, "agent", max_len=128, default=""),
+            agent=text(fields, "agent", max_len=128, default=""),
         )
 
 
@@ -172,13 +104,13 @@ class Vehicle(Message):
 
     @classmethod
     def from_fields(cls, fields: Fields) -> Vehicle:
-        confidence = _field(fields, "confidence", float)
+        confidence = field(fields, "confidence", float)
         if not 0.0 <= confidence <= 1.0:
             raise Malformed("field 'confidence' must be between 0 and 1")
-        box = _field(fields, "box", list)
+        box = field(fields, "box", list)
         if len(box) != 4 or not all(type(n) is int and n >= 0 for n in box):
             raise Malformed("field 'box' must be [x, y, width, height] of non-negative integers")
-        encoded = _field(fields, "snapshot", str)
+        encoded = field(fields, "snapshot", str)
         try:
             snapshot = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError):
@@ -186,11 +118,11 @@ class Vehicle(Message):
         if snapshot[:3] != b"\xff\xd8\xff":
             raise Malformed("field 'snapshot' must be a JPEG image")
         return cls(
-            event_id=_ident(fields, "event_id"),
-            at=_timestamp(fields, "at"),
+            event_id=ident(fields, "event_id"),
+            at=timestamp(fields, "at"),
             # An empty plate is a vehicle the camera saw but could not read (无牌车).
-            plate=_text(fields, "plate", max_len=16),
-            plate_colour=_enum(fields, "plate_colour", PlateColour),
+            plate=text(fields, "plate", max_len=16),
+            plate_colour=choice(fields, "plate_colour", PlateColour),
             confidence=confidence,
             box=(box[0], box[1], box[2], box[3]),
             snapshot=snapshot,
@@ -207,7 +139,7 @@ class Gate(Message):
 
     @classmethod
     def from_fields(cls, fields: Fields) -> Gate:
-        return cls(state=_enum(fields, "state", GateState))
+        return cls(state=choice(fields, "state", GateState))
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,9 +160,9 @@ class Fault(Message):
     @classmethod
     def from_fields(cls, fields: Fields) -> Fault:
         return cls(
-            code=_ident(fields, "code"),
-            detail=_text(fields, "detail", max_len=500, default=""),
-            active=_field(fields, "active", bool, default=True),
+            code=ident(fields, "code"),
+            detail=text(fields, "detail", max_len=500, default=""),
+            active=field(fields, "active", bool, default=True),
         )
 
 
@@ -246,7 +178,7 @@ class Ack(Message):
 
     @classmethod
     def from_fields(cls, fields: Fields) -> Ack:
-        return cls(command_id=_ident(fields, "command_id"))
+        return cls(command_id=ident(fields, "command_id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +191,7 @@ class Done(Message):
 
     @classmethod
     def from_fields(cls, fields: Fields) -> Done:
-        return cls(command_id=_ident(fields, "command_id"))
+        return cls(command_id=ident(fields, "command_id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,8 +206,8 @@ class Refused(Message):
     @classmethod
     def from_fields(cls, fields: Fields) -> Refused:
         return cls(
-            command_id=_ident(fields, "command_id"),
-            reason=_text(fields, "reason", max_len=200),
+            command_id=ident(fields, "command_id"),
+            reason=text(fields, "reason", max_len=200),
         )
 
 
@@ -295,9 +227,9 @@ class Welcome(Message):
     @classmethod
     def from_fields(cls, fields: Fields) -> Welcome:
         return cls(
-            v=_field(fields, "v", int),
-            lane=_ident(fields, "lane"),
-            heartbeat_ms=_field(fields, "heartbeat_ms", int),
+            v=field(fields, "v", int),
+            lane=ident(fields, "lane"),
+            heartbeat_ms=field(fields, "heartbeat_ms", int),
         )
 
 
@@ -313,8 +245,8 @@ class OpenGate(Message):
     @classmethod
     def from_fields(cls, fields: Fields) -> OpenGate:
         return cls(
-            command_id=_ident(fields, "command_id"),
-            reason=_text(fields, "reason", max_len=64, default=""),
+            command_id=ident(fields, "command_id"),
+            reason=text(fields, "reason", max_len=64, default=""),
         )
 
 
@@ -329,7 +261,7 @@ class Display(Message):
 
     @classmethod
     def from_fields(cls, fields: Fields) -> Display:
-        lines = _field(fields, "lines", list)
+        lines = field(fields, "lines", list)
         if len(lines) > MAX_DISPLAY_LINES or not all(
             isinstance(line, str) and len(line) <= MAX_DISPLAY_LINE for line in lines
         ):
@@ -337,7 +269,31 @@ class Display(Message):
                 f"field 'lines' must be at most {MAX_DISPLAY_LINES} strings "
                 f"of at most {MAX_DISPLAY_LINE} characters"
             )
-        return cls(command_id=_ident(fields, "command_id"), lines=tuple(lines))
+        return cls(command_id=ident(fields, "command_id"), lines=tuple(lines))
+
+
+@dataclass(frozen=True, slots=True)
+class Media(Message):
+    """What the centre wants the lane to stream now. Not a command: the latest one wins,
+    and the centre sends it again after a reconnect. ``stream`` names the media
+    connection the lane opens for it (see ``gates.media_protocol``); ``video`` and
+    ``audio`` both false means stop and close it."""
+
+    TYPE: ClassVar[str] = "media"
+    stream: str
+    video: bool
+    audio: bool
+
+    def fields(self) -> dict[str, Any]:
+        return {"stream": self.stream, "video": self.video, "audio": self.audio}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Media:
+        return cls(
+            stream=ident(fields, "stream"),
+            video=field(fields, "video", bool),
+            audio=field(fields, "audio", bool),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,14 +311,14 @@ class Error(Message):
     @classmethod
     def from_fields(cls, fields: Fields) -> Error:
         return cls(
-            code=_text(fields, "code", max_len=64),
-            detail=_text(fields, "detail", max_len=1000),
-            ref=_text(fields, "ref", max_len=64, default=""),
+            code=text(fields, "code", max_len=64),
+            detail=text(fields, "detail", max_len=1000),
+            ref=text(fields, "ref", max_len=64, default=""),
         )
 
 
 LaneMessage = Hello | Heartbeat | Vehicle | Gate | Call | Fault | Ack | Done | Refused
-CentreMessage = Welcome | OpenGate | Display | Error
+CentreMessage = Welcome | OpenGate | Display | Media | Error
 Command = OpenGate | Display
 
 _LANE_TYPES: dict[str, Callable[[Fields], Any]] = {
@@ -370,41 +326,19 @@ _LANE_TYPES: dict[str, Callable[[Fields], Any]] = {
     for cls in (Hello, Heartbeat, Vehicle, Gate, Call, Fault, Ack, Done, Refused)
 }
 _CENTRE_TYPES: dict[str, Callable[[Fields], Any]] = {
-    cls.TYPE: cls.from_fields for cls in (Welcome, OpenGate, Display, Error)
+    cls.TYPE: cls.from_fields for cls in (Welcome, OpenGate, Display, Media, Error)
 }
-
-
-def _decode(raw: str | bytes, types: Mapping[str, Callable[[Fields], Any]]) -> Any:
-    size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8"))
-    if size > MAX_MESSAGE_BYTES:
-        raise TooLarge(f"message of {size} bytes exceeds {MAX_MESSAGE_BYTES}")
-    if isinstance(raw, bytes):
-        raise Malformed("binary frames are not part of the lane link; send JSON text")
-    try:
-        fields = json.loads(raw)
-    except ValueError as exc:
-        raise Malformed(f"not JSON: {exc}") from None
-    if not isinstance(fields, dict):
-        raise Malformed("a message must be a JSON object")
-    kind = fields.get("type")
-    if not isinstance(kind, str):
-        raise Malformed("missing field 'type'")
-    try:
-        from_fields = types[kind]
-    except KeyError:
-        raise UnknownType(f"unknown message type {kind[:64]!r}") from None
-    return from_fields(fields)
 
 
 def parse_lane_message(raw: str | bytes) -> LaneMessage:
     """Decode what a lane sent; raises a ``LinkError`` naming the broken rule."""
-    message: LaneMessage = _decode(raw, _LANE_TYPES)
+    message: LaneMessage = decode(raw, MAX_MESSAGE_BYTES, _LANE_TYPES)
     return message
 
 
 def parse_centre_message(raw: str | bytes) -> CentreMessage:
     """Decode what the centre sent; raises a ``LinkError`` naming the broken rule."""
-    message: CentreMessage = _decode(raw, _CENTRE_TYPES)
+    message: CentreMessage = decode(raw, MAX_MESSAGE_BYTES, _CENTRE_TYPES)
     return message
 
 

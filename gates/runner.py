@@ -1,14 +1,94 @@
-"""Builds a lane agent from command-line choices: the URL, the token, the driver."""
+"""Builds a lane agent from command-line choices: the URL, the token, the driver, and
+the lane's camera and intercom devices."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+
+from media.camera import Camera, FfmpegCamera, SyntheticCamera
+from media.errors import AudioDeviceError
+from media.messages import media_url
+from media.publisher import Publisher
+from media.voice import (
+    DeviceMicrophone,
+    DeviceSpeaker,
+    Microphone,
+    RecordingSpeaker,
+    Speaker,
+    ToneMicrophone,
+)
 
 from .agent import LaneAgent, link_url
 from .lane_session import LaneSession
 from .memory import CommandJournal, CommandMemory
 from .sim import SimLane, SimTiming
+
+SIM = "sim"
+NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class MediaChoice:
+    """``camera``: "sim", "none" or any FFmpeg URL or file; ``microphone`` and
+    ``speaker``: "sim", "none" or "<ffmpeg device format>:<device>", e.g. "alsa:default"."""
+
+    camera: str = SIM
+    microphone: str = SIM
+    speaker: str = SIM
+    size: tuple[int, int] = (1280, 720)
+    fps: float = 15.0
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit()):
+        raise ValueError(f"a frame size is WIDTHxHEIGHT, e.g. 1280x720, not {text!r}")
+    return int(width), int(height)
+
+
+def _device(choice: str) -> tuple[str, str]:
+    fmt, sep, device = choice.partition(":")
+    if not sep or not fmt or not device:
+        raise SystemExit(
+            f"an audio device is sim, none or FORMAT:DEVICE (alsa:default), not {choice!r}"
+        )
+    return fmt, device
+
+
+def publisher(server: str, lane: str, token: str, choice: MediaChoice) -> Publisher | None:
+    if choice.camera == NONE and choice.microphone == NONE:
+        return None
+    camera: Callable[[], Camera]
+    if choice.camera == SIM:
+        camera = lambda: SyntheticCamera(lane, size=choice.size, fps=choice.fps)  # noqa: E731
+    else:
+        camera = lambda: FfmpegCamera(choice.camera, loop=True)  # noqa: E731
+    microphone: Callable[[], Microphone] | None = None
+    if choice.microphone == SIM:
+        microphone = ToneMicrophone
+    elif choice.microphone != NONE:
+        fmt, device = _device(choice.microphone)
+        microphone = lambda: DeviceMicrophone(device, fmt)  # noqa: E731
+    speaker: Speaker | None = None
+    if choice.speaker == SIM:
+        speaker = RecordingSpeaker()
+    elif choice.speaker != NONE:
+        fmt, device = _device(choice.speaker)
+        try:
+            speaker = DeviceSpeaker(device, fmt)
+        except AudioDeviceError as exc:
+            raise SystemExit(f"the lane's speaker: {exc.detail}") from None
+    return Publisher(
+        media_url(link_url(server)),
+        lane,
+        token,
+        camera=camera,
+        microphone=microphone,
+        speaker=speaker,
+    )
 
 
 async def run_lane(
@@ -21,6 +101,7 @@ async def run_lane(
     seed: int | None = None,
     heartbeat_ms: int = 5000,
     state: Path | None = None,
+    media: MediaChoice | None = None,
 ) -> None:
     if driver != "sim":
         raise SystemExit(f"unknown driver {driver!r}; this build has: sim")
@@ -29,4 +110,5 @@ async def run_lane(
     session = LaneSession(
         lane, token, heartbeat_ms=heartbeat_ms, agent="seat-lane/sim", memory=memory
     )
-    await LaneAgent(link_url(server), session, sim).run()
+    media_publisher = publisher(server, lane, token, media or MediaChoice())
+    await LaneAgent(link_url(server), session, sim, publisher=media_publisher).run()

@@ -8,6 +8,7 @@ pure function of its arguments: the same call gives the same JPEG bytes.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -24,7 +25,7 @@ Image = npt.NDArray[np.uint8]
 BGR = tuple[int, int, int]
 
 # Camera overlays show local time; China keeps one zone with no daylight saving.
-_BEIJING: Final = timezone(timedelta(hours=8), "CST")
+BEIJING: Final = timezone(timedelta(hours=8), "CST")
 
 # GA 36-2018 plate faces, as the camera sees them under its IR-assisted exposure (BGR).
 _FACE: Final[dict[PlateColour, BGR]] = {
@@ -46,7 +47,7 @@ _INK: Final[dict[PlateColour, BGR]] = {
     PlateColour.UNKNOWN: (250, 250, 250),
 }
 _RED: Final[BGR] = (30, 30, 210)  # the 警 of a police plate
-_CAR_PAINTS: Final[tuple[BGR, ...]] = (
+CAR_PAINTS: Final[tuple[BGR, ...]] = (
     (235, 235, 235),  # white, China's most common car colour
     (40, 40, 40),
     (150, 150, 150),
@@ -94,27 +95,60 @@ def render(
     if at.tzinfo is None:
         raise ValueError("snapshot time must be timezone-aware")
     rng = np.random.default_rng(seed)
-    local = at.astimezone(_BEIJING)
+    local = at.astimezone(BEIJING)
     night = local.hour < 6 or local.hour >= 19
 
     img = np.empty((height, width, 3), np.uint8)
-    _draw_scene(img, night)
-    post = _draw_post(img)
-    paint = _CAR_PAINTS[int(rng.integers(len(_CAR_PAINTS)))]
+    post = draw_lane(img, night=night)
+    paint = CAR_PAINTS[int(rng.integers(len(CAR_PAINTS)))]
     centre = width / 2 + float(rng.uniform(-0.06, 0.06)) * width
     scale = float(rng.uniform(0.94, 1.04))
-    box = _draw_car(img, centre, scale, paint, len(plate) == 8)
-    _draw_plate(img, box, plate, colour)
-    _draw_arm(img, post, gate_angle)
+    box = draw_car(img, plate, colour, paint=paint, centre=centre, scale=scale)
+    draw_arm(img, post, gate_angle)
     # A little sensor noise: flat synthetic colour looks fake and compresses unrealistically.
     noise = rng.normal(0.0, 2.0, size=img.shape)
     img = np.clip(img.astype(np.float32) + noise, 0, 255).astype(np.uint8)
-    _draw_overlay(img, f"{local:%Y-%m-%d %H:%M:%S} +08:00", caption)
+    draw_overlay(img, f"{local:%Y-%m-%d %H:%M:%S} +08:00", caption)
 
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise RuntimeError("OpenCV could not encode the snapshot as JPEG")
     return Snapshot(jpeg=buf.tobytes(), box=box)
+
+
+def draw_lane(img: Image, *, night: bool) -> tuple[int, int]:
+    """Fill ``img`` with what never moves: the entrance, the lane and the barrier cabinet.
+
+    Returns the pivot of the arm. A moving picture draws this once and copies it per frame.
+    """
+    _draw_scene(img, night)
+    return _draw_post(img)
+
+
+def draw_car(
+    img: Image,
+    plate: str,
+    colour: PlateColour,
+    *,
+    paint: BGR,
+    centre: float,
+    scale: float,
+    bottom: float = 0.95,
+) -> tuple[int, int, int, int]:
+    """Draw a car carrying ``plate``, its front ``bottom`` (a fraction of the height, more
+    than 1 when it is leaving past the camera) down the frame; returns the plate's box.
+
+    The box may reach past the frame's edges; only the part inside is drawn. A plate under
+    four pixels tall is left out: a camera would show a blur there too.
+    """
+    box = _draw_car(img, centre, scale, paint, len(plate) == 8, bottom)
+    x, y, w, h = box
+    height, width = img.shape[:2]
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, width), min(y + h, height)
+    if h >= 4 and x1 > x0 and y1 > y0:
+        face = _plate_face(plate, colour, box)
+        img[y0:y1, x0:x1] = face[y0 - y : y1 - y, x0 - x : x1 - x]
+    return box
 
 
 def _draw_scene(img: Image, night: bool) -> None:
@@ -167,7 +201,7 @@ def _draw_post(img: Image) -> tuple[int, int]:
     return (x0 + (x1 - x0) // 3, y0 + (y1 - y0) // 5)
 
 
-def _draw_arm(img: Image, pivot: tuple[int, int], angle: float) -> None:
+def draw_arm(img: Image, pivot: tuple[int, int], angle: float) -> None:
     """The boom, red and white as barriers are painted, swung ``angle`` degrees up."""
     height, width = img.shape[:2]
     angle = math.radians(min(max(angle, 0.0), 90.0))
@@ -187,13 +221,13 @@ def _draw_arm(img: Image, pivot: tuple[int, int], angle: float) -> None:
 
 
 def _draw_car(
-    img: Image, centre: float, scale: float, paint: BGR, new_energy: bool
+    img: Image, centre: float, scale: float, paint: BGR, new_energy: bool, bottom: float
 ) -> tuple[int, int, int, int]:
-    """The front of a car stopped at the barrier; returns where its plate goes."""
+    """The front of a car; returns where its plate goes."""
     height, width = img.shape[:2]
     body_w = width * 0.44 * scale
     body_h = height * 0.30 * scale
-    bottom = height * 0.95
+    bottom = height * bottom
     left, right = centre - body_w / 2, centre + body_w / 2
     top = bottom - body_h
     roof = top - body_h * 0.55
@@ -275,13 +309,27 @@ def _draw_car(
     return (x, y, round(plate_w), round(plate_h))
 
 
+@functools.lru_cache(maxsize=64)
+def _plate_face(plate: str, colour: PlateColour, box: tuple[int, int, int, int]) -> Image:
+    """The plate drawn on its own, so it can be clipped at the frame's edge and reused while
+    a car stands still (the glyphs are most of the cost of a car). Callers must not modify it.
+
+    Glyph positions are worked out in frame coordinates, then shifted: rounding ``x + a``
+    and ``a`` can differ by a pixel, and a snapshot must not change with how it is drawn.
+    """
+    _, _, w, h = box
+    face = np.empty((h, w, 3), np.uint8)
+    _draw_plate(face, box, plate, colour)
+    return face
+
+
 def _draw_plate(
-    img: Image, box: tuple[int, int, int, int], plate: str, colour: PlateColour
+    region: Image, box: tuple[int, int, int, int], plate: str, colour: PlateColour
 ) -> None:
+    """Draw the plate of ``box`` into ``region``, an image exactly the size of the box."""
     x, y, w, h = box
     face = _FACE[colour]
     ink = _INK[colour]
-    region = img[y : y + h, x : x + w]
     if colour is PlateColour.GREEN:
         # GA 36-2018: small new-energy plates shade from white at the top to green.
         ramp = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None]
@@ -297,7 +345,7 @@ def _draw_plate(
     else:
         region[:] = face
     margin = max(2, h // 14)
-    cv2.rectangle(img, (x + margin, y + margin), (x + w - margin, y + h - margin), ink, 1)
+    cv2.rectangle(region, (margin, margin), (w - margin, h - margin), ink, 1)
 
     # One cell per character and a gap for the separator dot after the authority letter.
     cells = max(len(plate), 1)
@@ -318,22 +366,23 @@ def _draw_plate(
                     tint = _RED
         glyph_w = int(cell_w * 0.82)
         gx = int(cell_x + (cell_w - glyph_w) / 2)
-        _stamp(img, _glyph(text, glyph_w, glyph_h, stroke), gx, glyph_y, tint)
+        gx, gy = gx - x, glyph_y - y
+        _stamp(region, _glyph(text, glyph_w, glyph_h, stroke), gx, gy, tint)
         if framed:
             # Marks a stand-in for a Chinese character the Hershey fonts cannot draw.
-            cv2.rectangle(
-                img, (gx - 1, glyph_y - 2), (gx + glyph_w, glyph_y + glyph_h + 1), tint, 1
-            )
+            cv2.rectangle(region, (gx - 1, gy - 2), (gx + glyph_w, gy + glyph_h + 1), tint, 1)
     if cells >= 3:
-        dot_x = int(inner_x + cell_w * 2.25)
-        cv2.circle(img, (dot_x, y + h // 2), max(2, h // 18), ink, -1, cv2.LINE_AA)
+        dot_x = int(inner_x + cell_w * 2.25) - x
+        cv2.circle(region, (dot_x, h // 2), max(2, h // 18), ink, -1, cv2.LINE_AA)
 
 
-def _draw_overlay(img: Image, stamp: str, caption: str) -> None:
+def draw_overlay(img: Image, stamp: str, caption: str, *, top: int = 0) -> None:
+    """Burn in the time and lane name top left, as cameras print them; ``top`` moves the
+    text down, below anything else kept in that corner."""
     height, width = img.shape[:2]
     scale = height / 720 * 0.9
     thickness = max(1, round(height / 360))
-    origin = (int(width * 0.015), int(height * 0.05))
+    origin = (int(width * 0.015), top + int(height * 0.05))
     for text, at in ((stamp, origin), (caption, (origin[0], int(origin[1] + height * 0.05)))):
         if text:
             cv2.putText(img, text, at, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness + 2)

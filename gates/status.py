@@ -8,7 +8,8 @@ from typing import Any
 
 from .drivers import GateState, PlateColour
 from .plates import is_valid
-from .protocol import Call, Fault, Gate, LaneMessage, Vehicle, format_time
+from .protocol import Call, Fault, Gate, LaneMessage, Vehicle
+from .wire import format_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,7 @@ class LaneStatus:
             "last_vehicle": self.last_vehicle.to_json() if self.last_vehicle else None,
             "last_call_at": format_time(self.last_call_at) if self.last_call_at else None,
             "fault": self.faults[-1].to_json() if self.faults else None,
+            "faults": [fault.to_json() for fault in self.faults],
         }
 
 

@@ -15,6 +15,7 @@ import pytest
 import uvicorn
 
 from console.app import create_app
+from console.audit import AuditLog
 from console.auth import hash_password, new_token, token_hash
 from console.models import Direction, LaneRecord, Role
 from console.server import listening_socket, uvicorn_config
@@ -25,6 +26,8 @@ from gates.hub import LaneHub
 from gates.lane_session import LaneSession
 from gates.link import HeartbeatPolicy
 from gates.status import LaneStatus
+from media.bridge import MediaBridge
+from media.publisher import Publisher
 from tests.lanes import ScriptedDriver
 from tests.netproxy import CuttableProxy
 
@@ -38,6 +41,8 @@ class Centre:
     url: str
     store: SQLiteStore
     hub: LaneHub
+    media: MediaBridge
+    audit: AuditLog
     settings: Settings
     tokens: dict[str, str] = field(default_factory=dict)
 
@@ -101,6 +106,8 @@ class Running:
     task: asyncio.Task[None]
     port: int
     hub: LaneHub
+    media: MediaBridge
+    audit: AuditLog
 
     async def stop(self) -> None:
         self.server.should_exit = True
@@ -114,7 +121,9 @@ async def start_centre(settings: Settings, store: SQLiteStore, port: int = 0) ->
     sock = listening_socket(config)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
-    return Running(server, task, sock.getsockname()[1], app.state.hub)
+    return Running(
+        server, task, sock.getsockname()[1], app.state.hub, app.state.media, app.state.audit
+    )
 
 
 @pytest.fixture
@@ -132,7 +141,14 @@ async def store(settings: Settings) -> AsyncIterator[SQLiteStore]:
 @pytest.fixture
 async def centre(settings: Settings, store: SQLiteStore) -> AsyncIterator[Centre]:
     running = await start_centre(settings, store)
-    yield Centre(f"http://127.0.0.1:{running.port}", store, running.hub, settings)
+    yield Centre(
+        f"http://127.0.0.1:{running.port}",
+        store,
+        running.hub,
+        running.media,
+        running.audit,
+        settings,
+    )
     await running.stop()
 
 
@@ -157,13 +173,20 @@ async def lanes(centre: Centre) -> AsyncIterator[LaneFactory]:
     started: list[Lane] = []
 
     async def start(
-        lane_id: str, *, token: str | None = None, heartbeat_ms: int = 1000, wait: bool = True
+        lane_id: str,
+        *,
+        token: str | None = None,
+        heartbeat_ms: int = 1000,
+        wait: bool = True,
+        publisher: Publisher | None = None,
     ) -> Lane:
         if lane_id not in centre.tokens and token is None:
             await centre.add_lane(lane_id)
         session = LaneSession(lane_id, token or centre.tokens[lane_id], heartbeat_ms=heartbeat_ms)
         driver = ScriptedDriver()
-        agent = LaneAgent(centre.link, session, driver, Backoff(first=0.05, cap=0.2))
+        agent = LaneAgent(
+            centre.link, session, driver, Backoff(first=0.05, cap=0.2), publisher=publisher
+        )
         lane = Lane(agent, driver, asyncio.create_task(agent.run()))
         started.append(lane)
         if wait:

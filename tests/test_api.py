@@ -202,6 +202,7 @@ async def test_lane_list_shows_registry_and_live_state(staffed: Centre, lanes: L
         "last_vehicle": None,
         "last_call_at": None,
         "fault": None,
+        "faults": [],
     }
     assert by_id["P1-IN"]["online"] is False and by_id["P1-IN"]["gate"] == "unknown"
 

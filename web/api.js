@@ -36,8 +36,13 @@ const DEFAULT_TIMEOUT_MS = 15_000;
 /**
  * Send a request and return the parsed JSON body (null for 204).
  * `session: false` marks calls where 401 is an answer, not a lost session (login, me).
+ * `keepalive: true` lets the request outlive the page (pagehide).
  */
-export async function request(method, path, { body, timeoutMs = DEFAULT_TIMEOUT_MS, session = true } = {}) {
+export async function request(
+  method,
+  path,
+  { body, timeoutMs = DEFAULT_TIMEOUT_MS, session = true, keepalive = false } = {},
+) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (method !== "GET" && csrfToken) headers["X-CSRF-Token"] = csrfToken;
@@ -52,6 +57,7 @@ export async function request(method, path, { body, timeoutMs = DEFAULT_TIMEOUT_
       body: body === undefined ? undefined : JSON.stringify(body),
       credentials: "same-origin",
       cache: "no-store",
+      keepalive,
       signal: abort.signal,
     });
   } catch (err) {
@@ -96,6 +102,17 @@ export const api = {
     request("POST", `api/lanes/${encodeURIComponent(laneId)}/display`, {
       body: { lines },
       timeoutMs: 25_000,
+    }),
+  media: () => request("GET", "api/media"),
+  // offer: {sdp, type: "offer", intercom, listen}; answers {type, sdp, viewer}.
+  watch: (laneId, offer) =>
+    request("POST", `api/lanes/${encodeURIComponent(laneId)}/webrtc`, { body: offer, timeoutMs: 20_000 }),
+  // A viewer the centre already dropped, or a session already ended, is no loss here.
+  unwatch: (laneId, viewer, { keepalive = false } = {}) =>
+    request("DELETE", `api/lanes/${encodeURIComponent(laneId)}/webrtc/${encodeURIComponent(viewer)}`, {
+      keepalive,
+      session: false,
+      timeoutMs: 5_000,
     }),
   audit: (limit, before) => {
     const query = new URLSearchParams({ limit: String(limit) });

@@ -21,6 +21,8 @@
 //     [data-field="snapshot"]  <img> of GET /api/lanes/<id>/snapshot?t=<vehicle at>
 //     [data-field="call"] [data-field="fault"]
 //     button[data-action="open"] button[data-action="display"]   disabled when offline
+//     button[data-action="live"] opens the live view; disabled when offline.
+//                              The row being watched has data-watching="true".
 //   #open-dialog <dialog>      #open-reason <select> (values = reason codes), #open-note,
 //                              #open-confirm, #open-cancel, #open-error (validation)
 //   #outcome                   data-outcome="pending|done|refused|timeout|lane_offline|error",
@@ -31,12 +33,41 @@
 //   #audit <table>             tbody tr[data-seq] (+ data-action); #audit-more, #audit-status
 //   #lang-switch #logout #user-name #user-role[data-role] #conn-state[data-state] #banner
 //   <html lang> = current language; localStorage "seat.lang" = "zh-CN" | "en"
+//   #live                      the live view (hidden when closed): data-lane="<id>",
+//                              data-state = the view's state, as #live-state;
+//                              data-mode="none|watch|listen|intercom" (what the current
+//                              peer connection carries); data-talking="true|false"
+//                              (the microphone track is enabled)
+//     #live-state[data-state]  RTCPeerConnection.connectionState ("new" "connecting"
+//                              "connected" "disconnected" "failed"), or "offline" (the
+//                              lane is offline), "camera_down" (the lane has the fault
+//                              camera_unavailable), "error" (the offer was refused and
+//                              is not retried), "closed". With no peer connection:
+//                              "connecting" while offering, "disconnected" while a
+//                              new offer waits out its backoff.
+//     #live-message            role=alert, hidden when empty; data-message="offline" |
+//                              "camera_down" | "reconnecting" | "<error code>"
+//     #live-video              <video>; data-frames = framesDecoded; poster = the last
+//                              snapshot until the first frame
+//     #live-fresh[data-state]  "waiting" (no frame yet) | "live" | "stale" (no new
+//                              decoded frame for 1.5 s); data-fps, data-since-ms (since
+//                              the last new frame), data-buffer-ms (jitter buffer)
+//     #intercom-start #intercom-end (one of the two is shown) #intercom-busy[data-holder]
+//     #listen-toggle[aria-pressed]  supervisors and admins only
+//     #live-mute[aria-pressed] #talk-hold (pointer or Space held on it, or Space on the
+//                              focused #live, which it is when it opens) #talk-latch[aria-pressed]
+//     #meter-out #meter-in     <meter> with data-level 0..1 (dB scale, 0 = -60 dBFS)
+//     #live-open #live-display  the lane's open-gate and display dialogs, as on its row
+//     #live-close
+//   window.seatLive            the live view; .pc = the current RTCPeerConnection or null,
+//                              .viewer = its viewer id at the centre
 
 import { api, setCsrfToken, setUnauthorizedHandler, streamUrl } from "./api.js";
 import { createAuditView } from "./audit.js";
 import { DisplayDialog, OpenGateDialog } from "./dialogs.js";
 import { applyStatic, errorText, label, lang, onLangChange, setLang, t } from "./i18n.js";
 import { createLanesView } from "./lanes.js";
+import { LiveView } from "./live.js";
 import { CLOSE_UNAUTHORIZED, LiveStream } from "./stream.js";
 
 const $ = (id) => document.getElementById(id);
@@ -53,7 +84,20 @@ let throttleTimer = null;
 const lanes = createLanesView($("lanes"), {
   onOpen: (id) => openDialog.show(id),
   onDisplay: (id) => displayDialog.show(id),
+  onLive: (id) => live.show(id),
 });
+const live = new LiveView({
+  getLane: (id) => lanes.get(id),
+  onOpen: (id) => openDialog.show(id),
+  onDisplay: (id) => displayDialog.show(id),
+  canListen: () => AUDIT_ROLES.has(session.user?.role),
+  onShown: (id) => {
+    lanes.watching(id);
+    $("main").classList.toggle("main--live", id !== null);
+  },
+});
+// For tests and for an engineer at the console: the live peer connection's getStats().
+window.seatLive = live;
 const openDialog = new OpenGateDialog((id) => lanes.get(id));
 const displayDialog = new DisplayDialog((id) => lanes.get(id));
 const audit = createAuditView({
@@ -231,6 +275,7 @@ function endSession(messageKey) {
   setCsrfToken(null);
   openDialog.close();
   displayDialog.close();
+  live.close();
   lanes.clear();
   audit.clear();
   showHeader();
@@ -240,6 +285,7 @@ function endSession(messageKey) {
 async function logout() {
   const button = $("logout");
   button.disabled = true;
+  live.close(); // its DELETE must still carry the session's cookie
   try {
     await api.logout();
   } catch {
@@ -259,11 +305,15 @@ function handleMessage(message) {
       if (!Array.isArray(message.lanes)) return;
       session.synced = true;
       lanes.setAll(message.lanes);
+      if (live.laneId) live.laneChanged(lanes.get(live.laneId));
       // A (re)connect may follow a gap: fetch the newest audit page again.
       if (audit.loaded) audit.load();
       break;
     case "lane":
-      if (message.lane) lanes.upsert(message.lane);
+      if (message.lane) {
+        lanes.upsert(message.lane);
+        if (message.lane.id === live.laneId) live.laneChanged(lanes.get(live.laneId));
+      }
       break;
     case "audit":
       if (message.entry) audit.add(message.entry);
@@ -298,6 +348,7 @@ function relabel() {
   lanes.relabel();
   openDialog.relabel();
   displayDialog.relabel();
+  live.relabel();
   audit.relabel();
 }
 
@@ -316,6 +367,9 @@ function boot() {
     tab.addEventListener("click", () => showView(tab.dataset.view));
   }
   setInterval(() => lanes.tick(), TICK_MS);
+  // A closed tab must not hold a viewer (or the lane's intercom) until the centre's
+  // ICE consent check notices; keepalive lets the DELETE outlive the page.
+  window.addEventListener("pagehide", () => live.close({ keepalive: true, restoreFocus: false }));
 
   showView("loading");
   api.me().then(startSession, (error) => showLogin(error.status === 401 ? null : { error }));

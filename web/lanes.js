@@ -23,7 +23,7 @@ function normalisedConfidence(value) {
   return value > 1 ? value / 100 : value; // tolerate a 0..100 scale
 }
 
-export function createLanesView(container, { onOpen, onDisplay }) {
+export function createLanesView(container, { onOpen, onDisplay, onLive }) {
   const rows = new Map(); // lane id -> { lane, row, f: {fields}, group }
   const groups = new Map(); // car park name -> { section, tbody, count }
   let groupSeq = 0; // car park names are free text, so heading ids are generated
@@ -128,8 +128,15 @@ export function createLanesView(container, { onOpen, onDisplay }) {
     const displayLane = el("span", "visually-hidden");
     display.append(displayText, displayLane);
     display.addEventListener("click", () => onDisplay(row.getAttribute("data-lane")));
+    const live = el("button", "btn");
+    live.type = "button";
+    live.dataset.action = "live";
+    const liveText = el("span");
+    const liveLane = el("span", "visually-hidden");
+    live.append(liveText, liveLane);
+    live.addEventListener("click", () => onLive(row.getAttribute("data-lane")));
     const actions = el("div", "actions");
-    actions.append(open, display);
+    actions.append(open, display, live);
 
     const cells = [online, gate, vehicle, call, fault, actions].map((child) => {
       const td = el("td");
@@ -141,7 +148,8 @@ export function createLanesView(container, { onOpen, onDisplay }) {
       row,
       snapshotSrc: null,
       f: { name, direction, online, gate, thumb, noThumb, plate, plateColour, plateTime, plateFlag,
-        call, fault, open, openText, openLane, display, displayText, displayLane },
+        call, fault, open, openText, openLane, display, displayText, displayLane, live, liveText,
+        liveLane },
     };
   }
 
@@ -197,6 +205,9 @@ export function createLanesView(container, { onOpen, onDisplay }) {
     f.displayText.textContent = t("action.display");
     f.displayLane.textContent = laneName;
     f.display.disabled = !online;
+    f.liveText.textContent = t("action.live");
+    f.liveLane.textContent = laneName;
+    f.live.disabled = !online;
   }
 
   function renderVehicle(entry) {
@@ -344,6 +355,15 @@ export function createLanesView(container, { onOpen, onDisplay }) {
     },
     get(id) {
       return rows.get(id)?.lane ?? null;
+    },
+    /** Mark the lane whose live view is open (null: none). */
+    watching(id) {
+      for (const [laneId, entry] of rows) {
+        const on = laneId === id;
+        entry.row.classList.toggle("lane--watching", on);
+        if (on) entry.row.setAttribute("data-watching", "true");
+        else entry.row.removeAttribute("data-watching");
+      }
     },
     /** Forget everything (logout); shows the loading line until the next setAll. */
     clear() {

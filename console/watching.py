@@ -1,0 +1,135 @@
+"""Live media from the console's side: who may watch, talk and listen, and the ledger
+of it (who watched and who talked to which lane, from when to when).
+
+Any signed-in user may watch a lane and take its intercom when it is free; listening in
+without holding the intercom is for supervisors and above. Watching is recorded before
+the answer leaves, like every action: no audit, no media.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from media.bridge import MediaBridge
+from media.errors import IntercomBusy, LaneOffline, MediaError, OfferRefused
+from media.viewer import Viewer, Watcher
+
+from .actions import Actor
+from .audit import AuditLog
+from .errors import BadRequest, Conflict, ConsoleError, Forbidden, NotFound, StoreError
+from .ledger import AuditAction, AuditRecord
+from .models import LaneRecord, Role
+
+log = logging.getLogger("seat.console")
+
+
+@dataclass(frozen=True, slots=True)
+class WatchRequest:
+    sdp: str
+    talk: bool
+    listen: bool
+
+
+def parse_watch(body: object) -> WatchRequest:
+    if not isinstance(body, dict):
+        raise BadRequest("bad_request", "the body must be a JSON object")
+    sdp, kind = body.get("sdp"), body.get("type")
+    if not isinstance(sdp, str) or not sdp:
+        raise BadRequest("bad_request", "'sdp' must be the browser's offer SDP")
+    if kind != "offer":
+        raise BadRequest("bad_request", "'type' must be \"offer\"")
+    flags = {name: body.get(name, False) for name in ("intercom", "listen")}
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            raise BadRequest("bad_request", f"'{name}' must be true or false")
+    return WatchRequest(sdp, talk=flags["intercom"], listen=flags["listen"])
+
+
+_STATUS: dict[type[MediaError], type[ConsoleError]] = {
+    OfferRefused: BadRequest,
+    LaneOffline: Conflict,
+    IntercomBusy: Conflict,
+}
+
+
+class Watching:
+    def __init__(self, bridge: MediaBridge, audit: AuditLog) -> None:
+        self.bridge = bridge
+        self.audit = audit
+        self._writes: set[asyncio.Task[None]] = set()
+        bridge.on_viewer_closed(self._closed)
+
+    async def open(
+        self, actor: Actor, session: str, lane: LaneRecord, request: WatchRequest
+    ) -> dict[str, Any]:
+        user = actor.user
+        if request.listen and not request.talk and user.role.rank < Role.SUPERVISOR.rank:
+            raise Forbidden("forbidden", "listening in is for supervisors")
+        watcher = Watcher(user.username, user.role.value, session, actor.remote)
+        try:
+            viewer, answer = await self.bridge.watch(
+                lane.id, request.sdp, watcher, talk=request.talk, listen=request.listen
+            )
+        except MediaError as exc:
+            family = next(v for k, v in _STATUS.items() if isinstance(exc, k))
+            raise family(exc.code, exc.detail, **exc.extra) from exc
+        try:
+            await self.audit.record(self._record(viewer, started=True))
+        except StoreError as exc:
+            await viewer.close()
+            raise StoreError(
+                "audit_failed", f"not started: the audit ledger could not record it ({exc.detail})"
+            ) from exc
+        return {"type": "answer", "sdp": answer, "viewer": viewer.id}
+
+    async def close(self, actor: Actor, lane: LaneRecord, viewer_id: str) -> None:
+        viewer = self.bridge.viewer(viewer_id)
+        if viewer is None or viewer.lane != lane.id:
+            raise NotFound("unknown_viewer", "no such viewer of this lane")
+        if viewer.watcher.username != actor.user.username and actor.user.role is not Role.ADMIN:
+            raise Forbidden("forbidden", "only its own user or an admin can close a viewer")
+        await viewer.close()
+
+    def _closed(self, viewer: Viewer) -> None:
+        task = asyncio.create_task(self._record_end(viewer))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _record_end(self, viewer: Viewer) -> None:
+        try:
+            await self.audit.record(self._record(viewer, started=False))
+        except StoreError as exc:
+            log.error(
+                "audit.watch_end_unrecorded lane=%s viewer=%s error=%s",
+                viewer.lane,
+                viewer.id,
+                exc.detail,
+            )
+
+    @staticmethod
+    def _record(viewer: Viewer, *, started: bool) -> AuditRecord:
+        if viewer.talk:
+            action = AuditAction.INTERCOM_STARTED if started else AuditAction.INTERCOM_ENDED
+        else:
+            action = AuditAction.WATCH_STARTED if started else AuditAction.WATCH_ENDED
+        detail: dict[str, Any] = {
+            "viewer": viewer.id,
+            "listen": viewer.listen,
+            "role": viewer.watcher.role,
+            "remote": viewer.watcher.remote,
+        }
+        if not started and viewer.started_at is not None:
+            seconds = (datetime.now(UTC) - viewer.started_at).total_seconds()
+            detail["seconds"] = round(seconds, 1)
+        return AuditRecord(
+            actor=viewer.watcher.username, action=action, lane=viewer.lane, detail=detail
+        )
+
+    async def drain(self) -> None:
+        """Wait for the end records under way, so shutdown loses none."""
+        if self._writes:
+            await asyncio.wait(self._writes)

@@ -1,0 +1,42 @@
+"""Errors of live media. Each carries the ``code`` the console's JSON error body and the
+logs use, so an operator sees which rule or which device failed."""
+
+from __future__ import annotations
+
+
+class MediaError(Exception):
+    code = "media_error"
+
+    def __init__(self, detail: str, **extra: object) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        # Extra members of the console's JSON error body, e.g. who holds the intercom.
+        self.extra: dict[str, object] = extra
+
+
+class CameraError(MediaError):
+    code = "camera_unavailable"
+
+
+class LaneOffline(MediaError):
+    code = "lane_offline"
+
+
+class IntercomBusy(MediaError):
+    """Another user holds the lane's intercom: one voice at the lane at a time."""
+
+    code = "intercom_busy"
+
+
+class OfferRefused(MediaError):
+    """A browser's offer cannot be answered; ``code`` names the rule it broke."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+class AudioDeviceError(MediaError):
+    """A lane's sound card (microphone or speaker) cannot be opened or has failed."""
+
+    code = "audio_device_unavailable"

@@ -1,0 +1,223 @@
+"""Reading a camera or a file through FFmpeg (PyAV): blocking, for a worker thread.
+
+``SourceReader`` opens the input, yields Annex-B access units at 90 kHz and closes it.
+H.264 is never decoded: MP4/MKV packets (length-prefixed, avcC extradata starting with
+0x01) go through FFmpeg's ``h264_mp4toannexb`` filter, which puts SPS/PPS before each
+IDR; Annex-B sources (RTSP, MPEG-TS, raw ``.h264``) keep their bytes, and IDR units that
+come without SPS/PPS get the last ones seen (``media.annexb``). Every other codec is
+decoded and encoded once with ``media.encoder``.
+"""
+
+from __future__ import annotations
+
+import fractions
+import logging
+import threading
+import time
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from typing import Final
+
+import av
+from av.container import InputContainer
+from av.error import ExitError, FFmpegError, InvalidDataError
+from av.video.stream import VideoStream
+
+from .annexb import ParameterSets
+from .encoder import H264Encoder
+from .errors import CameraError
+from .units import VIDEO_CLOCK
+
+log = logging.getLogger("seat.media")
+
+# An unreachable camera must fail in seconds, not hang the lane's video forever.
+OPEN_TIMEOUT: Final = 5.0
+READ_TIMEOUT: Final = 5.0
+_NETWORK_OPTIONS: Final[dict[str, dict[str, str]]] = {
+    # TCP interleaving: UDP RTP is lost behind NAT and firewalls, and in big keyframes.
+    # ``timeout`` is FFmpeg's socket I/O timeout in microseconds.
+    "rtsp": {"rtsp_transport": "tcp", "timeout": str(int(READ_TIMEOUT * 1e6))},
+    "rtsps": {"rtsp_transport": "tcp", "timeout": str(int(READ_TIMEOUT * 1e6))},
+    "http": {"timeout": str(int(READ_TIMEOUT * 1e6))},
+    "https": {"timeout": str(int(READ_TIMEOUT * 1e6))},
+}
+_DEFAULT_FPS: Final = 15.0
+_MAX_FPS: Final = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """One access unit; ``pts``/``dts`` at 90 kHz from 0, ``at`` the Unix time read."""
+
+    data: bytes
+    pts: int
+    dts: int
+    keyframe: bool
+    at: float
+
+
+def is_file(url: str) -> bool:
+    """Whether ``url`` names a local file (paced at real time by default)."""
+    return "://" not in url or url.startswith("file:")
+
+
+def default_options(url: str) -> dict[str, str]:
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    return dict(_NETWORK_OPTIONS.get(scheme, {}))
+
+
+class SourceReader:
+    """Reads ``url`` from its first keyframe on, replayed forever if ``loop``.
+
+    ``keyframe``, when set, makes the next transcoded frame an IDR (passthrough cannot:
+    only the camera decides its keyframes). Blocking: iterate it in one worker thread.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        options: dict[str, str] | None = None,
+        *,
+        loop: bool = False,
+        keyframe: threading.Event | None = None,
+    ) -> None:
+        self.url = url
+        self.options = {**default_options(url), **(options or {})}
+        self.loop = loop
+        self.keyframe = keyframe or threading.Event()
+        self._encoder: H264Encoder | None = None  # made at the first frame, kept across replays
+
+    def units(self) -> Generator[Read, None, None]:
+        """Raises ``CameraError`` naming the URL when the source cannot be read."""
+        clock: _Clock | None = None
+        while True:
+            container = self._open()
+            try:
+                if not container.streams.video:
+                    raise CameraError(f"{self.url} has no video stream")
+                stream = container.streams.video[0]
+                fps = _frame_rate(stream)
+                clock = clock or _Clock(round(VIDEO_CLOCK / fps))
+                passthrough = stream.codec_context.name == "h264"
+                log.info(
+                    "media.camera.opened url=%s codec=%s passthrough=%s",
+                    self.url,
+                    stream.codec_context.name,
+                    passthrough,
+                )
+                if passthrough:
+                    yield from _passthrough(container, stream, clock)
+                else:
+                    yield from self._transcode(container, stream, clock, fps)
+            except FFmpegError as exc:
+                raise CameraError(f"{self.url} failed: {_reason(exc)}") from exc
+            finally:
+                container.close()
+            if not self.loop:
+                log.info("media.camera.ended url=%s", self.url)
+                return
+            clock.restart()
+
+    def _open(self) -> InputContainer:
+        if is_file(self.url):
+            try:
+                return av.open(self.url, "r", options=self.options)
+            except FFmpegError as exc:
+                raise CameraError(f"cannot open {self.url}: {_reason(exc)}") from exc
+        started = time.monotonic()
+        try:
+            return av.open(
+                self.url, "r", options=self.options, timeout=(OPEN_TIMEOUT, READ_TIMEOUT)
+            )
+        except FFmpegError as exc:
+            waited = time.monotonic() - started
+            raise CameraError(
+                f"cannot open {self.url} (gave up after {waited:.1f} s): {_reason(exc)}"
+            ) from exc
+
+    def _transcode(
+        self, container: InputContainer, stream: VideoStream, clock: _Clock, fps: float
+    ) -> Iterator[Read]:
+        for packet in container.demux(stream):
+            at = time.time()
+            try:
+                # The empty end-of-stream packet flushes frames the decoder still holds.
+                frames = stream.codec_context.decode(None if packet.size == 0 else packet)
+            except InvalidDataError:
+                # One torn JPEG from an HTTP camera must not take the picture down.
+                log.warning("media.camera.bad_frame url=%s", self.url)
+                continue
+            for frame in frames:
+                if self._encoder is None:
+                    gop = round(fps)  # one-second GOPs, as docs/media.md advises
+                    self._encoder = H264Encoder(frame.width, frame.height, fps=fps, gop=gop)
+                pts, _ = clock.stamp(frame.pts, None, frame.time_base or stream.time_base)
+                idr = self.keyframe.is_set()
+                self.keyframe.clear()
+                for unit in self._encoder.encode(frame, pts, idr=idr):
+                    yield Read(unit.data, unit.pts, unit.pts, unit.keyframe, at)
+
+
+def _passthrough(container: InputContainer, stream: VideoStream, clock: _Clock) -> Iterator[Read]:
+    extradata = stream.codec_context.extradata or b""
+    avcc = extradata[:1] == b"\x01"  # ISO/IEC 14496-15 AVCDecoderConfigurationRecord
+    annexb = av.BitStreamFilterContext("h264_mp4toannexb", stream) if avcc else None
+    sets = ParameterSets(None if avcc else extradata)
+    started = False
+    for packet in container.demux(stream):
+        if packet.size == 0:
+            continue  # the demuxer's end-of-stream marker
+        at = time.time()
+        for out in annexb.filter(packet) if annexb else [packet]:
+            data, keyframe = sets.complete(bytes(out))
+            started = started or keyframe
+            if started:  # a viewer cannot use anything before the first keyframe
+                pts, dts = clock.stamp(out.pts, out.dts, out.time_base)
+                yield Read(data, pts, dts, keyframe, at)
+
+
+def _frame_rate(stream: VideoStream) -> float:
+    """The stream's frame rate, within what a lane camera plausibly sends: RTSP streams
+    often report the 90 kHz RTP clock instead, which would make a 90,000-frame GOP."""
+    rate = float(stream.average_rate or stream.guessed_rate or _DEFAULT_FPS)
+    return rate if 1 <= rate <= _MAX_FPS else _DEFAULT_FPS
+
+
+class _Clock:
+    """Maps a source's timestamps to the units' 90 kHz clock: from 0, carrying on across
+    replays, and counting frames for streams that carry no timestamps (raw ``.h264``)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step  # one frame
+        self._offset = 0
+        self._base: int | None = None
+        self._last = -step  # the latest pts handed out
+
+    def stamp(
+        self, pts: int | None, dts: int | None, time_base: fractions.Fraction | None
+    ) -> tuple[int, int]:
+        """(pts, dts) at 90 kHz. The first unit of a pass, a keyframe, is shown first, so
+        its pts is the origin; dts may fall below it (B-frames) and only paces files."""
+        shown = pts if pts is not None else dts
+        if shown is None or time_base is None:
+            self._last += self.step
+            return self._last, self._last
+        if self._base is None:
+            self._base = shown
+        scale = time_base * VIDEO_CLOCK
+        out_pts = max(0, self._offset + round((shown - self._base) * scale))
+        decode = dts if dts is not None else shown
+        out_dts = self._offset + round((decode - self._base) * scale)
+        self._last = max(self._last, out_pts)
+        return out_pts, out_dts
+
+    def restart(self) -> None:
+        """The source starts over: continue one frame after the last unit."""
+        self._offset = self._last + self.step
+        self._base = None
+
+
+def _reason(exc: FFmpegError) -> str:
+    if isinstance(exc, ExitError):
+        return "no answer in time (timed out)"  # PyAV's timeout interrupted FFmpeg
+    return exc.strerror or str(exc)

@@ -1,0 +1,218 @@
+"""The lane's end of the media connection: camera and microphone up, agent's voice down.
+
+It streams only what the centre's latest ``media`` message asks for, over its own
+outbound WebSocket, and drops nothing but whole GOPs when the uplink cannot keep up
+(``KeyframeQueue``). A camera that fails is reported as a lane fault on the link, so
+the console says "camera down" instead of showing a frozen picture, and is retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from gates.agent import Backoff
+from gates.drivers import FaultRaised, LaneEvent
+from gates.errors import LinkError
+from gates.protocol import Media
+
+from .buffers import KeyframeQueue
+from .camera import Camera
+from .errors import CameraError
+from .messages import KeyframeWanted, MediaHello, parse_to_lane
+from .units import MAX_UNIT_BYTES, Kind, MediaUnit
+from .voice import Microphone, Speaker
+
+log = logging.getLogger("seat.lane")
+
+CAMERA_FAULT = "camera_unavailable"
+# About two seconds of 1.5 Mbit/s video; past that the uplink is not keeping up and the
+# queue skips to the next keyframe rather than deliver an ever older picture.
+SEND_QUEUE_BYTES = 512 * 1024
+
+
+class Publisher:
+    def __init__(
+        self,
+        url: str,
+        lane: str,
+        token: str,
+        *,
+        camera: Callable[[], Camera],
+        microphone: Callable[[], Microphone] | None,
+        speaker: Speaker | None,
+        backoff: Callable[[], Backoff] = Backoff,
+    ) -> None:
+        self.url = url
+        self.lane = lane
+        self.token = token
+        self.camera = camera
+        self.microphone = microphone
+        self.speaker = speaker
+        self.report: Callable[[LaneEvent], None] = _unreported
+        self.backoff = backoff
+        self.wanted: Media | None = None
+        self._changed = asyncio.Event()
+        self._stream: asyncio.Task[None] | None = None
+        self._current: Camera | None = None
+        self._camera_down = False
+
+    def want(self, media: Media) -> None:
+        """Follow the centre's latest ``media`` message."""
+        self.wanted = media if media.video or media.audio else None
+        self._changed.set()
+
+    def stop(self) -> None:
+        """The lane link dropped: the centre forgets the stream and will ask again."""
+        self.wanted = None
+        self._changed.set()
+
+    async def run(self, report: Callable[[LaneEvent], None]) -> None:
+        """Serve the centre's requests until cancelled; camera faults go to ``report``
+        as lane events, like the driver's."""
+        self.report = report
+        try:
+            while True:
+                await self._changed.wait()
+                self._changed.clear()
+                wanted = self.wanted
+                if self._stream is not None and (
+                    wanted is None or self._stream.get_name() != wanted.stream
+                ):
+                    self._stream.cancel()
+                    # gather, not a suppressed await: a cancel of run() itself must not
+                    # be swallowed along with the stream's own.
+                    await asyncio.gather(self._stream, return_exceptions=True)
+                    self._stream = None
+                if wanted is not None and self._stream is None:
+                    self._stream = asyncio.create_task(
+                        self._keep_streaming(wanted.stream), name=wanted.stream
+                    )
+        finally:
+            if self._stream is not None:
+                self._stream.cancel()
+
+    async def _keep_streaming(self, stream: str) -> None:
+        backoff = self.backoff()
+        while True:
+            try:
+                async with connect(
+                    self.url, max_size=2 * MAX_UNIT_BYTES, open_timeout=10, compression=None
+                ) as ws:
+                    await ws.send(MediaHello(self.lane, self.token, stream).encode())
+                    log.info("lane.media.opened lane=%s stream=%s", self.lane, stream)
+                    backoff.reset()
+                    await self._serve(ws)
+            except ConnectionClosed as exc:
+                log.warning("lane.media.closed lane=%s stream=%s reason=%s", self.lane, stream, exc)
+            except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
+                log.warning("lane.media.failed lane=%s error=%r", self.lane, exc)
+            await asyncio.sleep(backoff.next())  # redial pacing: real time is the point
+
+    async def _serve(self, ws: ClientConnection) -> None:
+        queue = KeyframeQueue(SEND_QUEUE_BYTES)
+        ready = asyncio.Event()
+
+        def push(unit: MediaUnit) -> None:
+            if queue.push(unit):
+                ready.set()
+
+        pumps: dict[Kind, asyncio.Task[None]] = {}
+        wire = [asyncio.create_task(self._read(ws)), asyncio.create_task(_write(ws, queue, ready))]
+        try:
+            while True:
+                wanted = self.wanted
+                self._set_pump(pumps, Kind.VIDEO, wanted is not None and wanted.video, push)
+                self._set_pump(pumps, Kind.AUDIO, wanted is not None and wanted.audio, push)
+                changed = asyncio.create_task(self._changed_flags())
+                done, _ = await asyncio.wait([*wire, changed], return_when=asyncio.FIRST_COMPLETED)
+                changed.cancel()
+                for task in wire:
+                    if task in done:
+                        task.result()  # raises ConnectionClosed: the caller redials
+                        return
+        finally:
+            for task in [*wire, *pumps.values()]:
+                task.cancel()
+            await asyncio.gather(*wire, *pumps.values(), return_exceptions=True)
+
+    async def _changed_flags(self) -> None:
+        await self._changed.wait()
+
+    def _set_pump(
+        self,
+        pumps: dict[Kind, asyncio.Task[None]],
+        kind: Kind,
+        on: bool,
+        push: Callable[[MediaUnit], None],
+    ) -> None:
+        running = pumps.get(kind)
+        if on and running is None:
+            work = self._film(push) if kind is Kind.VIDEO else self._listen(push)
+            pumps[kind] = asyncio.create_task(work)
+        elif not on and running is not None:
+            running.cancel()
+            del pumps[kind]
+
+    async def _film(self, push: Callable[[MediaUnit], None]) -> None:
+        backoff = self.backoff()
+        while True:
+            camera = self._current = self.camera()
+            try:
+                async for unit in camera.units():
+                    if self._camera_down:
+                        self._camera_down = False
+                        backoff.reset()
+                        self.report(FaultRaised(CAMERA_FAULT, "", active=False))
+                    push(unit)
+                detail = "the camera's stream ended"
+            except CameraError as exc:
+                detail = exc.detail
+            finally:
+                self._current = None
+            log.warning("lane.camera.down lane=%s detail=%s", self.lane, detail)
+            if not self._camera_down:
+                self._camera_down = True
+                self.report(FaultRaised(CAMERA_FAULT, detail))
+            await asyncio.sleep(backoff.next())  # retry pacing for a camera that is down
+
+    async def _listen(self, push: Callable[[MediaUnit], None]) -> None:
+        if self.microphone is None:
+            log.warning("lane.media.no_microphone lane=%s", self.lane)
+            return
+        async for unit in self.microphone().units():
+            push(unit)
+
+    async def _read(self, ws: ClientConnection) -> None:
+        async for raw in ws:
+            try:
+                if isinstance(raw, str):
+                    if isinstance(parse_to_lane(raw), KeyframeWanted) and self._current:
+                        self._current.request_keyframe()
+                    continue
+                unit = MediaUnit.parse(raw)
+            except LinkError as exc:
+                log.warning(
+                    "lane.media.problem lane=%s code=%s detail=%s", self.lane, exc.code, exc.detail
+                )
+                continue
+            if unit.kind is Kind.AUDIO and self.speaker is not None:
+                self.speaker.play(unit)
+
+
+async def _write(ws: ClientConnection, queue: KeyframeQueue, ready: asyncio.Event) -> None:
+    while True:
+        unit = queue.pop()
+        if unit is None:
+            ready.clear()
+            await ready.wait()
+            continue
+        await ws.send(unit.encode())
+
+
+def _unreported(event: LaneEvent) -> None:
+    raise RuntimeError(f"a lane event before Publisher.run: {event!r}")

@@ -1,0 +1,411 @@
+"""Live video and intercom end to end with real peers: a lane agent streaming its
+synthetic camera and microphone over its media connection, the centre, and aiortc
+viewers signing their offers through the HTTP API."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from aiortc import RTCPeerConnection
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from console.ledger import AuditAction, AuditEntry
+from console.models import Role
+from console.settings import Settings
+from media.camera import FfmpegCamera, SyntheticCamera
+from media.messages import CloseCode, MediaHello, media_url
+from media.publisher import CAMERA_FAULT, Publisher
+from media.units import HEADER
+from media.voice import RecordingSpeaker, ToneMicrophone
+from tests.conftest import TEST_POLICY, Centre, Lane, LaneFactory
+from tests.viewers import ViewerPeer, offer, watch
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    # A short grace so tests see the lane stop streaming after the last viewer.
+    return Settings(
+        data_dir=tmp_path, port=0, command_timeout_s=3.0, heartbeat=TEST_POLICY, media_grace_s=0.3
+    )
+
+
+@pytest.fixture
+async def staffed(centre: Centre) -> Centre:
+    await centre.add_user("alice", Role.AGENT)
+    await centre.add_user("bob", Role.AGENT)
+    await centre.add_user("sue", Role.SUPERVISOR)
+    return centre
+
+
+class MediaLane:
+    def __init__(self, lane: Lane, publisher: Publisher, speaker: RecordingSpeaker) -> None:
+        self.lane = lane
+        self.publisher = publisher
+        self.speaker = speaker
+
+
+StartLane = Callable[..., Awaitable[MediaLane]]
+
+
+@pytest.fixture
+async def media_lane(staffed: Centre, lanes: LaneFactory) -> StartLane:
+    async def start(lane_id: str = "L1", *, camera_url: str | None = None) -> MediaLane:
+        token = await staffed.add_lane(lane_id)
+        speaker = RecordingSpeaker()
+        publisher = Publisher(
+            media_url(staffed.link),
+            lane_id,
+            token,
+            camera=(
+                (lambda: FfmpegCamera(camera_url))
+                if camera_url
+                else (lambda: SyntheticCamera(lane_id, size=(320, 240), fps=15, gop=15))
+            ),
+            microphone=ToneMicrophone,
+            speaker=speaker,
+        )
+        return MediaLane(await lanes(lane_id, publisher=publisher), publisher, speaker)
+
+    return start
+
+
+@pytest.fixture
+async def peers() -> AsyncIterator[list[ViewerPeer]]:
+    """Viewer peers a test opened; closed at the end whatever happened."""
+    opened: list[ViewerPeer] = []
+    yield opened
+    for peer in opened:
+        await peer.close()
+
+
+async def settled(centre: Centre, check: Callable[[], bool]) -> None:
+    async with asyncio.timeout(10):
+        await centre.media.settled(check)
+
+
+async def hears(speaker: RecordingSpeaker, level: float) -> None:
+    """Wait until the lane's speaker played sound of at least ``level`` RMS (its samples
+    are floats in [-1, 1]: 0.01 is about -40 dBFS)."""
+    async with asyncio.timeout(15):
+        while speaker.rms(0.5) < level:
+            await speaker.wait_heard(speaker.heard + 1)
+
+
+def open_peer_connections() -> int:
+    """Peer connections alive in this process that were never closed."""
+    gc.collect()
+    return sum(
+        1
+        for obj in gc.get_objects()
+        if isinstance(obj, RTCPeerConnection) and obj.connectionState != "closed"
+    )
+
+
+# ----------------------------------------------------------------- watching
+
+
+async def test_lane_streams_only_while_watched_and_viewer_sees_live_frames(
+    staffed: Centre, media_lane: StartLane, peers: list[ViewerPeer]
+) -> None:
+    """Nothing streams until an agent watches; then decoded frames carry fresh stamps."""
+    lane = await media_lane()
+    assert not staffed.media.streaming("L1") and lane.publisher.wanted is None
+    async with staffed.client("alice") as client:
+        peer = await watch(client, "L1")
+        peers.append(peer)
+        frames = await peer.wait_frames(10)
+    assert staffed.media.streaming("L1")
+    assert (frames[-1].width, frames[-1].height) == (320, 240)
+    stamped = [f for f in frames if f.stamp is not None]
+    assert len(stamped) >= 8
+    ages = [f.at - f.stamp for f in stamped if f.stamp is not None]
+    assert all(-0.05 < age < 2.0 for age in ages)  # live, not replayed
+
+
+async def test_many_viewers_share_one_upstream(
+    staffed: Centre, media_lane: StartLane, peers: list[ViewerPeer]
+) -> None:
+    """Two agents and a supervisor watch one lane over one media connection."""
+    lane = await media_lane()
+    opened = []
+    for user in ("alice", "bob", "sue"):
+        async with staffed.client(user) as client:
+            peer = await watch(client, "L1", listen=user == "sue")
+            peers.append(peer)
+            opened.append(peer)
+    for peer in opened:
+        await peer.wait_frames(5)
+    assert len(staffed.media.viewers("L1")) == 3
+    assert lane.publisher.wanted is not None and lane.publisher.wanted.audio  # sue listens
+    await opened[2].wait_audio(100)
+    assert opened[0].audio == []  # an agent not on the intercom hears nothing
+
+
+async def test_intercom_carries_voice_both_ways_and_is_audited(
+    staffed: Centre, media_lane: StartLane, peers: list[ViewerPeer]
+) -> None:
+    """The agent hears the lane and the lane's speaker hears the agent; the ledger says
+    who talked to which lane, from when to when."""
+    lane = await media_lane()
+    microphone = ToneMicrophone(seed=3)
+    async with staffed.client("alice") as client:
+        peer = await watch(client, "L1", talk=True)
+        peers.append(peer)
+        feeding = asyncio.create_task(_feed(peer, microphone))
+        try:
+            await hears(lane.speaker, 0.01)
+            await peer.wait_audio(100)
+        finally:
+            feeding.cancel()
+        recorded = audit_of(staffed, AuditAction.INTERCOM_ENDED)
+        response = await client.delete(f"/api/lanes/L1/webrtc/{peer.viewer_id}")
+        assert response.status_code == 204
+        await recorded
+    entries = [e async for e in staffed.store.iter_audit() if e.lane == "L1"]
+    assert [e.action for e in entries] == [AuditAction.INTERCOM_STARTED, AuditAction.INTERCOM_ENDED]
+    assert all(e.actor == "alice" for e in entries)
+    assert entries[1].detail["seconds"] > 0
+
+
+async def _feed(peer: ViewerPeer, microphone: ToneMicrophone) -> None:
+    async for unit in microphone.units():
+        peer.speak(unit)
+
+
+def audit_of(centre: Centre, action: AuditAction) -> asyncio.Future[None]:
+    """Resolves when the ledger records ``action``."""
+    seen = asyncio.get_running_loop().create_future()
+
+    def check(entry: AuditEntry) -> None:
+        if entry.action is action and not seen.done():
+            seen.set_result(None)
+            unsubscribe()
+
+    unsubscribe = centre.audit.subscribe(check)
+    return seen
+
+
+async def test_only_one_user_holds_the_intercom(
+    staffed: Centre, media_lane: StartLane, peers: list[ViewerPeer]
+) -> None:
+    """A second talker gets 409 naming the holder, and no peer connection is left."""
+    await media_lane()
+    async with staffed.client("alice") as alice, staffed.client("bob") as bob:
+        peers.append(await watch(alice, "L1", talk=True))
+        before = open_peer_connections()
+        second = await offer(talk=True)
+        try:
+            response = await bob.post(
+                "/api/lanes/L1/webrtc",
+                json={"sdp": second.pc.localDescription.sdp, "type": "offer", "intercom": True},
+            )
+        finally:
+            await second.close()
+    assert response.status_code == 409
+    assert response.json()["error"] == "intercom_busy" and response.json()["holder"] == "alice"
+    assert open_peer_connections() == before  # the refused offer left no peer behind
+    assert len(staffed.media.viewers("L1")) == 1
+
+
+async def test_listening_in_is_for_supervisors(staffed: Centre, media_lane: StartLane) -> None:
+    """An agent asking to listen without the intercom is refused."""
+    await media_lane()
+    peer = await offer(listen=True)
+    try:
+        async with staffed.client("alice") as client:
+            response = await client.post(
+                "/api/lanes/L1/webrtc",
+                json={"sdp": peer.pc.localDescription.sdp, "type": "offer", "listen": True},
+            )
+    finally:
+        await peer.close()
+    assert response.status_code == 403
+    assert staffed.media.viewers() == []
+
+
+async def test_last_viewer_leaving_stops_the_lane_after_the_grace_time(
+    staffed: Centre, media_lane: StartLane, peers: list[ViewerPeer]
+) -> None:
+    """Closing the peer releases the viewer, and the lane's upstream ends soon after."""
+    await media_lane()
+    async with staffed.client("alice") as client:
+        peer = await watch(client, "L1")
+        await peer.wait_frames(3)
+    await peer.pc.close()  # the tab went away without a DELETE
+    await settled(staffed, lambda: not staffed.media.viewers("L1"))
+    await settled(staffed, lambda: not staffed.media.streaming("L1"))
+    assert open_peer_connections() == 0
+
+
+# ----------------------------------------------------------------- failures
+
+
+async def test_an_offline_lane_is_refused_with_no_peer_left(
+    staffed: Centre, media_lane: StartLane
+) -> None:
+    """Watching a lane that is offline is 409 lane_offline."""
+    lane = await media_lane()
+    await lane.lane.stop()
+    await staffed.wait_status("L1", lambda s: not s.online)
+    peer = await offer()
+    try:
+        async with staffed.client("alice") as client:
+            response = await client.post(
+                "/api/lanes/L1/webrtc", json={"sdp": peer.pc.localDescription.sdp, "type": "offer"}
+            )
+    finally:
+        await peer.close()
+    assert response.status_code == 409 and response.json()["error"] == "lane_offline"
+    assert open_peer_connections() == 0
+
+
+VP8_ONLY = "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error"),
+    [
+        (
+            {"sdp": "m=video 9 RTP/SAVPF 96\r\na=rtpmap:96\r\n", "type": "offer"},
+            400,
+            "malformed_sdp",
+        ),
+        ({"sdp": "v=0\r\nm=video x RTP/SAVPF 96\r\n", "type": "offer"}, 400, "malformed_sdp"),
+        ({"sdp": "x", "type": "answer"}, 400, "bad_request"),
+        ({"type": "offer"}, 400, "bad_request"),
+        ({"sdp": "OFFER", "type": "offer", "intercom": "yes"}, 400, "bad_request"),
+        ({"sdp": "OFFER", "type": "offer", "intercom": True}, 400, "offer_mismatch"),
+        ({"sdp": "VP8", "type": "offer"}, 400, "h264_required"),
+        ({"sdp": "x" * 70_000, "type": "offer"}, 413, "too_large"),
+    ],
+)
+async def test_bad_offers_are_refused_and_change_nothing(
+    staffed: Centre, media_lane: StartLane, body: dict[str, object], status: int, error: str
+) -> None:
+    """Malformed, mismatched, non-H.264 and oversized offers get a clear error."""
+    await media_lane()
+    peer = await offer()
+    sdp = peer.pc.localDescription.sdp
+    await peer.close()
+    if body.get("sdp") == "OFFER":
+        body = {**body, "sdp": sdp}
+    elif body.get("sdp") == "VP8":
+        head, _, _ = sdp.partition("m=video")
+        body = {**body, "sdp": head + VP8_ONLY + _ice_lines(sdp)}
+    async with staffed.client("alice") as client:
+        response = await client.post("/api/lanes/L1/webrtc", json=body)
+    assert (response.status_code, response.json()["error"]) == (status, error)
+    assert staffed.media.viewers() == [] and not staffed.media.streaming("L1")
+    assert open_peer_connections() == 0
+
+
+def _ice_lines(sdp: str) -> str:
+    return "".join(
+        line + "\r\n"
+        for line in sdp.splitlines()
+        if line.startswith(("a=ice-", "a=fingerprint", "a=setup", "a=mid"))
+    )
+
+
+async def test_watching_needs_a_session_csrf_and_a_known_lane(
+    staffed: Centre, media_lane: StartLane
+) -> None:
+    """No session is 401, a missing CSRF token 403, an unknown lane 404."""
+    await media_lane()
+    body = {"sdp": "v=0", "type": "offer"}
+    async with staffed.client() as anonymous:
+        assert (await anonymous.post("/api/lanes/L1/webrtc", json=body)).status_code == 401
+    async with staffed.client("alice") as client:
+        csrf = client.headers.pop("X-CSRF-Token")
+        assert (await client.post("/api/lanes/L1/webrtc", json=body)).status_code == 403
+        client.headers["X-CSRF-Token"] = csrf
+        missing = await client.post("/api/lanes/NOPE/webrtc", json=body)
+        assert missing.status_code == 404 and missing.json()["error"] == "unknown_lane"
+        gone = await client.delete("/api/lanes/L1/webrtc/0123")
+        assert gone.status_code == 404 and gone.json()["error"] == "unknown_viewer"
+
+
+async def test_another_agent_cannot_close_my_viewer(
+    staffed: Centre, media_lane: StartLane, peers: list[ViewerPeer]
+) -> None:
+    """Closing a viewer is for its own user (or an admin)."""
+    await media_lane()
+    async with staffed.client("alice") as alice, staffed.client("bob") as bob:
+        peer = await watch(alice, "L1")
+        peers.append(peer)
+        response = await bob.delete(f"/api/lanes/L1/webrtc/{peer.viewer_id}")
+    assert response.status_code == 403
+    assert len(staffed.media.viewers("L1")) == 1
+
+
+async def test_an_unreachable_camera_is_a_lane_fault(
+    staffed: Centre, media_lane: StartLane, peers: list[ViewerPeer]
+) -> None:
+    """A camera the lane cannot open shows as a camera_unavailable fault, not a frozen
+    picture; the intercom still works."""
+    await media_lane(camera_url="rtsp://127.0.0.1:9/none")
+    async with staffed.client("sue") as client:
+        peer = await watch(client, "L1", listen=True)
+        peers.append(peer)
+        status = await staffed.wait_status(
+            "L1", lambda s: any(f.code == CAMERA_FAULT for f in s.faults), timeout=20
+        )
+        await peer.wait_audio(100)
+    assert "127.0.0.1:9" in next(f.detail for f in status.faults if f.code == CAMERA_FAULT)
+    assert peer.frames == []
+
+
+# ------------------------------------------------------- the media connection
+
+
+async def _media_close(centre: Centre, first: str | bytes) -> int | None:
+    async with connect(media_url(centre.link)) as ws:
+        await ws.send(first)
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+    return closed.value.rcvd.code if closed.value.rcvd else None
+
+
+async def test_media_connection_refuses_bad_hellos(staffed: Centre, media_lane: StartLane) -> None:
+    """A wrong token, a stream nobody asked for, binary or junk first: each closed with
+    its code, and no stream starts."""
+    await media_lane()
+    token = staffed.tokens["L1"]
+    wrong = MediaHello("L1", "not-the-token", "s1").encode()
+    unwanted = MediaHello("L1", token, "s1").encode()
+    assert await _media_close(staffed, wrong) == CloseCode.UNAUTHORISED
+    assert await _media_close(staffed, unwanted) == CloseCode.NOT_WANTED
+    assert await _media_close(staffed, HEADER.pack(1, 1, 1, 1.0) + b"x") == CloseCode.MALFORMED
+    assert await _media_close(staffed, '{"type":"nope"}') == CloseCode.MALFORMED
+    assert not staffed.media.streaming("L1")
+
+
+async def test_a_malformed_unit_closes_the_upstream_and_the_lane_redials(
+    staffed: Centre, media_lane: StartLane, peers: list[ViewerPeer]
+) -> None:
+    """A unit that breaks the rules ends that media connection; viewers carry on once
+    the lane reconnects."""
+    lane = await media_lane()
+    async with staffed.client("alice") as client:
+        peer = await watch(client, "L1")
+        peers.append(peer)
+        await peer.wait_frames(3)
+    wanted = lane.publisher.wanted
+    assert wanted is not None
+    async with connect(media_url(staffed.link)) as ws:
+        await ws.send(MediaHello("L1", staffed.tokens["L1"], wanted.stream).encode())
+        await settled(staffed, lambda: staffed.media.streaming("L1"))
+        await ws.send(b"\x80" + bytes(HEADER.size))
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == CloseCode.MALFORMED
+    seen = len(peer.frames)
+    started = time.monotonic()
+    await peer.wait_frames(seen + 5, timeout=20)
+    assert time.monotonic() - started < 20

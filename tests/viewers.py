@@ -1,0 +1,138 @@
+"""An agent's viewer as a real aiortc peer: it offers like the console does (H.264 put
+first, the intercom's audio sendrecv), signs the offer through the HTTP API and keeps
+what arrives: decoded video frames and decoded lane audio."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+
+import av
+import httpx
+import numpy as np
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from media.stamp import read_stamp
+from media.tracks import PacketTrack
+from media.units import Kind, MediaUnit
+
+
+@dataclass
+class Seen:
+    """A decoded frame: when it was shown and the capture time stamped in it."""
+
+    at: float
+    stamp: float | None
+    width: int
+    height: int
+
+
+@dataclass
+class ViewerPeer:
+    pc: RTCPeerConnection
+    viewer_id: str = ""
+    frames: list[Seen] = field(default_factory=list)
+    audio: list[np.ndarray] = field(default_factory=list)
+    frame_arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    audio_arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    voice: PacketTrack | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.pc.close()
+
+    async def wait_frames(self, count: int, timeout: float = 15.0) -> list[Seen]:
+        async with asyncio.timeout(timeout):
+            while len(self.frames) < count:
+                self.frame_arrived.clear()
+                await self.frame_arrived.wait()
+        return self.frames
+
+    async def wait_audio(self, rms: float, timeout: float = 15.0) -> None:
+        """Wait until what this viewer heard has at least ``rms`` (int16 scale)."""
+        async with asyncio.timeout(timeout):
+            while self.audio_rms() < rms:
+                self.audio_arrived.clear()
+                await self.audio_arrived.wait()
+
+    def speak(self, unit: MediaUnit) -> None:
+        assert self.voice is not None
+        self.voice.offer(unit)
+
+    def audio_rms(self) -> float:
+        if not self.audio:
+            return 0.0
+        samples = np.concatenate(self.audio).astype(np.float64)
+        return float(np.sqrt(np.mean(samples**2)))
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        work = self._watch(track) if track.kind == "video" else self._hear(track)
+        self._tasks.append(asyncio.create_task(work))
+
+    async def _watch(self, track: MediaStreamTrack) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await track.recv()
+                assert isinstance(frame, av.VideoFrame)
+                image = frame.to_ndarray(format="bgr24")
+                self.frames.append(Seen(time.time(), read_stamp(image), frame.width, frame.height))
+                self.frame_arrived.set()
+
+    async def _hear(self, track: MediaStreamTrack) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await track.recv()
+                assert isinstance(frame, av.AudioFrame)
+                self.audio.append(frame.to_ndarray().reshape(-1))
+                self.audio_arrived.set()
+
+
+def _prefer(transceiver: object, mime: str) -> None:
+    kind = "video" if mime.startswith("video") else "audio"
+    codecs = RTCRtpSender.getCapabilities(kind).codecs
+    transceiver.setCodecPreferences([c for c in codecs if c.mimeType == mime])  # type: ignore[attr-defined]
+
+
+async def offer(*, talk: bool = False, listen: bool = False) -> ViewerPeer:
+    """A viewer peer with its offer set as local description (candidates gathered)."""
+    peer = ViewerPeer(RTCPeerConnection())
+    peer.pc.on("track", peer._on_track)
+    _prefer(peer.pc.addTransceiver("video", direction="recvonly"), "video/H264")
+    if talk:
+        peer.voice = PacketTrack(Kind.AUDIO, capacity=100)
+        _prefer(peer.pc.addTransceiver(peer.voice, direction="sendrecv"), "audio/opus")
+    elif listen:
+        _prefer(peer.pc.addTransceiver("audio", direction="recvonly"), "audio/opus")
+    await peer.pc.setLocalDescription(await peer.pc.createOffer())
+    return peer
+
+
+async def watch(
+    client: httpx.AsyncClient, lane: str, *, talk: bool = False, listen: bool = False
+) -> ViewerPeer:
+    """Offer, sign through ``POST /api/lanes/{lane}/webrtc`` and apply the answer."""
+    peer = await offer(talk=talk, listen=listen)
+    try:
+        response = await client.post(
+            f"/api/lanes/{lane}/webrtc",
+            json={
+                "sdp": peer.pc.localDescription.sdp,
+                "type": "offer",
+                "intercom": talk,
+                "listen": listen,
+            },
+        )
+        response.raise_for_status()
+        body = response.json()
+        peer.viewer_id = body["viewer"]
+        await peer.pc.setRemoteDescription(RTCSessionDescription(body["sdp"], body["type"]))
+    except BaseException:
+        await peer.close()
+        raise
+    return peer
