@@ -76,6 +76,11 @@ class KeyframeQueue:
             self._video_bytes -= len(unit.data)
         return unit
 
+    def skip_to_keyframe(self) -> None:
+        """Drop the queued video and what arrives until the next keyframe (a unit was
+        lost upstream of this queue)."""
+        self._cut_video()
+
     def _cut_video(self) -> None:
         kept = deque(u for u in self._units if u.kind is Kind.AUDIO)
         self.dropped.video += len(self._units) - len(kept)

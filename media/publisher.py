@@ -22,7 +22,7 @@ from gates.protocol import Media
 
 from .buffers import KeyframeQueue
 from .camera import Camera
-from .errors import CameraError
+from .errors import MediaError
 from .messages import KeyframeWanted, MediaHello, parse_to_lane
 from .units import MAX_UNIT_BYTES, Kind, MediaUnit
 from .voice import Microphone, Speaker
@@ -30,6 +30,7 @@ from .voice import Microphone, Speaker
 log = logging.getLogger("seat.lane")
 
 CAMERA_FAULT = "camera_unavailable"
+MIC_FAULT = "microphone_unavailable"
 # About two seconds of 1.5 Mbit/s video; past that the uplink is not keeping up and the
 # queue skips to the next keyframe rather than deliver an ever older picture.
 SEND_QUEUE_BYTES = 512 * 1024
@@ -59,7 +60,9 @@ class Publisher:
         self._changed = asyncio.Event()
         self._stream: asyncio.Task[None] | None = None
         self._current: Camera | None = None
-        self._camera_down = False
+        # Faults this publisher reported and has not cleared: they outlive a pump that
+        # is stopped and started again, so a fault is raised and cleared once each.
+        self._down: set[str] = set()
 
     def want(self, media: Media) -> None:
         """Follow the centre's latest ``media`` message."""
@@ -118,6 +121,12 @@ class Publisher:
         ready = asyncio.Event()
 
         def push(unit: MediaUnit) -> None:
+            if len(unit.data) > MAX_UNIT_BYTES:
+                # The centre would close the connection on it; drop it, and the video
+                # up to the next keyframe that the dropped frame's successors need.
+                log.warning("lane.media.unit_too_large lane=%s bytes=%d", self.lane, len(unit.data))
+                queue.skip_to_keyframe()
+                return
             if queue.push(unit):
                 ready.set()
 
@@ -152,40 +161,46 @@ class Publisher:
     ) -> None:
         running = pumps.get(kind)
         if on and running is None:
-            work = self._film(push) if kind is Kind.VIDEO else self._listen(push)
-            pumps[kind] = asyncio.create_task(work)
+            pumps[kind] = asyncio.create_task(self._pump(kind, push))
         elif not on and running is not None:
             running.cancel()
             del pumps[kind]
 
-    async def _film(self, push: Callable[[MediaUnit], None]) -> None:
+    async def _pump(self, kind: Kind, push: Callable[[MediaUnit], None]) -> None:
+        """Keep the camera or the microphone streaming: a source that fails or ends is
+        reported as a lane fault, retried with backoff, and the fault cleared when it
+        delivers again."""
+        opener: Callable[[], Camera | Microphone] | None
+        opener, fault = (
+            (self.camera, CAMERA_FAULT) if kind is Kind.VIDEO else (self.microphone, MIC_FAULT)
+        )
+        if opener is None:
+            log.warning("lane.media.no_microphone lane=%s", self.lane)
+            return
         backoff = self.backoff()
         while True:
-            camera = self._current = self.camera()
+            source = opener()
+            if kind is Kind.VIDEO:
+                self._current = source  # type: ignore[assignment]
             try:
-                async for unit in camera.units():
-                    if self._camera_down:
-                        self._camera_down = False
+                async for unit in source.units():
+                    if fault in self._down:
+                        self._down.discard(fault)
                         backoff.reset()
-                        self.report(FaultRaised(CAMERA_FAULT, "", active=False))
+                        self.report(FaultRaised(fault, "", active=False))
                     push(unit)
-                detail = "the camera's stream ended"
-            except CameraError as exc:
+                detail = "the source's stream ended"
+            except MediaError as exc:
                 detail = exc.detail
             finally:
                 self._current = None
-            log.warning("lane.camera.down lane=%s detail=%s", self.lane, detail)
-            if not self._camera_down:
-                self._camera_down = True
-                self.report(FaultRaised(CAMERA_FAULT, detail))
-            await asyncio.sleep(backoff.next())  # retry pacing for a camera that is down
-
-    async def _listen(self, push: Callable[[MediaUnit], None]) -> None:
-        if self.microphone is None:
-            log.warning("lane.media.no_microphone lane=%s", self.lane)
-            return
-        async for unit in self.microphone().units():
-            push(unit)
+            log.warning(
+                "lane.media.source_down lane=%s fault=%s detail=%s", self.lane, fault, detail
+            )
+            if fault not in self._down:
+                self._down.add(fault)
+                self.report(FaultRaised(fault, detail))
+            await asyncio.sleep(backoff.next())  # retry pacing for a device that is down
 
     async def _read(self, ws: ClientConnection) -> None:
         async for raw in ws:

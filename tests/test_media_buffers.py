@@ -76,6 +76,16 @@ def test_overflow_cuts_to_the_next_keyframe_and_keeps_audio() -> None:
     assert queue.dropped.video == 5
 
 
+def test_a_unit_lost_upstream_skips_to_the_next_keyframe() -> None:
+    """After skip_to_keyframe nothing decodes until a keyframe, so nothing is queued."""
+    queue = KeyframeQueue(max_video_bytes=10_000)
+    queue.push(video(1, key=True))
+    queue.skip_to_keyframe()
+    assert not queue.push(video(2))
+    assert queue.push(audio(1)) and queue.push(video(3, key=True))
+    assert drain(queue) == [(Kind.AUDIO, 1), (Kind.VIDEO, 3)]
+
+
 def test_an_overflowing_keyframe_replaces_the_queued_video() -> None:
     """A keyframe that overflows the queue is kept and everything older dropped."""
     queue = KeyframeQueue(max_video_bytes=250)

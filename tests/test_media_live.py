@@ -20,9 +20,9 @@ from console.models import Role
 from console.settings import Settings
 from media.camera import FfmpegCamera, SyntheticCamera
 from media.messages import CloseCode, MediaHello, media_url
-from media.publisher import CAMERA_FAULT, Publisher
+from media.publisher import CAMERA_FAULT, MIC_FAULT, Publisher
 from media.units import HEADER
-from media.voice import RecordingSpeaker, ToneMicrophone
+from media.voice import DeviceMicrophone, Microphone, RecordingSpeaker, ToneMicrophone
 from tests.conftest import TEST_POLICY, Centre, Lane, LaneFactory
 from tests.viewers import ViewerPeer, offer, watch
 
@@ -55,7 +55,12 @@ StartLane = Callable[..., Awaitable[MediaLane]]
 
 @pytest.fixture
 async def media_lane(staffed: Centre, lanes: LaneFactory) -> StartLane:
-    async def start(lane_id: str = "L1", *, camera_url: str | None = None) -> MediaLane:
+    async def start(
+        lane_id: str = "L1",
+        *,
+        camera_url: str | None = None,
+        microphone: Callable[[], Microphone] = ToneMicrophone,
+    ) -> MediaLane:
         token = await staffed.add_lane(lane_id)
         speaker = RecordingSpeaker()
         publisher = Publisher(
@@ -67,7 +72,7 @@ async def media_lane(staffed: Centre, lanes: LaneFactory) -> StartLane:
                 if camera_url
                 else (lambda: SyntheticCamera(lane_id, size=(320, 240), fps=15, gop=15))
             ),
-            microphone=ToneMicrophone,
+            microphone=microphone,
             speaker=speaker,
         )
         return MediaLane(await lanes(lane_id, publisher=publisher), publisher, speaker)
@@ -359,6 +364,22 @@ async def test_an_unreachable_camera_is_a_lane_fault(
         await peer.wait_audio(100)
     assert "127.0.0.1:9" in next(f.detail for f in status.faults if f.code == CAMERA_FAULT)
     assert peer.frames == []
+
+
+async def test_a_microphone_that_cannot_open_is_a_lane_fault(
+    staffed: Centre, media_lane: StartLane, peers: list[ViewerPeer]
+) -> None:
+    """A broken intercom microphone is reported as microphone_unavailable; the video
+    still flows."""
+    await media_lane(microphone=lambda: DeviceMicrophone("hw:99,0", "alsa"))
+    async with staffed.client("sue") as client:
+        peer = await watch(client, "L1", listen=True)
+        peers.append(peer)
+        status = await staffed.wait_status(
+            "L1", lambda s: any(f.code == MIC_FAULT for f in s.faults), timeout=20
+        )
+        await peer.wait_frames(3)
+    assert "hw:99,0" in next(f.detail for f in status.faults if f.code == MIC_FAULT)
 
 
 # ------------------------------------------------------- the media connection
