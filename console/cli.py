@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import logging
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
@@ -126,6 +127,31 @@ def run_fast(main: Coroutine[Any, Any, None]) -> None:
     uvloop.run(main)
 
 
+async def until_stopped(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` until SIGINT or SIGTERM, then cancel it so it cleans up. Installed
+    explicitly: a process started in the background by a shell (or by the demo) inherits
+    an ignored SIGINT, and asyncio then leaves it ignored; systemd stops with SIGTERM."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(main)
+    signalled: list[int] = []
+
+    def stop_on(signum: int) -> None:
+        signalled.append(signum)
+        task.cancel()
+
+    stops = (signal.SIGINT, signal.SIGTERM)
+    for stop in stops:
+        loop.add_signal_handler(stop, stop_on, stop)
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not signalled:
+            raise  # cancelled from outside, not stopped by a signal
+    finally:
+        for stop in stops:
+            loop.remove_signal_handler(stop)
+
+
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from .server import serve
 
@@ -140,22 +166,24 @@ def _cmd_lane(args: argparse.Namespace, settings: Settings) -> int:
     if not token:
         raise SystemExit("give the lane's token with --token or SEAT_LANE_TOKEN")
     run_fast(
-        run_lane(
-            args.server,
-            args.lane,
-            token,
-            driver=args.driver,
-            lift_s=args.lift_s,
-            seed=args.seed,
-            heartbeat_ms=args.heartbeat_ms,
-            state=args.state,
-            media=MediaChoice(
-                camera=args.camera,
-                microphone=args.microphone,
-                speaker=args.speaker,
-                size=args.size,
-                fps=args.fps,
-            ),
+        until_stopped(
+            run_lane(
+                args.server,
+                args.lane,
+                token,
+                driver=args.driver,
+                lift_s=args.lift_s,
+                seed=args.seed,
+                heartbeat_ms=args.heartbeat_ms,
+                state=args.state,
+                media=MediaChoice(
+                    camera=args.camera,
+                    microphone=args.microphone,
+                    speaker=args.speaker,
+                    size=args.size,
+                    fps=args.fps,
+                ),
+            )
         )
     )
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -141,6 +142,28 @@ async def test_lane_added_by_cli_connects_with_its_printed_token(
             lane.terminate()
             await lane.wait()
     assert AuditAction.LANE_ADDED in await ledger_actions(settings.database)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+async def test_lane_agent_stops_cleanly_on_a_signal_even_started_in_the_background(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    """A lane started with SIGINT ignored (as a shell's background job inherits it) still
+    exits with 0 on SIGINT or SIGTERM while it is redialling an unreachable centre."""
+    lane = await asyncio.create_subprocess_exec(
+        *SEAT, "lane", "--server", "http://127.0.0.1:9", "--lane", "P1", "--camera", "none",
+        "--microphone", "none", "--speaker", "none",
+        env={**os.environ, "SEAT_LANE_TOKEN": "t", "SEAT_DATA_DIR": str(tmp_path)},
+        stderr=asyncio.subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )  # fmt: skip
+    assert lane.stderr is not None
+    async with asyncio.timeout(30):
+        while b"lane.link.failed" not in await lane.stderr.readline():
+            pass  # running, and redialling
+        lane.send_signal(stop)
+        await lane.communicate()
+    assert lane.returncode == 0
 
 
 def test_bad_setting_is_named(tmp_path: Path) -> None:

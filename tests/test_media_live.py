@@ -248,6 +248,45 @@ async def test_last_viewer_leaving_stops_the_lane_after_the_grace_time(
     assert open_peer_connections() == 0
 
 
+async def test_logging_out_ends_that_users_viewers(
+    staffed: Centre, media_lane: StartLane, peers: list[ViewerPeer]
+) -> None:
+    """A console session that ends takes its live views with it; others stay."""
+    await media_lane()
+    async with staffed.client("alice") as alice, staffed.client("bob") as bob:
+        peers.append(await watch(alice, "L1", talk=True))
+        peers.append(await watch(bob, "L1"))
+        assert (await alice.post("/api/logout")).status_code == 204
+    await settled(staffed, lambda: len(staffed.media.viewers("L1")) == 1)
+    assert staffed.media.viewers("L1")[0].watcher.username == "bob"
+
+
+async def test_a_lane_that_reconnects_streams_again_to_the_same_viewer(
+    staffed: Centre, media_lane: StartLane, lanes: LaneFactory, peers: list[ViewerPeer]
+) -> None:
+    """When a lane agent restarts mid-view, the centre asks the new one to stream and
+    the viewer's picture resumes without a new offer."""
+    lane = await media_lane()
+    async with staffed.client("alice") as client:
+        peer = await watch(client, "L1")
+        peers.append(peer)
+        await peer.wait_frames(3)
+    await lane.lane.stop()
+    await staffed.wait_status("L1", lambda s: not s.online)
+    publisher = Publisher(
+        media_url(staffed.link),
+        "L1",
+        staffed.tokens["L1"],
+        camera=lambda: SyntheticCamera("L1", size=(320, 240), fps=15, gop=15, seed=1),
+        microphone=ToneMicrophone,
+        speaker=RecordingSpeaker(),
+    )
+    await lanes("L1", publisher=publisher)
+    seen = len(peer.frames)
+    await peer.wait_frames(seen + 10, timeout=20)
+    assert peer.frames[-1].stamp is not None and peer.frames[-1].at - peer.frames[-1].stamp < 2
+
+
 # ----------------------------------------------------------------- failures
 
 
