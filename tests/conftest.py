@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from playwright.async_api import Browser, async_playwright
 
 from console.app import create_app
 from console.audit import AuditLog
@@ -222,3 +223,36 @@ async def lane_behind_proxy(centre: Centre) -> AsyncIterator[tuple[ScriptedDrive
     finally:
         running.cancel()
         await proxy.close()
+
+
+@pytest.fixture
+async def staffed(centre: Centre) -> Centre:
+    """The centre with two agents, alice and bob, and a supervisor, sue."""
+    await centre.add_user("alice", Role.AGENT)
+    await centre.add_user("bob", Role.AGENT)
+    await centre.add_user("sue", Role.SUPERVISOR)
+    return centre
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package: browser downloads cannot work here
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    # A fake camera and microphone (a beeping tone), allowed without a prompt, and
+    # audio that plays without a user gesture: the intercom's browser end.
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        await launched.close()

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from console.ledger import AuditAction
-from console.models import Role, Session
+from console.models import Session
 from gates.drivers import GateState
 from tests.conftest import PASSWORD, Centre, LaneFactory
 
@@ -21,14 +21,6 @@ async def actions_in_ledger(centre: Centre) -> list[AuditAction]:
         async for entry in centre.store.iter_audit()
         if entry.action is not AuditAction.CENTRE_STARTED
     ]
-
-
-@pytest.fixture
-async def staffed(centre: Centre) -> Centre:
-    await centre.add_user("alice", Role.AGENT)
-    await centre.add_user("bob", Role.AGENT)
-    await centre.add_user("sue", Role.SUPERVISOR)
-    return centre
 
 
 # ------------------------------------------------------------------ login and sessions

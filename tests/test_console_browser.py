@@ -2,42 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
-from console.models import Role
 from gates.drivers import GateChanged, GateState
 from tests.conftest import PASSWORD, Centre, LaneFactory
 from tests.lanes import seen
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        await browser.close()
-
-
-@pytest.fixture
-async def staffed(centre: Centre) -> Centre:
-    await centre.add_user("alice", Role.AGENT)
-    await centre.add_user("sue", Role.SUPERVISOR)
-    return centre
 
 
 async def logged_in(browser: Browser, centre: Centre, username: str) -> Page:

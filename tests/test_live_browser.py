@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from console.ledger import AuditAction
-from console.models import Role
 from media.camera import Camera, FfmpegCamera, SyntheticCamera
 from media.messages import media_url
 from media.publisher import Publisher
@@ -24,15 +23,6 @@ from tests.lanes import seen
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--autoplay-policy=no-user-gesture-required",
-]
 # Speaker samples are floats in [-1, 1]: 0.01 is about -40 dBFS, far above the silence of
 # a disabled microphone track and far below Chromium's fake beep.
 HEARD = 0.01
@@ -59,22 +49,6 @@ INBOUND = """([kind, field, floor]) => {
   const {pc: _, ...stats} = s;
   return stats;
 }"""
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        await browser.close()
-
-
-@pytest.fixture
-async def staffed(centre: Centre) -> Centre:
-    await centre.add_user("alice", Role.AGENT)
-    await centre.add_user("bob", Role.AGENT)
-    await centre.add_user("sue", Role.SUPERVISOR)
-    return centre
 
 
 @dataclass

@@ -16,7 +16,6 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from console.ledger import AuditAction, AuditEntry
-from console.models import Role
 from console.settings import Settings
 from media.camera import FfmpegCamera, SyntheticCamera
 from media.messages import CloseCode, MediaHello, media_url
@@ -33,14 +32,6 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(
         data_dir=tmp_path, port=0, command_timeout_s=3.0, heartbeat=TEST_POLICY, media_grace_s=0.3
     )
-
-
-@pytest.fixture
-async def staffed(centre: Centre) -> Centre:
-    await centre.add_user("alice", Role.AGENT)
-    await centre.add_user("bob", Role.AGENT)
-    await centre.add_user("sue", Role.SUPERVISOR)
-    return centre
 
 
 class MediaLane:

@@ -10,7 +10,6 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from console.models import Role
 from gates.drivers import GateChanged, GateState
 from tests.conftest import Centre, LaneFactory
 
@@ -33,13 +32,6 @@ async def close_code(ws: ClientConnection) -> int | None:
             while True:
                 await ws.recv()
     return caught.value.rcvd.code if caught.value.rcvd else None
-
-
-@pytest.fixture
-async def staffed(centre: Centre) -> Centre:
-    await centre.add_user("alice", Role.AGENT)
-    await centre.add_user("sue", Role.SUPERVISOR)
-    return centre
 
 
 async def session_cookie(centre: Centre, username: str) -> tuple[str, str]:
