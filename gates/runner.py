@@ -58,13 +58,11 @@ def _device(choice: str) -> tuple[str, str]:
     return fmt, device
 
 
-def publisher(server: str, lane: str, token: str, choice: MediaChoice) -> Publisher | None:
-    if choice.camera == NONE and choice.microphone == NONE:
-        return None
-    camera: Callable[[], Camera]
+def publisher(server: str, lane: str, token: str, choice: MediaChoice) -> Publisher:
+    camera: Callable[[], Camera] | None = None
     if choice.camera == SIM:
         camera = lambda: SyntheticCamera(lane, size=choice.size, fps=choice.fps)  # noqa: E731
-    else:
+    elif choice.camera != NONE:
         camera = lambda: FfmpegCamera(choice.camera, loop=True)  # noqa: E731
     microphone: Callable[[], Microphone] | None = None
     if choice.microphone == SIM:

@@ -43,7 +43,7 @@ class Publisher:
         lane: str,
         token: str,
         *,
-        camera: Callable[[], Camera],
+        camera: Callable[[], Camera] | None,
         microphone: Callable[[], Microphone] | None,
         speaker: Speaker | None,
         backoff: Callable[[], Backoff] = Backoff,
@@ -175,7 +175,11 @@ class Publisher:
             (self.camera, CAMERA_FAULT) if kind is Kind.VIDEO else (self.microphone, MIC_FAULT)
         )
         if opener is None:
-            log.warning("lane.media.no_microphone lane=%s", self.lane)
+            # Asked for what this lane does not have: say so where the agent looks,
+            # rather than leave a black picture or a silent line.
+            if fault not in self._down:
+                self._down.add(fault)
+                self.report(FaultRaised(fault, f"this lane agent has no {kind.value} source"))
             return
         backoff = self.backoff()
         while True:

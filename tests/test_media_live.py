@@ -412,6 +412,24 @@ async def test_a_microphone_that_cannot_open_is_a_lane_fault(
     assert "hw:99,0" in next(f.detail for f in status.faults if f.code == MIC_FAULT)
 
 
+async def test_a_lane_without_a_camera_says_so(
+    staffed: Centre, lanes: LaneFactory, peers: list[ViewerPeer]
+) -> None:
+    """Watching a lane run with --camera none gives a camera fault naming why, not a
+    black picture."""
+    token = await staffed.add_lane("L1")
+    publisher = Publisher(
+        media_url(staffed.link), "L1", token, camera=None, microphone=None, speaker=None
+    )
+    await lanes("L1", publisher=publisher)
+    async with staffed.client("alice") as client:
+        peers.append(await watch(client, "L1"))
+    status = await staffed.wait_status(
+        "L1", lambda s: any(f.code == CAMERA_FAULT for f in s.faults)
+    )
+    assert "no video source" in status.faults[-1].detail
+
+
 # ------------------------------------------------------- the media connection
 
 
