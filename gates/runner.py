@@ -61,7 +61,11 @@ def _device(choice: str) -> tuple[str, str]:
 def publisher(server: str, lane: str, token: str, choice: MediaChoice) -> Publisher:
     camera: Callable[[], Camera] | None = None
     if choice.camera == SIM:
-        camera = lambda: SyntheticCamera(lane, size=choice.size, fps=choice.fps)  # noqa: E731
+        # One camera for the agent's life: its scene's background is drawn once, not at
+        # the start of every stream (100-200 ms at 720p); each stream still starts with
+        # a fresh encoder, so at a keyframe.
+        synthetic = SyntheticCamera(lane, size=choice.size, fps=choice.fps)
+        camera = lambda: synthetic  # noqa: E731
     elif choice.camera != NONE:
         camera = lambda: FfmpegCamera(choice.camera, loop=True)  # noqa: E731
     microphone: Callable[[], Microphone] | None = None
