@@ -27,7 +27,7 @@ from gates.protocol import Media
 from gates.status import LaneStatus
 
 from .buffers import GopCache, Timeline
-from .errors import IntercomBusy, LaneOffline
+from .errors import IntercomBusy, LaneOffline, MediaError, OfferRefused
 from .messages import CloseCode, KeyframeWanted, parse_hello
 from .units import AUDIO_CLOCK, VIDEO_CLOCK, Kind, MediaUnit
 from .viewer import Viewer, Watcher, parse_offer
@@ -92,7 +92,10 @@ class MediaBridge:
     # ----------------------------------------------------------------- queries
 
     def viewers(self, lane: str | None = None) -> list[Viewer]:
-        feeds = self._feeds.values() if lane is None else [self._feed(lane)]
+        if lane is None:
+            feeds = list(self._feeds.values())
+        else:
+            feeds = [self._feeds[lane]] if lane in self._feeds else []
         return [viewer for feed in feeds for viewer in feed.viewers.values()]
 
     def streaming(self, lane: str) -> bool:
@@ -126,9 +129,8 @@ class MediaBridge:
         if not self.hub.status(lane).online:
             raise LaneOffline(f"lane {lane} is offline")
         feed = self._feed(lane)
-        if talk and feed.talker is not None:
-            holder = feed.viewers[feed.talker].watcher.username
-            raise IntercomBusy(f"{holder} is on the intercom of lane {lane}", holder=holder)
+        if talk:
+            _check_floor(feed)
         viewer = Viewer(
             uuid.uuid4().hex,
             lane,
@@ -145,10 +147,14 @@ class MediaBridge:
         except BaseException:
             await viewer.close()
             raise
-        if talk and feed.talker is not None:  # taken while this offer was answered
+        try:
+            if talk:
+                _check_floor(feed)  # taken while this offer was being answered?
+            if viewer.closed:
+                raise OfferRefused("peer_closed", "the browser's connection ended at once")
+        except MediaError:
             await viewer.close()
-            holder = feed.viewers[feed.talker].watcher.username
-            raise IntercomBusy(f"{holder} is on the intercom of lane {lane}", holder=holder)
+            raise
         viewer.started_at = datetime.now(UTC)
         feed.viewers[viewer.id] = viewer
         if talk:
@@ -178,7 +184,7 @@ class MediaBridge:
         return None
 
     async def end_session(self, session: str) -> None:
-        """Close every viewer of a console session that ended (logout, user disabled)."""
+        """Close every viewer of a console session that was logged out."""
         for viewer in self.viewers():
             if viewer.watcher.session == session:
                 await viewer.close()
@@ -363,6 +369,13 @@ class MediaBridge:
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _check_floor(feed: _Feed) -> None:
+    """One voice at the lane: raises ``IntercomBusy`` naming who holds it."""
+    if feed.talker is not None:
+        holder = feed.viewers[feed.talker].watcher.username
+        raise IntercomBusy(f"{holder} is on the intercom of lane {feed.lane}", holder=holder)
 
 
 async def _send_text(websocket: WebSocket, text: str) -> None:
