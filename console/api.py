@@ -205,7 +205,7 @@ class Api:
         # An offer with a few dozen candidates is ~10 KB; the default body limit is tight.
         parsed = parse_watch(await read_json(request, 4 * self.settings.max_body_bytes))
         actor = Actor(user, client_address(request))
-        return JSONResponse(await self.watching.open(actor, session.token_hash, lane, parsed))
+        return JSONResponse(await self.watching.open(actor, session, lane, parsed))
 
     async def unwatch(self, request: Request) -> Response:
         user, session = await authenticate(request, self.store)

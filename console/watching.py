@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +23,7 @@ from .actions import Actor
 from .audit import AuditLog
 from .errors import BadRequest, Conflict, ConsoleError, Forbidden, NotFound, StoreError
 from .ledger import AuditAction, AuditRecord
-from .models import LaneRecord, Role
+from .models import LaneRecord, Role, Session
 
 log = logging.getLogger("seat.console")
 
@@ -61,15 +62,16 @@ class Watching:
         self.bridge = bridge
         self.audit = audit
         self._writes: set[asyncio.Task[None]] = set()
+        self._ends: dict[str, asyncio.TimerHandle] = {}
         bridge.on_viewer_closed(self._closed)
 
     async def open(
-        self, actor: Actor, session: str, lane: LaneRecord, request: WatchRequest
+        self, actor: Actor, session: Session, lane: LaneRecord, request: WatchRequest
     ) -> dict[str, Any]:
         user = actor.user
         if request.listen and not request.talk and user.role.rank < Role.SUPERVISOR.rank:
             raise Forbidden("forbidden", "listening in is for supervisors")
-        watcher = Watcher(user.username, user.role.value, session, actor.remote)
+        watcher = Watcher(user.username, user.role.value, session.token_hash, actor.remote)
         try:
             viewer, answer = await self.bridge.watch(
                 lane.id, request.sdp, watcher, talk=request.talk, listen=request.listen
@@ -84,6 +86,11 @@ class Watching:
             raise StoreError(
                 "audit_failed", f"not started: the audit ledger could not record it ({exc.detail})"
             ) from exc
+        # A view lasts no longer than the login that opened it (a 12-hour shift).
+        remaining = (session.expires_at - datetime.now(UTC)).total_seconds()
+        if not viewer.closed:
+            loop = asyncio.get_running_loop()
+            self._ends[viewer.id] = loop.call_later(max(remaining, 0.0), self._expire, viewer)
         return {"type": "answer", "sdp": answer, "viewer": viewer.id}
 
     async def close(self, actor: Actor, lane: LaneRecord, viewer_id: str) -> None:
@@ -94,8 +101,18 @@ class Watching:
             raise Forbidden("forbidden", "only its own user or an admin can close a viewer")
         await viewer.close()
 
+    def _expire(self, viewer: Viewer) -> None:
+        log.info("media.viewer.session_ended viewer=%s lane=%s", viewer.id, viewer.lane)
+        self._track(viewer.close())
+
     def _closed(self, viewer: Viewer) -> None:
-        task = asyncio.create_task(self._record_end(viewer))
+        end = self._ends.pop(viewer.id, None)
+        if end is not None:
+            end.cancel()
+        self._track(self._record_end(viewer))
+
+    def _track(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 

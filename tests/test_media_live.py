@@ -8,6 +8,7 @@ import asyncio
 import gc
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,11 @@ from aiortc import RTCPeerConnection
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from console.auth import new_token, token_hash
 from console.ledger import AuditAction, AuditEntry
+from console.models import Session
 from console.settings import Settings
+from console.web import SESSION_COOKIE
 from media.camera import FfmpegCamera, SyntheticCamera
 from media.messages import CloseCode, MediaHello, media_url
 from media.publisher import CAMERA_FAULT, MIC_FAULT, Publisher
@@ -250,6 +254,34 @@ async def test_logging_out_ends_that_users_viewers(
         assert (await alice.post("/api/logout")).status_code == 204
     await settled(staffed, lambda: len(staffed.media.viewers("L1")) == 1)
     assert staffed.media.viewers("L1")[0].watcher.username == "bob"
+
+
+async def test_a_view_ends_when_its_login_does(
+    staffed: Centre, media_lane: StartLane, peers: list[ViewerPeer]
+) -> None:
+    """A viewer opened by a session that ends (its 12 hours are up) is closed at that
+    moment, even if the browser never says goodbye."""
+    await media_lane()
+    token = new_token()
+    now = datetime.now(UTC)
+    await staffed.store.create_session(
+        Session(
+            token_hash(token),
+            "alice",
+            "csrf",
+            created_at=now,
+            expires_at=now + timedelta(seconds=2),
+        )
+    )
+    async with staffed.client() as client:
+        client.cookies.set(SESSION_COOKIE, token)
+        client.headers["X-CSRF-Token"] = "csrf"
+        peer = await watch(client, "L1")
+        peers.append(peer)
+    assert len(staffed.media.viewers("L1")) == 1
+    ended = audit_of(staffed, AuditAction.WATCH_ENDED)
+    await settled(staffed, lambda: not staffed.media.viewers("L1"))
+    await ended
 
 
 async def test_a_lane_that_reconnects_streams_again_to_the_same_viewer(
