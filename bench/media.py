@@ -167,7 +167,9 @@ async def intercom_delays(
             await asyncio.sleep(BURST_GAP_S)  # the bursts' pacing
         marked_up = [await mark for mark in up]
         marked_down = [await mark for mark in down]
-        await asyncio.sleep(0.5)  # the last bursts' way across
+        # The last bursts' way across: 15 more packets (300 ms) heard at each far end.
+        await lane_speaker.wait_heard(lane_speaker.heard + 15)
+        await peer.heard.wait_heard(peer.heard.heard + 15)
         return burst_delays(marked_up, lane_speaker), burst_delays(marked_down, peer.heard)
     finally:
         speaking.cancel()

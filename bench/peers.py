@@ -26,13 +26,14 @@ from typing import Any, Protocol
 import av
 import httpx
 import numpy as np
-from aiortc import RTCPeerConnection, RTCRtpSender, RTCRtpTransceiver, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from media.opus import opus_units, passthrough_opus
 from media.stamp import read_stamp
 from media.tracks import PacketTrack
 from media.units import Kind, MediaUnit
+from media.viewer import prefer_codec
 from media.voice import RecordingSpeaker, ToneMicrophone
 
 # aiortc 1.16's receiver hands each reassembled frame to its decoder thread through this
@@ -103,14 +104,14 @@ class ViewerPeer:
         self.heard: RecordingSpeaker | None = None
         self._tasks: list[asyncio.Task[None]] = []
         video = self.pc.addTransceiver("video", direction="recvonly")
-        _prefer(video, "video/H264")
+        prefer_codec(video, "video/H264")
         if not decode:
             self.counter = FrameCounter(self._frame_arrived)
             setattr(video.receiver, _DECODER_QUEUE, self.counter)
         if talk:
             self.voice = PacketTrack(Kind.AUDIO, capacity=50)
             audio = self.pc.addTransceiver(self.voice, direction="sendrecv")
-            _prefer(audio, "audio/opus")
+            prefer_codec(audio, "audio/opus")
             passthrough_opus(audio.receiver)
             self.heard = RecordingSpeaker()
         self.pc.on("track", self._on_track)
@@ -218,11 +219,6 @@ async def leave(peer: ViewerPeer, lane: Answerer) -> None:
             await lane.unwatch(peer.viewer_id)
     finally:
         await peer.close()
-
-
-def _prefer(transceiver: RTCRtpTransceiver, mime: str) -> None:
-    codecs = RTCRtpSender.getCapabilities(transceiver.kind).codecs
-    transceiver.setCodecPreferences([c for c in codecs if c.mimeType.lower() == mime.lower()])
 
 
 def speech_unit(seq: int, packet: bytes) -> MediaUnit:

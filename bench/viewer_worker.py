@@ -4,7 +4,8 @@ with many viewers without the viewers sharing its cores' time in its own process
     python -m bench.viewer_worker CENTRE_URL LANE
 
 Logs in as the bench agent and reads commands on standard input, answering each with
-one JSON line: ``open N`` (N more viewers, each signed through the HTTP API),
+one JSON line: ``open N`` (N more viewers, each signed through the HTTP API; answered
+once each has received a frame),
 ``count`` (frames each viewer has received so far), ``close`` (every viewer leaves).
 End of input closes everything and exits.
 
@@ -38,6 +39,7 @@ async def serve(url: str, lane: str) -> None:
                     peer = ViewerPeer(decode=False)
                     peers.append(peer)
                     await peer.connect(target)
+                    await asyncio.wait_for(peer.first_frame, 30)
                 answer: object = {"viewers": len(peers)}
             elif command == "count":
                 answer = {"frames": [peer.counter.frames if peer.counter else 0 for peer in peers]}

@@ -118,13 +118,13 @@ class Viewer:
         # Audio only: the queue keeps the newest half second of the lane's microphone.
         self.audio = PacketTrack(Kind.AUDIO, KeyframeQueue(0)) if self.listen else None
         video = self.pc.addTransceiver(self.video, direction="sendonly")
-        _prefer(video, "video/H264")
+        prefer_codec(video, "video/H264")
         # aiortc only flags a keyframe for an encoder it does not run here; the lane
         # makes keyframes, so a browser's picture-loss request goes there.
         video.sender._send_keyframe = on_keyframe  # type: ignore[method-assign]
         if self.audio is not None:
             audio = self.pc.addTransceiver(self.audio, direction="sendrecv" if talk else "sendonly")
-            _prefer(audio, "audio/opus")
+            prefer_codec(audio, "audio/opus")
             if talk:
                 passthrough_opus(audio.receiver)
                 self._speech = audio
@@ -181,6 +181,8 @@ class Viewer:
         task.add_done_callback(self._tasks.discard)
 
 
-def _prefer(transceiver: RTCRtpTransceiver, mime: str) -> None:
+def prefer_codec(transceiver: RTCRtpTransceiver, mime: str) -> None:
+    """Offer or answer only ``mime`` on this transceiver (e.g. "video/H264"): a peer
+    that negotiates anything else cannot use the lane's passed-through units."""
     codecs = RTCRtpSender.getCapabilities(transceiver.kind).codecs
     transceiver.setCodecPreferences([c for c in codecs if c.mimeType.lower() == mime.lower()])

@@ -97,6 +97,14 @@ async def hears(speaker: RecordingSpeaker, level: float) -> None:
             await speaker.wait_heard(speaker.heard + 1)
 
 
+async def fault_detail(centre: Centre, code: str) -> str:
+    """Wait for lane L1 to report fault ``code``; its detail."""
+    status = await centre.wait_status(
+        "L1", lambda s: any(f.code == code for f in s.faults), timeout=20
+    )
+    return next(f.detail for f in status.faults if f.code == code)
+
+
 def open_peer_connections() -> int:
     """Peer connections alive in this process that were never closed."""
     gc.collect()
@@ -420,11 +428,9 @@ async def test_an_unreachable_camera_is_a_lane_fault(
     async with staffed.client("sue") as client:
         peer = await watch(client, "L1", listen=True)
         peers.append(peer)
-        status = await staffed.wait_status(
-            "L1", lambda s: any(f.code == CAMERA_FAULT for f in s.faults), timeout=20
-        )
+        detail = await fault_detail(staffed, CAMERA_FAULT)
         await peer.wait_audio(100)
-    assert "127.0.0.1:9" in next(f.detail for f in status.faults if f.code == CAMERA_FAULT)
+    assert "127.0.0.1:9" in detail
     assert peer.frames == []
 
 
@@ -437,11 +443,9 @@ async def test_a_microphone_that_cannot_open_is_a_lane_fault(
     async with staffed.client("sue") as client:
         peer = await watch(client, "L1", listen=True)
         peers.append(peer)
-        status = await staffed.wait_status(
-            "L1", lambda s: any(f.code == MIC_FAULT for f in s.faults), timeout=20
-        )
+        detail = await fault_detail(staffed, MIC_FAULT)
         await peer.wait_frames(3)
-    assert "hw:99,0" in next(f.detail for f in status.faults if f.code == MIC_FAULT)
+    assert "hw:99,0" in detail
 
 
 async def test_a_lane_without_a_camera_says_so(
@@ -456,10 +460,7 @@ async def test_a_lane_without_a_camera_says_so(
     await lanes("L1", publisher=publisher)
     async with staffed.client("alice") as client:
         peers.append(await watch(client, "L1"))
-    status = await staffed.wait_status(
-        "L1", lambda s: any(f.code == CAMERA_FAULT for f in s.faults)
-    )
-    assert "no video source" in status.faults[-1].detail
+    assert "no video source" in await fault_detail(staffed, CAMERA_FAULT)
 
 
 # ------------------------------------------------------- the media connection

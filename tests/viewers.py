@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 import av
 import httpx
 import numpy as np
-from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from media.stamp import read_stamp
 from media.tracks import PacketTrack
 from media.units import Kind, MediaUnit
+from media.viewer import prefer_codec
 
 
 @dataclass
@@ -93,22 +94,16 @@ class ViewerPeer:
                 self.audio_arrived.set()
 
 
-def _prefer(transceiver: object, mime: str) -> None:
-    kind = "video" if mime.startswith("video") else "audio"
-    codecs = RTCRtpSender.getCapabilities(kind).codecs
-    transceiver.setCodecPreferences([c for c in codecs if c.mimeType == mime])  # type: ignore[attr-defined]
-
-
 async def offer(*, talk: bool = False, listen: bool = False) -> ViewerPeer:
     """A viewer peer with its offer set as local description (candidates gathered)."""
     peer = ViewerPeer(RTCPeerConnection())
     peer.pc.on("track", peer._on_track)
-    _prefer(peer.pc.addTransceiver("video", direction="recvonly"), "video/H264")
+    prefer_codec(peer.pc.addTransceiver("video", direction="recvonly"), "video/H264")
     if talk:
         peer.voice = PacketTrack(Kind.AUDIO, capacity=100)
-        _prefer(peer.pc.addTransceiver(peer.voice, direction="sendrecv"), "audio/opus")
+        prefer_codec(peer.pc.addTransceiver(peer.voice, direction="sendrecv"), "audio/opus")
     elif listen:
-        _prefer(peer.pc.addTransceiver("audio", direction="recvonly"), "audio/opus")
+        prefer_codec(peer.pc.addTransceiver("audio", direction="recvonly"), "audio/opus")
     await peer.pc.setLocalDescription(await peer.pc.createOffer())
     return peer
 
