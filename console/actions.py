@@ -1,8 +1,9 @@
 """What an agent does to a lane, audited before and after.
 
 Each action is written to the ledger durably before its command leaves for the lane and
-its outcome is appended after (DESIGN.md, "Audit first"). The work runs in a task of
-its own, so an agent who closes the page mid-command still leaves a complete record.
+its outcome is appended after: no audit, no action (README, "The audit ledger"). The
+work runs in a task of its own, so an agent who closes the page mid-command still
+leaves a complete record.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from typing import Any
 from gates.commands import Resolved
 from gates.hub import LaneHub
 from gates.protocol import MAX_DISPLAY_LINE, MAX_DISPLAY_LINES, Command, Display, OpenGate
+from gates.textrules import visible
 
 from .audit import AuditLog
 from .errors import BadRequest, StoreError
+from .fields import json_object, text_field
 from .ledger import AuditAction, AuditRecord
 from .models import LaneRecord, User
 
@@ -55,43 +58,33 @@ class DisplayRequest:
     lines: tuple[str, ...]
 
 
-def _object(body: object) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise BadRequest("bad_request", "the body must be a JSON object")
-    return body
-
-
 def parse_open(body: object) -> OpenRequest:
-    fields = _object(body)
+    fields = json_object(body)
     try:
         parsed = OpenReason(str(fields.get("reason")))
     except ValueError:
         allowed = ", ".join(OpenReason)
         raise BadRequest("invalid_reason", f"reason must be one of {allowed}") from None
-    note = fields.get("note") or ""
-    if not isinstance(note, str):
-        raise BadRequest("bad_request", "note must be a string")
-    note = note.strip()
-    if len(note) > NOTE_MAX:
-        raise BadRequest("note_too_long", f"note is limited to {NOTE_MAX} characters")
-    if parsed is OpenReason.OTHER and not note:
+    note = text_field(
+        fields, "note", max_len=NOTE_MAX, multiline=True, default="", code="note_too_long"
+    ).strip()
+    if parsed is OpenReason.OTHER and not visible(note):
         raise BadRequest("note_required", "reason 'other' needs a note saying why")
     return OpenRequest(parsed, note)
 
 
 def parse_display(body: object) -> DisplayRequest:
-    lines = _object(body).get("lines")
-    if (
-        not isinstance(lines, list)
-        or not 1 <= len(lines) <= MAX_DISPLAY_LINES
-        or not all(isinstance(line, str) and len(line) <= MAX_DISPLAY_LINE for line in lines)
-    ):
+    lines = json_object(body).get("lines")
+    if not isinstance(lines, list) or not 1 <= len(lines) <= MAX_DISPLAY_LINES:
         raise BadRequest(
             "bad_request",
             f"lines must be 1 to {MAX_DISPLAY_LINES} strings "
             f"of at most {MAX_DISPLAY_LINE} characters",
         )
-    return DisplayRequest(tuple(lines))
+    numbered = {f"line {n}": line for n, line in enumerate(lines, 1)}
+    return DisplayRequest(
+        tuple(text_field(numbered, name, max_len=MAX_DISPLAY_LINE) for name in numbered)
+    )
 
 
 @dataclass(frozen=True, slots=True)

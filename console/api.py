@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from gates.hub import LaneHub
+from gates.textrules import parse_count
 
 from .actions import Actions, Actor, parse_display, parse_open
 from .audit import AuditLog
@@ -26,6 +27,7 @@ from .views import lane_json, outcome_json
 from .watching import Watching, parse_watch
 from .web import (
     SESSION_COOKIE,
+    JSONResponse,
     authenticate,
     check_csrf,
     client_address,
@@ -233,6 +235,7 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    value = parse_count(raw)
+    if value is None or not low <= value <= high:
         raise BadRequest("bad_request", f"{name} must be an integer from {low} to {high}")
-    return int(raw)
+    return value

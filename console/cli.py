@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import logging
 import os
 import signal
 import sys
@@ -17,6 +16,7 @@ from typing import Any
 from .auth import USERNAME_MAX, hash_password, new_token, token_hash
 from .errors import ConsoleError
 from .ledger import AuditAction, AuditRecord, verify_audit
+from .logs import configure as configure_logging
 from .models import Direction, LaneRecord, Role
 from .settings import Settings
 from .sqlite_store import SQLiteStore
@@ -364,10 +364,15 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(
-        level=os.environ.get("SEAT_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    level = os.environ.get("SEAT_LOG_LEVEL", "INFO")
+    try:
+        configure_logging(level.upper())
+    except ValueError:
+        print(
+            f"seat: SEAT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level!r}",
+            file=sys.stderr,
+        )
+        return 2
     args = parser().parse_args(argv)
     try:
         settings = Settings.from_env()

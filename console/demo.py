@@ -42,6 +42,8 @@ LANES = (
     DemoLane("P2-OUT", "滨江 出口", "滨江停车场", Direction.EXIT),
 )
 USERS = (("agent", Role.AGENT), ("supervisor", Role.SUPERVISOR))
+# The lanes share the demo's terminal: warnings only, started by the demo or by hand.
+LANE_LOGS = {"SEAT_LOG_LEVEL": "WARNING"}
 
 
 async def _prepare(store: SQLiteStore, password: str) -> dict[str, str]:
@@ -75,7 +77,7 @@ async def _run(settings: Settings, password: str) -> None:
         serving = asyncio.create_task(uvicorn.Server(config).serve(sockets=[listening]))
         url = f"http://{settings.host}:{settings.port}"
         for lane in LANES:
-            env = {**os.environ, "SEAT_LANE_TOKEN": tokens[lane.id], "SEAT_LOG_LEVEL": "WARNING"}
+            env = {**os.environ, "SEAT_LANE_TOKEN": tokens[lane.id], **LANE_LOGS}
             processes.append(
                 await asyncio.create_subprocess_exec(
                     *lane_command(url, lane.id, settings.data_dir / "lanes"), env=env
@@ -107,10 +109,11 @@ def _banner(
         "  lanes (stop one with `kill PID` to see it go offline; start it again with its command):",
     ]
     for lane, process in zip(LANES, processes, strict=True):
-        command = " ".join(shlex.quote(part) for part in lane_command(url, lane.id, state_dir))
-        lines.append(
-            f"    {lane.id:7} pid {process.pid}:  SEAT_LANE_TOKEN={tokens[lane.id]} {command}"
-        )
+        env = {"SEAT_LANE_TOKEN": tokens[lane.id], **LANE_LOGS}
+        words = [f"{name}={value}" for name, value in env.items()]
+        words += lane_command(url, lane.id, state_dir)
+        command = " ".join(shlex.quote(word) for word in words)
+        lines.append(f"    {lane.id:7} pid {process.pid}:  {command}")
     lines += ["  audit:    .venv/bin/seat audit verify", "  stop:     Ctrl-C", ""]
     return "\n".join(lines)
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from gates.crash import closed_on_crash
 from gates.hub import LaneHub
 from gates.status import LaneStatus
 
@@ -26,7 +25,7 @@ from .ledger import AuditEntry
 from .models import LaneRecord, Role
 from .store import Store
 from .views import lane_json
-from .web import authenticate, same_origin
+from .web import authenticate, encode_json, same_origin
 
 log = logging.getLogger("seat.console")
 
@@ -35,6 +34,8 @@ CLOSE_UNAUTHORISED = 4401  # the console goes back to its login page
 CLOSE_CROSS_ORIGIN = 4403
 CLOSE_TOO_SLOW = 1013  # "try again later": the tab reconnects and resyncs
 
+# Starlette raises RuntimeError for a send after the tab's socket closed.
+_PEER_GONE = (WebSocketDisconnect, OSError, RuntimeError)
 _END = object()  # queued to end a stream whose session was logged out
 
 
@@ -83,10 +84,11 @@ class Streams:
         loop = asyncio.get_running_loop()
         expires = loop.time() + (session.expires_at - datetime.now(UTC)).total_seconds()
         try:
-            first = [lane_json(lane, self.hub.status(lane.id)) for lane in lanes.values()]
-            await websocket.send_text(_encode({"type": "lanes", "lanes": first}))
-            await self._pump(websocket, queue, expires, lanes)
-        except (WebSocketDisconnect, OSError, RuntimeError) as exc:
+            async with closed_on_crash(websocket, log, "console.stream.crashed", _PEER_GONE):
+                first = [lane_json(lane, self.hub.status(lane.id)) for lane in lanes.values()]
+                await websocket.send_text(encode_json({"type": "lanes", "lanes": first}))
+                await self._pump(websocket, queue, expires, lanes)
+        except _PEER_GONE as exc:
             log.info("console.stream.lost user=%s error=%r", user.username, exc)
         finally:
             reader.cancel()
@@ -124,7 +126,7 @@ class Streams:
                     continue
                 lanes[record.id] = record
                 item = {"type": "lane", "lane": lane_json(record, self.hub.status(record.id))}
-            await websocket.send_text(_encode(item))
+            await websocket.send_text(encode_json(item))
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +154,3 @@ async def _until_disconnect(websocket: WebSocket, queue: asyncio.Queue[object]) 
         while (await websocket.receive())["type"] != "websocket.disconnect":
             pass
     _push(queue, _DISCONNECTED)
-
-
-def _encode(item: Any) -> str:
-    return json.dumps(item, ensure_ascii=False, separators=(",", ":"))

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse as _StarletteJSONResponse
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gates.textrules import TextError, loads, parse_count
 
 from .auth import token_hash
 from .errors import (
@@ -24,8 +28,41 @@ from .errors import (
 from .models import Role, Session, User
 from .store import Store
 
+log = logging.getLogger("seat.console")
+
 SESSION_COOKIE = "seat_session"
 CSRF_HEADER = "x-csrf-token"
+
+
+def encode_json(value: Any) -> str:
+    """JSON text that always encodes as UTF-8. Input is checked where it enters
+    (``gates.textrules``), but a lone surrogate that got into the centre's state anyway
+    must cost one garbled field, not the lane list and every console stream: such text
+    is written with its unencodable code points escaped, and logged as the defect it is."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        log.error("console.json.unencodable_text error=%r", exc)
+        text = json.dumps(_escaped(value), ensure_ascii=False, separators=(",", ":"))
+    return text
+
+
+def _escaped(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_escaped(key): _escaped(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_escaped(item) for item in value]
+    return value
+
+
+class JSONResponse(_StarletteJSONResponse):
+    """Every JSON body of the API, through ``encode_json``."""
+
+    def render(self, content: Any) -> bytes:
+        return encode_json(content).encode("utf-8")
 
 
 def error_response(error: ConsoleError) -> JSONResponse:
@@ -55,7 +92,7 @@ async def read_json(request: Request, limit: int) -> object:
     if content_type != "application/json":
         raise UnsupportedMediaType("unsupported_media_type", "send Content-Type: application/json")
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and (parse_count(declared) or 0) > limit:
         raise PayloadTooLarge("too_large", f"the body is limited to {limit} bytes")
     body = bytearray()
     async for chunk in request.stream():
@@ -63,9 +100,9 @@ async def read_json(request: Request, limit: int) -> object:
         if len(body) > limit:
             raise PayloadTooLarge("too_large", f"the body is limited to {limit} bytes")
     try:
-        return json.loads(body)
-    except ValueError:
-        raise BadRequest("bad_request", "the body is not valid JSON") from None
+        return loads(bytes(body))
+    except TextError as exc:
+        raise BadRequest("bad_request", f"the body is not valid JSON text: {exc}") from None
 
 
 async def authenticate(conn: HTTPConnection, store: Store) -> tuple[User, Session]:

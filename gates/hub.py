@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .commands import CommandBook, Resolved, Transmit
+from .crash import closed_on_crash
 from .drivers import GateState
 from .errors import LinkError
 from .link import (
@@ -137,9 +138,16 @@ class LaneHub:
     async def serve(self, websocket: WebSocket) -> None:
         """Run one lane connection until it closes."""
         await websocket.accept()
+        connection = _Connection(websocket, LinkSession(self._now(), self.policy))
+        try:
+            async with closed_on_crash(websocket, log, "lane.link.crashed"):
+                await self._run(connection)
+        finally:
+            self._leave(connection)
+
+    async def _run(self, connection: _Connection) -> None:
+        websocket, session = connection.websocket, connection.session
         loop = asyncio.get_running_loop()
-        connection = _Connection(websocket, LinkSession(loop.time(), self.policy))
-        session = connection.session
         try:
             while session.phase is not Phase.CLOSED:
                 try:
@@ -156,9 +164,7 @@ class LaneHub:
                     )
                 await self._perform(connection, actions)
         except (WebSocketDisconnect, OSError):
-            pass  # the peer went away mid-send; the teardown below is the same
-        finally:
-            self._leave(connection)
+            pass  # the peer went away mid-send; the teardown is the same
 
     async def _perform(self, connection: _Connection, actions: list[Action]) -> None:
         session = connection.session

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from .drivers import GateState, PlateColour
 from .errors import Malformed
+from .textrules import TextError, check_text, is_ident
 from .wire import (
     Fields,
     Message,
@@ -262,13 +263,13 @@ class Display(Message):
     @classmethod
     def from_fields(cls, fields: Fields) -> Display:
         lines = field(fields, "lines", list)
-        if len(lines) > MAX_DISPLAY_LINES or not all(
-            isinstance(line, str) and len(line) <= MAX_DISPLAY_LINE for line in lines
-        ):
-            raise Malformed(
-                f"field 'lines' must be at most {MAX_DISPLAY_LINES} strings "
-                f"of at most {MAX_DISPLAY_LINE} characters"
-            )
+        if len(lines) > MAX_DISPLAY_LINES or not all(isinstance(line, str) for line in lines):
+            raise Malformed(f"field 'lines' must be at most {MAX_DISPLAY_LINES} strings")
+        for number, line in enumerate(lines, 1):
+            try:
+                check_text(line, max_len=MAX_DISPLAY_LINE)
+            except TextError as exc:
+                raise Malformed(f"field 'lines': line {number} {exc}") from None
         return cls(command_id=ident(fields, "command_id"), lines=tuple(lines))
 
 
@@ -276,7 +277,7 @@ class Display(Message):
 class Media(Message):
     """What the centre wants the lane to stream now. Not a command: the latest one wins,
     and the centre sends it again after a reconnect. ``stream`` names the media
-    connection the lane opens for it (see ``gates.media_protocol``); ``video`` and
+    connection the lane opens for it (see ``media.messages``); ``video`` and
     ``audio`` both false means stop and close it."""
 
     TYPE: ClassVar[str] = "media"
@@ -347,7 +348,10 @@ def message_type(raw: str | bytes) -> str:
     if isinstance(raw, bytes) or len(raw) > MAX_MESSAGE_BYTES:
         return ""
     try:
-        kind = json.loads(raw).get("type", "")
-    except (ValueError, AttributeError):
+        # Not ``textrules.loads``: a lone surrogate elsewhere in the message is why it
+        # failed, and the reply should still name its type.
+        fields = json.loads(raw)
+    except (ValueError, RecursionError):
         return ""
-    return kind[:64] if isinstance(kind, str) else ""
+    kind = fields.get("type", "") if isinstance(fields, dict) else ""
+    return kind if isinstance(kind, str) and is_ident(kind) else ""

@@ -23,6 +23,7 @@ from gates.protocol import (
     Vehicle,
     Welcome,
     parse_centre_message,
+    message_type,
     parse_lane_message,
 )
 
@@ -74,6 +75,10 @@ def test_vehicle_round_trips_through_json() -> None:
         ({"at": "2026-11-23T11:32:04"}, "UTC offset"),
         ({"event_id": ""}, "event_id"),
         ({"plate": "X" * 17}, "longer than 16"),
+        ({"plate": "\ud800"}, "surrogate"),
+        ({"plate": "粤B\n12345"}, "control character"),
+        ({"at": "9999-12-31T23:59:59-14:00"}, "years 1-9999"),
+        ({"confidence": 10**400}, "out of range"),
     ],
 )
 def test_vehicle_with_a_bad_field_is_malformed(overrides: dict[str, object], words: str) -> None:
@@ -95,6 +100,10 @@ def test_vehicle_with_a_bad_field_is_malformed(overrides: dict[str, object], wor
         ('{"type":"gate","state":"sideways"}', Malformed),
         ('{"type":"hello","v":1,"lane":"a b","token":"t"}', Malformed),
         ('{"type":"hello","v":1,"lane":"L","token":"t","heartbeat_ms":0}', Malformed),
+        ('{"type":"refused","command_id":"c1","reason":"\\ud800"}', Malformed),
+        ('{"type":"fault","code":"f","detail":"a\\nb"}', Malformed),
+        ('{"type":"ack","command_id":"c1","command_id":"c2"}', Malformed),
+        ("[" * 200_000 + "]" * 200_000, Malformed),
     ],
 )
 def test_bad_messages_raise_a_link_error_with_a_code(raw: str | bytes, error: type) -> None:
@@ -140,3 +149,17 @@ def test_display_with_too_many_lines_is_malformed() -> None:
     """The centre cannot be made to send a display command beyond the protocol's limits."""
     with pytest.raises(Malformed):
         parse_centre_message(json.dumps({"type": "display", "command_id": "c", "lines": ["x"] * 9}))
+
+
+def test_display_line_with_a_control_character_is_malformed() -> None:
+    """An escape code would drive the LED panel instead of showing text."""
+    raw = json.dumps({"type": "display", "command_id": "c1", "lines": ["ok", "\x1b[2J"]})
+    with pytest.raises(Malformed, match="line 2 holds the control character"):
+        parse_centre_message(raw)
+
+
+def test_error_reply_names_no_type_it_cannot_trust() -> None:
+    """``ref`` echoes the offending type only when it is a plain identifier."""
+    assert message_type("[" * 200_000 + "]" * 200_000) == ""
+    assert message_type('{"type":"\\ud800","x":1}') == ""
+    assert message_type('{"type":"vehicle","plate":"\\ud800"}') == "vehicle"
