@@ -17,8 +17,10 @@ from gates.textrules import parse_count
 from .actions import Actions, Actor, parse_display, parse_open
 from .audit import AuditLog
 from .auth import LoginThrottle, check_password, new_token, token_hash
+from .directory import Directory
 from .errors import BadRequest, NotAuthenticated, NotFound, Throttled
 from .ledger import AuditAction, AuditRecord
+from .live import LiveLogins
 from .models import LaneRecord, Role, Session
 from .settings import Settings
 from .store import Store
@@ -42,6 +44,8 @@ AUDIT_PAGE_MAX = 500
 class Api:
     settings: Settings
     store: Store
+    directory: Directory
+    live: LiveLogins
     hub: LaneHub
     audit: AuditLog
     actions: Actions
@@ -87,7 +91,7 @@ class Api:
         wait = self.throttle.retry_after(keys, now)
         if wait > 0:
             raise Throttled("throttled", "too many failed logins; wait", retry_after=int(wait) + 1)
-        user = await self.store.get_user(username)
+        user = await self.directory.user(username)
         ok = check_password(user.password_hash if user else None, password)
         if user is None or not ok or user.disabled:
             self.throttle.failed(keys, now)
@@ -109,8 +113,10 @@ class Api:
             expires_at=issued + timedelta(seconds=self.settings.session_ttl_s),
         )
         await self.store.create_session(session)
+        self.directory.session_created(session)
         # Logins are rare and already write; sweeping ended sessions here needs no timer.
         await self.store.delete_expired_sessions(issued)
+        self.directory.forget_expired(issued)
         await self.audit.record(
             AuditRecord(
                 actor=user.username,
@@ -133,11 +139,11 @@ class Api:
         return response
 
     async def logout(self, request: Request) -> Response:
-        user, session = await authenticate(request, self.store)
+        user, session = await authenticate(request, self.directory)
         check_csrf(request, session)
         await self.store.delete_session(session.token_hash)
-        self.streams.end_session(session.token_hash)
-        await self.watching.bridge.end_session(session.token_hash)
+        self.directory.session_ended(session.token_hash)
+        self.live.end_session(session.token_hash, "logged out")
         await self.audit.record(
             AuditRecord(
                 actor=user.username,
@@ -150,7 +156,7 @@ class Api:
         return response
 
     async def me(self, request: Request) -> Response:
-        user, session = await authenticate(request, self.store)
+        user, session = await authenticate(request, self.directory)
         return JSONResponse(
             {"username": user.username, "role": user.role.value, "csrf_token": session.csrf_token}
         )
@@ -158,20 +164,20 @@ class Api:
     # --------------------------------------------------------------- lanes
 
     async def lanes(self, request: Request) -> Response:
-        await authenticate(request, self.store)
-        lanes = await self.store.list_lanes()
+        await authenticate(request, self.directory)
+        lanes = self.directory.lanes()
         return JSONResponse(
             {"lanes": [lane_json(lane, self.hub.status(lane.id)) for lane in lanes]}
         )
 
     async def _lane(self, request: Request) -> LaneRecord:
-        lane = await self.store.get_lane(request.path_params["lane_id"])
+        lane = await self.directory.lane(request.path_params["lane_id"])
         if lane is None:
             raise NotFound("unknown_lane", "no lane with that id")
         return lane
 
     async def snapshot(self, request: Request) -> Response:
-        await authenticate(request, self.store)
+        await authenticate(request, self.directory)
         lane = await self._lane(request)
         jpeg = self.hub.status(lane.id).snapshot
         if jpeg is None:
@@ -179,7 +185,7 @@ class Api:
         return Response(jpeg, media_type="image/jpeg")
 
     async def open_gate(self, request: Request) -> Response:
-        user, session = await authenticate(request, self.store)
+        user, session = await authenticate(request, self.directory)
         check_csrf(request, session)
         lane = await self._lane(request)
         parsed = parse_open(await read_json(request, self.settings.max_body_bytes))
@@ -187,7 +193,7 @@ class Api:
         return JSONResponse(outcome_json(resolved))
 
     async def display(self, request: Request) -> Response:
-        user, session = await authenticate(request, self.store)
+        user, session = await authenticate(request, self.directory)
         check_csrf(request, session)
         lane = await self._lane(request)
         parsed = parse_display(await read_json(request, self.settings.max_body_bytes))
@@ -197,11 +203,11 @@ class Api:
     # --------------------------------------------------------------- media
 
     async def media_config(self, request: Request) -> Response:
-        await authenticate(request, self.store)
+        await authenticate(request, self.directory)
         return JSONResponse({"ice_servers": list(self.settings.ice_servers)})
 
     async def watch(self, request: Request) -> Response:
-        user, session = await authenticate(request, self.store)
+        user, session = await authenticate(request, self.directory)
         check_csrf(request, session)
         lane = await self._lane(request)
         # An offer with a few dozen candidates is ~10 KB; the default body limit is tight.
@@ -210,7 +216,7 @@ class Api:
         return JSONResponse(await self.watching.open(actor, session, lane, parsed))
 
     async def unwatch(self, request: Request) -> Response:
-        user, session = await authenticate(request, self.store)
+        user, session = await authenticate(request, self.directory)
         check_csrf(request, session)
         lane = await self._lane(request)
         actor = Actor(user, client_address(request))
@@ -220,7 +226,7 @@ class Api:
     # --------------------------------------------------------------- audit
 
     async def audit_page(self, request: Request) -> Response:
-        user, _ = await authenticate(request, self.store)
+        user, _ = await authenticate(request, self.directory)
         require_role(user, Role.SUPERVISOR)
         limit = _int_param(request, "limit", 50, 1, AUDIT_PAGE_MAX)
         before = _int_param(request, "before", 0, 1, 2**62) or None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -21,7 +22,10 @@ from .actions import Actions
 from .api import Api
 from .audit import AuditLog
 from .auth import LoginThrottle, token_matches
+from .changes import ChangeFeed
+from .directory import Directory
 from .errors import ConsoleError
+from .live import LiveLogins
 from .settings import Settings
 from .store import Store
 from .streams import Streams
@@ -32,27 +36,37 @@ from .web import SecurityHeaders, on_console_error, on_http_error
 def create_app(settings: Settings, store: Store) -> Starlette:
     """The centre as an ASGI app. The caller opens and closes ``store``."""
 
+    directory = Directory(store)
+    live = LiveLogins()
+
     async def verify_lane(lane_id: str, token: str) -> bool:
-        lane = await store.get_lane(lane_id)
+        lane = await directory.lane(lane_id)
         return lane is not None and token_matches(token, lane.token_hash)
 
     hub = LaneHub(verify_lane, settings.heartbeat)
     audit = AuditLog(store)
     actions = Actions(audit, hub, settings.command_timeout_s)
-    streams = Streams(store, hub, audit)
+    streams = Streams(directory, hub, audit, live)
+    changes = ChangeFeed(store, directory, live, hub, streams)
     bridge = MediaBridge(
         hub,
         verify_lane,
         ice_servers=[RTCIceServer(**server) for server in settings.ice_servers],
         grace_s=settings.media_grace_s,
     )
-    watching = Watching(bridge, audit)
-    api = Api(settings, store, hub, audit, actions, streams, watching, LoginThrottle())
+    watching = Watching(bridge, audit, live)
+    api = Api(
+        settings, store, directory, live, hub, audit, actions, streams, watching, LoginThrottle()
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await audit.start()
+        await changes.start()
+        await directory.load()
+        following = asyncio.create_task(changes.run())
         yield
+        following.cancel()
         # uvicorn has closed every WebSocket by now (lanes hear 1012 and redial).
         await bridge.close()
         await actions.drain()
@@ -73,4 +87,5 @@ def create_app(settings: Settings, store: Store) -> Starlette:
     app.state.hub = hub
     app.state.audit = audit
     app.state.media = bridge
+    app.state.changes = changes
     return app

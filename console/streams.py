@@ -20,10 +20,11 @@ from gates.hub import LaneHub
 from gates.status import LaneStatus
 
 from .audit import AuditLog
+from .directory import Directory
 from .errors import ConsoleError
 from .ledger import AuditEntry
-from .models import LaneRecord, Role
-from .store import Store
+from .live import LiveLogins
+from .models import Role
 from .views import lane_json
 from .web import authenticate, encode_json, same_origin
 
@@ -36,20 +37,34 @@ CLOSE_TOO_SLOW = 1013  # "try again later": the tab reconnects and resyncs
 
 # Starlette raises RuntimeError for a send after the tab's socket closed.
 _PEER_GONE = (WebSocketDisconnect, OSError, RuntimeError)
-_END = object()  # queued to end a stream whose session was logged out
+
+
+@dataclass(frozen=True, slots=True)
+class _End:
+    """Queued to end a stream whose login no longer stands; ``reason`` says why."""
+
+    reason: str
 
 
 class Streams:
-    def __init__(self, store: Store, hub: LaneHub, audit: AuditLog) -> None:
-        self.store = store
+    def __init__(
+        self, directory: Directory, hub: LaneHub, audit: AuditLog, live: LiveLogins
+    ) -> None:
+        self.directory = directory
         self.hub = hub
         self.audit = audit
-        self._by_session: dict[str, set[asyncio.Queue[object]]] = {}
+        self.live = live
+        self._queues: set[asyncio.Queue[object]] = set()
 
-    def end_session(self, token_hash: str) -> None:
-        """Close every tab of a session that just logged out."""
-        for queue in self._by_session.get(token_hash, ()):
-            _push(queue, _END)
+    def lane_changed(self, lane_id: str) -> None:
+        """A lane's record (name, car park) changed, or a lane was added: every tab
+        gets it now, not at the lane's next status change."""
+        record = self.directory.known_lane(lane_id)
+        if record is None:
+            return
+        item = {"type": "lane", "lane": lane_json(record, self.hub.status(lane_id))}
+        for queue in self._queues:
+            _push(queue, item)
 
     async def serve(self, websocket: WebSocket) -> None:
         await websocket.accept()
@@ -57,20 +72,17 @@ class Streams:
             await websocket.close(CLOSE_CROSS_ORIGIN, "cross-origin page")
             return
         try:
-            user, session = await authenticate(websocket, self.store)
+            user, session = await authenticate(websocket, self.directory)
         except ConsoleError as exc:
             await websocket.close(CLOSE_UNAUTHORISED, exc.detail)
             return
 
-        lanes = {lane.id: lane for lane in await self.store.list_lanes()}
         queue: asyncio.Queue[object] = asyncio.Queue(QUEUE_LIMIT)
 
         def on_lane(status: LaneStatus) -> None:
-            if status.lane in lanes:
-                _push(queue, {"type": "lane", "lane": lane_json(lanes[status.lane], status)})
-            else:
-                # Registered since this tab connected (or not at all): look it up.
-                _push(queue, _NewLane(status.lane))
+            record = self.directory.known_lane(status.lane)
+            if record is not None:  # a lane not (or no longer) registered is not shown
+                _push(queue, {"type": "lane", "lane": lane_json(record, status)})
 
         def on_audit(entry: AuditEntry) -> None:
             _push(queue, {"type": "audit", "entry": entry.to_json()})
@@ -78,60 +90,43 @@ class Streams:
         unsubscribe = [self.hub.subscribe(on_lane)]
         if user.role.allows(Role.SUPERVISOR):
             unsubscribe.append(self.audit.subscribe(on_audit))
-        tabs = self._by_session.setdefault(session.token_hash, set())
-        tabs.add(queue)
+        unsubscribe.append(self.live.hold(session, user, lambda why: _push(queue, _End(why))))
+        self._queues.add(queue)
         reader = asyncio.create_task(_until_disconnect(websocket, queue))
         loop = asyncio.get_running_loop()
         expires = loop.time() + (session.expires_at - datetime.now(UTC)).total_seconds()
         try:
             async with closed_on_crash(websocket, log, "console.stream.crashed", _PEER_GONE):
-                first = [lane_json(lane, self.hub.status(lane.id)) for lane in lanes.values()]
+                lanes = self.directory.lanes()
+                first = [lane_json(lane, self.hub.status(lane.id)) for lane in lanes]
                 await websocket.send_text(encode_json({"type": "lanes", "lanes": first}))
-                await self._pump(websocket, queue, expires, lanes)
+                await _pump(websocket, queue, expires)
         except _PEER_GONE as exc:
             log.info("console.stream.lost user=%s error=%r", user.username, exc)
         finally:
             reader.cancel()
             for stop in unsubscribe:
                 stop()
-            tabs.discard(queue)
-            if not tabs:
-                self._by_session.pop(session.token_hash, None)
-
-    async def _pump(
-        self,
-        websocket: WebSocket,
-        queue: asyncio.Queue[object],
-        expires: float,
-        lanes: dict[str, LaneRecord],
-    ) -> None:
-        while True:
-            try:
-                async with asyncio.timeout_at(expires):
-                    item = await queue.get()
-            except TimeoutError:
-                await websocket.close(CLOSE_UNAUTHORISED, "the session has ended")
-                return
-            if item is _END:
-                await websocket.close(CLOSE_UNAUTHORISED, "logged out")
-                return
-            if item is _DISCONNECTED:
-                return
-            if item is _OVERFLOW:
-                await websocket.close(CLOSE_TOO_SLOW, "too far behind; reconnect")
-                return
-            if isinstance(item, _NewLane):
-                record = await self.store.get_lane(item.lane)
-                if record is None:
-                    continue
-                lanes[record.id] = record
-                item = {"type": "lane", "lane": lane_json(record, self.hub.status(record.id))}
-            await websocket.send_text(encode_json(item))
+            self._queues.discard(queue)
 
 
-@dataclass(frozen=True, slots=True)
-class _NewLane:
-    lane: str
+async def _pump(websocket: WebSocket, queue: asyncio.Queue[object], expires: float) -> None:
+    while True:
+        try:
+            async with asyncio.timeout_at(expires):
+                item = await queue.get()
+        except TimeoutError:
+            await websocket.close(CLOSE_UNAUTHORISED, "the session has ended")
+            return
+        if isinstance(item, _End):
+            await websocket.close(CLOSE_UNAUTHORISED, item.reason)
+            return
+        if item is _DISCONNECTED:
+            return
+        if item is _OVERFLOW:
+            await websocket.close(CLOSE_TOO_SLOW, "too far behind; reconnect")
+            return
+        await websocket.send_text(encode_json(item))
 
 
 _DISCONNECTED = object()

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gates.textrules import TextError, loads, parse_count
 
 from .auth import token_hash
+from .directory import Directory
 from .errors import (
     BadRequest,
     ConsoleError,
@@ -26,7 +27,6 @@ from .errors import (
     UnsupportedMediaType,
 )
 from .models import Role, Session, User
-from .store import Store
 
 log = logging.getLogger("seat.console")
 
@@ -105,15 +105,15 @@ async def read_json(request: Request, limit: int) -> object:
         raise BadRequest("bad_request", f"the body is not valid JSON text: {exc}") from None
 
 
-async def authenticate(conn: HTTPConnection, store: Store) -> tuple[User, Session]:
+async def authenticate(conn: HTTPConnection, directory: Directory) -> tuple[User, Session]:
     """The logged-in user behind the session cookie, or ``NotAuthenticated``."""
     token = conn.cookies.get(SESSION_COOKIE)
     if not token:
         raise NotAuthenticated("not_authenticated", "log in first")
-    session = await store.get_session(token_hash(token))
+    session = await directory.session(token_hash(token))
     if session is None or session.expires_at <= datetime.now(UTC):
         raise NotAuthenticated("not_authenticated", "the session has ended; log in again")
-    user = await store.get_user(session.username)
+    user = await directory.user(session.username)
     if user is None or user.disabled:
         raise NotAuthenticated("not_authenticated", "the account is disabled")
     return user, session

@@ -43,6 +43,7 @@ class _Connection:
     def __init__(self, websocket: WebSocket, session: LinkSession) -> None:
         self.websocket = websocket
         self.session = session
+        self.token = ""  # the token it was let in with, checked again on a rotation
 
 
 class LaneHub:
@@ -133,6 +134,15 @@ class LaneHub:
             return False
         return True
 
+    async def reverify(self, lane: str) -> None:
+        """Check the connected lane's token again (its record changed: a rotated token
+        must not leave the old controller connected); close it with 4401 if it fails."""
+        connection = self._connections.get(lane)
+        if connection is None or await self.verify(lane, connection.token):
+            return
+        log.warning("lane.link.revoked lane=%s", lane)
+        await self._drop(connection, connection.session.refuse())
+
     # ---------------------------------------------------------------- the link
 
     async def serve(self, websocket: WebSocket) -> None:
@@ -182,6 +192,7 @@ class LaneHub:
             elif isinstance(action, Authenticate):
                 hello = action.hello
                 if await self.verify(hello.lane, hello.token):
+                    connection.token = hello.token
                     await self._perform(connection, session.accept(hello, self._now()))
                     await self._join(connection)
                 else:

@@ -185,6 +185,7 @@ async def test_role_change_ends_the_users_sessions_and_is_audited(
         assert (await client.get("/api/me")).status_code == 200
         result = seat(settings.data_dir, "user", "role", "alice", "--role", "supervisor")
         assert result.returncode == 0, result.stderr
+        await centre.changes.poll()  # the centre's next read of the change feed
         assert (await client.get("/api/me")).status_code == 401
     listed = seat(settings.data_dir, "user", "list")
     assert listed.stdout.splitlines() == ["alice\tsupervisor"]
@@ -209,10 +210,12 @@ async def test_disabled_account_is_logged_out_and_cannot_log_in(
     await centre.add_user("alice", Role.AGENT)
     async with centre.client("alice") as client:
         assert seat(settings.data_dir, "user", "disable", "alice").returncode == 0
+        await centre.changes.poll()  # the centre's next read of the change feed
         assert (await client.get("/api/me")).status_code == 401
         login = await client.post("/api/login", json={"username": "alice", "password": PASSWORD})
         assert login.status_code == 401
         assert seat(settings.data_dir, "user", "enable", "alice").returncode == 0
+        await centre.changes.poll()
         login = await client.post("/api/login", json={"username": "alice", "password": PASSWORD})
         assert login.status_code == 200
     assert seat(settings.data_dir, "user", "list").stdout.splitlines() == ["alice\tagent"]

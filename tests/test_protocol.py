@@ -22,8 +22,8 @@ from gates.protocol import (
     Refused,
     Vehicle,
     Welcome,
-    parse_centre_message,
     message_type,
+    parse_centre_message,
     parse_lane_message,
 )
 

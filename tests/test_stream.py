@@ -127,12 +127,15 @@ async def test_logout_closes_that_sessions_stream(staffed: Centre) -> None:
 async def test_lane_registered_after_connect_appears_in_the_stream(
     staffed: Centre, lanes: LaneFactory
 ) -> None:
-    """A lane added while the console is open shows up without a reload."""
+    """A lane added while the console is open shows up without a reload, registered
+    first, then online when its controller connects."""
     cookie, _ = await session_cookie(staffed, "alice")
     async with connect(
         stream_url(staffed), additional_headers={"cookie": f"seat_session={cookie}"}
     ) as ws:
         assert (await next_message(ws, "lanes"))["lanes"] == []
         await lanes("P7-IN")
-        change = await next_message(ws, "lane")
-        assert (change["lane"]["id"], change["lane"]["online"]) == ("P7-IN", True)
+        registered = await next_message(ws, "lane")
+        assert (registered["lane"]["id"], registered["lane"]["online"]) == ("P7-IN", False)
+        online = await next_message(ws, "lane")
+        assert (online["lane"]["id"], online["lane"]["online"]) == ("P7-IN", True)

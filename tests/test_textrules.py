@@ -87,7 +87,8 @@ def test_visible_needs_a_character_that_shows(value: str, shows: bool) -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "value"), [("0", 0), ("50", 50), ("²", None), ("٣", None), ("-1", None), ("9" * 19, None)]
+    ("raw", "value"),
+    [("0", 0), ("50", 50), ("²", None), ("٣", None), ("-1", None), ("9" * 19, None)],
 )
 def test_parse_count_takes_ascii_digits_only(raw: str, value: int | None) -> None:
     """str.isdigit accepts digits int() refuses; this does not."""
