@@ -189,16 +189,16 @@ class Api:
         check_csrf(request, session)
         lane = await self._lane(request)
         parsed = parse_open(await read_json(request, self.settings.max_body_bytes))
-        resolved = await self.actions.open_gate(Actor(user, client_address(request)), lane, parsed)
-        return JSONResponse(outcome_json(resolved))
+        result = await self.actions.open_gate(Actor(user, client_address(request)), lane, parsed)
+        return JSONResponse(outcome_json(result))
 
     async def display(self, request: Request) -> Response:
         user, session = await authenticate(request, self.directory)
         check_csrf(request, session)
         lane = await self._lane(request)
         parsed = parse_display(await read_json(request, self.settings.max_body_bytes))
-        resolved = await self.actions.display(Actor(user, client_address(request)), lane, parsed)
-        return JSONResponse(outcome_json(resolved))
+        result = await self.actions.display(Actor(user, client_address(request)), lane, parsed)
+        return JSONResponse(outcome_json(result))
 
     # --------------------------------------------------------------- media
 

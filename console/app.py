@@ -45,7 +45,7 @@ def create_app(settings: Settings, store: Store) -> Starlette:
 
     hub = LaneHub(verify_lane, settings.heartbeat)
     audit = AuditLog(store)
-    actions = Actions(audit, hub, settings.command_timeout_s)
+    actions = Actions(audit, hub, settings.command_timeout_s, settings.open_join_s)
     streams = Streams(directory, hub, audit, live)
     changes = ChangeFeed(store, directory, live, hub, streams)
     bridge = MediaBridge(

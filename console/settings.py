@@ -23,6 +23,8 @@ class Settings:
     session_ttl_s: int = 12 * 3600
     # How long an agent's open-gate request waits for the lane's outcome.
     command_timeout_s: float = 10.0
+    # A second open of a lane within this long of one that ended done joins it.
+    open_join_s: float = 3.0
     # Set behind TLS (the usual deployment) so the browser never sends the cookie in clear.
     secure_cookies: bool = False
     max_body_bytes: int = 16 * 1024
@@ -57,6 +59,7 @@ class Settings:
             port=number("SEAT_PORT", "8080", int),
             session_ttl_s=number("SEAT_SESSION_TTL_S", str(12 * 3600), int),
             command_timeout_s=number("SEAT_COMMAND_TIMEOUT_S", "10", float),
+            open_join_s=number("SEAT_OPEN_JOIN_S", "3", float),
             secure_cookies=env.get("SEAT_SECURE_COOKIES", "0") in ("1", "true", "yes"),
             ice_servers=parse_ice_servers(env.get("SEAT_ICE_SERVERS", "")),
             media_grace_s=number("SEAT_MEDIA_GRACE_S", "10", float),
