@@ -62,7 +62,7 @@ from bench.direct_lane import DirectLane
 from bench.gate_latency import percentile
 from bench.peers import Answerer, CentreLane, Shown, ViewerPeer, leave
 from bench.processes import PASSWORD, USERNAME, Centre, centre
-from console.cli import run_fast
+from console.service import run_fast
 from gates.agent import Backoff, LaneAgent, link_url
 from gates.lane_session import LaneSession
 from gates.sim import SimLane, SimTiming

@@ -19,12 +19,13 @@ from pathlib import Path
 
 import uvicorn
 
+from .accounts import add_user, put_lane, set_password
 from .app import create_app
-from .cli import add_user, put_lane, set_password
 from .models import Direction, Role
 from .server import listening_socket, uvicorn_config
 from .settings import Settings
 from .sqlite_store import SQLiteStore
+from .store import Store
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ USERS = (("agent", Role.AGENT), ("supervisor", Role.SUPERVISOR))
 LANE_LOGS = {"SEAT_LOG_LEVEL": "WARNING"}
 
 
-async def _prepare(store: SQLiteStore, password: str) -> dict[str, str]:
+async def _prepare(store: Store, password: str) -> dict[str, str]:
     """Demo accounts with ``password``, and a fresh token for every demo lane (only the
     tokens' hashes are stored, so earlier ones cannot be recovered)."""
     for username, role in USERS:

@@ -227,3 +227,26 @@ def test_lanes_list_shows_the_registry(tmp_path: Path) -> None:
          "--direction", "entry")  # fmt: skip
     listed = seat(tmp_path, "lanes", "list")
     assert listed.stdout.splitlines() == ["P1-IN\tentry\t人民路\t入口"]
+
+
+@pytest.mark.parametrize(
+    ("lane_id", "name", "error"),
+    [
+        ("../../etc", "入口", "invalid_lane_id"),
+        ("", "入口", "invalid_lane_id"),
+        ("L 3", "入口", "invalid_lane_id"),
+        ("L" * 5000, "入口", "invalid_lane_id"),
+        ("P1-IN", "x" * 100_000, "invalid_lane_name"),
+        ("P1-IN", "入口\n伪造", "invalid_lane_name"),
+        ("P1-IN", "   ", "invalid_lane_name"),
+    ],
+)
+def test_lanes_add_refuses_what_the_lane_link_would(
+    tmp_path: Path, lane_id: str, name: str, error: str
+) -> None:
+    """An id the link refuses, or a name no column can show, is refused and not stored."""
+    result = seat(tmp_path, "lanes", "add", lane_id, "--name", name, "--car-park", "人民路",
+                  "--direction", "entry")  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"seat: {error}: ")
+    assert seat(tmp_path, "lanes", "list").stdout == ""
