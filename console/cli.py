@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .auth import USERNAME_MAX, hash_password, new_token, token_hash
+from .auth import USERNAME_RULE, hash_password, new_token, token_hash, valid_username
 from .errors import ConsoleError
 from .ledger import AuditAction, AuditRecord, verify_audit
 from .models import Direction, LaneRecord, Role
@@ -50,8 +50,8 @@ async def _with_store(settings: Settings, work: Callable[[SQLiteStore], Awaitabl
 
 
 async def add_user(store: SQLiteStore, username: str, role: Role, password: str) -> None:
-    if not username.isidentifier() or len(username) > USERNAME_MAX:
-        raise SystemExit(f"a username is letters, digits and _ (at most {USERNAME_MAX})")
+    if not valid_username(username):
+        raise SystemExit(USERNAME_RULE)
     try:
         password_hash = hash_password(password)
     except ValueError as exc:
