@@ -8,13 +8,14 @@ import contextlib
 import dataclasses
 import threading
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
 from playwright.async_api import Browser, expect
 from websockets.asyncio.client import connect
 
-from console.auth import PasswordChecker, valid_username
+from console.auth import USERNAME_RULE, PasswordChecker, valid_username
 from console.errors import Busy
 from console.ledger import AuditAction, AuditEntry
 from console.models import Role
@@ -23,6 +24,7 @@ from console.sqlite_store import SQLiteStore
 from console.web import forwarded_client
 from gates.status import LaneStatus
 from tests.conftest import PASSWORD, Centre, LaneFactory, start_centre
+from tests.test_cli import seat
 from tests.test_stream import next_message, session_cookie, stream_url
 
 
@@ -344,3 +346,9 @@ async def test_a_username_seat_user_add_would_refuse_is_400_and_unrecorded(
     assert (response.status_code, response.json()["error"]) == (400, "invalid_username")
     assert [e async for e in staffed.store.iter_audit() if e.actor == username] == []
     assert await ledger(staffed, AuditAction.LOGIN_FAILED) == []
+
+
+def test_seat_user_add_refuses_by_the_same_rule(tmp_path: Path) -> None:
+    """A look-alike name the login form refuses cannot be created either."""
+    result = seat(tmp_path, "user", "add", "ａｌｉｃｅ", "--role", "agent", stdin=PASSWORD + "\n")
+    assert result.returncode != 0 and USERNAME_RULE in result.stderr
