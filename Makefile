@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/gate_latency.py --lanes 200 --commands 4000 --concurrency 20
 	$(BIN)/python bench/gate_latency.py --lanes 2000 --commands 0
 	$(BIN)/python bench/media.py
+	$(BIN)/python -m bench.login_storm
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from gates.textrules import TextError, check_text, is_ident
 
-from .auth import USERNAME_MAX, hash_password, new_token, token_hash
+from .auth import USERNAME_RULE, hash_password, new_token, token_hash, valid_username
 from .errors import BadRequest
 from .ledger import AuditAction, AuditRecord
 from .models import Direction, LaneRecord, Role
@@ -36,10 +36,8 @@ def _password_hash(password: str) -> str:
 
 
 async def add_user(store: Store, username: str, role: Role, password: str) -> None:
-    if not username.isidentifier() or len(username) > USERNAME_MAX:
-        raise BadRequest(
-            "invalid_username", f"a username is letters, digits and _ (at most {USERNAME_MAX})"
-        )
+    if not valid_username(username):
+        raise BadRequest("invalid_username", USERNAME_RULE)
     await store.add_user(username, role, _password_hash(password), datetime.now(UTC))
     await store.append(
         AuditRecord(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -16,11 +15,12 @@ from gates.textrules import parse_count
 
 from .actions import Actions, Actor, parse_display, parse_open
 from .audit import AuditLog
-from .auth import LoginThrottle, check_password, new_token, token_hash
+from .auth import new_token, token_hash
 from .directory import Directory
-from .errors import BadRequest, NotAuthenticated, NotFound, Throttled
+from .errors import BadRequest, NotFound
 from .ledger import AuditAction, AuditRecord
 from .live import LiveLogins
+from .login import Logins
 from .models import LaneRecord, Role, Session
 from .settings import Settings
 from .store import Store
@@ -51,7 +51,7 @@ class Api:
     actions: Actions
     streams: Streams
     watching: Watching
-    throttle: LoginThrottle
+    logins: Logins
 
     def routes(self) -> list[BaseRoute]:
         """Under ``/api``; a path there that matches nothing is an API 404/405, never
@@ -83,26 +83,10 @@ class Api:
         username, password = body.get("username"), body.get("password")
         if not isinstance(username, str) or not isinstance(password, str):
             raise BadRequest("bad_request", "username and password must be strings")
-        if not username or len(username) > 64 or len(password) > 1024:
-            raise BadRequest("bad_request", "username or password out of range")
+        if len(password) > 1024:
+            raise BadRequest("bad_request", "the password is too long")
         remote = client_address(request)
-        keys = (f"user:{username}", f"addr:{remote}")
-        now = time.monotonic()
-        wait = self.throttle.retry_after(keys, now)
-        if wait > 0:
-            raise Throttled("throttled", "too many failed logins; wait", retry_after=int(wait) + 1)
-        user = await self.directory.user(username)
-        ok = check_password(user.password_hash if user else None, password)
-        if user is None or not ok or user.disabled:
-            self.throttle.failed(keys, now)
-            self.throttle.forget_before(now)
-            await self.audit.record(
-                AuditRecord(
-                    actor=username, action=AuditAction.LOGIN_FAILED, detail={"remote": remote}
-                )
-            )
-            raise NotAuthenticated("bad_credentials", "wrong username or password")
-        self.throttle.succeeded(keys[0])
+        user = await self.logins.verify(username, password, remote)
         token = new_token()
         issued = datetime.now(UTC)
         session = Session(

@@ -21,16 +21,18 @@ from media.messages import MEDIA_PATH
 from .actions import Actions
 from .api import Api
 from .audit import AuditLog
-from .auth import LoginThrottle, token_matches
+from .auth import PasswordChecker, token_matches
 from .changes import ChangeFeed
 from .directory import Directory
 from .errors import ConsoleError
 from .live import LiveLogins
+from .login import Logins
 from .settings import Settings
 from .store import Store
 from .streams import Streams
+from .throttle import LoginThrottle
 from .watching import Watching
-from .web import SecurityHeaders, on_console_error, on_http_error
+from .web import ClientAddress, SecurityHeaders, on_console_error, on_http_error
 
 
 def create_app(settings: Settings, store: Store) -> Starlette:
@@ -55,9 +57,9 @@ def create_app(settings: Settings, store: Store) -> Starlette:
         grace_s=settings.media_grace_s,
     )
     watching = Watching(bridge, audit, live)
-    api = Api(
-        settings, store, directory, live, hub, audit, actions, streams, watching, LoginThrottle()
-    )
+    passwords = PasswordChecker(settings.login_workers, settings.login_queue)
+    logins = Logins(directory, audit, passwords, LoginThrottle())
+    api = Api(settings, store, directory, live, hub, audit, actions, streams, watching, logins)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -71,6 +73,7 @@ def create_app(settings: Settings, store: Store) -> Starlette:
         await bridge.close()
         await actions.drain()
         await watching.drain()
+        logins.close()
 
     app = Starlette(
         routes=[
@@ -80,7 +83,10 @@ def create_app(settings: Settings, store: Store) -> Starlette:
             WebSocketRoute(MEDIA_PATH, bridge.serve),
             Mount("/", StaticFiles(directory=settings.web_dir, html=True)),
         ],
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[
+            Middleware(ClientAddress, trusted=settings.trusted_proxies),
+            Middleware(SecurityHeaders),
+        ],
         exception_handlers={ConsoleError: on_console_error, HTTPException: on_http_error},
         lifespan=lifespan,
     )

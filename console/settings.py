@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from collections.abc import Mapping
@@ -12,6 +13,13 @@ from typing import Any
 from gates.link import HeartbeatPolicy
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+ProxyNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def default_login_workers() -> int:
+    """Half the cores: a burst of logins must leave the event loop a core of its own."""
+    return max(1, (os.cpu_count() or 2) // 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +45,12 @@ class Settings:
     # How long a lane keeps streaming after its last viewer left: an agent flicking
     # between lanes gets the picture back at once.
     media_grace_s: float = 10.0
+    # Reverse proxies whose X-Forwarded-For is believed. None by default: otherwise any
+    # client could name any address, dodge the login throttle and forge the ledger.
+    trusted_proxies: tuple[ProxyNetwork, ...] = ()
+    # Password checks run at once, and how many more may wait before a login gets 503.
+    login_workers: int = field(default_factory=default_login_workers)
+    login_queue: int = 16
 
     @property
     def database(self) -> Path:
@@ -46,12 +60,17 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
         """Raises ``ValueError`` naming the variable when one does not parse."""
 
-        def number(name: str, default: str, kind: type[int] | type[float]) -> Any:
+        def number(
+            name: str, default: str, kind: type[int] | type[float], low: float | None = None
+        ) -> Any:
             raw = env.get(name, default)
             try:
-                return kind(raw)
+                value = kind(raw)
             except ValueError:
                 raise ValueError(f"{name} must be a number, not {raw!r}") from None
+            if low is not None and value < low:
+                raise ValueError(f"{name} must be at least {low}, not {raw!r}")
+            return value
 
         return cls(
             data_dir=Path(env.get("SEAT_DATA_DIR", "var")),
@@ -63,7 +82,24 @@ class Settings:
             secure_cookies=env.get("SEAT_SECURE_COOKIES", "0") in ("1", "true", "yes"),
             ice_servers=parse_ice_servers(env.get("SEAT_ICE_SERVERS", "")),
             media_grace_s=number("SEAT_MEDIA_GRACE_S", "10", float),
+            trusted_proxies=parse_trusted_proxies(env.get("SEAT_TRUSTED_PROXIES", "")),
+            login_workers=number("SEAT_LOGIN_WORKERS", str(default_login_workers()), int, 1),
+            login_queue=number("SEAT_LOGIN_QUEUE", "16", int, 0),
         )
+
+
+def parse_trusted_proxies(raw: str) -> tuple[ProxyNetwork, ...]:
+    """``SEAT_TRUSTED_PROXIES``: comma-separated addresses or CIDR networks
+    (``10.0.0.5``, ``10.0.0.0/24``, ``fd00::/8``)."""
+    networks = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item))
+        except ValueError as exc:
+            raise ValueError(f"SEAT_TRUSTED_PROXIES: {exc}") from None
+    return tuple(networks)
 
 
 def parse_ice_servers(raw: str) -> tuple[dict[str, Any], ...]:

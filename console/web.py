@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +29,7 @@ from .errors import (
     UnsupportedMediaType,
 )
 from .models import Role, Session, User
+from .settings import ProxyNetwork
 
 log = logging.getLogger("seat.console")
 
@@ -142,7 +145,71 @@ def same_origin(conn: HTTPConnection) -> bool:
 
 
 def client_address(conn: HTTPConnection) -> str:
+    """The client's address, as :class:`ClientAddress` settled it for this request."""
     return conn.client.host if conn.client else ""
+
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def forwarded_client(
+    peer: str, forwarded_for: Sequence[str], trusted: Sequence[ProxyNetwork]
+) -> str:
+    """Who sent a request that reached us from ``peer`` with these X-Forwarded-For
+    header values. Each proxy appends the address it heard from, so only the entries a
+    trusted proxy added can be believed: walk from the right while the address is a
+    trusted proxy, and the first one that is not is the client. A client can write
+    anything to the left of that; an entry that is not an address ends the walk at the
+    last trusted hop, and with no trusted peer the header is ignored."""
+    address = _ip(peer)
+    if address is None:
+        return peer
+    hops = [hop.strip() for value in forwarded_for for hop in value.split(",")]
+    while _is_trusted(address, trusted) and hops:
+        hop = _ip(hops.pop())
+        if hop is None:
+            break
+        address = hop
+    return str(address)
+
+
+def _ip(text: str) -> IPAddress | None:
+    """An address, with an IPv4-mapped IPv6 one (a dual-stack socket's peer) as IPv4."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _is_trusted(address: IPAddress, trusted: Sequence[ProxyNetwork]) -> bool:
+    return any(address in network for network in trusted)
+
+
+class ClientAddress:
+    """Settles the client's address for every HTTP and WebSocket request, in the ASGI
+    scope where the rest of the centre reads it: the TCP peer, or what a trusted proxy
+    says (:func:`forwarded_client`). It replaces uvicorn's proxy-header handling, which
+    believes 127.0.0.1 unless told otherwise and takes any text as an address."""
+
+    def __init__(self, app: ASGIApp, trusted: Sequence[ProxyNetwork]) -> None:
+        self.app = app
+        self.trusted = tuple(trusted)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        if self.trusted and client and scope["type"] in ("http", "websocket"):
+            forwarded = [
+                value.decode("latin-1")
+                for name, value in scope["headers"]
+                if name == b"x-forwarded-for"
+            ]
+            host = forwarded_client(client[0], forwarded, self.trusted)
+            if host != client[0]:
+                scope = {**scope, "client": (host, 0)}
+        await self.app(scope, receive, send)
 
 
 _SECURITY_HEADERS = [

@@ -32,6 +32,9 @@
 //   #tabs #tab-lanes #tab-audit (#tab-audit hidden for role "agent")
 //   #audit <table>             tbody tr[data-seq] (+ data-action); #audit-more, #audit-status
 //   #lang-switch #logout #user-name #user-role[data-role] #conn-state[data-state] #banner
+//   #attack-alert              role=alert, supervisors and admins: the latest login_attack
+//                              entry from the stream, with data-trigger="username|address",
+//                              data-username, data-remote; #attack-alert-dismiss hides it
 //   <html lang> = current language; localStorage "seat.lang" = "zh-CN" | "en"
 //   #live                      the live view (hidden when closed): data-lane="<id>",
 //                              data-state = the view's state, as #live-state;
@@ -80,6 +83,7 @@ const session = {
 };
 let loginMessage = null; // {key, params} | {error}: kept so a language switch re-renders it
 let throttleTimer = null;
+let attack = null; // the latest login_attack entry shown to a supervisor, until dismissed
 
 const lanes = createLanesView($("lanes"), {
   onOpen: (id) => openDialog.show(id),
@@ -190,8 +194,9 @@ function setLoginBusy(busy) {
   button.textContent = t(button.dataset.i18n);
 }
 
-/** 429: count the server's retry_after down on screen and keep the form shut until then. */
-function startThrottle(seconds) {
+/** 429 or 503: count the server's retry_after down on screen and keep the form shut
+ * until then. */
+function startThrottle(seconds, key = "login.throttled", code = "throttled") {
   clearInterval(throttleTimer);
   const until = Date.now() + Math.max(1, Math.ceil(Number(seconds) || 30)) * 1000;
   const update = () => {
@@ -203,7 +208,7 @@ function startThrottle(seconds) {
       setLoginBusy(false);
       return;
     }
-    setLoginMessage({ key: "login.throttled", params: { n: left }, code: "throttled" });
+    setLoginMessage({ key, params: { n: left }, code });
   };
   throttleTimer = setInterval(update, 1000);
   update();
@@ -235,6 +240,8 @@ async function submitLogin(event) {
   } catch (error) {
     if (error.status === 429) {
       startThrottle(error.body?.retry_after);
+    } else if (error.status === 503 && error.code === "busy") {
+      startThrottle(error.body?.retry_after, "login.server_busy", "busy");
     } else if (error.status === 401) {
       setLoginMessage({ key: "login.bad_credentials", code: error.code });
       $("password").select();
@@ -244,6 +251,31 @@ async function submitLogin(event) {
   } finally {
     setLoginBusy(false);
   }
+}
+
+// ---- login attacks -------------------------------------------------------------------
+
+/** A brute-force alarm must not scroll away in the audit table: a red banner until dismissed. */
+function renderAttack() {
+  const node = $("attack-alert");
+  node.hidden = !attack;
+  if (!attack) return;
+  const detail = attack.detail ?? {};
+  const trigger = detail.trigger === "address" ? "address" : "username";
+  node.dataset.trigger = trigger;
+  node.dataset.username = String(detail.username ?? "");
+  node.dataset.remote = String(detail.remote ?? "");
+  $("attack-alert-text").textContent = t(`attack.${trigger}`, {
+    username: detail.username ?? "",
+    remote: detail.remote ?? "",
+    users: detail.user_failures ?? "",
+    addresses: detail.address_failures ?? "",
+  });
+}
+
+function showAttack(entry) {
+  attack = entry;
+  renderAttack();
 }
 
 // ---- session -------------------------------------------------------------------------
@@ -278,6 +310,7 @@ function endSession(messageKey) {
   live.close();
   lanes.clear();
   audit.clear();
+  showAttack(null);
   showHeader();
   showLogin(messageKey ? { key: messageKey, code: messageKey } : null);
 }
@@ -316,7 +349,9 @@ function handleMessage(message) {
       }
       break;
     case "audit":
-      if (message.entry) audit.add(message.entry);
+      if (!message.entry) break;
+      audit.add(message.entry);
+      if (message.entry.action === "login_attack" && canAudit()) showAttack(message.entry);
       break;
     default:
       break; // newer servers may send more; this console ignores what it does not know
@@ -345,6 +380,7 @@ function relabel() {
   syncLanguageButton();
   showHeader();
   renderLoginMessage();
+  renderAttack();
   lanes.relabel();
   openDialog.relabel();
   displayDialog.relabel();
@@ -363,6 +399,7 @@ function boot() {
   $("logout").addEventListener("click", logout);
   $("lang-switch").addEventListener("click", () => setLang(lang() === "zh-CN" ? "en" : "zh-CN"));
   $("audit-more").addEventListener("click", () => audit.loadMore());
+  $("attack-alert-dismiss").addEventListener("click", () => showAttack(null));
   for (const tab of $("tabs").querySelectorAll("[data-view]")) {
     tab.addEventListener("click", () => showView(tab.dataset.view));
   }

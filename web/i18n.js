@@ -19,6 +19,9 @@ const zh = {
   "conn.open": "实时连接正常",
   "conn.reconnecting": "重新连接中…",
   "banner.reconnecting": "与服务器的实时连接已断开，正在重新连接…（画面数据可能不是最新）",
+  "attack.username": "登录攻击告警：账号 {username} 近期密码错误 {users} 次（最近一次来自 {remote}）",
+  "attack.address": "登录攻击告警：地址 {remote} 已密码错误 {addresses} 次（最近尝试账号 {username}）",
+  "attack.dismiss": "知道了",
 
   "role.agent": "坐席员",
   "role.supervisor": "值班主管",
@@ -36,6 +39,7 @@ const zh = {
   "login.missing": "请输入用户名和密码",
   "login.bad_credentials": "用户名或密码错误",
   "login.throttled": "尝试次数过多，请 {n} 秒后再试",
+  "login.server_busy": "服务器正忙，{n} 秒后可再试",
   "login.expired": "登录已失效，请重新登录",
   "login.logged_out": "已退出登录",
 
@@ -160,6 +164,7 @@ const zh = {
   "error.webrtc_failed": "视频连接建立失败",
   "error.microphone_unavailable": "无法使用麦克风，请检查设备和浏览器权限",
   "error.audit_failed": "审计日志无法记录，操作未执行",
+  "error.invalid_username": "用户名格式不正确",
   "error.unknown_viewer": "该画面连接已结束",
   "error.generic": "操作失败（{code}）",
 
@@ -179,6 +184,7 @@ const zh = {
 
   "audit.action.login": "登录",
   "audit.action.login_failed": "登录失败",
+  "audit.action.login_attack": "登录攻击告警",
   "audit.action.logout": "退出登录",
   "audit.action.user_added": "添加用户",
   "audit.action.user_changed": "修改用户",
@@ -222,6 +228,9 @@ const en = {
   "conn.open": "Live",
   "conn.reconnecting": "Reconnecting…",
   "banner.reconnecting": "Live connection to the server lost — reconnecting… (data on screen may be stale)",
+  "attack.username": "Login attack: account {username} has had {users} wrong passwords recently (the latest from {remote})",
+  "attack.address": "Login attack: address {remote} has given {addresses} wrong passwords (latest for account {username})",
+  "attack.dismiss": "Dismiss",
 
   "role.agent": "Agent",
   "role.supervisor": "Supervisor",
@@ -239,6 +248,7 @@ const en = {
   "login.missing": "Enter your username and password",
   "login.bad_credentials": "Wrong username or password",
   "login.throttled": "Too many attempts, try again in {n} s",
+  "login.server_busy": "The server is busy, try again in {n} s",
   "login.expired": "Your session has expired; please sign in again",
   "login.logged_out": "You have logged out",
 
@@ -363,6 +373,7 @@ const en = {
   "error.webrtc_failed": "The video connection could not be set up",
   "error.microphone_unavailable": "The microphone cannot be used; check the device and the browser's permission",
   "error.audit_failed": "The audit log could not record it, so nothing was done",
+  "error.invalid_username": "That is not a valid username",
   "error.unknown_viewer": "That view has already ended",
   "error.generic": "Failed ({code})",
 
@@ -382,6 +393,7 @@ const en = {
 
   "audit.action.login": "Sign-in",
   "audit.action.login_failed": "Failed sign-in",
+  "audit.action.login_attack": "Login attack alert",
   "audit.action.logout": "Sign-out",
   "audit.action.user_added": "User added",
   "audit.action.user_changed": "User changed",
