@@ -79,14 +79,24 @@ def assert_constrained_baseline(unit: bytes) -> None:
 
 
 def write_video(
-    path: Path, codec: str, frames: int, *, size: tuple[int, int] = (320, 240), fps: int = 25
+    path: Path,
+    codec: str,
+    frames: int,
+    *,
+    size: tuple[int, int] = (320, 240),
+    fps: int = 25,
+    profile: str = "baseline",
 ) -> None:
-    """A short file whose frame i carries the stamp T0 + i."""
+    """A short file whose frame i carries the stamp T0 + i; H.264 in ``profile`` with
+    x264's defaults otherwise (B-frames, but for Baseline)."""
     with av.open(str(path), "w") as out:
         stream = out.add_stream(codec, rate=fps)
         stream.width, stream.height = size
         if codec == "libx264":
-            stream.options = {"x264-params": "keyint=5:min-keyint=5:scenecut=0"}
+            stream.options = {
+                "profile": profile,
+                "x264-params": "keyint=5:min-keyint=5:scenecut=0",
+            }
         else:
             stream.pix_fmt = "yuvj420p"
         for i in range(frames):
@@ -224,7 +234,7 @@ async def test_mp4_h264_passes_through_without_decoding(tmp_path: Path) -> None:
     assert len(keyframes) == 3  # keyint=5 over 12 frames
     for unit in keyframes:
         assert {5, 7, 8} <= set(nal_types(unit.data))
-    # x264 used B-frames, so units come in decode order; pts count frames at 90 kHz.
+    # pts count frames at 90 kHz.
     assert sorted(u.pts for u in units) == [i * VIDEO_CLOCK // 25 for i in range(12)]
 
 
