@@ -94,6 +94,18 @@ class Pose:
 AT_BARRIER: Final = Pose(1.0, 0.95)
 
 
+def arriving(u: float) -> Pose:
+    """A car braking to a stop at the barrier, ``u`` from 0 (far) to 1 (stopped)."""
+    u = 1.0 - (1.0 - min(max(u, 0.0), 1.0)) ** 2
+    return Pose(0.35 + 0.65 * u, 0.62 + 0.33 * u)
+
+
+def leaving(u: float) -> Pose:
+    """A car pulling away past the camera from the barrier, ``u`` from 0 to 1 (gone)."""
+    u = min(max(u, 0.0), 1.0) ** 2
+    return Pose(1.0 + 1.2 * u, 0.95 + 1.25 * u)
+
+
 @dataclass(frozen=True, slots=True)
 class View:
     """What a lane camera sees at one moment: the barrier arm's angle in degrees, and

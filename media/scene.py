@@ -23,16 +23,19 @@ import numpy as np
 from gates.plates import colour_of, random_plate
 from gates.snapshot import (
     ARM_UP,
+    AT_BARRIER,
     BEIJING,
     CAR_PAINTS,
     Car,
     Image,
     Pose,
     View,
+    arriving,
     draw_arm,
     draw_car,
     draw_lane,
     draw_overlay,
+    leaving,
 )
 
 from .stamp import stamp_height, write_stamp
@@ -44,18 +47,6 @@ _STOPS: Final = 4.5  # at the barrier, arm down, for an agent to read the plate
 _OPENS: Final = 7.5  # the arm rises for a second
 _LEAVES: Final = 8.5  # drives on past the camera
 _GONE: Final = 10.5  # the arm comes down behind it
-
-
-def arriving(u: float) -> Pose:
-    """A car braking to a stop at the barrier, ``u`` from 0 (far) to 1 (stopped)."""
-    u = 1.0 - (1.0 - min(max(u, 0.0), 1.0)) ** 2
-    return Pose(0.35 + 0.65 * u, 0.62 + 0.33 * u)
-
-
-def leaving(u: float) -> Pose:
-    """A car pulling away past the camera from the barrier, ``u`` from 0 to 1 (gone)."""
-    u = min(max(u, 0.0), 1.0) ** 2
-    return Pose(1.0 + 1.2 * u, 0.95 + 1.25 * u)
 
 
 def car_for(cycle: int, seed: int) -> Car:
@@ -77,9 +68,9 @@ def moment(phase: float) -> tuple[Pose | None, float]:
     if phase < _STOPS:
         return arriving((phase - _ARRIVES) / (_STOPS - _ARRIVES)), 0.0
     if phase < _OPENS:
-        return Pose(1.0, 0.95), 0.0
+        return AT_BARRIER, 0.0
     if phase < _LEAVES:
-        return Pose(1.0, 0.95), ARM_UP * (phase - _OPENS) / (_LEAVES - _OPENS)
+        return AT_BARRIER, ARM_UP * (phase - _OPENS) / (_LEAVES - _OPENS)
     if phase < _GONE:
         return leaving((phase - _LEAVES) / (_GONE - _LEAVES)), ARM_UP
     return None, ARM_UP * (1.0 - (phase - _GONE) / (CYCLE - _GONE))
