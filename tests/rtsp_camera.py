@@ -43,7 +43,9 @@ def launch(args: argparse.Namespace) -> str:
         f"bitrate={args.kbps} byte-stream=true"
     )
     caps = f"video/x-h264,profile={args.profile},stream-format=byte-stream"
-    record = f" t. ! queue ! filesink location={args.record}" if args.record else ""
+    record = ""
+    if args.record:
+        record = f" t. ! queue ! filesink buffer-mode=unbuffered location={args.record}"
     return (
         f"( videotestsrc is-live=true pattern=ball "
         f"! video/x-raw,width={width},height={height},framerate={args.fps}/1 "
@@ -77,11 +79,18 @@ def main() -> None:
 
     loop = GLib.MainLoop()
     GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, loop.quit)
+
+    def stdin_readable(channel: GLib.IOChannel, condition: GLib.IOCondition) -> bool:
+        if channel.read_line()[1]:
+            return True  # a line: keep watching
+        loop.quit()  # end of input: whoever started this camera has gone
+        return False
+
     GLib.io_add_watch(
         GLib.IOChannel.unix_new(sys.stdin.fileno()),
         GLib.PRIORITY_DEFAULT,
         GLib.IOCondition.IN | GLib.IOCondition.HUP,
-        lambda channel, condition: bool(channel.read_line()[1]) or loop.quit(),
+        stdin_readable,
     )
     print(f"ready rtsp://127.0.0.1:{server.get_bound_port()}{PATH}", flush=True)
     loop.run()

@@ -334,3 +334,19 @@ async def test_file_is_paced_at_its_frame_rate(tmp_path: Path) -> None:
     assert elapsed >= 7 / 50 - 0.01
     gaps = [b.captured - a.captured for a, b in itertools.pairwise(units)]
     assert min(gaps) > 0.01
+
+
+async def test_mp4_with_b_frames_is_encoded_again_and_says_why(tmp_path: Path) -> None:
+    """An MP4 of High profile with B-frames: from the next keyframe on, units are the
+    lane's Constrained Baseline, every frame decodes, and ``transcoding`` names the cause."""
+    path = tmp_path / "lane.mp4"
+    write_video(path, "libx264", 20, profile="high")
+    camera = FfmpegCamera(str(path), realtime=False)
+    units = await take(camera, 100)
+    assert camera.transcoding is not None
+    assert "High profile, 320x240, with B-frames" in camera.transcoding
+    encoded = units[next(i for i, u in enumerate(units) if i and u.keyframe) :]
+    assert_constrained_baseline(encoded[0].data)
+    frames = decode(encoded)
+    assert len(frames) == len(encoded)
+    assert [read_stamp(f) for f in frames] == [T0 + i for i in range(20 - len(encoded), 20)]
