@@ -117,4 +117,9 @@ async def run_lane(
         lane, token, heartbeat_ms=heartbeat_ms, agent="seat-lane/sim", memory=memory
     )
     media_publisher = publisher(server, lane, token, media or MediaChoice(), sim.view)
-    await LaneAgent(link_url(server), session, sim, publisher=media_publisher).run()
+    try:
+        await LaneAgent(link_url(server), session, sim, publisher=media_publisher).run()
+    finally:
+        if isinstance(media_publisher.speaker, DeviceSpeaker):
+            # A WAV file gets its length in its header only here.
+            media_publisher.speaker.close()
