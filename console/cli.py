@@ -203,7 +203,10 @@ def parser() -> argparse.ArgumentParser:
         "--microphone", default="sim", help="sim (synthetic voice), none, or alsa:DEVICE"
     )
     lane.add_argument(
-        "--speaker", default="sim", help="sim (records what it hears), none, or alsa:DEVICE"
+        "--speaker",
+        default="sim",
+        help="sim (keeps what it hears in memory), none, alsa:DEVICE, or wav:PATH (writes "
+        "what it hears to a WAV file, readable while the lane runs, complete when it stops)",
     )
     lane.add_argument("--size", type=_size, default=(1280, 720), help="sim camera: frame size, WxH")
     lane.add_argument("--fps", type=float, default=15.0, help="sim camera: frames per second")

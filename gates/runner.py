@@ -25,6 +25,7 @@ from .agent import LaneAgent, link_url
 from .lane_session import LaneSession
 from .memory import CommandJournal, CommandMemory
 from .sim import SimLane, SimTiming
+from .snapshot import View
 
 SIM = "sim"
 NONE = "none"
@@ -58,13 +59,16 @@ def _device(choice: str) -> tuple[str, str]:
     return fmt, device
 
 
-def publisher(server: str, lane: str, token: str, choice: MediaChoice) -> Publisher:
+def publisher(
+    server: str, lane: str, token: str, choice: MediaChoice, view: Callable[[float], View]
+) -> Publisher:
+    """The lane's media; the simulated camera films ``view``, the simulated lane's."""
     camera: Callable[[], Camera] | None = None
     if choice.camera == SIM:
         # One camera for the agent's life: its scene's background is drawn once, not at
         # the start of every stream (100-200 ms at 720p); each stream still starts with
         # a fresh encoder, so at a keyframe.
-        synthetic = SyntheticCamera(lane, size=choice.size, fps=choice.fps)
+        synthetic = SyntheticCamera(lane, view=view, size=choice.size, fps=choice.fps)
         camera = lambda: synthetic  # noqa: E731
     elif choice.camera != NONE:
         camera = lambda: FfmpegCamera(choice.camera, loop=True)  # noqa: E731
@@ -112,5 +116,10 @@ async def run_lane(
     session = LaneSession(
         lane, token, heartbeat_ms=heartbeat_ms, agent="seat-lane/sim", memory=memory
     )
-    media_publisher = publisher(server, lane, token, media or MediaChoice())
-    await LaneAgent(link_url(server), session, sim, publisher=media_publisher).run()
+    media_publisher = publisher(server, lane, token, media or MediaChoice(), sim.view)
+    try:
+        await LaneAgent(link_url(server), session, sim, publisher=media_publisher).run()
+    finally:
+        if isinstance(media_publisher.speaker, DeviceSpeaker):
+            # A WAV file gets its length in its header only here.
+            media_publisher.speaker.close()
