@@ -123,3 +123,35 @@ async def test_vehicle_appears_with_plate_and_snapshot_image(
     await page.wait_for_function(
         "img => img.complete && img.naturalWidth === 640", arg=await image.element_handle()
     )
+
+
+async def test_logout_shows_a_neutral_logged_out_notice(browser: Browser, staffed: Centre) -> None:
+    """A deliberate logout says "logged out" as a notice, not an expired-session error."""
+    page = await logged_in(browser, staffed, "alice")
+    await page.click("#logout")
+    await expect(page.locator("body")).to_have_attribute("data-view", "login")
+    notice = page.locator("#login-notice")
+    await expect(notice).to_be_visible()
+    await expect(notice).to_have_attribute("data-notice", "logged_out")
+    await expect(notice).to_have_attribute("role", "status")
+    await expect(notice).to_have_text("已退出登录")
+    await expect(page.locator("#login-error")).to_be_hidden()
+
+
+async def test_revoked_session_shows_the_expired_error(
+    browser: Browser, staffed: Centre, lanes: LaneFactory
+) -> None:
+    """A session ended at the centre (as `seat user passwd` does) is an error the agent
+    must notice when the page next acts, not a logged-out notice."""
+    await lanes("P1-OUT")
+    page = await logged_in(browser, staffed, "alice")
+    await staffed.store.delete_user_sessions("alice")
+    await page.locator('[data-lane="P1-OUT"] [data-action="open"]').click()
+    await page.select_option("#open-reason", "emergency")
+    await page.click("#open-confirm")
+    await expect(page.locator("body")).to_have_attribute("data-view", "login")
+    error = page.locator("#login-error")
+    await expect(error).to_be_visible()
+    await expect(error).to_have_attribute("data-error", "expired")
+    await expect(error).to_have_text("登录已失效，请重新登录")
+    await expect(page.locator("#login-notice")).to_be_hidden()

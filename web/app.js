@@ -9,6 +9,10 @@
 //   body[data-view]            "loading" | "login" | "lanes" | "audit"
 //   #login-form #username #password #login-submit
 //   #login-error               role=alert, hidden when empty; data-error="<code>"
+//                              ("missing" "bad_credentials" "throttled" "expired" or an
+//                              API error code)
+//   #login-notice              role=status, hidden when empty; data-notice="logged_out"
+//                              after the user's own logout (not an error)
 //   #lanes                     the board: <section data-car-park="…"> per car park
 //   [data-lane="<id>"]         one <tr> per lane with data-online="true|false",
 //                              data-gate="<raw gate state>", data-calling="true|false",
@@ -77,8 +81,11 @@ const TICK_MS = 5_000;
 const session = {
   user: null, // {username, role, csrf_token} while logged in
   synced: false, // the stream's snapshot has arrived: stale HTTP answers must not overwrite it
+  leaving: false, // the user asked to log out: the session's end is no surprise
 };
-let loginMessage = null; // {key, params} | {error}: kept so a language switch re-renders it
+// {key, params, code, notice?} | {error}: kept so a language switch re-renders it. A
+// notice (the user's own logout) is news, not a failure, and is shown as such.
+let loginMessage = null;
 let throttleTimer = null;
 
 const lanes = createLanesView($("lanes"), {
@@ -166,16 +173,22 @@ function syncLanguageButton() {
 // ---- login ---------------------------------------------------------------------------
 
 function renderLoginMessage() {
-  const node = $("login-error");
   const message = loginMessage;
-  node.hidden = !message;
-  if (!message) {
-    node.textContent = "";
-    node.removeAttribute("data-error");
-    return;
+  const notice = message?.notice === true;
+  for (const [id, attribute, shown] of [
+    ["login-error", "data-error", Boolean(message) && !notice],
+    ["login-notice", "data-notice", notice],
+  ]) {
+    const node = $(id);
+    node.hidden = !shown;
+    if (!shown) {
+      node.textContent = "";
+      node.removeAttribute(attribute);
+      continue;
+    }
+    node.textContent = message.error ? errorText(message.error) : t(message.key, message.params);
+    node.setAttribute(attribute, message.code ?? message.error?.code ?? message.key);
   }
-  node.textContent = message.error ? errorText(message.error) : t(message.key, message.params);
-  node.setAttribute("data-error", message.code ?? message.error?.code ?? message.key);
 }
 
 function setLoginMessage(message) {
@@ -251,6 +264,7 @@ async function submitLogin(event) {
 function startSession(me) {
   session.user = me;
   session.synced = false;
+  session.leaving = false;
   setCsrfToken(me.csrf_token);
   lanes.clear();
   audit.clear();
@@ -268,7 +282,8 @@ function startSession(me) {
   );
 }
 
-function endSession(messageKey) {
+/** @param {{key: string, code: string, notice?: boolean}|null} message for the login page */
+function endSession(message) {
   if (!session.user) return;
   session.user = null;
   stream.stop();
@@ -279,12 +294,20 @@ function endSession(messageKey) {
   lanes.clear();
   audit.clear();
   showHeader();
-  showLogin(messageKey ? { key: messageKey, code: messageKey } : null);
+  showLogin(message);
+}
+
+/** The centre ended the session (expired, revoked, or logged out in another tab). */
+function sessionLost() {
+  // The centre closes the stream (4401) and answers 401 as soon as a logout ends the
+  // session, before the logout's own answer arrives: that is this seat leaving.
+  if (!session.leaving) endSession({ key: "login.expired", code: "expired" });
 }
 
 async function logout() {
   const button = $("logout");
   button.disabled = true;
+  session.leaving = true;
   live.close(); // its DELETE must still carry the session's cookie
   try {
     await api.logout();
@@ -292,7 +315,7 @@ async function logout() {
     // The cookie may already be dead; either way this seat is signed out.
   } finally {
     button.disabled = false;
-    endSession("login.logged_out");
+    endSession({ key: "login.logged_out", code: "logged_out", notice: true });
   }
 }
 
@@ -326,7 +349,7 @@ function handleMessage(message) {
 function handleStreamClose({ code, wasOpen }) {
   if (!session.user) return;
   if (code === CLOSE_UNAUTHORIZED) {
-    endSession("login.expired");
+    sessionLost();
     return;
   }
   // A refused upgrade (e.g. HTTP 403 for a dead cookie) shows only as close code 1006:
@@ -334,7 +357,7 @@ function handleStreamClose({ code, wasOpen }) {
   if (!wasOpen) {
     const user = session.user;
     api.me().catch((error) => {
-      if (error.status === 401 && session.user === user) endSession("login.expired");
+      if (error.status === 401 && session.user === user) sessionLost();
     });
   }
 }
@@ -356,7 +379,7 @@ function boot() {
   document.documentElement.lang = lang();
   applyStatic();
   syncLanguageButton();
-  setUnauthorizedHandler(() => endSession("login.expired"));
+  setUnauthorizedHandler(sessionLost);
   onLangChange(relabel);
 
   $("login-form").addEventListener("submit", submitLogin);

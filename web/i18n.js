@@ -240,7 +240,7 @@ const en = {
   "login.bad_credentials": "Wrong username or password",
   "login.throttled": "Too many attempts, try again in {n} s",
   "login.expired": "Your session has expired; please sign in again",
-  "login.logged_out": "You have logged out",
+  "login.logged_out": "Logged out",
 
   "lanes.title": "Lanes",
   "lanes.empty": "No lanes",
