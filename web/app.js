@@ -53,9 +53,11 @@
 //                              "camera_down" | "reconnecting" | "<error code>"
 //     #live-video              <video>; data-frames = framesDecoded; poster = the last
 //                              snapshot until the first frame
-//     #live-fresh[data-state]  "waiting" (no frame yet) | "live" | "stale" (no new
-//                              decoded frame for 1.5 s); data-fps, data-since-ms (since
-//                              the last new frame), data-buffer-ms (jitter buffer)
+//     #live-fresh[data-state]  "waiting" (no frame yet) | "live" (a new frame decoded
+//                              within 1.5 s, never at 0 fps) | "stale" (none since:
+//                              "画面中断 · N 秒无新帧") | "offline" (the lane is offline);
+//                              data-fps (over the last 2 s), data-since-ms (since the
+//                              last new frame), data-buffer-ms (jitter buffer)
 //     #intercom-start #intercom-end (one of the two is shown) #intercom-busy[data-holder]
 //     #listen-toggle[aria-pressed]  supervisors and admins only
 //     #live-mute[aria-pressed] #talk-hold (pointer or Space held on it, or Space on the
