@@ -18,7 +18,7 @@ from typing import Any
 
 from gates.commands import Resolved
 from gates.hub import LaneHub
-from gates.protocol import MAX_DISPLAY_LINE, MAX_DISPLAY_LINES, Command, Display, OpenGate
+from gates.protocol import Command, Display, DisplaySize, OpenGate
 
 from .audit import AuditLog
 from .errors import BadRequest, StoreError
@@ -79,17 +79,16 @@ def parse_open(body: object) -> OpenRequest:
     return OpenRequest(parsed, note)
 
 
-def parse_display(body: object) -> DisplayRequest:
+def parse_display(body: object, size: DisplaySize) -> DisplayRequest:
+    """``size`` is what the lane's display shows: more is refused here, before anything
+    is ledgered or sent, rather than refused by the lane after the fact."""
     lines = _object(body).get("lines")
-    if (
-        not isinstance(lines, list)
-        or not 1 <= len(lines) <= MAX_DISPLAY_LINES
-        or not all(isinstance(line, str) and len(line) <= MAX_DISPLAY_LINE for line in lines)
-    ):
+    if not isinstance(lines, list) or not lines or not all(isinstance(s, str) for s in lines):
+        raise BadRequest("bad_request", "lines must be a non-empty list of strings")
+    if not size.fits(lines):
         raise BadRequest(
-            "bad_request",
-            f"lines must be 1 to {MAX_DISPLAY_LINES} strings "
-            f"of at most {MAX_DISPLAY_LINE} characters",
+            "display_too_large",
+            f"this lane's display shows at most {size.lines} lines of {size.chars} characters",
         )
     return DisplayRequest(tuple(lines))
 

@@ -6,6 +6,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from gates.drivers import GateChanged, GateState
+from gates.protocol import DisplaySize
 from tests.conftest import PASSWORD, Centre, LaneFactory
 from tests.lanes import seen
 
@@ -46,6 +47,35 @@ async def test_agent_logs_in_sees_lanes_live_and_opens_a_gate(
 
     lane.driver.emit(GateChanged(GateState.FALLING))
     await expect(row).to_have_attribute("data-gate", "falling")
+
+
+async def test_display_dialog_takes_what_the_lanes_display_shows(
+    browser: Browser, staffed: Centre, lanes: LaneFactory
+) -> None:
+    """For a 4x32 lane the dialog has four lines that stop taking text at 32 characters,
+    and what it sends is shown; a lane stating no size gets the protocol's 8 of 64."""
+    small = await lanes("P1-IN", display=DisplaySize(lines=4, chars=32))
+    await lanes("P1-OUT")
+    page = await logged_in(browser, staffed, "alice")
+    lines = page.locator("#display-dialog input.led-line")
+
+    await page.locator('[data-lane="P1-IN"] [data-action="display"]').click()
+    await expect(lines).to_have_count(4)
+    await expect(page.locator("#display-hint")).to_have_text("最多 4 行，每行不超过 32 个字")
+    for n in range(4):
+        await expect(lines.nth(n)).to_have_attribute("maxlength", "32")
+    await lines.nth(0).press_sequentially("请" * 40)
+    await expect(lines.nth(0)).to_have_value("请" * 32)
+    await lines.nth(3).press_sequentially("粤B12345")
+    await page.click("#display-confirm")
+    await expect(page.locator("#display-outcome")).to_have_attribute("data-outcome", "done")
+    assert small.driver.shown == ("请" * 32, "", "", "粤B12345")
+    await page.click("#display-cancel")
+
+    await page.locator('[data-lane="P1-OUT"] [data-action="display"]').click()
+    await expect(lines).to_have_count(8)
+    for n in range(8):
+        await expect(lines.nth(n)).to_have_attribute("maxlength", "64")
 
 
 async def test_stopped_lane_turns_offline_on_the_page(

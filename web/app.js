@@ -31,8 +31,10 @@
 //                              #open-confirm, #open-cancel, #open-error (validation)
 //   #outcome                   data-outcome="pending|done|refused|timeout|lane_offline|error",
 //                              data-error="<code>" when the request itself failed
-//   #display-dialog <dialog>   #display-line-1…4, #display-confirm, #display-cancel,
-//                              #display-error, #display-outcome (same attributes as #outcome)
+//   #display-dialog <dialog>   #display-line-1…N (N = the lane's display.lines, each with
+//                              maxlength = display.chars), #display-hint, #display-confirm,
+//                              #display-cancel, #display-error, #display-outcome (same
+//                              attributes as #outcome)
 //   #tabs #tab-lanes #tab-audit (#tab-audit hidden for role "agent")
 //   #audit <table>             tbody tr[data-seq] (+ data-action); #audit-more, #audit-status
 //   #lang-switch #logout #user-name #user-role[data-role] #conn-state[data-state] #banner

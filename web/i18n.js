@@ -162,6 +162,7 @@ const zh = {
   "error.microphone_unavailable": "无法使用麦克风，请检查设备和浏览器权限",
   "error.audit_failed": "审计日志无法记录，操作未执行",
   "error.unknown_viewer": "该画面连接已结束",
+  "error.display_too_large": "文字超出该车道显示屏的容量",
   "error.generic": "操作失败（{code}）",
 
   "audit.title": "审计日志",
@@ -366,6 +367,7 @@ const en = {
   "error.microphone_unavailable": "The microphone cannot be used; check the device and the browser's permission",
   "error.audit_failed": "The audit log could not record it, so nothing was done",
   "error.unknown_viewer": "That view has already ended",
+  "error.display_too_large": "The text does not fit this lane's display",
   "error.generic": "Failed ({code})",
 
   "audit.title": "Audit log",
