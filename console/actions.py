@@ -20,7 +20,7 @@ from typing import Any
 
 from gates.commands import Outcome, Resolved
 from gates.hub import LaneHub
-from gates.protocol import MAX_DISPLAY_LINE, MAX_DISPLAY_LINES, Display, OpenGate
+from gates.protocol import Display, DisplaySize, OpenGate
 from gates.textrules import visible
 
 from .audit import AuditLog
@@ -74,17 +74,20 @@ def parse_open(body: object) -> OpenRequest:
     return OpenRequest(parsed, note)
 
 
-def parse_display(body: object) -> DisplayRequest:
+def parse_display(body: object, size: DisplaySize) -> DisplayRequest:
+    """``size`` is what the lane's display shows: more is refused here, before anything
+    is ledgered or sent, rather than refused by the lane after the fact."""
     lines = json_object(body).get("lines")
-    if not isinstance(lines, list) or not 1 <= len(lines) <= MAX_DISPLAY_LINES:
+    if not isinstance(lines, list) or not lines or not all(isinstance(s, str) for s in lines):
+        raise BadRequest("bad_request", "lines must be a non-empty list of strings")
+    if not size.fits(lines):
         raise BadRequest(
-            "bad_request",
-            f"lines must be 1 to {MAX_DISPLAY_LINES} strings "
-            f"of at most {MAX_DISPLAY_LINE} characters",
+            "display_too_large",
+            f"this lane's display shows at most {size.lines} lines of {size.chars} characters",
         )
     numbered = {f"line {n}": line for n, line in enumerate(lines, 1)}
     return DisplayRequest(
-        tuple(text_field(numbered, name, max_len=MAX_DISPLAY_LINE) for name in numbered)
+        tuple(text_field(numbered, name, max_len=size.chars) for name in numbered)
     )
 
 

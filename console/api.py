@@ -180,7 +180,8 @@ class Api:
         user, session = await authenticate(request, self.directory)
         check_csrf(request, session)
         lane = await self._lane(request)
-        parsed = parse_display(await read_json(request, self.settings.max_body_bytes))
+        body = await read_json(request, self.settings.max_body_bytes)
+        parsed = parse_display(body, self.hub.status(lane.id).display)
         result = await self.actions.display(Actor(user, client_address(request)), lane, parsed)
         return JSONResponse(outcome_json(result))
 

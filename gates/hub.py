@@ -215,7 +215,7 @@ class LaneHub:
         if previous is not None:
             await self._drop(previous, previous.session.replaced())
         log.info("lane.link.online lane=%s heartbeat_ms=%d", lane, connection.session.heartbeat_ms)
-        self._update(replace(self.status(lane), online=True))
+        self._update(replace(self.status(lane), online=True, display=connection.session.display))
         for transmit in self.book.lane_up(lane):
             await self._carry_out(transmit)
 

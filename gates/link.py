@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from .errors import LinkError, OutOfOrder
 from .protocol import (
+    MAX_DISPLAY,
     VERSION,
     Error,
     Hello,
@@ -94,6 +95,7 @@ class LinkSession:
         self.phase = Phase.AWAITING_HELLO
         self.lane: str | None = None
         self.heartbeat_ms = 0
+        self.display = MAX_DISPLAY  # the lane's stated display, else the protocol's most
         self.deadline = now + self.policy.hello_timeout_s
 
     def receive(self, raw: str | bytes, now: float) -> list[Action]:
@@ -126,6 +128,7 @@ class LinkSession:
         self.phase = Phase.OPEN
         self.lane = hello.lane
         self.heartbeat_ms = self.policy.negotiate(hello.heartbeat_ms)
+        self.display = hello.display or MAX_DISPLAY
         self.deadline = now + self.policy.timeout_s(self.heartbeat_ms)
         return [Send(Welcome(lane=hello.lane, heartbeat_ms=self.heartbeat_ms))]
 

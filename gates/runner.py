@@ -24,7 +24,7 @@ from media.voice import (
 from .agent import LaneAgent, link_url
 from .lane_session import LaneSession
 from .memory import CommandJournal, CommandMemory
-from .sim import SimLane, SimTiming
+from .sim import DISPLAY_SIZE, SimLane, SimTiming
 from .snapshot import View
 
 SIM = "sim"
@@ -114,7 +114,12 @@ async def run_lane(
     sim = SimLane(lane, random.Random(seed), SimTiming(lift_s=lift_s))
     memory = CommandJournal(state) if state is not None else CommandMemory()
     session = LaneSession(
-        lane, token, heartbeat_ms=heartbeat_ms, agent="seat-lane/sim", memory=memory
+        lane,
+        token,
+        heartbeat_ms=heartbeat_ms,
+        agent="seat-lane/sim",
+        memory=memory,
+        display=DISPLAY_SIZE,
     )
     media_publisher = publisher(server, lane, token, media or MediaChoice(), sim.view)
     try:

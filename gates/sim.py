@@ -35,12 +35,12 @@ from gates.drivers import (
     VehicleSeen,
 )
 from gates.plates import colour_of, is_valid, misread, random_plate
+from gates.protocol import DisplaySize
 from gates.snapshot import ARM_UP, CAR_PAINTS, Car, View, arm_angle, arriving, leaving, render
 
-# The simulated LED panel: four lines of 32 characters. Counted in characters, not bytes:
-# how a real panel encodes Chinese is its driver's business, not the centre's.
-DISPLAY_LINES: Final[int] = 4
-DISPLAY_CHARS: Final[int] = 32
+# The simulated LED panel: four lines of 32 characters. The lane agent states it in its
+# hello, so the centre offers no more than this.
+DISPLAY_SIZE: Final = DisplaySize(lines=4, chars=32)
 
 # Events that happen while nobody is watching (before ``run``) wait here, as a lane
 # controller's event log does until the host polls it; old ones drop off first.
@@ -214,7 +214,7 @@ class SimLane:
         await self._lift()
 
     async def display(self, lines: tuple[str, ...]) -> None:
-        if len(lines) > DISPLAY_LINES or any(len(line) > DISPLAY_CHARS for line in lines):
+        if not DISPLAY_SIZE.fits(lines):
             raise DriverRefused("display_overflow")
         # A newline or control code would scroll or blank the panel instead of showing text.
         if not all(line.isprintable() for line in lines):

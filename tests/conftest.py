@@ -27,6 +27,7 @@ from gates.agent import Backoff, LaneAgent, link_url
 from gates.hub import LaneHub
 from gates.lane_session import LaneSession
 from gates.link import HeartbeatPolicy
+from gates.protocol import DisplaySize
 from gates.status import LaneStatus
 from media.bridge import MediaBridge
 from media.publisher import Publisher
@@ -191,10 +192,13 @@ async def lanes(centre: Centre) -> AsyncIterator[LaneFactory]:
         heartbeat_ms: int = 1000,
         wait: bool = True,
         publisher: Publisher | None = None,
+        display: DisplaySize | None = None,
     ) -> Lane:
         if lane_id not in centre.tokens and token is None:
             await centre.add_lane(lane_id)
-        session = LaneSession(lane_id, token or centre.tokens[lane_id], heartbeat_ms=heartbeat_ms)
+        session = LaneSession(
+            lane_id, token or centre.tokens[lane_id], heartbeat_ms=heartbeat_ms, display=display
+        )
         driver = ScriptedDriver()
         agent = LaneAgent(
             centre.link, session, driver, Backoff(first=0.05, cap=0.2), publisher=publisher

@@ -17,7 +17,7 @@ from console.models import Direction, Role
 from console.settings import Settings
 from console.sqlite_store import SQLiteStore
 from gates.drivers import GateState
-from gates.protocol import OpenGate
+from gates.protocol import DisplaySize, OpenGate
 from tests.conftest import PASSWORD, Centre
 
 SEAT = [sys.executable, "-m", "console.cli"]
@@ -142,6 +142,27 @@ async def test_lane_added_by_cli_connects_with_its_printed_token(
             lane.terminate()
             await lane.wait()
     assert AuditAction.LANE_ADDED in await ledger_actions(settings.database)
+
+
+async def test_simulated_lane_states_its_display_size(centre: Centre, settings: Settings) -> None:
+    """`seat lane --driver sim` tells the centre its panel shows 4 lines of 32, and the
+    console's API says so."""
+    token = await centre.add_lane("P1-IN")
+    lane = await asyncio.create_subprocess_exec(
+        *SEAT, "lane", "--server", centre.url, "--lane", "P1-IN", "--heartbeat-ms", "1000",
+        "--camera", "none", "--microphone", "none", "--speaker", "none",
+        env={**os.environ, "SEAT_LANE_TOKEN": token, "SEAT_LOG_LEVEL": "WARNING"},
+    )  # fmt: skip
+    try:
+        status = await centre.wait_status("P1-IN", lambda s: s.online, 30)
+        assert status.display == DisplaySize(lines=4, chars=32)
+        await centre.add_user("alice", Role.AGENT)
+        async with centre.client("alice") as client:
+            [body] = (await client.get("/api/lanes")).json()["lanes"]
+        assert body["display"] == {"lines": 4, "chars": 32}
+    finally:
+        lane.terminate()
+        await lane.wait()
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])

@@ -14,6 +14,7 @@ from gates.protocol import (
     MAX_MESSAGE_BYTES,
     Ack,
     Display,
+    DisplaySize,
     Done,
     Fault,
     Gate,
@@ -49,6 +50,45 @@ def test_hello_parses_from_the_documented_literal() -> None:
     """The README's hello example parses to the values it shows."""
     raw = '{"type":"hello","v":1,"lane":"P1-IN","token":"t0k","heartbeat_ms":5000}'
     assert parse_lane_message(raw) == Hello(lane="P1-IN", token="t0k", heartbeat_ms=5000)
+
+
+def test_hello_carries_the_display_size_it_states() -> None:
+    """A lane names its display's lines and characters a line; the README's literal parses."""
+    raw = (
+        '{"type":"hello","v":1,"lane":"P1-IN","token":"t0k","heartbeat_ms":5000,'
+        '"display":{"lines":4,"chars":32}}'
+    )
+    hello = parse_lane_message(raw)
+    assert hello == Hello("P1-IN", "t0k", 5000, display=DisplaySize(lines=4, chars=32))
+    assert parse_lane_message(hello.encode()) == hello
+
+
+def test_hello_without_a_display_states_none_and_encodes_none() -> None:
+    """Absent means the protocol's maximum, decided by the centre, and is not invented."""
+    hello = parse_lane_message('{"type":"hello","v":1,"lane":"P1-IN","token":"t"}')
+    assert isinstance(hello, Hello) and hello.display is None
+    assert "display" not in json.loads(hello.encode())
+
+
+@pytest.mark.parametrize(
+    "display",
+    [
+        {"lines": 0, "chars": 32},
+        {"lines": 9, "chars": 32},
+        {"lines": 4, "chars": 65},
+        {"lines": 4, "chars": 0},
+        {"lines": "4", "chars": 32},
+        {"lines": True, "chars": 32},
+        {"lines": 4},
+        [4, 32],
+        None,
+    ],
+)
+def test_hello_with_a_display_out_of_range_is_malformed(display: object) -> None:
+    """A display smaller than one character or larger than the protocol allows is refused."""
+    raw = json.dumps({"type": "hello", "v": 1, "lane": "P1-IN", "token": "t", "display": display})
+    with pytest.raises(Malformed):
+        parse_lane_message(raw)
 
 
 def test_vehicle_round_trips_through_json() -> None:

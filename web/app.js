@@ -9,6 +9,10 @@
 //   body[data-view]            "loading" | "login" | "lanes" | "audit"
 //   #login-form #username #password #login-submit
 //   #login-error               role=alert, hidden when empty; data-error="<code>"
+//                              ("missing" "bad_credentials" "throttled" "expired" or an
+//                              API error code)
+//   #login-notice              role=status, hidden when empty; data-notice="logged_out"
+//                              after the user's own logout (not an error)
 //   #lanes                     the board: <section data-car-park="…"> per car park
 //   [data-lane="<id>"]         one <tr> per lane with data-online="true|false",
 //                              data-gate="<raw gate state>", data-calling="true|false",
@@ -27,8 +31,10 @@
 //                              #open-confirm, #open-cancel, #open-error (validation)
 //   #outcome                   data-outcome="pending|done|refused|timeout|lane_offline|error",
 //                              data-error="<code>" when the request itself failed
-//   #display-dialog <dialog>   #display-line-1…4, #display-confirm, #display-cancel,
-//                              #display-error, #display-outcome (same attributes as #outcome)
+//   #display-dialog <dialog>   #display-line-1…N (N = the lane's display.lines, each with
+//                              maxlength = display.chars), #display-hint, #display-confirm,
+//                              #display-cancel, #display-error, #display-outcome (same
+//                              attributes as #outcome)
 //   #tabs #tab-lanes #tab-audit (#tab-audit hidden for role "agent")
 //   #audit <table>             tbody tr[data-seq] (+ data-action); #audit-more, #audit-status
 //   #lang-switch #logout #user-name #user-role[data-role] #conn-state[data-state] #banner
@@ -52,9 +58,11 @@
 //                              "camera_down" | "reconnecting" | "<error code>"
 //     #live-video              <video>; data-frames = framesDecoded; poster = the last
 //                              snapshot until the first frame
-//     #live-fresh[data-state]  "waiting" (no frame yet) | "live" | "stale" (no new
-//                              decoded frame for 1.5 s); data-fps, data-since-ms (since
-//                              the last new frame), data-buffer-ms (jitter buffer)
+//     #live-fresh[data-state]  "waiting" (no frame yet) | "live" (a new frame decoded
+//                              within 1.5 s, never at 0 fps) | "stale" (none since:
+//                              "画面中断 · N 秒无新帧") | "offline" (the lane is offline);
+//                              data-fps (over the last 2 s), data-since-ms (since the
+//                              last new frame), data-buffer-ms (jitter buffer)
 //     #intercom-start #intercom-end (one of the two is shown) #intercom-busy[data-holder]
 //     #listen-toggle[aria-pressed]  supervisors and admins only
 //     #live-mute[aria-pressed] #talk-hold (pointer or Space held on it, or Space on the
@@ -80,8 +88,11 @@ const TICK_MS = 5_000;
 const session = {
   user: null, // {username, role, csrf_token} while logged in
   synced: false, // the stream's snapshot has arrived: stale HTTP answers must not overwrite it
+  leaving: false, // the user asked to log out: the session's end is no surprise
 };
-let loginMessage = null; // {key, params} | {error}: kept so a language switch re-renders it
+// {key, params, code, notice?} | {error}: kept so a language switch re-renders it. A
+// notice (the user's own logout) is news, not a failure, and is shown as such.
+let loginMessage = null;
 let throttleTimer = null;
 let attack = null; // the latest login_attack entry shown to a supervisor, until dismissed
 
@@ -170,16 +181,22 @@ function syncLanguageButton() {
 // ---- login ---------------------------------------------------------------------------
 
 function renderLoginMessage() {
-  const node = $("login-error");
   const message = loginMessage;
-  node.hidden = !message;
-  if (!message) {
-    node.textContent = "";
-    node.removeAttribute("data-error");
-    return;
+  const notice = message?.notice === true;
+  for (const [id, attribute, shown] of [
+    ["login-error", "data-error", Boolean(message) && !notice],
+    ["login-notice", "data-notice", notice],
+  ]) {
+    const node = $(id);
+    node.hidden = !shown;
+    if (!shown) {
+      node.textContent = "";
+      node.removeAttribute(attribute);
+      continue;
+    }
+    node.textContent = message.error ? errorText(message.error) : t(message.key, message.params);
+    node.setAttribute(attribute, message.code ?? message.error?.code ?? message.key);
   }
-  node.textContent = message.error ? errorText(message.error) : t(message.key, message.params);
-  node.setAttribute("data-error", message.code ?? message.error?.code ?? message.key);
 }
 
 function setLoginMessage(message) {
@@ -283,6 +300,7 @@ function showAttack(entry) {
 function startSession(me) {
   session.user = me;
   session.synced = false;
+  session.leaving = false;
   setCsrfToken(me.csrf_token);
   lanes.clear();
   audit.clear();
@@ -300,7 +318,8 @@ function startSession(me) {
   );
 }
 
-function endSession(messageKey) {
+/** @param {{key: string, code: string, notice?: boolean}|null} message for the login page */
+function endSession(message) {
   if (!session.user) return;
   session.user = null;
   stream.stop();
@@ -312,12 +331,20 @@ function endSession(messageKey) {
   audit.clear();
   showAttack(null);
   showHeader();
-  showLogin(messageKey ? { key: messageKey, code: messageKey } : null);
+  showLogin(message);
+}
+
+/** The centre ended the session (expired, revoked, or logged out in another tab). */
+function sessionLost() {
+  // The centre closes the stream (4401) and answers 401 as soon as a logout ends the
+  // session, before the logout's own answer arrives: that is this seat leaving.
+  if (!session.leaving) endSession({ key: "login.expired", code: "expired" });
 }
 
 async function logout() {
   const button = $("logout");
   button.disabled = true;
+  session.leaving = true;
   live.close(); // its DELETE must still carry the session's cookie
   try {
     await api.logout();
@@ -325,7 +352,7 @@ async function logout() {
     // The cookie may already be dead; either way this seat is signed out.
   } finally {
     button.disabled = false;
-    endSession("login.logged_out");
+    endSession({ key: "login.logged_out", code: "logged_out", notice: true });
   }
 }
 
@@ -361,7 +388,7 @@ function handleMessage(message) {
 function handleStreamClose({ code, wasOpen }) {
   if (!session.user) return;
   if (code === CLOSE_UNAUTHORIZED) {
-    endSession("login.expired");
+    sessionLost();
     return;
   }
   // A refused upgrade (e.g. HTTP 403 for a dead cookie) shows only as close code 1006:
@@ -369,7 +396,7 @@ function handleStreamClose({ code, wasOpen }) {
   if (!wasOpen) {
     const user = session.user;
     api.me().catch((error) => {
-      if (error.status === 401 && session.user === user) endSession("login.expired");
+      if (error.status === 401 && session.user === user) sessionLost();
     });
   }
 }
@@ -392,7 +419,7 @@ function boot() {
   document.documentElement.lang = lang();
   applyStatic();
   syncLanguageButton();
-  setUnauthorizedHandler(() => endSession("login.expired"));
+  setUnauthorizedHandler(sessionLost);
   onLangChange(relabel);
 
   $("login-form").addEventListener("submit", submitLogin);
