@@ -18,10 +18,12 @@ from media.bridge import MediaBridge
 from media.messages import MEDIA_PATH
 
 from .actions import Actions
+from .anchoring import Anchoring
 from .api import Api
 from .audit import AuditLog
 from .auth import LoginThrottle, token_matches
 from .errors import ConsoleError
+from .ledger_check import StartCheck
 from .settings import Settings
 from .store import Store
 from .streams import Streams
@@ -29,15 +31,19 @@ from .watching import Watching
 from .web import SecurityHeaders, on_console_error, on_http_error
 
 
-def create_app(settings: Settings, store: Store) -> Starlette:
-    """The centre as an ASGI app. The caller opens and closes ``store``."""
+def create_app(
+    settings: Settings, store: Store, start_check: StartCheck | None = None
+) -> Starlette:
+    """The centre as an ASGI app. The caller opens and closes ``store``, having checked
+    the ledger first (``ensure_ledger_sound``); a ``start_check`` that failed is one the
+    operator chose to start on, and the start records it."""
 
     async def verify_lane(lane_id: str, token: str) -> bool:
         lane = await store.get_lane(lane_id)
         return lane is not None and token_matches(token, lane.token_hash)
 
     hub = LaneHub(verify_lane, settings.heartbeat)
-    audit = AuditLog(store)
+    audit = AuditLog(store, Anchoring(store, settings))
     actions = Actions(audit, hub, settings.command_timeout_s)
     streams = Streams(store, hub, audit)
     bridge = MediaBridge(
@@ -51,12 +57,13 @@ def create_app(settings: Settings, store: Store) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await audit.start()
+        await audit.start(start_check)
         yield
         # uvicorn has closed every WebSocket by now (lanes hear 1012 and redial).
         await bridge.close()
         await actions.drain()
         await watching.drain()
+        await audit.close()  # after the last entry: its checkpoint covers them all
 
     app = Starlette(
         routes=[

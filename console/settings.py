@@ -35,10 +35,29 @@ class Settings:
     # How long a lane keeps streaming after its last viewer left: an agent flicking
     # between lanes gets the picture back at once.
     media_grace_s: float = 10.0
+    # Signed checkpoints of the ledger's head (README, "The audit ledger"): the file they
+    # are appended to (None: in the data dir), and how often: after this many entries,
+    # or this many seconds after the first entry not yet covered.
+    audit_anchor: Path | None = None
+    audit_anchor_entries: int = 1000
+    audit_anchor_s: float = 10.0
 
     @property
     def database(self) -> Path:
         return self.data_dir / "seat.db"
+
+    @property
+    def anchor_file(self) -> Path:
+        return self.audit_anchor or self.data_dir / "audit-anchors.jsonl"
+
+    @property
+    def audit_key(self) -> Path:
+        """The centre's Ed25519 key that signs checkpoints (mode 0600)."""
+        return self.data_dir / "audit-key.pem"
+
+    @property
+    def audit_public_key(self) -> Path:
+        return self.data_dir / "audit-key.pub"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -51,6 +70,12 @@ class Settings:
             except ValueError:
                 raise ValueError(f"{name} must be a number, not {raw!r}") from None
 
+        anchor_entries = number("SEAT_AUDIT_ANCHOR_ENTRIES", "1000", int)
+        if anchor_entries < 1:
+            raise ValueError("SEAT_AUDIT_ANCHOR_ENTRIES must be at least 1")
+        anchor_s = number("SEAT_AUDIT_ANCHOR_S", "10", float)
+        if not 0 < anchor_s < float("inf"):
+            raise ValueError("SEAT_AUDIT_ANCHOR_S must be a positive number of seconds")
         return cls(
             data_dir=Path(env.get("SEAT_DATA_DIR", "var")),
             host=env.get("SEAT_HOST", "127.0.0.1"),
@@ -60,6 +85,9 @@ class Settings:
             secure_cookies=env.get("SEAT_SECURE_COOKIES", "0") in ("1", "true", "yes"),
             ice_servers=parse_ice_servers(env.get("SEAT_ICE_SERVERS", "")),
             media_grace_s=number("SEAT_MEDIA_GRACE_S", "10", float),
+            audit_anchor=Path(env["SEAT_AUDIT_ANCHOR"]) if env.get("SEAT_AUDIT_ANCHOR") else None,
+            audit_anchor_entries=anchor_entries,
+            audit_anchor_s=anchor_s,
         )
 
 
