@@ -10,9 +10,10 @@ older entry is for ``seat audit verify``, which recomputes every hash.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -49,7 +50,7 @@ class LedgerReport:
     findings: tuple[Finding, ...] = ()
     matched: int = 0
     newest: Anchored | None = None
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -139,15 +140,8 @@ def audit_ledger(
         anchored = []
     with read_ledger(database) as reader:
         report = check_ledger(reader, anchored, keys)
-    return LedgerReport(
-        checked_from=report.checked_from,
-        intact=report.intact,
-        head=report.head,
-        end=report.end,
-        findings=report.findings + tuple(findings),
-        matched=report.matched,
-        newest=report.newest,
-        notes=tuple(notes),
+    return dataclasses.replace(
+        report, findings=report.findings + tuple(findings), notes=tuple(notes)
     )
 
 

@@ -15,11 +15,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from console.anchor_files import append_anchor, load_public_keys
+from console.checkpoints import sign_checkpoint
 from console.ledger import AuditAction, AuditRecord, StoredEntry, parse_utc, seal
 from console.ledger_check import check_before_start
 from console.settings import Settings
 from console.sqlite_schema import AUDIT_COLUMNS
 from console.sqlite_store import SQLiteStore
+from tests.test_checkpoints import OTHER, T0
 from tests.test_cli import SEAT, seat
 
 ENTRIES = 300
@@ -32,6 +35,8 @@ import asyncio, os, sys
 from pathlib import Path
 from console.anchoring import Anchoring
 from console.audit import AuditLog
+from console.anchor_files import append_anchor, load_public_keys
+from console.checkpoints import sign_checkpoint
 from console.ledger import AuditAction, AuditRecord
 from console.settings import Settings
 from console.sqlite_store import SQLiteStore
@@ -407,3 +412,16 @@ async def test_a_centre_whose_key_is_gone_starts_only_when_told_and_then_signs_a
     both = seat(tmp_path, "audit", "verify", "--public-key", str(tmp_path / "old.pub"),
                 "--public-key", str(tmp_path / "audit-key.pub"))  # fmt: skip
     assert both.stdout.splitlines()[0] == f"ok {written + 2} entries"
+
+
+def test_the_start_refuses_a_newest_checkpoint_it_did_not_sign(tmp_path: Path) -> None:
+    """A checkpoint appended by someone without the centre's key stops the start."""
+    written = run_centre(tmp_path)
+    forged = sign_checkpoint(OTHER, written, "0" * 63 + "1", T0)
+    append_anchor(tmp_path / "audit-anchors.jsonl", forged)
+    check = check_before_start(Settings(data_dir=tmp_path))
+    assert check.fault is not None and check.fault.bad_seq is None
+    assert check.fault.problem.endswith(
+        f"signed by key {forged.key}, which is not a known key "
+        f"(known: {load_public_keys([tmp_path / 'audit-key.pub']).popitem()[0]})"
+    )
