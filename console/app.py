@@ -19,12 +19,14 @@ from media.bridge import MediaBridge
 from media.messages import MEDIA_PATH
 
 from .actions import Actions
+from .anchoring import Anchoring
 from .api import Api
 from .audit import AuditLog
 from .auth import PasswordChecker, token_matches
 from .changes import ChangeFeed
 from .directory import Directory
 from .errors import ConsoleError
+from .ledger_check import StartCheck
 from .live import LiveLogins
 from .login import Logins
 from .settings import Settings
@@ -35,8 +37,12 @@ from .watching import Watching
 from .web import ClientAddress, SecurityHeaders, on_console_error, on_http_error
 
 
-def create_app(settings: Settings, store: Store) -> Starlette:
-    """The centre as an ASGI app. The caller opens and closes ``store``."""
+def create_app(
+    settings: Settings, store: Store, start_check: StartCheck | None = None
+) -> Starlette:
+    """The centre as an ASGI app. The caller opens and closes ``store``, having checked
+    the ledger first (``ensure_ledger_sound``); a ``start_check`` that failed is one the
+    operator chose to start on, and the start records it."""
 
     directory = Directory(store)
     live = LiveLogins()
@@ -46,7 +52,7 @@ def create_app(settings: Settings, store: Store) -> Starlette:
         return lane is not None and token_matches(token, lane.token_hash)
 
     hub = LaneHub(verify_lane, settings.heartbeat)
-    audit = AuditLog(store)
+    audit = AuditLog(store, Anchoring(store, settings))
     actions = Actions(audit, hub, settings.command_timeout_s, settings.open_join_s)
     streams = Streams(directory, hub, audit, live)
     changes = ChangeFeed(store, directory, live, hub, streams)
@@ -63,7 +69,7 @@ def create_app(settings: Settings, store: Store) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await audit.start()
+        await audit.start(start_check)
         await changes.start()
         await directory.load()
         following = asyncio.create_task(changes.run())
@@ -74,6 +80,7 @@ def create_app(settings: Settings, store: Store) -> Starlette:
         await actions.drain()
         await watching.drain()
         logins.close()
+        await audit.close()  # after the last entry: its checkpoint covers them all
 
     app = Starlette(
         routes=[

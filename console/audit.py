@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import logging
 import os
 import socket
@@ -9,7 +10,9 @@ from collections.abc import Callable
 
 from gates.commands import Outcome
 
+from .anchoring import Anchoring
 from .ledger import AuditAction, AuditEntry, AuditRecord
+from .ledger_check import StartCheck
 from .store import Store
 
 log = logging.getLogger("seat.audit")
@@ -25,8 +28,9 @@ _PAGE = 500
 
 
 class AuditLog:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, anchoring: Anchoring | None = None) -> None:
         self.store = store
+        self.anchoring = anchoring
         self._listeners: set[AuditListener] = set()
 
     async def record(self, record: AuditRecord) -> AuditEntry:
@@ -42,11 +46,21 @@ class AuditLog:
         self._listeners.add(listener)
         return lambda: self._listeners.discard(listener)
 
-    async def start(self) -> list[AuditEntry]:
+    async def start(self, check: StartCheck | None = None) -> list[AuditEntry]:
         """Mark the centre's start in the ledger, first closing every command the last
         run requested but never recorded an outcome for (it stopped or crashed while
         waiting). Those end as ``timeout``: the centre never learned the lane's answer.
-        Only entries since the previous start are read, so this stays cheap."""
+        Only entries since the previous start are read, so this stays cheap.
+
+        ``check``: the ledger's check before the start; if it failed and the operator
+        chose to start anyway, that is recorded before anything else. Then checkpoints
+        start being signed."""
+        if check is not None and check.fault is not None:
+            await self._record_accepted(check)
+        anchor_key = None
+        if self.anchoring is not None:
+            anchor_key = await self.anchoring.start()
+            self.subscribe(self.anchoring.note)
         requested: dict[str, AuditEntry] = {}
         ended: set[str] = set()
         before: int | None = None
@@ -81,11 +95,40 @@ class AuditLog:
                     )
                 )
             )
+        detail: dict[str, object] = {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "closed": len(closed),
+        }
+        if anchor_key is not None:
+            detail["anchor_key"] = anchor_key
+        await self.record(
+            AuditRecord(actor="centre", action=AuditAction.CENTRE_STARTED, detail=detail)
+        )
+        if self.anchoring is not None:
+            await self.anchoring.run()
+        return closed
+
+    async def close(self) -> None:
+        """At shutdown, after the last entry: sign what no checkpoint covers yet."""
+        if self.anchoring is not None:
+            await self.anchoring.close()
+
+    async def _record_accepted(self, accepted: StartCheck) -> None:
+        assert accepted.fault is not None
+        try:
+            operator = getpass.getuser()
+        except OSError:
+            operator = "unknown"
         await self.record(
             AuditRecord(
                 actor="centre",
-                action=AuditAction.CENTRE_STARTED,
-                detail={"host": socket.gethostname(), "pid": os.getpid(), "closed": len(closed)},
+                action=AuditAction.LEDGER_FAULT_ACCEPTED,
+                detail={
+                    "entries": accepted.report.end,
+                    "bad_seq": accepted.fault.bad_seq,
+                    "problem": accepted.fault.problem,
+                    "started_by": operator,
+                },
             )
         )
-        return closed

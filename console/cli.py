@@ -8,11 +8,19 @@ import getpass
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .accounts import add_user, put_lane, set_disabled, set_password, set_role
 from .errors import ConsoleError
-from .ledger import verify_audit
+from .ledger import format_utc
+from .ledger_check import (
+    LedgerReport,
+    audit_ledger,
+    ensure_ledger_sound,
+    sign_head,
+    signing_key,
+)
 from .logs import configure as configure_logging
 from .models import Direction, Role
 from .service import run_fast, until_stopped
@@ -33,9 +41,20 @@ def read_password(prompt_twice: bool = True) -> str:
 
 
 async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[int]]) -> int:
+    """Checks the ledger before opening it for writing, as a start does, and signs a
+    checkpoint of what the command added, so a CLI change is anchored at once."""
+    await asyncio.to_thread(ensure_ledger_sound, settings)
     store = await SQLiteStore.open(settings.database)
     try:
-        return await work(store)
+        before = await store.audit_count()
+        code = await work(store)
+        page = await store.audit_page(1)
+        if page and page[0].seq > before:
+            key = await asyncio.to_thread(signing_key, settings)
+            await asyncio.to_thread(
+                sign_head, key, settings.anchor_file, page[0].seq, page[0].hash, datetime.now(UTC)
+            )
+        return code
     finally:
         await store.close()
 
@@ -43,7 +62,7 @@ async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[int]
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from .server import serve
 
-    run_fast(serve(settings))
+    run_fast(serve(settings, args.accept_bad_ledger))
     return 0
 
 
@@ -142,21 +161,62 @@ async def _cmd_lane_add(args: argparse.Namespace, store: Store) -> int:
     return 0
 
 
-@with_store
-async def _verify(args: argparse.Namespace, store: Store) -> int:
-    verdict = await verify_audit(store)
-    if verdict.ok:
-        print(f"ok {verdict.count} entries")
-        return 0
-    print(f"bad entry {verdict.bad_seq}: {verdict.problem}")
-    return 1
-
-
 def _cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    # Opening the store would create an empty ledger and report "ok 0 entries".
-    if not settings.database.exists():
+    public_keys = args.public_key or [path for path in [settings.audit_public_key] if path.exists()]
+    report = audit_ledger(
+        settings.database,
+        args.anchor or [settings.anchor_file],
+        public_keys,
+        default_anchor=not args.anchor,
+    )
+    for line in _verify_lines(report):
+        print(line)
+    return 0 if report.ok else 1
+
+
+_SHOWN_FINDINGS = 20
+
+
+def _verify_lines(report: LedgerReport) -> list[str]:
+    lines: list[str] = []
+    if report.ok:
+        lines.append(f"ok {report.end} entries")
+    for finding in report.findings[:_SHOWN_FINDINGS]:
+        where = "" if finding.bad_seq is None else f" entry {finding.bad_seq}"
+        lines.append(f"bad{where}: {finding.problem}")
+    if len(report.findings) > _SHOWN_FINDINGS:
+        lines.append(f"... and {len(report.findings) - _SHOWN_FINDINGS} more")
+    newest = report.newest
+    if newest is None:
+        lines.append("no checkpoint matched: entries cut from the end would not show")
+    else:
+        checkpoint = newest.checkpoint
+        lines.append(
+            f"{report.matched} checkpoints match; the newest covers {checkpoint.count} entries"
+            f" ({newest.where}, signed {format_utc(checkpoint.at)} by key {checkpoint.key})"
+        )
+        if report.ok and report.end > checkpoint.count:
+            lines.append(
+                f"entries {checkpoint.count + 1}–{report.end} come after the newest "
+                "checkpoint: cut from the end, they would not show"
+            )
+    lines += [f"note: {note}" for note in report.notes]
+    return lines
+
+
+def _cmd_audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.database.is_file():
         raise SystemExit(f"no ledger at {settings.database}")
-    return _verify(args, settings)
+    report = ensure_ledger_sound(settings).report
+    key = signing_key(settings)
+    checkpoint = sign_head(key, settings.anchor_file, report.intact, report.head, datetime.now(UTC))
+    print(checkpoint.to_line())
+    print(
+        f"signed {checkpoint.count} entries (key {checkpoint.key}), appended to "
+        f"{settings.anchor_file}",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -179,6 +239,13 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the centre (SEAT_* variables configure it)")
+    serve.add_argument(
+        "--accept-bad-ledger",
+        type=int,
+        metavar="ENTRIES",
+        help="start although the ledger fails its check, on the ledger as it stands with "
+        "ENTRIES entries (the count the refusal names); the start is recorded in it",
+    )
     serve.set_defaults(run=_cmd_serve)
 
     lane = sub.add_parser("lane", help="run a lane agent at a car park")
@@ -246,8 +313,30 @@ def parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="the audit ledger").add_subparsers(
         dest="action", required=True
     )
-    verify = audit.add_parser("verify", help="check the hash chain; exit 1 at the first bad entry")
+    verify = audit.add_parser(
+        "verify",
+        help="check every entry and checkpoint, changing no file; exit 1 if anything is bad",
+    )
+    verify.add_argument(
+        "--anchor",
+        type=Path,
+        action="append",
+        help="an anchor file or receipts to check against, instead of SEAT_AUDIT_ANCHOR's "
+        "(repeatable)",
+    )
+    verify.add_argument(
+        "--public-key",
+        type=Path,
+        action="append",
+        help="a public key that may have signed checkpoints (repeatable; default: "
+        "audit-key.pub in the data dir)",
+    )
     verify.set_defaults(run=_cmd_audit_verify)
+    checkpoint = audit.add_parser(
+        "checkpoint",
+        help="sign the ledger's head, append it to the anchor file and print it: a receipt",
+    )
+    checkpoint.set_defaults(run=_cmd_audit_checkpoint)
 
     demo = sub.add_parser("demo", help="a centre with four simulated lanes and demo logins")
     demo.set_defaults(run=_cmd_demo)

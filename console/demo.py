@@ -21,6 +21,7 @@ import uvicorn
 
 from .accounts import add_user, put_lane, set_password
 from .app import create_app
+from .ledger_check import ensure_ledger_sound
 from .models import Direction, Role
 from .server import listening_socket, uvicorn_config
 from .settings import Settings
@@ -69,6 +70,7 @@ def lane_command(url: str, lane: str, state_dir: Path) -> list[str]:
 
 
 async def _run(settings: Settings, password: str) -> None:
+    await asyncio.to_thread(ensure_ledger_sound, settings)
     store = await SQLiteStore.open(settings.database)
     processes: list[asyncio.subprocess.Process] = []
     try:

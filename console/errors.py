@@ -80,6 +80,14 @@ class StoreError(ConsoleError):
     status = 503
 
 
+class LedgerFault(ConsoleError):
+    """The ledger failed its check, so it is not opened for writing: appending to it, or
+    even closing it after a write, would bury what is wrong."""
+
+    code = "ledger_bad"
+    status = 500
+
+
 class CorruptAuditEntry(StoreError):
     """A stored audit row cannot even be decoded (bad time, unknown action, detail that
     is not canonical JSON): the ledger was edited outside the program."""

@@ -54,22 +54,16 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import json
-import json.encoder
-import math
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
+from .canonical import MAX_SAFE_INT, canonical_json, parse_canonical, quote
 from .errors import CorruptAuditEntry
 
 GENESIS_HASH = "0" * 64
-
-# Up to here every integer is exactly a double, and ECMAScript writes it as plain digits.
-_MAX_SAFE_INT = 2**53 - 1
 
 
 class AuditAction(enum.StrEnum):
@@ -90,120 +84,15 @@ class AuditAction(enum.StrEnum):
     WATCH_ENDED = "watch_ended"
     INTERCOM_STARTED = "intercom_started"
     INTERCOM_ENDED = "intercom_ended"
+    # The centre was started, on the operator's explicit word, on a ledger that failed
+    # its check; the detail says what was wrong.
+    LEDGER_FAULT_ACCEPTED = "ledger_fault_accepted"
 
 
-# ------------------------------------------------------------------ canonical encoding
+_ACTIONS = frozenset(action.value for action in AuditAction)
 
 
-def canonical_json(value: object) -> str:
-    """RFC 8785 text of ``value``; raises ``ValueError`` for anything the ledger cannot
-    hash the same way in every language (see the module docstring)."""
-    parts: list[str] = []
-    _encode(value, parts, "$")
-    text = "".join(parts)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError(f"text is not valid Unicode (lone surrogate): {exc}") from None
-    return text
-
-
-def _encode(value: object, out: list[str], path: str) -> None:
-    if value is None:
-        out.append("null")
-    elif value is True:
-        out.append("true")
-    elif value is False:
-        out.append("false")
-    elif isinstance(value, str):
-        out.append(_quote(value))
-    elif isinstance(value, int):
-        if abs(value) <= _MAX_SAFE_INT:
-            out.append(str(value))
-        else:
-            # JSON numbers are doubles to most parsers (RFC 7493 §2.2): keep only integers
-            # a double holds exactly, written as ECMAScript writes that double.
-            try:
-                exact = float(value) == value
-            except OverflowError:
-                exact = False
-            if not exact:
-                raise ValueError(f"{path}: integer {value} is not exactly a double")
-            out.append(_es_number(float(value), path))
-    elif isinstance(value, float):
-        out.append(_es_number(value, path))
-    elif isinstance(value, Mapping):
-        keys = list(value)
-        for key in keys:
-            if not isinstance(key, str):
-                raise ValueError(f"{path}: object key {key!r} is not a string")
-        if all(key.isascii() for key in keys):
-            keys.sort()
-        else:
-            keys.sort(key=_utf16)
-        out.append("{")
-        for i, key in enumerate(keys):
-            if i:
-                out.append(",")
-            out.append(_quote(key))
-            out.append(":")
-            _encode(value[key], out, f"{path}.{key}")
-        out.append("}")
-    elif isinstance(value, list | tuple):
-        out.append("[")
-        for i, item in enumerate(value):
-            if i:
-                out.append(",")
-            _encode(item, out, f"{path}[{i}]")
-        out.append("]")
-    else:
-        raise ValueError(f"{path}: {type(value).__name__} is not JSON")
-
-
-# With ensure_ascii off, json escapes exactly what RFC 8785 §3.2.2.2 does: '"', '\\' and
-# the code points below U+0020 (the five short forms, else \u00xx in lower case).
-_quote: Callable[[str], str] = json.encoder.encode_basestring
-
-
-def _utf16(key: str) -> bytes:
-    """RFC 8785 sorts keys by UTF-16 code units; big-endian bytes compare the same way."""
-    return key.encode("utf-16-be")
-
-
-def parse_canonical(text: str) -> Any:
-    """Reads canonical JSON back so that re-encoding gives the same text: an integer too
-    large to be exact in plain digits came from a double, and becomes that double."""
-    return json.loads(text, parse_int=_parse_int)
-
-
-def _parse_int(digits: str) -> int | float:
-    value = int(digits)
-    return value if abs(value) <= _MAX_SAFE_INT else float(value)
-
-
-def _es_number(x: float, path: str) -> str:
-    """ECMAScript Number::toString (ECMA-262 §6.1.6.1.20), which RFC 8785 mandates."""
-    if not math.isfinite(x):
-        raise ValueError(f"{path}: {x} is not a finite number")
-    if x == 0:
-        return "0"
-    sign = "-" if x < 0 else ""
-    # repr gives the shortest digits that round-trip, as ECMAScript requires.
-    _, digit_tuple, exponent = Decimal(repr(abs(x))).as_tuple()
-    assert isinstance(exponent, int)
-    digits = "".join(map(str, digit_tuple)).rstrip("0")
-    exponent += len(digit_tuple) - len(digits)
-    k = len(digits)
-    n = exponent + k  # the value is 0.<digits> × 10**n
-    if k <= n <= 21:
-        return sign + digits + "0" * (n - k)
-    if 0 < n <= 21:
-        return sign + digits[:n] + "." + digits[n:]
-    if -6 < n <= 0:
-        return sign + "0." + "0" * -n + digits
-    e = n - 1
-    mantissa = digits if k == 1 else digits[0] + "." + digits[1:]
-    return f"{sign}{mantissa}e{'+' if e > 0 else '-'}{abs(e)}"
+# ------------------------------------------------------------------ times
 
 
 def format_utc(at: datetime) -> str:
@@ -321,8 +210,106 @@ def _hashed_object(
 
 
 def entry_hash(seq: int, at: datetime, fields: AuditRecord | AuditEntry, prev_hash: str) -> str:
-    text = canonical_json(_hashed_object(seq, at, fields, prev_hash))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return _sha256(
+        _hashed_text(
+            StoredEntry(
+                seq,
+                format_utc(at),
+                fields.actor,
+                str(fields.action),
+                fields.lane,
+                fields.command_id,
+                fields.reason,
+                fields.outcome,
+                canonical_json(fields.detail),
+                prev_hash,
+                "",
+            )
+        )
+    )
+
+
+class StoredEntry(NamedTuple):
+    """An entry as the store keeps it: every member in its canonical text form (``at``
+    and ``detail`` included), in the store's column order."""
+
+    seq: int
+    at: str
+    actor: str
+    action: str
+    lane: str | None
+    command_id: str | None
+    reason: str | None
+    outcome: str | None
+    detail: str
+    prev_hash: str
+    hash: str
+
+
+def stored_hash(row: StoredEntry) -> str:
+    """The hash of a stored entry, recomputed from the bytes stored. Raises ``ValueError``
+    if a member is not in the one form the rules allow, since a verifier that re-encodes
+    (as an auditor in another language does) would then hash different bytes."""
+    if type(row.seq) is not int or not 1 <= row.seq <= MAX_SAFE_INT:
+        raise ValueError(f"seq {row.seq!r} is not a positive integer")
+    for name in ("at", "actor", "action", "detail", "prev_hash"):
+        if not isinstance(getattr(row, name), str):
+            raise ValueError(f"{name} is not text")
+    for name in ("lane", "command_id", "reason", "outcome"):
+        if getattr(row, name) is not None and not isinstance(getattr(row, name), str):
+            raise ValueError(f"{name} is neither text nor null")
+    if not row.actor:
+        raise ValueError("actor is empty")
+    if row.action not in _ACTIONS:
+        raise ValueError(f"unknown action {row.action!r}")
+    parse_utc(row.at)
+    detail = parse_canonical(row.detail)
+    if not isinstance(detail, dict) or canonical_json(detail) != row.detail:
+        raise ValueError("detail is not a canonical JSON object")
+    return _sha256(_hashed_text(row))
+
+
+def _hashed_text(row: StoredEntry) -> str:
+    """RFC 8785 text of the hashed object, spliced from members already canonical: the
+    same bytes as ``canonical_json`` of :func:`_hashed_object` (members in key order),
+    for one encoding of ``detail`` instead of one of the whole entry."""
+    return "".join(
+        (
+            '{"action":',
+            quote(row.action),
+            ',"actor":',
+            quote(row.actor),
+            ',"at":',
+            quote(row.at),
+            ',"command_id":',
+            _text_or_null(row.command_id),
+            ',"detail":',
+            row.detail,
+            ',"lane":',
+            _text_or_null(row.lane),
+            ',"outcome":',
+            _text_or_null(row.outcome),
+            ',"prev_hash":',
+            quote(row.prev_hash),
+            ',"reason":',
+            _text_or_null(row.reason),
+            ',"seq":',
+            str(row.seq),
+            "}",
+        )
+    )
+
+
+def _text_or_null(value: str | None) -> str:
+    return "null" if value is None else quote(value)
+
+
+def _sha256(text: str) -> str:
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"text is not valid Unicode (lone surrogate): {exc}") from None
+    return hashlib.sha256(data).hexdigest()
 
 
 def seal(prev: str, seq: int, at: datetime, record: AuditRecord) -> AuditEntry:
@@ -337,8 +324,9 @@ def seal(prev: str, seq: int, at: datetime, record: AuditRecord) -> AuditEntry:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """``count`` entries from seq 1 on are intact; if not ``ok``, ``bad_seq`` is the first
-    sequence number at which the chain is not, and ``problem`` says how."""
+    """The entries up to seq ``count`` are intact (all of them, from seq 1, unless the
+    check started later); if not ``ok``, ``bad_seq`` is the first sequence number at
+    which the chain is not, and ``problem`` says how."""
 
     ok: bool
     count: int
@@ -346,28 +334,45 @@ class Verdict:
     problem: str | None = None
 
 
-class _ChainCheck:
-    """Walks entries one at a time, so a store can stream a ledger of any length."""
+class ChainCheck:
+    """Walks entries one at a time, oldest first, so a ledger of any length streams
+    through it. It starts at seq 1 from the genesis hash, or after entry ``after`` whose
+    hash is ``head``, when that part is vouched for otherwise (a signed checkpoint)."""
 
-    def __init__(self) -> None:
-        self.count = 0
-        self._prev_hash = GENESIS_HASH
+    def __init__(self, after: int = 0, head: str = GENESIS_HASH) -> None:
+        # The seq and hash of the last entry found intact.
+        self.count = after
+        self.head = head
         self.verdict: Verdict | None = None
 
     def feed(self, entry: AuditEntry) -> bool:
         """Checks one more entry; False once a fault is found (and ``verdict`` says it)."""
-        if not self._in_sequence(entry.seq):
+        return self._link(
+            entry.seq,
+            entry.prev_hash,
+            entry.hash,
+            lambda: entry_hash(entry.seq, entry.at, entry, entry.prev_hash),
+        )
+
+    def feed_stored(self, row: StoredEntry) -> bool:
+        """:meth:`feed` for an entry as stored, without decoding it into an ``AuditEntry``."""
+        if type(row.seq) is not int:
+            return self._fail(f"unreadable entry: seq {row.seq!r} is not an integer")
+        return self._link(row.seq, row.prev_hash, row.hash, lambda: stored_hash(row))
+
+    def _link(self, seq: int, prev_hash: str, claimed: str, recompute: Callable[[], str]) -> bool:
+        if not self._in_sequence(seq):
             return False
-        if entry.prev_hash != self._prev_hash:
+        if prev_hash != self.head:
             return self._fail("broken link to previous entry")
         try:
-            recomputed = entry_hash(entry.seq, entry.at, entry, entry.prev_hash)
+            recomputed = recompute()
         except ValueError as exc:
             return self._fail(f"entry cannot be encoded: {exc}")
-        if recomputed != entry.hash:
+        if recomputed != claimed:
             return self._fail("hash mismatch")
         self.count += 1
-        self._prev_hash = entry.hash
+        self.head = claimed
         return True
 
     def unreadable(self, seq: int, problem: str) -> None:
@@ -391,7 +396,7 @@ class _ChainCheck:
 
 def verify(entries: Iterable[AuditEntry]) -> Verdict:
     """Checks a whole ledger, oldest first from seq 1; stops at the first fault."""
-    check = _ChainCheck()
+    check = ChainCheck()
     for entry in entries:
         if not check.feed(entry):
             break
@@ -405,7 +410,7 @@ class AuditSource(Protocol):
 async def verify_audit(source: AuditSource) -> Verdict:
     """Streams a store's whole ledger through the chain check. A row too damaged to
     decode is a finding about the ledger, not a crash of the check."""
-    check = _ChainCheck()
+    check = ChainCheck()
     try:
         async for entry in source.iter_audit():
             if not check.feed(entry):

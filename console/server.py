@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import uvicorn
@@ -10,6 +11,7 @@ from starlette.types import ASGIApp
 from gates.protocol import MAX_MESSAGE_BYTES
 
 from .app import create_app
+from .ledger_check import ensure_ledger_sound
 from .settings import Settings
 from .sqlite_store import SQLiteStore
 
@@ -38,10 +40,13 @@ def uvicorn_config(settings: Settings, app: ASGIApp, port: int | None = None) ->
     )
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, accept_bad_ledger: int | None = None) -> None:
+    """Raises ``LedgerFault`` before opening anything for writing if the ledger fails
+    its check, unless ``accept_bad_ledger`` is the count it ends at."""
+    check = await asyncio.to_thread(ensure_ledger_sound, settings, accept_bad_ledger)
     store = await SQLiteStore.open(settings.database)
     try:
-        config = uvicorn_config(settings, create_app(settings, store))
+        config = uvicorn_config(settings, create_app(settings, store, check))
         await uvicorn.Server(config).serve(sockets=[listening_socket(config)])
     finally:
         await store.close()

@@ -51,10 +51,29 @@ class Settings:
     # Password checks run at once, and how many more may wait before a login gets 503.
     login_workers: int = field(default_factory=default_login_workers)
     login_queue: int = 16
+    # Signed checkpoints of the ledger's head (README, "The audit ledger"): the file they
+    # are appended to (None: in the data dir), and how often: after this many entries,
+    # or this many seconds after the first entry not yet covered.
+    audit_anchor: Path | None = None
+    audit_anchor_entries: int = 1000
+    audit_anchor_s: float = 10.0
 
     @property
     def database(self) -> Path:
         return self.data_dir / "seat.db"
+
+    @property
+    def anchor_file(self) -> Path:
+        return self.audit_anchor or self.data_dir / "audit-anchors.jsonl"
+
+    @property
+    def audit_key(self) -> Path:
+        """The centre's Ed25519 key that signs checkpoints (mode 0600)."""
+        return self.data_dir / "audit-key.pem"
+
+    @property
+    def audit_public_key(self) -> Path:
+        return self.data_dir / "audit-key.pub"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -72,6 +91,12 @@ class Settings:
                 raise ValueError(f"{name} must be at least {low}, not {raw!r}")
             return value
 
+        anchor_entries = number("SEAT_AUDIT_ANCHOR_ENTRIES", "1000", int)
+        if anchor_entries < 1:
+            raise ValueError("SEAT_AUDIT_ANCHOR_ENTRIES must be at least 1")
+        anchor_s = number("SEAT_AUDIT_ANCHOR_S", "10", float)
+        if not 0 < anchor_s < float("inf"):
+            raise ValueError("SEAT_AUDIT_ANCHOR_S must be a positive number of seconds")
         return cls(
             data_dir=Path(env.get("SEAT_DATA_DIR", "var")),
             host=env.get("SEAT_HOST", "127.0.0.1"),
@@ -85,6 +110,9 @@ class Settings:
             trusted_proxies=parse_trusted_proxies(env.get("SEAT_TRUSTED_PROXIES", "")),
             login_workers=number("SEAT_LOGIN_WORKERS", str(default_login_workers()), int, 1),
             login_queue=number("SEAT_LOGIN_QUEUE", "16", int, 0),
+            audit_anchor=Path(env["SEAT_AUDIT_ANCHOR"]) if env.get("SEAT_AUDIT_ANCHOR") else None,
+            audit_anchor_entries=anchor_entries,
+            audit_anchor_s=anchor_s,
         )
 
 

@@ -11,17 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from .canonical import canonical_json, parse_canonical
 from .errors import Conflict, CorruptAuditEntry, NotFound, StoreError
-from .ledger import (
-    AuditAction,
-    AuditEntry,
-    AuditRecord,
-    as_utc,
-    canonical_json,
-    format_utc,
-    parse_canonical,
-    parse_utc,
-)
+from .ledger import AuditAction, AuditEntry, AuditRecord, as_utc, format_utc, parse_utc
 from .models import Change, ChangeKind, ChangesLost, Direction, LaneRecord, Role, Session, User
 from .sqlite_schema import (
     AUDIT_COLUMNS,

@@ -28,16 +28,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from .canonical import canonical_json
 from .errors import ConsoleError, StoreError
-from .ledger import (
-    GENESIS_HASH,
-    AuditEntry,
-    AuditRecord,
-    canonical_json,
-    format_utc,
-    parse_utc,
-    seal,
-)
+from .ledger import GENESIS_HASH, AuditEntry, AuditRecord, format_utc, parse_utc, seal
 from .sqlite_schema import AUDIT_COLUMNS
 
 log = logging.getLogger("seat.store")

@@ -23,10 +23,17 @@ from tests.conftest import PASSWORD, Centre
 SEAT = [sys.executable, "-m", "console.cli"]
 
 
-def seat(data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SEAT_DATA_DIR": str(data_dir), "SEAT_LOG_LEVEL": "WARNING"}
+def seat(
+    data_dir: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {
+        **os.environ,
+        "SEAT_DATA_DIR": str(data_dir),
+        "SEAT_LOG_LEVEL": "WARNING",
+        **(env or {}),
+    }
     return subprocess.run(
-        [*SEAT, *args], input=stdin, capture_output=True, text=True, env=env, timeout=60
+        [*SEAT, *args], input=stdin, capture_output=True, text=True, env=environment, timeout=60
     )
 
 
@@ -82,7 +89,7 @@ def test_audit_verify_passes_then_names_the_tampered_row(tmp_path: Path) -> None
             seat(tmp_path, "user", "add", name, "--role", "agent", stdin=PASSWORD).returncode == 0
         )
     ok = seat(tmp_path, "audit", "verify")
-    assert (ok.returncode, ok.stdout.strip()) == (0, "ok 3 entries")
+    assert (ok.returncode, ok.stdout.splitlines()[0]) == (0, "ok 3 entries")
 
     db = sqlite3.connect(tmp_path / "seat.db")
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from console.canonical import canonical_json
 from console.errors import CorruptAuditEntry
 from console.ledger import (
     GENESIS_HASH,
@@ -17,7 +18,6 @@ from console.ledger import (
     AuditEntry,
     AuditRecord,
     Verdict,
-    canonical_json,
     seal,
     verify,
     verify_audit,
