@@ -23,7 +23,7 @@ from media.voice import (
 
 from .agent import LaneAgent, link_url
 from .lane_session import LaneSession
-from .memory import CommandJournal, CommandMemory
+from .memory import CommandJournal, CommandMemory, JournalCorrupt
 from .sim import SimLane, SimTiming
 
 SIM = "sim"
@@ -108,7 +108,10 @@ async def run_lane(
     if driver != "sim":
         raise SystemExit(f"unknown driver {driver!r}; this build has: sim")
     sim = SimLane(lane, random.Random(seed), SimTiming(lift_s=lift_s))
-    memory = CommandJournal(state) if state is not None else CommandMemory()
+    try:
+        memory = CommandJournal(state) if state is not None else CommandMemory()
+    except (JournalCorrupt, OSError) as exc:
+        raise SystemExit(f"seat lane: {exc}") from None
     session = LaneSession(
         lane, token, heartbeat_ms=heartbeat_ms, agent="seat-lane/sim", memory=memory
     )
