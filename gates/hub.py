@@ -27,15 +27,19 @@ from .link import (
     LinkSession,
     Phase,
     Send,
+    Takeovers,
 )
 from .protocol import Ack, Command, Done, Error, Refused
-from .status import LaneStatus, fold
+from .status import ActiveFault, LaneStatus, fold, with_fault, without_fault
 from .wire import Message
 
 log = logging.getLogger("seat.gates")
 
 Verifier = Callable[[str, str], Awaitable[bool]]
 StatusListener = Callable[[LaneStatus], None]
+
+# A fault the centre raises itself, shown in the console like a lane's own.
+LINK_REPLACED = "link_replaced"
 
 
 class _Connection:
@@ -57,6 +61,7 @@ class LaneHub:
         self._status: dict[str, LaneStatus] = {}
         self._waiters: dict[str, asyncio.Future[Resolved]] = {}
         self._listeners: set[StatusListener] = set()
+        self.takeovers = Takeovers()
 
     # ----------------------------------------------------------------- queries
 
@@ -195,12 +200,46 @@ class LaneHub:
         # address changed, reconnects before the centre can see its old TCP connection
         # is dead, and must not be locked out until that connection times out.
         self._connections[lane] = connection
+        status = replace(self.status(lane), online=True)
         if previous is not None:
             await self._drop(previous, previous.session.replaced())
+            status = self._taken_over(status, previous, connection)
         log.info("lane.link.online lane=%s heartbeat_ms=%d", lane, connection.session.heartbeat_ms)
-        self._update(replace(self.status(lane), online=True))
+        self._update(status)
         for transmit in self.book.lane_up(lane):
             await self._carry_out(transmit)
+
+    def _taken_over(
+        self, status: LaneStatus, previous: _Connection, connection: _Connection
+    ) -> LaneStatus:
+        """Log a takeover and show it on the lane, until its window has passed."""
+        now = self._now()
+        times = self.takeovers.record(status.lane, now)
+        window_min = round(self.takeovers.window_s / 60)
+        log.warning(
+            "lane.link.replaced lane=%s old_peer=%s new_peer=%s takeovers=%d window_min=%d",
+            status.lane,
+            _peer(previous.websocket),
+            _peer(connection.websocket),
+            times,
+            window_min,
+        )
+        asyncio.get_running_loop().call_at(
+            now + self.takeovers.window_s, self._takeovers_faded, status.lane
+        )
+        detail = (
+            f"{times} takeover{'s' if times > 1 else ''} in the last {window_min} min: "
+            "another connection with this lane's token replaced the one it had. Unless the "
+            "lane's controller restarted, two agents are using one token."
+        )
+        return with_fault(status, ActiveFault(LINK_REPLACED, detail, datetime.now(UTC)))
+
+    def _takeovers_faded(self, lane: str) -> None:
+        if self.takeovers.faded(lane, self._now()):
+            before = self.status(lane)
+            after = without_fault(before, LINK_REPLACED)
+            if after is not before:
+                self._update(after)
 
     def _leave(self, connection: _Connection) -> None:
         lane = connection.session.lane
@@ -242,3 +281,8 @@ class LaneHub:
             await self._perform(connection, actions)
         except (WebSocketDisconnect, RuntimeError, OSError) as exc:
             log.info("lane.link.close_failed lane=%s error=%r", connection.session.lane, exc)
+
+
+def _peer(websocket: WebSocket) -> str:
+    client = websocket.client
+    return f"{client.host}:{client.port}" if client else "unknown"

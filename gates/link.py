@@ -8,7 +8,7 @@ message that breaks a rule gets an ``error`` reply and changes nothing here.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import LinkError, OutOfOrder
 from .protocol import (
@@ -51,6 +51,37 @@ class HeartbeatPolicy:
 
     def timeout_s(self, interval_ms: int) -> float:
         return interval_ms * self.grace / 1000.0
+
+
+@dataclass(slots=True)
+class Takeovers:
+    """When a newer connection replaced a lane's older one, so the centre can show it.
+
+    One takeover is routine (a controller that rebooted, or whose 4G address changed,
+    reconnects before its old connection is seen dead), so it is counted over a window
+    rather than alarmed on; a count above one in the window means two agents share a
+    token, or a lane client redials after 4409 when it must not."""
+
+    window_s: float = 600.0
+    _times: dict[str, list[float]] = field(default_factory=dict)
+
+    def record(self, lane: str, now: float) -> int:
+        """Count a takeover of ``lane``; returns how many fall within the window."""
+        recent = [*self._recent(lane, now), now]
+        self._times[lane] = recent
+        return len(recent)
+
+    def faded(self, lane: str, now: float) -> bool:
+        """True once no takeover of ``lane`` is left within the window."""
+        recent = self._recent(lane, now)
+        if recent:
+            self._times[lane] = recent
+            return False
+        self._times.pop(lane, None)
+        return True
+
+    def _recent(self, lane: str, now: float) -> list[float]:
+        return [at for at in self._times.get(lane, ()) if at > now - self.window_s]
 
 
 @dataclass(frozen=True, slots=True)

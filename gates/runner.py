@@ -21,7 +21,7 @@ from media.voice import (
     ToneMicrophone,
 )
 
-from .agent import LaneAgent, link_url
+from .agent import LaneAgent, LaneReplaced, link_url
 from .lane_session import LaneSession
 from .memory import CommandJournal, CommandMemory, JournalCorrupt
 from .sim import SimLane, SimTiming
@@ -116,4 +116,7 @@ async def run_lane(
         lane, token, heartbeat_ms=heartbeat_ms, agent="seat-lane/sim", memory=memory
     )
     media_publisher = publisher(server, lane, token, media or MediaChoice())
-    await LaneAgent(link_url(server), session, sim, publisher=media_publisher).run()
+    try:
+        await LaneAgent(link_url(server), session, sim, publisher=media_publisher).run()
+    except* LaneReplaced as replaced:
+        raise SystemExit(f"seat lane: {replaced.exceptions[0]}") from None

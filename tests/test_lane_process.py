@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from pathlib import Path
 
+from websockets.asyncio.client import connect
+
+from gates.drivers import GateState
 from gates.memory import INTERRUPTED
 from gates.protocol import OpenGate
 from tests.conftest import Centre
@@ -70,3 +74,30 @@ async def test_lane_refuses_to_start_on_a_journal_damaged_before_its_end(tmp_pat
     assert f"{journal} line 2 is damaged" in stderr.decode()
     assert "Traceback" not in stderr.decode()
     assert journal.read_text() == text
+
+
+async def test_lane_replaced_by_another_connection_exits_naming_the_lane(
+    centre: Centre,
+) -> None:
+    """A second client with the lane's token takes over; the replaced `seat lane` does
+    not fight back: it exits non-zero saying which lane and why, and the lane stays
+    with the newer connection."""
+    token = await centre.add_lane("P9-OUT")
+    lane = await start_lane(centre.url, "P9-OUT", token)
+    try:
+        await centre.wait_status("P9-OUT", lambda s: s.online, 30)
+        async with connect(centre.link) as newer:
+            await newer.send(
+                json.dumps({"type": "hello", "v": 1, "lane": "P9-OUT", "token": token})
+            )
+            assert json.loads(await newer.recv())["type"] == "welcome"
+            async with asyncio.timeout(30):
+                _, stderr = await lane.communicate()
+            assert lane.returncode != 0
+            assert "lane P9-OUT" in stderr.decode() and "4409" in stderr.decode()
+            assert "Traceback" not in stderr.decode()
+            await newer.send('{"type":"gate","state":"up"}')
+            status = await centre.wait_status("P9-OUT", lambda s: s.gate is GateState.UP)
+            assert status.online
+    finally:
+        await stop(lane)

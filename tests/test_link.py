@@ -11,6 +11,7 @@ from gates.link import (
     LinkSession,
     Phase,
     Send,
+    Takeovers,
 )
 from gates.protocol import Error, Gate, Heartbeat, Hello, Welcome
 
@@ -127,3 +128,17 @@ def test_replaced_connection_is_closed_with_its_code() -> None:
     assert opened().replaced() == [
         Close(CloseCode.REPLACED, "another connection claimed this lane")
     ]
+
+
+def test_takeovers_are_counted_within_their_window_then_fade() -> None:
+    """A lane's takeovers count for ten minutes each; after the last one's window, none
+    is left to show."""
+    takeovers = Takeovers(window_s=600.0)
+    assert takeovers.record("P1-IN", 0.0) == 1
+    assert takeovers.record("P1-IN", 100.0) == 2
+    assert takeovers.record("P2-IN", 100.0) == 1
+    assert not takeovers.faded("P1-IN", 600.0)
+    assert takeovers.record("P1-IN", 650.0) == 2
+    assert not takeovers.faded("P1-IN", 1249.0)
+    assert takeovers.faded("P1-IN", 1250.0)
+    assert takeovers.record("P1-IN", 1300.0) == 1
