@@ -1,7 +1,9 @@
 """The console's live feed: one WebSocket per browser tab at ``/api/stream``.
 
 On connect it sends every lane; then each lane change, and (for supervisors) each new
-audit entry. A tab too slow to keep up is closed rather than buffered without bound; it
+audit entry. A lane that changed several times before the tab could be sent it is sent
+once, as it is now, so a lane changing fast cannot bury a tab. A tab too slow even for
+that (ledger entries pile up) is closed rather than buffered without bound; it
 reconnects and starts again from a fresh list.
 """
 
@@ -21,6 +23,7 @@ from gates.hub import LaneHub
 from gates.status import LaneStatus
 
 from .audit import AuditLog
+from .backlog import Backlog
 from .errors import ConsoleError
 from .ledger import AuditEntry
 from .models import LaneRecord, Role
@@ -30,12 +33,12 @@ from .web import authenticate, same_origin
 
 log = logging.getLogger("seat.console")
 
+# Ledger entries a tab may have waiting; lane changes replace one another and never
+# count (see ``Backlog``). More than this and the tab is stuck: it is closed and resyncs.
 QUEUE_LIMIT = 1000
 CLOSE_UNAUTHORISED = 4401  # the console goes back to its login page
 CLOSE_CROSS_ORIGIN = 4403
 CLOSE_TOO_SLOW = 1013  # "try again later": the tab reconnects and resyncs
-
-_END = object()  # queued to end a stream whose session was logged out
 
 
 class Streams:
@@ -43,12 +46,12 @@ class Streams:
         self.store = store
         self.hub = hub
         self.audit = audit
-        self._by_session: dict[str, set[asyncio.Queue[object]]] = {}
+        self._by_session: dict[str, set[_Tab]] = {}
 
     def end_session(self, token_hash: str) -> None:
         """Close every tab of a session that just logged out."""
-        for queue in self._by_session.get(token_hash, ()):
-            _push(queue, _END)
+        for tab in self._by_session.get(token_hash, ()):
+            tab.end(CLOSE_UNAUTHORISED, "logged out")
 
     async def serve(self, websocket: WebSocket) -> None:
         await websocket.accept()
@@ -62,96 +65,103 @@ class Streams:
             return
 
         lanes = {lane.id: lane for lane in await self.store.list_lanes()}
-        queue: asyncio.Queue[object] = asyncio.Queue(QUEUE_LIMIT)
+        tab = _Tab()
 
         def on_lane(status: LaneStatus) -> None:
-            if status.lane in lanes:
-                _push(queue, {"type": "lane", "lane": lane_json(lanes[status.lane], status)})
-            else:
-                # Registered since this tab connected (or not at all): look it up.
-                _push(queue, _NewLane(status.lane))
+            # Only the lane is queued: its status is read when the tab is sent it, so a
+            # lane that changed many times since is sent once, as it is now.
+            tab.push(_LaneChanged(status.lane), key=status.lane)
 
         def on_audit(entry: AuditEntry) -> None:
-            _push(queue, {"type": "audit", "entry": entry.to_json()})
+            tab.push({"type": "audit", "entry": entry.to_json()})
 
         unsubscribe = [self.hub.subscribe(on_lane)]
         if user.role.allows(Role.SUPERVISOR):
             unsubscribe.append(self.audit.subscribe(on_audit))
         tabs = self._by_session.setdefault(session.token_hash, set())
-        tabs.add(queue)
-        reader = asyncio.create_task(_until_disconnect(websocket, queue))
+        tabs.add(tab)
+        reader = asyncio.create_task(_until_disconnect(websocket, tab))
         loop = asyncio.get_running_loop()
         expires = loop.time() + (session.expires_at - datetime.now(UTC)).total_seconds()
         try:
             first = [lane_json(lane, self.hub.status(lane.id)) for lane in lanes.values()]
             await websocket.send_text(_encode({"type": "lanes", "lanes": first}))
-            await self._pump(websocket, queue, expires, lanes)
+            await self._pump(websocket, tab, expires, lanes)
         except (WebSocketDisconnect, OSError, RuntimeError) as exc:
             log.info("console.stream.lost user=%s error=%r", user.username, exc)
         finally:
             reader.cancel()
             for stop in unsubscribe:
                 stop()
-            tabs.discard(queue)
+            tabs.discard(tab)
             if not tabs:
                 self._by_session.pop(session.token_hash, None)
 
     async def _pump(
-        self,
-        websocket: WebSocket,
-        queue: asyncio.Queue[object],
-        expires: float,
-        lanes: dict[str, LaneRecord],
+        self, websocket: WebSocket, tab: _Tab, expires: float, lanes: dict[str, LaneRecord]
     ) -> None:
-        while True:
-            try:
-                async with asyncio.timeout_at(expires):
-                    item = await queue.get()
-            except TimeoutError:
-                await websocket.close(CLOSE_UNAUTHORISED, "the session has ended")
-                return
-            if item is _END:
-                await websocket.close(CLOSE_UNAUTHORISED, "logged out")
-                return
-            if item is _DISCONNECTED:
-                return
-            if item is _OVERFLOW:
+        while not tab.gone:
+            if tab.backlog.overflowed:
                 await websocket.close(CLOSE_TOO_SLOW, "too far behind; reconnect")
                 return
-            if isinstance(item, _NewLane):
-                record = await self.store.get_lane(item.lane)
+            if tab.closing is not None:
+                await websocket.close(*tab.closing)
+                return
+            item = tab.backlog.take()
+            if item is None:
+                tab.wake.clear()
+                try:
+                    async with asyncio.timeout_at(expires):
+                        await tab.wake.wait()
+                except TimeoutError:
+                    await websocket.close(CLOSE_UNAUTHORISED, "the session has ended")
+                    return
+                continue
+            if isinstance(item, _LaneChanged):
+                record = lanes.get(item.lane)
                 if record is None:
-                    continue
-                lanes[record.id] = record
+                    # Registered since this tab connected (or not at all): look it up.
+                    record = await self.store.get_lane(item.lane)
+                    if record is None:
+                        continue
+                    lanes[record.id] = record
                 item = {"type": "lane", "lane": lane_json(record, self.hub.status(record.id))}
             await websocket.send_text(_encode(item))
 
 
 @dataclass(frozen=True, slots=True)
-class _NewLane:
+class _LaneChanged:
     lane: str
 
 
-_DISCONNECTED = object()
-_OVERFLOW = object()
+class _Tab:
+    """One tab's backlog, and why its stream must end, if it must."""
+
+    def __init__(self) -> None:
+        self.backlog: Backlog[_LaneChanged | dict[str, Any]] = Backlog(QUEUE_LIMIT)
+        self.wake = asyncio.Event()
+        self.closing: tuple[int, str] | None = None
+        self.gone = False
+
+    def push(self, item: _LaneChanged | dict[str, Any], key: str | None = None) -> None:
+        self.backlog.put(item, key)
+        self.wake.set()
+
+    def end(self, code: int, reason: str) -> None:
+        self.closing = self.closing or (code, reason)
+        self.wake.set()
+
+    def lost(self) -> None:
+        self.gone = True
+        self.wake.set()
 
 
-def _push(queue: asyncio.Queue[object], item: object) -> None:
-    try:
-        queue.put_nowait(item)
-    except asyncio.QueueFull:
-        # Make room for the overflow marker itself: the tab is closed and resyncs.
-        with contextlib.suppress(asyncio.QueueEmpty):
-            queue.get_nowait()
-        queue.put_nowait(_OVERFLOW)
-
-
-async def _until_disconnect(websocket: WebSocket, queue: asyncio.Queue[object]) -> None:
+async def _until_disconnect(websocket: WebSocket, tab: _Tab) -> None:
     """Read (and ignore) what the tab sends, to notice when it goes away."""
     with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError):
         while (await websocket.receive())["type"] != "websocket.disconnect":
             pass
-    _push(queue, _DISCONNECTED)
+    tab.lost()
 
 
 def _encode(item: Any) -> str:

@@ -23,9 +23,11 @@ from .link import (
     Authenticate,
     Close,
     Deliver,
+    Flooding,
     HeartbeatPolicy,
     LinkSession,
     Phase,
+    RatePolicy,
     Send,
     Takeovers,
 )
@@ -53,9 +55,11 @@ class LaneHub:
         self,
         verify: Verifier,
         policy: HeartbeatPolicy | None = None,
+        rate: RatePolicy | None = None,
     ) -> None:
         self.verify = verify
         self.policy = policy or HeartbeatPolicy()
+        self.rate = rate or RatePolicy()
         self.book = CommandBook()
         self._connections: dict[str, _Connection] = {}
         self._status: dict[str, LaneStatus] = {}
@@ -143,12 +147,17 @@ class LaneHub:
         """Run one lane connection until it closes."""
         await websocket.accept()
         loop = asyncio.get_running_loop()
-        connection = _Connection(websocket, LinkSession(loop.time(), self.policy))
+        connection = _Connection(websocket, LinkSession(loop.time(), self.policy, self.rate))
         session = connection.session
         try:
             while session.phase is not Phase.CLOSED:
                 try:
                     async with asyncio.timeout_at(session.deadline):
+                        # A lane past its read budget is not read until a batch of it
+                        # has refilled: the wait is for that moment, and TCP holds the
+                        # lane's frames meanwhile (see ``RatePolicy``).
+                        if session.read_after > loop.time():
+                            await asyncio.sleep(session.read_after - loop.time())
                         frame = await websocket.receive()
                 except TimeoutError:
                     actions = session.expire(loop.time())
@@ -188,6 +197,14 @@ class LaneHub:
                     await self._perform(connection, session.refuse())
             elif isinstance(action, Deliver):
                 await self._deliver(connection, action)
+            elif isinstance(action, Flooding):
+                log.warning(
+                    "lane.link.rate_limited lane=%s refused=%d per_s=%g burst=%d",
+                    session.lane,
+                    action.refused,
+                    session.rate.per_s,
+                    session.rate.burst,
+                )
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
@@ -260,7 +277,7 @@ class LaneHub:
                 self.book.ack(lane, message.command_id)
             elif isinstance(message, Done | Refused):
                 refused = message.reason if isinstance(message, Refused) else None
-                self._resolve(self.book.finish(lane, message.command_id, refused))
+                self._resolve(self.book.finish(lane, message.command_id, self._now(), refused))
         except LinkError as exc:
             await connection.websocket.send_text(Error(exc.code, exc.detail, message.TYPE).encode())
             return
