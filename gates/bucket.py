@@ -29,6 +29,10 @@ class TokenBucket:
         self.tokens = max(0.0, self.tokens - 1.0)
         return True
 
+    def grant(self, tokens: float) -> None:
+        """Add ``tokens`` for use on top of the burst: they are not lost to the cap."""
+        self.tokens += tokens
+
     def ready_at(self, now: float, tokens: float = 1.0) -> float:
         """When ``tokens`` (at most ``burst``) will be there: ``now`` if they are."""
         self._refill(now)
@@ -36,5 +40,6 @@ class TokenBucket:
 
     def _refill(self, now: float) -> None:
         elapsed = max(0.0, now - self.stamp)
-        self.tokens = min(self.burst, self.tokens + elapsed * self.rate)
+        # Refilling stops at the burst but never takes away granted tokens above it.
+        self.tokens = max(self.tokens, min(self.burst, self.tokens + elapsed * self.rate))
         self.stamp = max(self.stamp, now)

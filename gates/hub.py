@@ -121,6 +121,7 @@ class LaneHub:
         connection = self._connections.get(action.lane)
         if connection is None:
             return  # stays open: sent again when the lane is back, or ends at its deadline
+        connection.session.commanded()
         try:
             await connection.websocket.send_text(action.command.encode())
         except (WebSocketDisconnect, RuntimeError, OSError) as exc:

@@ -140,6 +140,7 @@ Action = Send | Close | Authenticate | Deliver | Flooding
 
 FLOODING_REPORT_S = 1.0
 READ_BATCH = 10
+REPLIES_PER_COMMAND = 2  # ack, then done or refused
 
 
 class Phase(enum.Enum):
@@ -204,6 +205,12 @@ class LinkSession:
             return [Send(Error(error.code, error.detail, message.TYPE))]
         self.deadline = now + self.policy.timeout_s(self.heartbeat_ms)
         return [Deliver(message)]
+
+    def commanded(self) -> None:
+        """The centre sent the lane a command: its ack and its end are on top of the
+        lane's rate, since refusing the answer to its own question would turn a lift
+        that happened into a ``timeout``."""
+        self._accepts.grant(REPLIES_PER_COMMAND)
 
     def _refuse(self, now: float) -> list[Action]:
         """A frame over the rate: answered, not acted on, not a sign of life. Not even

@@ -15,7 +15,7 @@ from console.sqlite_store import SQLiteStore
 from gates.agent import Backoff, LaneAgent, LaneReplaced
 from gates.drivers import GateState
 from gates.lane_session import LaneSession
-from gates.protocol import MAX_MESSAGE_BYTES, OpenGate
+from gates.protocol import MAX_MESSAGE_BYTES, Display, OpenGate
 from tests.conftest import Centre, LaneFactory, lane_behind_proxy, start_centre, wait_status
 from tests.lanes import ScriptedDriver
 
@@ -289,3 +289,20 @@ async def test_two_agents_on_one_token_take_over_once_and_the_newer_keeps_the_la
     resolved = await staffed.hub.command("P1-OUT", OpenGate("c-1"), 5.0)
     assert resolved.outcome == "done"
     assert (older.driver.opens, newer.driver.opens) == (0, 1)
+
+
+async def test_lane_given_many_commands_at_once_answers_them_all(
+    centre: Centre, lanes: LaneFactory
+) -> None:
+    """A lane's acks and ends of the centre's own commands are never refused as over
+    its rate, even for more commands at once than its burst allows frames."""
+    lane = await lanes("P1-OUT")
+    burst = centre.hub.rate.burst
+    resolved = await asyncio.gather(
+        *(
+            centre.hub.command("P1-OUT", Display(f"c-{n}", (f"第{n}行",)), 10.0)
+            for n in range(burst)
+        )
+    )
+    assert {r.outcome for r in resolved} == {"done"}
+    assert lane.driver.shown

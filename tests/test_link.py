@@ -18,7 +18,7 @@ from gates.link import (
     Send,
     Takeovers,
 )
-from gates.protocol import Error, Gate, Heartbeat, Hello, Welcome
+from gates.protocol import Ack, Error, Gate, Heartbeat, Hello, Welcome
 
 HELLO = '{"type":"hello","v":1,"lane":"P1-IN","token":"secret","heartbeat_ms":2000}'
 
@@ -212,3 +212,17 @@ def test_flooding_is_reported_at_most_once_a_second_with_the_count() -> None:
     later = [session.receive(GATE, 1.0) for _ in range(5)]  # the bucket refilled to 3
     assert [type(actions[0]) for actions in later] == [Deliver, Deliver, Deliver, Send, Send]
     assert [a for actions in later for a in actions if isinstance(a, Flooding)] == [Flooding(6)]
+
+
+def test_replies_to_the_centres_commands_do_not_count_against_the_lane() -> None:
+    """Each command the centre sends grants the lane its ack and end: the centre never
+    refuses the answer it asked for, however many commands it sent at once."""
+    session = limited()  # two frames of the burst left
+    for _ in range(10):
+        session.commanded()
+    for n in range(22):
+        assert session.receive(f'{{"type":"ack","command_id":"c-{n}"}}', 0.0)[0] == Deliver(
+            Ack(f"c-{n}")
+        )
+    [reply, _] = session.receive(GATE, 0.0)
+    assert isinstance(reply, Send) and reply.message.code == "rate_limited"  # type: ignore[attr-defined]
