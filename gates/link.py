@@ -77,9 +77,9 @@ class Takeovers:
     """When a newer connection replaced a lane's older one, so the centre can show it.
 
     One takeover is routine (a controller that rebooted, or whose 4G address changed,
-    reconnects before its old connection is seen dead), so it is counted over a window
-    rather than alarmed on; a count above one in the window means two agents share a
-    token, or a lane client redials after 4409 when it must not."""
+    reconnects before its old connection is seen dead), so the count over a window is
+    what tells: more than one in it means two agents share a token, or a lane client
+    redials after 4409 when it must not."""
 
     window_s: float = 600.0
     _times: dict[str, list[float]] = field(default_factory=dict)
