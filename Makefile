@@ -5,8 +5,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
-# Debian packages the tests drive: a real browser for the console.
-SYSTEM_TOOLS := chromium
+# Debian packages the tests and benchmarks drive: a real browser for the console, and an
+# RTSP camera (GStreamer's RTSP server with x264, run by Debian's Python: tests/rtsp_camera.py).
+SYSTEM_PACKAGES := chromium python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
+	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
 
 .PHONY: demo test lint bench system-deps clean
 
@@ -24,7 +26,9 @@ demo: $(STAMP)
 	$(BIN)/seat demo
 
 system-deps:
-	@missing=""; for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	@missing=""; for pkg in $(SYSTEM_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$pkg"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
@@ -41,12 +45,13 @@ lint: $(STAMP)
 test: $(STAMP) system-deps lint
 	$(BIN)/pytest
 
-bench: $(STAMP)
+bench: $(STAMP) system-deps
 	$(BIN)/python bench/gate_latency.py --lanes 200 --commands 2000 --concurrency 1
 	$(BIN)/python bench/gate_latency.py --lanes 200 --commands 4000 --concurrency 20
 	$(BIN)/python bench/gate_latency.py --lanes 2000 --commands 0
 	$(BIN)/python bench/flood.py
 	$(BIN)/python bench/media.py
+	$(BIN)/python -m bench.login_storm
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

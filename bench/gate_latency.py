@@ -38,8 +38,8 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 
 from console.auth import hash_password, new_token, token_hash
-from console.cli import run_fast
 from console.models import Direction, LaneRecord, Role
+from console.service import run_fast
 from console.sqlite_store import SQLiteStore
 
 HERE = Path(__file__).resolve().parent

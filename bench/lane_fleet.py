@@ -17,7 +17,7 @@ import random
 import sys
 from pathlib import Path
 
-from console.cli import run_fast
+from console.service import run_fast
 from gates.agent import Backoff, LaneAgent, link_url
 from gates.lane_session import LaneSession
 from gates.sim import SimLane, SimTiming

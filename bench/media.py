@@ -24,6 +24,11 @@ the HTTP API like the console. The figures:
   the viewer (whose receiver keeps Opus packets and decodes them the same way), found
   with ``find_bursts``; the centre's figure minus the direct one, medians of 8 bursts.
   The lane for this is an agent in this process, so its speaker can be read.
+* **first frame from an RTSP camera**, cold, for ten fresh viewers of a ``seat lane``
+  agent whose camera is GStreamer's RTSP server (``tests/rtsp_camera.py``, 1280x720 at
+  15 fps, a keyframe a second, run by Debian's Python). Baseline: what opening that
+  camera costs a lane that opens it only when asked (FFmpeg open to first unit, as the
+  lane opens it and with FFmpeg's default probe), medians of three.
 * **frame age**, capture (the time stamped in the picture) to decode at an aiortc viewer,
   over 15 s, leaving out the first GOP a viewer decodes (the catch-up burst is old by
   design). An aiortc viewer holds each frame until the next one's first packet
@@ -62,18 +67,24 @@ from bench.direct_lane import DirectLane
 from bench.gate_latency import percentile
 from bench.peers import Answerer, CentreLane, Shown, ViewerPeer, leave
 from bench.processes import PASSWORD, USERNAME, Centre, centre
-from console.cli import run_fast
+from console.service import run_fast
 from gates.agent import Backoff, LaneAgent, link_url
 from gates.lane_session import LaneSession
 from gates.sim import SimLane, SimTiming
-from media.camera import SyntheticCamera
+from media.camera import FfmpegCamera, SyntheticCamera
+from media.ffmpeg import default_options
 from media.messages import media_url
 from media.publisher import Publisher
 from media.tones import MARK_HZ, RATE, find_bursts
 from media.voice import RecordingSpeaker, ToneMicrophone
+from tests.rtsp import rtsp_camera
 
 VIDEO_LANE = "L1"  # a `seat lane` agent, 1280x720 at 15 fps
 VOICE_LANE = "A1"  # an agent in this process, so its speaker can be read
+RTSP_LANE = "R1"  # a `seat lane` agent with an RTSP camera
+OPENS = 3
+# What FFmpeg probes unless told otherwise (libavformat's probesize default, 5 MB).
+DEFAULT_PROBE = {"probesize": "5000000"}
 SIZE = (1280, 720)
 FPS = 15
 FIRST_FRAME_VIEWERS = 10
@@ -222,6 +233,63 @@ async def voice_lane(
         await asyncio.gather(task, return_exceptions=True)
 
 
+# ------------------------------------------------------------------ an RTSP camera
+
+
+async def camera_open_ms(url: str, options: dict[str, str] | None = None) -> float:
+    """ms from opening ``url`` as the lane does to its first unit (a keyframe)."""
+    started = time.perf_counter()
+    async with contextlib.aclosing(FfmpegCamera(url, options=options).units()) as units:
+        async for _ in units:
+            break
+    return (time.perf_counter() - started) * 1000
+
+
+async def rtsp_cold(data_dir: Path) -> dict[str, Any]:
+    """Cold first frames of a lane with a real RTSP camera, and what opening the camera
+    on demand would cost instead."""
+    size = f"{SIZE[0]}x{SIZE[1]}"
+    async with rtsp_camera("--size", size, "--fps", str(FPS), "--gop", str(FPS)) as camera:
+        lane_probe = [await camera_open_ms(camera.url) for _ in range(OPENS)]
+        full = {**default_options(camera.url), **DEFAULT_PROBE}
+        default_probe = [await camera_open_ms(camera.url, full) for _ in range(OPENS)]
+        async with centre(
+            data_dir, [RTSP_LANE], grace_s=LATENCY_GRACE_S, log_level="INFO"
+        ) as running:
+            await running.add_lane_agent(RTSP_LANE, camera=camera.url)
+            client = await CentreLane.login(running.url, USERNAME, PASSWORD)
+            try:
+
+                async def stopped(n: int) -> None:
+                    await running.process.logged("media.upstream.closed", n)
+
+                cold = await cold_starts(CentreLane(client, RTSP_LANE), stopped)
+            finally:
+                await client.aclose()
+    return {"cold": cold, "open": lane_probe, "open_default_probe": default_probe}
+
+
+def rtsp_figures(rtsp: dict[str, Any]) -> dict[str, Any]:
+    r: dict[str, Any] = {}
+    for p in (50, 90):
+        r[f"first_frame_rtsp_cold_ms_p{p}"] = _ms(rtsp["cold"], p)
+    r["rtsp_open_ms"] = round(statistics.median(rtsp["open"]), 1)
+    r["rtsp_open_default_probe_ms"] = round(statistics.median(rtsp["open_default_probe"]), 1)
+    return r
+
+
+def rtsp_report(r: dict[str, Any]) -> list[str]:
+    lines = []
+    for p in (50, 90):
+        mine, theirs = r[f"first_frame_rtsp_cold_ms_p{p}"], r["rtsp_open_ms"]
+        lines.append(
+            f"first_frame_rtsp_cold_p{p}: {mine} ms ({_x(mine, theirs)} opening the camera "
+            f"on demand {theirs} ms; {r['rtsp_open_default_probe_ms']} ms with FFmpeg's "
+            f"default probe)"
+        )
+    return lines
+
+
 # ------------------------------------------------------------------ the latency phases
 
 
@@ -285,6 +353,7 @@ async def bench() -> dict[str, Any]:
         root = Path(tmp)
         bridged = await through_centre(root / "latency")
         alone = await direct()
+        rtsp = await rtsp_cold(root / "rtsp")
         size = f"{SIZE[0]}x{SIZE[1]}"
         passthrough = await centre_cpu(
             root / "passthrough", VIDEO_LANE, size, FPS, VIEWER_COUNTS, ("console.cli", "serve")
@@ -293,7 +362,7 @@ async def bench() -> dict[str, Any]:
             root / "transcode", VIDEO_LANE, size, FPS, TRANSCODE_COUNTS,
             ("bench.transcoding_centre",),
         )  # fmt: skip
-    return {**latencies(bridged, alone), **loads(passthrough, transcode)}
+    return {**latencies(bridged, alone), **rtsp_figures(rtsp), **loads(passthrough, transcode)}
 
 
 def latencies(bridged: dict[str, Any], alone: dict[str, Any]) -> dict[str, Any]:
@@ -430,7 +499,7 @@ def main() -> None:
         result.update(await bench())
 
     run_fast(measure())
-    for line in report(result):
+    for line in [*report(result), *rtsp_report(result)]:
         print(line)
     if args.json:
         print(json.dumps(result))

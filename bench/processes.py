@@ -131,11 +131,14 @@ class Centre:
     tokens: dict[str, str]
     lanes: list[Process] = field(default_factory=list)
 
-    async def add_lane_agent(self, lane: str, *, size: str = "1280x720", fps: int = 15) -> None:
-        """A ``seat lane`` agent with the synthetic camera; returns once it is online."""
+    async def add_lane_agent(
+        self, lane: str, *, size: str = "1280x720", fps: int = 15, camera: str = "sim"
+    ) -> None:
+        """A ``seat lane`` agent with ``camera`` (the synthetic one unless given);
+        returns once it is online."""
         env = {**self.env, "SEAT_LANE_TOKEN": self.tokens[lane], "SEAT_LOG_LEVEL": "WARNING"}
         args = ["console.cli", "lane", "--server", self.url, "--lane", lane]
-        args += ["--camera", "sim", "--size", size, "--fps", str(fps), "--seed", "1"]
+        args += ["--camera", camera, "--size", size, "--fps", str(fps), "--seed", "1"]
         self.lanes.append(await Process.start(f"lane {lane}", args, env))
         await self.wait_online(len(self.lanes))
 

@@ -25,8 +25,8 @@ import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 import media.bridge
-from console.cli import run_fast
 from console.server import serve
+from console.service import run_fast
 from console.settings import Settings
 from media.units import VIDEO_CLOCK, MediaUnit
 from media.viewer import Viewer

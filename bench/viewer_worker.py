@@ -23,7 +23,7 @@ import sys
 
 from bench.peers import CentreLane, ViewerPeer, leave
 from bench.processes import PASSWORD, USERNAME
-from console.cli import run_fast
+from console.service import run_fast
 
 
 async def serve(url: str, lane: str) -> None:

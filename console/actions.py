@@ -1,8 +1,9 @@
 """What an agent does to a lane, audited before and after.
 
 Each action is written to the ledger durably before its command leaves for the lane and
-its outcome is appended after (DESIGN.md, "Audit first"). The work runs in a task of
-its own, so an agent who closes the page mid-command still leaves a complete record.
+its outcome is appended after: no audit, no action (README, "The audit ledger"). The
+work runs in a task of its own, so an agent who closes the page mid-command still
+leaves a complete record.
 """
 
 from __future__ import annotations
@@ -10,18 +11,21 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gates.commands import Resolved
+from gates.commands import Outcome, Resolved
 from gates.hub import LaneHub
-from gates.protocol import MAX_DISPLAY_LINE, MAX_DISPLAY_LINES, Command, Display, OpenGate
+from gates.protocol import Display, DisplaySize, OpenGate
+from gates.textrules import visible
 
 from .audit import AuditLog
 from .errors import BadRequest, StoreError
+from .fields import json_object, text_field
 from .ledger import AuditAction, AuditRecord
 from .models import LaneRecord, User
 
@@ -55,43 +59,36 @@ class DisplayRequest:
     lines: tuple[str, ...]
 
 
-def _object(body: object) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise BadRequest("bad_request", "the body must be a JSON object")
-    return body
-
-
 def parse_open(body: object) -> OpenRequest:
-    fields = _object(body)
+    fields = json_object(body)
     try:
         parsed = OpenReason(str(fields.get("reason")))
     except ValueError:
         allowed = ", ".join(OpenReason)
         raise BadRequest("invalid_reason", f"reason must be one of {allowed}") from None
-    note = fields.get("note") or ""
-    if not isinstance(note, str):
-        raise BadRequest("bad_request", "note must be a string")
-    note = note.strip()
-    if len(note) > NOTE_MAX:
-        raise BadRequest("note_too_long", f"note is limited to {NOTE_MAX} characters")
-    if parsed is OpenReason.OTHER and not note:
+    note = text_field(
+        fields, "note", max_len=NOTE_MAX, multiline=True, default="", code="note_too_long"
+    ).strip()
+    if parsed is OpenReason.OTHER and not visible(note):
         raise BadRequest("note_required", "reason 'other' needs a note saying why")
     return OpenRequest(parsed, note)
 
 
-def parse_display(body: object) -> DisplayRequest:
-    lines = _object(body).get("lines")
-    if (
-        not isinstance(lines, list)
-        or not 1 <= len(lines) <= MAX_DISPLAY_LINES
-        or not all(isinstance(line, str) and len(line) <= MAX_DISPLAY_LINE for line in lines)
-    ):
+def parse_display(body: object, size: DisplaySize) -> DisplayRequest:
+    """``size`` is what the lane's display shows: more is refused here, before anything
+    is ledgered or sent, rather than refused by the lane after the fact."""
+    lines = json_object(body).get("lines")
+    if not isinstance(lines, list) or not lines or not all(isinstance(s, str) for s in lines):
+        raise BadRequest("bad_request", "lines must be a non-empty list of strings")
+    if not size.fits(lines):
         raise BadRequest(
-            "bad_request",
-            f"lines must be 1 to {MAX_DISPLAY_LINES} strings "
-            f"of at most {MAX_DISPLAY_LINE} characters",
+            "display_too_large",
+            f"this lane's display shows at most {size.lines} lines of {size.chars} characters",
         )
-    return DisplayRequest(tuple(lines))
+    numbered = {f"line {n}": line for n, line in enumerate(lines, 1)}
+    return DisplayRequest(
+        tuple(text_field(numbered, name, max_len=size.chars) for name in numbered)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,96 +99,170 @@ class Actor:
     remote: str
 
 
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """How an action ended for the agent who asked. ``joined`` names the command an
+    open was joined to instead of being sent (see ``Actions.open_gate``)."""
+
+    resolved: Resolved
+    joined: str | None = None
+
+
+Resolver = Callable[[], Awaitable[Resolved]]
+
+
+@dataclass(slots=True)
+class _LastOpen:
+    command_id: str
+    done: asyncio.Event
+    resolved: Resolved | None = None  # None: it ended without reaching the lane
+    ended_at: float = -math.inf
+
+
 class Actions:
-    def __init__(self, audit: AuditLog, hub: LaneHub, timeout_s: float) -> None:
+    def __init__(self, audit: AuditLog, hub: LaneHub, timeout_s: float, join_s: float) -> None:
         self.audit = audit
         self.hub = hub
         self.timeout_s = timeout_s
+        self.join_s = join_s
         # Strong references: the event loop keeps only weak ones to tasks.
         self._running: set[asyncio.Future[Resolved]] = set()
+        self._last_open: dict[str, _LastOpen] = {}
 
-    async def open_gate(self, actor: Actor, lane: LaneRecord, request: OpenRequest) -> Resolved:
+    async def open_gate(self, actor: Actor, lane: LaneRecord, request: OpenRequest) -> ActionResult:
+        """Open the barrier. Two agents answering one driver must not lift it twice (a
+        second lift lets a second car through): an open of a lane whose open is still
+        under way, or ended ``done`` less than ``join_s`` ago, is joined to that one.
+        It is not sent; it is audited as its own request (with ``joins``) and outcome
+        (with ``joined``), and it ends as the first ended."""
+        loop = asyncio.get_running_loop()
         command = OpenGate(command_id=uuid.uuid4().hex, reason=request.reason.value)
-        detail = {"note": request.note} if request.note else {}
-        return await self._run(
-            actor,
-            lane,
-            command,
-            (AuditAction.GATE_OPEN_REQUESTED, AuditAction.GATE_OPEN_OUTCOME),
-            reason=request.reason.value,
-            detail=detail,
-        )
+        detail: dict[str, Any] = {"note": request.note} if request.note else {}
+        requested = (AuditAction.GATE_OPEN_REQUESTED, AuditAction.GATE_OPEN_OUTCOME)
+        first = self._last_open.get(lane.id)
+        if first is not None and _joinable(first, loop.time(), self.join_s):
+            joined = first
 
-    async def display(self, actor: Actor, lane: LaneRecord, request: DisplayRequest) -> Resolved:
+            async def as_first_ends() -> Resolved:
+                await joined.done.wait()
+                if joined.resolved is None:  # it never reached the lane: this one goes
+                    return await self.hub.command(lane.id, command, self.timeout_s)
+                ended = joined.resolved
+                return Resolved(lane.id, command.command_id, ended.outcome, ended.detail)
+
+            resolved = await self._detached(
+                lambda: self._audited(
+                    actor,
+                    lane,
+                    command.command_id,
+                    requested,
+                    as_first_ends,
+                    reason=command.reason,
+                    detail={**detail, "joins": joined.command_id},
+                    ended={"joined": joined.command_id},
+                )
+            )
+            return ActionResult(resolved, joined=joined.command_id)
+
+        current = _LastOpen(command.command_id, asyncio.Event())
+        self._last_open[lane.id] = current
+
+        async def tracked() -> Resolved:
+            try:
+                current.resolved = await self._audited(
+                    actor,
+                    lane,
+                    command.command_id,
+                    requested,
+                    lambda: self.hub.command(lane.id, command, self.timeout_s),
+                    reason=command.reason,
+                    detail=detail,
+                )
+                current.ended_at = loop.time()
+                return current.resolved
+            finally:
+                current.done.set()
+
+        return ActionResult(await self._detached(tracked))
+
+    async def display(
+        self, actor: Actor, lane: LaneRecord, request: DisplayRequest
+    ) -> ActionResult:
         command = Display(command_id=uuid.uuid4().hex, lines=request.lines)
-        return await self._run(
-            actor,
-            lane,
-            command,
-            (AuditAction.DISPLAY_REQUESTED, AuditAction.DISPLAY_OUTCOME),
-            reason=None,
-            detail={"lines": list(request.lines)},
+        resolved = await self._detached(
+            lambda: self._audited(
+                actor,
+                lane,
+                command.command_id,
+                (AuditAction.DISPLAY_REQUESTED, AuditAction.DISPLAY_OUTCOME),
+                lambda: self.hub.command(lane.id, command, self.timeout_s),
+                reason=None,
+                detail={"lines": list(request.lines)},
+            )
         )
+        return ActionResult(resolved)
 
-    async def _run(
+    async def _audited(
         self,
         actor: Actor,
         lane: LaneRecord,
-        command: Command,
+        command_id: str,
         actions: tuple[AuditAction, AuditAction],
+        resolve: Resolver,
         *,
         reason: str | None,
         detail: dict[str, Any],
+        ended: dict[str, Any] | None = None,
     ) -> Resolved:
-        async def audited() -> Resolved:
-            requested, ended = actions
-            try:
-                await self.audit.record(
-                    AuditRecord(
-                        actor=actor.user.username,
-                        action=requested,
-                        lane=lane.id,
-                        command_id=command.command_id,
-                        reason=reason,
-                        detail={**detail, "role": actor.user.role.value, "remote": actor.remote},
-                    )
+        """Record the request, then ``resolve`` it (send the command, or wait for the
+        one it joined), then record the outcome: no audit, no action."""
+        requested, finished = actions
+        try:
+            await self.audit.record(
+                AuditRecord(
+                    actor=actor.user.username,
+                    action=requested,
+                    lane=lane.id,
+                    command_id=command_id,
+                    reason=reason,
+                    detail={**detail, "role": actor.user.role.value, "remote": actor.remote},
                 )
-            except StoreError as exc:
-                # No audit, no action: the command never leaves.
-                raise StoreError(
-                    "audit_failed",
-                    f"not carried out: the audit ledger could not record it ({exc.detail})",
-                ) from exc
-            started = time.perf_counter()
-            resolved = await self.hub.command(lane.id, command, self.timeout_s)
-            outcome = AuditRecord(
-                actor=actor.user.username,
-                action=ended,
-                lane=lane.id,
-                command_id=command.command_id,
-                reason=reason,
-                outcome=resolved.outcome.value,
-                detail={
-                    "ms": round((time.perf_counter() - started) * 1000, 1),
-                    **({"detail": resolved.detail} if resolved.detail else {}),
-                },
             )
-            try:
-                await self.audit.record(outcome)
-            except StoreError as exc:
-                # The lane has acted; hiding that from the agent would invite a second
-                # open. The request is on record, and the next start of the centre
-                # closes it; meanwhile this is an operator's alarm.
-                log.error(
-                    "audit.outcome_unrecorded lane=%s command_id=%s outcome=%s error=%s",
-                    lane.id,
-                    command.command_id,
-                    resolved.outcome.value,
-                    exc.detail,
-                )
-            return resolved
-
-        return await self._detached(audited)
+        except StoreError as exc:
+            # No audit, no action: the command never leaves.
+            raise StoreError(
+                "audit_failed",
+                f"not carried out: the audit ledger could not record it ({exc.detail})",
+            ) from exc
+        started = time.perf_counter()
+        resolved = await resolve()
+        outcome = AuditRecord(
+            actor=actor.user.username,
+            action=finished,
+            lane=lane.id,
+            command_id=command_id,
+            reason=reason,
+            outcome=resolved.outcome.value,
+            detail={
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+                **({"detail": resolved.detail} if resolved.detail else {}),
+                **(ended or {}),
+            },
+        )
+        try:
+            await self.audit.record(outcome)
+        except StoreError as exc:
+            # The lane has acted; hiding that from the agent would invite a second
+            # open. The request is on record, and the next start of the centre
+            # closes it; meanwhile this is an operator's alarm.
+            log.error(
+                "audit.outcome_unrecorded lane=%s command_id=%s outcome=%s error=%s",
+                lane.id,
+                command_id,
+                resolved.outcome.value,
+                exc.detail,
+            )
+        return resolved
 
     async def _detached(self, work: Callable[[], Awaitable[Resolved]]) -> Resolved:
         """Run ``work`` to its end even if the caller is cancelled (a closed browser tab)."""
@@ -204,3 +275,11 @@ class Actions:
         """Wait for every action under way, so shutdown leaves no outcome unwritten."""
         if self._running:
             await asyncio.wait(self._running)
+
+
+def _joinable(first: _LastOpen, now: float, window: float) -> bool:
+    """Join an open still under way, or one that ended done within ``window``."""
+    if not first.done.is_set():
+        return True
+    ended = first.resolved
+    return ended is not None and ended.outcome is Outcome.DONE and now - first.ended_at <= window

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from gates.hub import LaneHub
+from gates.textrules import parse_count
 
 from .actions import Actions, Actor, parse_display, parse_open
 from .audit import AuditLog
-from .auth import LoginThrottle, check_password, new_token, token_hash
-from .errors import BadRequest, NotAuthenticated, NotFound, Throttled
+from .auth import new_token, token_hash
+from .directory import Directory
+from .errors import BadRequest, NotFound
 from .ledger import AuditAction, AuditRecord
+from .live import LiveLogins
+from .login import Logins
 from .models import LaneRecord, Role, Session
 from .settings import Settings
 from .store import Store
@@ -26,6 +29,7 @@ from .views import lane_json, outcome_json
 from .watching import Watching, parse_watch
 from .web import (
     SESSION_COOKIE,
+    JSONResponse,
     authenticate,
     check_csrf,
     client_address,
@@ -40,12 +44,14 @@ AUDIT_PAGE_MAX = 500
 class Api:
     settings: Settings
     store: Store
+    directory: Directory
+    live: LiveLogins
     hub: LaneHub
     audit: AuditLog
     actions: Actions
     streams: Streams
     watching: Watching
-    throttle: LoginThrottle
+    logins: Logins
 
     def routes(self) -> list[BaseRoute]:
         """Under ``/api``; a path there that matches nothing is an API 404/405, never
@@ -77,26 +83,10 @@ class Api:
         username, password = body.get("username"), body.get("password")
         if not isinstance(username, str) or not isinstance(password, str):
             raise BadRequest("bad_request", "username and password must be strings")
-        if not username or len(username) > 64 or len(password) > 1024:
-            raise BadRequest("bad_request", "username or password out of range")
+        if len(password) > 1024:
+            raise BadRequest("bad_request", "the password is too long")
         remote = client_address(request)
-        keys = (f"user:{username}", f"addr:{remote}")
-        now = time.monotonic()
-        wait = self.throttle.retry_after(keys, now)
-        if wait > 0:
-            raise Throttled("throttled", "too many failed logins; wait", retry_after=int(wait) + 1)
-        user = await self.store.get_user(username)
-        ok = check_password(user.password_hash if user else None, password)
-        if user is None or not ok or user.disabled:
-            self.throttle.failed(keys, now)
-            self.throttle.forget_before(now)
-            await self.audit.record(
-                AuditRecord(
-                    actor=username, action=AuditAction.LOGIN_FAILED, detail={"remote": remote}
-                )
-            )
-            raise NotAuthenticated("bad_credentials", "wrong username or password")
-        self.throttle.succeeded(keys[0])
+        user = await self.logins.verify(username, password, remote)
         token = new_token()
         issued = datetime.now(UTC)
         session = Session(
@@ -107,8 +97,10 @@ class Api:
             expires_at=issued + timedelta(seconds=self.settings.session_ttl_s),
         )
         await self.store.create_session(session)
+        self.directory.session_created(session)
         # Logins are rare and already write; sweeping ended sessions here needs no timer.
         await self.store.delete_expired_sessions(issued)
+        self.directory.forget_expired(issued)
         await self.audit.record(
             AuditRecord(
                 actor=user.username,
@@ -131,11 +123,11 @@ class Api:
         return response
 
     async def logout(self, request: Request) -> Response:
-        user, session = await authenticate(request, self.store)
+        user, session = await authenticate(request, self.directory)
         check_csrf(request, session)
         await self.store.delete_session(session.token_hash)
-        self.streams.end_session(session.token_hash)
-        await self.watching.bridge.end_session(session.token_hash)
+        self.directory.session_ended(session.token_hash)
+        self.live.end_session(session.token_hash, "logged out")
         await self.audit.record(
             AuditRecord(
                 actor=user.username,
@@ -148,7 +140,7 @@ class Api:
         return response
 
     async def me(self, request: Request) -> Response:
-        user, session = await authenticate(request, self.store)
+        user, session = await authenticate(request, self.directory)
         return JSONResponse(
             {"username": user.username, "role": user.role.value, "csrf_token": session.csrf_token}
         )
@@ -156,20 +148,20 @@ class Api:
     # --------------------------------------------------------------- lanes
 
     async def lanes(self, request: Request) -> Response:
-        await authenticate(request, self.store)
-        lanes = await self.store.list_lanes()
+        await authenticate(request, self.directory)
+        lanes = self.directory.lanes()
         return JSONResponse(
             {"lanes": [lane_json(lane, self.hub.status(lane.id)) for lane in lanes]}
         )
 
     async def _lane(self, request: Request) -> LaneRecord:
-        lane = await self.store.get_lane(request.path_params["lane_id"])
+        lane = await self.directory.lane(request.path_params["lane_id"])
         if lane is None:
             raise NotFound("unknown_lane", "no lane with that id")
         return lane
 
     async def snapshot(self, request: Request) -> Response:
-        await authenticate(request, self.store)
+        await authenticate(request, self.directory)
         lane = await self._lane(request)
         jpeg = self.hub.status(lane.id).snapshot
         if jpeg is None:
@@ -177,29 +169,30 @@ class Api:
         return Response(jpeg, media_type="image/jpeg")
 
     async def open_gate(self, request: Request) -> Response:
-        user, session = await authenticate(request, self.store)
+        user, session = await authenticate(request, self.directory)
         check_csrf(request, session)
         lane = await self._lane(request)
         parsed = parse_open(await read_json(request, self.settings.max_body_bytes))
-        resolved = await self.actions.open_gate(Actor(user, client_address(request)), lane, parsed)
-        return JSONResponse(outcome_json(resolved))
+        result = await self.actions.open_gate(Actor(user, client_address(request)), lane, parsed)
+        return JSONResponse(outcome_json(result))
 
     async def display(self, request: Request) -> Response:
-        user, session = await authenticate(request, self.store)
+        user, session = await authenticate(request, self.directory)
         check_csrf(request, session)
         lane = await self._lane(request)
-        parsed = parse_display(await read_json(request, self.settings.max_body_bytes))
-        resolved = await self.actions.display(Actor(user, client_address(request)), lane, parsed)
-        return JSONResponse(outcome_json(resolved))
+        body = await read_json(request, self.settings.max_body_bytes)
+        parsed = parse_display(body, self.hub.status(lane.id).display)
+        result = await self.actions.display(Actor(user, client_address(request)), lane, parsed)
+        return JSONResponse(outcome_json(result))
 
     # --------------------------------------------------------------- media
 
     async def media_config(self, request: Request) -> Response:
-        await authenticate(request, self.store)
+        await authenticate(request, self.directory)
         return JSONResponse({"ice_servers": list(self.settings.ice_servers)})
 
     async def watch(self, request: Request) -> Response:
-        user, session = await authenticate(request, self.store)
+        user, session = await authenticate(request, self.directory)
         check_csrf(request, session)
         lane = await self._lane(request)
         # An offer with a few dozen candidates is ~10 KB; the default body limit is tight.
@@ -208,7 +201,7 @@ class Api:
         return JSONResponse(await self.watching.open(actor, session, lane, parsed))
 
     async def unwatch(self, request: Request) -> Response:
-        user, session = await authenticate(request, self.store)
+        user, session = await authenticate(request, self.directory)
         check_csrf(request, session)
         lane = await self._lane(request)
         actor = Actor(user, client_address(request))
@@ -218,7 +211,7 @@ class Api:
     # --------------------------------------------------------------- audit
 
     async def audit_page(self, request: Request) -> Response:
-        user, _ = await authenticate(request, self.store)
+        user, _ = await authenticate(request, self.directory)
         require_role(user, Role.SUPERVISOR)
         limit = _int_param(request, "limit", 50, 1, AUDIT_PAGE_MAX)
         before = _int_param(request, "before", 0, 1, 2**62) or None
@@ -233,6 +226,7 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    value = parse_count(raw)
+    if value is None or not low <= value <= high:
         raise BadRequest("bad_request", f"{name} must be an integer from {low} to {high}")
-    return int(raw)
+    return value

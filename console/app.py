@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -20,43 +21,59 @@ from media.messages import MEDIA_PATH
 from .actions import Actions
 from .api import Api
 from .audit import AuditLog
-from .auth import LoginThrottle, token_matches
+from .auth import PasswordChecker, token_matches
+from .changes import ChangeFeed
+from .directory import Directory
 from .errors import ConsoleError
+from .live import LiveLogins
+from .login import Logins
 from .settings import Settings
 from .store import Store
 from .streams import Streams
+from .throttle import LoginThrottle
 from .watching import Watching
-from .web import SecurityHeaders, on_console_error, on_http_error
+from .web import ClientAddress, SecurityHeaders, on_console_error, on_http_error
 
 
 def create_app(settings: Settings, store: Store) -> Starlette:
     """The centre as an ASGI app. The caller opens and closes ``store``."""
 
+    directory = Directory(store)
+    live = LiveLogins()
+
     async def verify_lane(lane_id: str, token: str) -> bool:
-        lane = await store.get_lane(lane_id)
+        lane = await directory.lane(lane_id)
         return lane is not None and token_matches(token, lane.token_hash)
 
     hub = LaneHub(verify_lane, settings.heartbeat)
     audit = AuditLog(store)
-    actions = Actions(audit, hub, settings.command_timeout_s)
-    streams = Streams(store, hub, audit)
+    actions = Actions(audit, hub, settings.command_timeout_s, settings.open_join_s)
+    streams = Streams(directory, hub, audit, live)
+    changes = ChangeFeed(store, directory, live, hub, streams)
     bridge = MediaBridge(
         hub,
         verify_lane,
         ice_servers=[RTCIceServer(**server) for server in settings.ice_servers],
         grace_s=settings.media_grace_s,
     )
-    watching = Watching(bridge, audit)
-    api = Api(settings, store, hub, audit, actions, streams, watching, LoginThrottle())
+    watching = Watching(bridge, audit, live)
+    passwords = PasswordChecker(settings.login_workers, settings.login_queue)
+    logins = Logins(directory, audit, passwords, LoginThrottle())
+    api = Api(settings, store, directory, live, hub, audit, actions, streams, watching, logins)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await audit.start()
+        await changes.start()
+        await directory.load()
+        following = asyncio.create_task(changes.run())
         yield
+        following.cancel()
         # uvicorn has closed every WebSocket by now (lanes hear 1012 and redial).
         await bridge.close()
         await actions.drain()
         await watching.drain()
+        logins.close()
 
     app = Starlette(
         routes=[
@@ -66,11 +83,15 @@ def create_app(settings: Settings, store: Store) -> Starlette:
             WebSocketRoute(MEDIA_PATH, bridge.serve),
             Mount("/", StaticFiles(directory=settings.web_dir, html=True)),
         ],
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[
+            Middleware(ClientAddress, trusted=settings.trusted_proxies),
+            Middleware(SecurityHeaders),
+        ],
         exception_handlers={ConsoleError: on_console_error, HTTPException: on_http_error},
         lifespan=lifespan,
     )
     app.state.hub = hub
     app.state.audit = audit
     app.state.media = bridge
+    app.state.changes = changes
     return app

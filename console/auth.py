@@ -1,21 +1,30 @@
-"""Who is asking: passwords, session tokens and login throttling.
+"""Who is asking: usernames, passwords and session tokens.
 
-Pure functions and classes; the HTTP layer (``console.api``) reads cookies and headers
-and asks these.
+The HTTP layer (``console.api``, ``console.login``) reads cookies and headers and asks
+these. Password checks go through :class:`PasswordChecker`, never straight onto the
+event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import math
 import secrets
-from dataclasses import dataclass, field
+import time
+import unicodedata
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-# Argon2id with the library's RFC 9106 "low memory" profile: ~50 ms per check here,
-# slow enough to make offline guessing expensive, fast enough for a login page.
+from .errors import Busy
+
+# Argon2id with the library's RFC 9106 "low memory" profile (64 MiB, 3 passes): about
+# 0.2 s of CPU a check on the development machine, slow enough to make offline guessing
+# expensive, fast enough for a login page.
 _hasher = PasswordHasher()
 # Checked against when the username is unknown, so a login takes as long for a
 # missing user as for a wrong password and does not reveal which accounts exist.
@@ -23,6 +32,20 @@ _DECOY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 MIN_PASSWORD_LENGTH = 10
 USERNAME_MAX = 32
+USERNAME_RULE = f"a username is 1-{USERNAME_MAX} letters, digits and _, not starting with a digit"
+
+
+def valid_username(name: str) -> bool:
+    """The one rule for usernames, for ``seat user add`` and for the login form alike,
+    so a login can refuse, before any check, the log or the ledger, a name no account
+    can have. Python's identifier rule keeps out spaces, punctuation and control
+    characters and allows Chinese names; NFKC form (as Python normalises identifiers)
+    keeps out look-alikes such as full-width letters."""
+    return (
+        len(name) <= USERNAME_MAX
+        and name.isidentifier()
+        and unicodedata.normalize("NFKC", name) == name
+    )
 
 
 def hash_password(password: str) -> str:
@@ -38,6 +61,69 @@ def check_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
+PasswordCheck = Callable[[str | None, str], bool]
+
+
+class PasswordChecker:
+    """Checks passwords on ``workers`` threads, never on the event loop, with at most
+    ``queue`` more waiting; beyond that it refuses with :class:`Busy`.
+
+    Argon2 is slow and memory-hard on purpose (0.2-0.8 s and 64 MiB a check here), and
+    argon2-cffi releases the GIL while it runs, so a thread pool keeps lanes, media and
+    the console served during a burst of logins. The bound keeps a login storm from
+    taking every core and memory, and keeps a waiting login's wait short: a refused one
+    is told when to try again rather than queued without limit.
+    """
+
+    def __init__(self, workers: int, queue: int, check: PasswordCheck = check_password) -> None:
+        if workers < 1 or queue < 0:
+            raise ValueError("a password checker needs at least 1 worker and a queue >= 0")
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="seat-password")
+        self._workers = workers
+        self._capacity = workers + queue
+        self._check = check
+        self._admitted = 0
+        # Seconds one check takes, as measured (moving average); guessed until then.
+        self._check_s = 0.25
+
+    @property
+    def admitted(self) -> int:
+        """Checks running or waiting."""
+        return self._admitted
+
+    async def check(self, password_hash: str | None, password: str) -> bool:
+        if self._admitted >= self._capacity:
+            raise Busy(
+                "busy",
+                "too many logins are being checked; try again shortly",
+                retry_after=self.retry_after(),
+            )
+        self._admitted += 1
+        try:
+            loop = asyncio.get_running_loop()
+            ok, seconds = await loop.run_in_executor(
+                self._pool, _timed, self._check, password_hash, password
+            )
+        finally:
+            self._admitted -= 1
+        self._check_s += 0.2 * (seconds - self._check_s)
+        return ok
+
+    def retry_after(self) -> int:
+        """Whole seconds until the checks admitted now are likely done."""
+        return max(1, math.ceil(self._admitted * self._check_s / self._workers))
+
+    def close(self) -> None:
+        """Stop the threads; checks still waiting are dropped."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _timed(check: PasswordCheck, password_hash: str | None, password: str) -> tuple[bool, float]:
+    started = time.perf_counter()
+    ok = check(password_hash, password)
+    return ok, time.perf_counter() - started
+
+
 def new_token() -> str:
     """A bearer secret: a session cookie or a lane link token (256 bits)."""
     return secrets.token_urlsafe(32)
@@ -51,52 +137,3 @@ def token_hash(token: str) -> str:
 
 def token_matches(token: str, stored_hash: str) -> bool:
     return hmac.compare_digest(token_hash(token), stored_hash)
-
-
-@dataclass
-class _Failures:
-    count: int = 0
-    locked_until: float = 0.0
-    last_failed: float = 0.0
-
-
-@dataclass
-class LoginThrottle:
-    """Slows password guessing per username and per client address.
-
-    After ``free`` failures each further failure locks the key for ``base_s`` doubled
-    each time, up to ``max_s``; a success clears the username's count. Keyed by both so
-    one address cannot sweep many accounts and many addresses cannot hammer one.
-    """
-
-    free: int = 5
-    base_s: float = 30.0
-    max_s: float = 900.0
-    _keys: dict[str, _Failures] = field(default_factory=dict)
-
-    def retry_after(self, keys: tuple[str, ...], now: float) -> float:
-        """Seconds until any of ``keys`` may try again; 0 when all may now."""
-        waits = [self._keys[k].locked_until - now for k in keys if k in self._keys]
-        return max([0.0, *waits])
-
-    def failed(self, keys: tuple[str, ...], now: float) -> None:
-        for key in keys:
-            entry = self._keys.setdefault(key, _Failures())
-            entry.count += 1
-            entry.last_failed = now
-            if entry.count >= self.free:
-                lock = min(self.max_s, self.base_s * 2 ** (entry.count - self.free))
-                entry.locked_until = now + lock
-
-    def succeeded(self, key: str) -> None:
-        self._keys.pop(key, None)
-
-    def forget_before(self, now: float) -> None:
-        """Drop keys quiet for ``max_s`` past their lock, so the table does not grow forever."""
-        stale = [
-            k
-            for k, v in self._keys.items()
-            if max(v.locked_until, v.last_failed) + self.max_s < now
-        ]
-        for key in stale:
-            del self._keys[key]

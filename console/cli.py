@@ -5,29 +5,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import logging
 import os
-import signal
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
 
-from .auth import USERNAME_MAX, hash_password, new_token, token_hash
+from .accounts import add_user, put_lane, set_disabled, set_password, set_role
 from .errors import ConsoleError
-from .ledger import AuditAction, AuditRecord, verify_audit
-from .models import Direction, LaneRecord, Role
+from .ledger import verify_audit
+from .logs import configure as configure_logging
+from .models import Direction, Role
+from .service import run_fast, until_stopped
 from .settings import Settings
 from .sqlite_store import SQLiteStore
-
-
-def _actor() -> str:
-    """CLI changes are made by whoever holds a shell on the centre; name them."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except OSError:
-        return "cli"
+from .store import Store
 
 
 def read_password(prompt_twice: bool = True) -> str:
@@ -41,115 +32,12 @@ def read_password(prompt_twice: bool = True) -> str:
     return first
 
 
-async def _with_store(settings: Settings, work: Callable[[SQLiteStore], Awaitable[int]]) -> int:
+async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[int]]) -> int:
     store = await SQLiteStore.open(settings.database)
     try:
         return await work(store)
     finally:
         await store.close()
-
-
-async def add_user(store: SQLiteStore, username: str, role: Role, password: str) -> None:
-    if not username.isidentifier() or len(username) > USERNAME_MAX:
-        raise SystemExit(f"a username is letters, digits and _ (at most {USERNAME_MAX})")
-    try:
-        password_hash = hash_password(password)
-    except ValueError as exc:
-        raise SystemExit(str(exc)) from None
-    await store.add_user(username, role, password_hash, datetime.now(UTC))
-    await store.append(
-        AuditRecord(
-            actor=_actor(),
-            action=AuditAction.USER_ADDED,
-            detail={"username": username, "role": role.value},
-        )
-    )
-
-
-async def set_password(store: SQLiteStore, username: str, password: str) -> None:
-    try:
-        password_hash = hash_password(password)
-    except ValueError as exc:
-        raise SystemExit(str(exc)) from None
-    await store.set_password(username, password_hash)
-    await _user_changed(store, username, {"change": "password"})
-
-
-async def set_role(store: SQLiteStore, username: str, role: Role) -> None:
-    await store.set_role(username, role)
-    await _user_changed(store, username, {"change": "role", "role": role.value})
-
-
-async def set_disabled(store: SQLiteStore, username: str, disabled: bool) -> None:
-    await store.set_disabled(username, disabled)
-    await _user_changed(store, username, {"change": "disabled" if disabled else "enabled"})
-
-
-async def _user_changed(store: SQLiteStore, username: str, change: dict[str, str]) -> None:
-    """Audit a change to an account and end its sessions, so a new password or a lower
-    role takes effect now, not at the next login."""
-    ended = await store.delete_user_sessions(username)
-    await store.append(
-        AuditRecord(
-            actor=_actor(),
-            action=AuditAction.USER_CHANGED,
-            detail={"username": username, **change, "sessions_ended": ended},
-        )
-    )
-
-
-async def put_lane(
-    store: SQLiteStore, lane_id: str, name: str, car_park: str, direction: Direction
-) -> str:
-    """Register (or re-key) a lane; returns its new link token, shown only this once."""
-    token = new_token()
-    existed = await store.get_lane(lane_id) is not None
-    await store.put_lane(LaneRecord(lane_id, name, car_park, direction, token_hash(token)))
-    await store.append(
-        AuditRecord(
-            actor=_actor(),
-            action=AuditAction.LANE_TOKEN_ROTATED if existed else AuditAction.LANE_ADDED,
-            lane=lane_id,
-            detail={"name": name, "car_park": car_park, "direction": direction.value},
-        )
-    )
-    return token
-
-
-def run_fast(main: Coroutine[Any, Any, None]) -> None:
-    """Run a long-lived service on uvloop where installed (it ships with uvicorn's
-    standard extras): it roughly halves the event loop's own cost per message."""
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(main)
-        return
-    uvloop.run(main)
-
-
-async def until_stopped(main: Coroutine[Any, Any, None]) -> None:
-    """Run ``main`` until SIGINT or SIGTERM, then cancel it so it cleans up. Installed
-    explicitly: a process started in the background by a shell (or by the demo) inherits
-    an ignored SIGINT, and asyncio then leaves it ignored; systemd stops with SIGTERM."""
-    loop = asyncio.get_running_loop()
-    task = asyncio.ensure_future(main)
-    signalled: list[int] = []
-
-    def stop_on(signum: int) -> None:
-        signalled.append(signum)
-        task.cancel()
-
-    stops = (signal.SIGINT, signal.SIGTERM)
-    for stop in stops:
-        loop.add_signal_handler(stop, stop_on, stop)
-    try:
-        await task
-    except asyncio.CancelledError:
-        if not signalled:
-            raise  # cancelled from outside, not stopped by a signal
-    finally:
-        for stop in stops:
-            loop.remove_signal_handler(stop)
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -189,14 +77,14 @@ def _cmd_lane(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-StoreCommand = Callable[[argparse.Namespace, SQLiteStore], Awaitable[int]]
+StoreCommand = Callable[[argparse.Namespace, Store], Awaitable[int]]
 
 
 def with_store(command: StoreCommand) -> Callable[[argparse.Namespace, Settings], int]:
     """A subcommand that works on the store: opened for it, closed after it."""
 
     def run(args: argparse.Namespace, settings: Settings) -> int:
-        async def work(store: SQLiteStore) -> int:
+        async def work(store: Store) -> int:
             return await command(args, store)
 
         return asyncio.run(_with_store(settings, work))
@@ -205,35 +93,35 @@ def with_store(command: StoreCommand) -> Callable[[argparse.Namespace, Settings]
 
 
 @with_store
-async def _cmd_user_add(args: argparse.Namespace, store: SQLiteStore) -> int:
+async def _cmd_user_add(args: argparse.Namespace, store: Store) -> int:
     await add_user(store, args.name, Role(args.role), read_password())
     print(f"added {args.name} ({args.role})")
     return 0
 
 
 @with_store
-async def _cmd_user_passwd(args: argparse.Namespace, store: SQLiteStore) -> int:
+async def _cmd_user_passwd(args: argparse.Namespace, store: Store) -> int:
     await set_password(store, args.name, read_password())
     print(f"password changed for {args.name}")
     return 0
 
 
 @with_store
-async def _cmd_user_role(args: argparse.Namespace, store: SQLiteStore) -> int:
+async def _cmd_user_role(args: argparse.Namespace, store: Store) -> int:
     await set_role(store, args.name, Role(args.role))
     print(f"{args.name} is now {args.role}")
     return 0
 
 
 @with_store
-async def _cmd_user_disable(args: argparse.Namespace, store: SQLiteStore) -> int:
+async def _cmd_user_disable(args: argparse.Namespace, store: Store) -> int:
     await set_disabled(store, args.name, args.disable)
     print(f"{args.name} is {'disabled' if args.disable else 'enabled'}")
     return 0
 
 
 @with_store
-async def _cmd_user_list(args: argparse.Namespace, store: SQLiteStore) -> int:
+async def _cmd_user_list(args: argparse.Namespace, store: Store) -> int:
     for user in await store.list_users():
         state = " (disabled)" if user.disabled else ""
         print(f"{user.username}\t{user.role.value}{state}")
@@ -241,21 +129,21 @@ async def _cmd_user_list(args: argparse.Namespace, store: SQLiteStore) -> int:
 
 
 @with_store
-async def _cmd_lane_list(args: argparse.Namespace, store: SQLiteStore) -> int:
+async def _cmd_lane_list(args: argparse.Namespace, store: Store) -> int:
     for lane in await store.list_lanes():
         print(f"{lane.id}\t{lane.direction.value}\t{lane.car_park}\t{lane.name}")
     return 0
 
 
 @with_store
-async def _cmd_lane_add(args: argparse.Namespace, store: SQLiteStore) -> int:
+async def _cmd_lane_add(args: argparse.Namespace, store: Store) -> int:
     token = await put_lane(store, args.id, args.name, args.car_park, Direction(args.direction))
     print(f"lane {args.id} token (shown once): {token}")
     return 0
 
 
 @with_store
-async def _verify(args: argparse.Namespace, store: SQLiteStore) -> int:
+async def _verify(args: argparse.Namespace, store: Store) -> int:
     verdict = await verify_audit(store)
     if verdict.ok:
         print(f"ok {verdict.count} entries")
@@ -315,7 +203,10 @@ def parser() -> argparse.ArgumentParser:
         "--microphone", default="sim", help="sim (synthetic voice), none, or alsa:DEVICE"
     )
     lane.add_argument(
-        "--speaker", default="sim", help="sim (records what it hears), none, or alsa:DEVICE"
+        "--speaker",
+        default="sim",
+        help="sim (keeps what it hears in memory), none, alsa:DEVICE, or wav:PATH (writes "
+        "what it hears to a WAV file, readable while the lane runs, complete when it stops)",
     )
     lane.add_argument("--size", type=_size, default=(1280, 720), help="sim camera: frame size, WxH")
     lane.add_argument("--fps", type=float, default=15.0, help="sim camera: frames per second")
@@ -364,10 +255,15 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(
-        level=os.environ.get("SEAT_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    level = os.environ.get("SEAT_LOG_LEVEL", "INFO")
+    try:
+        configure_logging(level.upper())
+    except ValueError:
+        print(
+            f"seat: SEAT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level!r}",
+            file=sys.stderr,
+        )
+        return 2
     args = parser().parse_args(argv)
     try:
         settings = Settings.from_env()

@@ -19,12 +19,13 @@ from pathlib import Path
 
 import uvicorn
 
+from .accounts import add_user, put_lane, set_password
 from .app import create_app
-from .cli import add_user, put_lane, set_password
 from .models import Direction, Role
 from .server import listening_socket, uvicorn_config
 from .settings import Settings
 from .sqlite_store import SQLiteStore
+from .store import Store
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,11 @@ LANES = (
     DemoLane("P2-OUT", "滨江 出口", "滨江停车场", Direction.EXIT),
 )
 USERS = (("agent", Role.AGENT), ("supervisor", Role.SUPERVISOR))
+# The lanes share the demo's terminal: warnings only, started by the demo or by hand.
+LANE_LOGS = {"SEAT_LOG_LEVEL": "WARNING"}
 
 
-async def _prepare(store: SQLiteStore, password: str) -> dict[str, str]:
+async def _prepare(store: Store, password: str) -> dict[str, str]:
     """Demo accounts with ``password``, and a fresh token for every demo lane (only the
     tokens' hashes are stored, so earlier ones cannot be recovered)."""
     for username, role in USERS:
@@ -75,7 +78,7 @@ async def _run(settings: Settings, password: str) -> None:
         serving = asyncio.create_task(uvicorn.Server(config).serve(sockets=[listening]))
         url = f"http://{settings.host}:{settings.port}"
         for lane in LANES:
-            env = {**os.environ, "SEAT_LANE_TOKEN": tokens[lane.id], "SEAT_LOG_LEVEL": "WARNING"}
+            env = {**os.environ, "SEAT_LANE_TOKEN": tokens[lane.id], **LANE_LOGS}
             processes.append(
                 await asyncio.create_subprocess_exec(
                     *lane_command(url, lane.id, settings.data_dir / "lanes"), env=env
@@ -107,10 +110,11 @@ def _banner(
         "  lanes (stop one with `kill PID` to see it go offline; start it again with its command):",
     ]
     for lane, process in zip(LANES, processes, strict=True):
-        command = " ".join(shlex.quote(part) for part in lane_command(url, lane.id, state_dir))
-        lines.append(
-            f"    {lane.id:7} pid {process.pid}:  SEAT_LANE_TOKEN={tokens[lane.id]} {command}"
-        )
+        env = {"SEAT_LANE_TOKEN": tokens[lane.id], **LANE_LOGS}
+        words = [f"{name}={value}" for name, value in env.items()]
+        words += lane_command(url, lane.id, state_dir)
+        command = " ".join(shlex.quote(word) for word in words)
+        lines.append(f"    {lane.id:7} pid {process.pid}:  {command}")
     lines += ["  audit:    .venv/bin/seat audit verify", "  stop:     Ctrl-C", ""]
     return "\n".join(lines)
 

@@ -64,6 +64,14 @@ class Throttled(ConsoleError):
     status = 429
 
 
+class Busy(ConsoleError):
+    """Too much of a bounded resource is in use (e.g. password checks): try again after
+    ``retry_after`` seconds. Nothing was done."""
+
+    code = "busy"
+    status = 503
+
+
 class StoreError(ConsoleError):
     """The database could not do what was asked. For an audit append this means the
     action must not go ahead (no audit, no action), hence 503: try again later."""

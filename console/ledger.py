@@ -75,6 +75,7 @@ _MAX_SAFE_INT = 2**53 - 1
 class AuditAction(enum.StrEnum):
     LOGIN = "login"
     LOGIN_FAILED = "login_failed"
+    LOGIN_ATTACK = "login_attack"
     LOGOUT = "logout"
     USER_ADDED = "user_added"
     USER_CHANGED = "user_changed"

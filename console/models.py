@@ -54,3 +54,27 @@ class LaneRecord:
     car_park: str
     direction: Direction
     token_hash: str
+
+
+class ChangeKind(enum.StrEnum):
+    USER = "user"  # role, password, disabled, or every session ended; subject: username
+    SESSION = "session"  # one session ended (logout); subject: its token hash
+    LANE = "lane"  # added, renamed or its token rotated; subject: lane id
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A change to what the centre caches or has let in, made by any process."""
+
+    seq: int
+    kind: ChangeKind
+    subject: str
+
+
+class ChangesLost(Exception):
+    """The change feed no longer holds every change after ``seq``."""
+
+    def __init__(self, seq: int, oldest: int) -> None:
+        super().__init__(f"changes after {seq} are gone; the oldest kept is {oldest}")
+        self.seq = seq
+        self.oldest = oldest

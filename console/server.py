@@ -27,6 +27,10 @@ def uvicorn_config(settings: Settings, app: ASGIApp, port: int | None = None) ->
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
         access_log=False,
+        # Off, whatever FORWARDED_ALLOW_IPS says: uvicorn would believe X-Forwarded-For
+        # from 127.0.0.1. ``SEAT_TRUSTED_PROXIES`` and ``console.web.ClientAddress``
+        # decide who the client is.
+        proxy_headers=False,
         log_config=None,
         lifespan="on",
         # A connection that never finishes closing must not hold a restart for ever.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from collections.abc import Mapping
@@ -13,6 +14,13 @@ from gates.link import HeartbeatPolicy
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
+ProxyNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def default_login_workers() -> int:
+    """Half the cores: a burst of logins must leave the event loop a core of its own."""
+    return max(1, (os.cpu_count() or 2) // 2)
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -23,6 +31,8 @@ class Settings:
     session_ttl_s: int = 12 * 3600
     # How long an agent's open-gate request waits for the lane's outcome.
     command_timeout_s: float = 10.0
+    # A second open of a lane within this long of one that ended done joins it.
+    open_join_s: float = 3.0
     # Set behind TLS (the usual deployment) so the browser never sends the cookie in clear.
     secure_cookies: bool = False
     max_body_bytes: int = 16 * 1024
@@ -35,6 +45,12 @@ class Settings:
     # How long a lane keeps streaming after its last viewer left: an agent flicking
     # between lanes gets the picture back at once.
     media_grace_s: float = 10.0
+    # Reverse proxies whose X-Forwarded-For is believed. None by default: otherwise any
+    # client could name any address, dodge the login throttle and forge the ledger.
+    trusted_proxies: tuple[ProxyNetwork, ...] = ()
+    # Password checks run at once, and how many more may wait before a login gets 503.
+    login_workers: int = field(default_factory=default_login_workers)
+    login_queue: int = 16
 
     @property
     def database(self) -> Path:
@@ -44,12 +60,17 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
         """Raises ``ValueError`` naming the variable when one does not parse."""
 
-        def number(name: str, default: str, kind: type[int] | type[float]) -> Any:
+        def number(
+            name: str, default: str, kind: type[int] | type[float], low: float | None = None
+        ) -> Any:
             raw = env.get(name, default)
             try:
-                return kind(raw)
+                value = kind(raw)
             except ValueError:
                 raise ValueError(f"{name} must be a number, not {raw!r}") from None
+            if low is not None and value < low:
+                raise ValueError(f"{name} must be at least {low}, not {raw!r}")
+            return value
 
         return cls(
             data_dir=Path(env.get("SEAT_DATA_DIR", "var")),
@@ -57,10 +78,28 @@ class Settings:
             port=number("SEAT_PORT", "8080", int),
             session_ttl_s=number("SEAT_SESSION_TTL_S", str(12 * 3600), int),
             command_timeout_s=number("SEAT_COMMAND_TIMEOUT_S", "10", float),
+            open_join_s=number("SEAT_OPEN_JOIN_S", "3", float),
             secure_cookies=env.get("SEAT_SECURE_COOKIES", "0") in ("1", "true", "yes"),
             ice_servers=parse_ice_servers(env.get("SEAT_ICE_SERVERS", "")),
             media_grace_s=number("SEAT_MEDIA_GRACE_S", "10", float),
+            trusted_proxies=parse_trusted_proxies(env.get("SEAT_TRUSTED_PROXIES", "")),
+            login_workers=number("SEAT_LOGIN_WORKERS", str(default_login_workers()), int, 1),
+            login_queue=number("SEAT_LOGIN_QUEUE", "16", int, 0),
         )
+
+
+def parse_trusted_proxies(raw: str) -> tuple[ProxyNetwork, ...]:
+    """``SEAT_TRUSTED_PROXIES``: comma-separated addresses or CIDR networks
+    (``10.0.0.5``, ``10.0.0.0/24``, ``fd00::/8``)."""
+    networks = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item))
+        except ValueError as exc:
+            raise ValueError(f"SEAT_TRUSTED_PROXIES: {exc}") from None
+    return tuple(networks)
 
 
 def parse_ice_servers(raw: str) -> tuple[dict[str, Any], ...]:

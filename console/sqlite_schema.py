@@ -10,7 +10,7 @@ from .ledger import GENESIS_HASH
 
 # ------------------------------------------------------------------ schema
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # One tuple of statements per schema version; a database at version N gets the tuples
 # after N, each in its own transaction together with the new ``user_version``.
@@ -67,6 +67,16 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
           OR NEW.prev_hash IS NOT coalesce(
                (SELECT hash FROM audit WHERE seq = NEW.seq - 1), '{GENESIS_HASH}')
         BEGIN SELECT RAISE(ABORT, 'audit ledger is append-only'); END""",
+    ),
+    (
+        # What a running centre must hear of when another process (the ``seat`` CLI)
+        # changes an account, ends sessions or rotates a lane's token: see
+        # ``console.changes``. AUTOINCREMENT: a seq is never reused after pruning.
+        """CREATE TABLE changes (
+            seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind    TEXT NOT NULL CHECK (kind IN ('user', 'session', 'lane')),
+            subject TEXT NOT NULL
+        ) STRICT""",
     ),
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION

@@ -1,11 +1,12 @@
 """``SQLiteStore``: the ``Store`` in one SQLite file, with one writer thread (see
-``sqlite_writer.py``) and reads on the caller's thread."""
+``sqlite_writer.py``) and one reader thread, so no query ever runs on the event loop."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -21,7 +22,7 @@ from .ledger import (
     parse_canonical,
     parse_utc,
 )
-from .models import Direction, LaneRecord, Role, Session, User
+from .models import Change, ChangeKind, ChangesLost, Direction, LaneRecord, Role, Session, User
 from .sqlite_schema import (
     AUDIT_COLUMNS,
     LANE_COLUMNS,
@@ -35,6 +36,9 @@ from .sqlite_writer import Writer
 _T = TypeVar("_T")
 
 _ITER_BATCH = 256
+# A centre reads the change feed every second; ten thousand changes is hours of the
+# busiest administration, so a centre that misses them was stopped, not slow.
+CHANGES_KEPT = 10_000
 
 
 def _utc_now() -> datetime:
@@ -42,12 +46,20 @@ def _utc_now() -> datetime:
 
 
 class SQLiteStore:
-    """The embedded store: one file, one writer thread, reads on the caller's thread."""
+    """The embedded store: one file, one writer thread, one reader thread.
 
-    def __init__(self, path: Path, writer: Writer, reader: sqlite3.Connection) -> None:
+    A query takes tens of microseconds on a warm cache and milliseconds on a cold disk;
+    on the event loop that is time every lane and every viewer waits. Reads therefore
+    run on a thread of their own, on its own connection (WAL lets it read beside the
+    writer); the centre keeps what it reads on every request in ``console.cache``."""
+
+    def __init__(
+        self, path: Path, writer: Writer, reader: sqlite3.Connection, reads: ThreadPoolExecutor
+    ) -> None:
         self.path = path
         self._writer = writer
         self._reader = reader
+        self._reads = reads
         self._closed = False
 
     @classmethod
@@ -58,14 +70,18 @@ class SQLiteStore:
             write_conn = await asyncio.to_thread(open_writer, path)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError("open_failed", f"{path}: {exc}") from exc
+        # The reader connection lives on the one thread that uses it.
+        reads = ThreadPoolExecutor(1, thread_name_prefix="seat-store-reader")
+        loop = asyncio.get_running_loop()
         try:
-            reader = open_connection(path, writer=False)
+            reader = await loop.run_in_executor(reads, _open_reader, path)
         except sqlite3.Error as exc:
             write_conn.close()
+            reads.shutdown()
             raise StoreError("open_failed", f"{path}: {exc}") from exc
         writer = Writer(write_conn, clock)
         writer.start()
-        return cls(path, writer, reader)
+        return cls(path, writer, reader, reads)
 
     async def close(self) -> None:
         """Waits for every write already submitted, then stops the writer."""
@@ -74,7 +90,9 @@ class SQLiteStore:
         self._closed = True
         self._writer.stop()
         await asyncio.to_thread(self._writer.join)
-        self._reader.close()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._reads, self._reader.close)
+        self._reads.shutdown()
 
     # -------------------------------------------------------------- plumbing
 
@@ -83,11 +101,12 @@ class SQLiteStore:
             raise StoreError("store_closed", "the store is closed")
         return cast(_T, await self._writer.submit(fn))
 
-    def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
+    async def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
         if self._closed:
             raise StoreError("store_closed", "the store is closed")
+        loop = asyncio.get_running_loop()
         try:
-            return self._reader.execute(sql, params).fetchall()
+            return await loop.run_in_executor(self._reads, _fetch, self._reader, sql, params)
         except sqlite3.Error as exc:
             raise StoreError("read_failed", str(exc)) from exc
 
@@ -111,7 +130,7 @@ class SQLiteStore:
         return user
 
     async def get_user(self, username: str) -> User | None:
-        rows = self._read(f"SELECT {USER_COLUMNS} FROM users WHERE username = ?", (username,))
+        rows = await self._read(f"SELECT {USER_COLUMNS} FROM users WHERE username = ?", (username,))
         return _user(rows[0]) if rows else None
 
     async def set_password(self, username: str, password_hash: str) -> None:
@@ -133,11 +152,12 @@ class SQLiteStore:
             )
             if cursor.rowcount == 0:
                 raise NotFound("unknown_user", f"no user {username!r}")
+            _changed(conn, ChangeKind.USER, username)
 
         await self._write(update)
 
     async def list_users(self) -> list[User]:
-        rows = self._read(f"SELECT {USER_COLUMNS} FROM users ORDER BY username")
+        rows = await self._read(f"SELECT {USER_COLUMNS} FROM users ORDER BY username")
         return [_user(row) for row in rows]
 
     # -------------------------------------------------------------- sessions
@@ -170,7 +190,7 @@ class SQLiteStore:
 
     async def get_session(self, token_hash: str) -> Session | None:
         """Returns the session even if it has expired: the caller judges with its ``now``."""
-        rows = self._read(
+        rows = await self._read(
             f"SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = ?", (token_hash,)
         )
         if not rows:
@@ -182,7 +202,8 @@ class SQLiteStore:
         """Deleting a session that is already gone is not an error: logout is idempotent."""
 
         def delete(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
+            if conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,)).rowcount:
+                _changed(conn, ChangeKind.SESSION, token_hash)
 
         await self._write(delete)
 
@@ -190,7 +211,9 @@ class SQLiteStore:
         """Log a user out everywhere, e.g. after a password or role change."""
 
         def delete(conn: sqlite3.Connection) -> int:
-            return conn.execute("DELETE FROM sessions WHERE username = ?", (username,)).rowcount
+            ended = conn.execute("DELETE FROM sessions WHERE username = ?", (username,)).rowcount
+            _changed(conn, ChangeKind.USER, username)
+            return int(ended)
 
         return await self._write(delete)
 
@@ -222,16 +245,35 @@ class SQLiteStore:
                 " token_hash = excluded.token_hash",
                 params,
             )
+            _changed(conn, ChangeKind.LANE, lane.id)
 
         await self._write(upsert)
 
     async def get_lane(self, lane_id: str) -> LaneRecord | None:
-        rows = self._read(f"SELECT {LANE_COLUMNS} FROM lanes WHERE id = ?", (lane_id,))
+        rows = await self._read(f"SELECT {LANE_COLUMNS} FROM lanes WHERE id = ?", (lane_id,))
         return _lane(rows[0]) if rows else None
 
     async def list_lanes(self) -> list[LaneRecord]:
-        rows = self._read(f"SELECT {LANE_COLUMNS} FROM lanes ORDER BY car_park, id")
+        rows = await self._read(f"SELECT {LANE_COLUMNS} FROM lanes ORDER BY car_park, id")
         return [_lane(row) for row in rows]
+
+    # -------------------------------------------------------------- changes
+
+    async def change_head(self) -> int:
+        rows = await self._read("SELECT coalesce(max(seq), 0) FROM changes")
+        return int(rows[0][0])
+
+    async def changes_since(self, seq: int) -> list[Change]:
+        """Changes after ``seq``, oldest first. The table keeps the last
+        ``CHANGES_KEPT``; a reader that fell further behind gets ``ChangesLost``."""
+        rows = await self._read(
+            "SELECT seq, kind, subject FROM changes WHERE seq > ? ORDER BY seq", (seq,)
+        )
+        if rows and rows[0][0] != seq + 1 and seq > 0:
+            oldest = await self._read("SELECT min(seq) FROM changes")
+            if oldest[0][0] > seq + 1:
+                raise ChangesLost(seq, oldest[0][0])
+        return [Change(row[0], ChangeKind(row[1]), row[2]) for row in rows]
 
     # -------------------------------------------------------------- audit
 
@@ -250,11 +292,11 @@ class SQLiteStore:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, not {limit}")
         if before_seq is None:
-            rows = self._read(
+            rows = await self._read(
                 f"SELECT {AUDIT_COLUMNS} FROM audit ORDER BY seq DESC LIMIT ?", (limit,)
             )
         else:
-            rows = self._read(
+            rows = await self._read(
                 f"SELECT {AUDIT_COLUMNS} FROM audit WHERE seq < ? ORDER BY seq DESC LIMIT ?",
                 (before_seq, limit),
             )
@@ -266,7 +308,7 @@ class SQLiteStore:
         last = await self.audit_count()
         after = 0
         while after < last:
-            rows = self._read(
+            rows = await self._read(
                 f"SELECT {AUDIT_COLUMNS} FROM audit WHERE seq > ? AND seq <= ?"
                 " ORDER BY seq LIMIT ?",
                 (after, last, _ITER_BATCH),
@@ -282,11 +324,28 @@ class SQLiteStore:
         """The head's seq. The schema only lets entries be added at the head, so this is
         the number of entries; a deleted row (triggers dropped) is for ``verify_audit``
         to find. Unlike ``count(*)`` it does not scan the table."""
-        rows = self._read("SELECT coalesce(max(seq), 0) FROM audit")
+        rows = await self._read("SELECT coalesce(max(seq), 0) FROM audit")
         return int(rows[0][0])
 
 
 # ------------------------------------------------------------------ rows
+
+
+def _changed(conn: sqlite3.Connection, kind: ChangeKind, subject: str) -> None:
+    """Record a change other processes must hear of, in the transaction that makes it,
+    and forget changes old enough that no running centre still needs them."""
+    seq = conn.execute(
+        "INSERT INTO changes (kind, subject) VALUES (?, ?) RETURNING seq", (str(kind), subject)
+    ).fetchone()[0]
+    conn.execute("DELETE FROM changes WHERE seq <= ?", (seq - CHANGES_KEPT,))
+
+
+def _open_reader(path: Path) -> sqlite3.Connection:
+    return open_connection(path, writer=False)
+
+
+def _fetch(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> list[Any]:
+    return conn.execute(sql, params).fetchall()
 
 
 def _user(row: Any) -> User:

@@ -2,7 +2,7 @@
 
 The SQLite store is built around the audit ledger's hot path: each remote gate command
 writes one entry before it leaves and one after, and must wait for both to be on disk
-(DESIGN.md, "Audit first"). One fsync per entry would cap the centre at the disk's
+(README, "The audit ledger"). One fsync per entry would cap the centre at the disk's
 fsync rate, so writes are group-committed:
 
 - one writer thread owns the only write connection; every write (audit or not) goes

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,17 +18,19 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from gates.crash import closed_on_crash
 from gates.hub import LaneHub
 from gates.status import LaneStatus
 
 from .audit import AuditLog
 from .backlog import Backlog
+from .directory import Directory
 from .errors import ConsoleError
 from .ledger import AuditEntry
-from .models import LaneRecord, Role
-from .store import Store
+from .live import LiveLogins
+from .models import Role
 from .views import lane_json
-from .web import authenticate, same_origin
+from .web import authenticate, encode_json, same_origin
 
 log = logging.getLogger("seat.console")
 
@@ -40,18 +41,25 @@ CLOSE_UNAUTHORISED = 4401  # the console goes back to its login page
 CLOSE_CROSS_ORIGIN = 4403
 CLOSE_TOO_SLOW = 1013  # "try again later": the tab reconnects and resyncs
 
+# Starlette raises RuntimeError for a send after the tab's socket closed.
+_PEER_GONE = (WebSocketDisconnect, OSError, RuntimeError)
+
 
 class Streams:
-    def __init__(self, store: Store, hub: LaneHub, audit: AuditLog) -> None:
-        self.store = store
+    def __init__(
+        self, directory: Directory, hub: LaneHub, audit: AuditLog, live: LiveLogins
+    ) -> None:
+        self.directory = directory
         self.hub = hub
         self.audit = audit
-        self._by_session: dict[str, set[_Tab]] = {}
+        self.live = live
+        self._tabs: set[_Tab] = set()
 
-    def end_session(self, token_hash: str) -> None:
-        """Close every tab of a session that just logged out."""
-        for tab in self._by_session.get(token_hash, ()):
-            tab.end(CLOSE_UNAUTHORISED, "logged out")
+    def lane_changed(self, lane_id: str) -> None:
+        """A lane's record (name, car park) changed, or a lane was added: every tab
+        gets it now, not at the lane's next status change."""
+        for tab in self._tabs:
+            tab.push(_LaneChanged(lane_id), key=lane_id)
 
     async def serve(self, websocket: WebSocket) -> None:
         await websocket.accept()
@@ -59,17 +67,16 @@ class Streams:
             await websocket.close(CLOSE_CROSS_ORIGIN, "cross-origin page")
             return
         try:
-            user, session = await authenticate(websocket, self.store)
+            user, session = await authenticate(websocket, self.directory)
         except ConsoleError as exc:
             await websocket.close(CLOSE_UNAUTHORISED, exc.detail)
             return
 
-        lanes = {lane.id: lane for lane in await self.store.list_lanes()}
         tab = _Tab()
 
         def on_lane(status: LaneStatus) -> None:
-            # Only the lane is queued: its status is read when the tab is sent it, so a
-            # lane that changed many times since is sent once, as it is now.
+            # Only the lane is queued: its record and status are read when the tab is
+            # sent it, so a lane that changed many times since is sent once, as it is now.
             tab.push(_LaneChanged(status.lane), key=status.lane)
 
         def on_audit(entry: AuditEntry) -> None:
@@ -78,34 +85,32 @@ class Streams:
         unsubscribe = [self.hub.subscribe(on_lane)]
         if user.role.allows(Role.SUPERVISOR):
             unsubscribe.append(self.audit.subscribe(on_audit))
-        tabs = self._by_session.setdefault(session.token_hash, set())
-        tabs.add(tab)
+        unsubscribe.append(self.live.hold(session, user, tab.end))
+        self._tabs.add(tab)
         reader = asyncio.create_task(_until_disconnect(websocket, tab))
         loop = asyncio.get_running_loop()
         expires = loop.time() + (session.expires_at - datetime.now(UTC)).total_seconds()
         try:
-            first = [lane_json(lane, self.hub.status(lane.id)) for lane in lanes.values()]
-            await websocket.send_text(_encode({"type": "lanes", "lanes": first}))
-            await self._pump(websocket, tab, expires, lanes)
-        except (WebSocketDisconnect, OSError, RuntimeError) as exc:
+            async with closed_on_crash(websocket, log, "console.stream.crashed", _PEER_GONE):
+                lanes = self.directory.lanes()
+                first = [lane_json(lane, self.hub.status(lane.id)) for lane in lanes]
+                await websocket.send_text(encode_json({"type": "lanes", "lanes": first}))
+                await self._pump(websocket, tab, expires)
+        except _PEER_GONE as exc:
             log.info("console.stream.lost user=%s error=%r", user.username, exc)
         finally:
             reader.cancel()
             for stop in unsubscribe:
                 stop()
-            tabs.discard(tab)
-            if not tabs:
-                self._by_session.pop(session.token_hash, None)
+            self._tabs.discard(tab)
 
-    async def _pump(
-        self, websocket: WebSocket, tab: _Tab, expires: float, lanes: dict[str, LaneRecord]
-    ) -> None:
+    async def _pump(self, websocket: WebSocket, tab: _Tab, expires: float) -> None:
         while not tab.gone:
             if tab.backlog.overflowed:
                 await websocket.close(CLOSE_TOO_SLOW, "too far behind; reconnect")
                 return
-            if tab.closing is not None:
-                await websocket.close(*tab.closing)
+            if tab.ended is not None:
+                await websocket.close(CLOSE_UNAUTHORISED, tab.ended)
                 return
             item = tab.backlog.take()
             if item is None:
@@ -118,15 +123,11 @@ class Streams:
                     return
                 continue
             if isinstance(item, _LaneChanged):
-                record = lanes.get(item.lane)
+                record = self.directory.known_lane(item.lane)
                 if record is None:
-                    # Registered since this tab connected (or not at all): look it up.
-                    record = await self.store.get_lane(item.lane)
-                    if record is None:
-                        continue
-                    lanes[record.id] = record
-                item = {"type": "lane", "lane": lane_json(record, self.hub.status(record.id))}
-            await websocket.send_text(_encode(item))
+                    continue  # a lane not (or no longer) registered is not shown
+                item = {"type": "lane", "lane": lane_json(record, self.hub.status(item.lane))}
+            await websocket.send_text(encode_json(item))
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,15 +141,15 @@ class _Tab:
     def __init__(self) -> None:
         self.backlog: Backlog[_LaneChanged | dict[str, Any]] = Backlog(QUEUE_LIMIT)
         self.wake = asyncio.Event()
-        self.closing: tuple[int, str] | None = None
+        self.ended: str | None = None  # why its login no longer stands
         self.gone = False
 
     def push(self, item: _LaneChanged | dict[str, Any], key: str | None = None) -> None:
         self.backlog.put(item, key)
         self.wake.set()
 
-    def end(self, code: int, reason: str) -> None:
-        self.closing = self.closing or (code, reason)
+    def end(self, reason: str) -> None:
+        self.ended = self.ended or reason
         self.wake.set()
 
     def lost(self) -> None:
@@ -162,7 +163,3 @@ async def _until_disconnect(websocket: WebSocket, tab: _Tab) -> None:
         while (await websocket.receive())["type"] != "websocket.disconnect":
             pass
     tab.lost()
-
-
-def _encode(item: Any) -> str:
-    return json.dumps(item, ensure_ascii=False, separators=(",", ":"))

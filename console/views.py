@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gates.commands import Resolved
 from gates.status import LaneStatus
 
+from .actions import ActionResult
 from .models import LaneRecord
 
 
@@ -20,8 +20,11 @@ def lane_json(lane: LaneRecord, status: LaneStatus) -> dict[str, Any]:
     }
 
 
-def outcome_json(resolved: Resolved) -> dict[str, Any]:
+def outcome_json(result: ActionResult) -> dict[str, Any]:
+    resolved = result.resolved
     body = {"command_id": resolved.command_id, "outcome": resolved.outcome.value}
     if resolved.detail:
         body["detail"] = resolved.detail
+    if result.joined is not None:
+        body["joined"] = result.joined
     return body

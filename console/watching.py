@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +23,7 @@ from .actions import Actor
 from .audit import AuditLog
 from .errors import BadRequest, Conflict, ConsoleError, Forbidden, NotFound, StoreError
 from .ledger import AuditAction, AuditRecord
+from .live import LiveLogins
 from .models import LaneRecord, Role, Session
 
 log = logging.getLogger("seat.console")
@@ -58,11 +59,13 @@ _STATUS: dict[type[MediaError], type[ConsoleError]] = {
 
 
 class Watching:
-    def __init__(self, bridge: MediaBridge, audit: AuditLog) -> None:
+    def __init__(self, bridge: MediaBridge, audit: AuditLog, live: LiveLogins) -> None:
         self.bridge = bridge
         self.audit = audit
+        self.live = live
         self._writes: set[asyncio.Task[None]] = set()
         self._ends: dict[str, asyncio.TimerHandle] = {}
+        self._releases: dict[str, Callable[[], None]] = {}
         bridge.on_viewer_closed(self._closed)
 
     async def open(
@@ -91,6 +94,10 @@ class Watching:
         if not viewer.closed:
             loop = asyncio.get_running_loop()
             self._ends[viewer.id] = loop.call_later(max(remaining, 0.0), self._expire, viewer)
+            # ...and ends with it: a logout, a disabled account, a changed role.
+            self._releases[viewer.id] = self.live.hold(
+                session, user, lambda why: self._ended_login(viewer, why)
+            )
         return {"type": "answer", "sdp": answer, "viewer": viewer.id}
 
     async def close(self, actor: Actor, lane: LaneRecord, viewer_id: str) -> None:
@@ -105,10 +112,19 @@ class Watching:
         log.info("media.viewer.session_ended viewer=%s lane=%s", viewer.id, viewer.lane)
         self._track(viewer.close())
 
+    def _ended_login(self, viewer: Viewer, reason: str) -> None:
+        log.info(
+            "media.viewer.login_ended viewer=%s lane=%s reason=%s", viewer.id, viewer.lane, reason
+        )
+        self._track(viewer.close())
+
     def _closed(self, viewer: Viewer) -> None:
         end = self._ends.pop(viewer.id, None)
         if end is not None:
             end.cancel()
+        release = self._releases.pop(viewer.id, None)
+        if release is not None:
+            release()
         self._track(self._record_end(viewer))
 
     def _track(self, work: Coroutine[Any, Any, None]) -> None:

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
+import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse as _StarletteJSONResponse
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gates.textrules import TextError, loads, parse_count
+
 from .auth import token_hash
+from .directory import Directory
 from .errors import (
     BadRequest,
     ConsoleError,
@@ -22,10 +29,43 @@ from .errors import (
     UnsupportedMediaType,
 )
 from .models import Role, Session, User
-from .store import Store
+from .settings import ProxyNetwork
+
+log = logging.getLogger("seat.console")
 
 SESSION_COOKIE = "seat_session"
 CSRF_HEADER = "x-csrf-token"
+
+
+def encode_json(value: Any) -> str:
+    """JSON text that always encodes as UTF-8. Input is checked where it enters
+    (``gates.textrules``), but a lone surrogate that got into the centre's state anyway
+    must cost one garbled field, not the lane list and every console stream: such text
+    is written with its unencodable code points escaped, and logged as the defect it is."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        log.error("console.json.unencodable_text error=%r", exc)
+        text = json.dumps(_escaped(value), ensure_ascii=False, separators=(",", ":"))
+    return text
+
+
+def _escaped(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_escaped(key): _escaped(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_escaped(item) for item in value]
+    return value
+
+
+class JSONResponse(_StarletteJSONResponse):
+    """Every JSON body of the API, through ``encode_json``."""
+
+    def render(self, content: Any) -> bytes:
+        return encode_json(content).encode("utf-8")
 
 
 def error_response(error: ConsoleError) -> JSONResponse:
@@ -55,7 +95,7 @@ async def read_json(request: Request, limit: int) -> object:
     if content_type != "application/json":
         raise UnsupportedMediaType("unsupported_media_type", "send Content-Type: application/json")
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and (parse_count(declared) or 0) > limit:
         raise PayloadTooLarge("too_large", f"the body is limited to {limit} bytes")
     body = bytearray()
     async for chunk in request.stream():
@@ -63,20 +103,20 @@ async def read_json(request: Request, limit: int) -> object:
         if len(body) > limit:
             raise PayloadTooLarge("too_large", f"the body is limited to {limit} bytes")
     try:
-        return json.loads(body)
-    except ValueError:
-        raise BadRequest("bad_request", "the body is not valid JSON") from None
+        return loads(bytes(body))
+    except TextError as exc:
+        raise BadRequest("bad_request", f"the body is not valid JSON text: {exc}") from None
 
 
-async def authenticate(conn: HTTPConnection, store: Store) -> tuple[User, Session]:
+async def authenticate(conn: HTTPConnection, directory: Directory) -> tuple[User, Session]:
     """The logged-in user behind the session cookie, or ``NotAuthenticated``."""
     token = conn.cookies.get(SESSION_COOKIE)
     if not token:
         raise NotAuthenticated("not_authenticated", "log in first")
-    session = await store.get_session(token_hash(token))
+    session = await directory.session(token_hash(token))
     if session is None or session.expires_at <= datetime.now(UTC):
         raise NotAuthenticated("not_authenticated", "the session has ended; log in again")
-    user = await store.get_user(session.username)
+    user = await directory.user(session.username)
     if user is None or user.disabled:
         raise NotAuthenticated("not_authenticated", "the account is disabled")
     return user, session
@@ -105,7 +145,71 @@ def same_origin(conn: HTTPConnection) -> bool:
 
 
 def client_address(conn: HTTPConnection) -> str:
+    """The client's address, as :class:`ClientAddress` settled it for this request."""
     return conn.client.host if conn.client else ""
+
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def forwarded_client(
+    peer: str, forwarded_for: Sequence[str], trusted: Sequence[ProxyNetwork]
+) -> str:
+    """Who sent a request that reached us from ``peer`` with these X-Forwarded-For
+    header values. Each proxy appends the address it heard from, so only the entries a
+    trusted proxy added can be believed: walk from the right while the address is a
+    trusted proxy, and the first one that is not is the client. A client can write
+    anything to the left of that; an entry that is not an address ends the walk at the
+    last trusted hop, and with no trusted peer the header is ignored."""
+    address = _ip(peer)
+    if address is None:
+        return peer
+    hops = [hop.strip() for value in forwarded_for for hop in value.split(",")]
+    while _is_trusted(address, trusted) and hops:
+        hop = _ip(hops.pop())
+        if hop is None:
+            break
+        address = hop
+    return str(address)
+
+
+def _ip(text: str) -> IPAddress | None:
+    """An address, with an IPv4-mapped IPv6 one (a dual-stack socket's peer) as IPv4."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _is_trusted(address: IPAddress, trusted: Sequence[ProxyNetwork]) -> bool:
+    return any(address in network for network in trusted)
+
+
+class ClientAddress:
+    """Settles the client's address for every HTTP and WebSocket request, in the ASGI
+    scope where the rest of the centre reads it: the TCP peer, or what a trusted proxy
+    says (:func:`forwarded_client`). It replaces uvicorn's proxy-header handling, which
+    believes 127.0.0.1 unless told otherwise and takes any text as an address."""
+
+    def __init__(self, app: ASGIApp, trusted: Sequence[ProxyNetwork]) -> None:
+        self.app = app
+        self.trusted = tuple(trusted)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        if self.trusted and client and scope["type"] in ("http", "websocket"):
+            forwarded = [
+                value.decode("latin-1")
+                for name, value in scope["headers"]
+                if name == b"x-forwarded-for"
+            ]
+            host = forwarded_client(client[0], forwarded, self.trusted)
+            if host != client[0]:
+                scope = {**scope, "client": (host, 0)}
+        await self.app(scope, receive, send)
 
 
 _SECURITY_HEADERS = [

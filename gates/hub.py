@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .commands import CommandBook, Resolved, Transmit
+from .crash import closed_on_crash
 from .drivers import GateState
 from .errors import LinkError
 from .link import (
@@ -48,6 +49,7 @@ class _Connection:
     def __init__(self, websocket: WebSocket, session: LinkSession) -> None:
         self.websocket = websocket
         self.session = session
+        self.token = ""  # the token it was let in with, checked again on a rotation
 
 
 class LaneHub:
@@ -142,14 +144,30 @@ class LaneHub:
             return False
         return True
 
+    async def reverify(self, lane: str) -> None:
+        """Check the connected lane's token again (its record changed: a rotated token
+        must not leave the old controller connected); close it with 4401 if it fails."""
+        connection = self._connections.get(lane)
+        if connection is None or await self.verify(lane, connection.token):
+            return
+        log.warning("lane.link.revoked lane=%s", lane)
+        await self._drop(connection, connection.session.refuse())
+
     # ---------------------------------------------------------------- the link
 
     async def serve(self, websocket: WebSocket) -> None:
         """Run one lane connection until it closes."""
         await websocket.accept()
+        connection = _Connection(websocket, LinkSession(self._now(), self.policy, self.rate))
+        try:
+            async with closed_on_crash(websocket, log, "lane.link.crashed"):
+                await self._run(connection)
+        finally:
+            self._leave(connection)
+
+    async def _run(self, connection: _Connection) -> None:
+        websocket, session = connection.websocket, connection.session
         loop = asyncio.get_running_loop()
-        connection = _Connection(websocket, LinkSession(loop.time(), self.policy, self.rate))
-        session = connection.session
         try:
             while session.phase is not Phase.CLOSED:
                 try:
@@ -171,9 +189,7 @@ class LaneHub:
                     )
                 await self._perform(connection, actions)
         except (WebSocketDisconnect, OSError):
-            pass  # the peer went away mid-send; the teardown below is the same
-        finally:
-            self._leave(connection)
+            pass  # the peer went away mid-send; the teardown is the same
 
     async def _perform(self, connection: _Connection, actions: list[Action]) -> None:
         session = connection.session
@@ -191,6 +207,7 @@ class LaneHub:
             elif isinstance(action, Authenticate):
                 hello = action.hello
                 if await self.verify(hello.lane, hello.token):
+                    connection.token = hello.token
                     await self._perform(connection, session.accept(hello, self._now()))
                     await self._join(connection)
                 else:
@@ -218,7 +235,7 @@ class LaneHub:
         # address changed, reconnects before the centre can see its old TCP connection
         # is dead, and must not be locked out until that connection times out.
         self._connections[lane] = connection
-        status = replace(self.status(lane), online=True)
+        status = replace(self.status(lane), online=True, display=connection.session.display)
         if previous is not None:
             await self._drop(previous, previous.session.replaced())
             status = self._taken_over(status, previous, connection)

@@ -20,6 +20,7 @@ from .protocol import (
     Ack,
     Call,
     Command,
+    DisplaySize,
     Done,
     Error,
     Fault,
@@ -77,12 +78,14 @@ class LaneSession:
         heartbeat_ms: int = 5000,
         agent: str = "",
         memory: CommandMemory | None = None,
+        display: DisplaySize | None = None,
     ) -> None:
         self.lane = lane
         self.token = token
         self.proposed_heartbeat_ms = heartbeat_ms
         self.heartbeat_ms = heartbeat_ms
         self.agent = agent
+        self.display = display  # stated in hello, so the centre offers no more text
         self.memory = memory or CommandMemory()
         self.state = State.CONNECTING
         self.gate = GateState.UNKNOWN
@@ -92,7 +95,13 @@ class LaneSession:
 
     def connected(self, now: float) -> list[Action]:
         self.state = State.HELLO_SENT
-        hello = Hello(self.lane, self.token, self.proposed_heartbeat_ms, agent=self.agent)
+        hello = Hello(
+            self.lane,
+            self.token,
+            self.proposed_heartbeat_ms,
+            agent=self.agent,
+            display=self.display,
+        )
         return self._sent([hello], now)
 
     def disconnected(self) -> None:

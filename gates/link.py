@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from .bucket import TokenBucket
 from .errors import LinkError, OutOfOrder, RateLimited
 from .protocol import (
+    MAX_DISPLAY,
     VERSION,
     Error,
     Hello,
@@ -159,6 +160,7 @@ class LinkSession:
         self.phase = Phase.AWAITING_HELLO
         self.lane: str | None = None
         self.heartbeat_ms = 0
+        self.display = MAX_DISPLAY  # the lane's stated display, else the protocol's most
         self.deadline = now + self.policy.hello_timeout_s
         # Every frame counts, whatever its type: a flood of heartbeats or of bad frames
         # (each of which earns an error reply) costs the centre as much as one of events.
@@ -228,6 +230,7 @@ class LinkSession:
         self.phase = Phase.OPEN
         self.lane = hello.lane
         self.heartbeat_ms = self.policy.negotiate(hello.heartbeat_ms)
+        self.display = hello.display or MAX_DISPLAY
         self.deadline = now + self.policy.timeout_s(self.heartbeat_ms)
         return [Send(Welcome(lane=hello.lane, heartbeat_ms=self.heartbeat_ms))]
 

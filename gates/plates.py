@@ -1,8 +1,9 @@
 """Chinese number plates as GA 36-2018 writes them, and the ways a camera gets them wrong.
 
-The centre refuses plates that break the national format (an agent correcting a misread
-must not store junk), the simulator needs plausible plates and plausible misreads, and the
-snapshot renderer needs the background colour. All of it is text in, text out: no I/O.
+The centre flags a plate read that breaks the national format (``plate_valid`` in the
+lane's status: the camera misread it, and an agent should look), the simulator needs
+plausible plates and plausible misreads, and the snapshot renderer needs the background
+colour. All of it is text in, text out: no I/O.
 """
 
 from __future__ import annotations

@@ -12,13 +12,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
 from .drivers import GateState, PlateColour
 from .errors import Malformed
+from .textrules import TextError, check_text, is_ident
 from .wire import (
     Fields,
     Message,
@@ -40,6 +41,37 @@ MAX_MESSAGE_BYTES = 1 << 20
 MAX_DISPLAY_LINES = 8
 MAX_DISPLAY_LINE = 64
 
+
+@dataclass(frozen=True, slots=True)
+class DisplaySize:
+    """How much text a lane's display shows: ``lines`` lines of ``chars`` characters,
+    counted in code points (how a panel encodes Chinese is its driver's business). The
+    default is the protocol's maximum."""
+
+    lines: int = MAX_DISPLAY_LINES
+    chars: int = MAX_DISPLAY_LINE
+
+    def fits(self, lines: Sequence[str]) -> bool:
+        return len(lines) <= self.lines and all(len(line) <= self.chars for line in lines)
+
+    def to_json(self) -> dict[str, int]:
+        return {"lines": self.lines, "chars": self.chars}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> DisplaySize:
+        lines = field(fields, "lines", int)
+        chars = field(fields, "chars", int)
+        if not (1 <= lines <= MAX_DISPLAY_LINES and 1 <= chars <= MAX_DISPLAY_LINE):
+            raise Malformed(
+                f"field 'display' must be 1-{MAX_DISPLAY_LINES} lines "
+                f"of 1-{MAX_DISPLAY_LINE} characters"
+            )
+        return cls(lines, chars)
+
+
+# What a lane that states no display size is taken to show.
+MAX_DISPLAY = DisplaySize()
+
 # ---------------------------------------------------------------- lane -> centre
 
 
@@ -51,27 +83,34 @@ class Hello(Message):
     heartbeat_ms: int = 5000
     v: int = VERSION
     agent: str = ""
+    # What the lane's display shows; None (the field absent) leaves it to the centre.
+    display: DisplaySize | None = None
 
     def fields(self) -> dict[str, Any]:
-        return {
+        fields: dict[str, Any] = {
             "v": self.v,
             "lane": self.lane,
             "token": self.token,
             "heartbeat_ms": self.heartbeat_ms,
             "agent": self.agent,
         }
+        if self.display is not None:
+            fields["display"] = self.display.to_json()
+        return fields
 
     @classmethod
     def from_fields(cls, fields: Fields) -> Hello:
         heartbeat_ms = field(fields, "heartbeat_ms", int, default=5000)
         if heartbeat_ms <= 0:
             raise Malformed("field 'heartbeat_ms' must be positive")
+        display = field(fields, "display", dict, default=None)
         return cls(
             v=field(fields, "v", int),
             lane=ident(fields, "lane"),
             token=text(fields, "token", max_len=256),
             heartbeat_ms=heartbeat_ms,
             agent=text(fields, "agent", max_len=128, default=""),
+            display=None if display is None else DisplaySize.from_fields(display),
         )
 
 
@@ -262,13 +301,16 @@ class Display(Message):
     @classmethod
     def from_fields(cls, fields: Fields) -> Display:
         lines = field(fields, "lines", list)
-        if len(lines) > MAX_DISPLAY_LINES or not all(
-            isinstance(line, str) and len(line) <= MAX_DISPLAY_LINE for line in lines
-        ):
+        if not all(isinstance(line, str) for line in lines) or not MAX_DISPLAY.fits(lines):
             raise Malformed(
                 f"field 'lines' must be at most {MAX_DISPLAY_LINES} strings "
                 f"of at most {MAX_DISPLAY_LINE} characters"
             )
+        for number, line in enumerate(lines, 1):
+            try:
+                check_text(line, max_len=MAX_DISPLAY_LINE)
+            except TextError as exc:
+                raise Malformed(f"field 'lines': line {number} {exc}") from None
         return cls(command_id=ident(fields, "command_id"), lines=tuple(lines))
 
 
@@ -276,7 +318,7 @@ class Display(Message):
 class Media(Message):
     """What the centre wants the lane to stream now. Not a command: the latest one wins,
     and the centre sends it again after a reconnect. ``stream`` names the media
-    connection the lane opens for it (see ``gates.media_protocol``); ``video`` and
+    connection the lane opens for it (see ``media.messages``); ``video`` and
     ``audio`` both false means stop and close it."""
 
     TYPE: ClassVar[str] = "media"
@@ -347,7 +389,10 @@ def message_type(raw: str | bytes) -> str:
     if isinstance(raw, bytes) or len(raw) > MAX_MESSAGE_BYTES:
         return ""
     try:
-        kind = json.loads(raw).get("type", "")
-    except (ValueError, AttributeError):
+        # Not ``textrules.loads``: a lone surrogate elsewhere in the message is why it
+        # failed, and the reply should still name its type.
+        fields = json.loads(raw)
+    except (ValueError, RecursionError):
         return ""
-    return kind[:64] if isinstance(kind, str) else ""
+    kind = fields.get("type", "") if isinstance(fields, dict) else ""
+    return kind if isinstance(kind, str) and is_ident(kind) else ""

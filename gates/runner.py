@@ -24,7 +24,8 @@ from media.voice import (
 from .agent import LaneAgent, LaneReplaced, link_url
 from .lane_session import LaneSession
 from .memory import CommandJournal, CommandMemory, JournalCorrupt
-from .sim import SimLane, SimTiming
+from .sim import DISPLAY_SIZE, SimLane, SimTiming
+from .snapshot import View
 
 SIM = "sim"
 NONE = "none"
@@ -58,13 +59,16 @@ def _device(choice: str) -> tuple[str, str]:
     return fmt, device
 
 
-def publisher(server: str, lane: str, token: str, choice: MediaChoice) -> Publisher:
+def publisher(
+    server: str, lane: str, token: str, choice: MediaChoice, view: Callable[[float], View]
+) -> Publisher:
+    """The lane's media; the simulated camera films ``view``, the simulated lane's."""
     camera: Callable[[], Camera] | None = None
     if choice.camera == SIM:
         # One camera for the agent's life: its scene's background is drawn once, not at
         # the start of every stream (100-200 ms at 720p); each stream still starts with
         # a fresh encoder, so at a keyframe.
-        synthetic = SyntheticCamera(lane, size=choice.size, fps=choice.fps)
+        synthetic = SyntheticCamera(lane, view=view, size=choice.size, fps=choice.fps)
         camera = lambda: synthetic  # noqa: E731
     elif choice.camera != NONE:
         camera = lambda: FfmpegCamera(choice.camera, loop=True)  # noqa: E731
@@ -113,10 +117,19 @@ async def run_lane(
     except (JournalCorrupt, OSError) as exc:
         raise SystemExit(f"seat lane: {exc}") from None
     session = LaneSession(
-        lane, token, heartbeat_ms=heartbeat_ms, agent="seat-lane/sim", memory=memory
+        lane,
+        token,
+        heartbeat_ms=heartbeat_ms,
+        agent="seat-lane/sim",
+        memory=memory,
+        display=DISPLAY_SIZE,
     )
-    media_publisher = publisher(server, lane, token, media or MediaChoice())
+    media_publisher = publisher(server, lane, token, media or MediaChoice(), sim.view)
     try:
         await LaneAgent(link_url(server), session, sim, publisher=media_publisher).run()
     except* LaneReplaced as replaced:
         raise SystemExit(f"seat lane: {replaced.exceptions[0]}") from None
+    finally:
+        if isinstance(media_publisher.speaker, DeviceSpeaker):
+            # A WAV file gets its length in its header only here.
+            media_publisher.speaker.close()

@@ -3,8 +3,9 @@
 One command starts a whole system on a laptop, and the centre's tests and benchmarks need
 lanes that behave like real ones: cars turn up at random, the camera sometimes misreads,
 drivers press the call button when the barrier stays shut, a gate motor fails. ``SimLane``
-is that lane behind the same ``LaneDriver`` seam as the relay driver, so the lane agent
-cannot tell the difference.
+is that lane behind the ``LaneDriver`` seam, so the lane agent cannot tell the difference.
+``view`` is what its camera sees at each moment: the barrier where it really is and the
+car at it with its true plate, so an agent can check the barrier, or a misread, on camera.
 
 ``asyncio.sleep`` is the simulated world's clock here: a barrier takes time to lift, a car
 takes time to drive through. Set the timings to zero and the lane runs as fast as the
@@ -34,12 +35,12 @@ from gates.drivers import (
     VehicleSeen,
 )
 from gates.plates import colour_of, is_valid, misread, random_plate
-from gates.snapshot import arm_angle, render
+from gates.protocol import DisplaySize
+from gates.snapshot import ARM_UP, CAR_PAINTS, Car, View, arm_angle, arriving, leaving, render
 
-# The simulated LED panel: four lines of 32 characters. Counted in characters, not bytes:
-# how a real panel encodes Chinese is its driver's business, not the centre's.
-DISPLAY_LINES: Final[int] = 4
-DISPLAY_CHARS: Final[int] = 32
+# The simulated LED panel: four lines of 32 characters. The lane agent states it in its
+# hello, so the centre offers no more than this.
+DISPLAY_SIZE: Final = DisplaySize(lines=4, chars=32)
 
 # Events that happen while nobody is watching (before ``run``) wait here, as a lane
 # controller's event log does until the host polls it; old ones drop off first.
@@ -94,6 +95,18 @@ class SimTiming:
             raise ValueError("call_after_s longer than patience_s: drivers would never call")
 
 
+# How the picture moves where the simulated world has no timing of its own: a car the
+# loop detector caught rolls to a stop at the barrier, a driver who gives up reverses out.
+_ROLL_IN_S: Final = 1.5
+_REVERSE_S: Final = 1.5
+
+
+class Motion(enum.Enum):
+    ARRIVING = "arriving"  # then waiting at the barrier
+    PASSING = "passing"
+    REVERSING = "reversing"
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -134,6 +147,13 @@ class SimLane:
         self._motion: asyncio.Task[None] | None = None
         self._car_on_loop = False  # the loop detector under the barrier sees a car
         self._passed_since_up = False
+        # What the camera sees: the car in the lane, how and since when (loop time) it
+        # moves, and where the arm was when the barrier last changed state.
+        self._car: tuple[Car, Motion, float] | None = None
+        self._arm: tuple[float, float] = (arm_angle(self._gate), -math.inf)
+        # Paint and position are looks only: drawn from their own generator so the
+        # world's randomness (plates, reads, faults) stays what a seed made it.
+        self._looks = random.Random(lane_id)
         if len(home) != 2 or not is_valid(home + "12345"):
             raise ValueError(f"home must be a province and an authority letter, not {home!r}")
 
@@ -144,6 +164,29 @@ class SimLane:
     @property
     def faults(self) -> frozenset[FaultCode]:
         return frozenset(self._faults)
+
+    def view(self, now: float) -> View:
+        """What the lane's camera sees at loop time ``now``: the arm at its angle, and
+        the car in the lane, if any, with its true plate."""
+        angle, since = self._arm
+        moved = now - since
+        if self._gate is GateState.RISING:
+            angle += (ARM_UP - angle) * _progress(moved, self.timing.lift_s)
+        elif self._gate is GateState.FALLING:
+            angle -= angle * _progress(moved, self.timing.fall_s)
+        if self._car is None:
+            return View(angle)
+        car, motion, start = self._car
+        u = now - start
+        if motion is Motion.ARRIVING:
+            pose = arriving(_progress(u, _ROLL_IN_S))
+        elif motion is Motion.PASSING:
+            pose = leaving(_progress(u, self.timing.pass_s))
+        elif u < _REVERSE_S:
+            pose = arriving(1.0 - u / _REVERSE_S)
+        else:
+            return View(angle)
+        return View(angle, car, pose)
 
     async def run(self, emit: Callable[[LaneEvent], None]) -> None:
         """Run the simulated world until cancelled, reporting what the hardware would."""
@@ -171,7 +214,7 @@ class SimLane:
         await self._lift()
 
     async def display(self, lines: tuple[str, ...]) -> None:
-        if len(lines) > DISPLAY_LINES or any(len(line) > DISPLAY_CHARS for line in lines):
+        if not DISPLAY_SIZE.fits(lines):
             raise DriverRefused("display_overflow")
         # A newline or control code would scroll or blank the panel instead of showing text.
         if not all(line.isprintable() for line in lines):
@@ -232,6 +275,8 @@ class SimLane:
     def _set_gate(self, state: GateState) -> None:
         if state is self._gate:
             return
+        now = asyncio.get_running_loop().time()
+        self._arm = (self.view(now).arm, now)
         self._gate = state
         if state is GateState.UP:
             self._passed_since_up = False
@@ -255,12 +300,19 @@ class SimLane:
         """One car from stopping at the barrier to driving through or giving up."""
         timing, rng = self.timing, self._rng
         truth = random_plate(rng, new_energy=rng.random() < timing.new_energy_p, home=self._home)
+        car = Car(
+            truth,
+            colour_of(truth),
+            self._looks.choice(CAR_PAINTS),
+            self._looks.uniform(-0.05, 0.05),
+        )
+        self._car = (car, Motion.ARRIVING, asyncio.get_running_loop().time())
         # A dead loop detector never triggers the camera, and never tells the gate a car
         # is under it.
         detected = FaultCode.LOOP_DETECTOR not in self._faults
         self._car_on_loop = detected
         self._poke()
-        read = await self._photograph(truth) if detected else None
+        read = await self._photograph(car) if detected else None
         called = rng.random() < timing.call_p
         if called:
             self._send(CallPressed())
@@ -279,15 +331,19 @@ class SimLane:
                 self._send(CallPressed())
             if not await self._until(self._gate_is_up, timing.patience_s - timing.call_after_s):
                 self._car_on_loop = False  # reverses out of the lane
+                self._car = (car, Motion.REVERSING, asyncio.get_running_loop().time())
                 self._poke()
                 return
+        self._car = (car, Motion.PASSING, asyncio.get_running_loop().time())
         await asyncio.sleep(timing.pass_s)
+        self._car = None
         self._car_on_loop = False
         self._passed_since_up = FaultCode.LOOP_DETECTOR not in self._faults
         self._poke()
 
-    async def _photograph(self, truth: str) -> str:
-        """Emit what the camera reads of ``truth``; the picture always shows the truth."""
+    async def _photograph(self, car: Car) -> str:
+        """Emit what the camera reads of ``car``; the picture always shows the truth."""
+        truth = car.plate
         timing, rng = self.timing, self._rng
         dirty = FaultCode.CAMERA_DIRTY in self._faults
         wrong = rng.random() < min(1.0, timing.misread_p * (4 if dirty else 1))
@@ -307,6 +363,7 @@ class SimLane:
             seed=rng.getrandbits(32),
             size=self._size,
             caption=f"{self.lane_id} {self.direction.value}",
+            paint=car.paint,
         )
         self._send(
             VehicleSeen(
@@ -362,3 +419,8 @@ class SimLane:
             except TimeoutError:
                 return ready()
         return True
+
+
+def _progress(elapsed: float, duration: float) -> float:
+    """How far, from 0 to 1, a movement of ``duration`` seconds is after ``elapsed``."""
+    return 1.0 if duration <= 0 else min(max(elapsed / duration, 0.0), 1.0)

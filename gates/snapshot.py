@@ -62,15 +62,63 @@ _NEV_ASPECT: Final[float] = 480 / 140
 _FONT: Final[int] = cv2.FONT_HERSHEY_DUPLEX
 
 
+# Degrees above horizontal of an open barrier arm.
+ARM_UP: Final = 88.0
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     jpeg: bytes
     box: tuple[int, int, int, int]  # x, y, width, height of the plate in pixels
 
 
+@dataclass(frozen=True, slots=True)
+class Car:
+    """A car as the camera sees it: its true plate, whatever was read of it."""
+
+    plate: str
+    colour: PlateColour
+    paint: BGR
+    offset: float  # where in the lane it drives, as a fraction of the width
+
+
+@dataclass(frozen=True, slots=True)
+class Pose:
+    """Where a car is: its size relative to one stopped at the barrier, and how far down
+    the frame its front reaches (past 1.0 it is leaving the picture)."""
+
+    scale: float
+    bottom: float
+
+
+AT_BARRIER: Final = Pose(1.0, 0.95)
+
+
+def arriving(u: float) -> Pose:
+    """A car braking to a stop at the barrier, ``u`` from 0 (far) to 1 (stopped)."""
+    u = 1.0 - (1.0 - min(max(u, 0.0), 1.0)) ** 2
+    return Pose(0.35 + 0.65 * u, 0.62 + 0.33 * u)
+
+
+def leaving(u: float) -> Pose:
+    """A car pulling away past the camera from the barrier, ``u`` from 0 to 1 (gone)."""
+    u = min(max(u, 0.0), 1.0) ** 2
+    return Pose(1.0 + 1.2 * u, 0.95 + 1.25 * u)
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """What a lane camera sees at one moment: the barrier arm's angle in degrees, and
+    the car in front of it, if any, and where."""
+
+    arm: float
+    car: Car | None = None
+    pose: Pose = AT_BARRIER
+
+
 def arm_angle(state: GateState) -> float:
     """Degrees above horizontal at which a barrier in ``state`` is caught mid-frame."""
-    return {GateState.DOWN: 0.0, GateState.UP: 88.0}.get(state, 40.0)
+    return {GateState.DOWN: 0.0, GateState.UP: ARM_UP}.get(state, 40.0)
 
 
 def render(
@@ -83,11 +131,13 @@ def render(
     size: tuple[int, int] = (1280, 720),
     caption: str = "",
     quality: int = 80,
+    paint: BGR | None = None,
 ) -> Snapshot:
     """Draw the lane with a car carrying ``plate`` at the barrier and encode it as JPEG.
 
-    ``seed`` picks what a real scene varies (paint, where the car stopped, sensor noise);
-    ``caption`` is burnt in beside the time, as cameras print their lane name.
+    ``seed`` picks what a real scene varies (paint unless given, where the car stopped,
+    sensor noise); ``caption`` is burnt in beside the time, as cameras print their lane
+    name.
     """
     width, height = size
     if width < 320 or height < 180:
@@ -100,7 +150,8 @@ def render(
 
     img = np.empty((height, width, 3), np.uint8)
     post = draw_lane(img, night=night)
-    paint = CAR_PAINTS[int(rng.integers(len(CAR_PAINTS)))]
+    random_paint = CAR_PAINTS[int(rng.integers(len(CAR_PAINTS)))]
+    paint = paint or random_paint
     centre = width / 2 + float(rng.uniform(-0.06, 0.06)) * width
     scale = float(rng.uniform(0.94, 1.04))
     box = draw_car(img, plate, colour, paint=paint, centre=centre, scale=scale)

@@ -8,7 +8,7 @@ from typing import Any
 
 from .drivers import GateState, PlateColour
 from .plates import is_valid
-from .protocol import Call, Fault, Gate, LaneMessage, Vehicle
+from .protocol import MAX_DISPLAY, Call, DisplaySize, Fault, Gate, LaneMessage, Vehicle
 from .wire import format_time
 
 
@@ -50,6 +50,8 @@ class LaneStatus:
     snapshot: bytes | None = field(default=None, repr=False)
     last_call_at: datetime | None = None
     faults: tuple[ActiveFault, ...] = ()
+    # As the lane last stated it: a lane offline for a while still has the same panel.
+    display: DisplaySize = MAX_DISPLAY
 
     def to_json(self) -> dict[str, Any]:
         """The lane's live fields as the HTTP API and the console stream show them."""
@@ -60,6 +62,7 @@ class LaneStatus:
             "last_call_at": format_time(self.last_call_at) if self.last_call_at else None,
             "fault": self.faults[-1].to_json() if self.faults else None,
             "faults": [fault.to_json() for fault in self.faults],
+            "display": self.display.to_json(),
         }
 
 

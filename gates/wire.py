@@ -5,14 +5,12 @@ shared by the lane link and the media connection. Pure; no sockets."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
 from .errors import Malformed, TooLarge, UnknownType
-
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+from .textrules import TextError, check_text, escape_controls, is_ident, loads
 
 Fields = Mapping[str, Any]
 
@@ -26,21 +24,28 @@ def field(fields: Fields, name: str, kind: type, *, default: Any = ...) -> Any:
     # bool is an int in Python, never a valid int or float on the wire.
     if not isinstance(value, kind) or (kind in (int, float) and isinstance(value, bool)):
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:
+                raise Malformed(f"field {name!r} is out of range") from None
         raise Malformed(f"field {name!r} must be {kind.__name__}")
     return value
 
 
 def text(fields: Fields, name: str, *, max_len: int, default: Any = ...) -> Any:
+    """A one-line text field: no control characters, nothing that is not Unicode."""
     value = field(fields, name, str, default=default)
-    if isinstance(value, str) and len(value) > max_len:
-        raise Malformed(f"field {name!r} longer than {max_len} characters")
+    if isinstance(value, str):
+        try:
+            check_text(value, max_len=max_len)
+        except TextError as exc:
+            raise Malformed(f"field {name!r} {exc}") from None
     return value
 
 
 def ident(fields: Fields, name: str) -> str:
     value: str = field(fields, name, str)
-    if not _ID.fullmatch(value):
+    if not is_ident(value):
         raise Malformed(f"field {name!r} must be 1-64 of A-Z a-z 0-9 _ . : - starting alphanumeric")
     return value
 
@@ -62,7 +67,10 @@ def timestamp(fields: Fields, name: str) -> datetime:
         raise Malformed(f"field {name!r} must be an ISO 8601 time") from None
     if at.tzinfo is None:
         raise Malformed(f"field {name!r} must carry a UTC offset")
-    return at.astimezone(UTC)
+    try:
+        return at.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-14:00 is past the last UTC datetime
+        raise Malformed(f"field {name!r} is outside the years 1-9999 in UTC") from None
 
 
 def format_time(at: datetime) -> str:
@@ -97,9 +105,9 @@ def decode(raw: str | bytes, limit: int, types: Mapping[str, Callable[[Fields], 
     if isinstance(raw, bytes):
         raise Malformed("binary frames are not part of the lane link; send JSON text")
     try:
-        fields = json.loads(raw)
-    except ValueError as exc:
-        raise Malformed(f"not JSON: {exc}") from None
+        fields = loads(raw)
+    except TextError as exc:
+        raise Malformed(str(exc)) from None
     if not isinstance(fields, dict):
         raise Malformed("a message must be a JSON object")
     kind = fields.get("type")
@@ -108,5 +116,5 @@ def decode(raw: str | bytes, limit: int, types: Mapping[str, Callable[[Fields], 
     try:
         from_fields = types[kind]
     except KeyError:
-        raise UnknownType(f"unknown message type {kind[:64]!r}") from None
+        raise UnknownType(f"unknown message type {escape_controls(kind)[:64]!r}") from None
     return from_fields(fields)

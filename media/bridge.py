@@ -183,12 +183,6 @@ class MediaBridge:
                 return feed.viewers[viewer_id]
         return None
 
-    async def end_session(self, session: str) -> None:
-        """Close every viewer of a console session that was logged out."""
-        for viewer in self.viewers():
-            if viewer.watcher.session == session:
-                await viewer.close()
-
     async def close(self) -> None:
         for viewer in self.viewers():
             await viewer.close()

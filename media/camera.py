@@ -3,10 +3,11 @@
 A camera yields H.264 Annex-B access units (``MediaUnit``, ``Kind.VIDEO``, pts at
 90 kHz, ``captured`` in Unix time, ``keyframe`` on IDR units that carry their SPS/PPS),
 starting at a keyframe. There are two: the simulator's ``SyntheticCamera``, which draws
-and encodes a lane, and ``FfmpegCamera``, which reads a real camera (RTSP, HTTP) or a
-file. Pixels are encoded at most once on the lane and never after it: H.264 from a
-camera passes through as is; anything else is encoded once with ``media.encoder``'s
-settings, so every browser can decode it without the centre's help.
+and encodes what a lane's camera would see, and ``FfmpegCamera``, which reads a real
+camera (RTSP, HTTP) or a file. Pixels are encoded at most once on the lane and never
+after it: H.264 that browsers play passes through as is; anything else is encoded once
+with ``media.encoder``'s settings, so every browser can decode it without the centre's
+help, and ``transcoding`` says why (the lane reports it as a fault to fix at the camera).
 
 Drawing, decoding and encoding take milliseconds of CPU and FFmpeg's I/O blocks, so they
 run in a worker thread; the event loop only paces frames and hands units on.
@@ -18,13 +19,15 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final, Protocol, TypeVar
 
+from gates.snapshot import View
+
 from .encoder import Encoded, H264Encoder
 from .ffmpeg import Read, SourceReader, is_file
-from .scene import LaneScene
+from .scene import LaneScene, film
 from .units import VIDEO_CLOCK, Kind, MediaUnit
 
 log = logging.getLogger("seat.media")
@@ -37,6 +40,17 @@ _BEHIND: Final = 0.1
 
 
 class Camera(Protocol):
+    @property
+    def always_on(self) -> bool:
+        """Whether the lane keeps it open while nobody watches (``media.feed``)."""
+        ...
+
+    @property
+    def transcoding(self) -> str | None:
+        """Why the lane encodes this camera's video again, naming what it sends and what
+        to set instead; None while it passes through untouched."""
+        ...
+
     def units(self) -> AsyncIterator[MediaUnit]:
         """Encoded video until the source ends; raises ``CameraError`` when the source
         cannot be opened or fails."""
@@ -49,19 +63,25 @@ class Camera(Protocol):
 
 
 class SyntheticCamera:
-    """The simulator's camera: a lane where cars arrive, stop at the barrier and leave,
-    a running clock and a capture-time stamp (``media.scene``), encoded at ``fps`` with a
-    keyframe every ``gop`` frames.
+    """The simulator's camera: what ``view`` says the camera sees at each moment (the
+    simulated lane's barrier and car, or ``media.scene.film``), with a running clock and
+    a capture-time stamp (``media.scene``), encoded at ``fps`` with a keyframe every
+    ``gop`` frames. It starts in milliseconds, at a keyframe, so it runs only while
+    watched.
 
     Frame n is due at start + n/fps on the loop's clock. When encoding falls behind, the
     frames it missed are skipped rather than rushed out, as a real sensor drops them, so
     the picture and its pts stay on real time.
     """
 
+    always_on = False
+    transcoding = None
+
     def __init__(
         self,
         caption: str,
         *,
+        view: Callable[[float], View] | None = None,
         size: tuple[int, int] = (1280, 720),
         fps: float = 15,
         gop: int = 15,
@@ -70,6 +90,7 @@ class SyntheticCamera:
         if fps <= 0 or gop < 1:
             raise ValueError(f"fps must be positive and gop at least 1, not {fps} and {gop}")
         self.scene = LaneScene(size, caption, seed)  # refuses a size it cannot draw
+        self.view = view or film(seed)
         self.fps = fps
         self.gop = gop
         self._keyframe = False
@@ -100,9 +121,8 @@ class SyntheticCamera:
             idr, self._keyframe = self._keyframe, False
             captured = time.time()
             pts = round(slot * VIDEO_CLOCK / self.fps)
-            encoded = await asyncio.to_thread(
-                _film, scene, encoder, slot / self.fps, captured, pts, idr
-            )
+            view = self.view(loop.time())  # on the loop: the lane's state is read here
+            encoded = await asyncio.to_thread(_film, scene, encoder, view, captured, pts, idr)
             for unit in encoded:
                 yield MediaUnit(Kind.VIDEO, seq, unit.pts, captured, unit.data, unit.keyframe)
                 seq += 1
@@ -110,9 +130,9 @@ class SyntheticCamera:
 
 
 def _film(
-    scene: LaneScene, encoder: H264Encoder, t: float, captured: float, pts: int, idr: bool
+    scene: LaneScene, encoder: H264Encoder, view: View, captured: float, pts: int, idr: bool
 ) -> list[Encoded]:
-    return encoder.encode(scene.draw(t, captured), pts, idr=idr)
+    return encoder.encode(scene.draw(view, captured), pts, idr=idr)
 
 
 class FfmpegCamera:
@@ -128,6 +148,8 @@ class FfmpegCamera:
     file the time it became due, when a live camera would have delivered it.
     """
 
+    always_on = True
+
     def __init__(
         self,
         url: str,
@@ -141,6 +163,12 @@ class FfmpegCamera:
         self.loop = loop
         self.realtime = is_file(url) if realtime is None else realtime
         self._keyframe = threading.Event()  # read by the worker thread
+        self._source: SourceReader | None = None
+
+    @property
+    def transcoding(self) -> str | None:
+        # Written by the worker thread before it hands over the unit it applies to.
+        return self._source.transcoding if self._source is not None else None
 
     def request_keyframe(self) -> None:
         self._keyframe.set()
@@ -149,7 +177,9 @@ class FfmpegCamera:
         loop = asyncio.get_running_loop()
         # One thread per camera, so reading and closing the source never overlap.
         worker = ThreadPoolExecutor(1, thread_name_prefix="camera")
-        source = SourceReader(self.url, self.options, loop=self.loop, keyframe=self._keyframe)
+        source = self._source = SourceReader(
+            self.url, self.options, loop=self.loop, keyframe=self._keyframe
+        )
         reader = source.units()
         anchor: tuple[float, int] | None = None
         seq = 0

@@ -1,16 +1,19 @@
 """Reading a camera or a file through FFmpeg (PyAV): blocking, for a worker thread.
 
 ``SourceReader`` opens the input, yields Annex-B access units at 90 kHz and closes it.
-H.264 is never decoded: MP4/MKV packets (length-prefixed, avcC extradata starting with
-0x01) go through FFmpeg's ``h264_mp4toannexb`` filter, which puts SPS/PPS before each
-IDR; Annex-B sources (RTSP, MPEG-TS, raw ``.h264``) keep their bytes, and IDR units that
-come without SPS/PPS get the last ones seen (``media.annexb``). Every other codec is
-decoded and encoded once with ``media.encoder``.
+H.264 that browsers play is never decoded: MP4/MKV packets (length-prefixed, avcC
+extradata starting with 0x01) go through FFmpeg's ``h264_mp4toannexb`` filter, which puts
+SPS/PPS before each IDR; Annex-B sources (RTSP, MPEG-TS, raw ``.h264``) keep their bytes,
+and IDR units that come without SPS/PPS get the last ones seen (``media.annexb``). H.264
+that browsers cannot play (B-frames, a profile beyond High: ``media.h264``) and every
+other codec are decoded and encoded once with ``media.encoder``, and ``transcoding``
+says why, so the installer can set the camera right.
 """
 
 from __future__ import annotations
 
 import fractions
+import itertools
 import logging
 import threading
 import time
@@ -26,6 +29,7 @@ from av.video.stream import VideoStream
 from .annexb import ParameterSets
 from .encoder import H264Encoder
 from .errors import CameraError
+from .h264 import ADVICE, Vetting
 from .units import VIDEO_CLOCK
 
 log = logging.getLogger("seat.media")
@@ -33,11 +37,20 @@ log = logging.getLogger("seat.media")
 # An unreachable camera must fail in seconds, not hang the lane's video forever.
 OPEN_TIMEOUT: Final = 5.0
 READ_TIMEOUT: Final = 5.0
-_NETWORK_OPTIONS: Final[dict[str, dict[str, str]]] = {
+_RTSP: Final = {
     # TCP interleaving: UDP RTP is lost behind NAT and firewalls, and in big keyframes.
     # ``timeout`` is FFmpeg's socket I/O timeout in microseconds.
-    "rtsp": {"rtsp_transport": "tcp", "timeout": str(int(READ_TIMEOUT * 1e6))},
-    "rtsps": {"rtsp_transport": "tcp", "timeout": str(int(READ_TIMEOUT * 1e6))},
+    "rtsp_transport": "tcp",
+    "timeout": str(int(READ_TIMEOUT * 1e6)),
+    # The SDP already names the codec and carries the SPS; with its default probe FFmpeg
+    # reads about 2 s of video before the open returns (5 MB or 5 s at most) and then
+    # hands it all out at once. Probing one packet opens a 720p camera in ~0.5 s and
+    # leaves no backlog to burst.
+    "probesize": "32",
+}
+_NETWORK_OPTIONS: Final[dict[str, dict[str, str]]] = {
+    "rtsp": _RTSP,
+    "rtsps": _RTSP,
     "http": {"timeout": str(int(READ_TIMEOUT * 1e6))},
     "https": {"timeout": str(int(READ_TIMEOUT * 1e6))},
 }
@@ -85,6 +98,9 @@ class SourceReader:
         self.options = {**default_options(url), **(options or {})}
         self.loop = loop
         self.keyframe = keyframe or threading.Event()
+        # Why the video is encoded again, naming what the camera sends and what to set
+        # instead; None while it passes through. Set before the first unit it applies to.
+        self.transcoding: str | None = None
         self._encoder: H264Encoder | None = None  # made at the first frame, kept across replays
 
     def units(self) -> Generator[Read, None, None]:
@@ -98,17 +114,20 @@ class SourceReader:
                 stream = container.streams.video[0]
                 fps = _frame_rate(stream)
                 clock = clock or _Clock(round(VIDEO_CLOCK / fps))
-                passthrough = stream.codec_context.name == "h264"
-                log.info(
-                    "media.camera.opened url=%s codec=%s passthrough=%s",
-                    self.url,
-                    stream.codec_context.name,
-                    passthrough,
-                )
-                if passthrough:
-                    yield from _passthrough(container, stream, clock)
+                codec = stream.codec_context.name
+                log.info("media.camera.opened url=%s codec=%s", self.url, codec)
+                first: av.Packet[VideoStream] | None = None
+                if codec == "h264":
+                    self.transcoding = None
+                    vetting = Vetting()
+                    first = yield from _passthrough(container, stream, clock, vetting)
+                    if first is not None:
+                        self._transcode_because(vetting.describe())
                 else:
-                    yield from self._transcode(container, stream, clock, fps)
+                    context = stream.codec_context
+                    self._transcode_because(f"{codec.upper()}, {context.width}x{context.height}")
+                if self.transcoding is not None:
+                    yield from self._transcode(container, stream, clock, fps, first)
             except FFmpegError as exc:
                 raise CameraError(f"{self.url} failed: {_reason(exc)}") from exc
             finally:
@@ -135,10 +154,26 @@ class SourceReader:
                 f"cannot open {self.url} (gave up after {waited:.1f} s): {_reason(exc)}"
             ) from exc
 
+    def _transcode_because(self, sent: str) -> None:
+        self.transcoding = (
+            f"the camera sends {sent}, which browsers cannot play as it is: the lane "
+            f"encodes it again, at a cost in CPU and picture quality; set the camera to "
+            f"{ADVICE}"
+        )
+        log.warning("media.camera.transcoding url=%s sent=%r", self.url, sent)
+
     def _transcode(
-        self, container: InputContainer, stream: VideoStream, clock: _Clock, fps: float
+        self,
+        container: InputContainer,
+        stream: VideoStream,
+        clock: _Clock,
+        fps: float,
+        first: av.Packet[VideoStream] | None,
     ) -> Iterator[Read]:
-        for packet in container.demux(stream):
+        """Decode and encode from ``first`` (a packet already demuxed) on; a decoder
+        started mid-GOP shows nothing until the next keyframe."""
+        demuxed = container.demux(stream)
+        for packet in itertools.chain([first] if first else [], demuxed):
             at = time.time()
             try:
                 # The empty end-of-stream packet flushes frames the decoder still holds.
@@ -158,7 +193,11 @@ class SourceReader:
                     yield Read(unit.data, unit.pts, unit.pts, unit.keyframe, at)
 
 
-def _passthrough(container: InputContainer, stream: VideoStream, clock: _Clock) -> Iterator[Read]:
+def _passthrough(
+    container: InputContainer, stream: VideoStream, clock: _Clock, vetting: Vetting
+) -> Generator[Read, None, av.Packet[VideoStream] | None]:
+    """Units as the camera made them, until the end (returns None) or the first unit
+    browsers could not play (returns its packet, to be decoded instead)."""
     extradata = stream.codec_context.extradata or b""
     avcc = extradata[:1] == b"\x01"  # ISO/IEC 14496-15 AVCDecoderConfigurationRecord
     annexb = av.BitStreamFilterContext("h264_mp4toannexb", stream) if avcc else None
@@ -168,12 +207,24 @@ def _passthrough(container: InputContainer, stream: VideoStream, clock: _Clock) 
         if packet.size == 0:
             continue  # the demuxer's end-of-stream marker
         at = time.time()
+        # The filter takes the packet's data; the decoder may need it after all.
+        kept = _copy(packet) if annexb else packet
         for out in annexb.filter(packet) if annexb else [packet]:
             data, keyframe = sets.complete(bytes(out))
             started = started or keyframe
-            if started:  # a viewer cannot use anything before the first keyframe
-                pts, dts = clock.stamp(out.pts, out.dts, out.time_base)
-                yield Read(data, pts, dts, keyframe, at)
+            if not started:  # a viewer cannot use anything before the first keyframe
+                continue
+            if vetting.check(data):
+                return kept
+            pts, dts = clock.stamp(out.pts, out.dts, out.time_base)
+            yield Read(data, pts, dts, keyframe, at)
+    return None
+
+
+def _copy(packet: av.Packet[VideoStream]) -> av.Packet[VideoStream]:
+    copy = av.Packet(bytes(packet))
+    copy.pts, copy.dts, copy.time_base = packet.pts, packet.dts, packet.time_base
+    return copy  # type: ignore[return-value]  # a bare Packet, as the decoder takes it
 
 
 def _frame_rate(stream: VideoStream) -> float:
@@ -203,7 +254,9 @@ class _Clock:
             self._last += self.step
             return self._last, self._last
         if self._base is None:
+            # After units without timestamps (an RTSP camera's first), one frame on.
             self._base = shown
+            self._offset = max(self._offset, self._last + self.step)
         scale = time_base * VIDEO_CLOCK
         out_pts = max(0, self._offset + round((shown - self._base) * scale))
         decode = dts if dts is not None else shown

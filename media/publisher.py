@@ -2,8 +2,10 @@
 
 It streams only what the centre's latest ``media`` message asks for, over its own
 outbound WebSocket, and drops nothing but whole GOPs when the uplink cannot keep up
-(``KeyframeQueue``). A camera that fails is reported as a lane fault on the link, so
-the console says "camera down" instead of showing a frozen picture, and is retried.
+(``KeyframeQueue``). The camera is kept open from the start (``media.feed``), so a camera
+that fails is a lane fault on the link whether or not anyone watches, and the console
+says "camera down" instead of showing a frozen picture; it is retried. The microphone is
+opened only while the centre asks for audio.
 """
 
 from __future__ import annotations
@@ -16,22 +18,20 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from gates.agent import Backoff
-from gates.drivers import FaultRaised, LaneEvent
+from gates.drivers import LaneEvent
 from gates.errors import LinkError
 from gates.protocol import Media
 
 from .buffers import KeyframeQueue
 from .camera import Camera
-from .errors import MediaError
+from .feed import CameraFeed
 from .messages import KeyframeWanted, MediaHello, parse_to_lane
+from .sources import CAMERA_FAULT, MIC_FAULT, Faults, run_until_down
 from .units import MAX_UNIT_BYTES, Kind, MediaUnit
 from .voice import Microphone, Speaker
 
 log = logging.getLogger("seat.lane")
 
-CAMERA_FAULT = "camera_unavailable"
-MIC_FAULT = "microphone_unavailable"
-# About two seconds of 1.5 Mbit/s video; past that the uplink is not keeping up and the
 # queue skips to the next keyframe rather than deliver an ever older picture.
 SEND_QUEUE_BYTES = 512 * 1024
 
@@ -51,18 +51,15 @@ class Publisher:
         self.url = url
         self.lane = lane
         self.token = token
-        self.camera = camera
         self.microphone = microphone
         self.speaker = speaker
-        self.report: Callable[[LaneEvent], None] = _unreported
         self.backoff = backoff
         self.wanted: Media | None = None
+        # They outlive a pump that is stopped and started again.
+        self.faults = Faults()
+        self.feed = CameraFeed(camera, lane, self.faults, backoff) if camera else None
         self._changed = asyncio.Event()
         self._stream: asyncio.Task[None] | None = None
-        self._current: Camera | None = None
-        # Faults this publisher reported and has not cleared: they outlive a pump that
-        # is stopped and started again, so a fault is raised and cleared once each.
-        self._down: set[str] = set()
 
     def want(self, media: Media) -> None:
         """Follow the centre's latest ``media`` message."""
@@ -75,9 +72,15 @@ class Publisher:
         self._changed.set()
 
     async def run(self, report: Callable[[LaneEvent], None]) -> None:
-        """Serve the centre's requests until cancelled; camera faults go to ``report``
-        as lane events, like the driver's."""
-        self.report = report
+        """Keep the camera open and serve the centre's requests until cancelled; media
+        faults go to ``report`` as lane events, like the driver's."""
+        self.faults.report = report
+        async with asyncio.TaskGroup() as tasks:
+            if self.feed is not None:
+                tasks.create_task(self.feed.run())
+            tasks.create_task(self._follow())
+
+    async def _follow(self) -> None:
         try:
             while True:
                 await self._changed.wait()
@@ -167,51 +170,33 @@ class Publisher:
             del pumps[kind]
 
     async def _pump(self, kind: Kind, push: Callable[[MediaUnit], None]) -> None:
-        """Keep the camera or the microphone streaming: a source that fails or ends is
-        reported as a lane fault, retried with backoff, and the fault cleared when it
-        delivers again."""
-        opener: Callable[[], Camera | Microphone] | None
-        opener, fault = (
-            (self.camera, CAMERA_FAULT) if kind is Kind.VIDEO else (self.microphone, MIC_FAULT)
-        )
-        if opener is None:
-            # Asked for what this lane does not have: say so where the agent looks,
-            # rather than leave a black picture or a silent line.
-            if fault not in self._down:
-                self._down.add(fault)
-                self.report(FaultRaised(fault, f"this lane agent has no {kind.value} source"))
-            return
-        backoff = self.backoff()
-        while True:
-            source = opener()
-            if kind is Kind.VIDEO:
-                self._current = source  # type: ignore[assignment]
+        """Stream the camera's units, or keep the microphone open and streaming (a
+        microphone that fails or ends is reported as a lane fault and retried with
+        backoff), until cancelled."""
+        if kind is Kind.VIDEO and self.feed is not None:
+            stop = self.feed.watch(push)
             try:
-                async for unit in source.units():
-                    if fault in self._down:
-                        self._down.discard(fault)
-                        backoff.reset()
-                        self.report(FaultRaised(fault, "", active=False))
-                    push(unit)
-                detail = "the source's stream ended"
-            except MediaError as exc:
-                detail = exc.detail
+                await asyncio.get_running_loop().create_future()  # until cancelled
             finally:
-                self._current = None
-            log.warning(
-                "lane.media.source_down lane=%s fault=%s detail=%s", self.lane, fault, detail
-            )
-            if fault not in self._down:
-                self._down.add(fault)
-                self.report(FaultRaised(fault, detail))
-            await asyncio.sleep(backoff.next())  # retry pacing for a device that is down
+                stop()
+        if kind is Kind.AUDIO and self.microphone is not None:
+            backoff = self.backoff()
+            while True:
+                await run_until_down(
+                    self.lane, self.microphone(), MIC_FAULT, self.faults, backoff, push
+                )
+                await asyncio.sleep(backoff.next())  # retry pacing for a device that is down
+        # Asked for what this lane does not have: say so where the agent looks, rather
+        # than leave a black picture or a silent line.
+        fault = CAMERA_FAULT if kind is Kind.VIDEO else MIC_FAULT
+        self.faults.raise_fault(fault, f"this lane agent has no {kind.value} source")
 
     async def _read(self, ws: ClientConnection) -> None:
         async for raw in ws:
             try:
                 if isinstance(raw, str):
-                    if isinstance(parse_to_lane(raw), KeyframeWanted) and self._current:
-                        self._current.request_keyframe()
+                    if isinstance(parse_to_lane(raw), KeyframeWanted) and self.feed:
+                        self.feed.request_keyframe()
                     continue
                 unit = MediaUnit.parse(raw)
             except LinkError as exc:
@@ -231,7 +216,3 @@ async def _write(ws: ClientConnection, queue: KeyframeQueue, ready: asyncio.Even
             await ready.wait()
             continue
         await ws.send(unit.encode())
-
-
-def _unreported(event: LaneEvent) -> None:
-    raise RuntimeError(f"a lane event before Publisher.run: {event!r}")

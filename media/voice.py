@@ -297,20 +297,28 @@ class DeviceSpeaker:
     It is opened on construction, so a wrong device fails when the lane starts, with
     ``AudioDeviceError`` naming it and FFmpeg's reason. ``play()`` decodes at once and
     hands PCM to a writer thread, since writing to a card blocks at its pace; beyond
-    half a second queued, packets are dropped. ``close()`` releases the device.
+    half a second queued, packets are dropped. ``close()`` releases the device. A file
+    (``wav`` to a path) is flushed packet by packet, so what the lane heard can be read
+    while it runs; its header gets the final length at ``close()``.
     """
 
     def __init__(self, device: str, fmt: str, *, options: dict[str, str] | None = None) -> None:
         self.device = device
         self.fmt = fmt
         with _device_errors(device, fmt):
-            self._container = av.open(device, mode="w", format=fmt, options=options)
+            self._container = av.open(
+                device, mode="w", format=fmt, options={"flush_packets": "1", **(options or {})}
+            )
             self._stream = self._container.add_stream("pcm_s16le", rate=RATE, layout="mono")
             self._container.start_encoding()  # opens the device
         self.dropped = 0
         self._decoder = opus_decoder()
         self._pcm: queue.Queue[npt.NDArray[np.int16] | None] = queue.Queue()
         self._closed = False
+        # Blocks of PCM handed to the writer, and written out or given up by it.
+        self._queued = self._written = 0
+        self._writing = True
+        self._progress = threading.Condition()
         self._thread = threading.Thread(target=self._write, name=f"speaker-{device}", daemon=True)
         self._thread.start()
         log.info("media.intercom.speaker.open device=%s fmt=%s", device, fmt)
@@ -321,7 +329,14 @@ class DeviceSpeaker:
         if self._pcm.qsize() >= MAX_QUEUED:
             self.dropped += 1
             return
+        self._queued += 1
         self._pcm.put(decode_pcm(self._decoder, unit.data))
+
+    def flush(self) -> None:
+        """Block until what was played so far is written out (on disk, for a file)."""
+        target = self._queued
+        with self._progress:
+            self._progress.wait_for(lambda: self._written >= target or not self._writing)
 
     def close(self) -> None:
         """Play what is queued, then release the device (blocks until it is done)."""
@@ -343,11 +358,18 @@ class DeviceSpeaker:
                 written += len(pcm)
                 for packet in self._stream.encode(frame):
                     self._container.mux(packet)
+                with self._progress:
+                    self._written += 1
+                    self._progress.notify_all()
             for packet in self._stream.encode(None):
                 self._container.mux(packet)
         except (av.FFmpegError, OSError) as exc:
             self._closed = True
             log.error("media.intercom.speaker.failed device=%s error=%s", self.device, exc)
+        finally:
+            with self._progress:
+                self._writing = False
+                self._progress.notify_all()
 
 
 def _card_options(fmt: str) -> dict[str, str]:

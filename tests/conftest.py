@@ -18,6 +18,7 @@ from playwright.async_api import Browser, async_playwright
 from console.app import create_app
 from console.audit import AuditLog
 from console.auth import hash_password, new_token, token_hash
+from console.changes import ChangeFeed
 from console.models import Direction, LaneRecord, Role
 from console.server import listening_socket, uvicorn_config
 from console.settings import Settings
@@ -26,6 +27,7 @@ from gates.agent import Backoff, LaneAgent, link_url
 from gates.hub import LaneHub
 from gates.lane_session import LaneSession
 from gates.link import HeartbeatPolicy
+from gates.protocol import DisplaySize
 from gates.status import LaneStatus
 from media.bridge import MediaBridge
 from media.publisher import Publisher
@@ -45,6 +47,7 @@ class Centre:
     media: MediaBridge
     audit: AuditLog
     settings: Settings
+    changes: ChangeFeed
     tokens: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -59,6 +62,9 @@ class Centre:
         await self.store.put_lane(
             LaneRecord(lane_id, f"{lane_id} name", "人民路停车场", direction, token_hash(token))
         )
+        # As the seat CLI would, through the store; the centre hears of it by its change
+        # feed, read now rather than at its next poll.
+        await self.changes.poll()
         self.tokens[lane_id] = token
         return token
 
@@ -109,10 +115,22 @@ class Running:
     hub: LaneHub
     media: MediaBridge
     audit: AuditLog
+    changes: ChangeFeed
 
     async def stop(self) -> None:
         self.server.should_exit = True
         await self.task
+
+    def centre(self, store: SQLiteStore, settings: Settings) -> Centre:
+        return Centre(
+            f"http://127.0.0.1:{self.port}",
+            store,
+            self.hub,
+            self.media,
+            self.audit,
+            settings,
+            self.changes,
+        )
 
 
 async def start_centre(settings: Settings, store: SQLiteStore, port: int = 0) -> Running:
@@ -122,8 +140,9 @@ async def start_centre(settings: Settings, store: SQLiteStore, port: int = 0) ->
     sock = listening_socket(config)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
+    state = app.state
     return Running(
-        server, task, sock.getsockname()[1], app.state.hub, app.state.media, app.state.audit
+        server, task, sock.getsockname()[1], state.hub, state.media, state.audit, state.changes
     )
 
 
@@ -142,14 +161,7 @@ async def store(settings: Settings) -> AsyncIterator[SQLiteStore]:
 @pytest.fixture
 async def centre(settings: Settings, store: SQLiteStore) -> AsyncIterator[Centre]:
     running = await start_centre(settings, store)
-    yield Centre(
-        f"http://127.0.0.1:{running.port}",
-        store,
-        running.hub,
-        running.media,
-        running.audit,
-        settings,
-    )
+    yield running.centre(store, settings)
     await running.stop()
 
 
@@ -180,10 +192,13 @@ async def lanes(centre: Centre) -> AsyncIterator[LaneFactory]:
         heartbeat_ms: int = 1000,
         wait: bool = True,
         publisher: Publisher | None = None,
+        display: DisplaySize | None = None,
     ) -> Lane:
         if lane_id not in centre.tokens and token is None:
             await centre.add_lane(lane_id)
-        session = LaneSession(lane_id, token or centre.tokens[lane_id], heartbeat_ms=heartbeat_ms)
+        session = LaneSession(
+            lane_id, token or centre.tokens[lane_id], heartbeat_ms=heartbeat_ms, display=display
+        )
         driver = ScriptedDriver()
         agent = LaneAgent(
             centre.link, session, driver, Backoff(first=0.05, cap=0.2), publisher=publisher

@@ -79,14 +79,24 @@ def assert_constrained_baseline(unit: bytes) -> None:
 
 
 def write_video(
-    path: Path, codec: str, frames: int, *, size: tuple[int, int] = (320, 240), fps: int = 25
+    path: Path,
+    codec: str,
+    frames: int,
+    *,
+    size: tuple[int, int] = (320, 240),
+    fps: int = 25,
+    profile: str = "baseline",
 ) -> None:
-    """A short file whose frame i carries the stamp T0 + i."""
+    """A short file whose frame i carries the stamp T0 + i; H.264 in ``profile`` with
+    x264's defaults otherwise (B-frames, but for Baseline)."""
     with av.open(str(path), "w") as out:
         stream = out.add_stream(codec, rate=fps)
         stream.width, stream.height = size
         if codec == "libx264":
-            stream.options = {"x264-params": "keyint=5:min-keyint=5:scenecut=0"}
+            stream.options = {
+                "profile": profile,
+                "x264-params": "keyint=5:min-keyint=5:scenecut=0",
+            }
         else:
             stream.pix_fmt = "yuvj420p"
         for i in range(frames):
@@ -224,7 +234,7 @@ async def test_mp4_h264_passes_through_without_decoding(tmp_path: Path) -> None:
     assert len(keyframes) == 3  # keyint=5 over 12 frames
     for unit in keyframes:
         assert {5, 7, 8} <= set(nal_types(unit.data))
-    # x264 used B-frames, so units come in decode order; pts count frames at 90 kHz.
+    # pts count frames at 90 kHz.
     assert sorted(u.pts for u in units) == [i * VIDEO_CLOCK // 25 for i in range(12)]
 
 
@@ -324,3 +334,19 @@ async def test_file_is_paced_at_its_frame_rate(tmp_path: Path) -> None:
     assert elapsed >= 7 / 50 - 0.01
     gaps = [b.captured - a.captured for a, b in itertools.pairwise(units)]
     assert min(gaps) > 0.01
+
+
+async def test_mp4_with_b_frames_is_encoded_again_and_says_why(tmp_path: Path) -> None:
+    """An MP4 of High profile with B-frames: from the next keyframe on, units are the
+    lane's Constrained Baseline, every frame decodes, and ``transcoding`` names the cause."""
+    path = tmp_path / "lane.mp4"
+    write_video(path, "libx264", 20, profile="high")
+    camera = FfmpegCamera(str(path), realtime=False)
+    units = await take(camera, 100)
+    assert camera.transcoding is not None
+    assert "High profile, 320x240, with B-frames" in camera.transcoding
+    encoded = units[next(i for i, u in enumerate(units) if i and u.keyframe) :]
+    assert_constrained_baseline(encoded[0].data)
+    frames = decode(encoded)
+    assert len(frames) == len(encoded)
+    assert [read_stamp(f) for f in frames] == [T0 + i for i in range(20 - len(encoded), 20)]

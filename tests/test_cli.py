@@ -17,7 +17,7 @@ from console.models import Direction, Role
 from console.settings import Settings
 from console.sqlite_store import SQLiteStore
 from gates.drivers import GateState
-from gates.protocol import OpenGate
+from gates.protocol import DisplaySize, OpenGate
 from tests.conftest import PASSWORD, Centre
 
 SEAT = [sys.executable, "-m", "console.cli"]
@@ -144,6 +144,27 @@ async def test_lane_added_by_cli_connects_with_its_printed_token(
     assert AuditAction.LANE_ADDED in await ledger_actions(settings.database)
 
 
+async def test_simulated_lane_states_its_display_size(centre: Centre, settings: Settings) -> None:
+    """`seat lane --driver sim` tells the centre its panel shows 4 lines of 32, and the
+    console's API says so."""
+    token = await centre.add_lane("P1-IN")
+    lane = await asyncio.create_subprocess_exec(
+        *SEAT, "lane", "--server", centre.url, "--lane", "P1-IN", "--heartbeat-ms", "1000",
+        "--camera", "none", "--microphone", "none", "--speaker", "none",
+        env={**os.environ, "SEAT_LANE_TOKEN": token, "SEAT_LOG_LEVEL": "WARNING"},
+    )  # fmt: skip
+    try:
+        status = await centre.wait_status("P1-IN", lambda s: s.online, 30)
+        assert status.display == DisplaySize(lines=4, chars=32)
+        await centre.add_user("alice", Role.AGENT)
+        async with centre.client("alice") as client:
+            [body] = (await client.get("/api/lanes")).json()["lanes"]
+        assert body["display"] == {"lines": 4, "chars": 32}
+    finally:
+        lane.terminate()
+        await lane.wait()
+
+
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
 async def test_lane_agent_stops_cleanly_on_a_signal_even_started_in_the_background(
     tmp_path: Path, stop: signal.Signals
@@ -185,6 +206,7 @@ async def test_role_change_ends_the_users_sessions_and_is_audited(
         assert (await client.get("/api/me")).status_code == 200
         result = seat(settings.data_dir, "user", "role", "alice", "--role", "supervisor")
         assert result.returncode == 0, result.stderr
+        await centre.changes.poll()  # the centre's next read of the change feed
         assert (await client.get("/api/me")).status_code == 401
     listed = seat(settings.data_dir, "user", "list")
     assert listed.stdout.splitlines() == ["alice\tsupervisor"]
@@ -209,10 +231,12 @@ async def test_disabled_account_is_logged_out_and_cannot_log_in(
     await centre.add_user("alice", Role.AGENT)
     async with centre.client("alice") as client:
         assert seat(settings.data_dir, "user", "disable", "alice").returncode == 0
+        await centre.changes.poll()  # the centre's next read of the change feed
         assert (await client.get("/api/me")).status_code == 401
         login = await client.post("/api/login", json={"username": "alice", "password": PASSWORD})
         assert login.status_code == 401
         assert seat(settings.data_dir, "user", "enable", "alice").returncode == 0
+        await centre.changes.poll()
         login = await client.post("/api/login", json={"username": "alice", "password": PASSWORD})
         assert login.status_code == 200
     assert seat(settings.data_dir, "user", "list").stdout.splitlines() == ["alice\tagent"]
@@ -224,3 +248,26 @@ def test_lanes_list_shows_the_registry(tmp_path: Path) -> None:
          "--direction", "entry")  # fmt: skip
     listed = seat(tmp_path, "lanes", "list")
     assert listed.stdout.splitlines() == ["P1-IN\tentry\t人民路\t入口"]
+
+
+@pytest.mark.parametrize(
+    ("lane_id", "name", "error"),
+    [
+        ("../../etc", "入口", "invalid_lane_id"),
+        ("", "入口", "invalid_lane_id"),
+        ("L 3", "入口", "invalid_lane_id"),
+        ("L" * 5000, "入口", "invalid_lane_id"),
+        ("P1-IN", "x" * 100_000, "invalid_lane_name"),
+        ("P1-IN", "入口\n伪造", "invalid_lane_name"),
+        ("P1-IN", "   ", "invalid_lane_name"),
+    ],
+)
+def test_lanes_add_refuses_what_the_lane_link_would(
+    tmp_path: Path, lane_id: str, name: str, error: str
+) -> None:
+    """An id the link refuses, or a name no column can show, is refused and not stored."""
+    result = seat(tmp_path, "lanes", "add", lane_id, "--name", name, "--car-park", "人民路",
+                  "--direction", "entry")  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"seat: {error}: ")
+    assert seat(tmp_path, "lanes", "list").stdout == ""

@@ -6,6 +6,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from gates.drivers import GateChanged, GateState
+from gates.protocol import DisplaySize
 from tests.conftest import PASSWORD, Centre, LaneFactory
 from tests.lanes import seen
 
@@ -46,6 +47,35 @@ async def test_agent_logs_in_sees_lanes_live_and_opens_a_gate(
 
     lane.driver.emit(GateChanged(GateState.FALLING))
     await expect(row).to_have_attribute("data-gate", "falling")
+
+
+async def test_display_dialog_takes_what_the_lanes_display_shows(
+    browser: Browser, staffed: Centre, lanes: LaneFactory
+) -> None:
+    """For a 4x32 lane the dialog has four lines that stop taking text at 32 characters,
+    and what it sends is shown; a lane stating no size gets the protocol's 8 of 64."""
+    small = await lanes("P1-IN", display=DisplaySize(lines=4, chars=32))
+    await lanes("P1-OUT")
+    page = await logged_in(browser, staffed, "alice")
+    lines = page.locator("#display-dialog input.led-line")
+
+    await page.locator('[data-lane="P1-IN"] [data-action="display"]').click()
+    await expect(lines).to_have_count(4)
+    await expect(page.locator("#display-hint")).to_have_text("最多 4 行，每行不超过 32 个字")
+    for n in range(4):
+        await expect(lines.nth(n)).to_have_attribute("maxlength", "32")
+    await lines.nth(0).press_sequentially("请" * 40)
+    await expect(lines.nth(0)).to_have_value("请" * 32)
+    await lines.nth(3).press_sequentially("粤B12345")
+    await page.click("#display-confirm")
+    await expect(page.locator("#display-outcome")).to_have_attribute("data-outcome", "done")
+    assert small.driver.shown == ("请" * 32, "", "", "粤B12345")
+    await page.click("#display-cancel")
+
+    await page.locator('[data-lane="P1-OUT"] [data-action="display"]').click()
+    await expect(lines).to_have_count(8)
+    for n in range(8):
+        await expect(lines.nth(n)).to_have_attribute("maxlength", "64")
 
 
 async def test_stopped_lane_turns_offline_on_the_page(
@@ -123,3 +153,35 @@ async def test_vehicle_appears_with_plate_and_snapshot_image(
     await page.wait_for_function(
         "img => img.complete && img.naturalWidth === 640", arg=await image.element_handle()
     )
+
+
+async def test_logout_shows_a_neutral_logged_out_notice(browser: Browser, staffed: Centre) -> None:
+    """A deliberate logout says "logged out" as a notice, not an expired-session error."""
+    page = await logged_in(browser, staffed, "alice")
+    await page.click("#logout")
+    await expect(page.locator("body")).to_have_attribute("data-view", "login")
+    notice = page.locator("#login-notice")
+    await expect(notice).to_be_visible()
+    await expect(notice).to_have_attribute("data-notice", "logged_out")
+    await expect(notice).to_have_attribute("role", "status")
+    await expect(notice).to_have_text("已退出登录")
+    await expect(page.locator("#login-error")).to_be_hidden()
+
+
+async def test_revoked_session_shows_the_expired_error(
+    browser: Browser, staffed: Centre, lanes: LaneFactory
+) -> None:
+    """A session ended at the centre (as `seat user passwd` does) is an error the agent
+    must notice when the page next acts, not a logged-out notice."""
+    await lanes("P1-OUT")
+    page = await logged_in(browser, staffed, "alice")
+    await staffed.store.delete_user_sessions("alice")
+    await page.locator('[data-lane="P1-OUT"] [data-action="open"]').click()
+    await page.select_option("#open-reason", "emergency")
+    await page.click("#open-confirm")
+    await expect(page.locator("body")).to_have_attribute("data-view", "login")
+    error = page.locator("#login-error")
+    await expect(error).to_be_visible()
+    await expect(error).to_have_attribute("data-error", "expired")
+    await expect(error).to_have_text("登录已失效，请重新登录")
+    await expect(page.locator("#login-notice")).to_be_hidden()

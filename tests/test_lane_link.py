@@ -211,9 +211,7 @@ async def test_lane_reconnects_after_a_centre_restart(
     """The lane redials on its own; the new centre shows it online again."""
     first = await start_centre(settings, store)
     port = first.port
-    centre = Centre(
-        f"http://127.0.0.1:{port}", store, first.hub, first.media, first.audit, settings
-    )
+    centre = first.centre(store, settings)
     token = await centre.add_lane("P1-IN")
     driver = ScriptedDriver()
     agent = LaneAgent(
@@ -252,14 +250,7 @@ async def test_stopping_centre_closes_lanes_with_service_restart(
 ) -> None:
     """On shutdown every lane hears 1012 and may reconnect elsewhere at once."""
     running = await start_centre(settings, store)
-    centre = Centre(
-        f"http://127.0.0.1:{running.port}",
-        store,
-        running.hub,
-        running.media,
-        running.audit,
-        settings,
-    )
+    centre = running.centre(store, settings)
     token = await centre.add_lane("P1-IN")
     async with connect(centre.link) as ws:
         await hello(ws, "P1-IN", token)

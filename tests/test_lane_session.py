@@ -10,6 +10,7 @@ from gates.memory import CommandMemory, Memo
 from gates.protocol import (
     Ack,
     Call,
+    DisplaySize,
     Done,
     Fault,
     Gate,
@@ -43,6 +44,13 @@ def test_connecting_says_hello_with_the_proposed_heartbeat() -> None:
     """The first message names the lane, its token and the interval it wants."""
     session = LaneSession("P1-IN", "secret", heartbeat_ms=3000, agent="t")
     assert session.connected(0.0) == [Hello("P1-IN", "secret", 3000, agent="t")]
+
+
+def test_hello_states_the_display_size_the_lane_was_given() -> None:
+    """A lane that knows its display tells the centre how much text it shows."""
+    session = LaneSession("P1-IN", "secret", display=DisplaySize(lines=4, chars=32))
+    [hello] = session.connected(0.0)
+    assert isinstance(hello, Hello) and hello.display == DisplaySize(lines=4, chars=32)
 
 
 def test_welcome_opens_the_link_and_replays_gate_state_and_faults() -> None:

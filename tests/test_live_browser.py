@@ -5,8 +5,9 @@ listening and talking (Chromium's fake microphone plays a beep)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from console.ledger import AuditAction
 from media.camera import Camera, FfmpegCamera, SyntheticCamera
 from media.messages import media_url
 from media.publisher import Publisher
+from media.units import MediaUnit
 from media.voice import RecordingSpeaker, ToneMicrophone
 from tests.conftest import PASSWORD, Centre, Lane, LaneFactory
 from tests.lanes import seen
@@ -49,6 +51,29 @@ INBOUND = """([kind, field, floor]) => {
   const {pc: _, ...stats} = s;
   return stats;
 }"""
+
+
+class FreezingCamera:
+    """The synthetic camera until ``freeze`` is set; then it sends nothing more and its
+    stream stays open, as a hung camera or encoder does: no fault, no frames."""
+
+    always_on = False  # opened when watched, as the synthetic camera it wraps
+    transcoding = None
+
+    def __init__(self, lane_id: str) -> None:
+        self.camera = SyntheticCamera(lane_id, size=(640, 480), fps=15)
+        self.freeze = asyncio.Event()
+
+    def request_keyframe(self) -> None:
+        self.camera.request_keyframe()
+
+    async def units(self) -> AsyncIterator[MediaUnit]:
+        async with contextlib.aclosing(self.camera.units()) as units:
+            async for unit in units:
+                if self.freeze.is_set():
+                    break
+                yield unit
+        await asyncio.get_running_loop().create_future()  # hung: open, silent
 
 
 @dataclass
@@ -395,3 +420,68 @@ async def test_view_offers_again_when_its_connection_drops(
     await inbound(page, "video", "framesDecoded", 10)
     [second] = staffed.media.viewers("L1")
     assert second.id != first.id
+
+
+# ----------------------------------------------------------------- the freshness badge
+
+# Every (state, fps, text) the badge ever shows, so a test can look back at what an
+# agent could have seen between two waits.
+BADGE_HISTORY = """() => {
+  const badge = document.getElementById("live-fresh");
+  window.badgeHistory = [];
+  const note = () => window.badgeHistory.push(
+    {state: badge.dataset.state, fps: badge.dataset.fps ?? null, text: badge.textContent});
+  new MutationObserver(note).observe(
+    badge, {attributes: true, childList: true, characterData: true, subtree: true});
+}"""
+
+
+async def test_badge_says_the_picture_stopped_when_the_camera_hangs(
+    browser: Browser, staffed: Centre, media_lane: StartLane
+) -> None:
+    """Frames that stop arriving while the lane stays online turn the badge from live to
+    "picture interrupted, N s without a new frame", counting up."""
+    camera = FreezingCamera("L1")
+    await media_lane(camera=lambda: camera)
+    page = await logged_in(browser, staffed, "alice")
+    await watching(page, "L1")
+    badge = page.locator("#live-fresh")
+    await expect(badge).to_have_attribute("data-state", "live", timeout=MEDIA_MS)
+    camera.freeze.set()
+    await expect(badge).to_have_attribute("data-state", "stale")
+    await expect(badge).to_have_text(re.compile(r"^画面中断 · [1-9]\d* 秒无新帧$"))
+    await expect(badge).to_have_text(re.compile(r"^画面中断 · ([3-9]|\d\d+) 秒无新帧$"))
+    await expect(page.locator("#live-state")).to_have_attribute("data-state", "connected")
+
+
+async def test_badge_never_calls_a_picture_without_frames_live(
+    browser: Browser, staffed: Centre, media_lane: StartLane
+) -> None:
+    """From the moment frames stop, the badge never shows "live" at 0 fps on its way to
+    saying the picture is interrupted."""
+    camera = FreezingCamera("L1")
+    await media_lane(camera=lambda: camera)
+    page = await logged_in(browser, staffed, "alice")
+    await watching(page, "L1")
+    badge = page.locator("#live-fresh")
+    await expect(badge).to_have_attribute("data-fps", re.compile(r"^[1-9]"), timeout=MEDIA_MS)
+    await page.evaluate(BADGE_HISTORY)
+    camera.freeze.set()
+    await expect(badge).to_have_attribute("data-state", "stale")
+    history = await page.evaluate("window.badgeHistory")
+    assert [h for h in history if h["state"] == "live" and h["fps"] == "0"] == []
+
+
+async def test_badge_says_lane_offline_when_the_lane_stops(
+    browser: Browser, staffed: Centre, media_lane: StartLane
+) -> None:
+    """A lane that stops while watched shows "lane offline" on the picture, not a live
+    badge."""
+    lane = await media_lane()
+    page = await logged_in(browser, staffed, "alice")
+    await watching(page, "L1")
+    badge = page.locator("#live-fresh")
+    await expect(badge).to_have_attribute("data-state", "live", timeout=MEDIA_MS)
+    await lane.lane.stop()
+    await expect(badge).to_have_attribute("data-state", "offline")
+    await expect(badge).to_have_text("车道离线")

@@ -23,7 +23,8 @@ from console.settings import Settings
 from console.web import SESSION_COOKIE
 from media.camera import FfmpegCamera, SyntheticCamera
 from media.messages import CloseCode, MediaHello, media_url
-from media.publisher import CAMERA_FAULT, MIC_FAULT, Publisher
+from media.publisher import Publisher
+from media.sources import CAMERA_FAULT, MIC_FAULT
 from media.units import HEADER
 from media.voice import DeviceMicrophone, Microphone, RecordingSpeaker, ToneMicrophone
 from tests.conftest import TEST_POLICY, Centre, Lane, LaneFactory

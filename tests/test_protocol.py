@@ -14,6 +14,7 @@ from gates.protocol import (
     MAX_MESSAGE_BYTES,
     Ack,
     Display,
+    DisplaySize,
     Done,
     Fault,
     Gate,
@@ -22,6 +23,7 @@ from gates.protocol import (
     Refused,
     Vehicle,
     Welcome,
+    message_type,
     parse_centre_message,
     parse_lane_message,
 )
@@ -50,6 +52,45 @@ def test_hello_parses_from_the_documented_literal() -> None:
     assert parse_lane_message(raw) == Hello(lane="P1-IN", token="t0k", heartbeat_ms=5000)
 
 
+def test_hello_carries_the_display_size_it_states() -> None:
+    """A lane names its display's lines and characters a line; the README's literal parses."""
+    raw = (
+        '{"type":"hello","v":1,"lane":"P1-IN","token":"t0k","heartbeat_ms":5000,'
+        '"display":{"lines":4,"chars":32}}'
+    )
+    hello = parse_lane_message(raw)
+    assert hello == Hello("P1-IN", "t0k", 5000, display=DisplaySize(lines=4, chars=32))
+    assert parse_lane_message(hello.encode()) == hello
+
+
+def test_hello_without_a_display_states_none_and_encodes_none() -> None:
+    """Absent means the protocol's maximum, decided by the centre, and is not invented."""
+    hello = parse_lane_message('{"type":"hello","v":1,"lane":"P1-IN","token":"t"}')
+    assert isinstance(hello, Hello) and hello.display is None
+    assert "display" not in json.loads(hello.encode())
+
+
+@pytest.mark.parametrize(
+    "display",
+    [
+        {"lines": 0, "chars": 32},
+        {"lines": 9, "chars": 32},
+        {"lines": 4, "chars": 65},
+        {"lines": 4, "chars": 0},
+        {"lines": "4", "chars": 32},
+        {"lines": True, "chars": 32},
+        {"lines": 4},
+        [4, 32],
+        None,
+    ],
+)
+def test_hello_with_a_display_out_of_range_is_malformed(display: object) -> None:
+    """A display smaller than one character or larger than the protocol allows is refused."""
+    raw = json.dumps({"type": "hello", "v": 1, "lane": "P1-IN", "token": "t", "display": display})
+    with pytest.raises(Malformed):
+        parse_lane_message(raw)
+
+
 def test_vehicle_round_trips_through_json() -> None:
     """A vehicle event encodes and parses back to the same value, snapshot bytes included."""
     message = parse_lane_message(json.dumps(vehicle_fields()))
@@ -74,6 +115,10 @@ def test_vehicle_round_trips_through_json() -> None:
         ({"at": "2026-11-23T11:32:04"}, "UTC offset"),
         ({"event_id": ""}, "event_id"),
         ({"plate": "X" * 17}, "longer than 16"),
+        ({"plate": "\ud800"}, "surrogate"),
+        ({"plate": "粤B\n12345"}, "control character"),
+        ({"at": "9999-12-31T23:59:59-14:00"}, "years 1-9999"),
+        ({"confidence": 10**400}, "out of range"),
     ],
 )
 def test_vehicle_with_a_bad_field_is_malformed(overrides: dict[str, object], words: str) -> None:
@@ -95,6 +140,10 @@ def test_vehicle_with_a_bad_field_is_malformed(overrides: dict[str, object], wor
         ('{"type":"gate","state":"sideways"}', Malformed),
         ('{"type":"hello","v":1,"lane":"a b","token":"t"}', Malformed),
         ('{"type":"hello","v":1,"lane":"L","token":"t","heartbeat_ms":0}', Malformed),
+        ('{"type":"refused","command_id":"c1","reason":"\\ud800"}', Malformed),
+        ('{"type":"fault","code":"f","detail":"a\\nb"}', Malformed),
+        ('{"type":"ack","command_id":"c1","command_id":"c2"}', Malformed),
+        ("[" * 200_000 + "]" * 200_000, Malformed),
     ],
 )
 def test_bad_messages_raise_a_link_error_with_a_code(raw: str | bytes, error: type) -> None:
@@ -140,3 +189,17 @@ def test_display_with_too_many_lines_is_malformed() -> None:
     """The centre cannot be made to send a display command beyond the protocol's limits."""
     with pytest.raises(Malformed):
         parse_centre_message(json.dumps({"type": "display", "command_id": "c", "lines": ["x"] * 9}))
+
+
+def test_display_line_with_a_control_character_is_malformed() -> None:
+    """An escape code would drive the LED panel instead of showing text."""
+    raw = json.dumps({"type": "display", "command_id": "c1", "lines": ["ok", "\x1b[2J"]})
+    with pytest.raises(Malformed, match="line 2 holds the control character"):
+        parse_centre_message(raw)
+
+
+def test_error_reply_names_no_type_it_cannot_trust() -> None:
+    """``ref`` echoes the offending type only when it is a plain identifier."""
+    assert message_type("[" * 200_000 + "]" * 200_000) == ""
+    assert message_type('{"type":"\\ud800","x":1}') == ""
+    assert message_type('{"type":"vehicle","plate":"\\ud800"}') == "vehicle"

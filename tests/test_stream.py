@@ -11,6 +11,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from gates.drivers import GateChanged, GateState
+from gates.protocol import DisplaySize
 from tests.conftest import Centre, LaneFactory
 
 
@@ -54,6 +55,23 @@ async def test_stream_sends_all_lanes_then_each_change(staffed: Centre, lanes: L
         lane.driver.emit(GateChanged(GateState.RISING))
         change = await next_message(ws, "lane")
         assert change["lane"]["id"] == "P1-OUT" and change["lane"]["gate"] == "rising"
+
+
+async def test_stream_shows_the_display_size_a_lane_states_when_it_connects(
+    staffed: Centre, lanes: LaneFactory
+) -> None:
+    """A lane that comes online with a 4x32 display arrives on an open tab with that size."""
+    cookie, _ = await session_cookie(staffed, "alice")
+    await staffed.add_lane("P1-IN")
+    async with connect(
+        stream_url(staffed), additional_headers={"cookie": f"seat_session={cookie}"}
+    ) as ws:
+        [offline] = (await next_message(ws, "lanes"))["lanes"]
+        assert offline["display"] == {"lines": 8, "chars": 64}
+        await lanes("P1-IN", display=DisplaySize(lines=4, chars=32))
+        change = await next_message(ws, "lane")
+        assert change["lane"]["online"] is True
+        assert change["lane"]["display"] == {"lines": 4, "chars": 32}
 
 
 async def test_stream_without_a_session_is_closed_4401(centre: Centre) -> None:
@@ -127,12 +145,15 @@ async def test_logout_closes_that_sessions_stream(staffed: Centre) -> None:
 async def test_lane_registered_after_connect_appears_in_the_stream(
     staffed: Centre, lanes: LaneFactory
 ) -> None:
-    """A lane added while the console is open shows up without a reload."""
+    """A lane added while the console is open shows up without a reload, registered
+    first, then online when its controller connects."""
     cookie, _ = await session_cookie(staffed, "alice")
     async with connect(
         stream_url(staffed), additional_headers={"cookie": f"seat_session={cookie}"}
     ) as ws:
         assert (await next_message(ws, "lanes"))["lanes"] == []
         await lanes("P7-IN")
-        change = await next_message(ws, "lane")
-        assert (change["lane"]["id"], change["lane"]["online"]) == ("P7-IN", True)
+        registered = await next_message(ws, "lane")
+        assert (registered["lane"]["id"], registered["lane"]["online"]) == ("P7-IN", False)
+        online = await next_message(ws, "lane")
+        assert (online["lane"]["id"], online["lane"]["online"]) == ("P7-IN", True)

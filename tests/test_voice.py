@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
+import subprocess
+import sys
 import time
+import wave
 from pathlib import Path
 
 import av
@@ -283,3 +288,51 @@ def test_device_speaker_plays_what_it_is_given(tmp_path: Path) -> None:
         pcm = np.concatenate([f.to_ndarray().reshape(-1) for f in played.decode(audio=0)])
     assert len(pcm) == 10 * PACKET_SAMPLES
     assert band_share(pcm.astype(np.float64)[PACKET_SAMPLES:], 400, 480) > 0.9
+
+
+def test_wav_speaker_can_be_read_while_it_plays(tmp_path: Path) -> None:
+    """What a WAV speaker was given is on disk before it is closed, so what a running
+    lane heard can be checked from outside it."""
+    path = tmp_path / "speaker.wav"
+    speaker = DeviceSpeaker(str(path), "wav")
+    try:
+        for unit in encode(tone(440.0, 0.2)):
+            speaker.play(unit)
+        speaker.flush()
+        with av.open(str(path)) as played:
+            pcm = np.concatenate([f.to_ndarray().reshape(-1) for f in played.decode(audio=0)])
+    finally:
+        speaker.close()
+    assert len(pcm) == 10 * PACKET_SAMPLES
+    assert band_share(pcm.astype(np.float64)[PACKET_SAMPLES:], 400, 480) > 0.9
+
+
+SEAT = [sys.executable, "-m", "console.cli"]
+
+
+def test_lane_help_tells_how_to_hear_what_the_lane_heard() -> None:
+    """`seat lane --help` documents the WAV speaker."""
+    result = subprocess.run([*SEAT, "lane", "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert "wav:PATH" in " ".join(result.stdout.split())
+
+
+async def test_lane_stopped_by_a_signal_leaves_a_complete_wav(tmp_path: Path) -> None:
+    """`seat lane --speaker wav:PATH` stopped with SIGTERM leaves a WAV file any reader
+    opens: its header is written as the lane stops."""
+    path = tmp_path / "heard.wav"
+    lane = await asyncio.create_subprocess_exec(
+        *SEAT, "lane", "--server", "http://127.0.0.1:9", "--lane", "P1", "--camera", "none",
+        "--microphone", "none", "--speaker", f"wav:{path}",
+        env={**os.environ, "SEAT_LANE_TOKEN": "t", "SEAT_DATA_DIR": str(tmp_path)},
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert lane.stderr is not None
+    async with asyncio.timeout(30):
+        while b"lane.link.failed" not in await lane.stderr.readline():
+            pass  # running, and redialling
+        lane.send_signal(signal.SIGTERM)
+        await lane.communicate()
+    assert lane.returncode == 0
+    with wave.open(str(path)) as heard:
+        assert (heard.getframerate(), heard.getnchannels(), heard.getnframes()) == (RATE, 1, 0)

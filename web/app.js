@@ -9,6 +9,10 @@
 //   body[data-view]            "loading" | "login" | "lanes" | "audit"
 //   #login-form #username #password #login-submit
 //   #login-error               role=alert, hidden when empty; data-error="<code>"
+//                              ("missing" "bad_credentials" "throttled" "expired" or an
+//                              API error code)
+//   #login-notice              role=status, hidden when empty; data-notice="logged_out"
+//                              after the user's own logout (not an error)
 //   #lanes                     the board: <section data-car-park="…"> per car park
 //   [data-lane="<id>"]         one <tr> per lane with data-online="true|false",
 //                              data-gate="<raw gate state>", data-calling="true|false",
@@ -27,11 +31,16 @@
 //                              #open-confirm, #open-cancel, #open-error (validation)
 //   #outcome                   data-outcome="pending|done|refused|timeout|lane_offline|error",
 //                              data-error="<code>" when the request itself failed
-//   #display-dialog <dialog>   #display-line-1…4, #display-confirm, #display-cancel,
-//                              #display-error, #display-outcome (same attributes as #outcome)
+//   #display-dialog <dialog>   #display-line-1…N (N = the lane's display.lines, each with
+//                              maxlength = display.chars), #display-hint, #display-confirm,
+//                              #display-cancel, #display-error, #display-outcome (same
+//                              attributes as #outcome)
 //   #tabs #tab-lanes #tab-audit (#tab-audit hidden for role "agent")
 //   #audit <table>             tbody tr[data-seq] (+ data-action); #audit-more, #audit-status
 //   #lang-switch #logout #user-name #user-role[data-role] #conn-state[data-state] #banner
+//   #attack-alert              role=alert, supervisors and admins: the latest login_attack
+//                              entry from the stream, with data-trigger="username|address",
+//                              data-username, data-remote; #attack-alert-dismiss hides it
 //   <html lang> = current language; localStorage "seat.lang" = "zh-CN" | "en"
 //   #live                      the live view (hidden when closed): data-lane="<id>",
 //                              data-state = the view's state, as #live-state;
@@ -49,9 +58,11 @@
 //                              "camera_down" | "reconnecting" | "<error code>"
 //     #live-video              <video>; data-frames = framesDecoded; poster = the last
 //                              snapshot until the first frame
-//     #live-fresh[data-state]  "waiting" (no frame yet) | "live" | "stale" (no new
-//                              decoded frame for 1.5 s); data-fps, data-since-ms (since
-//                              the last new frame), data-buffer-ms (jitter buffer)
+//     #live-fresh[data-state]  "waiting" (no frame yet) | "live" (a new frame decoded
+//                              within 1.5 s, never at 0 fps) | "stale" (none since:
+//                              "画面中断 · N 秒无新帧") | "offline" (the lane is offline);
+//                              data-fps (over the last 2 s), data-since-ms (since the
+//                              last new frame), data-buffer-ms (jitter buffer)
 //     #intercom-start #intercom-end (one of the two is shown) #intercom-busy[data-holder]
 //     #listen-toggle[aria-pressed]  supervisors and admins only
 //     #live-mute[aria-pressed] #talk-hold (pointer or Space held on it, or Space on the
@@ -77,9 +88,13 @@ const TICK_MS = 5_000;
 const session = {
   user: null, // {username, role, csrf_token} while logged in
   synced: false, // the stream's snapshot has arrived: stale HTTP answers must not overwrite it
+  leaving: false, // the user asked to log out: the session's end is no surprise
 };
-let loginMessage = null; // {key, params} | {error}: kept so a language switch re-renders it
+// {key, params, code, notice?} | {error}: kept so a language switch re-renders it. A
+// notice (the user's own logout) is news, not a failure, and is shown as such.
+let loginMessage = null;
 let throttleTimer = null;
+let attack = null; // the latest login_attack entry shown to a supervisor, until dismissed
 
 const lanes = createLanesView($("lanes"), {
   onOpen: (id) => openDialog.show(id),
@@ -166,16 +181,22 @@ function syncLanguageButton() {
 // ---- login ---------------------------------------------------------------------------
 
 function renderLoginMessage() {
-  const node = $("login-error");
   const message = loginMessage;
-  node.hidden = !message;
-  if (!message) {
-    node.textContent = "";
-    node.removeAttribute("data-error");
-    return;
+  const notice = message?.notice === true;
+  for (const [id, attribute, shown] of [
+    ["login-error", "data-error", Boolean(message) && !notice],
+    ["login-notice", "data-notice", notice],
+  ]) {
+    const node = $(id);
+    node.hidden = !shown;
+    if (!shown) {
+      node.textContent = "";
+      node.removeAttribute(attribute);
+      continue;
+    }
+    node.textContent = message.error ? errorText(message.error) : t(message.key, message.params);
+    node.setAttribute(attribute, message.code ?? message.error?.code ?? message.key);
   }
-  node.textContent = message.error ? errorText(message.error) : t(message.key, message.params);
-  node.setAttribute("data-error", message.code ?? message.error?.code ?? message.key);
 }
 
 function setLoginMessage(message) {
@@ -190,8 +211,9 @@ function setLoginBusy(busy) {
   button.textContent = t(button.dataset.i18n);
 }
 
-/** 429: count the server's retry_after down on screen and keep the form shut until then. */
-function startThrottle(seconds) {
+/** 429 or 503: count the server's retry_after down on screen and keep the form shut
+ * until then. */
+function startThrottle(seconds, key = "login.throttled", code = "throttled") {
   clearInterval(throttleTimer);
   const until = Date.now() + Math.max(1, Math.ceil(Number(seconds) || 30)) * 1000;
   const update = () => {
@@ -203,7 +225,7 @@ function startThrottle(seconds) {
       setLoginBusy(false);
       return;
     }
-    setLoginMessage({ key: "login.throttled", params: { n: left }, code: "throttled" });
+    setLoginMessage({ key, params: { n: left }, code });
   };
   throttleTimer = setInterval(update, 1000);
   update();
@@ -235,6 +257,8 @@ async function submitLogin(event) {
   } catch (error) {
     if (error.status === 429) {
       startThrottle(error.body?.retry_after);
+    } else if (error.status === 503 && error.code === "busy") {
+      startThrottle(error.body?.retry_after, "login.server_busy", "busy");
     } else if (error.status === 401) {
       setLoginMessage({ key: "login.bad_credentials", code: error.code });
       $("password").select();
@@ -246,11 +270,37 @@ async function submitLogin(event) {
   }
 }
 
+// ---- login attacks -------------------------------------------------------------------
+
+/** A brute-force alarm must not scroll away in the audit table: a red banner until dismissed. */
+function renderAttack() {
+  const node = $("attack-alert");
+  node.hidden = !attack;
+  if (!attack) return;
+  const detail = attack.detail ?? {};
+  const trigger = detail.trigger === "address" ? "address" : "username";
+  node.dataset.trigger = trigger;
+  node.dataset.username = String(detail.username ?? "");
+  node.dataset.remote = String(detail.remote ?? "");
+  $("attack-alert-text").textContent = t(`attack.${trigger}`, {
+    username: detail.username ?? "",
+    remote: detail.remote ?? "",
+    users: detail.user_failures ?? "",
+    addresses: detail.address_failures ?? "",
+  });
+}
+
+function showAttack(entry) {
+  attack = entry;
+  renderAttack();
+}
+
 // ---- session -------------------------------------------------------------------------
 
 function startSession(me) {
   session.user = me;
   session.synced = false;
+  session.leaving = false;
   setCsrfToken(me.csrf_token);
   lanes.clear();
   audit.clear();
@@ -268,7 +318,8 @@ function startSession(me) {
   );
 }
 
-function endSession(messageKey) {
+/** @param {{key: string, code: string, notice?: boolean}|null} message for the login page */
+function endSession(message) {
   if (!session.user) return;
   session.user = null;
   stream.stop();
@@ -278,13 +329,22 @@ function endSession(messageKey) {
   live.close();
   lanes.clear();
   audit.clear();
+  showAttack(null);
   showHeader();
-  showLogin(messageKey ? { key: messageKey, code: messageKey } : null);
+  showLogin(message);
+}
+
+/** The centre ended the session (expired, revoked, or logged out in another tab). */
+function sessionLost() {
+  // The centre closes the stream (4401) and answers 401 as soon as a logout ends the
+  // session, before the logout's own answer arrives: that is this seat leaving.
+  if (!session.leaving) endSession({ key: "login.expired", code: "expired" });
 }
 
 async function logout() {
   const button = $("logout");
   button.disabled = true;
+  session.leaving = true;
   live.close(); // its DELETE must still carry the session's cookie
   try {
     await api.logout();
@@ -292,7 +352,7 @@ async function logout() {
     // The cookie may already be dead; either way this seat is signed out.
   } finally {
     button.disabled = false;
-    endSession("login.logged_out");
+    endSession({ key: "login.logged_out", code: "logged_out", notice: true });
   }
 }
 
@@ -316,7 +376,9 @@ function handleMessage(message) {
       }
       break;
     case "audit":
-      if (message.entry) audit.add(message.entry);
+      if (!message.entry) break;
+      audit.add(message.entry);
+      if (message.entry.action === "login_attack" && canAudit()) showAttack(message.entry);
       break;
     default:
       break; // newer servers may send more; this console ignores what it does not know
@@ -326,7 +388,7 @@ function handleMessage(message) {
 function handleStreamClose({ code, wasOpen }) {
   if (!session.user) return;
   if (code === CLOSE_UNAUTHORIZED) {
-    endSession("login.expired");
+    sessionLost();
     return;
   }
   // A refused upgrade (e.g. HTTP 403 for a dead cookie) shows only as close code 1006:
@@ -334,7 +396,7 @@ function handleStreamClose({ code, wasOpen }) {
   if (!wasOpen) {
     const user = session.user;
     api.me().catch((error) => {
-      if (error.status === 401 && session.user === user) endSession("login.expired");
+      if (error.status === 401 && session.user === user) sessionLost();
     });
   }
 }
@@ -345,6 +407,7 @@ function relabel() {
   syncLanguageButton();
   showHeader();
   renderLoginMessage();
+  renderAttack();
   lanes.relabel();
   openDialog.relabel();
   displayDialog.relabel();
@@ -356,13 +419,14 @@ function boot() {
   document.documentElement.lang = lang();
   applyStatic();
   syncLanguageButton();
-  setUnauthorizedHandler(() => endSession("login.expired"));
+  setUnauthorizedHandler(sessionLost);
   onLangChange(relabel);
 
   $("login-form").addEventListener("submit", submitLogin);
   $("logout").addEventListener("click", logout);
   $("lang-switch").addEventListener("click", () => setLang(lang() === "zh-CN" ? "en" : "zh-CN"));
   $("audit-more").addEventListener("click", () => audit.loadMore());
+  $("attack-alert-dismiss").addEventListener("click", () => showAttack(null));
   for (const tab of $("tabs").querySelectorAll("[data-view]")) {
     tab.addEventListener("click", () => showView(tab.dataset.view));
   }

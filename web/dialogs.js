@@ -16,8 +16,9 @@ export const REASONS = [
   "other",
 ];
 export const NOTE_MAX = 500;
-export const DISPLAY_LINES = 4;
-export const DISPLAY_LINE_MAX = 32;
+// What the centre takes a lane to show when the lane states no display size: the lane
+// link's maximum. Each lane's own size comes with it (lane.display).
+const MAX_DISPLAY = { lines: 8, chars: 64 };
 
 /** Length in Unicode code points, as the server counts it (not UTF-16 units). */
 const length = (text) => [...text].length;
@@ -248,30 +249,52 @@ export class DisplayDialog extends CommandDialog {
     this.getLane = getLane;
     this.laneText = document.getElementById("display-lane");
     this.hint = document.getElementById("display-hint");
+    this.box = document.getElementById("display-lines");
+    this.size = MAX_DISPLAY;
     this.lines = [];
-    for (let n = 1; n <= DISPLAY_LINES; n += 1) {
-      const input = document.getElementById(`display-line-${n}`);
-      input.maxLength = DISPLAY_LINE_MAX;
-      this.lines.push(input);
-    }
-    this.relabelHint();
   }
 
   doneText() {
     return t("outcome.display_done");
   }
 
+  /** One input per line of the display, each taking no more than a line holds. */
+  buildLines(size) {
+    this.size = size;
+    this.lines = [];
+    const fields = [];
+    for (let n = 1; n <= size.lines; n += 1) {
+      const field = document.createElement("div");
+      field.className = "field field--inline";
+      const label = document.createElement("label");
+      const input = document.createElement("input");
+      input.id = `display-line-${n}`;
+      input.className = "led-line";
+      input.autocomplete = "off";
+      // maxLength counts UTF-16 units, which for the BMP (all of Chinese in use) are
+      // characters; submit() counts code points, as the centre does.
+      input.maxLength = size.chars;
+      label.htmlFor = input.id;
+      field.append(label, input);
+      fields.push(field);
+      this.lines.push(input);
+    }
+    this.box.replaceChildren(...fields);
+    this.relabelHint();
+  }
+
   relabelHint() {
-    this.hint.textContent = t("display.hint", { lines: DISPLAY_LINES, max: DISPLAY_LINE_MAX });
+    this.hint.textContent = t("display.hint", { lines: this.size.lines, max: this.size.chars });
     this.lines.forEach((input, i) => {
       input.labels[0].textContent = t("display.line", { n: i + 1 });
     });
   }
 
   show(laneId) {
-    for (const input of this.lines) input.value = "";
-    super.show(laneId);
     const lane = this.getLane(laneId);
+    // The lane's display as it stated it; the centre refuses more (display_too_large).
+    this.buildLines(lane?.display ?? MAX_DISPLAY);
+    super.show(laneId);
     this.laneText.textContent = lane ? laneSummary(lane) : laneId;
     this.lines[0].focus();
   }
@@ -281,8 +304,9 @@ export class DisplayDialog extends CommandDialog {
     // Blank lines between text are layout; blank lines after the last text are not.
     while (lines.length && !lines.at(-1).trim()) lines.pop();
     if (!lines.length) return this.fail("display.err.empty", {}, this.lines[0]);
-    const long = lines.findIndex((line) => length(line) > DISPLAY_LINE_MAX);
-    if (long >= 0) return this.fail("display.err.long", { max: DISPLAY_LINE_MAX }, this.lines[long]);
+    const { chars } = this.size;
+    const long = lines.findIndex((line) => length(line) > chars);
+    if (long >= 0) return this.fail("display.err.long", { max: chars }, this.lines[long]);
     const laneId = this.laneId;
     return this.run(() => api.display(laneId, lines));
   }

@@ -14,7 +14,8 @@ import { Watch } from "./watch.js";
 
 export const CAMERA_FAULT = "camera_unavailable";
 
-const STATS_MS = 1000;
+// Often enough that frames stopping shows within about STALE_MS of the last one.
+const STATS_MS = 500;
 const METER_MS = 100;
 
 const $ = (id) => document.getElementById(id);
@@ -226,6 +227,7 @@ export class LiveView {
     if (lane.id !== this.laneId) return;
     this.setPoster(lane);
     this.watch?.setOnline(lane.online === true);
+    this.changed(); // an offline lane's connection is gone: so is its picture
     this.render();
   }
 
@@ -420,18 +422,22 @@ export class LiveView {
     if (!this.laneId) return;
     const fresh = this.fresh;
     const node = $("live-fresh");
-    node.dataset.state = fresh.state;
+    // An offline lane sends nothing: that, not the age of its last frame, is the news.
+    const offline = this.getLane(this.laneId)?.online !== true;
+    node.dataset.state = offline ? "offline" : fresh.state;
     setData(node, "fps", fresh.fps);
     setData(node, "sinceMs", fresh.sinceMs === null ? null : Math.round(fresh.sinceMs));
     setData(node, "bufferMs", fresh.bufferMs);
     this.video.setAttribute("data-frames", String(fresh.frames));
-    if (fresh.state === "live") {
+    if (offline) {
+      node.textContent = t("live.fresh.offline");
+    } else if (fresh.state === "live") {
       node.textContent =
         fresh.fps === null
           ? t("live.fresh.started")
           : t("live.fresh.live", { fps: fresh.fps, buffer: fresh.bufferMs ?? "–" });
     } else if (fresh.state === "stale") {
-      node.textContent = t("live.fresh.stale", { s: (fresh.sinceMs / 1000).toFixed(1) });
+      node.textContent = t("live.fresh.stale", { s: Math.floor(fresh.sinceMs / 1000) });
     } else {
       node.textContent = t("live.fresh.waiting");
     }

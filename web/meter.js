@@ -5,8 +5,11 @@
 // frozen picture looks exactly like a still car park, and only framesDecoded standing
 // still tells them apart.
 
-/** No new decoded frame for this long and the picture is called stale (15 fps lanes). */
+/** No new decoded frame for this long and the picture is called interrupted (15 fps lanes). */
 export const STALE_MS = 1500;
+// The frame rate shown is counted over this much of the recent past: long enough to be
+// steady, short enough that a stop shows within the staleness limit.
+const FPS_WINDOW_MS = 2000;
 // The meter's scale: -60 dBFS (room noise) reads 0, full scale reads 1.
 const FLOOR_DB = -60;
 
@@ -24,6 +27,8 @@ export function pickStats(report) {
 /**
  * Folds successive inbound-rtp video reports of one peer connection into what the
  * agent needs: is the picture moving, at what rate, and how much the receiver buffers.
+ * "live" means a new frame was decoded within STALE_MS: a picture whose frames stopped
+ * is never called live, whatever rate it had a moment ago.
  */
 export class Freshness {
   constructor() {
@@ -33,9 +38,9 @@ export class Freshness {
   /** A new peer connection: its counters start again from zero. */
   reset() {
     this.frames = 0;
-    this.lastFrameAt = null; // performance.now() of the last tick that saw framesDecoded grow
-    this.previous = null; // {at, frames, delay, emitted} of the last tick
-    this.fps = null; // known from the second report on
+    this.lastFrameAt = null; // performance.now() of the last sample that saw framesDecoded grow
+    this.recent = []; // {at, frames} of the samples of the last FPS_WINDOW_MS
+    this.previous = null; // {delay, emitted} of the last sample
     this.bufferMs = null;
   }
 
@@ -44,28 +49,39 @@ export class Freshness {
     const frames = video?.framesDecoded ?? 0;
     const delay = video?.jitterBufferDelay ?? 0;
     const emitted = video?.jitterBufferEmittedCount ?? 0;
-    const previous = this.previous;
     if (frames > this.frames) this.lastFrameAt = now;
-    if (previous && now > previous.at) {
-      this.fps = Math.max(0, ((frames - previous.frames) * 1000) / (now - previous.at));
+    this.frames = frames;
+    this.recent.push({ at: now, frames });
+    while (this.recent.length > 2 && now - this.recent[1].at >= FPS_WINDOW_MS) this.recent.shift();
+    const previous = this.previous;
+    if (previous) {
       const count = emitted - previous.emitted;
       // The recent average, not the total since connecting: a buffer that grew after a
       // network blip must show now, not be diluted by a good first hour.
       if (count > 0) this.bufferMs = ((delay - previous.delay) / count) * 1000;
     }
-    this.frames = frames;
-    this.previous = { at: now, frames, delay, emitted };
+    this.previous = { delay, emitted };
     return this.indicator(now);
   }
 
+  /** Frames per second over the window, or null before there are two samples. */
+  fps() {
+    const first = this.recent[0];
+    const last = this.recent.at(-1);
+    if (!first || last.at <= first.at) return null;
+    return Math.max(0, ((last.frames - first.frames) * 1000) / (last.at - first.at));
+  }
+
   indicator(now) {
-    let state = "waiting";
     const sinceMs = this.lastFrameAt === null ? null : Math.max(0, now - this.lastFrameAt);
-    if (sinceMs !== null) state = sinceMs <= STALE_MS ? "live" : "stale";
+    const rate = this.fps();
+    const fps = rate === null ? null : Math.round(rate);
+    let state = "waiting";
+    if (sinceMs !== null) state = sinceMs <= STALE_MS && fps !== 0 ? "live" : "stale";
     return {
       state,
       frames: this.frames,
-      fps: this.fps === null ? null : Math.round(this.fps),
+      fps,
       sinceMs,
       bufferMs: this.bufferMs === null ? null : Math.round(this.bufferMs),
     };

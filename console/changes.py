@@ -1,0 +1,90 @@
+"""Changes made by other processes reach the running centre: the change feed's reader.
+
+``seat user disable``, ``seat user passwd`` or ``seat lanes add`` on a running centre's
+database run in a process of their own. They record what they changed in the store's
+change feed (``Store.changes_since``) in the same transaction as the change; this reader
+polls it and brings the centre up to date: the directory forgets what it cached, open
+streams and live views of a login that no longer stands are ended, and a lane whose
+token was rotated is disconnected. SQLite tells no other process of a commit, so the
+feed is polled: every ``POLL_S``, one indexed query that finds nothing on a quiet day.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from gates.hub import LaneHub
+
+from .directory import Directory
+from .errors import StoreError
+from .live import LiveLogins
+from .models import ChangeKind, ChangesLost
+from .store import Store
+from .streams import Streams
+
+log = logging.getLogger("seat.console")
+
+POLL_S = 1.0
+
+
+class ChangeFeed:
+    def __init__(
+        self,
+        store: Store,
+        directory: Directory,
+        live: LiveLogins,
+        hub: LaneHub,
+        streams: Streams,
+        poll_s: float = POLL_S,
+    ) -> None:
+        self.store = store
+        self.directory = directory
+        self.live = live
+        self.hub = hub
+        self.streams = streams
+        self.poll_s = poll_s
+        self._seq = 0
+
+    async def start(self) -> None:
+        """Changes before now are already in what the directory loads."""
+        self._seq = await self.store.change_head()
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_s)  # the poll interval: SQLite has no notify
+            try:
+                await self.poll()
+            except StoreError as exc:
+                log.error("console.changes.read_failed error=%s", exc.detail)
+
+    async def poll(self) -> None:
+        try:
+            changes = await self.store.changes_since(self._seq)
+        except ChangesLost as exc:
+            log.error("console.changes.lost after=%d oldest=%d", exc.seq, exc.oldest)
+            self._seq = await self.store.change_head()
+            await self.directory.reload()
+            await self.live.recheck(
+                self.directory, datetime.now(UTC), usernames=self.live.usernames(), sessions=set()
+            )
+            return
+        if not changes:
+            return
+        self._seq = changes[-1].seq
+        await self.directory.apply(changes)
+        subjects = {kind: {c.subject for c in changes if c.kind is kind} for kind in ChangeKind}
+        log.info(
+            "console.changes.applied users=%d sessions=%d lanes=%d",
+            *(len(subjects[kind]) for kind in ChangeKind),
+        )
+        await self.live.recheck(
+            self.directory,
+            datetime.now(UTC),
+            usernames=subjects[ChangeKind.USER],
+            sessions=subjects[ChangeKind.SESSION],
+        )
+        for lane in subjects[ChangeKind.LANE]:
+            await self.hub.reverify(lane)
+            self.streams.lane_changed(lane)

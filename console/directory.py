@@ -1,0 +1,119 @@
+"""What the centre looks up on every request, kept in memory: sessions, users, lanes.
+
+Every API call authenticates (a session and its user) and most name a lane; every lane
+connection checks its token. Asking the database each time puts a query on the path of
+every request; the directory answers from memory and asks the store only on a miss.
+
+It stays true because every change reaches it: the centre's own writes through the
+``*_created``/``*_ended`` calls, and changes made by other processes (the ``seat`` CLI
+disabling a user, rotating a lane token) through the store's change feed, which
+``console.changes`` reads and hands to ``apply``. A lookup that raced with a change is
+answered but not kept, so a stale row never outlives the change that made it stale.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from .models import Change, ChangeKind, LaneRecord, Session, User
+from .store import Store
+
+
+class Directory:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._sessions: dict[str, Session] = {}
+        self._users: dict[str, User] = {}
+        self._lanes: dict[str, LaneRecord] = {}
+        # Bumped by every change; a lookup that started before one is not cached.
+        self._generation = 0
+
+    async def load(self) -> None:
+        """Every lane (the console lists them all) and every user (few, and each one
+        is asked for at every request of theirs)."""
+        self._lanes = {lane.id: lane for lane in await self.store.list_lanes()}
+        self._users = {user.username: user for user in await self.store.list_users()}
+
+    # -------------------------------------------------------------- lookups
+
+    async def session(self, token_hash: str) -> Session | None:
+        """The session, even if expired (the caller judges with its ``now``)."""
+        cached = self._sessions.get(token_hash)
+        if cached is not None:
+            return cached
+        generation = self._generation
+        session = await self.store.get_session(token_hash)
+        # Unknown tokens are not remembered: a forged cookie must not grow the cache.
+        if session is not None and generation == self._generation:
+            self._sessions[token_hash] = session
+        return session
+
+    async def user(self, username: str) -> User | None:
+        cached = self._users.get(username)
+        if cached is not None:
+            return cached
+        generation = self._generation
+        user = await self.store.get_user(username)
+        if user is not None and generation == self._generation:
+            self._users[username] = user
+        return user
+
+    async def lane(self, lane_id: str) -> LaneRecord | None:
+        """A lane added a moment ago by another process is found before the change
+        feed brings it: a new lane's first hello must not be refused."""
+        cached = self._lanes.get(lane_id)
+        if cached is not None:
+            return cached
+        generation = self._generation
+        lane = await self.store.get_lane(lane_id)
+        if lane is not None and generation == self._generation:
+            self._lanes[lane.id] = lane
+        return lane
+
+    def known_lane(self, lane_id: str) -> LaneRecord | None:
+        """The lane if the directory holds it, without asking the store."""
+        return self._lanes.get(lane_id)
+
+    def lanes(self) -> list[LaneRecord]:
+        return sorted(self._lanes.values(), key=lambda lane: (lane.car_park, lane.id))
+
+    # -------------------------------------------------------------- this centre's writes
+
+    def session_created(self, session: Session) -> None:
+        self._sessions[session.token_hash] = session
+
+    def session_ended(self, token_hash: str) -> None:
+        self._generation += 1
+        self._sessions.pop(token_hash, None)
+
+    def forget_expired(self, now: datetime) -> None:
+        """Drop sessions whose time is up, as the store's sweep deletes them."""
+        for token_hash in [t for t, s in self._sessions.items() if s.expires_at <= now]:
+            del self._sessions[token_hash]
+
+    # -------------------------------------------------------------- everyone's writes
+
+    async def apply(self, changes: list[Change]) -> None:
+        """Bring the directory up to ``changes`` (from the store's change feed)."""
+        self._generation += 1
+        for change in changes:
+            if change.kind is ChangeKind.USER:
+                self._users.pop(change.subject, None)
+                for token_hash, session in list(self._sessions.items()):
+                    if session.username == change.subject:
+                        del self._sessions[token_hash]
+            elif change.kind is ChangeKind.SESSION:
+                self._sessions.pop(change.subject, None)
+            elif change.kind is ChangeKind.LANE:
+                lane = await self.store.get_lane(change.subject)
+                if lane is None:
+                    self._lanes.pop(change.subject, None)
+                else:
+                    self._lanes[lane.id] = lane
+
+    async def reload(self) -> None:
+        """Start afresh from the store: the change feed lost changes (``ChangesLost``),
+        so nothing cached can be trusted."""
+        self._generation += 1
+        self._sessions.clear()
+        await self.load()
