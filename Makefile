@@ -49,6 +49,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/gate_latency.py --lanes 200 --commands 2000 --concurrency 1
 	$(BIN)/python bench/gate_latency.py --lanes 200 --commands 4000 --concurrency 20
 	$(BIN)/python bench/gate_latency.py --lanes 2000 --commands 0
+	$(BIN)/python bench/flood.py
 	$(BIN)/python bench/media.py
 	$(BIN)/python -m bench.login_storm
 

@@ -166,9 +166,11 @@ async def centre(
     module: Sequence[str] = ("console.cli", "serve"),
     grace_s: float = 10.0,
     log_level: str = "WARNING",
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[Centre]:
     """A centre on a free port with its data in ``data_dir``: the bench user (an agent)
-    and ``lanes`` registered with the CLI, every process stopped on the way out."""
+    and ``lanes`` registered with the CLI, every process stopped on the way out. ``env``
+    adds settings of its own (``SEAT_COMMAND_TIMEOUT_S``...)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {
@@ -177,6 +179,7 @@ async def centre(
         "SEAT_PORT": str(port),
         "SEAT_LOG_LEVEL": log_level,
         "SEAT_MEDIA_GRACE_S": str(grace_s),
+        **(env or {}),
     }
     await seat(env, "user", "add", USERNAME, "--role", "agent", stdin=PASSWORD + "\n")
     tokens = {}

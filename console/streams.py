@@ -1,7 +1,9 @@
 """The console's live feed: one WebSocket per browser tab at ``/api/stream``.
 
 On connect it sends every lane; then each lane change, and (for supervisors) each new
-audit entry. A tab too slow to keep up is closed rather than buffered without bound; it
+audit entry. A lane that changed several times before the tab could be sent it is sent
+once, as it is now, so a lane changing fast cannot bury a tab. A tab too slow even for
+that (ledger entries pile up) is closed rather than buffered without bound; it
 reconnects and starts again from a fresh list.
 """
 
@@ -12,6 +14,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -20,6 +23,7 @@ from gates.hub import LaneHub
 from gates.status import LaneStatus
 
 from .audit import AuditLog
+from .backlog import Backlog
 from .directory import Directory
 from .errors import ConsoleError
 from .ledger import AuditEntry
@@ -30,6 +34,8 @@ from .web import authenticate, encode_json, same_origin
 
 log = logging.getLogger("seat.console")
 
+# Ledger entries a tab may have waiting; lane changes replace one another and never
+# count (see ``Backlog``). More than this and the tab is stuck: it is closed and resyncs.
 QUEUE_LIMIT = 1000
 CLOSE_UNAUTHORISED = 4401  # the console goes back to its login page
 CLOSE_CROSS_ORIGIN = 4403
@@ -37,13 +43,6 @@ CLOSE_TOO_SLOW = 1013  # "try again later": the tab reconnects and resyncs
 
 # Starlette raises RuntimeError for a send after the tab's socket closed.
 _PEER_GONE = (WebSocketDisconnect, OSError, RuntimeError)
-
-
-@dataclass(frozen=True, slots=True)
-class _End:
-    """Queued to end a stream whose login no longer stands; ``reason`` says why."""
-
-    reason: str
 
 
 class Streams:
@@ -54,17 +53,13 @@ class Streams:
         self.hub = hub
         self.audit = audit
         self.live = live
-        self._queues: set[asyncio.Queue[object]] = set()
+        self._tabs: set[_Tab] = set()
 
     def lane_changed(self, lane_id: str) -> None:
         """A lane's record (name, car park) changed, or a lane was added: every tab
         gets it now, not at the lane's next status change."""
-        record = self.directory.known_lane(lane_id)
-        if record is None:
-            return
-        item = {"type": "lane", "lane": lane_json(record, self.hub.status(lane_id))}
-        for queue in self._queues:
-            _push(queue, item)
+        for tab in self._tabs:
+            tab.push(_LaneChanged(lane_id), key=lane_id)
 
     async def serve(self, websocket: WebSocket) -> None:
         await websocket.accept()
@@ -77,22 +72,22 @@ class Streams:
             await websocket.close(CLOSE_UNAUTHORISED, exc.detail)
             return
 
-        queue: asyncio.Queue[object] = asyncio.Queue(QUEUE_LIMIT)
+        tab = _Tab()
 
         def on_lane(status: LaneStatus) -> None:
-            record = self.directory.known_lane(status.lane)
-            if record is not None:  # a lane not (or no longer) registered is not shown
-                _push(queue, {"type": "lane", "lane": lane_json(record, status)})
+            # Only the lane is queued: its record and status are read when the tab is
+            # sent it, so a lane that changed many times since is sent once, as it is now.
+            tab.push(_LaneChanged(status.lane), key=status.lane)
 
         def on_audit(entry: AuditEntry) -> None:
-            _push(queue, {"type": "audit", "entry": entry.to_json()})
+            tab.push({"type": "audit", "entry": entry.to_json()})
 
         unsubscribe = [self.hub.subscribe(on_lane)]
         if user.role.allows(Role.SUPERVISOR):
             unsubscribe.append(self.audit.subscribe(on_audit))
-        unsubscribe.append(self.live.hold(session, user, lambda why: _push(queue, _End(why))))
-        self._queues.add(queue)
-        reader = asyncio.create_task(_until_disconnect(websocket, queue))
+        unsubscribe.append(self.live.hold(session, user, tab.end))
+        self._tabs.add(tab)
+        reader = asyncio.create_task(_until_disconnect(websocket, tab))
         loop = asyncio.get_running_loop()
         expires = loop.time() + (session.expires_at - datetime.now(UTC)).total_seconds()
         try:
@@ -100,52 +95,71 @@ class Streams:
                 lanes = self.directory.lanes()
                 first = [lane_json(lane, self.hub.status(lane.id)) for lane in lanes]
                 await websocket.send_text(encode_json({"type": "lanes", "lanes": first}))
-                await _pump(websocket, queue, expires)
+                await self._pump(websocket, tab, expires)
         except _PEER_GONE as exc:
             log.info("console.stream.lost user=%s error=%r", user.username, exc)
         finally:
             reader.cancel()
             for stop in unsubscribe:
                 stop()
-            self._queues.discard(queue)
+            self._tabs.discard(tab)
+
+    async def _pump(self, websocket: WebSocket, tab: _Tab, expires: float) -> None:
+        while not tab.gone:
+            if tab.backlog.overflowed:
+                await websocket.close(CLOSE_TOO_SLOW, "too far behind; reconnect")
+                return
+            if tab.ended is not None:
+                await websocket.close(CLOSE_UNAUTHORISED, tab.ended)
+                return
+            item = tab.backlog.take()
+            if item is None:
+                tab.wake.clear()
+                try:
+                    async with asyncio.timeout_at(expires):
+                        await tab.wake.wait()
+                except TimeoutError:
+                    await websocket.close(CLOSE_UNAUTHORISED, "the session has ended")
+                    return
+                continue
+            if isinstance(item, _LaneChanged):
+                record = self.directory.known_lane(item.lane)
+                if record is None:
+                    continue  # a lane not (or no longer) registered is not shown
+                item = {"type": "lane", "lane": lane_json(record, self.hub.status(item.lane))}
+            await websocket.send_text(encode_json(item))
 
 
-async def _pump(websocket: WebSocket, queue: asyncio.Queue[object], expires: float) -> None:
-    while True:
-        try:
-            async with asyncio.timeout_at(expires):
-                item = await queue.get()
-        except TimeoutError:
-            await websocket.close(CLOSE_UNAUTHORISED, "the session has ended")
-            return
-        if isinstance(item, _End):
-            await websocket.close(CLOSE_UNAUTHORISED, item.reason)
-            return
-        if item is _DISCONNECTED:
-            return
-        if item is _OVERFLOW:
-            await websocket.close(CLOSE_TOO_SLOW, "too far behind; reconnect")
-            return
-        await websocket.send_text(encode_json(item))
+@dataclass(frozen=True, slots=True)
+class _LaneChanged:
+    lane: str
 
 
-_DISCONNECTED = object()
-_OVERFLOW = object()
+class _Tab:
+    """One tab's backlog, and why its stream must end, if it must."""
+
+    def __init__(self) -> None:
+        self.backlog: Backlog[_LaneChanged | dict[str, Any]] = Backlog(QUEUE_LIMIT)
+        self.wake = asyncio.Event()
+        self.ended: str | None = None  # why its login no longer stands
+        self.gone = False
+
+    def push(self, item: _LaneChanged | dict[str, Any], key: str | None = None) -> None:
+        self.backlog.put(item, key)
+        self.wake.set()
+
+    def end(self, reason: str) -> None:
+        self.ended = self.ended or reason
+        self.wake.set()
+
+    def lost(self) -> None:
+        self.gone = True
+        self.wake.set()
 
 
-def _push(queue: asyncio.Queue[object], item: object) -> None:
-    try:
-        queue.put_nowait(item)
-    except asyncio.QueueFull:
-        # Make room for the overflow marker itself: the tab is closed and resyncs.
-        with contextlib.suppress(asyncio.QueueEmpty):
-            queue.get_nowait()
-        queue.put_nowait(_OVERFLOW)
-
-
-async def _until_disconnect(websocket: WebSocket, queue: asyncio.Queue[object]) -> None:
+async def _until_disconnect(websocket: WebSocket, tab: _Tab) -> None:
     """Read (and ignore) what the tab sends, to notice when it goes away."""
     with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError):
         while (await websocket.receive())["type"] != "websocket.disconnect":
             pass
-    _push(queue, _DISCONNECTED)
+    tab.lost()

@@ -1,8 +1,9 @@
 """The lane agent: runs at the car park, dials out to the centre and drives the lane.
 
 Dialling out means it works behind NAT and on 4G. It reconnects with capped, jittered
-backoff for ever (a centre restart is routine), and carries out commands through the
-lane's driver. Protocol decisions live in ``LaneSession``; this module moves bytes.
+backoff for ever (a centre restart is routine), unless a newer connection with its token
+took the lane (4409), and carries out commands through the lane's driver. Protocol
+decisions live in ``LaneSession``; this module moves bytes.
 """
 
 from __future__ import annotations
@@ -37,6 +38,19 @@ def link_url(server: str) -> str:
     if scheme is None or not parts.netloc:
         raise SystemExit(f"the centre URL must be http(s)://host[:port], not {server!r}")
     return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + LINK_PATH, "", ""))
+
+
+class LaneReplaced(Exception):
+    """The centre closed this agent's link with 4409: a newer connection with the same
+    token is now the lane. Redialling would take the lane back and be taken over in turn,
+    for ever, so the agent stops and says so."""
+
+    def __init__(self, lane: str) -> None:
+        super().__init__(
+            f"lane {lane}: another connection with this lane's token took it over (4409); "
+            "stopping rather than take it back. Is a second agent running for this lane?"
+        )
+        self.lane = lane
 
 
 @dataclass
@@ -82,7 +96,8 @@ class LaneAgent:
 
     async def run(self) -> None:
         """Serve the lane until cancelled. If the driver fails, so does the agent: a
-        lane that keeps its link up with dead hardware behind it would look healthy."""
+        lane that keeps its link up with dead hardware behind it would look healthy.
+        It also ends, with ``LaneReplaced``, when a newer connection takes the lane."""
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self.driver.run(self._on_event))
@@ -124,6 +139,8 @@ class LaneAgent:
             if code == CloseCode.UNAUTHORISED:
                 # Retrying a refused token at full speed only fills the centre's log.
                 self.backoff.attempts = max(self.backoff.attempts, 8)
+            elif code == CloseCode.REPLACED:
+                raise LaneReplaced(self.session.lane) from None
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
             log.warning("lane.link.failed lane=%s error=%r", self.session.lane, exc)
         finally:

@@ -79,24 +79,31 @@ class CommandBook:
     def ack(self, lane: str, command_id: str) -> None:
         self._find(lane, command_id).acked = True
 
-    def finish(self, lane: str, command_id: str, refused: str | None = None) -> Resolved:
+    def finish(
+        self, lane: str, command_id: str, now: float, refused: str | None = None
+    ) -> Resolved:
+        """End a command as the lane reported, unless its deadline has passed: a centre
+        busy enough to read the lane's end late must still keep the deadline it promised,
+        so the outcome is then the timeout that was due."""
         entry = self._find(lane, command_id)
         if not entry.acked:
             raise OutOfOrder(f"command {command_id} ended before it was acked")
+        if entry.deadline <= now:
+            return self._expired(command_id)
         del self._open[command_id]
         outcome = Outcome.DONE if refused is None else Outcome.REFUSED
         return self._end(lane, command_id, outcome, refused or "")
 
     def expire(self, now: float) -> list[Resolved]:
         due = [cid for cid, entry in self._open.items() if entry.deadline <= now]
-        ended = []
-        for command_id in due:
-            entry = self._open.pop(command_id)
-            # A lane that went away mid-command and never came back is reported as
-            # offline, not as slow: the agent's next step differs (send someone).
-            outcome = Outcome.TIMEOUT if entry.lane in self._online else Outcome.LANE_OFFLINE
-            ended.append(self._end(entry.lane, command_id, outcome))
-        return ended
+        return [self._expired(command_id) for command_id in due]
+
+    def _expired(self, command_id: str) -> Resolved:
+        entry = self._open.pop(command_id)
+        # A lane that went away mid-command and never came back is reported as offline,
+        # not as slow: the agent's next step differs (send someone).
+        outcome = Outcome.TIMEOUT if entry.lane in self._online else Outcome.LANE_OFFLINE
+        return self._end(entry.lane, command_id, outcome)
 
     def _find(self, lane: str, command_id: str) -> _Open:
         entry = self._open.get(command_id)

@@ -33,3 +33,7 @@ class OutOfOrder(LinkError):
 
 class UnknownCommand(LinkError):
     code = "unknown_command"
+
+
+class RateLimited(LinkError):
+    code = "rate_limited"

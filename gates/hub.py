@@ -24,19 +24,25 @@ from .link import (
     Authenticate,
     Close,
     Deliver,
+    Flooding,
     HeartbeatPolicy,
     LinkSession,
     Phase,
+    RatePolicy,
     Send,
+    Takeovers,
 )
 from .protocol import Ack, Command, Done, Error, Refused
-from .status import LaneStatus, fold
+from .status import ActiveFault, LaneStatus, fold, with_fault, without_fault
 from .wire import Message
 
 log = logging.getLogger("seat.gates")
 
 Verifier = Callable[[str, str], Awaitable[bool]]
 StatusListener = Callable[[LaneStatus], None]
+
+# A fault the centre raises itself, shown in the console like a lane's own.
+LINK_REPLACED = "link_replaced"
 
 
 class _Connection:
@@ -51,14 +57,17 @@ class LaneHub:
         self,
         verify: Verifier,
         policy: HeartbeatPolicy | None = None,
+        rate: RatePolicy | None = None,
     ) -> None:
         self.verify = verify
         self.policy = policy or HeartbeatPolicy()
+        self.rate = rate or RatePolicy()
         self.book = CommandBook()
         self._connections: dict[str, _Connection] = {}
         self._status: dict[str, LaneStatus] = {}
         self._waiters: dict[str, asyncio.Future[Resolved]] = {}
         self._listeners: set[StatusListener] = set()
+        self.takeovers = Takeovers()
 
     # ----------------------------------------------------------------- queries
 
@@ -114,6 +123,7 @@ class LaneHub:
         connection = self._connections.get(action.lane)
         if connection is None:
             return  # stays open: sent again when the lane is back, or ends at its deadline
+        connection.session.commanded()
         try:
             await connection.websocket.send_text(action.command.encode())
         except (WebSocketDisconnect, RuntimeError, OSError) as exc:
@@ -148,7 +158,7 @@ class LaneHub:
     async def serve(self, websocket: WebSocket) -> None:
         """Run one lane connection until it closes."""
         await websocket.accept()
-        connection = _Connection(websocket, LinkSession(self._now(), self.policy))
+        connection = _Connection(websocket, LinkSession(self._now(), self.policy, self.rate))
         try:
             async with closed_on_crash(websocket, log, "lane.link.crashed"):
                 await self._run(connection)
@@ -162,6 +172,11 @@ class LaneHub:
             while session.phase is not Phase.CLOSED:
                 try:
                     async with asyncio.timeout_at(session.deadline):
+                        # A lane past its read budget is not read until a batch of it
+                        # has refilled: the wait is for that moment, and TCP holds the
+                        # lane's frames meanwhile (see ``RatePolicy``).
+                        if session.read_after > loop.time():
+                            await asyncio.sleep(session.read_after - loop.time())
                         frame = await websocket.receive()
                 except TimeoutError:
                     actions = session.expire(loop.time())
@@ -200,6 +215,14 @@ class LaneHub:
                     await self._perform(connection, session.refuse())
             elif isinstance(action, Deliver):
                 await self._deliver(connection, action)
+            elif isinstance(action, Flooding):
+                log.warning(
+                    "lane.link.rate_limited lane=%s refused=%d per_s=%g burst=%d",
+                    session.lane,
+                    action.refused,
+                    session.rate.per_s,
+                    session.rate.burst,
+                )
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
@@ -212,12 +235,46 @@ class LaneHub:
         # address changed, reconnects before the centre can see its old TCP connection
         # is dead, and must not be locked out until that connection times out.
         self._connections[lane] = connection
+        status = replace(self.status(lane), online=True, display=connection.session.display)
         if previous is not None:
             await self._drop(previous, previous.session.replaced())
+            status = self._taken_over(status, previous, connection)
         log.info("lane.link.online lane=%s heartbeat_ms=%d", lane, connection.session.heartbeat_ms)
-        self._update(replace(self.status(lane), online=True, display=connection.session.display))
+        self._update(status)
         for transmit in self.book.lane_up(lane):
             await self._carry_out(transmit)
+
+    def _taken_over(
+        self, status: LaneStatus, previous: _Connection, connection: _Connection
+    ) -> LaneStatus:
+        """Log a takeover and show it on the lane, until its window has passed."""
+        now = self._now()
+        times = self.takeovers.record(status.lane, now)
+        window_min = round(self.takeovers.window_s / 60)
+        log.warning(
+            "lane.link.replaced lane=%s old_peer=%s new_peer=%s takeovers=%d window_min=%d",
+            status.lane,
+            _peer(previous.websocket),
+            _peer(connection.websocket),
+            times,
+            window_min,
+        )
+        asyncio.get_running_loop().call_at(
+            now + self.takeovers.window_s, self._takeovers_faded, status.lane
+        )
+        detail = (
+            f"{times} takeover{'s' if times > 1 else ''} in the last {window_min} min: "
+            "another connection with this lane's token replaced the one it had. Unless the "
+            "lane's controller restarted, two agents are using one token."
+        )
+        return with_fault(status, ActiveFault(LINK_REPLACED, detail, datetime.now(UTC)))
+
+    def _takeovers_faded(self, lane: str) -> None:
+        if self.takeovers.faded(lane, self._now()):
+            before = self.status(lane)
+            after = without_fault(before, LINK_REPLACED)
+            if after is not before:
+                self._update(after)
 
     def _leave(self, connection: _Connection) -> None:
         lane = connection.session.lane
@@ -238,7 +295,7 @@ class LaneHub:
                 self.book.ack(lane, message.command_id)
             elif isinstance(message, Done | Refused):
                 refused = message.reason if isinstance(message, Refused) else None
-                self._resolve(self.book.finish(lane, message.command_id, refused))
+                self._resolve(self.book.finish(lane, message.command_id, self._now(), refused))
         except LinkError as exc:
             await connection.websocket.send_text(Error(exc.code, exc.detail, message.TYPE).encode())
             return
@@ -259,3 +316,8 @@ class LaneHub:
             await self._perform(connection, actions)
         except (WebSocketDisconnect, RuntimeError, OSError) as exc:
             log.info("lane.link.close_failed lane=%s error=%r", connection.session.lane, exc)
+
+
+def _peer(websocket: WebSocket) -> str:
+    client = websocket.client
+    return f"{client.host}:{client.port}" if client else "unknown"

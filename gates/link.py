@@ -8,9 +8,10 @@ message that breaks a rule gets an ``error`` reply and changes nothing here.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .errors import LinkError, OutOfOrder
+from .bucket import TokenBucket
+from .errors import LinkError, OutOfOrder, RateLimited
 from .protocol import (
     MAX_DISPLAY,
     VERSION,
@@ -55,6 +56,55 @@ class HeartbeatPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class RatePolicy:
+    """How many frames a lane may send: ``per_s`` a second, ``burst`` at once, and how
+    many the centre reads from it at all: ``read_per_s``, past which TCP holds them.
+
+    Sized so a real lane never meets them: a busy exit lane sends about two frames a
+    second (a car every few seconds is a vehicle and four gate states; acks, ends and
+    heartbeats come one at a time) and, after a reconnect, some twenty at once (its
+    gate, its standing faults, up to 16 vehicles and calls it saw offline). A lane over
+    them is a broken or hostile client. Frames past ``per_s`` are refused; reading them
+    costs the centre little, and ``read_per_s`` bounds even that, so one lane cannot
+    take the event loop from the others however fast it sends."""
+
+    per_s: float = 20.0
+    burst: int = 100
+    read_per_s: float = 1000.0
+
+
+@dataclass(slots=True)
+class Takeovers:
+    """When a newer connection replaced a lane's older one, so the centre can show it.
+
+    One takeover is routine (a controller that rebooted, or whose 4G address changed,
+    reconnects before its old connection is seen dead), so the count over a window is
+    what tells: more than one in it means two agents share a token, or a lane client
+    redials after 4409 when it must not."""
+
+    window_s: float = 600.0
+    _times: dict[str, list[float]] = field(default_factory=dict)
+
+    def record(self, lane: str, now: float) -> int:
+        """Count a takeover of ``lane``; returns how many fall within the window."""
+        recent = [*self._recent(lane, now), now]
+        self._times[lane] = recent
+        return len(recent)
+
+    def faded(self, lane: str, now: float) -> bool:
+        """True once no takeover of ``lane`` is left within the window."""
+        recent = self._recent(lane, now)
+        if recent:
+            self._times[lane] = recent
+            return False
+        self._times.pop(lane, None)
+        return True
+
+    def _recent(self, lane: str, now: float) -> list[float]:
+        return [at for at in self._times.get(lane, ()) if at > now - self.window_s]
+
+
+@dataclass(frozen=True, slots=True)
 class Send:
     message: Message
 
@@ -79,7 +129,19 @@ class Deliver:
     message: LaneMessage
 
 
-Action = Send | Close | Authenticate | Deliver
+@dataclass(frozen=True, slots=True)
+class Flooding:
+    """For the centre's log: ``refused`` frames of this connection so far were over its
+    rate. Reported at most once a second, however fast the lane sends."""
+
+    refused: int
+
+
+Action = Send | Close | Authenticate | Deliver | Flooding
+
+FLOODING_REPORT_S = 1.0
+READ_BATCH = 10
+REPLIES_PER_COMMAND = 2  # ack, then done or refused
 
 
 class Phase(enum.Enum):
@@ -90,17 +152,41 @@ class Phase(enum.Enum):
 
 
 class LinkSession:
-    def __init__(self, now: float, policy: HeartbeatPolicy | None = None) -> None:
+    def __init__(
+        self, now: float, policy: HeartbeatPolicy | None = None, rate: RatePolicy | None = None
+    ) -> None:
         self.policy = policy or HeartbeatPolicy()
+        self.rate = rate or RatePolicy()
         self.phase = Phase.AWAITING_HELLO
         self.lane: str | None = None
         self.heartbeat_ms = 0
         self.display = MAX_DISPLAY  # the lane's stated display, else the protocol's most
         self.deadline = now + self.policy.hello_timeout_s
+        # Every frame counts, whatever its type: a flood of heartbeats or of bad frames
+        # (each of which earns an error reply) costs the centre as much as one of events.
+        self._accepts = TokenBucket.full(self.rate.per_s, self.rate.burst, now)
+        self._reads = TokenBucket.full(self.rate.read_per_s, self.rate.burst, now)
+        self.refused = 0
+        self._next_report = now
+        limited = RateLimited(
+            f"more than {self.rate.per_s:g} messages a second (bursts of {self.rate.burst}) "
+            "from this lane; this one was dropped, not acted on"
+        )
+        self._rate_limited = Error(limited.code, limited.detail)
+        # The hub reads the next frame no earlier than this.
+        self.read_after = now
 
     def receive(self, raw: str | bytes, now: float) -> list[Action]:
         if self.phase is Phase.CLOSED:
             return []
+        # The hub waited for ``read_after``, so there is a token to take. Once the bucket
+        # is empty, reading resumes when a batch has refilled rather than frame by frame:
+        # one wake-up per batch costs the event loop less than one per frame.
+        self._reads.take(now)
+        if self._reads.ready_at(now) > now:
+            self.read_after = self._reads.ready_at(now, READ_BATCH)
+        if not self._accepts.take(now):
+            return self._refuse(now)
         try:
             message = parse_lane_message(raw)
         except LinkError as exc:
@@ -121,6 +207,22 @@ class LinkSession:
             return [Send(Error(error.code, error.detail, message.TYPE))]
         self.deadline = now + self.policy.timeout_s(self.heartbeat_ms)
         return [Deliver(message)]
+
+    def commanded(self) -> None:
+        """The centre sent the lane a command: its ack and its end are on top of the
+        lane's rate, since refusing the answer to its own question would turn a lift
+        that happened into a ``timeout``."""
+        self._accepts.grant(REPLIES_PER_COMMAND)
+
+    def _refuse(self, now: float) -> list[Action]:
+        """A frame over the rate: answered, not acted on, not a sign of life. Not even
+        parsed (so ``ref`` is empty): refusing must cost less than accepting."""
+        self.refused += 1
+        actions: list[Action] = [Send(self._rate_limited)]
+        if now >= self._next_report:
+            self._next_report = now + FLOODING_REPORT_S
+            actions.append(Flooding(self.refused))
+        return actions
 
     def accept(self, hello: Hello, now: float) -> list[Action]:
         if self.phase is not Phase.AUTHENTICATING:

@@ -9,12 +9,26 @@ as long as the lane agent's process; ``CommandJournal`` also survives a restart 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 INTERRUPTED = "interrupted: the lane agent restarted while carrying it out"
+
+log = logging.getLogger("seat.lane")
+
+# The start of a record as ``_line`` writes it, up to the end of its id.
+_TORN_ID = re.compile(rb'\{"id": "([A-Za-z0-9][A-Za-z0-9_.:-]{0,63})"')
+
+
+class JournalCorrupt(Exception):
+    """A record before the journal's last cannot be read. Unlike a torn last record
+    (a write cut by a power cut), that is damage the lane cannot reason about: which
+    commands it already ran is unknown, so it must not start on a guess."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +77,8 @@ class CommandJournal(CommandMemory):
         self.path = path
         self._lines = 0
         if path.exists():
-            for line in path.read_text("utf-8").splitlines():
-                record = json.loads(line)
-                memo = Memo(running=False, refused=INTERRUPTED)
-                if not record["running"]:
-                    memo = Memo(running=False, refused=record["refused"])
-                super()._remember(record["id"], memo)
+            for command_id, memo in _load(path):
+                super()._remember(command_id, memo)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._rewrite()  # compact, and record the interruptions found on loading
 
@@ -97,6 +107,58 @@ class CommandJournal(CommandMemory):
         finally:
             os.close(directory)
         self._lines = len(self._memos)
+
+
+def _load(path: Path) -> list[tuple[str, Memo]]:
+    """The journal's records, oldest first, each command still running read as
+    interrupted. Blank lines are skipped. A last record that does not parse is a write
+    cut short: the record was written before the lane acted, so its command may have
+    begun, and it too is read as interrupted (a resend is refused, not run twice); if
+    even its id was cut, nothing of it can be kept. Any other bad record raises
+    ``JournalCorrupt``, naming the file and line."""
+    lines = [
+        (number, line)
+        for number, line in enumerate(path.read_bytes().split(b"\n"), start=1)
+        if line.strip()
+    ]
+    records = []
+    for index, (number, line) in enumerate(lines):
+        try:
+            records.append(_record(line))
+        except ValueError as exc:
+            if index < len(lines) - 1:
+                raise JournalCorrupt(
+                    f"the command journal {path} line {number} is damaged ({exc}), and "
+                    "it is not the last record, so which commands this lane already "
+                    "ran is unknown. Move the file aside to start with an empty memory; "
+                    "a command the centre sends again may then run twice"
+                ) from None
+            torn = _TORN_ID.match(line)
+            command_id = torn.group(1).decode("ascii") if torn else None
+            log.warning("lane.journal.torn path=%s line=%d command_id=%s", path, number, command_id)
+            if command_id is not None:
+                records.append((command_id, Memo(running=False, refused=INTERRUPTED)))
+    return records
+
+
+def _record(line: bytes) -> tuple[str, Memo]:
+    """One complete record; ``ValueError`` saying what is wrong with it otherwise."""
+    try:
+        record: Any = json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON, from character {exc.pos + 1}") from None
+    if not (
+        isinstance(record, dict)
+        and isinstance(record.get("id"), str)
+        and isinstance(record.get("running"), bool)
+        and (record.get("refused") is None or isinstance(record["refused"], str))
+    ):
+        raise ValueError("not a record of id, running and refused")
+    if record["running"]:
+        return record["id"], Memo(running=False, refused=INTERRUPTED)
+    return record["id"], Memo(running=False, refused=record["refused"])
 
 
 def _line(command_id: str, memo: Memo) -> str:

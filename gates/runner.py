@@ -21,9 +21,9 @@ from media.voice import (
     ToneMicrophone,
 )
 
-from .agent import LaneAgent, link_url
+from .agent import LaneAgent, LaneReplaced, link_url
 from .lane_session import LaneSession
-from .memory import CommandJournal, CommandMemory
+from .memory import CommandJournal, CommandMemory, JournalCorrupt
 from .sim import DISPLAY_SIZE, SimLane, SimTiming
 from .snapshot import View
 
@@ -112,7 +112,10 @@ async def run_lane(
     if driver != "sim":
         raise SystemExit(f"unknown driver {driver!r}; this build has: sim")
     sim = SimLane(lane, random.Random(seed), SimTiming(lift_s=lift_s))
-    memory = CommandJournal(state) if state is not None else CommandMemory()
+    try:
+        memory = CommandJournal(state) if state is not None else CommandMemory()
+    except (JournalCorrupt, OSError) as exc:
+        raise SystemExit(f"seat lane: {exc}") from None
     session = LaneSession(
         lane,
         token,
@@ -124,6 +127,8 @@ async def run_lane(
     media_publisher = publisher(server, lane, token, media or MediaChoice(), sim.view)
     try:
         await LaneAgent(link_url(server), session, sim, publisher=media_publisher).run()
+    except* LaneReplaced as replaced:
+        raise SystemExit(f"seat lane: {replaced.exceptions[0]}") from None
     finally:
         if isinstance(media_publisher.speaker, DeviceSpeaker):
             # A WAV file gets its length in its header only here.

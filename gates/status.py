@@ -78,8 +78,19 @@ def fold(status: LaneStatus, message: LaneMessage, now: datetime) -> LaneStatus:
     if isinstance(message, Call):
         return replace(status, last_call_at=now)
     if isinstance(message, Fault):
-        others = tuple(f for f in status.faults if f.code != message.code)
         if message.active:
-            return replace(status, faults=(*others, ActiveFault(message.code, message.detail, now)))
-        return status if others == status.faults else replace(status, faults=others)
+            return with_fault(status, ActiveFault(message.code, message.detail, now))
+        return without_fault(status, message.code)
     return status
+
+
+def with_fault(status: LaneStatus, fault: ActiveFault) -> LaneStatus:
+    """``fault`` raised, replacing any standing fault of its code, and shown last."""
+    others = tuple(f for f in status.faults if f.code != fault.code)
+    return replace(status, faults=(*others, fault))
+
+
+def without_fault(status: LaneStatus, code: str) -> LaneStatus:
+    """The fault ``code`` cleared; the same object when it was not standing."""
+    others = tuple(f for f in status.faults if f.code != code)
+    return status if others == status.faults else replace(status, faults=others)

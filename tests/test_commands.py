@@ -37,9 +37,9 @@ def test_ack_then_done_ends_the_command_once() -> None:
     book = online_book("L1")
     book.issue("L1", OPEN, 10.0)
     book.ack("L1", "c1")
-    assert book.finish("L1", "c1") == Resolved("L1", "c1", Outcome.DONE)
+    assert book.finish("L1", "c1", 1.0) == Resolved("L1", "c1", Outcome.DONE)
     with pytest.raises(UnknownCommand, match="already ended as done"):
-        book.finish("L1", "c1")
+        book.finish("L1", "c1", 1.0)
 
 
 def test_refused_carries_the_lane_reason() -> None:
@@ -47,7 +47,7 @@ def test_refused_carries_the_lane_reason() -> None:
     book = online_book("L1")
     book.issue("L1", OPEN, 10.0)
     book.ack("L1", "c1")
-    assert book.finish("L1", "c1", "gate_motor_fault") == Resolved(
+    assert book.finish("L1", "c1", 1.0, "gate_motor_fault") == Resolved(
         "L1", "c1", Outcome.REFUSED, "gate_motor_fault"
     )
 
@@ -57,7 +57,7 @@ def test_done_before_ack_is_out_of_order_and_changes_nothing() -> None:
     book = online_book("L1")
     book.issue("L1", OPEN, 10.0)
     with pytest.raises(OutOfOrder):
-        book.finish("L1", "c1")
+        book.finish("L1", "c1", 1.0)
     assert book.is_open("c1")
 
 
@@ -79,6 +79,17 @@ def test_unacknowledged_command_times_out_at_its_deadline() -> None:
     assert book.expire(11.0) == []
 
 
+def test_end_read_at_or_after_the_deadline_is_a_timeout() -> None:
+    """An outcome is never later than its deadline: a done the centre, busy, reads only
+    after the deadline does not turn a command that ran out of time into done."""
+    book = online_book("L1")
+    book.issue("L1", OPEN, 10.0)
+    book.ack("L1", "c1")
+    assert book.finish("L1", "c1", 10.0) == Resolved("L1", "c1", Outcome.TIMEOUT)
+    assert book.expire(11.0) == []
+    assert not book.is_open("c1")
+
+
 def test_lane_that_leaves_mid_command_and_stays_away_ends_as_lane_offline() -> None:
     """The deadline outcome says the lane is gone, not merely slow."""
     book = online_book("L1")
@@ -94,7 +105,7 @@ def test_open_command_is_sent_again_under_the_same_id_when_its_lane_returns() ->
     book.lane_down("L1")
     assert book.lane_up("L1") == [Transmit("L1", OPEN)]
     book.ack("L1", "c1")
-    assert book.finish("L1", "c1").outcome is Outcome.DONE
+    assert book.finish("L1", "c1", 1.0).outcome is Outcome.DONE
 
 
 def test_repeated_id_joins_the_first_command_instead_of_sending_again() -> None:
@@ -103,5 +114,5 @@ def test_repeated_id_joins_the_first_command_instead_of_sending_again() -> None:
     book.issue("L1", OPEN, 10.0)
     assert book.issue("L1", OPEN, 10.0) == []
     book.ack("L1", "c1")
-    book.finish("L1", "c1")
+    book.finish("L1", "c1", 1.0)
     assert book.issue("L1", OPEN, 20.0) == [Resolved("L1", "c1", Outcome.DONE)]

@@ -12,10 +12,10 @@ from websockets.exceptions import ConnectionClosed
 
 from console.settings import Settings
 from console.sqlite_store import SQLiteStore
-from gates.agent import Backoff, LaneAgent
+from gates.agent import Backoff, LaneAgent, LaneReplaced
 from gates.drivers import GateState
 from gates.lane_session import LaneSession
-from gates.protocol import MAX_MESSAGE_BYTES, OpenGate
+from gates.protocol import MAX_MESSAGE_BYTES, Display, OpenGate
 from tests.conftest import Centre, LaneFactory, lane_behind_proxy, start_centre, wait_status
 from tests.lanes import ScriptedDriver
 
@@ -257,3 +257,43 @@ async def test_stopping_centre_closes_lanes_with_service_restart(
         stopping = asyncio.create_task(running.stop())
         assert (await closed_with(ws))[0] == 1012
         await stopping
+
+
+async def test_two_agents_on_one_token_take_over_once_and_the_newer_keeps_the_lane(
+    staffed: Centre, lanes: LaneFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The agent a newer one replaced stops with an error naming its lane instead of
+    redialling; the newer holds the lane, and the console shows the takeover."""
+    older = await lanes("P1-OUT")
+    newer = await lanes("P1-OUT")
+    with pytest.raises(ExceptionGroup) as caught:
+        async with asyncio.timeout(10):
+            await older.task
+    [replaced] = caught.value.exceptions
+    assert isinstance(replaced, LaneReplaced) and "P1-OUT" in str(replaced)
+    assert newer.agent.connected.is_set()
+    assert caplog.text.count("lane.link.replaced lane=P1-OUT") == 1
+    async with staffed.client("sue") as client:
+        [lane] = (await client.get("/api/lanes")).json()["lanes"]
+    assert lane["online"] and lane["fault"]["code"] == "link_replaced"
+    assert lane["fault"]["detail"].startswith("1 takeover in the last 10 min")
+    resolved = await staffed.hub.command("P1-OUT", OpenGate("c-1"), 5.0)
+    assert resolved.outcome == "done"
+    assert (older.driver.opens, newer.driver.opens) == (0, 1)
+
+
+async def test_lane_given_many_commands_at_once_answers_them_all(
+    centre: Centre, lanes: LaneFactory
+) -> None:
+    """A lane's acks and ends of the centre's own commands are never refused as over
+    its rate, even for more commands at once than its burst allows frames."""
+    lane = await lanes("P1-OUT")
+    burst = centre.hub.rate.burst
+    resolved = await asyncio.gather(
+        *(
+            centre.hub.command("P1-OUT", Display(f"c-{n}", (f"第{n}行",)), 10.0)
+            for n in range(burst)
+        )
+    )
+    assert {r.outcome for r in resolved} == {"done"}
+    assert lane.driver.shown

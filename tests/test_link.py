@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import pytest
+
+from gates.drivers import GateState
 from gates.link import (
     Authenticate,
     Close,
     CloseCode,
     Deliver,
+    Flooding,
     HeartbeatPolicy,
     LinkSession,
     Phase,
+    RatePolicy,
     Send,
+    Takeovers,
 )
-from gates.protocol import Error, Gate, Heartbeat, Hello, Welcome
+from gates.protocol import Ack, Error, Gate, Heartbeat, Hello, Welcome
 
 HELLO = '{"type":"hello","v":1,"lane":"P1-IN","token":"secret","heartbeat_ms":2000}'
 
@@ -127,3 +133,96 @@ def test_replaced_connection_is_closed_with_its_code() -> None:
     assert opened().replaced() == [
         Close(CloseCode.REPLACED, "another connection claimed this lane")
     ]
+
+
+def test_takeovers_are_counted_within_their_window_then_fade() -> None:
+    """A lane's takeovers count for ten minutes each; after the last one's window, none
+    is left to show."""
+    takeovers = Takeovers(window_s=600.0)
+    assert takeovers.record("P1-IN", 0.0) == 1
+    assert takeovers.record("P1-IN", 100.0) == 2
+    assert takeovers.record("P2-IN", 100.0) == 1
+    assert not takeovers.faded("P1-IN", 600.0)
+    assert takeovers.record("P1-IN", 650.0) == 2
+    assert not takeovers.faded("P1-IN", 1249.0)
+    assert takeovers.faded("P1-IN", 1250.0)
+    assert takeovers.record("P1-IN", 1300.0) == 1
+
+
+GATE = '{"type":"gate","state":"up"}'
+
+
+def limited(now: float = 0.0) -> LinkSession:
+    session = LinkSession(now, rate=RatePolicy(per_s=10.0, burst=3))
+    [auth] = session.receive(HELLO, now)  # the hello takes one of the burst
+    assert isinstance(auth, Authenticate)
+    session.accept(auth.hello, now)
+    return session
+
+
+def test_frames_beyond_the_burst_are_refused_as_rate_limited_and_change_nothing() -> None:
+    """Past its burst a lane's frame is answered rate_limited, not acted on, and does not
+    count as a sign of life."""
+    session = limited()
+    assert session.receive(GATE, 0.0) == [Deliver(Gate(GateState.UP))]
+    assert session.receive(GATE, 0.0) == [Deliver(Gate(GateState.UP))]
+    deadline = session.deadline
+    [reply, report] = session.receive(GATE, 0.05)
+    assert isinstance(reply, Send) and isinstance(reply.message, Error)
+    assert (reply.message.code, reply.message.ref) == ("rate_limited", "")
+    assert "10 messages a second" in reply.message.detail
+    assert report == Flooding(refused=1)
+    assert session.deadline == deadline and session.refused == 1
+
+
+def test_bucket_refills_at_its_rate() -> None:
+    """A lane that keeps to the rate is never refused."""
+    session = limited()
+    session.receive(GATE, 0.0)
+    session.receive(GATE, 0.0)
+    for n in range(1, 50):
+        assert session.receive(GATE, n * 0.1) == [Deliver(Gate(GateState.UP))]
+    assert session.refused == 0
+
+
+def test_reading_is_paced_to_the_read_rate_past_the_burst() -> None:
+    """However fast a lane sends, past a burst the centre reads at most ``read_per_s``
+    frames a second from it, a batch at a time; TCP holds the rest, at no cost to it."""
+    session = LinkSession(0.0, rate=RatePolicy(per_s=10.0, burst=20, read_per_s=100.0))
+    session.receive(HELLO, 0.0)
+    for _ in range(18):
+        session.receive(GATE, 0.0)
+    assert session.read_after == 0.0
+    session.receive(GATE, 0.0)
+    assert session.read_after == pytest.approx(0.1)
+    for _ in range(10):
+        session.receive(GATE, 0.1)
+    assert session.read_after == pytest.approx(0.2)
+
+
+def test_flooding_is_reported_at_most_once_a_second_with_the_count() -> None:
+    """Every refused frame gets its error; the centre's log gets the running count of
+    refused frames at most once a second."""
+    session = limited()
+    session.receive(GATE, 0.0)
+    session.receive(GATE, 0.0)
+    first = [session.receive(GATE, 0.0) for _ in range(5)]
+    assert all(isinstance(actions[0], Send) for actions in first)
+    assert [a for actions in first for a in actions if isinstance(a, Flooding)] == [Flooding(1)]
+    later = [session.receive(GATE, 1.0) for _ in range(5)]  # the bucket refilled to 3
+    assert [type(actions[0]) for actions in later] == [Deliver, Deliver, Deliver, Send, Send]
+    assert [a for actions in later for a in actions if isinstance(a, Flooding)] == [Flooding(6)]
+
+
+def test_replies_to_the_centres_commands_do_not_count_against_the_lane() -> None:
+    """Each command the centre sends grants the lane its ack and end: the centre never
+    refuses the answer it asked for, however many commands it sent at once."""
+    session = limited()  # two frames of the burst left
+    for _ in range(10):
+        session.commanded()
+    for n in range(22):
+        assert session.receive(f'{{"type":"ack","command_id":"c-{n}"}}', 0.0)[0] == Deliver(
+            Ack(f"c-{n}")
+        )
+    [reply, _] = session.receive(GATE, 0.0)
+    assert isinstance(reply, Send) and reply.message.code == "rate_limited"  # type: ignore[attr-defined]

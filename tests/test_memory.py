@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
+
 from gates.lane_session import LaneSession
-from gates.memory import INTERRUPTED, CommandJournal, Memo
+from gates.memory import INTERRUPTED, CommandJournal, JournalCorrupt, Memo
 from gates.protocol import Ack, Done, Refused
 
 WELCOME = '{"type":"welcome","v":1,"lane":"P1-OUT","heartbeat_ms":2000}'
@@ -62,3 +65,68 @@ def test_journal_file_is_compacted(tmp_path: Path) -> None:
     assert len(path.read_text().splitlines()) <= 2 * 3
     assert CommandJournal(path, size=3).get("c-19") == Memo(running=False)
     assert CommandJournal(path, size=3).get("c-0") is None
+
+
+def test_torn_last_record_is_dropped_and_its_command_refused_as_interrupted(
+    tmp_path: Path,
+) -> None:
+    """A power cut mid-write leaves a torn last line: the lane starts, and the command
+    it names is answered as interrupted rather than run (it may have begun)."""
+    path = tmp_path / "commands.jsonl"
+    journal = CommandJournal(path)
+    journal.started("c-done")
+    journal.ended("c-done", None)
+    with path.open("a", encoding="utf-8") as torn:
+        torn.write('{"id": "abc123", "runn')
+    reloaded = CommandJournal(path)
+    assert reloaded.get("c-done") == Memo(running=False)
+    assert reloaded.get("abc123") == Memo(running=False, refused=INTERRUPTED)
+    assert [json.loads(line)["id"] for line in path.read_text().splitlines()] == [
+        "c-done",
+        "abc123",
+    ]
+
+
+def test_torn_last_record_cut_inside_a_character_is_dropped(tmp_path: Path) -> None:
+    """A write cut in the middle of a multi-byte character is a torn record too."""
+    path = tmp_path / "commands.jsonl"
+    record = '{"id": "c-1", "running": false, "refused": "道闸故障"}'.encode()
+    path.write_bytes(record[: record.index("闸".encode()) + 1])
+    assert CommandJournal(path).get("c-1") == Memo(running=False, refused=INTERRUPTED)
+
+
+def test_torn_record_whose_id_was_cut_is_dropped(tmp_path: Path) -> None:
+    """Without a whole id there is nothing to remember; the complete records load."""
+    path = tmp_path / "commands.jsonl"
+    path.write_text('{"id": "c-1", "running": false, "refused": null}\n{"id": "c-2')
+    reloaded = CommandJournal(path)
+    assert reloaded.get("c-1") == Memo(running=False)
+    assert reloaded.get("c-2") is None and reloaded.get("c-") is None
+
+
+def test_blank_lines_in_the_journal_are_ignored(tmp_path: Path) -> None:
+    """Empty lines (a cut after the newline, an editor) are harmless."""
+    path = tmp_path / "commands.jsonl"
+    path.write_text('\n{"id": "c-1", "running": false, "refused": "jam"}\n\n  \n')
+    assert CommandJournal(path).get("c-1") == Memo(running=False, refused="jam")
+
+
+@pytest.mark.parametrize(
+    "middle",
+    ['{"id": "c-2", "runn', '{"id": "c-2", "running": "yes", "refused": null}', "[1, 2]"],
+)
+def test_corrupt_record_before_the_last_refuses_to_load_naming_file_and_line(
+    tmp_path: Path, middle: str
+) -> None:
+    """Damage in the middle is not a torn write: the journal is refused, untouched."""
+    path = tmp_path / "commands.jsonl"
+    text = (
+        '{"id": "c-1", "running": false, "refused": null}\n'
+        f"{middle}\n"
+        '{"id": "c-3", "running": false, "refused": null}\n'
+    )
+    path.write_text(text)
+    with pytest.raises(JournalCorrupt) as caught:
+        CommandJournal(path)
+    assert f"{path} line 2" in str(caught.value)
+    assert path.read_text() == text
