@@ -316,7 +316,7 @@ class MediaBridge:
             try:
                 unit = MediaUnit.parse(raw)
             except LinkError as exc:
-                await _close(websocket, CloseCode.MALFORMED, exc.detail[:120])
+                await _close(websocket, CloseCode.MALFORMED, f"{exc.code}: {exc.detail}"[:120])
                 return
             self._fan_out(feed, unit)
 

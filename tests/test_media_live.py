@@ -24,7 +24,7 @@ from console.web import SESSION_COOKIE
 from media.camera import FfmpegCamera, SyntheticCamera
 from media.messages import CloseCode, MediaHello, media_url
 from media.publisher import CAMERA_FAULT, MIC_FAULT, Publisher
-from media.units import HEADER
+from media.units import HEADER, MAX_UNIT_BYTES, Kind, MediaUnit
 from media.voice import DeviceMicrophone, Microphone, RecordingSpeaker, ToneMicrophone
 from tests.conftest import TEST_POLICY, Centre, Lane, LaneFactory
 from tests.viewers import ViewerPeer, offer, watch
@@ -511,3 +511,49 @@ async def test_a_malformed_unit_closes_the_upstream_and_the_lane_redials(
     started = time.monotonic()
     await peer.wait_frames(seen + 5, timeout=20)
     assert time.monotonic() - started < 20
+
+
+async def _as_lane(centre: Centre, lane: MediaLane, *frames: str | bytes) -> tuple[int, str]:
+    """Dial the media connection for the stream ``lane`` was asked for, as the lane,
+    send ``frames``; the close code and reason the centre answered with."""
+    wanted = lane.publisher.wanted
+    assert wanted is not None
+    async with connect(media_url(centre.link), max_size=None) as ws:
+        await ws.send(MediaHello("L1", centre.tokens["L1"], wanted.stream).encode())
+        for frame in frames:
+            await ws.send(frame)
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await asyncio.wait_for(ws.recv(), 10)
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code, closed.value.rcvd.reason
+
+
+def _largest_unit(extra: int = 0) -> bytes:
+    payload = b"\x00\x00\x00\x01\x65" + bytes(MAX_UNIT_BYTES - 5 + extra)
+    return MediaUnit(Kind.VIDEO, 1, 0, time.time(), payload, keyframe=True).encode()
+
+
+async def test_the_largest_legal_unit_is_taken(
+    staffed: Centre, media_lane: StartLane, peers: list[ViewerPeer]
+) -> None:
+    """A unit of exactly the documented maximum reaches the code and passes: what ends
+    the connection is the text frame sent after it, not the unit."""
+    lane = await media_lane()
+    async with staffed.client("alice") as client:
+        peers.append(await watch(client, "L1"))
+    code, reason = await _as_lane(staffed, lane, _largest_unit(), '{"type":"nope"}')
+    assert (code, reason) == (CloseCode.MALFORMED, "after media_hello only units")
+
+
+async def test_a_unit_one_byte_too_large_is_refused_by_the_centre(
+    staffed: Centre, media_lane: StartLane, peers: list[ViewerPeer]
+) -> None:
+    """One byte past the maximum is refused with 4400 too_large naming its size, not cut
+    off by the transport (1009)."""
+    lane = await media_lane()
+    async with staffed.client("alice") as client:
+        peers.append(await watch(client, "L1"))
+    code, reason = await _as_lane(staffed, lane, _largest_unit(extra=1))
+    assert code == CloseCode.MALFORMED
+    assert reason.startswith("too_large:") and str(MAX_UNIT_BYTES + HEADER.size + 1) in reason
