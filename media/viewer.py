@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import aioice
 import aioice.ice
+import aiortc
 from aiortc import (
     RTCConfiguration,
     RTCIceServer,
@@ -32,6 +34,7 @@ from aiortc.sdp import SessionDescription
 
 from .buffers import KeyframeQueue
 from .errors import OfferRefused
+from .internals import require
 from .opus import opus_packets, passthrough_opus
 from .tracks import PacketTrack
 from .units import Kind, MediaUnit
@@ -45,10 +48,44 @@ VIDEO_QUEUE_BYTES = 384 * 1024
 
 # aioice checks an idle pair's consent every 5 s and gives up after 6 misses: a killed
 # browser would hold its viewer (and the lane's upstream) for ~30 s. Once a second and 3
-# misses ends it in ~4 s (RFC 7675 allows any interval under 30 s). aioice reads these
-# module constants when each check runs, so this sets them for the whole centre process.
-aioice.ice.CONSENT_INTERVAL = 1
-aioice.ice.CONSENT_FAILURES = 3
+# misses ends it in ~4 s (RFC 7675 allows any interval under 30 s). aioice has no
+# per-connection setting: ``Connection.query_consent`` reads these module constants on
+# each round, so this sets them for the whole centre process.
+CONSENT_INTERVAL_S = 1
+CONSENT_FAILURES = 3
+# aiortc only flags a keyframe for an encoder it runs; the lane makes the keyframes, so
+# each viewer's video sender has its ``_send_keyframe``, which the sender's RTCP handler
+# calls on a browser's PLI or FIR, replaced by a request to the lane.
+_KEYFRAME_HOOK = "_send_keyframe"
+
+require(
+    "media.viewer",
+    "aioice",
+    aioice.__version__,
+    "0.13",
+    {
+        "ice.Connection.query_consent": (
+            getattr(aioice.ice.Connection, "query_consent", None),
+            {"CONSENT_INTERVAL", "CONSENT_FAILURES"},
+        )
+    },
+    "a vanished browser would hold its viewer for aioice's default ~30 s",
+)
+require(
+    "media.viewer",
+    "aiortc",
+    aiortc.__version__,
+    "1.16",
+    {
+        "RTCRtpSender._handle_rtcp_packet": (
+            getattr(RTCRtpSender, "_handle_rtcp_packet", None),
+            {_KEYFRAME_HOOK, "RTCP_PSFB_PLI", "RTCP_PSFB_FIR"},
+        )
+    },
+    "a browser's picture-loss request would never reach the lane",
+)
+aioice.ice.CONSENT_INTERVAL = CONSENT_INTERVAL_S
+aioice.ice.CONSENT_FAILURES = CONSENT_FAILURES
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,9 +156,7 @@ class Viewer:
         self.audio = PacketTrack(Kind.AUDIO, KeyframeQueue(0)) if self.listen else None
         video = self.pc.addTransceiver(self.video, direction="sendonly")
         prefer_codec(video, "video/H264")
-        # aiortc only flags a keyframe for an encoder it does not run here; the lane
-        # makes keyframes, so a browser's picture-loss request goes there.
-        video.sender._send_keyframe = on_keyframe  # type: ignore[method-assign]
+        setattr(video.sender, _KEYFRAME_HOOK, on_keyframe)
         if self.audio is not None:
             audio = self.pc.addTransceiver(self.audio, direction="sendrecv" if talk else "sendonly")
             prefer_codec(audio, "audio/opus")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -21,7 +23,7 @@ from console.ledger import AuditAction, AuditEntry
 from console.models import Session
 from console.settings import Settings
 from console.web import SESSION_COOKIE
-from media.camera import FfmpegCamera, SyntheticCamera
+from media.camera import Camera, FfmpegCamera, SyntheticCamera
 from media.messages import CloseCode, MediaHello, media_url
 from media.publisher import CAMERA_FAULT, MIC_FAULT, Publisher
 from media.units import HEADER, MAX_UNIT_BYTES, Kind, MediaUnit
@@ -54,6 +56,7 @@ async def media_lane(staffed: Centre, lanes: LaneFactory) -> StartLane:
         lane_id: str = "L1",
         *,
         camera_url: str | None = None,
+        camera: Callable[[], Camera] | None = None,
         microphone: Callable[[], Microphone] = ToneMicrophone,
     ) -> MediaLane:
         token = await staffed.add_lane(lane_id)
@@ -62,7 +65,8 @@ async def media_lane(staffed: Centre, lanes: LaneFactory) -> StartLane:
             media_url(staffed.link),
             lane_id,
             token,
-            camera=(
+            camera=camera
+            or (
                 (lambda: FfmpegCamera(camera_url))
                 if camera_url
                 else (lambda: SyntheticCamera(lane_id, size=(320, 240), fps=15, gop=15))
@@ -557,3 +561,77 @@ async def test_a_unit_one_byte_too_large_is_refused_by_the_centre(
     code, reason = await _as_lane(staffed, lane, _largest_unit(extra=1))
     assert code == CloseCode.MALFORMED
     assert reason.startswith("too_large:") and str(MAX_UNIT_BYTES + HEADER.size + 1) in reason
+
+
+# ------------------------------------------------------- peers that go away
+
+ROOT = Path(__file__).resolve().parent.parent
+# Consent checks drop a vanished peer in about 4 s; aioice's own defaults take ~30 s.
+VANISHED_WAIT_S = 15.0
+
+
+async def test_a_viewer_whose_browser_is_killed_is_dropped_by_consent_checks(
+    staffed: Centre, media_lane: StartLane
+) -> None:
+    """A connected tab killed outright (no DTLS close, no DELETE) is dropped within a
+    few consent checks: its watch ends in the ledger long before aioice's 30 s."""
+    await media_lane()
+    tab = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.viewers",
+        cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert tab.stdin is not None and tab.stdout is not None
+    try:
+        sdp = json.loads(await asyncio.wait_for(tab.stdout.readline(), 30))["sdp"]
+        async with staffed.client("alice") as client:
+            response = await client.post("/api/lanes/L1/webrtc", json={"sdp": sdp, "type": "offer"})
+        assert response.status_code == 200
+        tab.stdin.write(json.dumps(response.json()).encode() + b"\n")
+        await tab.stdin.drain()
+        assert await asyncio.wait_for(tab.stdout.readline(), 30) == b"connected\n"
+        ended = audit_of(staffed, AuditAction.WATCH_ENDED)
+    finally:
+        if tab.returncode is None:
+            tab.kill()
+        await tab.wait()
+    async with asyncio.timeout(VANISHED_WAIT_S):
+        await ended
+    assert staffed.media.viewers("L1") == []
+
+
+class WatchedCamera:
+    """The simulator's camera, noting each keyframe request the lane passes on to it."""
+
+    def __init__(self) -> None:
+        self.camera = SyntheticCamera("L1", size=(320, 240), fps=15, gop=15)
+        self.asked = asyncio.Event()
+
+    def units(self) -> AsyncIterator[MediaUnit]:
+        return self.camera.units()
+
+    def request_keyframe(self) -> None:
+        self.asked.set()
+        self.camera.request_keyframe()
+
+
+async def test_a_viewers_picture_loss_request_reaches_the_lane_camera(
+    staffed: Centre, media_lane: StartLane, peers: list[ViewerPeer]
+) -> None:
+    """An RTCP PLI from a viewer (what a browser sends when it cannot decode) reaches
+    the lane's camera as a keyframe request."""
+    camera = WatchedCamera()
+    await media_lane(camera=lambda: camera)
+    async with staffed.client("alice") as client:
+        peer = await watch(client, "L1")
+        peers.append(peer)
+    await peer.wait_frames(3)
+    receiver = peer.pc.getTransceivers()[0].receiver
+    ssrc = receiver.getSynchronizationSources()[0].source
+    camera.asked.clear()
+    await receiver._send_rtcp_pli(ssrc)
+    async with asyncio.timeout(10):
+        await camera.asked.wait()
