@@ -45,6 +45,7 @@ def create_app(settings: Settings, store: Store) -> Starlette:
         verify_lane,
         ice_servers=[RTCIceServer(**server) for server in settings.ice_servers],
         grace_s=settings.media_grace_s,
+        connect_s=settings.media_connect_s,
     )
     watching = Watching(bridge, audit)
     api = Api(settings, store, hub, audit, actions, streams, watching, LoginThrottle())

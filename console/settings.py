@@ -35,6 +35,9 @@ class Settings:
     # How long a lane keeps streaming after its last viewer left: an agent flicking
     # between lanes gets the picture back at once.
     media_grace_s: float = 10.0
+    # How long a browser's peer connection may take to come up after its answer: one
+    # that vanished while connecting is dropped then (media.feeds).
+    media_connect_s: float = 10.0
 
     @property
     def database(self) -> Path:
@@ -60,6 +63,7 @@ class Settings:
             secure_cookies=env.get("SEAT_SECURE_COOKIES", "0") in ("1", "true", "yes"),
             ice_servers=parse_ice_servers(env.get("SEAT_ICE_SERVERS", "")),
             media_grace_s=number("SEAT_MEDIA_GRACE_S", "10", float),
+            media_connect_s=number("SEAT_MEDIA_CONNECT_S", "10", float),
         )
 
 

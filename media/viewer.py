@@ -14,8 +14,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import aioice
@@ -34,6 +32,7 @@ from aiortc.sdp import SessionDescription
 
 from .buffers import KeyframeQueue
 from .errors import OfferRefused
+from .feeds import Watcher
 from .internals import require
 from .opus import opus_packets, passthrough_opus
 from .tracks import PacketTrack
@@ -88,16 +87,6 @@ aioice.ice.CONSENT_INTERVAL = CONSENT_INTERVAL_S
 aioice.ice.CONSENT_FAILURES = CONSENT_FAILURES
 
 
-@dataclass(frozen=True, slots=True)
-class Watcher:
-    """Who is watching, for access checks and the audit ledger."""
-
-    username: str
-    role: str
-    session: str  # the console session's token hash: logout ends its viewers
-    remote: str
-
-
 def parse_offer(sdp: str, *, audio: bool) -> RTCSessionDescription:
     """Check a browser's offer before any peer connection exists; raises
     ``OfferRefused`` naming what is wrong."""
@@ -123,7 +112,8 @@ def parse_offer(sdp: str, *, audio: bool) -> RTCSessionDescription:
 
 class Viewer:
     """A peer connection carrying one lane's video, and intercom audio when ``talk`` or
-    ``listen``. ``on_closed`` runs once, however the connection ends."""
+    ``listen``. ``on_connected`` runs when ICE and DTLS are up; ``on_closed`` runs once,
+    however the connection ends."""
 
     def __init__(
         self,
@@ -137,15 +127,16 @@ class Viewer:
         on_keyframe: Callable[[], None],
         on_speech: Callable[[bytes], Awaitable[None]],
         on_closed: Callable[[Viewer], None],
+        on_connected: Callable[[], None] | None = None,
     ) -> None:
         self.id = viewer_id
         self.lane = lane
         self.watcher = watcher
         self.talk = talk
         self.listen = listen or talk
-        self.started_at: datetime | None = None
         self._on_speech = on_speech
         self._on_closed = on_closed
+        self._on_connected = on_connected
         self._closed = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._speech: RTCRtpTransceiver | None = None
@@ -202,7 +193,9 @@ class Viewer:
     async def _state_changed(self) -> None:
         state = self.pc.connectionState
         log.info("media.viewer.state viewer=%s lane=%s state=%s", self.id, self.lane, state)
-        if state in ("failed", "closed"):
+        if state == "connected" and self._on_connected is not None:
+            self._on_connected()
+        elif state in ("failed", "closed"):
             await self.close()
 
     async def _relay_speech(self, track: MediaStreamTrack) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from aiortc import RTCPeerConnection
+from playwright.async_api import Browser
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -24,6 +25,7 @@ from console.models import Session
 from console.settings import Settings
 from console.web import SESSION_COOKIE
 from media.camera import Camera, FfmpegCamera, SyntheticCamera
+from media.feeds import MediaEvent, StreamChanged, ViewerLeft
 from media.messages import CloseCode, MediaHello, media_url
 from media.publisher import CAMERA_FAULT, MIC_FAULT, Publisher
 from media.units import HEADER, MAX_UNIT_BYTES, Kind, MediaUnit
@@ -34,9 +36,15 @@ from tests.viewers import ViewerPeer, offer, watch
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    # A short grace so tests see the lane stop streaming after the last viewer.
+    # A short grace so tests see the lane stop streaming after the last viewer, and a
+    # connect time that reaps a vanished browser sooner than the default 10 s.
     return Settings(
-        data_dir=tmp_path, port=0, command_timeout_s=3.0, heartbeat=TEST_POLICY, media_grace_s=0.3
+        data_dir=tmp_path,
+        port=0,
+        command_timeout_s=3.0,
+        heartbeat=TEST_POLICY,
+        media_grace_s=0.3,
+        media_connect_s=5.0,
     )
 
 
@@ -88,9 +96,22 @@ async def peers() -> AsyncIterator[list[ViewerPeer]]:
         await peer.close()
 
 
-async def settled(centre: Centre, check: Callable[[], bool]) -> None:
-    async with asyncio.timeout(10):
-        await centre.media.settled(check)
+def media_event(centre: Centre, check: Callable[[MediaEvent], bool]) -> asyncio.Future[MediaEvent]:
+    """Resolves with the first change the centre's media announces from now on that
+    passes ``check``."""
+    seen: asyncio.Future[MediaEvent] = asyncio.get_running_loop().create_future()
+
+    def look(event: MediaEvent) -> None:
+        if check(event) and not seen.done():
+            seen.set_result(event)
+            unsubscribe()
+
+    unsubscribe = centre.media.subscribe(look)
+    return seen
+
+
+def stopped(lane: str) -> Callable[[MediaEvent], bool]:
+    return lambda e: isinstance(e, StreamChanged) and e.lane == lane and not e.streaming
 
 
 async def hears(speaker: RecordingSpeaker, level: float) -> None:
@@ -249,9 +270,11 @@ async def test_last_viewer_leaving_stops_the_lane_after_the_grace_time(
     async with staffed.client("alice") as client:
         peer = await watch(client, "L1")
         await peer.wait_frames(3)
+    stop = media_event(staffed, stopped("L1"))
     await peer.pc.close()  # the tab went away without a DELETE
-    await settled(staffed, lambda: not staffed.media.viewers("L1"))
-    await settled(staffed, lambda: not staffed.media.streaming("L1"))
+    async with asyncio.timeout(10):
+        await stop
+    assert staffed.media.viewers("L1") == []
     assert open_peer_connections() == 0
 
 
@@ -263,9 +286,12 @@ async def test_logging_out_ends_that_users_viewers(
     async with staffed.client("alice") as alice, staffed.client("bob") as bob:
         peers.append(await watch(alice, "L1", talk=True))
         peers.append(await watch(bob, "L1"))
+        left = media_event(staffed, lambda e: isinstance(e, ViewerLeft))
         assert (await alice.post("/api/logout")).status_code == 204
-    await settled(staffed, lambda: len(staffed.media.viewers("L1")) == 1)
-    assert staffed.media.viewers("L1")[0].watcher.username == "bob"
+    async with asyncio.timeout(10):
+        event = await left
+    assert isinstance(event, ViewerLeft) and event.viewing.watcher.username == "alice"
+    assert [v.watcher.username for v in staffed.media.viewers("L1")] == ["bob"]
 
 
 async def test_a_view_ends_when_its_login_does(
@@ -292,8 +318,9 @@ async def test_a_view_ends_when_its_login_does(
         peers.append(peer)
     assert len(staffed.media.viewers("L1")) == 1
     ended = audit_of(staffed, AuditAction.WATCH_ENDED)
-    await settled(staffed, lambda: not staffed.media.viewers("L1"))
-    await ended
+    async with asyncio.timeout(10):
+        await ended
+    assert staffed.media.viewers("L1") == []
 
 
 async def test_a_lane_that_reconnects_streams_again_to_the_same_viewer(
@@ -506,7 +533,6 @@ async def test_a_malformed_unit_closes_the_upstream_and_the_lane_redials(
     assert wanted is not None
     async with connect(media_url(staffed.link)) as ws:
         await ws.send(MediaHello("L1", staffed.tokens["L1"], wanted.stream).encode())
-        await settled(staffed, lambda: staffed.media.streaming("L1"))
         await ws.send(b"\x80" + bytes(HEADER.size))
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 10)
@@ -635,3 +661,36 @@ async def test_a_viewers_picture_loss_request_reaches_the_lane_camera(
     await receiver._send_rtcp_pli(ssrc)
     async with asyncio.timeout(10):
         await camera.asked.wait()
+
+
+# A browser's offer, gathered in full as the console sends it; the tab is then closed.
+BROWSER_OFFER = """async () => {
+  const pc = new RTCPeerConnection();
+  pc.addTransceiver("video", {direction: "recvonly"});
+  await pc.setLocalDescription(await pc.createOffer());
+  while (pc.iceGatheringState !== "complete") {
+    await new Promise((done) => pc.addEventListener("icegatheringstatechange", done, {once: true}));
+  }
+  return pc.localDescription.sdp;
+}"""
+
+
+@pytest.mark.browser
+async def test_a_browser_gone_before_its_connection_is_up_is_reaped(
+    staffed: Centre, media_lane: StartLane, browser: Browser
+) -> None:
+    """A tab closed after offering, before ICE completes, is dropped once the connect
+    time is up: its watch ends in the ledger and the lane stops streaming."""
+    await media_lane()
+    page = await browser.new_page()
+    sdp = await page.evaluate(BROWSER_OFFER)
+    await page.close()
+    ended = audit_of(staffed, AuditAction.WATCH_ENDED)
+    stop = media_event(staffed, stopped("L1"))
+    async with staffed.client("alice") as client:
+        response = await client.post("/api/lanes/L1/webrtc", json={"sdp": sdp, "type": "offer"})
+    assert response.status_code == 200
+    async with asyncio.timeout(staffed.settings.media_connect_s + 20):
+        await ended
+        await stop
+    assert staffed.media.viewers("L1") == []
