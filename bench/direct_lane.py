@@ -47,13 +47,13 @@ class DirectLane:
         self._stopping: set[asyncio.Task[None]] = set()
         self._spoken = 0
 
-    async def watch(self, sdp: str, *, talk: bool = False) -> tuple[str, str]:
+    async def watch(self, sdp: str, *, talk: bool = False, listen: bool = False) -> tuple[str, str]:
         viewer = Viewer(
             uuid.uuid4().hex,
             "direct",
             WATCHER,
             talk=talk,
-            listen=talk,
+            listen=listen,
             ice_servers=[],
             on_keyframe=self._keyframe,
             on_speech=self._speak,
@@ -65,7 +65,7 @@ class DirectLane:
             viewer.send(unit)
         if self._filming is None:
             self._filming = asyncio.create_task(self._pump(self._film()))
-        if talk and self._listening is None and self.microphone is not None:
+        if (talk or listen) and self._listening is None and self.microphone is not None:
             self._listening = asyncio.create_task(self._pump(self.microphone.units()))
         return viewer.id, answer.sdp
 
