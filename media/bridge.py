@@ -238,12 +238,26 @@ class MediaBridge:
     # ------------------------------------------------------- carrying it out
 
     def _later(self, actions: list[Action]) -> None:
-        """Carry out what the book said in answer to a callback (which cannot wait)."""
+        """Carry out what the book said in answer to a callback (which cannot wait):
+        announcements and bursts at once, so a viewer closed at shutdown still reaches
+        the ledger, and what must be awaited in a task, in order."""
         self._rearm()
-        if actions:
-            task = asyncio.create_task(self._perform(actions))
+        waits: list[Action] = []
+        for action in actions:
+            if isinstance(action, Announce | Burst):
+                self._at_once(action)
+            else:
+                waits.append(action)
+        if waits:
+            task = asyncio.create_task(self._perform(waits))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    def _at_once(self, action: Announce | Burst) -> None:
+        if isinstance(action, Announce):
+            self._announce(action.event)
+        else:
+            self._burst(action)
 
     async def _act(self, actions: list[Action]) -> None:
         self._rearm()
@@ -251,10 +265,8 @@ class MediaBridge:
 
     async def _perform(self, actions: list[Action]) -> None:
         for action in actions:
-            if isinstance(action, Announce):
-                self._announce(action.event)
-            elif isinstance(action, Burst):
-                self._burst(action)
+            if isinstance(action, Announce | Burst):
+                self._at_once(action)
             elif isinstance(action, Notify):
                 if await self.hub.notify(action.lane, action.media):
                     media = action.media

@@ -323,6 +323,19 @@ async def test_a_view_ends_when_its_login_does(
     assert staffed.media.viewers("L1") == []
 
 
+async def test_a_view_open_when_the_centre_stops_ends_in_the_ledger(
+    staffed: Centre, media_lane: StartLane, peers: list[ViewerPeer]
+) -> None:
+    """Viewers the centre closes as it shuts down still get their end recorded."""
+    await media_lane()
+    async with staffed.client("alice") as client:
+        peers.append(await watch(client, "L1"))
+    ended = audit_of(staffed, AuditAction.WATCH_ENDED)
+    await staffed.media.close()  # what the centre's shutdown does
+    async with asyncio.timeout(10):
+        await ended
+
+
 async def test_a_lane_that_reconnects_streams_again_to_the_same_viewer(
     staffed: Centre, media_lane: StartLane, lanes: LaneFactory, peers: list[ViewerPeer]
 ) -> None:
