@@ -18,9 +18,9 @@ from aiortc import RTCSessionDescription
 
 from media.buffers import GopCache
 from media.camera import Camera
-from media.feeds import Watcher
 from media.units import MediaUnit
 from media.viewer import Viewer
+from media.viewing import Watcher
 from media.voice import Microphone, RecordingSpeaker
 
 from .peers import speech_unit

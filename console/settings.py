@@ -36,7 +36,7 @@ class Settings:
     # between lanes gets the picture back at once.
     media_grace_s: float = 10.0
     # How long a browser's peer connection may take to come up after its answer: one
-    # that vanished while connecting is dropped then (media.feeds).
+    # that vanished while connecting is dropped then (media.switchboard).
     media_connect_s: float = 10.0
 
     @property

@@ -17,7 +17,7 @@ from typing import Any
 
 from media.bridge import MediaBridge
 from media.errors import IntercomBusy, LaneOffline, MediaError, OfferRefused
-from media.feeds import MediaEvent, ViewerLeft, Viewing, Watcher
+from media.viewing import MediaEvent, ViewerLeft, Viewing, Watcher
 
 from .actions import Actor
 from .audit import AuditLog

@@ -6,9 +6,9 @@ A lane streams only while somebody watches: the first viewer makes the centre se
 (``media.messages``), and a grace time after the last viewer leaves the centre asks it
 to stop. Units arrive encoded and leave encoded; nothing here decodes a frame.
 
-Every rule lives in ``media.feeds.FeedBook``; this is its driver: it feeds the book
-what the sockets, the peer connections and the clock say, and carries out what the
-book returns.
+Every rule lives in ``media.switchboard.Switchboard``; this is its driver: it feeds the
+switchboard what the sockets, the peer connections and the clock say, and carries out
+what the switchboard returns.
 """
 
 from __future__ import annotations
@@ -28,25 +28,21 @@ from gates.hub import LaneHub
 from gates.status import LaneStatus
 
 from .errors import OfferRefused
-from .feeds import (
+from .messages import CloseCode, KeyframeWanted, parse_hello
+from .switchboard import (
     Action,
     Announce,
     AskKeyframe,
     Burst,
     CloseUpstream,
     CloseViewer,
-    FeedBook,
-    MediaEvent,
     Notify,
     Speak,
-    ViewerJoined,
-    ViewerLeft,
-    Viewing,
-    Watcher,
+    Switchboard,
 )
-from .messages import CloseCode, KeyframeWanted, parse_hello
 from .units import MediaUnit
 from .viewer import Viewer, parse_offer
+from .viewing import MediaEvent, ViewerJoined, ViewerLeft, Viewing, Watcher
 
 log = logging.getLogger("seat.media")
 
@@ -71,7 +67,7 @@ class MediaBridge:
         self.hub = hub
         self.verify = verify
         self.ice_servers = ice_servers or []
-        self.book = FeedBook(
+        self.board = Switchboard(
             grace_s=grace_s, connect_s=connect_s, keyframe_interval_s=keyframe_interval_s
         )
         self._viewers: dict[str, Viewer] = {}
@@ -86,14 +82,14 @@ class MediaBridge:
     # ----------------------------------------------------------------- queries
 
     def viewers(self, lane: str | None = None) -> list[Viewing]:
-        return self.book.viewers(lane)
+        return self.board.viewers(lane)
 
     def viewer(self, viewer_id: str) -> Viewing | None:
-        return self.book.viewer(viewer_id)
+        return self.board.viewer(viewer_id)
 
     def streaming(self, lane: str) -> bool:
         """Whether the lane's media connection is up."""
-        return self.book.streaming(lane)
+        return self.board.streaming(lane)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` with every change: a viewer joined or left (the ledger
@@ -112,7 +108,7 @@ class MediaBridge:
         peer connection is left behind."""
         offer = parse_offer(sdp, audio=talk or listen)
         viewing = Viewing(uuid.uuid4().hex, lane, watcher, talk=talk, listen=listen or talk)
-        admitted = self.book.admit(viewing, online=self.hub.status(lane).online, now=self._now())
+        admitted = self.board.admit(viewing, online=self.hub.status(lane).online, now=self._now())
         viewer = Viewer(
             viewing.id,
             lane,
@@ -120,9 +116,9 @@ class MediaBridge:
             talk=talk,
             listen=listen,
             ice_servers=self.ice_servers,
-            on_keyframe=lambda: self._later(self.book.keyframe_wanted(lane, self._now())),
+            on_keyframe=lambda: self._later(self.board.keyframe_wanted(lane, self._now())),
             on_speech=lambda packet: self._speech(viewing.id, packet),
-            on_connected=lambda: self._later(self.book.connected(viewing.id)),
+            on_connected=lambda: self._later(self.board.connected(viewing.id)),
             on_closed=self._viewer_closed,
         )
         self._viewers[viewing.id] = viewer
@@ -132,9 +128,9 @@ class MediaBridge:
             if viewer.closed:
                 raise OfferRefused("peer_closed", "the browser's connection ended at once")
         except BaseException:
-            await viewer.close()  # leaves the book, and frees the floor it took
+            await viewer.close()  # leaves the switchboard, and frees the floor it took
             raise
-        await self._act(self.book.join(viewing.id, self._now()))
+        await self._act(self.board.join(viewing.id, self._now()))
         return viewing, answer.sdp
 
     async def release(self, viewer_id: str) -> bool:
@@ -163,16 +159,16 @@ class MediaBridge:
 
     def _viewer_closed(self, viewer: Viewer) -> None:
         self._viewers.pop(viewer.id, None)
-        self._later(self.book.leave(viewer.id, self._now()))
+        self._later(self.board.leave(viewer.id, self._now()))
 
     async def _speech(self, viewer_id: str, packet: bytes) -> None:
         """The talking agent's Opus packet, on to the lane's speaker as it came."""
-        await self._perform(self.book.speech(viewer_id, packet, time.time()))
+        await self._perform(self.board.speech(viewer_id, packet, time.time()))
 
     # ---------------------------------------------------------- the lane side
 
     def _lane_changed(self, status: LaneStatus) -> None:
-        self._later(self.book.lane_status(status.lane, status.online))
+        self._later(self.board.lane_status(status.lane, status.online))
 
     async def serve(self, websocket: WebSocket) -> None:
         """The media connection endpoint: a lane's encoded units for one stream."""
@@ -197,8 +193,8 @@ class MediaBridge:
         upstream = next(self._upstream_ids)
         self._upstreams[upstream] = websocket
         try:
-            await self._act(self.book.upstream_opened(hello.lane, hello.stream, upstream))
-            if self.book.upstream(hello.lane) != upstream:
+            await self._act(self.board.upstream_opened(hello.lane, hello.stream, upstream))
+            if self.board.upstream(hello.lane) != upstream:
                 return  # not wanted: closed
             log.info("media.upstream.opened lane=%s stream=%s", hello.lane, hello.stream)
             try:
@@ -207,7 +203,7 @@ class MediaBridge:
                 log.info("media.upstream.closed lane=%s stream=%s", hello.lane, hello.stream)
         finally:
             del self._upstreams[upstream]
-            self._later(self.book.upstream_closed(hello.lane, upstream))
+            self._later(self.board.upstream_closed(hello.lane, upstream))
 
     async def _receive(self, lane: str, upstream: int, websocket: WebSocket) -> None:
         while True:
@@ -219,7 +215,7 @@ class MediaBridge:
                 await _close(websocket, CloseCode.MALFORMED, "after media_hello only units")
                 return
             try:
-                unit = self.book.take(lane, upstream, MediaUnit.parse(raw))
+                unit = self.board.take(lane, upstream, MediaUnit.parse(raw))
             except LinkError as exc:
                 await _close(websocket, CloseCode.MALFORMED, f"{exc.code}: {exc.detail}"[:120])
                 return
@@ -228,17 +224,17 @@ class MediaBridge:
 
     def _fan_out(self, lane: str, unit: MediaUnit) -> None:
         starved = False
-        for viewer_id in self.book.audience(lane):
+        for viewer_id in self.board.audience(lane):
             viewer = self._viewers[viewer_id]
             viewer.send(unit)
             starved = starved or viewer.video_queue.wants_keyframe
         if starved:
-            self._later(self.book.keyframe_wanted(lane, self._now()))
+            self._later(self.board.keyframe_wanted(lane, self._now()))
 
     # ------------------------------------------------------- carrying it out
 
     def _later(self, actions: list[Action]) -> None:
-        """Carry out what the book said in answer to a callback (which cannot wait):
+        """Carry out what the switchboard said in answer to a callback (which cannot wait):
         announcements and bursts at once, so a viewer closed at shutdown still reaches
         the ledger, and what must be awaited in a task, in order."""
         self._rearm()
@@ -314,14 +310,14 @@ class MediaBridge:
                 viewing.watcher.username,
                 viewing.talk,
                 viewing.listen,
-                len(self.book.viewers(viewing.lane)),
+                len(self.board.viewers(viewing.lane)),
             )
         for listener in list(self._listeners):
             listener(event)
 
     def _rearm(self) -> None:
-        """One timer, at the book's next deadline."""
-        at = self.book.deadline
+        """One timer, at the switchboard's next deadline."""
+        at = self.board.deadline
         if at == self._timer_at:
             return
         if self._timer is not None:
@@ -331,7 +327,7 @@ class MediaBridge:
 
     def _wake(self) -> None:
         self._timer = self._timer_at = None
-        self._later(self.book.expire(self._now()))
+        self._later(self.board.expire(self._now()))
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time()

@@ -32,11 +32,11 @@ from aiortc.sdp import SessionDescription
 
 from .buffers import KeyframeQueue
 from .errors import OfferRefused
-from .feeds import Watcher
 from .internals import require
 from .opus import opus_packets, passthrough_opus
 from .tracks import PacketTrack
 from .units import Kind, MediaUnit
+from .viewing import Watcher
 
 log = logging.getLogger("seat.media")
 

@@ -15,9 +15,9 @@ from playwright.async_api import Browser, Page, expect
 
 from console.ledger import AuditAction
 from media.camera import Camera, FfmpegCamera, SyntheticCamera
-from media.feeds import ViewerLeft
 from media.messages import media_url
 from media.publisher import Publisher
+from media.viewing import ViewerLeft
 from media.voice import RecordingSpeaker, ToneMicrophone
 from tests.conftest import PASSWORD, Centre, Lane, LaneFactory
 from tests.lanes import seen

@@ -25,10 +25,10 @@ from console.models import Session
 from console.settings import Settings
 from console.web import SESSION_COOKIE
 from media.camera import Camera, FfmpegCamera, SyntheticCamera
-from media.feeds import MediaEvent, StreamChanged, ViewerLeft
 from media.messages import CloseCode, MediaHello, media_url
 from media.publisher import CAMERA_FAULT, MIC_FAULT, Publisher
 from media.units import HEADER, MAX_UNIT_BYTES, Kind, MediaUnit
+from media.viewing import MediaEvent, StreamChanged, ViewerLeft
 from media.voice import DeviceMicrophone, Microphone, RecordingSpeaker, ToneMicrophone
 from tests.conftest import TEST_POLICY, Centre, Lane, LaneFactory
 from tests.viewers import ViewerPeer, offer, watch

@@ -1,6 +1,6 @@
-"""The centre's live media as a state machine with no I/O: each lane's feed (who watches
-it, which media connection carries it, what the lane was asked to stream), the intercom
-floor, and the times that run out.
+"""The centre's live media as a state machine with no I/O: each lane's feed (who
+watches it, which media connection carries it, what the lane was asked to stream), the
+intercom floor, and the times that run out.
 
 ``MediaBridge`` feeds it what happened, with the time (``now``, monotonic seconds), and
 carries out the actions it returns: tell a lane what to stream, ask it for a keyframe,
@@ -34,63 +34,19 @@ from .buffers import GopCache, Timeline
 from .errors import IntercomBusy, LaneOffline
 from .messages import CloseCode
 from .units import AUDIO_CLOCK, VIDEO_CLOCK, Kind, MediaUnit
+from .viewing import (
+    FloorChanged,
+    MediaEvent,
+    StreamChanged,
+    ViewerJoined,
+    ViewerLeft,
+    Viewing,
+)
 
 # Opus packets from browsers are 20 ms; the lane's speaker needs a pts clock only.
 SPEECH_STEP = AUDIO_CLOCK // 50
 
 Upstream = int  # the driver's handle of one media connection
-
-
-@dataclass(frozen=True, slots=True)
-class Watcher:
-    """Who is watching, for access checks and the audit ledger."""
-
-    username: str
-    role: str
-    session: str  # the console session's token hash: logout ends its viewers
-    remote: str
-
-
-@dataclass(frozen=True, slots=True)
-class Viewing:
-    """One viewer as the feeds know it. ``listen``: hears the lane (talkers do too)."""
-
-    id: str
-    lane: str
-    watcher: Watcher
-    talk: bool
-    listen: bool
-
-
-# ------------------------------------------------------------------ events
-
-
-@dataclass(frozen=True, slots=True)
-class ViewerJoined:
-    viewing: Viewing
-
-
-@dataclass(frozen=True, slots=True)
-class ViewerLeft:
-    viewing: Viewing
-    seconds: float  # from joining to leaving
-
-
-@dataclass(frozen=True, slots=True)
-class StreamChanged:
-    """The lane's media connection came up, or went (``streaming`` False)."""
-
-    lane: str
-    streaming: bool
-
-
-@dataclass(frozen=True, slots=True)
-class FloorChanged:
-    lane: str
-    holder: str | None
-
-
-MediaEvent = ViewerJoined | ViewerLeft | StreamChanged | FloorChanged
 
 
 # ------------------------------------------------------------------ actions
@@ -173,7 +129,7 @@ class _Feed:
     speech_seq: int = 0
 
 
-class FeedBook:
+class Switchboard:
     def __init__(
         self,
         *,

@@ -1,4 +1,4 @@
-"""FeedBook, the centre's live-media rules, driven with literals: no sockets, no peers,
+"""Switchboard, the centre's live-media rules, driven with literals: no sockets, no peers,
 times given as numbers."""
 
 from __future__ import annotations
@@ -9,33 +9,35 @@ import pytest
 
 from gates.protocol import Media
 from media.errors import IntercomBusy, LaneOffline
-from media.feeds import (
+from media.messages import CloseCode
+from media.switchboard import (
     Announce,
     AskKeyframe,
     Burst,
     CloseUpstream,
     CloseViewer,
-    FeedBook,
-    FloorChanged,
     Notify,
     Speak,
+    Switchboard,
+)
+from media.units import Kind, MediaUnit
+from media.viewing import (
+    FloorChanged,
     StreamChanged,
     ViewerJoined,
     ViewerLeft,
     Viewing,
     Watcher,
 )
-from media.messages import CloseCode
-from media.units import Kind, MediaUnit
 
 ALICE = Watcher("alice", "agent", "s-alice", "10.0.0.1")
 BOB = Watcher("bob", "agent", "s-bob", "10.0.0.2")
 SUE = Watcher("sue", "supervisor", "s-sue", "10.0.0.3")
 
 
-def book(**kwargs: float) -> FeedBook:
+def book(**kwargs: float) -> Switchboard:
     streams = (f"st{n}" for n in itertools.count(1))
-    return FeedBook(
+    return Switchboard(
         grace_s=10, connect_s=5, keyframe_interval_s=1, new_stream=lambda: next(streams), **kwargs
     )
 
@@ -46,18 +48,18 @@ def viewing(
     return Viewing(viewer_id, "L1", who, talk=talk, listen=listen or talk)
 
 
-def joined(feeds: FeedBook, seat: Viewing, now: float = 0.0) -> list[object]:
-    admitted = feeds.admit(seat, online=True, now=now)
-    return [*admitted, *feeds.join(seat.id, now)]
+def joined(board: Switchboard, seat: Viewing, now: float = 0.0) -> list[object]:
+    admitted = board.admit(seat, online=True, now=now)
+    return [*admitted, *board.join(seat.id, now)]
 
 
 def video(seq: int, *, key: bool = False, pts: int | None = None) -> MediaUnit:
     return MediaUnit(Kind.VIDEO, seq, seq * 6000 if pts is None else pts, 1.0, b"v", key)
 
 
-def streaming(feeds: FeedBook, upstream: int = 7) -> None:
+def streaming(board: Switchboard, upstream: int = 7) -> None:
     """The lane dialled in for the stream it was asked for."""
-    feeds.upstream_opened("L1", "st1", upstream)
+    board.upstream_opened("L1", "st1", upstream)
 
 
 # ------------------------------------------------------------------ watching
@@ -65,9 +67,9 @@ def streaming(feeds: FeedBook, upstream: int = 7) -> None:
 
 def test_the_first_viewer_asks_the_lane_to_stream_video() -> None:
     """A viewer joining a lane nobody watched makes the lane be asked for video."""
-    feeds = book()
+    board = book()
     seat = viewing("v1")
-    assert joined(feeds, seat) == [
+    assert joined(board, seat) == [
         Announce(ViewerJoined(seat)),
         Notify("L1", Media("st1", video=True, audio=False)),
     ]
@@ -75,64 +77,64 @@ def test_the_first_viewer_asks_the_lane_to_stream_video() -> None:
 
 def test_a_listener_adds_audio_and_a_second_viewer_asks_nothing_new() -> None:
     """The lane is asked again only when what it should send changes."""
-    feeds = book()
-    joined(feeds, viewing("v1"))
-    assert joined(feeds, viewing("v2", BOB))[1:] == []
-    assert joined(feeds, viewing("v3", SUE, listen=True))[1:] == [
+    board = book()
+    joined(board, viewing("v1"))
+    assert joined(board, viewing("v2", BOB))[1:] == []
+    assert joined(board, viewing("v3", SUE, listen=True))[1:] == [
         Notify("L1", Media("st1", video=True, audio=True))
     ]
 
 
 def test_an_offline_lane_admits_nobody() -> None:
     """Watching an offline lane is refused and leaves nothing behind."""
-    feeds = book()
+    board = book()
     with pytest.raises(LaneOffline):
-        feeds.admit(viewing("v1"), online=False, now=0)
-    assert feeds.viewers() == [] and feeds.deadline is None
+        board.admit(viewing("v1"), online=False, now=0)
+    assert board.viewers() == [] and board.deadline is None
 
 
 def test_a_joining_viewer_gets_the_current_gop_first() -> None:
     """Units since the last keyframe go to a new viewer as one burst."""
-    feeds = book()
-    joined(feeds, viewing("v1"))
-    streaming(feeds)
-    taken = [feeds.take("L1", 7, unit) for unit in (video(1, key=True), video(2), video(3))]
-    actions = joined(feeds, viewing("v2", BOB))
+    board = book()
+    joined(board, viewing("v1"))
+    streaming(board)
+    taken = [board.take("L1", 7, unit) for unit in (video(1, key=True), video(2), video(3))]
+    actions = joined(board, viewing("v2", BOB))
     assert actions[0] == Burst("v2", tuple(u for u in taken if u is not None))
 
 
 def test_units_of_a_replaced_connection_are_dropped() -> None:
     """Only the lane's current media connection feeds the viewers."""
-    feeds = book()
-    joined(feeds, viewing("v1"))
-    streaming(feeds, upstream=7)
-    assert feeds.upstream_opened("L1", "st1", 8) == [
+    board = book()
+    joined(board, viewing("v1"))
+    streaming(board, upstream=7)
+    assert board.upstream_opened("L1", "st1", 8) == [
         CloseUpstream(7, CloseCode.REPLACED, "replaced by a newer media connection")
     ]
-    assert feeds.take("L1", 7, video(1, key=True)) is None
-    assert feeds.take("L1", 8, video(1, key=True)) is not None
+    assert board.take("L1", 7, video(1, key=True)) is None
+    assert board.take("L1", 8, video(1, key=True)) is not None
 
 
 def test_a_new_connection_continues_the_lanes_clock() -> None:
     """A lane that redials restarts its pts; viewers see one clock going on."""
-    feeds = book()
-    joined(feeds, viewing("v1"))
-    streaming(feeds, upstream=7)
-    first = feeds.take("L1", 7, video(1, key=True, pts=900_000))
-    feeds.upstream_opened("L1", "st1", 8)
-    second = feeds.take("L1", 8, video(1, key=True, pts=0))
+    board = book()
+    joined(board, viewing("v1"))
+    streaming(board, upstream=7)
+    first = board.take("L1", 7, video(1, key=True, pts=900_000))
+    board.upstream_opened("L1", "st1", 8)
+    second = board.take("L1", 8, video(1, key=True, pts=0))
     assert first is not None and second is not None
     assert second.pts == first.pts + 6000
 
 
 def test_a_connection_for_a_stream_nobody_asked_for_is_closed() -> None:
     """A stale or made-up stream id is refused with 4410."""
-    feeds = book()
-    joined(feeds, viewing("v1"))
-    assert feeds.upstream_opened("L1", "old", 7) == [
+    board = book()
+    joined(board, viewing("v1"))
+    assert board.upstream_opened("L1", "old", 7) == [
         CloseUpstream(7, CloseCode.NOT_WANTED, "no such stream is wanted")
     ]
-    assert not feeds.streaming("L1")
+    assert not board.streaming("L1")
 
 
 # ------------------------------------------------------------------ leaving
@@ -140,55 +142,55 @@ def test_a_connection_for_a_stream_nobody_asked_for_is_closed() -> None:
 
 def test_the_last_viewer_leaving_stops_the_lane_after_the_grace_time() -> None:
     """The lane keeps streaming for the grace time, then is told to stop and hung up."""
-    feeds = book()
+    board = book()
     seat = viewing("v1")
-    joined(feeds, seat, now=100)
-    streaming(feeds)
-    feeds.connected("v1")
-    assert feeds.leave("v1", now=130) == [Announce(ViewerLeft(seat, 30))]
-    assert feeds.deadline == 140
-    assert feeds.expire(139.9) == []
-    assert feeds.expire(140) == [
+    joined(board, seat, now=100)
+    streaming(board)
+    board.connected("v1")
+    assert board.leave("v1", now=130) == [Announce(ViewerLeft(seat, 30))]
+    assert board.deadline == 140
+    assert board.expire(139.9) == []
+    assert board.expire(140) == [
         Notify("L1", Media("st1", video=False, audio=False)),
         CloseUpstream(7, CloseCode.NOT_WANTED, "nobody is watching"),
         Announce(StreamChanged("L1", False)),
     ]
-    assert feeds.deadline is None and not feeds.streaming("L1")
+    assert board.deadline is None and not board.streaming("L1")
 
 
 def test_a_viewer_joining_within_the_grace_time_keeps_the_stream() -> None:
     """Flicking back to a lane gets the same stream, with no new ask."""
-    feeds = book()
-    joined(feeds, viewing("v1"), now=0)
-    feeds.connected("v1")
-    feeds.leave("v1", now=1)
-    assert joined(feeds, viewing("v2"), now=5)[1:] == []
-    feeds.connected("v2")
-    assert feeds.deadline is None and feeds.expire(100) == []
+    board = book()
+    joined(board, viewing("v1"), now=0)
+    board.connected("v1")
+    board.leave("v1", now=1)
+    assert joined(board, viewing("v2"), now=5)[1:] == []
+    board.connected("v2")
+    assert board.deadline is None and board.expire(100) == []
 
 
 def test_a_viewer_that_never_connects_is_closed_after_the_connect_time() -> None:
     """A browser that vanished while connecting is reaped at join + connect_s."""
-    feeds = book()
-    joined(feeds, viewing("v1"), now=10)
-    assert feeds.deadline == 15
-    assert feeds.expire(15) == [CloseViewer("v1", "not connected within 5 s")]
+    board = book()
+    joined(board, viewing("v1"), now=10)
+    assert board.deadline == 15
+    assert board.expire(15) == [CloseViewer("v1", "not connected within 5 s")]
 
 
 def test_a_connected_viewer_is_not_reaped() -> None:
     """Connecting in time clears the viewer's connect deadline."""
-    feeds = book()
-    joined(feeds, viewing("v1"), now=10)
-    feeds.connected("v1")
-    assert feeds.deadline is None and feeds.expire(1000) == []
+    board = book()
+    joined(board, viewing("v1"), now=10)
+    board.connected("v1")
+    assert board.deadline is None and board.expire(1000) == []
 
 
 def test_a_viewer_whose_offer_failed_leaves_no_trace() -> None:
     """Leaving before joining frees the floor it took and announces no watch."""
-    feeds = book()
-    feeds.admit(viewing("v1", talk=True), online=True, now=0)
-    assert feeds.leave("v1", now=1) == [Announce(FloorChanged("L1", None))]
-    assert feeds.viewers() == [] and feeds.holder("L1") is None
+    board = book()
+    board.admit(viewing("v1", talk=True), online=True, now=0)
+    assert board.leave("v1", now=1) == [Announce(FloorChanged("L1", None))]
+    assert board.viewers() == [] and board.holder("L1") is None
 
 
 # ------------------------------------------------------------------ the floor
@@ -196,96 +198,96 @@ def test_a_viewer_whose_offer_failed_leaves_no_trace() -> None:
 
 def test_one_talker_at_a_time() -> None:
     """A second talker is refused naming the holder; the first keeps the floor."""
-    feeds = book()
-    assert joined(feeds, viewing("v1", talk=True))[0] == Announce(FloorChanged("L1", "alice"))
+    board = book()
+    assert joined(board, viewing("v1", talk=True))[0] == Announce(FloorChanged("L1", "alice"))
     with pytest.raises(IntercomBusy) as busy:
-        feeds.admit(viewing("v2", BOB, talk=True), online=True, now=0)
+        board.admit(viewing("v2", BOB, talk=True), online=True, now=0)
     assert busy.value.extra == {"holder": "alice"}
-    assert feeds.holder("L1") == "alice"
+    assert board.holder("L1") == "alice"
 
 
 def test_the_floor_is_checked_when_the_offer_arrives_not_after_answering() -> None:
     """Two offers to talk racing: the second is refused while the first is answered."""
-    feeds = book()
-    feeds.admit(viewing("v1", talk=True), online=True, now=0)
+    board = book()
+    board.admit(viewing("v1", talk=True), online=True, now=0)
     with pytest.raises(IntercomBusy):
-        feeds.admit(viewing("v2", BOB, talk=True), online=True, now=0)
+        board.admit(viewing("v2", BOB, talk=True), online=True, now=0)
 
 
 def test_the_talker_leaving_frees_the_floor() -> None:
     """When the talking viewer goes, anyone may take the intercom."""
-    feeds = book()
+    board = book()
     seat = viewing("v1", talk=True)
-    joined(feeds, seat)
-    feeds.connected("v1")
-    assert feeds.leave("v1", now=2)[1] == Announce(FloorChanged("L1", None))
-    assert joined(feeds, viewing("v2", BOB, talk=True))[0] == Announce(FloorChanged("L1", "bob"))
+    joined(board, seat)
+    board.connected("v1")
+    assert board.leave("v1", now=2)[1] == Announce(FloorChanged("L1", None))
+    assert joined(board, viewing("v2", BOB, talk=True))[0] == Announce(FloorChanged("L1", "bob"))
 
 
 def test_a_reserved_floor_admits_only_its_user() -> None:
     """A floor reserved for bob refuses alice and lets bob talk."""
-    feeds = book()
-    assert feeds.reserve("L1", "bob") == [Announce(FloorChanged("L1", "bob"))]
+    board = book()
+    assert board.reserve("L1", "bob") == [Announce(FloorChanged("L1", "bob"))]
     with pytest.raises(IntercomBusy):
-        feeds.admit(viewing("v1", ALICE, talk=True), online=True, now=0)
-    assert joined(feeds, viewing("v2", BOB, talk=True))[0] == Announce(
+        board.admit(viewing("v1", ALICE, talk=True), online=True, now=0)
+    assert joined(board, viewing("v2", BOB, talk=True))[0] == Announce(
         ViewerJoined(viewing("v2", BOB, talk=True))
     )
-    assert feeds.holder("L1") == "bob"
+    assert board.holder("L1") == "bob"
 
 
 def test_a_reservation_outlives_its_users_talking_viewer() -> None:
     """The reserved user hanging up keeps the floor until it is released."""
-    feeds = book()
-    feeds.reserve("L1", "bob")
-    joined(feeds, viewing("v2", BOB, talk=True))
-    feeds.connected("v2")
+    board = book()
+    board.reserve("L1", "bob")
+    joined(board, viewing("v2", BOB, talk=True))
+    board.connected("v2")
     assert FloorChanged("L1", None) not in [
-        a.event for a in feeds.leave("v2", now=1) if isinstance(a, Announce)
+        a.event for a in board.leave("v2", now=1) if isinstance(a, Announce)
     ]
-    assert feeds.holder("L1") == "bob"
+    assert board.holder("L1") == "bob"
 
 
 def test_reserving_a_floor_someone_else_holds_is_refused() -> None:
     """A reservation cannot take the intercom from a talking agent."""
-    feeds = book()
-    joined(feeds, viewing("v1", talk=True))
+    board = book()
+    joined(board, viewing("v1", talk=True))
     with pytest.raises(IntercomBusy):
-        feeds.reserve("L1", "bob")
-    assert feeds.holder("L1") == "alice"
+        board.reserve("L1", "bob")
+    assert board.holder("L1") == "alice"
 
 
 def test_releasing_the_floor_closes_the_viewer_talking_through_it() -> None:
     """Released means silent: the holder's talking viewer is closed."""
-    feeds = book()
-    feeds.reserve("L1", "bob")
-    joined(feeds, viewing("v2", BOB, talk=True))
-    assert feeds.release("L1", "bob") == [
+    board = book()
+    board.reserve("L1", "bob")
+    joined(board, viewing("v2", BOB, talk=True))
+    assert board.release("L1", "bob") == [
         CloseViewer("v2", "the intercom was released"),
         Announce(FloorChanged("L1", None)),
     ]
-    assert feeds.holder("L1") is None
+    assert board.holder("L1") is None
 
 
 def test_releasing_a_floor_one_does_not_hold_changes_nothing() -> None:
     """Only the holder can release the intercom."""
-    feeds = book()
-    joined(feeds, viewing("v1", talk=True))
-    assert feeds.release("L1", "bob") == []
-    assert feeds.holder("L1") == "alice"
+    board = book()
+    joined(board, viewing("v1", talk=True))
+    assert board.release("L1", "bob") == []
+    assert board.holder("L1") == "alice"
 
 
 def test_only_the_floor_holders_voice_reaches_the_lane() -> None:
     """Speech goes to the lane's connection, numbered, from the holder only."""
-    feeds = book()
-    joined(feeds, viewing("v1", talk=True))
-    joined(feeds, viewing("v2", BOB))
-    assert feeds.speech("v1", b"opus", captured=5.0) == []  # no upstream yet
-    streaming(feeds)
-    assert feeds.speech("v1", b"opus", captured=5.0) == [
+    board = book()
+    joined(board, viewing("v1", talk=True))
+    joined(board, viewing("v2", BOB))
+    assert board.speech("v1", b"opus", captured=5.0) == []  # no upstream yet
+    streaming(board)
+    assert board.speech("v1", b"opus", captured=5.0) == [
         Speak(7, MediaUnit(Kind.AUDIO, 1, 960, 5.0, b"opus"))
     ]
-    assert feeds.speech("v2", b"opus", captured=5.0) == []
+    assert board.speech("v2", b"opus", captured=5.0) == []
 
 
 # ------------------------------------------------------------------ keyframes
@@ -294,25 +296,25 @@ def test_only_the_floor_holders_voice_reaches_the_lane() -> None:
 def test_keyframe_requests_are_throttled_and_the_late_one_is_deferred() -> None:
     """One request a second reaches the lane; one within that second is sent when it
     ends instead of being lost."""
-    feeds = book()
-    joined(feeds, viewing("v1"))
-    feeds.connected("v1")
-    streaming(feeds)
-    assert feeds.keyframe_wanted("L1", now=10) == [AskKeyframe(7)]
-    assert feeds.keyframe_wanted("L1", now=10.2) == []
-    assert feeds.keyframe_wanted("L1", now=10.5) == []
-    assert feeds.deadline == 11
-    assert feeds.expire(11) == [AskKeyframe(7)]
-    assert feeds.deadline is None
+    board = book()
+    joined(board, viewing("v1"))
+    board.connected("v1")
+    streaming(board)
+    assert board.keyframe_wanted("L1", now=10) == [AskKeyframe(7)]
+    assert board.keyframe_wanted("L1", now=10.2) == []
+    assert board.keyframe_wanted("L1", now=10.5) == []
+    assert board.deadline == 11
+    assert board.expire(11) == [AskKeyframe(7)]
+    assert board.deadline is None
 
 
 def test_no_keyframe_is_asked_without_a_media_connection() -> None:
     """With no upstream there is nobody to ask (a new one starts at a keyframe)."""
-    feeds = book()
-    joined(feeds, viewing("v1"))
-    feeds.connected("v1")
-    assert feeds.keyframe_wanted("L1", now=10) == []
-    assert feeds.deadline is None
+    board = book()
+    joined(board, viewing("v1"))
+    board.connected("v1")
+    assert board.keyframe_wanted("L1", now=10) == []
+    assert board.deadline is None
 
 
 # ------------------------------------------------------------------ the lane
@@ -320,18 +322,18 @@ def test_no_keyframe_is_asked_without_a_media_connection() -> None:
 
 def test_a_lane_that_reconnects_is_asked_again() -> None:
     """A lane's link dropping makes it forget the stream; back online it is re-asked."""
-    feeds = book()
-    joined(feeds, viewing("v1"))
-    assert feeds.lane_status("L1", online=False) == []
-    assert feeds.lane_status("L1", online=True) == [
+    board = book()
+    joined(board, viewing("v1"))
+    assert board.lane_status("L1", online=False) == []
+    assert board.lane_status("L1", online=True) == [
         Notify("L1", Media("st1", video=True, audio=False))
     ]
 
 
 def test_the_stream_going_and_coming_is_announced() -> None:
     """The lane's media connection up and down are announced once each."""
-    feeds = book()
-    joined(feeds, viewing("v1"))
-    assert feeds.upstream_opened("L1", "st1", 7) == [Announce(StreamChanged("L1", True))]
-    assert feeds.upstream_closed("L1", 8) == []  # not the lane's connection
-    assert feeds.upstream_closed("L1", 7) == [Announce(StreamChanged("L1", False))]
+    board = book()
+    joined(board, viewing("v1"))
+    assert board.upstream_opened("L1", "st1", 7) == [Announce(StreamChanged("L1", True))]
+    assert board.upstream_closed("L1", 8) == []  # not the lane's connection
+    assert board.upstream_closed("L1", 7) == [Announce(StreamChanged("L1", False))]
