@@ -66,12 +66,12 @@ class Workers:
         answer: dict[str, Any] = json.loads(line)
         return answer
 
-    async def open(self, total: int) -> None:
+    async def open(self, total: int, mode: str = "") -> None:
         """Open viewers until there are ``total``; a worker answers once its new viewer
-        has a frame."""
+        has a frame. ``mode`` "listen" or "talk": viewers that hear the lane too."""
         while sum(self.viewers) < total:
             worker = self.viewers.index(min(self.viewers))
-            await self.ask(worker, "open 1")
+            await self.ask(worker, f"open 1 {mode}".strip())
             self.viewers[worker] += 1
 
     async def close(self) -> None:
@@ -80,11 +80,13 @@ class Workers:
                 await self.ask(worker, "close")
         self.viewers = [0] * len(self.processes)
 
-    async def frames(self) -> list[int]:
-        counts = await asyncio.gather(
+    async def counts(self) -> dict[str, list[int]]:
+        """Per viewer: frames, video packets and audio packets received so far."""
+        answers = await asyncio.gather(
             *(self.ask(n, "count") for n, viewers in enumerate(self.viewers) if viewers)
         )
-        return [frames for answer in counts for frames in answer["frames"]]
+        keys = ("frames", "video_packets", "audio_packets")
+        return {key: [value for answer in answers for value in answer[key]] for key in keys}
 
     async def stop(self) -> None:
         """End of input: each worker closes its viewers and exits (else it is ended)."""
@@ -105,9 +107,10 @@ def machine_busy() -> tuple[float, float]:
 
 
 async def window(running: Centre, workers: Workers) -> dict[str, float]:
-    """The centre's CPU (% of one core) and each viewer's frame rate over one window."""
+    """The centre's CPU (% of one core), and each viewer's frame rate and packets per
+    second of each kind, over one window."""
     await asyncio.sleep(SETTLE_S)  # connections settle after joining
-    frames_before = await workers.frames()
+    before = await workers.counts()
     cpu_before = cpu_seconds(running.process.pid)
     busy_before, total_before = machine_busy()
     started = time.perf_counter()
@@ -115,13 +118,18 @@ async def window(running: Centre, workers: Workers) -> dict[str, float]:
     wall = time.perf_counter() - started
     cpu = cpu_seconds(running.process.pid) - cpu_before
     busy_after, total_after = machine_busy()
-    frames_after = await workers.frames()
-    rates = [(b - a) / wall for a, b in zip(frames_before, frames_after, strict=True)]
+    after = await workers.counts()
+    rates = {
+        key: [(b - a) / wall for a, b in zip(before[key], after[key], strict=True)]
+        for key in before
+    }
     return {
         "centre_pct": 100 * cpu / wall,
         "machine_pct": 100 * CPUS * (busy_after - busy_before) / (total_after - total_before),
-        "fps_min": min(rates, default=0.0),
-        "fps_mean": statistics.fmean(rates) if rates else 0.0,
+        "fps_min": min(rates["frames"], default=0.0),
+        "fps_mean": statistics.fmean(rates["frames"]) if rates["frames"] else 0.0,
+        "video_pps": statistics.fmean(rates["video_packets"]) if rates["frames"] else 0.0,
+        "audio_pps": statistics.fmean(rates["audio_packets"]) if rates["frames"] else 0.0,
     }
 
 
@@ -142,5 +150,35 @@ async def centre_cpu(
                 await workers.open(count)
                 loads[count] = await window(running, workers)
             return loads
+        finally:
+            await workers.stop()
+
+
+async def audio_cpu(
+    data_dir: Path, lane: str, size: str, fps: int, counts: Sequence[int]
+) -> dict[str, dict[int, dict[str, float]]]:
+    """What hearing the lane costs the centre, beside what watching it does, in one run:
+    the stream to no viewer with video alone, then each count of video viewers; the
+    stream to no viewer with the lane's microphone on too, then each count of listeners
+    (video and audio); then one agent on the intercom (the floor is one voice)."""
+    async with centre(data_dir, [lane], grace_s=GRACE_S) as running:
+        await running.add_lane_agent(lane, size=size, fps=fps)
+        workers = await Workers.start(running, lane)
+        try:
+            video: dict[int, dict[str, float]] = {}
+            audio: dict[int, dict[str, float]] = {}
+            for mode, loads in (("", video), ("listen", audio)):
+                # One viewer starts the stream as this mode needs it; it goes on once
+                # the viewer leaves (the long grace), streaming to nobody: the zero.
+                await workers.open(1, mode)
+                await workers.close()
+                loads[0] = await window(running, workers)
+                for count in counts:
+                    await workers.open(count, mode)
+                    loads[count] = await window(running, workers)
+                    await workers.close()
+            await workers.open(1, "talk")
+            talk = {1: await window(running, workers)}
+            return {"video": video, "listen": audio, "talk": talk}
         finally:
             await workers.stop()

@@ -19,12 +19,13 @@ from aiortc import RTCSessionDescription
 from media.buffers import GopCache
 from media.camera import Camera
 from media.units import MediaUnit
-from media.viewer import Viewer, Watcher
+from media.viewer import Viewer
+from media.viewing import Watcher
 from media.voice import Microphone, RecordingSpeaker
 
 from .peers import speech_unit
 
-WATCHER = Watcher(username="bench", role="agent", session="direct", remote="127.0.0.1")
+WATCHER = Watcher(username="bench", role="agent", remote="127.0.0.1")
 
 
 class DirectLane:
@@ -46,13 +47,13 @@ class DirectLane:
         self._stopping: set[asyncio.Task[None]] = set()
         self._spoken = 0
 
-    async def watch(self, sdp: str, *, talk: bool = False) -> tuple[str, str]:
+    async def watch(self, sdp: str, *, talk: bool = False, listen: bool = False) -> tuple[str, str]:
         viewer = Viewer(
             uuid.uuid4().hex,
             "direct",
             WATCHER,
             talk=talk,
-            listen=talk,
+            listen=listen,
             ice_servers=[],
             on_keyframe=self._keyframe,
             on_speech=self._speak,
@@ -64,7 +65,7 @@ class DirectLane:
             viewer.send(unit)
         if self._filming is None:
             self._filming = asyncio.create_task(self._pump(self._film()))
-        if talk and self._listening is None and self.microphone is not None:
+        if (talk or listen) and self._listening is None and self.microphone is not None:
             self._listening = asyncio.create_task(self._pump(self.microphone.units()))
         return viewer.id, answer.sdp
 

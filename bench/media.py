@@ -19,6 +19,14 @@ the HTTP API like the console. The figures:
   once and encodes per viewer, as a plain aiortc relay does
   (``bench.transcoding_centre``); at 16 viewers that cannot keep up on two cores and
   is only estimated.
+* **what hearing the lane costs** (``bench.centre_cpu.audio_cpu``, its own centre): the
+  lane's microphone reaching the centre (the stream to nobody with audio on, minus
+  with video alone), and the CPU per listener and for the one talker beyond a video
+  viewer's, at 1 and 4 viewers.
+* **CPU per packet per viewer**: a viewer's share of the centre's CPU divided by the
+  RTP packets per second it received (from its own ``getStats()``), for video and for
+  audio, so figures compare across bit rates and with other relays (Janus's streaming
+  plugin, C, costs about 30 us per packet per viewer on the development machine).
 * **intercom delay added by the centre**: tone bursts (``ToneMicrophone.mark``) from a
   talking viewer to the lane's ``RecordingSpeaker`` and from the lane's microphone to
   the viewer (whose receiver keeps Opus packets and decodes them the same way), found
@@ -37,8 +45,7 @@ the HTTP API like the console. The figures:
 
     python bench/media.py [--json]
 
-The machine is shared and noisy: read the ratios. A run takes about two and a half
-minutes.
+The machine is shared and noisy: read the ratios. A run takes about five minutes.
 """
 
 from __future__ import annotations
@@ -62,7 +69,7 @@ from typing import Any
 # the ``media`` package: the repository root goes before it.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.centre_cpu import centre_cpu
+from bench.centre_cpu import audio_cpu, centre_cpu
 from bench.direct_lane import DirectLane
 from bench.gate_latency import percentile
 from bench.peers import Answerer, CentreLane, Shown, ViewerPeer, leave
@@ -103,6 +110,11 @@ AUDIO_BUDGET_MS = 40.0
 FRAME_AGE_TARGET_MS = 250.0
 PER_VIEWER_TARGET_PCT = 1.5
 RATIO_TARGET = 10.0
+AUDIO_COUNTS = (1, 4)
+# Janus's streaming plugin (C) relaying the same kind of stream to aiortc viewers on the
+# development machine: its cost follows packets per second, about this much each.
+JANUS_US_PER_PACKET = 30.0
+US_PER_PCT = 10_000  # 1 % of a core is 10 ms of CPU each second
 
 
 # ------------------------------------------------------------------ first frame, age
@@ -362,7 +374,14 @@ async def bench() -> dict[str, Any]:
             root / "transcode", VIDEO_LANE, size, FPS, TRANSCODE_COUNTS,
             ("bench.transcoding_centre",),
         )  # fmt: skip
-    return {**latencies(bridged, alone), **rtsp_figures(rtsp), **loads(passthrough, transcode)}
+        hearing = await audio_cpu(root / "audio", VIDEO_LANE, size, FPS, AUDIO_COUNTS)
+    return {
+        **latencies(bridged, alone),
+        **rtsp_figures(rtsp),
+        **loads(passthrough, transcode),
+        **packet_costs(passthrough),
+        **audio_loads(hearing),
+    }
 
 
 def latencies(bridged: dict[str, Any], alone: dict[str, Any]) -> dict[str, Any]:
@@ -418,6 +437,97 @@ def loads(
     r["ratio"] = round(r["cpu_per_viewer_transcode_pct"] / r["cpu_per_viewer_passthrough_pct"], 1)
     r["ratio_viewers"] = int(common)
     return r
+
+
+def _per_viewer(by_count: dict[int, dict[str, float]], n: int) -> float:
+    return (by_count[n]["centre_pct"] - by_count[0]["centre_pct"]) / n
+
+
+def _us_per_packet(pct: float, pps: float) -> float:
+    return round(pct * US_PER_PCT / pps, 1) if pps else math.nan
+
+
+def packet_costs(passthrough: dict[int, dict[str, float]]) -> dict[str, Any]:
+    """The passthrough centre's CPU per viewer against the packets each viewer got:
+    comparable across bit rates, and with other relays."""
+    viewed = [n for n in passthrough if n]
+    return {
+        "video_pps_per_viewer_by_viewers": {
+            str(n): round(passthrough[n]["video_pps"], 1) for n in viewed
+        },
+        "us_per_video_packet_by_viewers": {
+            str(n): _us_per_packet(_per_viewer(passthrough, n), passthrough[n]["video_pps"])
+            for n in viewed
+        },
+    }
+
+
+def audio_loads(hearing: dict[str, dict[int, dict[str, float]]]) -> dict[str, Any]:
+    """What hearing the lane costs beside watching it: the lane's microphone reaching
+    the centre (once per lane), each listener's and the talker's share beyond a video
+    viewer's, and that per audio packet."""
+    video, listen, talk = hearing["video"], hearing["listen"], hearing["talk"]
+    r: dict[str, Any] = {
+        "cpu_audio_upstream_pct": round(listen[0]["centre_pct"] - video[0]["centre_pct"], 2),
+        "audio_pps_per_listener": round(listen[max(AUDIO_COUNTS)]["audio_pps"], 1),
+    }
+    for n in AUDIO_COUNTS:
+        watcher, listener = _per_viewer(video, n), _per_viewer(listen, n)
+        r.setdefault("cpu_per_video_viewer_pct_by_viewers", {})[str(n)] = round(watcher, 2)
+        r.setdefault("cpu_per_listener_pct_by_viewers", {})[str(n)] = round(listener, 2)
+        r.setdefault("cpu_audio_per_listener_pct_by_viewers", {})[str(n)] = round(
+            listener - watcher, 2
+        )
+        r.setdefault("us_per_audio_packet_by_viewers", {})[str(n)] = _us_per_packet(
+            listener - watcher, listen[n]["audio_pps"]
+        )
+        r.setdefault("us_per_video_packet_audio_run_by_viewers", {})[str(n)] = _us_per_packet(
+            watcher, video[n]["video_pps"]
+        )
+    talker = talk[1]["centre_pct"] - listen[0]["centre_pct"]
+    r["cpu_per_talker_pct"] = round(talker, 2)
+    r["cpu_audio_per_talker_pct"] = round(talker - _per_viewer(video, 1), 2)
+    # Both ends send one 20 ms Opus packet at a time: as many each way.
+    r["us_per_audio_packet_talker"] = _us_per_packet(
+        talker - _per_viewer(video, 1), 2 * talk[1]["audio_pps"]
+    )
+    return r
+
+
+def audio_report(r: dict[str, Any]) -> list[str]:
+    """The audio and per-packet figures, ``name: value unit (ratio vs baseline)``: audio
+    per packet against video per packet in the same run, and both against Janus."""
+    lines = [
+        f"centre_cpu_lane_microphone: {r['cpu_audio_upstream_pct']} % of a core per lane "
+        f"(its Opus reaching the centre, {r['audio_pps_per_listener']} packets/s)"
+    ]
+    for n in AUDIO_COUNTS:
+        audio = r["us_per_audio_packet_by_viewers"][str(n)]
+        video = r["us_per_video_packet_audio_run_by_viewers"][str(n)]
+        lines.append(
+            f"cpu_audio_per_listener_{n}v: {r['cpu_audio_per_listener_pct_by_viewers'][str(n)]} "
+            f"% of a core beyond a video viewer's "
+            f"{r['cpu_per_video_viewer_pct_by_viewers'][str(n)]} %"
+        )
+        lines.append(
+            f"us_per_audio_packet_{n}v: {audio} us per packet per viewer "
+            f"({_x(audio, video)} video's {video} us; {_x(audio, JANUS_US_PER_PACKET)} "
+            f"Janus's {JANUS_US_PER_PACKET:.0f} us)"
+        )
+    talker = r["us_per_audio_packet_talker"]
+    lines.append(
+        f"cpu_audio_per_talker: {r['cpu_audio_per_talker_pct']} % of a core beyond a video "
+        f"viewer's; {talker} us per Opus packet relayed ({_x(talker, JANUS_US_PER_PACKET)} "
+        f"Janus's {JANUS_US_PER_PACKET:.0f} us)"
+    )
+    for n, us in r["us_per_video_packet_by_viewers"].items():
+        pps = r["video_pps_per_viewer_by_viewers"][n]
+        lines.append(
+            f"us_per_video_packet_passthrough_{n}v: {us} us per packet per viewer "
+            f"({_x(us, JANUS_US_PER_PACKET)} Janus's {JANUS_US_PER_PACKET:.0f} us; "
+            f"{pps} packets/s each)"
+        )
+    return lines
 
 
 def _x(value: float, base: float) -> str:
@@ -499,7 +609,7 @@ def main() -> None:
         result.update(await bench())
 
     run_fast(measure())
-    for line in [*report(result), *rtsp_report(result)]:
+    for line in [*report(result), *rtsp_report(result), *audio_report(result)]:
         print(line)
     if args.json:
         print(json.dumps(result))

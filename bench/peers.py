@@ -44,7 +44,7 @@ _DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
 class Answerer(Protocol):
     """Whatever answers a viewer's offer for one lane."""
 
-    async def watch(self, sdp: str, *, talk: bool = False) -> tuple[str, str]:
+    async def watch(self, sdp: str, *, talk: bool = False, listen: bool = False) -> tuple[str, str]:
         """The viewer's id and the answer SDP."""
         ...
 
@@ -94,9 +94,10 @@ class ViewerPeer:
     ``perf_counter()`` when its first video frame was decoded (or, not decoding, was
     reassembled)."""
 
-    def __init__(self, *, decode: bool = True, talk: bool = False) -> None:
+    def __init__(self, *, decode: bool = True, talk: bool = False, listen: bool = False) -> None:
         self.pc = RTCPeerConnection()
         self.viewer_id = ""
+        self.listen = listen and not talk
         self.shown: list[Shown] = []
         self.first_frame: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self.counter: FrameCounter | None = None
@@ -108,12 +109,15 @@ class ViewerPeer:
         if not decode:
             self.counter = FrameCounter(self._frame_arrived)
             setattr(video.receiver, _DECODER_QUEUE, self.counter)
-        if talk:
-            self.voice = PacketTrack(Kind.AUDIO, capacity=50)
-            audio = self.pc.addTransceiver(self.voice, direction="sendrecv")
+        if talk or listen:
+            # Kept as Opus packets: a speaker decodes them when there is one, a
+            # listener that only counts them costs this process no decoder.
+            self.voice = PacketTrack(Kind.AUDIO, capacity=50) if talk else None
+            direction = "sendrecv" if talk else "recvonly"
+            audio = self.pc.addTransceiver(self.voice or "audio", direction=direction)
             prefer_codec(audio, "audio/opus")
             passthrough_opus(audio.receiver)
-            self.heard = RecordingSpeaker()
+            self.heard = RecordingSpeaker() if decode else None
         self.pc.on("track", self._on_track)
 
     async def offer(self) -> str:
@@ -131,7 +135,7 @@ class ViewerPeer:
         left, the start of the first-frame figure."""
         sdp = await self.offer()
         started = time.perf_counter()
-        viewer_id, answer = await lane.watch(sdp, talk=self.voice is not None)
+        viewer_id, answer = await lane.watch(sdp, talk=self.voice is not None, listen=self.listen)
         await self.accept(viewer_id, answer)
         return started
 
@@ -140,6 +144,19 @@ class ViewerPeer:
         assert self.voice is not None
         async for unit in microphone.units():
             self.voice.offer(unit)
+
+    def keep_speaking(self, microphone: ToneMicrophone) -> None:
+        """``speak`` until this peer closes."""
+        self._tasks.append(asyncio.create_task(self.speak(microphone)))
+
+    async def packets(self) -> dict[str, int]:
+        """RTP packets received so far, by kind, from the peer connection's stats."""
+        stats = await self.pc.getStats()
+        counts = {"video": 0, "audio": 0}
+        for stat in stats.values():
+            if stat.type == "inbound-rtp":
+                counts[stat.kind] += stat.packetsReceived
+        return counts
 
     def frames_since_join(self) -> list[Shown]:
         """Frames after the first GOP this viewer decoded: the catch-up burst a joining
@@ -161,7 +178,7 @@ class ViewerPeer:
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "video" and self.counter is None:
             self._tasks.append(asyncio.create_task(self._watch(track)))
-        elif track.kind == "audio" and self.heard is not None:
+        elif track.kind == "audio":
             self._tasks.append(asyncio.create_task(self._hear(track, self.heard)))
 
     async def _watch(self, track: MediaStreamTrack) -> None:
@@ -172,9 +189,10 @@ class ViewerPeer:
                 self._frame_arrived()
                 self.shown.append(Shown(time.time(), stamp_of(frame), frame.key_frame))
 
-    async def _hear(self, track: MediaStreamTrack, speaker: RecordingSpeaker) -> None:
-        async for unit in opus_units(track):
-            speaker.play(unit)
+    async def _hear(self, track: MediaStreamTrack, speaker: RecordingSpeaker | None) -> None:
+        async for unit in opus_units(track):  # read even unheard: an unread track queues
+            if speaker is not None:
+                speaker.play(unit)
 
 
 class CentreLane:
@@ -198,10 +216,10 @@ class CentreLane:
         client.headers["X-CSRF-Token"] = response.json()["csrf_token"]
         return client
 
-    async def watch(self, sdp: str, *, talk: bool = False) -> tuple[str, str]:
+    async def watch(self, sdp: str, *, talk: bool = False, listen: bool = False) -> tuple[str, str]:
         response = await self.client.post(
             f"/api/lanes/{self.lane}/webrtc",
-            json={"sdp": sdp, "type": "offer", "intercom": talk},
+            json={"sdp": sdp, "type": "offer", "intercom": talk, "listen": listen},
         )
         response.raise_for_status()
         body = response.json()

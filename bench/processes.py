@@ -181,7 +181,8 @@ async def centre(
         "SEAT_MEDIA_GRACE_S": str(grace_s),
         **(env or {}),
     }
-    await seat(env, "user", "add", USERNAME, "--role", "agent", stdin=PASSWORD + "\n")
+    # A supervisor: the benchmarks listen in on lanes as well as watch and talk.
+    await seat(env, "user", "add", USERNAME, "--role", "supervisor", stdin=PASSWORD + "\n")
     tokens = {}
     for lane in lanes:
         out = await seat(

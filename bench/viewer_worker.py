@@ -5,8 +5,10 @@ with many viewers without the viewers sharing its cores' time in its own process
 
 Logs in as the bench agent and reads commands on standard input, answering each with
 one JSON line: ``open N`` (N more viewers, each signed through the HTTP API; answered
-once each has received a frame),
-``count`` (frames each viewer has received so far), ``close`` (every viewer leaves).
+once each has received a frame; ``open N listen``: viewers that also hear the lane,
+``open 1 talk``: one on the intercom, speaking the simulator's voice), ``count`` (video
+frames, and RTP packets of each kind, each viewer has received so far), ``close``
+(every viewer leaves).
 End of input closes everything and exits.
 
 The viewers do not decode (``ViewerPeer(decode=False)``): sixteen 1280x720 H.264
@@ -24,6 +26,7 @@ import sys
 from bench.peers import CentreLane, ViewerPeer, leave
 from bench.processes import PASSWORD, USERNAME
 from console.service import run_fast
+from media.voice import ToneMicrophone
 
 
 async def serve(url: str, lane: str) -> None:
@@ -35,14 +38,22 @@ async def serve(url: str, lane: str) -> None:
         while line := (await loop.run_in_executor(None, sys.stdin.readline)).strip():
             command, _, argument = line.partition(" ")
             if command == "open":
-                for _ in range(int(argument)):
-                    peer = ViewerPeer(decode=False)
+                count, _, mode = argument.partition(" ")
+                for _ in range(int(count)):
+                    peer = ViewerPeer(decode=False, listen=mode == "listen", talk=mode == "talk")
                     peers.append(peer)
                     await peer.connect(target)
                     await asyncio.wait_for(peer.first_frame, 30)
+                    if mode == "talk":
+                        peer.keep_speaking(ToneMicrophone(seed=len(peers)))
                 answer: object = {"viewers": len(peers)}
             elif command == "count":
-                answer = {"frames": [peer.counter.frames if peer.counter else 0 for peer in peers]}
+                packets = [await peer.packets() for peer in peers]
+                answer = {
+                    "frames": [peer.counter.frames if peer.counter else 0 for peer in peers],
+                    "video_packets": [p["video"] for p in packets],
+                    "audio_packets": [p["audio"] for p in packets],
+                }
             elif command == "close":
                 for peer in peers:
                     await leave(peer, target)

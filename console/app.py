@@ -61,6 +61,7 @@ def create_app(
         verify_lane,
         ice_servers=[RTCIceServer(**server) for server in settings.ice_servers],
         grace_s=settings.media_grace_s,
+        connect_s=settings.media_connect_s,
     )
     watching = Watching(bridge, audit, live)
     passwords = PasswordChecker(settings.login_workers, settings.login_queue)

@@ -9,6 +9,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from gates.protocol import MAX_MESSAGE_BYTES
+from media.units import MAX_UNIT_MESSAGE_BYTES
 
 from .app import create_app
 from .ledger_check import ensure_ledger_sound
@@ -21,9 +22,10 @@ def uvicorn_config(settings: Settings, app: ASGIApp, port: int | None = None) ->
         app,
         host=settings.host,
         port=settings.port if port is None else port,
-        # Twice the protocol's limit, so an oversized lane message reaches the link code
-        # and gets a clear ``too_large`` error instead of a bare transport close.
-        ws_max_size=2 * MAX_MESSAGE_BYTES,
+        # Twice the largest legal frame of any WebSocket served here (the lane link's
+        # message, the media connection's unit), so an oversized one reaches the code
+        # and gets its documented ``too_large`` refusal instead of a bare 1009.
+        ws_max_size=2 * max(MAX_MESSAGE_BYTES, MAX_UNIT_MESSAGE_BYTES),
         # The lane link has its own heartbeat; transport pings only reap dead browsers.
         ws="websockets-sansio",
         ws_ping_interval=20.0,

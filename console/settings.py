@@ -57,6 +57,9 @@ class Settings:
     audit_anchor: Path | None = None
     audit_anchor_entries: int = 1000
     audit_anchor_s: float = 10.0
+    # How long a browser's peer connection may take to come up after its answer: one
+    # that vanished while connecting is dropped then (media.switchboard).
+    media_connect_s: float = 10.0
 
     @property
     def database(self) -> Path:
@@ -113,6 +116,7 @@ class Settings:
             audit_anchor=Path(env["SEAT_AUDIT_ANCHOR"]) if env.get("SEAT_AUDIT_ANCHOR") else None,
             audit_anchor_entries=anchor_entries,
             audit_anchor_s=anchor_s,
+            media_connect_s=number("SEAT_MEDIA_CONNECT_S", "10", float),
         )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from media.bridge import MediaBridge
 from media.errors import IntercomBusy, LaneOffline, MediaError, OfferRefused
-from media.viewer import Viewer, Watcher
+from media.viewing import MediaEvent, ViewerLeft, Viewing, Watcher
 
 from .actions import Actor
 from .audit import AuditLog
@@ -63,10 +63,10 @@ class Watching:
         self.bridge = bridge
         self.audit = audit
         self.live = live
-        self._writes: set[asyncio.Task[None]] = set()
+        self._writes: set[asyncio.Task[object]] = set()
         self._ends: dict[str, asyncio.TimerHandle] = {}
         self._releases: dict[str, Callable[[], None]] = {}
-        bridge.on_viewer_closed(self._closed)
+        bridge.subscribe(self._changed)
 
     async def open(
         self, actor: Actor, session: Session, lane: LaneRecord, request: WatchRequest
@@ -74,95 +74,96 @@ class Watching:
         user = actor.user
         if request.listen and not request.talk and user.role.rank < Role.SUPERVISOR.rank:
             raise Forbidden("forbidden", "listening in is for supervisors")
-        watcher = Watcher(user.username, user.role.value, session.token_hash, actor.remote)
+        watcher = Watcher(user.username, user.role.value, actor.remote)
         try:
-            viewer, answer = await self.bridge.watch(
+            viewing, answer = await self.bridge.watch(
                 lane.id, request.sdp, watcher, talk=request.talk, listen=request.listen
             )
         except MediaError as exc:
             family = next(v for k, v in _STATUS.items() if isinstance(exc, k))
             raise family(exc.code, exc.detail, **exc.extra) from exc
         try:
-            await self.audit.record(self._record(viewer, started=True))
+            await self.audit.record(_record(viewing, started=True))
         except StoreError as exc:
-            await viewer.close()
+            await self.bridge.release(viewing.id)
             raise StoreError(
                 "audit_failed", f"not started: the audit ledger could not record it ({exc.detail})"
             ) from exc
         # A view lasts no longer than the login that opened it (a 12-hour shift).
         remaining = (session.expires_at - datetime.now(UTC)).total_seconds()
-        if not viewer.closed:
+        if self.bridge.viewer(viewing.id) is not None:
             loop = asyncio.get_running_loop()
-            self._ends[viewer.id] = loop.call_later(max(remaining, 0.0), self._expire, viewer)
+            self._ends[viewing.id] = loop.call_later(max(remaining, 0.0), self._expire, viewing)
             # ...and ends with it: a logout, a disabled account, a changed role.
-            self._releases[viewer.id] = self.live.hold(
-                session, user, lambda why: self._ended_login(viewer, why)
+            self._releases[viewing.id] = self.live.hold(
+                session, user, lambda why: self._ended_login(viewing, why)
             )
-        return {"type": "answer", "sdp": answer, "viewer": viewer.id}
+        return {"type": "answer", "sdp": answer, "viewer": viewing.id}
 
     async def close(self, actor: Actor, lane: LaneRecord, viewer_id: str) -> None:
-        viewer = self.bridge.viewer(viewer_id)
-        if viewer is None or viewer.lane != lane.id:
+        viewing = self.bridge.viewer(viewer_id)
+        if viewing is None or viewing.lane != lane.id:
             raise NotFound("unknown_viewer", "no such viewer of this lane")
-        if viewer.watcher.username != actor.user.username and actor.user.role is not Role.ADMIN:
+        if viewing.watcher.username != actor.user.username and actor.user.role is not Role.ADMIN:
             raise Forbidden("forbidden", "only its own user or an admin can close a viewer")
-        await viewer.close()
+        await self.bridge.release(viewer_id)
 
-    def _expire(self, viewer: Viewer) -> None:
-        log.info("media.viewer.session_ended viewer=%s lane=%s", viewer.id, viewer.lane)
-        self._track(viewer.close())
+    def _expire(self, viewing: Viewing) -> None:
+        log.info("media.viewer.session_ended viewer=%s lane=%s", viewing.id, viewing.lane)
+        self._track(self.bridge.release(viewing.id))
 
-    def _ended_login(self, viewer: Viewer, reason: str) -> None:
+    def _ended_login(self, viewing: Viewing, reason: str) -> None:
         log.info(
-            "media.viewer.login_ended viewer=%s lane=%s reason=%s", viewer.id, viewer.lane, reason
+            "media.viewer.login_ended viewer=%s lane=%s reason=%s", viewing.id, viewing.lane, reason
         )
-        self._track(viewer.close())
+        self._track(self.bridge.release(viewing.id))
 
-    def _closed(self, viewer: Viewer) -> None:
-        end = self._ends.pop(viewer.id, None)
+    def _changed(self, event: MediaEvent) -> None:
+        if not isinstance(event, ViewerLeft):
+            return
+        end = self._ends.pop(event.viewing.id, None)
         if end is not None:
             end.cancel()
-        release = self._releases.pop(viewer.id, None)
+        release = self._releases.pop(event.viewing.id, None)
         if release is not None:
             release()
-        self._track(self._record_end(viewer))
+        self._track(self._record_end(event))
 
-    def _track(self, work: Coroutine[Any, Any, None]) -> None:
+    def _track(self, work: Coroutine[Any, Any, object]) -> None:
         task = asyncio.create_task(work)
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
-    async def _record_end(self, viewer: Viewer) -> None:
+    async def _record_end(self, left: ViewerLeft) -> None:
         try:
-            await self.audit.record(self._record(viewer, started=False))
+            await self.audit.record(_record(left.viewing, started=False, seconds=left.seconds))
         except StoreError as exc:
             log.error(
                 "audit.watch_end_unrecorded lane=%s viewer=%s error=%s",
-                viewer.lane,
-                viewer.id,
+                left.viewing.lane,
+                left.viewing.id,
                 exc.detail,
             )
-
-    @staticmethod
-    def _record(viewer: Viewer, *, started: bool) -> AuditRecord:
-        if viewer.talk:
-            action = AuditAction.INTERCOM_STARTED if started else AuditAction.INTERCOM_ENDED
-        else:
-            action = AuditAction.WATCH_STARTED if started else AuditAction.WATCH_ENDED
-        detail: dict[str, Any] = {
-            "viewer": viewer.id,
-            "listen": viewer.listen,
-            "role": viewer.watcher.role,
-            "remote": viewer.watcher.remote,
-        }
-        if not started and viewer.started_at is not None:
-            seconds = (datetime.now(UTC) - viewer.started_at).total_seconds()
-            detail["seconds"] = round(seconds, 1)
-        return AuditRecord(
-            actor=viewer.watcher.username, action=action, lane=viewer.lane, detail=detail
-        )
 
     async def drain(self) -> None:
         """Wait for the end records under way, so shutdown loses none."""
         if self._writes:
             await asyncio.wait(self._writes)
+
+
+def _record(viewing: Viewing, *, started: bool, seconds: float | None = None) -> AuditRecord:
+    if viewing.talk:
+        action = AuditAction.INTERCOM_STARTED if started else AuditAction.INTERCOM_ENDED
+    else:
+        action = AuditAction.WATCH_STARTED if started else AuditAction.WATCH_ENDED
+    detail: dict[str, Any] = {
+        "viewer": viewing.id,
+        "listen": viewing.listen,
+        "role": viewing.watcher.role,
+        "remote": viewing.watcher.remote,
+    }
+    if seconds is not None:
+        detail["seconds"] = round(seconds, 1)
+    return AuditRecord(
+        actor=viewing.watcher.username, action=action, lane=viewing.lane, detail=detail
+    )

@@ -40,6 +40,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpreceiver import RemoteStreamTrack, RTCRtpReceiver
 from aiortc.rtp import RtpPacket
 
+from .internals import require
 from .units import AUDIO_CLOCK, Kind, MediaUnit
 
 log = logging.getLogger("seat.media")
@@ -56,14 +57,12 @@ _MAX_QUEUED = 50
 _TIME_BASE = fractions.Fraction(1, AUDIO_CLOCK)
 
 
-def _check_aiortc() -> None:
-    """Fail at import if aiortc's receiver no longer works the way this module needs."""
-
-    def names(function: Any) -> set[str]:
-        code = getattr(function, "__code__", None)
-        return set(code.co_names) if code is not None else set()
-
-    needed = {
+require(
+    "media.opus",
+    "aiortc",
+    aiortc.__version__,
+    WRITTEN_FOR,
+    {
         "RTCRtpReceiver.__init__": (RTCRtpReceiver.__init__, {_JITTER, _DECODER_QUEUE, _STARTED}),
         "RTCRtpReceiver._handle_rtp_packet": (
             getattr(RTCRtpReceiver, "_handle_rtp_packet", None),
@@ -74,18 +73,9 @@ def _check_aiortc() -> None:
             {_DECODER_QUEUE, _STARTED, "_track", "_queue"},
         ),
         "RemoteStreamTrack.__init__": (RemoteStreamTrack.__init__, {"_queue"}),
-    }
-    for where, (function, wanted) in needed.items():
-        missing = wanted - names(function)
-        if missing:
-            raise ImportError(
-                f"media.opus was written against aiortc {WRITTEN_FOR}; aiortc "
-                f"{aiortc.__version__}'s {where} no longer uses {sorted(missing)}, so Opus "
-                "passthrough cannot work: review media/opus.py against the new receiver"
-            )
-
-
-_check_aiortc()
+    },
+    "Opus passthrough cannot work",
+)
 
 
 class _ImmediateRelease:

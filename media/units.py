@@ -30,6 +30,8 @@ VIDEO_CLOCK = 90_000
 AUDIO_CLOCK = 48_000
 # A 1280x720 IDR at 1.5 Mbit/s is ~60-120 KB; a 4 MP camera's can reach ~500 KB.
 MAX_UNIT_BYTES = 2 << 20
+# The largest legal binary message of the media connection: header and largest payload.
+MAX_UNIT_MESSAGE_BYTES = HEADER.size + MAX_UNIT_BYTES
 _SEQ_MOD = 1 << 32
 
 
@@ -59,8 +61,11 @@ class MediaUnit:
     @classmethod
     def parse(cls, raw: bytes) -> MediaUnit:
         """Decode one binary message; raises ``Malformed``/``TooLarge`` naming the rule."""
-        if len(raw) > MAX_UNIT_BYTES + HEADER.size:
-            raise TooLarge(f"media unit of {len(raw)} bytes exceeds {MAX_UNIT_BYTES}")
+        if len(raw) > MAX_UNIT_MESSAGE_BYTES:
+            raise TooLarge(
+                f"a media unit of {len(raw)} bytes exceeds {MAX_UNIT_MESSAGE_BYTES} "
+                f"(a {HEADER.size}-byte header and at most {MAX_UNIT_BYTES} of payload)"
+            )
         if len(raw) <= HEADER.size:
             raise Malformed(f"a media unit is a {HEADER.size}-byte header and a payload")
         flags, seq, pts, captured = HEADER.unpack_from(raw)

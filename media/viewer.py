@@ -14,11 +14,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
+import aioice
 import aioice.ice
+import aiortc
 from aiortc import (
     RTCConfiguration,
     RTCIceServer,
@@ -32,9 +32,11 @@ from aiortc.sdp import SessionDescription
 
 from .buffers import KeyframeQueue
 from .errors import OfferRefused
+from .internals import require
 from .opus import opus_packets, passthrough_opus
 from .tracks import PacketTrack
 from .units import Kind, MediaUnit
+from .viewing import Watcher
 
 log = logging.getLogger("seat.media")
 
@@ -45,20 +47,44 @@ VIDEO_QUEUE_BYTES = 384 * 1024
 
 # aioice checks an idle pair's consent every 5 s and gives up after 6 misses: a killed
 # browser would hold its viewer (and the lane's upstream) for ~30 s. Once a second and 3
-# misses ends it in ~4 s (RFC 7675 allows any interval under 30 s). aioice reads these
-# module constants when each check runs, so this sets them for the whole centre process.
-aioice.ice.CONSENT_INTERVAL = 1
-aioice.ice.CONSENT_FAILURES = 3
+# misses ends it in ~4 s (RFC 7675 allows any interval under 30 s). aioice has no
+# per-connection setting: ``Connection.query_consent`` reads these module constants on
+# each round, so this sets them for the whole centre process.
+CONSENT_INTERVAL_S = 1
+CONSENT_FAILURES = 3
+# aiortc only flags a keyframe for an encoder it runs; the lane makes the keyframes, so
+# each viewer's video sender has its ``_send_keyframe``, which the sender's RTCP handler
+# calls on a browser's PLI or FIR, replaced by a request to the lane.
+_KEYFRAME_HOOK = "_send_keyframe"
 
-
-@dataclass(frozen=True, slots=True)
-class Watcher:
-    """Who is watching, for access checks and the audit ledger."""
-
-    username: str
-    role: str
-    session: str  # the console session's token hash: logout ends its viewers
-    remote: str
+require(
+    "media.viewer",
+    "aioice",
+    aioice.__version__,
+    "0.13",
+    {
+        "ice.Connection.query_consent": (
+            getattr(aioice.ice.Connection, "query_consent", None),
+            {"CONSENT_INTERVAL", "CONSENT_FAILURES"},
+        )
+    },
+    "a vanished browser would hold its viewer for aioice's default ~30 s",
+)
+require(
+    "media.viewer",
+    "aiortc",
+    aiortc.__version__,
+    "1.16",
+    {
+        "RTCRtpSender._handle_rtcp_packet": (
+            getattr(RTCRtpSender, "_handle_rtcp_packet", None),
+            {_KEYFRAME_HOOK, "RTCP_PSFB_PLI", "RTCP_PSFB_FIR"},
+        )
+    },
+    "a browser's picture-loss request would never reach the lane",
+)
+aioice.ice.CONSENT_INTERVAL = CONSENT_INTERVAL_S
+aioice.ice.CONSENT_FAILURES = CONSENT_FAILURES
 
 
 def parse_offer(sdp: str, *, audio: bool) -> RTCSessionDescription:
@@ -86,7 +112,8 @@ def parse_offer(sdp: str, *, audio: bool) -> RTCSessionDescription:
 
 class Viewer:
     """A peer connection carrying one lane's video, and intercom audio when ``talk`` or
-    ``listen``. ``on_closed`` runs once, however the connection ends."""
+    ``listen``. ``on_connected`` runs when ICE and DTLS are up; ``on_closed`` runs once,
+    however the connection ends."""
 
     def __init__(
         self,
@@ -100,15 +127,16 @@ class Viewer:
         on_keyframe: Callable[[], None],
         on_speech: Callable[[bytes], Awaitable[None]],
         on_closed: Callable[[Viewer], None],
+        on_connected: Callable[[], None] | None = None,
     ) -> None:
         self.id = viewer_id
         self.lane = lane
         self.watcher = watcher
         self.talk = talk
         self.listen = listen or talk
-        self.started_at: datetime | None = None
         self._on_speech = on_speech
         self._on_closed = on_closed
+        self._on_connected = on_connected
         self._closed = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._speech: RTCRtpTransceiver | None = None
@@ -119,9 +147,7 @@ class Viewer:
         self.audio = PacketTrack(Kind.AUDIO, KeyframeQueue(0)) if self.listen else None
         video = self.pc.addTransceiver(self.video, direction="sendonly")
         prefer_codec(video, "video/H264")
-        # aiortc only flags a keyframe for an encoder it does not run here; the lane
-        # makes keyframes, so a browser's picture-loss request goes there.
-        video.sender._send_keyframe = on_keyframe  # type: ignore[method-assign]
+        setattr(video.sender, _KEYFRAME_HOOK, on_keyframe)
         if self.audio is not None:
             audio = self.pc.addTransceiver(self.audio, direction="sendrecv" if talk else "sendonly")
             prefer_codec(audio, "audio/opus")
@@ -167,7 +193,9 @@ class Viewer:
     async def _state_changed(self) -> None:
         state = self.pc.connectionState
         log.info("media.viewer.state viewer=%s lane=%s state=%s", self.id, self.lane, state)
-        if state in ("failed", "closed"):
+        if state == "connected" and self._on_connected is not None:
+            self._on_connected()
+        elif state in ("failed", "closed"):
             await self.close()
 
     async def _relay_speech(self, track: MediaStreamTrack) -> None:

@@ -19,6 +19,7 @@ from media.camera import Camera, FfmpegCamera, SyntheticCamera
 from media.messages import media_url
 from media.publisher import Publisher
 from media.units import MediaUnit
+from media.viewing import ViewerLeft
 from media.voice import RecordingSpeaker, ToneMicrophone
 from tests.conftest import PASSWORD, Centre, Lane, LaneFactory
 from tests.lanes import seen
@@ -158,7 +159,9 @@ async def heard(speaker: RecordingSpeaker, loud: bool, packets: int = 25) -> flo
 
 async def no_viewers(centre: Centre, lane: str) -> None:
     closed = asyncio.Event()
-    unsubscribe = centre.media.on_viewer_closed(lambda _: closed.set())
+    unsubscribe = centre.media.subscribe(
+        lambda event: closed.set() if isinstance(event, ViewerLeft) else None
+    )
     try:
         async with asyncio.timeout(10):
             while centre.media.viewers(lane):
@@ -409,7 +412,7 @@ async def test_view_offers_again_when_its_connection_drops(
     page = await logged_in(browser, staffed, "alice")
     await watching(page, "L1")
     [first] = staffed.media.viewers("L1")
-    await first.close()
+    await staffed.media.release(first.id)
     await expect(page.locator("#live-state")).to_have_attribute(
         "data-state", "disconnected", timeout=MEDIA_MS
     )

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from aiortc import RTCPeerConnection
+from playwright.async_api import Browser
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -21,11 +24,12 @@ from console.ledger import AuditAction, AuditEntry
 from console.models import Session
 from console.settings import Settings
 from console.web import SESSION_COOKIE
-from media.camera import FfmpegCamera, SyntheticCamera
+from media.camera import Camera, FfmpegCamera, SyntheticCamera
 from media.messages import CloseCode, MediaHello, media_url
 from media.publisher import Publisher
 from media.sources import CAMERA_FAULT, MIC_FAULT
-from media.units import HEADER
+from media.units import HEADER, MAX_UNIT_BYTES, Kind, MediaUnit
+from media.viewing import MediaEvent, StreamChanged, ViewerLeft
 from media.voice import DeviceMicrophone, Microphone, RecordingSpeaker, ToneMicrophone
 from tests.conftest import TEST_POLICY, Centre, Lane, LaneFactory
 from tests.viewers import ViewerPeer, offer, watch
@@ -33,9 +37,15 @@ from tests.viewers import ViewerPeer, offer, watch
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    # A short grace so tests see the lane stop streaming after the last viewer.
+    # A short grace so tests see the lane stop streaming after the last viewer, and a
+    # connect time that reaps a vanished browser sooner than the default 10 s.
     return Settings(
-        data_dir=tmp_path, port=0, command_timeout_s=3.0, heartbeat=TEST_POLICY, media_grace_s=0.3
+        data_dir=tmp_path,
+        port=0,
+        command_timeout_s=3.0,
+        heartbeat=TEST_POLICY,
+        media_grace_s=0.3,
+        media_connect_s=5.0,
     )
 
 
@@ -55,6 +65,7 @@ async def media_lane(staffed: Centre, lanes: LaneFactory) -> StartLane:
         lane_id: str = "L1",
         *,
         camera_url: str | None = None,
+        camera: Callable[[], Camera] | None = None,
         microphone: Callable[[], Microphone] = ToneMicrophone,
     ) -> MediaLane:
         token = await staffed.add_lane(lane_id)
@@ -63,7 +74,8 @@ async def media_lane(staffed: Centre, lanes: LaneFactory) -> StartLane:
             media_url(staffed.link),
             lane_id,
             token,
-            camera=(
+            camera=camera
+            or (
                 (lambda: FfmpegCamera(camera_url))
                 if camera_url
                 else (lambda: SyntheticCamera(lane_id, size=(320, 240), fps=15, gop=15))
@@ -85,9 +97,22 @@ async def peers() -> AsyncIterator[list[ViewerPeer]]:
         await peer.close()
 
 
-async def settled(centre: Centre, check: Callable[[], bool]) -> None:
-    async with asyncio.timeout(10):
-        await centre.media.settled(check)
+def media_event(centre: Centre, check: Callable[[MediaEvent], bool]) -> asyncio.Future[MediaEvent]:
+    """Resolves with the first change the centre's media announces from now on that
+    passes ``check``."""
+    seen: asyncio.Future[MediaEvent] = asyncio.get_running_loop().create_future()
+
+    def look(event: MediaEvent) -> None:
+        if check(event) and not seen.done():
+            seen.set_result(event)
+            unsubscribe()
+
+    unsubscribe = centre.media.subscribe(look)
+    return seen
+
+
+def stopped(lane: str) -> Callable[[MediaEvent], bool]:
+    return lambda e: isinstance(e, StreamChanged) and e.lane == lane and not e.streaming
 
 
 async def hears(speaker: RecordingSpeaker, level: float) -> None:
@@ -246,9 +271,11 @@ async def test_last_viewer_leaving_stops_the_lane_after_the_grace_time(
     async with staffed.client("alice") as client:
         peer = await watch(client, "L1")
         await peer.wait_frames(3)
+    stop = media_event(staffed, stopped("L1"))
     await peer.pc.close()  # the tab went away without a DELETE
-    await settled(staffed, lambda: not staffed.media.viewers("L1"))
-    await settled(staffed, lambda: not staffed.media.streaming("L1"))
+    async with asyncio.timeout(10):
+        await stop
+    assert staffed.media.viewers("L1") == []
     assert open_peer_connections() == 0
 
 
@@ -260,9 +287,12 @@ async def test_logging_out_ends_that_users_viewers(
     async with staffed.client("alice") as alice, staffed.client("bob") as bob:
         peers.append(await watch(alice, "L1", talk=True))
         peers.append(await watch(bob, "L1"))
+        left = media_event(staffed, lambda e: isinstance(e, ViewerLeft))
         assert (await alice.post("/api/logout")).status_code == 204
-    await settled(staffed, lambda: len(staffed.media.viewers("L1")) == 1)
-    assert staffed.media.viewers("L1")[0].watcher.username == "bob"
+    async with asyncio.timeout(10):
+        event = await left
+    assert isinstance(event, ViewerLeft) and event.viewing.watcher.username == "alice"
+    assert [v.watcher.username for v in staffed.media.viewers("L1")] == ["bob"]
 
 
 async def test_a_view_ends_when_its_login_does(
@@ -289,8 +319,22 @@ async def test_a_view_ends_when_its_login_does(
         peers.append(peer)
     assert len(staffed.media.viewers("L1")) == 1
     ended = audit_of(staffed, AuditAction.WATCH_ENDED)
-    await settled(staffed, lambda: not staffed.media.viewers("L1"))
-    await ended
+    async with asyncio.timeout(10):
+        await ended
+    assert staffed.media.viewers("L1") == []
+
+
+async def test_a_view_open_when_the_centre_stops_ends_in_the_ledger(
+    staffed: Centre, media_lane: StartLane, peers: list[ViewerPeer]
+) -> None:
+    """Viewers the centre closes as it shuts down still get their end recorded."""
+    await media_lane()
+    async with staffed.client("alice") as client:
+        peers.append(await watch(client, "L1"))
+    ended = audit_of(staffed, AuditAction.WATCH_ENDED)
+    await staffed.media.close()  # what the centre's shutdown does
+    async with asyncio.timeout(10):
+        await ended
 
 
 async def test_a_lane_that_reconnects_streams_again_to_the_same_viewer(
@@ -503,7 +547,6 @@ async def test_a_malformed_unit_closes_the_upstream_and_the_lane_redials(
     assert wanted is not None
     async with connect(media_url(staffed.link)) as ws:
         await ws.send(MediaHello("L1", staffed.tokens["L1"], wanted.stream).encode())
-        await settled(staffed, lambda: staffed.media.streaming("L1"))
         await ws.send(b"\x80" + bytes(HEADER.size))
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 10)
@@ -512,3 +555,156 @@ async def test_a_malformed_unit_closes_the_upstream_and_the_lane_redials(
     started = time.monotonic()
     await peer.wait_frames(seen + 5, timeout=20)
     assert time.monotonic() - started < 20
+
+
+async def _as_lane(centre: Centre, lane: MediaLane, *frames: str | bytes) -> tuple[int, str]:
+    """Dial the media connection for the stream ``lane`` was asked for, as the lane,
+    send ``frames``; the close code and reason the centre answered with."""
+    wanted = lane.publisher.wanted
+    assert wanted is not None
+    async with connect(media_url(centre.link), max_size=None) as ws:
+        await ws.send(MediaHello("L1", centre.tokens["L1"], wanted.stream).encode())
+        for frame in frames:
+            await ws.send(frame)
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await asyncio.wait_for(ws.recv(), 10)
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code, closed.value.rcvd.reason
+
+
+def _largest_unit(extra: int = 0) -> bytes:
+    payload = b"\x00\x00\x00\x01\x65" + bytes(MAX_UNIT_BYTES - 5 + extra)
+    return MediaUnit(Kind.VIDEO, 1, 0, time.time(), payload, keyframe=True).encode()
+
+
+async def test_the_largest_legal_unit_is_taken(
+    staffed: Centre, media_lane: StartLane, peers: list[ViewerPeer]
+) -> None:
+    """A unit of exactly the documented maximum reaches the code and passes: what ends
+    the connection is the text frame sent after it, not the unit."""
+    lane = await media_lane()
+    async with staffed.client("alice") as client:
+        peers.append(await watch(client, "L1"))
+    code, reason = await _as_lane(staffed, lane, _largest_unit(), '{"type":"nope"}')
+    assert (code, reason) == (CloseCode.MALFORMED, "after media_hello only units")
+
+
+async def test_a_unit_one_byte_too_large_is_refused_by_the_centre(
+    staffed: Centre, media_lane: StartLane, peers: list[ViewerPeer]
+) -> None:
+    """One byte past the maximum is refused with 4400 too_large naming its size, not cut
+    off by the transport (1009)."""
+    lane = await media_lane()
+    async with staffed.client("alice") as client:
+        peers.append(await watch(client, "L1"))
+    code, reason = await _as_lane(staffed, lane, _largest_unit(extra=1))
+    assert code == CloseCode.MALFORMED
+    assert reason.startswith("too_large:") and str(MAX_UNIT_BYTES + HEADER.size + 1) in reason
+
+
+# ------------------------------------------------------- peers that go away
+
+ROOT = Path(__file__).resolve().parent.parent
+# Consent checks drop a vanished peer in about 4 s; aioice's own defaults take ~30 s.
+VANISHED_WAIT_S = 15.0
+
+
+async def test_a_viewer_whose_browser_is_killed_is_dropped_by_consent_checks(
+    staffed: Centre, media_lane: StartLane
+) -> None:
+    """A connected tab killed outright (no DTLS close, no DELETE) is dropped within a
+    few consent checks: its watch ends in the ledger long before aioice's 30 s."""
+    await media_lane()
+    tab = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.viewers",
+        cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert tab.stdin is not None and tab.stdout is not None
+    try:
+        sdp = json.loads(await asyncio.wait_for(tab.stdout.readline(), 30))["sdp"]
+        async with staffed.client("alice") as client:
+            response = await client.post("/api/lanes/L1/webrtc", json={"sdp": sdp, "type": "offer"})
+        assert response.status_code == 200
+        tab.stdin.write(json.dumps(response.json()).encode() + b"\n")
+        await tab.stdin.drain()
+        assert await asyncio.wait_for(tab.stdout.readline(), 30) == b"connected\n"
+        ended = audit_of(staffed, AuditAction.WATCH_ENDED)
+    finally:
+        if tab.returncode is None:
+            tab.kill()
+        await tab.wait()
+    async with asyncio.timeout(VANISHED_WAIT_S):
+        await ended
+    assert staffed.media.viewers("L1") == []
+
+
+class WatchedCamera:
+    """The simulator's camera, noting each keyframe request the lane passes on to it."""
+
+    def __init__(self) -> None:
+        self.camera = SyntheticCamera("L1", size=(320, 240), fps=15, gop=15)
+        self.asked = asyncio.Event()
+
+    def units(self) -> AsyncIterator[MediaUnit]:
+        return self.camera.units()
+
+    def request_keyframe(self) -> None:
+        self.asked.set()
+        self.camera.request_keyframe()
+
+
+async def test_a_viewers_picture_loss_request_reaches_the_lane_camera(
+    staffed: Centre, media_lane: StartLane, peers: list[ViewerPeer]
+) -> None:
+    """An RTCP PLI from a viewer (what a browser sends when it cannot decode) reaches
+    the lane's camera as a keyframe request."""
+    camera = WatchedCamera()
+    await media_lane(camera=lambda: camera)
+    async with staffed.client("alice") as client:
+        peer = await watch(client, "L1")
+        peers.append(peer)
+    await peer.wait_frames(3)
+    receiver = peer.pc.getTransceivers()[0].receiver
+    ssrc = receiver.getSynchronizationSources()[0].source
+    camera.asked.clear()
+    await receiver._send_rtcp_pli(ssrc)
+    async with asyncio.timeout(10):
+        await camera.asked.wait()
+
+
+# A browser's offer, gathered in full as the console sends it; the tab is then closed.
+BROWSER_OFFER = """async () => {
+  const pc = new RTCPeerConnection();
+  pc.addTransceiver("video", {direction: "recvonly"});
+  await pc.setLocalDescription(await pc.createOffer());
+  while (pc.iceGatheringState !== "complete") {
+    await new Promise((done) => pc.addEventListener("icegatheringstatechange", done, {once: true}));
+  }
+  return pc.localDescription.sdp;
+}"""
+
+
+@pytest.mark.browser
+async def test_a_browser_gone_before_its_connection_is_up_is_reaped(
+    staffed: Centre, media_lane: StartLane, browser: Browser
+) -> None:
+    """A tab closed after offering, before ICE completes, is dropped once the connect
+    time is up: its watch ends in the ledger and the lane stops streaming."""
+    await media_lane()
+    page = await browser.new_page()
+    sdp = await page.evaluate(BROWSER_OFFER)
+    await page.close()
+    ended = audit_of(staffed, AuditAction.WATCH_ENDED)
+    stop = media_event(staffed, stopped("L1"))
+    async with staffed.client("alice") as client:
+        response = await client.post("/api/lanes/L1/webrtc", json={"sdp": sdp, "type": "offer"})
+    assert response.status_code == 200
+    async with asyncio.timeout(staffed.settings.media_connect_s + 20):
+        await ended
+        await stop
+    assert staffed.media.viewers("L1") == []

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -131,3 +133,20 @@ async def watch(
         await peer.close()
         raise
     return peer
+
+
+async def _vanishing_tab() -> None:
+    """``python -m tests.viewers``: a viewer peer in a process of its own, a browser tab
+    a test can kill outright. It prints its offer as a JSON line, reads the answer as
+    one, then prints ``connected`` once it has a frame and waits to be killed."""
+    peer = await offer()
+    print(json.dumps({"sdp": peer.pc.localDescription.sdp}), flush=True)
+    answer = json.loads(await asyncio.to_thread(sys.stdin.readline))
+    await peer.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+    await peer.wait_frames(1)  # both ends are up: the centre is sending
+    print("connected", flush=True)
+    await asyncio.Event().wait()  # until killed: a vanished tab says no goodbye
+
+
+if __name__ == "__main__":
+    asyncio.run(_vanishing_tab())

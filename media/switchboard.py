@@ -1,0 +1,418 @@
+"""The centre's live media as a state machine with no I/O: each lane's feed (who
+watches it, which media connection carries it, what the lane was asked to stream), the
+intercom floor, and the times that run out.
+
+``MediaBridge`` feeds it what happened, with the time (``now``, monotonic seconds), and
+carries out the actions it returns: tell a lane what to stream, ask it for a keyframe,
+pass the agent's voice on, close a media connection or a viewer, announce a change.
+Nothing here awaits, so every rule below is tested with literals and no sockets.
+
+Times that run out (``deadline`` is the next, ``expire(now)`` acts on those passed):
+
+* a viewer that has not connected ``connect_s`` after its answer went out is closed: a
+  browser that vanished while connecting never fails on its own when its offer named
+  no end of candidates (Chromium's does not);
+* a lane nobody has watched for ``grace_s`` is asked to stop streaming;
+* a keyframe wanted within ``keyframe_interval_s`` of the last request is asked for
+  when that interval is up, not dropped.
+
+The floor: one voice at a lane. A talking viewer takes it when it is free, or when it
+was reserved for its user; ``reserve`` holds it for a user before any viewer exists
+(an agent a call is routed to), until ``release``.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from gates.protocol import Media
+
+from .buffers import GopCache, Timeline
+from .errors import IntercomBusy, LaneOffline
+from .messages import CloseCode
+from .units import AUDIO_CLOCK, VIDEO_CLOCK, Kind, MediaUnit
+from .viewing import (
+    FloorChanged,
+    MediaEvent,
+    StreamChanged,
+    ViewerJoined,
+    ViewerLeft,
+    Viewing,
+)
+
+# Opus packets from browsers are 20 ms; the lane's speaker needs a pts clock only.
+SPEECH_STEP = AUDIO_CLOCK // 50
+
+Upstream = int  # the driver's handle of one media connection
+
+
+# ------------------------------------------------------------------ actions
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """Send ``media`` on the lane's link: what it should stream now."""
+
+    lane: str
+    media: Media
+
+
+@dataclass(frozen=True, slots=True)
+class AskKeyframe:
+    upstream: Upstream
+
+
+@dataclass(frozen=True, slots=True)
+class Speak:
+    """The talking agent's Opus packet, to the lane's speaker."""
+
+    upstream: Upstream
+    unit: MediaUnit
+
+
+@dataclass(frozen=True, slots=True)
+class CloseUpstream:
+    upstream: Upstream
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Burst:
+    """Send a joining viewer the current GOP, so it decodes at once."""
+
+    viewer: str
+    units: tuple[MediaUnit, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CloseViewer:
+    viewer: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Announce:
+    event: MediaEvent
+
+
+Action = Notify | AskKeyframe | Speak | CloseUpstream | Burst | CloseViewer | Announce
+
+
+@dataclass(slots=True)
+class _Hold:
+    user: str
+    viewer: str | None  # the talking viewer speaking through it
+    reserved: bool  # held for the user until released, not only while a viewer talks
+
+
+@dataclass(slots=True)
+class _Feed:
+    lane: str
+    online: bool
+    stream: str | None = None
+    upstream: Upstream | None = None
+    asked: Media | None = None
+    hold: _Hold | None = None
+    viewers: dict[str, Viewing] = field(default_factory=dict)
+    joined: dict[str, float] = field(default_factory=dict)
+    gop: GopCache = field(default_factory=GopCache)
+    # A splice between upstreams leaves one frame's (15 fps) or one packet's gap.
+    video_time: Timeline = field(default_factory=lambda: Timeline(step=VIDEO_CLOCK // 15))
+    audio_time: Timeline = field(default_factory=lambda: Timeline(step=AUDIO_CLOCK // 50))
+    idle_until: float | None = None
+    keyframe_asked: float = -math.inf
+    keyframe_due: float | None = None
+    speech_seq: int = 0
+
+
+class Switchboard:
+    def __init__(
+        self,
+        *,
+        grace_s: float = 10.0,
+        connect_s: float = 10.0,
+        keyframe_interval_s: float = 1.0,
+        new_stream: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
+        self.grace_s = grace_s
+        self.connect_s = connect_s
+        self.keyframe_interval_s = keyframe_interval_s
+        self._new_stream = new_stream
+        self._feeds: dict[str, _Feed] = {}
+        self._pending: dict[str, Viewing] = {}  # admitted, answer not yet out
+        self._lane_of: dict[str, str] = {}  # joined viewer -> lane
+        self._connect_by: dict[str, float] = {}
+
+    # ------------------------------------------------------------- queries
+
+    def viewers(self, lane: str | None = None) -> list[Viewing]:
+        feeds = self._feeds.values() if lane is None else self._some(lane)
+        return [viewing for feed in feeds for viewing in feed.viewers.values()]
+
+    def viewer(self, viewer_id: str) -> Viewing | None:
+        lane = self._lane_of.get(viewer_id)
+        return None if lane is None else self._feeds[lane].viewers[viewer_id]
+
+    def audience(self, lane: str) -> Iterable[str]:
+        """The ids of the viewers a unit of ``lane`` goes to."""
+        feed = self._feeds.get(lane)
+        return feed.viewers.keys() if feed is not None else ()
+
+    def streaming(self, lane: str) -> bool:
+        """Whether the lane's media connection is up."""
+        return self.upstream(lane) is not None
+
+    def upstream(self, lane: str) -> Upstream | None:
+        feed = self._feeds.get(lane)
+        return None if feed is None else feed.upstream
+
+    def holder(self, lane: str) -> str | None:
+        """Who holds the lane's intercom floor."""
+        feed = self._feeds.get(lane)
+        return None if feed is None or feed.hold is None else feed.hold.user
+
+    @property
+    def deadline(self) -> float | None:
+        """When ``expire`` next has something to do."""
+        times = [*self._connect_by.values()]
+        for feed in self._feeds.values():
+            times += [t for t in (feed.idle_until, feed.keyframe_due) if t is not None]
+        return min(times, default=None)
+
+    # ------------------------------------------------------------- viewers
+
+    def admit(self, viewing: Viewing, *, online: bool, now: float) -> list[Action]:
+        """A browser asks to watch; raises ``LaneOffline`` or ``IntercomBusy`` and
+        changes nothing, or holds its place (and the floor, to talk) while the centre
+        answers its offer."""
+        if not online:
+            raise LaneOffline(f"lane {viewing.lane} is offline")
+        feed = self._feed(viewing.lane, online)
+        actions = self._take_floor(feed, viewing) if viewing.talk else []
+        self._pending[viewing.id] = viewing
+        return actions
+
+    def join(self, viewer_id: str, now: float) -> list[Action]:
+        """The answer went out: the viewer gets units from now on, and must connect
+        within ``connect_s``."""
+        viewing = self._pending.pop(viewer_id)
+        feed = self._feeds[viewing.lane]
+        feed.viewers[viewer_id] = viewing
+        feed.joined[viewer_id] = now
+        feed.idle_until = None
+        self._lane_of[viewer_id] = viewing.lane
+        self._connect_by[viewer_id] = now + self.connect_s
+        burst = feed.gop.burst()
+        actions: list[Action] = [Burst(viewer_id, tuple(burst))] if burst else []
+        actions.append(Announce(ViewerJoined(viewing)))
+        return actions + self._ask(feed)
+
+    def connected(self, viewer_id: str) -> list[Action]:
+        self._connect_by.pop(viewer_id, None)
+        return []
+
+    def leave(self, viewer_id: str, now: float) -> list[Action]:
+        """The viewer is gone, however it ended (also one whose offer failed)."""
+        pending = self._pending.pop(viewer_id, None)
+        if pending is not None:
+            return self._drop_floor(self._feeds[pending.lane], viewer_id)
+        lane = self._lane_of.pop(viewer_id, None)
+        if lane is None:
+            return []
+        feed = self._feeds[lane]
+        viewing = feed.viewers.pop(viewer_id)
+        seconds = now - feed.joined.pop(viewer_id)
+        self._connect_by.pop(viewer_id, None)
+        actions: list[Action] = [Announce(ViewerLeft(viewing, seconds))]
+        actions += self._drop_floor(feed, viewer_id)
+        if feed.viewers:
+            actions += self._ask(feed)
+        elif feed.stream is not None:
+            feed.idle_until = now + self.grace_s
+        return actions
+
+    # ------------------------------------------------------------- the floor
+
+    def reserve(self, lane: str, user: str) -> list[Action]:
+        """Hold the lane's intercom for ``user`` until ``release``; raises
+        ``IntercomBusy`` if another user holds it."""
+        feed = self._feed(lane, online=False)
+        if feed.hold is not None and feed.hold.user != user:
+            raise _busy(feed.hold.user, lane)
+        if feed.hold is not None:
+            feed.hold.reserved = True
+            return []
+        feed.hold = _Hold(user, viewer=None, reserved=True)
+        return [Announce(FloorChanged(lane, user))]
+
+    def release(self, lane: str, user: str) -> list[Action]:
+        """``user`` gives up the lane's intercom; a viewer talking through it is closed.
+        Nothing happens if ``user`` does not hold it."""
+        feed = self._feeds.get(lane)
+        if feed is None or feed.hold is None or feed.hold.user != user:
+            return []
+        talker, feed.hold = feed.hold.viewer, None
+        actions: list[Action] = [Announce(FloorChanged(lane, None))]
+        if talker is not None:
+            actions.insert(0, CloseViewer(talker, "the intercom was released"))
+        return actions
+
+    def speech(self, viewer_id: str, packet: bytes, captured: float) -> list[Action]:
+        """A talking viewer's Opus packet: on to the lane if it holds the floor."""
+        lane = self._lane_of.get(viewer_id)
+        feed = self._feeds[lane] if lane is not None else None
+        if feed is None or feed.hold is None or feed.hold.viewer != viewer_id:
+            return []
+        if feed.upstream is None:
+            return []
+        feed.speech_seq += 1
+        seq = feed.speech_seq
+        unit = MediaUnit(Kind.AUDIO, seq, seq * SPEECH_STEP, captured, packet)
+        return [Speak(feed.upstream, unit)]
+
+    # ------------------------------------------------------------- the lane
+
+    def lane_status(self, lane: str, online: bool) -> list[Action]:
+        """The lane's link came up or went down: a lane that reconnected has forgotten
+        what it was asked."""
+        feed = self._feeds.get(lane)
+        if feed is None or feed.online == online:
+            return []
+        feed.online = online
+        feed.asked = None
+        return self._ask(feed) if online and feed.viewers else []
+
+    def upstream_opened(self, lane: str, stream: str, upstream: Upstream) -> list[Action]:
+        """An authenticated media connection for ``stream``: it becomes the lane's, or
+        is closed if that stream is not wanted."""
+        feed = self._feeds.get(lane)
+        if feed is None or feed.stream != stream:
+            return [CloseUpstream(upstream, CloseCode.NOT_WANTED, "no such stream is wanted")]
+        previous, feed.upstream = feed.upstream, upstream
+        feed.video_time.restart()
+        feed.audio_time.restart()
+        feed.gop.clear()
+        if previous is not None:
+            reason = "replaced by a newer media connection"
+            return [CloseUpstream(previous, CloseCode.REPLACED, reason)]
+        return [Announce(StreamChanged(lane, True))]
+
+    def upstream_closed(self, lane: str, upstream: Upstream) -> list[Action]:
+        feed = self._feeds.get(lane)
+        if feed is None or feed.upstream != upstream:
+            return []  # replaced or refused: the lane's stream goes on
+        feed.upstream = None
+        return [Announce(StreamChanged(lane, False))]
+
+    def take(self, lane: str, upstream: Upstream, unit: MediaUnit) -> MediaUnit | None:
+        """A unit from the lane, on the lane's one continuous clock, for every viewer;
+        None from a media connection that is no longer the lane's."""
+        feed = self._feeds.get(lane)
+        if feed is None or feed.upstream != upstream:
+            return None
+        timeline = feed.video_time if unit.kind is Kind.VIDEO else feed.audio_time
+        unit = MediaUnit(
+            unit.kind, unit.seq, timeline.map(unit.pts), unit.captured, unit.data, unit.keyframe
+        )
+        if unit.kind is Kind.VIDEO:
+            feed.gop.add(unit)
+        return unit
+
+    def keyframe_wanted(self, lane: str, now: float) -> list[Action]:
+        """A viewer cannot decode until the next keyframe. The lane is asked at most
+        once per ``keyframe_interval_s``; a request within it is asked when it ends."""
+        feed = self._feeds.get(lane)
+        if feed is None or feed.upstream is None:
+            return []  # a new media connection starts at a keyframe anyway
+        if now - feed.keyframe_asked >= self.keyframe_interval_s:
+            feed.keyframe_asked = now
+            feed.keyframe_due = None
+            return [AskKeyframe(feed.upstream)]
+        if feed.keyframe_due is None:
+            feed.keyframe_due = feed.keyframe_asked + self.keyframe_interval_s
+        return []
+
+    # ------------------------------------------------------------- time
+
+    def expire(self, now: float) -> list[Action]:
+        actions: list[Action] = []
+        for viewer_id, by in list(self._connect_by.items()):
+            if by <= now:
+                del self._connect_by[viewer_id]
+                reason = f"not connected within {self.connect_s:g} s"
+                actions.append(CloseViewer(viewer_id, reason))
+        for feed in self._feeds.values():
+            if feed.keyframe_due is not None and feed.keyframe_due <= now:
+                feed.keyframe_due = None
+                actions += self.keyframe_wanted(feed.lane, now)
+            if feed.idle_until is not None and feed.idle_until <= now:
+                actions += self._stop(feed)
+        return actions
+
+    # ------------------------------------------------------------- helpers
+
+    def _some(self, lane: str) -> list[_Feed]:
+        return [self._feeds[lane]] if lane in self._feeds else []
+
+    def _feed(self, lane: str, online: bool) -> _Feed:
+        feed = self._feeds.get(lane)
+        if feed is None:
+            feed = self._feeds[lane] = _Feed(lane, online)
+        elif online:
+            feed.online = True
+        return feed
+
+    def _ask(self, feed: _Feed) -> list[Action]:
+        """Tell the lane what to stream, when that changed and it can hear it."""
+        if feed.stream is None:
+            feed.stream = self._new_stream()
+        wanted = Media(
+            feed.stream,
+            video=bool(feed.viewers),
+            audio=any(viewing.listen for viewing in feed.viewers.values()),
+        )
+        if wanted == feed.asked or not feed.online:
+            return []
+        feed.asked = wanted
+        return [Notify(feed.lane, wanted)]
+
+    def _stop(self, feed: _Feed) -> list[Action]:
+        """Nobody watched for the grace time: the lane stops and hangs up."""
+        assert feed.stream is not None
+        actions: list[Action] = [Notify(feed.lane, Media(feed.stream, video=False, audio=False))]
+        if feed.upstream is not None:
+            actions.append(CloseUpstream(feed.upstream, CloseCode.NOT_WANTED, "nobody is watching"))
+            actions.append(Announce(StreamChanged(feed.lane, False)))
+        feed.stream = feed.asked = feed.upstream = None
+        feed.idle_until = feed.keyframe_due = None
+        feed.gop.clear()
+        return actions
+
+    def _take_floor(self, feed: _Feed, viewing: Viewing) -> list[Action]:
+        user = viewing.watcher.username
+        hold = feed.hold
+        if hold is None:
+            feed.hold = _Hold(user, viewer=viewing.id, reserved=False)
+            return [Announce(FloorChanged(feed.lane, user))]
+        if hold.user == user and hold.viewer is None:
+            hold.viewer = viewing.id  # reserved for this user
+            return []
+        raise _busy(hold.user, feed.lane)
+
+    def _drop_floor(self, feed: _Feed, viewer_id: str) -> list[Action]:
+        hold = feed.hold
+        if hold is None or hold.viewer != viewer_id:
+            return []
+        if hold.reserved:
+            hold.viewer = None
+            return []
+        feed.hold = None
+        return [Announce(FloorChanged(feed.lane, None))]
+
+
+def _busy(holder: str, lane: str) -> IntercomBusy:
+    return IntercomBusy(f"{holder} is on the intercom of lane {lane}", holder=holder)
