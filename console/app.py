@@ -55,7 +55,6 @@ def create_app(
     audit = AuditLog(store, Anchoring(store, settings))
     actions = Actions(audit, hub, settings.command_timeout_s, settings.open_join_s)
     streams = Streams(directory, hub, audit, live)
-    changes = ChangeFeed(store, directory, live, hub, streams)
     bridge = MediaBridge(
         hub,
         verify_lane,
@@ -63,6 +62,7 @@ def create_app(
         grace_s=settings.media_grace_s,
         connect_s=settings.media_connect_s,
     )
+    changes = ChangeFeed(store, directory, live, hub, bridge, streams)
     watching = Watching(bridge, audit, live)
     passwords = PasswordChecker(settings.login_workers, settings.login_queue)
     logins = Logins(directory, audit, passwords, LoginThrottle())

@@ -5,8 +5,9 @@ database run in a process of their own. They record what they changed in the sto
 change feed (``Store.changes_since``) in the same transaction as the change; this reader
 polls it and brings the centre up to date: the directory forgets what it cached, open
 streams and live views of a login that no longer stands are ended, and a lane whose
-token was rotated is disconnected. SQLite tells no other process of a commit, so the
-feed is polled: every ``POLL_S``, one indexed query that finds nothing on a quiet day.
+token was rotated loses its lane link and its media connection. SQLite tells no other
+process of a commit, so the feed is polled: every ``POLL_S``, one indexed query that
+finds nothing on a quiet day.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 from datetime import UTC, datetime
 
 from gates.hub import LaneHub
+from media.bridge import MediaBridge
 
 from .directory import Directory
 from .errors import StoreError
@@ -36,6 +38,7 @@ class ChangeFeed:
         directory: Directory,
         live: LiveLogins,
         hub: LaneHub,
+        bridge: MediaBridge,
         streams: Streams,
         poll_s: float = POLL_S,
     ) -> None:
@@ -43,6 +46,7 @@ class ChangeFeed:
         self.directory = directory
         self.live = live
         self.hub = hub
+        self.bridge = bridge
         self.streams = streams
         self.poll_s = poll_s
         self._seq = 0
@@ -87,4 +91,5 @@ class ChangeFeed:
         )
         for lane in subjects[ChangeKind.LANE]:
             await self.hub.reverify(lane)
+            await self.bridge.reverify(lane)
             self.streams.lane_changed(lane)

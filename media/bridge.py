@@ -72,6 +72,9 @@ class MediaBridge:
         )
         self._viewers: dict[str, Viewer] = {}
         self._upstreams: dict[int, WebSocket] = {}
+        # The lane and token each media connection was let in with, checked again when
+        # the lane's record changes (a rotated token).
+        self._credentials: dict[int, tuple[str, str]] = {}
         self._upstream_ids = itertools.count(1)
         self._listeners: set[Listener] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -161,6 +164,16 @@ class MediaBridge:
 
     # ---------------------------------------------------------- the lane side
 
+    async def reverify(self, lane: str) -> None:
+        """Check the token of each of ``lane``'s media connections again (its record
+        changed); close with 4401 one whose token no longer opens the lane."""
+        for upstream, (owner, token) in list(self._credentials.items()):
+            if owner == lane and not await self.verify(lane, token):
+                log.warning("media.upstream.revoked lane=%s", lane)
+                websocket = self._upstreams.get(upstream)
+                if websocket is not None:
+                    await _close(websocket, CloseCode.UNAUTHORISED, "the lane's token was rotated")
+
     def _lane_changed(self, status: LaneStatus) -> None:
         self._later(self.board.lane_status(status.lane, status.online))
 
@@ -186,6 +199,7 @@ class MediaBridge:
             return
         upstream = next(self._upstream_ids)
         self._upstreams[upstream] = websocket
+        self._credentials[upstream] = (hello.lane, hello.token)
         try:
             await self._act(self.board.upstream_opened(hello.lane, hello.stream, upstream))
             if self.board.upstream(hello.lane) != upstream:
@@ -197,6 +211,7 @@ class MediaBridge:
                 log.info("media.upstream.closed lane=%s stream=%s", hello.lane, hello.stream)
         finally:
             del self._upstreams[upstream]
+            del self._credentials[upstream]
             self._later(self.board.upstream_closed(hello.lane, upstream))
 
     async def _receive(self, lane: str, upstream: int, websocket: WebSocket) -> None:

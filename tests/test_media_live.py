@@ -21,7 +21,7 @@ from websockets.exceptions import ConnectionClosed
 
 from console.auth import new_token, token_hash
 from console.ledger import AuditAction, AuditEntry
-from console.models import Session
+from console.models import Direction, LaneRecord, Session
 from console.settings import Settings
 from console.web import SESSION_COOKIE
 from media.camera import Camera, FfmpegCamera, SyntheticCamera
@@ -32,6 +32,7 @@ from media.units import HEADER, MAX_UNIT_BYTES, Kind, MediaUnit
 from media.viewing import MediaEvent, StreamChanged, ViewerLeft
 from media.voice import DeviceMicrophone, Microphone, RecordingSpeaker, ToneMicrophone
 from tests.conftest import TEST_POLICY, Centre, Lane, LaneFactory
+from tests.test_lane_link import closed_with, hello
 from tests.viewers import ViewerPeer, offer, watch
 
 
@@ -601,6 +602,30 @@ async def test_a_unit_one_byte_too_large_is_refused_by_the_centre(
     code, reason = await _as_lane(staffed, lane, _largest_unit(extra=1))
     assert code == CloseCode.MALFORMED
     assert reason.startswith("too_large:") and str(MAX_UNIT_BYTES + HEADER.size + 1) in reason
+
+
+async def test_rotated_token_closes_the_lane_link_and_its_media_connection(
+    staffed: Centre, peers: list[ViewerPeer]
+) -> None:
+    """A lane controller that keeps its media connection up after its link was closed
+    loses that too: the media connection's token is checked again and refused, 4401."""
+    token = await staffed.add_lane("L1")
+    async with connect(staffed.link) as link:
+        await hello(link, "L1", token)
+        async with staffed.client("alice") as client:
+            peers.append(await watch(client, "L1"))
+        async with asyncio.timeout(10):
+            while (asked := json.loads(await link.recv()))["type"] != "media":
+                pass
+        async with connect(media_url(staffed.link)) as media:
+            await media.send(MediaHello("L1", token, asked["stream"]).encode())
+            await media_event(staffed, lambda e: isinstance(e, StreamChanged) and e.streaming)
+            await staffed.store.put_lane(
+                LaneRecord("L1", "L1", "人民路停车场", Direction.EXIT, token_hash(new_token()))
+            )
+            await staffed.changes.poll()
+            assert await closed_with(link) == (4401, "unknown lane or wrong token")
+            assert await closed_with(media) == (4401, "the lane's token was rotated")
 
 
 # ------------------------------------------------------- peers that go away
