@@ -1,7 +1,7 @@
 """The baseline for the media figures: a lane's camera and intercom answering viewer
 peers directly, with no centre, no HTTP and no other process between.
 
-It answers with the very peer the centre uses (``media.viewer.Viewer``: H.264 passed
+It answers with the very peer the centre uses (``media.centre.viewer.Viewer``: H.264 passed
 through, Opus passed through), starts the camera when the first viewer joins and stops
 it when the last one leaves (so the next viewer is a cold start, like a lane the centre
 must ask), sends a joining viewer the cached GOP (``media.buffers.GopCache``), and plays
@@ -17,11 +17,11 @@ from collections.abc import AsyncIterator, Callable
 from aiortc import RTCSessionDescription
 
 from media.buffers import GopCache
-from media.camera import Camera
+from media.centre.viewer import Viewer
+from media.centre.viewing import Watcher
+from media.lane.camera import Camera
+from media.lane.voice import Microphone, RecordingSpeaker
 from media.units import MediaUnit
-from media.viewer import Viewer
-from media.viewing import Watcher
-from media.voice import Microphone, RecordingSpeaker
 
 from .peers import speech_unit
 

@@ -22,7 +22,7 @@ import time
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from gates.agent import link_url
+from gates.lane.agent import link_url
 
 FRAMES = ('{"type":"gate","state":"up"}', '{"type":"gate","state":"down"}')
 

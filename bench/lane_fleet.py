@@ -18,9 +18,10 @@ import sys
 from pathlib import Path
 
 from console.service import run_fast
-from gates.agent import Backoff, LaneAgent, link_url
-from gates.lane_session import LaneSession
-from gates.sim import SimLane, SimTiming
+from gates.backoff import Backoff
+from gates.lane.agent import LaneAgent, link_url
+from gates.lane.session import LaneSession
+from gates.lane.sim import SimLane, SimTiming
 
 QUIET = SimTiming(lift_s=0.0, mean_arrival_s=math.inf)
 

@@ -10,7 +10,7 @@ the HTTP API like the console. The figures:
   viewers of a lane already streaming (warm: they start from the centre's GOP cache)
   and of a lane that is not (cold: the centre asks the lane to start its camera).
   Baseline: the same viewer peers answered directly, in this process, by the very peer
-  the centre answers with (``media.viewer.Viewer``) fed by the same camera
+  the centre answers with (``media.centre.viewer.Viewer``) fed by the same camera
   (``bench.direct_lane``): no HTTP, no lane link, no other process.
 * **centre CPU per viewer** of one lane's stream, from ``/proc/<pid>/stat`` over a
   10 s window: (CPU with N viewers - CPU streaming to none) / N, for N = 1, 4, 16
@@ -75,15 +75,16 @@ from bench.gate_latency import percentile
 from bench.peers import Answerer, CentreLane, Shown, ViewerPeer, leave
 from bench.processes import PASSWORD, USERNAME, Centre, centre
 from console.service import run_fast
-from gates.agent import Backoff, LaneAgent, link_url
-from gates.lane_session import LaneSession
-from gates.sim import SimLane, SimTiming
-from media.camera import FfmpegCamera, SyntheticCamera
-from media.ffmpeg import default_options
+from gates.backoff import Backoff
+from gates.lane.agent import LaneAgent, link_url
+from gates.lane.session import LaneSession
+from gates.lane.sim import SimLane, SimTiming
+from media.lane.camera import FfmpegCamera, SyntheticCamera
+from media.lane.ffmpeg import default_options
+from media.lane.publisher import Publisher
+from media.lane.tones import MARK_HZ, RATE, find_bursts
+from media.lane.voice import RecordingSpeaker, ToneMicrophone
 from media.messages import media_url
-from media.publisher import Publisher
-from media.tones import MARK_HZ, RATE, find_bursts
-from media.voice import RecordingSpeaker, ToneMicrophone
 from tests.rtsp import rtsp_camera
 
 VIDEO_LANE = "L1"  # a `seat lane` agent, 1280x720 at 15 fps

@@ -5,7 +5,7 @@ sendrecv for the intercom) and either decodes its video, noting when each frame 
 shown and the capture time stamped in it, or only counts the frames aiortc reassembles
 (``decode=False``: many viewers in one process then cost the machine RTP and SRTP, not
 one H.264 decoder each). Intercom audio it receives is kept as Opus packets
-(``media.opus``) and decoded by a ``RecordingSpeaker``, exactly as the lane's speaker
+(``media.centre.opus``) and decoded by a ``RecordingSpeaker``, exactly as the lane's speaker
 decodes the agent's voice, so both directions of the intercom are timed the same way.
 
 An offer is answered either by the centre (``CentreLane``: ``POST /api/login``, then
@@ -29,15 +29,15 @@ import numpy as np
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from media.opus import opus_units, passthrough_opus
-from media.stamp import read_stamp
-from media.tracks import PacketTrack
+from media.centre.opus import opus_units, passthrough_opus
+from media.centre.tracks import PacketTrack
+from media.centre.viewer import prefer_codec
+from media.lane.stamp import read_stamp
+from media.lane.voice import RecordingSpeaker, ToneMicrophone
 from media.units import Kind, MediaUnit
-from media.viewer import prefer_codec
-from media.voice import RecordingSpeaker, ToneMicrophone
 
 # aiortc 1.16's receiver hands each reassembled frame to its decoder thread through this
-# queue (media/opus.py relies on the same name).
+# queue (media/centre/opus.py relies on the same name).
 _DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
 
 

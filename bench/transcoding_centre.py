@@ -24,12 +24,12 @@ from typing import Any
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-import media.bridge
+import media.centre.bridge
 from console.server import serve
 from console.service import run_fast
 from console.settings import Settings
+from media.centre.viewer import Viewer
 from media.units import VIDEO_CLOCK, MediaUnit
-from media.viewer import Viewer
 
 log = logging.getLogger("seat.bench")
 
@@ -126,7 +126,7 @@ def main() -> None:
         level=os.environ.get("SEAT_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    media.bridge.Viewer = transcoding({})  # type: ignore[attr-defined,assignment]
+    media.centre.bridge.Viewer = transcoding({})  # type: ignore[attr-defined,assignment]
     run_fast(serve(Settings.from_env()))
 
 

@@ -26,7 +26,7 @@ import sys
 from bench.peers import CentreLane, ViewerPeer, leave
 from bench.processes import PASSWORD, USERNAME
 from console.service import run_fast
-from media.voice import ToneMicrophone
+from media.lane.voice import ToneMicrophone
 
 
 async def serve(url: str, lane: str) -> None:

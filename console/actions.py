@@ -18,8 +18,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gates.commands import Outcome, Resolved
-from gates.hub import LaneHub
+from gates.centre.commands import Outcome, Resolved
+from gates.centre.hub import LaneHub
 from gates.protocol import Display, DisplaySize, OpenGate
 from gates.textrules import visible
 

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from gates.hub import LaneHub
+from gates.centre.hub import LaneHub
 from gates.textrules import parse_count
 
 from .actions import Actions, Actor, parse_display, parse_open

@@ -13,9 +13,9 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from gates.hub import LaneHub
+from gates.centre.hub import LaneHub
 from gates.protocol import LINK_PATH
-from media.bridge import MediaBridge
+from media.centre.bridge import MediaBridge
 from media.messages import MEDIA_PATH
 
 from .actions import Actions

@@ -8,7 +8,7 @@ import os
 import socket
 from collections.abc import Callable
 
-from gates.commands import Outcome
+from gates.centre.commands import Outcome
 
 from .anchoring import Anchoring
 from .ledger import AuditAction, AuditEntry, AuditRecord

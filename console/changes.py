@@ -16,8 +16,8 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
-from gates.hub import LaneHub
-from media.bridge import MediaBridge
+from gates.centre.hub import LaneHub
+from media.centre.bridge import MediaBridge
 
 from .directory import Directory
 from .errors import StoreError

@@ -67,7 +67,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_lane(args: argparse.Namespace, settings: Settings) -> int:
-    from gates.runner import MediaChoice, run_lane
+    from media.lane.runner import MediaChoice, run_lane
 
     token = args.token or os.environ.get("SEAT_LANE_TOKEN", "")
     if not token:
@@ -226,7 +226,7 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _size(text: str) -> tuple[int, int]:
-    from gates.runner import parse_size
+    from media.lane.runner import parse_size
 
     try:
         return parse_size(text)

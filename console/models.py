@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from gates.drivers import Direction as Direction  # part of a lane record
+from gates.vocabulary import Direction as Direction  # part of a lane record
 
 
 class Role(enum.StrEnum):

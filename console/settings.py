@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gates.link import HeartbeatPolicy
+from gates.centre.link import HeartbeatPolicy
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
@@ -58,7 +58,7 @@ class Settings:
     audit_anchor_entries: int = 1000
     audit_anchor_s: float = 10.0
     # How long a browser's peer connection may take to come up after its answer: one
-    # that vanished while connecting is dropped then (media.switchboard).
+    # that vanished while connecting is dropped then (media.centre.switchboard).
     media_connect_s: float = 10.0
 
     @property

@@ -18,9 +18,9 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from gates.crash import closed_on_crash
-from gates.hub import LaneHub
-from gates.status import LaneStatus
+from gates.centre.crash import closed_on_crash
+from gates.centre.hub import LaneHub
+from gates.centre.status import LaneStatus
 
 from .audit import AuditLog
 from .backlog import Backlog

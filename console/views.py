@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gates.status import LaneStatus
+from gates.centre.status import LaneStatus
 
 from .actions import ActionResult
 from .models import LaneRecord

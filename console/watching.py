@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from media.bridge import MediaBridge
+from media.centre.bridge import MediaBridge
+from media.centre.viewing import MediaEvent, ViewerLeft, Viewing, Watcher
 from media.errors import IntercomBusy, LaneOffline, MediaError, OfferRefused
-from media.viewing import MediaEvent, ViewerLeft, Viewing, Watcher
 
 from .actions import Actor
 from .audit import AuditLog

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from typing import Final
 
-from gates.drivers import PlateColour
+from gates.vocabulary import PlateColour
 
 # GA 36-2018: the abbreviations of the 31 mainland provincial-level divisions, mapped to
 # their ISO 3166-2:CN codes. Hershey fonts cannot draw Chinese, so the snapshot draws the

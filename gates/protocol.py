@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import enum
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from .drivers import GateState, PlateColour
+from gates.vocabulary import GateState, PlateColour
+
 from .errors import Malformed
 from .textrules import TextError, check_text, is_ident
 from .wire import (
@@ -71,6 +73,18 @@ class DisplaySize:
 
 # What a lane that states no display size is taken to show.
 MAX_DISPLAY = DisplaySize()
+
+
+class CloseCode(enum.IntEnum):
+    """WebSocket close codes of the lane link (4000-4999 are the application's own)."""
+
+    # 1012 (service restart) comes from uvicorn itself when the centre shuts down.
+    PROTOCOL_ERROR = 4400  # the first message was not a valid hello
+    UNAUTHORISED = 4401  # unknown lane or wrong token; do not retry with the same token
+    TIMEOUT = 4408  # no hello in time, or heartbeats missed
+    REPLACED = 4409  # a newer connection claimed this lane
+    VERSION_UNSUPPORTED = 4426
+
 
 # ---------------------------------------------------------------- lane -> centre
 

@@ -74,5 +74,5 @@ def parse_to_lane(raw: str) -> KeyframeWanted:
 
 
 def media_url(link_url: str) -> str:
-    """The media connection's URL beside a lane-link URL (``gates.agent.link_url``)."""
+    """The media connection's URL beside a lane-link URL (``gates.lane.agent.link_url``)."""
     return link_url.rstrip("/") + MEDIA_PATH[len(LINK_PATH) :]

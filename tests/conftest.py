@@ -23,14 +23,15 @@ from console.models import Direction, LaneRecord, Role
 from console.server import listening_socket, uvicorn_config
 from console.settings import Settings
 from console.sqlite_store import SQLiteStore
-from gates.agent import Backoff, LaneAgent, link_url
-from gates.hub import LaneHub
-from gates.lane_session import LaneSession
-from gates.link import HeartbeatPolicy
+from gates.backoff import Backoff
+from gates.centre.hub import LaneHub
+from gates.centre.link import HeartbeatPolicy
+from gates.centre.status import LaneStatus
+from gates.lane.agent import LaneAgent, link_url
+from gates.lane.session import LaneSession
 from gates.protocol import DisplaySize
-from gates.status import LaneStatus
-from media.bridge import MediaBridge
-from media.publisher import Publisher
+from media.centre.bridge import MediaBridge
+from media.lane.publisher import Publisher
 from tests.lanes import ScriptedDriver
 from tests.netproxy import CuttableProxy
 

@@ -10,15 +10,9 @@ import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from gates.drivers import (
-    DriverRefused,
-    GateChanged,
-    GateState,
-    LaneEvent,
-    PlateColour,
-    VehicleSeen,
-)
-from gates.snapshot import render
+from gates.lane.drivers import DriverRefused, GateChanged, LaneEvent, VehicleSeen
+from gates.lane.snapshot import render
+from gates.vocabulary import GateState, PlateColour
 
 
 class ScriptedDriver:

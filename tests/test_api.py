@@ -10,8 +10,8 @@ import pytest
 
 from console.ledger import AuditAction
 from console.models import Session
-from gates.drivers import GateState
 from gates.protocol import DisplaySize
+from gates.vocabulary import GateState
 from tests.conftest import PASSWORD, Centre, LaneFactory
 
 

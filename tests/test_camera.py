@@ -19,11 +19,11 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from media.annexb import ParameterSets
-from media.camera import Camera, FfmpegCamera, SyntheticCamera
-from media.encoder import H264Encoder
 from media.errors import CameraError
-from media.stamp import block_size, read_stamp, write_stamp
+from media.lane.annexb import ParameterSets
+from media.lane.camera import Camera, FfmpegCamera, SyntheticCamera
+from media.lane.encoder import H264Encoder
+from media.lane.stamp import block_size, read_stamp, write_stamp
 from media.units import VIDEO_CLOCK, Kind, MediaUnit
 
 Image = npt.NDArray[np.uint8]
@@ -41,7 +41,7 @@ async def take(camera: Camera, count: int) -> list[MediaUnit]:
 
 
 def nals(data: bytes) -> list[bytes]:
-    """NAL units between Annex-B start codes, split here independently of media.annexb."""
+    """NAL units between Annex-B start codes, split here independently of media.lane.annexb."""
     return [part.rstrip(b"\x00") for part in re.split(b"\x00\x00\x01", data)[1:]]
 
 

@@ -16,8 +16,8 @@ from console.ledger import AuditAction
 from console.models import Direction, Role
 from console.settings import Settings
 from console.sqlite_store import SQLiteStore
-from gates.drivers import GateState
 from gates.protocol import DisplaySize, OpenGate
+from gates.vocabulary import GateState
 from tests.conftest import PASSWORD, Centre
 
 SEAT = [sys.executable, "-m", "console.cli"]

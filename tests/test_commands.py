@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gates.commands import CommandBook, Outcome, Resolved, Transmit
+from gates.centre.commands import CommandBook, Outcome, Resolved, Transmit
 from gates.errors import OutOfOrder, UnknownCommand
 from gates.protocol import OpenGate
 

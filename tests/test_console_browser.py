@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from gates.drivers import GateChanged, GateState
+from gates.lane.drivers import GateChanged
 from gates.protocol import DisplaySize
+from gates.vocabulary import GateState
 from tests.conftest import PASSWORD, Centre, LaneFactory
 from tests.lanes import seen
 

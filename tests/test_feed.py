@@ -3,7 +3,7 @@ GOP a new viewer starts from."""
 
 from __future__ import annotations
 
-from media.feed import LaneClock, catch_up
+from media.lane.feed import LaneClock, catch_up
 from media.units import VIDEO_CLOCK, Kind, MediaUnit
 
 

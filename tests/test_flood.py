@@ -13,7 +13,8 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from gates.drivers import GateChanged, GateState
+from gates.lane.drivers import GateChanged
+from gates.vocabulary import GateState
 from tests.conftest import Centre, LaneFactory
 from tests.test_stream import session_cookie, stream_url
 

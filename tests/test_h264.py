@@ -8,8 +8,8 @@ import av
 import numpy as np
 import pytest
 
-from media.annexb import nal_type, nal_units
-from media.h264 import SliceType, Vetting, parse_sps, slice_type
+from media.lane.annexb import nal_type, nal_units
+from media.lane.h264 import SliceType, Vetting, parse_sps, slice_type
 
 
 def encode(frames: int = 8, *, pix_fmt: str = "yuv420p", **options: str) -> list[bytes]:

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from console.models import Role
-from gates.drivers import CallPressed, FaultRaised
+from gates.lane.drivers import CallPressed, FaultRaised
 from tests.conftest import Centre, LaneFactory, lane_behind_proxy
 from tests.lanes import seen
 

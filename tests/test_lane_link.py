@@ -12,10 +12,11 @@ from websockets.exceptions import ConnectionClosed
 
 from console.settings import Settings
 from console.sqlite_store import SQLiteStore
-from gates.agent import Backoff, LaneAgent, LaneReplaced
-from gates.drivers import GateState
-from gates.lane_session import LaneSession
+from gates.backoff import Backoff
+from gates.lane.agent import LaneAgent, LaneReplaced
+from gates.lane.session import LaneSession
 from gates.protocol import MAX_MESSAGE_BYTES, Display, OpenGate
+from gates.vocabulary import GateState
 from tests.conftest import Centre, LaneFactory, lane_behind_proxy, start_centre, wait_status
 from tests.lanes import ScriptedDriver
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from websockets.asyncio.client import connect
 
-from gates.drivers import GateState
-from gates.memory import INTERRUPTED
+from gates.lane.memory import INTERRUPTED
 from gates.protocol import OpenGate
+from gates.vocabulary import GateState
 from tests.conftest import Centre
 
 SEAT = [sys.executable, "-m", "console.cli"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from gates.drivers import CallPressed, FaultRaised, GateChanged, GateState, PlateColour, VehicleSeen
-from gates.lane_session import Execute, LaneSession, Problem, State
-from gates.memory import CommandMemory, Memo
+from gates.lane.drivers import CallPressed, FaultRaised, GateChanged, VehicleSeen
+from gates.lane.memory import CommandMemory, Memo
+from gates.lane.session import Execute, LaneSession, Problem, State
 from gates.protocol import (
     Ack,
     Call,
@@ -20,6 +20,7 @@ from gates.protocol import (
     Refused,
     Vehicle,
 )
+from gates.vocabulary import GateState, PlateColour
 
 WELCOME = '{"type":"welcome","v":1,"lane":"P1-IN","heartbeat_ms":2000}'
 OPEN_C1 = '{"type":"open_gate","command_id":"c1","reason":"paid_not_lifted"}'

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from gates.drivers import GateState
-from gates.link import (
+from gates.centre.link import (
     Authenticate,
     Close,
-    CloseCode,
     Deliver,
     Flooding,
     HeartbeatPolicy,
@@ -18,7 +16,8 @@ from gates.link import (
     Send,
     Takeovers,
 )
-from gates.protocol import Ack, Error, Gate, Heartbeat, Hello, Welcome
+from gates.protocol import Ack, CloseCode, Error, Gate, Heartbeat, Hello, Welcome
+from gates.vocabulary import GateState
 
 HELLO = '{"type":"hello","v":1,"lane":"P1-IN","token":"secret","heartbeat_ms":2000}'
 

@@ -15,12 +15,12 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from console.ledger import AuditAction
-from media.camera import Camera, FfmpegCamera, SyntheticCamera
+from media.centre.viewing import ViewerLeft
+from media.lane.camera import Camera, FfmpegCamera, SyntheticCamera
+from media.lane.publisher import Publisher
+from media.lane.voice import RecordingSpeaker, ToneMicrophone
 from media.messages import media_url
-from media.publisher import Publisher
 from media.units import MediaUnit
-from media.viewing import ViewerLeft
-from media.voice import RecordingSpeaker, ToneMicrophone
 from tests.conftest import PASSWORD, Centre, Lane, LaneFactory
 from tests.lanes import seen
 

@@ -22,7 +22,7 @@ from console.models import Role
 from console.settings import Settings, parse_trusted_proxies
 from console.sqlite_store import SQLiteStore
 from console.web import forwarded_client
-from gates.status import LaneStatus
+from gates.centre.status import LaneStatus
 from tests.conftest import PASSWORD, Centre, LaneFactory, start_centre
 from tests.test_cli import seat
 from tests.test_stream import next_message, session_cookie, stream_url

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from media.internals import require
+from media.centre.internals import require
 
 CONSENT_INTERVAL = 5
 

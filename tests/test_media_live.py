@@ -24,13 +24,13 @@ from console.ledger import AuditAction, AuditEntry
 from console.models import Direction, LaneRecord, Session
 from console.settings import Settings
 from console.web import SESSION_COOKIE
-from media.camera import Camera, FfmpegCamera, SyntheticCamera
+from media.centre.viewing import MediaEvent, StreamChanged, ViewerLeft
+from media.lane.camera import Camera, FfmpegCamera, SyntheticCamera
+from media.lane.publisher import Publisher
+from media.lane.sources import CAMERA_FAULT, MIC_FAULT
+from media.lane.voice import DeviceMicrophone, Microphone, RecordingSpeaker, ToneMicrophone
 from media.messages import CloseCode, MediaHello, media_url
-from media.publisher import Publisher
-from media.sources import CAMERA_FAULT, MIC_FAULT
 from media.units import HEADER, MAX_UNIT_BYTES, Kind, MediaUnit
-from media.viewing import MediaEvent, StreamChanged, ViewerLeft
-from media.voice import DeviceMicrophone, Microphone, RecordingSpeaker, ToneMicrophone
 from tests.conftest import TEST_POLICY, Centre, Lane, LaneFactory
 from tests.test_lane_link import closed_with, hello
 from tests.viewers import ViewerPeer, offer, watch
@@ -670,6 +670,9 @@ async def test_a_viewer_whose_browser_is_killed_is_dropped_by_consent_checks(
 
 class WatchedCamera:
     """The simulator's camera, noting each keyframe request the lane passes on to it."""
+
+    always_on = False  # opened when watched, as the synthetic camera it wraps
+    transcoding = None
 
     def __init__(self) -> None:
         self.camera = SyntheticCamera("L1", size=(320, 240), fps=15, gop=15)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gates.lane_session import LaneSession
-from gates.memory import INTERRUPTED, CommandJournal, JournalCorrupt, Memo
+from gates.lane.memory import INTERRUPTED, CommandJournal, JournalCorrupt, Memo
+from gates.lane.session import LaneSession
 from gates.protocol import Ack, Done, Refused
 
 WELCOME = '{"type":"welcome","v":1,"lane":"P1-OUT","heartbeat_ms":2000}'

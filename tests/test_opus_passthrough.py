@@ -15,11 +15,11 @@ import pytest
 from aiortc import RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
-from media.opus import opus_packets, opus_units, passthrough_opus
-from media.tones import RATE, find_bursts
-from media.tracks import PacketTrack
+from media.centre.opus import opus_packets, opus_units, passthrough_opus
+from media.centre.tracks import PacketTrack
+from media.lane.tones import RATE, find_bursts
+from media.lane.voice import ToneMicrophone, decode_pcm, opus_decoder
 from media.units import Kind, MediaUnit
-from media.voice import ToneMicrophone, decode_pcm, opus_decoder
 
 
 @dataclass

@@ -6,7 +6,6 @@ import random
 
 import pytest
 
-from gates.drivers import PlateColour
 from gates.plates import (
     PROVINCE_CODES,
     PROVINCES,
@@ -17,6 +16,7 @@ from gates.plates import (
     normalise,
     random_plate,
 )
+from gates.vocabulary import PlateColour
 
 
 @pytest.mark.parametrize(

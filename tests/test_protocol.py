@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gates.drivers import GateState, PlateColour
 from gates.errors import LinkError, Malformed, TooLarge, UnknownType
 from gates.protocol import (
     MAX_MESSAGE_BYTES,
@@ -27,6 +26,7 @@ from gates.protocol import (
     parse_centre_message,
     parse_lane_message,
 )
+from gates.vocabulary import GateState, PlateColour
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 16
 

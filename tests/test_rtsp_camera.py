@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 
 from console.settings import Settings
-from gates.drivers import FaultRaised, LaneEvent
-from media.annexb import IDR, nal_type, nal_units
-from media.camera import FfmpegCamera
-from media.feed import CameraFeed
-from media.h264 import SliceType, parse_sps, slice_type
+from gates.lane.drivers import FaultRaised, LaneEvent
+from media.lane.annexb import IDR, nal_type, nal_units
+from media.lane.camera import FfmpegCamera
+from media.lane.feed import CameraFeed
+from media.lane.h264 import SliceType, parse_sps, slice_type
+from media.lane.publisher import Publisher
+from media.lane.sources import CAMERA_FAULT, TRANSCODING_FAULT, Faults
 from media.messages import media_url
-from media.publisher import Publisher
-from media.sources import CAMERA_FAULT, TRANSCODING_FAULT, Faults
 from media.units import VIDEO_CLOCK, MediaUnit
 from tests.conftest import TEST_POLICY, Centre, LaneFactory
 from tests.rtsp import rtsp_camera, start_camera

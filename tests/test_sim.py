@@ -14,18 +14,18 @@ import cv2
 import numpy as np
 import pytest
 
-from gates.drivers import (
+from gates.lane.drivers import (
     CallPressed,
     DriverRefused,
     FaultRaised,
     GateChanged,
-    GateState,
     LaneDriver,
     LaneEvent,
     VehicleSeen,
 )
+from gates.lane.sim import Direction, FaultCode, SimLane, SimTiming
 from gates.plates import colour_of, is_valid
-from gates.sim import Direction, FaultCode, SimLane, SimTiming
+from gates.vocabulary import GateState
 
 E = TypeVar("E", bound=LaneEvent)
 

@@ -12,10 +12,11 @@ import av
 import numpy as np
 import numpy.typing as npt
 
-from gates.drivers import Direction, VehicleSeen
-from gates.sim import SimLane
-from gates.snapshot import ARM_UP, View, draw_car, draw_lane
-from media.camera import SyntheticCamera
+from gates.lane.drivers import VehicleSeen
+from gates.lane.sim import SimLane
+from gates.lane.snapshot import ARM_UP, View, draw_car, draw_lane
+from gates.vocabulary import Direction
+from media.lane.camera import SyntheticCamera
 from tests.test_sim import QUIET, watching
 
 Image = npt.NDArray[np.uint8]
@@ -39,7 +40,7 @@ async def frame(camera: SyntheticCamera) -> Image:
 def arm_seen(img: Image, angle: float) -> float:
     """The share of the arm's stripes seen in their paint (red, white, red, ...) where
     an arm swung ``angle`` degrees up would have them, drawn independently of
-    gates.snapshot.draw_arm: a boom 0.62 of the width long, in nine stripes, from the
+    gates.lane.snapshot.draw_arm: a boom 0.62 of the width long, in nine stripes, from the
     barrier post."""
     height, width = img.shape[:2]
     pivot = draw_lane(np.empty_like(img), night=False)

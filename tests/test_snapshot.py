@@ -9,8 +9,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from gates.drivers import GateState, PlateColour
-from gates.snapshot import Snapshot, arm_angle, render
+from gates.lane.snapshot import Snapshot, arm_angle, render
+from gates.vocabulary import GateState, PlateColour
 
 AT = datetime(2025, 6, 1, 2, 30, tzinfo=UTC)
 

@@ -10,8 +10,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from gates.drivers import GateChanged, GateState
+from gates.lane.drivers import GateChanged
 from gates.protocol import DisplaySize
+from gates.vocabulary import GateState
 from tests.conftest import Centre, LaneFactory
 
 

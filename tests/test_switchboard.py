@@ -8,9 +8,7 @@ import itertools
 import pytest
 
 from gates.protocol import Media
-from media.errors import IntercomBusy, LaneOffline
-from media.messages import CloseCode
-from media.switchboard import (
+from media.centre.switchboard import (
     Announce,
     AskKeyframe,
     Burst,
@@ -20,8 +18,7 @@ from media.switchboard import (
     Speak,
     Switchboard,
 )
-from media.units import Kind, MediaUnit
-from media.viewing import (
+from media.centre.viewing import (
     FloorChanged,
     StreamChanged,
     ViewerJoined,
@@ -29,6 +26,9 @@ from media.viewing import (
     Viewing,
     Watcher,
 )
+from media.errors import IntercomBusy, LaneOffline
+from media.messages import CloseCode
+from media.units import Kind, MediaUnit
 
 ALICE = Watcher("alice", "agent", "10.0.0.1")
 BOB = Watcher("bob", "agent", "10.0.0.2")

@@ -10,14 +10,7 @@ import pytest
 
 from console.logs import configure
 from console.web import encode_json
-from gates.textrules import (
-    TextError,
-    check_text,
-    escape_controls,
-    loads,
-    parse_count,
-    visible,
-)
+from gates.textrules import TextError, check_text, escape_controls, loads, parse_count, visible
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 from aiortc import RTCPeerConnection, RTCRtpSender
 from aiortc.mediastreams import MediaStreamError
 
-from media.tracks import BoundedQueue, PacketTrack
+from media.centre.tracks import BoundedQueue, PacketTrack
 from media.units import Kind, MediaUnit
 
 

@@ -11,8 +11,8 @@ import pytest
 from websockets.asyncio.client import connect
 
 from console.ledger import AuditAction
-from gates.drivers import GateState
 from gates.protocol import OpenGate
+from gates.vocabulary import GateState
 from tests.conftest import PASSWORD, Centre, LaneFactory
 from tests.lanes import seen
 from tests.test_api import actions_in_ledger

@@ -19,9 +19,8 @@ import numpy.typing as npt
 import pytest
 
 from media.errors import AudioDeviceError
-from media.tones import RATE, VoiceSynth, find_bursts, tone
-from media.units import Kind, MediaUnit
-from media.voice import (
+from media.lane.tones import RATE, VoiceSynth, find_bursts, tone
+from media.lane.voice import (
     PACKET_SAMPLES,
     DeviceMicrophone,
     DeviceSpeaker,
@@ -33,6 +32,7 @@ from media.voice import (
     opus_encoder,
     pcm_frame,
 )
+from media.units import Kind, MediaUnit
 
 Signal = npt.NDArray[np.float64]
 

@@ -17,10 +17,10 @@ import numpy as np
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from media.stamp import read_stamp
-from media.tracks import PacketTrack
+from media.centre.tracks import PacketTrack
+from media.centre.viewer import prefer_codec
+from media.lane.stamp import read_stamp
 from media.units import Kind, MediaUnit
-from media.viewer import prefer_codec
 
 
 @dataclass

@@ -27,9 +27,9 @@ import av.logging
 import numpy as np
 import numpy.typing as npt
 
-from .errors import AudioDeviceError
-from .tones import MARK_HZ, RATE, VoiceSynth, tone
-from .units import Kind, MediaUnit
+from media.errors import AudioDeviceError
+from media.lane.tones import MARK_HZ, RATE, VoiceSynth, tone
+from media.units import Kind, MediaUnit
 
 log = logging.getLogger("seat.media")
 

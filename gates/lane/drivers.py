@@ -3,41 +3,17 @@
 The lane agent speaks the lane link; a driver speaks to the hardware: a relay that lifts
 the barrier, an LPR camera that reads plates, an intercom button, an LED display. The
 agent never knows which driver it has, so a relay board or a vendor camera SDK plugs in
-here without touching the link code. ``gates.sim`` is the simulated lane.
+here without touching the link code. ``gates.lane.sim`` is the simulated lane.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-
-class Direction(enum.StrEnum):
-    ENTRY = "entry"
-    EXIT = "exit"
-
-
-class GateState(enum.StrEnum):
-    DOWN = "down"
-    RISING = "rising"
-    UP = "up"
-    FALLING = "falling"
-    UNKNOWN = "unknown"
-
-
-class PlateColour(enum.StrEnum):
-    """Plate background colours of GA 36-2018."""
-
-    BLUE = "blue"  # small passenger cars
-    YELLOW = "yellow"  # large vehicles, learner cars
-    GREEN = "green"  # new-energy small cars (gradient green)
-    YELLOW_GREEN = "yellow_green"  # new-energy large vehicles
-    WHITE = "white"  # police, armed police
-    BLACK = "black"  # foreign-owned, Hong Kong / Macao cross-border
-    UNKNOWN = "unknown"
+from gates.vocabulary import GateState, PlateColour
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,13 +30,13 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import SessionDescription
 
-from .buffers import KeyframeQueue
-from .errors import OfferRefused
-from .internals import require
-from .opus import opus_packets, passthrough_opus
-from .tracks import PacketTrack
-from .units import Kind, MediaUnit
-from .viewing import Watcher
+from media.buffers import KeyframeQueue
+from media.centre.internals import require
+from media.centre.opus import opus_packets, passthrough_opus
+from media.centre.tracks import PacketTrack
+from media.centre.viewing import Watcher
+from media.errors import OfferRefused
+from media.units import Kind, MediaUnit
 
 log = logging.getLogger("seat.media")
 

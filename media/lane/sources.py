@@ -7,11 +7,10 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
-from gates.agent import Backoff
-from gates.drivers import FaultRaised, LaneEvent
-
-from .errors import MediaError
-from .units import MediaUnit
+from gates.backoff import Backoff
+from gates.lane.drivers import FaultRaised, LaneEvent
+from media.errors import MediaError
+from media.units import MediaUnit
 
 log = logging.getLogger("seat.lane")
 

@@ -15,7 +15,7 @@ import enum
 from dataclasses import dataclass
 from typing import Final
 
-from .annexb import IDR, SPS, nal_type, nal_units
+from media.lane.annexb import IDR, SPS, nal_type, nal_units
 
 # Profiles whose pictures browsers decode in WebRTC (A.2.1 to A.2.4); what their
 # constraint flags narrow them to does not matter here.

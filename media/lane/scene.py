@@ -1,12 +1,12 @@
 """What the simulator's camera films: a lane, a barrier, a car when there is one. Pure:
 a frame is a function of what the camera sees (a ``View``) and when.
 
-The picture follows whoever drives the view: the simulated lane (``gates.sim.SimLane``
+The picture follows whoever drives the view: the simulated lane (``gates.lane.sim.SimLane``
 gives its barrier's true angle and the car at it, with its true plate, so an agent can
 check the barrier and a misread plate on camera), or ``film`` for a camera on its own.
 A viewer must be able to tell a live picture from a frozen one at a glance, so the
 capture time is printed to the millisecond (Beijing time, as Chinese cameras print it)
-and burnt in as a machine-readable stamp (``media.stamp``) for measuring frame age.
+and burnt in as a machine-readable stamp (``media.lane.stamp``) for measuring frame age.
 Rendering a 720p frame must leave room for the encoder within a 15 fps budget: what never
 moves is drawn once, and each frame copies it and draws only the car and the arm.
 """
@@ -20,8 +20,7 @@ from typing import Final
 
 import numpy as np
 
-from gates.plates import colour_of, random_plate
-from gates.snapshot import (
+from gates.lane.snapshot import (
     ARM_UP,
     AT_BARRIER,
     BEIJING,
@@ -37,8 +36,8 @@ from gates.snapshot import (
     draw_overlay,
     leaving,
 )
-
-from .stamp import stamp_height, write_stamp
+from gates.plates import colour_of, random_plate
+from media.lane.stamp import stamp_height, write_stamp
 
 # ``film``: one car every CYCLE seconds. Phases, in seconds into the cycle:
 CYCLE: Final = 12.0
@@ -127,7 +126,7 @@ class LaneScene:
         if night not in self._lanes:
             img = np.empty((self.height, self.width, 3), np.uint8)
             pivot = draw_lane(img, night=night)
-            # Fixed sensor noise, as gates.snapshot adds: flat synthetic colour looks fake.
+            # Fixed sensor noise, as gates.lane.snapshot adds: flat synthetic colour looks fake.
             noise = np.random.default_rng(self.seed).normal(0.0, 2.0, size=img.shape)
             img = np.clip(img.astype(np.float32) + noise, 0, 255).astype(np.uint8)
             self._lanes[night] = (img, pivot)

@@ -4,9 +4,9 @@
 H.264 that browsers play is never decoded: MP4/MKV packets (length-prefixed, avcC
 extradata starting with 0x01) go through FFmpeg's ``h264_mp4toannexb`` filter, which puts
 SPS/PPS before each IDR; Annex-B sources (RTSP, MPEG-TS, raw ``.h264``) keep their bytes,
-and IDR units that come without SPS/PPS get the last ones seen (``media.annexb``). H.264
-that browsers cannot play (B-frames, a profile beyond High: ``media.h264``) and every
-other codec are decoded and encoded once with ``media.encoder``, and ``transcoding``
+and IDR units that come without SPS/PPS get the last ones seen (``media.lane.annexb``). H.264
+that browsers cannot play (B-frames, a profile beyond High: ``media.lane.h264``) and every
+other codec are decoded and encoded once with ``media.lane.encoder``, and ``transcoding``
 says why, so the installer can set the camera right.
 """
 
@@ -26,11 +26,11 @@ from av.container import InputContainer
 from av.error import ExitError, FFmpegError, InvalidDataError
 from av.video.stream import VideoStream
 
-from .annexb import ParameterSets
-from .encoder import H264Encoder
-from .errors import CameraError
-from .h264 import ADVICE, Vetting
-from .units import VIDEO_CLOCK
+from media.errors import CameraError
+from media.lane.annexb import ParameterSets
+from media.lane.encoder import H264Encoder
+from media.lane.h264 import ADVICE, Vetting
+from media.units import VIDEO_CLOCK
 
 log = logging.getLogger("seat.media")
 

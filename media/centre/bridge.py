@@ -6,7 +6,7 @@ A lane streams only while somebody watches: the first viewer makes the centre se
 (``media.messages``), and a grace time after the last viewer leaves the centre asks it
 to stop. Units arrive encoded and leave encoded; nothing here decodes a frame.
 
-Every rule lives in ``media.switchboard.Switchboard``; this is its driver: it feeds the
+Every rule lives in ``media.centre.switchboard.Switchboard``; this is its driver: it feeds the
 switchboard what the sockets, the peer connections and the clock say, and carries out
 what the switchboard returns.
 """
@@ -23,13 +23,10 @@ from collections.abc import Awaitable, Callable
 from aiortc import RTCIceServer
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from gates.centre.hub import LaneHub
+from gates.centre.status import LaneStatus
 from gates.errors import LinkError
-from gates.hub import LaneHub
-from gates.status import LaneStatus
-
-from .errors import OfferRefused
-from .messages import CloseCode, KeyframeWanted, parse_hello
-from .switchboard import (
+from media.centre.switchboard import (
     Action,
     Announce,
     AskKeyframe,
@@ -40,9 +37,11 @@ from .switchboard import (
     Speak,
     Switchboard,
 )
-from .units import MediaUnit
-from .viewer import Viewer, parse_offer
-from .viewing import MediaEvent, ViewerJoined, ViewerLeft, Viewing, Watcher
+from media.centre.viewer import Viewer, parse_offer
+from media.centre.viewing import MediaEvent, ViewerJoined, ViewerLeft, Viewing, Watcher
+from media.errors import OfferRefused
+from media.messages import CloseCode, KeyframeWanted, parse_hello
+from media.units import MediaUnit
 
 log = logging.getLogger("seat.media")
 

@@ -40,8 +40,8 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpreceiver import RemoteStreamTrack, RTCRtpReceiver
 from aiortc.rtp import RtpPacket
 
-from .internals import require
-from .units import AUDIO_CLOCK, Kind, MediaUnit
+from media.centre.internals import require
+from media.units import AUDIO_CLOCK, Kind, MediaUnit
 
 log = logging.getLogger("seat.media")
 
@@ -165,7 +165,7 @@ def passthrough_opus(receiver: RTCRtpReceiver) -> None:
     for name in (_JITTER, _DECODER_QUEUE, _STARTED, _KIND):
         if name not in state:
             raise RuntimeError(
-                f"aiortc {aiortc.__version__}'s RTCRtpReceiver has no {name} (media.opus "
+                f"aiortc {aiortc.__version__}'s RTCRtpReceiver has no {name} (media.centre.opus "
                 f"was written against aiortc {WRITTEN_FOR})"
             )
     if state[_KIND] != "audio":

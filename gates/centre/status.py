@@ -6,10 +6,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from .drivers import GateState, PlateColour
-from .plates import is_valid
-from .protocol import MAX_DISPLAY, Call, DisplaySize, Fault, Gate, LaneMessage, Vehicle
-from .wire import format_time
+from gates.plates import is_valid
+from gates.protocol import MAX_DISPLAY, Call, DisplaySize, Fault, Gate, LaneMessage, Vehicle
+from gates.vocabulary import GateState, PlateColour
+from gates.wire import format_time
 
 
 @dataclass(frozen=True, slots=True)

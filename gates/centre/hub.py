@@ -15,11 +15,9 @@ from datetime import UTC, datetime
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from .commands import CommandBook, Resolved, Transmit
-from .crash import closed_on_crash
-from .drivers import GateState
-from .errors import LinkError
-from .link import (
+from gates.centre.commands import CommandBook, Resolved, Transmit
+from gates.centre.crash import closed_on_crash
+from gates.centre.link import (
     Action,
     Authenticate,
     Close,
@@ -32,9 +30,11 @@ from .link import (
     Send,
     Takeovers,
 )
-from .protocol import Ack, Command, Done, Error, Refused
-from .status import ActiveFault, LaneStatus, fold, with_fault, without_fault
-from .wire import Message
+from gates.centre.status import ActiveFault, LaneStatus, fold, with_fault, without_fault
+from gates.errors import LinkError
+from gates.protocol import Ack, Command, Done, Error, Refused
+from gates.vocabulary import GateState
+from gates.wire import Message
 
 log = logging.getLogger("seat.gates")
 

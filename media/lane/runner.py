@@ -8,11 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from media.camera import Camera, FfmpegCamera, SyntheticCamera
+from gates.lane.agent import LaneAgent, LaneReplaced, link_url
+from gates.lane.memory import CommandJournal, CommandMemory, JournalCorrupt
+from gates.lane.session import LaneSession
+from gates.lane.sim import DISPLAY_SIZE, SimLane, SimTiming
+from gates.lane.snapshot import View
 from media.errors import AudioDeviceError
-from media.messages import media_url
-from media.publisher import Publisher
-from media.voice import (
+from media.lane.camera import Camera, FfmpegCamera, SyntheticCamera
+from media.lane.publisher import Publisher
+from media.lane.voice import (
     DeviceMicrophone,
     DeviceSpeaker,
     Microphone,
@@ -20,12 +24,7 @@ from media.voice import (
     Speaker,
     ToneMicrophone,
 )
-
-from .agent import LaneAgent, LaneReplaced, link_url
-from .lane_session import LaneSession
-from .memory import CommandJournal, CommandMemory, JournalCorrupt
-from .sim import DISPLAY_SIZE, SimLane, SimTiming
-from .snapshot import View
+from media.messages import media_url
 
 SIM = "sim"
 NONE = "none"

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from av.video.frame import PictureType
 
-from .units import VIDEO_CLOCK
+from media.units import VIDEO_CLOCK
 
 Image = npt.NDArray[np.uint8]
 

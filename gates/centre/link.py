@@ -10,11 +10,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from .bucket import TokenBucket
-from .errors import LinkError, OutOfOrder, RateLimited
-from .protocol import (
+from gates.centre.bucket import TokenBucket
+from gates.errors import LinkError, OutOfOrder, RateLimited
+from gates.protocol import (
     MAX_DISPLAY,
     VERSION,
+    CloseCode,
     Error,
     Hello,
     LaneMessage,
@@ -22,18 +23,7 @@ from .protocol import (
     message_type,
     parse_lane_message,
 )
-from .wire import Message
-
-
-class CloseCode(enum.IntEnum):
-    """WebSocket close codes of the lane link (4000-4999 are the application's own)."""
-
-    # 1012 (service restart) comes from uvicorn itself when the centre shuts down.
-    PROTOCOL_ERROR = 4400  # the first message was not a valid hello
-    UNAUTHORISED = 4401  # unknown lane or wrong token; do not retry with the same token
-    TIMEOUT = 4408  # no hello in time, or heartbeats missed
-    REPLACED = 4409  # a newer connection claimed this lane
-    VERSION_UNSUPPORTED = 4426
+from gates.wire import Message
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 It streams only what the centre's latest ``media`` message asks for, over its own
 outbound WebSocket, and drops nothing but whole GOPs when the uplink cannot keep up
-(``KeyframeQueue``). The camera is kept open from the start (``media.feed``), so a camera
+(``KeyframeQueue``). The camera is kept open from the start (``media.lane.feed``), so a camera
 that fails is a lane fault on the link whether or not anyone watches, and the console
 says "camera down" instead of showing a frozen picture; it is retried. The microphone is
 opened only while the centre asks for audio.
@@ -17,18 +17,17 @@ from collections.abc import Callable
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from gates.agent import Backoff
-from gates.drivers import LaneEvent
+from gates.backoff import Backoff
 from gates.errors import LinkError
+from gates.lane.drivers import LaneEvent
 from gates.protocol import Media
-
-from .buffers import KeyframeQueue
-from .camera import Camera
-from .feed import CameraFeed
-from .messages import KeyframeWanted, MediaHello, parse_to_lane
-from .sources import CAMERA_FAULT, MIC_FAULT, Faults, run_until_down
-from .units import MAX_UNIT_BYTES, Kind, MediaUnit
-from .voice import Microphone, Speaker
+from media.buffers import KeyframeQueue
+from media.lane.camera import Camera
+from media.lane.feed import CameraFeed
+from media.lane.sources import CAMERA_FAULT, MIC_FAULT, Faults, run_until_down
+from media.lane.voice import Microphone, Speaker
+from media.messages import KeyframeWanted, MediaHello, parse_to_lane
+from media.units import MAX_UNIT_BYTES, Kind, MediaUnit
 
 log = logging.getLogger("seat.lane")
 

@@ -12,8 +12,8 @@ import enum
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from .errors import OutOfOrder, UnknownCommand
-from .protocol import Command
+from gates.errors import OutOfOrder, UnknownCommand
+from gates.protocol import Command
 
 
 class Outcome(enum.StrEnum):

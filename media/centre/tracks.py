@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from .units import AUDIO_CLOCK, VIDEO_CLOCK, Kind, MediaUnit
+from media.units import AUDIO_CLOCK, VIDEO_CLOCK, Kind, MediaUnit
 
 TIME_BASES = {
     Kind.VIDEO: fractions.Fraction(1, VIDEO_CLOCK),

@@ -1,9 +1,9 @@
 """Checks, at import, that the private parts of aiortc and aioice the centre relies on
 are still there and still used the way it relies on them.
 
-aiortc offers no public way to receive Opus undecoded (``media.opus``), to hear a
-browser's picture-loss request (``media.viewer``), or to check an idle peer's consent
-more often than every 5 s (``media.viewer``), so those modules reach into private
+aiortc offers no public way to receive Opus undecoded (``media.centre.opus``), to hear a
+browser's picture-loss request (``media.centre.viewer``), or to check an idle peer's consent
+more often than every 5 s (``media.centre.viewer``), so those modules reach into private
 names. A release that renames one would not fail: the intercom would silently decode,
 picture-loss requests would be lost, dead viewers would linger for 30 s. So each such
 module states what it uses and this raises ``ImportError`` naming it instead, and the

@@ -6,7 +6,7 @@ starting at a keyframe. There are two: the simulator's ``SyntheticCamera``, whic
 and encodes what a lane's camera would see, and ``FfmpegCamera``, which reads a real
 camera (RTSP, HTTP) or a file. Pixels are encoded at most once on the lane and never
 after it: H.264 that browsers play passes through as is; anything else is encoded once
-with ``media.encoder``'s settings, so every browser can decode it without the centre's
+with ``media.lane.encoder``'s settings, so every browser can decode it without the centre's
 help, and ``transcoding`` says why (the lane reports it as a fault to fix at the camera).
 
 Drawing, decoding and encoding take milliseconds of CPU and FFmpeg's I/O blocks, so they
@@ -23,12 +23,11 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final, Protocol, TypeVar
 
-from gates.snapshot import View
-
-from .encoder import Encoded, H264Encoder
-from .ffmpeg import Read, SourceReader, is_file
-from .scene import LaneScene, film
-from .units import VIDEO_CLOCK, Kind, MediaUnit
+from gates.lane.snapshot import View
+from media.lane.encoder import Encoded, H264Encoder
+from media.lane.ffmpeg import Read, SourceReader, is_file
+from media.lane.scene import LaneScene, film
+from media.units import VIDEO_CLOCK, Kind, MediaUnit
 
 log = logging.getLogger("seat.media")
 
@@ -42,7 +41,7 @@ _BEHIND: Final = 0.1
 class Camera(Protocol):
     @property
     def always_on(self) -> bool:
-        """Whether the lane keeps it open while nobody watches (``media.feed``)."""
+        """Whether the lane keeps it open while nobody watches (``media.lane.feed``)."""
         ...
 
     @property
@@ -64,8 +63,8 @@ class Camera(Protocol):
 
 class SyntheticCamera:
     """The simulator's camera: what ``view`` says the camera sees at each moment (the
-    simulated lane's barrier and car, or ``media.scene.film``), with a running clock and
-    a capture-time stamp (``media.scene``), encoded at ``fps`` with a keyframe every
+    simulated lane's barrier and car, or ``media.lane.scene.film``), with a running clock and
+    a capture-time stamp (``media.lane.scene``), encoded at ``fps`` with a keyframe every
     ``gop`` frames. It starts in milliseconds, at a keyframe, so it runs only while
     watched.
 
@@ -139,7 +138,7 @@ class FfmpegCamera:
     """Any input FFmpeg opens: ``rtsp://`` and ``http(s)://`` cameras, or a file.
 
     H.264 passes through undecoded; other codecs (MJPEG, MPEG-4, HEVC, ...) are decoded
-    and encoded once (``media.ffmpeg``). ``options`` go to FFmpeg's demuxer over the
+    and encoded once (``media.lane.ffmpeg``). ``options`` go to FFmpeg's demuxer over the
     defaults there (TCP for RTSP, socket timeouts). A file stands in for a live camera:
     it is paced at real time by its timestamps (``realtime`` defaults to on for files,
     off for network sources, which pace themselves) and ``loop`` replays it forever.

@@ -24,19 +24,18 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Final
 
-from gates.drivers import (
+from gates.lane.drivers import (
     CallPressed,
-    Direction,
     DriverRefused,
     FaultRaised,
     GateChanged,
-    GateState,
     LaneEvent,
     VehicleSeen,
 )
+from gates.lane.snapshot import ARM_UP, CAR_PAINTS, Car, View, arm_angle, arriving, leaving, render
 from gates.plates import colour_of, is_valid, misread, random_plate
 from gates.protocol import DisplaySize
-from gates.snapshot import ARM_UP, CAR_PAINTS, Car, View, arm_angle, arriving, leaving, render
+from gates.vocabulary import Direction, GateState
 
 # The simulated LED panel: four lines of 32 characters. The lane agent states it in its
 # hello, so the centre offers no more than this.
@@ -112,7 +111,7 @@ def _utc_now() -> datetime:
 
 
 class SimLane:
-    """A simulated lane that satisfies ``gates.drivers.LaneDriver``.
+    """A simulated lane that satisfies ``gates.lane.drivers.LaneDriver``.
 
     The world (cars, faults, the barrier closing behind a car) moves only while ``run``
     runs; ``open_gate`` and ``display`` work without it, and what they report waits for

@@ -2,7 +2,7 @@
 
 The lane agent feeds it what arrived, what the driver reported and the time; it answers
 with messages to send and commands to execute. It remembers which command ids it has
-run (``gates.memory``), so a command the centre sends again is answered from memory
+run (``gates.lane.memory``), so a command the centre sends again is answered from memory
 instead of lifting the barrier twice.
 """
 
@@ -13,10 +13,10 @@ from collections import deque
 from dataclasses import dataclass
 from uuid import uuid4
 
-from .drivers import CallPressed, FaultRaised, GateChanged, GateState, LaneEvent, VehicleSeen
-from .errors import LinkError
-from .memory import CommandMemory
-from .protocol import (
+from gates.errors import LinkError
+from gates.lane.drivers import CallPressed, FaultRaised, GateChanged, LaneEvent, VehicleSeen
+from gates.lane.memory import CommandMemory
+from gates.protocol import (
     Ack,
     Call,
     Command,
@@ -33,7 +33,8 @@ from .protocol import (
     Welcome,
     parse_centre_message,
 )
-from .wire import Message
+from gates.vocabulary import GateState
+from gates.wire import Message
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,23 +10,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
-from collections.abc import Coroutine
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from .drivers import DriverRefused, LaneDriver, LaneEvent
-from .lane_session import Action, Execute, LaneSession, Problem, Publish, State
-from .link import CloseCode
-from .protocol import LINK_PATH, MAX_MESSAGE_BYTES, Display, OpenGate
-from .wire import Message
+from gates.backoff import Backoff
+from gates.lane.drivers import DriverRefused, LaneDriver, LaneEvent
+from gates.lane.session import Action, Execute, LaneSession, Problem, Publish, State
+from gates.protocol import LINK_PATH, MAX_MESSAGE_BYTES, CloseCode, Display, Media, OpenGate
+from gates.wire import Message
 
-if TYPE_CHECKING:
-    from media.publisher import Publisher
+
+class Uplink(Protocol):
+    """The lane's camera and intercom, as the agent drives them (``media.lane``'s
+    ``Publisher``): what the centre's latest ``media`` message asks for, and a stop when
+    the link drops, since the centre then forgets the stream."""
+
+    def want(self, media: Media) -> None: ...
+
+    def stop(self) -> None: ...
+
+    async def run(self, report: Callable[[LaneEvent], None]) -> None: ...
+
 
 log = logging.getLogger("seat.lane")
 
@@ -53,25 +61,6 @@ class LaneReplaced(Exception):
         self.lane = lane
 
 
-@dataclass
-class Backoff:
-    """Delays between reconnects: doubling from ``first`` to ``cap``, with full jitter so
-    hundreds of lanes do not all redial the instant a centre comes back."""
-
-    first: float = 0.5
-    cap: float = 30.0
-    rng: random.Random = field(default_factory=random.Random)
-    attempts: int = 0
-
-    def next(self) -> float:
-        ceiling = min(self.cap, self.first * 2**self.attempts)
-        self.attempts += 1
-        return self.rng.uniform(ceiling / 2, ceiling)
-
-    def reset(self) -> None:
-        self.attempts = 0
-
-
 class LaneAgent:
     def __init__(
         self,
@@ -79,7 +68,7 @@ class LaneAgent:
         session: LaneSession,
         driver: LaneDriver,
         backoff: Backoff | None = None,
-        publisher: Publisher | None = None,
+        publisher: Uplink | None = None,
     ) -> None:
         self.url = url
         self.session = session

@@ -29,12 +29,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from gates.protocol import Media
-
-from .buffers import GopCache, Timeline
-from .errors import IntercomBusy, LaneOffline
-from .messages import CloseCode
-from .units import AUDIO_CLOCK, VIDEO_CLOCK, Kind, MediaUnit
-from .viewing import (
+from media.buffers import GopCache, Timeline
+from media.centre.viewing import (
     FloorChanged,
     MediaEvent,
     StreamChanged,
@@ -42,6 +38,9 @@ from .viewing import (
     ViewerLeft,
     Viewing,
 )
+from media.errors import IntercomBusy, LaneOffline
+from media.messages import CloseCode
+from media.units import AUDIO_CLOCK, VIDEO_CLOCK, Kind, MediaUnit
 
 # Opus packets from browsers are 20 ms; the lane's speaker needs a pts clock only.
 SPEECH_STEP = AUDIO_CLOCK // 50

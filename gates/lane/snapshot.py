@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from gates.drivers import GateState, PlateColour
 from gates.plates import PROVINCE_CODES, SUFFIX_CODES
+from gates.vocabulary import GateState, PlateColour
 
 Image = npt.NDArray[np.uint8]
 BGR = tuple[int, int, int]

@@ -25,12 +25,11 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from gates.agent import Backoff
-
-from .buffers import GopCache
-from .camera import Camera
-from .sources import CAMERA_FAULT, TRANSCODING_FAULT, Faults, run_until_down
-from .units import VIDEO_CLOCK, MediaUnit
+from gates.backoff import Backoff
+from media.buffers import GopCache
+from media.lane.camera import Camera
+from media.lane.sources import CAMERA_FAULT, TRANSCODING_FAULT, Faults, run_until_down
+from media.units import VIDEO_CLOCK, MediaUnit
 
 log = logging.getLogger("seat.lane")
 
