@@ -38,9 +38,9 @@ from typing import Any
 # before it, so ``bench`` is the package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.figures import measure_and_print
 from bench.gate_latency import HttpConnection, cpu_seconds, login, percentile
 from bench.processes import Centre, Process, centre
-from console.cli import run_fast
 
 TIMEOUT_S = 2.0
 FLOODER = "FLOOD"
@@ -227,16 +227,7 @@ def main() -> None:
     parser.add_argument("--commands", type=int, default=500)
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     args = parser.parse_args()
-    result: dict[str, Any] = {}
-
-    async def measure() -> None:
-        result.update(await bench(args))
-
-    run_fast(measure())
-    for line in report(result):
-        print(line)
-    if args.json:
-        print(json.dumps(result))
+    measure_and_print(lambda: bench(args), report, as_json=args.json)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,11 @@ from typing import Any
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 
+# Run as a script, this file's directory is first on sys.path: the repository root goes
+# before it, so ``bench`` is the package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.figures import measure_and_print
 from console.auth import hash_password, new_token, token_hash
 from console.models import Direction, LaneRecord, Role
 from console.service import run_fast
@@ -343,16 +348,7 @@ def main() -> None:
     if args.echo_server:
         run_fast(echo_server(args.echo_server))
         return
-    result: dict[str, Any] = {}
-
-    async def measure() -> None:
-        result.update(await bench(args))
-
-    run_fast(measure())
-    for line in report(result):
-        print(line)
-    if args.json:
-        print(json.dumps(result))
+    measure_and_print(lambda: bench(args), report, as_json=args.json)
 
 
 if __name__ == "__main__":

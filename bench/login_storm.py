@@ -26,10 +26,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.figures import measure_and_print
 from bench.gate_latency import HttpConnection, percentile
 from bench.processes import PASSWORD, Centre, Process, centre
 from console.auth import hash_password
-from console.cli import run_fast
 from console.models import Role
 from console.sqlite_store import SQLiteStore
 
@@ -174,16 +174,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     args = parser.parse_args()
-    result: dict[str, Any] = {}
 
-    async def measure() -> None:
-        result.update(await bench(args.clients, args.seconds))
-
-    run_fast(measure())
-    for line in report(result):
-        print(line)
-    if args.json:
-        print(json.dumps(result))
+    measure_and_print(lambda: bench(args.clients, args.seconds), report, as_json=args.json)
 
 
 if __name__ == "__main__":

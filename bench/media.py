@@ -53,7 +53,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import math
 import os
 import random
@@ -71,10 +70,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.centre_cpu import audio_cpu, centre_cpu
 from bench.direct_lane import DirectLane
+from bench.figures import measure_and_print
 from bench.gate_latency import percentile
 from bench.peers import Answerer, CentreLane, Shown, ViewerPeer, leave
 from bench.processes import PASSWORD, USERNAME, Centre, centre
-from console.service import run_fast
 from gates.backoff import Backoff
 from gates.lane.agent import LaneAgent, link_url
 from gates.lane.session import LaneSession
@@ -604,16 +603,11 @@ def main() -> None:
     )
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     args = parser.parse_args()
-    result: dict[str, Any] = {}
-
-    async def measure() -> None:
-        result.update(await bench())
-
-    run_fast(measure())
-    for line in [*report(result), *rtsp_report(result), *audio_report(result)]:
-        print(line)
-    if args.json:
-        print(json.dumps(result))
+    measure_and_print(
+        bench,
+        lambda result: [*report(result), *rtsp_report(result), *audio_report(result)],
+        as_json=args.json,
+    )
 
 
 if __name__ == "__main__":

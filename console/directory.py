@@ -13,10 +13,14 @@ answered but not kept, so a stale row never outlives the change that made it sta
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import TypeVar
 
 from .models import Change, ChangeKind, LaneRecord, Session, User
 from .store import Store
+
+_T = TypeVar("_T")
 
 
 class Directory:
@@ -37,38 +41,17 @@ class Directory:
     # -------------------------------------------------------------- lookups
 
     async def session(self, token_hash: str) -> Session | None:
-        """The session, even if expired (the caller judges with its ``now``)."""
-        cached = self._sessions.get(token_hash)
-        if cached is not None:
-            return cached
-        generation = self._generation
-        session = await self.store.get_session(token_hash)
-        # Unknown tokens are not remembered: a forged cookie must not grow the cache.
-        if session is not None and generation == self._generation:
-            self._sessions[token_hash] = session
-        return session
+        """The session, even if expired (the caller judges with its ``now``). Unknown
+        tokens are not remembered: a forged cookie must not grow the cache."""
+        return await self._through(self._sessions, token_hash, self.store.get_session)
 
     async def user(self, username: str) -> User | None:
-        cached = self._users.get(username)
-        if cached is not None:
-            return cached
-        generation = self._generation
-        user = await self.store.get_user(username)
-        if user is not None and generation == self._generation:
-            self._users[username] = user
-        return user
+        return await self._through(self._users, username, self.store.get_user)
 
     async def lane(self, lane_id: str) -> LaneRecord | None:
         """A lane added a moment ago by another process is found before the change
         feed brings it: a new lane's first hello must not be refused."""
-        cached = self._lanes.get(lane_id)
-        if cached is not None:
-            return cached
-        generation = self._generation
-        lane = await self.store.get_lane(lane_id)
-        if lane is not None and generation == self._generation:
-            self._lanes[lane.id] = lane
-        return lane
+        return await self._through(self._lanes, lane_id, self.store.get_lane)
 
     def known_lane(self, lane_id: str) -> LaneRecord | None:
         """The lane if the directory holds it, without asking the store."""
@@ -76,6 +59,19 @@ class Directory:
 
     def lanes(self) -> list[LaneRecord]:
         return sorted(self._lanes.values(), key=lambda lane: (lane.car_park, lane.id))
+
+    async def _through(
+        self, cache: dict[str, _T], key: str, fetch: Callable[[str], Awaitable[_T | None]]
+    ) -> _T | None:
+        """From ``cache``, else from the store, kept unless a change came in between."""
+        cached = cache.get(key)
+        if cached is not None:
+            return cached
+        generation = self._generation
+        found = await fetch(key)
+        if found is not None and generation == self._generation:
+            cache[key] = found
+        return found
 
     # -------------------------------------------------------------- this centre's writes
 
