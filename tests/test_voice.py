@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import signal
 import subprocess
@@ -95,11 +96,14 @@ def test_next_packet_after_a_stall_skips_to_the_one_due_now() -> None:
 
 
 async def test_tone_microphone_numbers_packets_960_ticks_apart() -> None:
-    """Packets are 20 ms at 48 kHz: seq counts them and pts advances 960 each."""
+    """Packets are 20 ms at 48 kHz: seq numbers the 20 ms slot and pts is 960 a slot.
+    A packet the machine was too busy to make in time is skipped, as a sound card
+    overrun drops one: the numbering then jumps, and never goes back."""
     before = time.time()
     units = await take(ToneMicrophone(seed=3), 10)
-    assert [u.seq for u in units] == list(range(10))
-    assert [u.pts for u in units] == [960 * n for n in range(10)]
+    assert [u.pts for u in units] == [960 * u.seq for u in units]
+    assert units[0].seq == 0
+    assert all(a.seq < b.seq for a, b in itertools.pairwise(units))
     assert all(u.kind is Kind.AUDIO for u in units)
     assert before <= units[0].captured <= units[-1].captured <= time.time()
 
@@ -136,9 +140,12 @@ async def test_marked_burst_is_found_where_it_was_sent() -> None:
             if len(units) == 25:
                 break
     assert mark is not None and mark.done()
-    sent = next(u for u in units if u.captured == mark.result())
+    sent = next(i for i, u in enumerate(units) if u.captured == mark.result())
     [found] = find_bursts(decode(units), RATE, 1000.0)
-    assert 0 <= found - sent.pts / RATE < 0.010  # libopus delays by 312 samples, 6.5 ms
+    # Where its packet sits in what was decoded: by place, not pts, which skips ahead
+    # when a loaded machine makes the microphone drop a late packet.
+    at = sent * PACKET_SAMPLES / RATE
+    assert 0 <= found - at < 0.010  # libopus delays by 312 samples, 6.5 ms
 
 
 def test_synthetic_voice_never_sounds_like_the_mark() -> None:
