@@ -208,8 +208,7 @@ class LaneHub:
                 hello = action.hello
                 if await self.verify(hello.lane, hello.token):
                     connection.token = hello.token
-                    await self._perform(connection, session.accept(hello, self._now()))
-                    await self._join(connection)
+                    await self._join(connection, session.accept(hello, self._now()))
                 else:
                     log.warning("lane.link.refused lane=%s", hello.lane)
                     await self._perform(connection, session.refuse())
@@ -227,7 +226,11 @@ class LaneHub:
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
 
-    async def _join(self, connection: _Connection) -> None:
+    async def _join(self, connection: _Connection, welcome: list[Action]) -> None:
+        """Make ``connection`` the lane's, then send it ``welcome``. The lane is online
+        here before its welcome leaves: a lane that hears welcome may be watched or sent
+        a command at once. Nothing awaits until the welcome is on its way, so it is the
+        first thing the connection sends; open commands follow it."""
         lane = connection.session.lane
         assert lane is not None
         previous = self._connections.get(lane)
@@ -237,11 +240,14 @@ class LaneHub:
         self._connections[lane] = connection
         status = replace(self.status(lane), online=True, display=connection.session.display)
         if previous is not None:
-            await self._drop(previous, previous.session.replaced())
             status = self._taken_over(status, previous, connection)
         log.info("lane.link.online lane=%s heartbeat_ms=%d", lane, connection.session.heartbeat_ms)
+        resend = self.book.lane_up(lane)
         self._update(status)
-        for transmit in self.book.lane_up(lane):
+        await self._perform(connection, welcome)
+        if previous is not None:
+            await self._drop(previous, previous.session.replaced())
+        for transmit in resend:
             await self._carry_out(transmit)
 
     def _taken_over(
