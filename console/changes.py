@@ -56,27 +56,33 @@ class ChangeFeed:
         self._seq = await self.store.change_head()
 
     async def run(self) -> None:
+        """Poll until cancelled. A poll that fails is logged and the next one tries
+        again: revocation must not stop for the rest of a 24/7 run over one bad read."""
         while True:
             await asyncio.sleep(self.poll_s)  # the poll interval: SQLite has no notify
             try:
                 await self.poll()
             except StoreError as exc:
                 log.error("console.changes.read_failed error=%s", exc.detail)
+            except Exception:
+                log.exception("console.changes.failed")
 
     async def poll(self) -> None:
         try:
             changes = await self.store.changes_since(self._seq)
         except ChangesLost as exc:
+            # Start afresh: everything cached and everyone connected is checked again.
             log.error("console.changes.lost after=%d oldest=%d", exc.seq, exc.oldest)
-            self._seq = await self.store.change_head()
+            head = await self.store.change_head()
             await self.directory.reload()
             await self.live.recheck(
                 self.directory, datetime.now(UTC), usernames=self.live.usernames(), sessions=set()
             )
+            await self._lanes_changed(set(self.hub.online()))
+            self._seq = head
             return
         if not changes:
             return
-        self._seq = changes[-1].seq
         await self.directory.apply(changes)
         subjects = {kind: {c.subject for c in changes if c.kind is kind} for kind in ChangeKind}
         log.info(
@@ -89,7 +95,13 @@ class ChangeFeed:
             usernames=subjects[ChangeKind.USER],
             sessions=subjects[ChangeKind.SESSION],
         )
-        for lane in subjects[ChangeKind.LANE]:
+        await self._lanes_changed(subjects[ChangeKind.LANE])
+        # Only now: a poll that failed half-way is tried again in full (all of it is
+        # safe to repeat).
+        self._seq = changes[-1].seq
+
+    async def _lanes_changed(self, lanes: set[str]) -> None:
+        for lane in lanes:
             await self.hub.reverify(lane)
             await self.bridge.reverify(lane)
             self.streams.lane_changed(lane)
