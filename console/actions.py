@@ -113,6 +113,7 @@ Resolver = Callable[[], Awaitable[Resolved]]
 
 @dataclass(slots=True)
 class _LastOpen:
+    lane: str
     command_id: str
     done: asyncio.Event
     resolved: Resolved | None = None  # None: it ended without reaching the lane
@@ -135,18 +136,20 @@ class Actions:
         under way, or ended ``done`` less than ``join_s`` ago, is joined to that one.
         It is not sent; it is audited as its own request (with ``joins``) and outcome
         (with ``joined``), and it ends as the first ended."""
-        loop = asyncio.get_running_loop()
+        now = asyncio.get_running_loop().time()
         command = OpenGate(command_id=uuid.uuid4().hex, reason=request.reason.value)
         detail: dict[str, Any] = {"note": request.note} if request.note else {}
         requested = (AuditAction.GATE_OPEN_REQUESTED, AuditAction.GATE_OPEN_OUTCOME)
         first = self._last_open.get(lane.id)
-        if first is not None and _joinable(first, loop.time(), self.join_s):
+        if first is not None and _joinable(first, now, self.join_s):
             joined = first
 
             async def as_first_ends() -> Resolved:
                 await joined.done.wait()
-                if joined.resolved is None:  # it never reached the lane: this one goes
-                    return await self.hub.command(lane.id, command, self.timeout_s)
+                if joined.resolved is None:
+                    # It never reached the lane (its request could not be recorded):
+                    # this one goes instead, and later opens join it.
+                    return await self._lift(self._opening(lane, command), command)
                 ended = joined.resolved
                 return Resolved(lane.id, command.command_id, ended.outcome, ended.detail)
 
@@ -164,26 +167,39 @@ class Actions:
             )
             return ActionResult(resolved, joined=joined.command_id)
 
-        current = _LastOpen(command.command_id, asyncio.Event())
-        self._last_open[lane.id] = current
+        # Joinable from now, before its request is even recorded.
+        current = self._opening(lane, command)
 
         async def tracked() -> Resolved:
             try:
-                current.resolved = await self._audited(
+                return await self._audited(
                     actor,
                     lane,
                     command.command_id,
                     requested,
-                    lambda: self.hub.command(lane.id, command, self.timeout_s),
+                    lambda: self._lift(current, command),
                     reason=command.reason,
                     detail=detail,
                 )
-                current.ended_at = loop.time()
-                return current.resolved
             finally:
-                current.done.set()
+                current.done.set()  # also when its request could not be recorded
 
         return ActionResult(await self._detached(tracked))
+
+    def _opening(self, lane: LaneRecord, command: OpenGate) -> _LastOpen:
+        """``command`` is now the lane's open that others join."""
+        current = _LastOpen(lane.id, command.command_id, asyncio.Event())
+        self._last_open[lane.id] = current
+        return current
+
+    async def _lift(self, current: _LastOpen, command: OpenGate) -> Resolved:
+        """Send the open and keep how it ended for those who joined it."""
+        try:
+            current.resolved = await self.hub.command(current.lane, command, self.timeout_s)
+            current.ended_at = asyncio.get_running_loop().time()
+            return current.resolved
+        finally:
+            current.done.set()
 
     async def display(
         self, actor: Actor, lane: LaneRecord, request: DisplayRequest

@@ -18,6 +18,7 @@ from .audit import AuditLog
 from .auth import new_token, token_hash
 from .directory import Directory
 from .errors import BadRequest, NotFound
+from .fields import json_object
 from .ledger import AuditAction, AuditRecord
 from .live import LiveLogins
 from .login import Logins
@@ -77,9 +78,7 @@ class Api:
     # ------------------------------------------------------------ sessions
 
     async def login(self, request: Request) -> Response:
-        body = await read_json(request, self.settings.max_body_bytes)
-        if not isinstance(body, dict):
-            raise BadRequest("bad_request", "the body must be a JSON object")
+        body = json_object(await read_json(request, self.settings.max_body_bytes))
         username, password = body.get("username"), body.get("password")
         if not isinstance(username, str) or not isinstance(password, str):
             raise BadRequest("bad_request", "username and password must be strings")

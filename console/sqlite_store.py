@@ -43,21 +43,34 @@ class SQLiteStore:
     A query takes tens of microseconds on a warm cache and milliseconds on a cold disk;
     on the event loop that is time every lane and every viewer waits. Reads therefore
     run on a thread of their own, on its own connection (WAL lets it read beside the
-    writer); the centre keeps what it reads on every request in ``console.cache``."""
+    writer); the centre keeps what it reads on every request in ``console.directory``."""
 
     def __init__(
-        self, path: Path, writer: Writer, reader: sqlite3.Connection, reads: ThreadPoolExecutor
+        self,
+        path: Path,
+        writer: Writer,
+        reader: sqlite3.Connection,
+        reads: ThreadPoolExecutor,
+        changes_kept: int,
     ) -> None:
         self.path = path
         self._writer = writer
         self._reader = reader
         self._reads = reads
+        self._changes_kept = changes_kept
         self._closed = False
 
     @classmethod
-    async def open(cls, path: Path, *, clock: Callable[[], datetime] = _utc_now) -> SQLiteStore:
+    async def open(
+        cls,
+        path: Path,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        changes_kept: int = CHANGES_KEPT,
+    ) -> SQLiteStore:
         """Creates or upgrades the schema. ``clock`` stamps audit entries; it is called
-        on the writer thread, in commit order."""
+        on the writer thread, in commit order. ``changes_kept``: how much of the change
+        feed stays (see ``changes_since``)."""
         try:
             write_conn = await asyncio.to_thread(open_writer, path)
         except (sqlite3.Error, OSError) as exc:
@@ -73,7 +86,7 @@ class SQLiteStore:
             raise StoreError("open_failed", f"{path}: {exc}") from exc
         writer = Writer(write_conn, clock)
         writer.start()
-        return cls(path, writer, reader, reads)
+        return cls(path, writer, reader, reads, changes_kept)
 
     async def close(self) -> None:
         """Waits for every write already submitted, then stops the writer."""
@@ -144,7 +157,7 @@ class SQLiteStore:
             )
             if cursor.rowcount == 0:
                 raise NotFound("unknown_user", f"no user {username!r}")
-            _changed(conn, ChangeKind.USER, username)
+            _changed(conn, ChangeKind.USER, username, self._changes_kept)
 
         await self._write(update)
 
@@ -195,7 +208,7 @@ class SQLiteStore:
 
         def delete(conn: sqlite3.Connection) -> None:
             if conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,)).rowcount:
-                _changed(conn, ChangeKind.SESSION, token_hash)
+                _changed(conn, ChangeKind.SESSION, token_hash, self._changes_kept)
 
         await self._write(delete)
 
@@ -204,7 +217,7 @@ class SQLiteStore:
 
         def delete(conn: sqlite3.Connection) -> int:
             ended = conn.execute("DELETE FROM sessions WHERE username = ?", (username,)).rowcount
-            _changed(conn, ChangeKind.USER, username)
+            _changed(conn, ChangeKind.USER, username, self._changes_kept)
             return int(ended)
 
         return await self._write(delete)
@@ -237,7 +250,7 @@ class SQLiteStore:
                 " token_hash = excluded.token_hash",
                 params,
             )
-            _changed(conn, ChangeKind.LANE, lane.id)
+            _changed(conn, ChangeKind.LANE, lane.id, self._changes_kept)
 
         await self._write(upsert)
 
@@ -257,7 +270,8 @@ class SQLiteStore:
 
     async def changes_since(self, seq: int) -> list[Change]:
         """Changes after ``seq``, oldest first. The table keeps the last
-        ``CHANGES_KEPT``; a reader that fell further behind gets ``ChangesLost``."""
+        ``changes_kept`` given at open; a reader that fell further behind gets
+        ``ChangesLost``."""
         rows = await self._read(
             "SELECT seq, kind, subject FROM changes WHERE seq > ? ORDER BY seq", (seq,)
         )
@@ -323,13 +337,13 @@ class SQLiteStore:
 # ------------------------------------------------------------------ rows
 
 
-def _changed(conn: sqlite3.Connection, kind: ChangeKind, subject: str) -> None:
+def _changed(conn: sqlite3.Connection, kind: ChangeKind, subject: str, kept: int) -> None:
     """Record a change other processes must hear of, in the transaction that makes it,
-    and forget changes old enough that no running centre still needs them."""
+    and forget all but the last ``kept``, which no running centre still needs."""
     seq = conn.execute(
         "INSERT INTO changes (kind, subject) VALUES (?, ?) RETURNING seq", (str(kind), subject)
     ).fetchone()[0]
-    conn.execute("DELETE FROM changes WHERE seq <= ?", (seq - CHANGES_KEPT,))
+    conn.execute("DELETE FROM changes WHERE seq <= ?", (seq - kept,))
 
 
 def _open_reader(path: Path) -> sqlite3.Connection:

@@ -22,6 +22,7 @@ from media.errors import IntercomBusy, LaneOffline, MediaError, OfferRefused
 from .actions import Actor
 from .audit import AuditLog
 from .errors import BadRequest, Conflict, ConsoleError, Forbidden, NotFound, StoreError
+from .fields import json_object
 from .ledger import AuditAction, AuditRecord
 from .live import LiveLogins
 from .models import LaneRecord, Role, Session
@@ -37,8 +38,7 @@ class WatchRequest:
 
 
 def parse_watch(body: object) -> WatchRequest:
-    if not isinstance(body, dict):
-        raise BadRequest("bad_request", "the body must be a JSON object")
+    body = json_object(body)
     sdp, kind = body.get("sdp"), body.get("type")
     if not isinstance(sdp, str) or not sdp:
         raise BadRequest("bad_request", "'sdp' must be the browser's offer SDP")

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-import console.sqlite_store
 from console.directory import Directory
 from console.models import ChangeKind, ChangesLost, Direction, LaneRecord, Role, Session
 from console.sqlite_store import SQLiteStore
@@ -55,16 +54,17 @@ async def test_each_change_another_centre_must_hear_of_is_recorded(store: SQLite
     assert await store.changes_since(changes[-1].seq) == []
 
 
-async def test_a_reader_that_fell_behind_the_kept_changes_is_told(
-    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_reader_that_fell_behind_the_kept_changes_is_told(tmp_path: Path) -> None:
     """Changes are pruned; reading past the prune raises rather than skip silently."""
-    monkeypatch.setattr(console.sqlite_store, "CHANGES_KEPT", 3)
-    for n in range(6):
-        await store.put_lane(lane(f"h{n}"))
-    with pytest.raises(ChangesLost):
-        await store.changes_since(1)
-    assert len(await store.changes_since(await store.change_head() - 2)) == 2
+    store = await SQLiteStore.open(tmp_path / "seat.db", changes_kept=3)
+    try:
+        for n in range(6):
+            await store.put_lane(lane(f"h{n}"))
+        with pytest.raises(ChangesLost):
+            await store.changes_since(1)
+        assert len(await store.changes_since(await store.change_head() - 2)) == 2
+    finally:
+        await store.close()
 
 
 async def test_directory_forgets_what_a_change_made_stale(store: SQLiteStore) -> None:
