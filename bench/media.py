@@ -26,7 +26,10 @@ the HTTP API like the console. The figures:
 * **CPU per packet per viewer**: a viewer's share of the centre's CPU divided by the
   RTP packets per second it received (from its own ``getStats()``), for video and for
   audio, so figures compare across bit rates and with other relays (Janus's streaming
-  plugin, C, costs about 30 us per packet per viewer on the development machine).
+  plugin, C, costs about 30 us per packet per viewer on the development machine), and
+  what is left above the floor the kernel sets (``bench.datagrams``): a datagram that
+  wakes a viewer asleep on this machine costs its sender the wake-up, which each Opus
+  packet pays and a video frame's burst mostly does not.
 * **intercom delay added by the centre**: tone bursts (``ToneMicrophone.mark``) from a
   talking viewer to the lane's ``RecordingSpeaker`` and from the lane's microphone to
   the viewer (whose receiver keeps Opus packets and decodes them the same way), found
@@ -69,6 +72,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.centre_cpu import audio_cpu, centre_cpu
+from bench.datagrams import floor
 from bench.direct_lane import DirectLane
 from bench.figures import measure_and_print
 from bench.gate_latency import percentile
@@ -375,12 +379,17 @@ async def bench() -> dict[str, Any]:
             ("bench.transcoding_centre",),
         )  # fmt: skip
         hearing = await audio_cpu(root / "audio", VIDEO_LANE, size, FPS, AUDIO_COUNTS)
+    packets_per_frame = round(passthrough[max(TRANSCODE_COUNTS)]["video_pps"] / FPS)
+    kernel = await asyncio.to_thread(floor, max(packets_per_frame, 1))
     return {
         **latencies(bridged, alone),
         **rtsp_figures(rtsp),
         **loads(passthrough, transcode),
         **packet_costs(passthrough),
         **audio_loads(hearing),
+        "datagram_floor_lone_us": kernel["lone_us"],
+        "datagram_floor_burst_us": kernel["burst_us"],
+        "datagram_floor_burst": packets_per_frame,
     }
 
 
@@ -513,6 +522,24 @@ def audio_report(r: dict[str, Any]) -> list[str]:
             f"us_per_audio_packet_{n}v: {audio} us per packet per viewer "
             f"({_x(audio, video)} video's {video} us; {_x(audio, JANUS_US_PER_PACKET)} "
             f"Janus's {JANUS_US_PER_PACKET:.0f} us)"
+        )
+    # What is left once the kernel's price for waking a receiver on this machine is
+    # taken off (bench.datagrams): the relay's own cost, audio against video.
+    lone, burst = r["datagram_floor_lone_us"], r["datagram_floor_burst_us"]
+    lines.append(
+        f"datagram_floor_lone: {lone} us per datagram (what the kernel charges a sender for "
+        f"one that wakes a local receiver, as each Opus packet does)"
+    )
+    lines.append(
+        f"datagram_floor_burst: {burst} us per datagram ({_x(burst, lone)} lone; in bursts "
+        f"of {r['datagram_floor_burst']}, as a video frame)"
+    )
+    for n in AUDIO_COUNTS:
+        audio = round(r["us_per_audio_packet_by_viewers"][str(n)] - lone, 1)
+        video = round(r["us_per_video_packet_audio_run_by_viewers"][str(n)] - burst, 1)
+        lines.append(
+            f"us_above_floor_audio_{n}v: {audio} us per packet per viewer "
+            f"({_x(audio, video)} video's {video} us above its floor)"
         )
     talker = r["us_per_audio_packet_talker"]
     lines.append(

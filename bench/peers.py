@@ -30,11 +30,11 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from media.centre.opus import opus_units, passthrough_opus
-from media.centre.tracks import PacketTrack
 from media.centre.viewer import prefer_codec
 from media.lane.stamp import read_stamp
 from media.lane.voice import RecordingSpeaker, ToneMicrophone
 from media.units import Kind, MediaUnit
+from tests.packet_track import PacketTrack
 
 # aiortc 1.16's receiver hands each reassembled frame to its decoder thread through this
 # queue (media/centre/opus.py relies on the same name).

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import av
+from aiortc import RTCRtpSender
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 import media.centre.bridge
@@ -112,6 +113,8 @@ def transcoding(decoders: dict[str, LaneDecoder]) -> Callable[..., Viewer]:
         made = Viewer(viewer_id, lane, *args, **kwargs)
         track = DecodedTrack(decoders.setdefault(lane, LaneDecoder()))
         sender = made.pc.getTransceivers()[0].sender
+        # aiortc's own sender again, whose loop encodes the track's frames for this viewer.
+        sender.__class__ = RTCRtpSender
         sender.replaceTrack(track)
         # Picture-loss requests go to this viewer's own encoder again, as in aiortc.
         del sender._send_keyframe

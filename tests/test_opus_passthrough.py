@@ -16,10 +16,10 @@ from aiortc import RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
 from media.centre.opus import opus_packets, opus_units, passthrough_opus
-from media.centre.tracks import PacketTrack
 from media.lane.tones import RATE, find_bursts
 from media.lane.voice import ToneMicrophone, decode_pcm, opus_decoder
 from media.units import Kind, MediaUnit
+from tests.packet_track import PacketTrack
 
 
 @dataclass

@@ -17,10 +17,10 @@ import numpy as np
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from media.centre.tracks import PacketTrack
 from media.centre.viewer import prefer_codec
 from media.lane.stamp import read_stamp
 from media.units import Kind, MediaUnit
+from tests.packet_track import PacketTrack
 
 
 @dataclass

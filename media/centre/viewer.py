@@ -1,7 +1,7 @@
 """One browser watching one lane: its peer connection and the tracks the centre feeds.
 
 The centre answers the browser's offer. Video leaves as the lane's own H.264 access
-units (``PacketTrack``: aiortc packetises them and encodes nothing), so the answer must
+units (``media.centre.sender``: packetised, never encoded), so the answer must
 negotiate H.264: the H.264-only transceiver is added *before* ``setRemoteDescription``,
 which is when aiortc fixes the codec list, and an answer without H.264 is refused
 rather than sending bytes the browser silently drops (docs/media.md). Intercom audio is
@@ -33,7 +33,7 @@ from aiortc.sdp import SessionDescription
 from media.buffers import KeyframeQueue
 from media.centre.internals import require
 from media.centre.opus import opus_packets, passthrough_opus
-from media.centre.tracks import PacketTrack
+from media.centre.sender import UnitFeed, attach
 from media.centre.viewing import Watcher
 from media.errors import OfferRefused
 from media.units import Kind, MediaUnit
@@ -142,15 +142,17 @@ class Viewer:
         self._speech: RTCRtpTransceiver | None = None
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=ice_servers))
         self.video_queue = KeyframeQueue(VIDEO_QUEUE_BYTES)
-        self.video = PacketTrack(Kind.VIDEO, self.video_queue)
+        self.video = UnitFeed(Kind.VIDEO, self.video_queue)
         # Audio only: the queue keeps the newest half second of the lane's microphone.
-        self.audio = PacketTrack(Kind.AUDIO, KeyframeQueue(0)) if self.listen else None
-        video = self.pc.addTransceiver(self.video, direction="sendonly")
+        self.audio = UnitFeed(Kind.AUDIO, KeyframeQueue(0)) if self.listen else None
+        video = self.pc.addTransceiver("video", direction="sendonly")
         prefer_codec(video, "video/H264")
+        attach(video.sender, self.video)
         setattr(video.sender, _KEYFRAME_HOOK, on_keyframe)
         if self.audio is not None:
-            audio = self.pc.addTransceiver(self.audio, direction="sendrecv" if talk else "sendonly")
+            audio = self.pc.addTransceiver("audio", direction="sendrecv" if talk else "sendonly")
             prefer_codec(audio, "audio/opus")
+            attach(audio.sender, self.audio)
             if talk:
                 passthrough_opus(audio.receiver)
                 self._speech = audio
@@ -170,9 +172,9 @@ class Viewer:
         return answer
 
     def send(self, unit: MediaUnit) -> None:
-        track = self.video if unit.kind is Kind.VIDEO else self.audio
-        if track is not None:
-            track.offer(unit)
+        feed = self.video if unit.kind is Kind.VIDEO else self.audio
+        if feed is not None:
+            feed.offer(unit)
 
     @property
     def closed(self) -> bool:
