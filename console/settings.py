@@ -60,6 +60,9 @@ class Settings:
     # How long a browser's peer connection may take to come up after its answer: one
     # that vanished while connecting is dropped then (media.centre.switchboard).
     media_connect_s: float = 10.0
+    # ``seat demo``: about how often one of its simulated lanes presses call, so a first
+    # look at the console hears a ring within a minute.
+    demo_call_every_s: float = 40.0
 
     @property
     def database(self) -> Path:
@@ -100,6 +103,9 @@ class Settings:
         anchor_s = number("SEAT_AUDIT_ANCHOR_S", "10", float)
         if not 0 < anchor_s < float("inf"):
             raise ValueError("SEAT_AUDIT_ANCHOR_S must be a positive number of seconds")
+        demo_call_every_s = number("SEAT_DEMO_CALL_EVERY_S", "40", float)
+        if not 0 < demo_call_every_s < float("inf"):
+            raise ValueError("SEAT_DEMO_CALL_EVERY_S must be a positive number of seconds")
         return cls(
             data_dir=Path(env.get("SEAT_DATA_DIR", "var")),
             host=env.get("SEAT_HOST", "127.0.0.1"),
@@ -117,6 +123,7 @@ class Settings:
             audit_anchor_entries=anchor_entries,
             audit_anchor_s=anchor_s,
             media_connect_s=number("SEAT_MEDIA_CONNECT_S", "10", float),
+            demo_call_every_s=demo_call_every_s,
         )
 
 
