@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .accounts import add_user, put_lane, set_disabled, set_password, set_role
+from .accounts import add_user, cli_actor, put_lane, set_disabled, set_password, set_role
 from .errors import ConsoleError
 from .ledger import format_utc
 from .ledger_check import (
@@ -178,7 +178,7 @@ def _cmd_lane_sticker(args: argparse.Namespace, settings: Settings) -> int:
 
     async def work(store: Store) -> int:
         printed = await print_sticker(
-            store, settings, args.id, fmt, base_url=base, revoke=args.revoke
+            store, settings, args.id, fmt, base_url=base, revoke=args.revoke, actor=cli_actor()
         )
         sticker = printed.sticker
         if args.revoke:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .errors import ConsoleError, NotFound
+from .ledger import AuditAction, AuditRecord
 from .settings import Settings
 from .sticker_print import Sticker, StickerFormat, find_cjk_font, render_sticker
 from .sticker_token import KEY_BYTES, StickerClaim, admit, make_token, read_token
@@ -65,18 +66,30 @@ async def sticker_key(store: Store, settings: Settings) -> bytes:
 
 
 async def issue_sticker(
-    store: Store, key: bytes, lane_id: str, base: str, *, revoke: bool = False
+    store: Store, key: bytes, lane_id: str, base: str, *, revoke: bool = False, actor: str = ""
 ) -> Sticker:
     """The lane's current sticker; with ``revoke``, a new one that replaces every
-    sticker printed before. ``NotFound`` for an unknown lane, with nothing changed."""
+    sticker printed before, audited as ``actor``'s. ``NotFound`` for an unknown lane,
+    with nothing changed."""
     lane = await store.get_lane(lane_id)
     if lane is None:
         raise NotFound("unknown_lane", f"no lane {lane_id!r}")
+    if revoke and not actor:
+        raise ValueError("a revoke is audited: name who makes it")
     serial = (
         await store.bump_sticker_serial(lane_id) if revoke else await store.sticker_serial(lane_id)
     )
     if serial is None:
         raise NotFound("unknown_lane", f"no lane {lane_id!r}")
+    if revoke:
+        await store.append(
+            AuditRecord(
+                actor=actor,
+                action=AuditAction.STICKER_REVOKED,
+                lane=lane_id,
+                detail={"serial": serial},
+            )
+        )
     token = make_token(key, StickerClaim(lane_id, serial))
     return Sticker(help_url(base, token), lane_id, lane.name, lane.car_park, serial)
 
@@ -89,6 +102,7 @@ async def print_sticker(
     *,
     base_url: str | None = None,
     revoke: bool = False,
+    actor: str = "",
 ) -> PrintedSticker:
     """The lane's sticker as a file (for ``seat lanes sticker``, and for a supervisor's
     download from the console). What can be found wanting (the public URL, a font, the
@@ -96,7 +110,7 @@ async def print_sticker(
     base = public_base(settings, base_url)
     font = await asyncio.to_thread(find_cjk_font)
     key = await sticker_key(store, settings)
-    sticker = await issue_sticker(store, key, lane_id, base, revoke=revoke)
+    sticker = await issue_sticker(store, key, lane_id, base, revoke=revoke, actor=actor)
     data = await asyncio.to_thread(render_sticker, sticker, fmt, font)
     return PrintedSticker(sticker, data)
 

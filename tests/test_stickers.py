@@ -206,6 +206,9 @@ def test_the_cli_sticker_reads_back_and_a_revoke_replaces_it(tmp_path: Path) -> 
             assert key is not None
             assert await check_sticker(store, key, new) == StickerClaim("P1-OUT", 2)
             assert await refusal(store, old) is Refusal.REVOKED
+            latest = (await store.audit_page(1))[0]
+            assert (latest.action, latest.lane) == ("sticker_revoked", "P1-OUT")
+            assert latest.detail == {"serial": 2} and latest.actor.startswith("cli")
         finally:
             await store.close()
 
