@@ -5,10 +5,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
-# Debian packages the tests and benchmarks drive: a real browser for the console, and an
-# RTSP camera (GStreamer's RTSP server with x264, run by Debian's Python: tests/rtsp_camera.py).
+# Debian packages the tests and benchmarks drive: a real browser for the console, an
+# RTSP camera (GStreamer's RTSP server with x264, run by Debian's Python: tests/rtsp_camera.py),
+# and a Chinese font for the lanes' help stickers (`seat lanes sticker`).
 SYSTEM_PACKAGES := chromium python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
-	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
+	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly fonts-wqy-zenhei
 
 .PHONY: demo test lint bench system-deps clean
 

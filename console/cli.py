@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .accounts import add_user, put_lane, set_disabled, set_password, set_role
+from .accounts import add_user, cli_actor, put_lane, set_disabled, set_password, set_role
 from .errors import ConsoleError
 from .ledger import format_utc
 from .ledger_check import (
@@ -24,8 +24,9 @@ from .ledger_check import (
 from .logs import configure as configure_logging
 from .models import Direction, Role
 from .service import run_fast, until_stopped
-from .settings import Settings
+from .settings import Settings, parse_public_url
 from .sqlite_store import SQLiteStore
+from .sticker_print import StickerFormat
 from .store import Store
 
 
@@ -159,6 +160,50 @@ async def _cmd_lane_add(args: argparse.Namespace, store: Store) -> int:
     token = await put_lane(store, args.id, args.name, args.car_park, Direction(args.direction))
     print(f"lane {args.id} token (shown once): {token}")
     return 0
+
+
+def _cmd_lane_sticker(args: argparse.Namespace, settings: Settings) -> int:
+    from .stickers import print_sticker, public_base
+
+    base = public_base(settings, args.base_url)  # before the store: no guessing
+    fmt = StickerFormat(args.format or _format_of(args.out))
+    out: Path = args.out or Path(f"sticker-{args.id}.{fmt.value}")
+    if not out.parent.is_dir():
+        raise SystemExit(f"seat: no directory {out.parent} to write the sticker in")
+    if base.startswith("http://"):
+        print(
+            "seat: note: phones let a help page use the microphone only over https",
+            file=sys.stderr,
+        )
+
+    async def work(store: Store) -> int:
+        printed = await print_sticker(
+            store, settings, args.id, fmt, base_url=base, revoke=args.revoke, actor=cli_actor()
+        )
+        sticker = printed.sticker
+        if args.revoke:
+            print(
+                f"revoked every earlier sticker of lane {sticker.lane_id}: "
+                f"only sticker {sticker.serial} works now"
+            )
+        await asyncio.to_thread(out.write_bytes, printed.data)
+        print(f"wrote {out}: lane {sticker.lane_id}, sticker {sticker.serial}, {sticker.url}")
+        return 0
+
+    return asyncio.run(_with_store(settings, work))
+
+
+def _format_of(out: Path | None) -> str:
+    """The format a file name asks for; PNG when it says nothing."""
+    suffix = "" if out is None else out.suffix.lower().lstrip(".")
+    return suffix if suffix in ("png", "pdf") else "png"
+
+
+def _base_url(text: str) -> str:
+    try:
+        return parse_public_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
@@ -309,6 +354,30 @@ def parser() -> argparse.ArgumentParser:
     lane_add.add_argument("--direction", choices=[d.value for d in Direction], required=True)
     lane_add.set_defaults(run=_cmd_lane_add)
     lanes.add_parser("list", help="registered lanes").set_defaults(run=_cmd_lane_list)
+    sticker = lanes.add_parser(
+        "sticker",
+        help="write the lane's help sticker (A6, 300 dpi): a QR code drivers scan to call the seat",
+    )
+    sticker.add_argument("id")
+    sticker.add_argument(
+        "--out", type=Path, help="the file to write (default: sticker-ID.FORMAT in this directory)"
+    )
+    sticker.add_argument(
+        "--format",
+        choices=[f.value for f in StickerFormat],
+        help="png or pdf (default: from --out's suffix, else png)",
+    )
+    sticker.add_argument(
+        "--base-url",
+        type=_base_url,
+        help="the address drivers' phones reach the centre at (default: SEAT_PUBLIC_URL)",
+    )
+    sticker.add_argument(
+        "--revoke",
+        action="store_true",
+        help="replace every sticker printed for the lane so far: they stop working",
+    )
+    sticker.set_defaults(run=_cmd_lane_sticker)
 
     audit = sub.add_parser("audit", help="the audit ledger").add_subparsers(
         dest="action", required=True

@@ -2,22 +2,30 @@
 
 The centre runs in this process; each simulated lane runs in a process of its own, as
 at a real car park, so stopping one shows the lane going offline in the console and
-starting it again brings it back without touching the centre.
+starting it again brings it back without touching the centre. Now and then the demo
+presses one lane's call button (``kill -USR1``, as anyone testing a lane can), so a first
+look hears a call ring within its first minute instead of waiting for a simulated driver.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
+import random
 import secrets
 import shlex
 import signal
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+
+from gates.centre.hub import LaneHub
+from media.lane.runner import PRESS_CALL
 
 from .accounts import add_user, put_lane, set_password
 from .app import create_app
@@ -47,6 +55,8 @@ USERS = (("agent", Role.AGENT), ("supervisor", Role.SUPERVISOR))
 # The lanes share the demo's terminal: warnings only, started by the demo or by hand.
 LANE_LOGS = {"SEAT_LOG_LEVEL": "WARNING"}
 
+log = logging.getLogger("seat.demo")
+
 
 async def _prepare(store: Store, password: str) -> dict[str, str]:
     """Demo accounts with ``password``, and a fresh token for every demo lane (only the
@@ -69,25 +79,82 @@ def lane_command(url: str, lane: str, state_dir: Path) -> list[str]:
     ]
 
 
+def call_delays(every_s: float, rng: random.Random) -> Iterator[float]:
+    """Seconds before each of the demo's presses of a call button: the first within
+    half of ``every_s`` (20 s at the default 40), so a first look hears a ring in its
+    first minute; then ``every_s`` on average, half of it either way, so the calls do
+    not come like a clock's."""
+    yield every_s * rng.uniform(0.25, 0.5)
+    while True:
+        yield every_s * rng.uniform(0.5, 1.5)
+
+
+async def press_calls(
+    hub: LaneHub,
+    lanes: dict[str, asyncio.subprocess.Process],
+    every_s: float,
+    rng: random.Random,
+) -> None:
+    """Now and then, one lane's call button pressed: ``PRESS_CALL`` sent to its process."""
+    for delay in call_delays(every_s, rng):
+        await asyncio.sleep(delay)  # the demo's pace: real time is the point
+        lane = rng.choice(await _pressable(hub, lanes))
+        log.info("demo.call.pressed lane=%s pid=%s", lane, lanes[lane].pid)
+        with contextlib.suppress(ProcessLookupError):  # it ended this very moment
+            lanes[lane].send_signal(PRESS_CALL)
+
+
+async def _pressable(hub: LaneHub, lanes: dict[str, asyncio.subprocess.Process]) -> list[str]:
+    """The lanes whose call button a signal presses, once there is one: online at the
+    centre (a lane that has not said hello may not have its handler yet, and the signal
+    would end it) and still the process the demo started (a lane started again by hand
+    is another process)."""
+    changed = asyncio.Event()
+    unsubscribe = hub.subscribe(lambda _status: changed.set())
+    try:
+        while True:
+            online = set(hub.online())
+            pressable = [
+                lane
+                for lane, process in lanes.items()
+                if lane in online and process.returncode is None
+            ]
+            if pressable:
+                return pressable
+            changed.clear()
+            await changed.wait()
+    finally:
+        unsubscribe()
+
+
 async def _run(settings: Settings, password: str) -> None:
     await asyncio.to_thread(ensure_ledger_sound, settings)
     store = await SQLiteStore.open(settings.database)
     processes: list[asyncio.subprocess.Process] = []
     try:
         tokens = await _prepare(store, password)
-        config = uvicorn_config(settings, create_app(settings, store))
+        app = create_app(settings, store)
+        config = uvicorn_config(settings, app)
         listening = listening_socket(config)
         serving = asyncio.create_task(uvicorn.Server(config).serve(sockets=[listening]))
         url = f"http://{settings.host}:{settings.port}"
+        state_dir = settings.data_dir / "lanes"
         for lane in LANES:
             env = {**os.environ, "SEAT_LANE_TOKEN": tokens[lane.id], **LANE_LOGS}
             processes.append(
                 await asyncio.create_subprocess_exec(
-                    *lane_command(url, lane.id, settings.data_dir / "lanes"), env=env
+                    *lane_command(url, lane.id, state_dir), env=env
                 )
             )
-        print(_banner(url, password, tokens, processes, settings.data_dir / "lanes"), flush=True)
-        await serving
+        every_s = settings.demo_call_every_s
+        print(_banner(url, password, tokens, processes, state_dir, every_s), flush=True)
+        lanes = {lane.id: process for lane, process in zip(LANES, processes, strict=True)}
+        calls = asyncio.create_task(press_calls(app.state.hub, lanes, every_s, random.Random()))
+        try:
+            await serving
+        finally:
+            calls.cancel()
+            await asyncio.gather(calls, return_exceptions=True)
     finally:
         for process in processes:
             if process.returncode is None:
@@ -103,6 +170,7 @@ def _banner(
     tokens: dict[str, str],
     processes: list[asyncio.subprocess.Process],
     state_dir: Path,
+    every_s: float,
 ) -> str:
     lines = [
         "",
@@ -117,7 +185,12 @@ def _banner(
         words += lane_command(url, lane.id, state_dir)
         command = " ".join(shlex.quote(word) for word in words)
         lines.append(f"    {lane.id:7} pid {process.pid}:  {command}")
-    lines += ["  audit:    .venv/bin/seat audit verify", "  stop:     Ctrl-C", ""]
+    lines += [
+        f"  calls:    a lane rings about every {every_s:g} s; ring one with `kill -USR1 PID`",
+        "  audit:    .venv/bin/seat audit verify",
+        "  stop:     Ctrl-C",
+        "",
+    ]
     return "\n".join(lines)
 
 

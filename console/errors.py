@@ -99,3 +99,60 @@ class CorruptAuditEntry(StoreError):
         super().__init__(self.code, f"audit entry {seq}: {problem}", seq=seq)
         self.seq = seq
         self.problem = problem
+
+
+class CallError(ConsoleError):
+    """A rule of the call queue refused the step, and nothing changed. The subclasses
+    group the codes by the HTTP status they answer with; a code needing no group of its
+    own (``not_ringing``, ``not_answered``, ``already_holder``) is raised as this."""
+
+    code = "call_error"
+    status = 409
+
+
+class UnknownCall(CallError):
+    """``unknown_call``, or ``unknown_agent`` for a name that never logged in."""
+
+    code = "unknown_call"
+    status = 404
+
+
+class CallTaken(CallError):
+    """Another agent accepted the call first; ``holder`` names them."""
+
+    code = "call_taken"
+    status = 409
+
+    def __init__(self, call_id: str, holder: str) -> None:
+        super().__init__(self.code, f"call {call_id} is taken by {holder}", holder=holder)
+        self.holder = holder
+
+
+class CallEnded(CallError):
+    """The call has ended or was abandoned: nothing more can be done with it."""
+
+    code = "call_ended"
+    status = 409
+
+
+class NotYourCall(CallError):
+    """``not_your_call`` (someone else holds it), ``not_covered`` (the call is for a car
+    park, an agent or the supervisors that do not include you), ``not_supervisor``."""
+
+    code = "not_your_call"
+    status = 403
+
+
+class NotAvailable(CallError):
+    """The agent's state forbids the step: ``not_available`` (offline, on a break),
+    ``on_call`` (already holding a call)."""
+
+    code = "not_available"
+    status = 409
+
+
+class BadCallRequest(CallError):
+    """``unknown_state``, ``bad_state`` (a state only the queue sets), ``self_transfer``."""
+
+    code = "bad_call_request"
+    status = 400

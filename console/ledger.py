@@ -75,6 +75,8 @@ class AuditAction(enum.StrEnum):
     USER_CHANGED = "user_changed"
     LANE_ADDED = "lane_added"
     LANE_TOKEN_ROTATED = "lane_token_rotated"
+    # Every help sticker printed before for the lane stopped working (a new serial).
+    STICKER_REVOKED = "sticker_revoked"
     GATE_OPEN_REQUESTED = "gate_open_requested"
     GATE_OPEN_OUTCOME = "gate_open_outcome"
     DISPLAY_REQUESTED = "display_requested"

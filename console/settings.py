@@ -5,12 +5,15 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-from collections.abc import Mapping
+import urllib.parse
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from gates.centre.link import HeartbeatPolicy
+
+from .sticker_token import KEY_BYTES
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
@@ -60,6 +63,15 @@ class Settings:
     # How long a browser's peer connection may take to come up after its answer: one
     # that vanished while connecting is dropped then (media.centre.switchboard).
     media_connect_s: float = 10.0
+    # ``seat demo``: about how often one of its simulated lanes presses call, so a first
+    # look at the console hears a ring within a minute.
+    demo_call_every_s: float = 40.0
+    # Where drivers' phones reach the centre, e.g. https://seat.example.com: the help
+    # stickers' QR codes point below it. None: a sticker needs ``--base-url``.
+    public_url: str | None = None
+    # The key that signs help stickers, for operators who keep secrets outside the
+    # database. None: the key in the store, made on first need (console.stickers).
+    sticker_key: bytes | None = field(default=None, repr=False)
 
     @property
     def database(self) -> Path:
@@ -100,6 +112,9 @@ class Settings:
         anchor_s = number("SEAT_AUDIT_ANCHOR_S", "10", float)
         if not 0 < anchor_s < float("inf"):
             raise ValueError("SEAT_AUDIT_ANCHOR_S must be a positive number of seconds")
+        demo_call_every_s = number("SEAT_DEMO_CALL_EVERY_S", "40", float)
+        if not 0 < demo_call_every_s < float("inf"):
+            raise ValueError("SEAT_DEMO_CALL_EVERY_S must be a positive number of seconds")
         return cls(
             data_dir=Path(env.get("SEAT_DATA_DIR", "var")),
             host=env.get("SEAT_HOST", "127.0.0.1"),
@@ -117,7 +132,49 @@ class Settings:
             audit_anchor_entries=anchor_entries,
             audit_anchor_s=anchor_s,
             media_connect_s=number("SEAT_MEDIA_CONNECT_S", "10", float),
+            demo_call_every_s=demo_call_every_s,
+            public_url=_optional(env, "SEAT_PUBLIC_URL", parse_public_url),
+            sticker_key=_optional(env, "SEAT_STICKER_KEY", parse_sticker_key),
         )
+
+
+_T = TypeVar("_T")
+
+
+def _optional(env: Mapping[str, str], name: str, parse: Callable[[str], _T]) -> _T | None:
+    """The variable parsed, None when unset or empty; ``ValueError`` names it."""
+    raw = env.get(name, "")
+    if not raw:
+        return None
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
+def parse_public_url(raw: str) -> str:
+    """An http(s) URL with a host and no query, as a base for paths: without its
+    trailing slash."""
+    raw = raw.strip()
+    if not raw.isprintable() or " " in raw:
+        raise ValueError(f"spaces or control characters in {raw!r}")
+    url = urllib.parse.urlsplit(raw)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ValueError(f"not an http:// or https:// URL with a host: {raw!r}")
+    if url.query or url.fragment or url.username is not None:
+        raise ValueError(f"a base URL has no query, fragment or user: {raw!r}")
+    return urllib.parse.urlunsplit((url.scheme, url.netloc, url.path.rstrip("/"), "", ""))
+
+
+def parse_sticker_key(raw: str) -> bytes:
+    """At least 32 bytes in hex (``openssl rand -hex 32``)."""
+    try:
+        key = bytes.fromhex(raw.strip())
+    except ValueError:
+        raise ValueError("not hex digits") from None
+    if len(key) < KEY_BYTES:
+        raise ValueError(f"at least {KEY_BYTES} bytes (64 hex digits), not {len(key)}")
+    return key
 
 
 def parse_trusted_proxies(raw: str) -> tuple[ProxyNetwork, ...]:

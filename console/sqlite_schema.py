@@ -10,7 +10,7 @@ from .ledger import GENESIS_HASH
 
 # ------------------------------------------------------------------ schema
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # One tuple of statements per schema version; a database at version N gets the tuples
 # after N, each in its own transaction together with the new ``user_version``.
@@ -76,6 +76,17 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             seq     INTEGER PRIMARY KEY AUTOINCREMENT,
             kind    TEXT NOT NULL CHECK (kind IN ('user', 'session', 'lane')),
             subject TEXT NOT NULL
+        ) STRICT""",
+    ),
+    (
+        # The help stickers (``console.stickers``): each lane's current sticker serial,
+        # bumped to revoke every sticker printed before, and the one key that signs
+        # them, shared by every centre on this database (one row, inserted once).
+        """ALTER TABLE lanes ADD COLUMN
+            sticker_serial INTEGER NOT NULL DEFAULT 1 CHECK (sticker_serial >= 1)""",
+        """CREATE TABLE sticker_key (
+            one INTEGER PRIMARY KEY CHECK (one = 1),
+            key BLOB NOT NULL CHECK (length(key) >= 32)
         ) STRICT""",
     ),
 )

@@ -197,7 +197,19 @@ class Gate(Message):
 
 @dataclass(frozen=True, slots=True)
 class Call(Message):
+    """The intercom's call button was pressed. ``event_id`` names the press, as a
+    vehicle's names its read, so a press that arrives twice is recognisably one; it is
+    optional because lanes written before it send ``{"type":"call"}`` alone (None)."""
+
     TYPE: ClassVar[str] = "call"
+    event_id: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        return {} if self.event_id is None else {"event_id": self.event_id}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Call:
+        return cls(event_id=ident(fields, "event_id", default=None))
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, overload
 
 from .errors import Malformed, TooLarge, UnknownType
 from .textrules import TextError, check_text, escape_controls, is_ident, loads
@@ -43,9 +43,15 @@ def text(fields: Fields, name: str, *, max_len: int, default: Any = ...) -> Any:
     return value
 
 
-def ident(fields: Fields, name: str) -> str:
-    value: str = field(fields, name, str)
-    if not is_ident(value):
+@overload
+def ident(fields: Fields, name: str) -> str: ...
+@overload
+def ident(fields: Fields, name: str, *, default: None) -> str | None: ...
+def ident(fields: Fields, name: str, *, default: Any = ...) -> Any:
+    """An id field; with ``default``, one a message may leave out (but not send as null
+    or as anything but a valid id)."""
+    value = field(fields, name, str, default=default)
+    if value is not default and not is_ident(value):
         raise Malformed(f"field {name!r} must be 1-64 of A-Z a-z 0-9 _ . : - starting alphanumeric")
     return value
 

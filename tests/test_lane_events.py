@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import re
+
 import cv2
 import numpy as np
+import pytest
+from websockets.asyncio.client import connect
 
 from console.models import Role
 from gates.lane.drivers import CallPressed, FaultRaised
@@ -58,6 +64,31 @@ async def test_call_button_and_fault_reach_the_lane_status(
     assert (fault["code"], fault["detail"]) == ("gate_motor", "motor current high")
     lane.driver.emit(FaultRaised("gate_motor", "", active=False))
     await centre.wait_status("P1-OUT", lambda s: not s.faults)
+
+
+async def test_lane_logs_each_press_with_its_event_id(
+    centre: Centre, lanes: LaneFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The lane's log names the press the call carries, when it is pressed."""
+    lane = await lanes("P1-OUT")
+    with caplog.at_level(logging.INFO, logger="seat.lane"):
+        lane.driver.emit(CallPressed())
+    [pressed] = [r.getMessage() for r in caplog.records if "lane.call.pressed" in r.getMessage()]
+    assert re.fullmatch(r"lane\.call\.pressed lane=P1-OUT event_id=[0-9a-f]{32}", pressed)
+
+
+async def test_bare_call_of_an_older_lane_still_flags_the_lane_calling(centre: Centre) -> None:
+    """A lane that names no press is shown calling as before event ids."""
+    await centre.add_user("alice", Role.AGENT)
+    token = await centre.add_lane("P1-OUT")
+    async with connect(centre.link) as ws:
+        await ws.send(json.dumps({"type": "hello", "v": 1, "lane": "P1-OUT", "token": token}))
+        assert json.loads(await ws.recv())["type"] == "welcome"
+        await ws.send('{"type":"call"}')
+        await centre.wait_status("P1-OUT", lambda s: s.last_call_at is not None)
+        async with centre.client("alice") as client:
+            [listed] = (await client.get("/api/lanes")).json()["lanes"]
+    assert listed["last_call_at"] is not None
 
 
 async def test_standing_fault_is_shown_again_after_a_link_blip(centre: Centre) -> None:

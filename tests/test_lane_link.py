@@ -100,6 +100,7 @@ async def test_lane_missing_heartbeats_goes_offline(centre: Centre) -> None:
         ("{not json", "malformed", ""),
         ('{"type":"teleport"}', "unknown_type", "teleport"),
         ('{"type":"gate","state":"sideways"}', "malformed", "gate"),
+        ('{"type":"call","event_id":"\\ud800"}', "malformed", "call"),
         ('{"type":"ack","command_id":"never-sent"}', "unknown_command", "ack"),
         ('{"type":"done","command_id":"never-sent"}', "unknown_command", "done"),
         ('{"type":"hello","v":1,"lane":"P2","token":"x"}', "out_of_order", "hello"),

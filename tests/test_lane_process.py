@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
+import pytest
 from websockets.asyncio.client import connect
 
 from gates.lane.memory import INTERRUPTED
 from gates.protocol import OpenGate
 from gates.vocabulary import GateState
+from media.lane.runner import press_call
 from tests.conftest import Centre
+from tests.lanes import ScriptedDriver
 
 SEAT = [sys.executable, "-m", "console.cli"]
 
@@ -101,3 +106,31 @@ async def test_lane_replaced_by_another_connection_exits_naming_the_lane(
             assert status.online
     finally:
         await stop(lane)
+
+
+async def test_usr1_presses_the_simulated_lanes_call_button(centre: Centre) -> None:
+    """`kill -USR1 PID` is a driver pressing call: the centre shows the lane calling, and
+    the lane runs on. With seed 15 the simulation's first car comes after a minute, so
+    no simulated driver presses first."""
+    token = await centre.add_lane("P9-OUT")
+    lane = await start_lane(centre.url, "P9-OUT", token, "--seed", "15")
+    try:
+        await centre.wait_status("P9-OUT", lambda s: s.online, 30)
+        assert centre.hub.status("P9-OUT").last_call_at is None
+        lane.send_signal(signal.SIGUSR1)
+        status = await centre.wait_status("P9-OUT", lambda s: s.last_call_at is not None)
+        assert status.online and lane.returncode is None
+    finally:
+        await stop(lane)
+
+
+def test_a_real_drivers_lane_ignores_the_call_signal_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Only the simulator has a button a signal can press; another driver's lane logs
+    that it was asked, and presses nothing."""
+    with caplog.at_level(logging.WARNING, logger="seat.lane"):
+        press_call("P9-OUT", ScriptedDriver())
+    assert [record.getMessage() for record in caplog.records] == [
+        "lane.call.signal_ignored lane=P9-OUT driver=ScriptedDriver"
+    ]

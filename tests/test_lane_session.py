@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from gates.lane.drivers import CallPressed, FaultRaised, GateChanged, VehicleSeen
 from gates.lane.memory import CommandMemory, Memo
-from gates.lane.session import Execute, LaneSession, Problem, State
+from gates.lane.session import Execute, LaneSession, Pressed, Problem, State
 from gates.protocol import (
     Ack,
     Call,
@@ -20,6 +20,7 @@ from gates.protocol import (
     Refused,
     Vehicle,
 )
+from gates.textrules import is_ident
 from gates.vocabulary import GateState, PlateColour
 
 WELCOME = '{"type":"welcome","v":1,"lane":"P1-IN","heartbeat_ms":2000}'
@@ -71,10 +72,40 @@ def test_vehicles_seen_while_offline_are_sent_after_welcome() -> None:
     """The car at the gate during a link blip still reaches the centre."""
     session = LaneSession("P1-IN", "secret")
     assert session.event(SEEN, 0.0) == []
-    assert session.event(CallPressed(), 0.0) == []
+    assert [type(a) for a in session.event(CallPressed(), 0.0)] == [Pressed]
     session.connected(1.0)
     replay = session.receive(WELCOME, 1.0)
     assert [type(m) for m in replay] == [Gate, Vehicle, Call]
+
+
+def test_each_press_is_sent_at_once_under_an_event_id_of_its_own() -> None:
+    """Two presses are two calls the centre can tell apart, each noted for the log."""
+    session = opened()
+    [note_1, sent_1] = session.event(CallPressed(), 1.0)
+    [note_2, sent_2] = session.event(CallPressed(), 2.0)
+    assert isinstance(sent_1, Call) and isinstance(sent_2, Call)
+    assert (note_1, note_2) == (Pressed(sent_1), Pressed(sent_2))
+    assert sent_1.event_id is not None and is_ident(sent_1.event_id)
+    assert sent_1.event_id != sent_2.event_id
+
+
+def test_press_while_offline_is_sent_after_welcome_under_the_id_it_was_given() -> None:
+    """The id is the press's, not the sending's: the log and the centre name one press."""
+    session = opened()
+    session.disconnected()
+    [note] = session.event(CallPressed(), 1.0)
+    assert isinstance(note, Pressed) and note.call.event_id is not None
+    session.connected(2.0)
+    assert session.receive(WELCOME, 2.0) == [Gate(GateState.UNKNOWN), note.call]
+
+
+def test_press_sent_before_a_reconnect_is_not_sent_again() -> None:
+    """Calls, like vehicles, go once: a reconnect replays state, not events that went out."""
+    session = opened()
+    session.event(CallPressed(), 1.0)
+    session.disconnected()
+    session.connected(2.0)
+    assert session.receive(WELCOME, 2.0) == [Gate(GateState.UNKNOWN)]
 
 
 def test_new_command_is_acked_then_executed() -> None:

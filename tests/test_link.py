@@ -16,7 +16,7 @@ from gates.centre.link import (
     Send,
     Takeovers,
 )
-from gates.protocol import Ack, CloseCode, Error, Gate, Heartbeat, Hello, Welcome
+from gates.protocol import Ack, Call, CloseCode, Error, Gate, Heartbeat, Hello, Welcome
 from gates.vocabulary import GateState
 
 HELLO = '{"type":"hello","v":1,"lane":"P1-IN","token":"secret","heartbeat_ms":2000}'
@@ -111,6 +111,25 @@ def test_valid_messages_are_delivered_and_push_the_deadline() -> None:
     assert session.receive('{"type":"heartbeat"}', 3.0) == [Deliver(Heartbeat())]
     assert session.deadline == 3.0 + 2.5 * 2.0
     assert session.receive('{"type":"gate","state":"up"}', 4.0)[0] == Deliver(Gate("up"))  # type: ignore[arg-type]
+
+
+def test_call_is_delivered_with_its_event_id_or_none_from_an_older_lane() -> None:
+    """The centre has the press's id to go by, and takes a bare call as before."""
+    session = opened()
+    assert session.receive('{"type":"call","event_id":"p1"}', 1.0) == [Deliver(Call("p1"))]
+    assert session.receive('{"type":"call"}', 2.0) == [Deliver(Call(event_id=None))]
+
+
+def test_call_with_a_bad_event_id_gets_an_error_naming_the_call() -> None:
+    """A broken id is refused like any malformed field; the press is not delivered."""
+    [reply] = opened().receive('{"type":"call","event_id":"p 1"}', 1.0)
+    assert reply == Send(
+        Error(
+            "malformed",
+            "field 'event_id' must be 1-64 of A-Z a-z 0-9 _ . : - starting alphanumeric",
+            "call",
+        )
+    )
 
 
 def test_missed_heartbeats_close_the_link() -> None:

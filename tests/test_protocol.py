@@ -12,6 +12,7 @@ from gates.errors import LinkError, Malformed, TooLarge, UnknownType
 from gates.protocol import (
     MAX_MESSAGE_BYTES,
     Ack,
+    Call,
     Display,
     DisplaySize,
     Done,
@@ -125,6 +126,44 @@ def test_vehicle_with_a_bad_field_is_malformed(overrides: dict[str, object], wor
     """Each broken field is named in the error."""
     with pytest.raises(Malformed, match=words):
         parse_lane_message(json.dumps(vehicle_fields(**overrides)))
+
+
+def test_call_round_trips_with_its_event_id() -> None:
+    """A press names itself like a vehicle read, and parses back to the same value."""
+    call = parse_lane_message('{"type":"call","event_id":"press-7"}')
+    assert call == Call(event_id="press-7")
+    assert parse_lane_message(call.encode()) == call
+
+
+def test_call_without_an_event_id_is_accepted_from_an_older_lane() -> None:
+    """The bare call of lanes written before event ids parses, and encodes bare again."""
+    call = parse_lane_message('{"type":"call"}')
+    assert call == Call(event_id=None)
+    assert call.encode() == '{"type":"call"}'
+
+
+@pytest.mark.parametrize(
+    ("event_id", "words"),
+    [
+        ('""', "field 'event_id' must be 1-64"),
+        ('"' + "e" * 65 + '"', "field 'event_id' must be 1-64"),
+        ('"e\\n1"', "field 'event_id' must be 1-64"),
+        ('"e\\u0000"', "field 'event_id' must be 1-64"),
+        ('"\\ud800"', "surrogate"),
+        ("7", "field 'event_id' must be str"),
+        ("null", "field 'event_id' must be str"),
+        ('["e1"]', "field 'event_id' must be str"),
+    ],
+)
+def test_call_with_a_bad_event_id_is_malformed_as_a_vehicle_would_be(
+    event_id: str, words: str
+) -> None:
+    """An event id sent but broken is refused, by the rule and in the words a vehicle's is."""
+    with pytest.raises(Malformed, match=words) as call:
+        parse_lane_message(f'{{"type":"call","event_id":{event_id}}}')
+    with pytest.raises(Malformed) as vehicle:
+        parse_lane_message(json.dumps(vehicle_fields(event_id=json.loads(event_id))))
+    assert call.value.detail == vehicle.value.detail
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from gates.backoff import Backoff
 from gates.lane.drivers import DriverRefused, LaneDriver, LaneEvent
-from gates.lane.session import Action, Execute, LaneSession, Problem, Publish, State
+from gates.lane.session import Action, Execute, LaneSession, Pressed, Problem, Publish, State
 from gates.protocol import LINK_PATH, MAX_MESSAGE_BYTES, CloseCode, Display, Media, OpenGate
 from gates.wire import Message
 
@@ -172,6 +172,10 @@ class LaneAgent:
                     action.code,
                     action.detail,
                 )
+            elif isinstance(action, Pressed):
+                log.info(
+                    "lane.call.pressed lane=%s event_id=%s", self.session.lane, action.call.event_id
+                )
             else:
                 self._send([action])
 
@@ -209,7 +213,7 @@ class LaneAgent:
         self._send(self.session.finished(command.command_id, refused, now))
 
     def _on_event(self, event: LaneEvent) -> None:
-        self._send(self.session.event(event, asyncio.get_running_loop().time()))
+        self._act(self.session.event(event, asyncio.get_running_loop().time()))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)

@@ -57,7 +57,16 @@ class Publish:
     media: Media
 
 
-Action = Message | Execute | Publish | Problem
+@dataclass(frozen=True, slots=True)
+class Pressed:
+    """The call button was pressed; ``call`` is the message that carries the press, sent
+    now or, with the link down, after the next welcome. For the lane's log: the press
+    and its event id, to match with what the centre shows."""
+
+    call: Call
+
+
+Action = Message | Execute | Publish | Problem | Pressed
 
 
 class State(enum.Enum):
@@ -67,8 +76,11 @@ class State(enum.Enum):
 
 
 class LaneSession:
-    # Vehicles seen while the link is down are kept (newest first to go) and sent after
-    # the next welcome: the centre's "last vehicle" should not miss the car at the gate.
+    # Vehicles seen and calls pressed while the link is down are kept (past 16, the
+    # oldest go) and sent after the next welcome, with the event ids they were given
+    # when they happened: the centre should miss neither the car at the gate nor the
+    # driver who pressed call. Nothing acknowledges an event, so one that went out is
+    # not sent again.
     BACKLOG = 16
 
     def __init__(
@@ -166,7 +178,9 @@ class LaneSession:
             self.gate = event.state
             message = Gate(event.state)
         elif isinstance(event, CallPressed):
-            message = Call()
+            # Named when pressed, not when sent: a press kept for after a reconnect keeps
+            # its id, so the centre can tell it from a second press.
+            message = Call(event_id=uuid4().hex)
         elif isinstance(event, FaultRaised):
             message = Fault(event.code, event.detail, event.active)
             if event.active:
@@ -175,11 +189,12 @@ class LaneSession:
                 self.faults.pop(event.code, None)
         else:
             raise TypeError(f"unknown lane event {event!r}")
+        noted: list[Action] = [Pressed(message)] if isinstance(message, Call) else []
         if self.state is State.OPEN:
-            return self._sent([message], now)
+            return [*noted, *self._sent([message], now)]
         if isinstance(message, Vehicle | Call):
             self._backlog.append(message)
-        return []
+        return noted
 
     def next_heartbeat(self) -> float:
         return self._last_sent + self.heartbeat_ms / 1000.0

@@ -220,6 +220,11 @@ class SimLane:
             raise DriverRefused("display_bad_text")
         self.shown = tuple(lines)
 
+    def press_call(self) -> None:
+        """Press the intercom's call button, as an installer testing the lane, a demo
+        or a test wants; it is reported like a driver's press."""
+        self._send(CallPressed())
+
     def raise_fault(self, code: FaultCode) -> None:
         """Break part of the lane, as a demo or a test wants; ``clear_fault`` repairs it."""
         if code in self._faults:

@@ -3,12 +3,17 @@ the lane's camera and intercom devices."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import random
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from gates.lane.agent import LaneAgent, LaneReplaced, link_url
+from gates.lane.drivers import LaneDriver
 from gates.lane.memory import CommandJournal, CommandMemory, JournalCorrupt
 from gates.lane.session import LaneSession
 from gates.lane.sim import DISPLAY_SIZE, SimLane, SimTiming
@@ -28,6 +33,11 @@ from media.messages import media_url
 
 SIM = "sim"
 NONE = "none"
+# ``kill -USR1 PID`` presses a simulated lane's call button, for whoever tests the lane
+# (or the console's call handling) from outside the process.
+PRESS_CALL = signal.SIGUSR1
+
+log = logging.getLogger("seat.lane")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +106,27 @@ def publisher(
     )
 
 
+def press_call(lane: str, driver: LaneDriver) -> None:
+    """What ``PRESS_CALL`` does: press the call button of a simulated lane. A real
+    lane's button is pressed by drivers at the barrier, so its lane only logs that it
+    was asked."""
+    if isinstance(driver, SimLane):
+        driver.press_call()
+    else:
+        log.warning("lane.call.signal_ignored lane=%s driver=%s", lane, type(driver).__name__)
+
+
+@contextlib.contextmanager
+def call_button_on_signal(lane: str, driver: LaneDriver) -> Iterator[None]:
+    """Within the block, ``PRESS_CALL`` reaching this process calls ``press_call``."""
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(PRESS_CALL, press_call, lane, driver)
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(PRESS_CALL)
+
+
 async def run_lane(
     server: str,
     lane: str,
@@ -111,24 +142,26 @@ async def run_lane(
     if driver != "sim":
         raise SystemExit(f"unknown driver {driver!r}; this build has: sim")
     sim = SimLane(lane, random.Random(seed), SimTiming(lift_s=lift_s))
-    try:
-        memory = CommandJournal(state) if state is not None else CommandMemory()
-    except (JournalCorrupt, OSError) as exc:
-        raise SystemExit(f"seat lane: {exc}") from None
-    session = LaneSession(
-        lane,
-        token,
-        heartbeat_ms=heartbeat_ms,
-        agent="seat-lane/sim",
-        memory=memory,
-        display=DISPLAY_SIZE,
-    )
-    media_publisher = publisher(server, lane, token, media or MediaChoice(), sim.view)
-    try:
-        await LaneAgent(link_url(server), session, sim, publisher=media_publisher).run()
-    except* LaneReplaced as replaced:
-        raise SystemExit(f"seat lane: {replaced.exceptions[0]}") from None
-    finally:
-        if isinstance(media_publisher.speaker, DeviceSpeaker):
-            # A WAV file gets its length in its header only here.
-            media_publisher.speaker.close()
+    # Before anything slow: until the handler is set, SIGUSR1 ends the process.
+    with call_button_on_signal(lane, sim):
+        try:
+            memory = CommandJournal(state) if state is not None else CommandMemory()
+        except (JournalCorrupt, OSError) as exc:
+            raise SystemExit(f"seat lane: {exc}") from None
+        session = LaneSession(
+            lane,
+            token,
+            heartbeat_ms=heartbeat_ms,
+            agent="seat-lane/sim",
+            memory=memory,
+            display=DISPLAY_SIZE,
+        )
+        media_publisher = publisher(server, lane, token, media or MediaChoice(), sim.view)
+        try:
+            await LaneAgent(link_url(server), session, sim, publisher=media_publisher).run()
+        except* LaneReplaced as replaced:
+            raise SystemExit(f"seat lane: {replaced.exceptions[0]}") from None
+        finally:
+            if isinstance(media_publisher.speaker, DeviceSpeaker):
+                # A WAV file gets its length in its header only here.
+                media_publisher.speaker.close()

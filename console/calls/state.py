@@ -1,0 +1,323 @@
+"""The call queue's state, what can be asked of it, and the moves every rule is made of.
+
+``QueueState`` holds the calls and agents (plain values, JSON both ways) and the moves
+the rules in ``console.calls.queue`` combine: store a value and report it, move an agent
+to a state (clearing what belonged to the one it left), ring an agent, stop a ring,
+route the waiting calls to free agents. A move changes state only when called by a rule
+that has already checked everything it needs; a rule that refuses raises first.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any, Self
+
+from console.errors import CallEnded, NotYourCall, UnknownCall
+
+from .board import Board, summarise
+from .effects import (
+    AgentChanged,
+    CallChanged,
+    CallStep,
+    Effect,
+    QueueChanged,
+    Ring,
+    RingEnd,
+    StopRinging,
+)
+from .model import Agent, AgentState, Call, CallState, Ending, Settings
+
+STATE_VERSION = 1
+
+# What an agent's queue shows of each call, to tell when it changed.
+_QueueView = tuple[tuple[str, CallState, str | None], ...]
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _order(call: Call) -> tuple[int, float, str]:
+    return (-call.priority, call.created, call.id)
+
+
+class QueueState:
+    def __init__(
+        self, settings: Settings | None = None, *, new_id: Callable[[], str] = _new_id
+    ) -> None:
+        self.settings = settings or Settings()
+        self._new_id = new_id
+        self._calls: dict[str, Call] = {}
+        self._agents: dict[str, Agent] = {}
+
+    # ------------------------------------------------------------- state
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": STATE_VERSION,
+            "calls": [call.to_json() for call in self._calls.values()],
+            "agents": [agent.to_json() for agent in self._agents.values()],
+        }
+
+    @classmethod
+    def from_json(
+        cls,
+        data: Mapping[str, Any],
+        settings: Settings | None = None,
+        *,
+        new_id: Callable[[], str] = _new_id,
+    ) -> Self:
+        """The queue as ``to_json`` left it; call ``restored`` next."""
+        if data.get("version") != STATE_VERSION:
+            raise ValueError(f"call queue state version {data.get('version')!r} is unknown")
+        queue = cls(settings, new_id=new_id)
+        queue._calls = {call.id: call for call in map(Call.from_json, data["calls"])}
+        queue._agents = {agent.name: agent for agent in map(Agent.from_json, data["agents"])}
+        return queue
+
+    # ------------------------------------------------------------- queries
+
+    def call(self, call_id: str) -> Call:
+        call = self._calls.get(call_id)
+        if call is None:
+            raise UnknownCall("unknown_call", f"no call {call_id!r}")
+        return call
+
+    def agent(self, name: str) -> Agent:
+        agent = self._agents.get(name)
+        if agent is None:
+            raise UnknownCall("unknown_agent", f"no agent {name!r} has logged in")
+        return agent
+
+    def calls(self) -> list[Call]:
+        """Every call held: open ones, and finished ones for ``keep_s``."""
+        return sorted(self._calls.values(), key=lambda call: (call.created, call.id))
+
+    def agents(self) -> list[Agent]:
+        return sorted(self._agents.values(), key=lambda agent: agent.name)
+
+    def queue_for(self, name: str) -> list[Call]:
+        """The waiting and ringing calls this agent may pick, first to be answered first;
+        nothing while they are offline."""
+        agent = self.agent(name)
+        if not agent.online:
+            return []
+        return sorted(
+            (call for call in self._calls.values() if call.pending and may_take(agent, call)),
+            key=_order,
+        )
+
+    def position(self, call_id: str) -> int | None:
+        """1 for the next call to be answered. Only calls competing for the same agents
+        count: those that an online agent who may take this call may also take (all
+        pending calls, when nobody online may take it). None once it is answered."""
+        call = self.call(call_id)
+        if not call.pending:
+            return None
+        takers = [a for a in self._agents.values() if a.online and may_take(a, call)]
+        ahead = [
+            other
+            for other in self._calls.values()
+            if other.pending
+            and _order(other) < _order(call)
+            and (not takers or any(may_take(a, other) for a in takers))
+        ]
+        return len(ahead) + 1
+
+    def board(self, now: float, since: float) -> Board:
+        """The supervisors' view; ``since`` starts the period of the figures (the
+        driver's local midnight for "today")."""
+        return summarise(self._calls.values(), self._agents.values(), self.settings, now, since)
+
+    # ------------------------------------------------------------- moves
+
+    def _open(self, call_id: str) -> Call:
+        call = self.call(call_id)
+        if call.finished:
+            raise CallEnded("call_ended", f"call {call_id} is {call.state}")
+        return call
+
+    def _held(self, call_id: str, name: str) -> Call:
+        call = self._open(call_id)
+        self.agent(name)
+        if call.state is not CallState.ACTIVE or call.agent != name:
+            raise NotYourCall("not_your_call", f"call {call_id} is not held by {name}")
+        return call
+
+    def _abandon(self, call: Call, ending: Ending, at: float) -> list[Effect]:
+        effects: list[Effect] = []
+        if call.state is CallState.RINGING:
+            call, effects = self._unring_to_free(call, RingEnd.CANCELLED, at)
+        gone = replace(call, state=CallState.ABANDONED, ended=at, ending=ending)
+        effects.append(self._put_call(gone, CallStep.ABANDONED))
+        return effects
+
+    def _route(self, now: float) -> list[Effect]:
+        """Rings free agents: each waiting call, first to be answered first, to the
+        eligible agent idle longest, preferring those not yet rung for it this round."""
+        effects: list[Effect] = []
+        waiting = [c for c in self._calls.values() if c.state is CallState.WAITING]
+        for call in sorted(waiting, key=_order):
+            free = [
+                agent
+                for agent in self._agents.values()
+                if agent.state is AgentState.AVAILABLE
+                and may_take(agent, call)
+                and agent.name not in call.declined
+            ]
+            fresh = [agent for agent in free if agent.name not in call.tried]
+            pick = min(fresh or free, key=lambda a: (a.idle_since, a.name), default=None)
+            if pick is not None:
+                effects += self._ring(call, pick, now)
+        return effects
+
+    def _ring(self, call: Call, agent: Agent, now: float) -> list[Effect]:
+        until = now + self.settings.ring_s
+        rung = replace(
+            call,
+            state=CallState.RINGING,
+            offered_to=agent.name,
+            ring_until=until,
+            # Ringing someone already tried starts a new round.
+            tried=() if agent.name in call.tried else call.tried,
+        )
+        effects: list[Effect] = [self._put_call(rung, CallStep.OFFERED)]
+        effects += self._set_agent(agent, AgentState.RINGING, now, call_id=call.id)
+        effects.append(Ring(call.id, agent.name, until))
+        return effects
+
+    def _unring_to_free(self, call: Call, reason: RingEnd, at: float) -> tuple[Call, list[Effect]]:
+        """Stops the ring for a reason that leaves the rung agent free: available again."""
+        agent = self._agents[str(call.offered_to)]
+        call, effects = unring(call, reason)
+        return call, effects + self._set_agent(agent, AgentState.AVAILABLE, at)
+
+    def _ring_over(self, call: Call, reason: RingEnd) -> list[Effect]:
+        """The rung agent did not take the call: it goes back to the queue (a named
+        transfer to the general queue, above fresh calls). The agent is left to the caller."""
+        name = str(call.offered_to)
+        call, effects = unring(call, reason)
+        if reason is RingEnd.DECLINED:
+            call = replace(call, declined=(*call.declined, name))
+        elif reason is RingEnd.MISSED:
+            call = replace(call, tried=(*call.tried, name))
+        if call.for_agent is not None:
+            call = replace(call, for_agent=None, priority=self.settings.returned_priority)
+        steps = {RingEnd.DECLINED: CallStep.DECLINED, RingEnd.MISSED: CallStep.MISSED}
+        effects.append(self._put_call(call, steps.get(reason, CallStep.RETURNED)))
+        return effects
+
+    def _drop_other_ring(self, agent: Agent, call_id: str) -> list[Effect]:
+        """An agent taking ``call_id`` gives up the ring of any other call."""
+        if agent.state is not AgentState.RINGING or agent.call_id == call_id:
+            return []
+        return self._ring_over(self._calls[str(agent.call_id)], RingEnd.AGENT_AWAY)
+
+    def _release(self, name: str, call_id: str, at: float) -> list[Effect]:
+        """The holder lets go of the call: wrap-up, or offline if their console is gone."""
+        agent = self._agents[name]
+        if agent.grace_until is not None:
+            return self._set_agent(agent, AgentState.OFFLINE, at)
+        return self._set_agent(agent, AgentState.WRAP_UP, at, call_id=call_id)
+
+    def _leave(
+        self, agent: Agent, state: AgentState, at: float, *, reason: str = ""
+    ) -> list[Effect]:
+        """To a break or offline; a ring to the agent moves on."""
+        effects: list[Effect] = []
+        if agent.state is AgentState.RINGING:
+            effects += self._ring_over(self._calls[str(agent.call_id)], RingEnd.AGENT_AWAY)
+        return effects + self._set_agent(agent, state, at, break_reason=reason)
+
+    def _disconnect(self, agent: Agent, now: float) -> list[Effect]:
+        if agent.state is AgentState.ON_CALL:
+            if agent.grace_until is not None:
+                return []  # the first drop's grace still runs
+            until = now + self.settings.reconnect_s
+            return [self._put_agent(replace(agent, grace_until=until))]
+        if not agent.online:
+            return []
+        return self._leave(agent, AgentState.OFFLINE, now)
+
+    def _set_agent(
+        self,
+        agent: Agent,
+        state: AgentState,
+        at: float,
+        *,
+        call_id: str | None = None,
+        break_reason: str = "",
+        missed: int | None = None,
+    ) -> list[Effect]:
+        """The agent moves to ``state`` at ``at``, and everything tied to the state they
+        left is cleared; leaving wrap-up records its end on the call that ended."""
+        effects: list[Effect] = []
+        if agent.state is AgentState.WRAP_UP and state is not AgentState.WRAP_UP:
+            effects += self._wrapped(agent, at)
+        was_idle = agent.state in (AgentState.AVAILABLE, AgentState.RINGING)
+        moved = replace(
+            agent,
+            state=state,
+            since=agent.since if state is agent.state else at,
+            idle_since=at if state is AgentState.AVAILABLE and not was_idle else agent.idle_since,
+            call_id=call_id,
+            break_reason=break_reason if state is AgentState.BREAK else "",
+            missed=agent.missed if missed is None else missed,
+            wrap_until=at + self.settings.wrap_s if state is AgentState.WRAP_UP else None,
+            grace_until=None,
+        )
+        effects.append(self._put_agent(moved))
+        return effects
+
+    def _wrapped(self, agent: Agent, at: float) -> list[Effect]:
+        call = self._calls.get(str(agent.call_id))
+        if call is None or call.state is not CallState.ENDED or call.agent != agent.name:
+            return []  # a wrap-up after a transfer or barge: the call went on without them
+        return [self._put_call(replace(call, wrap_ended=at), CallStep.WRAPPED)]
+
+    def _put_call(self, call: Call, step: CallStep) -> CallChanged:
+        self._calls[call.id] = call
+        return CallChanged(call, step)
+
+    def _put_agent(self, agent: Agent) -> AgentChanged:
+        self._agents[agent.name] = agent
+        return AgentChanged(agent)
+
+    def _queues(self) -> dict[str, _QueueView]:
+        return {
+            name: tuple((call.id, call.state, call.offered_to) for call in self.queue_for(name))
+            for name, agent in self._agents.items()
+            if agent.online
+        }
+
+    def _settled(
+        self, effects: list[Effect], before: dict[str, _QueueView], now: float
+    ) -> list[Effect]:
+        """Every step ends here: free agents are rung, and the agents whose queue now
+        looks different are named."""
+        effects += self._route(now)
+        after = self._queues()
+        changed = sorted(
+            name
+            for name in before.keys() | after.keys()
+            if before.get(name, ()) != after.get(name, ())
+        )
+        if changed:
+            effects.append(QueueChanged(tuple(changed)))
+        return effects
+
+
+def may_take(agent: Agent, call: Call) -> bool:
+    return (
+        agent.covers(call.car_park)
+        and call.for_agent in (None, agent.name)
+        and (agent.supervisor or not call.for_supervisors)
+    )
+
+
+def unring(call: Call, reason: RingEnd) -> tuple[Call, list[Effect]]:
+    """The call without its ring, not yet stored, and the instruction to stop it."""
+    stop: list[Effect] = [StopRinging(call.id, str(call.offered_to), reason)]
+    return replace(call, state=CallState.WAITING, offered_to=None, ring_until=None), stop

@@ -1,0 +1,264 @@
+"""Drawing a lane's help sticker: an A6 card at 300 dpi with the QR code of its help page.
+
+The driver reads it at arm's length, often at night, with a phone: the QR code is at
+least 60 mm across at error correction level Q (a quarter of it may be dirt or glare),
+drawn in whole pixels per module so no edge is blurred; the instructions are short and
+in Chinese; the car park and lane names tell the seat, and whoever replaces the sticker,
+which lane it belongs to.
+
+Chinese needs a CJK font, which Pillow does not ship: the system's is found by
+:func:`find_cjk_font` (Debian's ``fonts-wqy-zenhei``, which the Makefile installs, or
+another that covers the text), and a font is only taken if it really draws every
+character of the sticker's fixed text, not the empty box a font draws for a character
+it lacks.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import io
+import math
+import subprocess
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import segno
+from PIL import Image, ImageDraw, ImageFont
+
+from .errors import ConsoleError
+
+DPI = 300
+
+
+def mm(length: float) -> int:
+    """Pixels at 300 dpi."""
+    return round(length * DPI / 25.4)
+
+
+PAGE = (mm(105), mm(148))  # A6, portrait
+MARGIN = mm(6)
+QR_SIDE = mm(60)  # the least: modules are whole pixels, so it comes out a little larger
+QUIET_MODULES = 4  # the white border the QR standard asks for
+TEXT_WIDTH = PAGE[0] - 2 * MARGIN
+
+HEADLINE = "需要帮助？"
+CALL_TO_ACTION = "请用手机扫码呼叫远程坐席"
+HOW_TO = ("扫码后点击「呼叫」", "坐席将为您服务 · 24小时")
+FIXED_TEXT = HEADLINE + CALL_TO_ACTION + "".join(HOW_TO)
+
+FONT_PACKAGE = "fonts-wqy-zenhei"
+
+
+class StickerFormat(enum.StrEnum):
+    PNG = "png"
+    PDF = "pdf"  # one A6 page holding the 300-dpi picture
+
+
+@dataclass(frozen=True, slots=True)
+class Sticker:
+    """What one printed sticker shows."""
+
+    url: str
+    lane_id: str
+    lane_name: str
+    car_park: str
+    serial: int
+
+
+@dataclass(frozen=True, slots=True)
+class CjkFont:
+    """A font file, and which face in it (a ``.ttc`` holds several)."""
+
+    path: Path
+    index: int = 0
+
+
+# Where Debian puts fonts that cover simplified Chinese, in order of preference.
+KNOWN_FONTS = (
+    CjkFont(Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")),  # fonts-wqy-zenhei
+    CjkFont(Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"), 2),  # the SC face
+    CjkFont(Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf")),
+)
+
+
+class FontMissing(ConsoleError):
+    code = "cjk_font_missing"
+
+
+def find_cjk_font(candidates: Iterable[CjkFont] | None = None) -> CjkFont:
+    """The first of ``candidates`` (default: the known paths, then what fontconfig
+    lists for Chinese) that draws all of the sticker's fixed text; ``FontMissing``
+    naming the package to install if none does."""
+    for font in _known_then_fontconfig() if candidates is None else candidates:
+        if font.path.is_file() and not missing_glyphs(_face(font, 64), FIXED_TEXT):
+            return font
+    raise FontMissing(
+        FontMissing.code,
+        f"no font that draws Chinese was found: install {FONT_PACKAGE} "
+        f"(apt-get install {FONT_PACKAGE}, or `make system-deps`)",
+    )
+
+
+def missing_glyphs(face: ImageFont.FreeTypeFont, text: str) -> str:
+    """The characters of ``text`` that ``face`` would draw as nothing or as the glyph
+    it draws for a character it does not have (its .notdef, usually a box)."""
+    notdef = _ink(face, "\U0010fffd")  # a private-use code point no font maps
+    return "".join(sorted({c for c in text if not c.isspace() and _ink(face, c) in (None, notdef)}))
+
+
+def render_sticker(sticker: Sticker, fmt: StickerFormat, font: CjkFont) -> bytes:
+    """The sticker as a PNG (300 dpi) or a one-page A6 PDF. CPU-bound (~0.1 s): on a
+    running centre, call it on a thread."""
+    image = draw_sticker(sticker, font)
+    out = io.BytesIO()
+    if fmt is StickerFormat.PNG:
+        image.save(out, "PNG", dpi=(DPI, DPI))
+    else:
+        # Pillow keeps a grey picture in a PDF as JPEG; at this quality the QR code's
+        # edges stay sharp.
+        image.save(out, "PDF", resolution=float(DPI), quality=95)
+    return out.getvalue()
+
+
+def draw_sticker(sticker: Sticker, font: CjkFont) -> Image.Image:
+    """Raises ``ValueError`` if the text would run off the card (it does not for names
+    of the 64 characters ``seat lanes add`` allows)."""
+    image = Image.new("L", PAGE, 255)
+    draw = ImageDraw.Draw(image)
+    width, height = PAGE
+
+    band = mm(20)
+    draw.rectangle((0, 0, width, band), fill=0)
+    _centred(draw, HEADLINE, _face(font, 120), band // 2, fill=255, stroke=2)
+    y = band + mm(3)
+    y = _lines(draw, [CALL_TO_ACTION], _face(font, 68), y)
+
+    qr = _qr_image(sticker.url)
+    image.paste(qr, ((width - qr.width) // 2, y))
+    y += qr.height
+
+    y = _lines(draw, list(HOW_TO), _face(font, 56), y)
+    y += mm(2)
+    draw.line((MARGIN, y, width - MARGIN, y), fill=160, width=3)
+    y += mm(2)
+    for name in (sticker.car_park, sticker.lane_name):
+        y = _lines(draw, *_fit(font, name, sizes=(56, 48, 40, 32)), y)
+    footer = f"{sticker.lane_id} · #{sticker.serial}"
+    y = _lines(draw, *_fit(font, footer, sizes=(32, 28, 24)), y, fill=96)
+    if y > height - MARGIN:
+        raise ValueError(f"the sticker's text runs {y - (height - MARGIN)} px past the card")
+    return image
+
+
+def _qr_image(url: str) -> Image.Image:
+    """The QR code with its quiet zone, each module a whole number of pixels."""
+    matrix = segno.make_qr(url, error="q", boost_error=False).matrix
+    modules = len(matrix)
+    scale = math.ceil(QR_SIDE / modules)
+    if (modules + 2 * QUIET_MODULES) * scale > PAGE[0]:
+        raise ValueError(f"the URL is too long for a sticker's QR code: {len(url)} characters")
+    small = Image.frombytes(
+        "L", (modules, modules), bytes(0 if dark else 255 for row in matrix for dark in row)
+    )
+    code = small.resize((modules * scale, modules * scale), Image.Resampling.NEAREST)
+    side = (modules + 2 * QUIET_MODULES) * scale
+    framed = Image.new("L", (side, side), 255)
+    framed.paste(code, (QUIET_MODULES * scale, QUIET_MODULES * scale))
+    return framed
+
+
+def _lines(
+    draw: ImageDraw.ImageDraw,
+    lines: list[str],
+    face: ImageFont.FreeTypeFont,
+    y: int,
+    fill: int = 0,
+) -> int:
+    """Each line centred below ``y``; returns the y below the last. ``ValueError`` for
+    a line wider than the card's text: nothing is cut off unseen."""
+    step = round(face.size * 1.25)
+    for line in lines:
+        if face.getlength(line) > TEXT_WIDTH:
+            raise ValueError(f"a line of the sticker is wider than the card: {line!r}")
+        _centred(draw, line, face, y + step // 2, fill=fill)
+        y += step
+    return y
+
+
+def _centred(
+    draw: ImageDraw.ImageDraw,
+    text: str,
+    face: ImageFont.FreeTypeFont,
+    y: int,
+    *,
+    fill: int,
+    stroke: int = 0,
+) -> None:
+    """``text`` centred on the card's middle line at height ``y``."""
+    draw.text(
+        (PAGE[0] // 2, y),
+        text,
+        font=face,
+        fill=fill,
+        anchor="mm",
+        stroke_width=stroke,
+        stroke_fill=fill,
+    )
+
+
+def _fit(
+    font: CjkFont, text: str, sizes: tuple[int, ...]
+) -> tuple[list[str], ImageFont.FreeTypeFont]:
+    """``text`` wrapped at the largest of ``sizes`` at which it takes at most two lines
+    (at the smallest if none)."""
+    for size in sizes:
+        face = _face(font, size)
+        lines = _wrap(text, face)
+        if len(lines) <= 2:
+            break
+    return lines, face
+
+
+def _wrap(text: str, face: ImageFont.FreeTypeFont) -> list[str]:
+    """Greedy, by character: Chinese has no spaces to break at."""
+    lines = [""]
+    for char in text:
+        if lines[-1] and face.getlength(lines[-1] + char) > TEXT_WIDTH:
+            lines.append("")
+        lines[-1] += char
+    return [line.strip() for line in lines]
+
+
+@functools.lru_cache(maxsize=32)
+def _face(font: CjkFont, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(font.path), size, index=font.index)
+
+
+def _ink(face: ImageFont.FreeTypeFont, char: str) -> bytes | None:
+    """The pixels ``face`` draws for ``char``, or None if it draws none."""
+    left, top, right, bottom = face.getbbox(char)
+    if right <= left or bottom <= top:
+        return None
+    image = Image.new("L", (math.ceil(right), math.ceil(bottom)))
+    ImageDraw.Draw(image).text((0, 0), char, font=face, fill=255)
+    return image.tobytes() if image.getbbox() else None
+
+
+def _known_then_fontconfig() -> Iterator[CjkFont]:
+    yield from KNOWN_FONTS
+    try:
+        listed = subprocess.run(
+            ["fc-list", "-f", "%{file}\t%{index}\n", ":lang=zh-cn"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return  # no fontconfig: the known paths were all there was
+    for line in sorted(listed.splitlines()):
+        path, _, index = line.partition("\t")
+        if index.isdecimal():
+            yield CjkFont(Path(path), int(index))

@@ -1,0 +1,123 @@
+"""A lane's help sticker, issued and checked against the store: the I/O around the pure
+token (``sticker_token``) and drawing (``sticker_print``).
+
+The signing key is shared by every centre on one database, so it lives in the store:
+made with ``secrets`` the first time any process needs it, inserted once (a second
+process racing to make it gets the first one's). An operator who keeps secrets outside
+the database sets ``SEAT_STICKER_KEY`` instead, on every centre. Each lane's sticker
+serial lives in the store too: ``seat lanes sticker ID --revoke`` bumps it, which every
+centre reads at the next scan; the bump is also a change to the lane in the change feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+from typing import Protocol
+
+from .errors import ConsoleError, NotFound
+from .ledger import AuditAction, AuditRecord
+from .settings import Settings
+from .sticker_print import Sticker, StickerFormat, find_cjk_font, render_sticker
+from .sticker_token import KEY_BYTES, StickerClaim, admit, make_token, read_token
+from .store import Store
+
+HELP_PATH = "/help/"
+
+
+class SerialSource(Protocol):
+    """Where a lane's current sticker serial is read: the store, or a cache of it."""
+
+    async def sticker_serial(self, lane_id: str) -> int | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PrintedSticker:
+    sticker: Sticker
+    data: bytes  # the file, in the format asked for
+
+
+def public_base(settings: Settings, base_url: str | None = None) -> str:
+    """``base_url`` if given, else ``SEAT_PUBLIC_URL``; never a guess, since a sticker
+    pointing at the wrong host is glued to a pillar for years."""
+    base = base_url or settings.public_url
+    if base is None:
+        raise ConsoleError(
+            "no_public_url",
+            "a sticker's QR code needs the address drivers' phones reach the centre at: "
+            "set SEAT_PUBLIC_URL (or give --base-url), e.g. https://seat.example.com",
+        )
+    return base
+
+
+def help_url(base: str, token: str) -> str:
+    return f"{base}{HELP_PATH}{token}"
+
+
+async def sticker_key(store: Store, settings: Settings) -> bytes:
+    """``SEAT_STICKER_KEY`` if set, else the store's, made now if there is none."""
+    if settings.sticker_key is not None:
+        return settings.sticker_key
+    stored = await store.get_sticker_key()
+    if stored is not None:
+        return stored
+    return await store.add_sticker_key(secrets.token_bytes(KEY_BYTES))
+
+
+async def issue_sticker(
+    store: Store, key: bytes, lane_id: str, base: str, *, revoke: bool = False, actor: str = ""
+) -> Sticker:
+    """The lane's current sticker; with ``revoke``, a new one that replaces every
+    sticker printed before, audited as ``actor``'s. ``NotFound`` for an unknown lane,
+    with nothing changed."""
+    lane = await store.get_lane(lane_id)
+    if lane is None:
+        raise NotFound("unknown_lane", f"no lane {lane_id!r}")
+    if revoke and not actor:
+        raise ValueError("a revoke is audited: name who makes it")
+    serial = (
+        await store.bump_sticker_serial(lane_id) if revoke else await store.sticker_serial(lane_id)
+    )
+    if serial is None:
+        raise NotFound("unknown_lane", f"no lane {lane_id!r}")
+    if revoke:
+        await store.append(
+            AuditRecord(
+                actor=actor,
+                action=AuditAction.STICKER_REVOKED,
+                lane=lane_id,
+                detail={"serial": serial},
+            )
+        )
+    token = make_token(key, StickerClaim(lane_id, serial))
+    return Sticker(help_url(base, token), lane_id, lane.name, lane.car_park, serial)
+
+
+async def print_sticker(
+    store: Store,
+    settings: Settings,
+    lane_id: str,
+    fmt: StickerFormat,
+    *,
+    base_url: str | None = None,
+    revoke: bool = False,
+    actor: str = "",
+) -> PrintedSticker:
+    """The lane's sticker as a file (for ``seat lanes sticker``, and for a supervisor's
+    download from the console). What can be found wanting (the public URL, a font, the
+    lane) is checked before anything is revoked."""
+    base = public_base(settings, base_url)
+    font = await asyncio.to_thread(find_cjk_font)
+    key = await sticker_key(store, settings)
+    sticker = await issue_sticker(store, key, lane_id, base, revoke=revoke, actor=actor)
+    data = await asyncio.to_thread(render_sticker, sticker, fmt, font)
+    return PrintedSticker(sticker, data)
+
+
+async def check_sticker(serials: SerialSource, key: bytes, token: str) -> StickerClaim:
+    """The lane a scanned token stands for, if it is that lane's current sticker;
+    ``StickerRefused`` (naming why) otherwise."""
+    claim = read_token(key, token)
+    admit(claim, await serials.sticker_serial(claim.lane_id))
+    return claim
