@@ -198,6 +198,16 @@ class Gate(Message):
 @dataclass(frozen=True, slots=True)
 class Call(Message):
     TYPE: ClassVar[str] = "call"
+    # The lane's id of the press, as a vehicle's: a press replayed after a reconnect is
+    # then known for the same one. Optional: a lane that sends none is still heard.
+    event_id: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        return {} if self.event_id is None else {"event_id": self.event_id}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Call:
+        return cls(event_id=ident(fields, "event_id") if "event_id" in fields else None)
 
 
 @dataclass(frozen=True, slots=True)
