@@ -63,6 +63,23 @@ async def set_disabled(store: Store, username: str, disabled: bool) -> None:
     await _user_changed(store, username, {"change": "disabled" if disabled else "enabled"})
 
 
+async def set_coverage(store: Store, username: str, car_parks: list[str] | None) -> None:
+    """The car parks whose calls the user answers (None: every one). Their sessions
+    stand: a running centre hears of the change and routes by it from then on."""
+    if car_parks is not None:
+        for park in car_parks:
+            _check_name("car park", park)
+        car_parks = list(dict.fromkeys(car_parks))
+    await store.set_coverage(username, car_parks)
+    await store.append(
+        AuditRecord(
+            actor=cli_actor(),
+            action=AuditAction.USER_CHANGED,
+            detail={"username": username, "change": "coverage", "car_parks": car_parks},
+        )
+    )
+
+
 async def _user_changed(store: Store, username: str, change: dict[str, str]) -> None:
     """Audit a change to an account and end its sessions, so a new password or a lower
     role takes effect now, not at the next login."""
@@ -85,12 +102,17 @@ def check_lane(lane_id: str, name: str, car_park: str) -> None:
             f" not {lane_id!r}",
         )
     for field, value in (("name", name), ("car park", car_park)):
-        try:
-            check_text(value, max_len=NAME_MAX)
-        except TextError as exc:
-            raise BadRequest("invalid_lane_name", f"the lane's {field} {exc}") from None
-        if not value.strip():
-            raise BadRequest("invalid_lane_name", f"the lane's {field} is empty")
+        _check_name(field, value)
+
+
+def _check_name(field: str, value: str) -> None:
+    """One line of text that shows something, as a console column and an LED line can."""
+    try:
+        check_text(value, max_len=NAME_MAX)
+    except TextError as exc:
+        raise BadRequest("invalid_lane_name", f"the lane's {field} {exc}") from None
+    if not value.strip():
+        raise BadRequest("invalid_lane_name", f"the lane's {field} is empty")
 
 
 async def put_lane(

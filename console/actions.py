@@ -25,7 +25,7 @@ from gates.textrules import visible
 
 from .audit import AuditLog
 from .errors import BadRequest, StoreError
-from .fields import json_object, text_field
+from .fields import json_object, note_field, text_field
 from .ledger import AuditAction, AuditRecord
 from .models import LaneRecord, User
 
@@ -42,8 +42,6 @@ class OpenReason(enum.StrEnum):
     ESCAPE_RECOVERED = "escape_recovered"  # 逃逸追缴已处理
     OTHER = "other"  # 其他，须备注
 
-
-NOTE_MAX = 500
 
 log = logging.getLogger("seat.actions")
 
@@ -66,9 +64,7 @@ def parse_open(body: object) -> OpenRequest:
     except ValueError:
         allowed = ", ".join(OpenReason)
         raise BadRequest("invalid_reason", f"reason must be one of {allowed}") from None
-    note = text_field(
-        fields, "note", max_len=NOTE_MAX, multiline=True, default="", code="note_too_long"
-    ).strip()
+    note = note_field(fields)
     if parsed is OpenReason.OTHER and not visible(note):
         raise BadRequest("note_required", "reason 'other' needs a note saying why")
     return OpenRequest(parsed, note)

@@ -23,6 +23,8 @@ from .anchoring import Anchoring
 from .api import Api
 from .audit import AuditLog
 from .auth import PasswordChecker, token_matches
+from .calls.api import CallsApi
+from .calls.service import CallService
 from .changes import ChangeFeed
 from .directory import Directory
 from .errors import ConsoleError
@@ -62,21 +64,25 @@ def create_app(
         grace_s=settings.media_grace_s,
         connect_s=settings.media_connect_s,
     )
-    changes = ChangeFeed(store, directory, live, hub, bridge, streams)
+    calls = CallService(settings.calls, store, audit, streams, directory, hub, bridge)
+    changes = ChangeFeed(store, directory, live, hub, bridge, streams, calls)
     watching = Watching(bridge, audit, live)
     passwords = PasswordChecker(settings.login_workers, settings.login_queue)
     logins = Logins(directory, audit, passwords, LoginThrottle())
     api = Api(settings, store, directory, live, hub, audit, actions, streams, watching, logins)
+    calls_api = CallsApi(calls, directory, settings.max_body_bytes)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await audit.start(start_check)
         await changes.start()
         await directory.load()
+        await calls.start()
         following = asyncio.create_task(changes.run())
         yield
         following.cancel()
         # uvicorn has closed every WebSocket by now (lanes hear 1012 and redial).
+        await calls.close()
         await bridge.close()
         await actions.drain()
         await watching.drain()
@@ -86,7 +92,7 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/healthz", api.healthz),
-            Mount("/api", routes=api.routes()),
+            Mount("/api", routes=api.routes() + calls_api.routes()),
             WebSocketRoute(LINK_PATH, hub.serve),
             WebSocketRoute(MEDIA_PATH, bridge.serve),
             Mount("/", StaticFiles(directory=settings.web_dir, html=True)),
@@ -102,4 +108,5 @@ def create_app(
     app.state.audit = audit
     app.state.media = bridge
     app.state.changes = changes
+    app.state.calls = calls
     return app

@@ -37,10 +37,18 @@ class AuditLog:
         """Append ``record``; returns once it is on disk. Raises if it is not, and then
         the caller must not act: no audit, no action."""
         entry = await self.store.append(record)
-        log.info("audit.appended seq=%d action=%s actor=%s", entry.seq, entry.action, entry.actor)
-        for listener in list(self._listeners):
-            listener(entry)
+        self.announce([entry])
         return entry
+
+    def announce(self, entries: list[AuditEntry]) -> None:
+        """Tell live viewers of entries already on disk: ``record``'s, or those a store
+        wrote together with the rows they describe (a call's step and the queue's state)."""
+        for entry in entries:
+            log.info(
+                "audit.appended seq=%d action=%s actor=%s", entry.seq, entry.action, entry.actor
+            )
+            for listener in list(self._listeners):
+                listener(entry)
 
     def subscribe(self, listener: AuditListener) -> Callable[[], None]:
         self._listeners.add(listener)

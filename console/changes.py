@@ -4,10 +4,10 @@
 database run in a process of their own. They record what they changed in the store's
 change feed (``Store.changes_since``) in the same transaction as the change; this reader
 polls it and brings the centre up to date: the directory forgets what it cached, open
-streams and live views of a login that no longer stands are ended, and a lane whose
-token was rotated loses its lane link and its media connection. SQLite tells no other
-process of a commit, so the feed is polled: every ``POLL_S``, one indexed query that
-finds nothing on a quiet day.
+streams and live views of a login that no longer stands are ended, a lane whose token
+was rotated loses its lane link and its media connection, and agents online take up a
+change of the car parks they cover. SQLite tells no other process of a commit, so the
+feed is polled: every ``POLL_S``, one indexed query that finds nothing on a quiet day.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from gates.centre.hub import LaneHub
 from media.centre.bridge import MediaBridge
 
+from .calls.service import CallService
 from .directory import Directory
 from .errors import StoreError
 from .live import LiveLogins
@@ -40,6 +41,7 @@ class ChangeFeed:
         hub: LaneHub,
         bridge: MediaBridge,
         streams: Streams,
+        calls: CallService,
         poll_s: float = POLL_S,
     ) -> None:
         self.store = store
@@ -48,6 +50,7 @@ class ChangeFeed:
         self.hub = hub
         self.bridge = bridge
         self.streams = streams
+        self.calls = calls
         self.poll_s = poll_s
         self._seq = 0
 
@@ -79,6 +82,7 @@ class ChangeFeed:
                 self.directory, datetime.now(UTC), usernames=self.live.usernames(), sessions=set()
             )
             await self._lanes_changed(set(self.hub.online()))
+            await self.calls.users_changed(self.live.usernames())
             self._seq = head
             return
         if not changes:
@@ -96,6 +100,7 @@ class ChangeFeed:
             sessions=subjects[ChangeKind.SESSION],
         )
         await self._lanes_changed(subjects[ChangeKind.LANE])
+        await self.calls.users_changed(subjects[ChangeKind.USER])
         # Only now: a poll that failed half-way is tried again in full (all of it is
         # safe to repeat).
         self._seq = changes[-1].seq

@@ -11,8 +11,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .accounts import add_user, cli_actor, put_lane, set_disabled, set_password, set_role
-from .errors import ConsoleError
+from .accounts import (
+    add_user,
+    cli_actor,
+    put_lane,
+    set_coverage,
+    set_disabled,
+    set_password,
+    set_role,
+)
+from .errors import BadRequest, ConsoleError
 from .ledger import format_utc
 from .ledger_check import (
     LedgerReport,
@@ -141,10 +149,27 @@ async def _cmd_user_disable(args: argparse.Namespace, store: Store) -> int:
 
 
 @with_store
+async def _cmd_user_coverage(args: argparse.Namespace, store: Store) -> int:
+    if args.all == bool(args.car_parks):
+        raise BadRequest("bad_request", "name the car parks the user answers for, or give --all")
+    await set_coverage(store, args.name, None if args.all else args.car_parks)
+    if args.all:
+        print(f"{args.name} answers calls for every car park")
+        return 0
+    print(f"{args.name} answers calls for {', '.join(args.car_parks)}")
+    known = {lane.car_park for lane in await store.list_lanes()}
+    for park in args.car_parks:
+        if park not in known:
+            print(f"note: no lane is in car park {park!r} yet", file=sys.stderr)
+    return 0
+
+
+@with_store
 async def _cmd_user_list(args: argparse.Namespace, store: Store) -> int:
     for user in await store.list_users():
         state = " (disabled)" if user.disabled else ""
-        print(f"{user.username}\t{user.role.value}{state}")
+        parks = "all car parks" if user.coverage is None else ", ".join(user.coverage)
+        print(f"{user.username}\t{user.role.value}{state}\t{parks}")
     return 0
 
 
@@ -338,7 +363,16 @@ def parser() -> argparse.ArgumentParser:
     role.add_argument("name")
     role.add_argument("--role", choices=[r.value for r in Role], required=True)
     role.set_defaults(run=_cmd_user_role)
-    user.add_parser("list", help="accounts and their roles").set_defaults(run=_cmd_user_list)
+    coverage = user.add_parser(
+        "coverage", help="the car parks whose calls an account answers; its sessions stand"
+    )
+    coverage.add_argument("name")
+    coverage.add_argument("car_parks", nargs="*", metavar="PARK", help="car park names")
+    coverage.add_argument("--all", action="store_true", help="every car park (the default)")
+    coverage.set_defaults(run=_cmd_user_coverage)
+    user.add_parser("list", help="accounts, their roles and car parks").set_defaults(
+        run=_cmd_user_list
+    )
     for verb, disable in (("disable", True), ("enable", False)):
         switch = user.add_parser(verb, help=f"{verb} an account (disabling ends its sessions)")
         switch.add_argument("name")

@@ -9,6 +9,9 @@ from gates.textrules import TextError, check_text
 
 from .errors import BadRequest
 
+# Every free-text note an agent writes: on an open, a call's outcome, a transfer.
+NOTE_MAX = 500
+
 
 def json_object(body: object) -> dict[str, Any]:
     if not isinstance(body, dict):
@@ -41,3 +44,11 @@ def text_field(
         return check_text(value, max_len=max_len, multiline=multiline)
     except TextError as exc:
         raise BadRequest("bad_request", f"{name!r} {exc}") from None
+
+
+def note_field(fields: dict[str, Any], name: str = "note") -> str:
+    """An agent's note: optional, several lines, at most ``NOTE_MAX`` characters
+    (``note_too_long`` beyond), with surrounding blanks stripped."""
+    return text_field(
+        fields, name, max_len=NOTE_MAX, multiline=True, default="", code="note_too_long"
+    ).strip()

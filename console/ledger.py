@@ -89,6 +89,21 @@ class AuditAction(enum.StrEnum):
     # The centre was started, on the operator's explicit word, on a ledger that failed
     # its check; the detail says what was wrong.
     LEDGER_FAULT_ACCEPTED = "ledger_fault_accepted"
+    # The call queue's steps (console.calls): ``detail.call`` names the call.
+    CALL_PLACED = "call_placed"
+    CALL_OFFERED = "call_offered"
+    CALL_ACCEPTED = "call_accepted"
+    CALL_DECLINED = "call_declined"
+    CALL_MISSED = "call_missed"
+    CALL_RETURNED = "call_returned"
+    CALL_TRANSFERRED = "call_transferred"
+    CALL_ESCALATED = "call_escalated"
+    CALL_BARGED = "call_barged"
+    CALL_REQUEUED = "call_requeued"
+    CALL_ENDED = "call_ended"
+    CALL_HUNG_UP = "call_hung_up"
+    CALL_ABANDONED = "call_abandoned"
+    CALL_BREACHED = "call_breached"
 
 
 _ACTIONS = frozenset(action.value for action in AuditAction)

@@ -31,6 +31,8 @@ class User:
     password_hash: str
     created_at: datetime
     disabled: bool = False
+    # The car parks whose calls the user answers; None: every one.
+    coverage: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 from gates.centre.link import HeartbeatPolicy
 
+from .calls.model import CallKind
+from .calls.model import Settings as CallSettings
 from .sticker_token import KEY_BYTES
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -72,6 +74,27 @@ class Settings:
     # The key that signs help stickers, for operators who keep secrets outside the
     # database. None: the key in the store, made on first need (console.stickers).
     sticker_key: bytes | None = field(default=None, repr=False)
+    # The call queue (console.calls): how long one agent is rung, an agent's wrap-up
+    # after a call, how long a lane call waits unanswered before it counts as abandoned,
+    # how long a dropped console keeps its call, and the kinds of call, first answered
+    # first.
+    call_ring_s: float = 15.0
+    call_wrap_s: float = 30.0
+    call_abandon_s: float = 300.0
+    call_reconnect_s: float = 30.0
+    call_priorities: tuple[CallKind, ...] = tuple(CallKind)
+
+    @property
+    def calls(self) -> CallSettings:
+        """The queue's rules' numbers."""
+        ranks = len(self.call_priorities)
+        return CallSettings(
+            ring_s=self.call_ring_s,
+            wrap_s=self.call_wrap_s,
+            abandon_s=self.call_abandon_s,
+            reconnect_s=self.call_reconnect_s,
+            priorities={kind: ranks - n for n, kind in enumerate(self.call_priorities)},
+        )
 
     @property
     def database(self) -> Path:
@@ -106,6 +129,14 @@ class Settings:
                 raise ValueError(f"{name} must be at least {low}, not {raw!r}")
             return value
 
+        def seconds(name: str, default: str, *, zero: bool = False) -> float:
+            """A finite number of seconds: positive, or also 0 where ``zero``."""
+            value: float = number(name, default, float)
+            if not (value >= 0 if zero else value > 0) or value == float("inf"):
+                least = "0 or more" if zero else "more than 0"
+                raise ValueError(f"{name} must be a number of seconds, {least}, not {value!r}")
+            return value
+
         anchor_entries = number("SEAT_AUDIT_ANCHOR_ENTRIES", "1000", int)
         if anchor_entries < 1:
             raise ValueError("SEAT_AUDIT_ANCHOR_ENTRIES must be at least 1")
@@ -135,6 +166,13 @@ class Settings:
             demo_call_every_s=demo_call_every_s,
             public_url=_optional(env, "SEAT_PUBLIC_URL", parse_public_url),
             sticker_key=_optional(env, "SEAT_STICKER_KEY", parse_sticker_key),
+            call_ring_s=seconds("SEAT_CALL_RING_S", "15"),
+            call_wrap_s=seconds("SEAT_CALL_WRAP_S", "30", zero=True),
+            call_abandon_s=seconds("SEAT_CALL_ABANDON_S", "300"),
+            call_reconnect_s=seconds("SEAT_CALL_RECONNECT_S", "30", zero=True),
+            call_priorities=parse_call_priorities(
+                env.get("SEAT_CALL_PRIORITY", "exit,entry,phone,hotline")
+            ),
         )
 
 
@@ -175,6 +213,28 @@ def parse_sticker_key(raw: str) -> bytes:
     if len(key) < KEY_BYTES:
         raise ValueError(f"at least {KEY_BYTES} bytes (64 hex digits), not {len(key)}")
     return key
+
+
+# ``SEAT_CALL_PRIORITY``'s names for the kinds of call.
+_CALL_KINDS = {
+    "exit": CallKind.EXIT_LANE,
+    "entry": CallKind.ENTRY_LANE,
+    "phone": CallKind.PHONE,
+    "hotline": CallKind.HOTLINE,
+}
+
+
+def parse_call_priorities(raw: str) -> tuple[CallKind, ...]:
+    """``SEAT_CALL_PRIORITY``: every kind of call once, comma-separated, first answered
+    first: ``exit,entry,phone,hotline``."""
+    names = [name.strip() for name in raw.split(",")]
+    names_rule = ", ".join(_CALL_KINDS)
+    unknown = [name for name in names if name not in _CALL_KINDS]
+    if unknown:
+        raise ValueError(f"SEAT_CALL_PRIORITY: {unknown[0]!r} is not one of {names_rule}")
+    if sorted(names) != sorted(_CALL_KINDS):
+        raise ValueError(f"SEAT_CALL_PRIORITY must name each of {names_rule} exactly once")
+    return tuple(_CALL_KINDS[name] for name in names)
 
 
 def parse_trusted_proxies(raw: str) -> tuple[ProxyNetwork, ...]:

@@ -10,7 +10,7 @@ from .ledger import GENESIS_HASH
 
 # ------------------------------------------------------------------ schema
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # One tuple of statements per schema version; a database at version N gets the tuples
 # after N, each in its own transaction together with the new ``user_version``.
@@ -89,13 +89,56 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             key BLOB NOT NULL CHECK (length(key) >= 32)
         ) STRICT""",
     ),
+    (
+        # The car parks an agent answers calls for: a JSON array of names; NULL for all.
+        "ALTER TABLE users ADD COLUMN coverage TEXT",
+        # The call queue's whole state (``console.calls``), rewritten after every step.
+        """CREATE TABLE call_state (
+            id       INTEGER PRIMARY KEY CHECK (id = 1),
+            state    TEXT NOT NULL,
+            saved_at TEXT NOT NULL
+        ) STRICT""",
+        # One row per finished call, written with the step that finished it. ``actions``
+        # is a JSON array of the commands sent to the lane while it was answered.
+        """CREATE TABLE call_records (
+            id          TEXT PRIMARY KEY,
+            lane        TEXT NOT NULL,
+            car_park    TEXT NOT NULL,
+            direction   TEXT NOT NULL CHECK (direction IN ('entry', 'exit')),
+            source      TEXT NOT NULL CHECK (source IN ('lane', 'phone', 'hotline')),
+            caller      TEXT,
+            agent       TEXT,
+            state       TEXT NOT NULL CHECK (state IN ('ended', 'abandoned')),
+            ending      TEXT NOT NULL CHECK (ending IN ('agent', 'caller', 'timeout')),
+            ended_by    TEXT,
+            queued_at   TEXT NOT NULL,
+            answered_at TEXT,
+            ended_at    TEXT NOT NULL,
+            wait_s      REAL NOT NULL,
+            handle_s    REAL,
+            breached    INTEGER NOT NULL CHECK (breached IN (0, 1)),
+            presses     INTEGER NOT NULL,
+            transfers   INTEGER NOT NULL,
+            category    TEXT,
+            plate       TEXT,
+            amount_fen  INTEGER,
+            note        TEXT,
+            actions     TEXT NOT NULL
+        ) STRICT""",
+        "CREATE INDEX call_records_by_end ON call_records (ended_at)",
+    ),
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 AUDIT_COLUMNS = "seq, at, actor, action, lane, command_id, reason, outcome, detail, prev_hash, hash"
-USER_COLUMNS = "username, role, password_hash, created_at, disabled"
+USER_COLUMNS = "username, role, password_hash, created_at, disabled, coverage"
 SESSION_COLUMNS = "token_hash, username, csrf_token, created_at, expires_at"
 LANE_COLUMNS = "id, name, car_park, direction, token_hash"
+CALL_RECORD_COLUMNS = (
+    "id, lane, car_park, direction, source, caller, agent, state, ending, ended_by,"
+    " queued_at, answered_at, ended_at, wait_s, handle_s, breached, presses, transfers,"
+    " category, plate, amount_fen, note, actions"
+)
 
 
 # ------------------------------------------------------------------ opening

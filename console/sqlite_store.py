@@ -4,26 +4,29 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from .canonical import canonical_json, parse_canonical
-from .errors import Conflict, CorruptAuditEntry, NotFound, StoreError
-from .ledger import AuditAction, AuditEntry, AuditRecord, as_utc, format_utc, parse_utc
+from .calls.record import CallRecord
+from .errors import Conflict, NotFound, StoreError
+from .ledger import AuditEntry, AuditRecord, as_utc, format_utc, parse_utc
 from .models import Change, ChangeKind, ChangesLost, Direction, LaneRecord, Role, Session, User
+from .sqlite_rows import call_record_of, call_record_row, entry_of, lane_of, user_of
 from .sqlite_schema import (
     AUDIT_COLUMNS,
+    CALL_RECORD_COLUMNS,
     LANE_COLUMNS,
     SESSION_COLUMNS,
     USER_COLUMNS,
     open_connection,
     open_writer,
 )
-from .sqlite_writer import Writer
+from .sqlite_writer import Together, Writer
 
 _T = TypeVar("_T")
 
@@ -124,7 +127,7 @@ class SQLiteStore:
 
         def insert(conn: sqlite3.Connection) -> None:
             cursor = conn.execute(
-                f"INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, 0)"
+                f"INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, 0, NULL)"
                 " ON CONFLICT (username) DO NOTHING",
                 params,
             )
@@ -136,7 +139,7 @@ class SQLiteStore:
 
     async def get_user(self, username: str) -> User | None:
         rows = await self._read(f"SELECT {USER_COLUMNS} FROM users WHERE username = ?", (username,))
-        return _user(rows[0]) if rows else None
+        return user_of(rows[0]) if rows else None
 
     async def set_password(self, username: str, password_hash: str) -> None:
         """Raises ``NotFound`` for an unknown user."""
@@ -150,7 +153,13 @@ class SQLiteStore:
         """Raises ``NotFound`` for an unknown user."""
         await self._update_user(username, "disabled", int(disabled))
 
-    async def _update_user(self, username: str, column: str, value: str | int) -> None:
+    async def set_coverage(self, username: str, car_parks: Sequence[str] | None) -> None:
+        """The car parks whose calls the user answers (None: all). Raises ``NotFound``
+        for an unknown user."""
+        coverage = None if car_parks is None else json.dumps(list(car_parks), ensure_ascii=False)
+        await self._update_user(username, "coverage", coverage)
+
+    async def _update_user(self, username: str, column: str, value: str | int | None) -> None:
         def update(conn: sqlite3.Connection) -> None:
             cursor = conn.execute(
                 f"UPDATE users SET {column} = ? WHERE username = ?", (value, username)
@@ -163,7 +172,7 @@ class SQLiteStore:
 
     async def list_users(self) -> list[User]:
         rows = await self._read(f"SELECT {USER_COLUMNS} FROM users ORDER BY username")
-        return [_user(row) for row in rows]
+        return [user_of(row) for row in rows]
 
     # -------------------------------------------------------------- sessions
 
@@ -256,11 +265,11 @@ class SQLiteStore:
 
     async def get_lane(self, lane_id: str) -> LaneRecord | None:
         rows = await self._read(f"SELECT {LANE_COLUMNS} FROM lanes WHERE id = ?", (lane_id,))
-        return _lane(rows[0]) if rows else None
+        return lane_of(rows[0]) if rows else None
 
     async def list_lanes(self) -> list[LaneRecord]:
         rows = await self._read(f"SELECT {LANE_COLUMNS} FROM lanes ORDER BY car_park, id")
-        return [_lane(row) for row in rows]
+        return [lane_of(row) for row in rows]
 
     # -------------------------------------------------------------- help stickers
 
@@ -348,7 +357,7 @@ class SQLiteStore:
                 f"SELECT {AUDIT_COLUMNS} FROM audit WHERE seq < ? ORDER BY seq DESC LIMIT ?",
                 (before_seq, limit),
             )
-        return [_entry(row) for row in rows]
+        return [entry_of(row) for row in rows]
 
     async def iter_audit(self) -> AsyncIterator[AuditEntry]:
         """Every entry committed when iteration starts, oldest first, read in batches
@@ -364,7 +373,7 @@ class SQLiteStore:
             if not rows:
                 return
             for row in rows:
-                yield _entry(row)
+                yield entry_of(row)
             after = rows[-1][0]
             await asyncio.sleep(0)
 
@@ -374,6 +383,54 @@ class SQLiteStore:
         to find. Unlike ``count(*)`` it does not scan the table."""
         rows = await self._read("SELECT coalesce(max(seq), 0) FROM audit")
         return int(rows[0][0])
+
+    # -------------------------------------------------------------- calls
+
+    async def load_call_state(self) -> str | None:
+        """The call queue's state as last saved; None before the first save."""
+        rows = await self._read("SELECT state FROM call_state WHERE id = 1")
+        return str(rows[0][0]) if rows else None
+
+    async def save_call_state(
+        self, state: str, records: Sequence[CallRecord], audit: Sequence[AuditRecord]
+    ) -> list[AuditEntry]:
+        """One transaction: the ledger's ``audit`` entries, the finished calls'
+        ``records`` and the queue's ``state`` after them, or nothing at all. Returns the
+        sealed entries. A record already written (the same call) is a ``Conflict``."""
+        rows = [call_record_row(record) for record in records]
+        saved = format_utc(_utc_now())
+
+        def write(conn: sqlite3.Connection) -> None:
+            for row in rows:
+                try:
+                    conn.execute(
+                        f"INSERT INTO call_records ({CALL_RECORD_COLUMNS})"
+                        f" VALUES ({', '.join('?' * len(row))})",
+                        row,
+                    )
+                except sqlite3.IntegrityError:
+                    raise Conflict("call_recorded", f"call {row[0]} has a record") from None
+            conn.execute(
+                "INSERT INTO call_state (id, state, saved_at) VALUES (1, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET state = excluded.state,"
+                " saved_at = excluded.saved_at",
+                (state, saved),
+            )
+
+        if self._closed:
+            raise StoreError("store_closed", "the store is closed")
+        entries = await self._writer.submit(Together(tuple(audit), write))
+        assert isinstance(entries, list)
+        return entries
+
+    async def call_records(self, since: datetime, until: datetime) -> list[CallRecord]:
+        """Calls that finished at ``since`` or after and before ``until``, in that order."""
+        rows = await self._read(
+            f"SELECT {CALL_RECORD_COLUMNS} FROM call_records"
+            " WHERE ended_at >= ? AND ended_at < ? ORDER BY ended_at, id",
+            (format_utc(since), format_utc(until)),
+        )
+        return [call_record_of(row) for row in rows]
 
 
 # ------------------------------------------------------------------ rows
@@ -394,34 +451,3 @@ def _open_reader(path: Path) -> sqlite3.Connection:
 
 def _fetch(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> list[Any]:
     return conn.execute(sql, params).fetchall()
-
-
-def _user(row: Any) -> User:
-    username, role, password_hash, created_at, disabled = row
-    return User(username, Role(role), password_hash, parse_utc(created_at), bool(disabled))
-
-
-def _lane(row: Any) -> LaneRecord:
-    lane_id, name, car_park, direction, token_hash = row
-    return LaneRecord(lane_id, name, car_park, Direction(direction), token_hash)
-
-
-def _entry(row: Any) -> AuditEntry:
-    seq, at, actor, action, lane, command_id, reason, outcome, detail, prev_hash, hash_ = row
-    try:
-        detail_value = parse_canonical(detail)
-        if canonical_json(detail_value) != detail:
-            raise ValueError("detail is not canonical JSON")
-        record = AuditRecord(
-            actor=actor,
-            action=AuditAction(action),
-            lane=lane,
-            command_id=command_id,
-            reason=reason,
-            outcome=outcome,
-            detail=detail_value,
-        )
-        when = parse_utc(at)
-    except ValueError as exc:
-        raise CorruptAuditEntry(seq, str(exc)) from exc
-    return AuditEntry.build(seq=seq, at=when, record=record, prev_hash=prev_hash, hash=hash_)

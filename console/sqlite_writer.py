@@ -10,6 +10,8 @@ fsync rate, so writes are group-committed:
 - the writer blocks for the first job, then takes whatever else is queued, runs it all
   in ONE transaction and commits once (WAL + ``synchronous=FULL``: one fsync for the
   batch), and only then resolves the futures;
+- a job is a ledger entry, any other write, or entries together with the rows they
+  describe (``Together``: a call's step and the queue's state after it);
 - each job runs in a savepoint, so a job that breaks a rule (a username already taken)
   fails alone; anything else (I/O error, full disk) fails the whole batch: every waiter
   gets a ``StoreError`` and nothing of the batch is kept;
@@ -39,7 +41,17 @@ log = logging.getLogger("seat.store")
 # never holds the write lock for long.
 _MAX_BATCH = 512
 
-_Work = AuditRecord | Callable[[sqlite3.Connection], object]
+
+@dataclass(frozen=True, slots=True)
+class Together:
+    """Ledger entries and the rows they describe, kept or lost together: one job, whose
+    result is the sealed entries. The entries are appended first, then ``write`` runs."""
+
+    records: tuple[AuditRecord, ...]
+    write: Callable[[sqlite3.Connection], None]
+
+
+_Work = AuditRecord | Together | Callable[[sqlite3.Connection], object]
 
 
 @dataclass(slots=True)
@@ -116,15 +128,14 @@ class Writer:
             for job in batch:
                 conn.execute("SAVEPOINT job")
                 try:
-                    result = self._do(conn, head, job.work)
+                    result, after = self._do(conn, head, job.work)
                 except (ConsoleError, sqlite3.IntegrityError) as exc:
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
                     outcomes.append((job, None, _job_error(exc)))
                     continue
                 conn.execute("RELEASE job")
-                if isinstance(result, AuditEntry):
-                    head = _Head(result.seq, result.hash, result.at)
+                head = after
                 outcomes.append((job, result, None))
             conn.execute("COMMIT")
         except Exception as exc:
@@ -132,9 +143,22 @@ class Writer:
             return
         self._settle(outcomes)
 
-    def _do(self, conn: sqlite3.Connection, head: _Head, work: _Work) -> object:
-        if not isinstance(work, AuditRecord):
-            return work(conn)
+    def _do(self, conn: sqlite3.Connection, head: _Head, work: _Work) -> tuple[object, _Head]:
+        """The job's result, and the ledger's head after it."""
+        if isinstance(work, AuditRecord):
+            entry = self._append(conn, head, work)
+            return entry, _Head(entry.seq, entry.hash, entry.at)
+        if isinstance(work, Together):
+            entries = []
+            for record in work.records:
+                entry = self._append(conn, head, record)
+                head = _Head(entry.seq, entry.hash, entry.at)
+                entries.append(entry)
+            work.write(conn)
+            return entries, head
+        return work(conn), head
+
+    def _append(self, conn: sqlite3.Connection, head: _Head, work: AuditRecord) -> AuditEntry:
         at = self._clock()
         # Keep ledger time non-decreasing even if the wall clock steps back (NTP).
         if head.at is not None and at < head.at:

@@ -5,6 +5,10 @@ audit entry. A lane that changed several times before the tab could be sent it i
 once, as it is now, so a lane changing fast cannot bury a tab. A tab too slow even for
 that (ledger entries pile up) is closed rather than buffered without bound; it
 reconnects and starts again from a fresh list.
+
+An open tab is also its user's presence at the console: the call service
+(``console.calls.service``) hears of each tab opened and closed, greets a new tab with
+the calls it shows, and publishes its own messages through ``publish``.
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -28,14 +33,15 @@ from .directory import Directory
 from .errors import ConsoleError
 from .ledger import AuditEntry
 from .live import LiveLogins
-from .models import Role
+from .models import Role, User
 from .views import lane_json
 from .web import authenticate, encode_json, same_origin
 
 log = logging.getLogger("seat.console")
 
-# Ledger entries a tab may have waiting; lane changes replace one another and never
-# count (see ``Backlog``). More than this and the tab is stuck: it is closed and resyncs.
+# Messages without a key (ledger entries, rings) a tab may have waiting; lane and call
+# changes replace one another and never count (see ``Backlog``). More than this and the
+# tab is stuck: it is closed and resyncs.
 QUEUE_LIMIT = 1000
 CLOSE_UNAUTHORISED = 4401  # the console goes back to its login page
 CLOSE_CROSS_ORIGIN = 4403
@@ -43,6 +49,18 @@ CLOSE_TOO_SLOW = 1013  # "try again later": the tab reconnects and resyncs
 
 # Starlette raises RuntimeError for a send after the tab's socket closed.
 _PEER_GONE = (WebSocketDisconnect, OSError, RuntimeError)
+
+Message = dict[str, Any]
+Greet = Callable[[Message], None]
+
+
+class Presence(Protocol):
+    """Who hears of users' tabs coming and going (the call service)."""
+
+    async def tab_opened(self, user: User, greet: Greet) -> None:
+        """A tab of ``user`` is open; ``greet`` queues a message for it alone."""
+
+    def tab_closed(self, user: User) -> None: ...
 
 
 class Streams:
@@ -54,6 +72,23 @@ class Streams:
         self.audit = audit
         self.live = live
         self._tabs: set[_Tab] = set()
+        self._presence: Presence | None = None
+
+    def set_presence(self, presence: Presence) -> None:
+        self._presence = presence
+
+    def publish(self, message_for: Callable[[str], Message | None], key: str | None = None) -> None:
+        """Queue on every tab the message ``message_for(username)`` makes for its user;
+        None leaves that user's tabs out. With a ``key`` the message replaces one of
+        that key the tab has not been sent yet (see ``Backlog``): keys of lanes are lane
+        ids, other keys hold a space, which no lane id does."""
+        made: dict[str, Message | None] = {}
+        for tab in self._tabs:
+            if tab.username not in made:
+                made[tab.username] = message_for(tab.username)
+            message = made[tab.username]
+            if message is not None:
+                tab.push(message, key)
 
     def lane_changed(self, lane_id: str) -> None:
         """A lane's record (name, car park) changed, or a lane was added: every tab
@@ -72,7 +107,7 @@ class Streams:
             await websocket.close(CLOSE_UNAUTHORISED, exc.detail)
             return
 
-        tab = _Tab()
+        tab = _Tab(user.username)
 
         def on_lane(status: LaneStatus) -> None:
             # Only the lane is queued: its record and status are read when the tab is
@@ -90,11 +125,15 @@ class Streams:
         reader = asyncio.create_task(_until_disconnect(websocket, tab))
         loop = asyncio.get_running_loop()
         expires = loop.time() + (session.expires_at - datetime.now(UTC)).total_seconds()
+        present = False
         try:
             async with closed_on_crash(websocket, log, "console.stream.crashed", _PEER_GONE):
                 lanes = self.directory.lanes()
                 first = [lane_json(lane, self.hub.status(lane.id)) for lane in lanes]
                 await websocket.send_text(encode_json({"type": "lanes", "lanes": first}))
+                if self._presence is not None:
+                    present = True
+                    await self._presence.tab_opened(user, tab.push)
                 await self._pump(websocket, tab, expires)
         except _PEER_GONE as exc:
             log.info("console.stream.lost user=%s error=%r", user.username, exc)
@@ -103,6 +142,8 @@ class Streams:
             for stop in unsubscribe:
                 stop()
             self._tabs.discard(tab)
+            if present and self._presence is not None:
+                self._presence.tab_closed(user)
 
     async def _pump(self, websocket: WebSocket, tab: _Tab, expires: float) -> None:
         while not tab.gone:
@@ -138,7 +179,8 @@ class _LaneChanged:
 class _Tab:
     """One tab's backlog, and why its stream must end, if it must."""
 
-    def __init__(self) -> None:
+    def __init__(self, username: str) -> None:
+        self.username = username
         self.backlog: Backlog[_LaneChanged | dict[str, Any]] = Backlog(QUEUE_LIMIT)
         self.wake = asyncio.Event()
         self.ended: str | None = None  # why its login no longer stands

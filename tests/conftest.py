@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from playwright.async_api import Browser, async_playwright
 from console.app import create_app
 from console.audit import AuditLog
 from console.auth import hash_password, new_token, token_hash
+from console.calls.service import CallService
 from console.changes import ChangeFeed
 from console.models import Direction, LaneRecord, Role
 from console.server import listening_socket, uvicorn_config
@@ -49,6 +51,7 @@ class Centre:
     audit: AuditLog
     settings: Settings
     changes: ChangeFeed
+    calls: CallService
     tokens: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -117,6 +120,7 @@ class Running:
     media: MediaBridge
     audit: AuditLog
     changes: ChangeFeed
+    calls: CallService
 
     async def stop(self) -> None:
         self.server.should_exit = True
@@ -131,6 +135,7 @@ class Running:
             self.audit,
             settings,
             self.changes,
+            self.calls,
         )
 
 
@@ -143,7 +148,14 @@ async def start_centre(settings: Settings, store: SQLiteStore, port: int = 0) ->
     task = asyncio.create_task(server.serve(sockets=[sock]))
     state = app.state
     return Running(
-        server, task, sock.getsockname()[1], state.hub, state.media, state.audit, state.changes
+        server,
+        task,
+        sock.getsockname()[1],
+        state.hub,
+        state.media,
+        state.audit,
+        state.changes,
+        state.calls,
     )
 
 
@@ -181,34 +193,42 @@ class Lane:
 LaneFactory = Callable[..., Awaitable[Lane]]
 
 
+async def start_lane(
+    centre: Centre,
+    lane_id: str,
+    *,
+    token: str | None = None,
+    heartbeat_ms: int = 1000,
+    wait: bool = True,
+    publisher: Publisher | None = None,
+    display: DisplaySize | None = None,
+) -> Lane:
+    """An in-process lane agent against ``centre`` (registering the lane if it is new),
+    by default connected: it has heard its welcome."""
+    if lane_id not in centre.tokens and token is None:
+        await centre.add_lane(lane_id)
+    session = LaneSession(
+        lane_id, token or centre.tokens[lane_id], heartbeat_ms=heartbeat_ms, display=display
+    )
+    driver = ScriptedDriver()
+    agent = LaneAgent(
+        centre.link, session, driver, Backoff(first=0.05, cap=0.2), publisher=publisher
+    )
+    lane = Lane(agent, driver, asyncio.create_task(agent.run()))
+    if wait:
+        async with asyncio.timeout(10):
+            await agent.connected.wait()
+    return lane
+
+
 @pytest.fixture
 async def lanes(centre: Centre) -> AsyncIterator[LaneFactory]:
     """Starts in-process lane agents against ``centre``; each waits for its welcome."""
     started: list[Lane] = []
 
-    async def start(
-        lane_id: str,
-        *,
-        token: str | None = None,
-        heartbeat_ms: int = 1000,
-        wait: bool = True,
-        publisher: Publisher | None = None,
-        display: DisplaySize | None = None,
-    ) -> Lane:
-        if lane_id not in centre.tokens and token is None:
-            await centre.add_lane(lane_id)
-        session = LaneSession(
-            lane_id, token or centre.tokens[lane_id], heartbeat_ms=heartbeat_ms, display=display
-        )
-        driver = ScriptedDriver()
-        agent = LaneAgent(
-            centre.link, session, driver, Backoff(first=0.05, cap=0.2), publisher=publisher
-        )
-        lane = Lane(agent, driver, asyncio.create_task(agent.run()))
+    async def start(lane_id: str, **options: Any) -> Lane:
+        lane = await start_lane(centre, lane_id, **options)
         started.append(lane)
-        if wait:
-            async with asyncio.timeout(10):
-                await agent.connected.wait()
         return lane
 
     yield start

@@ -216,7 +216,7 @@ async def test_role_change_ends_the_users_sessions_and_is_audited(
         await centre.changes.poll()  # the centre's next read of the change feed
         assert (await client.get("/api/me")).status_code == 401
     listed = seat(settings.data_dir, "user", "list")
-    assert listed.stdout.splitlines() == ["alice\tsupervisor"]
+    assert listed.stdout.splitlines() == ["alice\tsupervisor\tall car parks"]
     changes = [
         e.detail async for e in centre.store.iter_audit() if e.action is AuditAction.USER_CHANGED
     ]
@@ -246,7 +246,9 @@ async def test_disabled_account_is_logged_out_and_cannot_log_in(
         await centre.changes.poll()
         login = await client.post("/api/login", json={"username": "alice", "password": PASSWORD})
         assert login.status_code == 200
-    assert seat(settings.data_dir, "user", "list").stdout.splitlines() == ["alice\tagent"]
+    assert seat(settings.data_dir, "user", "list").stdout.splitlines() == [
+        "alice\tagent\tall car parks"
+    ]
 
 
 def test_lanes_list_shows_the_registry(tmp_path: Path) -> None:
@@ -278,3 +280,41 @@ def test_lanes_add_refuses_what_the_lane_link_would(
     assert result.returncode == 2
     assert result.stderr.startswith(f"seat: {error}: ")
     assert seat(tmp_path, "lanes", "list").stdout == ""
+
+
+async def test_coverage_names_the_car_parks_an_agent_answers_and_is_audited(
+    tmp_path: Path,
+) -> None:
+    """Set, listed, cleared with --all; a park no lane is in yet is pointed out."""
+    seat(tmp_path, "lanes", "add", "P1-IN", "--name", "入口", "--car-park", "人民路",
+         "--direction", "entry")  # fmt: skip
+    seat(tmp_path, "user", "add", "alice", "--role", "agent", stdin=PASSWORD + "\n")
+    result = seat(tmp_path, "user", "coverage", "alice", "人民路", "解放路")
+    assert result.returncode == 0, result.stderr
+    assert "解放路" in result.stderr and "人民路" not in result.stderr
+    listed = seat(tmp_path, "user", "list").stdout.splitlines()
+    assert listed == ["alice\tagent\t人民路, 解放路"]
+    assert seat(tmp_path, "user", "coverage", "alice", "--all").returncode == 0
+    assert seat(tmp_path, "user", "list").stdout.splitlines() == ["alice\tagent\tall car parks"]
+    store = await SQLiteStore.open(tmp_path / "seat.db")
+    try:
+        changes = [
+            e.detail async for e in store.iter_audit() if e.action is AuditAction.USER_CHANGED
+        ]
+    finally:
+        await store.close()
+    assert changes == [
+        {"username": "alice", "change": "coverage", "car_parks": ["人民路", "解放路"]},
+        {"username": "alice", "change": "coverage", "car_parks": None},
+    ]
+
+
+@pytest.mark.parametrize(
+    "args", [("alice",), ("alice", "人民路", "--all"), ("ghost", "人民路"), ("alice", " ")]
+)
+def test_coverage_needs_parks_or_all_for_a_known_user(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    seat(tmp_path, "user", "add", "alice", "--role", "agent", stdin=PASSWORD + "\n")
+    result = seat(tmp_path, "user", "coverage", *args)
+    assert result.returncode == 2 and result.stderr

@@ -39,7 +39,8 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
-def _order(call: Call) -> tuple[int, float, str]:
+def answer_order(call: Call) -> tuple[int, float, str]:
+    """Sorts calls first to be answered first: by priority, then oldest first."""
     return (-call.priority, call.created, call.id)
 
 
@@ -106,7 +107,7 @@ class QueueState:
             return []
         return sorted(
             (call for call in self._calls.values() if call.pending and may_take(agent, call)),
-            key=_order,
+            key=answer_order,
         )
 
     def position(self, call_id: str) -> int | None:
@@ -121,7 +122,7 @@ class QueueState:
             other
             for other in self._calls.values()
             if other.pending
-            and _order(other) < _order(call)
+            and answer_order(other) < answer_order(call)
             and (not takers or any(may_take(a, other) for a in takers))
         ]
         return len(ahead) + 1
@@ -159,7 +160,7 @@ class QueueState:
         eligible agent idle longest, preferring those not yet rung for it this round."""
         effects: list[Effect] = []
         waiting = [c for c in self._calls.values() if c.state is CallState.WAITING]
-        for call in sorted(waiting, key=_order):
+        for call in sorted(waiting, key=answer_order):
             free = [
                 agent
                 for agent in self._agents.values()

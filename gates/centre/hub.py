@@ -32,7 +32,7 @@ from gates.centre.link import (
 )
 from gates.centre.status import ActiveFault, LaneStatus, fold, with_fault, without_fault
 from gates.errors import LinkError
-from gates.protocol import Ack, Command, Done, Error, Refused
+from gates.protocol import Ack, Command, Done, Error, LaneMessage, Refused
 from gates.vocabulary import GateState
 from gates.wire import Message
 
@@ -40,6 +40,7 @@ log = logging.getLogger("seat.gates")
 
 Verifier = Callable[[str, str], Awaitable[bool]]
 StatusListener = Callable[[LaneStatus], None]
+MessageListener = Callable[[str, LaneMessage], None]
 
 # A fault the centre raises itself, shown in the console like a lane's own.
 LINK_REPLACED = "link_replaced"
@@ -67,6 +68,7 @@ class LaneHub:
         self._status: dict[str, LaneStatus] = {}
         self._waiters: dict[str, asyncio.Future[Resolved]] = {}
         self._listeners: set[StatusListener] = set()
+        self._message_listeners: set[MessageListener] = set()
         self.takeovers = Takeovers()
 
     # ----------------------------------------------------------------- queries
@@ -81,6 +83,13 @@ class LaneHub:
         """Call ``listener`` with each changed lane status; returns the unsubscriber."""
         self._listeners.add(listener)
         return lambda: self._listeners.discard(listener)
+
+    def subscribe_messages(self, listener: MessageListener) -> Callable[[], None]:
+        """Call ``listener`` with the lane and each valid message it sends (a call button
+        pressed, a vehicle seen, a command's reply), after its status took it in;
+        returns the unsubscriber. What the centre does about a press is its business."""
+        self._message_listeners.add(listener)
+        return lambda: self._message_listeners.discard(listener)
 
     # ---------------------------------------------------------------- commands
 
@@ -309,6 +318,8 @@ class LaneHub:
         after = fold(before, message, datetime.now(UTC))
         if after is not before:
             self._update(after)
+        for listener in list(self._message_listeners):
+            listener(lane, message)
 
     def _update(self, status: LaneStatus) -> None:
         self._status[status.lane] = status

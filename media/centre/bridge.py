@@ -93,6 +93,10 @@ class MediaBridge:
         """Whether the lane's media connection is up."""
         return self.board.streaming(lane)
 
+    def floor_holder(self, lane: str) -> str | None:
+        """Who holds the lane's intercom, talking or reserved."""
+        return self.board.holder(lane)
+
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` with every change: a viewer joined or left (the ledger
         records both), a lane's stream came up or went, its intercom changed hands.
@@ -134,6 +138,18 @@ class MediaBridge:
             raise
         await self._act(self.board.join(viewing.id, self._now()))
         return viewing, answer.sdp
+
+    def reserve_floor(self, lane: str, user: str) -> None:
+        """Hold the lane's intercom for ``user`` before any viewer of theirs exists (an
+        agent who answered the lane's call, whose console is opening the live view), so
+        nobody else takes it first; their talking viewer takes it up. Raises
+        ``IntercomBusy`` naming the holder, and changes nothing, if another user has it."""
+        self._later(self.board.reserve(lane, user))
+
+    def release_floor(self, lane: str, user: str) -> None:
+        """``user`` gives the lane's intercom up (their call ended or moved on); a viewer
+        of theirs talking through it is closed. Nothing happens if they do not hold it."""
+        self._later(self.board.release(lane, user))
 
     async def release(self, viewer_id: str) -> bool:
         """Close a viewer now (and the intercom it held); False if there is none."""

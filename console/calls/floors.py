@@ -1,0 +1,52 @@
+"""The intercom of an answered lane call's lane belongs to the call's holder: reserved
+from the answer (``MediaBridge.reserve_floor``), so nobody else takes it before their
+console opens the live view and talks, and released when the call ends, is handed on
+or goes back to the queue."""
+
+from __future__ import annotations
+
+import logging
+
+from media.centre.bridge import MediaBridge
+from media.errors import IntercomBusy
+
+from .model import Call, CallState, Source
+
+log = logging.getLogger("seat.calls")
+
+
+class Floors:
+    def __init__(self, bridge: MediaBridge) -> None:
+        self.bridge = bridge
+        self._held: dict[str, tuple[str, str]] = {}  # call -> (lane, user) reserved
+
+    def holder(self, call: Call) -> str | None:
+        """Who holds the intercom of a lane call's lane; None for other calls."""
+        return self.bridge.floor_holder(call.lane_id) if call.source is Source.LANE else None
+
+    def follow(self, call: Call) -> None:
+        """Bring the lane's intercom in line with ``call`` as it is now. Someone else on
+        the intercom already (a supervisor listening in and talking) keeps it: logged,
+        and the call's ``intercom`` shows who."""
+        answered = call.source is Source.LANE and call.state is CallState.ACTIVE
+        wanted = (call.lane_id, call.agent) if answered and call.agent is not None else None
+        held = self._held.get(call.id)
+        if wanted == held:
+            return
+        if held is not None:
+            del self._held[call.id]
+            self.bridge.release_floor(*held)
+        if wanted is None:
+            return
+        try:
+            self.bridge.reserve_floor(*wanted)
+        except IntercomBusy as exc:
+            log.warning(
+                "calls.intercom.busy call=%s lane=%s agent=%s holder=%s",
+                call.id,
+                call.lane_id,
+                call.agent,
+                exc.extra.get("holder"),
+            )
+            return
+        self._held[call.id] = wanted

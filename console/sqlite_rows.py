@@ -1,0 +1,109 @@
+"""Rows of the SQLite store's tables as the centre's values, and back: the column
+order of ``sqlite_schema``'s ``*_COLUMNS`` in one place."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from .calls.model import CallState, Ending, Source
+from .calls.record import ActionTaken, CallRecord, Category, Outcome
+from .canonical import canonical_json, parse_canonical
+from .errors import CorruptAuditEntry
+from .ledger import AuditAction, AuditEntry, AuditRecord, format_utc, parse_utc
+from .models import Direction, LaneRecord, Role, User
+
+
+def user_of(row: Any) -> User:
+    username, role, password_hash, created_at, disabled, coverage = row
+    parks = None if coverage is None else tuple(str(park) for park in json.loads(coverage))
+    return User(username, Role(role), password_hash, parse_utc(created_at), bool(disabled), parks)
+
+
+def _optional_utc(at: datetime | None) -> str | None:
+    return None if at is None else format_utc(at)
+
+
+def call_record_row(record: CallRecord) -> tuple[object, ...]:
+    outcome = record.outcome
+    actions = [action.to_json() for action in record.actions]
+    return (
+        record.call_id,
+        record.lane_id,
+        record.car_park,
+        record.direction.value,
+        record.source.value,
+        record.caller,
+        record.agent,
+        record.state.value,
+        record.ending.value,
+        record.ended_by,
+        format_utc(record.queued_at),
+        _optional_utc(record.answered_at),
+        format_utc(record.ended_at),
+        record.wait_s,
+        record.handle_s,
+        int(record.breached),
+        record.presses,
+        record.transfers,
+        None if outcome is None else outcome.category.value,
+        None if outcome is None else outcome.plate,
+        None if outcome is None else outcome.amount_fen,
+        None if outcome is None else outcome.note,
+        json.dumps(actions, ensure_ascii=False),
+    )
+
+
+def call_record_of(row: Any) -> CallRecord:
+    (call_id, lane, car_park, direction, source, caller, agent, state, ending, ended_by,
+     queued_at, answered_at, ended_at, wait_s, handle_s, breached, presses, transfers,
+     category, plate, amount_fen, note, actions) = row  # fmt: skip
+    return CallRecord(
+        call_id=call_id,
+        lane_id=lane,
+        car_park=car_park,
+        direction=Direction(direction),
+        source=Source(source),
+        caller=caller,
+        agent=agent,
+        state=CallState(state),
+        ending=Ending(ending),
+        ended_by=ended_by,
+        queued_at=parse_utc(queued_at),
+        answered_at=None if answered_at is None else parse_utc(answered_at),
+        ended_at=parse_utc(ended_at),
+        wait_s=wait_s,
+        handle_s=handle_s,
+        breached=bool(breached),
+        presses=presses,
+        transfers=transfers,
+        outcome=None if category is None else Outcome(Category(category), plate, amount_fen, note),
+        actions=tuple(ActionTaken.from_json(action) for action in json.loads(actions)),
+    )
+
+
+def lane_of(row: Any) -> LaneRecord:
+    lane_id, name, car_park, direction, token_hash = row
+    return LaneRecord(lane_id, name, car_park, Direction(direction), token_hash)
+
+
+def entry_of(row: Any) -> AuditEntry:
+    seq, at, actor, action, lane, command_id, reason, outcome, detail, prev_hash, hash_ = row
+    try:
+        detail_value = parse_canonical(detail)
+        if canonical_json(detail_value) != detail:
+            raise ValueError("detail is not canonical JSON")
+        record = AuditRecord(
+            actor=actor,
+            action=AuditAction(action),
+            lane=lane,
+            command_id=command_id,
+            reason=reason,
+            outcome=outcome,
+            detail=detail_value,
+        )
+        when = parse_utc(at)
+    except ValueError as exc:
+        raise CorruptAuditEntry(seq, str(exc)) from exc
+    return AuditEntry.build(seq=seq, at=when, record=record, prev_hash=prev_hash, hash=hash_)

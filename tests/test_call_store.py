@@ -1,0 +1,127 @@
+"""The store's side of the call queue against a real SQLite file: a step's entries, the
+records of the calls it finished and the queue's state are written whole or not at all;
+agents' coverage; a database from before calls is upgraded in place."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from console.calls.model import CallRequest, Source
+from console.calls.model import Settings as CallSettings
+from console.calls.queue import CallQueue
+from console.calls.record import (
+    ActionKind,
+    ActionTaken,
+    CallRecord,
+    Category,
+    Outcome,
+    record_of,
+)
+from console.errors import Conflict, NotFound
+from console.ledger import AuditAction, AuditRecord, Verdict, verify_audit
+from console.models import Role
+from console.sqlite_schema import _MIGRATIONS
+from console.sqlite_store import SQLiteStore
+from gates.vocabulary import Direction
+
+T0 = 1_790_000_000.0
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    opened = await SQLiteStore.open(tmp_path / "seat.db")
+    yield opened
+    await opened.close()
+
+
+def finished_call(call_id: str = "c1") -> CallRecord:
+    """A lane call answered after 12 s, handled for 95 s, ended with a form."""
+    queue = CallQueue(CallSettings(), new_id=lambda: call_id)
+    queue.login("alice", T0)
+    queue.set_state("alice", "break", T0)
+    call, _ = queue.place(CallRequest("P1-OUT", "人民路", Direction.EXIT, Source.LANE), T0)
+    queue.set_state("alice", "available", T0 + 10)
+    queue.accept(call.id, "alice", T0 + 12)
+    queue.end(call.id, "alice", T0 + 107)
+    outcome = Outcome(Category.PAID_NOT_LIFTED, "粤B12345", 500, "已缴费")
+    actions = [ActionTaken("cmd-1", ActionKind.OPEN_GATE, "alice", "done")]
+    return record_of(queue.call(call.id), queue.settings, outcome, actions)
+
+
+def step(call_id: str) -> list[AuditRecord]:
+    return [
+        AuditRecord(
+            actor="alice", action=AuditAction.CALL_ENDED, lane="P1-OUT", detail={"call": call_id}
+        )
+    ]
+
+
+async def test_a_step_is_written_with_its_entries_records_and_state(store: SQLiteStore) -> None:
+    """The entries come back sealed and in the ledger, the record reads back as written."""
+    record = finished_call()
+    entries = await store.save_call_state('{"v": 1}', [record], step("c1"))
+    assert [(e.seq, e.action) for e in entries] == [(1, AuditAction.CALL_ENDED)]
+    assert [e async for e in store.iter_audit()] == entries
+    assert await store.load_call_state() == '{"v": 1}'
+    when = record.ended_at
+    assert await store.call_records(when, when + timedelta(seconds=1)) == [record]
+    assert await store.call_records(when - timedelta(days=1), when) == []
+    assert (record.wait_s, record.handle_s) == (12.0, 95.0)
+
+
+async def test_a_step_that_fails_leaves_no_entry_record_or_state(
+    store: SQLiteStore, tmp_path: Path
+) -> None:
+    """A record written twice is refused, and the entries and state of that step with it."""
+    await store.save_call_state('{"v": 1}', [finished_call()], step("c1"))
+    with pytest.raises(Conflict):
+        await store.save_call_state('{"v": 2}', [finished_call()], step("c1"))
+    assert await store.audit_count() == 1
+    assert await store.load_call_state() == '{"v": 1}'
+    now = datetime.now(UTC)
+    assert len(await store.call_records(now - timedelta(days=3650), now)) == 1
+    await store.save_call_state('{"v": 3}', [finished_call("c2")], step("c2"))
+    assert await verify_audit(store) == Verdict(ok=True, count=2)
+
+
+async def test_nothing_is_loaded_before_the_first_save(store: SQLiteStore) -> None:
+    assert await store.load_call_state() is None
+
+
+async def test_coverage_is_kept_per_user(store: SQLiteStore) -> None:
+    """None covers every car park; a list only those; an unknown user is refused."""
+    await store.add_user("alice", Role.AGENT, "x", datetime.now(UTC))
+    assert (await store.get_user("alice")).coverage is None  # type: ignore[union-attr]
+    await store.set_coverage("alice", ["人民路", "解放路"])
+    assert (await store.get_user("alice")).coverage == ("人民路", "解放路")  # type: ignore[union-attr]
+    await store.set_coverage("alice", None)
+    assert (await store.get_user("alice")).coverage is None  # type: ignore[union-attr]
+    with pytest.raises(NotFound):
+        await store.set_coverage("ghost", ["人民路"])
+
+
+async def test_a_database_from_before_calls_is_upgraded_in_place(tmp_path: Path) -> None:
+    """Its users keep their accounts and cover every car park; the call tables appear."""
+    path = tmp_path / "seat.db"
+    with closing(sqlite3.connect(path)) as conn:
+        for version, statements in enumerate(_MIGRATIONS[:2], 1):
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+        conn.execute(
+            "INSERT INTO users VALUES ('alice', 'agent', 'x', '2024-05-01T08:00:00.000000Z', 0)"
+        )
+        conn.commit()
+    store = await SQLiteStore.open(path)
+    try:
+        alice = await store.get_user("alice")
+        assert alice is not None and alice.coverage is None
+        assert await store.load_call_state() is None
+    finally:
+        await store.close()
