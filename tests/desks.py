@@ -59,7 +59,11 @@ async def tab(url: str, client: httpx.AsyncClient, name: str) -> AsyncIterator[D
     """A console tab of ``client``'s session, open once the centre greeted it (the user
     is then online in the call queue)."""
     cookie = f"seat_session={client.cookies['seat_session']}"
-    async with connect(stream_url(url), additional_headers={"cookie": cookie}) as ws:
+    # Like a browser, the tab takes every message as it comes: a client that stops
+    # reading when its queue is full would make its own close wait out the timeout.
+    async with connect(
+        stream_url(url), additional_headers={"cookie": cookie}, max_queue=None
+    ) as ws:
         desk = Desk(name, client, ws)
         await desk.next("calls")
         yield desk
