@@ -104,6 +104,9 @@ class AuditAction(enum.StrEnum):
     CALL_HUNG_UP = "call_hung_up"
     CALL_ABANDONED = "call_abandoned"
     CALL_BREACHED = "call_breached"
+    # A day's call ledger was read (``GET /api/calls/records``): the detail names the
+    # day, the car park, the format, the rows and whether plates went out unmasked.
+    CALLS_EXPORTED = "calls_exported"
 
 
 _ACTIONS = frozenset(action.value for action in AuditAction)

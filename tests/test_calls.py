@@ -175,7 +175,9 @@ async def test_ending_with_an_outcome_records_the_call_its_gate_open_and_its_ste
     assert record.call_id == call_id and record.lane_id == "P1-OUT"
     assert (record.agent, record.state.value, record.ending.value) == ("alice", "ended", "agent")
     assert record.outcome == Outcome(Category.PAID_NOT_LIFTED, "粤B12345", 500, "已缴费")
-    assert record.actions == (ActionTaken(command_id, ActionKind.OPEN_GATE, "alice", "done"),)
+    assert record.actions == (
+        ActionTaken(command_id, ActionKind.OPEN_GATE, "alice", "done", "paid_not_lifted"),
+    )
     assert record.answered_at is not None and record.handle_s is not None
     assert record.wait_s >= 0 and not record.breached
     steps = await call_entries(staffed)

@@ -1,5 +1,6 @@
 """The call queue's HTTP API (README, "HTTP API"): thin handlers over ``CallService``,
-with the console's session, CSRF and body rules (``console.web``, ``console.fields``)."""
+with the console's session, CSRF and body rules (``console.web``, ``console.fields``),
+and the day's call ledger (``daybook``) read from the store."""
 
 from __future__ import annotations
 
@@ -10,8 +11,27 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ..directory import Directory
+from ..errors import NotFound, StoreError
+from ..ledger import AuditAction, AuditRecord
 from ..models import Role, User
-from ..web import JSONResponse, authenticate, check_csrf, read_json, require_role
+from ..web import (
+    JSONResponse,
+    authenticate,
+    check_csrf,
+    client_address,
+    read_json,
+    require_role,
+)
+from .daybook import (
+    LedgerFormat,
+    LedgerQuery,
+    day_window,
+    ledger_json,
+    parse_query,
+    rows_of,
+    summarise,
+)
+from .daybook_csv import attachment, csv_bytes
 from .forms import parse_hotline, parse_outcome, parse_state, parse_transfer
 from .model import Call
 from .service import CallService
@@ -28,6 +48,7 @@ class CallsApi:
         return [
             Route("/calls", self.list_calls),
             Route("/calls", self.place, methods=["POST"]),
+            Route("/calls/records", self.records),
             Route("/calls/{call_id}/accept", self.accept, methods=["POST"]),
             Route("/calls/{call_id}/decline", self.decline, methods=["POST"]),
             Route("/calls/{call_id}/transfer", self.transfer, methods=["POST"]),
@@ -84,6 +105,53 @@ class CallsApi:
         user, _ = await authenticate(request, self.directory)
         require_role(user, Role.SUPERVISOR)
         return JSONResponse(self.calls.agents_view())
+
+    async def records(self, request: Request) -> Response:
+        """The day's call ledger of a car park, or of all, as JSON or a CSV file. Every
+        read is audited before a byte of it leaves: no audit, no data."""
+        user, _ = await authenticate(request, self.directory)
+        require_role(user, Role.SUPERVISOR)
+        query = parse_query(request.query_params.multi_items(), len(request.scope["query_string"]))
+        window = day_window(query.day)
+        records = await self.calls.store.call_records(window.since, window.until)
+        # A car park whose lanes have all moved elsewhere still has its past days.
+        known = {lane.car_park for lane in self.directory.lanes()}
+        known.update(record.car_park for record in records)
+        if query.car_park is not None and query.car_park not in known:
+            raise NotFound("unknown_car_park", "no lane is in that car park")
+        rows = rows_of(records, query.car_park, query.plates)
+        await self._exported(user, request, query, len(rows))
+        if query.format is LedgerFormat.CSV:
+            return Response(
+                csv_bytes(rows),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": attachment(query.day, query.car_park)},
+            )
+        summary = summarise(rows, self.calls.settings.answer_target_s)
+        return JSONResponse(ledger_json(query, window, rows, summary))
+
+    async def _exported(self, user: User, request: Request, query: LedgerQuery, rows: int) -> None:
+        """The ledger's ``calls_exported`` entry, on disk before the export is sent."""
+        try:
+            await self.calls.audit.record(
+                AuditRecord(
+                    actor=user.username,
+                    action=AuditAction.CALLS_EXPORTED,
+                    detail={
+                        "date": query.day.isoformat(),
+                        "car_park": query.car_park,
+                        "format": query.format.value,
+                        "rows": rows,
+                        "plates": query.plates.value,
+                        "role": user.role.value,
+                        "remote": client_address(request),
+                    },
+                )
+            )
+        except StoreError as exc:
+            raise StoreError(
+                "audit_failed", f"not sent: the audit ledger could not record it ({exc.detail})"
+            ) from exc
 
     async def _acting(self, request: Request) -> User:
         """The user behind a state-changing request, its CSRF token checked."""

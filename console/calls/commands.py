@@ -45,7 +45,7 @@ class CallCommands:
         if kind is not None:
             for call_id, lane, holder in answered:
                 if (lane, holder) == (entry.lane, entry.actor):
-                    sent = ActionTaken(command_id, kind, entry.actor)
+                    sent = ActionTaken(command_id, kind, entry.actor, reason=entry.reason)
                     self._taken[call_id] = (*self.of(call_id), sent)
                     return True
             return False

@@ -61,32 +61,40 @@ class ActionKind(enum.StrEnum):
 class ActionTaken:
     """A command the holder sent to the call's lane while answering it. ``outcome`` is
     the command's outcome (``done``, ``refused``, ...) or None while it was unknown: the
-    ledger's outcome entry with the same ``command_id`` has it either way."""
+    ledger's outcome entry with the same ``command_id`` has it either way. ``reason`` is
+    a gate open's reason as its request entry gives it (``free_release``, ...), which
+    the day's call ledger reads; a display has none."""
 
     command_id: str
     kind: ActionKind
     agent: str
     outcome: str | None = None
+    reason: str | None = None
 
     def ended(self, outcome: str) -> ActionTaken:
         return replace(self, outcome=outcome)
 
     def to_json(self) -> dict[str, Any]:
+        reason = {} if self.reason is None else {"reason": self.reason}
         return {
             "command_id": self.command_id,
             "kind": self.kind.value,
             "agent": self.agent,
             "outcome": self.outcome,
+            **reason,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ActionTaken:
+        """Also reads what was kept before actions had a reason: without one."""
         outcome = data["outcome"]
+        reason = data.get("reason")
         return cls(
             command_id=str(data["command_id"]),
             kind=ActionKind(data["kind"]),
             agent=str(data["agent"]),
             outcome=None if outcome is None else str(outcome),
+            reason=None if reason is None else str(reason),
         )
 
 
