@@ -25,11 +25,12 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from media.centre.bridge import MediaBridge
+from media.errors import CallOver, OfferRefused
 
 from .calls.model import Call, Source
 from .calls.service import CallService
 from .directory import Directory
-from .errors import ConsoleError, Forbidden, Throttled, UnknownCall
+from .errors import BadRequest, CallEnded, ConsoleError, Forbidden, Throttled, UnknownCall
 from .fields import json_object
 from .help_rules import (
     HelpLimits,
@@ -103,6 +104,7 @@ class HelpDesk:
             Route("/{token}/call", self.place, methods=["POST"]),
             Route("/{token}/call/{call_id}", self.state),
             Route("/{token}/call/{call_id}/hangup", self.hang_up, methods=["POST"]),
+            Route("/{token}/call/{call_id}/webrtc", self.voice, methods=["POST"]),
             WebSocketRoute("/{token}/call/{call_id}/stream", self.stream),
         ]
 
@@ -190,6 +192,27 @@ class HelpDesk:
         self.presence.forget(call.id)
         self._rearm()
         return JSONResponse(self._view(call.id))
+
+    async def voice(self, request: Request) -> Response:
+        """The phone's offer of its microphone; the answer carries the voice of the
+        agent who holds the call (README, "The help page": how the voice goes)."""
+        call = await self._following(request)
+        # An offer with a few dozen candidates is ~10 KB; the default body limit is tight.
+        sdp = _offer_sdp(await read_json(request, 4 * self.settings.max_body_bytes))
+        if call.finished:
+            raise CallEnded("call_ended", "the call is over")
+        wait = self.limits.offer(call.id, self._now())
+        if wait > 0:
+            raise Throttled(
+                "throttled", "too many offers for this call", retry_after=retry_after(wait)
+            )
+        try:
+            answer = await self.bridge.connect_phone(call.id, sdp)
+        except OfferRefused as exc:
+            raise BadRequest(exc.code, exc.detail) from exc
+        except CallOver as exc:
+            raise CallEnded("call_ended", exc.detail) from exc
+        return JSONResponse({"type": "answer", "sdp": answer})
 
     # ------------------------------------------------------------- the stream
 
@@ -357,6 +380,16 @@ class HelpDesk:
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
+
+
+def _offer_sdp(body: object) -> str:
+    fields = json_object(body)
+    sdp = fields.get("sdp")
+    if not isinstance(sdp, str) or not sdp:
+        raise BadRequest("bad_request", "'sdp' must be the phone's offer SDP")
+    if fields.get("type") != "offer":
+        raise BadRequest("bad_request", "'type' must be \"offer\"")
+    return sdp
 
 
 def _stun_urls(urls: str | list[str]) -> list[str]:
