@@ -12,11 +12,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from aiortc import RTCPeerConnection, RTCSessionDescription
 from websockets.asyncio.client import ClientConnection, connect
 
 from console.help import SECRET_HEADER
 from console.stickers import issue_sticker, sticker_key
+from media.centre.peer import prefer_codec
+from media.units import Kind
 from tests.conftest import Centre
+from tests.packet_track import PacketTrack
+from tests.viewers import ViewerPeer
 
 BASE = "https://seat.example.com"
 Message = dict[str, Any]
@@ -101,3 +106,23 @@ async def following(page: Phone, secret: str | None = None) -> AsyncIterator[Fol
     async with connect(page.stream_url()) as ws:
         await ws.send(json.dumps({"secret": page.secret if secret is None else secret}))
         yield Following(ws)
+
+
+async def voice(page: Phone) -> ViewerPeer:
+    """The phone's microphone and speaker as a real aiortc peer, like the page's: one
+    audio section, sendrecv, Opus; offered through ``POST …/webrtc``. What it is sent
+    is decoded into ``audio``; ``speak`` sends Opus units."""
+    peer = ViewerPeer(RTCPeerConnection())
+    peer.pc.on("track", peer._on_track)
+    peer.voice = PacketTrack(Kind.AUDIO, capacity=100)
+    prefer_codec(peer.pc.addTransceiver(peer.voice, direction="sendrecv"), "audio/opus")
+    await peer.pc.setLocalDescription(await peer.pc.createOffer())
+    try:
+        response = await page.post("webrtc", {"sdp": peer.pc.localDescription.sdp, "type": "offer"})
+        response.raise_for_status()
+        answer = response.json()
+        await peer.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
+    except BaseException:
+        await peer.close()
+        raise
+    return peer
