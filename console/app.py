@@ -28,6 +28,7 @@ from .calls.service import CallService
 from .changes import ChangeFeed
 from .directory import Directory
 from .errors import ConsoleError
+from .help import HelpDesk
 from .ledger_check import StartCheck
 from .live import LiveLogins
 from .login import Logins
@@ -71,6 +72,7 @@ def create_app(
     logins = Logins(directory, audit, passwords, LoginThrottle())
     api = Api(settings, store, directory, live, hub, audit, actions, streams, watching, logins)
     calls_api = CallsApi(calls, directory, settings.max_body_bytes)
+    help_desk = HelpDesk(settings, store, directory, calls, bridge)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -78,10 +80,12 @@ def create_app(
         await changes.start()
         await directory.load()
         await calls.start()
+        await help_desk.start()
         following = asyncio.create_task(changes.run())
         yield
         following.cancel()
         # uvicorn has closed every WebSocket by now (lanes hear 1012 and redial).
+        await help_desk.close()
         await calls.close()
         await bridge.close()
         await actions.drain()
@@ -93,6 +97,7 @@ def create_app(
         routes=[
             Route("/healthz", api.healthz),
             Mount("/api", routes=api.routes() + calls_api.routes()),
+            Mount("/help", routes=help_desk.routes()),
             WebSocketRoute(LINK_PATH, hub.serve),
             WebSocketRoute(MEDIA_PATH, bridge.serve),
             Mount("/", StaticFiles(directory=settings.web_dir, html=True)),

@@ -83,6 +83,9 @@ class Settings:
     call_abandon_s: float = 300.0
     call_reconnect_s: float = 30.0
     call_priorities: tuple[CallKind, ...] = tuple(CallKind)
+    # A phone call whose help page has had no stream open this long is hung up
+    # (console.help_rules).
+    help_gone_s: float = 10.0
 
     @property
     def calls(self) -> CallSettings:

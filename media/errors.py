@@ -40,3 +40,9 @@ class AudioDeviceError(MediaError):
     """A lane's sound card (microphone or speaker) cannot be opened or has failed."""
 
     code = "audio_device_unavailable"
+
+
+class CallOver(MediaError):
+    """A phone offered its voice for a call that is over (or was never placed)."""
+
+    code = "call_ended"

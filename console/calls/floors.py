@@ -1,7 +1,12 @@
 """The intercom of an answered lane call's lane belongs to the call's holder: reserved
 from the answer (``MediaBridge.reserve_floor``), so nobody else takes it before their
 console opens the live view and talks, and released when the call ends, is handed on
-or goes back to the queue."""
+or goes back to the queue.
+
+A phone call (the help page) is a line of its own at its lane (``MediaBridge.open_line``):
+its holder's viewers of the lane carry the caller's voice, and the holder's speech goes
+to the caller, from the answer until the call ends, is handed on or goes back to the
+queue. It takes nothing from the lane's intercom."""
 
 from __future__ import annotations
 
@@ -25,9 +30,12 @@ class Floors:
         return self.bridge.floor_holder(call.lane_id) if call.source is Source.LANE else None
 
     def follow(self, call: Call) -> None:
-        """Bring the lane's intercom in line with ``call`` as it is now. Someone else on
-        the intercom already (a supervisor listening in and talking) keeps it: logged,
-        and the call's ``intercom`` shows who."""
+        """Bring the lane's intercom (or the phone's line) in line with ``call`` as it
+        is now. Someone else on the intercom already (a supervisor listening in and
+        talking) keeps it: logged, and the call's ``intercom`` shows who."""
+        if call.source is Source.PHONE:
+            self._follow_line(call)
+            return
         answered = call.source is Source.LANE and call.state is CallState.ACTIVE
         wanted = (call.lane_id, call.agent) if answered and call.agent is not None else None
         held = self._held.get(call.id)
@@ -50,3 +58,10 @@ class Floors:
             )
             return
         self._held[call.id] = wanted
+
+    def _follow_line(self, call: Call) -> None:
+        if call.finished:
+            self.bridge.end_line(call.id)
+            return
+        holder = call.agent if call.state is CallState.ACTIVE else None
+        self.bridge.open_line(call.id, call.lane_id, holder)

@@ -110,6 +110,7 @@ class CallService:
             self.queue, self.commands
         )  # the state on disk: a failed step returns to it
         self._unsubscribe: list[Callable[[], None]] = []
+        self._listeners: set[Callable[[], None]] = set()
 
     # ------------------------------------------------------------- life
 
@@ -145,6 +146,12 @@ class CallService:
             self._timer.cancel()
         if self._tasks:
             await asyncio.wait(self._tasks)
+
+    def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` after each step that changed something is told (a
+        driver's help page follows its call so). Returns the unsubscriber."""
+        self._listeners.add(listener)
+        return lambda: self._listeners.discard(listener)
 
     # ------------------------------------------------------------- callers
 
@@ -364,6 +371,8 @@ class CallService:
         for call in changed.values():
             self._follow(call)
         self.teller.tell(self.queue, effects, before, now)
+        for listener in list(self._listeners):
+            listener()
 
     def _follow(self, call: Call) -> None:
         """Who holds ``call`` now, and its lane's intercom with them."""

@@ -6,6 +6,10 @@ A lane streams only while somebody watches: the first viewer makes the centre se
 (``media.messages``), and a grace time after the last viewer leaves the centre asks it
 to stop. Units arrive encoded and leave encoded; nothing here decodes a frame.
 
+A phone call from a lane's help page has a peer connection of its own (``PhonePeer``);
+the caller's voice and the agent's are routed between it and the agent's viewers of
+that lane (the switchboard says how).
+
 Every rule lives in ``media.centre.switchboard.Switchboard``; this is its driver: it feeds the
 switchboard what the sockets, the peer connections and the clock say, and carries out
 what the switchboard returns.
@@ -26,17 +30,21 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from gates.centre.hub import LaneHub
 from gates.centre.status import LaneStatus
 from gates.errors import LinkError
-from media.centre.switchboard import (
+from media.centre.actions import (
     Action,
     Announce,
     AskKeyframe,
     Burst,
+    ClosePhone,
     CloseUpstream,
     CloseViewer,
+    HearPhone,
     Notify,
     Speak,
-    Switchboard,
+    SpeakToPhone,
 )
+from media.centre.phone import PhonePeer, parse_phone_offer
+from media.centre.switchboard import Switchboard
 from media.centre.viewer import Viewer, parse_offer
 from media.centre.viewing import MediaEvent, ViewerJoined, ViewerLeft, Viewing, Watcher
 from media.errors import OfferRefused
@@ -49,6 +57,8 @@ Verifier = Callable[[str, str], Awaitable[bool]]
 Listener = Callable[[MediaEvent], None]
 
 HELLO_TIMEOUT_S = 10.0
+# What is carried out in the caller's turn: nothing to await.
+_AT_ONCE = (Announce, Burst, HearPhone, SpeakToPhone)
 _KEYFRAME_WANTED = KeyframeWanted().encode()
 
 
@@ -70,6 +80,7 @@ class MediaBridge:
             grace_s=grace_s, connect_s=connect_s, keyframe_interval_s=keyframe_interval_s
         )
         self._viewers: dict[str, Viewer] = {}
+        self._phones: dict[str, PhonePeer] = {}
         self._upstreams: dict[int, WebSocket] = {}
         # The lane and token each media connection was let in with, checked again when
         # the lane's record changes (a rotated token).
@@ -159,7 +170,52 @@ class MediaBridge:
         await viewer.close()
         return True
 
+    # ----------------------------------------------------------------- phones
+
+    def open_line(self, line: str, lane: str, holder: str | None) -> None:
+        """Phone call ``line`` from ``lane``'s help page is held by ``holder`` now
+        (None: nobody answered it yet, or it went back to the queue)."""
+        self._later(self.board.line(line, lane, holder))
+
+    def end_line(self, line: str) -> None:
+        """The phone call is over: its phone's peer connection is closed."""
+        self._later(self.board.end_line(line))
+
+    async def connect_phone(self, line: str, sdp: str) -> str:
+        """Answer the caller's phone's offer for call ``line``; returns the answer SDP.
+        Raises ``OfferRefused`` for a bad offer and ``CallOver`` for a call that is
+        over, before any peer connection is left behind. A phone that offers again
+        replaces its earlier connection."""
+        offer = parse_phone_offer(sdp)
+        phone_id = uuid.uuid4().hex
+        joined = self.board.phone_joined(line, phone_id)
+        phone = PhonePeer(
+            phone_id,
+            line,
+            ice_servers=self.ice_servers,
+            on_voice=lambda unit: self._act_now(self.board.phone_voice(phone_id, unit)),
+            on_closed=self._phone_closed,
+        )
+        self._phones[phone_id] = phone
+        try:
+            await self._perform(joined)
+            answer = await phone.answer(offer)
+            if phone.closed:
+                raise OfferRefused("peer_closed", "the phone's connection ended at once")
+        except BaseException:
+            await phone.close()  # leaves the line
+            raise
+        log.info("media.phone.opened phone=%s call=%s", phone_id, line)
+        return answer.sdp
+
+    def _phone_closed(self, phone: PhonePeer) -> None:
+        self._phones.pop(phone.id, None)
+        log.info("media.phone.closed phone=%s call=%s", phone.id, phone.line)
+        self._later(self.board.phone_left(phone.id))
+
     async def close(self) -> None:
+        for phone in list(self._phones.values()):
+            await phone.close()
         for viewer in list(self._viewers.values()):
             await viewer.close()
         for websocket in list(self._upstreams.values()):
@@ -248,7 +304,7 @@ class MediaBridge:
 
     def _fan_out(self, lane: str, unit: MediaUnit) -> None:
         starved = False
-        for viewer_id in self.board.audience(lane):
+        for viewer_id in self.board.audience(lane, unit.kind):
             viewer = self._viewers[viewer_id]
             viewer.send(unit)
             starved = starved or viewer.video_queue.wants_keyframe
@@ -264,7 +320,7 @@ class MediaBridge:
         self._rearm()
         waits: list[Action] = []
         for action in actions:
-            if isinstance(action, Announce | Burst):
+            if isinstance(action, _AT_ONCE):
                 self._at_once(action)
             else:
                 waits.append(action)
@@ -273,11 +329,30 @@ class MediaBridge:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    def _at_once(self, action: Announce | Burst) -> None:
+    def _act_now(self, actions: list[Action]) -> None:
+        """Route a voice in the caller's turn (the rest, if any, as ``_later``)."""
+        rest: list[Action] = []
+        for action in actions:
+            if isinstance(action, _AT_ONCE):
+                self._at_once(action)
+            else:
+                rest.append(action)
+        if rest:
+            self._later(rest)
+
+    def _at_once(self, action: Announce | Burst | HearPhone | SpeakToPhone) -> None:
         if isinstance(action, Announce):
             self._announce(action.event)
-        else:
+        elif isinstance(action, Burst):
             self._burst(action)
+        elif isinstance(action, HearPhone):
+            viewer = self._viewers.get(action.viewer)
+            if viewer is not None:
+                viewer.send(action.unit)
+        else:
+            phone = self._phones.get(action.phone)
+            if phone is not None:
+                phone.send(action.unit)
 
     async def _act(self, actions: list[Action]) -> None:
         self._rearm()
@@ -285,7 +360,7 @@ class MediaBridge:
 
     async def _perform(self, actions: list[Action]) -> None:
         for action in actions:
-            if isinstance(action, Announce | Burst):
+            if isinstance(action, _AT_ONCE):
                 self._at_once(action)
             elif isinstance(action, Notify):
                 if await self.hub.notify(action.lane, action.media):
@@ -300,6 +375,11 @@ class MediaBridge:
             elif isinstance(action, CloseViewer):
                 log.info("media.viewer.reaped viewer=%s reason=%s", action.viewer, action.reason)
                 await self.release(action.viewer)
+            elif isinstance(action, ClosePhone):
+                phone = self._phones.get(action.phone)
+                if phone is not None:
+                    log.info("media.phone.ended phone=%s reason=%s", action.phone, action.reason)
+                    await phone.close()
             else:
                 await self._to_upstream(action)
 

@@ -3,8 +3,9 @@ watches it, which media connection carries it, what the lane was asked to stream
 intercom floor, and the times that run out.
 
 ``MediaBridge`` feeds it what happened, with the time (``now``, monotonic seconds), and
-carries out the actions it returns: tell a lane what to stream, ask it for a keyframe,
-pass the agent's voice on, close a media connection or a viewer, announce a change.
+carries out the actions it returns (``media.centre.actions``): tell a lane what to
+stream, ask it for a keyframe, pass a voice on, close a media connection, a viewer or a
+phone, announce a change.
 Nothing here awaits, so every rule below is tested with literals and no sockets.
 
 Times that run out (``deadline`` is the next, ``expire(now)`` acts on those passed):
@@ -19,6 +20,17 @@ Times that run out (``deadline`` is the next, ``expire(now)`` acts on those pass
 The floor: one voice at a lane. A talking viewer takes it when it is free, or when it
 was reserved for its user; ``reserve`` holds it for a user before any viewer exists
 (an agent a call is routed to), until ``release``.
+
+Phone calls (the help page): each call is a *line* at the lane whose sticker placed it
+(``media.centre.lines``), held by the agent who answered it. While an agent holds a
+line, their viewers of that lane carry the caller's voice *instead of* the lane's
+microphone (``HearPhone``; the lane's sound is not sent to them, nor asked of the lane
+for them), and their talking viewers' speech goes to the caller's phone
+(``SpeakToPhone``) instead of the lane's speaker, without taking the lane's floor: the
+lane's intercom stays free for a lane call at the same lane. They still see the lane's
+camera. A holder with no viewer of the lane open yet hears nothing of the caller until
+they open one, and may open one while the lane is offline (no picture, the caller's
+voice). The caller's voice before an answer goes nowhere.
 """
 
 from __future__ import annotations
@@ -30,75 +42,34 @@ from dataclasses import dataclass, field
 
 from gates.protocol import Media
 from media.buffers import GopCache, Timeline
+from media.centre.actions import (
+    Action,
+    Announce,
+    AskKeyframe,
+    Burst,
+    ClosePhone,
+    CloseUpstream,
+    CloseViewer,
+    HearPhone,
+    Notify,
+    Speak,
+    SpeakToPhone,
+    Upstream,
+)
+from media.centre.lines import Line, PhoneLines
 from media.centre.viewing import (
     FloorChanged,
-    MediaEvent,
     StreamChanged,
     ViewerJoined,
     ViewerLeft,
     Viewing,
 )
-from media.errors import IntercomBusy, LaneOffline
+from media.errors import CallOver, IntercomBusy, LaneOffline
 from media.messages import CloseCode
 from media.units import AUDIO_CLOCK, VIDEO_CLOCK, Kind, MediaUnit
 
 # Opus packets from browsers are 20 ms; the lane's speaker needs a pts clock only.
 SPEECH_STEP = AUDIO_CLOCK // 50
-
-Upstream = int  # the driver's handle of one media connection
-
-
-# ------------------------------------------------------------------ actions
-
-
-@dataclass(frozen=True, slots=True)
-class Notify:
-    """Send ``media`` on the lane's link: what it should stream now."""
-
-    lane: str
-    media: Media
-
-
-@dataclass(frozen=True, slots=True)
-class AskKeyframe:
-    upstream: Upstream
-
-
-@dataclass(frozen=True, slots=True)
-class Speak:
-    """The talking agent's Opus packet, to the lane's speaker."""
-
-    upstream: Upstream
-    unit: MediaUnit
-
-
-@dataclass(frozen=True, slots=True)
-class CloseUpstream:
-    upstream: Upstream
-    code: int
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Burst:
-    """Send a joining viewer the current GOP, so it decodes at once."""
-
-    viewer: str
-    units: tuple[MediaUnit, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class CloseViewer:
-    viewer: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Announce:
-    event: MediaEvent
-
-
-Action = Notify | AskKeyframe | Speak | CloseUpstream | Burst | CloseViewer | Announce
 
 
 @dataclass(slots=True)
@@ -145,6 +116,7 @@ class Switchboard:
         self._pending: dict[str, Viewing] = {}  # admitted, answer not yet out
         self._lane_of: dict[str, str] = {}  # joined viewer -> lane
         self._connect_by: dict[str, float] = {}
+        self._lines = PhoneLines()
 
     # ------------------------------------------------------------- queries
 
@@ -156,10 +128,17 @@ class Switchboard:
         lane = self._lane_of.get(viewer_id)
         return None if lane is None else self._feeds[lane].viewers[viewer_id]
 
-    def audience(self, lane: str) -> Iterable[str]:
-        """The ids of the viewers a unit of ``lane`` goes to."""
+    def audience(self, lane: str, kind: Kind) -> Iterable[str]:
+        """The ids of the viewers a unit of ``lane`` of ``kind`` goes to: every viewer
+        for video; for the lane's sound, all but those of agents on a phone call there
+        (they hear the caller)."""
         feed = self._feeds.get(lane)
-        return feed.viewers.keys() if feed is not None else ()
+        if feed is None:
+            return ()
+        if kind is Kind.VIDEO:
+            return feed.viewers.keys()
+        on_phone = self._lines.holders(lane)
+        return [v.id for v in feed.viewers.values() if v.watcher.username not in on_phone]
 
     def streaming(self, lane: str) -> bool:
         """Whether the lane's media connection is up."""
@@ -188,10 +167,11 @@ class Switchboard:
         """A browser asks to watch; raises ``LaneOffline`` or ``IntercomBusy`` and
         changes nothing, or holds its place (and the floor, to talk) while the centre
         answers its offer."""
-        if not online:
+        on_phone = self._lines.held(viewing.lane, viewing.watcher.username) is not None
+        if not online and not on_phone:
             raise LaneOffline(f"lane {viewing.lane} is offline")
         feed = self._feed(viewing.lane, online)
-        actions = self._take_floor(feed, viewing) if viewing.talk else []
+        actions = self._take_floor(feed, viewing) if viewing.talk and not on_phone else []
         self._pending[viewing.id] = viewing
         return actions
 
@@ -261,10 +241,16 @@ class Switchboard:
         return actions
 
     def speech(self, viewer_id: str, packet: bytes, captured: float) -> list[Action]:
-        """A talking viewer's Opus packet: on to the lane if it holds the floor."""
+        """A talking viewer's Opus packet: on to the caller if its user holds a phone
+        call at the lane, else on to the lane if it holds the floor."""
         lane = self._lane_of.get(viewer_id)
         feed = self._feeds[lane] if lane is not None else None
-        if feed is None or feed.hold is None or feed.hold.viewer != viewer_id:
+        if feed is None:
+            return []
+        line = self._lines.held(feed.lane, feed.viewers[viewer_id].watcher.username)
+        if line is not None:
+            return self._to_phone(line, packet, captured)
+        if feed.hold is None or feed.hold.viewer != viewer_id:
             return []
         if feed.upstream is None:
             return []
@@ -272,6 +258,64 @@ class Switchboard:
         seq = feed.speech_seq
         unit = MediaUnit(Kind.AUDIO, seq, seq * SPEECH_STEP, captured, packet)
         return [Speak(feed.upstream, unit)]
+
+    # ------------------------------------------------------------- phone calls
+
+    def line(self, line_id: str, lane: str, holder: str | None) -> list[Action]:
+        """Phone call ``line_id`` at ``lane`` is held by ``holder`` now (None: nobody
+        answered it, or it went back to the queue)."""
+        if not self._lines.put(line_id, lane, holder):
+            return []
+        return self._ask_again(lane)
+
+    def end_line(self, line_id: str) -> list[Action]:
+        """The phone call is over: its phone is closed."""
+        line = self._lines.remove(line_id)
+        if line is None:
+            return []
+        actions: list[Action] = []
+        if line.phone is not None:
+            actions.append(ClosePhone(line.phone, "the call is over"))
+        return actions + self._ask_again(line.lane)
+
+    def phone_joined(self, line_id: str, phone: str) -> list[Action]:
+        """The caller's phone offered its voice for the call: it carries the call from
+        now on, replacing an earlier connection of the page. Raises ``CallOver`` for a
+        call that is over, and changes nothing."""
+        line = self._lines.get(line_id)
+        if line is None:
+            raise CallOver(f"call {line_id} is over")
+        previous = self._lines.connect(line, phone)
+        if previous is None:
+            return []
+        return [ClosePhone(previous, "replaced by the page's new connection")]
+
+    def phone_left(self, phone: str) -> list[Action]:
+        self._lines.disconnect(phone)
+        return []
+
+    def phone_voice(self, phone: str, unit: MediaUnit) -> list[Action]:
+        """The caller's Opus packet: to every viewer of the lane that carries sound and
+        belongs to the agent who holds the call; nowhere before an answer."""
+        line = self._lines.of_phone(phone)
+        if line is None:
+            return []
+        heard = MediaUnit(Kind.AUDIO, unit.seq, line.heard.map(unit.pts), unit.captured, unit.data)
+        feed = self._feeds.get(line.lane)
+        if line.holder is None or feed is None:
+            return []
+        return [
+            HearPhone(viewing.id, heard)
+            for viewing in feed.viewers.values()
+            if viewing.listen and viewing.watcher.username == line.holder
+        ]
+
+    def _to_phone(self, line: Line, packet: bytes, captured: float) -> list[Action]:
+        if line.phone is None:
+            return []
+        line.spoken += 1
+        unit = MediaUnit(Kind.AUDIO, line.spoken, line.spoken * SPEECH_STEP, captured, packet)
+        return [SpeakToPhone(line.phone, unit)]
 
     # ------------------------------------------------------------- the lane
 
@@ -369,15 +413,24 @@ class Switchboard:
         """Tell the lane what to stream, when that changed and it can hear it."""
         if feed.stream is None:
             feed.stream = self._new_stream()
+        on_phone = self._lines.holders(feed.lane)
         wanted = Media(
             feed.stream,
             video=bool(feed.viewers),
-            audio=any(viewing.listen for viewing in feed.viewers.values()),
+            audio=any(
+                viewing.listen and viewing.watcher.username not in on_phone
+                for viewing in feed.viewers.values()
+            ),
         )
         if wanted == feed.asked or not feed.online:
             return []
         feed.asked = wanted
         return [Notify(feed.lane, wanted)]
+
+    def _ask_again(self, lane: str) -> list[Action]:
+        """Who hears the lane's sound changed: the lane is told if someone watches."""
+        feed = self._feeds.get(lane)
+        return self._ask(feed) if feed is not None and feed.viewers else []
 
     def _stop(self, feed: _Feed) -> list[Action]:
         """Nobody watched for the grace time: the lane stops and hangs up."""
