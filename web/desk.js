@@ -94,7 +94,9 @@ export class Desk {
         break;
       case "ring_stopped":
         if (this.book.clearRing(message.call_id)) this.ringer.stop();
-        if (message.reason === "missed") this.notices.show("ring.missed");
+        if (message.reason === "missed" || message.reason === "cancelled") {
+          this.notices.show(`ring.${message.reason}`);
+        }
         break;
       case "agent":
         if (message.agent?.name === this.book.username) this.book.setMe(message.agent);

@@ -269,6 +269,7 @@ const zh = {
   "ring.wait_left": "已等待 {time} · {s} 秒后转给其他坐席",
   "ring.transferred": "{agent} 转来",
   "ring.missed": "来电未接听，已转给其他坐席",
+  "ring.cancelled": "来电方已挂断",
 
   "call.title": "通话中",
   "call.transfer": "转接",
@@ -643,6 +644,7 @@ const en = {
   "ring.wait_left": "Waiting {time} · rings another agent in {s} s",
   "ring.transferred": "from {agent}",
   "ring.missed": "Call not answered; it rings another agent",
+  "ring.cancelled": "The caller hung up",
 
   "call.title": "On a call",
   "call.transfer": "Transfer",

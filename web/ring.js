@@ -48,6 +48,7 @@ export class Ringer {
     this.flashTimer = null;
     this.flashOn = false;
     this.notification = null;
+    this.askedToNotify = false;
     this.favicon = document.getElementById("favicon");
     this.favicon.href = ICON_IDLE;
     const unlock = () => this.unlock();
@@ -63,14 +64,15 @@ export class Ringer {
     return this.context?.state !== "running";
   }
 
-  /** Called on every user gesture: make or resume the AudioContext, ask once whether
-   * notifications may be shown. */
+  /** Called on every user gesture: make or resume the AudioContext, and at the first
+   * ask whether notifications may be shown (once a page: a dismissed question stays
+   * "default", and asking at every click would nag). */
   unlock() {
     const context = this.audio();
     if (context?.state === "suspended") context.resume().catch(() => {});
-    if (typeof Notification !== "undefined" && Notification.permission === "default") {
-      Notification.requestPermission().catch(() => {});
-    }
+    if (this.askedToNotify || typeof Notification === "undefined") return;
+    this.askedToNotify = true;
+    if (Notification.permission === "default") Notification.requestPermission().catch(() => {});
   }
 
   audio() {
