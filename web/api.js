@@ -114,6 +114,17 @@ export const api = {
       session: false,
       timeoutMs: 5_000,
     }),
+  acceptCall: (callId) => request("POST", `api/calls/${encodeURIComponent(callId)}/accept`),
+  declineCall: (callId) => request("POST", `api/calls/${encodeURIComponent(callId)}/decline`),
+  // to: an agent's username or "supervisors".
+  transferCall: (callId, to, note) =>
+    request("POST", `api/calls/${encodeURIComponent(callId)}/transfer`, { body: { to, note } }),
+  // outcome: {category, plate, amount_fen, note}
+  endCall: (callId, outcome) =>
+    request("POST", `api/calls/${encodeURIComponent(callId)}/end`, { body: outcome }),
+  // state: "available" | "break"; a break's reason
+  setState: (state, reason = "") => request("POST", "api/agents/me/state", { body: { state, reason } }),
+  agents: () => request("GET", "api/agents"),
   audit: (limit, before) => {
     const query = new URLSearchParams({ limit: String(limit) });
     if (before != null) query.set("before", String(before));

@@ -72,18 +72,48 @@
 //     #live-close
 //   window.seatLive            the live view; .pc = the current RTCPeerConnection or null,
 //                              .viewer = its viewer id at the centre
+//
+//   The call desk (README, "Answering calls at the console"):
+//   body[data-view]            also "agents" (supervisors' floor); data-ringing="true|false"
+//   #agent-state[data-state]   offline | available | ringing | on_call | wrap_up | break
+//   #state-available #state-break #state-error[data-error]
+//   #break-dialog              input[name="break-reason"] rest|meal|training|other, #break-confirm
+//   #sound-hint                shown while the page may not sound yet (no click since load)
+//   #desk-notice[data-notice]  the latest news: an i18n key ("queue.taken", "call.ended",
+//                              "call.transferred", ...) or an API error code
+//   #ring-card[data-call][data-source]  #ring-accept #ring-decline
+//   #call-card[data-call][data-lane][data-level="ok|warned|breached"]  #call-clock
+//     #call-open #call-display #call-live #call-transfer #call-end
+//     #outcome-form #outcome-category #outcome-plate #outcome-amount (yuan) #outcome-note
+//     #outcome-submit; #outcome-{category,plate,amount,note}-error[data-error] beside each
+//   #transfer-dialog           input[name="transfer-to"] agent|supervisors, #transfer-agent,
+//                              #transfer-note, #transfer-confirm, #transfer-agent-error,
+//                              #transfer-error (both with data-error)
+//   #queue li[data-call][data-state][data-source]  button[data-action="pick"]; #queue-count
+//   #keys-dialog #keys-list    the shortcuts, on `?`
+//   #tab-agents[data-alerts]   alerts not yet seen; #agents-table tr[data-agent][data-state]
+//                              [data-connected]; #board-{waiting,longest,level,answered,
+//                              abandoned}; #alerts li[data-agent][data-kind]
+//   window.seatRing            the ringer: .started (tones started), .sounding, .notified,
+//                              .context (its AudioContext)
 
 import { api, setCsrfToken, setUnauthorizedHandler, streamUrl } from "./api.js";
 import { createAuditView } from "./audit.js";
+import { Desk } from "./desk.js";
 import { DisplayDialog, OpenGateDialog } from "./dialogs.js";
 import { applyStatic, errorText, label, lang, onLangChange, setLang, t } from "./i18n.js";
+import { createKeys } from "./keys.js";
 import { createLanesView } from "./lanes.js";
 import { LiveView } from "./live.js";
 import { CLOSE_UNAUTHORIZED, LiveStream } from "./stream.js";
+import { createSupervisorView } from "./supervisor.js";
 
 const $ = (id) => document.getElementById(id);
 const AUDIT_ROLES = new Set(["supervisor", "admin"]);
 const TICK_MS = 5_000;
+const CLOCK_MS = 1_000; // the call clocks, wait clocks and wrap-up countdown
+// The call queue's messages on the live stream (README, "Calls").
+const CALL_MESSAGES = new Set(["calls", "call", "queue", "ring", "ring_stopped", "agent", "alert"]);
 
 const session = {
   user: null, // {username, role, csrf_token} while logged in
@@ -108,13 +138,37 @@ const live = new LiveView({
   canListen: () => AUDIT_ROLES.has(session.user?.role),
   onShown: (id) => {
     lanes.watching(id);
-    $("main").classList.toggle("main--live", id !== null);
+    $("stage").classList.toggle("stage--live", id !== null);
   },
 });
 // For tests and for an engineer at the console: the live peer connection's getStats().
 window.seatLive = live;
 const openDialog = new OpenGateDialog((id) => lanes.get(id));
 const displayDialog = new DisplayDialog((id) => lanes.get(id));
+const desk = new Desk({
+  getLane: (id) => lanes.get(id),
+  live,
+  openGate: (id) => openDialog.show(id),
+  display: (id) => displayDialog.show(id),
+  agentNames: () => (canAudit() ? supervisor.names() : []),
+  title: () => t("app.title"),
+});
+// For tests and for an engineer at the console: the ringer (.started, .sounding, .context).
+window.seatRing = desk.ringer;
+const supervisor = createSupervisorView({ book: desk.book, getLane: (id) => lanes.get(id) });
+// Shortcuts act only inside a session; the login form is all fields anyway.
+const signedIn = (fn) => (...args) => (session.user ? fn(...args) : undefined);
+const keys = createKeys({
+  ringing: () => desk.book.ring !== null,
+  answer: signedIn(() => desk.answer()),
+  decline: signedIn(() => desk.decline()),
+  next: signedIn(() => desk.next()),
+  open: signedIn(() => desk.openGateForCall()),
+  end: signedIn(() => desk.askEnd()),
+  talking: () => live.mode === "intercom",
+  hold: (down) => live.hold(down),
+  mute: () => live.mode === "intercom" && live.toggleLatch(),
+});
 const audit = createAuditView({
   table: $("audit"),
   more: $("audit-more"),
@@ -137,12 +191,21 @@ function canAudit() {
 }
 
 function showView(view) {
-  if (view === "audit" && !canAudit()) view = "lanes";
+  if ((view === "audit" || view === "agents") && !canAudit()) view = "lanes";
+  const was = document.body.dataset.view;
   document.body.dataset.view = view;
   $("loading").hidden = view !== "loading";
   $("login-view").hidden = view !== "login";
+  $("workspace").hidden = view === "loading" || view === "login";
   $("lanes-view").hidden = view !== "lanes";
+  $("agents-view").hidden = view !== "agents";
   $("audit-view").hidden = view !== "audit";
+  if (view === "agents" && was !== "agents") {
+    delete $("tab-agents").dataset.alerts;
+    supervisor.shown();
+  } else if (view !== "agents") {
+    supervisor.hidden();
+  }
   for (const tab of $("tabs").querySelectorAll("[data-view]")) {
     if (tab.dataset.view === view) tab.setAttribute("aria-current", "page");
     else tab.removeAttribute("aria-current");
@@ -156,6 +219,7 @@ function showHeader() {
   $("logout").hidden = !user;
   $("tabs").hidden = !user;
   $("tab-audit").hidden = !canAudit();
+  $("tab-agents").hidden = !canAudit();
   $("conn-state").hidden = !user;
   if (user) {
     $("user-name").textContent = user.username;
@@ -304,6 +368,8 @@ function startSession(me) {
   setCsrfToken(me.csrf_token);
   lanes.clear();
   audit.clear();
+  supervisor.clear();
+  desk.start(me.username);
   showHeader();
   showView("lanes");
   $("main").focus();
@@ -327,6 +393,8 @@ function endSession(message) {
   openDialog.close();
   displayDialog.close();
   live.close();
+  desk.clear();
+  supervisor.clear();
   lanes.clear();
   audit.clear();
   showAttack(null);
@@ -360,12 +428,19 @@ async function logout() {
 
 function handleMessage(message) {
   if (!session.user) return;
+  if (CALL_MESSAGES.has(message.type)) {
+    desk.handle(message);
+    if (message.type === "agent" && message.agent) supervisor.agent(message.agent);
+    if (message.type === "alert" && message.alert && canAudit()) supervisor.alert(message.alert);
+    return;
+  }
   switch (message.type) {
     case "lanes":
       if (!Array.isArray(message.lanes)) return;
       session.synced = true;
       lanes.setAll(message.lanes);
       if (live.laneId) live.laneChanged(lanes.get(live.laneId));
+      desk.render();
       // A (re)connect may follow a gap: fetch the newest audit page again.
       if (audit.loaded) audit.load();
       break;
@@ -373,6 +448,7 @@ function handleMessage(message) {
       if (message.lane) {
         lanes.upsert(message.lane);
         if (message.lane.id === live.laneId) live.laneChanged(lanes.get(live.laneId));
+        desk.render(); // the call's lane: online, gate, last vehicle
       }
       break;
     case "audit":
@@ -413,6 +489,9 @@ function relabel() {
   displayDialog.relabel();
   live.relabel();
   audit.relabel();
+  desk.relabel();
+  supervisor.relabel();
+  keys.relabel();
 }
 
 function boot() {
@@ -431,6 +510,10 @@ function boot() {
     tab.addEventListener("click", () => showView(tab.dataset.view));
   }
   setInterval(() => lanes.tick(), TICK_MS);
+  setInterval(() => {
+    desk.tick();
+    if (document.body.dataset.view === "agents") supervisor.tick();
+  }, CLOCK_MS);
   // A closed tab must not hold a viewer (or the lane's intercom) until the centre's
   // ICE consent check notices; keepalive lets the DELETE outlive the page.
   window.addEventListener("pagehide", () => live.close({ keepalive: true, restoreFocus: false }));

@@ -42,3 +42,13 @@ export function ageMs(iso, now = Date.now()) {
   return Number.isNaN(ms) ? Infinity : now - ms;
 }
 
+
+/** A duration as a clock: "0:07", "4:05", "1:02:03"; "" for a missing one. */
+export function clock(seconds) {
+  if (typeof seconds !== "number" || !Number.isFinite(seconds)) return "";
+  const total = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = String(total % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
+}

@@ -113,10 +113,7 @@ export class LiveView {
       this.audio.muted = this.muted;
       this.render();
     });
-    b.latch.addEventListener("click", () => {
-      this.latched = !this.latched;
-      this.setTalking();
-    });
+    b.latch.addEventListener("click", () => this.toggleLatch());
     // Push-to-talk: the microphone is live only while the pointer or Space is down.
     const hold = b.hold;
     hold.addEventListener("pointerdown", (event) => {
@@ -148,9 +145,18 @@ export class LiveView {
 
   // ---- opening and closing ------------------------------------------------------------
 
-  async show(laneId) {
+  /**
+   * Open the view of `laneId`. With `intercom` it starts on the intercom (the lane's
+   * call was answered: its intercom is held for this agent), and with `talk` latched
+   * talking, as a phone call is once answered.
+   */
+  async show(laneId, { intercom = false, talk = false } = {}) {
     if (this.laneId === laneId) {
       this.root.focus();
+      if (intercom && !this.watch?.intercom) {
+        await this.switchTo(true, false);
+        if (talk && this.watch?.intercom) this.toggleLatch(true);
+      }
       return;
     }
     const opener = document.activeElement;
@@ -158,7 +164,8 @@ export class LiveView {
     this.opener = opener;
     this.laneId = laneId;
     this.problem = null;
-    this.held = this.latched = false;
+    this.held = false;
+    this.latched = intercom && talk;
     this.muted = this.audio.muted = false;
     this.freshness.reset();
     this.fresh = this.freshness.indicator(performance.now());
@@ -181,6 +188,8 @@ export class LiveView {
       // No answer: keep the last list (on a LAN it is empty anyway).
     }
     if (this.generation !== generation) return;
+    if (intercom) intercom = await this.openMic(generation);
+    if (this.generation !== generation) return;
     this.watch = new Watch(laneId, {
       iceServers: this.iceServers,
       online: this.laneOnline,
@@ -188,7 +197,25 @@ export class LiveView {
       onChange: () => this.changed(),
       onIntercomLost: () => this.stopMic(),
     });
-    this.watch.start();
+    this.watch.start({ intercom, listening: false });
+  }
+
+  /** The microphone for an intercom the view starts on; false (watching only, the
+   * failure shown) when it cannot be had. */
+  async openMic(generation) {
+    this.context();
+    try {
+      await this.mic.start();
+    } catch (error) {
+      if (this.generation === generation) this.fail(error);
+      return false;
+    }
+    if (this.laneId === null) {
+      this.stopMic(); // closed while the browser asked
+      return false;
+    }
+    this.meterOut.attach(this.mic.track);
+    return true;
   }
 
   /** Release everything: the viewer at the centre, the peer connection, the microphone. */
@@ -294,6 +321,12 @@ export class LiveView {
     this.mic.stop();
     this.held = this.latched = false;
     this.meterOut.detach();
+  }
+
+  /** Latch talking on or off (or the other way round): the mute key. */
+  toggleLatch(on = !this.latched) {
+    this.latched = on;
+    this.setTalking();
   }
 
   hold(down) {

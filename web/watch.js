@@ -41,9 +41,12 @@ export class Watch {
     this.closed = false;
   }
 
-  /** The first offer: video only. */
-  start() {
-    if (this.online) this.connect({ intercom: false, listening: false });
+  /** The first offer: video, and the intercom or listening in when `want` says so
+   * (kept for the lane's return if it is offline now). */
+  start(want = { intercom: false, listening: false }) {
+    this.intercom = want.intercom;
+    this.listening = want.listening;
+    if (this.online) this.connect(want);
   }
 
   /** RTCPeerConnection.connectionState, or what happens with no connection. */

@@ -1,0 +1,56 @@
+// One line of news on the desk: a call taken by someone else, a call handed on, a
+// refusal from the centre. It says what happened and goes after a few seconds; news the
+// agent must act on (put on a break) stays until the next.
+
+import { errorText, t } from "./i18n.js";
+
+const SHOWN_MS = 8_000;
+
+export class Notices {
+  constructor(node) {
+    this.node = node;
+    this.current = null; // {key, params} | {error}: kept for a language switch
+    this.timer = null;
+  }
+
+  /** Show `key` (an i18n key, also data-notice) with `params`; `sticky` keeps it. */
+  show(key, params = {}, sticky = false) {
+    this.set({ key, params }, sticky);
+  }
+
+  /** A refusal or failure of a request (an ApiError). */
+  error(error) {
+    this.set({ error }, false);
+  }
+
+  set(notice, sticky) {
+    clearTimeout(this.timer);
+    this.timer = sticky ? null : setTimeout(() => this.clear(), SHOWN_MS);
+    this.current = notice;
+    this.render();
+  }
+
+  clear() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.current = null;
+    this.render();
+  }
+
+  render() {
+    const notice = this.current;
+    this.node.hidden = !notice;
+    this.node.classList.toggle("desk-notice--bad", Boolean(notice?.error));
+    if (!notice) {
+      this.node.textContent = "";
+      delete this.node.dataset.notice;
+      return;
+    }
+    this.node.dataset.notice = notice.error ? notice.error.code : notice.key;
+    this.node.textContent = notice.error ? errorText(notice.error) : t(notice.key, notice.params);
+  }
+
+  relabel() {
+    this.render();
+  }
+}
