@@ -232,12 +232,14 @@ export class Desk {
     if (call) this.transfer.show(call, `${this.laneText(call)} · ${call.car_park}`);
   }
 
-  /** The live view of the call's lane; for a lane call with the intercom already on and
-   * talking, as a phone call is from the moment it is answered. */
+  /** The live view of the call's lane, talking from the moment it is answered: for a
+   * lane call with the lane's intercom, for a phone call with the caller (the centre
+   * routes the phone's voice to the holder's talking view instead of the lane's). A
+   * hotline call is on an ordinary phone: the view only. */
   startView(call) {
     if (!call) return;
     this.viewCall = call.id;
-    const intercom = call.source === "lane";
+    const intercom = call.source === "lane" || call.source === "phone";
     this.live.show(call.lane_id, { intercom, talk: intercom });
   }
 
