@@ -173,13 +173,14 @@ async def test_revoked_session_shows_the_expired_error(
     browser: Browser, staffed: Centre, lanes: LaneFactory
 ) -> None:
     """A session ended at the centre (as `seat user passwd` does) is an error the agent
-    must notice when the page next acts, not a logged-out notice."""
+    must notice, not a logged-out notice: the centre closes the page's stream as soon as
+    it reads the change, and the page says why."""
     await lanes("P1-OUT")
     page = await logged_in(browser, staffed, "alice")
     await staffed.store.delete_user_sessions("alice")
-    await page.locator('[data-lane="P1-OUT"] [data-action="open"]').click()
-    await page.select_option("#open-reason", "emergency")
-    await page.click("#open-confirm")
+    # Read the change now rather than at the next poll, which the page's own clicks
+    # would otherwise race.
+    await staffed.changes.poll()
     await expect(page.locator("body")).to_have_attribute("data-view", "login")
     error = page.locator("#login-error")
     await expect(error).to_be_visible()
