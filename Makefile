@@ -53,6 +53,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/flood.py
 	$(BIN)/python bench/media.py
 	$(BIN)/python -m bench.login_storm
+	$(BIN)/python bench/calls.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

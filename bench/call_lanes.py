@@ -1,0 +1,206 @@
+"""Simulated lanes for the call benchmark, many to a process, speaking the real lane link.
+
+    python -m bench.call_lanes CENTRE_URL LANES_JSON
+
+Each lane of ``LANES_JSON`` (lane id → token) dials the lane link, says ``hello``, sends
+a ``heartbeat`` whenever it has sent nothing for the interval the centre welcomed it with,
+and reads what the centre sends. Once every lane is welcomed the process prints
+``{"ready": N}``. A line ``call LANE EVENT_ID`` on stdin sends that lane's call button
+press and prints ``{"lane", "event_id", "sent_ns"}``, ``sent_ns`` being
+``time.monotonic_ns()`` just before the frame went to the socket: CLOCK_MONOTONIC is one
+clock for every process on the machine, so the benchmark compares it with the arrival the
+agents' clients stamp. A link the centre closes prints ``{"closed": LANE, "code": N}``,
+an error it answers ``{"error": CODE, "lane": LANE}``. The end of stdin ends it.
+``Fleet`` is the benchmark's end of such processes.
+
+The lanes are not ``LaneAgent`` (``bench/lane_fleet.py``): the press must be stamped as
+it leaves, which the agent's queue of events would hide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from bench.call_desks import Signal
+from bench.processes import Process
+from console.service import run_fast
+from gates.lane.agent import link_url
+
+HEARTBEAT_MS = 5000
+# Lanes dialling at once: all 500 together would only queue in the centre's backlog.
+DIALLING = 50
+DIAL_ATTEMPTS = 20
+
+
+def say(line: dict[str, object]) -> None:
+    print(json.dumps(line), flush=True)
+
+
+@dataclass
+class Lane:
+    id: str
+    ws: ClientConnection
+    heartbeat_s: float
+    last_sent: float
+
+    async def send(self, frame: str) -> None:
+        await self.ws.send(frame)
+        self.last_sent = time.monotonic()
+
+
+async def dial(url: str, lane_id: str, token: str, gate: asyncio.Semaphore) -> Lane:
+    """Connect and be welcomed, trying again while the centre is not listening yet."""
+    async with gate:
+        for attempt in range(DIAL_ATTEMPTS):
+            try:
+                ws = await connect(url, compression=None)
+                break
+            except OSError:
+                if attempt == DIAL_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.2)  # the centre is still starting
+        hello = {"type": "hello", "v": 1, "lane": lane_id, "token": token}
+        await ws.send(json.dumps({**hello, "heartbeat_ms": HEARTBEAT_MS, "agent": "bench"}))
+        welcome = json.loads(await ws.recv())
+        if welcome.get("type") != "welcome":
+            raise SystemExit(f"call_lanes: lane {lane_id} was not welcomed: {welcome}")
+        return Lane(lane_id, ws, welcome["heartbeat_ms"] / 1000, time.monotonic())
+
+
+async def listen(lane: Lane) -> None:
+    try:
+        async for raw in lane.ws:
+            message = json.loads(raw)
+            if message.get("type") == "error":
+                say({"error": message.get("code"), "lane": lane.id})
+    except ConnectionClosed as exc:
+        say({"closed": lane.id, "code": exc.rcvd.code if exc.rcvd else None})
+
+
+async def heartbeats(lanes: list[Lane]) -> None:
+    """Each lane beats when it has been quiet for its interval (checked every 0.5 s,
+    well inside the centre's 2.5 intervals of patience)."""
+    while True:
+        now = time.monotonic()
+        for lane in lanes:
+            if now - lane.last_sent >= lane.heartbeat_s:
+                await lane.send('{"type":"heartbeat"}')
+        await asyncio.sleep(0.5)  # the heartbeat's own clock
+
+
+async def main(server: str, lanes_file: Path) -> None:
+    tokens: dict[str, str] = json.loads(lanes_file.read_text())
+    url = link_url(server)
+    gate = asyncio.Semaphore(DIALLING)
+    lanes = await asyncio.gather(*(dial(url, lane, token, gate) for lane, token in tokens.items()))
+    by_id = {lane.id: lane for lane in lanes}
+    tasks = [asyncio.create_task(listen(lane)) for lane in lanes]
+    tasks.append(asyncio.create_task(heartbeats(lanes)))
+    say({"ready": len(lanes)})
+
+    loop = asyncio.get_running_loop()
+    stdin = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
+    while line := (await stdin.readline()).decode().split():
+        verb, lane_id, event_id = line
+        if verb != "call":
+            raise SystemExit(f"call_lanes: expected 'call LANE EVENT_ID', not {line}")
+        lane = by_id[lane_id]
+        frame = json.dumps({"type": "call", "event_id": event_id})
+        sent_ns = time.monotonic_ns()
+        await lane.send(frame)
+        say({"lane": lane_id, "event_id": event_id, "sent_ns": sent_ns})
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.gather(*(lane.ws.close() for lane in lanes), return_exceptions=True)
+
+
+class Fleet:
+    """Lanes spread over processes of this module: a press sent on command, when it
+    left, and what the processes reported."""
+
+    def __init__(self, processes: list[Process], home: dict[str, Process]) -> None:
+        self.processes = processes
+        self.home = home  # lane id -> the process that has it
+        self.closed: list[dict[str, object]] = []  # links the centre closed
+        self.errors: list[dict[str, object]] = []  # errors it answered
+        self._ready = 0
+        self._signal = Signal()
+        self._sent: dict[str, asyncio.Future[int]] = {}
+        self._reading = [asyncio.create_task(self._read(process)) for process in processes]
+
+    @classmethod
+    async def start(
+        cls, name: str, server: str, tokens: dict[str, str], count: int, work_dir: Path,
+        env: dict[str, str],
+    ) -> Fleet:  # fmt: skip
+        """``count`` processes sharing ``tokens``' lanes, once every lane is welcomed."""
+        lanes = list(tokens.items())
+        processes, home = [], {}
+        for k in range(count):
+            share = dict(lanes[k::count])
+            path = work_dir / f"{name.replace(' ', '-')}-{k}.json"
+            path.write_text(json.dumps(share))
+            process = await Process.start(
+                f"{name} {k}", ["bench.call_lanes", server, str(path)], env, pipes=True
+            )
+            processes.append(process)
+            home.update(dict.fromkeys(share, process))
+        fleet = cls(processes, home)
+        await fleet._until_ready()
+        return fleet
+
+    def press(self, lane: str, event_id: str) -> asyncio.Future[int]:
+        """Press ``lane``'s call button; resolves to when the frame left (ns)."""
+        sent = self._sent[event_id] = asyncio.get_running_loop().create_future()
+        stdin = self.home[lane].process.stdin
+        assert stdin is not None
+        stdin.write(f"call {lane} {event_id}\n".encode())
+        return sent
+
+    async def stop(self) -> None:
+        for process in self.processes:
+            if process.process.stdin is not None:
+                process.process.stdin.close()
+        for process in self.processes:
+            await process.stop()
+        await asyncio.gather(*self._reading, return_exceptions=True)
+
+    async def _until_ready(self) -> None:
+        def dead() -> list[Process]:
+            return [p for p in self.processes if p.process.returncode is not None]
+
+        await self._signal.until(lambda: bool(dead()) or self._ready == len(self.processes), 120)
+        if gone := dead():
+            raise RuntimeError(f"{gone[0].name} exited:\n" + "\n".join(gone[0].tail))
+        if self._ready < len(self.processes):
+            raise RuntimeError(f"{self._ready} of {len(self.processes)} lane processes ready")
+
+    async def _read(self, process: Process) -> None:
+        stdout = process.process.stdout
+        assert stdout is not None
+        while line := await stdout.readline():
+            said = json.loads(line)
+            if "ready" in said:
+                self._ready += 1
+            elif "sent_ns" in said:
+                self._sent[said["event_id"]].set_result(said["sent_ns"])
+            elif "closed" in said:
+                self.closed.append(said)
+            else:
+                self.errors.append(said)
+            self._signal.changed()
+        self._signal.changed()
+
+
+if __name__ == "__main__":
+    run_fast(main(sys.argv[1], Path(sys.argv[2])))
