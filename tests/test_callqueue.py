@@ -1174,6 +1174,19 @@ def test_finished_calls_are_forgotten_after_keep_s() -> None:
         queue.call(call.id)
 
 
+def test_a_press_replayed_after_its_call_was_forgotten_is_a_new_call() -> None:
+    """What is forgotten is forgotten whole: its event ids no longer match a press."""
+    queue = desk(keep_s=100, wrap_s=0)
+    queue.login("alice", 0.0)
+    first = place(queue, lane(event_id="e1"), 0.0)
+    queue.accept(first.id, "alice", 1.0)
+    queue.end(first.id, "alice", 10.0)
+    queue.tick(110.0)
+    again, _ = queue.place(lane(event_id="e1"), 120.0)
+    assert again.id != first.id
+    assert queue.call(again.id).state is CallState.RINGING
+
+
 # ------------------------------------------------------------------ agent states
 
 

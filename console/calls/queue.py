@@ -185,8 +185,8 @@ class CallQueue(QueueState):
     def accept(self, call_id: str, name: str, now: float) -> list[Effect]:
         """The agent takes the call, rung to them or picked from their queue (which ends
         a wrap-up early). Exactly one agent wins; accepting one's own call again does
-        nothing."""
-        before = self._queues()
+        nothing. The checks come before anything else: in a race every loser is refused
+        at the cost of a lookup, not of a look at every queue."""
         call = self._open(call_id)
         agent = self.agent(name)
         if call.state is CallState.ACTIVE:
@@ -196,6 +196,7 @@ class CallQueue(QueueState):
         _check_free(agent, allow_break=False)
         if not may_take(agent, call):
             raise NotYourCall("not_covered", f"call {call_id} is not for {name}")
+        before = self._queues()
         effects = self._drop_other_ring(agent, call_id)
         if call.state is CallState.RINGING:
             if call.offered_to == name:
@@ -344,7 +345,7 @@ class CallQueue(QueueState):
             if agent.wrap_until is not None:
                 yield agent.wrap_until, _Due.WRAP, agent.name
         settings = self.settings
-        for call in self._calls.values():
+        for call in self._unfinished.values():
             if call.ring_until is not None:
                 yield call.ring_until, _Due.RING, call.id
             if call.source is Source.LANE and call.answered is None and call.pending:
@@ -354,6 +355,7 @@ class CallQueue(QueueState):
                     yield call.answered + settings.warn_s, _Due.WARN, call.id
                 if not call.breached:
                     yield call.answered + settings.breach_s, _Due.BREACH, call.id
+        for call in self._calls.values():
             if call.ended is not None:
                 yield call.ended + settings.keep_s, _Due.FORGET, call.id
 
@@ -387,19 +389,18 @@ class CallQueue(QueueState):
         return [self._put_call(replace(self._calls[call_id], breached=True), CallStep.BREACHED)]
 
     def _forget(self, call_id: str, at: float) -> list[Effect]:
-        del self._calls[call_id]
+        self._drop_call(call_id)
         return [Forgotten(call_id)]
 
     # ------------------------------------------------------------- the steps' parts
 
     def _place(self, request: CallRequest, now: float) -> tuple[Call, list[Effect]]:
         lane, event_id = request.lane_id, request.event_id
-        for call in self._calls.values():
-            if event_id is not None and call.lane_id == lane and event_id in call.event_ids:
-                return call, []
+        if event_id is not None and (lane, event_id) in self._events:
+            return self._calls[self._events[(lane, event_id)]], []
         events = () if event_id is None else (event_id,)
         if request.source is Source.LANE:
-            for call in self._calls.values():
+            for call in self._unfinished.values():
                 if call.lane_id == lane and call.source is Source.LANE and not call.finished:
                     joined = replace(
                         call, presses=call.presses + 1, event_ids=call.event_ids + events

@@ -52,6 +52,11 @@ class QueueState:
         self._new_id = new_id
         self._calls: dict[str, Call] = {}
         self._agents: dict[str, Agent] = {}
+        # Indexes over ``_calls``, kept by ``_put_call``/``_drop_call``: finished calls
+        # stay a day (``keep_s``), so every step that scanned them all grew with the
+        # day's calls. The calls not finished, and which call each lane event made.
+        self._unfinished: dict[str, Call] = {}
+        self._events: dict[tuple[str, str], str] = {}
 
     # ------------------------------------------------------------- state
 
@@ -74,7 +79,8 @@ class QueueState:
         if data.get("version") != STATE_VERSION:
             raise ValueError(f"call queue state version {data.get('version')!r} is unknown")
         queue = cls(settings, new_id=new_id)
-        queue._calls = {call.id: call for call in map(Call.from_json, data["calls"])}
+        for call in map(Call.from_json, data["calls"]):
+            queue._store_call(call)
         queue._agents = {agent.name: agent for agent in map(Agent.from_json, data["agents"])}
         return queue
 
@@ -106,7 +112,7 @@ class QueueState:
         if not agent.online:
             return []
         return sorted(
-            (call for call in self._calls.values() if call.pending and may_take(agent, call)),
+            (call for call in self._unfinished.values() if call.pending and may_take(agent, call)),
             key=answer_order,
         )
 
@@ -120,7 +126,7 @@ class QueueState:
         takers = [a for a in self._agents.values() if a.online and may_take(a, call)]
         ahead = [
             other
-            for other in self._calls.values()
+            for other in self._unfinished.values()
             if other.pending
             and answer_order(other) < answer_order(call)
             and (not takers or any(may_take(a, other) for a in takers))
@@ -159,7 +165,7 @@ class QueueState:
         """Rings free agents: each waiting call, first to be answered first, to the
         eligible agent idle longest, preferring those not yet rung for it this round."""
         effects: list[Effect] = []
-        waiting = [c for c in self._calls.values() if c.state is CallState.WAITING]
+        waiting = [c for c in self._unfinished.values() if c.state is CallState.WAITING]
         for call in sorted(waiting, key=answer_order):
             free = [
                 agent
@@ -279,8 +285,24 @@ class QueueState:
         return [self._put_call(replace(call, wrap_ended=at), CallStep.WRAPPED)]
 
     def _put_call(self, call: Call, step: CallStep) -> CallChanged:
-        self._calls[call.id] = call
+        self._store_call(call)
         return CallChanged(call, step)
+
+    def _store_call(self, call: Call) -> None:
+        self._calls[call.id] = call
+        if call.finished:
+            self._unfinished.pop(call.id, None)
+        else:
+            self._unfinished[call.id] = call
+        for event_id in call.event_ids:
+            self._events[(call.lane_id, event_id)] = call.id
+
+    def _drop_call(self, call_id: str) -> None:
+        call = self._calls.pop(call_id)
+        self._unfinished.pop(call_id, None)
+        for event_id in call.event_ids:
+            if self._events.get((call.lane_id, event_id)) == call_id:
+                del self._events[(call.lane_id, event_id)]
 
     def _put_agent(self, agent: Agent) -> AgentChanged:
         self._agents[agent.name] = agent
