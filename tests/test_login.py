@@ -23,7 +23,7 @@ from console.settings import Settings, parse_trusted_proxies
 from console.sqlite_store import SQLiteStore
 from console.web import forwarded_client
 from gates.centre.status import LaneStatus
-from tests.conftest import PASSWORD, Centre, LaneFactory, start_centre
+from tests.conftest import PASSWORD, REAL_PASSWORD_HASH, Centre, LaneFactory, start_centre
 from tests.test_cli import seat
 from tests.test_stream import next_message, session_cookie, stream_url
 
@@ -65,7 +65,7 @@ async def test_login_storm_leaves_lanes_connected_and_healthz_answering(
     stays online, and /healthz keeps answering, with that lane online, meanwhile."""
     agents = [f"agent{n}" for n in range(16)]
     for name in agents:
-        await staffed.add_user(name, Role.AGENT)
+        await staffed.add_user(name, Role.AGENT, REAL_PASSWORD_HASH)
     await lanes("P1-OUT")
     offline: list[LaneStatus] = []
     unsubscribe = staffed.hub.subscribe(
@@ -96,7 +96,7 @@ async def test_logins_beyond_the_queue_are_refused_busy_and_change_nothing(
     agents = [f"agent{n}" for n in range(6)]
     async with centre_with(narrow, store) as centre:
         for name in agents:
-            await centre.add_user(name, Role.AGENT)
+            await centre.add_user(name, Role.AGENT, REAL_PASSWORD_HASH)
         async with centre.client() as client:
             responses = await asyncio.gather(*(login(client, name, PASSWORD) for name in agents))
         logins = await ledger(centre, AuditAction.LOGIN)
