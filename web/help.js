@@ -14,7 +14,8 @@
 //
 // For tests, window.seatHelp holds the call, its peer connection and its state.
 
-const GATHER_MS = 5000; // the centre takes no trickled candidates
+import { gathered } from "./ice.js";
+
 const STREAM_RETRY_MAX_MS = 4000;
 const VOICE_RETRY_MS = 2000;
 
@@ -205,22 +206,6 @@ function preferOpus(transceiver) {
   if (!codecs || typeof transceiver.setCodecPreferences !== "function") return;
   const opus = codecs.filter((codec) => codec.mimeType.toLowerCase() === "audio/opus");
   if (opus.length) transceiver.setCodecPreferences(opus);
-}
-
-function gathered(pc) {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      pc.removeEventListener("icegatheringstatechange", check);
-      resolve();
-    };
-    const check = () => {
-      if (pc.iceGatheringState === "complete") done();
-    };
-    const timer = setTimeout(done, GATHER_MS);
-    pc.addEventListener("icegatheringstatechange", check);
-  });
 }
 
 function hear(track) {

@@ -8,10 +8,8 @@
 // listening: the centre refuses any other layout (offer_mismatch).
 
 import { api } from "./api.js";
+import { gathered } from "./ice.js";
 
-// The centre takes no trickled candidates; a TURN server that never answers must not
-// hold the offer forever, so what was gathered by then goes.
-const GATHER_MS = 5000;
 
 /** A failure on this side of the API; `code` is translated like the server's. */
 export class LiveError extends Error {
@@ -46,22 +44,6 @@ function prefer(transceiver, kind, mime) {
   wanted.sort((a, b) => score(b) - score(a));
   const rest = codecs.filter((codec) => codec.mimeType.toLowerCase() !== mime);
   transceiver.setCodecPreferences([...wanted, ...rest]);
-}
-
-function gathered(pc, timeoutMs) {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      pc.removeEventListener("icegatheringstatechange", check);
-      resolve();
-    };
-    const check = () => {
-      if (pc.iceGatheringState === "complete") done();
-    };
-    const timer = setTimeout(done, timeoutMs);
-    pc.addEventListener("icegatheringstatechange", check);
-  });
 }
 
 /**
@@ -105,7 +87,7 @@ export class Viewer {
         prefer(pc.addTransceiver("audio", { direction: "recvonly" }), "audio", "audio/opus");
       }
       await pc.setLocalDescription();
-      await gathered(pc, GATHER_MS);
+      await gathered(pc);
       const answer = await api.watch(this.laneId, {
         sdp: pc.localDescription.sdp,
         type: "offer",
