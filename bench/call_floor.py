@@ -69,7 +69,10 @@ async def serve(port: int) -> None:
         log_config=None,
         lifespan="off",
     )
-    await uvicorn.Server(config).serve(sockets=[listening_socket(config)])
+    sock = listening_socket(config)
+    # Listening from here on: a client that connects now waits in the backlog.
+    print(f"bench.floor.listening port={port}", file=sys.stderr, flush=True)
+    await uvicorn.Server(config).serve(sockets=[sock])
 
 
 class FloorAgent:
@@ -83,12 +86,8 @@ class FloorAgent:
 
     @classmethod
     async def open(cls, port: int) -> FloorAgent:
-        for _ in range(100):  # the relay process is starting: retry until it listens
-            try:
-                return cls(await connect(f"ws://127.0.0.1:{port}/agent"))
-            except OSError:
-                await asyncio.sleep(0.1)
-        raise RuntimeError("the floor's relay did not listen")
+        """Connect to a relay that has said it listens (``bench.floor.listening``)."""
+        return cls(await connect(f"ws://127.0.0.1:{port}/agent"))
 
     def arrival(self, event_id: str) -> asyncio.Future[int]:
         """When the press ``event_id`` arrived (ns); ask before sending it."""

@@ -37,7 +37,6 @@ from gates.lane.agent import link_url
 HEARTBEAT_MS = 5000
 # Lanes dialling at once: all 500 together would only queue in the centre's backlog.
 DIALLING = 50
-DIAL_ATTEMPTS = 20
 
 
 def say(line: dict[str, object]) -> None:
@@ -57,16 +56,9 @@ class Lane:
 
 
 async def dial(url: str, lane_id: str, token: str, gate: asyncio.Semaphore) -> Lane:
-    """Connect and be welcomed, trying again while the centre is not listening yet."""
+    """Connect and be welcomed; the server is listening before lanes are started."""
     async with gate:
-        for attempt in range(DIAL_ATTEMPTS):
-            try:
-                ws = await connect(url, compression=None)
-                break
-            except OSError:
-                if attempt == DIAL_ATTEMPTS - 1:
-                    raise
-                await asyncio.sleep(0.2)  # the centre is still starting
+        ws = await connect(url, compression=None)
         hello = {"type": "hello", "v": 1, "lane": lane_id, "token": token}
         await ws.send(json.dumps({**hello, "heartbeat_ms": HEARTBEAT_MS, "agent": "bench"}))
         welcome = json.loads(await ws.recv())

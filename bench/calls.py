@@ -342,6 +342,7 @@ async def bench() -> dict[str, Any]:
             relay_port = free_port()
             relay = await Process.start("relay", ["bench.call_floor", str(relay_port)], env)
             stack.push_async_callback(relay.stop)
+            await relay.logged("bench.floor.listening", 1)
             floor_agent = await FloorAgent.open(relay_port)
             stack.push_async_callback(floor_agent.close)
             relay_url = f"http://127.0.0.1:{relay_port}"

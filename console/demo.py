@@ -34,6 +34,7 @@ from .models import Direction, Role
 from .server import listening_socket, uvicorn_config
 from .settings import Settings
 from .sqlite_store import SQLiteStore
+from .stickers import issue_sticker, sticker_key
 from .store import Store
 
 
@@ -147,7 +148,12 @@ async def _run(settings: Settings, password: str) -> None:
                 )
             )
         every_s = settings.demo_call_every_s
-        print(_banner(url, password, tokens, processes, state_dir, every_s), flush=True)
+        # A driver's phone at the first lane: the page its help sticker points to, here.
+        helping = await issue_sticker(store, await sticker_key(store, settings), LANES[0].id, url)
+        print(
+            _banner(url, password, tokens, processes, state_dir, every_s, helping.url),
+            flush=True,
+        )
         lanes = {lane.id: process for lane, process in zip(LANES, processes, strict=True)}
         calls = asyncio.create_task(press_calls(app.state.hub, lanes, every_s, random.Random()))
         try:
@@ -171,6 +177,7 @@ def _banner(
     processes: list[asyncio.subprocess.Process],
     state_dir: Path,
     every_s: float,
+    help_url: str,
 ) -> str:
     lines = [
         "",
@@ -187,6 +194,7 @@ def _banner(
         lines.append(f"    {lane.id:7} pid {process.pid}:  {command}")
     lines += [
         f"  calls:    a lane rings about every {every_s:g} s; ring one with `kill -USR1 PID`",
+        f"  phone:    {help_url}  (the help page of {LANES[0].id}'s sticker: call from it)",
         "  audit:    .venv/bin/seat audit verify",
         "  stop:     Ctrl-C",
         "",

@@ -86,8 +86,8 @@ async def every_lane_once(
 
 
 async def test_demo_prints_a_working_console_and_restartable_lanes(tmp_path: Path) -> None:
-    """The printed login works, every lane comes online, and each printed lane command
-    logs only warnings, like the lanes the demo started."""
+    """The printed login works, every lane comes online, each printed lane command logs
+    only warnings, like the lanes the demo started, and the printed help page opens."""
     async with demo(tmp_path) as (port, banner):
         text = "\n".join(banner)
         assert f"console:  http://127.0.0.1:{port}/" in text
@@ -99,6 +99,11 @@ async def test_demo_prints_a_working_console_and_restartable_lanes(tmp_path: Pat
             assert "SEAT_LOG_LEVEL=WARNING" in words and words[0].startswith("SEAT_LANE_TOKEN=")
         async with console_stream(port) as stream:
             await every_lane_once(stream, lambda lane: lane["online"])
+        phone = re.search(r"phone:\s+(\S+)", text)
+        assert phone is not None and phone.group(1).startswith(f"http://127.0.0.1:{port}/help/")
+        async with httpx.AsyncClient() as client:
+            page = await client.get(phone.group(1))
+        assert page.status_code == 200 and LANES[0].name in page.text
 
 
 async def test_demo_lanes_take_turns_to_ring(tmp_path: Path) -> None:

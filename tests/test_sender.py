@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from aiortc import RTCPeerConnection, RTCRtpTransceiver
 from aiortc.mediastreams import MediaStreamError
-from aiortc.rtp import is_rtcp
+from aiortc.rtp import AnyRtcpPacket, RtcpSrPacket, is_rtcp
 
 from media.buffers import KeyframeQueue
 from media.centre import rtp
@@ -206,16 +206,33 @@ async def test_sender_reports_count_every_packet_sent(connect: Any) -> None:
     pair: Pair = await connect(Kind.VIDEO)
     units = h264_units(10, (640, 480))
     parts = [part for unit in units for part in rtp.payloads(unit)]
+    reported = asyncio.Queue[RtcpSrPacket]()
+    hear_reports(pair.incoming, reported.put_nowait)
     for unit in units:
         assert pair.feed.offer(unit)
     async with asyncio.timeout(10):
         while True:
+            # Sender reports come every 0.5 to 1.5 s: the first may leave before the
+            # last unit, so each is read until one counts them all.
+            await reported.get()
             stats = await pair.receiver_pc.getStats()
             reports = [s for s in stats.values() if s.type == "remote-outbound-rtp"]
             if reports and reports[0].packetsSent == len(parts):
                 break
-            await asyncio.sleep(0.1)  # sender reports come every 0.5 to 1.5 s
     assert reports[0].bytesSent == sum(len(part) for part in parts)
+
+
+def hear_reports(transceiver: RTCRtpTransceiver, heard: Callable[[RtcpSrPacket], None]) -> None:
+    """Call ``heard`` with each sender report the viewer's receiver has taken in."""
+    receiver = transceiver.receiver
+    handle = receiver._handle_rtcp_packet
+
+    async def handle_and_tell(packet: AnyRtcpPacket) -> None:
+        await handle(packet)
+        if isinstance(packet, RtcpSrPacket):
+            heard(packet)
+
+    receiver._handle_rtcp_packet = handle_and_tell  # type: ignore[method-assign]
 
 
 async def test_a_lost_video_packet_is_sent_again_when_the_viewer_asks(connect: Any) -> None:

@@ -6,6 +6,7 @@ DTLS failed, the centre closed it), and Opus it receives is read undecoded
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
@@ -74,8 +75,9 @@ def require_ice(parsed: SessionDescription) -> None:
         raise OfferRefused("malformed_sdp", "the offer carries no ICE credentials")
 
 
-class Peer:
-    """A peer connection; ``on_connected`` runs when ICE and DTLS are up."""
+class Peer(abc.ABC):
+    """A peer connection; ``on_connected`` runs when ICE and DTLS are up. A kind of peer
+    says what it sends from, who keeps it and how it is named."""
 
     role: ClassVar[str]  # what it is in log lines: media.{role}.state
 
@@ -107,17 +109,17 @@ class Peer:
         await self.pc.close()
         self._ended()
 
+    @abc.abstractmethod
     def _stop_sending(self) -> None:
         """Stop the feeds this peer sends from."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _ended(self) -> None:
         """Closed: tell whoever keeps it."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _names(self) -> str:
         """Who this is, for log lines."""
-        raise NotImplementedError
 
     async def _state_changed(self) -> None:
         state = self.pc.connectionState
