@@ -10,7 +10,7 @@ from .ledger import GENESIS_HASH
 
 # ------------------------------------------------------------------ schema
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # One tuple of statements per schema version; a database at version N gets the tuples
 # after N, each in its own transaction together with the new ``user_version``.
@@ -126,6 +126,16 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             actions     TEXT NOT NULL
         ) STRICT""",
         "CREATE INDEX call_records_by_end ON call_records (ended_at)",
+    ),
+    (
+        # Each finished call as the call queue holds it (``Call.to_json``), beside its
+        # record: a restarted centre remembers the day's finished calls from here, and
+        # ``call_state`` keeps only the open ones. A v4 state held them all: moved here.
+        "ALTER TABLE call_records ADD COLUMN queue_call TEXT",
+        """UPDATE call_records SET queue_call = (
+            SELECT held.value FROM call_state, json_each(call_state.state, '$.queue.calls') AS held
+            WHERE json_extract(held.value, '$.id') = call_records.id
+        )""",
     ),
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION

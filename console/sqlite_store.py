@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from .calls.record import CallRecord
+from .calls.record import CallRecord, KeptCall
 from .errors import Conflict, NotFound, StoreError
 from .ledger import AuditEntry, AuditRecord, as_utc, format_utc, parse_utc
 from .models import Change, ChangeKind, ChangesLost, Direction, LaneRecord, Role, Session, User
@@ -392,11 +392,17 @@ class SQLiteStore:
         return str(rows[0][0]) if rows else None
 
     async def save_call_state(
-        self, state: str, records: Sequence[CallRecord], audit: Sequence[AuditRecord]
+        self,
+        state: str,
+        records: Sequence[CallRecord],
+        kept: Sequence[KeptCall],
+        audit: Sequence[AuditRecord],
     ) -> list[AuditEntry]:
         """One transaction: the ledger's ``audit`` entries, the finished calls'
-        ``records`` and the queue's ``state`` after them, or nothing at all. Returns the
-        sealed entries. A record already written (the same call) is a ``Conflict``."""
+        ``records``, the ``kept`` finished calls beside their records (written now or
+        before) and the queue's ``state`` after them, or nothing at all. Returns the
+        sealed entries. A record already written (the same call) is a ``Conflict``; a
+        kept call without one is a ``NotFound``."""
         rows = [call_record_row(record) for record in records]
         saved = format_utc(_utc_now())
 
@@ -410,6 +416,12 @@ class SQLiteStore:
                     )
                 except sqlite3.IntegrityError:
                     raise Conflict("call_recorded", f"call {row[0]} has a record") from None
+            for call in kept:
+                cursor = conn.execute(
+                    "UPDATE call_records SET queue_call = ? WHERE id = ?", (call.text, call.call_id)
+                )
+                if cursor.rowcount != 1:
+                    raise NotFound("unknown_call", f"call {call.call_id} has no record")
             conn.execute(
                 "INSERT INTO call_state (id, state, saved_at) VALUES (1, ?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET state = excluded.state,"
@@ -422,6 +434,16 @@ class SQLiteStore:
         entries = await self._writer.submit(Together(tuple(audit), write))
         assert isinstance(entries, list)
         return entries
+
+    async def kept_calls(self, since: datetime) -> list[str]:
+        """The finished calls kept beside records of calls that ended at ``since`` or
+        after, as ``save_call_state`` was given them, in the order they ended."""
+        rows = await self._read(
+            "SELECT queue_call FROM call_records"
+            " WHERE ended_at >= ? AND queue_call IS NOT NULL ORDER BY ended_at, id",
+            (format_utc(since),),
+        )
+        return [str(row[0]) for row in rows]
 
     async def call_records(self, since: datetime, until: datetime) -> list[CallRecord]:
         """Calls that finished at ``since`` or after and before ``until``, in that order."""

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from .calls.record import CallRecord
+from .calls.record import CallRecord, KeptCall
 from .ledger import AuditEntry, AuditRecord
 from .models import Change, LaneRecord, Role, Session, User
 
@@ -59,6 +59,11 @@ class Store(Protocol):
 
     async def load_call_state(self) -> str | None: ...
     async def save_call_state(
-        self, state: str, records: Sequence[CallRecord], audit: Sequence[AuditRecord]
+        self,
+        state: str,
+        records: Sequence[CallRecord],
+        kept: Sequence[KeptCall],
+        audit: Sequence[AuditRecord],
     ) -> list[AuditEntry]: ...
+    async def kept_calls(self, since: datetime) -> list[str]: ...
     async def call_records(self, since: datetime, until: datetime) -> list[CallRecord]: ...

@@ -33,7 +33,7 @@ from .directory import Directory
 from .errors import ConsoleError
 from .ledger import AuditEntry
 from .live import LiveLogins
-from .models import Role, User
+from .models import LaneRecord, Role, User
 from .views import lane_json
 from .web import authenticate, encode_json, same_origin
 
@@ -73,6 +73,7 @@ class Streams:
         self.live = live
         self._tabs: set[_Tab] = set()
         self._presence: Presence | None = None
+        self._lanes: dict[str, tuple[LaneRecord, LaneStatus, str]] = {}
 
     def set_presence(self, presence: Presence) -> None:
         self._presence = presence
@@ -83,12 +84,19 @@ class Streams:
         that key the tab has not been sent yet (see ``Backlog``): keys of lanes are lane
         ids, other keys hold a space, which no lane id does."""
         made: dict[str, Message | None] = {}
+        # Each message is encoded once however many tabs get it (by identity: users
+        # who are shown the same thing are given the same object).
+        texts: dict[int, str] = {}
         for tab in self._tabs:
             if tab.username not in made:
                 made[tab.username] = message_for(tab.username)
             message = made[tab.username]
-            if message is not None:
-                tab.push(message, key)
+            if message is None:
+                continue
+            text = texts.get(id(message))
+            if text is None:
+                text = texts[id(message)] = encode_json(message)
+            tab.push(text, key)
 
     def lane_changed(self, lane_id: str) -> None:
         """A lane's record (name, car park) changed, or a lane was added: every tab
@@ -164,11 +172,27 @@ class Streams:
                     return
                 continue
             if isinstance(item, _LaneChanged):
-                record = self.directory.known_lane(item.lane)
-                if record is None:
+                text = self._lane_text(item.lane)
+                if text is None:
                     continue  # a lane not (or no longer) registered is not shown
-                item = {"type": "lane", "lane": lane_json(record, self.hub.status(item.lane))}
-            await websocket.send_text(encode_json(item))
+            else:
+                text = item if isinstance(item, str) else encode_json(item)
+            await websocket.send_text(text)
+
+    def _lane_text(self, lane_id: str) -> str | None:
+        """The lane's message as it is now, encoded once for every tab that sends it
+        before the lane changes again (a record or status is replaced, never changed)."""
+        record = self.directory.known_lane(lane_id)
+        if record is None:
+            self._lanes.pop(lane_id, None)
+            return None
+        status = self.hub.status(lane_id)
+        cached = self._lanes.get(lane_id)
+        if cached is not None and cached[0] is record and cached[1] is status:
+            return cached[2]
+        text = encode_json({"type": "lane", "lane": lane_json(record, status)})
+        self._lanes[lane_id] = (record, status, text)
+        return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,12 +205,13 @@ class _Tab:
 
     def __init__(self, username: str) -> None:
         self.username = username
-        self.backlog: Backlog[_LaneChanged | dict[str, Any]] = Backlog(QUEUE_LIMIT)
+        # A message to encode, or one published already encoded (``Streams.publish``).
+        self.backlog: Backlog[_LaneChanged | dict[str, Any] | str] = Backlog(QUEUE_LIMIT)
         self.wake = asyncio.Event()
         self.ended: str | None = None  # why its login no longer stands
         self.gone = False
 
-    def push(self, item: _LaneChanged | dict[str, Any], key: str | None = None) -> None:
+    def push(self, item: _LaneChanged | dict[str, Any] | str, key: str | None = None) -> None:
         self.backlog.put(item, key)
         self.wake.set()
 

@@ -4,6 +4,7 @@ agents' coverage; a database from before calls is upgraded in place."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import closing
@@ -20,13 +21,15 @@ from console.calls.record import (
     ActionTaken,
     CallRecord,
     Category,
+    KeptCall,
     Outcome,
     record_of,
 )
 from console.errors import Conflict, NotFound
 from console.ledger import AuditAction, AuditRecord, Verdict, verify_audit
 from console.models import Role
-from console.sqlite_schema import _MIGRATIONS
+from console.sqlite_rows import call_record_row
+from console.sqlite_schema import _MIGRATIONS, CALL_RECORD_COLUMNS
 from console.sqlite_store import SQLiteStore
 from gates.vocabulary import Direction
 
@@ -65,7 +68,7 @@ def step(call_id: str) -> list[AuditRecord]:
 async def test_a_step_is_written_with_its_entries_records_and_state(store: SQLiteStore) -> None:
     """The entries come back sealed and in the ledger, the record reads back as written."""
     record = finished_call()
-    entries = await store.save_call_state('{"v": 1}', [record], step("c1"))
+    entries = await store.save_call_state('{"v": 1}', [record], [], step("c1"))
     assert [(e.seq, e.action) for e in entries] == [(1, AuditAction.CALL_ENDED)]
     assert [e async for e in store.iter_audit()] == entries
     assert await store.load_call_state() == '{"v": 1}'
@@ -79,14 +82,14 @@ async def test_a_step_that_fails_leaves_no_entry_record_or_state(
     store: SQLiteStore, tmp_path: Path
 ) -> None:
     """A record written twice is refused, and the entries and state of that step with it."""
-    await store.save_call_state('{"v": 1}', [finished_call()], step("c1"))
+    await store.save_call_state('{"v": 1}', [finished_call()], [], step("c1"))
     with pytest.raises(Conflict):
-        await store.save_call_state('{"v": 2}', [finished_call()], step("c1"))
+        await store.save_call_state('{"v": 2}', [finished_call()], [], step("c1"))
     assert await store.audit_count() == 1
     assert await store.load_call_state() == '{"v": 1}'
     now = datetime.now(UTC)
     assert len(await store.call_records(now - timedelta(days=3650), now)) == 1
-    await store.save_call_state('{"v": 3}', [finished_call("c2")], step("c2"))
+    await store.save_call_state('{"v": 3}', [finished_call("c2")], [], step("c2"))
     assert await verify_audit(store) == Verdict(ok=True, count=2)
 
 
@@ -123,5 +126,49 @@ async def test_a_database_from_before_calls_is_upgraded_in_place(tmp_path: Path)
         alice = await store.get_user("alice")
         assert alice is not None and alice.coverage is None
         assert await store.load_call_state() is None
+    finally:
+        await store.close()
+
+
+async def test_a_finished_call_is_kept_beside_its_record_and_read_back(store: SQLiteStore) -> None:
+    """Written with its record, changed later (its wrap-up), read back from a time on."""
+    record = finished_call()
+    await store.save_call_state('{"v": 1}', [record], [KeptCall("c1", '{"c": 1}')], step("c1"))
+    await store.save_call_state('{"v": 2}', [], [KeptCall("c1", '{"c": 2}')], [])
+    assert await store.kept_calls(record.ended_at) == ['{"c": 2}']
+    assert await store.kept_calls(record.ended_at + timedelta(seconds=1)) == []
+
+
+async def test_a_call_kept_without_a_record_writes_nothing(store: SQLiteStore) -> None:
+    """Only a finished call is kept, and a finished call has its record."""
+    with pytest.raises(NotFound):
+        await store.save_call_state('{"v": 1}', [], [KeptCall("ghost", "{}")], step("ghost"))
+    assert await store.load_call_state() is None
+    assert await store.audit_count() == 0
+
+
+async def test_an_upgrade_moves_the_finished_calls_out_of_the_saved_state(tmp_path: Path) -> None:
+    """A v4 state held every call of the day; v5 keeps the finished ones beside their
+    records, where a restarted centre reads them."""
+    path = tmp_path / "seat.db"
+    record = finished_call()
+    open_call = {"id": "c9", "state": "waiting"}
+    ended_call = {"id": "c1", "state": "ended"}
+    state = json.dumps({"version": 1, "queue": {"calls": [open_call, ended_call]}})
+    with closing(sqlite3.connect(path)) as conn:
+        for version, statements in enumerate(_MIGRATIONS[:4], 1):
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+        row = call_record_row(record)
+        marks = ", ".join("?" * len(row))
+        conn.execute(f"INSERT INTO call_records ({CALL_RECORD_COLUMNS}) VALUES ({marks})", row)
+        conn.execute("INSERT INTO call_state VALUES (1, ?, '2026-11-28T00:00:00Z')", (state,))
+        conn.commit()
+    store = await SQLiteStore.open(path)
+    try:
+        assert [json.loads(text) for text in await store.kept_calls(record.ended_at)] == [
+            ended_call
+        ]
     finally:
         await store.close()

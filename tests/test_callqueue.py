@@ -16,7 +16,6 @@ from console.calls.effects import (
     CallChanged,
     CallStep,
     Effect,
-    Forgotten,
     QueueChanged,
     Ring,
     RingEnd,
@@ -1164,14 +1163,32 @@ def test_an_abandoned_lane_call_is_timed_at_its_deadline_even_when_ticked_late()
 
 
 def test_finished_calls_are_forgotten_after_keep_s() -> None:
-    """Kept a day for dedup and today's figures, then dropped with word to the driver."""
-    queue = desk(keep_s=100)
+    """Kept a day for dedup and today's figures, then dropped from memory: nothing to
+    write or tell (the saved state never held it, its record stays)."""
+    queue = desk(keep_s=100, wrap_s=0)
     call = on_call(queue)
     queue.end(call.id, "alice", 10.0)
-    effects = queue.tick(110.0)
-    assert Forgotten(call.id) in effects
+    queue.tick(10.0)  # the wrap-up of no length ends
+    assert queue.next_deadline() == 110.0
+    assert queue.tick(110.0) == []
     with pytest.raises(UnknownCall):
         queue.call(call.id)
+    assert queue.next_deadline() is None
+
+
+def test_finished_calls_are_forgotten_in_the_order_they_finished() -> None:
+    """The first to finish goes first, whenever each was placed."""
+    queue = desk(keep_s=100, wrap_s=0)
+    queue.login("alice", 0.0)
+    early = place(queue, lane("L1"), 0.0)
+    late = place(queue, lane("L2"), 1.0)
+    queue.accept(late.id, "alice", 2.0)
+    queue.end(late.id, "alice", 3.0)
+    queue.accept(early.id, "alice", 4.0)
+    queue.end(early.id, "alice", 5.0)
+    queue.tick(103.0)
+    assert [call.id for call in queue.calls()] == [early.id]
+    assert queue.next_deadline() == 105.0
 
 
 def test_a_press_replayed_after_its_call_was_forgotten_is_a_new_call() -> None:
@@ -1289,13 +1306,51 @@ def busy_desk() -> CallQueue:
 
 
 def test_the_state_round_trips_through_json() -> None:
-    """Everything, transfers and timers included, comes back equal."""
+    """Everything, transfers and timers included, comes back equal: the open calls and
+    agents from the state, the finished calls remembered apart."""
     queue = busy_desk()
+    finished = place(queue, lane("L4"), 9.0)
+    queue.accept(finished.id, "bob", 9.5)
+    queue.end(finished.id, "bob", 10.0)
     text = json.dumps(queue.to_json())
     again = CallQueue.from_json(json.loads(text))
+    again.remember(queue.finished())
     assert again.to_json() == queue.to_json()
     assert again.calls() == queue.calls() and again.agents() == queue.agents()
     assert again.next_deadline() == queue.next_deadline()
+
+
+def test_the_saved_state_holds_the_open_calls_only() -> None:
+    """What each step writes does not grow with the day's finished calls."""
+    queue = busy_desk()
+    finished = place(queue, lane("L4"), 9.0)
+    queue.accept(finished.id, "bob", 9.5)
+    queue.end(finished.id, "bob", 10.0)
+    saved = {call["id"] for call in queue.to_json()["calls"]}
+    assert saved == {call.id for call in queue.calls() if not call.finished}
+    assert finished.id not in saved and [c.id for c in queue.finished()] == [finished.id]
+
+
+def test_a_finished_call_remembered_after_a_restore_still_knows_its_press() -> None:
+    """A press replayed after the restart is still the call it made, though it ended."""
+    queue = desk(wrap_s=0)
+    queue.login("alice", 0.0)
+    call = place(queue, lane("L1", event_id="e1"), 1.0)
+    queue.accept(call.id, "alice", 2.0)
+    queue.end(call.id, "alice", 3.0)
+    again = CallQueue.from_json(queue.to_json(), queue.settings)
+    again.remember(queue.finished())
+    again.restored(4.0)
+    replayed, effects = again.place(lane("L1", event_id="e1"), 5.0)
+    assert (replayed.id, replayed.state, effects) == (call.id, CallState.ENDED, [])
+
+
+def test_only_finished_calls_are_remembered() -> None:
+    """An open call belongs to the saved state, not beside a record."""
+    queue = desk()
+    call = place(queue, lane(), 0.0)
+    with pytest.raises(ValueError, match="only finished calls"):
+        desk().remember([call])
 
 
 def test_after_a_restore_an_agent_on_a_call_has_the_grace_and_the_rest_are_offline() -> None:

@@ -7,9 +7,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
 
 from console.accounts import set_coverage
 from console.calls.record import ActionKind, ActionTaken, CallRecord, Category, Outcome
@@ -430,3 +433,38 @@ async def test_a_restarted_centre_still_has_its_waiting_and_active_calls(
                 assert ended.status_code == 200
                 await alice.post("/api/agents/me/state", {"state": "available"})
                 assert (await alice.next("ring"))["call_id"] == second
+
+
+async def test_a_restarted_centre_remembers_the_days_finished_calls(settings: Settings) -> None:
+    """The saved state holds the open calls only; the finished ones come back from beside
+    their records: today's figures stay whole, and a press the lane sends again after
+    the restart is still the call it made, while a new press is a new call."""
+    async with centre_with(settings) as centre:
+        await centre.add_user("alice", Role.AGENT)
+        await centre.add_user("sue", Role.SUPERVISOR)
+        token = await centre.add_lane("P1-OUT")
+        async with connect(centre.link) as ws, desk(centre, "alice") as alice:
+            await lane_hello(ws, "P1-OUT", token)
+            await ws.send('{"type":"call","event_id":"e1"}')
+            call_id = (await alice.next("ring"))["call_id"]
+            await alice.post(f"/api/calls/{call_id}/accept")
+            ended = await alice.post(f"/api/calls/{call_id}/end", {"category": "consultation"})
+            assert ended.status_code == 200
+        saved = await centre.store.load_call_state()
+        assert saved is not None and json.loads(saved)["queue"]["calls"] == []
+    async with centre_with(settings) as restarted:
+        async with connect(restarted.link) as ws, desk(restarted, "sue") as sue:
+            await lane_hello(ws, "P1-OUT", token)
+            await ws.send('{"type":"call","event_id":"e1"}')
+            await ws.send('{"type":"call","event_id":"e2"}')
+            second = await sue.next("call", lambda m: m["call"]["state"] != "ended")
+            floor = (await sue.client.get("/api/agents")).json()
+        placed = [e for e in await call_entries(restarted) if e.action == AuditAction.CALL_PLACED]
+    assert second["call"]["id"] != call_id
+    assert [e.detail["call"] for e in placed] == [call_id, second["call"]["id"]]
+    assert floor["board"]["answered"] == 1
+
+
+async def lane_hello(ws: ClientConnection, lane: str, token: str) -> None:
+    await ws.send(json.dumps({"type": "hello", "v": 1, "lane": lane, "token": token}))
+    assert json.loads(await ws.recv())["type"] == "welcome"

@@ -90,11 +90,4 @@ class QueueChanged:
     agents: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Forgotten:
-    """A finished call older than ``keep_s`` left the queue's state."""
-
-    call_id: str
-
-
-Effect = Ring | StopRinging | CallChanged | AgentChanged | Alert | QueueChanged | Forgotten
+Effect = Ring | StopRinging | CallChanged | AgentChanged | Alert | QueueChanged

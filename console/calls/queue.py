@@ -4,7 +4,8 @@ it is abandoned or breached.
 The driver feeds each step in with the time (``now``, ``time.time()`` seconds), carries
 out the effects that come back (``console.calls.effects``), and calls ``tick`` again at
 ``next_deadline()``: every timer is a time stored on a call or an agent, so the whole
-state is the ``Call`` and ``Agent`` values and survives a restart through ``to_json``.
+state is the ``Call`` and ``Agent`` values and survives a restart: the open calls and
+the agents through ``to_json``, each finished call saved once as it is (``remember``).
 A step that breaks a rule raises a ``CallError`` and changes nothing.
 
 Routing: waiting calls are taken highest priority first, oldest first within a priority;
@@ -37,7 +38,7 @@ from dataclasses import replace
 
 from console.errors import BadCallRequest, CallError, CallTaken, NotAvailable, NotYourCall
 
-from .effects import Alert, AlertKind, CallStep, Effect, Forgotten, RingEnd
+from .effects import Alert, AlertKind, CallStep, Effect, RingEnd
 from .model import (
     CHOSEN_STATES,
     MISSED_RINGS,
@@ -355,9 +356,11 @@ class CallQueue(QueueState):
                     yield call.answered + settings.warn_s, _Due.WARN, call.id
                 if not call.breached:
                     yield call.answered + settings.breach_s, _Due.BREACH, call.id
-        for call in self._calls.values():
-            if call.ended is not None:
-                yield call.ended + settings.keep_s, _Due.FORGET, call.id
+        # Only the first to finish: the rest are forgotten after it (the clock going
+        # back could keep one a little longer, never shorter).
+        oldest = next(iter(self._finished.values()), None)
+        if oldest is not None and oldest.ended is not None:
+            yield oldest.ended + settings.keep_s, _Due.FORGET, oldest.id
 
     def _grace_over(self, name: str, at: float) -> list[Effect]:
         """The console did not come back: the call returns to the queue with its first
@@ -389,8 +392,9 @@ class CallQueue(QueueState):
         return [self._put_call(replace(self._calls[call_id], breached=True), CallStep.BREACHED)]
 
     def _forget(self, call_id: str, at: float) -> list[Effect]:
+        """Out of memory only: the state never held it, and its record stays."""
         self._drop_call(call_id)
-        return [Forgotten(call_id)]
+        return []
 
     # ------------------------------------------------------------- the steps' parts
 

@@ -99,6 +99,16 @@ class ActionTaken:
 
 
 @dataclass(frozen=True, slots=True)
+class KeptCall:
+    """A finished call as the queue holds it (``Call.to_json`` as JSON text), saved
+    beside its record: a restarted centre remembers the day's finished calls from these
+    (a repeated press stays one call; today's figures stay whole)."""
+
+    call_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class CallRecord:
     """One finished call (ended or abandoned), with everything the day's figures need.
     Times are UTC; ``agent`` is the last holder (None: never answered)."""

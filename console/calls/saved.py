@@ -1,14 +1,16 @@
-"""The call service's saved state, one JSON text in the store: the queue's whole state
-(``CallQueue.to_json``) and the commands kept with the calls still open."""
+"""The call service's saved state, one JSON text in the store: the queue's state
+(``CallQueue.to_json``: the open calls and the agents) and the commands kept with the
+calls still open; and each finished call, saved once beside its record."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
 from .commands import CallCommands
-from .model import Settings
+from .model import Call, Settings
 from .queue import CallQueue
+from .record import KeptCall
 
 STATE_VERSION = 1
 
@@ -32,3 +34,12 @@ def parse_state(text: str, settings: Settings) -> tuple[CallQueue, CallCommands]
     if data.get("version") != STATE_VERSION:
         raise ValueError(f"the call service's saved state has version {data.get('version')!r}")
     return CallQueue.from_json(data["queue"], settings), CallCommands.from_json(data["commands"])
+
+
+def kept(call: Call) -> KeptCall:
+    return KeptCall(call.id, json.dumps(call.to_json(), ensure_ascii=False))
+
+
+def parse_kept(texts: Iterable[str]) -> list[Call]:
+    """The finished calls ``kept`` wrote."""
+    return [Call.from_json(json.loads(text)) for text in texts]

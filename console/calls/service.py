@@ -45,7 +45,7 @@ from media.centre.bridge import MediaBridge
 
 from ..audit import AuditLog
 from ..directory import Directory
-from ..errors import CallError, NotFound, StoreError
+from ..errors import CallError, ConsoleError, NotFound, StoreError
 from ..ledger import AuditEntry
 from ..models import LaneRecord, Role, User
 from ..store import Store
@@ -56,8 +56,8 @@ from .entries import CENTRE, entries
 from .floors import Floors
 from .model import Agent, AgentState, Call, CallRequest, CallState, Settings, Source
 from .queue import CallQueue
-from .record import Outcome, record_of
-from .saved import parse_state, state_text
+from .record import Outcome, record_of, utc
+from .saved import kept, parse_kept, parse_state, state_text
 from .telling import Teller
 from .views import agent_json
 
@@ -122,6 +122,8 @@ class CallService:
         if text is not None:
             self.queue, self.commands = parse_state(text, self.settings)
             self._saved = text
+        since = utc(self._clock() - self.settings.keep_s)
+        self.queue.remember(parse_kept(await self.store.kept_calls(since)))
         for call in self.queue.calls():
             self._follow(call)
         log.info(
@@ -314,19 +316,28 @@ class CallService:
     async def _run(self, actor: str, rule: Rule, *, outcome: Outcome | None = None) -> None:
         """One step, under the lock: the rule, the write, then the telling."""
         now = self._clock()
+        before = self.queue.finished()  # the state on disk holds none of them
         effects = rule(now)
         if effects or self._commands_unsaved:
-            await self._keep(effects, actor, outcome)
+            await self._keep(effects, actor, outcome, before)
             self._tell(effects, now)
         self._rearm()
 
-    async def _keep(self, effects: list[Effect], actor: str, outcome: Outcome | None) -> None:
-        """Write the step: its ledger entries, the records of the calls it finished and
-        the state after it, in one transaction; on failure, back to the state before."""
+    async def _keep(
+        self, effects: list[Effect], actor: str, outcome: Outcome | None, before: list[Call]
+    ) -> None:
+        """Write the step: its ledger entries, the records of the calls it finished, the
+        finished calls it changed and the state after it, in one transaction; on failure,
+        back to the state before (``before``: the finished calls held then)."""
         finished = {
             effect.call.id: effect
             for effect in effects
             if isinstance(effect, CallChanged) and effect.step in _FINISHING
+        }
+        changed = {
+            effect.call.id: effect.call
+            for effect in effects
+            if isinstance(effect, CallChanged) and effect.call.finished
         }
         commands = {call_id: self.commands.of(call_id) for call_id in finished}
         records = [
@@ -341,9 +352,12 @@ class CallService:
         audit = entries(effects, actor, self._held, outcome=outcome, actions=commands)
         state = state_text(self.queue, self.commands, finished)
         try:
-            written = await self.store.save_call_state(state, records, audit)
-        except StoreError as exc:
+            written = await self.store.save_call_state(
+                state, records, [kept(call) for call in changed.values()], audit
+            )
+        except ConsoleError as exc:  # the database's failure, or a defect it refused
             self.queue, _ = parse_state(self._saved, self.settings)
+            self.queue.remember(before)
             log.error("calls.step.unrecorded actor=%s error=%s", actor, exc.detail)
             raise StoreError(
                 "audit_failed", f"not done: the ledger could not record it ({exc.detail})"

@@ -10,7 +10,7 @@ that has already checked everything it needs; a rule that refuses raises first.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any, Self
 
@@ -56,16 +56,34 @@ class QueueState:
         # stay a day (``keep_s``), so every step that scanned them all grew with the
         # day's calls. The calls not finished, and which call each lane event made.
         self._unfinished: dict[str, Call] = {}
+        # The finished ones in the order they finished: the first is forgotten first.
+        self._finished: dict[str, Call] = {}
         self._events: dict[tuple[str, str], str] = {}
 
     # ------------------------------------------------------------- state
 
     def to_json(self) -> dict[str, Any]:
+        """The open calls and the agents. Finished calls are not in it: each is saved
+        once beside its record (``Call.to_json``), and ``remember`` takes them back, so
+        what a step writes does not grow with the day's calls."""
         return {
             "version": STATE_VERSION,
-            "calls": [call.to_json() for call in self._calls.values()],
+            "calls": [call.to_json() for call in self._unfinished.values()],
             "agents": [agent.to_json() for agent in self._agents.values()],
         }
+
+    def remember(self, calls: Iterable[Call]) -> None:
+        """Hold again finished calls saved apart from the state (those already held
+        stay as they are); call it before ``restored``."""
+        for call in sorted(calls, key=lambda call: (call.ended or 0.0, call.id)):
+            if not call.finished:
+                raise ValueError(f"call {call.id} is {call.state}: only finished calls are kept")
+            if call.id not in self._calls:
+                self._store_call(call)
+
+    def finished(self) -> list[Call]:
+        """The finished calls held, in the order they finished."""
+        return list(self._finished.values())
 
     @classmethod
     def from_json(
@@ -79,7 +97,8 @@ class QueueState:
         if data.get("version") != STATE_VERSION:
             raise ValueError(f"call queue state version {data.get('version')!r} is unknown")
         queue = cls(settings, new_id=new_id)
-        for call in map(Call.from_json, data["calls"]):
+        # A state saved by an older version holds finished calls too: in finishing order.
+        for call in sorted(map(Call.from_json, data["calls"]), key=lambda c: c.ended or 0.0):
             queue._store_call(call)
         queue._agents = {agent.name: agent for agent in map(Agent.from_json, data["agents"])}
         return queue
@@ -292,6 +311,7 @@ class QueueState:
         self._calls[call.id] = call
         if call.finished:
             self._unfinished.pop(call.id, None)
+            self._finished[call.id] = call  # a call finishes once: its place stays
         else:
             self._unfinished[call.id] = call
         for event_id in call.event_ids:
@@ -300,6 +320,7 @@ class QueueState:
     def _drop_call(self, call_id: str) -> None:
         call = self._calls.pop(call_id)
         self._unfinished.pop(call_id, None)
+        self._finished.pop(call_id, None)
         for event_id in call.event_ids:
             if self._events.get((call.lane_id, event_id)) == call_id:
                 del self._events[(call.lane_id, event_id)]

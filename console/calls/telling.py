@@ -22,7 +22,7 @@ from .floors import Floors
 from .model import Agent, AgentState, Call, Settings
 from .queue import CallQueue
 from .state import answer_order
-from .views import agent_json, board_json, call_json, may_see
+from .views import agent_json, board_json, call_json, may_accept, may_see
 
 
 class Teller:
@@ -127,11 +127,16 @@ class Teller:
         concerned: set[str],
         now: float,
     ) -> None:
+        shown: dict[bool, Message] = {}  # by may_accept: the call is made at most twice
+
         def message_for(user: str) -> Message | None:
             viewer = agents.get(user)
             if viewer is None or not (user in concerned or may_see(viewer, call)):
                 return None
-            return {"type": "call", "call": self.call(queue, call, viewer, now)}
+            accepts = may_accept(viewer, call)
+            if accepts not in shown:
+                shown[accepts] = {"type": "call", "call": self.call(queue, call, viewer, now)}
+            return shown[accepts]
 
         self.streams.publish(message_for, key=f"call {call.id}")
 

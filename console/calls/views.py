@@ -75,8 +75,13 @@ def call_json(
             for transfer in call.transfers
         ],
         "intercom": intercom,
-        "may_accept": call.pending and viewer.online and may_take(viewer, call),
+        "may_accept": may_accept(viewer, call),
     }
+
+
+def may_accept(viewer: Agent, call: Call) -> bool:
+    """The one way ``call_json`` shows a call differently to different viewers."""
+    return call.pending and viewer.online and may_take(viewer, call)
 
 
 def agent_json(agent: Agent, now: float) -> dict[str, Any]:
