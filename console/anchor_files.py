@@ -9,6 +9,8 @@ next append starts on a new line.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 from collections.abc import Iterator
@@ -126,6 +128,22 @@ def append_anchor(path: Path, checkpoint: Checkpoint) -> None:
 
 
 # ------------------------------------------------------------------ keys
+
+
+@contextlib.contextmanager
+def key_lock(path: Path, *, exclusive: bool) -> Iterator[None]:
+    """Held (``exclusive``) while the signing key at ``path`` and its first checkpoint
+    are made, and (shared) while a check reads the key and the newest checkpoint: two
+    files cannot appear at once, so without it a check in another process could find
+    the key alone, or half written, and call the checkpoints lost. ``flock`` on a file
+    beside the key; the kernel lets go if its holder dies."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
 
 
 def load_signing_key(path: Path) -> Ed25519PrivateKey | None:

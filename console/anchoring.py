@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from .checkpoints import AnchorSchedule, Checkpoint, key_id
 from .errors import ConsoleError
 from .ledger import GENESIS_HASH, AuditEntry
-from .ledger_check import sign_head, signing_key
+from .ledger_check import sign_head, sign_with_key
 from .settings import Settings
 from .store import Store
 
@@ -59,14 +59,10 @@ class Anchoring:
         mistyped ``SEAT_AUDIT_ANCHOR`` is found now, not in the logs a day later."""
         count, head = await self._head()
 
-        def first_checkpoint() -> Ed25519PrivateKey:
-            key = signing_key(self._settings)
-            sign_head(key, self._settings.anchor_file, count, head, self._now())
-            return key
-
-        self._key = await asyncio.to_thread(first_checkpoint)
+        key, _ = await asyncio.to_thread(sign_with_key, self._settings, count, head, self._now())
+        self._key = key
         await self._signed_up_to(count)
-        return key_id(self._key.public_key())
+        return key_id(key.public_key())
 
     async def run(self) -> None:
         """Signs what the start added, then keeps signing as the schedule says."""

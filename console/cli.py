@@ -26,8 +26,7 @@ from .ledger_check import (
     LedgerReport,
     audit_ledger,
     ensure_ledger_sound,
-    sign_head,
-    signing_key,
+    sign_with_key,
 )
 from .logs import configure as configure_logging
 from .models import Direction, Role
@@ -59,9 +58,8 @@ async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[int]
         code = await work(store)
         page = await store.audit_page(1)
         if page and page[0].seq > before:
-            key = await asyncio.to_thread(signing_key, settings)
             await asyncio.to_thread(
-                sign_head, key, settings.anchor_file, page[0].seq, page[0].hash, datetime.now(UTC)
+                sign_with_key, settings, page[0].seq, page[0].hash, datetime.now(UTC)
             )
         return code
     finally:
@@ -278,8 +276,7 @@ def _cmd_audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.database.is_file():
         raise SystemExit(f"no ledger at {settings.database}")
     report = ensure_ledger_sound(settings).report
-    key = signing_key(settings)
-    checkpoint = sign_head(key, settings.anchor_file, report.intact, report.head, datetime.now(UTC))
+    _, checkpoint = sign_with_key(settings, report.intact, report.head, datetime.now(UTC))
     print(checkpoint.to_line())
     print(
         f"signed {checkpoint.count} entries (key {checkpoint.key}), appended to "

@@ -23,6 +23,7 @@ from .anchor_files import (
     AnchorLines,
     append_anchor,
     create_signing_key,
+    key_lock,
     last_anchor,
     load_public_keys,
     load_signing_key,
@@ -138,8 +139,7 @@ def audit_ledger(
             Finding(None, "no public key to check the checkpoints' signatures with (--public-key)")
         )
         anchored = []
-    with read_ledger(database) as reader:
-        report = check_ledger(reader, anchored, keys)
+    report = read_ledger(database, lambda reader: check_ledger(reader, anchored, keys))
     return dataclasses.replace(
         report, findings=report.findings + tuple(findings), notes=tuple(notes)
     )
@@ -163,13 +163,14 @@ def check_before_start(settings: Settings) -> StartCheck:
     whole, once: that is the first start."""
     # The anchor file is read before the ledger: every checkpoint in it then covers
     # entries the ledger's snapshot holds, even while a centre writes both.
-    key = load_signing_key(settings.audit_key)
-    try:
-        lines = last_anchor(settings.anchor_file)
-    except FileNotFoundError:
-        lines = AnchorLines()
-    except OSError as exc:
-        return _fault(settings, f"the anchor file {settings.anchor_file}: {exc}")
+    with key_lock(settings.audit_key, exclusive=False):
+        key = load_signing_key(settings.audit_key)
+        try:
+            lines = last_anchor(settings.anchor_file)
+        except FileNotFoundError:
+            lines = AnchorLines()
+        except OSError as exc:
+            return _fault(settings, f"the anchor file {settings.anchor_file}: {exc}")
     last = lines.anchored[-1] if lines.anchored else None
     notes = tuple(lines.skipped)
     if key is None and last is not None:
@@ -187,8 +188,10 @@ def check_before_start(settings: Settings) -> StartCheck:
         checks.finish(0)
         report = _report(0, ChainCheck(), 0, checks)
     else:
-        with read_ledger(settings.database) as reader:
-            report = check_ledger(reader, [last] if last else [], keys, start=start)
+        found = [last] if last else []
+        report = read_ledger(
+            settings.database, lambda reader: check_ledger(reader, found, keys, start=start)
+        )
     return StartCheck(report, report.findings[0] if report.findings else None, notes)
 
 
@@ -204,8 +207,7 @@ def _fault(settings: Settings, problem: str) -> StartCheck:
     the count an operator may accept it at."""
     end = 0
     if settings.database.is_file():
-        with read_ledger(settings.database) as reader:
-            end = reader.end()
+        end = read_ledger(settings.database, LedgerReader.end)
     finding = Finding(None, problem)
     return StartCheck(LedgerReport(0, 0, GENESIS_HASH, end, (finding,)), finding)
 
@@ -244,20 +246,26 @@ def ensure_ledger_sound(settings: Settings, accept: int | None = None) -> StartC
 # ------------------------------------------------------------------ signing
 
 
-def signing_key(settings: Settings) -> Ed25519PrivateKey:
-    """The centre's key, made on first use."""
-    key = load_signing_key(settings.audit_key)
-    if key is None:
-        return create_signing_key(settings.audit_key, settings.audit_public_key)
-    if not settings.audit_public_key.exists():
-        write_public_key(settings.audit_public_key, key.public_key())
-    return key
+def sign_with_key(
+    settings: Settings, count: int, head: str, at: datetime
+) -> tuple[Ed25519PrivateKey, Checkpoint]:
+    """The centre's key, made on first use, and the checkpoint it signs of ``count``
+    entries ending in ``head``: a key made here appears with that checkpoint, as one
+    change to any check (``key_lock``)."""
+    with key_lock(settings.audit_key, exclusive=True):
+        key = load_signing_key(settings.audit_key)
+        if key is None:
+            key = create_signing_key(settings.audit_key, settings.audit_public_key)
+        elif not settings.audit_public_key.exists():
+            write_public_key(settings.audit_public_key, key.public_key())
+        return key, sign_head(key, settings.anchor_file, count, head, at)
 
 
 def sign_head(
     key: Ed25519PrivateKey, anchor: Path, count: int, head: str, at: datetime
 ) -> Checkpoint:
-    """Signs ``count`` entries ending in ``head`` and appends it to ``anchor``."""
+    """Signs ``count`` entries ending in ``head`` with a key that has signed before,
+    and appends it to ``anchor``."""
     checkpoint = sign_checkpoint(key, count, head, at)
     append_anchor(anchor, checkpoint)
     log.info("audit.anchor.signed count=%d head=%s path=%s", count, head, anchor)

@@ -27,14 +27,16 @@ import shutil
 import sqlite3
 import tempfile
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from .errors import CorruptAuditEntry, StoreError
 from .ledger import StoredEntry
 from .sqlite_schema import AUDIT_COLUMNS, SCHEMA_VERSION
 
 _Stamp = tuple[int, int, int, int] | None
+_T = TypeVar("_T")
 
 
 class LedgerReader:
@@ -68,12 +70,36 @@ class LedgerReader:
             raise CorruptAuditEntry(seq + 1, f"SQLite cannot read it: {exc}") from exc
 
 
-@contextlib.contextmanager
-def read_ledger(path: Path) -> Iterator[LedgerReader]:
-    """A snapshot of the ledger at ``path``; ``StoreError`` if there is none, if it is
-    not a ledger, or if the file changed under a read that could not lock it."""
+def read_ledger(path: Path, read: Callable[[LedgerReader], _T]) -> _T:
+    """``read(reader)`` on a snapshot of the ledger at ``path``; ``StoreError`` if there
+    is none, if it is not a ledger, or if the files keep changing under the read.
+
+    Which way to read depends on the files there, and a centre that starts or stops
+    meanwhile changes them (a start writes, a stop folds the WAL into the file and
+    deletes it and the ``-shm``): a read that fails so, while the files are no longer
+    those it was chosen for, is done again from the start, ``read`` and all."""
     if not path.is_file():
         raise StoreError("no_ledger", f"no ledger at {path}")
+    for attempt in range(1, _ATTEMPTS + 1):
+        files = _files(path)
+        try:
+            with _read(path) as reader:
+                return read(reader)
+        except StoreError as exc:
+            if exc.code not in _MOVED or attempt == _ATTEMPTS or _files(path) == files:
+                raise
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+# A centre changes the files at its start and its stop: more than this many changes
+# during one open, and the reader gives up with the error.
+_ATTEMPTS = 5
+# What a read that was chosen for other files fails with.
+_MOVED = frozenset({"read_failed", "ledger_changed"})
+
+
+@contextlib.contextmanager
+def _read(path: Path) -> Iterator[LedgerReader]:
     wal = path.with_name(path.name + "-wal")
     shm = path.with_name(path.name + "-shm")
     if _size(wal) == 0:
@@ -86,10 +112,18 @@ def read_ledger(path: Path) -> Iterator[LedgerReader]:
         with tempfile.TemporaryDirectory(prefix="seat-verify-") as scratch:
             copy = Path(scratch) / path.name
             with _checked_unchanged(path), _checked_unchanged(wal):
-                shutil.copyfile(path, copy)
-                shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
+                try:
+                    shutil.copyfile(path, copy)
+                    shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
+                except FileNotFoundError as exc:
+                    raise StoreError("read_failed", f"{path}: {exc}") from exc
             with _snapshot(copy, "mode=ro") as reader:
                 yield reader
+
+
+def _files(path: Path) -> tuple[_Stamp, ...]:
+    """The file, and the WAL and ``-shm`` beside it that decide how it is read."""
+    return tuple(_stamp(path.with_name(path.name + suffix)) for suffix in ("", "-wal", "-shm"))
 
 
 @contextlib.contextmanager

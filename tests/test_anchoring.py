@@ -8,14 +8,17 @@ import dataclasses
 import logging
 import re
 import stat
+import threading
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from console.anchor_files import append_anchor, last_anchor, load_public_keys, read_anchors
 from console.checkpoints import Checkpoint, sign_checkpoint, signature_problem
-from console.ledger import AuditAction, AuditRecord
+from console.ledger import GENESIS_HASH, AuditAction, AuditRecord
+from console.ledger_check import check_before_start, sign_with_key
 from console.settings import Settings
 from console.sqlite_store import SQLiteStore
 from tests.conftest import Running, start_centre
@@ -196,3 +199,29 @@ def test_receipt_is_one_line_signed_by_the_centres_key(tmp_path: Path) -> None:
         rf"signed 1 entries \(key {checkpoint.key}\), appended to {tmp_path}/audit-anchors.jsonl\n",
         receipt.stderr,
     )
+
+
+def test_a_check_never_finds_the_key_without_its_first_checkpoint(settings: Settings) -> None:
+    """A first signing makes the key and then appends its checkpoint; a check in
+    another process (threads here: ``flock`` is per open file) reading in between
+    would call the checkpoints lost and refuse the ledger. Checked over and over while
+    the key is made, no check finds that."""
+    done = threading.Event()
+    faults: list[str] = []
+
+    def check() -> None:
+        while not done.is_set():
+            fault = check_before_start(settings).fault
+            if fault is not None:
+                faults.append(fault.problem)
+
+    checker = threading.Thread(target=check)
+    checker.start()
+    try:
+        _, checkpoint = sign_with_key(settings, 0, GENESIS_HASH, datetime.now(UTC))
+    finally:
+        done.set()
+        checker.join()
+    assert faults == []
+    assert last_anchor(settings.anchor_file).anchored[-1].checkpoint == checkpoint
+    assert check_before_start(settings).fault is None

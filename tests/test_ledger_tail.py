@@ -13,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from console.anchor_files import append_anchor, load_public_keys
@@ -20,7 +21,8 @@ from console.checkpoints import sign_checkpoint
 from console.ledger import AuditAction, AuditRecord, StoredEntry, parse_utc, seal
 from console.ledger_check import check_before_start
 from console.settings import Settings
-from console.sqlite_schema import AUDIT_COLUMNS
+from console.sqlite_reader import LedgerReader, read_ledger
+from console.sqlite_schema import AUDIT_COLUMNS, open_connection
 from console.sqlite_store import SQLiteStore
 from tests.test_checkpoints import OTHER, T0
 from tests.test_cli import SEAT, seat
@@ -425,3 +427,37 @@ def test_the_start_refuses_a_newest_checkpoint_it_did_not_sign(tmp_path: Path) -
         f"signed by key {forged.key}, which is not a known key "
         f"(known: {load_public_keys([tmp_path / 'audit-key.pub']).popitem()[0]})"
     )
+
+
+async def test_a_read_goes_on_while_a_centre_starts_and_stops_again_and_again(
+    tmp_path: Path,
+) -> None:
+    """Each stop folds the WAL into the file and deletes it and the ``-shm``, each start
+    makes them again: a read chosen for the files that were there when it began, and
+    that could not open the ones there when it did, chooses again instead of failing."""
+    path = tmp_path / "seat.db"
+    store = await SQLiteStore.open(path)
+    for _ in range(20):
+        await store.append(AuditRecord(actor="alice", action=AuditAction.LOGIN))
+    await store.close()
+    stop = threading.Event()
+    cycles = 0
+
+    def start_and_stop() -> None:
+        nonlocal cycles
+        while not stop.is_set():
+            conn = open_connection(path, writer=True)
+            conn.execute("INSERT INTO changes (kind, subject) VALUES ('lane', 'P1')")
+            conn.close()  # the last connection: the WAL and -shm go
+            cycles += 1
+
+    centre = threading.Thread(target=start_and_stop)
+    centre.start()
+    ends = []
+    try:
+        while cycles < 200:
+            ends.append(read_ledger(path, LedgerReader.end))
+    finally:
+        stop.set()
+        centre.join()
+    assert set(ends) == {20}
