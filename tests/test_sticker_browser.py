@@ -63,8 +63,8 @@ async def test_a_supervisor_downloads_a_lanes_sticker_and_an_agent_is_not_offere
 
 async def test_without_a_public_url_the_supervisor_is_told_what_to_set(
     settings: Settings,
-    consoles: OpenConsole,
-    tmp_path: Path,  # noqa: F811
+    consoles: OpenConsole,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     """The centre's refusal is a message on the desk naming SEAT_PUBLIC_URL, not a
     file of JSON saved as a sticker."""
