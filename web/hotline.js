@@ -49,6 +49,7 @@ export class HotlineDialog {
     this.busy = false;
     this.problem = null; // {field, error}
     this.opener = null;
+    this.found = 0; // lanes matching the search, shown or not
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       if (!this.busy) this.submit();
@@ -109,7 +110,7 @@ export class HotlineDialog {
   }
 
   countMatches() {
-    const n = this.found ?? 0;
+    const n = this.found;
     this.matchCount.dataset.matches = String(n);
     this.matchCount.textContent =
       n === 0 ? t("hotline.matches.none") : n > SHOWN_MAX ? t("hotline.matches.more", { n, max: SHOWN_MAX }) : t("hotline.matches", { n });
