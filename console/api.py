@@ -24,6 +24,8 @@ from .live import LiveLogins
 from .login import Logins
 from .models import LaneRecord, Role, Session
 from .settings import Settings
+from .sticker_print import StickerFormat
+from .stickers import Issuer, print_sticker, sticker_filename
 from .store import Store
 from .streams import Streams
 from .views import lane_json, outcome_json
@@ -63,6 +65,7 @@ class Api:
             Route("/me", self.me),
             Route("/lanes", self.lanes),
             Route("/lanes/{lane_id}/snapshot", self.snapshot),
+            Route("/lanes/{lane_id}/sticker", self.sticker),
             Route("/lanes/{lane_id}/open", self.open_gate, methods=["POST"]),
             Route("/lanes/{lane_id}/display", self.display, methods=["POST"]),
             Route("/lanes/{lane_id}/webrtc", self.watch, methods=["POST"]),
@@ -167,6 +170,25 @@ class Api:
             raise NotFound("no_snapshot", "this lane has not seen a vehicle yet")
         return Response(jpeg, media_type="image/jpeg")
 
+    async def sticker(self, request: Request) -> Response:
+        """The lane's current help sticker as a file, for a supervisor to print: what
+        ``seat lanes sticker`` writes, made and audited by the same code. A GET, like an
+        export, since it changes nothing but the ledger."""
+        user, _ = await authenticate(request, self.directory)
+        require_role(user, Role.SUPERVISOR)
+        fmt = _sticker_format(request)
+        lane = await self._lane(request)
+        context = {"role": user.role.value, "remote": client_address(request)}
+        issuer = Issuer(user.username, self.audit.record, context)
+        printed = await print_sticker(self.store, self.settings, lane.id, fmt, issuer)
+        # Lane ids are letters, digits and _ . : - (the lane link's rule): no quoting needed.
+        disposition = f'attachment; filename="{sticker_filename(lane.id, fmt)}"'
+        return Response(
+            printed.data,
+            media_type=fmt.media_type,
+            headers={"Content-Disposition": disposition},
+        )
+
     async def open_gate(self, request: Request) -> Response:
         user, session = await authenticate(request, self.directory)
         check_csrf(request, session)
@@ -219,6 +241,17 @@ class Api:
         return JSONResponse(
             {"entries": [entry.to_json() for entry in entries], "next_before": next_before}
         )
+
+
+def _sticker_format(request: Request) -> StickerFormat:
+    """``format``: png (the default) or pdf, given at most once."""
+    given = request.query_params.getlist("format")
+    if len(given) > 1:
+        raise BadRequest("bad_request", "format is given more than once")
+    try:
+        return StickerFormat(given[0] if given else StickerFormat.PNG)
+    except ValueError:
+        raise BadRequest("invalid_format", "format must be png or pdf") from None
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:

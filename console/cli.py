@@ -186,11 +186,11 @@ async def _cmd_lane_add(args: argparse.Namespace, store: Store) -> int:
 
 
 def _cmd_lane_sticker(args: argparse.Namespace, settings: Settings) -> int:
-    from .stickers import print_sticker, public_base
+    from .stickers import Issuer, print_sticker, public_base, sticker_filename
 
     base = public_base(settings, args.base_url)  # before the store: no guessing
     fmt = StickerFormat(args.format or _format_of(args.out))
-    out: Path = args.out or Path(f"sticker-{args.id}.{fmt.value}")
+    out: Path = args.out or Path(sticker_filename(args.id, fmt))
     if not out.parent.is_dir():
         raise SystemExit(f"seat: no directory {out.parent} to write the sticker in")
     if base.startswith("http://"):
@@ -200,8 +200,9 @@ def _cmd_lane_sticker(args: argparse.Namespace, settings: Settings) -> int:
         )
 
     async def work(store: Store) -> int:
+        issuer = Issuer(cli_actor(), store.append)
         printed = await print_sticker(
-            store, settings, args.id, fmt, base_url=base, revoke=args.revoke, actor=cli_actor()
+            store, settings, args.id, fmt, issuer, base_url=base, revoke=args.revoke
         )
         sticker = printed.sticker
         if args.revoke:

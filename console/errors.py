@@ -72,6 +72,15 @@ class Busy(ConsoleError):
     status = 503
 
 
+class NotConfigured(ConsoleError):
+    """The centre lacks a setting or a system package the request needs, e.g.
+    ``no_public_url``: the detail names what to set. Nothing was done, and asking again
+    changes nothing until an operator sees to it."""
+
+    code = "not_configured"
+    status = 503
+
+
 class StoreError(ConsoleError):
     """The database could not do what was asked. For an audit append this means the
     action must not go ahead (no audit, no action), hence 503: try again later."""

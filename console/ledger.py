@@ -77,6 +77,9 @@ class AuditAction(enum.StrEnum):
     LANE_TOKEN_ROTATED = "lane_token_rotated"
     # Every help sticker printed before for the lane stopped working (a new serial).
     STICKER_REVOKED = "sticker_revoked"
+    # A lane's help sticker was made as a file (``seat lanes sticker``, or a supervisor's
+    # download): the detail names its serial, format and base URL.
+    STICKER_ISSUED = "sticker_issued"
     GATE_OPEN_REQUESTED = "gate_open_requested"
     GATE_OPEN_OUTCOME = "gate_open_outcome"
     DISPLAY_REQUESTED = "display_requested"

@@ -27,7 +27,7 @@ from pathlib import Path
 import segno
 from PIL import Image, ImageDraw, ImageFont
 
-from .errors import ConsoleError
+from .errors import NotConfigured
 
 DPI = 300
 
@@ -54,6 +54,10 @@ FONT_PACKAGE = "fonts-wqy-zenhei"
 class StickerFormat(enum.StrEnum):
     PNG = "png"
     PDF = "pdf"  # one A6 page holding the 300-dpi picture
+
+    @property
+    def media_type(self) -> str:
+        return "image/png" if self is StickerFormat.PNG else "application/pdf"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +87,7 @@ KNOWN_FONTS = (
 )
 
 
-class FontMissing(ConsoleError):
+class FontMissing(NotConfigured):
     code = "cjk_font_missing"
 
 

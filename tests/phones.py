@@ -16,7 +16,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from websockets.asyncio.client import ClientConnection, connect
 
 from console.help import SECRET_HEADER
-from console.stickers import issue_sticker, sticker_key
+from console.stickers import Issuer, issue_sticker, sticker_key
 from media.centre.peer import prefer_codec
 from media.units import Kind
 from tests.conftest import Centre
@@ -30,9 +30,8 @@ Message = dict[str, Any]
 async def sticker(centre: Centre, lane_id: str, *, revoke: bool = False) -> str:
     """The token of ``lane_id``'s current help sticker (a new one with ``revoke``)."""
     key = await sticker_key(centre.store, centre.settings)
-    issued = await issue_sticker(
-        centre.store, key, lane_id, BASE, revoke=revoke, actor="test" if revoke else ""
-    )
+    revoked_by = Issuer("test", centre.store.append) if revoke else None
+    issued = await issue_sticker(centre.store, key, lane_id, BASE, revoked_by=revoked_by)
     await centre.changes.poll()
     return issued.url.removeprefix(f"{BASE}/help/")
 

@@ -385,7 +385,7 @@ async def test_question_mark_lists_the_shortcuts_and_keys_typed_in_a_field_stay_
     await alice.keyboard.press("?")
     help_dialog = alice.locator("#keys-dialog")
     await expect(help_dialog).to_be_visible()
-    await expect(help_dialog.locator("dt")).to_have_count(8)
+    await expect(help_dialog.locator("dt")).to_have_count(9)
     await expect(help_dialog).to_contain_text("按住说话")
     await alice.keyboard.press("Escape")
     await expect(help_dialog).to_be_hidden()

@@ -24,7 +24,7 @@ from console.sqlite_schema import _MIGRATIONS, LANE_COLUMNS
 from console.sqlite_store import SQLiteStore
 from console.sticker_print import StickerFormat
 from console.sticker_token import Refusal, StickerClaim, StickerRefused
-from console.stickers import check_sticker, print_sticker, sticker_key
+from console.stickers import Issuer, check_sticker, print_sticker, sticker_key
 from tests.conftest import Centre, LaneFactory
 from tests.test_cli import seat
 
@@ -165,15 +165,20 @@ def test_the_public_url_is_a_base_without_its_trailing_slash() -> None:
 
 
 async def test_the_console_gets_the_current_sticker_as_a_pdf(store: SQLiteStore) -> None:
-    """What a supervisor would download: the lane's current sticker, nothing revoked."""
+    """What a supervisor would download: the lane's current sticker, nothing revoked,
+    and its making in the ledger."""
     await store.put_lane(P1)
     settings = Settings(public_url=BASE)
-    printed = await print_sticker(store, settings, "P1-OUT", StickerFormat.PDF)
+    printed = await print_sticker(
+        store, settings, "P1-OUT", StickerFormat.PDF, Issuer("sue", store.append)
+    )
     assert printed.data.startswith(b"%PDF-")
     assert printed.sticker.serial == 1 and await store.sticker_serial("P1-OUT") == 1
     key = await sticker_key(store, settings)
     claim = await check_sticker(store, key, token_of(printed.sticker.url))
     assert claim == StickerClaim("P1-OUT", 1)
+    [issued] = await store.audit_page(1)
+    assert (issued.action, issued.actor, issued.lane) == ("sticker_issued", "sue", "P1-OUT")
 
 
 def test_the_cli_sticker_reads_back_and_a_revoke_replaces_it(tmp_path: Path) -> None:
@@ -206,9 +211,15 @@ def test_the_cli_sticker_reads_back_and_a_revoke_replaces_it(tmp_path: Path) -> 
             assert key is not None
             assert await check_sticker(store, key, new) == StickerClaim("P1-OUT", 2)
             assert await refusal(store, old) is Refusal.REVOKED
-            latest = (await store.audit_page(1))[0]
-            assert (latest.action, latest.lane) == ("sticker_revoked", "P1-OUT")
-            assert latest.detail == {"serial": 2} and latest.actor.startswith("cli")
+            revoked, issued = (await store.audit_page(2))[::-1]
+            assert (revoked.action, revoked.lane) == ("sticker_revoked", "P1-OUT")
+            assert revoked.detail == {"serial": 2} and revoked.actor.startswith("cli")
+            assert (issued.action, issued.lane, issued.actor) == (
+                "sticker_issued",
+                "P1-OUT",
+                revoked.actor,
+            )
+            assert issued.detail == {"serial": 2, "format": "pdf", "base_url": BASE}
         finally:
             await store.close()
 

@@ -37,11 +37,12 @@ const DEFAULT_TIMEOUT_MS = 15_000;
  * Send a request and return the parsed JSON body (null for 204).
  * `session: false` marks calls where 401 is an answer, not a lost session (login, me).
  * `keepalive: true` lets the request outlive the page (pagehide).
+ * `binary: true` returns a successful answer as a Blob (a file); errors are JSON still.
  */
 export async function request(
   method,
   path,
-  { body, timeoutMs = DEFAULT_TIMEOUT_MS, session = true, keepalive = false } = {},
+  { body, timeoutMs = DEFAULT_TIMEOUT_MS, session = true, keepalive = false, binary = false } = {},
 ) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -66,6 +67,7 @@ export async function request(
     clearTimeout(timer);
   }
 
+  if (response.ok && binary) return response.blob();
   let data = null;
   if (response.status !== 204) {
     const type = response.headers.get("Content-Type") ?? "";
@@ -103,6 +105,12 @@ export const api = {
       body: { lines },
       timeoutMs: 25_000,
     }),
+  // format: "png" | "pdf"; answers the file as a Blob (supervisors and admins).
+  sticker: (laneId, format = "png") =>
+    request("GET", `api/lanes/${encodeURIComponent(laneId)}/sticker?format=${format}`, {
+      binary: true,
+      timeoutMs: 30_000,
+    }),
   media: () => request("GET", "api/media"),
   // offer: {sdp, type: "offer", intercom, listen}; answers {type, sdp, viewer}.
   watch: (laneId, offer) =>
@@ -114,6 +122,9 @@ export const api = {
       session: false,
       timeoutMs: 5_000,
     }),
+  // A hotline call typed in by the agent who answered the phone; answers the call (201).
+  placeCall: (laneId, caller, note) =>
+    request("POST", "api/calls", { body: { lane_id: laneId, caller, note } }),
   acceptCall: (callId) => request("POST", `api/calls/${encodeURIComponent(callId)}/accept`),
   declineCall: (callId) => request("POST", `api/calls/${encodeURIComponent(callId)}/decline`),
   // to: an agent's username or "supervisors".

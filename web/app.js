@@ -27,6 +27,9 @@
 //     button[data-action="open"] button[data-action="display"]   disabled when offline
 //     button[data-action="live"] opens the live view; disabled when offline.
 //                              The row being watched has data-watching="true".
+//     button[data-action="sticker"]  supervisors and admins only: downloads the lane's
+//                              help sticker (sticker-<id>.png); a refusal shows in
+//                              #desk-notice[data-notice="<code>"]
 //   #open-dialog <dialog>      #open-reason <select> (values = reason codes), #open-note,
 //                              #open-confirm, #open-cancel, #open-error (validation)
 //   #outcome                   data-outcome="pending|done|refused|timeout|lane_offline|error",
@@ -90,6 +93,11 @@
 //                              #transfer-note, #transfer-confirm, #transfer-agent-error,
 //                              #transfer-error (both with data-error)
 //   #queue li[data-call][data-state][data-source]  button[data-action="pick"]; #queue-count
+//   #hotline-open (H)          the hotline form: #hotline-dialog, #hotline-search (filters
+//                              by lane id, name, car park), #hotline-lane <select> (values =
+//                              lane ids), #hotline-matches[data-matches], #hotline-caller,
+//                              #hotline-note, #hotline-confirm, #hotline-cancel;
+//                              #hotline-{lane,note}-error and #hotline-error with data-error
 //   #keys-dialog #keys-list    the shortcuts, on `?`
 //   #tab-agents[data-alerts]   alerts not yet seen; #agents-table tr[data-agent][data-state]
 //                              [data-connected]; #board-{waiting,longest,level,answered,
@@ -105,6 +113,7 @@ import { applyStatic, errorText, label, lang, onLangChange, setLang, t } from ".
 import { createKeys } from "./keys.js";
 import { createLanesView } from "./lanes.js";
 import { LiveView } from "./live.js";
+import { downloadSticker } from "./stickers.js";
 import { CLOSE_UNAUTHORIZED, LiveStream } from "./stream.js";
 import { createSupervisorView } from "./supervisor.js";
 
@@ -130,6 +139,8 @@ const lanes = createLanesView($("lanes"), {
   onOpen: (id) => openDialog.show(id),
   onDisplay: (id) => displayDialog.show(id),
   onLive: (id) => live.show(id),
+  onSticker: (id) => downloadSticker(id).catch((error) => desk.notices.error(error)),
+  canSticker: () => canAudit(),
 });
 const live = new LiveView({
   getLane: (id) => lanes.get(id),
@@ -147,6 +158,7 @@ const openDialog = new OpenGateDialog((id) => lanes.get(id));
 const displayDialog = new DisplayDialog((id) => lanes.get(id));
 const desk = new Desk({
   getLane: (id) => lanes.get(id),
+  lanes: () => lanes.list(),
   live,
   openGate: (id) => openDialog.show(id),
   display: (id) => displayDialog.show(id),
@@ -163,6 +175,7 @@ const keys = createKeys({
   answer: signedIn(() => desk.answer()),
   decline: signedIn(() => desk.decline()),
   next: signedIn(() => desk.next()),
+  hotline: signedIn(() => desk.askHotline()),
   open: signedIn(() => desk.openGateForCall()),
   end: signedIn(() => desk.askEnd()),
   talking: () => live.mode === "intercom",

@@ -13,6 +13,7 @@ import { clock } from "./format.js";
 import { t } from "./i18n.js";
 import { Notices } from "./notices.js";
 import { OutcomeForm } from "./outcome.js";
+import { HotlineDialog } from "./hotline.js";
 import { createQueue } from "./queue.js";
 import { Ringer } from "./ring.js";
 import { AgentStatus } from "./status.js";
@@ -22,11 +23,12 @@ const $ = (id) => document.getElementById(id);
 
 export class Desk {
   /**
-   * @param {{getLane: (id: string) => object|null, live: import("./live.js").LiveView,
+   * @param {{getLane: (id: string) => object|null, lanes: () => object[],
+   *          live: import("./live.js").LiveView,
    *          openGate: (laneId: string) => void, display: (laneId: string) => void,
    *          agentNames: () => string[], title: () => string}} options
    */
-  constructor({ getLane, live, openGate, display, agentNames, title }) {
+  constructor({ getLane, lanes, live, openGate, display, agentNames, title }) {
     this.getLane = getLane;
     this.live = live;
     this.openGate = openGate;
@@ -50,6 +52,8 @@ export class Desk {
     });
     this.outcome = new OutcomeForm({ onEnded: (call) => this.observe(call) });
     this.transfer = new TransferDialog({ onTransferred: (call) => this.observe(call), agentNames });
+    this.hotline = new HotlineDialog({ lanes, onPlaced: (call) => this.placed(call) });
+    $("hotline-open").addEventListener("click", () => this.askHotline());
     $("ring-accept").addEventListener("click", () => this.answer());
     $("ring-decline").addEventListener("click", () => this.decline());
     this.showLock(this.ringer.locked);
@@ -67,6 +71,7 @@ export class Desk {
     this.ringer.stop();
     this.outcome.clear();
     this.transfer.close();
+    this.hotline.close();
     this.notices.clear();
     this.book.reset(null);
     this.heldId = this.viewCall = this.accepting = null;
@@ -156,6 +161,17 @@ export class Desk {
   answer() {
     const ring = this.book.ring;
     if (ring) this.accept(ring.callId);
+  }
+
+  /** H: type in a call that came to the hotline. */
+  askHotline() {
+    this.hotline.show();
+  }
+
+  /** A hotline call typed in here: in the queue now, before the stream tells of it. */
+  placed(call) {
+    this.observe(call);
+    this.notices.show("hotline.placed", { lane: this.laneText(call) });
   }
 
   /** Answer the first call of the queue this agent may take. */
@@ -336,6 +352,7 @@ export class Desk {
   relabel() {
     this.outcome.relabel();
     this.transfer.relabel();
+    this.hotline.relabel();
     this.notices.relabel();
     this.ringer.retitle();
     this.render();

@@ -1,6 +1,7 @@
 // Chinese first (DESIGN.md decision 6): zh-CN is the default, English a click away.
 // Static markup names its text with data-i18n="key" (textContent),
-// data-i18n-label="key" (aria-label) and data-i18n-title="key" (title);
+// data-i18n-label="key" (aria-label), data-i18n-title="key" (title) and
+// data-i18n-placeholder="key" (placeholder);
 // everything rendered from data calls t() and is re-rendered on a language change.
 
 const STORAGE_KEY = "seat.lang";
@@ -85,6 +86,7 @@ const zh = {
   "action.open": "开闸",
   "action.display": "显示屏",
   "action.live": "画面",
+  "action.sticker": "帮助贴纸",
 
   "live.title": "实时画面",
   "live.close": "关闭画面",
@@ -168,6 +170,9 @@ const zh = {
   "error.invalid_username": "用户名格式不正确",
   "error.unknown_viewer": "该画面连接已结束",
   "error.display_too_large": "文字超出该车道显示屏的容量",
+  "error.no_public_url": "中心未配置公网地址（SEAT_PUBLIC_URL），无法生成贴纸",
+  "error.cjk_font_missing": "中心缺少中文字体，无法生成贴纸",
+  "error.invalid_format": "格式无效",
   "error.generic": "操作失败（{code}）",
 
   "audit.title": "审计日志",
@@ -201,6 +206,9 @@ const zh = {
   "audit.action.watch_ended": "结束查看画面",
   "audit.action.intercom_started": "开始对讲",
   "audit.action.intercom_ended": "结束对讲",
+  "audit.action.sticker_issued": "生成帮助贴纸",
+  "audit.action.sticker_revoked": "停用旧帮助贴纸",
+  "audit.action.calls_exported": "导出呼叫台账",
 
   "audit.outcome.done": "成功",
   "audit.outcome.refused": "被拒绝",
@@ -250,6 +258,7 @@ const zh = {
   "keys.talk": "按住说话（对讲开启时），松开即静音",
   "keys.mute": "静音 / 取消静音（锁定通话）",
   "keys.help": "显示 / 关闭本帮助",
+  "keys.hotline": "录入热线来电",
   "keys.space": "空格",
 
   "desk.title": "呼叫",
@@ -323,6 +332,20 @@ const zh = {
   "transfer.agent_name": "坐席用户名",
   "transfer.confirm": "转接",
   "transfer.err.agent": "请输入要转给的坐席用户名",
+
+  "hotline.open": "录入热线",
+  "hotline.title": "录入热线来电",
+  "hotline.hint": "客服热线由普通电话接听：在此录入后，呼叫进入队列，由负责该车场的坐席接听。",
+  "hotline.lane": "车道",
+  "hotline.search": "输入车道编号、名称或车场搜索",
+  "hotline.lane_list": "匹配的车道",
+  "hotline.matches": "匹配 {n} 个车道",
+  "hotline.matches.none": "没有匹配的车道",
+  "hotline.matches.more": "匹配 {n} 个车道，仅显示前 {max} 个，请输入更多字缩小范围",
+  "hotline.caller": "来电号码",
+  "hotline.confirm": "加入队列",
+  "hotline.err.lane": "请选择车道",
+  "hotline.placed": "{lane} 的热线呼叫已加入队列",
 
   "agents.title": "坐席监控",
   "agents.col.name": "坐席",
@@ -460,6 +483,7 @@ const en = {
   "action.open": "Open gate",
   "action.display": "Display",
   "action.live": "Live",
+  "action.sticker": "Help sticker",
 
   "live.title": "Live view",
   "live.close": "Close view",
@@ -543,6 +567,9 @@ const en = {
   "error.invalid_username": "That is not a valid username",
   "error.unknown_viewer": "That view has already ended",
   "error.display_too_large": "The text does not fit this lane's display",
+  "error.no_public_url": "The centre has no public address set (SEAT_PUBLIC_URL): no sticker can be made",
+  "error.cjk_font_missing": "The centre has no Chinese font: no sticker can be made",
+  "error.invalid_format": "Unknown format",
   "error.generic": "Failed ({code})",
 
   "audit.title": "Audit log",
@@ -576,6 +603,9 @@ const en = {
   "audit.action.watch_ended": "Live view closed",
   "audit.action.intercom_started": "Intercom started",
   "audit.action.intercom_ended": "Intercom ended",
+  "audit.action.sticker_issued": "Help sticker issued",
+  "audit.action.sticker_revoked": "Earlier help stickers revoked",
+  "audit.action.calls_exported": "Call ledger exported",
 
   "audit.outcome.done": "Done",
   "audit.outcome.refused": "Refused",
@@ -625,6 +655,7 @@ const en = {
   "keys.talk": "Hold to talk (intercom on); release to mute",
   "keys.mute": "Mute / unmute (keep talking)",
   "keys.help": "Show or hide this help",
+  "keys.hotline": "Type in a hotline call",
   "keys.space": "Space",
 
   "desk.title": "Calls",
@@ -698,6 +729,20 @@ const en = {
   "transfer.agent_name": "Agent's username",
   "transfer.confirm": "Transfer",
   "transfer.err.agent": "Enter the username of the agent to hand the call to",
+
+  "hotline.open": "Hotline call",
+  "hotline.title": "Type in a hotline call",
+  "hotline.hint": "The hotline rings an ordinary phone: typed in here, the call joins the queue for the agents of its car park.",
+  "hotline.lane": "Lane",
+  "hotline.search": "Search by lane id, name or car park",
+  "hotline.lane_list": "Matching lanes",
+  "hotline.matches": "{n} lanes match",
+  "hotline.matches.none": "No lane matches",
+  "hotline.matches.more": "{n} lanes match; the first {max} are shown: type more to narrow them down",
+  "hotline.caller": "Caller's number",
+  "hotline.confirm": "Add to the queue",
+  "hotline.err.lane": "Choose a lane",
+  "hotline.placed": "The hotline call for {lane} is in the queue",
 
   "agents.title": "Floor",
   "agents.col.name": "Agent",
@@ -802,6 +847,9 @@ export function applyStatic(root = document) {
   }
   for (const el of root.querySelectorAll("[data-i18n-title]")) {
     el.setAttribute("title", t(el.dataset.i18nTitle));
+  }
+  for (const el of root.querySelectorAll("[data-i18n-placeholder]")) {
+    el.setAttribute("placeholder", t(el.dataset.i18nPlaceholder));
   }
 }
 

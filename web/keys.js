@@ -10,6 +10,7 @@ export const SHORTCUTS = [
   ["Enter / A", "keys.answer"],
   ["D", "keys.decline"],
   ["N", "keys.next"],
+  ["H", "keys.hotline"],
   ["O", "keys.open"],
   ["E", "keys.end"],
   ["Space", "keys.talk"],
@@ -35,7 +36,7 @@ function activates(target) {
 
 /**
  * @param {{ringing: () => boolean, answer: () => void, decline: () => void,
- *          next: () => void, open: () => void, end: () => void,
+ *          next: () => void, hotline: () => void, open: () => void, end: () => void,
  *          talking: () => boolean, hold: (down: boolean) => void, mute: () => void}} actions
  *   talking says whether the intercom is on (Space then talks).
  */
@@ -93,6 +94,8 @@ export function createKeys(actions) {
       actions.decline();
     } else if (key === "n") {
       actions.next();
+    } else if (key === "h") {
+      actions.hotline();
     } else if (key === "o") {
       actions.open();
     } else if (key === "e") {

@@ -23,7 +23,12 @@ function normalisedConfidence(value) {
   return value > 1 ? value / 100 : value; // tolerate a 0..100 scale
 }
 
-export function createLanesView(container, { onOpen, onDisplay, onLive }) {
+/**
+ * @param {{onOpen, onDisplay, onLive: (laneId: string) => void,
+ *          onSticker: (laneId: string) => Promise<void>, canSticker: () => boolean}} actions
+ *   canSticker: whether this user is offered the lanes' help stickers (supervisors).
+ */
+export function createLanesView(container, { onOpen, onDisplay, onLive, onSticker, canSticker }) {
   const rows = new Map(); // lane id -> { lane, row, f: {fields}, group }
   const groups = new Map(); // car park name -> { section, tbody, count }
   let groupSeq = 0; // car park names are free text, so heading ids are generated
@@ -137,6 +142,7 @@ export function createLanesView(container, { onOpen, onDisplay, onLive }) {
     live.addEventListener("click", () => onLive(row.getAttribute("data-lane")));
     const actions = el("div", "actions");
     actions.append(open, display, live);
+    if (canSticker()) actions.append(stickerButton(lane.id));
 
     const cells = [online, gate, vehicle, call, fault, actions].map((child) => {
       const td = el("td");
@@ -151,6 +157,27 @@ export function createLanesView(container, { onOpen, onDisplay, onLive }) {
         call, fault, open, openText, openLane, display, displayText, displayLane, live, liveText,
         liveLane },
     };
+  }
+
+  /** A supervisor's download of the lane's help sticker, to print (offline lanes too). */
+  function stickerButton(laneId) {
+    const button = el("button", "btn btn--quiet");
+    button.type = "button";
+    button.dataset.action = "sticker";
+    const text = el("span", "", t("action.sticker"));
+    text.dataset.i18n = "action.sticker";
+    button.append(text, el("span", "visually-hidden", ` ${laneId}`));
+    button.addEventListener("click", async () => {
+      button.disabled = true; // one click, one file, one entry in the ledger
+      button.setAttribute("aria-busy", "true");
+      try {
+        await onSticker(laneId);
+      } finally {
+        button.disabled = false;
+        button.setAttribute("aria-busy", "false");
+      }
+    });
+    return button;
   }
 
   function renderCall(entry) {
@@ -355,6 +382,10 @@ export function createLanesView(container, { onOpen, onDisplay, onLive }) {
     },
     get(id) {
       return rows.get(id)?.lane ?? null;
+    },
+    /** Every lane on the board. */
+    list() {
+      return [...rows.values()].map((entry) => entry.lane);
     },
     /** Mark the lane whose live view is open (null: none). */
     watching(id) {

@@ -38,14 +38,21 @@ export function createQueue({ book, getLane, onPick }) {
     return { li, f: { source, wait, lane, park, note, pick } };
   }
 
-  /** Who it rings, who it was handed to: what the agent should know before picking. */
+  /** Who it rings, who it was handed to, who is calling: what the agent should know
+   * before picking. */
   function noteOf(call) {
+    return [whereTo(call), call.caller ? t("queue.caller", { caller: call.caller }) : ""]
+      .filter(Boolean)
+      .join(" · ");
+  }
+
+  function whereTo(call) {
     if (call.state === "ringing" && call.offered_to) {
       return call.offered_to === book.username ? t("queue.ringing_you") : t("queue.ringing", { agent: call.offered_to });
     }
     if (call.for_agent) return t("queue.for_agent", { agent: call.for_agent });
     if (call.for_supervisors) return t("queue.for_supervisors");
-    return call.caller ? t("queue.caller", { caller: call.caller }) : "";
+    return "";
   }
 
   function renderRow(row, call) {
