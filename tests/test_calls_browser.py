@@ -399,3 +399,76 @@ async def test_question_mark_lists_the_shortcuts_and_keys_typed_in_a_field_stay_
     await expect(alice.locator("#open-dialog")).to_be_hidden()
     await expect(help_dialog).to_be_hidden()
     await expect(alice.locator("#call-card")).to_be_visible()
+
+
+async def test_a_supervisor_listens_in_on_a_call_then_barges_in_and_takes_the_intercom(
+    staffed: Centre, call_lane: StartLane, consoles: OpenConsole
+) -> None:
+    """From the floor: 监听 brings the lane's picture and sound into the supervisor's
+    view with no microphone; 强插, once confirmed, makes the call the supervisor's with
+    the intercom on, and the agent's console says so and lets its intercom go."""
+    lane = await call_lane("P1-OUT")
+    alice = await consoles("alice")  # first in: rung first
+    sue = await consoles("sue")
+    lane.lane.driver.emit(CallPressed())
+    await expect(alice.locator("#ring-card")).to_be_visible(timeout=WAIT_MS)
+    call_id = await alice.locator("#ring-card").get_attribute("data-call")
+    assert call_id
+    await alice.keyboard.press("Enter")
+    alice_live = alice.locator("#live")
+    await expect(alice_live).to_have_attribute("data-mode", "intercom", timeout=MEDIA_MS)
+
+    await sue.click("#tab-agents")
+    row = sue.locator('#agents-table tr[data-agent="alice"]')
+    await expect(row).to_have_attribute("data-state", "on_call")
+    listen, barge = row.locator('[data-action="listen"]'), row.locator('[data-action="barge"]')
+    await expect(listen).to_have_attribute("data-call", call_id)
+    await expect(barge).to_have_attribute("data-call", call_id)
+    idle = sue.locator('#agents-table tr[data-agent="sue"]')
+    await expect(idle.locator('[data-action="listen"]')).to_be_hidden()
+    await expect(idle.locator('[data-action="barge"]')).to_be_hidden()
+
+    await listen.click()
+    live = sue.locator("#live")
+    await expect(live).to_have_attribute("data-lane", "P1-OUT")
+    await expect(live).to_have_attribute("data-mode", "listen", timeout=MEDIA_MS)
+    await expect(listen).to_have_attribute("aria-pressed", "true")
+    await inbound(sue, "video", "framesDecoded", 10)
+    await inbound(sue, "audio", "totalAudioEnergy", 0)  # the lane's tone microphone
+    [listener] = [v for v in staffed.media.viewers("P1-OUT") if v.watcher.username == "sue"]
+    assert listener.listen and not listener.talk
+    assert staffed.media.floor_holder("P1-OUT") == "alice"
+
+    await barge.click()  # asked first: cancelled, nothing changes
+    dialog = sue.locator("#barge-dialog")
+    await expect(dialog).to_be_visible()
+    await expect(dialog).to_have_attribute("data-call", call_id)
+    await expect(sue.locator("#barge-text")).to_contain_text("alice")
+    await sue.click("#barge-cancel")
+    await expect(dialog).to_be_hidden()
+    assert staffed.calls.queue.call(call_id).agent == "alice"
+
+    await barge.click()
+    await expect(sue.locator("#barge-confirm")).to_be_focused()
+    await sue.keyboard.press("Enter")
+    await expect(dialog).to_be_hidden()
+    await expect(sue.locator("#call-card")).to_have_attribute("data-call", call_id)
+    await expect(sue.locator("#agent-state")).to_have_attribute("data-state", "on_call")
+    await expect(live).to_have_attribute("data-mode", "intercom", timeout=MEDIA_MS)
+    await expect(live).to_have_attribute("data-talking", "true")
+    notice = alice.locator("#desk-notice")
+    await expect(notice).to_have_attribute("data-notice", "call.barged")
+    await expect(notice).to_contain_text("sue")
+    await expect(alice_live).to_be_hidden()
+    await expect(alice.locator("#call-card")).to_be_hidden()
+    await expect(alice.locator("#agent-state")).to_have_attribute("data-state", "wrap_up")
+    assert staffed.media.floor_holder("P1-OUT") == "sue"
+    await no_viewers(staffed, "P1-OUT", "alice")
+    assert await heard(lane.speaker, loud=True) > HEARD  # sue's fake microphone
+
+    async with staffed.client("sue") as client:
+        calls = (await client.get("/api/calls")).json()["calls"]
+    [call] = [c for c in calls if c["id"] == call_id]
+    assert (call["state"], call["agent"]) == ("active", "sue")
+    [barged] = [e for e in await call_entries(staffed) if e.action is AuditAction.CALL_BARGED]
+    assert (barged.actor, barged.detail["call"]) == ("sue", call_id)
