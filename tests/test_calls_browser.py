@@ -536,3 +536,37 @@ async def test_a_phone_call_is_answered_from_the_keyboard_heard_and_ended_record
         "payment_help",
     )
     await context.close()
+
+
+async def test_a_barge_refused_shows_why_in_the_dialog_and_changes_nothing(
+    staffed: Centre, lanes: LaneFactory, consoles: OpenConsole
+) -> None:
+    """The call ends while the supervisor's confirmation is open: 强插 is refused with
+    its reason beside the buttons, and the supervisor holds nothing."""
+    lane = await lanes("P1-OUT")
+    async with desk(staffed, "alice") as alice:
+        lane.driver.emit(CallPressed())
+        call_id = (await alice.next("ring"))["call_id"]
+        assert (await alice.post(f"/api/calls/{call_id}/accept")).status_code == 200
+        sue = await consoles("sue")
+        await sue.click("#tab-agents")
+        row = sue.locator('#agents-table tr[data-agent="alice"]')
+        await expect(row.locator('[data-action="listen"]')).to_be_visible()
+        await row.locator('[data-action="barge"]').click()
+        await expect(sue.locator("#barge-dialog")).to_be_visible()
+
+        form = {"category": "payment_help"}
+        assert (await alice.post(f"/api/calls/{call_id}/end", form)).status_code == 200
+        await expect(row.locator('[data-action="barge"]')).to_be_hidden()
+        await sue.click("#barge-confirm")
+        error = sue.locator("#barge-error")
+        await expect(error).to_have_attribute("data-error", "call_ended")
+        await expect(error).to_be_visible()
+        await expect(sue.locator("#barge-dialog")).to_be_visible()
+        await expect(sue.locator("#call-card")).to_be_hidden()
+        await expect(sue.locator("#live")).to_be_hidden()
+        await sue.click("#barge-cancel")
+        await expect(sue.locator("#barge-dialog")).to_be_hidden()
+    assert [e for e in await call_entries(staffed) if e.action is AuditAction.CALL_BARGED] == []
+    [record] = await records(staffed)
+    assert (record.agent, record.state.value) == ("alice", "ended")

@@ -138,7 +138,9 @@ export function createSupervisorView({ book, getLane, onListen, listening, onBar
     row.f.listen.hidden = held?.source !== "lane";
     row.f.listen.setAttribute("aria-pressed", String(held !== null && listening(held.lane_id)));
     row.f.barge.hidden = held === null;
-    row.f.barge.disabled = Boolean(book.mine()); // a supervisor on a call must end it first
+    // One live view at a time: listening would close the view of this supervisor's own
+    // call, intercom and all, and a call held must be ended before another is taken.
+    row.f.listen.disabled = row.f.barge.disabled = Boolean(book.mine());
     for (const button of [row.f.listen, row.f.barge]) {
       if (held) button.dataset.call = held.id;
       else delete button.dataset.call;
