@@ -25,7 +25,10 @@ from media.messages import media_url
 from tests.conftest import PASSWORD, TEST_POLICY, Centre, LaneFactory
 from tests.desks import desk
 from tests.lanes import seen
+from tests.phones import sticker
+from tests.test_call_ledger import today
 from tests.test_calls import call_entries, centre_with, lane_at, records
+from tests.test_help_browser import HEARS_AGENT, PHONE
 from tests.test_live_browser import HEARD, MEDIA_MS, MediaLane, heard, inbound, no_viewers
 
 pytestmark = pytest.mark.browser
@@ -58,14 +61,15 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
-StartLane = Callable[[str], Awaitable[MediaLane]]
+StartLane = Callable[..., Awaitable[MediaLane]]
 
 
 @pytest.fixture
 async def call_lane(staffed: Centre, lanes: LaneFactory) -> StartLane:
-    """Starts a lane agent with a camera, a microphone and a recording speaker."""
+    """Starts a lane agent with a camera, a recording speaker and (unless told
+    otherwise) a microphone."""
 
-    async def start(lane_id: str) -> MediaLane:
+    async def start(lane_id: str, *, microphone: bool = True) -> MediaLane:
         if lane_id not in staffed.tokens:
             await staffed.add_lane(lane_id)
         speaker = RecordingSpeaker()
@@ -74,7 +78,7 @@ async def call_lane(staffed: Centre, lanes: LaneFactory) -> StartLane:
             lane_id,
             staffed.tokens[lane_id],
             camera=lambda: SyntheticCamera(lane_id, size=(640, 360), fps=15),
-            microphone=ToneMicrophone,
+            microphone=ToneMicrophone if microphone else None,
             speaker=speaker,
         )
         return MediaLane(await lanes(lane_id, publisher=publisher), speaker)
@@ -399,3 +403,170 @@ async def test_question_mark_lists_the_shortcuts_and_keys_typed_in_a_field_stay_
     await expect(alice.locator("#open-dialog")).to_be_hidden()
     await expect(help_dialog).to_be_hidden()
     await expect(alice.locator("#call-card")).to_be_visible()
+
+
+async def test_a_supervisor_listens_in_on_a_call_then_barges_in_and_takes_the_intercom(
+    staffed: Centre, call_lane: StartLane, consoles: OpenConsole
+) -> None:
+    """From the floor: 监听 brings the lane's picture and sound into the supervisor's
+    view with no microphone; 强插, once confirmed, makes the call the supervisor's with
+    the intercom on, and the agent's console says so and lets its intercom go."""
+    lane = await call_lane("P1-OUT")
+    alice = await consoles("alice")  # first in: rung first
+    sue = await consoles("sue")
+    lane.lane.driver.emit(CallPressed())
+    await expect(alice.locator("#ring-card")).to_be_visible(timeout=WAIT_MS)
+    call_id = await alice.locator("#ring-card").get_attribute("data-call")
+    assert call_id
+    await alice.keyboard.press("Enter")
+    alice_live = alice.locator("#live")
+    await expect(alice_live).to_have_attribute("data-mode", "intercom", timeout=MEDIA_MS)
+
+    await sue.click("#tab-agents")
+    row = sue.locator('#agents-table tr[data-agent="alice"]')
+    await expect(row).to_have_attribute("data-state", "on_call")
+    listen, barge = row.locator('[data-action="listen"]'), row.locator('[data-action="barge"]')
+    await expect(listen).to_have_attribute("data-call", call_id)
+    await expect(barge).to_have_attribute("data-call", call_id)
+    idle = sue.locator('#agents-table tr[data-agent="sue"]')
+    await expect(idle.locator('[data-action="listen"]')).to_be_hidden()
+    await expect(idle.locator('[data-action="barge"]')).to_be_hidden()
+
+    await listen.click()
+    live = sue.locator("#live")
+    await expect(live).to_have_attribute("data-lane", "P1-OUT")
+    await expect(live).to_have_attribute("data-mode", "listen", timeout=MEDIA_MS)
+    await expect(listen).to_have_attribute("aria-pressed", "true")
+    await inbound(sue, "video", "framesDecoded", 10)
+    await inbound(sue, "audio", "totalAudioEnergy", 0)  # the lane's tone microphone
+    [listener] = [v for v in staffed.media.viewers("P1-OUT") if v.watcher.username == "sue"]
+    assert listener.listen and not listener.talk
+    assert staffed.media.floor_holder("P1-OUT") == "alice"
+
+    await barge.click()  # asked first: cancelled, nothing changes
+    dialog = sue.locator("#barge-dialog")
+    await expect(dialog).to_be_visible()
+    await expect(dialog).to_have_attribute("data-call", call_id)
+    await expect(sue.locator("#barge-text")).to_contain_text("alice")
+    await sue.click("#barge-cancel")
+    await expect(dialog).to_be_hidden()
+    assert staffed.calls.queue.call(call_id).agent == "alice"
+
+    await barge.click()
+    await expect(sue.locator("#barge-confirm")).to_be_focused()
+    await sue.keyboard.press("Enter")
+    await expect(dialog).to_be_hidden()
+    await expect(sue.locator("#call-card")).to_have_attribute("data-call", call_id)
+    await expect(sue.locator("#agent-state")).to_have_attribute("data-state", "on_call")
+    await expect(live).to_have_attribute("data-mode", "intercom", timeout=MEDIA_MS)
+    await expect(live).to_have_attribute("data-talking", "true")
+    notice = alice.locator("#desk-notice")
+    await expect(notice).to_have_attribute("data-notice", "call.barged")
+    await expect(notice).to_contain_text("sue")
+    await expect(alice_live).to_be_hidden()
+    await expect(alice.locator("#call-card")).to_be_hidden()
+    await expect(alice.locator("#agent-state")).to_have_attribute("data-state", "wrap_up")
+    assert staffed.media.floor_holder("P1-OUT") == "sue"
+    await no_viewers(staffed, "P1-OUT", "alice")
+    assert await heard(lane.speaker, loud=True) > HEARD  # sue's fake microphone
+
+    async with staffed.client("sue") as client:
+        calls = (await client.get("/api/calls")).json()["calls"]
+    [call] = [c for c in calls if c["id"] == call_id]
+    assert (call["state"], call["agent"]) == ("active", "sue")
+    [barged] = [e for e in await call_entries(staffed) if e.action is AuditAction.CALL_BARGED]
+    assert (barged.actor, barged.detail["call"]) == ("sue", call_id)
+
+
+async def test_a_phone_call_is_answered_from_the_keyboard_heard_and_ended_recorded(
+    staffed: Centre, call_lane: StartLane, consoles: OpenConsole, browser: Browser
+) -> None:
+    """A driver's phone (the help page, Chromium's fake microphone) calls; the console
+    rings, Enter answers into the lane's picture with the caller's voice (the lane has
+    no microphone: what the agent hears is the phone), the page says 已接通 and hears
+    the agent; the outcome form ends it, the page says 已结束, and the day's ledger
+    holds a phone call."""
+    await call_lane("P1-OUT", microphone=False)
+    token = await sticker(staffed, "P1-OUT")
+    alice = await consoles("alice")
+    context = await browser.new_context(
+        viewport=PHONE, is_mobile=True, has_touch=True, permissions=["microphone"]
+    )
+    phone = await context.new_page()
+    await phone.goto(f"{staffed.url}/help/{token}")
+    await phone.locator("#call").tap()
+    await expect(phone.locator("body")).to_have_attribute("data-state", "queued")
+
+    ring = alice.locator("#ring-card")
+    await expect(ring).to_be_visible(timeout=WAIT_MS)
+    await expect(ring).to_have_attribute("data-source", "phone")
+    call_id = await ring.get_attribute("data-call")
+    assert call_id
+    await alice.keyboard.press("Enter")
+    await expect(alice.locator("#call-card")).to_have_attribute("data-call", call_id)
+    live = alice.locator("#live")
+    await expect(live).to_have_attribute("data-lane", "P1-OUT")
+    await expect(live).to_have_attribute("data-mode", "intercom", timeout=MEDIA_MS)
+    await expect(live).to_have_attribute("data-talking", "true")
+    await expect(phone.locator("body")).to_have_attribute("data-state", "answered")
+    await expect(phone.locator("#status")).to_have_text("已接通")
+    await inbound(alice, "video", "framesDecoded", 10)
+    audio = await inbound(alice, "audio", "totalAudioEnergy", 0)  # the phone's microphone
+    assert audio["codec"] == "audio/opus"
+    await phone.wait_for_function(HEARS_AGENT, polling=200, timeout=MEDIA_MS)
+
+    await alice.keyboard.press("e")
+    await alice.select_option("#outcome-category", "payment_help")
+    await alice.fill("#outcome-note", "手机呼叫，已指导扫码缴费")
+    await alice.click("#outcome-submit")
+    await expect(alice.locator("#call-card")).to_be_hidden()
+    await expect(live).to_be_hidden()
+    await expect(phone.locator("body")).to_have_attribute("data-state", "ended")
+    await expect(phone.locator("#status")).to_have_text("已结束")
+    await no_viewers(staffed, "P1-OUT")
+
+    async with staffed.client("sue") as client:
+        response = await client.get("/api/calls/records", params={"date": today()})
+    assert response.status_code == 200
+    [row] = response.json()["rows"]
+    assert (row["call_id"], row["source"], row["agent"]) == (call_id, "phone", "alice")
+    assert (row["state"], row["ending"], row["category"]["code"]) == (
+        "ended",
+        "agent",
+        "payment_help",
+    )
+    await context.close()
+
+
+async def test_a_barge_refused_shows_why_in_the_dialog_and_changes_nothing(
+    staffed: Centre, lanes: LaneFactory, consoles: OpenConsole
+) -> None:
+    """The call ends while the supervisor's confirmation is open: 强插 is refused with
+    its reason beside the buttons, and the supervisor holds nothing."""
+    lane = await lanes("P1-OUT")
+    async with desk(staffed, "alice") as alice:
+        lane.driver.emit(CallPressed())
+        call_id = (await alice.next("ring"))["call_id"]
+        assert (await alice.post(f"/api/calls/{call_id}/accept")).status_code == 200
+        sue = await consoles("sue")
+        await sue.click("#tab-agents")
+        row = sue.locator('#agents-table tr[data-agent="alice"]')
+        await expect(row.locator('[data-action="listen"]')).to_be_visible()
+        await row.locator('[data-action="barge"]').click()
+        await expect(sue.locator("#barge-dialog")).to_be_visible()
+
+        form = {"category": "payment_help"}
+        assert (await alice.post(f"/api/calls/{call_id}/end", form)).status_code == 200
+        await expect(row.locator('[data-action="barge"]')).to_be_hidden()
+        await sue.click("#barge-confirm")
+        error = sue.locator("#barge-error")
+        await expect(error).to_have_attribute("data-error", "call_ended")
+        await expect(error).to_be_visible()
+        await expect(sue.locator("#barge-dialog")).to_be_visible()
+        await expect(sue.locator("#call-card")).to_be_hidden()
+        await expect(sue.locator("#live")).to_be_hidden()
+        await sue.click("#barge-cancel")
+        await expect(sue.locator("#barge-dialog")).to_be_hidden()
+    assert [e for e in await call_entries(staffed) if e.action is AuditAction.CALL_BARGED] == []
+    [record] = await records(staffed)
+    assert (record.agent, record.state.value) == ("alice", "ended")

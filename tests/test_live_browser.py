@@ -157,14 +157,20 @@ async def heard(speaker: RecordingSpeaker, loud: bool, packets: int = 25) -> flo
     return speaker.rms(0.5)
 
 
-async def no_viewers(centre: Centre, lane: str) -> None:
+async def no_viewers(centre: Centre, lane: str, user: str | None = None) -> None:
+    """Wait until ``lane`` has no viewer at the centre (of ``user``, if given)."""
     closed = asyncio.Event()
     unsubscribe = centre.media.subscribe(
         lambda event: closed.set() if isinstance(event, ViewerLeft) else None
     )
+
+    def left() -> bool:
+        viewers = centre.media.viewers(lane)
+        return not [v for v in viewers if user is None or v.watcher.username == user]
+
     try:
         async with asyncio.timeout(10):
-            while centre.media.viewers(lane):
+            while not left():
                 closed.clear()
                 await closed.wait()
     finally:

@@ -130,6 +130,8 @@ export const api = {
   // to: an agent's username or "supervisors".
   transferCall: (callId, to, note) =>
     request("POST", `api/calls/${encodeURIComponent(callId)}/transfer`, { body: { to, note } }),
+  // A supervisor takes an answered call over from its holder.
+  bargeCall: (callId) => request("POST", `api/calls/${encodeURIComponent(callId)}/barge`),
   // outcome: {category, plate, amount_fen, note}
   endCall: (callId, outcome) =>
     request("POST", `api/calls/${encodeURIComponent(callId)}/end`, { body: outcome }),

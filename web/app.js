@@ -102,6 +102,10 @@
 //   #tab-agents[data-alerts]   alerts not yet seen; #agents-table tr[data-agent][data-state]
 //                              [data-connected]; #board-{waiting,longest,level,answered,
 //                              abandoned}; #alerts li[data-agent][data-kind]
+//     button[data-action="listen"][data-call][aria-pressed]  on an agent's lane call
+//     button[data-action="barge"][data-call]  on an agent's call: opens #barge-dialog
+//   #barge-dialog[data-call]   #barge-text, #barge-confirm, #barge-cancel,
+//                              #barge-error[data-error]
 //   window.seatRing            the ringer: .started (tones started), .sounding, .notified,
 //                              .context (its AudioContext)
 
@@ -167,7 +171,18 @@ const desk = new Desk({
 });
 // For tests and for an engineer at the console: the ringer (.started, .sounding, .context).
 window.seatRing = desk.ringer;
-const supervisor = createSupervisorView({ book: desk.book, getLane: (id) => lanes.get(id) });
+const supervisor = createSupervisorView({
+  book: desk.book,
+  getLane: (id) => lanes.get(id),
+  onListen: (call) => live.show(call.lane_id, { listen: true }),
+  listening: (laneId) => live.laneId === laneId && live.mode === "listen",
+  // The call is this supervisor's now: its card, and its lane's view on the intercom,
+  // as an answer would open them.
+  onBarged: (call) => {
+    desk.observe(call);
+    desk.startView(call);
+  },
+});
 // Shortcuts act only inside a session; the login form is all fields anyway.
 const signedIn = (fn) => (...args) => (session.user ? fn(...args) : undefined);
 const keys = createKeys({

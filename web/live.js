@@ -148,14 +148,17 @@ export class LiveView {
   /**
    * Open the view of `laneId`. With `intercom` it starts on the intercom (the lane's
    * call was answered: its intercom is held for this agent), and with `talk` latched
-   * talking, as a phone call is once answered.
+   * talking, as a phone call is once answered. With `listen` (a supervisor listening in
+   * on a call) it carries the lane's sound, and no microphone.
    */
-  async show(laneId, { intercom = false, talk = false } = {}) {
+  async show(laneId, { intercom = false, talk = false, listen = false } = {}) {
     if (this.laneId === laneId) {
       this.root.focus();
       if (intercom && !this.watch?.intercom) {
         await this.switchTo(true, false);
         if (talk && this.watch?.intercom) this.toggleLatch(true);
+      } else if (listen && !this.watch?.intercom && !this.watch?.listening) {
+        await this.switchTo(false, true);
       }
       return;
     }
@@ -179,6 +182,7 @@ export class LiveView {
     }, METER_MS);
     this.render();
     this.root.focus();
+    if (listen) this.context(); // inside the click that asked, so its meter may run
 
     const generation = this.generation;
     try {
@@ -197,7 +201,7 @@ export class LiveView {
       onChange: () => this.changed(),
       onIntercomLost: () => this.stopMic(),
     });
-    this.watch.start({ intercom, listening: false });
+    this.watch.start({ intercom, listening: listen && !intercom });
   }
 
   /** The microphone for an intercom the view starts on; false (watching only, the

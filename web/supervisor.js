@@ -4,8 +4,16 @@
 // (service level, answered, abandoned), and alerts: agents put on a break after missed
 // rings. GET /api/agents gives the whole picture; `agent` and `alert` stream messages
 // keep it up between reads.
+//
+// Beside each agent on a call: 监听 (listen in: the lane's picture and sound in this
+// console's live view, without a microphone) for lane calls, and 强插 (barge: take the
+// call over, after a confirmation) for any. Listening carries what the lane hears, the
+// driver: the centre sends an agent's speech to the lane's speaker only, and a phone
+// caller's voice to the agent holding the call only, so a phone call has nothing here
+// to listen to.
 
 import { api } from "./api.js";
+import { BargeDialog } from "./barge.js";
 import { laneLine } from "./calls.js";
 import { el } from "./dom.js";
 import { clock, localTime } from "./format.js";
@@ -18,10 +26,14 @@ const ALERTS_KEPT = 20;
 const $ = (id) => document.getElementById(id);
 
 /**
- * @param {{book: import("./calls.js").CallBook, getLane: (id: string) => object|null}} options
- *   book holds the open calls (a supervisor sees every one).
+ * @param {{book: import("./calls.js").CallBook, getLane: (id: string) => object|null,
+ *          onListen: (call: object) => void, listening: (laneId: string) => boolean,
+ *          onBarged: (call: object) => void}} options
+ *   book holds the open calls (a supervisor sees every one); onListen opens the call's
+ *   lane listening in, listening says whether this console listens to a lane now;
+ *   onBarged gets the call once it is this supervisor's.
  */
-export function createSupervisorView({ book, getLane }) {
+export function createSupervisorView({ book, getLane, onListen, listening, onBarged }) {
   const tbody = $("agents-table").tBodies[0];
   const agents = new Map(); // name -> {agent, at}
   const rows = new Map(); // name -> {tr, f}
@@ -30,6 +42,7 @@ export function createSupervisorView({ book, getLane }) {
   let timer = null;
   let problem = null;
   let generation = 0;
+  const barge = new BargeDialog({ onBarged });
 
   async function load() {
     const mine = generation;
@@ -59,7 +72,7 @@ export function createSupervisorView({ book, getLane }) {
     const tr = el("tr");
     tr.dataset.agent = name;
     const f = {};
-    const cells = ["name", "state", "time", "call", "parks", "link"].map((key) => {
+    const cells = ["name", "state", "time", "call", "parks", "link", "actions"].map((key) => {
       const td = el(key === "name" ? "th" : "td", `agents__${key}`);
       if (key === "name") td.scope = "row";
       f[key] = td;
@@ -67,8 +80,35 @@ export function createSupervisorView({ book, getLane }) {
     });
     f.badge = el("span", "agent-state");
     f.state.append(f.badge);
+    f.listen = el("button", "btn btn--small", t("agents.listen"));
+    f.barge = el("button", "btn btn--small btn--danger", t("agents.barge"));
+    for (const [button, action] of [
+      [f.listen, "listen"],
+      [f.barge, "barge"],
+    ]) {
+      button.type = "button";
+      button.dataset.action = action;
+      button.hidden = true;
+      button.addEventListener("click", () => act(name, action));
+    }
+    f.actions.append(f.listen, " ", f.barge);
     tr.append(...cells);
     return { tr, f };
+  }
+
+  /** The call `name` holds now, if this console may listen in on it or take it over. */
+  function heldBy(name) {
+    const agent = agents.get(name)?.agent;
+    const call = agent?.call_id ? book.get(agent.call_id) : null;
+    const held = call?.state === "active" && call.agent === name && name !== book.username;
+    return held ? call : null;
+  }
+
+  function act(name, action) {
+    const call = heldBy(name);
+    if (!call) return;
+    if (action === "listen") onListen(call);
+    else barge.show(call, name, laneLine(call, getLane(call.lane_id)));
   }
 
   function stateText(agent, seconds) {
@@ -94,6 +134,17 @@ export function createSupervisorView({ book, getLane }) {
     row.f.parks.textContent = agent.car_parks === null ? t("agents.all_parks") : agent.car_parks.join("、");
     const away = agent.connected === false && agent.state !== "offline";
     row.f.link.textContent = away ? t("agents.away") : agent.state === "offline" ? t("none") : t("agents.linked");
+    const held = heldBy(agent.name);
+    row.f.listen.hidden = held?.source !== "lane";
+    row.f.listen.setAttribute("aria-pressed", String(held !== null && listening(held.lane_id)));
+    row.f.barge.hidden = held === null;
+    // One live view at a time: listening would close the view of this supervisor's own
+    // call, intercom and all, and a call held must be ended before another is taken.
+    row.f.listen.disabled = row.f.barge.disabled = Boolean(book.mine());
+    for (const button of [row.f.listen, row.f.barge]) {
+      if (held) button.dataset.call = held.id;
+      else delete button.dataset.call;
+    }
   }
 
   function renderBoard() {
@@ -184,6 +235,7 @@ export function createSupervisorView({ book, getLane }) {
     },
     clear() {
       generation += 1;
+      barge.close();
       clearInterval(timer);
       timer = null;
       agents.clear();
@@ -196,6 +248,11 @@ export function createSupervisorView({ book, getLane }) {
       render();
     },
     relabel() {
+      for (const row of rows.values()) {
+        row.f.listen.textContent = t("agents.listen");
+        row.f.barge.textContent = t("agents.barge");
+      }
+      barge.relabel();
       render();
     },
   };
