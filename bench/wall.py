@@ -19,12 +19,14 @@ protocol:
   dropped (each long gap counted in the 16.7 ms frames it took), p99 frame time, long
   tasks, and the main thread's time in scripts, style and layout (the DevTools
   protocol's ``Performance`` counters). Then how long after the last change was sent
-  until every row showed what its lane last said.
+  until every row showed what its lane last said, beside when the tab's last stream
+  message arrived (seen by Playwright, outside the page): the centre's share of it.
 
 Both walls are measured in the same run, so the ratios (500 lanes ÷ 20) hold on a noisy
-machine where the absolute figures do not. ``--profile DIR`` also saves a JavaScript
-CPU profile of the 500-lane churn (``wall-500.cpuprofile``, for Chromium's DevTools)
-and prints the functions with the most time of their own.
+machine where the absolute figures do not. ``--profile DIR`` also saves each churn's
+JavaScript CPU profile (``wall-N.cpuprofile``) and trace (``wall-N.trace.json``), both
+for Chromium's DevTools, and prints the functions with the most time of their own and
+the main thread's time by kind of work (layout, paint, script...).
 
     python bench/wall.py [--json] [--loads N] [--profile DIR]
 """
@@ -40,7 +42,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -146,31 +148,39 @@ class Load:
     snapshots: int
 
 
-def snapshot_requests(page: Page) -> list[str]:
-    """The snapshot URLs ``page`` asks for from now on."""
-    asked: list[str] = []
-    page.on("request", lambda r: asked.append(r.url) if "/snapshot" in r.url else None)
-    return asked
+@dataclass
+class Tab:
+    """A console tab, with the snapshots it asked for and when its stream's messages
+    arrived (``time.monotonic()``), both seen from outside the page."""
+
+    page: Page
+    snapshots: list[str] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)
 
 
-async def opened(wall: Wall) -> tuple[Page, list[str]]:
+async def opened(wall: Wall) -> Tab:
     """A new tab on the console, once its full wall is drawn and the network is quiet."""
-    page = await wall.context.new_page()
-    asked = snapshot_requests(page)
+    tab = Tab(await wall.context.new_page())
+    page = tab.page
+    page.on("request", lambda r: tab.snapshots.append(r.url) if "/snapshot" in r.url else None)
+    page.on(
+        "websocket",
+        lambda ws: ws.on("framereceived", lambda _: tab.arrivals.append(time.monotonic())),
+    )
     await page.goto(wall.url)
     await page.wait_for_function("window.__wall.paintedAt !== null", timeout=60_000)
     await page.wait_for_load_state("networkidle")
-    return page, asked
+    return tab
 
 
 async def load(wall: Wall) -> Load:
-    page, asked = await opened(wall)
+    tab = await opened(wall)
     try:
-        seen = await page.evaluate("({at: __wall.paintedAt, tasks: __wall.longTasks})")
+        seen = await tab.page.evaluate("({at: __wall.paintedAt, tasks: __wall.longTasks})")
         blocking = sum(d - 50 for start, d in seen["tasks"] if start < seen["at"])
-        return Load(seen["at"], blocking, len(asked))
+        return Load(seen["at"], blocking, len(tab.snapshots))
     finally:
-        await page.close()
+        await tab.page.close()
 
 
 # ------------------------------------------------------------------ churn
@@ -183,6 +193,7 @@ class Churn:
     long_tasks: list[tuple[float, float]]
     counters: dict[str, float]  # the DevTools protocol's Performance counters, differences
     caught_up_ms: float
+    arrived_ms: float  # from the last change sent to the tab's last message
     snapshots: int
 
 
@@ -192,42 +203,46 @@ async def counters(cdp: CDPSession) -> dict[str, float]:
 
 
 async def churn(wall: Wall, profile: Path | None) -> Churn:
-    page, asked = await opened(wall)
+    tab = await opened(wall)
+    page = tab.page
     try:
         cdp = await wall.context.new_cdp_session(page)
         await cdp.send("Performance.enable")
         browser = wall.context.browser
         assert browser is not None
-        if profile is not None:
+        if profile is not None:  # both walls: the profiles compare
             await cdp.send("Profiler.enable")
             await cdp.send("Profiler.start")
             await browser.start_tracing(page=page, categories=TRACED)
         before = await counters(cdp)
-        fetched = len(asked)
+        fetched = len(tab.snapshots)
         await page.evaluate("__wall.record()")
         shown = await wall.fleet.churn(CHANGES_PER_S, CHURN_S)
         sent = time.monotonic()
         seen = await page.evaluate("__wall.stop()")
         after = await counters(cdp)
+        await page.wait_for_function("s => __wall.shows(s)", arg=shown, timeout=CAUGHT_UP_S * 1000)
+        caught_up = (time.monotonic() - sent) * 1000
         if profile is not None:
             taken = await cdp.send("Profiler.stop")
             profile.mkdir(parents=True, exist_ok=True)
             (profile / f"wall-{wall.lanes}.cpuprofile").write_text(json.dumps(taken["profile"]))
-            for line in heaviest(taken["profile"]):
-                progress(line)
             trace = await browser.stop_tracing()
             (profile / f"wall-{wall.lanes}.trace.json").write_bytes(trace)
+            progress(f"{wall.lanes} lanes: JavaScript functions by time of their own")
+            for line in heaviest(taken["profile"]):
+                progress(line)
+            progress(f"{wall.lanes} lanes: the renderer's main thread by kind of work")
             for line in busiest(json.loads(trace)):
                 progress(line)
-        await page.wait_for_function("s => __wall.shows(s)", arg=shown, timeout=CAUGHT_UP_S * 1000)
-        caught_up = (time.monotonic() - sent) * 1000
         return Churn(
             seen["ms"] / 1000,
             seen["deltas"],
             [(start, d) for start, d in seen["longTasks"]],
             {name: after[name] - before.get(name, 0.0) for name in after},
             caught_up,
-            len(asked) - fetched,
+            (max(tab.arrivals, default=sent) - sent) * 1000,
+            len(tab.snapshots) - fetched,
         )
     finally:
         await page.close()
@@ -283,7 +298,7 @@ async def bench(loads: int, profile: Path | None) -> dict[str, Any]:
             churned: dict[int, Churn] = {}
             for wall in walls:
                 progress(f"{wall.lanes} lanes: {CHANGES_PER_S:g} changes/s for {CHURN_S:g} s")
-                churned[wall.lanes] = await churn(wall, profile if wall.lanes == WALL else None)
+                churned[wall.lanes] = await churn(wall, profile)
             closed = sum(len(wall.fleet.closed) + len(wall.fleet.errors) for wall in walls)
     return figures(loaded, churned, closed)
 
@@ -313,6 +328,7 @@ def figures(
             ),
             "layouts": int(c.counters["LayoutCount"]),
             "caught_up_ms": round(c.caught_up_ms, 1),
+            "arrived_ms": round(c.arrived_ms, 1),
             "churn_snapshots": c.snapshots,
         }
     return r
@@ -330,6 +346,7 @@ FIGURES = [
     ("script_ms", "ms", "in scripts during churn"),
     ("style_layout_ms", "ms", "in style and layout during churn, {layouts} layouts"),
     ("caught_up_ms", "ms", "from the last change sent to every row showing it"),
+    ("arrived_ms", "ms", "from the last change sent to the tab's last stream message"),
     ("churn_snapshots", "images", "snapshots fetched during churn"),
 ]
 
@@ -355,7 +372,7 @@ def main() -> None:
     )
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     parser.add_argument("--loads", type=int, default=LOADS, help="first renders of each wall")
-    parser.add_argument("--profile", type=Path, help="save the 500-lane churn's CPU profile here")
+    parser.add_argument("--profile", type=Path, help="save the churns' profiles and traces here")
     args = parser.parse_args()
     measure_and_print(lambda: bench(args.loads, args.profile), report, as_json=args.json)
 

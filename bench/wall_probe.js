@@ -51,10 +51,13 @@
   };
 
   /** Whether every lane of `shown` ({id: {gate, plate}}) shows what it last said. */
-  wall.shows = (shown) =>
-    Object.entries(shown).every(([id, last]) => {
-      const row = document.querySelector(`tr[data-lane="${CSS.escape(id)}"]`);
+  wall.shows = (shown) => {
+    const rows = new Map();
+    for (const row of document.querySelectorAll("#lanes tr[data-lane]")) rows.set(row.dataset.lane, row);
+    return Object.entries(shown).every(([id, last]) => {
+      const row = rows.get(id);
       if (!row || row.getAttribute("data-gate") !== last.gate) return false;
       return last.plate === null || row.querySelector('[data-field="plate"]')?.textContent === last.plate;
     });
+  };
 })();
