@@ -137,7 +137,7 @@ async def main(server: str, lanes_file: Path) -> None:
                 say({"lane": lane_id, "event_id": event_id, "sent_ns": sent_ns})
             case ["prime"] | ["churn", _, _]:
                 # Drawn on first use: the call benchmark never needs snapshots.
-                changes = changes or LaneChanges(list(by_id), seed=len(by_id))
+                changes = changes or LaneChanges(list(by_id), seed=min(by_id))
                 sent = await churn(by_id, changes, line[1:])
                 shown = {lane: asdict(what) for lane, what in changes.shown.items()}
                 say({"churned": sent, "shown": shown})

@@ -38,7 +38,7 @@ class Shown:
 
 
 class LaneChanges:
-    def __init__(self, lanes: list[str], seed: int) -> None:
+    def __init__(self, lanes: list[str], seed: str) -> None:
         self.lanes = lanes
         self.rng = random.Random(seed)
         self.shown = {lane: Shown() for lane in lanes}

@@ -188,7 +188,6 @@ async def load(wall: Wall) -> Load:
 
 @dataclass
 class Churn:
-    seconds: float
     deltas: list[float]
     long_tasks: list[tuple[float, float]]
     counters: dict[str, float]  # the DevTools protocol's Performance counters, differences
@@ -236,7 +235,6 @@ async def churn(wall: Wall, profile: Path | None) -> Churn:
             for line in busiest(json.loads(trace)):
                 progress(line)
         return Churn(
-            seen["ms"] / 1000,
             seen["deltas"],
             [(start, d) for start, d in seen["longTasks"]],
             {name: after[name] - before.get(name, 0.0) for name in after},
@@ -321,7 +319,8 @@ def figures(
             "frame_ms_max": round(max(c.deltas), 1),
             "long_tasks": len(c.long_tasks),
             "long_task_ms": round(sum(d for _, d in c.long_tasks), 1),
-            "busy_pct": round(100 * c.counters["TaskDuration"] / c.seconds, 1),
+            # Over the counters' own window, which holds the frames' and a little more.
+            "busy_pct": round(100 * c.counters["TaskDuration"] / c.counters["Timestamp"], 1),
             "script_ms": round(1000 * c.counters["ScriptDuration"], 1),
             "style_layout_ms": round(
                 1000 * (c.counters["RecalcStyleDuration"] + c.counters["LayoutDuration"]), 1

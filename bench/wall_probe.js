@@ -44,7 +44,6 @@
     const recording = wall.recording;
     recording.on = false;
     return {
-      ms: performance.now() - recording.from,
       deltas: recording.deltas,
       longTasks: wall.longTasks.filter(([start]) => start >= recording.from),
     };
