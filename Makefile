@@ -54,6 +54,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/media.py
 	$(BIN)/python -m bench.login_storm
 	$(BIN)/python bench/calls.py
+	$(BIN)/python bench/wall.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

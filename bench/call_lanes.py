@@ -1,4 +1,5 @@
-"""Simulated lanes for the call benchmark, many to a process, speaking the real lane link.
+"""Simulated lanes for the call and wall benchmarks, many to a process, speaking the
+real lane link.
 
     python -m bench.call_lanes CENTRE_URL LANES_JSON
 
@@ -9,8 +10,12 @@ and reads what the centre sends. Once every lane is welcomed the process prints
 press and prints ``{"lane", "event_id", "sent_ns"}``, ``sent_ns`` being
 ``time.monotonic_ns()`` just before the frame went to the socket: CLOCK_MONOTONIC is one
 clock for every process on the machine, so the benchmark compares it with the arrival the
-agents' clients stamp. A link the centre closes prints ``{"closed": LANE, "code": N}``,
-an error it answers ``{"error": CODE, "lane": LANE}``. The end of stdin ends it.
+agents' clients stamp. ``prime`` gives every lane a lowered barrier and a car read with
+its snapshot; ``churn RATE SECONDS`` sends RATE changes a second, spread over the
+process's lanes, for SECONDS (``bench/lane_changes.py``); each prints ``{"churned": N,
+"shown": {LANE: {"gate", "plate"}}}`` when its last frame has left: what each lane last
+said. A link the centre closes prints ``{"closed": LANE, "code": N}``, an error it
+answers ``{"error": CODE, "lane": LANE}``. The end of stdin ends it.
 ``Fleet`` is the benchmark's end of such processes.
 
 The lanes are not ``LaneAgent`` (``bench/lane_fleet.py``): the press must be stamped as
@@ -23,13 +28,15 @@ import asyncio
 import json
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from bench.call_desks import Signal
+from bench.lane_changes import LaneChanges
 from bench.processes import Process
 from console.service import run_fast
 from gates.lane.agent import link_url
@@ -88,6 +95,24 @@ async def heartbeats(lanes: list[Lane]) -> None:
         await asyncio.sleep(0.5)  # the heartbeat's own clock
 
 
+async def churn(lanes: dict[str, Lane], changes: LaneChanges, args: list[str]) -> int:
+    """Every lane primed (no ``args``), or ``RATE SECONDS`` of changes on a timetable of
+    their own, whatever a send took; how many frames were sent."""
+    if not args:
+        frames = [(lane, frame) for lane in lanes for frame in changes.prime(lane)]
+        for lane, frame in frames:
+            await lanes[lane].send(frame)
+        return len(frames)
+    rate, seconds = float(args[0]), float(args[1])
+    total = round(rate * seconds)
+    start = time.monotonic()
+    for n in range(total):
+        await asyncio.sleep(max(0.0, start + n / rate - time.monotonic()))
+        lane, frame = changes.change()
+        await lanes[lane].send(frame)
+    return total
+
+
 async def main(server: str, lanes_file: Path) -> None:
     tokens: dict[str, str] = json.loads(lanes_file.read_text())
     url = link_url(server)
@@ -101,15 +126,23 @@ async def main(server: str, lanes_file: Path) -> None:
     loop = asyncio.get_running_loop()
     stdin = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
+    changes: LaneChanges | None = None
     while line := (await stdin.readline()).decode().split():
-        verb, lane_id, event_id = line
-        if verb != "call":
-            raise SystemExit(f"call_lanes: expected 'call LANE EVENT_ID', not {line}")
-        lane = by_id[lane_id]
-        frame = json.dumps({"type": "call", "event_id": event_id})
-        sent_ns = time.monotonic_ns()
-        await lane.send(frame)
-        say({"lane": lane_id, "event_id": event_id, "sent_ns": sent_ns})
+        match line:
+            case ["call", lane_id, event_id]:
+                lane = by_id[lane_id]
+                frame = json.dumps({"type": "call", "event_id": event_id})
+                sent_ns = time.monotonic_ns()
+                await lane.send(frame)
+                say({"lane": lane_id, "event_id": event_id, "sent_ns": sent_ns})
+            case ["prime"] | ["churn", _, _]:
+                # Drawn on first use: the call benchmark never needs snapshots.
+                changes = changes or LaneChanges(list(by_id), seed=min(by_id))
+                sent = await churn(by_id, changes, line[1:])
+                shown = {lane: asdict(what) for lane, what in changes.shown.items()}
+                say({"churned": sent, "shown": shown})
+            case _:
+                raise SystemExit(f"call_lanes: expected call, prime or churn, not {line}")
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -128,6 +161,7 @@ class Fleet:
         self._ready = 0
         self._signal = Signal()
         self._sent: dict[str, asyncio.Future[int]] = {}
+        self._churned: list[dict[str, Any]] = []
         self._reading = [asyncio.create_task(self._read(process)) for process in processes]
 
     @classmethod
@@ -159,6 +193,22 @@ class Fleet:
         stdin.write(f"call {lane} {event_id}\n".encode())
         return sent
 
+    async def churn(self, *args: float) -> dict[str, dict[str, str | None]]:
+        """Every lane primed (no ``args``), or ``rate, seconds`` of changes shared among
+        the processes; once every frame has left, what each lane last said."""
+        words = ["prime"]
+        if args:
+            words = ["churn", str(args[0] / len(self.processes)), str(args[1])]
+        self._churned = []
+        for process in self.processes:
+            stdin = process.process.stdin
+            assert stdin is not None
+            stdin.write((" ".join(words) + "\n").encode())
+        timeout = 60 + (args[1] if args else 0)
+        if not await self._signal.until(lambda: len(self._churned) == len(self.processes), timeout):
+            raise RuntimeError(f"{len(self._churned)} of {len(self.processes)} lane processes done")
+        return {lane: what for said in self._churned for lane, what in said["shown"].items()}
+
     async def stop(self) -> None:
         for process in self.processes:
             if process.process.stdin is not None:
@@ -186,6 +236,8 @@ class Fleet:
                 self._ready += 1
             elif "sent_ns" in said:
                 self._sent[said["event_id"]].set_result(said["sent_ns"])
+            elif "churned" in said:
+                self._churned.append(said)
             elif "closed" in said:
                 self.closed.append(said)
             else:

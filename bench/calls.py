@@ -92,16 +92,16 @@ def lane_ids() -> list[str]:
     return [f"L{n:03d}" for n in range(LANES)]
 
 
-async def seed_lanes(data_dir: Path) -> dict[str, str]:
+async def seed_lanes(data_dir: Path, lanes: list[str], car_parks: int) -> dict[str, str]:
     """The lanes, straight into the store before the centre starts (the CLI would start
     500 processes); entry and exit alternate, car parks take turns."""
     store = await SQLiteStore.open(data_dir / "seat.db")
     try:
         tokens = {}
-        for n, lane in enumerate(lane_ids()):
+        for n, lane in enumerate(lanes):
             tokens[lane] = new_token()
             direction = Direction.EXIT if n % 2 else Direction.ENTRY
-            park = f"停车场{n % CAR_PARKS + 1:02d}"
+            park = f"停车场{n % car_parks + 1:02d}"
             await store.put_lane(LaneRecord(lane, lane, park, direction, token_hash(tokens[lane])))
         return tokens
     finally:
@@ -314,7 +314,7 @@ def recorded_today(database: Path, call_ids: list[str], since: datetime) -> tupl
 async def bench() -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="seat-bench-calls-") as tmp:
         data_dir = Path(tmp)
-        tokens = await seed_lanes(data_dir)
+        tokens = await seed_lanes(data_dir, lane_ids(), CAR_PARKS)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         env = {

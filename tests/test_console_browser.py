@@ -15,7 +15,11 @@ pytestmark = pytest.mark.browser
 
 
 async def logged_in(browser: Browser, centre: Centre, username: str) -> Page:
-    page = await browser.new_page()
+    return await log_in(await browser.new_page(), centre, username)
+
+
+async def log_in(page: Page, centre: Centre, username: str) -> Page:
+    """``page`` on the console, logged in as ``username``."""
     await page.goto(centre.url + "/")
     await expect(page.locator("body")).to_have_attribute("data-view", "login")
     await page.fill("#username", username)

@@ -113,6 +113,7 @@ import { api, setCsrfToken, setUnauthorizedHandler, streamUrl } from "./api.js";
 import { createAuditView } from "./audit.js";
 import { Desk } from "./desk.js";
 import { DisplayDialog, OpenGateDialog } from "./dialogs.js";
+import { oncePerFrame } from "./frames.js";
 import { applyStatic, errorText, label, lang, onLangChange, setLang, t } from "./i18n.js";
 import { createKeys } from "./keys.js";
 import { createLanesView } from "./lanes.js";
@@ -183,6 +184,22 @@ const supervisor = createSupervisorView({
     desk.startView(call);
   },
 });
+// Lane changes from the stream, the latest of each lane, shown a frame's worth at a time:
+// a city's wall may change 50 lanes a second, and the page is drawn 60 times.
+const laneChanges = new Map(); // lane id -> its state not yet shown
+const laneFrame = oncePerFrame(() => {
+  const changed = [...laneChanges.values()];
+  laneChanges.clear();
+  lanes.update(changed);
+  if (changed.some((lane) => lane.id === live.laneId)) live.laneChanged(lanes.get(live.laneId));
+  desk.render(); // the call's lane: online, gate, last vehicle
+});
+
+/** Forget changes not shown yet: the whole list replaces them, or the session ended. */
+function dropLaneChanges() {
+  laneChanges.clear();
+  laneFrame.cancel();
+}
 // Shortcuts act only inside a session; the login form is all fields anyway.
 const signedIn = (fn) => (...args) => (session.user ? fn(...args) : undefined);
 const keys = createKeys({
@@ -394,6 +411,7 @@ function startSession(me) {
   session.synced = false;
   session.leaving = false;
   setCsrfToken(me.csrf_token);
+  dropLaneChanges();
   lanes.clear();
   audit.clear();
   supervisor.clear();
@@ -423,6 +441,7 @@ function endSession(message) {
   live.close();
   desk.clear();
   supervisor.clear();
+  dropLaneChanges();
   lanes.clear();
   audit.clear();
   showAttack(null);
@@ -466,6 +485,7 @@ function handleMessage(message) {
     case "lanes":
       if (!Array.isArray(message.lanes)) return;
       session.synced = true;
+      dropLaneChanges();
       lanes.setAll(message.lanes);
       if (live.laneId) live.laneChanged(lanes.get(live.laneId));
       desk.render();
@@ -473,10 +493,9 @@ function handleMessage(message) {
       if (audit.loaded) audit.load();
       break;
     case "lane":
-      if (message.lane) {
-        lanes.upsert(message.lane);
-        if (message.lane.id === live.laneId) live.laneChanged(lanes.get(live.laneId));
-        desk.render(); // the call's lane: online, gate, last vehicle
+      if (message.lane && typeof message.lane.id === "string") {
+        laneChanges.set(message.lane.id, message.lane);
+        laneFrame.request();
       }
       break;
     case "audit":

@@ -1,5 +1,12 @@
 // The lane board: one table per car park, one row per lane, updated in place so a
 // live update never steals keyboard focus or reloads an unchanged snapshot.
+//
+// A city's wall holds hundreds of lanes, tens of them changing each second, so the board
+// does only what a change needs: the stream's changes arrive a frame's worth at a time
+// (`update`), a lane sent again unchanged is not rendered again, a text is written only
+// when it differs, and only the car parks whose lanes changed are counted again. The
+// browser's share is kept small by style.css (car parks off screen are neither laid out
+// nor painted) and by loading snapshots only as their rows come near the screen.
 
 import { snapshotUrl } from "./api.js";
 import { el } from "./dom.js";
@@ -17,6 +24,12 @@ const PLATE_COLOURS = new Set(["blue", "yellow", "green", "yellow_green", "white
 const COLUMNS = ["col.lane", "col.status", "col.gate", "col.vehicle", "col.call", "col.fault", "col.actions"];
 
 const collator = new Intl.Collator("zh-CN", { numeric: true });
+
+/** A text written again unchanged still makes the browser lay the row's table out again
+ * (an unchanged attribute or class does not), so texts are compared first. */
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
 
 function normalisedConfidence(value) {
   if (typeof value !== "number" || Number.isNaN(value)) return null;
@@ -90,12 +103,12 @@ export function createLanesView(container, { onOpen, onDisplay, onLive, onSticke
     thumb.width = 160;
     thumb.height = 90;
     thumb.decoding = "async";
+    // Fetched as the row nears the screen: a wall of 500 lanes shows a dozen at a time.
+    // A lazy image that is not rendered is never fetched, so the image is shown (its
+    // dark box) from the moment it has a source, not from its load.
+    thumb.loading = "lazy";
     thumb.hidden = true;
     const noThumb = el("span", "thumb thumb--empty");
-    thumb.addEventListener("load", () => {
-      thumb.hidden = false;
-      noThumb.hidden = true;
-    });
     thumb.addEventListener("error", () => {
       thumb.hidden = true;
       noThumb.hidden = false;
@@ -186,7 +199,7 @@ export function createLanesView(container, { onOpen, onDisplay, onLive, onSticke
     // A little negative age is clock skew between the centre and this seat.
     const calling = age < CALL_RECENT_MS && age > -60_000;
     row.setAttribute("data-calling", String(calling));
-    f.call.textContent = calling ? t("call.active", { time: localTime(lane.last_call_at) }) : t("none");
+    setText(f.call, calling ? t("call.active", { time: localTime(lane.last_call_at) }) : t("none"));
     f.call.classList.toggle("call--active", calling);
   }
 
@@ -195,18 +208,18 @@ export function createLanesView(container, { onOpen, onDisplay, onLive, onSticke
     const online = lane.online === true;
     row.setAttribute("data-online", String(online));
     row.classList.toggle("lane--offline", !online);
-    f.name.textContent = lane.name || lane.id;
-    f.direction.textContent = label("dir.", lane.direction);
+    setText(f.name, lane.name || lane.id);
+    setText(f.direction, label("dir.", lane.direction));
     f.direction.className = `dir dir--${lane.direction === "exit" ? "exit" : "entry"}`;
 
-    f.online.textContent = t(`online.${online}`);
+    setText(f.online, t(`online.${online}`));
     f.online.setAttribute("data-online", String(online));
     f.online.className = `badge badge--${online ? "online" : "offline"}`;
 
     const gate = typeof lane.gate === "string" ? lane.gate : "unknown";
     row.setAttribute("data-gate", gate);
     f.gate.setAttribute("data-gate", gate);
-    f.gate.textContent = label("gate.", gate);
+    setText(f.gate, label("gate.", gate));
     f.gate.className = `gate gate--${GATE_STATES.has(gate) ? gate : "unknown"}`;
 
     renderVehicle(entry);
@@ -215,12 +228,12 @@ export function createLanesView(container, { onOpen, onDisplay, onLive, onSticke
     const fault = lane.fault;
     if (fault) {
       row.setAttribute("data-fault", String(fault.code ?? ""));
-      f.fault.textContent = [fault.code, fault.detail].filter(Boolean).join("：");
+      setText(f.fault, [fault.code, fault.detail].filter(Boolean).join("："));
       f.fault.title = localDateTime(fault.at);
       f.fault.classList.add("fault--active");
     } else {
       row.removeAttribute("data-fault");
-      f.fault.textContent = t("none");
+      setText(f.fault, t("none"));
       f.fault.removeAttribute("title");
       f.fault.classList.remove("fault--active");
     }
@@ -241,25 +254,25 @@ export function createLanesView(container, { onOpen, onDisplay, onLive, onSticke
     const { lane, f } = entry;
     const v = lane.last_vehicle;
     f.thumb.alt = t("snapshot.alt", { lane: lane.name || lane.id });
-    f.noThumb.textContent = t("snapshot.none");
+    setText(f.noThumb, t("snapshot.none"));
     if (!v) {
-      f.plate.textContent = t("plate.none");
+      setText(f.plate, t("plate.none"));
       f.plate.className = "plate plate--none";
       f.plate.removeAttribute("data-plate-colour");
       f.plate.removeAttribute("data-plate-flag");
       f.plate.removeAttribute("title");
-      f.plateColour.textContent = "";
-      f.plateTime.textContent = "";
+      setText(f.plateColour, "");
+      setText(f.plateTime, "");
       f.plateTime.removeAttribute("datetime");
-      f.plateFlag.textContent = "";
+      setText(f.plateFlag, "");
       setSnapshot(entry, null);
       return;
     }
     const colour = PLATE_COLOURS.has(v.plate_colour) ? v.plate_colour : "unknown";
     f.plate.className = `plate plate--${colour}`;
     f.plate.setAttribute("data-plate-colour", colour);
-    f.plate.textContent = v.plate || t("plate.unlicensed");
-    f.plateColour.textContent = ` ${t(`plate.colour.${colour}`)}`;
+    setText(f.plate, v.plate || t("plate.unlicensed"));
+    setText(f.plateColour, ` ${t(`plate.colour.${colour}`)}`);
 
     const confidence = normalisedConfidence(v.confidence);
     const flags = [];
@@ -276,9 +289,9 @@ export function createLanesView(container, { onOpen, onDisplay, onLive, onSticke
     const words = [];
     if (flags.includes("invalid")) words.push(t("plate.invalid"));
     if (flags.includes("low_confidence")) words.push(`${t("plate.low")} ${percent}%`);
-    f.plateFlag.textContent = words.join(" · ");
+    setText(f.plateFlag, words.join(" · "));
 
-    f.plateTime.textContent = localTime(v.at);
+    setText(f.plateTime, localTime(v.at));
     if (v.at) f.plateTime.setAttribute("datetime", v.at);
     f.plateTime.title = localDateTime(v.at);
     setSnapshot(entry, snapshotUrl(lane.id, v.at));
@@ -290,6 +303,8 @@ export function createLanesView(container, { onOpen, onDisplay, onLive, onSticke
     entry.snapshotSrc = src;
     if (src) {
       f.thumb.src = src;
+      f.thumb.hidden = false;
+      f.noThumb.hidden = true;
     } else {
       f.thumb.removeAttribute("src");
       f.thumb.hidden = true;
@@ -297,12 +312,16 @@ export function createLanesView(container, { onOpen, onDisplay, onLive, onSticke
     }
   }
 
-  function refreshCounts() {
-    for (const g of groups.values()) {
+  /** Count the online lanes of `counted` car parks again (all of them by default). */
+  function refreshCounts(counted = groups.values()) {
+    for (const g of counted) {
+      const total = g.tbody.rows.length;
       let online = 0;
       for (const row of g.tbody.rows) if (row.getAttribute("data-online") === "true") online += 1;
-      g.count.textContent = t("lanes.online_count", { online, total: g.tbody.rows.length });
-      g.count.classList.toggle("carpark__count--degraded", online < g.tbody.rows.length);
+      setText(g.count, t("lanes.online_count", { online, total }));
+      g.count.classList.toggle("carpark__count--degraded", online < total);
+      // The height style.css reserves for the car park while it is off screen.
+      g.section.style.setProperty("--lane-rows", String(total));
     }
   }
 
@@ -337,28 +356,43 @@ export function createLanesView(container, { onOpen, onDisplay, onLive, onSticke
     }
   }
 
-  /** Insert or update one lane; returns whether the layout had to change. */
-  function put(lane) {
-    if (!lane || typeof lane.id !== "string") return false;
-    const carPark = String(lane.car_park ?? "");
-    let entry = rows.get(lane.id);
-    let moved = false;
-    if (!entry) {
-      entry = createRow(lane);
-      rows.set(lane.id, entry);
-      moved = true;
-    } else if (entry.group.name !== carPark || entry.lane.name !== lane.name) {
-      moved = true;
+  /** Insert or update lanes, each car park sorted and counted once for all of them;
+   * returns whether the board's car parks had to be laid out again. */
+  function put(lanes) {
+    const sorted = new Set(); // car parks a lane joined, or whose order may have changed
+    const counted = new Set(); // car parks whose online count may have changed
+    for (const lane of lanes) {
+      if (!lane || typeof lane.id !== "string") continue;
+      // The same lane sent again (a resync after a reconnect) leaves its row as it is.
+      const sent = JSON.stringify(lane);
+      let entry = rows.get(lane.id);
+      if (entry?.sent === sent) continue;
+      const carPark = String(lane.car_park ?? "");
+      let moved = false;
+      if (!entry) {
+        entry = createRow(lane);
+        rows.set(lane.id, entry);
+        moved = true;
+      } else if (entry.group.name !== carPark || entry.lane.name !== lane.name) {
+        moved = true;
+      }
+      entry.lane = lane;
+      entry.sent = sent;
+      render(entry);
+      if (moved) {
+        const g = group(carPark);
+        if (entry.group !== g) {
+          if (entry.group) counted.add(entry.group);
+          g.tbody.append(entry.row);
+        }
+        entry.group = g;
+        sorted.add(g);
+      }
+      counted.add(entry.group);
     }
-    entry.lane = lane;
-    render(entry);
-    if (moved) {
-      const g = group(carPark);
-      if (entry.group !== g) g.tbody.append(entry.row);
-      entry.group = g;
-      sortGroup(g);
-    }
-    return moved;
+    for (const g of sorted) sortGroup(g);
+    refreshCounts(counted);
+    return sorted.size > 0;
   }
 
   return {
@@ -371,14 +405,13 @@ export function createLanesView(container, { onOpen, onDisplay, onLive, onSticke
           rows.delete(id);
         }
       }
-      for (const lane of lanes) put(lane);
+      put(lanes);
       layoutGroups();
       refreshCounts();
     },
-    /** Apply one lane's change. */
-    upsert(lane) {
-      if (put(lane)) layoutGroups();
-      refreshCounts();
+    /** Apply lanes' changes: all the stream brought since the last frame. */
+    update(lanes) {
+      if (put(lanes)) layoutGroups();
     },
     get(id) {
       return rows.get(id)?.lane ?? null;
