@@ -13,7 +13,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 from console.anchor_files import append_anchor, load_public_keys
@@ -54,6 +53,23 @@ async def main() -> None:
     os._exit(0)
 
 asyncio.run(main())
+"""
+# A centre started and stopped over and over: each start writes, each stop deletes the
+# WAL and -shm. Says "started" after the first.
+START_AND_STOP = """
+import sys
+from pathlib import Path
+from console.sqlite_schema import open_connection
+
+path = Path(sys.argv[1])
+first = True
+while True:
+    conn = open_connection(path, writer=True)
+    conn.execute("INSERT INTO changes (kind, subject) VALUES ('lane', 'P1')")
+    conn.close()
+    if first:
+        print("started", flush=True)
+        first = False
 """
 CUT = re.compile(
     r"bad entry (\d+): the ledger ends at entry (\d+), but the checkpoint at \S+ line \d+ "
@@ -434,30 +450,20 @@ async def test_a_read_goes_on_while_a_centre_starts_and_stops_again_and_again(
 ) -> None:
     """Each stop folds the WAL into the file and deletes it and the ``-shm``, each start
     makes them again: a read chosen for the files that were there when it began, and
-    that could not open the ones there when it did, chooses again instead of failing."""
+    that could not open the ones there when it did, chooses again instead of failing.
+    The centre is another process, as it is for ``seat audit verify`` (within one
+    process SQLite shares the ``-shm`` a read-only reader opened with the writer)."""
     path = tmp_path / "seat.db"
     store = await SQLiteStore.open(path)
     for _ in range(20):
         await store.append(AuditRecord(actor="alice", action=AuditAction.LOGIN))
     await store.close()
-    stop = threading.Event()
-    cycles = 0
-
-    def start_and_stop() -> None:
-        nonlocal cycles
-        while not stop.is_set():
-            conn = open_connection(path, writer=True)
-            conn.execute("INSERT INTO changes (kind, subject) VALUES ('lane', 'P1')")
-            conn.close()  # the last connection: the WAL and -shm go
-            cycles += 1
-
-    centre = threading.Thread(target=start_and_stop)
-    centre.start()
-    ends = []
-    try:
-        while cycles < 200:
-            ends.append(read_ledger(path, LedgerReader.end))
-    finally:
-        stop.set()
-        centre.join()
+    command = [sys.executable, "-c", START_AND_STOP, str(path)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as centre:
+        try:
+            assert centre.stdout is not None and centre.stdout.readline() == "started\n"
+            ends = [read_ledger(path, LedgerReader.end) for _ in range(300)]
+            assert centre.poll() is None  # still starting and stopping: it never failed
+        finally:
+            centre.kill()
     assert set(ends) == {20}
