@@ -74,11 +74,10 @@ class CallQueue(QueueState):
     def restored(self, now: float) -> list[Effect]:
         """After a restart no console is connected: each agent on a call keeps it for the
         reconnect grace, the others go offline, and calls being rung go back to waiting."""
-        before = self._queues()
         effects: list[Effect] = []
         for name in sorted(self._agents):
             effects += self._disconnect(self._agents[name], now)
-        return self._settled(effects, before, now)
+        return self._settled(effects, now)
 
     def next_deadline(self) -> float | None:
         """When ``tick`` next has something to do."""
@@ -89,19 +88,17 @@ class CallQueue(QueueState):
     def place(self, request: CallRequest, now: float) -> tuple[Call, list[Effect]]:
         """A call arrives. Returns the call it became: a new one, or the open lane call
         it joined, or (with no effects) the call a repeated lane event id already made."""
-        before = self._queues()
         call, effects = self._place(request, now)
-        return call, self._settled(effects, before, now)
+        return call, self._settled(effects, now)
 
     def hang_up(self, call_id: str, now: float) -> list[Effect]:
         """The caller's side ended (the phone page closed): abandoned if unanswered,
         ended if answered; nothing if it was over already."""
-        before = self._queues()
         call = self.call(call_id)
         if call.finished:
             return []
         if call.answered is None:
-            return self._settled(self._abandon(call, Ending.CALLER, now), before, now)
+            return self._settled(self._abandon(call, Ending.CALLER, now), now)
         effects: list[Effect] = []
         if call.state is CallState.RINGING:
             call, effects = self._unring_to_free(call, RingEnd.CANCELLED, now)
@@ -110,7 +107,7 @@ class CallQueue(QueueState):
         effects.append(self._put_call(ended, CallStep.HUNG_UP))
         if holder is not None:
             effects += self._release(holder, call.id, now)
-        return self._settled(effects, before, now)
+        return self._settled(effects, now)
 
     # ------------------------------------------------------------- agents
 
@@ -124,7 +121,6 @@ class CallQueue(QueueState):
     ) -> list[Effect]:
         """The agent goes online, available, covering ``car_parks`` (None: all). Logging
         in again only updates what they cover, and is a reconnect if they hold a call."""
-        before = self._queues()
         agent = self._agents.get(name) or Agent(name, since=now, idle_since=now)
         agent = replace(
             agent,
@@ -135,7 +131,7 @@ class CallQueue(QueueState):
             effects: list[Effect] = [self._put_agent(replace(agent, grace_until=None))]
         else:
             effects = self._set_agent(agent, AgentState.AVAILABLE, now, missed=0)
-        return self._settled(effects, before, now)
+        return self._settled(effects, now)
 
     def logout(self, name: str, now: float) -> list[Effect]:
         return self.set_state(name, AgentState.OFFLINE, now)
@@ -146,7 +142,6 @@ class CallQueue(QueueState):
         """The agent chooses available, a break (with ``reason``) or offline. Refused
         while on a call; leaving a ring moves it on; choosing available ends wrap-up
         early and clears the count of missed rings."""
-        before = self._queues()
         agent = self.agent(name)
         try:
             wanted = AgentState(state)
@@ -165,13 +160,12 @@ class CallQueue(QueueState):
             effects = self._set_agent(agent, wanted, now, missed=0)
         else:
             effects = self._leave(agent, wanted, now, reason=reason)
-        return self._settled(effects, before, now)
+        return self._settled(effects, now)
 
     def agent_disconnected(self, name: str, now: float) -> list[Effect]:
         """The agent's console dropped: a call they hold is kept for ``reconnect_s``;
         otherwise they go offline at once, and a ring to them moves on."""
-        before = self._queues()
-        return self._settled(self._disconnect(self.agent(name), now), before, now)
+        return self._settled(self._disconnect(self.agent(name), now), now)
 
     def agent_connected(self, name: str, now: float) -> list[Effect]:
         """The console is back: within the grace the agent carries on with their call.
@@ -197,7 +191,6 @@ class CallQueue(QueueState):
         _check_free(agent, allow_break=False)
         if not may_take(agent, call):
             raise NotYourCall("not_covered", f"call {call_id} is not for {name}")
-        before = self._queues()
         effects = self._drop_other_ring(agent, call_id)
         if call.state is CallState.RINGING:
             if call.offered_to == name:
@@ -219,23 +212,21 @@ class CallQueue(QueueState):
         effects += self._set_agent(
             self._agents[name], AgentState.ON_CALL, now, call_id=call_id, missed=0
         )
-        return self._settled(effects, before, now)
+        return self._settled(effects, now)
 
     def decline(self, call_id: str, name: str, now: float) -> list[Effect]:
         """The rung agent turns the ring down: it moves on, and is not a miss."""
-        before = self._queues()
         call = self._open(call_id)
         agent = self.agent(name)
         if call.state is not CallState.RINGING or call.offered_to != name:
             raise CallError("not_ringing", f"call {call_id} is not ringing for {name}")
         effects = self._ring_over(call, RingEnd.DECLINED)
         effects += self._set_agent(agent, AgentState.AVAILABLE, now, missed=0)
-        return self._settled(effects, before, now)
+        return self._settled(effects, now)
 
     def end(self, call_id: str, name: str, now: float) -> list[Effect]:
         """The holder (or any supervisor) ends the call; the holder goes to wrap-up.
         The outcome form is checked and recorded by the caller of this."""
-        before = self._queues()
         call = self._open(call_id)
         actor = self.agent(name)
         if call.state is not CallState.ACTIVE or (call.agent != name and not actor.supervisor):
@@ -243,14 +234,13 @@ class CallQueue(QueueState):
         ended = replace(call, state=CallState.ENDED, ended=now, ending=Ending.AGENT, ended_by=name)
         effects: list[Effect] = [self._put_call(ended, CallStep.ENDED)]
         effects += self._release(str(call.agent), call_id, now)
-        return self._settled(effects, before, now)
+        return self._settled(effects, now)
 
     def transfer(
         self, call_id: str, name: str, to: str, now: float, *, note: str = ""
     ) -> list[Effect]:
         """The holder hands the call to agent ``to``, who must be available and cover
         its car park; it rings them only, and the holder goes to wrap-up."""
-        before = self._queues()
         call = self._held(call_id, name)
         if to == name:
             raise BadCallRequest("self_transfer", f"{name} already holds call {call_id}")
@@ -271,12 +261,11 @@ class CallQueue(QueueState):
         # Rung here, not by the routing, which could give the target a call of higher
         # priority first and leave this one waiting with no time limit.
         effects += self._ring(handed, target, now)
-        return self._settled(effects, before, now)
+        return self._settled(effects, now)
 
     def escalate(self, call_id: str, name: str, now: float, *, note: str = "") -> list[Effect]:
         """The holder hands the call to the supervisors: it waits for one of them,
         rung to available ones in turn; the holder goes to wrap-up."""
-        before = self._queues()
         call = self._held(call_id, name)
         handed = replace(
             call,
@@ -287,11 +276,10 @@ class CallQueue(QueueState):
         )
         effects: list[Effect] = [self._put_call(handed, CallStep.ESCALATED)]
         effects += self._release(name, call_id, now)
-        return self._settled(effects, before, now)
+        return self._settled(effects, now)
 
     def barge(self, call_id: str, name: str, now: float) -> list[Effect]:
         """A supervisor takes over an active call; its holder goes to wrap-up."""
-        before = self._queues()
         call = self._open(call_id)
         supervisor = self.agent(name)
         if not supervisor.supervisor:
@@ -313,7 +301,7 @@ class CallQueue(QueueState):
         effects += self._set_agent(
             self._agents[name], AgentState.ON_CALL, now, call_id=call_id, missed=0
         )
-        return self._settled(effects, before, now)
+        return self._settled(effects, now)
 
     # ------------------------------------------------------------- time
 
@@ -321,7 +309,6 @@ class CallQueue(QueueState):
         """Carries out every timer due by ``now``, in the order they fell due and each at
         its own time (a late tick records the same times as a punctual one), then rings
         whoever is free. Rings start at ``now``: none is made up for a past nobody heard."""
-        before = self._queues()
         handlers: dict[_Due, Callable[[str, float], list[Effect]]] = {
             _Due.GRACE: self._grace_over,
             _Due.RING: self._ring_out,
@@ -337,7 +324,7 @@ class CallQueue(QueueState):
         while (due := min(self._timers(), default=None)) is not None and due[0] <= now:
             at, what, key = due
             effects += handlers[what](key, at)
-        return self._settled(effects, before, now)
+        return self._settled(effects, now)
 
     def _timers(self) -> Iterator[tuple[float, _Due, str]]:
         for agent in self._agents.values():

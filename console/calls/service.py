@@ -57,7 +57,7 @@ from .floors import Floors
 from .model import Agent, AgentState, Call, CallRequest, CallState, Settings, Source
 from .queue import CallQueue
 from .record import Outcome, record_of, utc
-from .saved import kept, parse_kept, parse_state, state_text
+from .saved import StateText, kept, parse_kept, parse_state
 from .telling import Teller
 from .views import agent_json
 
@@ -106,9 +106,9 @@ class CallService:
         self._tabs: Counter[str] = Counter()
         self._held: dict[str, str] = {}  # answered call -> its holder
         self._commands_unsaved = False
-        self._saved = state_text(
-            self.queue, self.commands
-        )  # the state on disk: a failed step returns to it
+        self._state_text = StateText()
+        # The state on disk: a failed step returns to it.
+        self._saved = self._state_text(self.queue, self.commands)
         self._unsubscribe: list[Callable[[], None]] = []
         self._listeners: set[Callable[[], None]] = set()
 
@@ -350,7 +350,7 @@ class CallService:
             for call_id, change in finished.items()
         ]
         audit = entries(effects, actor, self._held, outcome=outcome, actions=commands)
-        state = state_text(self.queue, self.commands, finished)
+        state = self._state_text(self.queue, self.commands, finished)
         try:
             written = await self.store.save_call_state(
                 state, records, [kept(call) for call in changed.values()], audit

@@ -9,6 +9,7 @@ that has already checked everything it needs; a rule that refuses raises first.
 
 from __future__ import annotations
 
+import bisect
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
@@ -59,6 +60,15 @@ class QueueState:
         # The finished ones in the order they finished: the first is forgotten first.
         self._finished: dict[str, Call] = {}
         self._events: dict[tuple[str, str], str] = {}
+        # The waiting and ringing calls' answer orders, kept sorted: an agent's queue is
+        # these, filtered, never sorted again.
+        self._pending: list[tuple[int, float, str]] = []
+        # Each online agent's queue as ``_settled`` last saw it, and what changed since:
+        # only the agents those changes could concern have their queue made again, so a
+        # step does not cost every agent's queue of every call waiting (a storm of them).
+        self._views: dict[str, _QueueView] = {}
+        self._touched_calls: dict[str, Call | None] = {}  # id -> as it was before
+        self._touched_agents: set[str] = set()
 
     # ------------------------------------------------------------- state
 
@@ -68,8 +78,8 @@ class QueueState:
         what a step writes does not grow with the day's calls."""
         return {
             "version": STATE_VERSION,
-            "calls": [call.to_json() for call in self._unfinished.values()],
-            "agents": [agent.to_json() for agent in self._agents.values()],
+            "calls": [call.to_json() for call in self.open_calls()],
+            "agents": [agent.to_json() for agent in self.agents()],
         }
 
     def remember(self, calls: Iterable[Call]) -> None:
@@ -101,6 +111,7 @@ class QueueState:
         for call in sorted(map(Call.from_json, data["calls"]), key=lambda c: c.ended or 0.0):
             queue._store_call(call)
         queue._agents = {agent.name: agent for agent in map(Agent.from_json, data["agents"])}
+        queue._requeued()  # the queues as saved: what the steps after are compared with
         return queue
 
     # ------------------------------------------------------------- queries
@@ -121,6 +132,10 @@ class QueueState:
         """Every call held: open ones, and finished ones for ``keep_s``."""
         return sorted(self._calls.values(), key=lambda call: (call.created, call.id))
 
+    def open_calls(self) -> list[Call]:
+        """The calls not finished, in the order they came."""
+        return list(self._unfinished.values())
+
     def agents(self) -> list[Agent]:
         return sorted(self._agents.values(), key=lambda agent: agent.name)
 
@@ -130,10 +145,8 @@ class QueueState:
         agent = self.agent(name)
         if not agent.online:
             return []
-        return sorted(
-            (call for call in self._unfinished.values() if call.pending and may_take(agent, call)),
-            key=answer_order,
-        )
+        pending = (self._calls[call_id] for _, _, call_id in self._pending)
+        return [call for call in pending if may_take(agent, call)]
 
     def position(self, call_id: str) -> int | None:
         """1 for the next call to be answered. Only calls competing for the same agents
@@ -184,6 +197,8 @@ class QueueState:
         """Rings free agents: each waiting call, first to be answered first, to the
         eligible agent idle longest, preferring those not yet rung for it this round."""
         effects: list[Effect] = []
+        if not any(agent.state is AgentState.AVAILABLE for agent in self._agents.values()):
+            return effects  # nobody to ring: a storm's calls wait without being looked at
         waiting = [c for c in self._unfinished.values() if c.state is CallState.WAITING]
         for call in sorted(waiting, key=answer_order):
             free = [
@@ -308,6 +323,12 @@ class QueueState:
         return CallChanged(call, step)
 
     def _store_call(self, call: Call) -> None:
+        before = self._calls.get(call.id)
+        self._touched_calls.setdefault(call.id, before)
+        if before is not None and before.pending:
+            self._pending.pop(bisect.bisect_left(self._pending, answer_order(before)))
+        if call.pending:
+            bisect.insort(self._pending, answer_order(call))
         self._calls[call.id] = call
         if call.finished:
             self._unfinished.pop(call.id, None)
@@ -318,6 +339,7 @@ class QueueState:
             self._events[(call.lane_id, event_id)] = call.id
 
     def _drop_call(self, call_id: str) -> None:
+        """Only a finished call is dropped: it was in no queue."""
         call = self._calls.pop(call_id)
         self._unfinished.pop(call_id, None)
         self._finished.pop(call_id, None)
@@ -327,30 +349,42 @@ class QueueState:
 
     def _put_agent(self, agent: Agent) -> AgentChanged:
         self._agents[agent.name] = agent
+        self._touched_agents.add(agent.name)
         return AgentChanged(agent)
 
-    def _queues(self) -> dict[str, _QueueView]:
-        return {
-            name: tuple((call.id, call.state, call.offered_to) for call in self.queue_for(name))
-            for name, agent in self._agents.items()
-            if agent.online
-        }
-
-    def _settled(
-        self, effects: list[Effect], before: dict[str, _QueueView], now: float
-    ) -> list[Effect]:
+    def _settled(self, effects: list[Effect], now: float) -> list[Effect]:
         """Every step ends here: free agents are rung, and the agents whose queue now
         looks different are named."""
         effects += self._route(now)
-        after = self._queues()
-        changed = sorted(
-            name
-            for name in before.keys() | after.keys()
-            if before.get(name, ()) != after.get(name, ())
-        )
+        changed = self._requeued()
         if changed:
             effects.append(QueueChanged(tuple(changed)))
         return effects
+
+    def _requeued(self) -> list[str]:
+        """The agents whose queue differs from when ``_settled`` last looked. Only an
+        agent changed since, or one who may take a call changed since (as it was or as
+        it is), can have a queue that differs; the others' is not made again."""
+        calls = [
+            call
+            for call_id, before in self._touched_calls.items()
+            for call in (before, self._calls.get(call_id))
+            if call is not None and call.pending
+        ]
+        changed = []
+        for name, agent in self._agents.items():
+            if name not in self._touched_agents and not any(may_take(agent, c) for c in calls):
+                continue
+            view = tuple((call.id, call.state, call.offered_to) for call in self.queue_for(name))
+            if view != self._views.get(name, ()):
+                changed.append(name)
+            if view:
+                self._views[name] = view
+            else:
+                self._views.pop(name, None)
+        self._touched_calls.clear()
+        self._touched_agents.clear()
+        return sorted(changed)
 
 
 def may_take(agent: Agent, call: Call) -> bool:
