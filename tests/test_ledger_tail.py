@@ -21,7 +21,7 @@ from console.ledger import AuditAction, AuditRecord, StoredEntry, parse_utc, sea
 from console.ledger_check import check_before_start
 from console.settings import Settings
 from console.sqlite_reader import LedgerReader, read_ledger
-from console.sqlite_schema import AUDIT_COLUMNS, open_connection
+from console.sqlite_schema import AUDIT_COLUMNS
 from console.sqlite_store import SQLiteStore
 from tests.test_checkpoints import OTHER, T0
 from tests.test_cli import SEAT, seat
@@ -445,7 +445,7 @@ def test_the_start_refuses_a_newest_checkpoint_it_did_not_sign(tmp_path: Path) -
     )
 
 
-async def test_a_read_goes_on_while_a_centre_starts_and_stops_again_and_again(
+def test_a_read_goes_on_while_a_centre_starts_and_stops_again_and_again(
     tmp_path: Path,
 ) -> None:
     """Each stop folds the WAL into the file and deletes it and the ``-shm``, each start
@@ -454,10 +454,7 @@ async def test_a_read_goes_on_while_a_centre_starts_and_stops_again_and_again(
     The centre is another process, as it is for ``seat audit verify`` (within one
     process SQLite shares the ``-shm`` a read-only reader opened with the writer)."""
     path = tmp_path / "seat.db"
-    store = await SQLiteStore.open(path)
-    for _ in range(20):
-        await store.append(AuditRecord(actor="alice", action=AuditAction.LOGIN))
-    await store.close()
+    entries = run_centre(tmp_path, 20)
     command = [sys.executable, "-c", START_AND_STOP, str(path)]
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as centre:
         try:
@@ -466,4 +463,4 @@ async def test_a_read_goes_on_while_a_centre_starts_and_stops_again_and_again(
             assert centre.poll() is None  # still starting and stopping: it never failed
         finally:
             centre.kill()
-    assert set(ends) == {20}
+    assert set(ends) == {entries}
