@@ -32,6 +32,7 @@ from .views import lane_json, outcome_json
 from .watching import Watching, parse_watch
 from .web import (
     SESSION_COOKIE,
+    AuditedRead,
     JSONResponse,
     authenticate,
     check_csrf,
@@ -65,7 +66,7 @@ class Api:
             Route("/me", self.me),
             Route("/lanes", self.lanes),
             Route("/lanes/{lane_id}/snapshot", self.snapshot),
-            Route("/lanes/{lane_id}/sticker", self.sticker),
+            AuditedRead("/lanes/{lane_id}/sticker", self.sticker),
             Route("/lanes/{lane_id}/open", self.open_gate, methods=["POST"]),
             Route("/lanes/{lane_id}/display", self.display, methods=["POST"]),
             Route("/lanes/{lane_id}/webrtc", self.watch, methods=["POST"]),

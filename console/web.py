@@ -6,7 +6,7 @@ import hmac
 import ipaddress
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse as _StarletteJSONResponse
 from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gates.textrules import TextError, loads, parse_count
@@ -68,6 +69,16 @@ class JSONResponse(_StarletteJSONResponse):
         return encode_json(content).encode("utf-8")
 
 
+class AuditedRead(Route):
+    """A GET whose every answer is written in the ledger first (an export, a sticker).
+    Starlette answers HEAD with any GET route, which here would write the entry and
+    send nothing; this route answers HEAD 405."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any]) -> None:
+        super().__init__(path, endpoint, methods=["GET"])
+        self.methods = {"GET"}
+
+
 def error_response(error: ConsoleError) -> JSONResponse:
     body: dict[str, Any] = {"error": error.code, "detail": error.detail}
     body.update(error.extra)
@@ -82,10 +93,12 @@ async def on_console_error(request: Request, exc: Exception) -> Response:
 
 
 async def on_http_error(request: Request, exc: Exception) -> Response:
-    """Starlette's own 404/405 in the API's error shape."""
+    """Starlette's own 404/405 in the API's error shape, with its headers (a 405's
+    ``Allow``)."""
     assert isinstance(exc, HTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return JSONResponse({"error": code, "detail": str(exc.detail)}, status_code=exc.status_code)
+    body = {"error": code, "detail": str(exc.detail)}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 async def read_json(request: Request, limit: int) -> object:

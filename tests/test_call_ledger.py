@@ -119,6 +119,14 @@ async def test_the_json_ledger_lists_the_car_parks_calls_with_their_flags(
     assert "caller" not in unanswered  # a phone number is not the ledger's business
 
 
+async def test_a_head_request_exports_nothing(staffed: Centre, day: str) -> None:
+    """Answered as a GET it would be audited as an export with nothing sent."""
+    async with staffed.client("sue") as client:
+        response = await client.head(f"/api/calls/records?date={day}&format=csv")
+    assert response.status_code == 405 and response.headers["allow"] == "GET"
+    assert await exports(staffed) == []
+
+
 async def test_the_summary_sums_up_the_car_parks_day(staffed: Centre, day: str) -> None:
     summary = (await ledger(staffed, "sue", f"date={day}&car_park={PARK}")).json()["summary"]
     assert (summary["calls"], summary["answered"], summary["abandoned"]) == (3, 2, 1)

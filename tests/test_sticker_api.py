@@ -128,11 +128,13 @@ async def test_refused_downloads_send_no_sticker_and_change_nothing(
     assert await issued(staffed) == []
 
 
-async def test_a_post_is_not_a_download(staffed: Centre) -> None:
+@pytest.mark.parametrize("method", ["POST", "HEAD"])
+async def test_only_a_get_is_a_download(staffed: Centre, method: str) -> None:
+    """A HEAD would be answered as its GET by default: audited, with nothing sent."""
     await staffed.add_lane("P1-OUT")
     async with staffed.client("sue") as client:
-        response = await client.post(STICKER, json={})
-    assert error(response) == (405, "method_not_allowed")
+        response = await client.request(method, STICKER)
+    assert response.status_code == 405 and response.headers["allow"] == "GET"
     assert await issued(staffed) == []
 
 

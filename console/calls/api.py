@@ -15,6 +15,7 @@ from ..errors import NotFound, StoreError
 from ..ledger import AuditAction, AuditRecord
 from ..models import Role, User
 from ..web import (
+    AuditedRead,
     JSONResponse,
     authenticate,
     check_csrf,
@@ -48,7 +49,7 @@ class CallsApi:
         return [
             Route("/calls", self.list_calls),
             Route("/calls", self.place, methods=["POST"]),
-            Route("/calls/records", self.records),
+            AuditedRead("/calls/records", self.records),
             Route("/calls/{call_id}/accept", self.accept, methods=["POST"]),
             Route("/calls/{call_id}/decline", self.decline, methods=["POST"]),
             Route("/calls/{call_id}/transfer", self.transfer, methods=["POST"]),
