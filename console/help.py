@@ -116,8 +116,8 @@ class HelpDesk:
         comes back."""
         self._key = await sticker_key(self.store, self.settings)
         now = self._now()
-        for call in self.calls.queue.calls():
-            if call.source is Source.PHONE and not call.finished:
+        for call in self.calls.queue.open_calls():
+            if call.source is Source.PHONE:
                 self._secrets[call_secret(self._key, call.id)] = call.id
                 self.presence.expect(call.id, now)
         self._unsubscribe = self.calls.subscribe(self._stepped)

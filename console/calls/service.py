@@ -124,11 +124,11 @@ class CallService:
             self._saved = text
         since = utc(self._clock() - self.settings.keep_s)
         self.queue.remember(parse_kept(await self.store.kept_calls(since)))
-        for call in self.queue.calls():
+        for call in self.queue.open_calls():
             self._follow(call)
         log.info(
             "calls.started calls=%d answered=%d agents=%d",
-            sum(1 for call in self.queue.calls() if not call.finished),
+            len(self.queue.open_calls()),
             len(self._held),
             len(self.queue.agents()),
         )

@@ -132,6 +132,10 @@ class QueueState:
         """Every call held: open ones, and finished ones for ``keep_s``."""
         return sorted(self._calls.values(), key=lambda call: (call.created, call.id))
 
+    def held(self, call_id: str) -> Call | None:
+        """The call, or None if the queue does not hold it (never did, or forgot it)."""
+        return self._calls.get(call_id)
+
     def open_calls(self) -> list[Call]:
         """The calls not finished, in the order they came."""
         return list(self._unfinished.values())

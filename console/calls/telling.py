@@ -49,7 +49,7 @@ class Teller:
     def open_calls(self, queue: CallQueue, viewer: Agent, now: float) -> list[Message]:
         """The open calls ``viewer`` may see: waiting and rung ones first to be answered
         first, then answered ones in the order they were answered."""
-        shown = [call for call in queue.calls() if not call.finished and may_see(viewer, call)]
+        shown = [call for call in queue.open_calls() if may_see(viewer, call)]
         pending = sorted((call for call in shown if call.pending), key=answer_order)
         active = sorted((c for c in shown if not c.pending), key=lambda c: c.answered or 0.0)
         return [self.call(queue, call, viewer, now) for call in pending + active]
@@ -107,10 +107,10 @@ class Teller:
                 for name in effect.agents:
                     ids = [call.id for call in queue.queue_for(name)]
                     self._to(name, {"type": "queue", "calls": ids}, key=f"queue {name}")
-        current = {call.id: call for call in queue.calls()} if calls else {}
         for call_id, concerned in calls.items():
-            if call_id in current:  # not if forgotten in the same step
-                self._publish_call(queue, current[call_id], agents, concerned, now)
+            call = queue.held(call_id)
+            if call is not None:
+                self._publish_call(queue, call, agents, concerned, now)
         for name in sorted(changed):
             message = {"type": "agent", "agent": agent_json(agents[name], now)}
             self._to_agent_and_supervisors(agents, name, message, key=f"agent {name}")
