@@ -5,6 +5,7 @@
 // changes.
 
 import { api } from "./api.js";
+import { wireFormDialog } from "./dialogs.js";
 import { errorText, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
@@ -20,15 +21,12 @@ export class BargeDialog {
     this.busy = false;
     this.problem = null;
     this.params = {};
-    $("barge-form").addEventListener("submit", (event) => {
-      event.preventDefault();
-      if (!this.busy) this.submit();
-    });
-    $("barge-cancel").addEventListener("click", () => {
-      if (!this.busy) this.dialog.close();
-    });
-    this.dialog.addEventListener("cancel", (event) => {
-      if (this.busy) event.preventDefault();
+    wireFormDialog({
+      dialog: this.dialog,
+      form: $("barge-form"),
+      cancel: $("barge-cancel"),
+      busy: () => this.busy,
+      submit: () => this.submit(),
     });
   }
 

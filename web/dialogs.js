@@ -28,9 +28,32 @@ function laneSummary(lane) {
 }
 
 /**
- * Shared dialog plumbing: a busy dialog cannot be dismissed (Esc or Cancel), since
- * the agent must see how the command ended; focus returns to the button that opened it.
+ * What every form dialog shares: the form's submit runs `submit` (never while one is
+ * under way), Cancel and Esc close the dialog, and while `busy()` nothing closes it, so
+ * the agent sees how the request ended. Browsers let a repeated Esc through a prevented
+ * cancel: a dialog closed while busy is shown again. `closed` runs when it really closes.
  */
+export function wireFormDialog({ dialog, form, cancel, busy, submit, closed = () => {} }) {
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!busy()) submit();
+  });
+  cancel.addEventListener("click", () => {
+    if (!busy()) dialog.close();
+  });
+  dialog.addEventListener("cancel", (event) => {
+    if (busy()) event.preventDefault();
+  });
+  dialog.addEventListener("close", () => {
+    if (busy()) {
+      dialog.showModal();
+      return;
+    }
+    closed();
+  });
+}
+
+/** A lane command's dialog: focus returns to the button that opened it. */
 class CommandDialog {
   constructor({ dialog, form, confirm, cancel, outcome, error }) {
     Object.assign(this, { dialog, form, confirm, cancel, outcome, error });
@@ -38,26 +61,17 @@ class CommandDialog {
     this.laneId = null;
     this.result = null; // what #outcome shows, kept so a language switch can re-render it
     this.opener = null;
-    dialog.addEventListener("cancel", (event) => {
-      if (this.busy) event.preventDefault();
-    });
-    dialog.addEventListener("close", () => {
-      // Browsers let a repeated Esc through a prevented cancel; a command in flight
-      // keeps its dialog on screen regardless.
-      if (this.busy) {
-        dialog.showModal();
-        return;
-      }
-      this.laneId = null;
-      if (this.opener?.isConnected && !this.opener.disabled) this.opener.focus();
-      this.opener = null;
-    });
-    cancel.addEventListener("click", () => {
-      if (!this.busy) dialog.close();
-    });
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      if (!this.busy) this.submit();
+    wireFormDialog({
+      dialog,
+      form,
+      cancel,
+      busy: () => this.busy,
+      submit: () => this.submit(),
+      closed: () => {
+        this.laneId = null;
+        if (this.opener?.isConnected && !this.opener.disabled) this.opener.focus();
+        this.opener = null;
+      },
     });
   }
 

@@ -5,6 +5,7 @@
 // that is gone, a note too long) is shown beside its field and nothing is placed.
 
 import { api } from "./api.js";
+import { wireFormDialog } from "./dialogs.js";
 import { errorText, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
@@ -50,19 +51,16 @@ export class HotlineDialog {
     this.problem = null; // {field, error}
     this.opener = null;
     this.found = 0; // lanes matching the search, shown or not
-    this.form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      if (!this.busy) this.submit();
-    });
-    $("hotline-cancel").addEventListener("click", () => {
-      if (!this.busy) this.dialog.close();
-    });
-    this.dialog.addEventListener("cancel", (event) => {
-      if (this.busy) event.preventDefault();
-    });
-    this.dialog.addEventListener("close", () => {
-      if (this.opener?.isConnected) this.opener.focus();
-      this.opener = null;
+    wireFormDialog({
+      dialog: this.dialog,
+      form: this.form,
+      cancel: $("hotline-cancel"),
+      busy: () => this.busy,
+      submit: () => this.submit(),
+      closed: () => {
+        if (this.opener?.isConnected) this.opener.focus();
+        this.opener = null;
+      },
     });
     this.search.addEventListener("input", () => this.filter());
     this.search.addEventListener("keydown", (event) => {

@@ -3,6 +3,7 @@
 // name, not free, another car park) is shown next to the name and nothing changes.
 
 import { api } from "./api.js";
+import { wireFormDialog } from "./dialogs.js";
 import { errorText, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
@@ -25,15 +26,12 @@ export class TransferDialog {
     this.callId = null;
     this.busy = false;
     this.problem = null; // {field, error}
-    this.form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      if (!this.busy) this.submit();
-    });
-    $("transfer-cancel").addEventListener("click", () => {
-      if (!this.busy) this.dialog.close();
-    });
-    this.dialog.addEventListener("cancel", (event) => {
-      if (this.busy) event.preventDefault();
+    wireFormDialog({
+      dialog: this.dialog,
+      form: this.form,
+      cancel: $("transfer-cancel"),
+      busy: () => this.busy,
+      submit: () => this.submit(),
     });
     for (const radio of this.form.elements["transfer-to"]) {
       radio.addEventListener("change", () => this.syncTarget());
