@@ -1,8 +1,8 @@
 """A phone call's voice end to end with real peers: a lane agent streaming its camera
 and microphone, a phone (an aiortc peer offering like the help page) sending a tone, and
 the agent who answered watching the lane with the intercom on: the agent hears the
-phone instead of the lane, the phone hears the agent, and the lane's speaker hears
-nobody. Then every bad offer a phone can make."""
+phone instead of the lane, the phone hears the agent, the lane's speaker hears nobody,
+and a supervisor listening in hears both. Then every bad offer a phone can make."""
 
 from __future__ import annotations
 
@@ -22,10 +22,12 @@ from media.messages import media_url
 from tests.conftest import Centre, Lane, LaneFactory
 from tests.desks import Desk, desk
 from tests.phones import Phone, phone, sticker, voice
+from tests.test_media_live import AGENT_HZ, tone_only
 from tests.viewers import ViewerPeer, mono, watch
 
 LANE = "L1"
 HEARD = 100.0  # RMS on the int16 scale: far above silence, far below a voice
+CALLER_HZ = 800.0  # a caller's tone, told apart from an agent's
 
 
 @contextlib.asynccontextmanager
@@ -124,6 +126,34 @@ async def test_the_agent_hears_the_phone_and_the_phone_hears_the_agent(
                 await viewer.audio_arrived.wait()
         assert find_bursts(mono(viewer.audio[after:]), RATE, MARK_HZ) == []
         assert publisher.wanted is not None and publisher.wanted.audio
+
+
+async def test_a_supervisor_listening_in_hears_the_caller_and_the_agent(
+    staffed: Centre, lanes: LaneFactory, peers: list[ViewerPeer]
+) -> None:
+    """Sue listens in on Alice's phone call: the caller's tone on her first track (in
+    place of the lane's sound, which is not even asked for), Alice's on the second."""
+    _, publisher = await lane_with_voice(staffed, lanes)
+    async with (
+        phone(staffed, await sticker(staffed, LANE)) as page,
+        desk(staffed, "alice") as a,
+        staffed.client("sue") as sue,
+    ):
+        await answered_call(staffed, page, a)
+        handset = await voice(page)
+        peers.append(handset)
+        agent = await watch(a.client, LANE, talk=True)
+        peers.append(agent)
+        listener = await watch(sue, LANE, listen=True)
+        peers.append(listener)
+        async with speaking(handset, tone_only(CALLER_HZ)), speaking(agent, tone_only(AGENT_HZ)):
+            await listener.wait_tone(CALLER_HZ)
+            await listener.wait_tone(AGENT_HZ, agent=True)
+            await handset.wait_tone(AGENT_HZ)
+        assert publisher.wanted is not None and not publisher.wanted.audio
+    assert find_bursts(mono(listener.audio), RATE, AGENT_HZ) == []
+    assert find_bursts(mono(listener.agent), RATE, CALLER_HZ) == []
+    assert find_bursts(mono(agent.audio), RATE, AGENT_HZ) == []  # Alice hears the caller only
 
 
 async def test_the_phones_voice_waits_for_the_agents_view(

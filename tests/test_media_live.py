@@ -28,12 +28,16 @@ from media.centre.viewing import MediaEvent, StreamChanged, ViewerLeft
 from media.lane.camera import Camera, FfmpegCamera, SyntheticCamera
 from media.lane.publisher import Publisher
 from media.lane.sources import CAMERA_FAULT, MIC_FAULT
+from media.lane.tones import RATE, find_bursts
 from media.lane.voice import DeviceMicrophone, Microphone, RecordingSpeaker, ToneMicrophone
 from media.messages import CloseCode, MediaHello, media_url
 from media.units import HEADER, MAX_UNIT_BYTES, Kind, MediaUnit
 from tests.conftest import TEST_POLICY, Centre, Lane, LaneFactory
 from tests.test_lane_link import closed_with, hello
-from tests.viewers import ViewerPeer, offer, watch
+from tests.viewers import ViewerPeer, mono, offer, watch
+
+DRIVER_HZ = 600.0  # the lane's microphone, in tests of who hears whom
+AGENT_HZ = 1000.0  # an agent's
 
 
 @pytest.fixture
@@ -110,6 +114,15 @@ def media_event(centre: Centre, check: Callable[[MediaEvent], bool]) -> asyncio.
 
     unsubscribe = centre.media.subscribe(look)
     return seen
+
+
+def tone_only(hz: float, seconds: float = 30.0) -> ToneMicrophone:
+    """A microphone that sends an ``hz`` tone and nothing else for ``seconds``: what
+    reaches a listener is told apart by its frequency."""
+    microphone = ToneMicrophone(mark_hz=hz, level=0.0)
+    for _ in range(round(seconds / 0.1)):  # its marks are 100 ms, back to back
+        microphone.mark()
+    return microphone
 
 
 def stopped(lane: str) -> Callable[[MediaEvent], bool]:
@@ -206,6 +219,31 @@ async def test_intercom_carries_voice_both_ways_and_is_audited(
     assert [e.action for e in entries] == [AuditAction.INTERCOM_STARTED, AuditAction.INTERCOM_ENDED]
     assert all(e.actor == "alice" for e in entries)
     assert entries[1].detail["seconds"] > 0
+
+
+async def test_a_supervisor_listening_in_hears_the_driver_and_the_agent(
+    staffed: Centre, media_lane: StartLane, peers: list[ViewerPeer]
+) -> None:
+    """Alice talks with the driver: Sue, listening in, hears the driver's tone on the
+    lane's track and Alice's on the agent's; Alice hears the driver, not herself."""
+    driver = tone_only(DRIVER_HZ)
+    await media_lane(microphone=lambda: driver)
+    async with staffed.client("alice") as alice, staffed.client("sue") as sue:
+        agent = await watch(alice, "L1", talk=True)
+        peers.append(agent)
+        listener = await watch(sue, "L1", listen=True)
+        peers.append(listener)
+        feeding = asyncio.create_task(_feed(agent, tone_only(AGENT_HZ)))
+        try:
+            await listener.wait_tone(DRIVER_HZ)
+            await listener.wait_tone(AGENT_HZ, agent=True)
+            await agent.wait_tone(DRIVER_HZ)
+        finally:
+            feeding.cancel()
+    assert find_bursts(mono(listener.audio), RATE, AGENT_HZ) == []
+    assert find_bursts(mono(listener.agent), RATE, DRIVER_HZ) == []
+    assert find_bursts(mono(agent.audio), RATE, AGENT_HZ) == []
+    assert agent.agent == []
 
 
 async def _feed(peer: ViewerPeer, microphone: ToneMicrophone) -> None:

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 import av
 import httpx
 import numpy as np
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from media.centre.peer import BUNDLE
 from media.centre.viewer import prefer_codec
 from media.lane.stamp import read_stamp
 from media.lane.tones import RATE, find_bursts
@@ -129,7 +130,8 @@ def mono(chunks: list[np.ndarray]) -> np.ndarray:
 
 async def offer(*, talk: bool = False, listen: bool = False) -> ViewerPeer:
     """A viewer peer with its offer set as local description (candidates gathered)."""
-    peer = ViewerPeer(RTCPeerConnection())
+    # One transport for every section, as a browser does (media.centre.peer.BUNDLE).
+    peer = ViewerPeer(RTCPeerConnection(RTCConfiguration(bundlePolicy=BUNDLE)))
     peer.pc.on("track", peer._on_track)
     prefer_codec(peer.pc.addTransceiver("video", direction="recvonly"), "video/H264")
     if talk:
