@@ -161,6 +161,18 @@ def test_the_holder_may_open_the_view_of_an_offline_lane() -> None:
         board.admit(viewing("v2", BOB, talk=True), online=False, now=0)
 
 
+def test_a_supervisor_may_listen_in_on_a_phone_call_at_an_offline_lane() -> None:
+    """The lane is down, Alice holds its caller: Sue listening in hears the caller;
+    Bob, only watching, is refused."""
+    board = book()
+    answered(board)
+    board.admit(viewing("v3", SUE, listen=True), online=False, now=0)
+    board.join("v3", now=0)
+    assert board.phone_voice("p1", voice(0)) == [heard("v3", 0, seq=0)]
+    with pytest.raises(LaneOffline):
+        board.admit(viewing("v2", BOB), online=False, now=0)
+
+
 def test_a_transfer_moves_the_caller_to_the_new_holder() -> None:
     """Handed to Bob: his view hears the caller, Alice's hears the lane again."""
     board = book()

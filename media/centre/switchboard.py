@@ -38,9 +38,10 @@ floor's holder nor a phone call's). A listener hears both sides, on two tracks: 
 customer on the first, the agent on the second (``HearAgent``, the agent's Opus packets
 as they come, on one clock per lane; the browser plays both, nothing is mixed here).
 While an agent holds a phone call at the lane (the first, if several), its listeners
-hear that call: the caller in place of the lane's microphone and the holder's speech;
-otherwise the lane's microphone (the driver) and the floor holder's speech. A holder is
-never a listener, so no agent hears their own voice come back.
+hear that call: the caller in place of the lane's microphone and the holder's speech
+(and may listen while the lane is offline, as its holder may watch); otherwise the
+lane's microphone (the driver) and the floor holder's speech. A holder is never a
+listener, so no agent hears their own voice come back.
 """
 
 from __future__ import annotations
@@ -177,9 +178,12 @@ class Switchboard:
     def admit(self, viewing: Viewing, *, online: bool, now: float) -> list[Action]:
         """A browser asks to watch; raises ``LaneOffline`` or ``IntercomBusy`` and
         changes nothing, or holds its place (and the floor, to talk) while the centre
-        answers its offer."""
+        answers its offer. An offline lane admits the holder of a phone call there and
+        those listening in on it: they hear the call."""
         on_phone = self._lines.held(viewing.lane, viewing.watcher.username) is not None
-        if not online and not on_phone:
+        listening = viewing.listen and not viewing.talk
+        hears_call = listening and self._lines.answered(viewing.lane) is not None
+        if not online and not on_phone and not hears_call:
             raise LaneOffline(f"lane {viewing.lane} is offline")
         feed = self._feed(viewing.lane, online)
         actions = self._take_floor(feed, viewing) if viewing.talk and not on_phone else []
