@@ -514,14 +514,13 @@ async def test_a_supervisor_listens_in_on_a_call_then_barges_in_and_takes_the_in
     assert (barged.actor, barged.detail["call"]) == ("sue", call_id)
 
 
-async def test_a_phone_call_is_answered_from_the_keyboard_heard_and_ended_recorded(
+async def answered_phone_call(
     staffed: Centre, call_lane: StartLane, consoles: OpenConsole, browser: Browser
-) -> None:
-    """A driver's phone (the help page, Chromium's fake microphone) calls; the console
-    rings, Enter answers into the lane's picture with the caller's voice (the lane has
-    no microphone: what the agent hears is the phone), the page says 已接通 and hears
-    the agent; the outcome form ends it, the page says 已结束, and the day's ledger
-    holds a phone call."""
+) -> tuple[Page, Page, str]:
+    """A driver's phone (the help page, Chromium's fake microphone) calls from lane
+    P1-OUT, which has no microphone; Alice's console rings and Enter answers into the
+    lane's picture with the caller's voice, and the page hears her. Her page, the
+    phone's and the call's id."""
     await call_lane("P1-OUT", microphone=False)
     token = await sticker(staffed, "P1-OUT")
     alice = await consoles("alice")
@@ -550,6 +549,19 @@ async def test_a_phone_call_is_answered_from_the_keyboard_heard_and_ended_record
     audio = await inbound(alice, "audio", "totalAudioEnergy", 0)  # the phone's microphone
     assert audio["codec"] == "audio/opus"
     await phone.wait_for_function(HEARS_AGENT, polling=200, timeout=MEDIA_MS)
+    return alice, phone, call_id
+
+
+async def test_a_phone_call_is_answered_from_the_keyboard_heard_and_ended_recorded(
+    staffed: Centre, call_lane: StartLane, consoles: OpenConsole, browser: Browser
+) -> None:
+    """A driver's phone (the help page, Chromium's fake microphone) calls; the console
+    rings, Enter answers into the lane's picture with the caller's voice (the lane has
+    no microphone: what the agent hears is the phone), the page says 已接通 and hears
+    the agent; the outcome form ends it, the page says 已结束, and the day's ledger
+    holds a phone call."""
+    alice, phone, call_id = await answered_phone_call(staffed, call_lane, consoles, browser)
+    live = alice.locator("#live")
 
     await alice.keyboard.press("e")
     await alice.select_option("#outcome-category", "payment_help")
@@ -571,7 +583,30 @@ async def test_a_phone_call_is_answered_from_the_keyboard_heard_and_ended_record
         "agent",
         "payment_help",
     )
-    await context.close()
+    await phone.context.close()
+
+
+async def test_a_supervisor_listens_in_on_a_phone_call_and_hears_both_sides(
+    staffed: Centre, call_lane: StartLane, consoles: OpenConsole, browser: Browser
+) -> None:
+    """监听 is offered for a phone call too: the supervisor's view carries the caller
+    (the page's fake microphone; the lane has none) in place of the lane's sound, and
+    Alice's voice (her fake microphone) on the agent's track."""
+    alice, phone, call_id = await answered_phone_call(staffed, call_lane, consoles, browser)
+    sue = await consoles("sue")
+    await sue.click("#tab-agents")
+    listen = sue.locator('#agents-table tr[data-agent="alice"] [data-action="listen"]')
+    await expect(listen).to_have_attribute("data-call", call_id)
+    await listen.click()
+    live = sue.locator("#live")
+    await expect(live).to_have_attribute("data-lane", "P1-OUT")
+    await expect(live).to_have_attribute("data-mode", "listen", timeout=MEDIA_MS)
+    await heard_on(sue, "audio")  # the caller
+    await heard_on(sue, "agent")  # alice
+    [listener] = [v for v in staffed.media.viewers("P1-OUT") if v.watcher.username == "sue"]
+    assert listener.listen and not listener.talk
+    await expect(alice.locator("#live")).to_have_attribute("data-mode", "intercom")
+    await phone.context.close()
 
 
 async def test_a_barge_refused_shows_why_in_the_dialog_and_changes_nothing(
