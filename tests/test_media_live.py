@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aiortc import RTCPeerConnection
+from aiortc import RTCConfiguration, RTCPeerConnection
 from playwright.async_api import Browser
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -24,6 +24,7 @@ from console.ledger import AuditAction, AuditEntry
 from console.models import Direction, LaneRecord, Session
 from console.settings import Settings
 from console.web import SESSION_COOKIE
+from media.centre.peer import BUNDLE, prefer_codec
 from media.centre.viewing import MediaEvent, StreamChanged, ViewerLeft
 from media.lane.camera import Camera, FfmpegCamera, SyntheticCamera
 from media.lane.publisher import Publisher
@@ -460,6 +461,33 @@ async def test_bad_offers_are_refused_and_change_nothing(
     async with staffed.client("alice") as client:
         response = await client.post("/api/lanes/L1/webrtc", json=body)
     assert (response.status_code, response.json()["error"]) == (status, error)
+    assert staffed.media.viewers() == [] and not staffed.media.streaming("L1")
+    assert open_peer_connections() == 0
+
+
+@pytest.mark.parametrize(
+    ("sections", "flags"),
+    [(1, {"listen": True}), (2, {"intercom": True}), (2, {}), (0, {"listen": True})],
+)
+async def test_an_offer_with_the_wrong_audio_sections_is_refused(
+    staffed: Centre, media_lane: StartLane, sections: int, flags: dict[str, bool]
+) -> None:
+    """Listening in carries two audio sections (the lane's, then the agent's), talking
+    one, watching none: any other count (an old console's one-section listen offer) is
+    400 offer_mismatch, and nothing is left behind."""
+    await media_lane()
+    pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=BUNDLE))
+    try:
+        prefer_codec(pc.addTransceiver("video", direction="recvonly"), "video/H264")
+        for _ in range(sections):
+            prefer_codec(pc.addTransceiver("audio", direction="recvonly"), "audio/opus")
+        await pc.setLocalDescription(await pc.createOffer())
+        body = {"sdp": pc.localDescription.sdp, "type": "offer", **flags}
+    finally:
+        await pc.close()
+    async with staffed.client("sue") as client:
+        response = await client.post("/api/lanes/L1/webrtc", json=body)
+    assert (response.status_code, response.json()["error"]) == (400, "offer_mismatch")
     assert staffed.media.viewers() == [] and not staffed.media.streaming("L1")
     assert open_peer_connections() == 0
 
