@@ -26,10 +26,11 @@ from typing import Any, Protocol
 import av
 import httpx
 import numpy as np
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from media.centre.opus import opus_units, passthrough_opus
+from media.centre.peer import BUNDLE
 from media.centre.viewer import prefer_codec
 from media.lane.stamp import read_stamp
 from media.lane.voice import RecordingSpeaker, ToneMicrophone
@@ -95,7 +96,7 @@ class ViewerPeer:
     reassembled)."""
 
     def __init__(self, *, decode: bool = True, talk: bool = False, listen: bool = False) -> None:
-        self.pc = RTCPeerConnection()
+        self.pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=BUNDLE))
         self.viewer_id = ""
         self.listen = listen and not talk
         self.shown: list[Shown] = []
@@ -118,6 +119,12 @@ class ViewerPeer:
             prefer_codec(audio, "audio/opus")
             passthrough_opus(audio.receiver)
             self.heard = RecordingSpeaker() if decode else None
+        self._agent: RTCRtpTransceiver | None = None
+        if self.listen:
+            # A listener's offer carries the agent's voice as well: read, never decoded.
+            self._agent = self.pc.addTransceiver("audio", direction="recvonly")
+            prefer_codec(self._agent, "audio/opus")
+            passthrough_opus(self._agent.receiver)
         self.pc.on("track", self._on_track)
 
     async def offer(self) -> str:
@@ -179,7 +186,9 @@ class ViewerPeer:
         if track.kind == "video" and self.counter is None:
             self._tasks.append(asyncio.create_task(self._watch(track)))
         elif track.kind == "audio":
-            self._tasks.append(asyncio.create_task(self._hear(track, self.heard)))
+            agent = self._agent is not None and self._agent.receiver.track is track
+            speaker = None if agent else self.heard
+            self._tasks.append(asyncio.create_task(self._hear(track, speaker)))
 
     async def _watch(self, track: MediaStreamTrack) -> None:
         with contextlib.suppress(MediaStreamError):

@@ -51,6 +51,33 @@ HIDE_TAB = """() => {
   document.hasFocus = () => false;
   document.dispatchEvent(new Event("visibilitychange"));
 }"""
+# The received audio track `which` of the live view's connection ("audio": the lane's,
+# "agent": the agent's voice when listening in), once its inbound-rtp totalAudioEnergy
+# is above `floor`: read like INBOUND, one getStats() answer per run, of that track's
+# own receiver (a listener's connection has two inbound audio streams).
+HEARD_ON = """([which, floor]) => {
+  const probe = (window.heardProbe ??= {});
+  const conn = window.seatLive.watch?.conn;
+  const track = conn?.[which];
+  const receiver = track ? conn.pc.getReceivers().find((r) => r.track === track) : null;
+  if (receiver && !probe[which]?.asking) {
+    const asked = (probe[which] = {...probe[which], asking: true});
+    receiver.getStats().then((report) => {
+      for (const stat of report.values()) {
+        if (stat.type === "inbound-rtp") asked.stat = {receiver, energy: stat.totalAudioEnergy};
+      }
+    }).finally(() => { asked.asking = false; });
+  }
+  const got = probe[which]?.stat;
+  return got && got.receiver === receiver && got.energy > floor ? got.energy : null;
+}"""
+
+
+async def heard_on(page: Page, which: str) -> float:
+    """The energy received on the live view's ``which`` track, once there is some."""
+    handle = await page.wait_for_function(HEARD_ON, arg=[which, 0], polling=200, timeout=MEDIA_MS)
+    energy: float = await handle.json_value()
+    return energy
 
 
 @pytest.fixture
@@ -408,9 +435,11 @@ async def test_question_mark_lists_the_shortcuts_and_keys_typed_in_a_field_stay_
 async def test_a_supervisor_listens_in_on_a_call_then_barges_in_and_takes_the_intercom(
     staffed: Centre, call_lane: StartLane, consoles: OpenConsole
 ) -> None:
-    """From the floor: 监听 brings the lane's picture and sound into the supervisor's
-    view with no microphone; 强插, once confirmed, makes the call the supervisor's with
-    the intercom on, and the agent's console says so and lets its intercom go."""
+    """From the floor: 监听 brings the lane's picture and both sides of the call into
+    the supervisor's view with no microphone: the lane's tone microphone on one track,
+    the agent's (Chromium's fake microphone) on the other, metered as 坐席话音; 强插,
+    once confirmed, makes the call the supervisor's with the intercom on, and the
+    agent's console says so and lets its intercom go."""
     lane = await call_lane("P1-OUT")
     alice = await consoles("alice")  # first in: rung first
     sue = await consoles("sue")
@@ -438,7 +467,14 @@ async def test_a_supervisor_listens_in_on_a_call_then_barges_in_and_takes_the_in
     await expect(live).to_have_attribute("data-mode", "listen", timeout=MEDIA_MS)
     await expect(listen).to_have_attribute("aria-pressed", "true")
     await inbound(sue, "video", "framesDecoded", 10)
-    await inbound(sue, "audio", "totalAudioEnergy", 0)  # the lane's tone microphone
+    await heard_on(sue, "audio")  # the lane's tone microphone
+    await heard_on(sue, "agent")  # alice's fake microphone
+    await expect(sue.locator("#meter-out-label")).to_have_text("坐席话音")
+    await sue.wait_for_function(
+        "() => Number(document.getElementById('meter-out').dataset.level) > 0",
+        polling=100,
+        timeout=MEDIA_MS,
+    )
     [listener] = [v for v in staffed.media.viewers("P1-OUT") if v.watcher.username == "sue"]
     assert listener.listen and not listener.talk
     assert staffed.media.floor_holder("P1-OUT") == "alice"
@@ -478,14 +514,13 @@ async def test_a_supervisor_listens_in_on_a_call_then_barges_in_and_takes_the_in
     assert (barged.actor, barged.detail["call"]) == ("sue", call_id)
 
 
-async def test_a_phone_call_is_answered_from_the_keyboard_heard_and_ended_recorded(
+async def answered_phone_call(
     staffed: Centre, call_lane: StartLane, consoles: OpenConsole, browser: Browser
-) -> None:
-    """A driver's phone (the help page, Chromium's fake microphone) calls; the console
-    rings, Enter answers into the lane's picture with the caller's voice (the lane has
-    no microphone: what the agent hears is the phone), the page says 已接通 and hears
-    the agent; the outcome form ends it, the page says 已结束, and the day's ledger
-    holds a phone call."""
+) -> tuple[Page, Page, str]:
+    """A driver's phone (the help page, Chromium's fake microphone) calls from lane
+    P1-OUT, which has no microphone; Alice's console rings and Enter answers into the
+    lane's picture with the caller's voice, and the page hears her. Her page, the
+    phone's and the call's id."""
     await call_lane("P1-OUT", microphone=False)
     token = await sticker(staffed, "P1-OUT")
     alice = await consoles("alice")
@@ -514,6 +549,19 @@ async def test_a_phone_call_is_answered_from_the_keyboard_heard_and_ended_record
     audio = await inbound(alice, "audio", "totalAudioEnergy", 0)  # the phone's microphone
     assert audio["codec"] == "audio/opus"
     await phone.wait_for_function(HEARS_AGENT, polling=200, timeout=MEDIA_MS)
+    return alice, phone, call_id
+
+
+async def test_a_phone_call_is_answered_from_the_keyboard_heard_and_ended_recorded(
+    staffed: Centre, call_lane: StartLane, consoles: OpenConsole, browser: Browser
+) -> None:
+    """A driver's phone (the help page, Chromium's fake microphone) calls; the console
+    rings, Enter answers into the lane's picture with the caller's voice (the lane has
+    no microphone: what the agent hears is the phone), the page says 已接通 and hears
+    the agent; the outcome form ends it, the page says 已结束, and the day's ledger
+    holds a phone call."""
+    alice, phone, call_id = await answered_phone_call(staffed, call_lane, consoles, browser)
+    live = alice.locator("#live")
 
     await alice.keyboard.press("e")
     await alice.select_option("#outcome-category", "payment_help")
@@ -535,7 +583,30 @@ async def test_a_phone_call_is_answered_from_the_keyboard_heard_and_ended_record
         "agent",
         "payment_help",
     )
-    await context.close()
+    await phone.context.close()
+
+
+async def test_a_supervisor_listens_in_on_a_phone_call_and_hears_both_sides(
+    staffed: Centre, call_lane: StartLane, consoles: OpenConsole, browser: Browser
+) -> None:
+    """监听 is offered for a phone call too: the supervisor's view carries the caller
+    (the page's fake microphone; the lane has none) in place of the lane's sound, and
+    Alice's voice (her fake microphone) on the agent's track."""
+    alice, phone, call_id = await answered_phone_call(staffed, call_lane, consoles, browser)
+    sue = await consoles("sue")
+    await sue.click("#tab-agents")
+    listen = sue.locator('#agents-table tr[data-agent="alice"] [data-action="listen"]')
+    await expect(listen).to_have_attribute("data-call", call_id)
+    await listen.click()
+    live = sue.locator("#live")
+    await expect(live).to_have_attribute("data-lane", "P1-OUT")
+    await expect(live).to_have_attribute("data-mode", "listen", timeout=MEDIA_MS)
+    await heard_on(sue, "audio")  # the caller
+    await heard_on(sue, "agent")  # alice
+    [listener] = [v for v in staffed.media.viewers("P1-OUT") if v.watcher.username == "sue"]
+    assert listener.listen and not listener.talk
+    await expect(alice.locator("#live")).to_have_attribute("data-mode", "intercom")
+    await phone.context.close()
 
 
 async def test_a_barge_refused_shows_why_in_the_dialog_and_changes_nothing(

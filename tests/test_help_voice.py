@@ -1,8 +1,8 @@
 """A phone call's voice end to end with real peers: a lane agent streaming its camera
 and microphone, a phone (an aiortc peer offering like the help page) sending a tone, and
 the agent who answered watching the lane with the intercom on: the agent hears the
-phone instead of the lane, the phone hears the agent, and the lane's speaker hears
-nobody. Then every bad offer a phone can make."""
+phone instead of the lane, the phone hears the agent, the lane's speaker hears nobody,
+and a supervisor listening in hears both. Then every bad offer a phone can make."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-import numpy as np
 import pytest
 from aiortc import RTCPeerConnection
 
@@ -23,10 +22,12 @@ from media.messages import media_url
 from tests.conftest import Centre, Lane, LaneFactory
 from tests.desks import Desk, desk
 from tests.phones import Phone, phone, sticker, voice
-from tests.viewers import ViewerPeer, watch
+from tests.test_media_live import AGENT_HZ, tone_only
+from tests.viewers import ViewerPeer, mono, watch
 
 LANE = "L1"
 HEARD = 100.0  # RMS on the int16 scale: far above silence, far below a voice
+CALLER_HZ = 800.0  # a caller's tone, told apart from an agent's
 
 
 @contextlib.asynccontextmanager
@@ -44,20 +45,6 @@ async def speaking(peer: ViewerPeer, microphone: ToneMicrophone) -> AsyncIterato
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
-def left(peer: ViewerPeer) -> np.ndarray:
-    """What ``peer`` heard, one channel (aiortc decodes Opus to interleaved stereo)."""
-    return np.concatenate(peer.audio)[::2] if peer.audio else np.zeros(0, np.int16)
-
-
-async def hears_tone(peer: ViewerPeer, timeout: float = 20.0) -> None:
-    """Wait until ``peer`` heard a 1 kHz burst: the phone's mark, never in a voice."""
-    async with asyncio.timeout(timeout):
-        while not find_bursts(left(peer), RATE, MARK_HZ):
-            for _ in range(25):  # half a second of packets between searches
-                peer.audio_arrived.clear()
-                await peer.audio_arrived.wait()
 
 
 async def lane_with_voice(centre: Centre, lanes: LaneFactory) -> tuple[Lane, Publisher]:
@@ -120,7 +107,7 @@ async def test_the_agent_hears_the_phone_and_the_phone_hears_the_agent(
         for _ in range(40):  # four seconds of marked bursts, back to back
             caller.mark()
         async with speaking(handset, caller), speaking(viewer, ToneMicrophone(seed=3)):
-            await hears_tone(viewer)
+            await viewer.wait_tone(MARK_HZ)
             await handset.wait_audio(HEARD)
         assert publisher.wanted is not None and not publisher.wanted.audio
         assert speaker.heard == 0
@@ -137,8 +124,36 @@ async def test_the_agent_hears_the_phone_and_the_phone_hears_the_agent(
             while len(viewer.audio) < after + 50:
                 viewer.audio_arrived.clear()
                 await viewer.audio_arrived.wait()
-        assert find_bursts(np.concatenate(viewer.audio[after:])[::2], RATE, MARK_HZ) == []
+        assert find_bursts(mono(viewer.audio[after:]), RATE, MARK_HZ) == []
         assert publisher.wanted is not None and publisher.wanted.audio
+
+
+async def test_a_supervisor_listening_in_hears_the_caller_and_the_agent(
+    staffed: Centre, lanes: LaneFactory, peers: list[ViewerPeer]
+) -> None:
+    """Sue listens in on Alice's phone call: the caller's tone on her first track (in
+    place of the lane's sound, which is not even asked for), Alice's on the second."""
+    _, publisher = await lane_with_voice(staffed, lanes)
+    async with (
+        phone(staffed, await sticker(staffed, LANE)) as page,
+        desk(staffed, "alice") as a,
+        staffed.client("sue") as sue,
+    ):
+        await answered_call(staffed, page, a)
+        handset = await voice(page)
+        peers.append(handset)
+        agent = await watch(a.client, LANE, talk=True)
+        peers.append(agent)
+        listener = await watch(sue, LANE, listen=True)
+        peers.append(listener)
+        async with speaking(handset, tone_only(CALLER_HZ)), speaking(agent, tone_only(AGENT_HZ)):
+            await listener.wait_tone(CALLER_HZ)
+            await listener.wait_tone(AGENT_HZ, agent=True)
+            await handset.wait_tone(AGENT_HZ)
+        assert publisher.wanted is not None and not publisher.wanted.audio
+    assert find_bursts(mono(listener.audio), RATE, AGENT_HZ) == []
+    assert find_bursts(mono(listener.agent), RATE, CALLER_HZ) == []
+    assert find_bursts(mono(agent.audio), RATE, AGENT_HZ) == []  # Alice hears the caller only
 
 
 async def test_the_phones_voice_waits_for_the_agents_view(
@@ -159,7 +174,7 @@ async def test_the_phones_voice_waits_for_the_agents_view(
             await a.post(f"/api/calls/{page.call_id}/accept")
             viewer = await watch(a.client, LANE, talk=True)
             peers.append(viewer)
-            await hears_tone(viewer)
+            await viewer.wait_tone(MARK_HZ)
 
 
 async def test_a_hang_up_closes_the_phones_connection(

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aiortc import RTCPeerConnection
+from aiortc import RTCConfiguration, RTCPeerConnection
 from playwright.async_api import Browser
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -24,16 +24,21 @@ from console.ledger import AuditAction, AuditEntry
 from console.models import Direction, LaneRecord, Session
 from console.settings import Settings
 from console.web import SESSION_COOKIE
+from media.centre.peer import BUNDLE, prefer_codec
 from media.centre.viewing import MediaEvent, StreamChanged, ViewerLeft
 from media.lane.camera import Camera, FfmpegCamera, SyntheticCamera
 from media.lane.publisher import Publisher
 from media.lane.sources import CAMERA_FAULT, MIC_FAULT
+from media.lane.tones import RATE, find_bursts
 from media.lane.voice import DeviceMicrophone, Microphone, RecordingSpeaker, ToneMicrophone
 from media.messages import CloseCode, MediaHello, media_url
 from media.units import HEADER, MAX_UNIT_BYTES, Kind, MediaUnit
 from tests.conftest import TEST_POLICY, Centre, Lane, LaneFactory
 from tests.test_lane_link import closed_with, hello
-from tests.viewers import ViewerPeer, offer, watch
+from tests.viewers import ViewerPeer, mono, offer, watch
+
+DRIVER_HZ = 600.0  # the lane's microphone, in tests of who hears whom
+AGENT_HZ = 1000.0  # an agent's
 
 
 @pytest.fixture
@@ -110,6 +115,15 @@ def media_event(centre: Centre, check: Callable[[MediaEvent], bool]) -> asyncio.
 
     unsubscribe = centre.media.subscribe(look)
     return seen
+
+
+def tone_only(hz: float, seconds: float = 30.0) -> ToneMicrophone:
+    """A microphone that sends an ``hz`` tone and nothing else for ``seconds``: what
+    reaches a listener is told apart by its frequency."""
+    microphone = ToneMicrophone(mark_hz=hz, level=0.0)
+    for _ in range(round(seconds / 0.1)):  # its marks are 100 ms, back to back
+        microphone.mark()
+    return microphone
 
 
 def stopped(lane: str) -> Callable[[MediaEvent], bool]:
@@ -206,6 +220,31 @@ async def test_intercom_carries_voice_both_ways_and_is_audited(
     assert [e.action for e in entries] == [AuditAction.INTERCOM_STARTED, AuditAction.INTERCOM_ENDED]
     assert all(e.actor == "alice" for e in entries)
     assert entries[1].detail["seconds"] > 0
+
+
+async def test_a_supervisor_listening_in_hears_the_driver_and_the_agent(
+    staffed: Centre, media_lane: StartLane, peers: list[ViewerPeer]
+) -> None:
+    """Alice talks with the driver: Sue, listening in, hears the driver's tone on the
+    lane's track and Alice's on the agent's; Alice hears the driver, not herself."""
+    driver = tone_only(DRIVER_HZ)
+    await media_lane(microphone=lambda: driver)
+    async with staffed.client("alice") as alice, staffed.client("sue") as sue:
+        agent = await watch(alice, "L1", talk=True)
+        peers.append(agent)
+        listener = await watch(sue, "L1", listen=True)
+        peers.append(listener)
+        feeding = asyncio.create_task(_feed(agent, tone_only(AGENT_HZ)))
+        try:
+            await listener.wait_tone(DRIVER_HZ)
+            await listener.wait_tone(AGENT_HZ, agent=True)
+            await agent.wait_tone(DRIVER_HZ)
+        finally:
+            feeding.cancel()
+    assert find_bursts(mono(listener.audio), RATE, AGENT_HZ) == []
+    assert find_bursts(mono(listener.agent), RATE, DRIVER_HZ) == []
+    assert find_bursts(mono(agent.audio), RATE, AGENT_HZ) == []
+    assert agent.agent == []
 
 
 async def _feed(peer: ViewerPeer, microphone: ToneMicrophone) -> None:
@@ -422,6 +461,33 @@ async def test_bad_offers_are_refused_and_change_nothing(
     async with staffed.client("alice") as client:
         response = await client.post("/api/lanes/L1/webrtc", json=body)
     assert (response.status_code, response.json()["error"]) == (status, error)
+    assert staffed.media.viewers() == [] and not staffed.media.streaming("L1")
+    assert open_peer_connections() == 0
+
+
+@pytest.mark.parametrize(
+    ("sections", "flags"),
+    [(1, {"listen": True}), (2, {"intercom": True}), (2, {}), (0, {"listen": True})],
+)
+async def test_an_offer_with_the_wrong_audio_sections_is_refused(
+    staffed: Centre, media_lane: StartLane, sections: int, flags: dict[str, bool]
+) -> None:
+    """Listening in carries two audio sections (the lane's, then the agent's), talking
+    one, watching none: any other count (an old console's one-section listen offer) is
+    400 offer_mismatch, and nothing is left behind."""
+    await media_lane()
+    pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=BUNDLE))
+    try:
+        prefer_codec(pc.addTransceiver("video", direction="recvonly"), "video/H264")
+        for _ in range(sections):
+            prefer_codec(pc.addTransceiver("audio", direction="recvonly"), "audio/opus")
+        await pc.setLocalDescription(await pc.createOffer())
+        body = {"sdp": pc.localDescription.sdp, "type": "offer", **flags}
+    finally:
+        await pc.close()
+    async with staffed.client("sue") as client:
+        response = await client.post("/api/lanes/L1/webrtc", json=body)
+    assert (response.status_code, response.json()["error"]) == (400, "offer_mismatch")
     assert staffed.media.viewers() == [] and not staffed.media.streaming("L1")
     assert open_peer_connections() == 0
 

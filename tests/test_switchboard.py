@@ -8,6 +8,7 @@ import itertools
 import pytest
 
 from gates.protocol import Media
+from media.centre.actions import HearAgent
 from media.centre.switchboard import (
     Announce,
     AskKeyframe,
@@ -33,6 +34,7 @@ from media.units import Kind, MediaUnit
 ALICE = Watcher("alice", "agent", "10.0.0.1")
 BOB = Watcher("bob", "agent", "10.0.0.2")
 SUE = Watcher("sue", "supervisor", "10.0.0.3")
+ADA = Watcher("ada", "admin", "10.0.0.4")
 
 
 def book(**kwargs: float) -> Switchboard:
@@ -288,6 +290,66 @@ def test_only_the_floor_holders_voice_reaches_the_lane() -> None:
         Speak(7, MediaUnit(Kind.AUDIO, 1, 960, 5.0, b"opus"))
     ]
     assert board.speech("v2", b"opus", captured=5.0) == []
+
+
+# ------------------------------------------------------------------ listening in
+
+
+def spoken(seq: int) -> MediaUnit:
+    """The agent's packet as the switchboard numbers it, on 20 ms steps."""
+    return MediaUnit(Kind.AUDIO, seq, seq * 960, 5.0, b"opus")
+
+
+def test_the_holders_speech_reaches_the_lane_and_every_listener() -> None:
+    """Alice talks to the lane: the lane's speaker and both supervisors listening in
+    get her packet; Bob, only watching, gets none."""
+    board = book()
+    joined(board, viewing("v1", ALICE, talk=True))
+    joined(board, viewing("v2", BOB))
+    joined(board, viewing("v3", SUE, listen=True))
+    joined(board, viewing("v4", ADA, listen=True))
+    streaming(board)
+    assert board.speech("v1", b"opus", captured=5.0) == [
+        Speak(7, spoken(1)),
+        HearAgent("v3", spoken(1)),
+        HearAgent("v4", spoken(1)),
+    ]
+    assert list(board.audience("L1", Kind.AUDIO)) == ["v1", "v3", "v4"]  # and the lane
+
+
+def test_listeners_hear_the_holder_before_the_lane_streams() -> None:
+    """No media connection yet: nothing reaches the lane, the listener still hears."""
+    board = book()
+    joined(board, viewing("v1", ALICE, talk=True))
+    joined(board, viewing("v3", SUE, listen=True))
+    assert board.speech("v1", b"opus", captured=5.0) == [HearAgent("v3", spoken(1))]
+
+
+def test_the_holder_does_not_hear_their_own_voice() -> None:
+    """Sue took the call over: her own listening view is not sent her speech; Ada's is."""
+    board = book()
+    board.reserve("L1", "sue")
+    joined(board, viewing("v3", SUE, listen=True))
+    joined(board, viewing("v1", SUE, talk=True))
+    joined(board, viewing("v4", ADA, listen=True))
+    streaming(board)
+    assert board.speech("v1", b"opus", captured=5.0) == [
+        Speak(7, spoken(1)),
+        HearAgent("v4", spoken(1)),
+    ]
+
+
+def test_listeners_hear_one_clock_across_holders() -> None:
+    """Alice hangs up and Bob takes the intercom: the listener's agent track goes on
+    one packet after the last, never back in time."""
+    board = book()
+    joined(board, viewing("v3", SUE, listen=True))
+    joined(board, viewing("v1", ALICE, talk=True))
+    board.speech("v1", b"opus", captured=5.0)
+    board.connected("v1")
+    board.leave("v1", now=1)
+    joined(board, viewing("v2", BOB, talk=True))
+    assert board.speech("v2", b"opus", captured=5.0) == [HearAgent("v3", spoken(2))]
 
 
 # ------------------------------------------------------------------ keyframes

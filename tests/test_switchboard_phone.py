@@ -1,13 +1,14 @@
 """The switchboard's rules for phone calls from the help page, driven with literals: the
 caller's voice reaches the holder's viewers of the lane instead of the lane's sound, and
-the holder's speech reaches the caller instead of the lane."""
+the holder's speech reaches the caller instead of the lane; a supervisor listening in at
+the lane hears both."""
 
 from __future__ import annotations
 
 import pytest
 
 from gates.protocol import Media
-from media.centre.actions import ClosePhone, HearPhone, Notify, Speak, SpeakToPhone
+from media.centre.actions import ClosePhone, HearAgent, HearPhone, Notify, Speak, SpeakToPhone
 from media.centre.switchboard import Switchboard
 from media.errors import CallOver, LaneOffline
 from media.units import Kind, MediaUnit
@@ -39,15 +40,55 @@ def test_before_an_answer_the_callers_voice_goes_nowhere() -> None:
 
 
 def test_the_holders_viewers_hear_the_caller_instead_of_the_lane() -> None:
-    """Alice holds the call: her view carries the caller; a supervisor listening to
-    the lane still hears the lane; everyone still gets the camera."""
+    """Alice holds the call: her view and a supervisor's listening in carry the caller,
+    the lane is no longer asked for its sound; everyone still gets the camera."""
+    board = book()
+    joined(board, viewing("v1", ALICE, talk=True))
+    joined(board, viewing("v3", SUE, listen=True))
+    assert board.line("c1", "L1", "alice") == [Notify("L1", Media("st1", video=True, audio=False))]
+    board.phone_joined("c1", "p1")
+    assert board.phone_voice("p1", voice(0)) == [heard("v1", 0, seq=0), heard("v3", 0, seq=0)]
+    assert list(board.audience("L1", Kind.AUDIO)) == []
+    assert list(board.audience("L1", Kind.VIDEO)) == ["v1", "v3"]
+
+
+def test_a_listener_hears_the_holder_speak_to_the_caller() -> None:
+    """Alice's words go to the phone and to Sue listening in, not back to Alice."""
+    board = book()
+    answered(board)
+    joined(board, viewing("v1", ALICE, talk=True))
+    joined(board, viewing("v3", SUE, listen=True))
+    unit = MediaUnit(Kind.AUDIO, 1, 960, 5.0, b"opus")
+    assert board.speech("v1", b"opus", captured=5.0) == [
+        SpeakToPhone("p1", unit),
+        HearAgent("v3", unit),
+    ]
+
+
+def test_while_a_phone_call_is_heard_a_lane_talkers_words_reach_only_the_lane() -> None:
+    """Bob talks to the lane at the same lane meanwhile: the listener hears the phone
+    call, not a mix of two agents on one track."""
+    board = book()
+    answered(board)
+    joined(board, viewing("v3", SUE, listen=True))
+    joined(board, viewing("v2", BOB, talk=True))
+    streaming(board)
+    assert board.speech("v2", b"opus", captured=5.0) == [
+        Speak(7, MediaUnit(Kind.AUDIO, 1, 960, 5.0, b"opus"))
+    ]
+
+
+def test_listeners_hear_the_lane_again_when_the_call_ends() -> None:
+    """Over: the lane is asked for its sound again, for Alice and the listener."""
     board = book()
     joined(board, viewing("v1", ALICE, talk=True))
     joined(board, viewing("v3", SUE, listen=True))
     answered(board)
-    assert board.phone_voice("p1", voice(0)) == [heard("v1", 0, seq=0)]
-    assert list(board.audience("L1", Kind.AUDIO)) == ["v3"]
-    assert list(board.audience("L1", Kind.VIDEO)) == ["v1", "v3"]
+    assert board.end_line("c1") == [
+        ClosePhone("p1", "the call is over"),
+        Notify("L1", Media("st1", video=True, audio=True)),
+    ]
+    assert list(board.audience("L1", Kind.AUDIO)) == ["v1", "v3"]
 
 
 def test_a_holders_view_without_sound_hears_nothing() -> None:
@@ -118,6 +159,18 @@ def test_the_holder_may_open_the_view_of_an_offline_lane() -> None:
     assert board.phone_voice("p1", voice(0)) == [heard("v1", 0, seq=0)]
     with pytest.raises(LaneOffline):
         board.admit(viewing("v2", BOB, talk=True), online=False, now=0)
+
+
+def test_a_supervisor_may_listen_in_on_a_phone_call_at_an_offline_lane() -> None:
+    """The lane is down, Alice holds its caller: Sue listening in hears the caller;
+    Bob, only watching, is refused."""
+    board = book()
+    answered(board)
+    board.admit(viewing("v3", SUE, listen=True), online=False, now=0)
+    board.join("v3", now=0)
+    assert board.phone_voice("p1", voice(0)) == [heard("v3", 0, seq=0)]
+    with pytest.raises(LaneOffline):
+        board.admit(viewing("v2", BOB), online=False, now=0)
 
 
 def test_a_transfer_moves_the_caller_to_the_new_holder() -> None:

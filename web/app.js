@@ -70,11 +70,15 @@
 //     #listen-toggle[aria-pressed]  supervisors and admins only
 //     #live-mute[aria-pressed] #talk-hold (pointer or Space held on it, or Space on the
 //                              focused #live, which it is when it opens) #talk-latch[aria-pressed]
-//     #meter-out #meter-in     <meter> with data-level 0..1 (dB scale, 0 = -60 dBFS)
+//     #meter-out #meter-in     <meter> with data-level 0..1 (dB scale, 0 = -60 dBFS);
+//                              #meter-out-label: 我方话筒, or 坐席话音 when listening in
+//                              (the meter then shows the agent's voice)
 //     #live-open #live-display  the lane's open-gate and display dialogs, as on its row
 //     #live-close
 //   window.seatLive            the live view; .pc = the current RTCPeerConnection or null,
-//                              .viewer = its viewer id at the centre
+//                              .viewer = its viewer id at the centre, .watch.conn.audio
+//                              and .agent = its received audio tracks (the agent's when
+//                              listening in)
 //
 //   The call desk (README, "Answering calls at the console"):
 //   body[data-view]            also "agents" (supervisors' floor); data-ringing="true|false"

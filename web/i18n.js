@@ -115,6 +115,7 @@ const zh = {
   "talk.hold": "按住说话（空格）",
   "talk.latch": "锁定通话",
   "meter.out": "我方话筒",
+  "meter.agent": "坐席话音",
   "meter.in": "车道声音",
 
   "dialog.cancel": "取消",
@@ -357,7 +358,7 @@ const zh = {
   "agents.col.actions": "操作",
   "agents.listen": "监听",
   "agents.barge": "强插",
-  "agents.listen_hint": "监听：车道的画面和声音（司机一方），不开话筒；坐席的话音和电话来电者的声音不转给监听者。",
+  "agents.listen_hint": "监听：车道画面和通话双方的声音——司机（电话呼叫时为来电者）与坐席，不开话筒。",
   "barge.title": "强插",
   "barge.text": "接管 {agent} 在 {lane} 的通话？",
   "barge.hint": "对讲转到您这里，由您继续与司机通话；原坐席的对讲随即断开，进入话后处理。",
@@ -520,6 +521,7 @@ const en = {
   "talk.hold": "Hold to talk (Space)",
   "talk.latch": "Keep talking",
   "meter.out": "Your microphone",
+  "meter.agent": "Agent's voice",
   "meter.in": "Lane audio",
 
   "dialog.cancel": "Cancel",
@@ -762,7 +764,7 @@ const en = {
   "agents.col.actions": "Actions",
   "agents.listen": "Listen in",
   "agents.barge": "Barge in",
-  "agents.listen_hint": "Listening in: the lane's picture and sound (the driver's side), no microphone; neither the agent's voice nor a phone caller's is passed to listeners.",
+  "agents.listen_hint": "Listening in: the lane's picture and both sides of the call, the driver (or, on a phone call, the caller) and the agent; no microphone.",
   "barge.title": "Barge in",
   "barge.text": "Take over {agent}'s call at {lane}?",
   "barge.hint": "The intercom moves to you and you carry on with the driver; the agent's intercom is cut at once and they go to wrap-up.",

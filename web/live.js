@@ -49,6 +49,7 @@ export class LiveView {
     this.root = $("live");
     this.video = $("live-video");
     this.audio = $("live-audio");
+    this.agentAudio = $("live-agent-audio"); // listening in: the agent's voice
     this.b = {
       close: $("live-close"),
       intercomStart: $("intercom-start"),
@@ -110,7 +111,7 @@ export class LiveView {
     b.listen.addEventListener("click", () => this.switchTo(false, !this.watch?.listening));
     b.mute.addEventListener("click", () => {
       this.muted = !this.muted;
-      this.audio.muted = this.muted;
+      this.audio.muted = this.agentAudio.muted = this.muted;
       this.render();
     });
     b.latch.addEventListener("click", () => this.toggleLatch());
@@ -169,7 +170,7 @@ export class LiveView {
     this.problem = null;
     this.held = false;
     this.latched = intercom && talk;
-    this.muted = this.audio.muted = false;
+    this.muted = this.audio.muted = this.agentAudio.muted = false;
     this.freshness.reset();
     this.fresh = this.freshness.indicator(performance.now());
     this.setPoster(this.getLane(laneId));
@@ -218,7 +219,7 @@ export class LiveView {
       this.stopMic(); // closed while the browser asked
       return false;
     }
-    this.meterOut.attach(this.mic.track);
+    this.meterOutput();
     return true;
   }
 
@@ -278,23 +279,34 @@ export class LiveView {
   showTracks() {
     const conn = this.watch?.conn;
     const video = conn?.video ?? null;
-    const audio = conn?.audio ?? null;
     if (video !== (this.video.srcObject?.getVideoTracks()[0] ?? null)) {
       this.video.srcObject = video ? new MediaStream([video]) : null;
       if (video) this.video.play().catch(() => {});
     }
-    if (audio !== (this.audio.srcObject?.getAudioTracks()[0] ?? null)) {
-      // Played through an element, not only metered: Chromium counts received audio
-      // (and plays it) only when something renders it (docs/media.md).
-      this.audio.srcObject = audio ? new MediaStream([audio]) : null;
-      this.audio.muted = this.muted;
-      if (audio) {
-        this.audio.play().catch(() => {});
-        this.meterIn.attach(audio);
-      } else {
-        this.meterIn.detach();
-      }
-    }
+    // Played through elements, not only metered: Chromium counts received audio (and
+    // plays it) only when something renders it (docs/media.md). A listener's two
+    // tracks play through two, as an element plays one audio track of a stream.
+    if (this.play(this.audio, conn?.audio ?? null)) this.meterIn.attach(conn?.audio ?? null);
+    this.play(this.agentAudio, conn?.agent ?? null);
+    this.meterOutput();
+  }
+
+  /** Play `track` (or nothing) through `element`; whether that changed. */
+  play(element, track) {
+    if (track === (element.srcObject?.getAudioTracks()[0] ?? null)) return false;
+    element.srcObject = track ? new MediaStream([track]) : null;
+    element.muted = this.muted;
+    if (track) element.play().catch(() => {});
+    return true;
+  }
+
+  /** The first meter shows this side's microphone, or, listening in, the agent's voice. */
+  meterOutput() {
+    const track = this.watch?.conn?.agent ?? this.mic.track;
+    if (track !== this.meterOut.track) this.meterOut.attach(track);
+    const label = $("meter-out-label");
+    label.dataset.i18n = this.mode === "listen" ? "meter.agent" : "meter.out";
+    label.textContent = t(label.dataset.i18n);
   }
 
   // ---- intercom ---------------------------------------------------------------------
@@ -312,7 +324,7 @@ export class LiveView {
         return;
       }
       if (this.watch !== watch) return; // closed while the browser asked
-      this.meterOut.attach(this.mic.track);
+      this.meterOutput();
     } else {
       this.held = this.latched = false;
     }
@@ -324,7 +336,7 @@ export class LiveView {
   stopMic() {
     this.mic.stop();
     this.held = this.latched = false;
-    this.meterOut.detach();
+    this.meterOutput();
   }
 
   /** Latch talking on or off (or the other way round): the mute key. */

@@ -111,6 +111,7 @@ export class LevelMeter {
     this.source = null;
     this.analyser = null;
     this.buffer = null;
+    this.track = null; // the track measured
     this.show(0);
   }
 
@@ -125,6 +126,7 @@ export class LevelMeter {
       this.analyser.fftSize = 2048;
       this.buffer = new Float32Array(this.analyser.fftSize);
       this.source.connect(this.analyser);
+      this.track = track;
     } catch {
       this.detach(); // no meter is better than no intercom
     }
@@ -134,6 +136,7 @@ export class LevelMeter {
     this.source?.disconnect();
     this.source = null;
     this.analyser = null;
+    this.track = null;
     this.show(0);
   }
 

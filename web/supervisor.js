@@ -5,12 +5,10 @@
 // rings. GET /api/agents gives the whole picture; `agent` and `alert` stream messages
 // keep it up between reads.
 //
-// Beside each agent on a call: 监听 (listen in: the lane's picture and sound in this
-// console's live view, without a microphone) for lane calls, and 强插 (barge: take the
-// call over, after a confirmation) for any. Listening carries what the lane hears, the
-// driver: the centre sends an agent's speech to the lane's speaker only, and a phone
-// caller's voice to the agent holding the call only, so a phone call has nothing here
-// to listen to.
+// Beside each agent on a call: 监听 (listen in: the call's lane in this console's live
+// view, without a microphone) and 强插 (barge: take the call over, after a
+// confirmation). A listener hears both sides of the call on two tracks: the driver (or,
+// on a phone call, the caller) and the agent.
 
 import { api } from "./api.js";
 import { BargeDialog } from "./barge.js";
@@ -135,7 +133,7 @@ export function createSupervisorView({ book, getLane, onListen, listening, onBar
     const away = agent.connected === false && agent.state !== "offline";
     row.f.link.textContent = away ? t("agents.away") : agent.state === "offline" ? t("none") : t("agents.linked");
     const held = heldBy(agent.name);
-    row.f.listen.hidden = held?.source !== "lane";
+    row.f.listen.hidden = held === null;
     row.f.listen.setAttribute("aria-pressed", String(held !== null && listening(held.lane_id)));
     row.f.barge.hidden = held === null;
     // One live view at a time: listening would close the view of this supervisor's own

@@ -4,8 +4,9 @@
 // so the offer leaves once ICE gathering is complete. The centre forwards the lane's own
 // H.264 and transcodes nothing, and Chromium takes the bytes of a VP8 answer and
 // silently decodes none of them (docs/media.md), so the offer puts H.264 first. The
-// offer holds exactly a video section, then an audio section only when talking or
-// listening: the centre refuses any other layout (offer_mismatch).
+// offer holds exactly a video section, then one audio section when talking, or two
+// when listening in (the lane's sound or a phone caller's, then the agent's voice):
+// the centre refuses any other layout (offer_mismatch).
 
 import { api } from "./api.js";
 import { gathered } from "./ice.js";
@@ -48,7 +49,8 @@ function prefer(transceiver, kind, mime) {
 
 /**
  * A peer connection carrying `mode`: "watch" (the lane's video), "listen" (and the
- * lane's sound) or "intercom" (and the agent's microphone to the lane).
+ * lane's sound, and the agent's voice as a track of its own) or "intercom" (and the
+ * agent's microphone to the lane).
  * `onChange(viewer)` runs on each received track and each connection state change.
  */
 export class Viewer {
@@ -58,10 +60,13 @@ export class Viewer {
     this.id = null; // the centre's viewer id, once answered
     this.video = null; // received tracks
     this.audio = null;
+    this.agent = null; // listening in: the agent's voice
+    this.agentTransceiver = null;
     this.released = false;
     this.pc = new RTCPeerConnection({ iceServers });
-    this.pc.addEventListener("track", ({ track }) => {
+    this.pc.addEventListener("track", ({ track, transceiver }) => {
       if (track.kind === "video") this.video = track;
+      else if (transceiver === this.agentTransceiver) this.agent = track;
       else this.audio = track;
       onChange(this);
     });
@@ -85,6 +90,8 @@ export class Viewer {
         prefer(pc.addTransceiver(microphone, { direction: "sendrecv" }), "audio", "audio/opus");
       } else if (mode === "listen") {
         prefer(pc.addTransceiver("audio", { direction: "recvonly" }), "audio", "audio/opus");
+        this.agentTransceiver = pc.addTransceiver("audio", { direction: "recvonly" });
+        prefer(this.agentTransceiver, "audio", "audio/opus");
       }
       await pc.setLocalDescription();
       await gathered(pc);

@@ -1,6 +1,7 @@
 """What the switchboard (``media.centre.switchboard``) asks its driver, the media bridge,
-to do: tell a lane what to stream, ask it for a keyframe, pass a voice on, close a media
-connection, a viewer or a phone, announce a change. Pure values."""
+to do: tell a lane what to stream, ask it for a keyframe, pass a voice on (to the lane,
+a phone, a viewer or a listener), close a media connection, a viewer or a phone,
+announce a change. Pure values."""
 
 from __future__ import annotations
 
@@ -69,6 +70,15 @@ class HearPhone:
 
 
 @dataclass(frozen=True, slots=True)
+class HearAgent:
+    """The agent's Opus packet (the floor holder's, or a phone call's holder's), to a
+    listener's second audio track: a supervisor listening in hears both sides."""
+
+    viewer: str
+    unit: MediaUnit
+
+
+@dataclass(frozen=True, slots=True)
 class SpeakToPhone:
     """The holder's Opus packet, to the caller's phone."""
 
@@ -91,6 +101,7 @@ Action = (
     | CloseViewer
     | Announce
     | HearPhone
+    | HearAgent
     | SpeakToPhone
     | ClosePhone
 )

@@ -8,7 +8,8 @@ to stop. Units arrive encoded and leave encoded; nothing here decodes a frame.
 
 A phone call from a lane's help page has a peer connection of its own (``PhonePeer``);
 the caller's voice and the agent's are routed between it and the agent's viewers of
-that lane (the switchboard says how).
+that lane (the switchboard says how). A supervisor listening in hears both sides of a
+call: the agent's packets go on to a second audio track of their viewer.
 
 Every rule lives in ``media.centre.switchboard.Switchboard``; this is its driver: it feeds the
 switchboard what the sockets, the peer connections and the clock say, and carries out
@@ -38,6 +39,7 @@ from media.centre.actions import (
     ClosePhone,
     CloseUpstream,
     CloseViewer,
+    HearAgent,
     HearPhone,
     Notify,
     Speak,
@@ -58,7 +60,7 @@ Listener = Callable[[MediaEvent], None]
 
 HELLO_TIMEOUT_S = 10.0
 # What is carried out in the caller's turn: nothing to await.
-_AT_ONCE = (Announce, Burst, HearPhone, SpeakToPhone)
+_AT_ONCE = (Announce, Burst, HearPhone, HearAgent, SpeakToPhone)
 _KEYFRAME_WANTED = KeyframeWanted().encode()
 
 
@@ -123,7 +125,7 @@ class MediaBridge:
         """Answer a browser's offer to watch ``lane``; returns the viewer and the answer
         SDP. Raises a ``MediaError`` (offline lane, intercom taken, bad offer) before any
         peer connection is left behind."""
-        offer = parse_offer(sdp, audio=talk or listen)
+        offer = parse_offer(sdp, talk=talk, listen=listen)
         viewing = Viewing(uuid.uuid4().hex, lane, watcher, talk=talk, listen=listen or talk)
         admitted = self.board.admit(viewing, online=self.hub.status(lane).online, now=self._now())
         viewer = Viewer(
@@ -230,7 +232,8 @@ class MediaBridge:
         self._later(self.board.leave(viewer.id, self._now()))
 
     async def _speech(self, viewer_id: str, packet: bytes) -> None:
-        """The talking agent's Opus packet, on to the lane's speaker as it came."""
+        """The talking agent's Opus packet, on to the lane's speaker (or the caller) and
+        the listeners as it came."""
         await self._perform(self.board.speech(viewer_id, packet, time.time()))
 
     # ---------------------------------------------------------- the lane side
@@ -340,7 +343,7 @@ class MediaBridge:
         if rest:
             self._later(rest)
 
-    def _at_once(self, action: Announce | Burst | HearPhone | SpeakToPhone) -> None:
+    def _at_once(self, action: Announce | Burst | HearPhone | HearAgent | SpeakToPhone) -> None:
         if isinstance(action, Announce):
             self._announce(action.event)
         elif isinstance(action, Burst):
@@ -349,6 +352,10 @@ class MediaBridge:
             viewer = self._viewers.get(action.viewer)
             if viewer is not None:
                 viewer.send(action.unit)
+        elif isinstance(action, HearAgent):
+            viewer = self._viewers.get(action.viewer)
+            if viewer is not None:
+                viewer.hear_agent(action.unit)
         else:
             phone = self._phones.get(action.phone)
             if phone is not None:

@@ -47,6 +47,12 @@ class PhoneLines:
         """Who holds a phone call at ``lane``."""
         return {n.holder for n in self._lines.values() if n.lane == lane and n.holder is not None}
 
+    def answered(self, lane: str) -> Line | None:
+        """The first call at ``lane`` that an agent holds: the one its listeners hear."""
+        return next(
+            (n for n in self._lines.values() if n.lane == lane and n.holder is not None), None
+        )
+
     def put(self, line_id: str, lane: str, holder: str | None) -> bool:
         """The call at ``lane`` is held by ``holder`` now; False if it already was."""
         line = self._lines.get(line_id)

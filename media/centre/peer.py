@@ -16,6 +16,7 @@ from typing import ClassVar
 import aioice
 import aioice.ice
 from aiortc import (
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
@@ -58,6 +59,13 @@ require(
 aioice.ice.CONSENT_INTERVAL = CONSENT_INTERVAL_S
 aioice.ice.CONSENT_FAILURES = CONSENT_FAILURES
 
+# Every section on one transport from the start. Under aiortc's default ("balanced") a
+# second transceiver of a kind (a listener's second audio track) is put on the first's
+# transport and marked bundled, so when the offer's BUNDLE moves the first onto the
+# video's transport the second is left on one that is then stopped, and never sends
+# (aiortc 1.16). Browsers bundle every section anyway.
+BUNDLE = RTCBundlePolicy.MAX_BUNDLE
+
 
 def read_offer(sdp: str) -> SessionDescription:
     """A browser's offer, parsed; ``OfferRefused`` if it is too large or not SDP."""
@@ -92,7 +100,7 @@ class Peer(abc.ABC):
         self._on_connected = on_connected
         self._closed = False
         self._tasks: set[asyncio.Task[None]] = set()
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=ice_servers))
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=ice_servers, bundlePolicy=BUNDLE))
         self.pc.on("connectionstatechange", self._state_changed)
 
     @property

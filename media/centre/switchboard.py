@@ -31,6 +31,17 @@ lane's intercom stays free for a lane call at the same lane. They still see the 
 camera. A holder with no viewer of the lane open yet hears nothing of the caller until
 they open one, and may open one while the lane is offline (no picture, the caller's
 voice). The caller's voice before an answer goes nowhere.
+
+Listening in (a supervisor's quality monitoring): a *listener* is a viewer that carries
+sound without talking, whose user takes no part in a call at the lane (neither the
+floor's holder nor a phone call's). A listener hears both sides, on two tracks: the
+customer on the first, the agent on the second (``HearAgent``, the agent's Opus packets
+as they come, on one clock per lane; the browser plays both, nothing is mixed here).
+While an agent holds a phone call at the lane (the first, if several), its listeners
+hear that call: the caller in place of the lane's microphone and the holder's speech
+(and may listen while the lane is offline, as its holder may watch); otherwise the
+lane's microphone (the driver) and the floor holder's speech. A holder is never a
+listener, so no agent hears their own voice come back.
 """
 
 from __future__ import annotations
@@ -50,6 +61,7 @@ from media.centre.actions import (
     ClosePhone,
     CloseUpstream,
     CloseViewer,
+    HearAgent,
     HearPhone,
     Notify,
     Speak,
@@ -97,6 +109,7 @@ class _Feed:
     keyframe_asked: float = -math.inf
     keyframe_due: float | None = None
     speech_seq: int = 0
+    heard_seq: int = 0  # the agent's packets sent to listeners so far
 
 
 class Switchboard:
@@ -130,15 +143,14 @@ class Switchboard:
 
     def audience(self, lane: str, kind: Kind) -> Iterable[str]:
         """The ids of the viewers a unit of ``lane`` of ``kind`` goes to: every viewer
-        for video; for the lane's sound, all but those of agents on a phone call there
-        (they hear the caller)."""
+        for video; for the lane's sound, those that carry sound but for agents on a
+        phone call there and, while one is, its listeners (they hear the caller)."""
         feed = self._feeds.get(lane)
         if feed is None:
             return ()
         if kind is Kind.VIDEO:
             return feed.viewers.keys()
-        on_phone = self._lines.holders(lane)
-        return [v.id for v in feed.viewers.values() if v.watcher.username not in on_phone]
+        return self._hearing_lane(feed)
 
     def streaming(self, lane: str) -> bool:
         """Whether the lane's media connection is up."""
@@ -166,9 +178,12 @@ class Switchboard:
     def admit(self, viewing: Viewing, *, online: bool, now: float) -> list[Action]:
         """A browser asks to watch; raises ``LaneOffline`` or ``IntercomBusy`` and
         changes nothing, or holds its place (and the floor, to talk) while the centre
-        answers its offer."""
+        answers its offer. An offline lane admits the holder of a phone call there and
+        those listening in on it: they hear the call."""
         on_phone = self._lines.held(viewing.lane, viewing.watcher.username) is not None
-        if not online and not on_phone:
+        listening = viewing.listen and not viewing.talk
+        hears_call = listening and self._lines.answered(viewing.lane) is not None
+        if not online and not on_phone and not hears_call:
             raise LaneOffline(f"lane {viewing.lane} is offline")
         feed = self._feed(viewing.lane, online)
         actions = self._take_floor(feed, viewing) if viewing.talk and not on_phone else []
@@ -242,22 +257,29 @@ class Switchboard:
 
     def speech(self, viewer_id: str, packet: bytes, captured: float) -> list[Action]:
         """A talking viewer's Opus packet: on to the caller if its user holds a phone
-        call at the lane, else on to the lane if it holds the floor."""
+        call at the lane, else on to the lane if it holds the floor; and to the lane's
+        listeners when they hear that call."""
         lane = self._lane_of.get(viewer_id)
         feed = self._feeds[lane] if lane is not None else None
         if feed is None:
             return []
         line = self._lines.held(feed.lane, feed.viewers[viewer_id].watcher.username)
         if line is not None:
-            return self._to_phone(line, packet, captured)
+            spoken = self._to_phone(line, packet, captured)
+            if line is self._lines.answered(feed.lane):
+                spoken += self._to_listeners(feed, packet, captured)
+            return spoken
         if feed.hold is None or feed.hold.viewer != viewer_id:
             return []
-        if feed.upstream is None:
-            return []
-        feed.speech_seq += 1
-        seq = feed.speech_seq
-        unit = MediaUnit(Kind.AUDIO, seq, seq * SPEECH_STEP, captured, packet)
-        return [Speak(feed.upstream, unit)]
+        actions: list[Action] = []
+        if feed.upstream is not None:
+            feed.speech_seq += 1
+            seq = feed.speech_seq
+            unit = MediaUnit(Kind.AUDIO, seq, seq * SPEECH_STEP, captured, packet)
+            actions.append(Speak(feed.upstream, unit))
+        if self._lines.answered(feed.lane) is None:  # else its listeners hear a phone call
+            actions += self._to_listeners(feed, packet, captured)
+        return actions
 
     # ------------------------------------------------------------- phone calls
 
@@ -296,7 +318,8 @@ class Switchboard:
 
     def phone_voice(self, phone: str, unit: MediaUnit) -> list[Action]:
         """The caller's Opus packet: to every viewer of the lane that carries sound and
-        belongs to the agent who holds the call; nowhere before an answer."""
+        belongs to the agent who holds the call, and to the lane's listeners if theirs
+        is this call; nowhere before an answer."""
         line = self._lines.of_phone(phone)
         if line is None:
             return []
@@ -304,11 +327,14 @@ class Switchboard:
         feed = self._feeds.get(line.lane)
         if line.holder is None or feed is None:
             return []
-        return [
-            HearPhone(viewing.id, heard)
+        hearing = [
+            viewing.id
             for viewing in feed.viewers.values()
             if viewing.listen and viewing.watcher.username == line.holder
         ]
+        if line is self._lines.answered(line.lane):
+            hearing += self._listeners(feed)
+        return [HearPhone(viewer, heard) for viewer in hearing]
 
     def _to_phone(self, line: Line, packet: bytes, captured: float) -> list[Action]:
         if line.phone is None:
@@ -316,6 +342,41 @@ class Switchboard:
         line.spoken += 1
         unit = MediaUnit(Kind.AUDIO, line.spoken, line.spoken * SPEECH_STEP, captured, packet)
         return [SpeakToPhone(line.phone, unit)]
+
+    def _to_listeners(self, feed: _Feed, packet: bytes, captured: float) -> list[Action]:
+        listeners = self._listeners(feed)
+        if not listeners:
+            return []
+        feed.heard_seq += 1
+        seq = feed.heard_seq
+        unit = MediaUnit(Kind.AUDIO, seq, seq * SPEECH_STEP, captured, packet)
+        return [HearAgent(viewer, unit) for viewer in listeners]
+
+    def _listeners(self, feed: _Feed) -> list[str]:
+        """The viewers listening in on the lane's calls: with sound, without a
+        microphone, of nobody who takes part in a call there."""
+        taking_part = self._lines.holders(feed.lane)
+        if feed.hold is not None:
+            taking_part.add(feed.hold.user)
+        return [
+            viewing.id
+            for viewing in feed.viewers.values()
+            if viewing.listen and not viewing.talk and viewing.watcher.username not in taking_part
+        ]
+
+    def _hearing_lane(self, feed: _Feed) -> list[str]:
+        """The viewers that carry the lane's microphone."""
+        on_phone = self._lines.holders(feed.lane)
+        listening = set()
+        if self._lines.answered(feed.lane) is not None:  # they hear the caller instead
+            listening = set(self._listeners(feed))
+        return [
+            viewing.id
+            for viewing in feed.viewers.values()
+            if viewing.listen
+            and viewing.watcher.username not in on_phone
+            and viewing.id not in listening
+        ]
 
     # ------------------------------------------------------------- the lane
 
@@ -413,15 +474,7 @@ class Switchboard:
         """Tell the lane what to stream, when that changed and it can hear it."""
         if feed.stream is None:
             feed.stream = self._new_stream()
-        on_phone = self._lines.holders(feed.lane)
-        wanted = Media(
-            feed.stream,
-            video=bool(feed.viewers),
-            audio=any(
-                viewing.listen and viewing.watcher.username not in on_phone
-                for viewing in feed.viewers.values()
-            ),
-        )
+        wanted = Media(feed.stream, video=bool(feed.viewers), audio=bool(self._hearing_lane(feed)))
         if wanted == feed.asked or not feed.online:
             return []
         feed.asked = wanted

@@ -49,12 +49,14 @@ require(
 )
 
 
-def parse_offer(sdp: str, *, audio: bool) -> RTCSessionDescription:
-    """Check a browser's offer before any peer connection exists; raises
-    ``OfferRefused`` naming what is wrong."""
+def parse_offer(sdp: str, *, talk: bool, listen: bool) -> RTCSessionDescription:
+    """Check a browser's offer before any peer connection exists: a video section, then
+    one audio section to talk, or two to listen in (the customer, then the agent).
+    Raises ``OfferRefused`` naming what is wrong."""
     parsed = read_offer(sdp)
     kinds = [media.kind for media in parsed.media]
-    wanted = ["video", "audio"] if audio else ["video"]
+    audio = ["audio"] if talk else ["audio", "audio"] if listen else []
+    wanted = ["video", *audio]
     if kinds != wanted:
         raise OfferRefused(
             "offer_mismatch",
@@ -68,8 +70,9 @@ def parse_offer(sdp: str, *, audio: bool) -> RTCSessionDescription:
 
 class Viewer(Peer):
     """A peer connection carrying one lane's video, and intercom audio when ``talk`` or
-    ``listen``. ``on_connected`` runs when ICE and DTLS are up; ``on_closed`` runs once,
-    however the connection ends."""
+    ``listen``; listening in without talking, the agent's voice on a second track.
+    ``on_connected`` runs when ICE and DTLS are up; ``on_closed`` runs once, however the
+    connection ends."""
 
     role = "viewer"
 
@@ -99,6 +102,8 @@ class Viewer(Peer):
         self.video = UnitFeed(Kind.VIDEO, self.video_queue)
         # Audio only: the queue keeps the newest half second of the lane's microphone.
         self.audio = UnitFeed(Kind.AUDIO, KeyframeQueue(0)) if self.listen else None
+        # Listening in: the agent's voice, on a track of its own (the browser mixes).
+        self.agent = UnitFeed(Kind.AUDIO, KeyframeQueue(0)) if listen and not talk else None
         video = self.pc.addTransceiver("video", direction="sendonly")
         prefer_codec(video, "video/H264")
         attach(video.sender, self.video)
@@ -110,6 +115,10 @@ class Viewer(Peer):
             if talk:
                 passthrough_opus(audio.receiver)
                 self._speech = audio
+        if self.agent is not None:
+            agent = self.pc.addTransceiver("audio", direction="sendonly")
+            prefer_codec(agent, "audio/opus")
+            attach(agent.sender, self.agent)
 
     async def answer(self, offer: RTCSessionDescription) -> RTCSessionDescription:
         await self.pc.setRemoteDescription(offer)
@@ -128,13 +137,19 @@ class Viewer(Peer):
         if feed is not None:
             feed.offer(unit)
 
+    def hear_agent(self, unit: MediaUnit) -> None:
+        """The agent's Opus packet, for a viewer listening in."""
+        if self.agent is not None:
+            self.agent.offer(unit)
+
     async def _spoke(self, unit: MediaUnit) -> None:
         await self._on_speech(unit.data)
 
     def _stop_sending(self) -> None:
         self.video.stop()
-        if self.audio is not None:
-            self.audio.stop()
+        for feed in (self.audio, self.agent):
+            if feed is not None:
+                feed.stop()
 
     def _ended(self) -> None:
         self._on_closed(self)
