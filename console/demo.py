@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import random
@@ -134,11 +135,15 @@ async def _run(settings: Settings, password: str) -> None:
     processes: list[asyncio.subprocess.Process] = []
     try:
         tokens = await _prepare(store, password)
+        url = f"http://{settings.host}:{settings.port}"
+        # Stickers point at the demo's own address unless one was given, so the
+        # supervisor's sticker download works on the machine it runs on.
+        public = settings.public_url or url
+        settings = dataclasses.replace(settings, public_url=public)
         app = create_app(settings, store)
         config = uvicorn_config(settings, app)
         listening = listening_socket(config)
         serving = asyncio.create_task(uvicorn.Server(config).serve(sockets=[listening]))
-        url = f"http://{settings.host}:{settings.port}"
         state_dir = settings.data_dir / "lanes"
         for lane in LANES:
             env = {**os.environ, "SEAT_LANE_TOKEN": tokens[lane.id], **LANE_LOGS}
@@ -149,7 +154,8 @@ async def _run(settings: Settings, password: str) -> None:
             )
         every_s = settings.demo_call_every_s
         # A driver's phone at the first lane: the page its help sticker points to, here.
-        helping = await issue_sticker(store, await sticker_key(store, settings), LANES[0].id, url)
+        key = await sticker_key(store, settings)
+        helping = await issue_sticker(store, key, LANES[0].id, public)
         print(
             _banner(url, password, tokens, processes, state_dir, every_s, helping.url),
             flush=True,

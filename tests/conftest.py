@@ -37,6 +37,7 @@ from media.centre.bridge import MediaBridge
 from media.lane.publisher import Publisher
 from tests.lanes import ScriptedDriver
 from tests.netproxy import CuttableProxy
+from tests.viewers import ViewerPeer
 
 PASSWORD = "correct horse battery"
 # Argon2 is slow on purpose: with the centre's parameters a check takes ~0.2 s here, and
@@ -297,3 +298,12 @@ async def browser() -> AsyncIterator[Browser]:
         launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
         await launched.close()
+
+
+@pytest.fixture
+async def peers() -> AsyncIterator[list[ViewerPeer]]:
+    """Viewer peers a test opened; closed at the end whatever happened."""
+    opened: list[ViewerPeer] = []
+    yield opened
+    for peer in opened:
+        await peer.close()

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
 from console.calls.record import ActionKind, Category, Outcome
 from console.ledger import AuditAction
@@ -19,17 +19,22 @@ from console.models import Role
 from console.settings import Settings
 from gates.lane.drivers import CallPressed
 from media.lane.camera import SyntheticCamera
-from media.lane.publisher import Publisher
-from media.lane.voice import RecordingSpeaker, ToneMicrophone
-from media.messages import media_url
-from tests.conftest import PASSWORD, TEST_POLICY, Centre, LaneFactory
+from tests.conftest import PASSWORD, TEST_POLICY, Centre, Lane, LaneFactory
 from tests.desks import desk
 from tests.lanes import seen
 from tests.phones import sticker
 from tests.test_call_ledger import today
 from tests.test_calls import call_entries, centre_with, lane_at, records
 from tests.test_help_browser import HEARS_AGENT, PHONE
-from tests.test_live_browser import HEARD, MEDIA_MS, MediaLane, heard, inbound, no_viewers
+from tests.test_live_browser import (
+    HEARD,
+    MEDIA_MS,
+    MediaLane,
+    heard,
+    inbound,
+    no_viewers,
+    start_media_lane,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -97,18 +102,10 @@ async def call_lane(staffed: Centre, lanes: LaneFactory) -> StartLane:
     otherwise) a microphone."""
 
     async def start(lane_id: str, *, microphone: bool = True) -> MediaLane:
-        if lane_id not in staffed.tokens:
-            await staffed.add_lane(lane_id)
-        speaker = RecordingSpeaker()
-        publisher = Publisher(
-            media_url(staffed.link),
-            lane_id,
-            staffed.tokens[lane_id],
-            camera=lambda: SyntheticCamera(lane_id, size=(640, 360), fps=15),
-            microphone=ToneMicrophone if microphone else None,
-            speaker=speaker,
-        )
-        return MediaLane(await lanes(lane_id, publisher=publisher), speaker)
+        def camera() -> SyntheticCamera:
+            return SyntheticCamera(lane_id, size=(640, 360), fps=15)
+
+        return await start_media_lane(staffed, lanes, lane_id, camera=camera, microphone=microphone)
 
     return start
 
@@ -337,6 +334,16 @@ async def test_a_supervisor_on_a_break_is_alerted_when_an_agent_misses_rings(
         await expect(state).to_have_attribute("data-state", re.compile("^(available|ringing)$"))
 
 
+async def answered(page: Page, lane: Lane) -> tuple[Locator, str]:
+    """``lane`` presses its call button and the console answers from the ring card:
+    the call's card, shown, and the call's id."""
+    lane.driver.emit(CallPressed())
+    await page.click("#ring-accept", timeout=WAIT_MS)
+    card = page.locator("#call-card")
+    await expect(card).to_be_visible()
+    return card, str(await card.get_attribute("data-call"))
+
+
 async def test_an_invalid_plate_is_shown_at_its_field_and_the_call_stays_on(
     staffed: Centre, lanes: LaneFactory, consoles: OpenConsole
 ) -> None:
@@ -344,11 +351,7 @@ async def test_an_invalid_plate_is_shown_at_its_field_and_the_call_stays_on(
     is still the agent's, and nothing is recorded until the plate is put right."""
     lane = await lanes("P1-OUT")
     alice = await consoles("alice")
-    lane.driver.emit(CallPressed())
-    await alice.click("#ring-accept", timeout=WAIT_MS)
-    card = alice.locator("#call-card")
-    await expect(card).to_be_visible()
-    call_id = await card.get_attribute("data-call")
+    card, call_id = await answered(alice, lane)
 
     await alice.click("#call-end")
     await alice.select_option("#outcome-category", "plate_misread")
@@ -359,8 +362,8 @@ async def test_an_invalid_plate_is_shown_at_its_field_and_the_call_stays_on(
     await expect(error).to_be_visible()
     await expect(alice.locator("#outcome-plate")).to_have_attribute("aria-invalid", "true")
     await expect(alice.locator("#outcome-plate")).to_be_focused()
-    await expect(card).to_have_attribute("data-call", str(call_id))
-    assert staffed.calls.queue.call(str(call_id)).state.value == "active"
+    await expect(card).to_have_attribute("data-call", call_id)
+    assert staffed.calls.queue.call(call_id).state.value == "active"
     assert await records(staffed) == []
 
     await alice.fill("#outcome-plate", "粤b·12345")
@@ -378,11 +381,7 @@ async def test_a_call_transferred_by_name_leaves_the_desk_and_rings_that_agent(
     lane = await lanes("P1-OUT")
     alice = await consoles("alice")
     async with desk(staffed, "bob") as bob:
-        lane.driver.emit(CallPressed())
-        await alice.click("#ring-accept", timeout=WAIT_MS)
-        card = alice.locator("#call-card")
-        await expect(card).to_be_visible()
-        call_id = await card.get_attribute("data-call")
+        card, call_id = await answered(alice, lane)
 
         await alice.click("#call-transfer")
         await alice.fill("#transfer-agent", "nobody")

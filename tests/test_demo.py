@@ -23,6 +23,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from bench.gate_latency import free_port
 from console.demo import LANES, call_delays
+from tests.test_stickers import qr_url
 
 PASSWORD = "demo-password-1"
 
@@ -87,7 +88,8 @@ async def every_lane_once(
 
 async def test_demo_prints_a_working_console_and_restartable_lanes(tmp_path: Path) -> None:
     """The printed login works, every lane comes online, each printed lane command logs
-    only warnings, like the lanes the demo started, and the printed help page opens."""
+    only warnings, like the lanes the demo started, the printed help page opens, and
+    the supervisor's sticker download points at the demo itself."""
     async with demo(tmp_path) as (port, banner):
         text = "\n".join(banner)
         assert f"console:  http://127.0.0.1:{port}/" in text
@@ -104,6 +106,12 @@ async def test_demo_prints_a_working_console_and_restartable_lanes(tmp_path: Pat
         async with httpx.AsyncClient() as client:
             page = await client.get(phone.group(1))
         assert page.status_code == 200 and LANES[0].name in page.text
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            login = {"username": "supervisor", "password": PASSWORD}
+            assert (await client.post("/api/login", json=login)).status_code == 200
+            sticker = await client.get(f"/api/lanes/{LANES[0].id}/sticker")
+        assert sticker.status_code == 200, sticker.text
+        assert qr_url(sticker.content).startswith(f"http://127.0.0.1:{port}/help/")
 
 
 async def test_demo_lanes_take_turns_to_ring(tmp_path: Path) -> None:

@@ -79,14 +79,6 @@ async def answered_call(centre: Centre, page: Phone, alice: Desk) -> None:
     assert (await alice.post(f"/api/calls/{page.call_id}/accept")).status_code == 200
 
 
-@pytest.fixture
-async def peers() -> AsyncIterator[list[ViewerPeer]]:
-    opened: list[ViewerPeer] = []
-    yield opened
-    for peer in opened:
-        await peer.close()
-
-
 async def test_the_agent_hears_the_phone_and_the_phone_hears_the_agent(
     staffed: Centre, lanes: LaneFactory, peers: list[ViewerPeer]
 ) -> None:

@@ -86,6 +86,30 @@ class MediaLane:
 StartLane = Callable[..., Awaitable[MediaLane]]
 
 
+async def start_media_lane(
+    staffed: Centre,
+    lanes: LaneFactory,
+    lane_id: str,
+    *,
+    camera: Callable[[], Camera] | None = None,
+    microphone: bool = True,
+) -> MediaLane:
+    """A lane agent with a camera (the synthetic one at 640x480 unless given), a
+    recording speaker and, unless told otherwise, a microphone."""
+    if lane_id not in staffed.tokens:
+        await staffed.add_lane(lane_id)
+    speaker = RecordingSpeaker()
+    publisher = Publisher(
+        media_url(staffed.link),
+        lane_id,
+        staffed.tokens[lane_id],
+        camera=camera or (lambda: SyntheticCamera(lane_id, size=(640, 480), fps=15)),
+        microphone=ToneMicrophone if microphone else None,
+        speaker=speaker,
+    )
+    return MediaLane(await lanes(lane_id, publisher=publisher), speaker)
+
+
 @pytest.fixture
 async def media_lane(staffed: Centre, lanes: LaneFactory) -> StartLane:
     """Starts lane agents with a camera, a microphone and a recording speaker."""
@@ -93,18 +117,7 @@ async def media_lane(staffed: Centre, lanes: LaneFactory) -> StartLane:
     async def start(
         lane_id: str = "L1", *, camera: Callable[[], Camera] | None = None
     ) -> MediaLane:
-        if lane_id not in staffed.tokens:
-            await staffed.add_lane(lane_id)
-        speaker = RecordingSpeaker()
-        publisher = Publisher(
-            media_url(staffed.link),
-            lane_id,
-            staffed.tokens[lane_id],
-            camera=camera or (lambda: SyntheticCamera(lane_id, size=(640, 480), fps=15)),
-            microphone=ToneMicrophone,
-            speaker=speaker,
-        )
-        return MediaLane(await lanes(lane_id, publisher=publisher), speaker)
+        return await start_media_lane(staffed, lanes, lane_id, camera=camera)
 
     return start
 

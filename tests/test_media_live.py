@@ -94,15 +94,6 @@ async def media_lane(staffed: Centre, lanes: LaneFactory) -> StartLane:
     return start
 
 
-@pytest.fixture
-async def peers() -> AsyncIterator[list[ViewerPeer]]:
-    """Viewer peers a test opened; closed at the end whatever happened."""
-    opened: list[ViewerPeer] = []
-    yield opened
-    for peer in opened:
-        await peer.close()
-
-
 def media_event(centre: Centre, check: Callable[[MediaEvent], bool]) -> asyncio.Future[MediaEvent]:
     """Resolves with the first change the centre's media announces from now on that
     passes ``check``."""
