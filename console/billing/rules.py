@@ -208,13 +208,16 @@ def _check_tiling(bands: tuple[Band, ...]) -> None:
                 )
             owner[minute] = band
     if None in owner:
-        first = owner.index(None)
+        # Start at an uncovered minute after a covered one, so a gap over midnight is
+        # named whole (20:00–08:00, not 00:00–08:00).
+        first = next(m for m in range(DAY_MINUTES) if owner[m] is None and owner[m - 1] is not None)
         last = first
-        while last + 1 < DAY_MINUTES and owner[last + 1] is None:
+        while owner[(last + 1) % DAY_MINUTES] is None:
             last += 1
         raise BadRules(
             "bands_gap",
-            f"no band covers {_clock(first)}–{_clock(last + 1)}: the bands must tile the day",
+            f"no band covers {_clock(first)}–{_clock((last + 1) % DAY_MINUTES)}:"
+            " the bands must tile the day",
         )
 
 
