@@ -268,3 +268,30 @@ def test_the_breakdown_as_json() -> None:
         "days_fen": 200,
         "total_fen": 200,
     }  # fmt: skip
+
+
+def test_free_minutes_make_two_short_stays_cheaper_than_one() -> None:
+    """Why splitting a stay is promised never to lower its fee only without free
+    minutes: each stay has its own."""
+    assert cost(DAY_NIGHT, "2026-03-01 08:00", "2026-03-01 08:20") == 100
+    assert cost(DAY_NIGHT, "2026-03-01 08:00", "2026-03-01 08:10") == 0
+    assert cost(DAY_NIGHT, "2026-03-01 08:10", "2026-03-01 08:20") == 0
+
+
+def test_a_long_first_period_split_around_midnight_costs_less() -> None:
+    """Why the promise also needs first periods no longer than their band's: a first
+    period is charged whole to the day it starts in, so a second stay's first day can
+    hold periods the unbroken stay charges to the day after, under that day's cap."""
+    rules = Rules.parse(
+        {
+            "bands": [
+                {"name": "all", "start": "00:00", "end": "00:00", "period_minutes": 15,
+                 "fen_per_period": 25, "first_period": {"minutes": 1440, "fen": 2400}}
+            ],
+            "daily_cap_fen": 1000,
+        }
+    )  # fmt: skip
+    # 00:30 to 00:30 two days later: 1000, 1000, and 00:00–00:30 on the third day.
+    assert cost(rules, "2026-03-01 00:30", "2026-03-03 00:30") == 2050
+    assert cost(rules, "2026-03-01 00:30", "2026-03-02 00:30") == 1000
+    assert cost(rules, "2026-03-02 00:30", "2026-03-03 00:30") == 1000

@@ -10,7 +10,7 @@ so the same two instants always give the same fee. Pure: the caller passes both 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -115,26 +115,20 @@ def fee(rules: Rules, entered_at: datetime, left_at: datetime) -> Fee:
         return Fee(entered, left, None, (), 0)
     start = entered + grace if rules.free_minutes_deducted else entered
     by_day: dict[datetime, list[FeeLine]] = {}
-    lead = _lead(rules, start)
-    for band, begin, end in _stretches(rules, start, left):
+    for index, (band, begin, end) in enumerate(_stretches(rules, start, left)):
+        # The first period is the stay's: only the first stretch may price it apart.
+        lead = band.first_period if index == 0 else None
         used = 0
         for day_start, line in _lines(band, lead, begin, end, rules.daily_cap_window, entered):
             # Each line takes what the band's cap leaves of its stretch.
             fen = line.fen if band.cap_fen is None else min(line.fen, band.cap_fen - used)
             used += fen
-            by_day.setdefault(day_start, []).append(
-                FeeLine(line.band, line.start, line.end, line.periods, line.priced_fen, fen)
-            )
-        lead = None
-    days = tuple(_day(rules, start, lines) for start, lines in by_day.items())
+            by_day.setdefault(day_start, []).append(replace(line, fen=fen))
+    days = tuple(_day(rules, day_start, lines) for day_start, lines in by_day.items())
     total = sum(day.fen for day in days)
     if rules.stay_cap_fen is not None:
         total = min(total, rules.stay_cap_fen)
     return Fee(entered, left, start, days, total)
-
-
-def _lead(rules: Rules, start: datetime) -> FirstPeriod | None:
-    return rules.band_at(start.hour * 60 + start.minute).first_period
 
 
 def _day(rules: Rules, start: datetime, lines: list[FeeLine]) -> FeeDay:

@@ -51,13 +51,11 @@ class Reader:
         return _path(self.where, name)
 
     def _get(self, name: str, default: Any) -> Any:
-        """The member, or ``default`` when it is absent or null; absent with no default
-        is refused."""
+        """The member, None when it is absent or null (the caller's ``default`` then
+        applies); refused when there is no default."""
         value = self.fields.get(name)
-        if value is None:
-            if default is _MISSING:
-                raise self.error("missing_key", f"{self.path(name)} is required")
-            return default
+        if value is None and default is _MISSING:
+            raise self.error("missing_key", f"{self.path(name)} is required")
         return value
 
     def whole(
@@ -65,8 +63,8 @@ class Reader:
     ) -> Any:
         """A whole number from ``low`` to ``high``; JSON's 1.0 and true are not one."""
         value = self._get(name, default)
-        if value is default:
-            return value
+        if value is None:
+            return default
         if type(value) is not int or not low <= value <= high:
             raise self.error(code, f"{self.path(name)} must be a whole number from {low} to {high}")
         return value
@@ -77,6 +75,8 @@ class Reader:
 
     def flag(self, name: str, *, default: bool) -> bool:
         value = self._get(name, default)
+        if value is None:
+            return default
         if type(value) is not bool:
             raise self.error("bad_type", f"{self.path(name)} must be true or false")
         return value
@@ -84,6 +84,8 @@ class Reader:
     def choice(self, name: str, kind: type[Any], *, default: Any) -> Any:
         """One of the values of the enum ``kind``."""
         value = self._get(name, default)
+        if value is None:
+            return default
         try:
             return kind(value)
         except ValueError:

@@ -18,7 +18,7 @@ What they mean, in the order the fee applies them:
 - **First period.** A band may price the stay's first period apart (``first_period``:
   "first hour 5 yuan"); it applies when the stay's charging starts in that band, to the
   first period only, which then lasts ``first_period.minutes`` instead of the band's
-  ``period_minutes``.
+  ``period_minutes`` (cut short by the band's end, it is still charged whole).
 - **Band cap.** ``cap_fen`` caps what one stretch of a band costs (each night at most
   1000 fen).
 - **Daily cap.** ``daily_cap_fen`` caps each day's charge, a day being a calendar day in
@@ -28,9 +28,12 @@ What they mean, in the order the fee applies them:
 - **Stay cap.** ``stay_cap_fen`` caps the whole stay.
 
 Splitting a stay in two never lowers its fee when there are no free minutes, no first
-period cheaper than its band's periods, and the daily cap (if any) is by calendar day:
-then leaving and coming back cannot make parking cheaper. With free minutes each stay
-has its own grace, and a rolling window starts again at each entry, so there it can.
+period is cheaper or longer than a period of its band, and the daily cap (if any) is by
+calendar day: then leaving and coming straight back cannot make parking cheaper
+(``tests/test_billing_properties.py`` checks it). With free minutes it can, each stay
+having its own; with a first period longer than the band's, charged whole to the day
+it starts in, it can around midnight under a daily cap; under a rolling daily cap,
+whose days start again at each entry, it is not promised.
 """
 
 from __future__ import annotations
