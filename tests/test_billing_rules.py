@@ -4,12 +4,13 @@ anything the fee could misread is refused naming where it is."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from console.billing.errors import BadRules
-from console.billing.rules import CapWindow, Rules
+from console.billing.rules import CapWindow, FirstPeriod, Rules
 
 
 def band(name: str, start: str, end: str, **more: Any) -> dict[str, Any]:
@@ -174,6 +175,29 @@ def test_rules_built_in_code_must_tile_the_day_too() -> None:
         Rules(bands=(day,))
     assert caught.value.code == "bands_gap"
     assert "no band covers 20:00–08:00" in caught.value.detail
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "detail"),
+    [
+        ({"period_minutes": 0}, "bad_minutes", "band 'day''s period_minutes must be from 1"),
+        ({"fen_per_period": -1}, "bad_amount", "band 'day''s fen_per_period must be 0 fen"),
+        ({"cap_fen": -1}, "bad_amount", "band 'day''s cap_fen"),
+        ({"first_period": FirstPeriod(0, 100)}, "bad_minutes", "band 'day''s first period"),
+    ],
+)
+def test_rules_built_in_code_keep_the_parsers_limits(
+    change: dict[str, Any], code: str, detail: str
+) -> None:
+    """A period of no time (which no fee could be counted in) or a negative price is
+    refused however the rules are built."""
+    day, night = Rules.parse(rules()).bands
+    with pytest.raises(BadRules) as caught:
+        Rules(bands=(replace(day, **change), night))
+    assert caught.value.code == code
+    assert detail in caught.value.detail
+    with pytest.raises(BadRules):
+        Rules(bands=(day, night), stay_cap_fen=-1)
 
 
 def test_band_at_reads_the_clock() -> None:

@@ -118,7 +118,8 @@ class Band:
 @dataclass(frozen=True, slots=True)
 class Rules:
     """A car park's billing rules; the module's docstring says what each means. Built
-    only with bands that tile the day (``BadRules`` otherwise), however it is built."""
+    only with periods of some time, no negative amount and bands that tile the day
+    (``BadRules`` otherwise), however it is built."""
 
     bands: tuple[Band, ...]
     free_minutes: int = 0
@@ -128,6 +129,7 @@ class Rules:
     stay_cap_fen: int | None = None
 
     def __post_init__(self) -> None:
+        _check_values(self)
         _check_tiling(self.bands)
 
     def band_at(self, minute: int) -> Band:
@@ -188,6 +190,26 @@ def _minutes(fields: Reader, name: str) -> int:
     # A period of no time would charge without end; one over a day is not a period.
     value: int = fields.whole(name, low=1, high=DAY_MINUTES, code="bad_minutes")
     return value
+
+
+def _check_values(rules: Rules) -> None:
+    """What ``parse`` refuses at its field, refused again for rules built in code, so no
+    fee divides by a period of no time or charges a negative amount."""
+    minutes: list[tuple[str, int, int]] = [("free_minutes", rules.free_minutes, 0)]
+    amounts = [("daily_cap_fen", rules.daily_cap_fen), ("stay_cap_fen", rules.stay_cap_fen)]
+    for band in rules.bands:
+        minutes.append((f"band {band.name!r}'s period_minutes", band.period_minutes, 1))
+        amounts.append((f"band {band.name!r}'s fen_per_period", band.fen_per_period))
+        amounts.append((f"band {band.name!r}'s cap_fen", band.cap_fen))
+        if band.first_period is not None:
+            minutes.append((f"band {band.name!r}'s first period", band.first_period.minutes, 1))
+            amounts.append((f"band {band.name!r}'s first period", band.first_period.fen))
+    for name, value, low in minutes:
+        if not low <= value <= DAY_MINUTES:
+            raise BadRules("bad_minutes", f"{name} must be from {low} to {DAY_MINUTES} minutes")
+    for name, amount in amounts:
+        if amount is not None and amount < 0:
+            raise BadRules("bad_amount", f"{name} must be 0 fen or more")
 
 
 def _check_tiling(bands: tuple[Band, ...]) -> None:
