@@ -57,4 +57,4 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/wall.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
