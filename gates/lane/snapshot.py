@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from gates.plates import PROVINCE_CODES, SUFFIX_CODES
+from gates.plates import PROVINCE_CODES, SERIES_CODES
 from gates.vocabulary import GateState, PlateColour
 
 Image = npt.NDArray[np.uint8]
@@ -409,12 +409,11 @@ def _draw_plate(
         cell_x = inner_x + cell_w * (i + (0.5 if i >= 2 else 0.0))
         text, tint, framed = ch, ink, False
         if not ch.isascii():
-            if i == 0:
-                text, framed = PROVINCE_CODES.get(ch, "??"), True
-            else:
-                text, framed = SUFFIX_CODES.get(ch, "?"), True
-                if ch == "警":
-                    tint = _RED
+            text = PROVINCE_CODES.get(ch) or SERIES_CODES.get(ch, "?")
+            framed = True
+            if ch in "警领使应急":
+                # GA 36-2018 and 国办发〔2018〕114号 print these characters in red.
+                tint = _RED
         glyph_w = int(cell_w * 0.82)
         gx = int(cell_x + (cell_w - glyph_w) / 2)
         gx, gy = gx - x, glyph_y - y
