@@ -340,6 +340,12 @@ def fold(plate: str) -> str:
     return plate.translate(_FOLD)
 
 
+def lookalike(a: str, b: str) -> bool:
+    """Whether a camera may read character ``a`` as the different character ``b``."""
+    group = _GROUP.get(a)
+    return group is not None and a != b and b in group
+
+
 def misread(plate: str, rng: random.Random) -> str:
     """What an LPR camera might report instead of ``plate``; always different from it.
 

@@ -18,6 +18,7 @@ from gates.plates import (
     fold,
     is_new_energy,
     is_valid,
+    lookalike,
     misread,
     normalise,
     random_plate,
@@ -212,3 +213,12 @@ def test_fold_makes_lookalike_reads_of_one_plate_equal() -> None:
     assert fold("京A0B125") == fold("津AD8I25") == fold("京AQ8T25")
     assert fold("京A08125") != fold("京A08126")
     assert fold("粤B12345") != fold("粤B1234")
+
+
+def test_lookalike_pairs_are_two_different_characters_of_one_group() -> None:
+    """0 and D are look-alikes, 0 and 7 are not, and nothing is its own look-alike."""
+    assert lookalike("0", "D") and lookalike("D", "0")
+    assert lookalike("京", "津")
+    assert not lookalike("0", "7")
+    assert not lookalike("0", "0")
+    assert not lookalike("X", "Y")
