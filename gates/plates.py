@@ -1,8 +1,8 @@
 """Chinese number plates as GA 36-2018 writes them, and the ways a camera gets them wrong.
 
 The centre flags a plate read that breaks the national format (``plate_valid`` in the
-lane's status: the camera misread it, and an agent should look) and refuses an agent's
-correction that breaks it, saying which character is wrong; the simulator needs
+lane's status: the camera misread it, and an agent should look), and ``check`` says
+which character of a plate is wrong, for refusing an agent's correction; the simulator needs
 plausible plates and plausible misreads, the snapshot renderer the background colour,
 and re-matching an exit to its entry which characters a camera mistakes for which. All
 of it is text in, text out: no I/O.
@@ -19,6 +19,10 @@ park like any car. Left out on purpose: military (军) and armed police (WJ) pla
 issued by the armed forces under their own rules and not GA 36; and the paper plates
 (临时行驶, 试, 超), whose numbers follow no format worth checking. A car with one of those
 is still let out by an agent: only the plate field refuses them.
+
+The rules follow GA 36-2018 as its clauses are quoted in public references (the
+standard's own text is not freely published); the one rule resting on a single such
+quotation is flagged where it is written.
 """
 
 from __future__ import annotations
@@ -95,7 +99,8 @@ _AUTHORITIES: Final[str] = _LETTERS + "O"
 # vehicle's serial opens with it — D, A, B, C or E pure electric, F, G, H, J or K any
 # other new energy (D and F are issued first, the others as each runs out) — then a
 # letter or digit and four digits. A large vehicle's serial is five digits and then D or
-# F: the extended letters are for small vehicles only.
+# F: the extended letters are for small vehicles only (the single quotation: if large
+# vehicles get them too, add them to _ENERGY_LARGE).
 _ENERGY_SMALL: Final[str] = "DABCEFGHJK"
 _ENERGY_LARGE: Final[str] = "DF"
 
@@ -205,7 +210,8 @@ class PlateCheck:
 
 
 def check(plate: str) -> PlateCheck:
-    """Whether GA 36-2018 can issue ``plate`` (already normalised), and if not, why."""
+    """Whether the car park accepts ``plate`` (already normalised; the module docstring
+    says which plates), and if not, why."""
     best: tuple[int, int] | None = None
     error = PlateError.LENGTH
     for kind, slots in _FORMATS:
@@ -235,7 +241,7 @@ def normalise(text: str) -> str:
 
 
 def is_valid(plate: str) -> bool:
-    """Whether ``plate`` (already normalised) is a plate GA 36-2018 can issue."""
+    """Whether the car park accepts ``plate`` (already normalised): ``check(plate).valid``."""
     return check(plate).valid
 
 

@@ -206,7 +206,10 @@ class StayIndex:
         now_ts = now.timestamp()
         found: list[tuple[float, int, int, OpenStay]] = []
         for key in self._neighbourhood(fold(read)):
-            for stay, ts in self._buckets.get(key, {}).values():
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                continue  # most keys: the neighbourhood spans plates nobody has
+            for stay, ts in bucket.values():
                 cost = plate_cost(read, stay.plate)
                 if cost is not None:
                     score = _score(cost, stay.car_park == car_park, ts, now_ts)
