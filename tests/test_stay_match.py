@@ -104,6 +104,13 @@ def test_plate_cost_is_the_weighted_edit_distance_within_the_bound() -> None:
         assert plate_cost(read, entered) == (expected if expected <= MAX_COST else None)
 
 
+def test_the_costs_keep_the_short_ways_exact() -> None:
+    """Within the bound, at most one edit is not a look-alike, and no substitution is
+    cheaper done as a drop and an add: what the index and ``plate_cost`` rely on."""
+    assert 2 * min(GAP_COST, SUBSTITUTION_COST) > MAX_COST
+    assert SUBSTITUTION_COST <= 2 * GAP_COST
+
+
 def test_an_exit_read_finds_its_entry_despite_a_lookalike() -> None:
     """The entry camera read 粤B0D125 for 粤BDD125: the exit's true read still finds it."""
     index = index_of(stay(1, "粤B0D125"), stay(2, "粤B77125"), stay(3, "京A12345"))

@@ -43,8 +43,10 @@ from gates.plates import fold, lookalike, normalise
 LOOKALIKE_COST: Final = 1
 SUBSTITUTION_COST: Final = 3
 GAP_COST: Final = 2
-# The index's exactness rests on this bound and the costs above (module docstring):
-# raising it past GAP_COST + LOOKALIKE_COST needs a wider neighbourhood.
+# The index, and plate_cost's short way, are exact while two edits that are not
+# look-alikes cost more than this bound (2 × min(GAP_COST, SUBSTITUTION_COST) > MAX_COST)
+# and a substitution costs no more than a gap on each side (SUBSTITUTION_COST ≤ 2 ×
+# GAP_COST); a larger bound needs a neighbourhood of two folded edits.
 MAX_COST: Final = 3
 OTHER_CAR_PARK_COST: Final = 10.0
 AGE_SCALE_S: Final = 86_400.0  # an entry a day old costs half a look-alike
