@@ -55,6 +55,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.login_storm
 	$(BIN)/python bench/calls.py
 	$(BIN)/python bench/wall.py
+	$(BIN)/python bench/plates.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -26,6 +26,6 @@ class PlateColour(enum.StrEnum):
     YELLOW = "yellow"  # large vehicles, learner cars
     GREEN = "green"  # new-energy small cars (gradient green)
     YELLOW_GREEN = "yellow_green"  # new-energy large vehicles
-    WHITE = "white"  # police, armed police
-    BLACK = "black"  # foreign-owned, Hong Kong / Macao cross-border
+    WHITE = "white"  # police, armed police, 应急 fire and rescue
+    BLACK = "black"  # embassies, consulates, Hong Kong / Macao cross-border
     UNKNOWN = "unknown"

@@ -7,11 +7,18 @@ import random
 import pytest
 
 from gates.plates import (
+    LOOKALIKES,
     PROVINCE_CODES,
     PROVINCES,
+    PlateCheck,
+    PlateError,
+    PlateKind,
+    check,
     colour_of,
+    fold,
     is_new_energy,
     is_valid,
+    lookalike,
     misread,
     normalise,
     random_plate,
@@ -20,69 +27,82 @@ from gates.vocabulary import PlateColour
 
 
 @pytest.mark.parametrize(
-    "plate",
+    ("plate", "kind"),
     [
-        "京A12345",
-        "粤BA1234",  # letters may appear anywhere in the serial
-        "沪AB12C3",
-        "琼E9999Z",
-        "粤B1234学",
-        "苏E1234挂",
-        "京A1234警",
-        "粤Z1234港",
-        "粤Z1234澳",
+        ("京A12345", PlateKind.ORDINARY),
+        ("粤BA1234", PlateKind.ORDINARY),  # letters may appear anywhere in the serial
+        ("沪AB12C3", PlateKind.ORDINARY),
+        ("琼E9999Z", PlateKind.ORDINARY),
+        ("陕O13135", PlateKind.ORDINARY),  # O is an authority letter, only serials skip it
+        ("苏E1234挂", PlateKind.TRAILER),
+        ("粤B1234学", PlateKind.COACH),
+        ("京A1234警", PlateKind.POLICE),
+        ("陕O1313警", PlateKind.POLICE),  # a provincial public security department
+        ("沪AB013警", PlateKind.POLICE),  # a procuratorate: system letter B, three digits
+        ("粤Z1234港", PlateKind.HONG_KONG),
+        ("粤ZR057澳", PlateKind.MACAO),
+        ("沪A1234领", PlateKind.CONSULATE),
+        ("使224009", PlateKind.EMBASSY),
+        ("京X1234应急", PlateKind.EMERGENCY),
+        ("粤BD12345", PlateKind.NEW_ENERGY_SMALL),  # small, pure electric
+        ("粤BF12345", PlateKind.NEW_ENERGY_SMALL),  # small, other new energy
+        ("沪AAB1234", PlateKind.NEW_ENERGY_SMALL),  # extended pure-electric series
+        ("京AK98765", PlateKind.NEW_ENERGY_SMALL),  # extended other series
+        ("粤BEF1234", PlateKind.NEW_ENERGY_SMALL),
+        ("粤B12345D", PlateKind.NEW_ENERGY_LARGE),  # large, pure electric
+        ("鲁C54321F", PlateKind.NEW_ENERGY_LARGE),  # large, other new energy
     ],
 )
-def test_ordinary_and_special_plates_are_valid(plate: str) -> None:
-    """Province, authority letter and five serial characters, or four and a suffix."""
+def test_every_kind_of_plate_the_car_park_accepts_is_valid(plate: str, kind: PlateKind) -> None:
+    """Each GA 36-2018 series (and the 应急 plates) is recognised as what it is."""
+    assert check(plate) == PlateCheck(valid=True, kind=kind, error=None, position=None)
     assert is_valid(plate)
+    new_energy = kind in (PlateKind.NEW_ENERGY_SMALL, PlateKind.NEW_ENERGY_LARGE)
+    assert is_new_energy(plate) is new_energy
 
 
 @pytest.mark.parametrize(
-    "plate",
+    ("plate", "error", "position", "why"),
     [
-        "粤BD12345",  # small, pure electric
-        "粤BF12345",  # small, other new energy
-        "沪AAB1234",  # extended pure-electric series, letter second
-        "京AK98765",
-        "粤B12345D",  # large, pure electric
-        "鲁C54321F",  # large, other new energy
-        "浙A12345G",
+        ("京I12345", PlateError.AUTHORITY, 1, "no authority letter I"),
+        ("京A1234O", PlateError.CHARACTER, 6, "serial letter O"),
+        ("京AI2345", PlateError.CHARACTER, 2, "serial letter I"),
+        ("京A1234", PlateError.LENGTH, None, "too short"),
+        ("京A123456D", PlateError.LENGTH, None, "too long for any format"),
+        ("", PlateError.LENGTH, None, "empty"),
+        ("ZZ12345", PlateError.PROVINCE, 0, "no province"),
+        ("台A12345", PlateError.PROVINCE, 0, "not a mainland province"),
+        ("晥A12345", PlateError.PROVINCE, 0, "a camera's look-alike, not a province"),
+        ("京112345", PlateError.AUTHORITY, 1, "authority must be a letter"),
+        ("京a12345", PlateError.AUTHORITY, 1, "not normalised"),
+        ("京A·1234", PlateError.CHARACTER, 2, "not normalised"),
+        ("京A123学4", PlateError.CHARACTER, 5, "a series character only in the last place"),
+        ("京A1234军", PlateError.CHARACTER, 6, "military plates are not GA 36-2018"),
+        ("苏E12O4挂", PlateError.CHARACTER, 4, "no O in a trailer's serial"),
+        ("粤BI234学", PlateError.CHARACTER, 2, "no I in a learner car's serial"),
+        ("京A123警", PlateError.LENGTH, None, "a police serial has four characters"),
+        ("粤B1234港", PlateError.AUTHORITY, 1, "港 is issued only as 粤Z"),
+        ("澳Z1234澳", PlateError.PROVINCE, 0, "Macao cross-border plates are 粤Z"),
+        ("粤ZO234港", PlateError.CHARACTER, 2, "no O in a cross-border serial"),
+        ("京A123X领", PlateError.DIGIT, 5, "a consulate's serial is four digits"),
+        ("使22400A", PlateError.DIGIT, 6, "an embassy's number is six digits"),
+        ("京X123A应急", PlateError.DIGIT, 5, "a rescue team's serial is four digits"),
+        ("粤BL12345", PlateError.ENERGY, 2, "L is no energy letter"),
+        ("粤BDI1234", PlateError.CHARACTER, 3, "I in a new-energy serial"),
+        ("粤BD1234A", PlateError.DIGIT, 7, "small new-energy plates end in four digits"),
+        ("粤B1234AD", PlateError.DIGIT, 6, "large new-energy plates start with five digits"),
+        ("粤B12345L", PlateError.ENERGY, 7, "L is no energy letter"),
+        ("浙A12345G", PlateError.ENERGY, 7, "the extended letters are for small vehicles only"),
+        ("京A123456", PlateError.ENERGY, 7, "eight characters but not new energy"),
     ],
 )
-def test_new_energy_plates_are_valid(plate: str) -> None:
-    """Six serial characters with the series letter first (small) or last (large)."""
-    assert is_valid(plate)
-    assert is_new_energy(plate)
-
-
-@pytest.mark.parametrize(
-    ("plate", "why"),
-    [
-        ("京I12345", "authority letter I"),
-        ("京O12345", "authority letter O"),
-        ("京A1234O", "serial letter O"),
-        ("京AI2345", "serial letter I"),
-        ("京A1234", "too short"),
-        ("京A123456", "eight characters but not new energy"),
-        ("ZZ12345", "no province"),
-        ("台A12345", "not a mainland province"),
-        ("京112345", "authority must be a letter"),
-        ("粤BL12345", "L is not a new-energy series letter"),
-        ("粤BDI1234", "I in a new-energy serial"),
-        ("粤BD1234A", "small new-energy plates end in four digits"),
-        ("粤B1234AD", "large new-energy plates start with five digits"),
-        ("粤B12345L", "L is not a new-energy series letter"),
-        ("粤B1234港", "港 is issued only as 粤Z"),
-        ("京A123学4", "suffix only in the last position"),
-        ("京a12345", "not normalised"),
-        ("京A·12345", "not normalised"),
-        ("", "empty"),
-    ],
-)
-def test_plates_breaking_the_format_are_invalid(plate: str, why: str) -> None:
-    """Anything GA 36-2018 cannot issue is refused."""
-    assert not is_valid(plate), why
+def test_a_plate_breaking_the_format_says_where(
+    plate: str, error: PlateError, position: int | None, why: str
+) -> None:
+    """Anything GA 36-2018 cannot issue is refused, naming its first wrong character."""
+    assert check(plate) == PlateCheck(valid=False, kind=None, error=error, position=position), why
+    assert not is_valid(plate)
+    assert not is_new_energy(plate)
 
 
 def test_thirty_one_mainland_provinces() -> None:
@@ -116,12 +136,15 @@ def test_normalise_strips_separators_and_uppercases(text: str, plate: str) -> No
         ("苏E1234挂", PlateColour.YELLOW),
         ("粤Z1234港", PlateColour.BLACK),
         ("粤Z1234澳", PlateColour.BLACK),
+        ("沪A1234领", PlateColour.BLACK),
+        ("使224009", PlateColour.BLACK),
+        ("京X1234应急", PlateColour.WHITE),
         ("京A12345", PlateColour.BLUE),
         ("京A1234", PlateColour.UNKNOWN),
     ],
 )
 def test_colour_follows_from_the_plate(plate: str, colour: PlateColour) -> None:
-    """New-energy and special series imply their GA 36-2018 background colour."""
+    """New-energy and special series imply their background colour."""
     assert colour_of(plate) is colour
 
 
@@ -181,3 +204,26 @@ def test_misread_uses_lookalikes_and_sometimes_breaks_the_format() -> None:
     assert {"津A08125", "京A0B125", "京AD8125", "京A08725"} <= set(reads)
     assert any(not is_valid(r) for r in reads)
     assert any(is_valid(r) for r in reads)
+
+
+def test_every_character_is_in_at_most_one_lookalike_group() -> None:
+    """Look-alike groups are classes: a character belongs to one, so folding is well defined."""
+    characters = "".join(LOOKALIKES)
+    assert len(characters) == len(set(characters))
+    assert all(len(group) >= 2 for group in LOOKALIKES)
+
+
+def test_fold_makes_lookalike_reads_of_one_plate_equal() -> None:
+    """Two reads differing only by look-alikes fold to one text; other differences stay."""
+    assert fold("京A0B125") == fold("津AD8I25") == fold("京AQ8T25")
+    assert fold("京A08125") != fold("京A08126")
+    assert fold("粤B12345") != fold("粤B1234")
+
+
+def test_lookalike_pairs_are_two_different_characters_of_one_group() -> None:
+    """0 and D are look-alikes, 0 and 7 are not, and nothing is its own look-alike."""
+    assert lookalike("0", "D") and lookalike("D", "0")
+    assert lookalike("京", "津")
+    assert not lookalike("0", "7")
+    assert not lookalike("0", "0")
+    assert not lookalike("X", "Y")

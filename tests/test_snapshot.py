@@ -75,6 +75,15 @@ def test_white_and_black_plate_regions() -> None:
     assert max(black) < 128  # white characters cover a third of a plate
 
 
+@pytest.mark.parametrize("plate", ["使224009", "沪A1234领", "京X1234应急", "京A1234警"])
+def test_special_plates_keep_the_ordinary_outline(plate: str) -> None:
+    """Only new-energy plates are wider: an eight-character 应急 plate is not one."""
+    ordinary = render("京A12345", PlateColour.BLUE, gate_angle=0, at=AT, seed=4).box
+    wide = render("粤BD12345", PlateColour.GREEN, gate_angle=0, at=AT, seed=4).box
+    box = render(plate, PlateColour.WHITE, gate_angle=0, at=AT, seed=4).box
+    assert box[2] == ordinary[2] < wide[2]
+
+
 def test_plate_region_colour_does_not_depend_on_the_car() -> None:
     """Whatever the paint the seed picks, the box holds the plate, not the bumper."""
     for seed in range(12):

@@ -61,8 +61,8 @@ def parse_transfer(body: object) -> TransferRequest:
 
 
 def parse_outcome(body: object) -> Outcome:
-    """The end-of-call form: a category, and optionally a plate (GA 36-2018, as the
-    lane's reads are checked), an amount in fen and a note; ``other`` needs a note."""
+    """The end-of-call form: a category, and optionally a plate (one the car park accepts,
+    as the lane's reads are checked), an amount in fen and a note; ``other`` needs a note."""
     fields = json_object(body)
     try:
         category = Category(str(fields.get("category")))
@@ -73,7 +73,8 @@ def parse_outcome(body: object) -> Outcome:
     if plate and not is_valid(plate):
         raise BadRequest(
             "invalid_plate",
-            "plate must be a plate GA 36-2018 can issue, or empty (write it in the note)",
+            "plate must be a plate GA 36-2018 can issue or an 应急 plate, or empty "
+            "(write it in the note)",
         )
     note = note_field(fields)
     if category is Category.OTHER and not visible(note):

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from gates.plates import PROVINCE_CODES, SUFFIX_CODES
+from gates.plates import PROVINCE_CODES, SERIES_CODES, is_new_energy
 from gates.vocabulary import GateState, PlateColour
 
 Image = npt.NDArray[np.uint8]
@@ -192,7 +192,7 @@ def draw_car(
     The box may reach past the frame's edges; only the part inside is drawn. A plate under
     four pixels tall is left out: a camera would show a blur there too.
     """
-    box = _draw_car(img, centre, scale, paint, len(plate) == 8, bottom)
+    box = _draw_car(img, centre, scale, paint, is_new_energy(plate), bottom)
     x, y, w, h = box
     height, width = img.shape[:2]
     x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, width), min(y + h, height)
@@ -409,12 +409,11 @@ def _draw_plate(
         cell_x = inner_x + cell_w * (i + (0.5 if i >= 2 else 0.0))
         text, tint, framed = ch, ink, False
         if not ch.isascii():
-            if i == 0:
-                text, framed = PROVINCE_CODES.get(ch, "??"), True
-            else:
-                text, framed = SUFFIX_CODES.get(ch, "?"), True
-                if ch == "警":
-                    tint = _RED
+            text = PROVINCE_CODES.get(ch) or SERIES_CODES.get(ch, "?")
+            framed = True
+            if ch in "警领应急":
+                # GA 36-2018 and 国办发〔2018〕114号 print these in red (使 is white now).
+                tint = _RED
         glyph_w = int(cell_w * 0.82)
         gx = int(cell_x + (cell_w - glyph_w) / 2)
         gx, gy = gx - x, glyph_y - y
