@@ -65,6 +65,7 @@ async def serve(port: int) -> None:
         host="127.0.0.1",
         port=port,
         ws="websockets-sansio",
+        ws_per_message_deflate=False,  # as the centre's (console.server)
         access_log=False,
         log_config=None,
         lifespan="off",

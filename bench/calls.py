@@ -132,7 +132,8 @@ class OneByOne:
 class DurableCommit:
     """One durable SQLite commit (WAL, synchronous=FULL) of a small row on the disk of
     the centre's database: each step of the queue waits for one (its ledger entries
-    and state) before it tells anyone, which the relay's floor does not."""
+    and state) before it tells anyone but the agent it rings, which the relay's floor
+    does not. An accept waits for it."""
 
     def __init__(self, path: Path) -> None:
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -439,8 +440,9 @@ def report(r: dict[str, Any]) -> list[str]:
         f" {r['ring_ms_p50_first_50']} ms)",
         f"floor_ms_p50: {r['floor_ms_p50']} ms (bare relay lane -> server -> agent)",
         f"floor_ms_p99: {r['floor_ms_p99']} ms (bare relay lane -> server -> agent)",
-        f"commit_ms_p50: {r['commit_ms_p50']} ms (one durable SQLite commit, which every step"
-        f" of the queue waits for; ring p50 is {round(r['ring_ms_p50'] / r['commit_ms_p50'], 1)}x)",
+        f"commit_ms_p50: {r['commit_ms_p50']} ms (one durable SQLite commit, which a step waits"
+        f" for before it tells all but its ring; ring p50 is"
+        f" {round(r['ring_ms_p50'] / r['commit_ms_p50'], 1)}x)",
         f"commit_ms_p99: {r['commit_ms_p99']} ms"
         f" (ring p99 is {round(r['ring_ms_p99'] / r['commit_ms_p99'], 1)}x)",
         f"accept_ms_p50: {r['accept_ms_p50']} ms"

@@ -8,6 +8,7 @@ event loop.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import math
@@ -26,9 +27,16 @@ from .errors import Busy
 # 0.2 s of CPU a check on the development machine, slow enough to make offline guessing
 # expensive, fast enough for a login page.
 _hasher = PasswordHasher()
-# Checked against when the username is unknown, so a login takes as long for a
-# missing user as for a wrong password and does not reveal which accounts exist.
-_DECOY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    """Checked against when the username is unknown, so a login takes as long for a
+    missing user as for a wrong password and does not reveal which accounts exist.
+    Made on a checker's thread as it starts (``PasswordChecker``), not at import: every
+    ``seat`` command imports this module, and one hash was most of a command's start."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
 
 MIN_PASSWORD_LENGTH = 10
 USERNAME_MAX = 32
@@ -56,7 +64,9 @@ def hash_password(password: str) -> str:
 
 def check_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DECOY_HASH, password) and password_hash is not None
+        return (
+            _hasher.verify(password_hash or _decoy_hash(), password) and password_hash is not None
+        )
     except (VerificationError, InvalidHashError):
         return False
 
@@ -79,6 +89,7 @@ class PasswordChecker:
         if workers < 1 or queue < 0:
             raise ValueError("a password checker needs at least 1 worker and a queue >= 0")
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="seat-password")
+        self._pool.submit(_decoy_hash)  # before the first login asks for it
         self._workers = workers
         self._capacity = workers + queue
         self._check = check

@@ -28,6 +28,11 @@ def uvicorn_config(settings: Settings, app: ASGIApp, port: int | None = None) ->
         ws_max_size=2 * max(MAX_MESSAGE_BYTES, MAX_UNIT_MESSAGE_BYTES),
         # The lane link has its own heartbeat; transport pings only reap dead browsers.
         ws="websockets-sansio",
+        # Only browsers ask for permessage-deflate (lanes and media units do not), and
+        # for a console's small JSON messages it costs more than it saves: each message
+        # is compressed once per tab, not once, which took a third of the centre's
+        # sending to twenty consoles (bench/calls.py under py-spy).
+        ws_per_message_deflate=False,
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
         access_log=False,

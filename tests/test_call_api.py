@@ -281,3 +281,33 @@ async def test_a_step_the_ledger_cannot_record_is_not_taken(
             conn.execute("DROP TRIGGER refuse")
         assert (await alice.post(f"/api/calls/{call_id}/accept")).status_code == 200
     assert (await ledger(staffed)).count(AuditAction.CALL_ACCEPTED) == 1
+
+
+async def test_a_ring_whose_step_cannot_be_recorded_is_taken_back(
+    staffed: Centre, lanes: LaneFactory
+) -> None:
+    """A ring goes out before its step is on disk; when the write then fails, the agent
+    hears it stop as ``unrecorded`` and is shown their calls without it, and the call
+    never appears anywhere. Once the database takes writes again, a press rings for real."""
+    async with desk(staffed, "alice") as alice:
+        lane = await lanes("P1-OUT")
+        with sqlite3.connect(staffed.settings.database) as conn:
+            conn.execute(
+                "CREATE TRIGGER refuse BEFORE UPDATE ON call_state"
+                " BEGIN SELECT RAISE(ABORT, 'disk trouble'); END"
+            )
+        lane.driver.emit(CallPressed())
+        call_id = (await alice.next("ring"))["call_id"]
+        seen: list[dict[str, Any]] = []
+        while not seen or seen[-1]["type"] != "calls":
+            seen.append(json.loads(await alice.ws.recv()))
+        assert {"type": "ring_stopped", "call_id": call_id, "reason": "unrecorded"} in seen
+        assert [m for m in seen if m["type"] == "call"] == []
+        assert seen[-1]["calls"] == []
+        assert (await alice.client.get("/api/calls")).json()["calls"] == []
+        with sqlite3.connect(staffed.settings.database) as conn:
+            conn.execute("DROP TRIGGER refuse")
+        lane.driver.emit(CallPressed())
+        again = (await alice.next("ring"))["call_id"]
+        assert (await alice.call(again, "ringing"))["lane_id"] == "P1-OUT"
+    assert (await ledger(staffed)).count(AuditAction.CALL_PLACED) == 1

@@ -58,6 +58,20 @@ async def test_stream_sends_all_lanes_then_each_change(staffed: Centre, lanes: L
         assert change["lane"]["id"] == "P1-OUT" and change["lane"]["gate"] == "rising"
 
 
+async def test_stream_declines_compression_a_browser_offers(staffed: Centre) -> None:
+    """Browsers offer permessage-deflate; the centre declines it, so each message to
+    many tabs is sent as it was encoded once, not compressed once per tab."""
+    cookie, _ = await session_cookie(staffed, "alice")
+    async with connect(
+        stream_url(staffed),
+        additional_headers={"cookie": f"seat_session={cookie}"},
+        compression="deflate",
+    ) as ws:
+        assert ws.response is not None
+        assert "Sec-WebSocket-Extensions" not in ws.response.headers
+        assert (await next_message(ws, "lanes"))["lanes"] == []
+
+
 async def test_stream_shows_the_display_size_a_lane_states_when_it_connects(
     staffed: Centre, lanes: LaneFactory
 ) -> None:

@@ -99,7 +99,7 @@ export class Desk {
         break;
       case "ring_stopped":
         if (this.book.clearRing(message.call_id)) this.ringer.stop();
-        if (message.reason === "missed" || message.reason === "cancelled") {
+        if (["missed", "cancelled", "unrecorded"].includes(message.reason)) {
           this.notices.show(`ring.${message.reason}`);
         }
         break;

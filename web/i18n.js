@@ -280,6 +280,7 @@ const zh = {
   "ring.transferred": "{agent} 转来",
   "ring.missed": "来电未接听，已转给其他坐席",
   "ring.cancelled": "来电方已挂断",
+  "ring.unrecorded": "来电未能写入记录，已撤回：请检查服务器磁盘",
 
   "call.title": "通话中",
   "call.transfer": "转接",
@@ -686,6 +687,7 @@ const en = {
   "ring.transferred": "from {agent}",
   "ring.missed": "Call not answered; it rings another agent",
   "ring.cancelled": "The caller hung up",
+  "ring.unrecorded": "The call could not be recorded and was withdrawn: check the server's disk",
 
   "call.title": "On a call",
   "call.transfer": "Transfer",

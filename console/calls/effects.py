@@ -42,6 +42,7 @@ class RingEnd(enum.StrEnum):
     MISSED = "missed"
     CANCELLED = "cancelled"  # the caller is gone
     AGENT_AWAY = "agent_away"  # the agent went offline or on a break, or took another call
+    UNRECORDED = "unrecorded"  # the step that rang could not be written: it never happened
 
 
 class AlertKind(enum.StrEnum):

@@ -17,7 +17,16 @@ from console.errors import CallError
 from console.models import Role, User
 from console.streams import Message, Streams
 
-from .effects import AgentChanged, Alert, CallChanged, Effect, QueueChanged, Ring, StopRinging
+from .effects import (
+    AgentChanged,
+    Alert,
+    CallChanged,
+    Effect,
+    QueueChanged,
+    Ring,
+    RingEnd,
+    StopRinging,
+)
 from .floors import Floors
 from .model import Agent, AgentState, Call, Settings
 from .queue import CallQueue
@@ -80,8 +89,8 @@ class Teller:
     def tell(
         self, queue: CallQueue, effects: list[Effect], holders: Mapping[str, str], now: float
     ) -> None:
-        """Publish one step's ``effects``; ``holders`` maps each call answered before
-        the step to its holder."""
+        """Publish one step's ``effects`` but its rings (``ring`` sent them); ``holders``
+        maps each call answered before the step to its holder."""
         agents = {agent.name: agent for agent in queue.agents()}
         calls: dict[str, set[str]] = {}  # changed call -> agents it concerned before
         changed: set[str] = set()
@@ -89,9 +98,6 @@ class Teller:
             if isinstance(effect, CallChanged):
                 holder = holders.get(effect.call.id)
                 calls.setdefault(effect.call.id, set()).update([holder] if holder else [])
-            elif isinstance(effect, Ring):
-                ring = self._ring(queue, queue.call(effect.call_id), agents[effect.agent], now)
-                self._to(effect.agent, ring)
             elif isinstance(effect, StopRinging):
                 calls.setdefault(effect.call_id, set()).add(effect.agent)
                 reason = effect.reason.value
@@ -114,6 +120,33 @@ class Teller:
         for name in sorted(changed):
             message = {"type": "agent", "agent": agent_json(agents[name], now)}
             self._to_agent_and_supervisors(agents, name, message, key=f"agent {name}")
+
+    def ring(self, queue: CallQueue, effects: list[Effect], now: float) -> list[Ring]:
+        """Send a step's rings before the step is written; returns them.
+
+        A ring is an offer and binds nothing: accepting is a step of its own, and steps
+        run one at a time, so an accept waits behind the write of the step that rang. The
+        ring can thus go out without waiting for the disk (its fsync is most of a step's
+        time), and a step that is not written takes its rings back with ``unring``."""
+        rings = [effect for effect in effects if isinstance(effect, Ring)]
+        for ring in rings:
+            agent = queue.agent(ring.agent)
+            self._to(ring.agent, self._ring(queue, queue.call(ring.call_id), agent, now))
+        return rings
+
+    def unring(self, queue: CallQueue, rings: list[Ring], now: float) -> None:
+        """The step that sent ``rings`` was not written, and ``queue`` is back as it was
+        before: each ring is stopped, and its agent shown their calls as they are."""
+        for ring in rings:
+            reason = RingEnd.UNRECORDED.value
+            stopped = {"type": "ring_stopped", "call_id": ring.call_id, "reason": reason}
+            self._to(ring.agent, stopped)
+            try:
+                messages = self.greeting(queue, ring.agent, now)
+            except CallError:  # the step had logged them in: they are not in the queue
+                continue
+            for message in messages:
+                self._to(ring.agent, message)
 
     def _ring(self, queue: CallQueue, call: Call, agent: Agent, now: float) -> Message:
         shown = self.call(queue, call, agent, now)
