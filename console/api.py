@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from gates.centre.hub import LaneHub
+from gates.plates import PLATE_MAX, check, normalise
 from gates.textrules import parse_count
 
 from .actions import Actions, Actor, parse_display, parse_open
@@ -18,7 +19,7 @@ from .audit import AuditLog
 from .auth import new_token, token_hash
 from .directory import Directory
 from .errors import BadRequest, NotFound
-from .fields import json_object
+from .fields import json_object, plate_fault, text_field
 from .ledger import AuditAction, AuditRecord
 from .live import LiveLogins
 from .login import Logins
@@ -72,6 +73,7 @@ class Api:
             Route("/lanes/{lane_id}/webrtc", self.watch, methods=["POST"]),
             Route("/lanes/{lane_id}/webrtc/{viewer}", self.unwatch, methods=["DELETE"]),
             Route("/media", self.media_config),
+            Route("/plates/check", self.check_plate),
             Route("/audit", self.audit_page),
             WebSocketRoute("/stream", self.streams.serve),
         ]
@@ -188,6 +190,29 @@ class Api:
             printed.data,
             media_type=fmt.media_type,
             headers={"Content-Disposition": disposition},
+        )
+
+    async def check_plate(self, request: Request) -> Response:
+        """Whether a plate as typed is one the car park accepts, and if not what is wrong
+        and where, so a correction can be checked as it is typed. A plate that is not
+        one is an answer (200), not an error; only a request without one is refused."""
+        await authenticate(request, self.directory)
+        given = request.query_params.getlist("plate")
+        if len(given) != 1:
+            raise BadRequest("bad_request", "plate=… is required, once")
+        plate = normalise(text_field({"plate": given[0]}, "plate", max_len=PLATE_MAX))
+        if not plate:
+            raise BadRequest("bad_request", "plate=… is required, once")
+        verdict = check(plate)
+        return JSONResponse(
+            {
+                "plate": plate,
+                "valid": verdict.valid,
+                "kind": verdict.kind.value if verdict.kind else None,
+                "error": verdict.error.value if verdict.error else None,
+                "position": verdict.position,
+                "detail": None if verdict.valid else plate_fault(plate, verdict),
+            }
         )
 
     async def open_gate(self, request: Request) -> Response:

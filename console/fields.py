@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gates.plates import PLATE_MAX, PlateCheck, check, normalise
 from gates.textrules import TextError, check_text
 
 from .errors import BadRequest
@@ -52,3 +53,32 @@ def note_field(fields: dict[str, Any], name: str = "note") -> str:
     return text_field(
         fields, name, max_len=NOTE_MAX, multiline=True, default="", code="note_too_long"
     ).strip()
+
+
+def plate_field(fields: dict[str, Any], name: str = "plate", *, required: bool = True) -> str:
+    """A plate an agent typed, normalised (``gates.plates.normalise``) and one the car
+    park accepts; optional ones may be empty. A plate that breaks the format is
+    ``invalid_plate``, naming what is wrong and where (``reason``, ``position`` in the
+    normalised plate, also given as ``plate``), so the console can point at it."""
+    plate = normalise(text_field(fields, name, max_len=PLATE_MAX, default=None if required else ""))
+    if not plate and not required:
+        return plate
+    verdict = check(plate)
+    if not verdict.valid:
+        raise BadRequest(
+            "invalid_plate",
+            f"{name!r} {plate_fault(plate, verdict)}",
+            plate=plate,
+            reason=verdict.error.value if verdict.error else None,
+            position=verdict.position,
+        )
+    return plate
+
+
+def plate_fault(plate: str, verdict: PlateCheck) -> str:
+    """What is wrong with an invalid ``plate``, in words a person can act on."""
+    if verdict.position is None:
+        return f"is not a plate: no plate the car park accepts has {len(plate)} characters"
+    wrong = plate[verdict.position]
+    where = verdict.position + 1
+    return f"is not a plate: character {where} ({wrong!r}) is wrong ({verdict.error})"

@@ -225,6 +225,10 @@ def check(plate: str) -> PlateCheck:
     return PlateCheck(False, None, error, None if best is None else best[1])
 
 
+# The longest plate text anyone may send (a lane's read, an agent's correction), with the
+# separators people type: the longest plate is 8 characters, "粤B·D1234 5" is 11.
+PLATE_MAX = 16
+
 # Separators people and cameras put into plates: "京A·12345", "粤B-D12345", "沪 A 12345".
 _SEPARATORS = re.compile(r"[\s.\-_·•・‧∙]+")
 

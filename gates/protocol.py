@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
+from gates.plates import PLATE_MAX
 from gates.vocabulary import GateState, PlateColour
 
 from .errors import Malformed
@@ -174,7 +175,7 @@ class Vehicle(Message):
             event_id=ident(fields, "event_id"),
             at=timestamp(fields, "at"),
             # An empty plate is a vehicle the camera saw but could not read (无牌车).
-            plate=text(fields, "plate", max_len=16),
+            plate=text(fields, "plate", max_len=PLATE_MAX),
             plate_colour=choice(fields, "plate_colour", PlateColour),
             confidence=confidence,
             box=(box[0], box[1], box[2], box[3]),

@@ -24,6 +24,11 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 # a newline in a plate or a username forges a line in a log or a report.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+# Bidirectional embeddings, overrides and isolates: "\u202e54321A粤" shows as a plate
+# it is not, and a note or a name can hide what it says in the console, a CSV export or
+# the ledger (CVE-2021-42574, "Trojan Source"). Text in any script shows right without
+# them, by the Unicode bidirectional algorithm's own rules.
+_BIDI = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
 _LOG_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 # Lane ids, event ids, command ids, stream ids: what the lane link calls an ``ident``.
 IDENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
@@ -92,7 +97,8 @@ def _refuse_surrogates(value: Any) -> None:
 
 def check_text(value: str, *, max_len: int, multiline: bool = False) -> str:
     """``value`` if it is at most ``max_len`` characters of encodable text without
-    control characters (``multiline`` allows line feed and tab); raises ``TextError``."""
+    control characters (``multiline`` allows line feed and tab) or bidirectional
+    controls; raises ``TextError``."""
     if len(value) > max_len:
         raise TextError(f"longer than {max_len} characters")
     if _SURROGATE.search(value):
@@ -100,6 +106,12 @@ def check_text(value: str, *, max_len: int, multiline: bool = False) -> str:
     found = (_CONTROL_BUT_LINES if multiline else _CONTROL).search(value)
     if found:
         raise TextError(f"holds the control character U+{ord(found.group()):04X}")
+    found = _BIDI.search(value)
+    if found:
+        raise TextError(
+            f"holds the bidirectional control U+{ord(found.group()):04X},"
+            " which makes text show other than it reads"
+        )
     return value
 
 

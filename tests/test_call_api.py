@@ -155,6 +155,25 @@ async def test_a_bad_outcome_form_is_refused_and_the_call_goes_on(
     assert AuditAction.CALL_ENDED not in await ledger(staffed)
 
 
+async def test_a_refused_plate_names_its_wrong_character(
+    staffed: Centre, lanes: LaneFactory
+) -> None:
+    """The refusal says where the plate is wrong, in the plate as the centre reads it."""
+    async with desk(staffed, "alice") as alice:
+        call_id = await answered(staffed, lanes, alice)
+        form = {"category": "plate_misread", "plate": "粤b·I2345"}
+        response = await alice.post(f"/api/calls/{call_id}/end", form)
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["error"], body["plate"], body["reason"], body["position"]) == (
+        "invalid_plate",
+        "粤BI2345",
+        "not_a_serial_character",
+        2,
+    )
+    assert "character 3 ('I')" in body["detail"]
+
+
 async def test_ending_another_agents_call_is_403(staffed: Centre, lanes: LaneFactory) -> None:
     """Only the holder (or a supervisor) ends a call."""
     async with desk(staffed, "alice") as alice, desk(staffed, "bob") as bob:

@@ -347,21 +347,28 @@ async def answered(page: Page, lane: Lane) -> tuple[Locator, str]:
 async def test_an_invalid_plate_is_shown_at_its_field_and_the_call_stays_on(
     staffed: Centre, lanes: LaneFactory, consoles: OpenConsole
 ) -> None:
-    """The centre refuses the outcome form; its reason shows beside the plate, the call
-    is still the agent's, and nothing is recorded until the plate is put right."""
+    """The centre refuses the outcome form; its reason shows beside the plate with the
+    wrong character picked out, the call is still the agent's, and nothing is recorded
+    until the plate is put right."""
     lane = await lanes("P1-OUT")
     alice = await consoles("alice")
     card, call_id = await answered(alice, lane)
 
     await alice.click("#call-end")
     await alice.select_option("#outcome-category", "plate_misread")
-    await alice.fill("#outcome-plate", "ABC123")
+    await alice.fill("#outcome-plate", "粤b·I2345")
     await alice.click("#outcome-submit")
     error = alice.locator("#outcome-plate-error")
     await expect(error).to_have_attribute("data-error", "invalid_plate")
     await expect(error).to_be_visible()
-    await expect(alice.locator("#outcome-plate")).to_have_attribute("aria-invalid", "true")
-    await expect(alice.locator("#outcome-plate")).to_be_focused()
+    await expect(error).to_contain_text("第 3 个字符「I」有误")
+    plate = alice.locator("#outcome-plate")
+    await expect(plate).to_have_attribute("aria-invalid", "true")
+    await expect(plate).to_be_focused()
+    # The plate as the centre reads it, the wrong character selected to be typed over.
+    await expect(plate).to_have_value("粤BI2345")
+    selected = await plate.evaluate("el => el.value.slice(el.selectionStart, el.selectionEnd)")
+    assert selected == "I"
     await expect(card).to_have_attribute("data-call", call_id)
     assert staffed.calls.queue.call(call_id).state.value == "active"
     assert await records(staffed) == []

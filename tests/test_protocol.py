@@ -118,6 +118,7 @@ def test_vehicle_round_trips_through_json() -> None:
         ({"plate": "X" * 17}, "longer than 16"),
         ({"plate": "\ud800"}, "surrogate"),
         ({"plate": "粤B\n12345"}, "control character"),
+        ({"plate": "\u202e54321B粤"}, "bidirectional"),
         ({"at": "9999-12-31T23:59:59-14:00"}, "years 1-9999"),
         ({"confidence": 10**400}, "out of range"),
     ],

@@ -54,15 +54,23 @@ def test_loads_keeps_escaped_pairs_and_chinese() -> None:
         ("a\x85b", False, "U\\+0085"),
         ("a\u2028b", True, "U\\+2028"),
         ("a\ud800", False, "surrogate"),
+        ("\u202e54321A粤", False, "U\\+202E"),
+        ("备注\u2066x\u2069", True, "U\\+2066"),
         ("x" * 11, False, "longer than 10"),
     ],
 )
 def test_check_text_refuses_controls_surrogates_and_length(
     value: str, multiline: bool, words: str
 ) -> None:
-    """One-line fields take no line breaks; none take other controls or surrogates."""
+    """One-line fields take no line breaks; none take other controls, bidirectional
+    controls (text that shows other than it reads) or surrogates."""
     with pytest.raises(TextError, match=words):
         check_text(value, max_len=10, multiline=multiline)
+
+
+def test_check_text_keeps_right_to_left_text_as_it_is() -> None:
+    """Arabic and Hebrew need no bidirectional controls to show right."""
+    assert check_text("مرحبا שלום 粤B", max_len=20) == "مرحبا שלום 粤B"
 
 
 def test_check_text_allows_line_feed_and_tab_when_multiline() -> None:

@@ -30,6 +30,15 @@ const FIELDS = ["category", "plate", "amount", "note"];
 
 const $ = (id) => document.getElementById(id);
 
+/** A refusal in words; a plate's names the character the centre found wrong. */
+function errorLine(error) {
+  if (error.key) return t(error.key);
+  const line = errorText({ ...error, detail: "" });
+  const { plate, position } = error.body ?? {};
+  if (typeof plate !== "string" || !Number.isInteger(position)) return line;
+  return `${line} ${t("outcome.err.plate_at", { n: position + 1, char: plate[position] })}`;
+}
+
 /** Yuan as typed ("12", "12.5", "12.50") to whole fen, exactly; null when it is not
  * an amount, 0 when blank. No floating point: 0.29 yuan is 29 fen, not 28.999…. */
 export function toFen(text) {
@@ -124,7 +133,7 @@ export class OutcomeForm {
       const node = name === "form" ? this.error : $(`outcome-${name}-error`);
       const error = errors[name];
       node.hidden = !error;
-      node.textContent = error ? (error.key ? t(error.key) : errorText({ ...error, detail: "" })) : "";
+      node.textContent = error ? errorLine(error) : "";
       if (error) {
         node.dataset.error = error.code ?? error.key;
         if (error.detail) node.title = error.detail;
@@ -164,7 +173,16 @@ export class OutcomeForm {
       const field = FIELD_OF[error.code] ?? "form";
       this.setErrors({ [field]: error });
       (field === "form" ? this.submitButton : this.f[field]).focus();
+      if (field === "plate") this.pointAt(error.body);
     }
+  }
+
+  /** The plate as the centre read it (separators gone, letters folded), with the
+   * character it found wrong selected, so the agent types over just that one. */
+  pointAt({ plate, position } = {}) {
+    if (typeof plate !== "string" || !Number.isInteger(position)) return;
+    this.f.plate.value = plate;
+    this.f.plate.setSelectionRange(position, position + 1);
   }
 
   relabel() {

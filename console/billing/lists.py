@@ -17,14 +17,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from gates.plates import normalise
+from gates.plates import PLATE_MAX, normalise
 
 from .errors import BadPlateList
 from .localtime import local
 from .reading import Reader
 
-# As long as the lane link's plate; a car park's name as a lane keeps it.
-PLATE_MAX = 16
+# A car park's name as a lane keeps it.
 CAR_PARK_MAX = 64
 NOTE_MAX = 200
 ENTRIES_MAX = 100_000

@@ -9,8 +9,7 @@ from typing import Any
 
 from console.auth import USERNAME_MAX
 from console.errors import BadRequest
-from console.fields import json_object, note_field, text_field
-from gates.plates import is_valid, normalise
+from console.fields import json_object, note_field, plate_field, text_field
 from gates.textrules import visible
 
 from .model import AgentState
@@ -20,8 +19,6 @@ from .record import Category, Outcome
 CALLER_MAX = 32
 # A break's reason is a word or two ("lunch", "training").
 REASON_MAX = 64
-# The plate field is as long as the lane link's plate.
-PLATE_MAX = 16
 # 100 000 yuan: far above any parking fee, low enough that a slip of the keyboard shows.
 AMOUNT_MAX_FEN = 10_000_000
 # What ``"to"`` names instead of an agent: the supervisors as a group.
@@ -69,13 +66,7 @@ def parse_outcome(body: object) -> Outcome:
     except ValueError:
         allowed = ", ".join(Category)
         raise BadRequest("invalid_category", f"category must be one of {allowed}") from None
-    plate = normalise(text_field(fields, "plate", max_len=PLATE_MAX, default=""))
-    if plate and not is_valid(plate):
-        raise BadRequest(
-            "invalid_plate",
-            "plate must be a plate GA 36-2018 can issue or an 应急 plate, or empty "
-            "(write it in the note)",
-        )
+    plate = plate_field(fields, "plate", required=False)
     note = note_field(fields)
     if category is Category.OTHER and not visible(note):
         raise BadRequest("note_required", "category 'other' needs a note saying what it was")
