@@ -287,6 +287,7 @@ async def test_a_step_the_ledger_cannot_record_is_not_taken(
         lane = await lanes("P1-OUT")
         lane.driver.emit(CallPressed())
         call_id = (await alice.next("ring"))["call_id"]
+        await alice.call(call_id, "ringing")  # told once written: the ring goes before
         with sqlite3.connect(staffed.settings.database) as conn:
             conn.execute(
                 "CREATE TRIGGER refuse BEFORE UPDATE ON call_state"

@@ -13,8 +13,9 @@ A step, one at a time (a lock, so steps are stamped and written in the order the
    record. If the write fails, the queue is put back as it was before the step and the
    caller gets the error: no audit, no step;
 3. then, and only then, it is told: console streams, the lane's intercom floor, the log.
-   Rings alone go out before the write: a ring is an offer, and the accept it asks for
-   is a step, which waits behind this one's write. A step not written stops its rings;
+   Rings and their ends alone go out before the write: a ring is an offer, and the
+   accept it asks for is a step, which waits behind this one's write. A step not
+   written takes them back;
 4. the one timer is set again at the queue's next deadline, where ``tick`` runs.
 
 Steps run in a task of their own, so a request whose client went away still completes
@@ -321,11 +322,11 @@ class CallService:
         before = self.queue.finished()  # the state on disk holds none of them
         effects = rule(now)
         if effects or self._commands_unsaved:
-            rings = self.teller.ring(self.queue, effects, now)
+            told = self.teller.ring(self.queue, effects, now)
             try:
                 await self._keep(effects, actor, outcome, before)
             except StoreError:
-                self.teller.unring(self.queue, rings, now)
+                self.teller.unring(self.queue, told, now)
                 raise
             self._tell(effects, now)
         self._rearm()

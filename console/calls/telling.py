@@ -89,8 +89,8 @@ class Teller:
     def tell(
         self, queue: CallQueue, effects: list[Effect], holders: Mapping[str, str], now: float
     ) -> None:
-        """Publish one step's ``effects`` but its rings (``ring`` sent them); ``holders``
-        maps each call answered before the step to its holder."""
+        """Publish one step's ``effects`` but its rings and their ends (``ring`` sent
+        them); ``holders`` maps each call answered before the step to its holder."""
         agents = {agent.name: agent for agent in queue.agents()}
         calls: dict[str, set[str]] = {}  # changed call -> agents it concerned before
         changed: set[str] = set()
@@ -100,9 +100,6 @@ class Teller:
                 calls.setdefault(effect.call.id, set()).update([holder] if holder else [])
             elif isinstance(effect, StopRinging):
                 calls.setdefault(effect.call_id, set()).add(effect.agent)
-                reason = effect.reason.value
-                stopped = {"type": "ring_stopped", "call_id": effect.call_id, "reason": reason}
-                self._to(effect.agent, stopped)
             elif isinstance(effect, AgentChanged):
                 changed.add(effect.agent.name)
             elif isinstance(effect, Alert):
@@ -121,32 +118,42 @@ class Teller:
             message = {"type": "agent", "agent": agent_json(agents[name], now)}
             self._to_agent_and_supervisors(agents, name, message, key=f"agent {name}")
 
-    def ring(self, queue: CallQueue, effects: list[Effect], now: float) -> list[Ring]:
-        """Send a step's rings before the step is written; returns them.
+    def ring(self, queue: CallQueue, effects: list[Effect], now: float) -> list[Ring | StopRinging]:
+        """Send a step's rings, and the ends of rings, before the step is written;
+        returns them.
 
         A ring is an offer and binds nothing: accepting is a step of its own, and steps
         run one at a time, so an accept waits behind the write of the step that rang. The
         ring can thus go out without waiting for the disk (its fsync is most of a step's
-        time), and a step that is not written takes its rings back with ``unring``."""
-        rings = [effect for effect in effects if isinstance(effect, Ring)]
-        for ring in rings:
-            agent = queue.agent(ring.agent)
-            self._to(ring.agent, self._ring(queue, queue.call(ring.call_id), agent, now))
-        return rings
+        time). Its ends go with it, in the step's order: a ring that ran out and rings
+        the same agent again must reach them stopped, then ringing, never the other way
+        round. A step that is not written takes them back with ``unring``."""
+        told: list[Ring | StopRinging] = []
+        for effect in effects:
+            if isinstance(effect, Ring):
+                agent = queue.agent(effect.agent)
+                self._to(effect.agent, self._ring(queue, queue.call(effect.call_id), agent, now))
+            elif isinstance(effect, StopRinging):
+                self._to(effect.agent, _stopped(effect.call_id, effect.reason))
+            else:
+                continue
+            told.append(effect)
+        return told
 
-    def unring(self, queue: CallQueue, rings: list[Ring], now: float) -> None:
-        """The step that sent ``rings`` was not written, and ``queue`` is back as it was
-        before: each ring is stopped, and its agent shown their calls as they are."""
-        for ring in rings:
-            reason = RingEnd.UNRECORDED.value
-            stopped = {"type": "ring_stopped", "call_id": ring.call_id, "reason": reason}
-            self._to(ring.agent, stopped)
+    def unring(self, queue: CallQueue, told: list[Ring | StopRinging], now: float) -> None:
+        """The step that sent ``told`` was not written, and ``queue`` is back as it was
+        before: each of its rings is stopped, and each agent told is shown their calls
+        as they are, with the ring they still have, if any."""
+        for effect in told:
+            if isinstance(effect, Ring):
+                self._to(effect.agent, _stopped(effect.call_id, RingEnd.UNRECORDED))
+        for name in dict.fromkeys(effect.agent for effect in told):
             try:
-                messages = self.greeting(queue, ring.agent, now)
+                messages = self.greeting(queue, name, now)
             except CallError:  # the step had logged them in: they are not in the queue
                 continue
             for message in messages:
-                self._to(ring.agent, message)
+                self._to(name, message)
 
     def _ring(self, queue: CallQueue, call: Call, agent: Agent, now: float) -> Message:
         shown = self.call(queue, call, agent, now)
@@ -185,3 +192,7 @@ class Teller:
             return message if user == name or user in supervisors else None
 
         self.streams.publish(message_for, key)
+
+
+def _stopped(call_id: str, reason: RingEnd) -> Message:
+    return {"type": "ring_stopped", "call_id": call_id, "reason": reason.value}
