@@ -14,9 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from console.sticker_print import (
     DPI,
-    FONT_PACKAGE,
     PAGE,
-    CjkFont,
     FontMissing,
     Sticker,
     StickerFormat,
@@ -25,6 +23,7 @@ from console.sticker_print import (
     render_sticker,
 )
 from console.sticker_token import StickerClaim, make_token, read_token
+from gates.fonts import FONT_PACKAGE, CjkFont
 
 KEY = bytes(range(32))
 TOKEN = make_token(KEY, StickerClaim("P1-OUT", 3))
