@@ -55,9 +55,19 @@ def readable(
 
 
 def encode(image: Image, fmt: CropFormat = CropFormat.JPEG, quality: int = 90) -> bytes:
-    """``image`` as JPEG (at ``quality``; 90 keeps strokes free of blocking) or PNG."""
+    """``image`` as JPEG (at ``quality``; 90 keeps strokes free of blocking) or PNG.
+
+    JPEG keeps colour at full resolution (4:4:4): at the usual half (4:2:0) the edge of
+    a white stroke on a blue face smears by a pixel: 60 % more error for a quarter
+    fewer bytes (~19 against ~14 kB for a 120-pixel-high crop)."""
     if fmt is CropFormat.JPEG:
-        ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        params = [
+            cv2.IMWRITE_JPEG_QUALITY,
+            quality,
+            cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
+            cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444,
+        ]
+        ok, buf = cv2.imencode(".jpg", image, params)
     else:
         ok, buf = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 3])
     if not ok:
