@@ -19,8 +19,10 @@ READABLE_HEIGHT: Final = 120
 # the noise of its flat face into texture; 8 tiles across follow a shadow over part of it.
 _CLIP: Final = 2.0
 _TILES: Final = (8, 2)
-# Unsharp mask: subtract a blur of about a stroke's half-width, at this strength.
+# Unsharp mask: subtract a blur of about a stroke's half-width, at this strength. The
+# kernel stops at ±2 sigma (OpenCV's default ±4 costs twice as much for 5 % of the weight).
 _SIGMA: Final = 1.5
+_KERNEL: Final = (7, 7)
 _AMOUNT: Final = 0.8
 
 
@@ -44,14 +46,15 @@ def upscale(plate: Image, height: int = READABLE_HEIGHT) -> Image:
 
 
 def enhance(plate: Image) -> Image:
-    """``plate`` with local contrast equalised (CLAHE on its luma, so the face keeps its
-    colour: blue, yellow, green tell the agent the plate's kind) and its strokes
-    sharpened (an unsharp mask). Luma is YCrCb's, a linear mix: CIELAB's lightness would
-    be a little truer to the eye at four times the cost."""
+    """``plate`` with local contrast equalised (CLAHE) and its strokes sharpened (an
+    unsharp mask), both on its luma only: the face keeps its colour (blue, yellow, green
+    tell the agent the plate's kind), and one channel costs a third of three. Luma is
+    YCrCb's, a linear mix: CIELAB's lightness would be a little truer to the eye at four
+    times the cost."""
     check_image(plate)
     ycc = cv2.cvtColor(plate, cv2.COLOR_BGR2YCrCb)
     clahe = cv2.createCLAHE(clipLimit=_CLIP, tileGridSize=_TILES)
-    ycc[:, :, 0] = clahe.apply(np.ascontiguousarray(ycc[:, :, 0]))
-    even = cv2.cvtColor(ycc, cv2.COLOR_YCrCb2BGR)
-    blurred = cv2.GaussianBlur(even, (0, 0), _SIGMA)
-    return np.asarray(cv2.addWeighted(even, 1.0 + _AMOUNT, blurred, -_AMOUNT, 0), np.uint8)
+    luma = clahe.apply(np.ascontiguousarray(ycc[:, :, 0]))
+    blurred = cv2.GaussianBlur(luma, _KERNEL, _SIGMA)
+    ycc[:, :, 0] = cv2.addWeighted(luma, 1.0 + _AMOUNT, blurred, -_AMOUNT, 0)
+    return np.asarray(cv2.cvtColor(ycc, cv2.COLOR_YCrCb2BGR), np.uint8)
