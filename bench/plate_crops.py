@@ -13,8 +13,8 @@ plate colours by eight cars, day and night, decoded once beforehand. The figures
   0.7 or more (outside the timing).
 
 Times are wall-clock, one call at a time on one thread; the machine is shared and noisy,
-so ``*_cpu_ms`` gives the thread's CPU time for the same calls. ``plate_crop_figures``
-is the measuring, for other benchmarks to import.
+so ``*_cpu_ms`` gives the process's CPU time for the same calls (OpenCV's worker threads
+included). ``plate_crop_figures`` is the measuring, for other benchmarks to import.
 
     python bench/plate_crops.py [--runs N] [--json]
 """
@@ -70,10 +70,10 @@ def snapshots(cars: int = 8) -> list[tuple[bytes, Image, Box]]:
 
 
 def timed(call: Callable[..., object], *args: object) -> tuple[float, float]:
-    """Wall and thread CPU milliseconds of one ``call(*args)``."""
-    wall, cpu = time.perf_counter(), time.thread_time()
+    """Wall and process CPU milliseconds of one ``call(*args)``."""
+    wall, cpu = time.perf_counter(), time.process_time()
     call(*args)
-    return (time.perf_counter() - wall) * 1000, (time.thread_time() - cpu) * 1000
+    return (time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000
 
 
 def iou(a: Box, b: Box) -> float:
