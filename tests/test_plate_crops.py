@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from gates.lane.snapshot import draw_lane, draw_overlay, render
+from gates.lane.snapshot import BGR, CAR_PAINTS, draw_lane, draw_overlay, render
 from gates.vocabulary import PlateColour
 from media.errors import PlateImageError
 from media.plates.crop import Box, crop, widen
@@ -119,8 +119,7 @@ def test_picture_that_is_not_8_bit_colour_is_refused() -> None:
     with pytest.raises(PlateImageError, match="8-bit BGR"):
         crop(np.zeros((360, 640), np.uint8), (10, 10, 40, 12))
     with pytest.raises(PlateImageError, match="8-bit BGR"):
-        locate(np.zeros((360, 640, 3), np.float32))  # type: ignore[arg-type]
-    assert widen((10, 10, 40, 12), (640, 360), margin=0.0) == (10, 10, 40, 12)
+        locate(np.zeros((360, 640, 3), np.float32))
 
 
 @pytest.mark.parametrize("at", [DAY, NIGHT], ids=["day", "night"])
@@ -134,6 +133,21 @@ def test_located_box_overlaps_the_plate(
     found = locate(image)
     assert found is not None
     assert iou(found.box, truth) >= MIN_IOU, (found, truth)
+    assert found.colour is colour
+
+
+@pytest.mark.parametrize(
+    ("colour", "paint"),
+    [(PlateColour.WHITE, CAR_PAINTS[0]), (PlateColour.BLUE, CAR_PAINTS[5])],
+    ids=["white-on-white", "blue-on-blue"],
+)
+def test_plate_on_a_car_of_its_own_colour_is_found(colour: PlateColour, paint: BGR) -> None:
+    """Where the bumper has the plate's colour, the characters still single it out."""
+    snap = render(PLATES[colour], colour, gate_angle=0.0, at=DAY, seed=1, paint=paint)
+    image = np.asarray(cv2.imdecode(np.frombuffer(snap.jpeg, np.uint8), 1), np.uint8)
+    found = locate(image)
+    assert found is not None
+    assert iou(found.box, snap.box) >= MIN_IOU, (found, snap.box)
     assert found.colour is colour
 
 
@@ -238,4 +252,3 @@ def test_encoded_crop_decodes_to_the_picture() -> None:
     assert jpeg[:2] == b"\xff\xd8"
     decoded = cv2.imdecode(np.frombuffer(jpeg, np.uint8), 1)
     assert np.abs(decoded.astype(int) - plate.image).mean() < 3.0
-    assert CropFormat.JPEG.media_type == "image/jpeg"

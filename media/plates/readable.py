@@ -20,10 +20,6 @@ class CropFormat(enum.StrEnum):
     JPEG = "jpeg"
     PNG = "png"  # lossless: no ringing around strokes, at ~3 times the bytes
 
-    @property
-    def media_type(self) -> str:
-        return f"image/{self.value}"
-
 
 @dataclass(frozen=True, slots=True)
 class PlateCrop:
