@@ -176,9 +176,10 @@ def test_located_crop_holds_the_whole_plate(colour: PlateColour, size: tuple[int
 
 
 @pytest.mark.parametrize("at", [DAY, NIGHT], ids=["day", "night"])
-def test_no_plate_no_box(at: datetime) -> None:
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_no_plate_no_box(size: tuple[int, int], at: datetime) -> None:
     """An empty lane, time stamp and all, holds nothing plate-like: None, not a guess."""
-    image = np.empty((720, 1280, 3), np.uint8)
+    image = np.empty((size[1], size[0], 3), np.uint8)
     draw_lane(image, night=at is NIGHT)
     draw_overlay(image, "2025-06-01 10:30:00 +08:00", "P1-IN")
     assert locate(image) is None
