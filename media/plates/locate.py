@@ -137,7 +137,7 @@ def _regions(mask: Image) -> list[Rotated]:
         (cx, cy), (w, h), angle = cv2.minAreaRect(contour)
         if w < h:
             w, h, angle = h, w, angle - 90.0
-        # OpenCV's range for the angle changed across 4.x; fold any into (-90, 90].
+        # OpenCV's range for the angle changed across 4.x; fold any into [-90, 90).
         angle = (angle + 90.0) % 180.0 - 90.0
         if (
             h >= _MIN_HEIGHT
