@@ -41,7 +41,7 @@ from bench.figures import Figures, measure_and_print
 from bench.gate_latency import percentile
 from gates.lane.snapshot import render
 from gates.vocabulary import PlateColour
-from media.plates.crop import Box, Image
+from media.plates.crop import Box, Image, overlap
 from media.plates.locate import locate
 from media.plates.readable import readable
 
@@ -76,13 +76,6 @@ def timed(call: Callable[..., object], *args: object) -> tuple[float, float]:
     return (time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000
 
 
-def iou(a: Box, b: Box) -> float:
-    across = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    down = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    both = across * down
-    return both / (a[2] * a[3] + b[2] * b[3] - both)
-
-
 def plate_crop_figures(runs: int = 400) -> Figures:
     """``runs`` timed calls of each of decode, crop and locate, cycling over the
     snapshots, and the share of them located; see the module's docstring."""
@@ -97,7 +90,7 @@ def plate_crop_figures(runs: int = 400) -> Figures:
         samples["crop"].append(timed(readable, image, box))
         samples["locate"].append(timed(readable, image))
     found = [(locate(image), box) for _, image, box in shots]
-    hits = sum(f is not None and iou(f.box, box) >= 0.7 for f, box in found)
+    hits = sum(f is not None and overlap(f.box, box) >= 0.7 for f, box in found)
     figures: Figures = {"runs": runs, "snapshots": len(shots), "size": f"{SIZE[0]}x{SIZE[1]}"}
     for name, pairs in samples.items():
         wall = [w for w, _ in pairs]

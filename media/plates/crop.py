@@ -50,3 +50,13 @@ def crop(image: Image, box: Box, margin: float = MARGIN) -> Image:
     check_image(image)
     x, y, w, h = widen(box, (image.shape[1], image.shape[0]), margin)
     return image[y : y + h, x : x + w].copy()
+
+
+def overlap(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes (0 apart, 1 the same): how well a box found
+    for a plate matches the plate's, as detection benchmarks score it."""
+    across = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    down = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    both = across * down
+    union = a[2] * a[3] + b[2] * b[3] - both
+    return both / union if union > 0 else 0.0
