@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # Debian packages the tests and benchmarks drive: a real browser for the console, an
 # RTSP camera (GStreamer's RTSP server with x264, run by Debian's Python: tests/rtsp_camera.py),
-# and a Chinese font for the lanes' help stickers (`seat lanes sticker`).
+# and a Chinese font for the lanes' help stickers (`seat lanes sticker`) and the simulated
+# lanes' plates.
 SYSTEM_PACKAGES := chromium python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly fonts-wqy-zenhei
 
@@ -56,6 +57,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/calls.py
 	$(BIN)/python bench/wall.py
 	$(BIN)/python bench/plates.py
+	$(BIN)/python bench/plate_crops.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

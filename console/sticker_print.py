@@ -6,26 +6,22 @@ drawn in whole pixels per module so no edge is blurred; the instructions are sho
 in Chinese; the car park and lane names tell the seat, and whoever replaces the sticker,
 which lane it belongs to.
 
-Chinese needs a CJK font, which Pillow does not ship: the system's is found by
-:func:`find_cjk_font` (Debian's ``fonts-wqy-zenhei``, which the Makefile installs, or
-another that covers the text), and a font is only taken if it really draws every
-character of the sticker's fixed text, not the empty box a font draws for a character
-it lacks.
+Chinese needs a CJK font, which Pillow does not ship: :func:`find_cjk_font` takes the
+system's (``gates.fonts``) that draws every character of the sticker's fixed text.
 """
 
 from __future__ import annotations
 
 import enum
-import functools
 import io
 import math
-import subprocess
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import segno
 from PIL import Image, ImageDraw, ImageFont
+
+from gates.fonts import FONT_PACKAGE, CjkFont, face, first_drawing, system_candidates
 
 from .errors import NotConfigured
 
@@ -48,8 +44,6 @@ CALL_TO_ACTION = "请用手机扫码呼叫远程坐席"
 HOW_TO = ("扫码后点击「呼叫」", "坐席将为您服务 · 24小时")
 FIXED_TEXT = HEADLINE + CALL_TO_ACTION + "".join(HOW_TO)
 
-FONT_PACKAGE = "fonts-wqy-zenhei"
-
 
 class StickerFormat(enum.StrEnum):
     PNG = "png"
@@ -71,45 +65,22 @@ class Sticker:
     serial: int
 
 
-@dataclass(frozen=True, slots=True)
-class CjkFont:
-    """A font file, and which face in it (a ``.ttc`` holds several)."""
-
-    path: Path
-    index: int = 0
-
-
-# Where Debian puts fonts that cover simplified Chinese, in order of preference.
-KNOWN_FONTS = (
-    CjkFont(Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")),  # fonts-wqy-zenhei
-    CjkFont(Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"), 2),  # the SC face
-    CjkFont(Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf")),
-)
-
-
 class FontMissing(NotConfigured):
     code = "cjk_font_missing"
 
 
 def find_cjk_font(candidates: Iterable[CjkFont] | None = None) -> CjkFont:
-    """The first of ``candidates`` (default: the known paths, then what fontconfig
-    lists for Chinese) that draws all of the sticker's fixed text; ``FontMissing``
-    naming the package to install if none does."""
-    for font in _known_then_fontconfig() if candidates is None else candidates:
-        if font.path.is_file() and not missing_glyphs(_face(font, 64), FIXED_TEXT):
-            return font
-    raise FontMissing(
-        FontMissing.code,
-        f"no font that draws Chinese was found: install {FONT_PACKAGE} "
-        f"(apt-get install {FONT_PACKAGE}, or `make system-deps`)",
-    )
-
-
-def missing_glyphs(face: ImageFont.FreeTypeFont, text: str) -> str:
-    """The characters of ``text`` that ``face`` would draw as nothing or as the glyph
-    it draws for a character it does not have (its .notdef, usually a box)."""
-    notdef = _ink(face, "\U0010fffd")  # a private-use code point no font maps
-    return "".join(sorted({c for c in text if not c.isspace() and _ink(face, c) in (None, notdef)}))
+    """The first of ``candidates`` (default: :func:`gates.fonts.system_candidates`) that
+    draws all of the sticker's fixed text; ``FontMissing`` naming the package to install
+    if none does."""
+    found = first_drawing(FIXED_TEXT, system_candidates() if candidates is None else candidates)
+    if found is None:
+        raise FontMissing(
+            FontMissing.code,
+            f"no font that draws Chinese was found: install {FONT_PACKAGE} "
+            f"(apt-get install {FONT_PACKAGE}, or `make system-deps`)",
+        )
+    return found
 
 
 def render_sticker(sticker: Sticker, fmt: StickerFormat, font: CjkFont) -> bytes:
@@ -135,15 +106,15 @@ def draw_sticker(sticker: Sticker, font: CjkFont) -> Image.Image:
 
     band = mm(20)
     draw.rectangle((0, 0, width, band), fill=0)
-    _centred(draw, HEADLINE, _face(font, 120), band // 2, fill=255, stroke=2)
+    _centred(draw, HEADLINE, face(font, 120), band // 2, fill=255, stroke=2)
     y = band + mm(3)
-    y = _lines(draw, [CALL_TO_ACTION], _face(font, 68), y)
+    y = _lines(draw, [CALL_TO_ACTION], face(font, 68), y)
 
     qr = _qr_image(sticker.url)
     image.paste(qr, ((width - qr.width) // 2, y))
     y += qr.height
 
-    y = _lines(draw, list(HOW_TO), _face(font, 56), y)
+    y = _lines(draw, list(HOW_TO), face(font, 56), y)
     y += mm(2)
     draw.line((MARGIN, y, width - MARGIN, y), fill=160, width=3)
     y += mm(2)
@@ -218,11 +189,11 @@ def _fit(
     """``text`` wrapped at the largest of ``sizes`` at which it takes at most two lines
     (at the smallest if none)."""
     for size in sizes:
-        face = _face(font, size)
-        lines = _wrap(text, face)
+        sized = face(font, size)
+        lines = _wrap(text, sized)
         if len(lines) <= 2:
             break
-    return lines, face
+    return lines, sized
 
 
 def _wrap(text: str, face: ImageFont.FreeTypeFont) -> list[str]:
@@ -233,36 +204,3 @@ def _wrap(text: str, face: ImageFont.FreeTypeFont) -> list[str]:
             lines.append("")
         lines[-1] += char
     return [line.strip() for line in lines]
-
-
-@functools.lru_cache(maxsize=32)
-def _face(font: CjkFont, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(str(font.path), size, index=font.index)
-
-
-def _ink(face: ImageFont.FreeTypeFont, char: str) -> bytes | None:
-    """The pixels ``face`` draws for ``char``, or None if it draws none."""
-    left, top, right, bottom = face.getbbox(char)
-    if right <= left or bottom <= top:
-        return None
-    image = Image.new("L", (math.ceil(right), math.ceil(bottom)))
-    ImageDraw.Draw(image).text((0, 0), char, font=face, fill=255)
-    return image.tobytes() if image.getbbox() else None
-
-
-def _known_then_fontconfig() -> Iterator[CjkFont]:
-    yield from KNOWN_FONTS
-    try:
-        listed = subprocess.run(
-            ["fc-list", "-f", "%{file}\t%{index}\n", ":lang=zh-cn"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return  # no fontconfig: the known paths were all there was
-    for line in sorted(listed.splitlines()):
-        path, _, index = line.partition("\t")
-        if index.isdecimal():
-            yield CjkFont(Path(path), int(index))

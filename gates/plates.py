@@ -37,7 +37,7 @@ from typing import Final
 from gates.vocabulary import PlateColour
 
 # GA 36-2018: the abbreviations of the 31 mainland provincial-level divisions, mapped to
-# their ISO 3166-2:CN codes. Hershey fonts cannot draw Chinese, so the snapshot draws the
+# their ISO 3166-2:CN codes. Without a Chinese font (``gates.fonts``) the snapshot draws the
 # code; unlike the pinyin of the abbreviation (冀/吉 are both "ji") the codes never collide.
 PROVINCE_CODES: Final[dict[str, str]] = {
     "京": "BJ",
@@ -74,7 +74,8 @@ PROVINCE_CODES: Final[dict[str, str]] = {
 }
 PROVINCES: Final[str] = "".join(PROVINCE_CODES)
 
-# The Chinese characters of the special series, and how the renderer spells them.
+# The Chinese characters of the special series, and how the renderer spells them without a
+# Chinese font.
 SERIES_CODES: Final[dict[str, str]] = {
     "挂": "GUA",  # trailer
     "学": "XUE",  # learner (coach) car

@@ -46,3 +46,10 @@ class CallOver(MediaError):
     """A phone offered its voice for a call that is over (or was never placed)."""
 
     code = "call_ended"
+
+
+class PlateImageError(MediaError):
+    """A picture or plate box the plate crops cannot work on (empty, not 8-bit colour,
+    a box outside the picture)."""
+
+    code = "bad_plate_image"

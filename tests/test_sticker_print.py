@@ -14,9 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from console.sticker_print import (
     DPI,
-    FONT_PACKAGE,
     PAGE,
-    CjkFont,
     FontMissing,
     Sticker,
     StickerFormat,
@@ -25,6 +23,7 @@ from console.sticker_print import (
     render_sticker,
 )
 from console.sticker_token import StickerClaim, make_token, read_token
+from gates.fonts import FONT_ENV, FONT_PACKAGE, CjkFont
 
 KEY = bytes(range(32))
 TOKEN = make_token(KEY, StickerClaim("P1-OUT", 3))
@@ -114,6 +113,18 @@ def test_without_a_chinese_font_the_error_names_the_package() -> None:
     with pytest.raises(FontMissing) as missing:
         find_cjk_font(candidates)
     assert FONT_PACKAGE in missing.value.detail
+
+
+def test_the_font_configured_is_the_only_one_tried(
+    font: CjkFont, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``SEAT_CJK_FONT`` names the font: it is used, and one that cannot draw the text is
+    refused rather than quietly passed over for the system's."""
+    monkeypatch.setenv(FONT_ENV, str(font.path))
+    assert find_cjk_font() == CjkFont(font.path)
+    monkeypatch.setenv(FONT_ENV, "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+    with pytest.raises(FontMissing):
+        find_cjk_font()
 
 
 def test_the_longest_names_and_a_long_address_still_fit(font: CjkFont) -> None:

@@ -9,7 +9,9 @@ pure function of its arguments: the same call gives the same JPEG bytes.
 from __future__ import annotations
 
 import functools
+import logging
 import math
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Final
@@ -18,8 +20,18 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from gates.plates import PROVINCE_CODES, SERIES_CODES, is_new_energy
+from gates.fonts import (
+    FONT_ENV,
+    FONT_PACKAGE,
+    CjkFont,
+    first_drawing,
+    glyph_mask,
+    system_candidates,
+)
+from gates.plates import PROVINCE_CODES, PROVINCES, SERIES_CODES, is_new_energy
 from gates.vocabulary import GateState, PlateColour
+
+log = logging.getLogger("seat.lane")
 
 Image = npt.NDArray[np.uint8]
 BGR = tuple[int, int, int]
@@ -60,6 +72,8 @@ CAR_PAINTS: Final[tuple[BGR, ...]] = (
 _PLATE_ASPECT: Final[float] = 440 / 140
 _NEV_ASPECT: Final[float] = 480 / 140
 _FONT: Final[int] = cv2.FONT_HERSHEY_DUPLEX
+# Every Chinese character a plate can carry: a font must draw them all to be used.
+_HANZI: Final[str] = PROVINCES + "".join(SERIES_CODES)
 
 
 # Degrees above horizontal of an open barrier arm.
@@ -197,7 +211,7 @@ def draw_car(
     height, width = img.shape[:2]
     x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, width), min(y + h, height)
     if h >= 4 and x1 > x0 and y1 > y0:
-        face = _plate_face(plate, colour, box)
+        face = _plate_face(plate, colour, box, plate_font())
         img[y0:y1, x0:x1] = face[y0 - y : y1 - y, x0 - x : x1 - x]
     return box
 
@@ -360,8 +374,26 @@ def _draw_car(
     return (x, y, round(plate_w), round(plate_h))
 
 
+@functools.cache
+def plate_font() -> CjkFont | None:
+    """The font the plates' Chinese characters are drawn with, looked for once per process
+    (``gates.fonts``). Without one each is drawn as a framed code (京 as BJ, as
+    ``PROVINCE_CODES`` spells it), and one event says so."""
+    font = first_drawing(_HANZI, system_candidates())
+    if font is None:
+        log.warning(
+            "lane.snapshot.font_missing package=%s %s=%r fallback=codes",
+            FONT_PACKAGE,
+            FONT_ENV,
+            os.environ.get(FONT_ENV, ""),
+        )
+    return font
+
+
 @functools.lru_cache(maxsize=64)
-def _plate_face(plate: str, colour: PlateColour, box: tuple[int, int, int, int]) -> Image:
+def _plate_face(
+    plate: str, colour: PlateColour, box: tuple[int, int, int, int], font: CjkFont | None
+) -> Image:
     """The plate drawn on its own, so it can be clipped at the frame's edge and reused while
     a car stands still (the glyphs are most of the cost of a car). Callers must not modify it.
 
@@ -370,12 +402,16 @@ def _plate_face(plate: str, colour: PlateColour, box: tuple[int, int, int, int])
     """
     _, _, w, h = box
     face = np.empty((h, w, 3), np.uint8)
-    _draw_plate(face, box, plate, colour)
+    _draw_plate(face, box, plate, colour, font)
     return face
 
 
 def _draw_plate(
-    region: Image, box: tuple[int, int, int, int], plate: str, colour: PlateColour
+    region: Image,
+    box: tuple[int, int, int, int],
+    plate: str,
+    colour: PlateColour,
+    font: CjkFont | None,
 ) -> None:
     """Draw the plate of ``box`` into ``region``, an image exactly the size of the box."""
     x, y, w, h = box
@@ -405,22 +441,26 @@ def _draw_plate(
     glyph_h = int(h * 0.68)
     glyph_y = y + (h - glyph_h) // 2
     stroke = max(1, h // 28)
+    glyph_w = int(cell_w * 0.82)
     for i, ch in enumerate(plate):
         cell_x = inner_x + cell_w * (i + (0.5 if i >= 2 else 0.0))
-        text, tint, framed = ch, ink, False
-        if not ch.isascii():
-            text = PROVINCE_CODES.get(ch) or SERIES_CODES.get(ch, "?")
-            framed = True
-            if ch in "警领应急":
-                # GA 36-2018 and 国办发〔2018〕114号 print these in red (使 is white now).
-                tint = _RED
-        glyph_w = int(cell_w * 0.82)
         gx = int(cell_x + (cell_w - glyph_w) / 2)
         gx, gy = gx - x, glyph_y - y
-        _stamp(region, _glyph(text, glyph_w, glyph_h, stroke), gx, gy, tint)
-        if framed:
+        # GA 36-2018 and 国办发〔2018〕114号 print these in red (使 is white now).
+        tint = _RED if ch in "警领应急" else ink
+        if ch.isascii():
+            mask = _glyph(ch, glyph_w, glyph_h, stroke)
+        elif font is not None and ch in _HANZI:
+            # Plate characters are bold (GA 36-2018 strokes are 10 mm of 90); a text
+            # face is not, so it is emboldened before being squeezed into the cell.
+            mask = _squeeze(glyph_mask(font, ch, 96, bold=2), glyph_w, glyph_h)
+        else:
+            code = PROVINCE_CODES.get(ch) or SERIES_CODES.get(ch, "?")
+            _stamp(region, _glyph(code, glyph_w, glyph_h, stroke), gx, gy, tint)
             # Marks a stand-in for a Chinese character the Hershey fonts cannot draw.
             cv2.rectangle(region, (gx - 1, gy - 2), (gx + glyph_w, gy + glyph_h + 1), tint, 1)
+            continue
+        _stamp(region, mask, gx, gy, tint)
     if cells >= 3:
         dot_x = int(inner_x + cell_w * 2.25) - x
         cv2.circle(region, (dot_x, h // 2), max(2, h // 18), ink, -1, cv2.LINE_AA)
@@ -458,6 +498,11 @@ def _glyph(text: str, width: int, height: int, stroke: int) -> Image:
         # "1" stays thin rather than being stretched into a block.
         pad = (ink.shape[0] // 2 - ink.shape[1]) // 2
         ink = np.pad(ink, ((0, 0), (pad, pad)))
+    return _squeeze(ink, width, height)
+
+
+def _squeeze(ink: Image, width: int, height: int) -> Image:
+    """``ink`` resized to fill a ``width`` × ``height`` cell, as plate characters do."""
     squeezed = cv2.resize(ink, (max(width, 1), max(height, 1)), interpolation=cv2.INTER_AREA)
     return np.asarray(squeezed, dtype=np.uint8)
 
