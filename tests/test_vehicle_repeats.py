@@ -73,10 +73,17 @@ def test_a_lane_clock_stepping_back_within_the_window_still_repeats() -> None:
     assert reads.is_repeat("P1-IN", "粤B12345", at(1))
 
 
+def test_a_read_the_whole_window_after_is_a_new_car() -> None:
+    reads = RepeatFilter(window_s=10)
+    assert not reads.is_repeat("P1-IN", "粤B12345", at(0))
+    assert not reads.is_repeat("P1-IN", "粤B12345", at(10))
+
+
 def test_a_zero_window_keeps_every_read() -> None:
+    """Even two reads stamped the same instant."""
     reads = RepeatFilter(window_s=0)
     assert not reads.is_repeat("P1-IN", "粤B12345", at(0))
-    assert not reads.is_repeat("P1-IN", "粤B12345", at(0.5))
+    assert not reads.is_repeat("P1-IN", "粤B12345", at(0))
 
 
 def test_a_naive_time_or_a_negative_window_is_refused() -> None:

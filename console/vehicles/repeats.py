@@ -3,8 +3,8 @@
 An LPR camera reads a car over and over while it stands at the barrier (the driver
 pays, reaches for a ticket, talks to the intercom): three reads of one plate in five
 seconds are one car passing, and a record per read would open and close stays for a car
-that went nowhere. So a read repeats when its lane saw the same plate within
-``window_s`` of it; the window runs from the plate's latest read, repeats included, so a
+that went nowhere. So a read repeats when its lane saw the same plate less than
+``window_s`` from it; the window runs from the plate's latest read, repeats included, so a
 car waiting a minute with a read every few seconds stays one event.
 
 Plates compare as ``gates.plates.normalise`` spells them. A read with no plate (the
@@ -42,7 +42,7 @@ class RepeatFilter:
         seen = self._seen.setdefault(lane, {})
         # Forget what is out of the window, so a lane holds only the last few cars.
         for old, last in list(seen.items()):
-            if abs((at - last).total_seconds()) > self.window_s:
+            if abs((at - last).total_seconds()) >= self.window_s:
                 del seen[old]
         repeat = key in seen
         seen[key] = at if not repeat else max(at, seen[key])
