@@ -163,7 +163,8 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE INDEX vehicle_events_by_snapshot ON vehicle_events (snapshot)
             WHERE snapshot IS NOT NULL""",
         # A stay has its entry unless it is an exit alone (no_entry), and its end
-        # unless it is open; one open stay per plate per car park, kept by the index.
+        # unless it is open: its exit's time, or for no_exit the time of the entry that
+        # closed it. One open stay per plate per car park, kept by the index.
         """CREATE TABLE stays (
             id          INTEGER PRIMARY KEY AUTOINCREMENT,
             car_park    TEXT NOT NULL,

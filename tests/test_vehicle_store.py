@@ -93,6 +93,17 @@ async def test_a_second_entry_closes_the_first_as_no_exit(store: SQLiteStore) ->
     ]
 
 
+async def test_the_database_itself_refuses_a_second_open_stay(store: SQLiteStore) -> None:
+    """Whatever writes to the file: one open stay per plate per car park."""
+    await store.record_vehicle(event("e1"))
+    with closing(sqlite3.connect(store.path)) as conn, pytest.raises(sqlite3.IntegrityError):
+        conn.execute(
+            "INSERT INTO stays (car_park, plate, state, entry_event, entered_at)"
+            " VALUES (?, '粤B12345', 'open', 'e1', '2026-11-29T08:00:00.000000Z')",
+            (PARK,),
+        )
+
+
 async def test_stays_are_per_car_park_and_per_normalised_plate(store: SQLiteStore) -> None:
     """The same plate in two car parks is two cars' worth of stays; spacing is no plate."""
     await store.record_vehicle(event("e1"))
