@@ -56,6 +56,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/calls.py
 	$(BIN)/python bench/wall.py
 	$(BIN)/python bench/plates.py
+	$(BIN)/python bench/vehicles.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
