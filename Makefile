@@ -58,6 +58,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/wall.py
 	$(BIN)/python bench/plates.py
 	$(BIN)/python bench/plate_crops.py
+	$(BIN)/python bench/vehicles.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -124,7 +124,7 @@ def append_anchor(path: Path, checkpoint: Checkpoint) -> None:
     finally:
         os.close(fd)
     if created:
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
 
 # ------------------------------------------------------------------ keys
@@ -179,7 +179,7 @@ def create_signing_key(path: Path, public_path: Path) -> Ed25519PrivateKey:
     finally:
         os.close(fd)
     write_public_key(public_path, key.public_key())
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     log.info("audit.key.created path=%s key=%s", path, key_id(key.public_key()))
     return key
 
@@ -204,7 +204,9 @@ def load_public_keys(paths: list[Path]) -> dict[str, Ed25519PublicKey]:
     return keys
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Makes the directory's entries durable: a file created or renamed in it is not
+    there after a power cut until this returns."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)

@@ -12,7 +12,6 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from gates.centre.hub import LaneHub
 from gates.plates import PLATE_MAX, check, normalise
-from gates.textrules import parse_count
 
 from .actions import Actions, Actor, parse_display, parse_open
 from .audit import AuditLog
@@ -38,6 +37,7 @@ from .web import (
     authenticate,
     check_csrf,
     client_address,
+    int_param,
     read_json,
     require_role,
 )
@@ -260,8 +260,8 @@ class Api:
     async def audit_page(self, request: Request) -> Response:
         user, _ = await authenticate(request, self.directory)
         require_role(user, Role.SUPERVISOR)
-        limit = _int_param(request, "limit", 50, 1, AUDIT_PAGE_MAX)
-        before = _int_param(request, "before", 0, 1, 2**62) or None
+        limit = int_param(request, "limit", 50, 1, AUDIT_PAGE_MAX)
+        before = int_param(request, "before", 0, 1, 2**62) or None
         entries = await self.store.audit_page(limit, before)
         next_before = entries[-1].seq if len(entries) == limit and entries[-1].seq > 1 else None
         return JSONResponse(
@@ -278,13 +278,3 @@ def _sticker_format(request: Request) -> StickerFormat:
         return StickerFormat(given[0] if given else StickerFormat.PNG)
     except ValueError:
         raise BadRequest("invalid_format", "format must be png or pdf") from None
-
-
-def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    value = parse_count(raw)
-    if value is None or not low <= value <= high:
-        raise BadRequest("bad_request", f"{name} must be an integer from {low} to {high}")
-    return value

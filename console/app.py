@@ -36,6 +36,8 @@ from .settings import Settings
 from .store import Store
 from .streams import Streams
 from .throttle import LoginThrottle
+from .vehicles.api import VehiclesApi
+from .vehicles.recorder import VehicleRecorder
 from .watching import Watching
 from .web import ClientAddress, SecurityHeaders, on_console_error, on_http_error
 
@@ -66,12 +68,14 @@ def create_app(
         connect_s=settings.media_connect_s,
     )
     calls = CallService(settings.calls, store, audit, streams, directory, hub, bridge)
+    vehicles = VehicleRecorder(settings, store, directory, hub)
     changes = ChangeFeed(store, directory, live, hub, bridge, streams, calls)
     watching = Watching(bridge, audit, live)
     passwords = PasswordChecker(settings.login_workers, settings.login_queue)
     logins = Logins(directory, audit, passwords, LoginThrottle())
     api = Api(settings, store, directory, live, hub, audit, actions, streams, watching, logins)
     calls_api = CallsApi(calls, directory, settings.max_body_bytes)
+    vehicles_api = VehiclesApi(store, directory, settings.data_dir)
     help_desk = HelpDesk(settings, store, directory, calls, bridge)
 
     @contextlib.asynccontextmanager
@@ -80,6 +84,7 @@ def create_app(
         await changes.start()
         await directory.load()
         await calls.start()
+        await vehicles.start()
         await help_desk.start()
         following = asyncio.create_task(changes.run())
         yield
@@ -87,6 +92,7 @@ def create_app(
         # uvicorn has closed every WebSocket by now (lanes hear 1012 and redial).
         await help_desk.close()
         await calls.close()
+        await vehicles.close()  # before the caller closes the store
         await bridge.close()
         await actions.drain()
         await watching.drain()
@@ -96,7 +102,7 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/healthz", api.healthz),
-            Mount("/api", routes=api.routes() + calls_api.routes()),
+            Mount("/api", routes=api.routes() + calls_api.routes() + vehicles_api.routes()),
             Mount("/help", routes=help_desk.routes()),
             WebSocketRoute(LINK_PATH, hub.serve),
             WebSocketRoute(MEDIA_PATH, bridge.serve),
@@ -114,4 +120,5 @@ def create_app(
     app.state.media = bridge
     app.state.changes = changes
     app.state.calls = calls
+    app.state.vehicles = vehicles
     return app

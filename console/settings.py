@@ -86,6 +86,11 @@ class Settings:
     # A phone call whose help page has had no stream open this long is hung up
     # (console.help_rules).
     help_gone_s: float = 10.0
+    # Vehicle events (console.vehicles): reads of one plate at one lane within this
+    # many seconds of each other are one car (0: every read is an event), and the days
+    # of snapshots kept, today included.
+    vehicle_repeat_s: float = 30.0
+    snapshot_days: int = 30
 
     @property
     def calls(self) -> CallSettings:
@@ -176,6 +181,8 @@ class Settings:
             call_priorities=parse_call_priorities(
                 env.get("SEAT_CALL_PRIORITY", "exit,entry,phone,hotline")
             ),
+            vehicle_repeat_s=seconds("SEAT_VEHICLE_REPEAT_S", "30", zero=True),
+            snapshot_days=number("SEAT_SNAPSHOT_DAYS", "30", int, 1),
         )
 
 

@@ -7,12 +7,16 @@ import json
 from datetime import datetime
 from typing import Any
 
+from gates.vocabulary import PlateColour
+
 from .calls.model import CallState, Ending, Source
 from .calls.record import ActionTaken, CallRecord, Category, Outcome
 from .canonical import canonical_json, parse_canonical
 from .errors import CorruptAuditEntry
 from .ledger import AuditAction, AuditEntry, AuditRecord, format_utc, parse_utc
 from .models import Direction, LaneRecord, Role, User
+from .stays.records import StayChange, StayState
+from .vehicles.model import VehicleEvent, VehicleRecord
 
 
 def user_of(row: Any) -> User:
@@ -107,3 +111,45 @@ def entry_of(row: Any) -> AuditEntry:
     except ValueError as exc:
         raise CorruptAuditEntry(seq, str(exc)) from exc
     return AuditEntry.build(seq=seq, at=when, record=record, prev_hash=prev_hash, hash=hash_)
+
+
+def vehicle_row(event: VehicleEvent, change: StayChange) -> tuple[object, ...]:
+    """The event's row in ``VEHICLE_COLUMNS`` order, then its ``stay_change``."""
+    return (
+        event.event_id,
+        event.lane,
+        event.car_park,
+        event.direction.value,
+        format_utc(event.at),
+        format_utc(event.received_at),
+        event.plate,
+        event.plate_colour.value,
+        event.confidence,
+        json.dumps(list(event.box)),
+        event.snapshot,
+        event.corrected_plate,
+        change.value,
+    )
+
+
+def vehicle_record_of(row: Any) -> VehicleRecord:
+    """A row of ``VEHICLE_COLUMNS``, then ``stay_change``, ``stay_id`` and the stay's state."""
+    (event_id, lane, car_park, direction, at, received_at, plate, colour, confidence, box,
+     snapshot, corrected, change, stay_id, stay_state) = row  # fmt: skip
+    x, y, width, height = json.loads(box)
+    event = VehicleEvent(
+        event_id=event_id,
+        lane=lane,
+        car_park=car_park,
+        direction=Direction(direction),
+        at=parse_utc(at),
+        received_at=parse_utc(received_at),
+        plate=plate,
+        plate_colour=PlateColour(colour),
+        confidence=confidence,
+        box=(x, y, width, height),
+        snapshot=snapshot,
+        corrected_plate=corrected,
+    )
+    state = None if stay_state is None else StayState(stay_state)
+    return VehicleRecord(event, StayChange(change), stay_id, state)

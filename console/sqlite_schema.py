@@ -10,7 +10,7 @@ from .ledger import GENESIS_HASH
 
 # ------------------------------------------------------------------ schema
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # One tuple of statements per schema version; a database at version N gets the tuples
 # after N, each in its own transaction together with the new ``user_version``.
@@ -137,6 +137,49 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             WHERE json_extract(held.value, '$.id') = call_records.id
         )""",
     ),
+    (
+        # Every vehicle a lane's camera read (``console.vehicles``), one row per event
+        # id, and the stays (``console.stays.records``) their reads open and close.
+        # ``snapshot`` is the picture's path under the data directory, NULL once
+        # retention removed its day; ``box`` a JSON [x, y, width, height].
+        """CREATE TABLE vehicle_events (
+            event_id        TEXT PRIMARY KEY,
+            lane            TEXT NOT NULL,
+            car_park        TEXT NOT NULL,
+            direction       TEXT NOT NULL CHECK (direction IN ('entry', 'exit')),
+            at              TEXT NOT NULL,
+            received_at     TEXT NOT NULL,
+            plate           TEXT NOT NULL,
+            plate_colour    TEXT NOT NULL,
+            confidence      REAL NOT NULL CHECK (confidence BETWEEN 0 AND 1),
+            box             TEXT NOT NULL,
+            snapshot        TEXT,
+            corrected_plate TEXT,
+            stay_change     TEXT NOT NULL
+                CHECK (stay_change IN ('opened', 'reopened', 'closed', 'no_entry', 'unread')),
+            stay_id         INTEGER REFERENCES stays (id)
+        ) STRICT""",
+        "CREATE INDEX vehicle_events_by_lane ON vehicle_events (lane, at)",
+        """CREATE INDEX vehicle_events_by_snapshot ON vehicle_events (snapshot)
+            WHERE snapshot IS NOT NULL""",
+        # A stay has its entry unless it is an exit alone (no_entry), and its end
+        # unless it is open: its exit's time, or for no_exit the time of the entry that
+        # closed it. One open stay per plate per car park, kept by the index.
+        """CREATE TABLE stays (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            car_park    TEXT NOT NULL,
+            plate       TEXT NOT NULL,
+            state       TEXT NOT NULL CHECK (state IN ('open', 'exited', 'no_exit', 'no_entry')),
+            entry_event TEXT REFERENCES vehicle_events (event_id),
+            entered_at  TEXT,
+            exit_event  TEXT REFERENCES vehicle_events (event_id),
+            closed_at   TEXT,
+            CHECK ((entry_event IS NULL) = (state = 'no_entry')),
+            CHECK ((entered_at IS NULL) = (entry_event IS NULL)),
+            CHECK ((closed_at IS NULL) = (state = 'open'))
+        ) STRICT""",
+        "CREATE UNIQUE INDEX stays_open ON stays (car_park, plate) WHERE state = 'open'",
+    ),
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
@@ -148,6 +191,10 @@ CALL_RECORD_COLUMNS = (
     "id, lane, car_park, direction, source, caller, agent, state, ending, ended_by,"
     " queued_at, answered_at, ended_at, wait_s, handle_s, breached, presses, transfers,"
     " category, plate, amount_fen, note, actions"
+)
+VEHICLE_COLUMNS = (
+    "event_id, lane, car_park, direction, at, received_at, plate, plate_colour, confidence,"
+    " box, snapshot, corrected_plate"
 )
 
 

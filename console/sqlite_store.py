@@ -26,7 +26,18 @@ from .sqlite_schema import (
     open_connection,
     open_writer,
 )
+from .sqlite_vehicles import (
+    LANE_VEHICLES,
+    ONE_VEHICLE,
+    OPEN_STAYS,
+    forget_snapshots_job,
+    open_stays_of,
+    record_job,
+    records_of,
+)
 from .sqlite_writer import Together, Writer
+from .stays.match import OpenStay
+from .vehicles.model import Recorded, VehicleEvent, VehicleRecord
 
 _T = TypeVar("_T")
 
@@ -453,6 +464,33 @@ class SQLiteStore:
             (format_utc(since), format_utc(until)),
         )
         return [call_record_of(row) for row in rows]
+
+    # -------------------------------------------------------------- vehicles
+
+    async def record_vehicle(self, event: VehicleEvent) -> Recorded:
+        """Keeps ``event`` and makes its stay change (``console.stays.records``) in one
+        transaction. An event id kept already from the same lane changes nothing and says
+        so (``new`` False); from another lane it is a ``Conflict``."""
+        return await self._write(record_job(event))
+
+    async def lane_vehicles(self, lane_id: str, limit: int) -> list[VehicleRecord]:
+        """The lane's last ``limit`` events, newest (by the lane's time) first."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        return records_of(await self._read(LANE_VEHICLES, (lane_id, limit)))
+
+    async def vehicle(self, event_id: str) -> VehicleRecord | None:
+        rows = await self._read(ONE_VEHICLE, (event_id,))
+        return records_of(rows)[0] if rows else None
+
+    async def open_stays(self) -> list[OpenStay]:
+        """Every open stay, oldest first: what ``console.stays.match`` ranks."""
+        return open_stays_of(await self._read(OPEN_STAYS))
+
+    async def forget_snapshots(self, before: str) -> int:
+        """Forgets the snapshot paths that sort before ``before`` (their files are being
+        removed); returns how many events lost theirs."""
+        return await self._write(forget_snapshots_job(before))
 
 
 # ------------------------------------------------------------------ rows

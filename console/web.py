@@ -255,3 +255,15 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+def int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    """The query parameter ``name`` as an integer from ``low`` to ``high``; ``default``
+    when absent; anything else is 400 ``bad_request``."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    value = parse_count(raw)
+    if value is None or not low <= value <= high:
+        raise BadRequest("bad_request", f"{name} must be an integer from {low} to {high}")
+    return value

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from console.models import Direction, LaneRecord, Role
 from console.server import listening_socket, uvicorn_config
 from console.settings import Settings
 from console.sqlite_store import SQLiteStore
+from console.vehicles.recorder import VehicleRecorder
 from gates.backoff import Backoff
 from gates.centre.hub import LaneHub
 from gates.centre.link import HeartbeatPolicy
@@ -58,6 +59,7 @@ class Centre:
     settings: Settings
     changes: ChangeFeed
     calls: CallService
+    vehicles: VehicleRecorder
     tokens: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -127,6 +129,7 @@ class Running:
     audit: AuditLog
     changes: ChangeFeed
     calls: CallService
+    vehicles: VehicleRecorder
 
     async def stop(self) -> None:
         self.server.should_exit = True
@@ -142,6 +145,7 @@ class Running:
             settings,
             self.changes,
             self.calls,
+            self.vehicles,
         )
 
 
@@ -162,12 +166,16 @@ async def start_centre(settings: Settings, store: SQLiteStore, port: int = 0) ->
         state.audit,
         state.changes,
         state.calls,
+        state.vehicles,
     )
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, port=0, command_timeout_s=3.0, heartbeat=TEST_POLICY)
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """The test settings, changed by the test's indirect parameter when it has one."""
+    changed: dict[str, Any] = getattr(request, "param", {})
+    base = Settings(data_dir=tmp_path, port=0, command_timeout_s=3.0, heartbeat=TEST_POLICY)
+    return replace(base, **changed)
 
 
 @pytest.fixture

@@ -1,0 +1,49 @@
+"""A vehicle event as the centre keeps it, and as it reads it back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from console.stays.records import StayChange, StayState
+from gates.vocabulary import Direction, PlateColour
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleEvent:
+    """One car passing a lane: the camera's read as the lane sent it, where, and the
+    snapshot's file (a path under the data directory; None once retention removed it)."""
+
+    event_id: str  # the lane's: a repeat sent after a reconnect is this event again
+    lane: str
+    car_park: str
+    direction: Direction
+    at: datetime  # the lane's time of the read
+    received_at: datetime  # the centre's: which day's snapshots hold its picture
+    plate: str  # as the camera read it, right or wrong; empty when it read none
+    plate_colour: PlateColour
+    confidence: float
+    box: tuple[int, int, int, int]
+    snapshot: str | None
+    corrected_plate: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What recording an event did: ``new`` is False for an event id already kept (and
+    then nothing changed); ``stay_id`` is the stay it opened, closed or made."""
+
+    event_id: str
+    new: bool
+    change: StayChange
+    stay_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleRecord:
+    """A kept event with what it did to the stays and that stay's state now."""
+
+    event: VehicleEvent
+    change: StayChange
+    stay_id: int | None
+    stay_state: StayState | None
