@@ -20,7 +20,8 @@ from tests.conftest import TEST_POLICY, Centre
 from tests.desks import desk
 from tests.test_api import refuse_ledger_inserts
 from tests.test_calls import centre_with
-from tests.test_stickers import BASE, qr_url, token_of
+from tests.test_sticker_print import qr_url
+from tests.test_stickers import BASE, token_of
 
 STICKER = "/api/lanes/P1-OUT/sticker"
 

@@ -5,17 +5,13 @@ replaced sticker as soon as the command has run."""
 from __future__ import annotations
 
 import asyncio
-import io
 import re
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import closing
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
-from PIL import Image
 
 from console.errors import NotFound
 from console.models import ChangeKind, Direction, LaneRecord
@@ -27,6 +23,7 @@ from console.sticker_token import Refusal, StickerClaim, StickerRefused
 from console.stickers import Issuer, check_sticker, print_sticker, sticker_key
 from tests.conftest import Centre, LaneFactory
 from tests.test_cli import seat
+from tests.test_sticker_print import qr_url
 
 BASE = "https://seat.example.com"
 KEY_HEX = "00112233445566778899aabbccddeeff" * 2
@@ -38,12 +35,6 @@ async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
     opened = await SQLiteStore.open(tmp_path / "seat.db")
     yield opened
     await opened.close()
-
-
-def qr_url(picture: bytes) -> str:
-    text: str = cv2.QRCodeDetector().detectAndDecode(np.array(Image.open(io.BytesIO(picture))))[0]
-    assert text, "no QR code could be read"
-    return text
 
 
 def token_of(url: str) -> str:

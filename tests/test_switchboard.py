@@ -8,17 +8,17 @@ import itertools
 import pytest
 
 from gates.protocol import Media
-from media.centre.actions import HearAgent
-from media.centre.switchboard import (
+from media.centre.actions import (
     Announce,
     AskKeyframe,
     Burst,
     CloseUpstream,
     CloseViewer,
+    HearAgent,
     Notify,
     Speak,
-    Switchboard,
 )
+from media.centre.switchboard import Switchboard
 from media.centre.viewing import (
     FloorChanged,
     StreamChanged,

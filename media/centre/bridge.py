@@ -11,9 +11,10 @@ the caller's voice and the agent's are routed between it and the agent's viewers
 that lane (the switchboard says how). A supervisor listening in hears both sides of a
 call: the agent's packets go on to a second audio track of their viewer.
 
-Every rule lives in ``media.centre.switchboard.Switchboard``; this is its driver: it feeds the
-switchboard what the sockets, the peer connections and the clock say, and carries out
-what the switchboard returns.
+Every rule lives behind ``media.centre.switchboard.Switchboard`` (one lane's feed in
+``media.centre.feed``, who hears whom in ``media.centre.voices``); this is its driver: it
+feeds the switchboard what the sockets, the peer connections and the clock say, and
+carries out what the switchboard returns.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ at the lane whose sticker placed it, held by the agent who answered it (nobody u
 then), with the phone's peer connection once it has offered its voice.
 
 Pure values and lookups; the routing they imply (the caller's voice to the holder's
-viewers of the lane, the holder's speech to the caller) is the switchboard's.
+viewers of the lane, the holder's speech to the caller) is ``media.centre.voices``'.
 """
 
 from __future__ import annotations

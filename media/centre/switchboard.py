@@ -6,7 +6,8 @@ intercom floor, and the times that run out.
 carries out the actions it returns (``media.centre.actions``): tell a lane what to
 stream, ask it for a keyframe, pass a voice on, close a media connection, a viewer or a
 phone, announce a change.
-Nothing here awaits, so every rule below is tested with literals and no sockets.
+Nothing here awaits, so every rule (here, in ``media.centre.feed`` and in
+``media.centre.voices``) is tested with literals and no sockets.
 
 Times that run out (``deadline`` is the next, ``expire(now)`` acts on those passed):
 
@@ -17,99 +18,34 @@ Times that run out (``deadline`` is the next, ``expire(now)`` acts on those pass
 * a keyframe wanted within ``keyframe_interval_s`` of the last request is asked for
   when that interval is up, not dropped.
 
-The floor: one voice at a lane. A talking viewer takes it when it is free, or when it
-was reserved for its user; ``reserve`` holds it for a user before any viewer exists
-(an agent a call is routed to), until ``release``.
-
-Phone calls (the help page): each call is a *line* at the lane whose sticker placed it
-(``media.centre.lines``), held by the agent who answered it. While an agent holds a
-line, their viewers of that lane carry the caller's voice *instead of* the lane's
-microphone (``HearPhone``; the lane's sound is not sent to them, nor asked of the lane
-for them), and their talking viewers' speech goes to the caller's phone
-(``SpeakToPhone``) instead of the lane's speaker, without taking the lane's floor: the
-lane's intercom stays free for a lane call at the same lane. They still see the lane's
-camera. A holder with no viewer of the lane open yet hears nothing of the caller until
-they open one, and may open one while the lane is offline (no picture, the caller's
-voice). The caller's voice before an answer goes nowhere.
-
-Listening in (a supervisor's quality monitoring): a *listener* is a viewer that carries
-sound without talking, whose user takes no part in a call at the lane (neither the
-floor's holder nor a phone call's). A listener hears both sides, on two tracks: the
-customer on the first, the agent on the second (``HearAgent``, the agent's Opus packets
-as they come, on one clock per lane; the browser plays both, nothing is mixed here).
-While an agent holds a phone call at the lane (the first, if several), its listeners
-hear that call: the caller in place of the lane's microphone and the holder's speech
-(and may listen while the lane is offline, as its holder may watch); otherwise the
-lane's microphone (the driver) and the floor holder's speech. A holder is never a
-listener, so no agent hears their own voice come back.
+One lane's feed and its intercom floor are ``media.centre.feed``; who hears whom (the
+lane's microphone, an agent's speech, a phone caller's voice; listening in) is
+``media.centre.voices``.
 """
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 from gates.protocol import Media
-from media.buffers import GopCache, Timeline
 from media.centre.actions import (
     Action,
     Announce,
-    AskKeyframe,
     Burst,
     ClosePhone,
     CloseUpstream,
     CloseViewer,
-    HearAgent,
-    HearPhone,
     Notify,
-    Speak,
-    SpeakToPhone,
     Upstream,
 )
-from media.centre.lines import Line, PhoneLines
-from media.centre.viewing import (
-    FloorChanged,
-    StreamChanged,
-    ViewerJoined,
-    ViewerLeft,
-    Viewing,
-)
-from media.errors import CallOver, IntercomBusy, LaneOffline
+from media.centre.feed import Feed
+from media.centre.lines import PhoneLines
+from media.centre.viewing import ViewerJoined, ViewerLeft, Viewing
+from media.centre.voices import Voices
+from media.errors import CallOver, LaneOffline
 from media.messages import CloseCode
-from media.units import AUDIO_CLOCK, VIDEO_CLOCK, Kind, MediaUnit
-
-# Opus packets from browsers are 20 ms; the lane's speaker needs a pts clock only.
-SPEECH_STEP = AUDIO_CLOCK // 50
-
-
-@dataclass(slots=True)
-class _Hold:
-    user: str
-    viewer: str | None  # the talking viewer speaking through it
-    reserved: bool  # held for the user until released, not only while a viewer talks
-
-
-@dataclass(slots=True)
-class _Feed:
-    lane: str
-    online: bool
-    stream: str | None = None
-    upstream: Upstream | None = None
-    asked: Media | None = None
-    hold: _Hold | None = None
-    viewers: dict[str, Viewing] = field(default_factory=dict)
-    joined: dict[str, float] = field(default_factory=dict)
-    gop: GopCache = field(default_factory=GopCache)
-    # A splice between upstreams leaves one frame's (15 fps) or one packet's gap.
-    video_time: Timeline = field(default_factory=lambda: Timeline(step=VIDEO_CLOCK // 15))
-    audio_time: Timeline = field(default_factory=lambda: Timeline(step=AUDIO_CLOCK // 50))
-    idle_until: float | None = None
-    keyframe_asked: float = -math.inf
-    keyframe_due: float | None = None
-    speech_seq: int = 0
-    heard_seq: int = 0  # the agent's packets sent to listeners so far
+from media.units import Kind, MediaUnit
 
 
 class Switchboard:
@@ -125,11 +61,12 @@ class Switchboard:
         self.connect_s = connect_s
         self.keyframe_interval_s = keyframe_interval_s
         self._new_stream = new_stream
-        self._feeds: dict[str, _Feed] = {}
+        self._feeds: dict[str, Feed] = {}
         self._pending: dict[str, Viewing] = {}  # admitted, answer not yet out
         self._lane_of: dict[str, str] = {}  # joined viewer -> lane
         self._connect_by: dict[str, float] = {}
         self._lines = PhoneLines()
+        self._voices = Voices(self._lines)
 
     # ------------------------------------------------------------- queries
 
@@ -150,7 +87,7 @@ class Switchboard:
             return ()
         if kind is Kind.VIDEO:
             return feed.viewers.keys()
-        return self._hearing_lane(feed)
+        return self._voices.lane_sound(feed)
 
     def streaming(self, lane: str) -> bool:
         """Whether the lane's media connection is up."""
@@ -186,7 +123,7 @@ class Switchboard:
         if not online and not on_phone and not hears_call:
             raise LaneOffline(f"lane {viewing.lane} is offline")
         feed = self._feed(viewing.lane, online)
-        actions = self._take_floor(feed, viewing) if viewing.talk and not on_phone else []
+        actions = feed.take_floor(viewing) if viewing.talk and not on_phone else []
         self._pending[viewing.id] = viewing
         return actions
 
@@ -213,7 +150,7 @@ class Switchboard:
         """The viewer is gone, however it ended (also one whose offer failed)."""
         pending = self._pending.pop(viewer_id, None)
         if pending is not None:
-            return self._drop_floor(self._feeds[pending.lane], viewer_id)
+            return self._feeds[pending.lane].drop_floor(viewer_id)
         lane = self._lane_of.pop(viewer_id, None)
         if lane is None:
             return []
@@ -222,7 +159,7 @@ class Switchboard:
         seconds = now - feed.joined.pop(viewer_id)
         self._connect_by.pop(viewer_id, None)
         actions: list[Action] = [Announce(ViewerLeft(viewing, seconds))]
-        actions += self._drop_floor(feed, viewer_id)
+        actions += feed.drop_floor(viewer_id)
         if feed.viewers:
             actions += self._ask(feed)
         elif feed.stream is not None:
@@ -234,52 +171,20 @@ class Switchboard:
     def reserve(self, lane: str, user: str) -> list[Action]:
         """Hold the lane's intercom for ``user`` until ``release``; raises
         ``IntercomBusy`` if another user holds it."""
-        feed = self._feed(lane, online=False)
-        if feed.hold is not None and feed.hold.user != user:
-            raise _busy(feed.hold.user, lane)
-        if feed.hold is not None:
-            feed.hold.reserved = True
-            return []
-        feed.hold = _Hold(user, viewer=None, reserved=True)
-        return [Announce(FloorChanged(lane, user))]
+        return self._feed(lane, online=False).reserve(user)
 
     def release(self, lane: str, user: str) -> list[Action]:
         """``user`` gives up the lane's intercom; a viewer talking through it is closed.
         Nothing happens if ``user`` does not hold it."""
         feed = self._feeds.get(lane)
-        if feed is None or feed.hold is None or feed.hold.user != user:
-            return []
-        talker, feed.hold = feed.hold.viewer, None
-        actions: list[Action] = [Announce(FloorChanged(lane, None))]
-        if talker is not None:
-            actions.insert(0, CloseViewer(talker, "the intercom was released"))
-        return actions
+        return [] if feed is None else feed.release(user)
 
     def speech(self, viewer_id: str, packet: bytes, captured: float) -> list[Action]:
-        """A talking viewer's Opus packet: on to the caller if its user holds a phone
-        call at the lane, else on to the lane if it holds the floor; and to the lane's
-        listeners when they hear that call."""
+        """A talking viewer's Opus packet, where ``Voices.speech`` says."""
         lane = self._lane_of.get(viewer_id)
-        feed = self._feeds[lane] if lane is not None else None
-        if feed is None:
+        if lane is None:
             return []
-        line = self._lines.held(feed.lane, feed.viewers[viewer_id].watcher.username)
-        if line is not None:
-            spoken = self._to_phone(line, packet, captured)
-            if line is self._lines.answered(feed.lane):
-                spoken += self._to_listeners(feed, packet, captured)
-            return spoken
-        if feed.hold is None or feed.hold.viewer != viewer_id:
-            return []
-        actions: list[Action] = []
-        if feed.upstream is not None:
-            feed.speech_seq += 1
-            seq = feed.speech_seq
-            unit = MediaUnit(Kind.AUDIO, seq, seq * SPEECH_STEP, captured, packet)
-            actions.append(Speak(feed.upstream, unit))
-        if self._lines.answered(feed.lane) is None:  # else its listeners hear a phone call
-            actions += self._to_listeners(feed, packet, captured)
-        return actions
+        return self._voices.speech(self._feeds[lane], viewer_id, packet, captured)
 
     # ------------------------------------------------------------- phone calls
 
@@ -317,66 +222,12 @@ class Switchboard:
         return []
 
     def phone_voice(self, phone: str, unit: MediaUnit) -> list[Action]:
-        """The caller's Opus packet: to every viewer of the lane that carries sound and
-        belongs to the agent who holds the call, and to the lane's listeners if theirs
-        is this call; nowhere before an answer."""
+        """The caller's Opus packet, where ``Voices.phone_voice`` says; nowhere from a
+        phone that no longer carries a call."""
         line = self._lines.of_phone(phone)
         if line is None:
             return []
-        heard = MediaUnit(Kind.AUDIO, unit.seq, line.heard.map(unit.pts), unit.captured, unit.data)
-        feed = self._feeds.get(line.lane)
-        if line.holder is None or feed is None:
-            return []
-        hearing = [
-            viewing.id
-            for viewing in feed.viewers.values()
-            if viewing.listen and viewing.watcher.username == line.holder
-        ]
-        if line is self._lines.answered(line.lane):
-            hearing += self._listeners(feed)
-        return [HearPhone(viewer, heard) for viewer in hearing]
-
-    def _to_phone(self, line: Line, packet: bytes, captured: float) -> list[Action]:
-        if line.phone is None:
-            return []
-        line.spoken += 1
-        unit = MediaUnit(Kind.AUDIO, line.spoken, line.spoken * SPEECH_STEP, captured, packet)
-        return [SpeakToPhone(line.phone, unit)]
-
-    def _to_listeners(self, feed: _Feed, packet: bytes, captured: float) -> list[Action]:
-        listeners = self._listeners(feed)
-        if not listeners:
-            return []
-        feed.heard_seq += 1
-        seq = feed.heard_seq
-        unit = MediaUnit(Kind.AUDIO, seq, seq * SPEECH_STEP, captured, packet)
-        return [HearAgent(viewer, unit) for viewer in listeners]
-
-    def _listeners(self, feed: _Feed) -> list[str]:
-        """The viewers listening in on the lane's calls: with sound, without a
-        microphone, of nobody who takes part in a call there."""
-        taking_part = self._lines.holders(feed.lane)
-        if feed.hold is not None:
-            taking_part.add(feed.hold.user)
-        return [
-            viewing.id
-            for viewing in feed.viewers.values()
-            if viewing.listen and not viewing.talk and viewing.watcher.username not in taking_part
-        ]
-
-    def _hearing_lane(self, feed: _Feed) -> list[str]:
-        """The viewers that carry the lane's microphone."""
-        on_phone = self._lines.holders(feed.lane)
-        listening = set()
-        if self._lines.answered(feed.lane) is not None:  # they hear the caller instead
-            listening = set(self._listeners(feed))
-        return [
-            viewing.id
-            for viewing in feed.viewers.values()
-            if viewing.listen
-            and viewing.watcher.username not in on_phone
-            and viewing.id not in listening
-        ]
+        return self._voices.phone_voice(line, self._feeds.get(line.lane), unit)
 
     # ------------------------------------------------------------- the lane
 
@@ -396,49 +247,23 @@ class Switchboard:
         feed = self._feeds.get(lane)
         if feed is None or feed.stream != stream:
             return [CloseUpstream(upstream, CloseCode.NOT_WANTED, "no such stream is wanted")]
-        previous, feed.upstream = feed.upstream, upstream
-        feed.video_time.restart()
-        feed.audio_time.restart()
-        feed.gop.clear()
-        if previous is not None:
-            reason = "replaced by a newer media connection"
-            return [CloseUpstream(previous, CloseCode.REPLACED, reason)]
-        return [Announce(StreamChanged(lane, True))]
+        return feed.open_upstream(upstream)
 
     def upstream_closed(self, lane: str, upstream: Upstream) -> list[Action]:
         feed = self._feeds.get(lane)
-        if feed is None or feed.upstream != upstream:
-            return []  # replaced or refused: the lane's stream goes on
-        feed.upstream = None
-        return [Announce(StreamChanged(lane, False))]
+        return [] if feed is None else feed.close_upstream(upstream)
 
     def take(self, lane: str, upstream: Upstream, unit: MediaUnit) -> MediaUnit | None:
-        """A unit from the lane, on the lane's one continuous clock, for every viewer;
-        None from a media connection that is no longer the lane's."""
+        """A unit from the lane for every viewer (``Feed.take``); None from a media
+        connection that is no longer the lane's."""
         feed = self._feeds.get(lane)
-        if feed is None or feed.upstream != upstream:
-            return None
-        timeline = feed.video_time if unit.kind is Kind.VIDEO else feed.audio_time
-        unit = MediaUnit(
-            unit.kind, unit.seq, timeline.map(unit.pts), unit.captured, unit.data, unit.keyframe
-        )
-        if unit.kind is Kind.VIDEO:
-            feed.gop.add(unit)
-        return unit
+        return None if feed is None else feed.take(upstream, unit)
 
     def keyframe_wanted(self, lane: str, now: float) -> list[Action]:
-        """A viewer cannot decode until the next keyframe. The lane is asked at most
-        once per ``keyframe_interval_s``; a request within it is asked when it ends."""
+        """A viewer cannot decode until the next keyframe: the lane is asked at most
+        once per ``keyframe_interval_s`` (``Feed.want_keyframe``)."""
         feed = self._feeds.get(lane)
-        if feed is None or feed.upstream is None:
-            return []  # a new media connection starts at a keyframe anyway
-        if now - feed.keyframe_asked >= self.keyframe_interval_s:
-            feed.keyframe_asked = now
-            feed.keyframe_due = None
-            return [AskKeyframe(feed.upstream)]
-        if feed.keyframe_due is None:
-            feed.keyframe_due = feed.keyframe_asked + self.keyframe_interval_s
-        return []
+        return [] if feed is None else feed.want_keyframe(now, self.keyframe_interval_s)
 
     # ------------------------------------------------------------- time
 
@@ -452,29 +277,30 @@ class Switchboard:
         for feed in self._feeds.values():
             if feed.keyframe_due is not None and feed.keyframe_due <= now:
                 feed.keyframe_due = None
-                actions += self.keyframe_wanted(feed.lane, now)
+                actions += feed.want_keyframe(now, self.keyframe_interval_s)
             if feed.idle_until is not None and feed.idle_until <= now:
-                actions += self._stop(feed)
+                actions += feed.stop()
         return actions
 
     # ------------------------------------------------------------- helpers
 
-    def _some(self, lane: str) -> list[_Feed]:
+    def _some(self, lane: str) -> list[Feed]:
         return [self._feeds[lane]] if lane in self._feeds else []
 
-    def _feed(self, lane: str, online: bool) -> _Feed:
+    def _feed(self, lane: str, online: bool) -> Feed:
         feed = self._feeds.get(lane)
         if feed is None:
-            feed = self._feeds[lane] = _Feed(lane, online)
+            feed = self._feeds[lane] = Feed(lane, online)
         elif online:
             feed.online = True
         return feed
 
-    def _ask(self, feed: _Feed) -> list[Action]:
+    def _ask(self, feed: Feed) -> list[Action]:
         """Tell the lane what to stream, when that changed and it can hear it."""
         if feed.stream is None:
             feed.stream = self._new_stream()
-        wanted = Media(feed.stream, video=bool(feed.viewers), audio=bool(self._hearing_lane(feed)))
+        audio = bool(self._voices.lane_sound(feed))
+        wanted = Media(feed.stream, video=bool(feed.viewers), audio=audio)
         if wanted == feed.asked or not feed.online:
             return []
         feed.asked = wanted
@@ -484,40 +310,3 @@ class Switchboard:
         """Who hears the lane's sound changed: the lane is told if someone watches."""
         feed = self._feeds.get(lane)
         return self._ask(feed) if feed is not None and feed.viewers else []
-
-    def _stop(self, feed: _Feed) -> list[Action]:
-        """Nobody watched for the grace time: the lane stops and hangs up."""
-        assert feed.stream is not None
-        actions: list[Action] = [Notify(feed.lane, Media(feed.stream, video=False, audio=False))]
-        if feed.upstream is not None:
-            actions.append(CloseUpstream(feed.upstream, CloseCode.NOT_WANTED, "nobody is watching"))
-            actions.append(Announce(StreamChanged(feed.lane, False)))
-        feed.stream = feed.asked = feed.upstream = None
-        feed.idle_until = feed.keyframe_due = None
-        feed.gop.clear()
-        return actions
-
-    def _take_floor(self, feed: _Feed, viewing: Viewing) -> list[Action]:
-        user = viewing.watcher.username
-        hold = feed.hold
-        if hold is None:
-            feed.hold = _Hold(user, viewer=viewing.id, reserved=False)
-            return [Announce(FloorChanged(feed.lane, user))]
-        if hold.user == user and hold.viewer is None:
-            hold.viewer = viewing.id  # reserved for this user
-            return []
-        raise _busy(hold.user, feed.lane)
-
-    def _drop_floor(self, feed: _Feed, viewer_id: str) -> list[Action]:
-        hold = feed.hold
-        if hold is None or hold.viewer != viewer_id:
-            return []
-        if hold.reserved:
-            hold.viewer = None
-            return []
-        feed.hold = None
-        return [Announce(FloorChanged(feed.lane, None))]
-
-
-def _busy(holder: str, lane: str) -> IntercomBusy:
-    return IntercomBusy(f"{holder} is on the intercom of lane {lane}", holder=holder)
