@@ -8,9 +8,9 @@ and it ends left of where the lowered arm's tip reaches. A display changes only 
 command arrives, so the scene draws it once per change (a 512-character link takes segno
 tens of milliseconds to encode) and copies it into each frame.
 
-The QR code is drawn as a phone needs it (ISO/IEC 18004): every module a whole number of
-pixels, dark on a lit background, with the 4-module quiet zone. Error correction M at
-least: a screen has no dirt, but the picture reaches the agent through a lossy encoder.
+The QR code is drawn as a phone needs it (``gates.qrcodes``): every module a whole number
+of pixels, dark on a lit background, with the 4-module quiet zone. Error correction M: a
+screen has no dirt, but the picture reaches the agent through a lossy encoder.
 A 512-character link is 89 modules a side and gets 3 pixels a module in a 1280x720 frame;
 in a frame too small for one pixel a module it is shrunk, blurred as a camera would
 show a code it cannot resolve.
@@ -23,15 +23,14 @@ from typing import Final
 
 import cv2
 import numpy as np
-import segno
 from PIL import Image as PilImage
 from PIL import ImageDraw
 
 from gates.fonts import CjkFont, face
 from gates.lane.sim import DISPLAY_SIZE
 from gates.lane.snapshot import BGR, Image, Panel, paint_mask, squeeze
+from gates.qrcodes import qr_modules, whole_pixels
 
-QUIET_MODULES: Final = 4
 _BOARD: Final[BGR] = (24, 22, 20)  # unlit LEDs
 _BEZEL: Final[BGR] = (70, 70, 72)
 _AMBER: Final[BGR] = (0, 176, 255)
@@ -149,14 +148,10 @@ def _hershey_line(text: str, size: int) -> Image:
 
 def _qr_image(url: str, side: int) -> Image:
     """The QR code of ``url`` with its quiet zone, at most ``side`` pixels square."""
-    matrix = segno.make_qr(url, error="m").matrix
-    total = len(matrix) + 2 * QUIET_MODULES
-    modules = np.array(matrix, dtype=bool)
-    field = np.zeros((total, total), bool)
-    field[QUIET_MODULES:-QUIET_MODULES, QUIET_MODULES:-QUIET_MODULES] = modules
-    scale = side // total
+    modules = qr_modules(url, "m")
+    scale = side // len(modules)
     colours = np.array([_LIT, _DARK], np.uint8)
-    small = colours[field.astype(np.uint8)]
     if scale >= 1:
-        return np.asarray(np.repeat(np.repeat(small, scale, axis=0), scale, axis=1), np.uint8)
+        return np.asarray(colours[whole_pixels(modules, scale).astype(np.uint8)], np.uint8)
+    small = colours[modules.astype(np.uint8)]
     return np.asarray(cv2.resize(small, (side, side), interpolation=cv2.INTER_AREA), np.uint8)
