@@ -5,8 +5,7 @@ function of the panel's size, what it shows and the font.
 
 The panel stands nearer the camera than a car at the barrier, so it is drawn over the car,
 and it ends left of where the lowered arm's tip reaches. A display changes only when a
-command arrives, so the scene draws it once per change (a 512-character link takes segno
-tens of milliseconds to encode) and copies it into each frame.
+command arrives, so the scene draws it once per change and copies it into each frame.
 
 The QR code is drawn as a phone needs it (``gates.qrcodes``): every module a whole number
 of pixels, dark on a lit background, with the 4-module quiet zone. Error correction M: a

@@ -10,7 +10,9 @@ and burnt in as a machine-readable stamp (``media.lane.stamp``) for measuring fr
 Rendering a 720p frame must leave room for the encoder within a 15 fps budget: what never
 moves is drawn once, and each frame copies it and draws only the car and the arm. The
 lane's LED display (``media.lane.panel``) changes only when a command changes what the
-view says it shows: it is drawn once per change and copied in.
+view says it shows: it is drawn once per change and copied in. The frame a new QR code
+first shows in can miss its slot (segno takes ~40 ms to encode a 512-character link), and
+the camera skips that slot as it does any it falls behind on.
 """
 
 from __future__ import annotations
