@@ -62,8 +62,9 @@ class PanelLayout:
 
 def panel_layout(size: tuple[int, int], top: int) -> PanelLayout:
     """The panel of a ``size`` (width, height) frame whose top ``top`` pixels and the
-    overlay's two lines under them are kept clear. Its right edge stays left of a
-    quarter of the width plus a bit, where the lowered arm's tip ends (0.26 of it)."""
+    overlay's two lines under them are kept clear. Its right edge, at 0.255 of the
+    width, stays left of the lowered arm's tip (0.263: an arm 0.62 of the width long
+    from its pivot at 0.883), and its foot above 0.95 of the height."""
     width, height = size
     x = round(width * 0.01)
     y = top + round(height * 0.13)
