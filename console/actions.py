@@ -20,12 +20,12 @@ from typing import Any
 
 from gates.centre.commands import Outcome, Resolved
 from gates.centre.hub import LaneHub
-from gates.protocol import Display, DisplaySize, OpenGate
+from gates.protocol import MAX_DISPLAY_QR, Display, DisplaySize, OpenGate
 from gates.textrules import visible
 
 from .audit import AuditLog
 from .errors import BadRequest, StoreError
-from .fields import json_object, note_field, text_field
+from .fields import json_object, note_field, text_field, url_field
 from .ledger import AuditAction, AuditRecord
 from .models import LaneRecord, User
 
@@ -55,6 +55,7 @@ class OpenRequest:
 @dataclass(frozen=True, slots=True)
 class DisplayRequest:
     lines: tuple[str, ...]
+    qr: str | None = None  # a payment link the display shows as a QR code
 
 
 def parse_open(body: object) -> OpenRequest:
@@ -72,8 +73,11 @@ def parse_open(body: object) -> OpenRequest:
 
 def parse_display(body: object, size: DisplaySize) -> DisplayRequest:
     """``size`` is what the lane's display shows: more is refused here, before anything
-    is ledgered or sent, rather than refused by the lane after the fact."""
-    lines = json_object(body).get("lines")
+    is ledgered or sent, rather than refused by the lane after the fact. ``qr``, when
+    given, follows the lane link's rules for it, so the lane never refuses it as
+    malformed."""
+    fields = json_object(body)
+    lines = fields.get("lines")
     if not isinstance(lines, list) or not lines or not all(isinstance(s, str) for s in lines):
         raise BadRequest("bad_request", "lines must be a non-empty list of strings")
     if not size.fits(lines):
@@ -83,7 +87,8 @@ def parse_display(body: object, size: DisplaySize) -> DisplayRequest:
         )
     numbered = {f"line {n}": line for n, line in enumerate(lines, 1)}
     return DisplayRequest(
-        tuple(text_field(numbered, name, max_len=size.chars) for name in numbered)
+        tuple(text_field(numbered, name, max_len=size.chars) for name in numbered),
+        url_field(fields, "qr", max_len=MAX_DISPLAY_QR),
     )
 
 
@@ -200,7 +205,10 @@ class Actions:
     async def display(
         self, actor: Actor, lane: LaneRecord, request: DisplayRequest
     ) -> ActionResult:
-        command = Display(command_id=uuid.uuid4().hex, lines=request.lines)
+        command = Display(command_id=uuid.uuid4().hex, lines=request.lines, qr=request.qr)
+        detail: dict[str, Any] = {"lines": list(request.lines)}
+        if request.qr is not None:
+            detail["qr"] = request.qr
         resolved = await self._detached(
             lambda: self._audited(
                 actor,
@@ -209,7 +217,7 @@ class Actions:
                 (AuditAction.DISPLAY_REQUESTED, AuditAction.DISPLAY_OUTCOME),
                 lambda: self.hub.command(lane.id, command, self.timeout_s),
                 reason=None,
-                detail={"lines": list(request.lines)},
+                detail=detail,
             )
         )
         return ActionResult(resolved)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from gates.plates import PLATE_MAX, PlateCheck, check, normalise
-from gates.textrules import TextError, check_text
+from gates.textrules import TextError, check_text, check_url
 
 from .errors import BadRequest
 
@@ -43,6 +43,18 @@ def text_field(
         raise BadRequest(code, f"{name!r} is limited to {max_len} characters")
     try:
         return check_text(value, max_len=max_len, multiline=multiline)
+    except TextError as exc:
+        raise BadRequest("bad_request", f"{name!r} {exc}") from None
+
+
+def url_field(fields: dict[str, Any], name: str, *, max_len: int) -> str | None:
+    """The optional URL ``fields[name]``: an absolute ``http://`` or ``https://`` URL of
+    at most ``max_len`` characters of text (``gates.textrules.check_url``), or None when
+    missing or null, as every optional field here."""
+    if fields.get(name) is None:
+        return None
+    try:
+        return check_url(text_field(fields, name, max_len=max_len), max_len=max_len)
     except TextError as exc:
         raise BadRequest("bad_request", f"{name!r} {exc}") from None
 

@@ -18,10 +18,11 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import segno
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from gates.fonts import FONT_PACKAGE, CjkFont, face, first_drawing, system_candidates
+from gates.qrcodes import QUIET_MODULES, qr_modules, whole_pixels
 
 from .errors import NotConfigured
 
@@ -36,7 +37,6 @@ def mm(length: float) -> int:
 PAGE = (mm(105), mm(148))  # A6, portrait
 MARGIN = mm(6)
 QR_SIDE = mm(60)  # the least: modules are whole pixels, so it comes out a little larger
-QUIET_MODULES = 4  # the white border the QR standard asks for
 TEXT_WIDTH = PAGE[0] - 2 * MARGIN
 
 HEADLINE = "需要帮助？"
@@ -129,19 +129,11 @@ def draw_sticker(sticker: Sticker, font: CjkFont) -> Image.Image:
 
 def _qr_image(url: str) -> Image.Image:
     """The QR code with its quiet zone, each module a whole number of pixels."""
-    matrix = segno.make_qr(url, error="q", boost_error=False).matrix
-    modules = len(matrix)
-    scale = math.ceil(QR_SIDE / modules)
-    if (modules + 2 * QUIET_MODULES) * scale > PAGE[0]:
+    modules = qr_modules(url, "q")
+    scale = math.ceil(QR_SIDE / (len(modules) - 2 * QUIET_MODULES))
+    if len(modules) * scale > PAGE[0]:
         raise ValueError(f"the URL is too long for a sticker's QR code: {len(url)} characters")
-    small = Image.frombytes(
-        "L", (modules, modules), bytes(0 if dark else 255 for row in matrix for dark in row)
-    )
-    code = small.resize((modules * scale, modules * scale), Image.Resampling.NEAREST)
-    side = (modules + 2 * QUIET_MODULES) * scale
-    framed = Image.new("L", (side, side), 255)
-    framed.paste(code, (QUIET_MODULES * scale, QUIET_MODULES * scale))
-    return framed
+    return Image.fromarray(np.where(whole_pixels(modules, scale), 0, 255).astype(np.uint8), "L")
 
 
 def _lines(

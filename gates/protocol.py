@@ -22,7 +22,7 @@ from gates.plates import PLATE_MAX
 from gates.vocabulary import GateState, PlateColour
 
 from .errors import Malformed
-from .textrules import TextError, check_text, is_ident
+from .textrules import TextError, check_text, check_url, is_ident
 from .wire import (
     Fields,
     Message,
@@ -43,6 +43,9 @@ LINK_PATH = "/link"
 MAX_MESSAGE_BYTES = 1 << 20
 MAX_DISPLAY_LINES = 8
 MAX_DISPLAY_LINE = 64
+# A payment link is a few dozen characters; 512 still fits a QR code a panel shows
+# whole (version 18 at error correction M, 89 modules a side).
+MAX_DISPLAY_QR = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,12 +321,21 @@ class OpenGate(Message):
 
 @dataclass(frozen=True, slots=True)
 class Display(Message):
+    """Text for the lane's display and, optionally, a QR code of ``qr`` (a payment
+    link) beside it. ``qr`` is left out of the message when None, so a lane written
+    before it reads the same message as ever; one that predates it ignores the field
+    and shows only the lines. Sent, it must be a URL: ``null`` is malformed."""
+
     TYPE: ClassVar[str] = "display"
     command_id: str
     lines: tuple[str, ...]
+    qr: str | None = None
 
     def fields(self) -> dict[str, Any]:
-        return {"command_id": self.command_id, "lines": list(self.lines)}
+        fields: dict[str, Any] = {"command_id": self.command_id, "lines": list(self.lines)}
+        if self.qr is not None:
+            fields["qr"] = self.qr
+        return fields
 
     @classmethod
     def from_fields(cls, fields: Fields) -> Display:
@@ -338,7 +350,13 @@ class Display(Message):
                 check_text(line, max_len=MAX_DISPLAY_LINE)
             except TextError as exc:
                 raise Malformed(f"field 'lines': line {number} {exc}") from None
-        return cls(command_id=ident(fields, "command_id"), lines=tuple(lines))
+        qr = field(fields, "qr", str, default=None)
+        if qr is not None:
+            try:
+                check_url(qr, max_len=MAX_DISPLAY_QR)
+            except TextError as exc:
+                raise Malformed(f"field 'qr' {exc}") from None
+        return cls(command_id=ident(fields, "command_id"), lines=tuple(lines), qr=qr)
 
 
 @dataclass(frozen=True, slots=True)

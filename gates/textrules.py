@@ -14,6 +14,7 @@ import json
 import re
 import unicodedata
 from typing import Any
+from urllib.parse import urlsplit
 
 # A lone surrogate arrives either as a JSON escape (\uD800-\uDFFF) or, from a caller
 # that built the string itself, as the code point. Valid pairs also match; the walk
@@ -112,6 +113,26 @@ def check_text(value: str, *, max_len: int, multiline: bool = False) -> str:
             f"holds the bidirectional control U+{ord(found.group()):04X},"
             " which makes text show other than it reads"
         )
+    return value
+
+
+def check_url(value: str, *, max_len: int) -> str:
+    """``value`` if it is text by :func:`check_text` and an absolute ``http://`` or
+    ``https://`` URL naming a host, without spaces; raises ``TextError``. Only those two
+    schemes: a phone that scans ``javascript:`` or ``file:`` from a lane's display must
+    not be made to run or open it, and a space ends a URL for most scanners."""
+    check_text(value, max_len=max_len)
+    if any(char.isspace() for char in value):
+        raise TextError("is not a URL: it holds a space")
+    try:
+        parts = urlsplit(value)
+        host, _ = parts.hostname, parts.port  # the port raises when out of range
+    except ValueError as exc:
+        raise TextError(f"is not a URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not value.lower().startswith(parts.scheme + "://"):
+        raise TextError("is not an http:// or https:// URL")
+    if not host:
+        raise TextError("is not a URL: it names no host")
     return value
 
 

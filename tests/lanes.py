@@ -19,6 +19,8 @@ class ScriptedDriver:
     def __init__(self) -> None:
         self.opens = 0
         self.shown: tuple[str, ...] = ()
+        self.qr: str | None = None  # the QR code shown beside the lines
+        self.draws_qr = True  # False: a text-only display, which refuses a QR code
         self.refuse: str | None = None
         # While set and not released, a lift blocks: a command caught mid-execution.
         self.hold: asyncio.Event | None = None
@@ -45,10 +47,12 @@ class ScriptedDriver:
         self.emit(GateChanged(GateState.UP))
         self.lifted.set()
 
-    async def display(self, lines: tuple[str, ...]) -> None:
+    async def display(self, lines: tuple[str, ...], qr: str | None = None) -> None:
         if self.refuse:
             raise DriverRefused(self.refuse)
-        self.shown = lines
+        if qr is not None and not self.draws_qr:
+            raise DriverRefused("display_no_qr")
+        self.shown, self.qr = lines, qr
 
 
 AT = datetime(2026, 11, 23, 11, 32, 4, 123000, tzinfo=UTC)

@@ -337,6 +337,95 @@ async def test_display_that_fits_the_lanes_display_is_sent(
     assert lane.driver.shown == tuple(lines)
 
 
+PAY = "https://pay.example.cn/o/8f2a?lane=P1-OUT&fen=1000"
+
+
+async def ledgered_display(centre: Centre) -> dict[str, object]:
+    """The detail of the last display request in the ledger."""
+    details = [
+        dict(entry.detail)
+        async for entry in centre.store.iter_audit()
+        if entry.action is AuditAction.DISPLAY_REQUESTED
+    ]
+    return details[-1]
+
+
+async def test_display_with_a_qr_shows_it_on_the_lane_and_ledgers_it(
+    staffed: Centre, lanes: LaneFactory
+) -> None:
+    """The payment link reaches the lane's display with the lines, and the ledger's
+    request names it."""
+    lane = await lanes("P1-OUT")
+    body = {"lines": ["请扫码缴费", "粤B12345"], "qr": PAY}
+    async with staffed.client("alice") as client:
+        response = await client.post("/api/lanes/P1-OUT/display", json=body)
+    assert response.json()["outcome"] == "done"
+    assert (lane.driver.shown, lane.driver.qr) == (("请扫码缴费", "粤B12345"), PAY)
+    ledgered = await ledgered_display(staffed)
+    assert (ledgered["lines"], ledgered["qr"]) == (["请扫码缴费", "粤B12345"], PAY)
+
+
+async def test_display_with_a_null_qr_shows_the_lines_alone(
+    staffed: Centre, lanes: LaneFactory
+) -> None:
+    """Null is no QR code, as for every optional field of the API; the ledger names none."""
+    lane = await lanes("P1-OUT")
+    async with staffed.client("alice") as client:
+        response = await client.post(
+            "/api/lanes/P1-OUT/display", json={"lines": ["欢迎光临"], "qr": None}
+        )
+    assert response.json()["outcome"] == "done"
+    assert (lane.driver.shown, lane.driver.qr) == (("欢迎光临",), None)
+    assert "qr" not in await ledgered_display(staffed)
+
+
+@pytest.mark.parametrize(
+    ("qr", "words"),
+    [
+        ("https://a.cn/" + "x" * 500, "limited to 512 characters"),
+        ("pay.example.cn/o/8f2a", "is not an http:// or https:// URL"),
+        ("javascript:alert(1)", "is not an http:// or https:// URL"),
+        ("", "is not an http:// or https:// URL"),
+        ("https://", "names no host"),
+        ("https://a.cn/o 8f2a", "holds a space"),
+        ("https://a.cn/\x1b[2J", "holds the control character U+001B"),
+        ("https://a.cn/\u202eabc", "holds the bidirectional control U+202E"),
+        (7, "must be a string"),
+        ([PAY], "must be a string"),
+    ],
+)
+async def test_bad_display_qr_is_refused_and_nothing_is_sent_or_ledgered(
+    staffed: Centre, lanes: LaneFactory, qr: object, words: str
+) -> None:
+    """A QR link the lane link would call malformed is a 400 naming the field; the lane
+    shows nothing and the ledger has no request."""
+    lane = await lanes("P1-OUT")
+    async with staffed.client("alice") as client:
+        response = await client.post(
+            "/api/lanes/P1-OUT/display", json={"lines": ["请扫码缴费"], "qr": qr}
+        )
+    assert (response.status_code, response.json()["error"]) == (400, "bad_request")
+    assert response.json()["detail"].startswith("'qr' ") and words in response.json()["detail"]
+    assert (lane.driver.shown, lane.driver.qr) == ((), None)
+    assert await actions_in_ledger(staffed) == [AuditAction.LOGIN]
+
+
+async def test_a_display_that_draws_no_qr_refuses_it_rather_than_show_lines_alone(
+    staffed: Centre, lanes: LaneFactory
+) -> None:
+    """A text-only panel refuses ``display_no_qr``: the agent is told, and the driver is
+    not left without the code with lines telling them to scan it."""
+    lane = await lanes("P1-OUT")
+    lane.driver.draws_qr = False
+    async with staffed.client("alice") as client:
+        response = await client.post(
+            "/api/lanes/P1-OUT/display", json={"lines": ["请扫码缴费"], "qr": PAY}
+        )
+    assert response.json()["outcome"] == "refused"
+    assert response.json()["detail"] == "display_no_qr"
+    assert (lane.driver.shown, lane.driver.qr) == ((), None)
+
+
 async def test_snapshot_is_404_before_any_vehicle(staffed: Centre, lanes: LaneFactory) -> None:
     """No vehicle yet means no snapshot, said plainly."""
     await lanes("P1-OUT")

@@ -10,6 +10,7 @@ import pytest
 
 from gates.errors import LinkError, Malformed, TooLarge, UnknownType
 from gates.protocol import (
+    MAX_DISPLAY_QR,
     MAX_MESSAGE_BYTES,
     Ack,
     Call,
@@ -210,6 +211,7 @@ def test_centre_messages_round_trip() -> None:
         Welcome(lane="P1-IN", heartbeat_ms=5000),
         OpenGate(command_id="c1", reason="paid_not_lifted"),
         Display(command_id="c2", lines=("请缴费", "粤B12345")),
+        Display(command_id="c3", lines=("请扫码缴费",), qr="https://pay.example.cn/o/8f2a?lane=P1"),
     ):
         assert parse_centre_message(message.encode()) == message
 
@@ -235,6 +237,72 @@ def test_display_line_with_a_control_character_is_malformed() -> None:
     """An escape code would drive the LED panel instead of showing text."""
     raw = json.dumps({"type": "display", "command_id": "c1", "lines": ["ok", "\x1b[2J"]})
     with pytest.raises(Malformed, match="line 2 holds the control character"):
+        parse_centre_message(raw)
+
+
+PAY = "https://pay.example.cn/o/8f2a"
+
+
+def display_with_qr(qr: object) -> str:
+    return json.dumps({"type": "display", "command_id": "c1", "lines": ["请扫码"], "qr": qr})
+
+
+def test_display_carries_the_qr_it_names_and_leaves_it_out_without() -> None:
+    """The README's literal parses with its QR; a display without one encodes no ``qr``."""
+    raw = '{"type":"display","command_id":"c1","lines":["请扫码缴费"],"qr":"https://pay.example.cn/o/8f2a"}'
+    assert parse_centre_message(raw) == Display("c1", ("请扫码缴费",), qr=PAY)
+    plain = parse_centre_message('{"type":"display","command_id":"c1","lines":["x"]}')
+    assert plain == Display("c1", ("x",)) and plain.qr is None
+    assert "qr" not in json.loads(plain.encode())
+
+
+@pytest.mark.parametrize(
+    "qr",
+    [
+        "https://a.cn/" + "x" * (MAX_DISPLAY_QR - len("https://a.cn/")),
+        "HTTP://pay.example.cn:8080/o?a=1&b=2#x",
+        "https://支付.example.cn/订单/8f2a",
+    ],
+)
+def test_display_accepts_any_http_url_up_to_the_limit(qr: str) -> None:
+    """512 characters exactly, either scheme in any case, and non-ASCII text are URLs."""
+    assert parse_centre_message(display_with_qr(qr)) == Display("c1", ("请扫码",), qr=qr)
+
+
+@pytest.mark.parametrize(
+    ("qr", "words"),
+    [
+        ("https://a.cn/" + "x" * (MAX_DISPLAY_QR + 1 - len("https://a.cn/")), "longer than 512"),
+        ("pay.example.cn/o/8f2a", "is not an http"),
+        ("javascript:alert(1)", "is not an http"),
+        ("JavaScript://pay.example.cn/%0aalert(1)", "is not an http"),
+        ("file:///etc/passwd", "is not an http"),
+        ("https:/pay.example.cn", "is not an http"),
+        ("", "is not an http"),
+        ("https://", "names no host"),
+        ("https://:443/o", "names no host"),
+        ("https://[::1/o", "is not a URL: Invalid IPv6"),
+        ("https://a.cn:99999/", "is not a URL: Port out of range"),
+        ("https://a.cn/o 8f2a", "holds a space"),
+        ("https://a.cn/\x1b[2J", "holds the control character U\\+001B"),
+        ("https://a.cn/\n", "holds the control character U\\+000A"),
+        ("https://a.cn/\u202eabc", "holds the bidirectional control U\\+202E"),
+        (7, "must be str"),
+        (["https://a.cn/"], "must be str"),
+        (None, "must be str"),
+    ],
+)
+def test_display_with_a_qr_that_is_no_http_url_is_malformed(qr: object, words: str) -> None:
+    """Too long, not a URL, another scheme, control or bidi characters, a non-string or
+    null: each is malformed, naming the field and the rule."""
+    with pytest.raises(Malformed, match=f"^field 'qr' .*{words}"):
+        parse_centre_message(display_with_qr(qr))
+
+
+def test_display_with_a_lone_surrogate_in_its_qr_is_malformed() -> None:
+    """Refused before any field is read, as the same text anywhere in any message is."""
+    raw = display_with_qr("https://a.cn/").replace('a.cn/"', 'a.cn/\\ud800"')
+    with pytest.raises(Malformed, match="lone UTF-16 surrogate"):
         parse_centre_message(raw)
 
 

@@ -172,6 +172,31 @@ async def test_display_shows_lines() -> None:
     assert lane.shown == ("粤B12345", "请缴费 ¥10.00")
 
 
+async def test_display_shows_a_qr_code_until_a_display_without_one() -> None:
+    """The QR code a command names stays with its lines; the next command without one
+    clears it."""
+    lane = SimLane("E1", random.Random(1), QUIET)
+    await lane.display(("请扫码缴费",), "https://pay.example.cn/o/8f2a")
+    assert (lane.shown, lane.qr) == (("请扫码缴费",), "https://pay.example.cn/o/8f2a")
+    await lane.display(("欢迎光临",))
+    assert (lane.shown, lane.qr) == (("欢迎光临",), None)
+
+
+@pytest.mark.parametrize(
+    ("qr", "reason"),
+    [("https://a.cn/" + "x" * 500, "display_overflow"), ("https://a.cn/\n", "display_bad_text")],
+)
+async def test_display_refuses_a_qr_it_cannot_show(qr: str, reason: str) -> None:
+    """A link longer than the protocol allows, or one with a control character, is
+    refused (the centre never sends one) and the panel keeps what it showed."""
+    lane = SimLane("E1", random.Random(1), QUIET)
+    await lane.display(("欢迎光临",))
+    with pytest.raises(DriverRefused) as refused:
+        await lane.display(("请扫码",), qr)
+    assert refused.value.reason == reason
+    assert (lane.shown, lane.qr) == (("欢迎光临",), None)
+
+
 @pytest.mark.parametrize(
     "lines",
     [

@@ -200,7 +200,7 @@ class LaneAgent:
             if isinstance(command, OpenGate):
                 await self.driver.open_gate()
             elif isinstance(command, Display):
-                await self.driver.display(command.lines)
+                await self.driver.display(command.lines, command.qr)
         except DriverRefused as exc:
             refused = exc.reason
         log.info(

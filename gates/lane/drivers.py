@@ -67,5 +67,8 @@ class LaneDriver(Protocol):
     async def open_gate(self) -> None:
         """Lift the barrier; return once it is up, or raise ``DriverRefused``."""
 
-    async def display(self, lines: tuple[str, ...]) -> None:
-        """Show ``lines`` on the lane display, or raise ``DriverRefused``."""
+    async def display(self, lines: tuple[str, ...], qr: str | None = None) -> None:
+        """Show ``lines`` on the lane display and, with ``qr`` (a URL), its QR code, or
+        raise ``DriverRefused``. A display that cannot draw a QR code refuses
+        ``display_no_qr`` rather than show the lines alone: a driver told to scan would
+        find nothing to scan, and the agent would believe otherwise."""

@@ -32,13 +32,23 @@ from gates.lane.drivers import (
     LaneEvent,
     VehicleSeen,
 )
-from gates.lane.snapshot import ARM_UP, CAR_PAINTS, Car, View, arm_angle, arriving, leaving, render
+from gates.lane.snapshot import (
+    ARM_UP,
+    CAR_PAINTS,
+    Car,
+    Panel,
+    View,
+    arm_angle,
+    arriving,
+    leaving,
+    render,
+)
 from gates.plates import colour_of, is_valid, misread, random_plate
-from gates.protocol import DisplaySize
+from gates.protocol import MAX_DISPLAY_QR, DisplaySize
 from gates.vocabulary import Direction, GateState
 
-# The simulated LED panel: four lines of 32 characters. The lane agent states it in its
-# hello, so the centre offers no more than this.
+# The simulated LED panel: four lines of 32 characters, and a QR code below them. The
+# lane agent states the lines in its hello, so the centre offers no more than this.
 DISPLAY_SIZE: Final = DisplaySize(lines=4, chars=32)
 
 # Events that happen while nobody is watching (before ``run``) wait here, as a lane
@@ -133,7 +143,7 @@ class SimLane:
         self.direction = direction
         self.timing = timing if timing is not None else SimTiming()
         self.opens = 0  # open_gate calls carried out, so a duplicated command shows up
-        self.shown: tuple[str, ...] = ()  # what the LED display shows now
+        self.panel = Panel()  # what the LED display shows now, and its camera films
         self._rng = rng
         self._home = home
         self._size = snapshot_size
@@ -164,6 +174,16 @@ class SimLane:
     def faults(self) -> frozenset[FaultCode]:
         return frozenset(self._faults)
 
+    @property
+    def shown(self) -> tuple[str, ...]:
+        """The lines the LED display shows now."""
+        return self.panel.lines
+
+    @property
+    def qr(self) -> str | None:
+        """The URL of the QR code the LED display shows now, if any."""
+        return self.panel.qr
+
     def view(self, now: float) -> View:
         """What the lane's camera sees at loop time ``now``: the arm at its angle, and
         the car in the lane, if any, with its true plate."""
@@ -174,7 +194,7 @@ class SimLane:
         elif self._gate is GateState.FALLING:
             angle -= angle * _progress(moved, self.timing.fall_s)
         if self._car is None:
-            return View(angle)
+            return View(angle, panel=self.panel)
         car, motion, start = self._car
         u = now - start
         if motion is Motion.ARRIVING:
@@ -184,8 +204,8 @@ class SimLane:
         elif u < _REVERSE_S:
             pose = arriving(1.0 - u / _REVERSE_S)
         else:
-            return View(angle)
-        return View(angle, car, pose)
+            return View(angle, panel=self.panel)
+        return View(angle, car, pose, self.panel)
 
     async def run(self, emit: Callable[[LaneEvent], None]) -> None:
         """Run the simulated world until cancelled, reporting what the hardware would."""
@@ -212,13 +232,13 @@ class SimLane:
         self.opens += 1
         await self._lift()
 
-    async def display(self, lines: tuple[str, ...]) -> None:
-        if not DISPLAY_SIZE.fits(lines):
+    async def display(self, lines: tuple[str, ...], qr: str | None = None) -> None:
+        if not DISPLAY_SIZE.fits(lines) or (qr is not None and len(qr) > MAX_DISPLAY_QR):
             raise DriverRefused("display_overflow")
         # A newline or control code would scroll or blank the panel instead of showing text.
-        if not all(line.isprintable() for line in lines):
+        if not all(text.isprintable() for text in (*lines, qr or "")):
             raise DriverRefused("display_bad_text")
-        self.shown = tuple(lines)
+        self.panel = Panel(tuple(lines), qr)
 
     def press_call(self) -> None:
         """Press the intercom's call button, as an installer testing the lane, a demo

@@ -76,6 +76,9 @@ _FONT: Final[int] = cv2.FONT_HERSHEY_DUPLEX
 _HANZI: Final[str] = PROVINCES + "".join(SERIES_CODES)
 
 
+# The JPEG quality the simulated camera's snapshots are written at.
+JPEG_QUALITY: Final = 80
+
 # Degrees above horizontal of an open barrier arm.
 ARM_UP: Final = 88.0
 
@@ -121,13 +124,23 @@ def leaving(u: float) -> Pose:
 
 
 @dataclass(frozen=True, slots=True)
+class Panel:
+    """What the lane's LED display shows: its lines and, if any, the URL of the QR code
+    beside them. Equal panels look the same, so a picture of one can be reused."""
+
+    lines: tuple[str, ...] = ()
+    qr: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class View:
-    """What a lane camera sees at one moment: the barrier arm's angle in degrees, and
-    the car in front of it, if any, and where."""
+    """What a lane camera sees at one moment: the barrier arm's angle in degrees, the
+    car in front of it, if any, and where, and what the lane's display shows."""
 
     arm: float
     car: Car | None = None
     pose: Pose = AT_BARRIER
+    panel: Panel = Panel()
 
 
 def arm_angle(state: GateState) -> float:
@@ -144,7 +157,7 @@ def render(
     seed: int,
     size: tuple[int, int] = (1280, 720),
     caption: str = "",
-    quality: int = 80,
+    quality: int = JPEG_QUALITY,
     paint: BGR | None = None,
 ) -> Snapshot:
     """Draw the lane with a car carrying ``plate`` at the barrier and encode it as JPEG.
@@ -453,14 +466,14 @@ def _draw_plate(
         elif font is not None and ch in _HANZI:
             # Plate characters are bold (GA 36-2018 strokes are 10 mm of 90); a text
             # face is not, so it is emboldened before being squeezed into the cell.
-            mask = _squeeze(glyph_mask(font, ch, 96, bold=2), glyph_w, glyph_h)
+            mask = squeeze(glyph_mask(font, ch, 96, bold=2), glyph_w, glyph_h)
         else:
             code = PROVINCE_CODES.get(ch) or SERIES_CODES.get(ch, "?")
-            _stamp(region, _glyph(code, glyph_w, glyph_h, stroke), gx, gy, tint)
+            paint_mask(region, _glyph(code, glyph_w, glyph_h, stroke), gx, gy, tint)
             # Marks a stand-in for a Chinese character the Hershey fonts cannot draw.
             cv2.rectangle(region, (gx - 1, gy - 2), (gx + glyph_w, gy + glyph_h + 1), tint, 1)
             continue
-        _stamp(region, mask, gx, gy, tint)
+        paint_mask(region, mask, gx, gy, tint)
     if cells >= 3:
         dot_x = int(inner_x + cell_w * 2.25) - x
         cv2.circle(region, (dot_x, h // 2), max(2, h // 18), ink, -1, cv2.LINE_AA)
@@ -498,16 +511,16 @@ def _glyph(text: str, width: int, height: int, stroke: int) -> Image:
         # "1" stays thin rather than being stretched into a block.
         pad = (ink.shape[0] // 2 - ink.shape[1]) // 2
         ink = np.pad(ink, ((0, 0), (pad, pad)))
-    return _squeeze(ink, width, height)
+    return squeeze(ink, width, height)
 
 
-def _squeeze(ink: Image, width: int, height: int) -> Image:
+def squeeze(ink: Image, width: int, height: int) -> Image:
     """``ink`` resized to fill a ``width`` × ``height`` cell, as plate characters do."""
     squeezed = cv2.resize(ink, (max(width, 1), max(height, 1)), interpolation=cv2.INTER_AREA)
     return np.asarray(squeezed, dtype=np.uint8)
 
 
-def _stamp(img: Image, mask: Image, x: int, y: int, colour: BGR) -> None:
+def paint_mask(img: Image, mask: Image, x: int, y: int, colour: BGR) -> None:
     h, w = mask.shape
     region = img[y : y + h, x : x + w]
     alpha = (mask[: region.shape[0], : region.shape[1]].astype(np.float32) / 255.0)[:, :, None]

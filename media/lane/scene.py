@@ -8,7 +8,11 @@ A viewer must be able to tell a live picture from a frozen one at a glance, so t
 capture time is printed to the millisecond (Beijing time, as Chinese cameras print it)
 and burnt in as a machine-readable stamp (``media.lane.stamp``) for measuring frame age.
 Rendering a 720p frame must leave room for the encoder within a 15 fps budget: what never
-moves is drawn once, and each frame copies it and draws only the car and the arm.
+moves is drawn once, and each frame copies it and draws only the car and the arm. The
+lane's LED display (``media.lane.panel``) changes only when a command changes what the
+view says it shows: it is drawn once per change and copied in. The frame a new QR code
+first shows in can miss its slot (segno takes ~40 ms to encode a 512-character link), and
+the camera skips that slot as it does any it falls behind on.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from gates.lane.snapshot import (
     CAR_PAINTS,
     Car,
     Image,
+    Panel,
     Pose,
     View,
     arriving,
@@ -35,8 +40,10 @@ from gates.lane.snapshot import (
     draw_lane,
     draw_overlay,
     leaving,
+    plate_font,
 )
 from gates.plates import colour_of, random_plate
+from media.lane.panel import draw_panel, panel_layout
 from media.lane.stamp import stamp_height, write_stamp
 
 # ``film``: one car every CYCLE seconds. Phases, in seconds into the cycle:
@@ -99,6 +106,8 @@ class LaneScene:
         self.caption = caption
         self.seed = seed
         self._lanes: dict[bool, tuple[Image, tuple[int, int]]] = {}
+        self.panel = panel_layout(size, stamp_height(self.width))
+        self._shown: tuple[Panel, Image] | None = None  # the display, as last drawn
 
     def draw(self, view: View, captured: float) -> Image:
         """The frame showing ``view``, captured at Unix time ``captured``."""
@@ -116,11 +125,20 @@ class LaneScene:
                 scale=pose.scale,
                 bottom=pose.bottom,
             )
+        place = self.panel
+        img[place.y : place.y + place.height, place.x : place.x + place.width] = self._panel(
+            view.panel
+        )
         draw_arm(img, pivot, view.arm)
         clock = f"{local:%Y-%m-%d %H:%M:%S}.{local.microsecond // 1000:03d} +08:00"
         draw_overlay(img, clock, self.caption, top=stamp_height(self.width))
         write_stamp(img, captured)
         return img
+
+    def _panel(self, panel: Panel) -> Image:
+        if self._shown is None or self._shown[0] != panel:
+            self._shown = (panel, draw_panel(self.panel, panel, plate_font()))
+        return self._shown[1]
 
     def _lane(self, *, night: bool) -> tuple[Image, tuple[int, int]]:
         if night not in self._lanes:
