@@ -23,7 +23,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from bench.gate_latency import free_port
 from console.demo import LANES, call_delays
-from tests.test_sticker_print import qr_url
+from tests.qr import qr_url
 
 PASSWORD = "demo-password-1"
 

@@ -19,6 +19,7 @@ from media.lane.camera import SyntheticCamera
 from media.lane.panel import PanelLayout, draw_panel, panel_layout
 from media.lane.scene import LaneScene, car_for
 from media.lane.stamp import stamp_height
+from tests.qr import read_qr
 from tests.test_sim import QUIET
 from tests.test_sim_camera import frame
 
@@ -28,11 +29,6 @@ PAY = "https://pay.example.cn/o/8f2a?lane=P1-OUT&fen=1000"
 # The longest link the protocol allows: the densest code the panel must show.
 LONGEST = ("https://pay.example.cn/o/" + "8f2a" * MAX_DISPLAY_QR)[:MAX_DISPLAY_QR]
 LINES = ("请扫码缴费", "粤B12345 ¥10.00")
-
-
-def decoded(img: Image) -> str:
-    text: str = cv2.QRCodeDetector().detectAndDecode(img)[0]
-    return text
 
 
 def jpeg_round_trip(img: Image) -> Image:
@@ -68,8 +64,8 @@ async def test_the_qr_a_display_command_sent_decodes_off_the_camera_picture(qr: 
     """The exact URL is read back from the frame, and again after a JPEG round trip at
     the camera's quality, with a car at the barrier beside the panel."""
     img = await filmed(LINES, qr, car=True)
-    assert decoded(img) == qr
-    assert decoded(jpeg_round_trip(img)) == qr
+    assert read_qr(img) == qr
+    assert read_qr(jpeg_round_trip(img)) == qr
 
 
 async def test_the_qr_decodes_off_the_live_video_as_a_viewer_sees_it() -> None:
@@ -77,7 +73,7 @@ async def test_the_qr_decodes_off_the_live_video_as_a_viewer_sees_it() -> None:
     lane = SimLane("P1-OUT", random.Random(1), QUIET)
     await lane.display(LINES, LONGEST)
     picture = await frame(SyntheticCamera("P1-OUT", view=lane.view, size=HD))
-    assert decoded(picture) == LONGEST
+    assert read_qr(picture) == LONGEST
 
 
 async def test_without_a_qr_the_panel_shows_its_lines_and_no_code() -> None:
@@ -85,8 +81,8 @@ async def test_without_a_qr_the_panel_shows_its_lines_and_no_code() -> None:
     img = await filmed(LINES, None)
     place = panel_layout(HD, stamp_height(HD[0]))
     assert amber_rows(img, place) == [True, True, False, False]
-    assert decoded(img) == ""
-    assert decoded(jpeg_round_trip(img)) == ""
+    assert read_qr(img) == ""
+    assert read_qr(jpeg_round_trip(img)) == ""
 
 
 async def test_a_new_display_command_replaces_the_code_on_camera() -> None:
@@ -99,7 +95,7 @@ async def test_a_new_display_command_replaces_the_code_on_camera() -> None:
     second = scene.draw(lane.view(0.0), time.time())
     await lane.display(("欢迎光临",))
     cleared = scene.draw(lane.view(0.0), time.time())
-    assert (decoded(first), decoded(second), decoded(cleared)) == (PAY, PAY + "&again=1", "")
+    assert (read_qr(first), read_qr(second), read_qr(cleared)) == (PAY, PAY + "&again=1", "")
     assert amber_rows(cleared, scene.panel) == [True, False, False, False]
 
 
@@ -116,4 +112,4 @@ def test_an_empty_panel_is_dark_and_shows_no_code() -> None:
     """A panel never told anything is unlit: no amber, no QR code."""
     img = LaneScene(HD, "P1-OUT exit").draw(View(0.0), time.time())
     assert amber_rows(img, panel_layout(HD, stamp_height(HD[0]))) == [False] * 4
-    assert decoded(img) == ""
+    assert read_qr(img) == ""

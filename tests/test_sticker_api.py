@@ -18,9 +18,9 @@ from console.sticker_token import StickerClaim
 from console.stickers import check_sticker
 from tests.conftest import TEST_POLICY, Centre
 from tests.desks import desk
+from tests.qr import qr_url
 from tests.test_api import refuse_ledger_inserts
 from tests.test_calls import centre_with
-from tests.test_sticker_print import qr_url
 from tests.test_stickers import BASE, token_of
 
 STICKER = "/api/lanes/P1-OUT/sticker"

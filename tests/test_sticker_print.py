@@ -1,10 +1,6 @@
-"""The printed help sticker, read back as a phone would: OpenCV's QR decoder finds the
-URL, and the URL's token is the one the centre signed. Real font, real Pillow output.
-
-The decoder is OpenCV's ``QRCodeDetectorAruco``. Its classic ``QRCodeDetector`` finds
-no code in about one valid sticker in twenty-five, depending only on the URL's bits
-(opencv/opencv#29540): with a random sticker key, a test failed now and then while
-zbar and the Aruco detector read those same pictures."""
+"""The printed help sticker, read back as a phone would: OpenCV's QR decoder
+(``tests.qr``) finds the URL, and the URL's token is the one the centre signed. Real
+font, real Pillow output."""
 
 from __future__ import annotations
 
@@ -29,6 +25,7 @@ from console.sticker_print import (
 )
 from console.sticker_token import StickerClaim, make_token, read_token
 from gates.fonts import FONT_ENV, FONT_PACKAGE, CjkFont
+from tests.qr import decode_qr, qr_url
 
 KEY = bytes(range(32))
 TOKEN = make_token(KEY, StickerClaim("P1-OUT", 3))
@@ -40,19 +37,6 @@ STICKER = Sticker(
 @pytest.fixture(scope="module")
 def font() -> CjkFont:
     return find_cjk_font()
-
-
-def decode_qr(picture: np.ndarray) -> tuple[str, float]:
-    """The QR code's text and its side in pixels, as OpenCV reads them."""
-    text, corners, _ = cv2.QRCodeDetectorAruco().detectAndDecode(picture)
-    assert text, "no QR code could be read"
-    top_left, top_right = corners[0][0], corners[0][1]
-    return text, float(np.linalg.norm(top_right - top_left))
-
-
-def qr_url(picture: bytes) -> str:
-    """The text of the QR code in a PNG file."""
-    return decode_qr(np.array(Image.open(io.BytesIO(picture)).convert("L")))[0]
 
 
 def test_the_png_holds_a_qr_code_whose_token_verifies(font: CjkFont) -> None:

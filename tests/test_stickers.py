@@ -22,8 +22,8 @@ from console.sticker_print import StickerFormat
 from console.sticker_token import Refusal, StickerClaim, StickerRefused
 from console.stickers import Issuer, check_sticker, print_sticker, sticker_key
 from tests.conftest import Centre, LaneFactory
+from tests.qr import qr_url
 from tests.test_cli import seat
-from tests.test_sticker_print import qr_url
 
 BASE = "https://seat.example.com"
 KEY_HEX = "00112233445566778899aabbccddeeff" * 2
