@@ -16,6 +16,9 @@ gave, in the lanes' time order:
 - a **match**: the agent's open stay closes as ``exited`` by the exit, whose
   ``no_entry`` stay is deleted.
 
+An exit closes only a stay entered before it: an open stay entered later is the car's
+next visit.
+
 A ``no_entry`` stay an exit no longer needs is deleted, not kept as resolved: the
 schema has no such state, and the ledger entry keeps the stay's id with the old and new
 plates. Each job re-reads what the caller read before writing its entry and refuses
@@ -89,13 +92,17 @@ def match_job(stay_id: int, event_id: str, event_plate: str, kept_plate: str) ->
             raise Conflict("already_matched", "this exit already closed a stay")
         if stay_key(event.plate) != event_plate:
             raise Conflict("plate_changed", "the event's plate changed meanwhile; read it again")
-        row = conn.execute("SELECT plate, state FROM stays WHERE id = ?", (stay_id,)).fetchone()
+        row = conn.execute(
+            "SELECT plate, state, entered_at FROM stays WHERE id = ?", (stay_id,)
+        ).fetchone()
         if row is None:
             raise NotFound("unknown_stay", "no stay with that id")
         if row[1] != StayState.OPEN:
             raise Conflict("stay_not_open", "that stay is not open")
         if row[0] != kept_plate:
             raise Conflict("plate_changed", "the stay's plate changed meanwhile; read it again")
+        if row[2] > event.at:
+            raise Conflict("entered_after_exit", "that stay began after this exit")
         _close(conn, stay_id, event)
         _drop_no_entry(conn, event)
         return Relinked(stay_id, StayChange.CLOSED, StayDelta(closed=(stay_id,)))
@@ -135,9 +142,11 @@ def _reexit(conn: sqlite3.Connection, event: _Event, new: str) -> Relinked:
         ).fetchone()
         undone = _settle(conn, event.stay_id, event.car_park, plate, entered_at)
         closed, opened = undone.closed, undone.opened
+    # A stay entered after this exit is a later visit, not the one it ended.
     found = conn.execute(
-        "SELECT id FROM stays WHERE car_park = ? AND plate = ? AND state = 'open'",
-        (event.car_park, new),
+        "SELECT id FROM stays"
+        " WHERE car_park = ? AND plate = ? AND state = 'open' AND entered_at <= ?",
+        (event.car_park, new, event.at),
     ).fetchone()
     if found is not None:
         _close(conn, found[0], event)

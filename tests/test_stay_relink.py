@@ -82,6 +82,18 @@ async def test_an_exit_that_closed_the_wrong_stay_opens_it_again(store: SQLiteSt
     assert [stay.entry_event for stay in await store.open_stays()] == ["in2"]
 
 
+async def test_a_corrected_exit_leaves_a_stay_entered_after_it_open(
+    store: SQLiteStore,
+) -> None:
+    """The new plate's open stay began after the exit: the car came back, so that stay
+    is its next visit and the exit stays no_entry."""
+    left = await store.record_vehicle(event("out", EXIT, plate=MISREAD))
+    back = await store.record_vehicle(event("in", plate=RIGHT, minutes=10))
+    done = await correct(store, "out", MISREAD, RIGHT)
+    assert (done.stay_id, done.change) == (left.stay_id, StayChange.NO_ENTRY)
+    assert await state_of(store, back.stay_id) == (RIGHT, StayState.OPEN)
+
+
 async def test_a_corrected_exit_with_no_stay_of_its_plate_stays_no_entry(
     store: SQLiteStore,
 ) -> None:
@@ -166,6 +178,7 @@ async def test_a_match_closes_the_stay_and_drops_the_no_entry(store: SQLiteStore
         ("closed", "out", MISREAD, RIGHT, "stay_not_open"),
         ("open", "out", "粤B99999", RIGHT, "plate_changed"),
         ("open", "out", MISREAD, OTHER, "plate_changed"),
+        ("later", "out", MISREAD, "粤C55555", "entered_after_exit"),
     ],
 )
 async def test_a_refused_match_writes_nothing(
@@ -181,9 +194,10 @@ async def test_a_refused_match_writes_nothing(
     await store.record_vehicle(event("in2", plate=OTHER, minutes=1))
     await store.record_vehicle(event("out2", EXIT, plate=OTHER, minutes=2))
     await store.record_vehicle(event("out", EXIT, plate=MISREAD, minutes=3))
+    later = await store.record_vehicle(event("in3", plate="粤C55555", minutes=4))
     closed = await store.vehicle("out2")
     assert closed is not None
-    stay_ids = {"open": opened.stay_id, "closed": closed.stay_id}
+    stay_ids = {"open": opened.stay_id, "closed": closed.stay_id, "later": later.stay_id}
     stay_id = stay_ids[stay] if isinstance(stay, str) else stay
     assert stay_id is not None
     before = (await store.audit_count(), await store.open_stays(), await store.vehicle("out"))
