@@ -31,6 +31,8 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gates.vocabulary import Direction
+
 from .errors import Conflict, NotFound
 from .ledger import parse_utc
 from .stays.match import OpenStay, StayDelta
@@ -44,7 +46,7 @@ Job = Callable[[sqlite3.Connection], Relinked]
 class _Event:
     event_id: str
     car_park: str
-    direction: str
+    direction: Direction
     at: str
     plate: str  # the corrected plate when there is one
     change: StayChange
@@ -59,7 +61,7 @@ def _event(conn: sqlite3.Connection, event_id: str) -> _Event:
     ).fetchone()
     if row is None:
         raise NotFound("unknown_vehicle", "no vehicle event with that id")
-    return _Event(event_id, row[0], row[1], row[2], row[3], StayChange(row[4]), row[5])
+    return _Event(event_id, row[0], Direction(row[1]), row[2], row[3], StayChange(row[4]), row[5])
 
 
 def correct_job(event_id: str, old: str, new: str) -> Job:
@@ -73,7 +75,7 @@ def correct_job(event_id: str, old: str, new: str) -> Job:
         conn.execute(
             "UPDATE vehicle_events SET corrected_plate = ? WHERE event_id = ?", (new, event_id)
         )
-        if event.direction == "entry":
+        if event.direction is Direction.ENTRY:
             return _reenter(conn, event, new)
         return _reexit(conn, event, new)
 
@@ -86,7 +88,7 @@ def match_job(stay_id: int, event_id: str, event_plate: str, kept_plate: str) ->
 
     def write(conn: sqlite3.Connection) -> Relinked:
         event = _event(conn, event_id)
-        if event.direction != "exit":
+        if event.direction is not Direction.EXIT:
             raise Conflict("not_an_exit", "only an exit closes a stay")
         if event.change not in (StayChange.NO_ENTRY, StayChange.UNREAD):
             raise Conflict("already_matched", "this exit already closed a stay")
