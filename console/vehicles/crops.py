@@ -6,12 +6,12 @@ A crop is a function of the snapshot file and the event's box, and neither chang
 the event is kept, so ``CropCache`` keeps the last ``CROP_CACHE_MAX`` in memory, by the
 snapshot's path. An agent re-matching an exit looks at the same few crops again and
 again (the exit's, each candidate entry's, on every refresh, from several consoles),
-and each costs a JPEG decode and encode besides the crop, about 10 ms of a core
-(``bench/plate_crops.py``). In memory rather than beside the snapshot: pictures of cars
-are personal data retention must remove whole days of, and a second file per event
-would be one more thing for it to find. The API serves a crop only while the event
-still has its snapshot path, so a crop of a day retention removed is never sent, and
-it leaves the cache within the next ``CROP_CACHE_MAX`` crops.
+and each costs a JPEG decode and encode besides the crop: milliseconds of a core
+(README, "Plate correction and re-matching"). In memory rather than beside the
+snapshot: pictures of cars are personal data retention must remove whole days of, and
+a second file per event would be one more thing for it to find. The API serves a crop
+only while the event still has its snapshot path, so a crop of a day retention removed
+is never sent, and it leaves the cache within the next ``CROP_CACHE_MAX`` crops.
 """
 
 from __future__ import annotations
