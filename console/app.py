@@ -38,6 +38,8 @@ from .streams import Streams
 from .throttle import LoginThrottle
 from .vehicles.api import VehiclesApi
 from .vehicles.recorder import VehicleRecorder
+from .vehicles.relink import Relinking
+from .vehicles.relink_api import RelinkApi
 from .watching import Watching
 from .web import ClientAddress, SecurityHeaders, on_console_error, on_http_error
 
@@ -69,6 +71,7 @@ def create_app(
     )
     calls = CallService(settings.calls, store, audit, streams, directory, hub, bridge)
     vehicles = VehicleRecorder(settings, store, directory, hub)
+    relinking = Relinking(store, audit, vehicles)
     changes = ChangeFeed(store, directory, live, hub, bridge, streams, calls)
     watching = Watching(bridge, audit, live)
     passwords = PasswordChecker(settings.login_workers, settings.login_queue)
@@ -76,6 +79,7 @@ def create_app(
     api = Api(settings, store, directory, live, hub, audit, actions, streams, watching, logins)
     calls_api = CallsApi(calls, directory, settings.max_body_bytes)
     vehicles_api = VehiclesApi(store, directory, settings.data_dir)
+    relink_api = RelinkApi(relinking, directory, settings.max_body_bytes)
     help_desk = HelpDesk(settings, store, directory, calls, bridge)
 
     @contextlib.asynccontextmanager
@@ -84,6 +88,7 @@ def create_app(
         await changes.start()
         await directory.load()
         await calls.start()
+        await relinking.start()  # its index, before the first event can change the stays
         await vehicles.start()
         await help_desk.start()
         following = asyncio.create_task(changes.run())
@@ -93,6 +98,7 @@ def create_app(
         await help_desk.close()
         await calls.close()
         await vehicles.close()  # before the caller closes the store
+        relinking.close()
         await bridge.close()
         await actions.drain()
         await watching.drain()
@@ -102,7 +108,13 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/healthz", api.healthz),
-            Mount("/api", routes=api.routes() + calls_api.routes() + vehicles_api.routes()),
+            Mount(
+                "/api",
+                routes=api.routes()
+                + calls_api.routes()
+                + vehicles_api.routes()
+                + relink_api.routes(),
+            ),
             Mount("/help", routes=help_desk.routes()),
             WebSocketRoute(LINK_PATH, hub.serve),
             WebSocketRoute(MEDIA_PATH, bridge.serve),
@@ -121,4 +133,5 @@ def create_app(
     app.state.changes = changes
     app.state.calls = calls
     app.state.vehicles = vehicles
+    app.state.relinking = relinking
     return app

@@ -14,7 +14,7 @@ from .calls.record import CallRecord, KeptCall
 from .ledger import AuditEntry, AuditRecord
 from .models import Change, LaneRecord, Role, Session, User
 from .stays.match import OpenStay
-from .vehicles.model import Recorded, VehicleEvent, VehicleRecord
+from .vehicles.model import Recorded, Relinked, StayRecord, VehicleEvent, VehicleRecord
 
 
 class Store(Protocol):
@@ -75,3 +75,10 @@ class Store(Protocol):
     async def vehicle(self, event_id: str) -> VehicleRecord | None: ...
     async def open_stays(self) -> list[OpenStay]: ...
     async def forget_snapshots(self, before: str) -> int: ...
+    async def stay(self, stay_id: int) -> StayRecord | None: ...
+    async def correct_plate(
+        self, record: AuditRecord, event_id: str, old: str, new: str
+    ) -> Relinked: ...
+    async def match_stay(
+        self, record: AuditRecord, stay_id: int, event_id: str, event_plate: str, stay_plate: str
+    ) -> Relinked: ...

@@ -210,6 +210,8 @@ const zh = {
   "audit.action.sticker_issued": "生成帮助贴纸",
   "audit.action.sticker_revoked": "停用旧帮助贴纸",
   "audit.action.calls_exported": "导出呼叫台账",
+  "audit.action.plate_corrected": "更正车牌",
+  "audit.action.stay_matched": "匹配入场记录",
 
   "audit.outcome.done": "成功",
   "audit.outcome.refused": "被拒绝",
@@ -618,6 +620,8 @@ const en = {
   "audit.action.sticker_issued": "Help sticker issued",
   "audit.action.sticker_revoked": "Earlier help stickers revoked",
   "audit.action.calls_exported": "Call ledger exported",
+  "audit.action.plate_corrected": "Plate corrected",
+  "audit.action.stay_matched": "Exit matched to a stay",
 
   "audit.outcome.done": "Done",
   "audit.outcome.refused": "Refused",
