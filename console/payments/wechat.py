@@ -191,7 +191,14 @@ class WeChatPay:
                 "the resource does not decrypt with the APIv3 key: altered, or another key",
             ) from None
         try:
-            order = self._transaction(json.loads(clear))
+            transaction = json.loads(clear)
+            if isinstance(transaction, dict) and transaction.get("mchid") != self._settings.mchid:
+                raise BadNotification(
+                    "other_merchant",
+                    f"the payment is merchant {transaction.get('mchid')!r}'s, "
+                    f"not {self._settings.mchid}'s",
+                )
+            order = self._transaction(transaction)
             if (
                 order.transaction_id is None
                 or order.amount_fen is None
