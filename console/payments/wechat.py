@@ -144,13 +144,13 @@ class WeChatPay:
         path = f"/v3/pay/transactions/out-trade-no/{out_trade_no}?mchid={self._settings.mchid}"
         answer = await self._call("GET", path, None)
         try:
-            return self._transaction(answer)
+            return read_transaction(answer, self._settings.mchid)
         except ValueError as exc:
             raise UntrustedResponse("malformed_response", str(exc)) from None
 
     async def close(self, out_trade_no: str) -> None:
         """Closes an unpaid order, so its QR code can no longer be paid (WeChat Pay
-        answers 204). Closing a closed order succeeds again."""
+        answers 204); a paid one is ``WeChatRefused`` ``ORDERPAID``."""
         check_out_trade_no(out_trade_no)
         path = f"/v3/pay/transactions/out-trade-no/{out_trade_no}/close"
         await self._call("POST", path, {"mchid": self._settings.mchid})
@@ -168,18 +168,7 @@ class WeChatPay:
             log.warning("payments.wechat.notification.refused code=%s", refusal.code)
             raise BadNotification(refusal.code, refusal.detail)
         try:
-            envelope = json.loads(body)
-            resource = envelope["resource"]
-            if resource["algorithm"] != "AEAD_AES_256_GCM":
-                raise ValueError(f"resource algorithm {resource['algorithm']!r}")
-            notification_id = envelope["id"]
-            nonce, associated, ciphertext = (
-                resource[name] for name in ("nonce", "associated_data", "ciphertext")
-            )
-            if not all(
-                isinstance(v, str) for v in (notification_id, nonce, associated, ciphertext)
-            ):
-                raise ValueError("id, nonce, associated_data and ciphertext must be strings")
+            notification_id, nonce, associated, ciphertext = _sealed(body)
         except (ValueError, KeyError, TypeError) as exc:
             raise BadNotification("malformed_notification", f"not a notification: {exc}") from None
         try:
@@ -191,22 +180,19 @@ class WeChatPay:
                 "the resource does not decrypt with the APIv3 key: altered, or another key",
             ) from None
         try:
-            transaction = json.loads(clear)
-            if isinstance(transaction, dict) and transaction.get("mchid") != self._settings.mchid:
-                raise BadNotification(
-                    "other_merchant",
-                    f"the payment is merchant {transaction.get('mchid')!r}'s, "
-                    f"not {self._settings.mchid}'s",
-                )
-            order = self._transaction(transaction)
-            if (
-                order.transaction_id is None
-                or order.amount_fen is None
-                or order.success_time is None
-            ):
-                raise ValueError("a paid transaction needs transaction_id, amount and success_time")
+            order = read_transaction(json.loads(clear), self._settings.mchid)
+            if order.transaction_id is None or order.amount_fen is None or not order.success_time:
+                raise ValueError("a payment needs its transaction_id, amount and success_time")
+        except OtherMerchant as exc:
+            raise BadNotification("other_merchant", str(exc)) from None
         except ValueError as exc:
             raise BadNotification("malformed_notification", str(exc)) from None
+        log.info(
+            "payments.wechat.notification id=%s out_trade_no=%s state=%s",
+            notification_id,
+            order.out_trade_no,
+            order.state,
+        )
         return WeChatNotification(
             notification_id,
             order.out_trade_no,
@@ -214,36 +200,6 @@ class WeChatPay:
             order.state,
             order.amount_fen,
             order.success_time,
-        )
-
-    def _transaction(self, data: Any) -> WeChatOrder:
-        """The transaction object of a query's answer or a notification's resource;
-        ``ValueError`` naming what is wrong or missing."""
-        if not isinstance(data, dict):
-            raise ValueError("the transaction is not a JSON object")
-        if data.get("mchid") != self._settings.mchid:
-            raise ValueError(f"the transaction is merchant {data.get('mchid')!r}'s")
-        out_trade_no = data.get("out_trade_no")
-        if not isinstance(out_trade_no, str):
-            raise ValueError("the transaction has no out_trade_no")
-        try:
-            state = TradeState(str(data.get("trade_state")))
-        except ValueError:
-            raise ValueError(f"unknown trade_state {data.get('trade_state')!r}") from None
-        transaction_id = data.get("transaction_id")
-        if transaction_id is not None and not isinstance(transaction_id, str):
-            raise ValueError("transaction_id is not a string")
-        amount = (
-            data.get("amount", {}).get("total") if isinstance(data.get("amount"), dict) else None
-        )
-        if amount is not None and (type(amount) is not int or amount < 0):
-            raise ValueError(f"amount.total {amount!r} is not fen")
-        return WeChatOrder(
-            out_trade_no,
-            state,
-            transaction_id or None,
-            amount,
-            _success_time(data.get("success_time")),
         )
 
     async def _call(self, method: str, path: str, payload: dict[str, Any] | None) -> dict[str, Any]:
@@ -301,6 +257,54 @@ class WeChatPay:
             raise WeChatUnavailable("wechat_server_error", detail)
         code = "order_not_found" if wechat_code == "ORDER_NOT_EXIST" else "wechat_refused"
         raise WeChatRefused(code, detail, wechat_code=wechat_code, wechat_status=status)
+
+
+class OtherMerchant(ValueError):
+    """The transaction is another merchant's."""
+
+
+def read_transaction(data: object, mchid: str) -> WeChatOrder:
+    """The transaction object of a query's answer or a notification's resource, which
+    must be merchant ``mchid``'s; ``ValueError`` naming what is wrong or missing."""
+    if not isinstance(data, dict):
+        raise ValueError("the transaction is not a JSON object")
+    if data.get("mchid") != mchid:
+        raise OtherMerchant(f"the transaction is merchant {data.get('mchid')!r}'s, not {mchid}'s")
+    out_trade_no = data.get("out_trade_no")
+    if not isinstance(out_trade_no, str):
+        raise ValueError("the transaction has no out_trade_no")
+    try:
+        state = TradeState(str(data.get("trade_state")))
+    except ValueError:
+        raise ValueError(f"unknown trade_state {data.get('trade_state')!r}") from None
+    transaction_id = data.get("transaction_id")
+    if transaction_id is not None and not isinstance(transaction_id, str):
+        raise ValueError("transaction_id is not a string")
+    amount = data.get("amount")
+    total = amount.get("total") if isinstance(amount, dict) else None
+    if total is not None and (type(total) is not int or total < 0):
+        raise ValueError(f"amount.total {total!r} is not fen")
+    return WeChatOrder(
+        out_trade_no, state, transaction_id or None, total, _success_time(data.get("success_time"))
+    )
+
+
+def _sealed(body: bytes) -> tuple[str, str, str, str]:
+    """A notification's id and its resource's nonce, associated data and ciphertext;
+    ``ValueError``, ``KeyError`` or ``TypeError`` when it is not a notification."""
+    envelope = json.loads(body)
+    resource = envelope["resource"]
+    if resource["algorithm"] != "AEAD_AES_256_GCM":
+        raise ValueError(f"resource algorithm {resource['algorithm']!r}")
+    fields = (
+        envelope["id"],
+        resource["nonce"],
+        resource["associated_data"],
+        resource["ciphertext"],
+    )
+    if not all(isinstance(value, str) for value in fields):
+        raise ValueError("id, nonce, associated_data and ciphertext must be strings")
+    return fields
 
 
 def check_out_trade_no(out_trade_no: str) -> None:
