@@ -229,14 +229,20 @@ async def test_a_request_from_a_clock_six_minutes_slow_is_refused(
     assert "5分钟" in caught.value.detail
 
 
-async def test_a_server_error_on_create_is_wechat_unavailable(
-    wechat: WeChatPay, emulator: WeChatPayEmulator
+@pytest.mark.parametrize("operation", ["create", "query"])
+async def test_a_server_error_is_wechat_unavailable_and_the_next_call_goes_through(
+    wechat: WeChatPay, emulator: WeChatPayEmulator, operation: str
 ) -> None:
-    emulator.fail_next("create", Fault.SERVER_ERROR)
-    with pytest.raises(WeChatUnavailable) as caught:
+    if operation == "query":
         await create(wechat)
+    emulator.fail_next(operation, Fault.SERVER_ERROR)
+    with pytest.raises(WeChatUnavailable) as caught:
+        await (create(wechat) if operation == "create" else wechat.query(NO))
     assert caught.value.code == "wechat_server_error" and "SYSTEM_ERROR" in caught.value.detail
-    assert await create(wechat)  # the next attempt goes through
+    if operation == "create":
+        assert await create(wechat) == emulator.orders[NO].code_url
+    else:
+        assert (await wechat.query(NO)).state is TradeState.NOTPAY
 
 
 @pytest.mark.parametrize("operation", ["create", "query"])
