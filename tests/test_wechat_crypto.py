@@ -132,6 +132,14 @@ def test_an_altered_body_or_another_key_is_a_bad_signature() -> None:
     assert refusal is not None and refusal.code == "bad_signature"
 
 
+def test_wechat_pays_signature_probe_is_refused() -> None:
+    """WeChat Pay sometimes sends a notification signed ``WECHATPAY/SIGNTEST/…`` to see
+    that merchants check; it must be answered as a bad signature."""
+    headers = signed(b"{}") | {"Wechatpay-Signature": "WECHATPAY/SIGNTEST/" + "A" * 344}
+    refusal = check_signed(headers, b"{}", KEYS, NOW)
+    assert refusal is not None and refusal.code == "bad_signature"
+
+
 @pytest.mark.parametrize("skew", [MAX_SKEW_S + 1, -(MAX_SKEW_S + 1)])
 def test_a_signature_more_than_five_minutes_from_now_either_way_is_stale(skew: int) -> None:
     refusal = check_signed(signed(b"{}", timestamp=NOW - skew), b"{}", KEYS, NOW)

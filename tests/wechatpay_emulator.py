@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -334,7 +334,7 @@ class WeChatPayEmulator:
             sealed = bytes([sealed[0] ^ 1]) + sealed[1:]
         envelope = {
             "id": str(uuid.uuid4()),
-            "create_time": datetime.now(UTC).astimezone(SHANGHAI).isoformat(timespec="seconds"),
+            "create_time": datetime.fromtimestamp(int(self.clock()), SHANGHAI).isoformat(),
             "resource_type": "encrypt-resource",
             "event_type": "TRANSACTION.SUCCESS",
             "summary": "支付成功",

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 
+from ..billing.localtime import SHANGHAI
 from .errors import (
     BadNotification,
     BadPaymentRequest,
@@ -41,12 +41,11 @@ from .wechat_settings import WeChatSettings
 
 log = logging.getLogger("seat.payments")
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 # WeChat Pay's rules for the merchant's order number: 6 to 32 of these characters.
 OUT_TRADE_NO = re.compile(r"[0-9A-Za-z_\-|*]{6,32}")
 MAX_DESCRIPTION = 127
 MAX_NOTIFY_URL = 255
-# WeChat Pay asks every caller to say who it is; it answers requests without one 400.
+# WeChat Pay's API rules ask every caller to name itself in User-Agent.
 USER_AGENT = "remote-seat/0.1 (WeChat Pay API v3)"
 
 
