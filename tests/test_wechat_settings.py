@@ -13,6 +13,7 @@ from cryptography.x509.oid import NameOID
 
 from console.payments.wechat_settings import WeChatSettings
 from console.settings import Settings
+from tests.test_cli import seat
 from tests.wechatpay_emulator import Keys
 
 KEYS = Keys()
@@ -149,3 +150,13 @@ def test_the_emulators_plain_http_base_is_allowed_on_this_machine_only(
     env["SEAT_WECHAT_BASE_URL"] = "http://127.0.0.1:8999/"
     settings = WeChatSettings.from_env(env)
     assert settings is not None and settings.base_url == "http://127.0.0.1:8999"
+
+
+def test_the_centre_will_not_start_half_configured(tmp_path: Path) -> None:
+    """``seat`` stops at start naming what is missing, before anything runs."""
+    result = seat(tmp_path, "audit", "verify", env={"SEAT_WECHAT_MCHID": KEYS.mchid})
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "seat: WeChat Pay is half configured: set SEAT_WECHAT_APPID, SEAT_WECHAT_SERIAL, "
+        "SEAT_WECHAT_PRIVATE_KEY, SEAT_WECHAT_APIV3_KEY, SEAT_WECHAT_PLATFORM_KEY"
+    )
