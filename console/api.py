@@ -18,7 +18,7 @@ from .audit import AuditLog
 from .auth import new_token, token_hash
 from .directory import Directory
 from .errors import BadRequest, NotFound
-from .fields import json_object, plate_fault, text_field
+from .fields import json_object, plate_fault, query_fields, text_field
 from .ledger import AuditAction, AuditRecord
 from .live import LiveLogins
 from .login import Logins
@@ -197,12 +197,11 @@ class Api:
         and where, so a correction can be checked as it is typed. A plate that is not
         one is an answer (200), not an error; only a request without one is refused."""
         await authenticate(request, self.directory)
-        given = request.query_params.getlist("plate")
-        if len(given) != 1:
-            raise BadRequest("bad_request", "plate=… is required, once")
-        plate = normalise(text_field({"plate": given[0]}, "plate", max_len=PLATE_MAX))
+        query = request.query_params.multi_items()
+        fields = query_fields(query, len(request.scope["query_string"]), ("plate",))
+        plate = normalise(text_field(fields, "plate", max_len=PLATE_MAX))
         if not plate:
-            raise BadRequest("bad_request", "plate=… is required, once")
+            raise BadRequest("bad_request", "'plate' is empty")
         verdict = check(plate)
         return JSONResponse(
             {

@@ -3,6 +3,7 @@ lane link also keeps (``gates.textrules``), raising ``BadRequest`` naming the fi
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from gates.plates import PLATE_MAX, PlateCheck, check, normalise
@@ -12,6 +13,8 @@ from .errors import BadRequest
 
 # Every free-text note an agent writes: on an open, a call's outcome, a transfer.
 NOTE_MAX = 500
+# A query string of the API, in bytes as sent: its values are a few short words.
+QUERY_MAX = 1024
 
 
 def json_object(body: object) -> dict[str, Any]:
@@ -94,3 +97,21 @@ def plate_fault(plate: str, verdict: PlateCheck) -> str:
     wrong = plate[verdict.position]
     where = verdict.position + 1
     return f"is not a plate: character {where} ({wrong!r}) is wrong ({verdict.error})"
+
+
+def query_fields(
+    params: Sequence[tuple[str, str]], length: int, known: Collection[str]
+) -> dict[str, str]:
+    """A request's query parameters by name; ``length`` is the raw query string's, in
+    bytes. Too long a query (``query_too_long``), a parameter not ``known``, or one given
+    twice is refused, rather than a typo ignored or one of two values picked."""
+    if length > QUERY_MAX:
+        raise BadRequest("query_too_long", f"the query string is limited to {QUERY_MAX} bytes")
+    values: dict[str, str] = {}
+    for name, value in params:
+        if name not in known:
+            raise BadRequest("bad_request", f"unknown parameter {name!r}")
+        if name in values:
+            raise BadRequest("bad_request", f"{name!r} is given more than once")
+        values[name] = value
+    return values

@@ -13,7 +13,6 @@ from console.actions import OpenReason
 from console.calls.commands import CallCommands
 from console.calls.daybook import (
     CATEGORY_LABELS,
-    QUERY_MAX,
     DayWindow,
     LedgerFormat,
     PlateView,
@@ -41,6 +40,7 @@ from console.calls.daybook_csv import (
 from console.calls.model import CallState, Ending, Source
 from console.calls.record import ActionKind, ActionTaken, CallRecord, Category, Outcome
 from console.errors import BadRequest
+from console.fields import QUERY_MAX
 from console.ledger import AuditAction, AuditRecord, seal
 from gates.centre.commands import Outcome as CommandOutcome
 from gates.vocabulary import Direction
@@ -204,6 +204,7 @@ def test_the_query_defaults_to_json_masked_plates_and_every_car_park() -> None:
         ([("date", "2026-03-01"), ("format", "xlsx")], 27, "invalid_format"),
         ([("date", "2026-03-01"), ("plates", "some")], 27, "invalid_plates"),
         ([("date", "2026-03-01")], QUERY_MAX + 1, "query_too_long"),
+        ([("date", "2026-03-01"), ("park", "人民路")], 27, "bad_request"),
     ],
 )
 def test_a_bad_query_is_refused_with_its_code(

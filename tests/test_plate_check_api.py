@@ -81,6 +81,7 @@ async def test_bytes_that_are_not_utf8_are_just_not_a_plate(staffed: Centre) -> 
         "",
         "plate=",
         "plate=粤B12345&plate=粤B12346",
+        "plate=粤B12345&kind=ordinary",  # an unknown parameter is a mistake, not ignored
         "plate=" + "1" * 17,
         "plate=粤B%0A12345",
         "plate=%E2%80%AE12345",  # a right-to-left override: text that hides what it says

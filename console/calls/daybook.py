@@ -41,6 +41,7 @@ from gates.centre.commands import Outcome as CommandOutcome
 
 from ..actions import OpenReason
 from ..errors import BadRequest
+from ..fields import query_fields
 from .model import CallState
 from .record import ActionKind, ActionTaken, CallRecord, Category
 
@@ -51,7 +52,6 @@ FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(9998, 12, 31)
 # A query string this long is not a ledger request (the longest car park name is 64
 # characters, 576 bytes percent-encoded).
-QUERY_MAX = 1024
 
 CATEGORY_LABELS: dict[Category, str] = {
     Category.PAID_NOT_LIFTED: "缴费不抬杆",
@@ -170,13 +170,7 @@ def parse_query(params: Sequence[tuple[str, str]], length: int) -> LedgerQuery:
     every car park), ``format`` ``json``|``csv``, ``plates`` ``masked``|``full``.
     ``length`` is the raw query string's, in bytes. A parameter given twice is
     refused rather than one of its values picked."""
-    if length > QUERY_MAX:
-        raise BadRequest("query_too_long", f"the query string is limited to {QUERY_MAX} bytes")
-    values: dict[str, str] = {}
-    for name, value in params:
-        if name in values:
-            raise BadRequest("bad_request", f"{name!r} is given more than once")
-        values[name] = value
+    values = query_fields(params, length, ("date", "car_park", "format", "plates"))
     if "date" not in values:
         raise BadRequest("invalid_date", "date=YYYY-MM-DD is required")
     day = parse_day(values["date"])

@@ -13,13 +13,13 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gates.plates import PLATE_MAX, normalise
-from gates.textrules import TextError, check_text, is_ident, parse_count
+from gates.textrules import is_ident, parse_count
 from gates.wire import format_time
 
 from ..accounts import NAME_MAX
 from ..directory import Directory
 from ..errors import BadRequest, NotFound
-from ..fields import json_object, note_field, plate_field, text_field
+from ..fields import json_object, note_field, plate_field, query_fields, text_field
 from ..models import Role, User
 from ..stays.match import Candidate
 from ..web import (
@@ -37,7 +37,6 @@ EVENT_ID_MAX: Final = 64  # the lane link's ids (gates.textrules.IDENT)
 CANDIDATES_DEFAULT: Final = 5
 CANDIDATES_MAX: Final = 20
 # car_park and plate at their longest, percent-encoded (9 bytes a character), and limit.
-QUERY_MAX: Final = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,19 +51,12 @@ def parse_candidates(params: Sequence[tuple[str, str]], length: int) -> Candidat
     ``NAME_MAX`` and ``PLATE_MAX`` characters), ``limit`` from 1 to ``CANDIDATES_MAX``.
     ``length`` is the raw query string's, in bytes. A parameter given twice, or one not
     known, is refused rather than one value picked or a typo ignored."""
-    if length > QUERY_MAX:
-        raise BadRequest("query_too_long", f"the query string is limited to {QUERY_MAX} bytes")
-    values: dict[str, str] = {}
-    for name, value in params:
-        if name not in ("car_park", "plate", "limit"):
-            raise BadRequest("bad_request", f"unknown parameter {name!r}")
-        if name in values:
-            raise BadRequest("bad_request", f"{name!r} is given more than once")
-        values[name] = value
-    car_park = _text(values, "car_park", NAME_MAX)
-    plate = normalise(_text(values, "plate", PLATE_MAX))
-    if not plate:
-        raise BadRequest("bad_request", "'plate' is empty")
+    values = query_fields(params, length, ("car_park", "plate", "limit"))
+    car_park = text_field(values, "car_park", max_len=NAME_MAX)
+    plate = normalise(text_field(values, "plate", max_len=PLATE_MAX))
+    for name, value in (("car_park", car_park), ("plate", plate)):
+        if not value.strip():
+            raise BadRequest("bad_request", f"{name!r} is empty")
     limit = CANDIDATES_DEFAULT
     if "limit" in values:
         count = parse_count(values["limit"])
@@ -72,16 +64,6 @@ def parse_candidates(params: Sequence[tuple[str, str]], length: int) -> Candidat
             raise BadRequest("bad_request", f"limit must be an integer from 1 to {CANDIDATES_MAX}")
         limit = count
     return CandidateQuery(car_park, plate, limit)
-
-
-def _text(values: dict[str, str], name: str, max_len: int) -> str:
-    value = values.get(name)
-    if value is None or not value.strip():
-        raise BadRequest("bad_request", f"{name!r} is required")
-    try:
-        return check_text(value, max_len=max_len)
-    except TextError as exc:
-        raise BadRequest("bad_request", f"{name!r} {exc}") from None
 
 
 @dataclass
