@@ -110,6 +110,9 @@ class AuditAction(enum.StrEnum):
     # A day's call ledger was read (``GET /api/calls/records``): the detail names the
     # day, the car park, the format, the rows and whether plates went out unmasked.
     CALLS_EXPORTED = "calls_exported"
+    # A car park's billing rules were set (``seat parks rules set``): the detail holds
+    # the car park and the rules as stored.
+    BILLING_RULES_SET = "billing_rules_set"
 
 
 _ACTIONS = frozenset(action.value for action in AuditAction)

@@ -12,10 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from .billing.rules import Rules
 from .calls.record import CallRecord, KeptCall
 from .errors import Conflict, NotFound, StoreError
 from .ledger import AuditEntry, AuditRecord, as_utc, format_utc, parse_utc
 from .models import Change, ChangeKind, ChangesLost, Direction, LaneRecord, Role, Session, User
+from .sqlite_payments import BILLING_RULES, ONE_STAY, rules_of, set_rules_job, stay_of
 from .sqlite_rows import call_record_of, call_record_row, entry_of, lane_of, user_of
 from .sqlite_schema import (
     AUDIT_COLUMNS,
@@ -37,6 +39,7 @@ from .sqlite_vehicles import (
 )
 from .sqlite_writer import Together, Writer
 from .stays.match import OpenStay
+from .stays.records import Stay
 from .vehicles.model import Recorded, VehicleEvent, VehicleRecord
 
 _T = TypeVar("_T")
@@ -491,6 +494,18 @@ class SQLiteStore:
         """Forgets the snapshot paths that sort before ``before`` (their files are being
         removed); returns how many events lost theirs."""
         return await self._write(forget_snapshots_job(before))
+
+    async def stay(self, stay_id: int) -> Stay | None:
+        return stay_of(await self._read(ONE_STAY, (stay_id,)))
+
+    # -------------------------------------------------------------- billing
+
+    async def set_billing_rules(self, car_park: str, rules: Rules, now: datetime) -> None:
+        """Replaces the car park's rules (or sets its first)."""
+        await self._write(set_rules_job(car_park, rules, now))
+
+    async def billing_rules(self, car_park: str) -> Rules | None:
+        return rules_of(await self._read(BILLING_RULES, (car_park,)))
 
 
 # ------------------------------------------------------------------ rows

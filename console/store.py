@@ -10,10 +10,12 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from .billing.rules import Rules
 from .calls.record import CallRecord, KeptCall
 from .ledger import AuditEntry, AuditRecord
 from .models import Change, LaneRecord, Role, Session, User
 from .stays.match import OpenStay
+from .stays.records import Stay
 from .vehicles.model import Recorded, VehicleEvent, VehicleRecord
 
 
@@ -75,3 +77,7 @@ class Store(Protocol):
     async def vehicle(self, event_id: str) -> VehicleRecord | None: ...
     async def open_stays(self) -> list[OpenStay]: ...
     async def forget_snapshots(self, before: str) -> int: ...
+    async def stay(self, stay_id: int) -> Stay | None: ...
+
+    async def set_billing_rules(self, car_park: str, rules: Rules, now: datetime) -> None: ...
+    async def billing_rules(self, car_park: str) -> Rules | None: ...
