@@ -32,6 +32,9 @@ from .help import HelpDesk
 from .ledger_check import StartCheck
 from .live import LiveLogins
 from .login import Logins
+from .payments.api import PaymentsApi
+from .payments.page import PayPage
+from .payments.service import Payments
 from .settings import Settings
 from .store import Store
 from .streams import Streams
@@ -77,6 +80,9 @@ def create_app(
     calls_api = CallsApi(calls, directory, settings.max_body_bytes)
     vehicles_api = VehiclesApi(store, directory, settings.data_dir)
     help_desk = HelpDesk(settings, store, directory, calls, bridge)
+    payments = Payments(settings, store, audit, actions)
+    payments_api = PaymentsApi(payments, store, directory, settings.max_body_bytes)
+    pay_page = PayPage(settings, payments)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -86,6 +92,7 @@ def create_app(
         await calls.start()
         await vehicles.start()
         await help_desk.start()
+        await payments.start()
         following = asyncio.create_task(changes.run())
         yield
         following.cancel()
@@ -94,6 +101,7 @@ def create_app(
         await calls.close()
         await vehicles.close()  # before the caller closes the store
         await bridge.close()
+        await payments.close()
         await actions.drain()
         await watching.drain()
         logins.close()
@@ -102,8 +110,15 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/healthz", api.healthz),
-            Mount("/api", routes=api.routes() + calls_api.routes() + vehicles_api.routes()),
+            Mount(
+                "/api",
+                routes=api.routes()
+                + calls_api.routes()
+                + vehicles_api.routes()
+                + payments_api.routes(),
+            ),
             Mount("/help", routes=help_desk.routes()),
+            Mount("/pay", routes=pay_page.routes()),
             WebSocketRoute(LINK_PATH, hub.serve),
             WebSocketRoute(MEDIA_PATH, bridge.serve),
             Mount("/", StaticFiles(directory=settings.web_dir, html=True)),
@@ -121,4 +136,5 @@ def create_app(
     app.state.changes = changes
     app.state.calls = calls
     app.state.vehicles = vehicles
+    app.state.payments = payments
     return app

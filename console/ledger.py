@@ -113,6 +113,17 @@ class AuditAction(enum.StrEnum):
     # A car park's billing rules were set (``seat parks rules set``): the detail holds
     # the car park and the rules as stored.
     BILLING_RULES_SET = "billing_rules_set"
+    # Payments (console.payments): ``detail.order`` names the order. An order issued at
+    # a lane, the amount an agent set other than the rules' (both amounts and the
+    # reason), an open order replaced by a newer one at its lane, a provider's
+    # notification before it is recorded and what recording it did (``outcome``: paid,
+    # already_paid, late, replayed), and a notification refused as forged.
+    PAYMENT_ORDERED = "payment_ordered"
+    PAYMENT_AMOUNT_OVERRIDDEN = "payment_amount_overridden"
+    PAYMENT_CANCELLED = "payment_cancelled"
+    PAYMENT_NOTIFIED = "payment_notified"
+    PAYMENT_RECORDED = "payment_recorded"
+    PAYMENT_REFUSED = "payment_refused"
 
 
 _ACTIONS = frozenset(action.value for action in AuditAction)
