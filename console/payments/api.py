@@ -11,6 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from gates.wire import format_time
+
 from ..actions import Actor
 from ..directory import Directory
 from ..errors import NotFound
@@ -70,7 +72,7 @@ class PaymentsApi:
                 "qr_png": qr_base64(issued.qr_png),
                 "amount_fen": issued.order.amount_fen,
                 "rules_fen": issued.order.rules_fen,
-                "expires_at": issued.order.to_json(issued.order.created_at)["expires_at"],
+                "expires_at": format_time(issued.order.expires_at),
                 "display": issued.display,
             },
             status_code=201,

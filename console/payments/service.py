@@ -24,6 +24,7 @@ from typing import Any
 import segno
 
 from gates.qrcodes import QUIET_MODULES
+from gates.wire import format_time
 
 from ..actions import ActionResult, Actions, Actor, DisplayRequest, OpenReason, OpenRequest
 from ..audit import AuditLog
@@ -42,12 +43,13 @@ from .orders import (
     PaidEffect,
     PaymentOrder,
     Settled,
+    cancel,
     check_payable,
     choose_amount,
     new_order,
     with_reference,
 )
-from .provider import PaymentNotice
+from .provider import PaymentNotice, Provider
 from .sandbox import SandboxProvider, sandbox_key
 
 log = logging.getLogger("seat.payments")
@@ -86,7 +88,10 @@ class Payments:
         self.store = store
         self.audit = audit
         self.actions = actions
+        # The sandbox is the one provider so far; orders are issued through it and each
+        # order's notifications and queries go to the provider it names.
         self.sandbox = SandboxProvider(b"")
+        self._providers: dict[str, Provider] = {}
         self._link_key = b""
         self._opening: set[asyncio.Task[None]] = set()
 
@@ -94,6 +99,7 @@ class Payments:
         key = await sticker_key(self.store, self.settings)
         self._link_key = link_key(key)
         self.sandbox = SandboxProvider(sandbox_key(key))
+        self._providers = {self.sandbox.name: self.sandbox}
 
     async def close(self) -> None:
         """Opens under way finish, so their outcomes are kept."""
@@ -139,7 +145,7 @@ class Payments:
             expiry=timedelta(seconds=self.settings.payment_expiry_s),
         )
         replaced = [
-            old.order_id
+            cancel(old, now).order_id
             for old in await self.store.open_payment_orders(lane.id)
             if old.state_at(now) is OrderState.OPEN
         ]
@@ -171,7 +177,7 @@ class Payments:
                 "plate": order.plate,
                 "stay_id": order.stay_id,
                 "amount_fen": order.amount_fen,
-                "expires_at": order.to_json(now)["expires_at"],
+                "expires_at": format_time(order.expires_at),
                 "provider": order.provider,
                 **context,
             },
@@ -209,10 +215,11 @@ class Payments:
         """A provider's notification, from wherever it came: verified (a forgery is
         ledgered and refused), ledgered, recorded once per transaction, and a newly
         paid order's gate opened."""
-        if provider_name != self.sandbox.name:
+        provider = self._providers.get(provider_name)
+        if provider is None:
             raise NotFound("unknown_provider", f"no payment provider {provider_name!r}")
         try:
-            notice = self.sandbox.verify(headers, body)
+            notice = provider.verify(headers, body)
         except NotificationRefused as exc:
             await self.audit.record(
                 AuditRecord(
@@ -323,7 +330,7 @@ class Payments:
         if order is None:
             raise UnknownOrder("unknown_order", f"no order {order_id}")
         if order.state is not OrderState.PAID:
-            notice = await self.sandbox.query(order)
+            notice = await self._providers[order.provider].query(order)
             if notice is not None:
                 settled = await self._settle(order.provider, notice, remote="query")
                 order = settled.order
