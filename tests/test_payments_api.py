@@ -331,7 +331,7 @@ async def test_an_expired_order_shows_so_and_a_late_notification_opens_nothing(
     assert (order["state"], order["gate_opens"], lane.driver.opens) == ("expired", [], 0)
 
 
-async def test_a_tampered_pay_link_gets_the_invalid_page_and_pays_nothing(
+async def test_a_tampered_or_cross_site_pay_gets_the_invalid_page_and_pays_nothing(
     staffed: Centre, lanes: LaneFactory
 ) -> None:
     lane = await lanes("P1-OUT")
@@ -344,6 +344,10 @@ async def test_a_tampered_pay_link_gets_the_invalid_page_and_pays_nothing(
             assert page.status_code == 404 and 'data-page="invalid"' in page.text
             tapped = await client.post(url + "/sandbox")
             assert tapped.status_code == 404 and 'data-page="invalid"' in tapped.text
+        cross = await client.post(
+            pay_path(issued["url"]) + "/sandbox", headers={"sec-fetch-site": "cross-site"}
+        )
+        assert cross.status_code == 403 and 'data-page="invalid"' in cross.text
         order = (await client.get(f"/api/payments/{issued['order_id']}")).json()
     assert (order["state"], lane.driver.opens) == ("open", 0)
 
