@@ -167,7 +167,6 @@ class Payments:
                 reason=request.reason,
                 detail={"rules_fen": rules_fen, "amount_fen": amount, **context},
             )
-        order = with_reference(order, await provider.create(order))
         await self._record(
             actor,
             AuditAction.PAYMENT_ORDERED,
@@ -182,6 +181,8 @@ class Payments:
                 **context,
             },
         )
+        # Opened with the provider once the ledger holds it: no audit, no action.
+        order = with_reference(order, await provider.create(order))
         await self.store.add_payment_order(order, replaced)
         url = pay_url(base, make_link_token(self._link_key, order.order_id))
         shown = await self.actions.display(
