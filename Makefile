@@ -57,7 +57,6 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/calls.py
 	$(BIN)/python bench/wall.py
 	$(BIN)/python bench/plates.py
-	$(BIN)/python bench/plate_crops.py
 	$(BIN)/python bench/vehicles.py
 
 clean:

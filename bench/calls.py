@@ -132,7 +132,7 @@ class OneByOne:
 class DurableCommit:
     """One durable SQLite commit (WAL, synchronous=FULL) of a small row on the disk of
     the centre's database: each step of the queue waits for one (its ledger entries
-    and state) before it tells anyone but the agent it rings, which the relay's floor
+    and state) before it tells anyone but the agents it rings, which the relay's floor
     does not. An accept waits for it."""
 
     def __init__(self, path: Path) -> None:

@@ -11,9 +11,12 @@
   cost without the waits for a core.
 
 Each figure is printed as ``name: value unit (ratio vs baseline)``; ``--json`` ends with
-one JSON object of every figure. More measures (plate crops, OCR) join ``MEASURES``.
+one JSON object of every figure. More measures (OCR) join ``MEASURES``.
 
-    python bench/plates.py [--stays 100000] [--reads 1000] [--naive-reads 40] [--json]
+- **Crops** (``media/plates/``): ``bench/plate_crops.py``'s figures, its docstring says how.
+
+    python bench/plates.py [--stays 100000] [--reads 1000] [--naive-reads 40]
+                           [--crop-runs 400] [--json]
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.figures import Figures, measure_and_print
 from bench.gate_latency import percentile
+from bench.plate_crops import plate_crop_figures
+from bench.plate_crops import report as report_crops
 from console.stays.match import OpenStay, StayIndex, scan
 from gates.plates import misread, random_plate
 
@@ -127,7 +132,10 @@ def report_matching(f: Figures) -> list[str]:
 Measure = Callable[[argparse.Namespace], Figures]
 Report = Callable[[Figures], list[str]]
 # Each measure and the lines it prints, run in order.
-MEASURES: tuple[tuple[Measure, Report], ...] = ((measure_matching, report_matching),)
+MEASURES: tuple[tuple[Measure, Report], ...] = (
+    (measure_matching, report_matching),
+    (lambda args: plate_crop_figures(args.crop_runs), report_crops),
+)
 
 
 def main() -> None:
@@ -137,6 +145,7 @@ def main() -> None:
     parser.add_argument("--stays", type=int, default=100_000)
     parser.add_argument("--reads", type=int, default=1000)
     parser.add_argument("--naive-reads", type=int, default=40)
+    parser.add_argument("--crop-runs", type=int, default=400, help="timed crops of each kind")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     args = parser.parse_args()
 

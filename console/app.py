@@ -41,6 +41,8 @@ from .streams import Streams
 from .throttle import LoginThrottle
 from .vehicles.api import VehiclesApi
 from .vehicles.recorder import VehicleRecorder
+from .vehicles.relink import Relinking
+from .vehicles.relink_api import RelinkApi
 from .watching import Watching
 from .web import ClientAddress, SecurityHeaders, on_console_error, on_http_error
 
@@ -72,6 +74,7 @@ def create_app(
     )
     calls = CallService(settings.calls, store, audit, streams, directory, hub, bridge)
     vehicles = VehicleRecorder(settings, store, directory, hub)
+    relinking = Relinking(store, audit, vehicles)
     changes = ChangeFeed(store, directory, live, hub, bridge, streams, calls)
     watching = Watching(bridge, audit, live)
     passwords = PasswordChecker(settings.login_workers, settings.login_queue)
@@ -79,6 +82,7 @@ def create_app(
     api = Api(settings, store, directory, live, hub, audit, actions, streams, watching, logins)
     calls_api = CallsApi(calls, directory, settings.max_body_bytes)
     vehicles_api = VehiclesApi(store, directory, settings.data_dir)
+    relink_api = RelinkApi(relinking, directory, settings.max_body_bytes)
     help_desk = HelpDesk(settings, store, directory, calls, bridge)
     payments = Payments(settings, store, audit, actions)
     payments_api = PaymentsApi(payments, store, directory, settings.max_body_bytes)
@@ -90,6 +94,7 @@ def create_app(
         await changes.start()
         await directory.load()
         await calls.start()
+        await relinking.start()  # its index, before the first event can change the stays
         await vehicles.start()
         await help_desk.start()
         await payments.start()
@@ -100,6 +105,7 @@ def create_app(
         await help_desk.close()
         await calls.close()
         await vehicles.close()  # before the caller closes the store
+        relinking.close()
         await bridge.close()
         await payments.close()
         await actions.drain()
@@ -115,6 +121,7 @@ def create_app(
                 routes=api.routes()
                 + calls_api.routes()
                 + vehicles_api.routes()
+                + relink_api.routes()
                 + payments_api.routes(),
             ),
             Mount("/help", routes=help_desk.routes()),
@@ -136,5 +143,6 @@ def create_app(
     app.state.changes = changes
     app.state.calls = calls
     app.state.vehicles = vehicles
+    app.state.relinking = relinking
     app.state.payments = payments
     return app

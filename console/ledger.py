@@ -124,6 +124,12 @@ class AuditAction(enum.StrEnum):
     PAYMENT_NOTIFIED = "payment_notified"
     PAYMENT_RECORDED = "payment_recorded"
     PAYMENT_REFUSED = "payment_refused"
+    # An agent corrected a vehicle event's misread plate (``detail.old_plate`` and
+    # ``new_plate``); the stays were re-linked in the same transaction.
+    PLATE_CORRECTED = "plate_corrected"
+    # An agent matched an exit that found no entry to an open stay: ``detail.old_plate``
+    # is the exit's, ``new_plate`` the stay's.
+    STAY_MATCHED = "stay_matched"
 
 
 _ACTIONS = frozenset(action.value for action in AuditAction)

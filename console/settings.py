@@ -15,6 +15,7 @@ from gates.centre.link import HeartbeatPolicy
 
 from .calls.model import CallKind
 from .calls.model import Settings as CallSettings
+from .payments.wechat_settings import WeChatSettings
 from .sticker_token import KEY_BYTES
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -94,6 +95,8 @@ class Settings:
     # of snapshots kept, today included.
     vehicle_repeat_s: float = 30.0
     snapshot_days: int = 30
+    # The merchant's WeChat Pay account (console.payments.wechat_settings); None: off.
+    wechat: WeChatSettings | None = field(default=None, repr=False)
 
     @property
     def calls(self) -> CallSettings:
@@ -187,6 +190,7 @@ class Settings:
             ),
             vehicle_repeat_s=seconds("SEAT_VEHICLE_REPEAT_S", "30", zero=True),
             snapshot_days=number("SEAT_SNAPSHOT_DAYS", "30", int, 1),
+            wechat=WeChatSettings.from_env(env),
         )
 
 

@@ -22,10 +22,8 @@ from .payments.orders import (
     Settled,
     pay,
 )
-from .stays.records import Stay, StayState
 
 BILLING_RULES = "SELECT rules FROM billing_rules WHERE car_park = ?"
-ONE_STAY = "SELECT id, car_park, plate, state, entered_at, closed_at FROM stays WHERE id = ?"
 
 
 def set_rules_job(
@@ -49,20 +47,6 @@ def rules_of(rows: list[tuple[str]]) -> Rules | None:
     # Read back through the same strict reader: a row edited outside the program into
     # rules that do not stand is refused here rather than charged by.
     return Rules.parse(json.loads(rows[0][0])) if rows else None
-
-
-def stay_of(rows: list[tuple[int, str, str, str, str | None, str | None]]) -> Stay | None:
-    if not rows:
-        return None
-    stay_id, car_park, plate, state, entered_at, closed_at = rows[0]
-    return Stay(
-        stay_id,
-        car_park,
-        plate,
-        StayState(state),
-        None if entered_at is None else parse_utc(entered_at),
-        None if closed_at is None else parse_utc(closed_at),
-    )
 
 
 ORDER_COLUMNS = (

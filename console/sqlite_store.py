@@ -22,7 +22,6 @@ from .sqlite_payments import (
     BILLING_RULES,
     NOTIFICATIONS,
     ONE_ORDER,
-    ONE_STAY,
     OPEN_ORDERS,
     OPENS,
     add_open_job,
@@ -33,7 +32,6 @@ from .sqlite_payments import (
     record_payment_job,
     rules_of,
     set_rules_job,
-    stay_of,
 )
 from .sqlite_rows import call_record_of, call_record_row, entry_of, lane_of, user_of
 from .sqlite_schema import (
@@ -45,6 +43,7 @@ from .sqlite_schema import (
     open_connection,
     open_writer,
 )
+from .sqlite_stays import Job, correct_job, match_job
 from .sqlite_vehicles import (
     LANE_VEHICLES,
     ONE_VEHICLE,
@@ -56,8 +55,8 @@ from .sqlite_vehicles import (
 )
 from .sqlite_writer import Together, Writer
 from .stays.match import OpenStay
-from .stays.records import Stay
-from .vehicles.model import Recorded, VehicleEvent, VehicleRecord
+from .stays.records import StayState
+from .vehicles.model import Recorded, Relinked, StayRecord, VehicleEvent, VehicleRecord
 
 _T = TypeVar("_T")
 
@@ -512,8 +511,42 @@ class SQLiteStore:
         removed); returns how many events lost theirs."""
         return await self._write(forget_snapshots_job(before))
 
-    async def stay(self, stay_id: int) -> Stay | None:
-        return stay_of(await self._read(ONE_STAY, (stay_id,)))
+    async def stay(self, stay_id: int) -> StayRecord | None:
+        rows = await self._read(
+            "SELECT id, car_park, plate, state, entry_event, entered_at FROM stays WHERE id = ?",
+            (stay_id,),
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        entered = None if row[5] is None else parse_utc(row[5])
+        return StayRecord(row[0], row[1], row[2], StayState(row[3]), row[4], entered)
+
+    async def correct_plate(
+        self, record: AuditRecord, event_id: str, old: str, new: str
+    ) -> Relinked:
+        """Writes ``record``, then sets the event's corrected plate ``new`` and re-links
+        its stays (``sqlite_stays``), together. ``NotFound`` for an unknown event,
+        ``Conflict`` if its plate is no longer ``old``: then nothing is written."""
+        return await self._relink(record, correct_job(event_id, old, new))
+
+    async def match_stay(
+        self, record: AuditRecord, stay_id: int, event_id: str, event_plate: str, stay_plate: str
+    ) -> Relinked:
+        """Writes ``record``, then closes open stay ``stay_id`` by exit ``event_id``,
+        together; ``NotFound``/``Conflict`` as ``sqlite_stays.match_job`` says, and then
+        nothing is written."""
+        return await self._relink(record, match_job(stay_id, event_id, event_plate, stay_plate))
+
+    async def _relink(self, record: AuditRecord, job: Job) -> Relinked:
+        if self._closed:
+            raise StoreError("store_closed", "the store is closed")
+        done: list[Relinked] = []
+        entries = await self._writer.submit(
+            Together((record,), lambda conn: done.append(job(conn)))
+        )
+        assert isinstance(entries, list)
+        return Relinked(done[0].stay_id, done[0].change, done[0].stays, tuple(entries))
 
     # -------------------------------------------------------------- billing
 

@@ -11,7 +11,7 @@ from .errors import Conflict
 from .ledger import format_utc, parse_utc
 from .sqlite_rows import vehicle_record_of, vehicle_row
 from .sqlite_schema import VEHICLE_COLUMNS
-from .stays.match import OpenStay
+from .stays.match import OpenStay, StayDelta
 from .stays.records import StayChange, StayState, stay_key, step
 from .vehicles.model import Recorded, VehicleEvent, VehicleRecord
 
@@ -23,7 +23,10 @@ RECORD_SELECT = (
 )
 LANE_VEHICLES = f"{RECORD_SELECT} WHERE v.lane = ? ORDER BY v.at DESC, v.rowid DESC LIMIT ?"
 ONE_VEHICLE = f"{RECORD_SELECT} WHERE v.event_id = ?"
-OPEN_STAYS = "SELECT id, plate, car_park, entered_at FROM stays WHERE state = 'open' ORDER BY id"
+OPEN_STAYS = (
+    "SELECT id, plate, car_park, entered_at, entry_event FROM stays"
+    " WHERE state = 'open' ORDER BY id"
+)
 
 
 def record_job(event: VehicleEvent) -> Callable[[sqlite3.Connection], Recorded]:
@@ -54,7 +57,10 @@ def record_job(event: VehicleEvent) -> Callable[[sqlite3.Connection], Recorded]:
             row,
         )
         stay_id = change.close
+        closed: tuple[int, ...] = ()
+        opened: tuple[OpenStay, ...] = ()
         if change.close is not None:
+            closed = (change.close,)
             exit_event = event.event_id if change.closed_as is StayState.EXITED else None
             conn.execute(
                 "UPDATE stays SET state = ?, closed_at = ?, exit_event = ? WHERE id = ?",
@@ -66,6 +72,7 @@ def record_job(event: VehicleEvent) -> Callable[[sqlite3.Connection], Recorded]:
                 " VALUES (?, ?, 'open', ?, ?) RETURNING id",
                 (event.car_park, plate, event.event_id, at),
             ).fetchone()[0]
+            opened = (OpenStay(stay_id, plate, event.car_park, parse_utc(at), event.event_id),)
         elif change.new is StayState.NO_ENTRY:
             stay_id = conn.execute(
                 "INSERT INTO stays (car_park, plate, state, exit_event, closed_at)"
@@ -77,7 +84,7 @@ def record_job(event: VehicleEvent) -> Callable[[sqlite3.Connection], Recorded]:
                 "UPDATE vehicle_events SET stay_id = ? WHERE event_id = ?",
                 (stay_id, event.event_id),
             )
-        return Recorded(event.event_id, True, change.change, stay_id)
+        return Recorded(event.event_id, True, change.change, stay_id, StayDelta(closed, opened))
 
     return write
 
@@ -98,5 +105,5 @@ def records_of(rows: list[object]) -> list[VehicleRecord]:
     return [vehicle_record_of(row) for row in rows]
 
 
-def open_stays_of(rows: list[tuple[int, str, str, str]]) -> list[OpenStay]:
-    return [OpenStay(row[0], row[1], row[2], parse_utc(row[3])) for row in rows]
+def open_stays_of(rows: list[tuple[int, str, str, str, str]]) -> list[OpenStay]:
+    return [OpenStay(row[0], row[1], row[2], parse_utc(row[3]), row[4]) for row in rows]

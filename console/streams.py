@@ -116,11 +116,15 @@ class Streams:
             return
 
         tab = _Tab(user.username)
+        loop = asyncio.get_running_loop()
 
         def on_lane(status: LaneStatus) -> None:
             # Only the lane is queued: its record and status are read when the tab is
             # sent it, so a lane that changed many times since is sent once, as it is now.
-            tab.push(_LaneChanged(status.lane), key=status.lane)
+            # Queued a turn of the loop later: a lane's message that starts a step (a
+            # call button's press) has its ring queued first, and the rung agent's tab
+            # sends it before every tab sends the lane.
+            loop.call_soon(tab.push, _LaneChanged(status.lane), status.lane)
 
         def on_audit(entry: AuditEntry) -> None:
             tab.push({"type": "audit", "entry": entry.to_json()})
@@ -131,7 +135,6 @@ class Streams:
         unsubscribe.append(self.live.hold(session, user, tab.end))
         self._tabs.add(tab)
         reader = asyncio.create_task(_until_disconnect(websocket, tab))
-        loop = asyncio.get_running_loop()
         expires = loop.time() + (session.expires_at - datetime.now(UTC)).total_seconds()
         present = False
         try:

@@ -15,7 +15,8 @@ from console.billing.stays import fee_for_stay
 from console.ledger import AuditAction
 from console.models import Direction, LaneRecord
 from console.sqlite_store import SQLiteStore
-from console.stays.records import Stay, StayState
+from console.stays.records import StayState
+from console.vehicles.model import StayRecord
 from tests.test_cli import seat
 
 PARK = "人民路停车场"
@@ -100,10 +101,10 @@ def test_a_file_that_is_not_json_is_refused(tmp_path: Path) -> None:
     assert result.returncode == 2 and "bad_json" in result.stderr
 
 
-def open_stay(entered_at: datetime | None = ENTERED) -> Stay:
-    state = StayState.OPEN if entered_at is not None else StayState.NO_ENTRY
-    closed = None if entered_at is not None else ENTERED
-    return Stay(7, PARK, "粤B12345", state, entered_at, closed)
+def open_stay(entered_at: datetime | None = ENTERED) -> StayRecord:
+    if entered_at is None:
+        return StayRecord(7, PARK, "粤B12345", StayState.NO_ENTRY, None, None)
+    return StayRecord(7, PARK, "粤B12345", StayState.OPEN, "in-1", entered_at)
 
 
 def test_fee_for_stay_charges_from_its_entry_to_now() -> None:

@@ -217,6 +217,8 @@ const zh = {
   "audit.action.payment_notified": "收到支付通知",
   "audit.action.payment_recorded": "支付通知入账",
   "audit.action.payment_refused": "拒绝伪造的支付通知",
+  "audit.action.plate_corrected": "更正车牌",
+  "audit.action.stay_matched": "匹配入场记录",
 
   "audit.outcome.done": "成功",
   "audit.outcome.refused": "被拒绝",
@@ -633,6 +635,8 @@ const en = {
   "audit.action.payment_notified": "Payment notification received",
   "audit.action.payment_recorded": "Payment notification recorded",
   "audit.action.payment_refused": "Forged payment notification refused",
+  "audit.action.plate_corrected": "Plate corrected",
+  "audit.action.stay_matched": "Exit matched to a stay",
 
   "audit.outcome.done": "Done",
   "audit.outcome.refused": "Refused",

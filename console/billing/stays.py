@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..stays.records import Stay
+from ..vehicles.model import StayRecord
 from .errors import BadStay, NoBillingRules
 from .fees import Fee, fee
 from .rules import Rules
 
 
-def fee_for_stay(rules: Rules | None, stay: Stay, now: datetime) -> Fee:
+def fee_for_stay(rules: Rules | None, stay: StayRecord, now: datetime) -> Fee:
     """The fee of ``stay`` from its entry to ``now``, by its car park's ``rules``.
     ``NoBillingRules`` when there are none; ``BadStay`` (``no_entry_time``) for a stay
     with no entry, which no rule can charge: an agent settles it by hand."""

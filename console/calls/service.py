@@ -304,7 +304,13 @@ class CallService:
         await self._locked(lambda: self._run(actor, rule, outcome=outcome))
 
     async def _locked(self, work: Callable[[], Awaitable[_T]]) -> _T:
-        """Run ``work`` alone, to its end even if the caller is cancelled."""
+        """Run ``work`` alone, to its end even if the caller is cancelled: in a task of
+        its own, unless the caller is one already (``_spawn``'s, which nothing cancels),
+        so a lane's press reaches its ring without waiting a turn of the loop behind
+        every tab that has something to send."""
+        if asyncio.current_task() in self._tasks:
+            async with self._lock:
+                return await work()
 
         async def alone() -> _T:
             async with self._lock:

@@ -62,6 +62,17 @@ class OpenStay:
     plate: str
     car_park: str
     entered_at: datetime
+    entry_event: str | None = None  # the read that opened it, whose crop an agent compares
+
+
+@dataclass(frozen=True, slots=True)
+class StayDelta:
+    """What one change to the stays did to the open ones: the ids no longer open, then
+    the stays open now with their plate (a corrected entry's stay is closed and opened
+    again under its new plate)."""
+
+    closed: tuple[int, ...] = ()
+    opened: tuple[OpenStay, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +210,15 @@ class StayIndex:
             if not counts[ch]:
                 del counts[ch]
         return stay
+
+    def apply(self, delta: StayDelta) -> None:
+        """Follow a change the store made: a stay closed that is not here (opened before
+        the index was built, or already followed) is no error, nor is one opened again."""
+        for stay_id in (*delta.closed, *(stay.stay_id for stay in delta.opened)):
+            if stay_id in self._folded:
+                self.remove(stay_id)
+        for stay in delta.opened:
+            self.add(stay)
 
     def match(
         self, plate: str, car_park: str, now: datetime, limit: int = DEFAULT_LIMIT

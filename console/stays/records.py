@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
 
 from gates.plates import normalise
 from gates.vocabulary import Direction
@@ -76,16 +75,3 @@ def step(direction: Direction, plate: str, open_stay: int | None) -> StayStep:
     if open_stay is None:
         return StayStep(StayChange.NO_ENTRY, new=StayState.NO_ENTRY)
     return StayStep(StayChange.CLOSED, open_stay, StayState.EXITED)
-
-
-@dataclass(frozen=True, slots=True)
-class Stay:
-    """A stay as the store keeps it: ``entered_at`` None for a ``no_entry`` stay,
-    ``closed_at`` None while it is open."""
-
-    stay_id: int
-    car_park: str
-    plate: str
-    state: StayState
-    entered_at: datetime | None
-    closed_at: datetime | None

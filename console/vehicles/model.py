@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from console.ledger import AuditEntry
+from console.stays.match import StayDelta
 from console.stays.records import StayChange, StayState
 from gates.vocabulary import Direction, PlateColour
 
@@ -31,12 +33,14 @@ class VehicleEvent:
 @dataclass(frozen=True, slots=True)
 class Recorded:
     """What recording an event did: ``new`` is False for an event id already kept (and
-    then nothing changed); ``stay_id`` is the stay it opened, closed or made."""
+    then nothing changed); ``stay_id`` is the stay it opened, closed or made; ``stays``
+    what that did to the open stays."""
 
     event_id: str
     new: bool
     change: StayChange
     stay_id: int | None
+    stays: StayDelta = field(default_factory=StayDelta)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,3 +51,26 @@ class VehicleRecord:
     change: StayChange
     stay_id: int | None
     stay_state: StayState | None
+
+
+@dataclass(frozen=True, slots=True)
+class Relinked:
+    """What an agent's correction or match left: the event's stay now and its change,
+    what became of the open stays, and the ledger entry written with it."""
+
+    stay_id: int | None
+    change: StayChange
+    stays: StayDelta
+    entries: tuple[AuditEntry, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StayRecord:
+    """A stay as the store keeps it (``console.stays.records``)."""
+
+    stay_id: int
+    car_park: str
+    plate: str
+    state: StayState
+    entry_event: str | None
+    entered_at: datetime | None

@@ -316,13 +316,19 @@ class LaneHub:
             return
         before = self.status(lane)
         after = fold(before, message, datetime.now(UTC))
-        if after is not before:
-            self._update(after)
+        self._status[lane] = after
+        # The message's listeners first: a call button's press starts a call step, which
+        # then runs ahead of every console tab sending the lane's new status.
         for listener in list(self._message_listeners):
             listener(lane, message)
+        if after is not before:
+            self._tell(after)
 
     def _update(self, status: LaneStatus) -> None:
         self._status[status.lane] = status
+        self._tell(status)
+
+    def _tell(self, status: LaneStatus) -> None:
         for listener in list(self._listeners):
             listener(status)
 
