@@ -41,6 +41,12 @@ class OpenReason(enum.StrEnum):
     EMERGENCY = "emergency"  # 救护、消防等紧急情况
     ESCAPE_RECOVERED = "escape_recovered"  # 逃逸追缴已处理
     OTHER = "other"  # 其他，须备注
+    PAID = "paid"  # 已支付：the centre lifts it itself once a payment order is paid
+
+    @property
+    def by_agent(self) -> bool:
+        """An agent may give this reason; ``paid`` is the centre's own."""
+        return self is not OpenReason.PAID
 
 
 log = logging.getLogger("seat.actions")
@@ -50,6 +56,7 @@ log = logging.getLogger("seat.actions")
 class OpenRequest:
     reason: OpenReason
     note: str
+    order_id: str | None = None  # the payment order the open is for
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +69,10 @@ def parse_open(body: object) -> OpenRequest:
     fields = json_object(body)
     try:
         parsed = OpenReason(str(fields.get("reason")))
+        if not parsed.by_agent:
+            raise ValueError(parsed)
     except ValueError:
-        allowed = ", ".join(OpenReason)
+        allowed = ", ".join(reason for reason in OpenReason if reason.by_agent)
         raise BadRequest("invalid_reason", f"reason must be one of {allowed}") from None
     note = note_field(fields)
     if parsed is OpenReason.OTHER and not visible(note):
@@ -140,6 +149,8 @@ class Actions:
         now = asyncio.get_running_loop().time()
         command = OpenGate(command_id=uuid.uuid4().hex, reason=request.reason.value)
         detail: dict[str, Any] = {"note": request.note} if request.note else {}
+        if request.order_id is not None:
+            detail["order"] = request.order_id
         requested = (AuditAction.GATE_OPEN_REQUESTED, AuditAction.GATE_OPEN_OUTCOME)
         first = self._last_open.get(lane.id)
         if first is not None and _joinable(first, now, self.join_s):

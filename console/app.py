@@ -32,6 +32,9 @@ from .help import HelpDesk
 from .ledger_check import StartCheck
 from .live import LiveLogins
 from .login import Logins
+from .payments.api import PaymentsApi
+from .payments.page import PayPage
+from .payments.service import Payments
 from .settings import Settings
 from .store import Store
 from .streams import Streams
@@ -81,6 +84,9 @@ def create_app(
     vehicles_api = VehiclesApi(store, directory, settings.data_dir)
     relink_api = RelinkApi(relinking, directory, settings.max_body_bytes)
     help_desk = HelpDesk(settings, store, directory, calls, bridge)
+    payments = Payments(settings, store, audit, actions)
+    payments_api = PaymentsApi(payments, store, directory, settings.max_body_bytes)
+    pay_page = PayPage(settings, payments)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -91,6 +97,7 @@ def create_app(
         await relinking.start()  # its index, before the first event can change the stays
         await vehicles.start()
         await help_desk.start()
+        await payments.start()
         following = asyncio.create_task(changes.run())
         yield
         following.cancel()
@@ -100,6 +107,7 @@ def create_app(
         await vehicles.close()  # before the caller closes the store
         relinking.close()
         await bridge.close()
+        await payments.close()
         await actions.drain()
         await watching.drain()
         logins.close()
@@ -113,9 +121,11 @@ def create_app(
                 routes=api.routes()
                 + calls_api.routes()
                 + vehicles_api.routes()
-                + relink_api.routes(),
+                + relink_api.routes()
+                + payments_api.routes(),
             ),
             Mount("/help", routes=help_desk.routes()),
+            Mount("/pay", routes=pay_page.routes()),
             WebSocketRoute(LINK_PATH, hub.serve),
             WebSocketRoute(MEDIA_PATH, bridge.serve),
             Mount("/", StaticFiles(directory=settings.web_dir, html=True)),
@@ -134,4 +144,5 @@ def create_app(
     app.state.calls = calls
     app.state.vehicles = vehicles
     app.state.relinking = relinking
+    app.state.payments = payments
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -30,6 +31,7 @@ from .ledger_check import (
 )
 from .logs import configure as configure_logging
 from .models import Direction, Role
+from .parks import read_rules_file, set_rules, show_rules
 from .service import run_fast, until_stopped
 from .settings import Settings, parse_public_url
 from .sqlite_store import SQLiteStore
@@ -182,6 +184,21 @@ async def _cmd_lane_list(args: argparse.Namespace, store: Store) -> int:
 async def _cmd_lane_add(args: argparse.Namespace, store: Store) -> int:
     token = await put_lane(store, args.id, args.name, args.car_park, Direction(args.direction))
     print(f"lane {args.id} token (shown once): {token}")
+    return 0
+
+
+@with_store
+async def _cmd_rules_set(args: argparse.Namespace, store: Store) -> int:
+    rules = read_rules_file(args.file)  # refused before anything is recorded
+    await set_rules(store, args.car_park, rules)
+    print(f"billing rules set for {args.car_park}")
+    return 0
+
+
+@with_store
+async def _cmd_rules_show(args: argparse.Namespace, store: Store) -> int:
+    rules = await show_rules(store, args.car_park)
+    print(json.dumps(rules.to_json(), ensure_ascii=False, indent=2))
     return 0
 
 
@@ -410,6 +427,18 @@ def parser() -> argparse.ArgumentParser:
         help="replace every sticker printed for the lane so far: they stop working",
     )
     sticker.set_defaults(run=_cmd_lane_sticker)
+
+    parks = sub.add_parser("parks", help="car parks").add_subparsers(dest="action", required=True)
+    rules = parks.add_parser("rules", help="a car park's billing rules").add_subparsers(
+        dest="rules_action", required=True
+    )
+    rules_set = rules.add_parser("set", help="set the rules from a JSON file (README, Billing)")
+    rules_set.add_argument("car_park")
+    rules_set.add_argument("file", type=Path)
+    rules_set.set_defaults(run=_cmd_rules_set)
+    rules_show = rules.add_parser("show", help="print the car park's rules as JSON")
+    rules_show.add_argument("car_park")
+    rules_show.set_defaults(run=_cmd_rules_show)
 
     audit = sub.add_parser("audit", help="the audit ledger").add_subparsers(
         dest="action", required=True

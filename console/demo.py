@@ -30,8 +30,10 @@ from media.lane.runner import PRESS_CALL
 
 from .accounts import add_user, put_lane, set_password
 from .app import create_app
+from .billing.rules import Rules
 from .ledger_check import ensure_ledger_sound
 from .models import Direction, Role
+from .parks import set_rules
 from .server import listening_socket, uvicorn_config
 from .settings import Settings
 from .sqlite_store import SQLiteStore
@@ -54,6 +56,24 @@ LANES = (
     DemoLane("P2-OUT", "滨江 出口", "滨江停车场", Direction.EXIT),
 )
 USERS = (("agent", Role.AGENT), ("supervisor", Role.SUPERVISOR))
+# What the demo's car parks charge, unless an operator set their own: 15 minutes free,
+# then 5 yuan the first hour and 2 yuan each hour after, at most 40 yuan a day.
+DEMO_RULES = Rules.parse(
+    {
+        "free_minutes": 15,
+        "bands": [
+            {
+                "name": "全天",
+                "start": "00:00",
+                "end": "00:00",
+                "period_minutes": 60,
+                "fen_per_period": 200,
+                "first_period": {"minutes": 60, "fen": 500},
+            }
+        ],
+        "daily_cap_fen": 4000,
+    }
+)
 # The lanes share the demo's terminal: warnings only, started by the demo or by hand.
 LANE_LOGS = {"SEAT_LOG_LEVEL": "WARNING"}
 
@@ -61,17 +81,22 @@ log = logging.getLogger("seat.demo")
 
 
 async def _prepare(store: Store, password: str) -> dict[str, str]:
-    """Demo accounts with ``password``, and a fresh token for every demo lane (only the
-    tokens' hashes are stored, so earlier ones cannot be recovered)."""
+    """Demo accounts with ``password``, a fresh token for every demo lane (only the
+    tokens' hashes are stored, so earlier ones cannot be recovered), and billing rules
+    for car parks that have none, so an agent can issue a payment order from a stay."""
     for username, role in USERS:
         if await store.get_user(username) is None:
             await add_user(store, username, role, password)
         else:
             await set_password(store, username, password)
-    return {
+    tokens = {
         lane.id: await put_lane(store, lane.id, lane.name, lane.car_park, lane.direction)
         for lane in LANES
     }
+    for park in sorted({lane.car_park for lane in LANES}):
+        if await store.billing_rules(park) is None:
+            await set_rules(store, park, DEMO_RULES)
+    return tokens
 
 
 def lane_command(url: str, lane: str, state_dir: Path) -> list[str]:

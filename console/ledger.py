@@ -110,6 +110,20 @@ class AuditAction(enum.StrEnum):
     # A day's call ledger was read (``GET /api/calls/records``): the detail names the
     # day, the car park, the format, the rows and whether plates went out unmasked.
     CALLS_EXPORTED = "calls_exported"
+    # A car park's billing rules were set (``seat parks rules set``): the detail holds
+    # the car park and the rules as stored.
+    BILLING_RULES_SET = "billing_rules_set"
+    # Payments (console.payments): ``detail.order`` names the order. An order issued at
+    # a lane, the amount an agent set other than the rules' (both amounts and the
+    # reason), an open order replaced by a newer one at its lane, a provider's
+    # notification before it is recorded and what recording it did (``outcome``: paid,
+    # already_paid, late, replayed), and a notification refused as forged.
+    PAYMENT_ORDERED = "payment_ordered"
+    PAYMENT_AMOUNT_OVERRIDDEN = "payment_amount_overridden"
+    PAYMENT_CANCELLED = "payment_cancelled"
+    PAYMENT_NOTIFIED = "payment_notified"
+    PAYMENT_RECORDED = "payment_recorded"
+    PAYMENT_REFUSED = "payment_refused"
     # An agent corrected a vehicle event's misread plate (``detail.old_plate`` and
     # ``new_plate``); the stays were re-linked in the same transaction.
     PLATE_CORRECTED = "plate_corrected"

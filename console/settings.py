@@ -72,6 +72,9 @@ class Settings:
     # Where drivers' phones reach the centre, e.g. https://seat.example.com: the help
     # stickers' QR codes point below it. None: a sticker needs ``--base-url``.
     public_url: str | None = None
+    # How long a payment order's pay link works (console.payments): a QR code left on
+    # a display is not paid for by the next car.
+    payment_expiry_s: float = 900.0
     # The key that signs help stickers, for operators who keep secrets outside the
     # database. None: the key in the store, made on first need (console.stickers).
     sticker_key: bytes | None = field(default=None, repr=False)
@@ -176,6 +179,7 @@ class Settings:
             media_connect_s=number("SEAT_MEDIA_CONNECT_S", "10", float),
             demo_call_every_s=demo_call_every_s,
             public_url=_optional(env, "SEAT_PUBLIC_URL", parse_public_url),
+            payment_expiry_s=seconds("SEAT_PAYMENT_EXPIRY_S", "900"),
             sticker_key=_optional(env, "SEAT_STICKER_KEY", parse_sticker_key),
             call_ring_s=seconds("SEAT_CALL_RING_S", "15"),
             call_wrap_s=seconds("SEAT_CALL_WRAP_S", "30", zero=True),

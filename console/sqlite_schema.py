@@ -10,7 +10,7 @@ from .ledger import GENESIS_HASH
 
 # ------------------------------------------------------------------ schema
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # One tuple of statements per schema version; a database at version N gets the tuples
 # after N, each in its own transaction together with the new ``user_version``.
@@ -179,6 +179,56 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             CHECK ((closed_at IS NULL) = (state = 'open'))
         ) STRICT""",
         "CREATE UNIQUE INDEX stays_open ON stays (car_park, plate) WHERE state = 'open'",
+    ),
+    (
+        # Each car park's billing rules (``console.billing.rules``), as their canonical
+        # JSON; a car park without a row charges nothing and issues no order.
+        """CREATE TABLE billing_rules (
+            car_park TEXT PRIMARY KEY,
+            rules    TEXT NOT NULL,
+            set_at   TEXT NOT NULL
+        ) STRICT""",
+        # Payment orders (``console.payments``): what a driver at a lane is asked to pay.
+        # ``rules_fen`` is what the rules charged when the order was made from a stay;
+        # ``reason`` says why ``amount_fen`` differs from it. ``paid_at`` with ``paid``.
+        """CREATE TABLE payment_orders (
+            id           TEXT PRIMARY KEY,
+            car_park     TEXT NOT NULL,
+            lane         TEXT NOT NULL,
+            plate        TEXT NOT NULL,
+            stay_id      INTEGER REFERENCES stays (id),
+            amount_fen   INTEGER NOT NULL CHECK (amount_fen BETWEEN 1 AND 10000000),
+            rules_fen    INTEGER,
+            reason       TEXT,
+            created_at   TEXT NOT NULL,
+            expires_at   TEXT NOT NULL,
+            state        TEXT NOT NULL CHECK (state IN ('open', 'paid', 'expired', 'cancelled')),
+            provider     TEXT NOT NULL,
+            provider_ref TEXT,
+            paid_at      TEXT,
+            CHECK ((paid_at IS NULL) = (state != 'paid'))
+        ) STRICT""",
+        "CREATE INDEX payment_orders_by_lane ON payment_orders (lane, created_at)",
+        # Every genuine notification a provider sent of an order, once per transaction:
+        # a replay finds its row and changes nothing. ``effect`` is what it did.
+        """CREATE TABLE payment_notifications (
+            order_id       TEXT NOT NULL REFERENCES payment_orders (id),
+            transaction_id TEXT NOT NULL,
+            amount_fen     INTEGER NOT NULL,
+            received_at    TEXT NOT NULL,
+            effect         TEXT NOT NULL CHECK (effect IN ('paid', 'already_paid', 'late')),
+            PRIMARY KEY (order_id, transaction_id)
+        ) STRICT""",
+        # The gate opens a paid order asked for, and how each ended (NULL until it has).
+        """CREATE TABLE payment_opens (
+            command_id   TEXT PRIMARY KEY,
+            order_id     TEXT NOT NULL REFERENCES payment_orders (id),
+            actor        TEXT NOT NULL,
+            requested_at TEXT NOT NULL,
+            outcome      TEXT,
+            detail       TEXT
+        ) STRICT""",
+        "CREATE INDEX payment_opens_by_order ON payment_opens (order_id, requested_at)",
     ),
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION

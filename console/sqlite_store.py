@@ -12,10 +12,27 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from .billing.rules import Rules
 from .calls.record import CallRecord, KeptCall
 from .errors import Conflict, NotFound, StoreError
 from .ledger import AuditEntry, AuditRecord, as_utc, format_utc, parse_utc
 from .models import Change, ChangeKind, ChangesLost, Direction, LaneRecord, Role, Session, User
+from .payments.orders import GateOpen, Notification, PaymentOrder, Settled
+from .sqlite_payments import (
+    BILLING_RULES,
+    NOTIFICATIONS,
+    ONE_ORDER,
+    OPEN_ORDERS,
+    OPENS,
+    add_open_job,
+    add_order_job,
+    gate_open_of,
+    notification_of,
+    order_of,
+    record_payment_job,
+    rules_of,
+    set_rules_job,
+)
 from .sqlite_rows import call_record_of, call_record_row, entry_of, lane_of, user_of
 from .sqlite_schema import (
     AUDIT_COLUMNS,
@@ -530,6 +547,47 @@ class SQLiteStore:
         )
         assert isinstance(entries, list)
         return Relinked(done[0].stay_id, done[0].change, done[0].stays, tuple(entries))
+
+    # -------------------------------------------------------------- billing
+
+    async def set_billing_rules(self, car_park: str, rules: Rules, now: datetime) -> None:
+        """Replaces the car park's rules (or sets its first)."""
+        await self._write(set_rules_job(car_park, rules, now))
+
+    async def billing_rules(self, car_park: str) -> Rules | None:
+        return rules_of(await self._read(BILLING_RULES, (car_park,)))
+
+    # -------------------------------------------------------------- payments
+
+    async def add_payment_order(self, order: PaymentOrder, cancelled: Sequence[str]) -> None:
+        """Keeps ``order`` and cancels the ``cancelled`` open orders it replaces."""
+        await self._write(add_order_job(order, cancelled))
+
+    async def payment_order(self, order_id: str) -> PaymentOrder | None:
+        rows = await self._read(ONE_ORDER, (order_id,))
+        return order_of(rows[0]) if rows else None
+
+    async def open_payment_orders(self, lane_id: str) -> list[PaymentOrder]:
+        """The lane's orders still marked open (some may be past their expiry)."""
+        return [order_of(row) for row in await self._read(OPEN_ORDERS, (lane_id,))]
+
+    async def record_payment(
+        self, order_id: str, transaction_id: str, amount_fen: int, now: datetime
+    ) -> Settled:
+        """Keeps a genuine payment notification and pays the order by it, in one
+        transaction; the same transaction again changes nothing (``new`` False).
+        ``UnknownOrder``; ``NotificationRefused`` for a sum not the order's."""
+        return await self._write(record_payment_job(order_id, transaction_id, amount_fen, now))
+
+    async def payment_notifications(self, order_id: str) -> list[Notification]:
+        return [notification_of(row) for row in await self._read(NOTIFICATIONS, (order_id,))]
+
+    async def add_payment_open(self, order_id: str, gate_open: GateOpen) -> None:
+        """Keeps an open asked for the order, once it ended."""
+        await self._write(add_open_job(gate_open, order_id))
+
+    async def payment_opens(self, order_id: str) -> list[GateOpen]:
+        return [gate_open_of(row) for row in await self._read(OPENS, (order_id,))]
 
 
 # ------------------------------------------------------------------ rows

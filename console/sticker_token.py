@@ -17,29 +17,28 @@ signed with another key is named as such rather than as a forgery. Reading is st
 one spelling per token (canonical base64, no leading zeros), so no altered token is
 admitted even where the alteration would decode to the same bytes.
 
-Pure: no I/O. Where the key and the serials live is ``console.stickers``'s business.
+The signing itself (base64url, HMAC, the strict reading) is ``console.signing``'s, which
+the pay links share. Pure: no I/O. Where the key and the serials live is
+``console.stickers``'s business.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
 import hashlib
-import hmac
 import re
 from dataclasses import dataclass
 
 from gates.textrules import is_ident
 
 from .errors import NotFound
+from .signing import Malformed, seal, tag_matches, unseal
 
 KEY_BYTES = 32
 _VERSION = "1"
 # The longest a token can be: a 64-character lane id and an 18-digit serial come to
 # about 170 characters. Anything longer is refused before it is decoded.
 MAX_TOKEN = 256
-_B64URL = re.compile(r"[A-Za-z0-9_-]+")
 _KEY_ID = re.compile(r"[0-9a-f]{8}")
 _SERIAL = re.compile(r"[1-9][0-9]{0,17}")
 
@@ -85,7 +84,7 @@ def make_token(key: bytes, claim: StickerClaim) -> str:
     if _SERIAL.fullmatch(str(claim.serial)) is None:
         raise ValueError(f"a sticker serial is 1 or more, below 10**18, not {claim.serial}")
     payload = f"{_VERSION}:{key_id(key)}:{claim.serial}:{claim.lane_id}".encode()
-    return f"{_encode(payload)}.{_encode(_tag(key, payload))}"
+    return seal(key, payload)
 
 
 def read_token(key: bytes, token: str) -> StickerClaim:
@@ -94,13 +93,10 @@ def read_token(key: bytes, token: str) -> StickerClaim:
     :func:`admit`."""
     if len(token) > MAX_TOKEN:
         raise StickerRefused(Refusal.MALFORMED, f"longer than {MAX_TOKEN} characters")
-    if not token.isascii():  # also refuses lone surrogates, which are not ASCII
-        raise StickerRefused(Refusal.MALFORMED, "not ASCII")
-    encoded_payload, dot, encoded_tag = token.partition(".")
-    if not dot:
-        raise StickerRefused(Refusal.MALFORMED, "no '.' between payload and tag")
-    payload = _decode(encoded_payload, "payload")
-    tag = _decode(encoded_tag, "tag")
+    try:
+        payload, tag = unseal(token)
+    except Malformed as exc:
+        raise StickerRefused(Refusal.MALFORMED, exc.detail) from None
     try:
         version, signer, serial, lane_id = payload.decode("ascii").split(":", 3)
     except (UnicodeDecodeError, ValueError):
@@ -120,7 +116,7 @@ def read_token(key: bytes, token: str) -> StickerClaim:
             Refusal.OTHER_KEY,
             f"signed with key {signer}; this centre's sticker key is {key_id(key)}",
         )
-    if not hmac.compare_digest(tag, _tag(key, payload)):
+    if not tag_matches(key, payload, tag):
         raise StickerRefused(Refusal.FORGED, "the tag does not match: not issued by this centre")
     return StickerClaim(lane_id, int(serial))
 
@@ -136,25 +132,3 @@ def admit(claim: StickerClaim, current_serial: int | None) -> None:
             f"sticker {claim.serial} of lane {claim.lane_id!r} was replaced: "
             f"the lane's current sticker is {current_serial}",
         )
-
-
-def _tag(key: bytes, payload: bytes) -> bytes:
-    return hmac.digest(key, payload, "sha256")
-
-
-def _encode(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def _decode(text: str, part: str) -> bytes:
-    """Canonical unpadded base64url only: the alphabet, a length base64 can have, and
-    unused trailing bits zero (checked by encoding back)."""
-    if _B64URL.fullmatch(text) is None or len(text) % 4 == 1:
-        raise StickerRefused(Refusal.MALFORMED, f"the {part} is not base64url")
-    try:
-        raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
-    except binascii.Error:
-        raise StickerRefused(Refusal.MALFORMED, f"the {part} is not base64url") from None
-    if _encode(raw) != text:
-        raise StickerRefused(Refusal.MALFORMED, f"the {part} is not canonical base64url")
-    return raw

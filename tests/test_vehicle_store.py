@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from console.errors import Conflict
-from console.sqlite_schema import _MIGRATIONS
+from console.sqlite_schema import _MIGRATIONS, SCHEMA_VERSION
 from console.sqlite_store import SQLiteStore
 from console.stays.match import OpenStay, StayDelta
 from console.stays.records import StayChange, StayState
@@ -180,4 +180,4 @@ async def test_a_v5_database_is_upgraded_and_keeps_its_calls(tmp_path: Path) -> 
     finally:
         await store.close()
     with closing(sqlite3.connect(path)) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 6
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -210,6 +210,13 @@ const zh = {
   "audit.action.sticker_issued": "生成帮助贴纸",
   "audit.action.sticker_revoked": "停用旧帮助贴纸",
   "audit.action.calls_exported": "导出呼叫台账",
+  "audit.action.billing_rules_set": "设置收费规则",
+  "audit.action.payment_ordered": "生成缴费订单",
+  "audit.action.payment_amount_overridden": "改动缴费金额",
+  "audit.action.payment_cancelled": "缴费订单作废",
+  "audit.action.payment_notified": "收到支付通知",
+  "audit.action.payment_recorded": "支付通知入账",
+  "audit.action.payment_refused": "拒绝伪造的支付通知",
   "audit.action.plate_corrected": "更正车牌",
   "audit.action.stay_matched": "匹配入场记录",
 
@@ -219,6 +226,7 @@ const zh = {
   "audit.outcome.lane_offline": "车道离线",
 
   "reason.paid_not_lifted": "已缴费未抬杆",
+  "reason.paid": "已支付，自动抬杆",
   "reason.no_entry_record": "无入场记录",
   "reason.free_release": "免费放行",
   "reason.plate_misread": "车牌识别错误",
@@ -620,6 +628,13 @@ const en = {
   "audit.action.sticker_issued": "Help sticker issued",
   "audit.action.sticker_revoked": "Earlier help stickers revoked",
   "audit.action.calls_exported": "Call ledger exported",
+  "audit.action.billing_rules_set": "Billing rules set",
+  "audit.action.payment_ordered": "Payment order issued",
+  "audit.action.payment_amount_overridden": "Payment amount changed",
+  "audit.action.payment_cancelled": "Payment order cancelled",
+  "audit.action.payment_notified": "Payment notification received",
+  "audit.action.payment_recorded": "Payment notification recorded",
+  "audit.action.payment_refused": "Forged payment notification refused",
   "audit.action.plate_corrected": "Plate corrected",
   "audit.action.stay_matched": "Exit matched to a stay",
 
@@ -629,6 +644,7 @@ const en = {
   "audit.outcome.lane_offline": "Lane offline",
 
   "reason.paid_not_lifted": "Paid but barrier did not lift",
+  "reason.paid": "Paid: lifted by the centre",
   "reason.no_entry_record": "No entry record",
   "reason.free_release": "Free release",
   "reason.plate_misread": "Plate misread",

@@ -8,7 +8,7 @@ from 0 to 10000000``. Nothing is changed by a refused input: parsing builds noth
 
 from __future__ import annotations
 
-from ..errors import ConsoleError
+from ..errors import ConsoleError, NotConfigured
 
 
 class BillingError(ConsoleError):
@@ -43,3 +43,10 @@ class BadDebts(BillingError):
     ``duplicate_debt``, ``bad_amount``, ``bad_fee``."""
 
     code = "bad_debts"
+
+
+class NoBillingRules(NotConfigured):
+    """``no_billing_rules``: the car park has no billing rules (``seat parks rules set``),
+    so no fee can be charged there. Nothing was done."""
+
+    code = "no_billing_rules"

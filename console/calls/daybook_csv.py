@@ -57,6 +57,7 @@ REASON_LABELS: dict[str, str] = {
     OpenReason.EMERGENCY: "紧急情况",
     OpenReason.ESCAPE_RECOVERED: "逃逸追缴已处理",
     OpenReason.OTHER: "其他",
+    OpenReason.PAID: "已支付",
 }
 OUTCOME_LABELS: dict[str, str] = {
     CommandOutcome.DONE: "成功",

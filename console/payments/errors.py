@@ -1,6 +1,8 @@
-"""Errors of payments: a payment request the centre refuses to send, WeChat Pay refusing
-or failing to answer one, an answer from it that cannot be trusted, and a notification
-that is not WeChat Pay's.
+"""Errors of payments: an order request that breaks a rule, an order in a state that
+forbids the step, a provider's notification that does not stand; and for WeChat Pay, a
+payment request the centre refuses to send, WeChat Pay refusing or failing to answer
+one, an answer from it that cannot be trusted, and a notification that is not WeChat
+Pay's.
 
 Each raise names a precise ``code`` (``stale_timestamp``, ``wechat_timeout``) and a
 detail a person can act on. A refused notification changed nothing: it is verified and
@@ -8,7 +10,7 @@ decrypted before anything reads it."""
 
 from __future__ import annotations
 
-from ..errors import ConsoleError
+from ..errors import BadRequest, Conflict, ConsoleError, NotFound
 
 
 class PaymentError(ConsoleError):
@@ -64,3 +66,31 @@ class BadNotification(PaymentError):
 
     code = "bad_notification"
     status = 400
+
+
+class BadOrder(BadRequest):
+    """An order request breaks a rule: ``invalid_amount`` (not a whole number of fen from
+    1 to 10,000,000), ``reason_required`` (an amount other than the rules' without a
+    reason), ``amount_required`` (no stay to price it by and no amount), ``plate_required``
+    (no stay to take the plate from and no plate), ``invalid_stay_id``."""
+
+    code = "bad_order"
+
+
+class UnknownOrder(NotFound):
+    code = "unknown_order"
+
+
+class OrderClosed(Conflict):
+    """The order cannot take the step in its state: ``order_paid``, ``order_expired``,
+    ``order_cancelled``; or ``nothing_to_pay`` when the rules charge the stay nothing."""
+
+    code = "order_closed"
+
+
+class NotificationRefused(BadRequest):
+    """A provider's notification that does not stand: ``notification_forged`` (its
+    signature or tag does not match), ``amount_mismatch`` (genuine, but of another sum),
+    ``unknown_order``."""
+
+    code = "notification_refused"

@@ -1,0 +1,79 @@
+"""The sandbox provider: money "taken" by one tap on the pay page, for ``seat demo`` and
+the tests, with no bank behind it.
+
+It plays both sides a real provider has: it takes the payment when the driver taps
+"pay", and it sends the centre a signed notification of it, which the centre reads
+through the same path as any provider's (``Payments.notified``). Its signature is an
+HMAC-SHA256 of the body under a key derived from the centre's sticker key, in the
+``x-sandbox-signature`` header; anything else is a forgery. One tap or ten, an order
+has one sandbox transaction, so a repeated tap is a replay the centre ignores.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import uuid
+from collections.abc import Mapping
+
+from .errors import NotificationRefused
+from .orders import PaymentOrder
+from .provider import PaymentNotice
+
+SANDBOX = "sandbox"
+SIGNATURE_HEADER = "x-sandbox-signature"
+
+
+def sandbox_key(sticker_key: bytes) -> bytes:
+    """The sandbox's signing key, apart from the stickers' and the pay links'."""
+    return hmac.digest(sticker_key, b"seat sandbox provider key", "sha256")
+
+
+class SandboxProvider:
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+        self._taken: dict[str, PaymentNotice] = {}  # order id -> its one transaction
+
+    @property
+    def name(self) -> str:
+        return SANDBOX
+
+    async def create(self, order: PaymentOrder) -> str:
+        return f"sandbox-{order.order_id}"
+
+    def take(self, order: PaymentOrder) -> tuple[dict[str, str], bytes]:
+        """The driver tapped "pay": the payment is taken (once per order) and its
+        notification made, as headers and body."""
+        notice = self._taken.setdefault(
+            order.order_id,
+            PaymentNotice(order.order_id, f"sbx{uuid.uuid4().hex}", order.amount_fen),
+        )
+        return self.notification(notice)
+
+    def notification(self, notice: PaymentNotice) -> tuple[dict[str, str], bytes]:
+        body = json.dumps(
+            {
+                "order_id": notice.order_id,
+                "transaction_id": notice.transaction_id,
+                "amount_fen": notice.amount_fen,
+            },
+            separators=(",", ":"),
+        ).encode()
+        return {SIGNATURE_HEADER: self._sign(body)}, body
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> PaymentNotice:
+        signature = headers.get(SIGNATURE_HEADER, "")
+        if not hmac.compare_digest(signature.encode(), self._sign(body).encode()):
+            raise NotificationRefused(
+                "notification_forged", "the sandbox signature does not match the body"
+            )
+        fields = json.loads(body)
+        return PaymentNotice(
+            str(fields["order_id"]), str(fields["transaction_id"]), int(fields["amount_fen"])
+        )
+
+    async def query(self, order: PaymentOrder) -> PaymentNotice | None:
+        return self._taken.get(order.order_id)
+
+    def _sign(self, body: bytes) -> str:
+        return hmac.digest(self._key, body, "sha256").hex()

@@ -1,0 +1,194 @@
+"""The SQLite store's billing rules and payments: the writer's jobs and the readers'
+queries. ``SQLiteStore`` runs them on its writer and reader threads."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from .billing.rules import Rules
+from .canonical import canonical_json
+from .ledger import format_utc, parse_utc
+from .payments.errors import NotificationRefused, UnknownOrder
+from .payments.orders import (
+    GateOpen,
+    Notification,
+    OrderState,
+    PaidEffect,
+    PaymentOrder,
+    Settled,
+    pay,
+)
+
+BILLING_RULES = "SELECT rules FROM billing_rules WHERE car_park = ?"
+
+
+def set_rules_job(
+    car_park: str, rules: Rules, now: datetime
+) -> Callable[[sqlite3.Connection], None]:
+    text = canonical_json(rules.to_json())
+    at = format_utc(now)
+
+    def write(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO billing_rules (car_park, rules, set_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (car_park) DO UPDATE SET rules = excluded.rules,"
+            " set_at = excluded.set_at",
+            (car_park, text, at),
+        )
+
+    return write
+
+
+def rules_of(rows: list[tuple[str]]) -> Rules | None:
+    # Read back through the same strict reader: a row edited outside the program into
+    # rules that do not stand is refused here rather than charged by.
+    return Rules.parse(json.loads(rows[0][0])) if rows else None
+
+
+ORDER_COLUMNS = (
+    "id, car_park, lane, plate, stay_id, amount_fen, rules_fen, reason, created_at,"
+    " expires_at, state, provider, provider_ref, paid_at"
+)
+ONE_ORDER = f"SELECT {ORDER_COLUMNS} FROM payment_orders WHERE id = ?"
+OPEN_ORDERS = (
+    f"SELECT {ORDER_COLUMNS} FROM payment_orders WHERE lane = ? AND state = 'open' ORDER BY id"
+)
+NOTIFICATIONS = (
+    "SELECT transaction_id, amount_fen, received_at, effect FROM payment_notifications"
+    " WHERE order_id = ? ORDER BY received_at, transaction_id"
+)
+OPENS = (
+    "SELECT command_id, actor, requested_at, outcome, detail FROM payment_opens"
+    " WHERE order_id = ? ORDER BY requested_at, command_id"
+)
+
+
+def order_row(order: PaymentOrder) -> tuple[object, ...]:
+    return (
+        order.order_id,
+        order.car_park,
+        order.lane,
+        order.plate,
+        order.stay_id,
+        order.amount_fen,
+        order.rules_fen,
+        order.reason,
+        format_utc(order.created_at),
+        format_utc(order.expires_at),
+        order.state.value,
+        order.provider,
+        order.provider_ref,
+        None if order.paid_at is None else format_utc(order.paid_at),
+    )
+
+
+def order_of(row: tuple[Any, ...]) -> PaymentOrder:
+    return PaymentOrder(
+        order_id=row[0],
+        car_park=row[1],
+        lane=row[2],
+        plate=row[3],
+        stay_id=row[4],
+        amount_fen=row[5],
+        rules_fen=row[6],
+        reason=row[7],
+        created_at=parse_utc(row[8]),
+        expires_at=parse_utc(row[9]),
+        state=OrderState(row[10]),
+        provider=row[11],
+        provider_ref=row[12],
+        paid_at=None if row[13] is None else parse_utc(row[13]),
+    )
+
+
+def notification_of(row: tuple[Any, ...]) -> Notification:
+    return Notification(row[0], row[1], parse_utc(row[2]), PaidEffect(row[3]))
+
+
+def gate_open_of(row: tuple[Any, ...]) -> GateOpen:
+    return GateOpen(row[0], row[1], parse_utc(row[2]), row[3], row[4])
+
+
+def add_order_job(
+    order: PaymentOrder, cancelled: Sequence[str]
+) -> Callable[[sqlite3.Connection], None]:
+    """The new order, and the lane's ``cancelled`` open orders it replaces, together."""
+    row = order_row(order)
+
+    def write(conn: sqlite3.Connection) -> None:
+        for order_id in cancelled:
+            conn.execute(
+                "UPDATE payment_orders SET state = 'cancelled' WHERE id = ? AND state = 'open'",
+                (order_id,),
+            )
+        conn.execute(
+            f"INSERT INTO payment_orders ({ORDER_COLUMNS}) VALUES ({', '.join('?' * len(row))})",
+            row,
+        )
+
+    return write
+
+
+def record_payment_job(
+    order_id: str, transaction_id: str, amount_fen: int, now: datetime
+) -> Callable[[sqlite3.Connection], Settled]:
+    """A genuine notification, kept once per transaction; a replay changes nothing and
+    says so. Raises ``UnknownOrder``, or ``NotificationRefused`` (``amount_mismatch``) for
+    a sum that is not the order's."""
+
+    def write(conn: sqlite3.Connection) -> Settled:
+        found = conn.execute(ONE_ORDER, (order_id,)).fetchone()
+        if found is None:
+            raise UnknownOrder("unknown_order", f"no order {order_id}")
+        order = order_of(found)
+        kept = conn.execute(
+            "SELECT transaction_id, amount_fen, received_at, effect FROM payment_notifications"
+            " WHERE order_id = ? AND transaction_id = ?",
+            (order_id, transaction_id),
+        ).fetchone()
+        if kept is not None:
+            return Settled(order, notification_of(kept), new=False)
+        if amount_fen != order.amount_fen:
+            raise NotificationRefused(
+                "amount_mismatch",
+                f"paid {amount_fen} fen for order {order_id} of {order.amount_fen} fen",
+            )
+        after, effect = pay(order, now)
+        if after is not order:
+            conn.execute(
+                "UPDATE payment_orders SET state = ?, paid_at = ? WHERE id = ?",
+                (after.state.value, format_utc(now), order_id),
+            )
+        notification = Notification(transaction_id, amount_fen, now, effect)
+        conn.execute(
+            "INSERT INTO payment_notifications"
+            " (order_id, transaction_id, amount_fen, received_at, effect) VALUES (?, ?, ?, ?, ?)",
+            (order_id, transaction_id, amount_fen, format_utc(now), effect.value),
+        )
+        return Settled(after, notification, new=True)
+
+    return write
+
+
+def add_open_job(open_: GateOpen, order_id: str) -> Callable[[sqlite3.Connection], None]:
+    row = (
+        open_.command_id,
+        order_id,
+        open_.actor,
+        format_utc(open_.requested_at),
+        open_.outcome,
+        open_.detail,
+    )
+
+    def write(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO payment_opens (command_id, order_id, actor, requested_at, outcome, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            row,
+        )
+
+    return write

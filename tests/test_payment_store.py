@@ -1,0 +1,88 @@
+"""Payment orders in the SQLite store: a notification is kept once per transaction, a
+second transaction of a paid order pays nothing more, a wrong sum changes nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from console.payments.errors import NotificationRefused, UnknownOrder
+from console.payments.orders import OrderState, PaidEffect, PaymentOrder, new_order
+from console.sqlite_store import SQLiteStore
+
+NOW = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
+ORDER_ID = "0123456789abcdef0123456789abcdef"
+
+
+def order(order_id: str = ORDER_ID) -> PaymentOrder:
+    return new_order(
+        order_id,
+        car_park="人民路停车场",
+        lane="P1-OUT",
+        plate="粤B12345",
+        stay_id=None,
+        amount_fen=800,
+        rules_fen=None,
+        reason=None,
+        provider="sandbox",
+        now=NOW,
+        expiry=timedelta(minutes=15),
+    )
+
+
+async def test_an_order_is_read_back_as_kept(store: SQLiteStore) -> None:
+    await store.add_payment_order(order(), [])
+    assert await store.payment_order(ORDER_ID) == order()
+    assert await store.open_payment_orders("P1-OUT") == [order()]
+
+
+async def test_a_newer_order_cancels_the_ones_it_replaces(store: SQLiteStore) -> None:
+    await store.add_payment_order(order(), [])
+    newer = order("f" * 32)
+    await store.add_payment_order(newer, [ORDER_ID])
+    replaced = await store.payment_order(ORDER_ID)
+    assert replaced is not None and replaced.state is OrderState.CANCELLED
+    assert await store.open_payment_orders("P1-OUT") == [newer]
+
+
+async def test_a_transaction_is_kept_once_and_a_second_pays_nothing_more(
+    store: SQLiteStore,
+) -> None:
+    await store.add_payment_order(order(), [])
+    first = await store.record_payment(ORDER_ID, "tx-1", 800, NOW + timedelta(minutes=1))
+    assert (first.new, first.notification.effect, first.order.state) == (
+        True,
+        PaidEffect.PAID,
+        OrderState.PAID,
+    )
+    again = await store.record_payment(ORDER_ID, "tx-1", 800, NOW + timedelta(minutes=2))
+    assert (again.new, again.notification) == (False, first.notification)
+    other = await store.record_payment(ORDER_ID, "tx-2", 800, NOW + timedelta(minutes=3))
+    assert (other.new, other.notification.effect) == (True, PaidEffect.ALREADY_PAID)
+    kept = await store.payment_order(ORDER_ID)
+    assert kept is not None and kept.paid_at == NOW + timedelta(minutes=1)
+    assert [n.transaction_id for n in await store.payment_notifications(ORDER_ID)] == [
+        "tx-1",
+        "tx-2",
+    ]
+
+
+async def test_a_payment_after_the_expiry_is_late_and_leaves_the_order_unpaid(
+    store: SQLiteStore,
+) -> None:
+    await store.add_payment_order(order(), [])
+    late = await store.record_payment(ORDER_ID, "tx-1", 800, NOW + timedelta(minutes=15))
+    assert (late.notification.effect, late.order.state) == (PaidEffect.LATE, OrderState.OPEN)
+    assert late.order.state_at(NOW + timedelta(minutes=15)) is OrderState.EXPIRED
+
+
+async def test_a_wrong_sum_or_an_unknown_order_changes_nothing(store: SQLiteStore) -> None:
+    await store.add_payment_order(order(), [])
+    with pytest.raises(NotificationRefused) as caught:
+        await store.record_payment(ORDER_ID, "tx-1", 1, NOW)
+    assert caught.value.code == "amount_mismatch"
+    with pytest.raises(UnknownOrder):
+        await store.record_payment("f" * 32, "tx-1", 800, NOW)
+    assert await store.payment_notifications(ORDER_ID) == []
+    assert await store.payment_order(ORDER_ID) == order()
