@@ -164,7 +164,8 @@ async def _run(settings: Settings, password: str) -> None:
         # Stickers point at the demo's own address unless one was given, so the
         # supervisor's sticker download works on the machine it runs on.
         public = settings.public_url or url
-        settings = dataclasses.replace(settings, public_url=public)
+        # The demo's drivers pay in the sandbox, with one tap.
+        settings = dataclasses.replace(settings, public_url=public, payment_sandbox=True)
         app = create_app(settings, store)
         config = uvicorn_config(settings, app)
         listening = listening_socket(config)

@@ -75,6 +75,8 @@ class Settings:
     # How long a payment order's pay link works (console.payments): a QR code left on
     # a display is not paid for by the next car.
     payment_expiry_s: float = 900.0
+    # The sandbox pays with one tap: only a demo or a test may offer it.
+    payment_sandbox: bool = False
     # The key that signs help stickers, for operators who keep secrets outside the
     # database. None: the key in the store, made on first need (console.stickers).
     sticker_key: bytes | None = field(default=None, repr=False)
@@ -180,6 +182,7 @@ class Settings:
             demo_call_every_s=demo_call_every_s,
             public_url=_optional(env, "SEAT_PUBLIC_URL", parse_public_url),
             payment_expiry_s=seconds("SEAT_PAYMENT_EXPIRY_S", "900"),
+            payment_sandbox=env.get("SEAT_PAYMENT_SANDBOX", "0") in ("1", "true", "yes"),
             sticker_key=_optional(env, "SEAT_STICKER_KEY", parse_sticker_key),
             call_ring_s=seconds("SEAT_CALL_RING_S", "15"),
             call_wrap_s=seconds("SEAT_CALL_WRAP_S", "30", zero=True),

@@ -46,10 +46,16 @@ HOURLY = Rules.parse(
 
 @pytest.fixture
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    """A centre that knows the address drivers' phones reach it at."""
+    """A centre that knows the address drivers' phones reach it at, and pays in the
+    sandbox."""
     changed: dict[str, Any] = getattr(request, "param", {})
     base = Settings(
-        data_dir=tmp_path, port=0, command_timeout_s=3.0, heartbeat=TEST_POLICY, public_url=BASE
+        data_dir=tmp_path,
+        port=0,
+        command_timeout_s=3.0,
+        heartbeat=TEST_POLICY,
+        public_url=BASE,
+        payment_sandbox=True,
     )
     return replace(base, **changed)
 
@@ -309,6 +315,24 @@ async def test_a_notification_of_another_sum_is_refused(
         response = await client.post("/pay/notify/sandbox", content=body, headers=headers)
     assert (response.status_code, response.json()["error"]) == (400, "amount_mismatch")
     assert lane.driver.opens == 0
+
+
+@pytest.mark.parametrize("settings", [{"payment_sandbox": False}], indirect=True)
+async def test_without_a_payment_provider_no_order_is_made(
+    staffed: Centre, lanes: LaneFactory
+) -> None:
+    """The sandbox pays with a tap: a centre not told to offer it (a real one) refuses
+    to issue orders through it, and a sandbox notification finds no provider."""
+    lane = await lanes("P1-OUT")
+    sandbox = SandboxProvider(sandbox_key(b"k" * 32))
+    async with staffed.client("alice") as client:
+        refused = await issue(client, {"plate": PLATE, "amount_fen": 800})
+        headers, body = sandbox.notification(PaymentNotice("0" * 32, "sbx-1", 800))
+        notified = await client.post("/pay/notify/sandbox", content=body, headers=headers)
+    assert (refused.status_code, refused.json()["error"]) == (503, "no_payment_provider")
+    assert (notified.status_code, notified.json()["error"]) == (404, "unknown_provider")
+    assert (lane.driver.shown, lane.driver.opens) == ((), 0)
+    assert await ledger(staffed) == []
 
 
 @pytest.mark.parametrize("settings", [{"payment_expiry_s": 0.001}], indirect=True)

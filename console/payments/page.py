@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..errors import PayloadTooLarge
+from ..errors import NotConfigured, PayloadTooLarge
 from ..settings import Settings
 from ..web import JSONResponse, client_address
 from .errors import OrderClosed, UnknownOrder
@@ -56,6 +56,8 @@ class PayPage:
             return self._page("invalid", status=403)
         try:
             settled = await self.payments.sandbox_pay(token)
+        except NotConfigured:
+            return self._page("invalid", status=503)
         except UnknownOrder:
             return self._page("invalid", status=404)
         except OrderClosed:

@@ -29,7 +29,7 @@ from gates.wire import format_time
 from ..actions import ActionResult, Actions, Actor, DisplayRequest, OpenReason, OpenRequest
 from ..audit import AuditLog
 from ..billing.stays import fee_for_stay
-from ..errors import Conflict, NotFound, StoreError
+from ..errors import Conflict, NotConfigured, NotFound, StoreError
 from ..ledger import AuditAction, AuditRecord
 from ..models import Direction, LaneRecord, Role, User
 from ..settings import Settings
@@ -88,8 +88,9 @@ class Payments:
         self.store = store
         self.audit = audit
         self.actions = actions
-        # The sandbox is the one provider so far; orders are issued through it and each
-        # order's notifications and queries go to the provider it names.
+        # The sandbox is the one provider so far, and only where it is allowed
+        # (``SEAT_PAYMENT_SANDBOX``); orders are issued through it and each order's
+        # notifications and queries go to the provider it names.
         self.sandbox = SandboxProvider(b"")
         self._providers: dict[str, Provider] = {}
         self._link_key = b""
@@ -99,7 +100,8 @@ class Payments:
         key = await sticker_key(self.store, self.settings)
         self._link_key = link_key(key)
         self.sandbox = SandboxProvider(sandbox_key(key))
-        self._providers = {self.sandbox.name: self.sandbox}
+        offered = self.settings.payment_sandbox
+        self._providers = {self.sandbox.name: self.sandbox} if offered else {}
 
     async def close(self) -> None:
         """Opens under way finish, so their outcomes are kept."""
@@ -114,6 +116,7 @@ class Payments:
     async def issue(self, actor: Actor, lane: LaneRecord, request: OrderRequest) -> Issued:
         """A new order at ``lane``, replacing the lane's open one; its link goes to the
         lane's display. What can be refused is refused before anything is recorded."""
+        provider = self._issuer()
         if lane.direction is not Direction.EXIT:
             raise Conflict("not_exit_lane", f"lane {lane.id} is an entry: drivers pay at exits")
         base = public_base(self.settings)
@@ -130,7 +133,6 @@ class Payments:
         if not plate:
             raise BadOrder("plate_required", "give the plate, or a stay_id to take it from")
         amount = choose_amount(rules_fen, request.amount_fen, request.reason)
-        provider = self.sandbox
         order = new_order(
             uuid.uuid4().hex,
             car_park=lane.car_park,
@@ -201,8 +203,21 @@ class Payments:
             raise UnknownOrder("unknown_order", "no such order")
         return order
 
+    def _issuer(self) -> Provider:
+        """The provider new orders are placed with. The sandbox pays with a tap, so a
+        centre offers it only when told to: anywhere else any driver could let
+        themselves out for nothing."""
+        if not self.settings.payment_sandbox:
+            raise NotConfigured(
+                "no_payment_provider",
+                "no payment provider is set up: WeChat Pay is not wired to orders yet,"
+                " and the sandbox (SEAT_PAYMENT_SANDBOX=1) is for demos and tests",
+            )
+        return self.sandbox
+
     async def sandbox_pay(self, token: str) -> Settled:
         """The driver tapped "pay" on the sandbox's page."""
+        self._issuer()  # an order the sandbox placed pays no more once it is off
         order = await self.linked_order(token)
         check_payable(order, self._now())
         headers, body = self.sandbox.take(order)
