@@ -26,6 +26,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -77,23 +78,25 @@ def read_ledger(path: Path, read: Callable[[LedgerReader], _T]) -> _T:
     Which way to read depends on the files there, and a centre that starts or stops
     meanwhile changes them (a start writes, a stop folds the WAL into the file and
     deletes it and the ``-shm``): a read that fails so, while the files are no longer
-    those it was chosen for, is done again from the start, ``read`` and all."""
+    those it was chosen for, is done again from the start, ``read`` and all, for as long
+    as ``_PATIENCE_S``: a centre starting and stopping meanwhile changes them at each
+    start and stop, however many reads that takes."""
     if not path.is_file():
         raise StoreError("no_ledger", f"no ledger at {path}")
-    for attempt in range(1, _ATTEMPTS + 1):
+    until = time.monotonic() + _PATIENCE_S
+    while True:
         files = _files(path)
         try:
             with _read(path) as reader:
                 return read(reader)
         except StoreError as exc:
-            if exc.code not in _MOVED or attempt == _ATTEMPTS or _files(path) == files:
+            if exc.code not in _MOVED or _files(path) == files or time.monotonic() > until:
                 raise
-    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
-# A centre changes the files at its start and its stop: more than this many changes
-# during one open, and the reader gives up with the error.
-_ATTEMPTS = 5
+# How long a reader tries again while the files keep changing under it, before it gives
+# up with the error: a centre's start or stop takes well under a second.
+_PATIENCE_S = 10.0
 # What a read that was chosen for other files fails with.
 _MOVED = frozenset({"read_failed", "ledger_changed"})
 
