@@ -41,12 +41,28 @@ class OpenReason(enum.StrEnum):
     EMERGENCY = "emergency"  # 救护、消防等紧急情况
     ESCAPE_RECOVERED = "escape_recovered"  # 逃逸追缴已处理
     OTHER = "other"  # 其他，须备注
-    PAID = "paid"  # 已支付：the centre lifts it itself once a payment order is paid
+    # The centre's own reasons, when it lifts a barrier itself (``console.gatekeeping``).
+    PAID = "paid"  # 已支付：a payment order of the lane was paid
+    ENTRY = "entry"  # 入场放行：an entry read a plate the lists do not hold
+    MONTHLY_PASS = "monthly_pass"  # 月卡：an exit of a plate with a pass valid today
+    WHITELIST = "whitelist"  # 白名单
+    FREE_MINUTES = "free_minutes"  # 免费时长内：the rules charge the stay nothing
 
     @property
     def by_agent(self) -> bool:
-        """An agent may give this reason; ``paid`` is the centre's own."""
-        return self is not OpenReason.PAID
+        """An agent may give this reason; the centre's own are not an agent's to give."""
+        return self not in _CENTRE_REASONS
+
+
+_CENTRE_REASONS = frozenset(
+    {
+        OpenReason.PAID,
+        OpenReason.ENTRY,
+        OpenReason.MONTHLY_PASS,
+        OpenReason.WHITELIST,
+        OpenReason.FREE_MINUTES,
+    }
+)
 
 
 log = logging.getLogger("seat.actions")

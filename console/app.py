@@ -28,6 +28,10 @@ from .calls.service import CallService
 from .changes import ChangeFeed
 from .directory import Directory
 from .errors import ConsoleError
+from .gatekeeping.api import GateKeepingApi
+from .gatekeeping.escapes import Escapes
+from .gatekeeping.keeper import GateKeeper
+from .gatekeeping.lists import CurrentLists
 from .help import HelpDesk
 from .ledger_check import StartCheck
 from .live import LiveLogins
@@ -84,8 +88,12 @@ def create_app(
     vehicles_api = VehiclesApi(store, directory, settings.data_dir)
     relink_api = RelinkApi(relinking, directory, settings.max_body_bytes)
     help_desk = HelpDesk(settings, store, directory, calls, bridge)
-    payments = Payments(settings, store, audit, actions)
+    lists = CurrentLists(store)
+    payments = Payments(settings, store, audit, actions, lists)
     payments_api = PaymentsApi(payments, store, directory, settings.max_body_bytes)
+    keeper = GateKeeper(store, directory, audit, actions, payments, streams, vehicles, lists)
+    escapes = Escapes(store, audit, lists)
+    keeping_api = GateKeepingApi(escapes, store, directory, settings.max_body_bytes)
     pay_page = PayPage(settings, payments)
 
     @contextlib.asynccontextmanager
@@ -95,9 +103,10 @@ def create_app(
         await directory.load()
         await calls.start()
         await relinking.start()  # its index, before the first event can change the stays
+        await payments.start()
+        await keeper.start()  # decides from the first event on, and issues orders
         await vehicles.start()
         await help_desk.start()
-        await payments.start()
         following = asyncio.create_task(changes.run())
         yield
         following.cancel()
@@ -105,6 +114,7 @@ def create_app(
         await help_desk.close()
         await calls.close()
         await vehicles.close()  # before the caller closes the store
+        await keeper.close()  # decides what the recorder kept last
         relinking.close()
         await bridge.close()
         await payments.close()
@@ -122,7 +132,8 @@ def create_app(
                 + calls_api.routes()
                 + vehicles_api.routes()
                 + relink_api.routes()
-                + payments_api.routes(),
+                + payments_api.routes()
+                + keeping_api.routes(),
             ),
             Mount("/help", routes=help_desk.routes()),
             Mount("/pay", routes=pay_page.routes()),
@@ -145,4 +156,5 @@ def create_app(
     app.state.vehicles = vehicles
     app.state.relinking = relinking
     app.state.payments = payments
+    app.state.keeper = keeper
     return app

@@ -31,7 +31,7 @@ from .ledger_check import (
 )
 from .logs import configure as configure_logging
 from .models import Direction, Role
-from .parks import read_rules_file, set_rules, show_rules
+from .parks import read_lists_file, read_rules_file, set_lists, set_rules, show_lists, show_rules
 from .service import run_fast, until_stopped
 from .settings import Settings, parse_public_url
 from .sqlite_store import SQLiteStore
@@ -199,6 +199,24 @@ async def _cmd_rules_set(args: argparse.Namespace, store: Store) -> int:
 async def _cmd_rules_show(args: argparse.Namespace, store: Store) -> int:
     rules = await show_rules(store, args.car_park)
     print(json.dumps(rules.to_json(), ensure_ascii=False, indent=2))
+    return 0
+
+
+@with_store
+async def _cmd_lists_set(args: argparse.Namespace, store: Store) -> int:
+    lists = read_lists_file(args.file, args.car_park)  # refused before anything is recorded
+    await set_lists(store, args.car_park, lists)
+    print(
+        f"plate lists set for {args.car_park}: {len(lists.passes)} monthly passes,"
+        f" {len(lists.whitelist)} whitelisted, {len(lists.blacklist)} blacklisted"
+    )
+    return 0
+
+
+@with_store
+async def _cmd_lists_show(args: argparse.Namespace, store: Store) -> int:
+    lists = await show_lists(store, args.car_park)
+    print(json.dumps(lists.to_json(), ensure_ascii=False, indent=2))
     return 0
 
 
@@ -439,6 +457,16 @@ def parser() -> argparse.ArgumentParser:
     rules_show = rules.add_parser("show", help="print the car park's rules as JSON")
     rules_show.add_argument("car_park")
     rules_show.set_defaults(run=_cmd_rules_show)
+    lists = parks.add_parser(
+        "lists", help="a car park's monthly passes, whitelist and blacklist"
+    ).add_subparsers(dest="lists_action", required=True)
+    lists_set = lists.add_parser("set", help="set the lists from a JSON file (README, Billing)")
+    lists_set.add_argument("car_park")
+    lists_set.add_argument("file", type=Path)
+    lists_set.set_defaults(run=_cmd_lists_set)
+    lists_show = lists.add_parser("show", help="print the car park's lists as JSON")
+    lists_show.add_argument("car_park")
+    lists_show.set_defaults(run=_cmd_lists_show)
 
     audit = sub.add_parser("audit", help="the audit ledger").add_subparsers(
         dest="action", required=True

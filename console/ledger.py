@@ -113,6 +113,18 @@ class AuditAction(enum.StrEnum):
     # A car park's billing rules were set (``seat parks rules set``): the detail holds
     # the car park and the rules as stored.
     BILLING_RULES_SET = "billing_rules_set"
+    # A car park's plate lists were set (``seat parks lists set``): the detail holds the
+    # car park, how many of each and the lists as stored.
+    PLATE_LISTS_SET = "plate_lists_set"
+    # An agent recorded that a stay's car left without paying: the detail names the
+    # stay, the plate, the car park, the debt and its amount and the note.
+    ESCAPE_RECORDED = "escape_recorded"
+    # The centre's own word at a lane (actor ``system``), before it acts: a blacklisted
+    # plate held (entry or exit) and a plate that owes debts come in, each also an
+    # alert on the consoles; the debts a paid order cleared.
+    BLACKLIST_HELD = "blacklist_held"
+    DEBTOR_ENTERED = "debtor_entered"
+    DEBTS_CLEARED = "debts_cleared"
     # Payments (console.payments): ``detail.order`` names the order. An order issued at
     # a lane, the amount an agent set other than the rules' (both amounts and the
     # reason), an open order replaced by a newer one at its lane, a provider's

@@ -10,7 +10,7 @@ from .ledger import GENESIS_HASH
 
 # ------------------------------------------------------------------ schema
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # One tuple of statements per schema version; a database at version N gets the tuples
 # after N, each in its own transaction together with the new ``user_version``.
@@ -229,6 +229,40 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             detail       TEXT
         ) STRICT""",
         "CREATE INDEX payment_opens_by_order ON payment_opens (order_id, requested_at)",
+    ),
+    (
+        # Each car park's plate lists (``console.billing.lists``): monthly passes,
+        # whitelist and blacklist, as their canonical JSON; a car park without a row
+        # lets no plate go free and holds none.
+        """CREATE TABLE plate_lists (
+            car_park TEXT PRIMARY KEY,
+            lists    TEXT NOT NULL,
+            set_at   TEXT NOT NULL
+        ) STRICT""",
+        # What escapes left owed (``console.billing.escapes``): one debt per stay whose
+        # car left without paying, owed by its plate at every car park until a paid
+        # order that named it clears it (``order_id`` and ``cleared_at`` together).
+        """CREATE TABLE debts (
+            id          TEXT PRIMARY KEY,
+            plate       TEXT NOT NULL,
+            car_park    TEXT NOT NULL,
+            stay_id     INTEGER NOT NULL REFERENCES stays (id),
+            fen         INTEGER NOT NULL CHECK (fen BETWEEN 1 AND 10000000),
+            incurred_at TEXT NOT NULL,
+            recorded_by TEXT NOT NULL,
+            note        TEXT NOT NULL,
+            order_id    TEXT REFERENCES payment_orders (id),
+            cleared_at  TEXT,
+            CHECK ((cleared_at IS NULL) = (order_id IS NULL))
+        ) STRICT""",
+        "CREATE UNIQUE INDEX debts_by_stay ON debts (stay_id)",
+        "CREATE INDEX debts_owed_by_plate ON debts (plate) WHERE cleared_at IS NULL",
+        # The debts an order asks for beside its fee: paying the order clears them.
+        """CREATE TABLE payment_order_debts (
+            order_id TEXT NOT NULL REFERENCES payment_orders (id),
+            debt_id  TEXT NOT NULL REFERENCES debts (id),
+            PRIMARY KEY (order_id, debt_id)
+        ) STRICT""",
     ),
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION

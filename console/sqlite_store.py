@@ -12,12 +12,27 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from .billing.debts import Debt
+from .billing.lists import PlateLists
 from .billing.rules import Rules
 from .calls.record import CallRecord, KeptCall
 from .errors import Conflict, NotFound, StoreError
 from .ledger import AuditEntry, AuditRecord, as_utc, format_utc, parse_utc
 from .models import Change, ChangeKind, ChangesLost, Direction, LaneRecord, Role, Session, User
 from .payments.orders import GateOpen, Notification, PaymentOrder, Settled
+from .sqlite_debts import (
+    ALL_PLATE_LISTS,
+    ORDER_DEBTS,
+    OWED_DEBTS,
+    PLATE_LIST_STAMPS,
+    PLATE_LISTS,
+    add_debt_job,
+    clear_debts_job,
+    debt_of,
+    lists_of,
+    name_debts_job,
+    set_lists_job,
+)
 from .sqlite_payments import (
     BILLING_RULES,
     NOTIFICATIONS,
@@ -513,14 +528,16 @@ class SQLiteStore:
 
     async def stay(self, stay_id: int) -> StayRecord | None:
         rows = await self._read(
-            "SELECT id, car_park, plate, state, entry_event, entered_at FROM stays WHERE id = ?",
+            "SELECT id, car_park, plate, state, entry_event, entered_at, closed_at"
+            " FROM stays WHERE id = ?",
             (stay_id,),
         )
         if not rows:
             return None
         row = rows[0]
         entered = None if row[5] is None else parse_utc(row[5])
-        return StayRecord(row[0], row[1], row[2], StayState(row[3]), row[4], entered)
+        closed = None if row[6] is None else parse_utc(row[6])
+        return StayRecord(row[0], row[1], row[2], StayState(row[3]), row[4], entered, closed)
 
     async def correct_plate(
         self, record: AuditRecord, event_id: str, old: str, new: str
@@ -557,11 +574,64 @@ class SQLiteStore:
     async def billing_rules(self, car_park: str) -> Rules | None:
         return rules_of(await self._read(BILLING_RULES, (car_park,)))
 
+    async def set_plate_lists(self, car_park: str, lists: PlateLists, now: datetime) -> None:
+        """Replaces the car park's plate lists (or sets its first)."""
+        await self._write(set_lists_job(car_park, lists, now))
+
+    async def plate_lists(self, car_park: str) -> PlateLists | None:
+        found = lists_of(await self._read(PLATE_LISTS, (car_park,)))
+        return found[0] if found else None
+
+    async def plate_list_stamps(self) -> list[tuple[str, str]]:
+        """Each car park with lists and when they were set: cheap to compare, so a
+        reader of every list parses them again only once one changed."""
+        return [(row[0], row[1]) for row in await self._read(PLATE_LIST_STAMPS)]
+
+    async def all_plate_lists(self) -> list[PlateLists]:
+        return lists_of(await self._read(ALL_PLATE_LISTS))
+
+    # -------------------------------------------------------------- debts
+
+    async def add_debt(
+        self, record: AuditRecord, debt: Debt, stay_id: int, note: str
+    ) -> list[AuditEntry]:
+        """Writes ``record``, then the debt of stay ``stay_id``'s escape, together;
+        ``NotFound``/``Conflict`` as ``sqlite_debts.add_debt_job`` says, and then
+        nothing is written."""
+        if self._closed:
+            raise StoreError("store_closed", "the store is closed")
+        entries = await self._writer.submit(
+            Together((record,), add_debt_job(debt, stay_id, record.actor, note))
+        )
+        assert isinstance(entries, list)
+        return entries
+
+    async def owed_debts(self, plate: str) -> list[Debt]:
+        """What ``plate`` (normalised) owes at any car park, oldest first."""
+        return [debt_of(row) for row in await self._read(OWED_DEBTS, (plate,))]
+
+    async def order_debts(self, order_id: str) -> list[Debt]:
+        """The debts order ``order_id`` asked for, cleared or not."""
+        return [debt_of(row) for row in await self._read(ORDER_DEBTS, (order_id,))]
+
+    async def clear_debts(self, order_id: str, now: datetime) -> list[str]:
+        """Clears the debts paid order ``order_id`` named; returns their ids."""
+        return await self._write(clear_debts_job(order_id, now))
+
     # -------------------------------------------------------------- payments
 
-    async def add_payment_order(self, order: PaymentOrder, cancelled: Sequence[str]) -> None:
-        """Keeps ``order`` and cancels the ``cancelled`` open orders it replaces."""
-        await self._write(add_order_job(order, cancelled))
+    async def add_payment_order(
+        self, order: PaymentOrder, cancelled: Sequence[str], debts: Sequence[str] = ()
+    ) -> None:
+        """Keeps ``order`` and cancels the ``cancelled`` open orders it replaces; the
+        ``debts`` are those it asks for beside its fee, cleared once it is paid."""
+        add, name = add_order_job(order, cancelled), name_debts_job(order.order_id, debts)
+
+        def write(conn: sqlite3.Connection) -> None:
+            add(conn)
+            name(conn)
+
+        await self._write(write)
 
     async def payment_order(self, order_id: str) -> PaymentOrder | None:
         rows = await self._read(ONE_ORDER, (order_id,))

@@ -227,6 +227,10 @@ const zh = {
 
   "reason.paid_not_lifted": "已缴费未抬杆",
   "reason.paid": "已支付，自动抬杆",
+  "reason.entry": "入场放行（系统）",
+  "reason.monthly_pass": "月卡，自动抬杆",
+  "reason.whitelist": "白名单，自动抬杆",
+  "reason.free_minutes": "免费时长内，自动抬杆",
   "reason.no_entry_record": "无入场记录",
   "reason.free_release": "免费放行",
   "reason.plate_misread": "车牌识别错误",
@@ -645,6 +649,10 @@ const en = {
 
   "reason.paid_not_lifted": "Paid but barrier did not lift",
   "reason.paid": "Paid: lifted by the centre",
+  "reason.entry": "Entry let in by the centre",
+  "reason.monthly_pass": "Monthly pass: lifted by the centre",
+  "reason.whitelist": "Whitelisted: lifted by the centre",
+  "reason.free_minutes": "Within the free minutes: lifted by the centre",
   "reason.no_entry_record": "No entry record",
   "reason.free_release": "Free release",
   "reason.plate_misread": "Plate misread",

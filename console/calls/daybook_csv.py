@@ -58,6 +58,10 @@ REASON_LABELS: dict[str, str] = {
     OpenReason.ESCAPE_RECOVERED: "逃逸追缴已处理",
     OpenReason.OTHER: "其他",
     OpenReason.PAID: "已支付",
+    OpenReason.ENTRY: "入场放行",
+    OpenReason.MONTHLY_PASS: "月卡",
+    OpenReason.WHITELIST: "白名单",
+    OpenReason.FREE_MINUTES: "免费时长内",
 }
 OUTCOME_LABELS: dict[str, str] = {
     CommandOutcome.DONE: "成功",

@@ -23,18 +23,23 @@ from typing import Any
 
 import segno
 
+from gates.plates import normalise
 from gates.qrcodes import QUIET_MODULES
 from gates.wire import format_time
 
 from ..actions import ActionResult, Actions, Actor, DisplayRequest, OpenReason, OpenRequest
 from ..audit import AuditLog
+from ..billing.debts import Debt, settle
+from ..billing.lists import classify
 from ..billing.stays import fee_for_stay
 from ..errors import Conflict, NotConfigured, NotFound, StoreError
+from ..gatekeeping.lists import CurrentLists
 from ..ledger import AuditAction, AuditRecord
 from ..models import Direction, LaneRecord, Role, User
 from ..settings import Settings
 from ..stickers import public_base, sticker_key
 from ..store import Store
+from ..vehicles.model import StayRecord
 from .errors import BadOrder, NotificationRefused, UnknownOrder
 from .links import link_key, make_link_token, pay_url, read_link_token
 from .orders import (
@@ -83,11 +88,13 @@ class Payments:
         store: Store,
         audit: AuditLog,
         actions: Actions,
+        lists: CurrentLists,
     ) -> None:
         self.settings = settings
         self.store = store
         self.audit = audit
         self.actions = actions
+        self.lists = lists
         # The sandbox is the one provider so far, and only where it is allowed
         # (``SEAT_PAYMENT_SANDBOX``); orders are issued through it and each order's
         # notifications and queries go to the provider it names.
@@ -123,16 +130,20 @@ class Payments:
         now = self._now()
         rules_fen = None
         plate = request.plate
+        stay = None
         if request.stay_id is not None:
             stay = await self.store.stay(request.stay_id)
             if stay is None or stay.car_park != lane.car_park:
                 raise NotFound("unknown_stay", f"no stay {request.stay_id} in {lane.car_park}")
-            rules = await self.store.billing_rules(lane.car_park)
-            rules_fen = fee_for_stay(rules, stay, now).total_fen
             plate = plate or stay.plate
         if not plate:
             raise BadOrder("plate_required", "give the plate, or a stay_id to take it from")
+        settlement = None
+        if stay is not None:
+            settlement = settle(plate, await self._fee(plate, stay, now), await self._owed(plate))
+            rules_fen = settlement.total_fen
         amount = choose_amount(rules_fen, request.amount_fen, request.reason)
+        debts = () if settlement is None else settlement.debts
         order = new_order(
             uuid.uuid4().hex,
             car_park=lane.car_park,
@@ -180,18 +191,31 @@ class Payments:
                 "amount_fen": order.amount_fen,
                 "expires_at": format_time(order.expires_at),
                 "provider": order.provider,
+                **({} if settlement is None else {"settlement": settlement.to_json()}),
                 **context,
             },
         )
         # Opened with the provider once the ledger holds it: no audit, no action.
         order = with_reference(order, await provider.create(order))
-        await self.store.add_payment_order(order, replaced)
+        await self.store.add_payment_order(order, replaced, [debt.id for debt in debts])
         url = pay_url(base, make_link_token(self._link_key, order.order_id))
         shown = await self.actions.display(
             actor, lane, DisplayRequest(("请扫码缴费", plate, yuan(amount)), qr=url)
         )
         log.info("payments.order.issued order=%s lane=%s fen=%d", order.order_id, lane.id, amount)
         return Issued(order, url, qr_png(url), shown.resolved.outcome.value)
+
+    async def _fee(self, plate: str, stay: StayRecord, now: datetime) -> int:
+        """What the rules charge the stay now; nothing for a plate a monthly pass or
+        the whitelist lets out free (``console.billing.lists``)."""
+        if classify(plate, stay.car_park, await self.lists.get(), now).free:
+            return 0
+        rules = await self.store.billing_rules(stay.car_park)
+        return fee_for_stay(rules, stay, now).total_fen
+
+    async def _owed(self, plate: str) -> list[Debt]:
+        """The plate's open debts, from escapes at any car park: they join the order."""
+        return await self.store.owed_debts(normalise(plate))
 
     # ------------------------------------------------------------- the pay page
 
@@ -276,8 +300,30 @@ class Payments:
         effect = settled.notification.effect.value if settled.new else "replayed"
         await self._record_system(actor, notice.order_id, lane, effect, detail)
         if settled.new and settled.notification.effect is PaidEffect.PAID:
+            await self._clear_debts(actor, settled.order)
             self._open_later(settled.order)
         return settled
+
+    async def _clear_debts(self, actor: str, order: PaymentOrder) -> None:
+        """The escapes' debts the paid order named are owed no more: ledgered, then
+        cleared."""
+        named = await self.store.order_debts(order.order_id)
+        if not named:
+            return
+        await self.audit.record(
+            AuditRecord(
+                actor=actor,
+                action=AuditAction.DEBTS_CLEARED,
+                lane=order.lane,
+                detail={
+                    "order": order.order_id,
+                    "plate": order.plate,
+                    "debts": [debt.to_json() for debt in named],
+                },
+            )
+        )
+        cleared = await self.store.clear_debts(order.order_id, self._now())
+        log.info("payments.debts.cleared order=%s debts=%s", order.order_id, cleared)
 
     async def _record_system(
         self, actor: str, order_id: str, lane: str | None, outcome: str, detail: dict[str, Any]

@@ -74,3 +74,4 @@ class StayRecord:
     state: StayState
     entry_event: str | None
     entered_at: datetime | None
+    closed_at: datetime | None = None  # its exit's time, or the entry's that closed it

@@ -89,7 +89,11 @@ class SimTiming:
     new_energy_p: float = 0.25
     call_p: float = 0.05  # the driver presses call as soon as the car stops
     fault_p: float = 0.005  # a fault arises with this chance per arrival
-    auto_open_p: float = 0.7  # an entry lets a correctly read car in by itself
+    # An entry's own controller lets a correctly read car in by itself with this chance.
+    # 0 by default: a lane linked to a centre leaves entry releases to the centre, which
+    # knows the blacklist (``console.gatekeeping``); a lane that opened by itself would
+    # let a blacklisted car in.
+    auto_open_p: float = 0.0
 
     def __post_init__(self) -> None:
         for field in fields(self):

@@ -1,0 +1,126 @@
+"""Escapes (逃费): an agent records that a stay's car left without paying, and the stay's
+fee becomes a debt of its plate (``console.billing.debts``), owed at every car park
+until a paid order clears it.
+
+The debt is the fee the car park's rules charge the stay up to its end (its exit, or
+now for a stay still open: a car that slipped out unread), or the sum the agent gives,
+with the note that is always asked for. It is written with its ledger entry in one
+transaction, the entry first (``Store.add_debt``): no entry, no debt. A stay is owed
+once; a stay a paid order settled owes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from gates.textrules import visible
+
+from ..actions import Actor
+from ..audit import AuditLog
+from ..billing.debts import Debt
+from ..billing.lists import classify
+from ..billing.stays import fee_for_stay
+from ..errors import BadRequest, Conflict, NotFound, StoreError
+from ..fields import json_object, note_field
+from ..ledger import AuditAction, AuditRecord
+from ..payments.orders import read_amount
+from ..stays.records import StayState
+from ..store import Store
+from ..vehicles.model import StayRecord
+from .lists import CurrentLists
+
+log = logging.getLogger("seat.gatekeeping")
+
+
+@dataclass(frozen=True, slots=True)
+class EscapeRequest:
+    note: str
+    amount_fen: int | None  # None: what the rules charge the stay
+
+
+def parse_escape(body: object) -> EscapeRequest:
+    fields = json_object(body)
+    note = note_field(fields)
+    if not visible(note):
+        raise BadRequest("note_required", "say what happened: an escape needs a note")
+    amount = fields.get("amount_fen")
+    return EscapeRequest(note, None if amount is None else read_amount(amount))
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Escapes:
+    def __init__(
+        self,
+        store: Store,
+        audit: AuditLog,
+        lists: CurrentLists,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self.store = store
+        self.audit = audit
+        self.lists = lists
+        self._clock = clock
+
+    async def record(self, actor: Actor, stay_id: int, request: EscapeRequest) -> Debt:
+        """The debt of stay ``stay_id``'s escape. ``unknown_stay``; ``no_plate`` for a
+        stay of no plate; the rules' refusals (``no_billing_rules``, ``no_entry_time``)
+        when no sum is given; ``nothing_owed`` for a stay they charge nothing;
+        ``escape_recorded`` and ``stay_paid`` from the store."""
+        stay = await self.store.stay(stay_id)
+        if stay is None:
+            raise NotFound("unknown_stay", "no stay with that id")
+        if not stay.plate:
+            raise Conflict("no_plate", f"stay {stay_id} has no plate to owe a debt")
+        now = self._clock()
+        ended = stay.closed_at if stay.state is not StayState.OPEN and stay.closed_at else now
+        rules_fen = None
+        amount = request.amount_fen
+        if amount is None:
+            amount = rules_fen = await self._fee(stay, ended)
+            if rules_fen == 0:
+                raise Conflict(
+                    "nothing_owed", f"the rules charge stay {stay_id} nothing: give amount_fen"
+                )
+        debt = Debt(uuid.uuid4().hex, stay.plate, stay.car_park, amount, ended)
+        record = AuditRecord(
+            actor=actor.user.username,
+            action=AuditAction.ESCAPE_RECORDED,
+            detail={
+                "stay": stay_id,
+                "state": stay.state.value,
+                "debt": debt.to_json(),
+                "rules_fen": rules_fen,
+                "note": request.note,
+                "role": actor.user.role.value,
+                "remote": actor.remote,
+            },
+        )
+        try:
+            entries = await self.store.add_debt(record, debt, stay_id, request.note)
+        except StoreError as exc:
+            raise StoreError(
+                "audit_failed", f"not recorded: the ledger could not record it ({exc.detail})"
+            ) from exc
+        self.audit.announce(entries)
+        log.info(
+            "escapes.recorded stay=%d debt=%s car_park=%s fen=%d",
+            stay_id,
+            debt.id,
+            debt.car_park,
+            debt.fen,
+        )
+        return debt
+
+    async def _fee(self, stay: StayRecord, ended: datetime) -> int:
+        if classify(stay.plate, stay.car_park, await self.lists.get(), ended).free:
+            return 0
+        rules = await self.store.billing_rules(stay.car_park)
+        return fee_for_stay(rules, stay, ended).total_fen

@@ -1,0 +1,214 @@
+"""The centre's decisions at the lanes carried out (``decide``), one per vehicle event
+the recorder keeps, as the ``system`` actor.
+
+Entry releases are the centre's, not the lane's: a lane's own controller cannot know
+the blacklist, so a lane linked to a centre leaves its barrier down (the simulated
+lane's ``auto_open_p`` is 0 by default) and the centre opens it, reason ``entry``, for
+a plate read well that no blacklist holds. At an exit the centre opens for a monthly
+pass, the whitelist or a stay the rules charge nothing (``monthly_pass``,
+``whitelist``, ``free_minutes``), and otherwise issues the payment order itself, through
+``Payments.issue``, so the QR code is on the lane's display before the driver calls.
+
+Every step is in the ledger before it takes effect: opens and orders are audited by
+``Actions`` and ``Payments``; a blacklisted plate held and a plate that owes debts
+coming in are ledgered (``blacklist_held``, ``debtor_entered``) and then alerted on
+every console tab (a ``plate_alert`` stream message). Events are decided one at a time,
+in the order they were recorded; a decision that fails is logged and left to the seat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from gates.plates import is_valid, normalise
+from gates.wire import format_time
+
+from ..actions import Actions, OpenRequest
+from ..audit import AuditLog
+from ..billing.debts import Debt
+from ..billing.errors import BillingError, NoBillingRules
+from ..billing.lists import Classification, Decision, classify
+from ..billing.stays import fee_for_stay
+from ..directory import Directory
+from ..errors import ConsoleError
+from ..ledger import AuditAction, AuditRecord
+from ..models import Direction, LaneRecord
+from ..payments.service import SYSTEM, OrderRequest, Payments
+from ..stays.records import StayChange
+from ..store import Store
+from ..streams import Streams
+from ..vehicles.model import Recorded, VehicleRecord
+from ..vehicles.recorder import VehicleRecorder
+from .decide import AlertKind, LaneDecision, Verdict, decide_entry, decide_exit
+from .lists import CurrentLists
+
+log = logging.getLogger("seat.gatekeeping")
+
+# Events waiting for a decision, at most; each holds only its id.
+BACKLOG_MAX = 1000
+
+_ALERT_ACTIONS = {
+    AlertKind.BLACKLIST: AuditAction.BLACKLIST_HELD,
+    AlertKind.DEBTOR: AuditAction.DEBTOR_ENTERED,
+}
+
+
+class GateKeeper:
+    def __init__(
+        self,
+        store: Store,
+        directory: Directory,
+        audit: AuditLog,
+        actions: Actions,
+        payments: Payments,
+        streams: Streams,
+        recorder: VehicleRecorder,
+        lists: CurrentLists,
+    ) -> None:
+        self.store = store
+        self.directory = directory
+        self.audit = audit
+        self.actions = actions
+        self.payments = payments
+        self.streams = streams
+        self.recorder = recorder
+        self.lists = lists
+        self._backlog: asyncio.Queue[str | None] = asyncio.Queue(BACKLOG_MAX)
+        self._unsubscribe: Callable[[], None] | None = None
+        self._worker: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._unsubscribe = self.recorder.subscribe(self._recorded)
+        self._worker = asyncio.create_task(self._work())
+
+    async def close(self) -> None:
+        """Stops listening, decides what was recorded already, then stops."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self._worker is None:
+            return
+        await self._backlog.put(None)
+        await self._worker
+
+    def _recorded(self, recorded: Recorded) -> None:
+        if not recorded.new:  # a lane's resend after a reconnect: decided already
+            return
+        try:
+            self._backlog.put_nowait(recorded.event_id)
+        except asyncio.QueueFull:
+            log.error("gatekeeping.event.dropped event_id=%s", recorded.event_id)
+
+    async def _work(self) -> None:
+        while (event_id := await self._backlog.get()) is not None:
+            try:
+                await self.decide(event_id)
+            except ConsoleError as exc:
+                log.error(
+                    "gatekeeping.decision.failed event_id=%s error=%s %s",
+                    event_id,
+                    exc.code,
+                    exc.detail,
+                )
+
+    async def decide(self, event_id: str) -> LaneDecision | None:
+        """Decides event ``event_id`` and carries the decision out; None for an event
+        or lane no longer there."""
+        record = await self.store.vehicle(event_id)
+        lane = None if record is None else await self.directory.lane(record.event.lane)
+        if record is None or lane is None:
+            return None
+        event = record.event
+        plate = normalise(event.corrected_plate or event.plate)
+        lists = await self.lists.get()
+        classification = (
+            classify(plate, lane.car_park, lists, event.at)
+            if plate
+            else Classification(Decision.CHARGE)
+        )
+        debts = await self.store.owed_debts(plate) if plate else []
+        if lane.direction is Direction.ENTRY:
+            decision = decide_entry(plate, is_valid(plate), classification, debts)
+        else:
+            fee = await self._fee(record, classification) if plate else None
+            decision = decide_exit(plate, classification, fee, debts)
+        log.info(
+            "gatekeeping.decided lane=%s event_id=%s verdict=%s reason=%s why=%s alerts=%s",
+            lane.id,
+            event_id,
+            decision.verdict.value,
+            decision.reason,
+            decision.why,
+            [alert.value for alert in decision.alerts],
+        )
+        for alert in decision.alerts:
+            await self._alert(alert, lane, record, plate, classification, debts)
+        if decision.verdict is Verdict.RELEASE and decision.reason is not None:
+            await self.actions.open_gate(SYSTEM, lane, OpenRequest(decision.reason, ""))
+        elif decision.verdict is Verdict.CHARGE:
+            await self.payments.issue(SYSTEM, lane, OrderRequest(plate, record.stay_id, None, ""))
+        return decision
+
+    async def _fee(self, record: VehicleRecord, classification: Classification) -> int | None:
+        """The fee of the stay this exit closed, up to the exit; None when it closed
+        none or no fee can be computed (no rules, no entry time): the seat settles it."""
+        if classification.free:
+            return 0
+        if record.change is not StayChange.CLOSED or record.stay_id is None:
+            return None
+        stay = await self.store.stay(record.stay_id)
+        if stay is None:
+            return None
+        try:
+            return fee_for_stay(
+                await self.store.billing_rules(stay.car_park), stay, record.event.at
+            ).total_fen
+        except (NoBillingRules, BillingError) as exc:  # no rules; no_entry_time
+            log.info(
+                "gatekeeping.fee.unknown event_id=%s stay=%d error=%s",
+                record.event.event_id,
+                stay.stay_id,
+                exc.code,
+            )
+            return None
+
+    async def _alert(
+        self,
+        kind: AlertKind,
+        lane: LaneRecord,
+        record: VehicleRecord,
+        plate: str,
+        classification: Classification,
+        debts: list[Debt],
+    ) -> None:
+        """Ledgered, then shown on every console tab."""
+        event = record.event
+        alert: dict[str, Any] = {
+            "kind": kind.value,
+            "lane": lane.id,
+            "car_park": lane.car_park,
+            "direction": lane.direction.value,
+            "event_id": event.event_id,
+            "plate": plate,
+            "at": format_time(event.at),
+        }
+        if kind is AlertKind.BLACKLIST and classification.entry is not None:
+            alert["note"] = getattr(classification.entry, "note", "")
+        if kind is AlertKind.DEBTOR:
+            alert["debts"] = [debt.to_json() for debt in debts]
+            alert["debts_fen"] = sum(debt.fen for debt in debts)
+        await self.audit.record(
+            AuditRecord(
+                actor=SYSTEM.user.username,
+                action=_ALERT_ACTIONS[kind],
+                lane=lane.id,
+                detail=alert,
+            )
+        )
+        message = {"type": "plate_alert", "alert": alert}
+        self.streams.publish(lambda _user: message)
+        log.warning(
+            "gatekeeping.alert kind=%s lane=%s event_id=%s", kind.value, lane.id, event.event_id
+        )

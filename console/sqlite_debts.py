@@ -1,0 +1,118 @@
+"""The SQLite store's plate lists and escape debts: the writer's jobs and the readers'
+queries. ``SQLiteStore`` runs them on its writer and reader threads."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from .billing.debts import Debt
+from .billing.lists import PlateLists
+from .canonical import canonical_json
+from .errors import Conflict, NotFound
+from .ledger import format_utc, parse_utc
+
+PLATE_LISTS = "SELECT lists FROM plate_lists WHERE car_park = ?"
+PLATE_LIST_STAMPS = "SELECT car_park, set_at FROM plate_lists ORDER BY car_park"
+ALL_PLATE_LISTS = "SELECT lists FROM plate_lists ORDER BY car_park"
+
+DEBT_COLUMNS = "id, plate, car_park, fen, incurred_at"
+OWED_DEBTS = (
+    f"SELECT {DEBT_COLUMNS} FROM debts WHERE plate = ? AND cleared_at IS NULL"
+    " ORDER BY incurred_at, id"
+)
+ORDER_DEBTS = (
+    f"SELECT {DEBT_COLUMNS} FROM debts WHERE id IN"
+    " (SELECT debt_id FROM payment_order_debts WHERE order_id = ?) ORDER BY incurred_at, id"
+)
+
+
+def set_lists_job(
+    car_park: str, lists: PlateLists, now: datetime
+) -> Callable[[sqlite3.Connection], None]:
+    text = canonical_json(lists.to_json())
+    at = format_utc(now)
+
+    def write(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO plate_lists (car_park, lists, set_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (car_park) DO UPDATE SET lists = excluded.lists,"
+            " set_at = excluded.set_at",
+            (car_park, text, at),
+        )
+
+    return write
+
+
+def lists_of(rows: list[tuple[str]]) -> list[PlateLists]:
+    # Read back through the same strict reader as a file: a row edited outside the
+    # program into lists that do not stand is refused rather than decided by.
+    return [PlateLists.parse(json.loads(row[0])) for row in rows]
+
+
+def debt_of(row: tuple[Any, ...]) -> Debt:
+    return Debt(row[0], row[1], row[2], row[3], parse_utc(row[4]))
+
+
+def add_debt_job(
+    debt: Debt, stay_id: int, recorded_by: str, note: str
+) -> Callable[[sqlite3.Connection], None]:
+    """The debt of stay ``stay_id``'s escape. ``NotFound`` for a stay that is not there;
+    ``Conflict`` for a stay already owed (``escape_recorded``) or paid for
+    (``stay_paid``): then nothing is written, the ledger entry included."""
+
+    def write(conn: sqlite3.Connection) -> None:
+        if conn.execute("SELECT 1 FROM stays WHERE id = ?", (stay_id,)).fetchone() is None:
+            raise NotFound("unknown_stay", "no stay with that id")
+        if conn.execute("SELECT 1 FROM debts WHERE stay_id = ?", (stay_id,)).fetchone():
+            raise Conflict("escape_recorded", f"stay {stay_id}'s escape is recorded already")
+        paid = conn.execute(
+            "SELECT id FROM payment_orders WHERE stay_id = ? AND state = 'paid'", (stay_id,)
+        ).fetchone()
+        if paid is not None:
+            raise Conflict("stay_paid", f"stay {stay_id} was paid for by order {paid[0]}")
+        conn.execute(
+            "INSERT INTO debts (id, plate, car_park, stay_id, fen, incurred_at, recorded_by,"
+            " note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                debt.id,
+                debt.plate,
+                debt.car_park,
+                stay_id,
+                debt.fen,
+                format_utc(debt.incurred_at),
+                recorded_by,
+                note,
+            ),
+        )
+
+    return write
+
+
+def name_debts_job(order_id: str, debt_ids: Sequence[str]) -> Callable[[sqlite3.Connection], None]:
+    def write(conn: sqlite3.Connection) -> None:
+        conn.executemany(
+            "INSERT INTO payment_order_debts (order_id, debt_id) VALUES (?, ?)",
+            [(order_id, debt_id) for debt_id in debt_ids],
+        )
+
+    return write
+
+
+def clear_debts_job(order_id: str, now: datetime) -> Callable[[sqlite3.Connection], list[str]]:
+    """Clears the debts paid order ``order_id`` named that are still owed (another paid
+    order may have cleared one first); returns the ids it cleared."""
+    at = format_utc(now)
+
+    def write(conn: sqlite3.Connection) -> list[str]:
+        rows = conn.execute(
+            "UPDATE debts SET order_id = ?, cleared_at = ? WHERE cleared_at IS NULL AND id IN"
+            " (SELECT debt_id FROM payment_order_debts WHERE order_id = ?) RETURNING id",
+            (order_id, at, order_id),
+        ).fetchall()
+        return sorted(row[0] for row in rows)
+
+    return write
