@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from console.billing.lists import ListedPlate, PlateLists
+from console.models import Direction
 from gates.lane.drivers import GateChanged
 from gates.protocol import DisplaySize
 from gates.vocabulary import GateState
@@ -191,3 +195,24 @@ async def test_revoked_session_shows_the_expired_error(
     await expect(error).to_have_attribute("data-error", "expired")
     await expect(error).to_have_text("登录已失效，请重新登录")
     await expect(page.locator("#login-notice")).to_be_hidden()
+
+
+async def test_a_blacklisted_car_held_at_the_entry_is_a_notice_that_stays(
+    browser: Browser, staffed: Centre, lanes: LaneFactory
+) -> None:
+    """The centre holds the car and every console says so, until the next notice."""
+    await staffed.store.set_plate_lists(
+        "人民路停车场",
+        PlateLists(blacklist=(ListedPlate("粤B44444", None, "被盗车辆"),)),
+        datetime.now(UTC),
+    )
+    await staffed.add_lane("P1-IN", Direction.ENTRY)
+    lane = await lanes("P1-IN")
+    page = await logged_in(browser, staffed, "alice")
+    lane.driver.emit(seen(plate="粤B44444"))
+    notice = page.locator("#desk-notice")
+    await expect(notice).to_have_attribute("data-notice", "plate_alert.blacklist")
+    await expect(notice).to_be_visible()
+    await expect(notice).to_contain_text("粤B44444")
+    await expect(notice).to_contain_text("P1-IN name")
+    assert lane.driver.opens == 0

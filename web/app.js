@@ -507,9 +507,30 @@ function handleMessage(message) {
       audit.add(message.entry);
       if (message.entry.action === "login_attack" && canAudit()) showAttack(message.entry);
       break;
+    case "plate_alert":
+      if (message.alert) showPlateAlert(message.alert);
+      break;
     default:
       break; // newer servers may send more; this console ignores what it does not know
   }
+}
+
+/** The centre held a blacklisted car, or a car that owes came in: the notice stays
+ * until the next, for the seat must act on it. */
+function showPlateAlert(alert) {
+  if (alert.kind !== "blacklist" && alert.kind !== "debtor") return;
+  const lane = lanes.get(alert.lane);
+  const fen = Number.isInteger(alert.debts_fen) ? alert.debts_fen : 0;
+  desk.notices.show(
+    `plate_alert.${alert.kind}`,
+    {
+      plate: String(alert.plate ?? ""),
+      lane: lane?.name ?? String(alert.lane ?? ""),
+      car_park: String(alert.car_park ?? ""),
+      yuan: (fen / 100).toFixed(2),
+    },
+    true,
+  );
 }
 
 function handleStreamClose({ code, wasOpen }) {
