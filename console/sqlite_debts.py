@@ -13,6 +13,7 @@ from .billing.debts import Debt
 from .billing.lists import PlateLists
 from .canonical import canonical_json
 from .errors import Conflict, NotFound
+from .gatekeeping.holds import BlacklistHold
 from .ledger import format_utc, parse_utc
 
 PLATE_LISTS = "SELECT lists FROM plate_lists WHERE car_park = ?"
@@ -116,3 +117,26 @@ def clear_debts_job(order_id: str, now: datetime) -> Callable[[sqlite3.Connectio
         return sorted(row[0] for row in rows)
 
     return write
+
+
+HOLDS = (
+    "SELECT event_id, lane, car_park, plate, at FROM blacklist_holds"
+    " WHERE at >= ? AND at < ? ORDER BY at, event_id"
+)
+
+
+def add_hold_job(hold: BlacklistHold) -> Callable[[sqlite3.Connection], None]:
+    row = (hold.event_id, hold.lane, hold.car_park, hold.plate, format_utc(hold.at))
+
+    def write(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO blacklist_holds (event_id, lane, car_park, plate, at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
+            row,
+        )
+
+    return write
+
+
+def hold_of(row: tuple[Any, ...]) -> BlacklistHold:
+    return BlacklistHold(row[0], row[1], row[2], row[3], parse_utc(row[4]))

@@ -257,6 +257,16 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) STRICT""",
         "CREATE UNIQUE INDEX debts_by_stay ON debts (stay_id)",
         "CREATE INDEX debts_owed_by_plate ON debts (plate) WHERE cleared_at IS NULL",
+        # Each blacklisted car the centre held at a lane (``console.gatekeeping.holds``):
+        # the day's call ledger flags the calls about them.
+        """CREATE TABLE blacklist_holds (
+            event_id TEXT PRIMARY KEY REFERENCES vehicle_events (event_id),
+            lane     TEXT NOT NULL,
+            car_park TEXT NOT NULL,
+            plate    TEXT NOT NULL,
+            at       TEXT NOT NULL
+        ) STRICT""",
+        "CREATE INDEX blacklist_holds_by_time ON blacklist_holds (at)",
         # The debts an order asks for beside its fee: paying the order clears them.
         """CREATE TABLE payment_order_debts (
             order_id TEXT NOT NULL REFERENCES payment_orders (id),

@@ -17,18 +17,22 @@ from .billing.lists import PlateLists
 from .billing.rules import Rules
 from .calls.record import CallRecord, KeptCall
 from .errors import Conflict, NotFound, StoreError
+from .gatekeeping.holds import BlacklistHold
 from .ledger import AuditEntry, AuditRecord, as_utc, format_utc, parse_utc
 from .models import Change, ChangeKind, ChangesLost, Direction, LaneRecord, Role, Session, User
 from .payments.orders import GateOpen, Notification, PaymentOrder, Settled
 from .sqlite_debts import (
     ALL_PLATE_LISTS,
+    HOLDS,
     ORDER_DEBTS,
     OWED_DEBTS,
     PLATE_LIST_STAMPS,
     PLATE_LISTS,
     add_debt_job,
+    add_hold_job,
     clear_debts_job,
     debt_of,
+    hold_of,
     lists_of,
     name_debts_job,
     set_lists_job,
@@ -589,6 +593,21 @@ class SQLiteStore:
 
     async def all_plate_lists(self) -> list[PlateLists]:
         return lists_of(await self._read(ALL_PLATE_LISTS))
+
+    async def add_blacklist_hold(
+        self, record: AuditRecord, hold: BlacklistHold
+    ) -> list[AuditEntry]:
+        """Writes ``record``, then the hold, together."""
+        if self._closed:
+            raise StoreError("store_closed", "the store is closed")
+        entries = await self._writer.submit(Together((record,), add_hold_job(hold)))
+        assert isinstance(entries, list)
+        return entries
+
+    async def blacklist_holds(self, since: datetime, until: datetime) -> list[BlacklistHold]:
+        """The holds of reads from ``since`` (included) to ``until``, oldest first."""
+        rows = await self._read(HOLDS, (format_utc(since), format_utc(until)))
+        return [hold_of(row) for row in rows]
 
     # -------------------------------------------------------------- debts
 

@@ -14,6 +14,7 @@ from .billing.debts import Debt
 from .billing.lists import PlateLists
 from .billing.rules import Rules
 from .calls.record import CallRecord, KeptCall
+from .gatekeeping.holds import BlacklistHold
 from .ledger import AuditEntry, AuditRecord
 from .models import Change, LaneRecord, Role, Session, User
 from .payments.orders import GateOpen, Notification, PaymentOrder, Settled
@@ -94,6 +95,11 @@ class Store(Protocol):
     async def plate_lists(self, car_park: str) -> PlateLists | None: ...
     async def plate_list_stamps(self) -> list[tuple[str, str]]: ...
     async def all_plate_lists(self) -> list[PlateLists]: ...
+
+    async def add_blacklist_hold(
+        self, record: AuditRecord, hold: BlacklistHold
+    ) -> list[AuditEntry]: ...
+    async def blacklist_holds(self, since: datetime, until: datetime) -> list[BlacklistHold]: ...
 
     async def add_debt(
         self, record: AuditRecord, debt: Debt, stay_id: int, note: str

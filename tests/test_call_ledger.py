@@ -166,7 +166,7 @@ async def test_the_csv_file_opens_in_excel_with_its_chinese(staffed: Centre, day
     released, escape, unanswered = rows_of_csv(response.content)
     assert list(released) == [
         "时间", "车道", "来源", "坐席", "等待(秒)", "处理(秒)", "类别", "车牌",
-        "金额(元)", "操作", "超时", "免费放行", "逃费", "备注",
+        "金额(元)", "操作", "超时", "免费放行", "逃费", "黑名单", "备注",
     ]  # fmt: skip
     assert (released["车道"], released["来源"], released["坐席"]) == ("P1-OUT", "车道呼叫", "alice")
     assert (released["类别"], released["车牌"], released["金额(元)"]) == (

@@ -22,6 +22,7 @@ from console.calls.daybook import (
     mask_plate,
     parse_day,
     parse_query,
+    row_json,
     rows_of,
     summarise,
 )
@@ -33,6 +34,7 @@ from console.calls.daybook_csv import (
     SOURCE_LABELS,
     action_text,
     attachment,
+    cells,
     csv_bytes,
     defused,
     yuan,
@@ -41,6 +43,7 @@ from console.calls.model import CallState, Ending, Source
 from console.calls.record import ActionKind, ActionTaken, CallRecord, Category, Outcome
 from console.errors import BadRequest
 from console.fields import QUERY_MAX
+from console.gatekeeping.holds import BlacklistHold
 from console.ledger import AuditAction, AuditRecord, seal
 from gates.centre.commands import Outcome as CommandOutcome
 from gates.vocabulary import Direction
@@ -290,6 +293,34 @@ def test_a_call_filed_as_escape_is_called_out() -> None:
     assert row.escape and not row.free_release
 
 
+def test_a_call_at_a_lane_that_held_a_blacklisted_car_is_a_blacklist_hit() -> None:
+    """Held a few minutes before the call came in, at its lane: a hit; at another lane,
+    long before or after the call ended: not."""
+    call = record("c1", queued=at("10:00"))
+    ended = call.ended_at
+
+    def hold(lane: str, when: datetime) -> BlacklistHold:
+        return BlacklistHold("e1", lane, call.car_park, "粤B44444", when)
+
+    hits = [
+        hold(call.lane_id, call.queued_at - timedelta(minutes=3)),
+        hold(call.lane_id, ended),
+    ]
+    misses = [
+        hold("P9-OUT", call.queued_at),
+        hold(call.lane_id, call.queued_at - timedelta(minutes=11)),
+        hold(call.lane_id, ended + timedelta(seconds=1)),
+    ]
+    for held in hits:
+        assert rows_of([call], None, PlateView.MASKED, [held])[0].blacklist, held
+    for held in misses:
+        assert not rows_of([call], None, PlateView.MASKED, [held])[0].blacklist, held
+    [row] = rows_of([call], None, PlateView.MASKED, hits)
+    assert summarise([row], 30).blacklist_hits == 1
+    assert row_json(row)["blacklist"] is True
+    assert dict(zip(HEADERS, cells(row), strict=True))["黑名单"] == "是"
+
+
 def test_the_day_is_summed_up() -> None:
     """Two answered (one in 20 s), one abandoned, a breach, a free release, an escape."""
     rows = rows_of(
@@ -428,6 +459,7 @@ def test_a_csv_row_holds_the_call_as_excel_shows_it() -> None:
         "超时": "否",
         "免费放行": "是",
         "逃费": "是",
+        "黑名单": "否",
         "备注": "'=1+1\n第二行",
     }
     assert (second[3], second[5], second[6], second[8]) == ("", "", "未接听", "")

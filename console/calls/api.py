@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute, Route
 
 from ..directory import Directory
 from ..errors import NotFound, StoreError
+from ..gatekeeping.holds import BEFORE_CALL
 from ..ledger import AuditAction, AuditRecord
 from ..models import Role, User
 from ..web import (
@@ -120,7 +121,8 @@ class CallsApi:
         known.update(record.car_park for record in records)
         if query.car_park is not None and query.car_park not in known:
             raise NotFound("unknown_car_park", "no lane is in that car park")
-        rows = rows_of(records, query.car_park, query.plates)
+        holds = await self.calls.store.blacklist_holds(window.since - BEFORE_CALL, window.until)
+        rows = rows_of(records, query.car_park, query.plates, holds)
         await self._exported(user, request, query, len(rows))
         if query.format is LedgerFormat.CSV:
             return Response(

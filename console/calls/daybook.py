@@ -20,8 +20,8 @@ Two cases are called out:
   in the row's actions with their reasons, for a reader to judge;
 - **escape** (逃费): the agent filed the call under the category ``escape``.
 
-Blacklist hits are the third case the contract names; the centre keeps no blacklist
-yet, and once it does they become a flag of ``LedgerRow`` beside these two.
+- **blacklist hit** (黑名单): the centre held a blacklisted car at the call's lane
+  shortly before the call came in or while it lasted (``console.gatekeeping.holds``).
 
 Plates are personal data: masked unless the reader asks for them in full.
 
@@ -42,6 +42,7 @@ from gates.centre.commands import Outcome as CommandOutcome
 from ..actions import OpenReason
 from ..errors import BadRequest
 from ..fields import query_fields
+from ..gatekeeping.holds import BlacklistHold, held_for_call
 from .model import CallState
 from .record import ActionKind, ActionTaken, CallRecord, Category
 
@@ -109,6 +110,7 @@ class LedgerRow:
     plate: str
     free_release: bool
     escape: bool
+    blacklist: bool = False
 
     @property
     def category(self) -> Category | None:
@@ -135,6 +137,7 @@ class Summary:
     breaches: int
     free_releases: int
     escapes: int
+    blacklist_hits: int
     amount_fen: int  # the calls' amounts added up: paid, waived and owed alike
     by_category: dict[Category, int]  # every category, 0 included
     uncategorised: int  # finished without the form: abandoned, or hung up on the agent
@@ -218,16 +221,21 @@ def is_free_release(actions: Iterable[ActionTaken]) -> bool:
 
 
 def rows_of(
-    records: Iterable[CallRecord], car_park: str | None, plates: PlateView
+    records: Iterable[CallRecord],
+    car_park: str | None,
+    plates: PlateView,
+    holds: Sequence[BlacklistHold] = (),
 ) -> list[LedgerRow]:
-    """The rows of ``car_park`` (None: all), in the order the calls came in."""
+    """The rows of ``car_park`` (None: all), in the order the calls came in; ``holds``
+    are the blacklisted cars held from ``BEFORE_CALL`` before the day on."""
     chosen = (r for r in records if car_park is None or r.car_park == car_park)
     return [
-        _row(record, plates) for record in sorted(chosen, key=lambda r: (r.queued_at, r.call_id))
+        _row(record, plates, holds)
+        for record in sorted(chosen, key=lambda r: (r.queued_at, r.call_id))
     ]
 
 
-def _row(record: CallRecord, plates: PlateView) -> LedgerRow:
+def _row(record: CallRecord, plates: PlateView, holds: Sequence[BlacklistHold]) -> LedgerRow:
     outcome = record.outcome
     plate = "" if outcome is None else outcome.plate
     return LedgerRow(
@@ -235,6 +243,7 @@ def _row(record: CallRecord, plates: PlateView) -> LedgerRow:
         plate=plate if plates is PlateView.FULL else mask_plate(plate),
         free_release=is_free_release(record.actions),
         escape=outcome is not None and outcome.category is Category.ESCAPE,
+        blacklist=held_for_call(record.lane_id, record.queued_at, record.ended_at, holds),
     )
 
 
@@ -249,6 +258,7 @@ def summarise(rows: Sequence[LedgerRow], answer_target_s: float) -> Summary:
         breaches=sum(1 for row in rows if row.record.breached),
         free_releases=sum(1 for row in rows if row.free_release),
         escapes=sum(1 for row in rows if row.escape),
+        blacklist_hits=sum(1 for row in rows if row.blacklist),
         amount_fen=sum(row.amount_fen or 0 for row in rows),
         by_category={category: categories.count(category) for category in Category},
         uncategorised=categories.count(None),
@@ -291,6 +301,7 @@ def row_json(row: LedgerRow) -> dict[str, Any]:
         "breached": record.breached,
         "free_release": row.free_release,
         "escape": row.escape,
+        "blacklist": row.blacklist,
     }
 
 
@@ -304,6 +315,7 @@ def summary_json(summary: Summary) -> dict[str, Any]:
         "breaches": summary.breaches,
         "free_releases": summary.free_releases,
         "escapes": summary.escapes,
+        "blacklist_hits": summary.blacklist_hits,
         "amount_fen": summary.amount_fen,
         "by_category": {category.value: n for category, n in summary.by_category.items()},
         "uncategorised": summary.uncategorised,

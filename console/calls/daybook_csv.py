@@ -36,6 +36,7 @@ HEADERS = (
     "超时",
     "免费放行",
     "逃费",
+    "黑名单",
     "备注",
 )
 
@@ -130,6 +131,7 @@ def cells(row: LedgerRow) -> list[str]:
         YES if record.breached else NO,
         YES if row.free_release else NO,
         YES if row.escape else NO,
+        YES if row.blacklist else NO,
         row.note,
     ]
     return [defused(value) for value in values]

@@ -11,7 +11,8 @@ pass, the whitelist or a stay the rules charge nothing (``monthly_pass``,
 
 Every step is in the ledger before it takes effect: opens and orders are audited by
 ``Actions`` and ``Payments``; a blacklisted plate held and a plate that owes debts
-coming in are ledgered (``blacklist_held``, ``debtor_entered``) and then alerted on
+coming in are ledgered (``blacklist_held``, with the hold the day's call ledger flags, and
+``debtor_entered``) and then alerted on
 every console tab (a ``plate_alert`` stream message). Events are decided one at a time,
 in the order they were recorded; a decision that fails is logged and left to the seat.
 """
@@ -43,6 +44,7 @@ from ..streams import Streams
 from ..vehicles.model import Recorded, VehicleRecord
 from ..vehicles.recorder import VehicleRecorder
 from .decide import AlertKind, LaneDecision, Verdict, decide_entry, decide_exit
+from .holds import BlacklistHold
 from .lists import CurrentLists
 
 log = logging.getLogger("seat.gatekeeping")
@@ -199,14 +201,14 @@ class GateKeeper:
         if kind is AlertKind.DEBTOR:
             alert["debts"] = [debt.to_json() for debt in debts]
             alert["debts_fen"] = sum(debt.fen for debt in debts)
-        await self.audit.record(
-            AuditRecord(
-                actor=SYSTEM.user.username,
-                action=_ALERT_ACTIONS[kind],
-                lane=lane.id,
-                detail=alert,
-            )
+        record_ = AuditRecord(
+            actor=SYSTEM.user.username, action=_ALERT_ACTIONS[kind], lane=lane.id, detail=alert
         )
+        if kind is AlertKind.BLACKLIST:  # kept for the day's call ledger, with its entry
+            hold = BlacklistHold(event.event_id, lane.id, lane.car_park, plate, event.at)
+            self.audit.announce(await self.store.add_blacklist_hold(record_, hold))
+        else:
+            await self.audit.record(record_)
         message = {"type": "plate_alert", "alert": alert}
         self.streams.publish(lambda _user: message)
         log.warning(
