@@ -190,6 +190,12 @@ async def test_a_blacklisted_car_is_held_at_the_entry_and_every_console_alerted(
     assert lane.driver.opens == 1
     held = [e async for e in staffed.store.iter_audit() if e.action is AuditAction.BLACKLIST_HELD]
     assert [(e.actor, e.lane, e.detail["plate"]) for e in held] == [("system", "P1-IN", "粤B44444")]
+    # Kept for the day's call ledger, which flags the calls about it.
+    now = datetime.now(UTC)
+    holds = await staffed.store.blacklist_holds(now - timedelta(hours=1), now)
+    assert [(h.lane, h.plate, h.event_id) for h in holds] == [
+        ("P1-IN", "粤B44444", held[0].detail["event_id"])
+    ]
 
 
 async def test_a_blacklisted_car_is_never_released_at_the_exit_even_with_a_pass(
