@@ -91,8 +91,10 @@ def create_app(
     lists = CurrentLists(store)
     payments = Payments(settings, store, audit, actions, lists)
     payments_api = PaymentsApi(payments, store, directory, settings.max_body_bytes)
-    keeper = GateKeeper(store, directory, audit, actions, payments, streams, vehicles, lists)
     escapes = Escapes(store, audit, lists)
+    keeper = GateKeeper(
+        store, directory, audit, actions, payments, streams, vehicles, lists, hub, escapes
+    )
     keeping_api = GateKeepingApi(escapes, store, directory, settings.max_body_bytes)
     pay_page = PayPage(settings, payments)
 

@@ -20,6 +20,12 @@ PLATE_LISTS = "SELECT lists FROM plate_lists WHERE car_park = ?"
 PLATE_LIST_STAMPS = "SELECT car_park, set_at FROM plate_lists ORDER BY car_park"
 ALL_PLATE_LISTS = "SELECT lists FROM plate_lists ORDER BY car_park"
 
+# The stay a lane's escape report is about: the plate's latest entered before it.
+LATEST_STAY = (
+    "SELECT id FROM stays WHERE car_park = ? AND plate = ? AND entered_at <= ?"
+    " ORDER BY entered_at DESC, id DESC LIMIT 1"
+)
+
 DEBT_COLUMNS = "id, plate, car_park, fen, incurred_at"
 OWED_DEBTS = (
     f"SELECT {DEBT_COLUMNS} FROM debts WHERE plate = ? AND cleared_at IS NULL"

@@ -24,6 +24,7 @@ from .payments.orders import GateOpen, Notification, PaymentOrder, Settled
 from .sqlite_debts import (
     ALL_PLATE_LISTS,
     HOLDS,
+    LATEST_STAY,
     ORDER_DEBTS,
     OWED_DEBTS,
     PLATE_LIST_STAMPS,
@@ -624,6 +625,12 @@ class SQLiteStore:
         )
         assert isinstance(entries, list)
         return entries
+
+    async def latest_stay(self, car_park: str, plate: str, before: datetime) -> int | None:
+        """The id of ``plate``'s latest stay at ``car_park`` entered at or before
+        ``before``, whatever its state."""
+        rows = await self._read(LATEST_STAY, (car_park, plate, format_utc(before)))
+        return rows[0][0] if rows else None
 
     async def owed_debts(self, plate: str) -> list[Debt]:
         """What ``plate`` (normalised) owes at any car park, oldest first."""

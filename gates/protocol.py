@@ -217,6 +217,29 @@ class Call(Message):
 
 
 @dataclass(frozen=True, slots=True)
+class Escape(Message):
+    """A car left the exit without paying, as the lane's own controller saw it (its loop
+    detector counted a car through the barrier no open was for: a tailgater, a barrier
+    forced), with the plate it last read there. ``event_id`` names the report, so one
+    sent twice is recognisably one."""
+
+    TYPE: ClassVar[str] = "escape"
+    event_id: str
+    at: datetime
+    plate: str
+
+    def fields(self) -> dict[str, Any]:
+        return {"event_id": self.event_id, "at": format_time(self.at), "plate": self.plate}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Escape:
+        plate = text(fields, "plate", max_len=PLATE_MAX)
+        if not plate:
+            raise Malformed("field 'plate' must name the plate that left")
+        return cls(event_id=ident(fields, "event_id"), at=timestamp(fields, "at"), plate=plate)
+
+
+@dataclass(frozen=True, slots=True)
 class Fault(Message):
     TYPE: ClassVar[str] = "fault"
     code: str
@@ -404,13 +427,13 @@ class Error(Message):
         )
 
 
-LaneMessage = Hello | Heartbeat | Vehicle | Gate | Call | Fault | Ack | Done | Refused
+LaneMessage = Hello | Heartbeat | Vehicle | Gate | Call | Escape | Fault | Ack | Done | Refused
 CentreMessage = Welcome | OpenGate | Display | Media | Error
 Command = OpenGate | Display
 
 _LANE_TYPES: dict[str, Callable[[Fields], Any]] = {
     cls.TYPE: cls.from_fields
-    for cls in (Hello, Heartbeat, Vehicle, Gate, Call, Fault, Ack, Done, Refused)
+    for cls in (Hello, Heartbeat, Vehicle, Gate, Call, Escape, Fault, Ack, Done, Refused)
 }
 _CENTRE_TYPES: dict[str, Callable[[Fields], Any]] = {
     cls.TYPE: cls.from_fields for cls in (Welcome, OpenGate, Display, Media, Error)

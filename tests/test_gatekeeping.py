@@ -24,7 +24,7 @@ from console.ledger import AuditAction, AuditEntry
 from console.models import Direction, LaneRecord
 from console.settings import Settings
 from console.vehicles.model import PlateColour, VehicleEvent
-from gates.lane.drivers import VehicleSeen
+from gates.lane.drivers import EscapeSeen, VehicleSeen
 from gates.lane.snapshot import render
 from tests.conftest import TEST_POLICY, Centre, Lane, LaneFactory
 from tests.desks import desk
@@ -352,3 +352,38 @@ async def test_an_escape_is_owed_alerted_at_the_next_entry_anywhere_and_paid_wit
     cleared = [e async for e in staffed.store.iter_audit() if e.action is AuditAction.DEBTS_CLEARED]
     assert [[d["id"] for d in e.detail["debts"]] for e in cleared] == [[debt["id"]]]
     assert await system_opens(staffed) == [("P2-IN", "entry"), ("P2-OUT", "paid")]
+
+
+async def test_an_exit_lanes_own_escape_report_is_owed_once_and_an_unowed_one_still_ledgered(
+    staffed: Centre, lanes: LaneFactory
+) -> None:
+    """The lane saw a car leave unpaid: its plate's stay is owed, as the lane's word; the
+    same plate reported again, and a plate with no stay, are kept with why, owing nothing."""
+    await staffed.store.set_billing_rules(PARK, Rules.parse(HOURLY), datetime.now(UTC))
+    stay_id = await parked(staffed, 200)
+    await left(staffed, 79)
+    lane = await lanes("P1-OUT")
+    entry = await entry_lane(staffed, lanes)
+
+    def escape_entry(entry: AuditEntry) -> bool:
+        return entry.action is AuditAction.ESCAPE_RECORDED
+
+    async with heard(staffed) as wait:
+        entry.driver.emit(EscapeSeen(datetime.now(UTC), PLATE))  # an entry: no exit to escape
+        lane.driver.emit(EscapeSeen(datetime.now(UTC), PLATE))
+        owed = await wait(escape_entry)
+        lane.driver.emit(EscapeSeen(datetime.now(UTC), "粤b·12345"))
+        again = await wait(escape_entry)
+        lane.driver.emit(EscapeSeen(datetime.now(UTC), "粤B99999"))
+        unknown = await wait(escape_entry)
+    assert (owed.actor, owed.lane, owed.outcome, owed.detail["stay"]) == (
+        "lane:P1-OUT",
+        "P1-OUT",
+        None,
+        stay_id,
+    )
+    assert owed.detail["debt"]["fen"] == 1500
+    assert (again.outcome, again.detail["stay"]) == ("escape_recorded", stay_id)
+    assert (unknown.outcome, unknown.detail["stay"]) == ("unknown_stay", None)
+    assert [d.fen for d in await staffed.store.owed_debts(PLATE)] == [1500]
+    assert len([e async for e in staffed.store.iter_audit() if escape_entry(e)]) == 3

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from gates.lane.drivers import CallPressed, FaultRaised, GateChanged, VehicleSeen
+from gates.lane.drivers import CallPressed, EscapeSeen, FaultRaised, GateChanged, VehicleSeen
 from gates.lane.memory import CommandMemory, Memo
 from gates.lane.session import Execute, LaneSession, Pressed, Problem, State
 from gates.protocol import (
@@ -12,6 +12,7 @@ from gates.protocol import (
     Call,
     DisplaySize,
     Done,
+    Escape,
     Fault,
     Gate,
     Heartbeat,
@@ -194,3 +195,18 @@ def test_memory_is_bounded() -> None:
     for command_id in ("a", "b", "c"):
         memory.ended(command_id, None)
     assert memory.get("a") is None and memory.get("c") == Memo(running=False)
+
+
+def test_an_escape_seen_is_sent_at_once_or_after_a_blip_under_its_own_id() -> None:
+    """The lane's own record of a car that left unpaid reaches the centre, like a read."""
+    at = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+    session = opened()
+    [sent] = session.event(EscapeSeen(at, "粤B12345"), 1.0)
+    assert isinstance(sent, Escape) and (sent.at, sent.plate) == (at, "粤B12345")
+    assert is_ident(sent.event_id)
+    session.disconnected()
+    assert session.event(EscapeSeen(at, "粤B54321"), 2.0) == []
+    session.connected(3.0)
+    [_, kept] = session.receive(WELCOME, 3.0)
+    assert isinstance(kept, Escape) and kept.plate == "粤B54321"
+    assert kept.event_id != sent.event_id

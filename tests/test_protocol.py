@@ -17,6 +17,7 @@ from gates.protocol import (
     Display,
     DisplaySize,
     Done,
+    Escape,
     Fault,
     Gate,
     Hello,
@@ -311,3 +312,28 @@ def test_error_reply_names_no_type_it_cannot_trust() -> None:
     assert message_type("[" * 200_000 + "]" * 200_000) == ""
     assert message_type('{"type":"\\ud800","x":1}') == ""
     assert message_type('{"type":"vehicle","plate":"\\ud800"}') == "vehicle"
+
+
+def test_escape_round_trips_through_json() -> None:
+    raw = '{"type":"escape","event_id":"esc-1","at":"2026-11-23T03:00:00.000Z","plate":"粤B12345"}'
+    escape = parse_lane_message(raw)
+    assert escape == Escape("esc-1", datetime(2026, 11, 23, 3, 0, tzinfo=UTC), "粤B12345")
+    assert parse_lane_message(escape.encode()) == escape
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"at": "2026-11-23T03:00:00.000Z", "plate": "粤B12345"}, "event_id"),
+        ({"event_id": "", "at": "2026-11-23T03:00:00.000Z", "plate": "粤B12345"}, "event_id"),
+        ({"event_id": "e", "at": "2026-11-23 03:00", "plate": "粤B12345"}, "at"),
+        ({"event_id": "e", "at": "2026-11-23T03:00:00.000Z", "plate": ""}, "plate"),
+        ({"event_id": "e", "at": "2026-11-23T03:00:00.000Z"}, "plate"),
+        ({"event_id": "e", "at": "2026-11-23T03:00:00.000Z", "plate": "粤B" + "1" * 20}, "plate"),
+        ({"event_id": "e", "at": "2026-11-23T03:00:00.000Z", "plate": 12345}, "plate"),
+        ({"event_id": "e", "at": "2026-11-23T03:00:00.000Z", "plate": "粤B\u202e12345"}, "plate"),
+    ],
+)
+def test_escape_with_a_bad_field_is_malformed(fields: dict[str, object], words: str) -> None:
+    with pytest.raises(Malformed, match=words):
+        parse_lane_message(json.dumps({"type": "escape", **fields}))

@@ -1,5 +1,6 @@
-"""Escapes (逃费): an agent records that a stay's car left without paying, and the stay's
-fee becomes a debt of its plate (``console.billing.debts``), owed at every car park
+"""Escapes (逃费): an agent records that a stay's car left without paying, or the exit
+lane reports it (the lane link's ``escape``), and the stay's fee becomes a debt of its
+plate (``console.billing.debts``), owed at every car park
 until a paid order clears it.
 
 The debt is the fee the car park's rules charge the stay up to its end (its exit, or
@@ -16,17 +17,22 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+from gates.plates import normalise
+from gates.protocol import Escape
 from gates.textrules import visible
+from gates.wire import format_time
 
 from ..actions import Actor
 from ..audit import AuditLog
 from ..billing.debts import Debt
 from ..billing.lists import classify
 from ..billing.stays import fee_for_stay
-from ..errors import BadRequest, Conflict, NotFound, StoreError
+from ..errors import BadRequest, Conflict, ConsoleError, NotFound, StoreError
 from ..fields import json_object, note_field
 from ..ledger import AuditAction, AuditRecord
+from ..models import LaneRecord
 from ..payments.orders import read_amount
 from ..stays.records import StayState
 from ..store import Store
@@ -70,6 +76,48 @@ class Escapes:
         self._clock = clock
 
     async def record(self, actor: Actor, stay_id: int, request: EscapeRequest) -> Debt:
+        """An agent's word: the debt of stay ``stay_id``'s escape."""
+        context = {"role": actor.user.role.value, "remote": actor.remote}
+        return await self._record(actor.user.username, stay_id, request, context)
+
+    async def reported(self, lane: LaneRecord, report: Escape) -> Debt | None:
+        """A lane's own record of an escape at its exit: the debt of the plate's latest
+        stay at the lane's car park entered before ``report.at``, by the rules, as the
+        actor ``lane:<id>``. What cannot be owed (no such stay, no rules, a stay owed or
+        paid already, the same report again) is ledgered with its code as the
+        ``outcome`` and no debt, so a report is never lost; None then."""
+        who = f"lane:{lane.id}"
+        plate = normalise(report.plate)
+        context = {"lane": lane.id, "report": report.event_id, "reported_at": report.at}
+        stay_id = await self.store.latest_stay(lane.car_park, plate, report.at)
+        try:
+            if stay_id is None:
+                raise NotFound("unknown_stay", f"no stay of {plate} entered before the report")
+            note = f"reported by lane {lane.id}"
+            return await self._record(who, stay_id, EscapeRequest(note, None), context)
+        except ConsoleError as exc:
+            if exc.code == "audit_failed":
+                raise
+            await self.audit.record(
+                AuditRecord(
+                    actor=who,
+                    action=AuditAction.ESCAPE_RECORDED,
+                    lane=lane.id,
+                    outcome=exc.code,
+                    detail={"stay": stay_id, "plate": plate, **_jsonable(context)},
+                )
+            )
+            log.warning(
+                "escapes.report.unowed lane=%s report=%s error=%s",
+                lane.id,
+                report.event_id,
+                exc.code,
+            )
+            return None
+
+    async def _record(
+        self, who: str, stay_id: int, request: EscapeRequest, context: dict[str, Any]
+    ) -> Debt:
         """The debt of stay ``stay_id``'s escape. ``unknown_stay``; ``no_plate`` for a
         stay of no plate; the rules' refusals (``no_billing_rules``, ``no_entry_time``)
         when no sum is given; ``nothing_owed`` for a stay they charge nothing;
@@ -91,16 +139,16 @@ class Escapes:
                 )
         debt = Debt(uuid.uuid4().hex, stay.plate, stay.car_park, amount, ended)
         record = AuditRecord(
-            actor=actor.user.username,
+            actor=who,
             action=AuditAction.ESCAPE_RECORDED,
+            lane=context.get("lane"),
             detail={
                 "stay": stay_id,
                 "state": stay.state.value,
                 "debt": debt.to_json(),
                 "rules_fen": rules_fen,
                 "note": request.note,
-                "role": actor.user.role.value,
-                "remote": actor.remote,
+                **_jsonable(context),
             },
         )
         try:
@@ -124,3 +172,10 @@ class Escapes:
             return 0
         rules = await self.store.billing_rules(stay.car_park)
         return fee_for_stay(rules, stay, ended).total_fen
+
+
+def _jsonable(context: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: format_time(value) if isinstance(value, datetime) else value
+        for key, value in context.items()
+    }

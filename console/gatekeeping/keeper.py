@@ -15,6 +15,8 @@ coming in are ledgered (``blacklist_held``, with the hold the day's call ledger 
 ``debtor_entered``) and then alerted on
 every console tab (a ``plate_alert`` stream message). Events are decided one at a time,
 in the order they were recorded; a decision that fails is logged and left to the seat.
+An exit lane's own report of an escape (the lane link's ``escape``) is taken in the same
+order and recorded by ``Escapes.reported``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from gates.centre.hub import LaneHub
 from gates.plates import is_valid, normalise
+from gates.protocol import Escape, LaneMessage
 from gates.wire import format_time
 
 from ..actions import Actions, OpenRequest
@@ -44,6 +48,7 @@ from ..streams import Streams
 from ..vehicles.model import Recorded, VehicleRecord
 from ..vehicles.recorder import VehicleRecorder
 from .decide import AlertKind, LaneDecision, Verdict, decide_entry, decide_exit
+from .escapes import Escapes
 from .holds import BlacklistHold
 from .lists import CurrentLists
 
@@ -69,6 +74,8 @@ class GateKeeper:
         streams: Streams,
         recorder: VehicleRecorder,
         lists: CurrentLists,
+        hub: LaneHub,
+        escapes: Escapes,
     ) -> None:
         self.store = store
         self.directory = directory
@@ -78,18 +85,24 @@ class GateKeeper:
         self.streams = streams
         self.recorder = recorder
         self.lists = lists
-        self._backlog: asyncio.Queue[str | None] = asyncio.Queue(BACKLOG_MAX)
-        self._unsubscribe: Callable[[], None] | None = None
+        self.hub = hub
+        self.escapes = escapes
+        # A recorded event's id, or a lane's escape report, in arrival order.
+        self._backlog: asyncio.Queue[str | tuple[str, Escape] | None] = asyncio.Queue(BACKLOG_MAX)
+        self._unsubscribe: list[Callable[[], None]] = []
         self._worker: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._unsubscribe = self.recorder.subscribe(self._recorded)
+        self._unsubscribe = [
+            self.recorder.subscribe(self._recorded),
+            self.hub.subscribe_messages(self._lane_message),
+        ]
         self._worker = asyncio.create_task(self._work())
 
     async def close(self) -> None:
         """Stops listening, decides what was recorded already, then stops."""
-        if self._unsubscribe is not None:
-            self._unsubscribe()
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
         if self._worker is None:
             return
         await self._backlog.put(None)
@@ -103,17 +116,35 @@ class GateKeeper:
         except asyncio.QueueFull:
             log.error("gatekeeping.event.dropped event_id=%s", recorded.event_id)
 
+    def _lane_message(self, lane_id: str, message: LaneMessage) -> None:
+        if not isinstance(message, Escape):
+            return
+        try:
+            self._backlog.put_nowait((lane_id, message))
+        except asyncio.QueueFull:
+            log.error("gatekeeping.escape.dropped lane=%s report=%s", lane_id, message.event_id)
+
     async def _work(self) -> None:
-        while (event_id := await self._backlog.get()) is not None:
+        while (item := await self._backlog.get()) is not None:
             try:
-                await self.decide(event_id)
+                if isinstance(item, str):
+                    await self.decide(item)
+                else:
+                    await self._reported(*item)
             except ConsoleError as exc:
                 log.error(
-                    "gatekeeping.decision.failed event_id=%s error=%s %s",
-                    event_id,
+                    "gatekeeping.decision.failed item=%s error=%s %s",
+                    item if isinstance(item, str) else item[1].event_id,
                     exc.code,
                     exc.detail,
                 )
+
+    async def _reported(self, lane_id: str, report: Escape) -> None:
+        lane = await self.directory.lane(lane_id)
+        if lane is None or lane.direction is not Direction.EXIT:
+            log.warning("gatekeeping.escape.ignored lane=%s report=%s", lane_id, report.event_id)
+            return
+        await self.escapes.reported(lane, report)
 
     async def decide(self, event_id: str) -> LaneDecision | None:
         """Decides event ``event_id`` and carries the decision out; None for an event

@@ -39,6 +39,15 @@ class CallPressed:
 
 
 @dataclass(frozen=True, slots=True)
+class EscapeSeen:
+    """A car went out through the exit without an open for it (the loop detector
+    counted it); ``plate`` is the one the camera last read there."""
+
+    at: datetime
+    plate: str
+
+
+@dataclass(frozen=True, slots=True)
 class FaultRaised:
     """A fault began, or (``active=False``) cleared."""
 
@@ -47,7 +56,7 @@ class FaultRaised:
     active: bool = True
 
 
-LaneEvent = VehicleSeen | GateChanged | CallPressed | FaultRaised
+LaneEvent = VehicleSeen | GateChanged | CallPressed | EscapeSeen | FaultRaised
 
 
 class DriverRefused(Exception):

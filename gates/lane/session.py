@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from uuid import uuid4
 
 from gates.errors import LinkError
-from gates.lane.drivers import CallPressed, FaultRaised, GateChanged, LaneEvent, VehicleSeen
+from gates.lane.drivers import (
+    CallPressed,
+    EscapeSeen,
+    FaultRaised,
+    GateChanged,
+    LaneEvent,
+    VehicleSeen,
+)
 from gates.lane.memory import CommandMemory
 from gates.protocol import (
     Ack,
@@ -23,6 +30,7 @@ from gates.protocol import (
     DisplaySize,
     Done,
     Error,
+    Escape,
     Fault,
     Gate,
     Heartbeat,
@@ -181,6 +189,8 @@ class LaneSession:
             # Named when pressed, not when sent: a press kept for after a reconnect keeps
             # its id, so the centre can tell it from a second press.
             message = Call(event_id=uuid4().hex)
+        elif isinstance(event, EscapeSeen):
+            message = Escape(event_id=uuid4().hex, at=event.at, plate=event.plate)
         elif isinstance(event, FaultRaised):
             message = Fault(event.code, event.detail, event.active)
             if event.active:
@@ -192,7 +202,7 @@ class LaneSession:
         noted: list[Action] = [Pressed(message)] if isinstance(message, Call) else []
         if self.state is State.OPEN:
             return [*noted, *self._sent([message], now)]
-        if isinstance(message, Vehicle | Call):
+        if isinstance(message, Vehicle | Call | Escape):
             self._backlog.append(message)
         return noted
 
