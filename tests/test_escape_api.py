@@ -16,6 +16,7 @@ from console.ledger import AuditAction
 from console.payments.orders import OrderState, new_order
 from tests.conftest import Centre
 from tests.test_gatekeeping import HOURLY, PARK, PLATE, left, parked
+from tests.test_gatekeeping import settings as settings  # a centre paying in the sandbox
 
 LISTS = PlateLists(
     passes=(MonthlyPass("粤B11111", PARK, date(2020, 1, 1), date(2099, 12, 31)),),
@@ -187,3 +188,48 @@ async def test_a_car_parks_rules_and_lists_are_shown_to_agents(staffed: Centre) 
             assert (response.status_code, response.json()["error"]) == (404, "unknown_car_park")
     async with staffed.client() as stranger:
         assert (await stranger.get(f"/api/parks/{quote(PARK)}")).status_code == 401
+
+
+async def test_an_oversized_or_non_json_escape_is_refused(staffed: Centre) -> None:
+    await staffed.add_lane("P1-OUT")
+    await staffed.store.set_billing_rules(PARK, Rules.parse(HOURLY), datetime.now(UTC))
+    stay_id = await escaped(staffed)
+    async with staffed.client("alice") as client:
+        huge = await post(client, stay_id, {"note": "冲卡", "pad": "x" * 20_000})
+        assert (huge.status_code, huge.json()["error"]) == (413, "too_large")
+        form = await client.post(f"/api/stays/{stay_id}/escape", content=b"note=x")
+        assert form.status_code == 415
+    assert await escapes(staffed) == []
+
+
+async def test_an_agents_order_for_a_stay_asks_its_fee_and_the_plates_debts(
+    staffed: Centre,
+) -> None:
+    """The debt from an escape at this car park joins the next order, whoever issues it,
+    and the order's ledger entry names it; a pass holder's order asks the debt alone."""
+    await staffed.add_lane("P1-OUT")
+    await staffed.store.set_billing_rules(PARK, Rules.parse(HOURLY), datetime.now(UTC))
+    await staffed.store.set_plate_lists(PARK, LISTS, datetime.now(UTC))
+    owed = await escaped(staffed)
+    passed = await escaped(staffed, plate="粤B11111")
+    async with staffed.client("alice") as client:
+        debt = (await post(client, owed, {"note": "冲卡"})).json()
+        held = (await post(client, passed, {"note": "冲卡", "amount_fen": 700})).json()
+        stay_id = await parked(staffed, 121)
+        issued = await client.post("/api/lanes/P1-OUT/payment", json={"stay_id": stay_id})
+        assert issued.status_code == 201, issued.text
+        assert (issued.json()["amount_fen"], issued.json()["rules_fen"]) == (3000, 3000)
+        free = await parked(staffed, 121, "粤B11111")
+        pass_order = await client.post("/api/lanes/P1-OUT/payment", json={"stay_id": free})
+        assert pass_order.status_code == 201, pass_order.text
+        assert pass_order.json()["amount_fen"] == 700
+    ordered = [
+        e async for e in staffed.store.iter_audit() if e.action is AuditAction.PAYMENT_ORDERED
+    ]
+    assert [[d["id"] for d in e.detail["settlement"]["debts"]] for e in ordered] == [
+        [debt["id"]],
+        [held["id"]],
+    ]
+    assert [d.id for d in await staffed.store.order_debts(issued.json()["order_id"])] == [
+        debt["id"]
+    ]
