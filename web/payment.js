@@ -94,7 +94,7 @@ export class PaymentPanel {
     }
     const order = { reason: $("ws-pay-reason").value.trim() };
     if (this.stay) order.stay_id = this.stay.stay_id;
-    const plate = this.vehicle?.corrected_plate || (this.vehicle?.plate_valid ? this.vehicle.plate : "");
+    const plate = this.plate();
     if (plate) order.plate = plate;
     if (fen !== null) order.amount_fen = fen;
     const laneId = this.laneId;
@@ -112,6 +112,13 @@ export class PaymentPanel {
       this.setBusy(false);
       this.setError(error);
     }
+  }
+
+  /** The plate the order is for: the chosen car's as the agent corrected it, or as
+   * read when valid; else the centre takes the stay's. */
+  plate() {
+    const vehicle = this.vehicle;
+    return vehicle?.corrected_plate || (vehicle?.plate_valid ? vehicle.plate : "");
   }
 
   /** Ask for the order again until it is settled: paid with the barrier up, or over. */
@@ -184,7 +191,7 @@ export class PaymentPanel {
     node.textContent =
       stay.fee_fen === null
         ? label("ws.fee.", stay.fee_error)
-        : t("ws.fee", { amount: yuan(stay.fee_fen), plate: stay.plate });
+        : t("ws.fee", { amount: yuan(stay.fee_fen), plate: this.plate() || stay.plate });
   }
 
   renderOrder() {
