@@ -273,3 +273,40 @@ async def test_paid_but_not_lifted_shows_the_refused_open_and_one_click_opens_ag
         ("system", "paid", order),
         ("alice", "paid_not_lifted", order),
     ]
+
+
+async def test_another_amount_needs_a_reason_and_is_ledgered_with_both(
+    staffed: Centre,
+    lanes: LaneFactory,
+    consoles: OpenConsole,  # noqa: F811
+) -> None:
+    """Not an amount, then another amount with no reason: refused beside the form and
+    nothing issued; with the reason, the order takes it and the ledger keeps both."""
+    _, _, exit_lane = await car_in_and_out(staffed, lanes, RIGHT, RIGHT)
+    alice = await consoles("alice")
+    await answer(alice, exit_lane)
+    await expect(alice.locator("#ws-fee")).to_have_attribute(
+        "data-fee-fen", "1500", timeout=WAIT_MS
+    )
+    error = alice.locator("#ws-pay-error")
+    await alice.fill("#ws-pay-amount", "-5")
+    await alice.click("#ws-pay-issue")
+    await expect(error).to_have_attribute("data-error", "amount_format")
+    await alice.fill("#ws-pay-amount", "10")
+    await alice.click("#ws-pay-issue")
+    await expect(error).to_have_attribute("data-error", "reason_required", timeout=WAIT_MS)
+    await expect(alice.locator("#ws-order")).to_be_hidden()
+    assert exit_lane.driver.qr is None
+
+    await alice.fill("#ws-pay-reason", "车主出示优惠券")
+    await alice.click("#ws-pay-issue")
+    await expect(alice.locator("#ws-order")).to_have_attribute(
+        "data-state", "open", timeout=WAIT_MS
+    )
+    await expect(alice.locator("#ws-order-amount")).to_contain_text("10.00")
+    await expect(error).to_be_hidden()
+    [overridden] = [
+        e for e in await ledger(staffed) if e.action is AuditAction.PAYMENT_AMOUNT_OVERRIDDEN
+    ]
+    assert (overridden.actor, overridden.reason) == ("alice", "车主出示优惠券")
+    assert (overridden.detail["rules_fen"], overridden.detail["amount_fen"]) == (1500, 1000)

@@ -43,7 +43,7 @@ export function mayReopen(order, now = Date.now()) {
 }
 
 export class PaymentPanel {
-  /** @param {{onError: (error: Error) => void}} options */
+  /** @param {{onError: (error: Error|null) => void}} options */
   constructor({ onError }) {
     this.onError = onError;
     this.laneId = null;
@@ -144,6 +144,7 @@ export class PaymentPanel {
   async reopen() {
     const orderId = this.order?.order_id;
     if (!orderId || this.busy) return;
+    this.onError(null);
     this.setBusy(true);
     try {
       await api.reopenPayment(orderId);

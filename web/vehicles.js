@@ -35,7 +35,9 @@ function setImage(img, url) {
 }
 
 export class VehiclesPanel {
-  /** @param {{onStay: (stay: object|null, vehicle: object|null) => void, onError: (error: Error) => void}} options */
+  /** @param {{onStay: (stay: object|null, vehicle: object|null) => void,
+   *          onError: (error: Error|null) => void}} options: onError(null) as an action
+   *          starts, so an old refusal does not stay on screen */
   constructor({ onStay, onError }) {
     this.onStay = onStay;
     this.onError = onError;
@@ -159,6 +161,7 @@ export class VehiclesPanel {
     const vehicle = this.vehicle;
     const plate = this.check.plate;
     if (!vehicle || !plate || this.busy) return;
+    this.onError(null);
     this.setBusy(true);
     try {
       const answer = await api.correctPlate(vehicle.event_id, plate, $("ws-plate-note").value.trim());
@@ -173,6 +176,7 @@ export class VehiclesPanel {
   async match(stayId) {
     const vehicle = this.vehicle;
     if (!vehicle || this.busy) return;
+    this.onError(null);
     this.setBusy(true);
     try {
       const answer = await api.matchStay(stayId, vehicle.event_id);

@@ -34,6 +34,7 @@ export class CallWorkspace {
       this.callId = call.id;
       this.laneId = call.lane_id;
       this.showError(null);
+      this.vehicles.clear();
       this.payment.clear();
       this.payment.show(call.lane_id, null, null);
     }
