@@ -281,7 +281,8 @@ async def test_another_amount_needs_a_reason_and_is_ledgered_with_both(
     consoles: OpenConsole,  # noqa: F811
 ) -> None:
     """Not an amount, then another amount with no reason: refused beside the form and
-    nothing issued; with the reason, the order takes it and the ledger keeps both."""
+    nothing issued; with the reason, the order takes it and the ledger keeps both. In
+    English too."""
     _, _, exit_lane = await car_in_and_out(staffed, lanes, RIGHT, RIGHT)
     alice = await consoles("alice")
     await answer(alice, exit_lane)
@@ -310,3 +311,8 @@ async def test_another_amount_needs_a_reason_and_is_ledgered_with_both(
     ]
     assert (overridden.actor, overridden.reason) == ("alice", "车主出示优惠券")
     assert (overridden.detail["rules_fen"], overridden.detail["amount_fen"]) == (1500, 1000)
+    # The workspace speaks English a click away, the order's state included.
+    await alice.click("#lang-switch")
+    await expect(alice.locator("#ws-title")).to_have_text("Vehicles and payment")
+    await expect(alice.locator("#ws-step-order")).to_contain_text("Awaiting payment")
+    await expect(alice.locator("#ws-fee")).to_contain_text("The rules charge 15.00 yuan")
