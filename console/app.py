@@ -40,6 +40,7 @@ from .payments.api import PaymentsApi
 from .payments.page import PayPage
 from .payments.service import Payments
 from .settings import Settings
+from .stays.api import StaysApi
 from .store import Store
 from .streams import Streams
 from .throttle import LoginThrottle
@@ -87,6 +88,7 @@ def create_app(
     calls_api = CallsApi(calls, directory, settings.max_body_bytes)
     vehicles_api = VehiclesApi(store, directory, settings.data_dir)
     relink_api = RelinkApi(relinking, directory, settings.max_body_bytes)
+    stays_api = StaysApi(store, directory)
     help_desk = HelpDesk(settings, store, directory, calls, bridge)
     lists = CurrentLists(store)
     payments = Payments(settings, store, audit, actions, lists)
@@ -134,6 +136,7 @@ def create_app(
                 + calls_api.routes()
                 + vehicles_api.routes()
                 + relink_api.routes()
+                + stays_api.routes()
                 + payments_api.routes()
                 + keeping_api.routes(),
             ),
