@@ -233,3 +233,19 @@ async def test_an_agents_order_for_a_stay_asks_its_fee_and_the_plates_debts(
     assert [d.id for d in await staffed.store.order_debts(issued.json()["order_id"])] == [
         debt["id"]
     ]
+
+
+async def test_a_stay_shows_the_debts_its_order_will_ask_and_nothing_for_a_pass(
+    staffed: Centre,
+) -> None:
+    """What the call workspace shows beside an exit is what the order will ask."""
+    await staffed.add_lane("P1-OUT")
+    await staffed.store.set_billing_rules(PARK, Rules.parse(HOURLY), datetime.now(UTC))
+    await staffed.store.set_plate_lists(PARK, LISTS, datetime.now(UTC))
+    async with staffed.client("alice") as client:
+        debt = (await post(client, await escaped(staffed), {"note": "冲卡"})).json()
+        owed = (await client.get(f"/api/stays/{await parked(staffed, 121)}")).json()
+        free = (await client.get(f"/api/stays/{await parked(staffed, 121, '粤B11111')}")).json()
+    assert (owed["fee_fen"], owed["debts_fen"]) == (1500, 1500)
+    assert [d["id"] for d in owed["debts"]] == [debt["id"]]
+    assert (free["fee_fen"], free["debts_fen"], free["debts"]) == (0, 0, [])

@@ -59,6 +59,8 @@ async def test_a_stay_shows_its_entry_crop_and_the_fee_now(
         "crop_url": f"/api/vehicles/{entered.event_id}/crop",
         "fee_fen": 1500,
         "fee_error": None,
+        "debts": [],
+        "debts_fen": 0,
     }
     # The wire carries milliseconds.
     assert abs(datetime.fromisoformat(body["entered_at"]) - at) < timedelta(milliseconds=1)

@@ -189,10 +189,14 @@ export class PaymentPanel {
       node.textContent = t("ws.fee.no_stay");
       return;
     }
-    node.textContent =
+    const fee =
       stay.fee_fen === null
         ? label("ws.fee.", stay.fee_error)
         : t("ws.fee", { amount: yuan(stay.fee_fen), plate: this.plate() || stay.plate });
+    // Debts from escapes join the order the rules make: say so before it is issued.
+    const owed = Number.isInteger(stay.debts_fen) && stay.debts_fen > 0;
+    node.dataset.debtsFen = owed ? String(stay.debts_fen) : "";
+    node.textContent = owed ? `${fee}${t("ws.fee.debts", { amount: yuan(stay.debts_fen) })}` : fee;
   }
 
   renderOrder() {

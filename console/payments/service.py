@@ -23,23 +23,19 @@ from typing import Any
 
 import segno
 
-from gates.plates import normalise
 from gates.qrcodes import QUIET_MODULES
 from gates.wire import format_time
 
 from ..actions import ActionResult, Actions, Actor, DisplayRequest, OpenReason, OpenRequest
 from ..audit import AuditLog
-from ..billing.debts import Debt, settle
-from ..billing.lists import classify
-from ..billing.stays import fee_for_stay
 from ..errors import Conflict, NotConfigured, NotFound, StoreError
+from ..gatekeeping.charges import stay_charge
 from ..gatekeeping.lists import CurrentLists
 from ..ledger import AuditAction, AuditRecord
 from ..models import Direction, LaneRecord, Role, User
 from ..settings import Settings
 from ..stickers import public_base, sticker_key
 from ..store import Store
-from ..vehicles.model import StayRecord
 from .errors import BadOrder, NotificationRefused, UnknownOrder
 from .links import link_key, make_link_token, pay_url, read_link_token
 from .orders import (
@@ -140,7 +136,7 @@ class Payments:
             raise BadOrder("plate_required", "give the plate, or a stay_id to take it from")
         settlement = None
         if stay is not None:
-            settlement = settle(plate, await self._fee(plate, stay, now), await self._owed(plate))
+            settlement = await stay_charge(self.store, await self.lists.get(), plate, stay, now)
             rules_fen = settlement.total_fen
         amount = choose_amount(rules_fen, request.amount_fen, request.reason)
         debts = () if settlement is None else settlement.debts
@@ -204,18 +200,6 @@ class Payments:
         )
         log.info("payments.order.issued order=%s lane=%s fen=%d", order.order_id, lane.id, amount)
         return Issued(order, url, qr_png(url), shown.resolved.outcome.value)
-
-    async def _fee(self, plate: str, stay: StayRecord, now: datetime) -> int:
-        """What the rules charge the stay now; nothing for a plate a monthly pass or
-        the whitelist lets out free (``console.billing.lists``)."""
-        if classify(plate, stay.car_park, await self.lists.get(), now).free:
-            return 0
-        rules = await self.store.billing_rules(stay.car_park)
-        return fee_for_stay(rules, stay, now).total_fen
-
-    async def _owed(self, plate: str) -> list[Debt]:
-        """The plate's open debts, from escapes at any car park: they join the order."""
-        return await self.store.owed_debts(normalise(plate))
 
     # ------------------------------------------------------------- the pay page
 

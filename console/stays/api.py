@@ -1,9 +1,11 @@
 """One stay over HTTP (README, "HTTP API"): what the call workspace shows beside an
 exit's crop once the exit has its stay, the entry's crop and what the car park's rules
-charge the stay now, the amount a payment order would take from them."""
+charge the stay now (nothing for a monthly pass or the whitelist) and the debts its plate
+owes from escapes: the amount a payment order would take from them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,10 +16,12 @@ from starlette.routing import BaseRoute, Route
 
 from gates.wire import format_time
 
+from ..billing.debts import Debt
 from ..billing.errors import BadStay, NoBillingRules
-from ..billing.stays import fee_for_stay
 from ..directory import Directory
 from ..errors import NotFound
+from ..gatekeeping.charges import stay_charge
+from ..gatekeeping.lists import CurrentLists
 from ..models import Role
 from ..store import Store
 from ..vehicles.api import crop_url
@@ -28,10 +32,16 @@ from ..web import JSONResponse, authenticate, require_role
 STAY_ID_MAX = 2**63 - 1
 
 
-def stay_json(stay: StayRecord, fee_fen: int | None, fee_error: str | None) -> dict[str, Any]:
+def stay_json(
+    stay: StayRecord,
+    fee_fen: int | None,
+    fee_error: str | None,
+    debts: Sequence[Debt] = (),
+) -> dict[str, Any]:
     """The stay as the workspace shows it. A fee that cannot be computed is ``null``
     with its reason, not an error: the stay is still worth seeing (its entry's crop),
-    and an agent settles its fee by hand."""
+    and an agent settles its fee by hand. ``debts`` are its plate's, from escapes,
+    which an order for the stay asks for beside the fee."""
     return {
         "stay_id": stay.stay_id,
         "plate": stay.plate,
@@ -42,6 +52,8 @@ def stay_json(stay: StayRecord, fee_fen: int | None, fee_error: str | None) -> d
         "crop_url": None if stay.entry_event is None else crop_url(stay.entry_event),
         "fee_fen": fee_fen,
         "fee_error": fee_error,
+        "debts": [debt.to_json() for debt in debts],
+        "debts_fen": sum(debt.fen for debt in debts),
     }
 
 
@@ -49,6 +61,7 @@ def stay_json(stay: StayRecord, fee_fen: int | None, fee_error: str | None) -> d
 class StaysApi:
     store: Store
     directory: Directory
+    lists: CurrentLists
 
     def routes(self) -> list[BaseRoute]:
         """Under ``/api``."""
@@ -61,9 +74,11 @@ class StaysApi:
         stay = await self.store.stay(stay_id) if stay_id <= STAY_ID_MAX else None
         if stay is None:
             raise NotFound("unknown_stay", "no stay with that id")
-        rules = await self.store.billing_rules(stay.car_park)
         try:
-            fee = fee_for_stay(rules, stay, datetime.now(UTC)).total_fen
+            charge = await stay_charge(
+                self.store, await self.lists.get(), stay.plate, stay, datetime.now(UTC)
+            )
         except (NoBillingRules, BadStay) as refused:
-            return JSONResponse(stay_json(stay, None, refused.code))
-        return JSONResponse(stay_json(stay, fee, None))
+            debts = await self.store.owed_debts(stay.plate)
+            return JSONResponse(stay_json(stay, None, refused.code, debts))
+        return JSONResponse(stay_json(stay, charge.fee_fen, None, charge.debts))
