@@ -25,6 +25,7 @@ from tests.conftest import TEST_POLICY, Centre, Lane, LaneFactory
 from tests.lanes import seen
 from tests.qr import qr_url
 from tests.test_calls_browser import SCREENSHOTS, WAIT_MS, OpenConsole, consoles  # noqa: F401
+from tests.test_gatekeeping import left, parked
 from tests.test_pay_browser import phone_page  # noqa: F401
 from tests.test_payments_api import BASE, HOURLY, PARK, Paid, ledger, pay_path
 from tests.test_vehicle_records import next_recorded, recorded
@@ -336,3 +337,26 @@ async def test_another_amount_needs_a_reason_and_is_ledgered_with_both(
     await expect(alice.locator("#ws-title")).to_have_text("Vehicles and payment")
     await expect(alice.locator("#ws-step-order")).to_contain_text("Awaiting payment")
     await expect(alice.locator("#ws-fee")).to_contain_text("The rules charge 15.00 yuan")
+
+
+async def test_the_fee_line_names_the_debts_the_exits_own_order_asks_beside_it(
+    staffed: Centre,
+    lanes: LaneFactory,
+    consoles: OpenConsole,  # noqa: F811
+) -> None:
+    """The plate escaped once before: its exit's own order asks 15 yuan of fee and 15
+    of debt, and the agent who answers reads both on the fee line."""
+    await staffed.store.set_billing_rules(PARK, HOURLY, datetime.now(UTC))
+    before = await parked(staffed, 600, RIGHT)
+    await left(staffed, 479, RIGHT)
+    async with staffed.client("alice") as client:
+        escape = await client.post(f"/api/stays/{before}/escape", json={"note": "冲卡"})
+        assert escape.status_code == 201, escape.text
+    _, _, exit_lane = await car_in_and_out(staffed, lanes, RIGHT, RIGHT)
+    assert exit_lane.driver.shown == ("请扫码缴费", RIGHT, "30.00元")
+    alice = await consoles("alice")
+    await answer(alice, exit_lane)
+    fee = alice.locator("#ws-fee")
+    await expect(fee).to_have_attribute("data-fee-fen", "1500", timeout=WAIT_MS)
+    await expect(fee).to_have_attribute("data-debts-fen", "1500")
+    await expect(fee).to_contain_text("另欠逃费 15.00 元")
