@@ -57,6 +57,11 @@ ONE_ORDER = f"SELECT {ORDER_COLUMNS} FROM payment_orders WHERE id = ?"
 OPEN_ORDERS = (
     f"SELECT {ORDER_COLUMNS} FROM payment_orders WHERE lane = ? AND state = 'open' ORDER BY id"
 )
+# The order that paid for a stay, if one did (the latest, should there be two).
+PAID_FOR_STAY = (
+    f"SELECT {ORDER_COLUMNS} FROM payment_orders WHERE stay_id = ? AND state = 'paid'"
+    " ORDER BY paid_at DESC, id LIMIT 1"
+)
 NOTIFICATIONS = (
     "SELECT transaction_id, amount_fen, received_at, effect FROM payment_notifications"
     " WHERE order_id = ? ORDER BY received_at, transaction_id"

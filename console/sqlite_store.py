@@ -44,6 +44,7 @@ from .sqlite_payments import (
     ONE_ORDER,
     OPEN_ORDERS,
     OPENS,
+    PAID_FOR_STAY,
     add_open_job,
     add_order_job,
     gate_open_of,
@@ -674,6 +675,11 @@ class SQLiteStore:
         transaction; the same transaction again changes nothing (``new`` False).
         ``UnknownOrder``; ``NotificationRefused`` for a sum not the order's."""
         return await self._write(record_payment_job(order_id, transaction_id, amount_fen, now))
+
+    async def paid_order_of_stay(self, stay_id: int) -> PaymentOrder | None:
+        """The paid order that settled stay ``stay_id``, if any."""
+        rows = await self._read(PAID_FOR_STAY, (stay_id,))
+        return order_of(rows[0]) if rows else None
 
     async def payment_notifications(self, order_id: str) -> list[Notification]:
         return [notification_of(row) for row in await self._read(NOTIFICATIONS, (order_id,))]

@@ -22,6 +22,7 @@ from console.billing.lists import ListedPlate, MonthlyPass, PlateLists
 from console.billing.rules import Rules
 from console.ledger import AuditAction, AuditEntry
 from console.models import Direction, LaneRecord
+from console.payments.orders import new_order
 from console.settings import Settings
 from console.vehicles.model import PlateColour, VehicleEvent
 from gates.lane.drivers import EscapeSeen, VehicleSeen
@@ -387,3 +388,39 @@ async def test_an_exit_lanes_own_escape_report_is_owed_once_and_an_unowed_one_st
     assert (unknown.outcome, unknown.detail["stay"]) == ("unknown_stay", None)
     assert [d.fen for d in await staffed.store.owed_debts(PLATE)] == [1500]
     assert len([e async for e in staffed.store.iter_audit() if escape_entry(e)]) == 3
+
+
+async def test_a_stay_paid_before_its_exit_read_goes_out_for_that_order_not_charged_twice(
+    staffed: Centre, lanes: LaneFactory
+) -> None:
+    await staffed.store.set_billing_rules(PARK, Rules.parse(HOURLY), datetime.now(UTC))
+    stay_id = await parked(staffed, 121)
+    now = datetime.now(UTC)
+    order = new_order(
+        "order-paid",
+        car_park=PARK,
+        lane="P1-OUT",
+        plate=PLATE,
+        stay_id=stay_id,
+        amount_fen=1500,
+        rules_fen=1500,
+        reason=None,
+        provider="sandbox",
+        now=now,
+        expiry=timedelta(minutes=5),
+    )
+    await staffed.store.add_payment_order(order, [])
+    await staffed.store.record_payment("order-paid", "tx-1", 1500, now)
+    lane = await lanes("P1-OUT")
+    async with heard(staffed) as wait:
+        lane.driver.emit(read(PLATE))
+        await wait(opened_by_system)
+    [requested] = [
+        e async for e in staffed.store.iter_audit() if e.action is AuditAction.GATE_OPEN_REQUESTED
+    ]
+    assert requested.detail["order"] == "order-paid"
+    assert await system_opens(staffed) == [("P1-OUT", "paid")]
+    ordered = [
+        e async for e in staffed.store.iter_audit() if e.action is AuditAction.PAYMENT_ORDERED
+    ]
+    assert ordered == [] and lane.driver.qr is None

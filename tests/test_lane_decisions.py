@@ -149,3 +149,11 @@ def test_the_centres_own_reasons_are_not_an_agents_to_give(reason: str) -> None:
     with pytest.raises(BadRequest) as refused:
         parse_open({"reason": reason})
     assert refused.value.code == "invalid_reason"
+
+
+def test_a_stay_paid_already_goes_out_for_that_payment_but_a_blacklisted_one_does_not() -> None:
+    """Never charged twice; the blacklist still comes first."""
+    decision = decide_exit(PLATE, classify(PLATE, PARK, LISTS, AT), 1500, (debt(),), paid=True)
+    assert (decision.verdict, decision.reason) == (Verdict.RELEASE, OpenReason.PAID)
+    held = decide_exit("粤B44444", classify("粤B44444", PARK, LISTS, AT), 1500, (), paid=True)
+    assert held.verdict is Verdict.HOLD

@@ -10,7 +10,9 @@ the rules is the operator's:
 - at an **entry**, a plate that owes debts is alerted to the seat and still let in (it
   pays them at its next exit); a plate read well (GA 36-2018) is let in; an unread or
   malformed one is left to the seat, as the lane's own controller did before;
-- at an **exit**, a monthly pass valid that day or the whitelist goes free, unless the
+- at an **exit**, a stay paid already (its order paid before the car reached the
+  barrier, or the barrier stayed down) is let out for that payment;
+  a monthly pass valid that day or the whitelist goes free, unless the
   plate owes debts: a pass does not waive an escape, so it pays those; a stay the rules
   charge nothing (within its free minutes) goes free the same way; a stay that costs
   something, or debts, make a payment order of fee plus debts; an exit whose fee is
@@ -76,15 +78,23 @@ def decide_entry(
 
 
 def decide_exit(
-    plate: str, classification: Classification, fee_fen: int | None, debts: Sequence[Debt]
+    plate: str,
+    classification: Classification,
+    fee_fen: int | None,
+    debts: Sequence[Debt],
+    *,
+    paid: bool = False,
 ) -> LaneDecision:
     """An exit of ``plate`` (normalised, may be empty) whose stay costs ``fee_fen`` (None
-    when it is not known), owing ``debts``. ``BadDebts`` from ``settle`` for debts that
-    are not the plate's own."""
+    when it is not known), owing ``debts``; ``paid`` when an order for the stay was paid
+    already: it is not charged twice. ``BadDebts`` from ``settle`` for debts that are
+    not the plate's own."""
     if classification.decision is Decision.BLACKLIST:
         return LaneDecision(Verdict.HOLD, alerts=(AlertKind.BLACKLIST,))
     if not plate:
         return LaneDecision(Verdict.REFER, why=Why.UNREAD)
+    if paid:
+        return LaneDecision(Verdict.RELEASE, OpenReason.PAID)
     free = _FREE_REASONS.get(classification.decision)
     if free is not None:
         fee_fen = 0

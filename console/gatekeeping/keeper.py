@@ -7,7 +7,9 @@ lane's ``auto_open_p`` is 0 by default) and the centre opens it, reason ``entry`
 a plate read well that no blacklist holds. At an exit the centre opens for a monthly
 pass, the whitelist or a stay the rules charge nothing (``monthly_pass``,
 ``whitelist``, ``free_minutes``), and otherwise issues the payment order itself, through
-``Payments.issue``, so the QR code is on the lane's display before the driver calls.
+``Payments.issue``, so the QR code is on the lane's display before the driver calls;
+a stay an order paid for already is let out for it (reason ``paid``, the order named),
+never charged twice.
 
 Every step is in the ledger before it takes effect: opens and orders are audited by
 ``Actions`` and ``Payments``; a blacklisted plate held and a plate that owes debts
@@ -41,6 +43,7 @@ from ..directory import Directory
 from ..errors import ConsoleError
 from ..ledger import AuditAction, AuditRecord
 from ..models import Direction, LaneRecord
+from ..payments.orders import PaymentOrder
 from ..payments.service import SYSTEM, OrderRequest, Payments
 from ..stays.records import StayChange
 from ..store import Store
@@ -162,11 +165,14 @@ class GateKeeper:
             else Classification(Decision.CHARGE)
         )
         debts = await self.store.owed_debts(plate) if plate else []
+        paid: PaymentOrder | None = None  # the order that settled the stay already
         if lane.direction is Direction.ENTRY:
             decision = decide_entry(plate, is_valid(plate), classification, debts)
         else:
             fee = await self._fee(record, classification) if plate else None
-            decision = decide_exit(plate, classification, fee, debts)
+            if record.change is StayChange.CLOSED and record.stay_id is not None:
+                paid = await self.store.paid_order_of_stay(record.stay_id)
+            decision = decide_exit(plate, classification, fee, debts, paid=paid is not None)
         log.info(
             "gatekeeping.decided lane=%s event_id=%s verdict=%s reason=%s why=%s alerts=%s",
             lane.id,
@@ -179,7 +185,10 @@ class GateKeeper:
         for alert in decision.alerts:
             await self._alert(alert, lane, record, plate, classification, debts)
         if decision.verdict is Verdict.RELEASE and decision.reason is not None:
-            await self.actions.open_gate(SYSTEM, lane, OpenRequest(decision.reason, ""))
+            order_id = None if paid is None else paid.order_id
+            await self.actions.open_gate(
+                SYSTEM, lane, OpenRequest(decision.reason, "", order_id=order_id)
+            )
         elif decision.verdict is Verdict.CHARGE:
             await self.payments.issue(SYSTEM, lane, OrderRequest(plate, record.stay_id, None, ""))
         return decision
