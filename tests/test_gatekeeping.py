@@ -424,3 +424,24 @@ async def test_a_stay_paid_before_its_exit_read_goes_out_for_that_order_not_char
         e async for e in staffed.store.iter_audit() if e.action is AuditAction.PAYMENT_ORDERED
     ]
     assert ordered == [] and lane.driver.qr is None
+
+
+@pytest.mark.parametrize("settings", [{"command_timeout_s": 60.0}], indirect=True)
+async def test_a_lane_slow_to_lift_holds_up_no_other_lanes_car(
+    staffed: Centre, lanes: LaneFactory
+) -> None:
+    """The first entry's barrier is stuck mid-lift, its open waiting for an answer; the
+    second entry's car is let in meanwhile, not a command timeout later."""
+    slow = await entry_lane(staffed, lanes, "P1-IN")
+    quick = await entry_lane(staffed, lanes, "P2-IN")
+    slow.driver.hold = asyncio.Event()
+    slow.driver.emit(read(PLATE))
+    async with asyncio.timeout(10):
+        await slow.driver.lifting.wait()
+    quick.driver.emit(read("粤B54321"))
+    async with asyncio.timeout(10):
+        await quick.driver.lifted.wait()
+    assert slow.driver.opens == 1 and not slow.driver.lifted.is_set()
+    slow.driver.hold.set()
+    async with asyncio.timeout(10):
+        await slow.driver.lifted.wait()

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from gates.centre.hub import LaneHub
@@ -94,6 +94,9 @@ class GateKeeper:
         self._backlog: asyncio.Queue[str | tuple[str, Escape] | None] = asyncio.Queue(BACKLOG_MAX)
         self._unsubscribe: list[Callable[[], None]] = []
         self._worker: asyncio.Task[None] | None = None
+        # Opens and orders under way: each waits for its lane's answer, which must not
+        # hold up the next car's decision at another lane.
+        self._carrying: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self._unsubscribe = [
@@ -110,6 +113,8 @@ class GateKeeper:
             return
         await self._backlog.put(None)
         await self._worker
+        if self._carrying:
+            await asyncio.wait(self._carrying)
 
     def _recorded(self, recorded: Recorded) -> None:
         if not recorded.new:  # a lane's resend after a reconnect: decided already
@@ -134,12 +139,11 @@ class GateKeeper:
                     await self.decide(item)
                 else:
                     await self._reported(*item)
-            except ConsoleError as exc:
+            except (ConsoleError, OSError, ValueError) as exc:  # ValueError: a row unreadable
                 log.error(
-                    "gatekeeping.decision.failed item=%s error=%s %s",
+                    "gatekeeping.decision.failed item=%s error=%r",
                     item if isinstance(item, str) else item[1].event_id,
-                    exc.code,
-                    exc.detail,
+                    exc,
                 )
 
     async def _reported(self, lane_id: str, report: Escape) -> None:
@@ -186,12 +190,31 @@ class GateKeeper:
             await self._alert(alert, lane, record, plate, classification, debts)
         if decision.verdict is Verdict.RELEASE and decision.reason is not None:
             order_id = None if paid is None else paid.order_id
-            await self.actions.open_gate(
-                SYSTEM, lane, OpenRequest(decision.reason, "", order_id=order_id)
-            )
+            opening = OpenRequest(decision.reason, "", order_id=order_id)
+            self._carry(event_id, self.actions.open_gate(SYSTEM, lane, opening))
         elif decision.verdict is Verdict.CHARGE:
-            await self.payments.issue(SYSTEM, lane, OrderRequest(plate, record.stay_id, None, ""))
+            ordering = OrderRequest(plate, record.stay_id, None, "")
+            self._carry(event_id, self.payments.issue(SYSTEM, lane, ordering))
         return decision
+
+    def _carry(self, event_id: str, work: Awaitable[object]) -> None:
+        """Carries a decision out in a task of its own; a failure is logged and left to
+        the seat (no payment provider, the ledger failing: nothing was done)."""
+
+        async def run() -> None:
+            try:
+                await work
+            except ConsoleError as exc:
+                log.error(
+                    "gatekeeping.decision.failed item=%s error=%s %s",
+                    event_id,
+                    exc.code,
+                    exc.detail,
+                )
+
+        task = asyncio.create_task(run())
+        self._carrying.add(task)
+        task.add_done_callback(self._carrying.discard)
 
     async def _fee(self, record: VehicleRecord, classification: Classification) -> int | None:
         """The fee of the stay this exit closed, up to the exit; None when it closed
