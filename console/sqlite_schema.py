@@ -10,7 +10,7 @@ from .ledger import GENESIS_HASH
 
 # ------------------------------------------------------------------ schema
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # One tuple of statements per schema version; a database at version N gets the tuples
 # after N, each in its own transaction together with the new ``user_version``.
@@ -229,6 +229,18 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             detail       TEXT
         ) STRICT""",
         "CREATE INDEX payment_opens_by_order ON payment_opens (order_id, requested_at)",
+    ),
+    (
+        # How each payment was learnt (``console.payments.orders.NoticeSource``): by the
+        # provider's notification, whose id is kept once (a replay finds it), or by the
+        # centre's query after a notification that never came.
+        "ALTER TABLE payment_notifications ADD COLUMN notification_id TEXT",
+        "ALTER TABLE payment_notifications ADD COLUMN source TEXT NOT NULL"
+        " DEFAULT 'notification' CHECK (source IN ('notification', 'query'))",
+        "CREATE UNIQUE INDEX payment_notifications_by_id ON payment_notifications"
+        " (notification_id) WHERE notification_id IS NOT NULL",
+        # The orders not yet expired, for the centre to ask their providers after.
+        "CREATE INDEX payment_orders_by_expiry ON payment_orders (expires_at)",
     ),
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION

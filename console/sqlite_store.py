@@ -17,13 +17,14 @@ from .calls.record import CallRecord, KeptCall
 from .errors import Conflict, NotFound, StoreError
 from .ledger import AuditEntry, AuditRecord, as_utc, format_utc, parse_utc
 from .models import Change, ChangeKind, ChangesLost, Direction, LaneRecord, Role, Session, User
-from .payments.orders import GateOpen, Notification, PaymentOrder, Settled
+from .payments.orders import GateOpen, NoticeSource, Notification, PaymentOrder, Settled
 from .sqlite_payments import (
     BILLING_RULES,
     NOTIFICATIONS,
     ONE_ORDER,
     OPEN_ORDERS,
     OPENS,
+    UNSETTLED_ORDERS,
     add_open_job,
     add_order_job,
     gate_open_of,
@@ -571,13 +572,28 @@ class SQLiteStore:
         """The lane's orders still marked open (some may be past their expiry)."""
         return [order_of(row) for row in await self._read(OPEN_ORDERS, (lane_id,))]
 
+    async def unsettled_payment_orders(self, expiring_after: datetime) -> list[PaymentOrder]:
+        """The orders, at any lane and in any state, that expire after
+        ``expiring_after`` and have no payment kept: soonest to expire first."""
+        rows = await self._read(UNSETTLED_ORDERS, (format_utc(expiring_after),))
+        return [order_of(row) for row in rows]
+
     async def record_payment(
-        self, order_id: str, transaction_id: str, amount_fen: int, now: datetime
+        self,
+        order_id: str,
+        transaction_id: str,
+        amount_fen: int,
+        now: datetime,
+        *,
+        source: NoticeSource = NoticeSource.NOTIFICATION,
+        notification_id: str | None = None,
     ) -> Settled:
-        """Keeps a genuine payment notification and pays the order by it, in one
-        transaction; the same transaction again changes nothing (``new`` False).
+        """Keeps a genuine payment and pays the order by it, in one transaction; the
+        same transaction or notification id again changes nothing (``new`` False).
         ``UnknownOrder``; ``NotificationRefused`` for a sum not the order's."""
-        return await self._write(record_payment_job(order_id, transaction_id, amount_fen, now))
+        return await self._write(
+            record_payment_job(order_id, transaction_id, amount_fen, now, source, notification_id)
+        )
 
     async def payment_notifications(self, order_id: str) -> list[Notification]:
         return [notification_of(row) for row in await self._read(NOTIFICATIONS, (order_id,))]

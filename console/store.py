@@ -14,7 +14,7 @@ from .billing.rules import Rules
 from .calls.record import CallRecord, KeptCall
 from .ledger import AuditEntry, AuditRecord
 from .models import Change, LaneRecord, Role, Session, User
-from .payments.orders import GateOpen, Notification, PaymentOrder, Settled
+from .payments.orders import GateOpen, NoticeSource, Notification, PaymentOrder, Settled
 from .stays.match import OpenStay
 from .vehicles.model import Recorded, Relinked, StayRecord, VehicleEvent, VehicleRecord
 
@@ -91,8 +91,16 @@ class Store(Protocol):
     async def add_payment_order(self, order: PaymentOrder, cancelled: Sequence[str]) -> None: ...
     async def payment_order(self, order_id: str) -> PaymentOrder | None: ...
     async def open_payment_orders(self, lane_id: str) -> list[PaymentOrder]: ...
+    async def unsettled_payment_orders(self, expiring_after: datetime) -> list[PaymentOrder]: ...
     async def record_payment(
-        self, order_id: str, transaction_id: str, amount_fen: int, now: datetime
+        self,
+        order_id: str,
+        transaction_id: str,
+        amount_fen: int,
+        now: datetime,
+        *,
+        source: NoticeSource = NoticeSource.NOTIFICATION,
+        notification_id: str | None = None,
     ) -> Settled: ...
     async def payment_notifications(self, order_id: str) -> list[Notification]: ...
     async def add_payment_open(self, order_id: str, gate_open: GateOpen) -> None: ...
