@@ -84,7 +84,7 @@ def create_app(
     vehicles_api = VehiclesApi(store, directory, settings.data_dir)
     relink_api = RelinkApi(relinking, directory, settings.max_body_bytes)
     help_desk = HelpDesk(settings, store, directory, calls, bridge)
-    payments = Payments(settings, store, audit, actions)
+    payments = Payments(settings, store, audit, actions, streams)
     payments_api = PaymentsApi(payments, store, directory, settings.max_body_bytes)
     pay_page = PayPage(settings, payments)
 

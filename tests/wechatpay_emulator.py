@@ -96,6 +96,10 @@ class NotifyFault(StrEnum):
     # The ciphertext altered, then the whole signed: what a wrong APIv3 key looks like,
     # so the decryption (not the signature) is what catches it.
     TAMPERED_CIPHERTEXT = "tampered_ciphertext"
+    # Genuinely signed and encrypted, but not what the merchant's order says: what a
+    # key shared with another merchant, or a bug at WeChat Pay, would bring.
+    OTHER_MERCHANT = "other_merchant"  # the transaction is another merchant's
+    OTHER_AMOUNT = "other_amount"  # a fen more than the order's total
 
 
 @dataclass
@@ -137,6 +141,8 @@ class WeChatPayEmulator:
         # Requests refused for their signature, as (status, WeChat code): what a test
         # asserts the emulator saw.
         self.refused: list[tuple[int, str]] = []
+        # The out_trade_no of each order query, in order, faults included.
+        self.queries: list[str] = []
         self._release = asyncio.Event()
         self._forger = rsa_key()
         self.app = Starlette(
@@ -166,6 +172,15 @@ class WeChatPayEmulator:
         """The next ``create``, ``query`` or ``close`` meets ``fault``."""
         self.faults[operation].append(fault)
 
+    def place(self, out_trade_no: str, total: int, notify_url: str) -> Order:
+        """An order of the merchant's that the centre did not make (another of its
+        systems did, or a forger guesses at ids): its notifications name an order the
+        centre does not know."""
+        request = {"amount": {"total": total, "currency": "CNY"}, "notify_url": notify_url}
+        order = Order(out_trade_no, request, f"weixin://wxpay/bizpayurl?pr={out_trade_no[:7]}")
+        self.orders[out_trade_no] = order
+        return order
+
     def pay(self, out_trade_no: str) -> Order:
         """The driver scans the code and pays: the order is SUCCESS now."""
         order = self.orders[out_trade_no]
@@ -180,6 +195,7 @@ class WeChatPayEmulator:
         return await self._handle("create", request, self._native)
 
     async def _query(self, request: Request) -> Response:
+        self.queries.append(request.path_params["no"])
         return await self._handle("query", request, self._order)
 
     async def _close(self, request: Request) -> Response:
@@ -325,12 +341,17 @@ class WeChatPayEmulator:
             "Request-ID": str(uuid.uuid4()),
         }
 
-    def notification(self, order: Order, *, tampered: bool = False) -> bytes:
+    def notification(self, order: Order, fault: NotifyFault | None = None) -> bytes:
         """The body of a payment notification for ``order``, its resource encrypted."""
         nonce = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(12))
-        clear = json.dumps(self.transaction(order), ensure_ascii=False).encode()
+        transaction = self.transaction(order)
+        if fault is NotifyFault.OTHER_MERCHANT:
+            transaction["mchid"] = "1230000109"
+        if fault is NotifyFault.OTHER_AMOUNT:
+            transaction["amount"] = transaction["amount"] | {"total": order.total + 1}
+        clear = json.dumps(transaction, ensure_ascii=False).encode()
         sealed = AESGCM(self.keys.apiv3_key).encrypt(nonce.encode(), clear, b"transaction")
-        if tampered:
+        if fault is NotifyFault.TAMPERED_CIPHERTEXT:
             sealed = bytes([sealed[0] ^ 1]) + sealed[1:]
         envelope = {
             "id": str(uuid.uuid4()),
@@ -351,7 +372,7 @@ class WeChatPayEmulator:
     async def notify(self, out_trade_no: str, fault: NotifyFault | None = None) -> Sent:
         """Posts a notification of ``out_trade_no``'s state to its ``notify_url``."""
         order = self.orders[out_trade_no]
-        body = self.notification(order, tampered=fault is NotifyFault.TAMPERED_CIPHERTEXT)
+        body = self.notification(order, fault)
         return await self.post(order, body, fault)
 
     async def resend(self, sent: Sent) -> Sent:
