@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.async_api import expect
 
 from console.ledger import AuditAction
 from console.settings import Settings
@@ -23,6 +24,7 @@ from console.sqlite_store import SQLiteStore
 from tests.conftest import TEST_POLICY, Centre, LaneFactory, start_centre
 from tests.desks import desk
 from tests.qr import qr_url
+from tests.test_calls_browser import OpenConsole, consoles  # noqa: F401
 from tests.test_payments_api import PLATE, Paid, issue, ledger
 from tests.wechatpay_emulator import Fault, Keys, NotifyFault, WeChatPayEmulator
 
@@ -359,3 +361,25 @@ async def test_a_notification_to_nowhere_or_unsigned_is_refused_in_wechats_shape
         response = await client.post(path, content=body)
     answer = response.json()
     assert (response.status_code, answer["error"], answer["code"]) == (status, code, "FAIL")
+
+
+@pytest.mark.browser
+async def test_the_agents_console_shows_a_payment_that_came_too_late_to_lift(
+    staffed: Centre,
+    lanes: LaneFactory,
+    emulator: WeChatPayEmulator,
+    consoles: OpenConsole,  # noqa: F811
+) -> None:
+    """The money arrived and the gate stayed down: the agent reads so, and it stays."""
+    await lanes("P1-OUT")
+    page = await consoles("alice")
+    async with staffed.client("bob") as client:
+        old = (await issue(client, ORDER)).json()
+        await issue(client, {**ORDER, "amount_fen": 900})
+    emulator.pay(old["order_id"])
+    assert (await emulator.notify(old["order_id"])).status == 200
+    notice = page.locator("#desk-notice")
+    await expect(notice).to_have_attribute("data-notice", "payment.late")
+    await expect(notice).to_contain_text(PLATE)
+    await expect(notice).to_contain_text("8.00")
+    await expect(notice).to_contain_text(old["order_id"])

@@ -216,7 +216,7 @@ const zh = {
   "audit.action.payment_cancelled": "缴费订单作废",
   "audit.action.payment_notified": "收到支付通知",
   "audit.action.payment_recorded": "支付通知入账",
-  "audit.action.payment_refused": "拒绝伪造的支付通知",
+  "audit.action.payment_refused": "拒绝支付通知",
   "audit.action.plate_corrected": "更正车牌",
   "audit.action.stay_matched": "匹配入场记录",
 
@@ -289,6 +289,7 @@ const zh = {
   "ring.wait_left": "已等待 {time} · {s} 秒后转给其他坐席",
   "ring.transferred": "{agent} 转来",
   "ring.missed": "来电未接听，已转给其他坐席",
+  "payment.late": "{lane}：{plate} 为已作废或过期的订单付了 {amount} 元，道闸未自动抬起，请核实后处理（订单 {order}）",
   "ring.cancelled": "来电方已挂断",
   "ring.unrecorded": "来电未能写入记录，已撤回：请检查服务器磁盘",
 
@@ -634,7 +635,7 @@ const en = {
   "audit.action.payment_cancelled": "Payment order cancelled",
   "audit.action.payment_notified": "Payment notification received",
   "audit.action.payment_recorded": "Payment notification recorded",
-  "audit.action.payment_refused": "Forged payment notification refused",
+  "audit.action.payment_refused": "Payment notification refused",
   "audit.action.plate_corrected": "Plate corrected",
   "audit.action.stay_matched": "Exit matched to a stay",
 
@@ -707,6 +708,7 @@ const en = {
   "ring.wait_left": "Waiting {time} · rings another agent in {s} s",
   "ring.transferred": "from {agent}",
   "ring.missed": "Call not answered; it rings another agent",
+  "payment.late": "{lane}: {plate} paid {amount} yuan for an order already expired or replaced; the gate did not lift, see to it (order {order})",
   "ring.cancelled": "The caller hung up",
   "ring.unrecorded": "The call could not be recorded and was withdrawn: check the server's disk",
 
