@@ -19,9 +19,10 @@ import pytest
 from playwright.async_api import expect
 
 from console.ledger import AuditAction
+from console.models import Role
 from console.settings import Settings
 from console.sqlite_store import SQLiteStore
-from tests.conftest import TEST_POLICY, Centre, LaneFactory, start_centre
+from tests.conftest import TEST_POLICY, Centre, LaneFactory, start_centre, start_lane
 from tests.desks import desk
 from tests.qr import qr_url
 from tests.test_calls_browser import OpenConsole, consoles  # noqa: F401
@@ -311,6 +312,42 @@ async def test_a_payment_whose_notification_never_comes_is_found_by_asking(
     ]
     recorded = [e.outcome for e in entries if e.action is AuditAction.PAYMENT_RECORDED]
     assert recorded == ["paid", "replayed"]
+
+
+async def test_a_centre_that_was_down_when_the_payment_came_asks_after_it_on_starting(
+    settings: Settings, store: SQLiteStore, emulator: WeChatPayEmulator
+) -> None:
+    """The order is issued, the centre stops, the driver pays (WeChat Pay's
+    notifications find nobody); started again, the centre asks and lifts the gate."""
+    first = await start_centre(settings, store, port=settings.port)
+    centre = first.centre(store, settings)
+    await centre.add_user("alice", Role.AGENT)
+    lane = await start_lane(centre, "P1-OUT")
+    async with centre.client("alice") as client:
+        issued = (await issue(client, ORDER)).json()
+    await lane.stop()
+    await first.stop()
+    emulator.pay(issued["order_id"])
+
+    # The ask is held until the lane is back, so the lift is the lane's to see.
+    emulator.fail_next("query", Fault.HELD)
+    patient = KEYS.settings(emulator.url, timeout_s=30.0)
+    quick = replace(settings, payment_query_after_s=0.2, wechat=patient)
+    again = await start_centre(quick, store, port=settings.port)
+    try:
+        restarted = again.centre(store, quick)
+        restarted.tokens = centre.tokens
+        paid = Paid(restarted)
+        lane = await start_lane(restarted, "P1-OUT")
+        emulator.release()
+        await paid.wait()
+        await lane.stop()
+    finally:
+        await again.stop()
+    assert emulator.queries == [issued["order_id"]]
+    assert lane.driver.opens == 1
+    kept = await store.payment_notifications(issued["order_id"])
+    assert [(n.source.value, n.effect.value) for n in kept] == [("query", "paid")]
 
 
 @pytest.mark.parametrize(

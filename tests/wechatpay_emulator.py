@@ -6,8 +6,9 @@ refuses a request whose ``Authorization`` does not verify (401 ``SIGN_ERROR``), 
 ``POST …/{no}/close`` with WeChat's JSON (errors as ``{"code", "message"}``), signs
 every answer with its platform key, and posts signed notifications whose resource is
 encrypted with the APIv3 key. Faults are asked for: a 500 or no answer on the next call,
-an answer with a forged signature, and notifications replayed, forged, from an unknown
-key or with a ciphertext that does not decrypt."""
+an answer held until the test releases it, an answer with a forged signature; and
+notifications replayed, forged, from an unknown key, with a ciphertext that does not
+decrypt, of another merchant or of another sum."""
 
 from __future__ import annotations
 
@@ -85,6 +86,7 @@ class Fault(StrEnum):
     SERVER_ERROR = "server_error"  # 500 SYSTEM_ERROR
     TIMEOUT = "timeout"  # no answer until the emulator stops
     FORGED_ANSWER = "forged_answer"  # the right answer, signed by another key
+    HELD = "held"  # the right answer, once the test calls ``release``
 
 
 class NotifyFault(StrEnum):
@@ -144,6 +146,7 @@ class WeChatPayEmulator:
         # The out_trade_no of each order query, in order, faults included.
         self.queries: list[str] = []
         self._release = asyncio.Event()
+        self._held = asyncio.Event()
         self._forger = rsa_key()
         self.app = Starlette(
             routes=[
@@ -167,6 +170,10 @@ class WeChatPayEmulator:
         if self._server is not None and self._task is not None:
             self._server.should_exit = True
             await self._task
+
+    def release(self) -> None:
+        """Calls held by ``Fault.HELD`` are answered."""
+        self._held.set()
 
     def fail_next(self, operation: str, fault: Fault) -> None:
         """The next ``create``, ``query`` or ``close`` meets ``fault``."""
@@ -216,6 +223,8 @@ class WeChatPayEmulator:
         if fault is Fault.TIMEOUT:
             await self._release.wait()
             return Response(status_code=504)
+        if fault is Fault.HELD:
+            await self._held.wait()
         payload: dict[str, Any] | None
         if fault is Fault.SERVER_ERROR:
             status, payload = error(500, "SYSTEM_ERROR", "系统错误")
