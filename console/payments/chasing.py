@@ -145,24 +145,28 @@ class Chaser:
                 await self._ask(order_id)
 
     async def _ask(self, order_id: str) -> None:
-        order = await self._load(order_id)
-        provider = None if order is None else self._providers.get(order.provider)
-        if order is None or provider is None:
-            self.plan.drop(order_id)
-            return
         try:
-            notice = await provider.query(order)
-            if notice is not None:
-                await self._settle(provider, notice)
+            if await self._found(order_id):
                 self.plan.drop(order_id)
                 return
         except ConsoleError as exc:
-            # The provider is down or the payment does not stand: asked again later,
-            # the settle's own refusal being ledgered already.
-            log.warning(
-                "payments.query.failed order=%s provider=%s error=%s",
-                order_id,
-                provider.name,
-                exc.code,
-            )
+            # The store or the provider is down, or the payment does not stand: asked
+            # again later, the settle's own refusal being ledgered already.
+            log.warning("payments.query.failed order=%s error=%s", order_id, exc.code)
+        except Exception:
+            # Whatever went wrong with one order, the others are still asked after.
+            log.exception("payments.query.crashed order=%s", order_id)
         self.plan.asked(order_id, self._clock())
+
+    async def _found(self, order_id: str) -> bool:
+        """Whether asking is over for the order: its payment found and settled, or
+        nobody to ask (the order or its provider gone)."""
+        order = await self._load(order_id)
+        provider = None if order is None else self._providers.get(order.provider)
+        if order is None or provider is None:
+            return True
+        notice = await provider.query(order)
+        if notice is None:
+            return False
+        await self._settle(provider, notice)
+        return True
