@@ -96,7 +96,6 @@ class Payments:
         self.store = store
         self.audit = audit
         self.actions = actions
-        self.streams = streams
         # One provider takes new orders: WeChat Pay when ``SEAT_WECHAT_*`` is set, the
         # sandbox where it is allowed (``SEAT_PAYMENT_SANDBOX``), never both. Each
         # order's notifications and queries go to the provider it names.
@@ -343,6 +342,7 @@ class Payments:
             notice = await provider.query(order)
             if notice is not None:
                 order = (await self.notices.queried(provider, notice)).order
+                self.chaser.settled(order_id)
         if not await self._paid(order):
             state = order.state_at(self._now()).value
             raise Conflict("order_not_paid", f"order {order_id} is {state}, not paid")
