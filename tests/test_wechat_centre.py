@@ -314,6 +314,31 @@ async def test_a_payment_whose_notification_never_comes_is_found_by_asking(
     assert recorded == ["paid", "replayed"]
 
 
+async def test_an_agents_open_asks_after_an_order_not_heard_paid_and_lifts_once(
+    staffed: Centre, lanes: LaneFactory, emulator: WeChatPayEmulator
+) -> None:
+    """The driver shows a paid WeChat order the centre heard nothing of: the agent's
+    open asks WeChat Pay, keeps the payment, and is the one lift (not the system's too)."""
+    lane = await lanes("P1-OUT")
+    async with staffed.client("alice") as client:
+        issued = (await issue(client, ORDER)).json()
+        unpaid = await client.post(f"/api/payments/{issued['order_id']}/open", json={})
+        assert (unpaid.status_code, unpaid.json()["error"]) == (409, "order_not_paid")
+        emulator.pay(issued["order_id"])
+        opened = await client.post(f"/api/payments/{issued['order_id']}/open", json={})
+        assert opened.json()["outcome"] == "done", opened.text
+        order = await order_of(client, issued["order_id"])
+        emulator.fail_next("query", Fault.TIMEOUT)
+        other = (await issue(client, ORDER)).json()
+        down = await client.post(f"/api/payments/{other['order_id']}/open", json={})
+        assert (down.status_code, down.json()["error"]) == (503, "wechat_timeout")
+    assert (order["state"], [n["source"] for n in order["notifications"]]) == ("paid", ["query"])
+    assert [(o["actor"], o["outcome"]) for o in order["gate_opens"]] == [("alice", "done")]
+    assert lane.driver.opens == 1
+    requested = [e for e in await ledger(staffed) if e.action is AuditAction.GATE_OPEN_REQUESTED]
+    assert [(e.actor, e.reason) for e in requested] == [("alice", "paid_not_lifted")]
+
+
 async def test_a_centre_that_was_down_when_the_payment_came_asks_after_it_on_starting(
     settings: Settings, store: SQLiteStore, emulator: WeChatPayEmulator
 ) -> None:

@@ -65,9 +65,13 @@ class Notices:
             raise
         return await self._settle(provider_name, notice, NoticeSource.NOTIFICATION, heard)
 
-    async def queried(self, provider: Provider, notice: PaymentNotice) -> Settled:
-        """A payment the provider's answer to a query showed: settled as if notified."""
-        return await self._settle(provider.name, notice, NoticeSource.QUERY, {"remote": "query"})
+    async def queried(
+        self, provider: Provider, notice: PaymentNotice, *, opens: bool = True
+    ) -> Settled:
+        """A payment the provider's answer to a query showed: settled as if notified.
+        ``opens`` False: the caller opens the gate itself (an agent's open that asked)."""
+        heard = {"remote": "query"}
+        return await self._settle(provider.name, notice, NoticeSource.QUERY, heard, opens=opens)
 
     async def _settle(
         self,
@@ -75,6 +79,8 @@ class Notices:
         notice: PaymentNotice,
         source: NoticeSource,
         heard: dict[str, Any],
+        *,
+        opens: bool = True,
     ) -> Settled:
         actor = f"provider:{provider_name}"
         detail = {
@@ -116,7 +122,7 @@ class Notices:
                 detail={"order": notice.order_id, **detail},
             )
         )
-        if settled.new and settled.notification.effect is PaidEffect.PAID:
+        if settled.new and settled.notification.effect is PaidEffect.PAID and opens:
             self._on_paid(settled.order)
         elif settled.new and settled.notification.effect is PaidEffect.LATE:
             self._tell_late(settled)

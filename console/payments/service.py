@@ -341,7 +341,8 @@ class Payments:
         if not await self._paid(order) and provider is not None:
             notice = await provider.query(order)
             if notice is not None:
-                order = (await self.notices.queried(provider, notice)).order
+                # The agent's open below is the one: the system does not open as well.
+                order = (await self.notices.queried(provider, notice, opens=False)).order
                 self.chaser.settled(order_id)
         if not await self._paid(order):
             state = order.state_at(self._now()).value
