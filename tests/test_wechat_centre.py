@@ -6,6 +6,7 @@ and WeChat Pay failing are each answered as WeChat Pay and the agent need."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import socket
@@ -243,14 +244,16 @@ async def test_a_notification_of_an_order_the_centre_never_made_is_refused_and_a
 async def test_a_payment_of_a_replaced_order_is_kept_shown_to_agents_and_lifts_nothing(
     staffed: Centre, lanes: LaneFactory, emulator: WeChatPayEmulator
 ) -> None:
-    """The driver scanned the old code after the agent issued a new one: the money is
-    WeChat Pay's to refund or the agent's to honour, not the gate's to lift by itself.
-    Every console hears of it; the agent opens for it, tied to that order."""
+    """The driver paid the old code as the agent issued a new one: the money is WeChat
+    Pay's to refund or the agent's to honour, not the gate's to lift by itself. Every
+    console hears of it; the agent opens for it, tied to that order."""
     lane = await lanes("P1-OUT")
     async with desk(staffed, "alice") as alice:
         old = (await issue(alice.client, ORDER)).json()
+        emulator.pay(old["order_id"])  # and its notification is slow to come
         await issue(alice.client, {**ORDER, "amount_fen": 900})
-        emulator.pay(old["order_id"])
+        async with asyncio.timeout(10):
+            assert await emulator.closes.get() == old["order_id"]  # too late: ORDERPAID
         sent = await emulator.notify(old["order_id"])
         assert (sent.status, httpx.Response(200, content=sent.answer).json()["effect"]) == (
             200,
@@ -276,6 +279,22 @@ async def test_a_payment_of_a_replaced_order_is_kept_shown_to_agents_and_lifts_n
     assert [(e.actor, e.reason, e.detail["order"]) for e in requested] == [
         ("alice", "paid_not_lifted", old["order_id"])
     ]
+
+
+async def test_an_order_replaced_at_the_lane_is_closed_with_wechat_pay(
+    staffed: Centre, lanes: LaneFactory, emulator: WeChatPayEmulator
+) -> None:
+    """As WeChat Pay asks of an order given up for a new one: its code pays no more."""
+    await lanes("P1-OUT")
+    async with staffed.client("alice") as client:
+        old = (await issue(client, ORDER)).json()
+        new = (await issue(client, {**ORDER, "amount_fen": 900})).json()
+    async with asyncio.timeout(10):
+        assert await emulator.closes.get() == old["order_id"]
+    assert emulator.orders[old["order_id"]].state == "CLOSED"
+    assert emulator.orders[new["order_id"]].state == "NOTPAY"
+    with pytest.raises(ValueError, match="closed"):
+        emulator.pay(old["order_id"])
 
 
 @pytest.mark.parametrize("settings", [{"payment_query_after_s": 0.2}], indirect=True)
@@ -437,8 +456,8 @@ async def test_the_agents_console_shows_a_payment_that_came_too_late_to_lift(
     page = await consoles("alice")
     async with staffed.client("bob") as client:
         old = (await issue(client, ORDER)).json()
+        emulator.pay(old["order_id"])
         await issue(client, {**ORDER, "amount_fen": 900})
-    emulator.pay(old["order_id"])
     assert (await emulator.notify(old["order_id"])).status == 200
     notice = page.locator("#desk-notice")
     await expect(notice).to_have_attribute("data-notice", "payment.late")

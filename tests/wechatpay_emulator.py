@@ -143,8 +143,10 @@ class WeChatPayEmulator:
         # Requests refused for their signature, as (status, WeChat code): what a test
         # asserts the emulator saw.
         self.refused: list[tuple[int, str]] = []
-        # The out_trade_no of each order query, in order, faults included.
+        # The out_trade_no of each order query, in order, faults included; and of each
+        # close answered, as it is answered.
         self.queries: list[str] = []
+        self.closes: asyncio.Queue[str] = asyncio.Queue()
         self._release = asyncio.Event()
         self._held = asyncio.Event()
         self._forger = rsa_key()
@@ -189,8 +191,11 @@ class WeChatPayEmulator:
         return order
 
     def pay(self, out_trade_no: str) -> Order:
-        """The driver scans the code and pays: the order is SUCCESS now."""
+        """The driver scans the code and pays: the order is SUCCESS now. WeChat will not
+        take a payment for a closed order."""
         order = self.orders[out_trade_no]
+        if order.state == "CLOSED":
+            raise ValueError(f"order {out_trade_no} is closed: WeChat Pay takes no payment")
         order.state = "SUCCESS"
         order.transaction_id = "42000" + "".join(secrets.choice("0123456789") for _ in range(23))
         order.success_time = datetime.fromtimestamp(int(self.clock()), SHANGHAI).isoformat()
@@ -206,7 +211,9 @@ class WeChatPayEmulator:
         return await self._handle("query", request, self._order)
 
     async def _close(self, request: Request) -> Response:
-        return await self._handle("close", request, self._closed)
+        answer = await self._handle("close", request, self._closed)
+        self.closes.put_nowait(request.path_params["no"])
+        return answer
 
     async def _handle(
         self,

@@ -1,6 +1,7 @@
 """What the centre needs of a payment provider: the sandbox (``sandbox.py``) and,
 behind the same interface, WeChat Pay v3 (``wechat_provider.py``): open an order and
-say what its QR code holds, verify and read a notification, ask after an order."""
+say what its QR code holds, close a replaced one, verify and read a notification, ask
+after an order."""
 
 from __future__ import annotations
 
@@ -44,6 +45,11 @@ class Provider(Protocol):
     async def create(self, order: PaymentOrder, pay_link: str) -> Placed:
         """Opens the order with the provider. ``pay_link`` is the centre's signed pay
         page for the order, for a provider that has the driver pay there."""
+        ...
+
+    async def close(self, order: PaymentOrder) -> None:
+        """Stops a replaced order being paid with the provider; an order already paid,
+        or unknown to it, is left as it is."""
         ...
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> PaymentNotice:

@@ -42,6 +42,10 @@ class SandboxProvider:
         """The driver pays on the centre's own pay page."""
         return Placed(f"sandbox-{order.order_id}", pay_link)
 
+    async def close(self, order: PaymentOrder) -> None:
+        """Nothing to do: the pay page reads the order's state, and a replaced order's
+        page pays nothing."""
+
     def take(self, order: PaymentOrder) -> tuple[dict[str, str], bytes]:
         """The driver tapped "pay": the payment is taken (once per order) and its
         notification made, as headers and body."""

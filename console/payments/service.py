@@ -17,7 +17,7 @@ import base64
 import io
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -103,7 +103,7 @@ class Payments:
         self.wechat: WeChatProvider | None = None
         self._providers: dict[str, Provider] = {}
         self._link_key = b""
-        self._opening: set[asyncio.Task[None]] = set()
+        self._running: set[asyncio.Task[None]] = set()  # opens and closes under way
         self.notices = Notices(store, audit, streams, self._providers, self._open_later)
         self.chaser = Chaser(
             ChasePlan(settings.payment_query_after_s),
@@ -129,10 +129,10 @@ class Payments:
         self.chaser.start(await self.store.unsettled_payment_orders(since))
 
     async def close(self) -> None:
-        """Opens under way finish, so their outcomes are kept."""
+        """Opens and closes under way finish, so their outcomes are kept."""
         await self.chaser.close()
-        if self._opening:
-            await asyncio.wait(self._opening)
+        if self._running:
+            await asyncio.wait(self._running)
         if self.wechat is not None:
             await self.wechat.aclose()
 
@@ -174,11 +174,12 @@ class Payments:
             now=now,
             expiry=timedelta(seconds=self.settings.payment_expiry_s),
         )
-        replaced = [
-            cancel(old, now).order_id
+        stale = [
+            old
             for old in await self.store.open_payment_orders(lane.id)
             if old.state_at(now) is OrderState.OPEN
         ]
+        replaced = [cancel(old, now).order_id for old in stale]
         context = {"role": actor.user.role.value, "remote": actor.remote}
         for old in replaced:
             await self._record(
@@ -229,6 +230,8 @@ class Payments:
         order = with_reference(order, placed.reference)
         await self.store.add_payment_order(order, replaced)
         self.chaser.follow(order)
+        for given_up in stale:
+            self._later(self._close_replaced(given_up))
         url = placed.scan
         shown = await self.actions.display(
             actor, lane, DisplayRequest(("请扫码缴费", plate, yuan(amount)), qr=url)
@@ -287,9 +290,25 @@ class Payments:
 
     def _open_later(self, order: PaymentOrder) -> None:
         """The notification is answered at once; the open runs on, in its own task."""
-        task = asyncio.create_task(self._open_paid(order))
-        self._opening.add(task)
-        task.add_done_callback(self._opening.discard)
+        self._later(self._open_paid(order))
+
+    def _later(self, step: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(step)
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _close_replaced(self, order: PaymentOrder) -> None:
+        """A replaced order is closed with its provider too, as WeChat Pay asks of an
+        order given up for a new one, so its QR code can no longer be paid twice over.
+        One that cannot be closed is still asked after (``chasing.py``): a payment it
+        took is kept as late."""
+        provider = self._providers.get(order.provider)
+        if provider is None:
+            return
+        try:
+            await provider.close(order)
+        except PaymentError as exc:
+            log.warning("payments.close.failed order=%s error=%s", order.order_id, exc.code)
 
     async def _open_paid(self, order: PaymentOrder) -> None:
         try:

@@ -10,6 +10,7 @@ centre audits it as any provider's forgery."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from gates.protocol import MAX_DISPLAY_QR
@@ -18,6 +19,8 @@ from .errors import BadNotification, NotificationRefused, UntrustedResponse, WeC
 from .orders import PaymentOrder
 from .provider import PaymentNotice, Placed
 from .wechat import TradeState, WeChatPay
+
+log = logging.getLogger("seat.payments")
 
 WECHAT = "wechat"
 # What the payer's WeChat shows beside the amount; WeChat Pay takes up to 127 characters.
@@ -54,6 +57,18 @@ class WeChatProvider:
                 f"code_url of {len(code_url)} characters, more than a display shows",
             )
         return Placed(order.order_id, code_url)
+
+    async def close(self, order: PaymentOrder) -> None:
+        try:
+            await self._client.close(order.order_id)
+        except WeChatRefused as exc:
+            # Paid already (then a late payment, found by notification or query), or
+            # never opened with WeChat Pay: nothing to close.
+            if exc.wechat_code not in ("ORDERPAID", "ORDER_NOT_EXIST"):
+                raise
+            log.info(
+                "payments.wechat.close.skipped order=%s code=%s", order.order_id, exc.wechat_code
+            )
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> PaymentNotice:
         try:
