@@ -25,6 +25,7 @@ from .service import Payments, yuan
 
 # A provider's notification is a few kilobytes (WeChat Pay's is under 2).
 NOTIFICATION_MAX = 64 * 1024
+WECHAT_MESSAGE_MAX = 64
 
 
 class PayPage:
@@ -115,8 +116,10 @@ class PayPage:
 
 def refusal(error: ConsoleError) -> Response:
     """A refused notification in the centre's error shape and in WeChat Pay's, whose
-    servers read ``{"code": "FAIL", "message": …}`` from an answer that is not 2xx."""
-    body = {"error": error.code, "detail": error.detail, "code": "FAIL", "message": error.detail}
+    servers read ``{"code": "FAIL", "message": …}`` (a message of 1 to 64 characters)
+    from an answer that is not 2xx."""
+    message = error.detail[:WECHAT_MESSAGE_MAX]
+    body = {"error": error.code, "detail": error.detail, "code": "FAIL", "message": message}
     return JSONResponse(body, status_code=error.status)
 
 
