@@ -221,6 +221,22 @@ async def test_a_notification_that_does_not_stand_is_refused_audited_and_pays_no
     assert lane.driver.opens == 1
 
 
+async def test_a_notification_of_a_transaction_not_in_success_pays_nothing(
+    staffed: Centre, lanes: LaneFactory, emulator: WeChatPayEmulator
+) -> None:
+    """Genuine, but of a payment refunded since: it lifts no gate."""
+    lane = await lanes("P1-OUT")
+    async with staffed.client("alice") as client:
+        issued = (await issue(client, ORDER)).json()
+        emulator.pay(issued["order_id"]).state = "REFUND"
+        sent = await emulator.notify(issued["order_id"])
+        order = await order_of(client, issued["order_id"])
+    answer = httpx.Response(sent.status, content=sent.answer).json()
+    assert (sent.status, answer["error"]) == (400, "not_paid")
+    assert (order["state"], order["notifications"], lane.driver.opens) == ("open", [], 0)
+    assert (await ledger(staffed))[-1].outcome == "not_paid"
+
+
 async def test_a_notification_of_an_order_the_centre_never_made_is_refused_and_audited(
     staffed: Centre, lanes: LaneFactory, emulator: WeChatPayEmulator
 ) -> None:
