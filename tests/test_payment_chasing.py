@@ -9,6 +9,7 @@ import pytest
 
 from console.payments.chasing import ChasePlan
 from console.payments.orders import PaymentOrder, new_order
+from console.settings import Settings
 
 NOW = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
 
@@ -83,9 +84,24 @@ def test_an_ask_of_an_order_no_longer_planned_changes_nothing() -> None:
     assert len(plan) == 0
 
 
-@pytest.mark.parametrize(("first", "longest"), [(0, 120), (-1, 120), (121, 120)])
-def test_a_plan_needs_a_positive_first_wait_within_the_longest(
-    first: float, longest: float
-) -> None:
+def test_a_first_wait_beyond_the_longest_is_the_wait_between_every_two_asks() -> None:
+    plan = ChasePlan(300, longest_s=120)
+    plan.add(order(minutes=15))
+    assert asks(plan, "a" * 32) == [300, 600, 900, 1200]
+
+
+@pytest.mark.parametrize("first", [0, -1, float("inf"), float("nan")])
+def test_a_plan_needs_a_positive_first_wait(first: float) -> None:
     with pytest.raises(ValueError):
-        ChasePlan(first, longest)
+        ChasePlan(first)
+
+
+@pytest.mark.parametrize("raw", ["0", "-5", "inf", "soon"])
+def test_a_query_wait_that_is_not_a_positive_number_of_seconds_stops_the_start(raw: str) -> None:
+    with pytest.raises(ValueError, match="SEAT_PAYMENT_QUERY_AFTER_S"):
+        Settings.from_env({"SEAT_PAYMENT_QUERY_AFTER_S": raw})
+
+
+def test_the_query_wait_is_read_from_its_variable() -> None:
+    assert Settings.from_env({}).payment_query_after_s == 30.0
+    assert Settings.from_env({"SEAT_PAYMENT_QUERY_AFTER_S": "2.5"}).payment_query_after_s == 2.5

@@ -40,10 +40,11 @@ class Chase:
 
 class ChasePlan:
     def __init__(self, first_s: float, longest_s: float = LONGEST_S) -> None:
-        if not 0 < first_s <= longest_s:
-            raise ValueError(f"asks come after 0 < {first_s} <= {longest_s} seconds")
+        """A first wait longer than ``longest_s`` is the wait between every two asks."""
+        if not 0 < first_s < float("inf"):
+            raise ValueError(f"the first ask comes after a positive time, not {first_s}")
         self.first = timedelta(seconds=first_s)
-        self.longest = timedelta(seconds=longest_s)
+        self.longest = timedelta(seconds=max(first_s, longest_s))
         self._chases: dict[str, Chase] = {}
 
     def __len__(self) -> int:
