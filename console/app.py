@@ -32,6 +32,9 @@ from .help import HelpDesk
 from .ledger_check import StartCheck
 from .live import LiveLogins
 from .login import Logins
+from .noplate.api import NoPlateApi
+from .noplate.page import NoPlatePage
+from .noplate.service import NoPlate
 from .payments.api import PaymentsApi
 from .payments.page import PayPage
 from .payments.service import Payments
@@ -87,6 +90,9 @@ def create_app(
     payments = Payments(settings, store, audit, actions)
     payments_api = PaymentsApi(payments, store, directory, settings.max_body_bytes)
     pay_page = PayPage(settings, payments)
+    noplate = NoPlate(settings, store, audit, actions, directory, vehicles, relinking, payments)
+    noplate_api = NoPlateApi(noplate, directory, settings.max_body_bytes)
+    noplate_page = NoPlatePage(settings, noplate)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -98,6 +104,7 @@ def create_app(
         await vehicles.start()
         await help_desk.start()
         await payments.start()
+        await noplate.start()
         following = asyncio.create_task(changes.run())
         yield
         following.cancel()
@@ -107,6 +114,7 @@ def create_app(
         await vehicles.close()  # before the caller closes the store
         relinking.close()
         await bridge.close()
+        await noplate.close()  # its paid exits before the payments' opens end
         await payments.close()
         await actions.drain()
         await watching.drain()
@@ -122,10 +130,12 @@ def create_app(
                 + calls_api.routes()
                 + vehicles_api.routes()
                 + relink_api.routes()
-                + payments_api.routes(),
+                + payments_api.routes()
+                + noplate_api.routes(),
             ),
             Mount("/help", routes=help_desk.routes()),
             Mount("/pay", routes=pay_page.routes()),
+            Mount("/noplate", routes=noplate_page.routes()),
             WebSocketRoute(LINK_PATH, hub.serve),
             WebSocketRoute(MEDIA_PATH, bridge.serve),
             Mount("/", StaticFiles(directory=settings.web_dir, html=True)),
@@ -145,4 +155,5 @@ def create_app(
     app.state.vehicles = vehicles
     app.state.relinking = relinking
     app.state.payments = payments
+    app.state.noplate = noplate
     return app

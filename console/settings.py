@@ -77,6 +77,11 @@ class Settings:
     payment_expiry_s: float = 900.0
     # The sandbox pays with one tap: only a demo or a test may offer it.
     payment_sandbox: bool = False
+    # Cars without a plate (console.noplate): how long a lane's no-plate QR code opens
+    # the gate after it was shown (a photo of it is no use later), and how many days a
+    # driver's phone is remembered as the holder of its stay (its cookie's lifetime).
+    noplate_code_s: float = 180.0
+    noplate_phone_days: int = 30
     # The key that signs help stickers, for operators who keep secrets outside the
     # database. None: the key in the store, made on first need (console.stickers).
     sticker_key: bytes | None = field(default=None, repr=False)
@@ -183,6 +188,8 @@ class Settings:
             public_url=_optional(env, "SEAT_PUBLIC_URL", parse_public_url),
             payment_expiry_s=seconds("SEAT_PAYMENT_EXPIRY_S", "900"),
             payment_sandbox=env.get("SEAT_PAYMENT_SANDBOX", "0") in ("1", "true", "yes"),
+            noplate_code_s=seconds("SEAT_NOPLATE_CODE_S", "180"),
+            noplate_phone_days=number("SEAT_NOPLATE_PHONE_DAYS", "30", int, 1),
             sticker_key=_optional(env, "SEAT_STICKER_KEY", parse_sticker_key),
             call_ring_s=seconds("SEAT_CALL_RING_S", "15"),
             call_wrap_s=seconds("SEAT_CALL_WRAP_S", "30", zero=True),

@@ -10,7 +10,7 @@ from .ledger import GENESIS_HASH
 
 # ------------------------------------------------------------------ schema
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # One tuple of statements per schema version; a database at version N gets the tuples
 # after N, each in its own transaction together with the new ``user_version``.
@@ -229,6 +229,21 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             detail       TEXT
         ) STRICT""",
         "CREATE INDEX payment_opens_by_order ON payment_opens (order_id, requested_at)",
+    ),
+    (
+        # Stays of cars without a plate (``console.noplate``): the phone that holds each
+        # (its cookie's id), the entry code that opened it and the exit code that closed
+        # it (each code lets one car through), and its temporary identity, the stay's
+        # plate until an agent links it to a real one.
+        """CREATE TABLE noplate_stays (
+            stay_id    INTEGER PRIMARY KEY REFERENCES stays (id),
+            phone      TEXT NOT NULL,
+            identity   TEXT NOT NULL UNIQUE,
+            entry_lane TEXT NOT NULL,
+            entry_code TEXT NOT NULL UNIQUE,
+            exit_code  TEXT UNIQUE
+        ) STRICT""",
+        "CREATE INDEX noplate_stays_by_phone ON noplate_stays (phone)",
     ),
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION

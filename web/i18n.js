@@ -227,6 +227,7 @@ const zh = {
 
   "reason.paid_not_lifted": "已缴费未抬杆",
   "reason.paid": "已支付，自动抬杆",
+  "reason.no_plate_entry": "无牌车扫码入场，自动抬杆",
   "reason.no_entry_record": "无入场记录",
   "reason.free_release": "免费放行",
   "reason.plate_misread": "车牌识别错误",
@@ -645,6 +646,7 @@ const en = {
 
   "reason.paid_not_lifted": "Paid but barrier did not lift",
   "reason.paid": "Paid: lifted by the centre",
+  "reason.no_plate_entry": "No plate: the driver's phone opened a stay, lifted by the centre",
   "reason.no_entry_record": "No entry record",
   "reason.free_release": "Free release",
   "reason.plate_misread": "Plate misread",

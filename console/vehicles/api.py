@@ -17,6 +17,7 @@ from gates.wire import format_time
 
 from ..directory import Directory
 from ..errors import NotFound
+from ..noplate.codes import is_temporary
 from ..store import Store
 from ..web import JSONResponse, authenticate, int_param
 from .crops import CropCache, plate_crop
@@ -91,6 +92,7 @@ def vehicle_json(record: VehicleRecord) -> dict[str, Any]:
         "at": format_time(event.at),
         "plate": event.plate,
         "plate_valid": is_valid(normalise(event.plate)),
+        "no_plate": is_temporary(event.plate),
         "plate_colour": event.plate_colour.value,
         "confidence": event.confidence,
         "box": list(event.box),
