@@ -23,6 +23,7 @@ from console.noplate.codes import (
 from console.noplate.errors import CodeExpired, CodeRefused, NoStay, StayRefused
 from console.noplate.model import NoPlateStay
 from console.noplate.rules import ExitWay, Page, check_entry, check_exit, exit_way, page_for
+from console.settings import Settings
 from console.signing import seal
 from console.stays.records import StayState, stay_key
 from gates.plates import check
@@ -154,3 +155,19 @@ def test_a_fee_of_nothing_leaves_free_and_any_other_pays() -> None:
     assert exit_way(1) is ExitWay.PAY
     with pytest.raises(ValueError):
         exit_way(-1)
+
+
+def test_the_settings_read_the_codes_and_phones_lifetimes() -> None:
+    """Defaults, the variables, and a bad value named."""
+    defaults = Settings.from_env({})
+    assert (defaults.noplate_code_s, defaults.noplate_phone_days) == (180.0, 30)
+    set_ = Settings.from_env({"SEAT_NOPLATE_CODE_S": "60", "SEAT_NOPLATE_PHONE_DAYS": "7"})
+    assert (set_.noplate_code_s, set_.noplate_phone_days) == (60.0, 7)
+    for name, bad in (
+        ("SEAT_NOPLATE_CODE_S", "0"),
+        ("SEAT_NOPLATE_PHONE_DAYS", "0"),
+        ("SEAT_NOPLATE_CODE_S", "x"),
+        ("SEAT_NOPLATE_PHONE_DAYS", "1.5"),
+    ):
+        with pytest.raises(ValueError, match=name):
+            Settings.from_env({name: bad})
