@@ -29,6 +29,7 @@ NOPLATE_SELECT = (
 )
 ONE_NOPLATE = f"{NOPLATE_SELECT} WHERE n.stay_id = ?"
 PHONE_OPEN = f"{NOPLATE_SELECT} WHERE n.phone = ? AND s.car_park = ? AND s.state = 'open'"
+CODE_USED = "SELECT 1 FROM noplate_stays WHERE entry_code = ? OR exit_code = ?"
 PARK_NOPLATE = f"{NOPLATE_SELECT} WHERE s.car_park = ? ORDER BY n.stay_id DESC LIMIT ?"
 
 
@@ -49,9 +50,7 @@ def noplate_of(row: Any) -> NoPlateStay:
 
 
 def _unused(conn: sqlite3.Connection, nonce: str) -> None:
-    used = conn.execute(
-        "SELECT 1 FROM noplate_stays WHERE entry_code = ? OR exit_code = ?", (nonce, nonce)
-    ).fetchone()
+    used = conn.execute(CODE_USED, (nonce, nonce)).fetchone()
     if used is not None:
         raise CodeExpired("noplate_code_used", "this code has let a car through already")
 

@@ -19,7 +19,15 @@ from .ledger import AuditEntry, AuditRecord, as_utc, format_utc, parse_utc
 from .models import Change, ChangeKind, ChangesLost, Direction, LaneRecord, Role, Session, User
 from .noplate.model import NoPlateStay
 from .payments.orders import GateOpen, Notification, PaymentOrder, Settled
-from .sqlite_noplate import ONE_NOPLATE, PARK_NOPLATE, PHONE_OPEN, enter_job, exit_job, noplate_of
+from .sqlite_noplate import (
+    CODE_USED,
+    ONE_NOPLATE,
+    PARK_NOPLATE,
+    PHONE_OPEN,
+    enter_job,
+    exit_job,
+    noplate_of,
+)
 from .sqlite_payments import (
     BILLING_RULES,
     NOTIFICATIONS,
@@ -585,6 +593,10 @@ class SQLiteStore:
         """The phone's open no-plate stay in ``car_park``, if it holds one."""
         rows = await self._read(PHONE_OPEN, (phone, car_park))
         return noplate_of(rows[0]) if rows else None
+
+    async def noplate_code_used(self, nonce: str) -> bool:
+        """Whether the code with ``nonce`` has let a car in or out."""
+        return bool(await self._read(CODE_USED, (nonce, nonce)))
 
     async def noplate_stays(self, car_park: str, limit: int) -> list[NoPlateStay]:
         """The car park's last ``limit`` no-plate stays, newest first."""

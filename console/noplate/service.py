@@ -54,7 +54,7 @@ from .codes import (
     read_phone,
     temporary_identity,
 )
-from .errors import CodeRefused, NoStay
+from .errors import CodeExpired, CodeRefused, NoStay
 from .model import NoPlateStay
 from .rules import ExitWay, Page, check_entry, check_exit, exit_way, page_for
 
@@ -191,9 +191,11 @@ class NoPlate:
         return phone, make_phone(self._phone_key, phone)
 
     async def view(self, token: str, phone: Phone | None) -> View:
-        _, lane = await self.lane_of(token)
+        code, lane = await self.lane_of(token)
         held = None if phone is None else await self.store.phone_stay(phone.phone_id, lane.car_park)
         page = page_for(lane.direction, held)
+        if page is Page.ENTER and await self.store.noplate_code_used(code.nonce):
+            raise CodeExpired("noplate_code_used", "this code has let a car in already")
         fee = await self._fee(held) if page is Page.LEAVE and held is not None else None
         return View(lane, page, held, fee)
 
