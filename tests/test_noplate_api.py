@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from console.ledger import AuditAction
 from console.noplate.codes import LaneCode, code_key, make_code
@@ -312,3 +313,36 @@ async def test_scans_from_one_address_are_rate_limited(staffed: Centre, lanes: L
     assert steps.count(AuditAction.NOPLATE_ENTERED) == 4
     assert steps.count(AuditAction.GATE_OPEN_REQUESTED) == 4
     assert entry.driver.opens >= 1
+
+
+async def test_a_form_posted_from_another_site_opens_nothing(
+    staffed: Centre, lanes: LaneFactory
+) -> None:
+    """A page elsewhere cannot make a visitor's phone open a stay (Sec-Fetch-Site)."""
+    entry, _ = await entry_and_exit(staffed, lanes)
+    async with staffed.client("alice") as agent, staffed.client() as phone:
+        path = await code_path(agent, "P1-IN")
+        refused = await phone.post(path + "/enter", headers={"sec-fetch-site": "cross-site"})
+        assert (refused.status_code, page_of(refused)) == (403, "invalid")
+        assert "set-cookie" not in refused.headers
+    assert entry.driver.opens == 0
+    assert await staffed.store.noplate_stays(PARK, 10) == []
+
+
+@pytest.mark.parametrize("settings", [{"payment_sandbox": False}], indirect=True)
+async def test_a_priced_exit_without_a_payment_provider_asks_the_driver_to_call(
+    staffed: Centre, lanes: LaneFactory
+) -> None:
+    """No provider to pay with: the page says to call the seat; the stay stays open and
+    the gate shut."""
+    await staffed.store.set_billing_rules(PARK, HOURLY, datetime.now(UTC))
+    _, exit_lane = await entry_and_exit(staffed, lanes)
+    async with staffed.client() as phone:
+        await enter(staffed, phone)
+        async with staffed.client("alice") as agent:
+            path = await code_path(agent, "P1-OUT")
+        refused = await phone.post(path + "/leave")
+        assert (refused.status_code, page_of(refused)) == (503, "call")
+    assert exit_lane.driver.opens == 0
+    [stay] = await staffed.store.noplate_stays(PARK, 10)
+    assert stay.state is StayState.OPEN
