@@ -22,7 +22,15 @@ from console.noplate.codes import (
 )
 from console.noplate.errors import CodeExpired, CodeRefused, NoStay, StayRefused
 from console.noplate.model import NoPlateStay
-from console.noplate.rules import ExitWay, Page, check_entry, check_exit, exit_way, page_for
+from console.noplate.rules import (
+    ExitWay,
+    Page,
+    Showings,
+    check_entry,
+    check_exit,
+    exit_way,
+    page_for,
+)
 from console.settings import Settings
 from console.signing import seal
 from console.stays.records import StayState, stay_key
@@ -171,3 +179,15 @@ def test_the_settings_read_the_codes_and_phones_lifetimes() -> None:
     ):
         with pytest.raises(ValueError, match=name):
             Settings.from_env({name: bad})
+
+
+def test_a_lanes_code_goes_up_once_for_reads_of_one_waiting_car() -> None:
+    """Reads within ``again_s`` of the last showing at a lane show nothing more; other
+    lanes are their own."""
+    showings = Showings(10.0)
+    assert showings.due("P1-IN", 100.0)
+    assert not showings.due("P1-IN", 100.5)
+    assert not showings.due("P1-IN", 109.9)
+    assert showings.due("P1-OUT", 105.0)
+    assert showings.due("P1-IN", 110.0)
+    assert not showings.due("P1-IN", 115.0)

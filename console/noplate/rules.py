@@ -12,6 +12,7 @@ what the phone holds and the fee in; the page to show, or the refusal, out.
 from __future__ import annotations
 
 import enum
+from typing import Final
 
 from gates.vocabulary import Direction
 
@@ -32,6 +33,29 @@ class Page(enum.StrEnum):
     INVALID = "invalid"  # no code of this centre
     BUSY = "busy"  # too many scans: try again in a moment
     CALL = "call"  # the centre cannot do it now (no payment provider, the ledger down)
+
+
+# A camera that reads a waiting plate-less car again and again is one car: its lane's
+# code goes up again by itself only after this long, not once per read (each is a
+# ledgered display command).
+SHOW_AGAIN_S: Final = 10.0
+
+
+class Showings:
+    """When a lane's code goes up by itself after a read with no plate. The caller
+    passes the time (monotonic seconds)."""
+
+    def __init__(self, again_s: float = SHOW_AGAIN_S) -> None:
+        self.again_s = again_s
+        self._at: dict[str, float] = {}
+
+    def due(self, lane_id: str, now: float) -> bool:
+        """Whether to show ``lane_id``'s code now; if so, it counts as shown."""
+        last = self._at.get(lane_id)
+        if last is not None and now - last < self.again_s:
+            return False
+        self._at[lane_id] = now
+        return True
 
 
 class ExitWay(enum.StrEnum):

@@ -56,7 +56,7 @@ from .codes import (
 )
 from .errors import CodeExpired, CodeRefused, NoStay
 from .model import NoPlateStay
-from .rules import ExitWay, Page, check_entry, check_exit, exit_way, page_for
+from .rules import ExitWay, Page, Showings, check_entry, check_exit, exit_way, page_for
 
 log = logging.getLogger("seat.noplate")
 
@@ -120,6 +120,7 @@ class NoPlate:
         self.phone_lifetime = timedelta(days=settings.noplate_phone_days)
         self._per_address = Buckets(PER_ADDRESS)
         self._per_lane = Buckets(PER_LANE)
+        self._showings = Showings()
         self._unsubscribe: list[Callable[[], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -164,6 +165,8 @@ class NoPlate:
         record = await self.store.vehicle(event_id)
         lane = None if record is None else await self.directory.lane(record.event.lane)
         if lane is None:
+            return
+        if not self._showings.due(lane.id, time.monotonic()):
             return
         try:
             await self.show_code(SYSTEM, lane)
