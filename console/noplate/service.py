@@ -162,16 +162,14 @@ class NoPlate:
             self._later(self._show_for(recorded.event_id))
 
     async def _show_for(self, event_id: str) -> None:
-        record = await self.store.vehicle(event_id)
-        lane = None if record is None else await self.directory.lane(record.event.lane)
-        if lane is None:
-            return
-        if not self._showings.due(lane.id, time.monotonic()):
-            return
         try:
+            record = await self.store.vehicle(event_id)
+            lane = None if record is None else await self.directory.lane(record.event.lane)
+            if lane is None or not self._showings.due(lane.id, time.monotonic()):
+                return
             await self.show_code(SYSTEM, lane)
         except ConsoleError as exc:  # no public URL, the ledger failing: the seat helps
-            log.error("noplate.code.unshown lane=%s error=%s", lane.id, exc.code)
+            log.error("noplate.code.unshown event_id=%s error=%s", event_id, exc.code)
 
     async def lane_of(self, token: str) -> tuple[LaneCode, LaneRecord]:
         """The code ``token`` is and its lane; ``CodeRefused`` or ``CodeExpired``."""
@@ -310,17 +308,17 @@ class NoPlate:
             self._later(self._close_paid(str(entry.detail.get("order"))))
 
     async def _close_paid(self, order_id: str) -> None:
-        order = await self.store.payment_order(order_id)
-        if order is None or order.stay_id is None:
-            return
-        stay = await self.store.noplate_stay(order.stay_id)
-        lane = await self.directory.lane(order.lane)
-        if stay is None or stay.state is not StayState.OPEN or lane is None:
-            return
         try:
+            order = await self.store.payment_order(order_id)
+            if order is None or order.stay_id is None:
+                return
+            stay = await self.store.noplate_stay(order.stay_id)
+            lane = await self.directory.lane(order.lane)
+            if stay is None or stay.state is not StayState.OPEN or lane is None:
+                return
             await self._exit(SYSTEM.user.username, lane, stay, None, {"order": order_id})
-        except ConsoleError as exc:
-            log.error("noplate.exit.unrecorded stay=%d error=%s", stay.stay_id, exc.code)
+        except ConsoleError as exc:  # the car left paid; the open stay is an error to see
+            log.error("noplate.exit.unrecorded order=%s error=%s", order_id, exc.code)
 
     # ------------------------------------------------------------- agents
 
