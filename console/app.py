@@ -39,6 +39,7 @@ from .payments.api import PaymentsApi
 from .payments.page import PayPage
 from .payments.service import Payments
 from .settings import Settings
+from .stays.api import StaysApi
 from .store import Store
 from .streams import Streams
 from .throttle import LoginThrottle
@@ -86,6 +87,7 @@ def create_app(
     calls_api = CallsApi(calls, directory, settings.max_body_bytes)
     vehicles_api = VehiclesApi(store, directory, settings.data_dir)
     relink_api = RelinkApi(relinking, directory, settings.max_body_bytes)
+    stays_api = StaysApi(store, directory)
     help_desk = HelpDesk(settings, store, directory, calls, bridge)
     payments = Payments(settings, store, audit, actions)
     payments_api = PaymentsApi(payments, store, directory, settings.max_body_bytes)
@@ -130,6 +132,7 @@ def create_app(
                 + calls_api.routes()
                 + vehicles_api.routes()
                 + relink_api.routes()
+                + stays_api.routes()
                 + payments_api.routes()
                 + noplate_api.routes(),
             ),
