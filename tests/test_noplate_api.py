@@ -240,6 +240,14 @@ async def test_an_agent_links_a_no_plate_stay_to_a_plate_audited(
         identity = await enter(staffed, phone)
     [stay] = await staffed.store.noplate_stays(PARK, 10)
     async with staffed.client("alice") as agent:
+        shown = (await agent.get(f"/api/stays/{stay.stay_id}")).json()
+        assert (shown["plate"], shown["no_plate"]) == (identity, True)
+        [listed] = (await agent.get("/api/lanes/P1-IN/vehicles")).json()["vehicles"]
+        assert (listed["plate"], listed["no_plate"], listed["snapshot_url"]) == (
+            identity,
+            True,
+            None,
+        )
         url = f"/api/noplate/stays/{stay.stay_id}/plate"
         for bad in ("粤B1234", "XB12345", "", "粤B12345" * 10, 12345, None):
             refused = await agent.post(url, json={"plate": bad})
@@ -258,6 +266,9 @@ async def test_an_agent_links_a_no_plate_stay_to_a_plate_audited(
     ]
     record = await staffed.store.stay(stay.stay_id)
     assert record is not None and (record.plate, record.state) == ("粤B12345", StayState.OPEN)
+    async with staffed.client("alice") as agent:
+        shown = (await agent.get(f"/api/stays/{stay.stay_id}")).json()
+    assert (shown["plate"], shown["no_plate"]) == ("粤B12345", False)
 
 
 async def test_the_agents_api_needs_a_session_csrf_and_good_input(

@@ -221,6 +221,8 @@ const zh = {
   "audit.action.payment_refused": "拒绝伪造的支付通知",
   "audit.action.plate_corrected": "更正车牌",
   "audit.action.stay_matched": "匹配入场记录",
+  "audit.action.noplate_entered": "无牌车扫码入场",
+  "audit.action.noplate_exited": "无牌车离场",
 
   "audit.outcome.done": "成功",
   "audit.outcome.refused": "被拒绝",
@@ -640,6 +642,8 @@ const en = {
   "audit.action.payment_refused": "Forged payment notification refused",
   "audit.action.plate_corrected": "Plate corrected",
   "audit.action.stay_matched": "Exit matched to a stay",
+  "audit.action.noplate_entered": "No-plate car entered by phone",
+  "audit.action.noplate_exited": "No-plate car left",
 
   "audit.outcome.done": "Done",
   "audit.outcome.refused": "Refused",
