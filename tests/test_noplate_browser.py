@@ -18,10 +18,12 @@ from console.stays.records import StayState
 from gates.vocabulary import Direction
 from tests.conftest import Centre, LaneFactory
 from tests.lanes import ScriptedDriver, seen
-from tests.noplate import Heard, action
+from tests.noplate import Heard, action, code_path
 from tests.qr import read_qr
+from tests.test_calls_browser import WAIT_MS, OpenConsole, consoles  # noqa: F401
 from tests.test_lane_panel import filmed
 from tests.test_payments_api import BASE, HOURLY, PARK, Paid, ledger, settings  # noqa: F401
+from tests.test_workspace_browser import answer
 
 pytestmark = pytest.mark.browser
 
@@ -105,3 +107,24 @@ async def test_a_car_without_a_plate_enters_and_pays_its_way_out_with_a_phone(
     found = [step for step in steps if step in wanted]
     assert [step for step in wanted if step in found] == wanted
     assert found.index(wanted[0]) < found.index(wanted[1]) < found.index(wanted[3])
+
+
+async def test_the_call_workspace_marks_a_car_without_a_plate(
+    staffed: Centre,
+    lanes: LaneFactory,
+    consoles: OpenConsole,  # noqa: F811
+) -> None:
+    """A driver who entered by phone calls from the lane: the agent sees the car under
+    its temporary identity, said to have no plate."""
+    await staffed.add_lane("P1-IN", Direction.ENTRY)
+    entry = await lanes("P1-IN")
+    async with staffed.client("alice") as agent, staffed.client() as phone:
+        path = await code_path(agent, "P1-IN")
+        assert (await phone.post(path + "/enter")).status_code == 201
+    [stay] = await staffed.store.noplate_stays(PARK, 10)
+    alice = await consoles("alice")
+    await answer(alice, entry)
+    await expect(alice.locator("#ws-exit-plate")).to_have_attribute(
+        "data-plate", stay.identity, timeout=WAIT_MS
+    )
+    await expect(alice.locator("#ws-exit-confidence")).to_contain_text("无牌车")
