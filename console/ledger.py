@@ -130,6 +130,10 @@ class AuditAction(enum.StrEnum):
     # An agent matched an exit that found no entry to an open stay: ``detail.old_plate``
     # is the exit's, ``new_plate`` the stay's.
     STAY_MATCHED = "stay_matched"
+    # An agent had the OCR read a vehicle event's plate a second time (``detail.plate``
+    # the camera's, ``read_plate`` the OCR's, and whether they disagree); the reading
+    # was kept on the event in the same transaction.
+    PLATE_READ = "plate_read"
 
 
 _ACTIONS = frozenset(action.value for action in AuditAction)

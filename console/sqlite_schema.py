@@ -10,7 +10,7 @@ from .ledger import GENESIS_HASH
 
 # ------------------------------------------------------------------ schema
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # One tuple of statements per schema version; a database at version N gets the tuples
 # after N, each in its own transaction together with the new ``user_version``.
@@ -230,6 +230,15 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) STRICT""",
         "CREATE INDEX payment_opens_by_order ON payment_opens (order_id, requested_at)",
     ),
+    (
+        # The second reading of an event's plate by OCR (``media.plates.ocr``), asked
+        # for by an agent: the plate it read (normalised; '' when it read none), how
+        # sure it was, and when. NULL until asked.
+        "ALTER TABLE vehicle_events ADD COLUMN read_plate TEXT",
+        """ALTER TABLE vehicle_events ADD COLUMN read_confidence REAL
+            CHECK (read_confidence BETWEEN 0 AND 1)""",
+        "ALTER TABLE vehicle_events ADD COLUMN read_at TEXT",
+    ),
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
@@ -244,7 +253,7 @@ CALL_RECORD_COLUMNS = (
 )
 VEHICLE_COLUMNS = (
     "event_id, lane, car_park, direction, at, received_at, plate, plate_colour, confidence,"
-    " box, snapshot, corrected_plate"
+    " box, snapshot, corrected_plate, read_plate, read_confidence, read_at"
 )
 
 

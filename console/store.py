@@ -16,7 +16,14 @@ from .ledger import AuditEntry, AuditRecord
 from .models import Change, LaneRecord, Role, Session, User
 from .payments.orders import GateOpen, Notification, PaymentOrder, Settled
 from .stays.match import OpenStay
-from .vehicles.model import Recorded, Relinked, StayRecord, VehicleEvent, VehicleRecord
+from .vehicles.model import (
+    Reading,
+    Recorded,
+    Relinked,
+    StayRecord,
+    VehicleEvent,
+    VehicleRecord,
+)
 
 
 class Store(Protocol):
@@ -84,6 +91,9 @@ class Store(Protocol):
     async def match_stay(
         self, record: AuditRecord, stay_id: int, event_id: str, event_plate: str, stay_plate: str
     ) -> Relinked: ...
+    async def keep_reading(
+        self, record: AuditRecord, event_id: str, reading: Reading
+    ) -> list[AuditEntry]: ...
 
     async def set_billing_rules(self, car_park: str, rules: Rules, now: datetime) -> None: ...
     async def billing_rules(self, car_park: str) -> Rules | None: ...

@@ -218,6 +218,7 @@ const zh = {
   "audit.action.payment_recorded": "支付通知入账",
   "audit.action.payment_refused": "拒绝伪造的支付通知",
   "audit.action.plate_corrected": "更正车牌",
+  "audit.action.plate_read": "识别车牌",
   "audit.action.stay_matched": "匹配入场记录",
 
   "audit.outcome.done": "成功",
@@ -636,6 +637,7 @@ const en = {
   "audit.action.payment_recorded": "Payment notification recorded",
   "audit.action.payment_refused": "Forged payment notification refused",
   "audit.action.plate_corrected": "Plate corrected",
+  "audit.action.plate_read": "Plate read by OCR",
   "audit.action.stay_matched": "Exit matched to a stay",
 
   "audit.outcome.done": "Done",
