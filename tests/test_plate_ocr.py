@@ -77,7 +77,7 @@ def reader() -> Iterator[PlateReader]:
 def enhanced_crop(plate: str, colour: PlateColour, at: datetime = DAY, seed: int = 3) -> Image:
     """The crop the centre reads: the simulator's snapshot as JPEG, decoded, cut by its
     box, levelled and enhanced."""
-    snap = render(plate, colour, gate_angle=0.0, at=at, seed=seed, size=(1280, 720))
+    snap = render(plate, colour, gate_angle=0.0, at=at, seed=seed, size=(1920, 1080))
     image = np.asarray(cv2.imdecode(np.frombuffer(snap.jpeg, np.uint8), cv2.IMREAD_COLOR))
     found = readable(np.asarray(image, np.uint8), snap.box)
     assert found is not None
@@ -91,23 +91,25 @@ def test_the_simulator_draws_the_province_as_its_chinese_character() -> None:
 
 
 @pytest.mark.parametrize(
-    ("plate", "colour", "at"),
+    ("plate", "colour", "at", "seed"),
     [
-        ("粤B12345", PlateColour.BLUE, DAY),
-        ("沪C8Q2Z7", PlateColour.BLUE, NIGHT),
-        ("苏E5S61A", PlateColour.BLUE, DAY),
-        ("京A1234学", PlateColour.YELLOW, DAY),
-        ("鲁B8G4T0", PlateColour.YELLOW, NIGHT),
-        ("粤BD12345", PlateColour.GREEN, DAY),
-        ("川AF8K306", PlateColour.GREEN, NIGHT),
-        ("浙A12345F", PlateColour.YELLOW_GREEN, DAY),
-        ("京A1234警", PlateColour.WHITE, DAY),
+        ("粤B12345", PlateColour.BLUE, DAY, 3),
+        ("沪C8Q2Z7", PlateColour.BLUE, NIGHT, 3),
+        ("苏E5S61A", PlateColour.BLUE, DAY, 3),
+        ("京A1234学", PlateColour.YELLOW, DAY, 3),
+        ("鲁B8G4T0", PlateColour.YELLOW, NIGHT, 3),
+        ("粤BD12345", PlateColour.GREEN, DAY, 3),
+        ("川AF8K306", PlateColour.GREEN, NIGHT, 3),
+        ("浙A12345F", PlateColour.YELLOW_GREEN, DAY, 3),
+        ("京A1234警", PlateColour.WHITE, DAY, 3),
+        # Where its red 警 stands furthest from the black characters.
+        ("京A1234警", PlateColour.WHITE, NIGHT, 8),
     ],
 )
 def test_the_model_reads_a_clean_plate_right(
-    reader: PlateReader, plate: str, colour: PlateColour, at: datetime
+    reader: PlateReader, plate: str, colour: PlateColour, at: datetime, seed: int
 ) -> None:
-    reading = reader.read(enhanced_crop(plate, colour, at))
+    reading = reader.read(enhanced_crop(plate, colour, at, seed))
     assert reading.plate == plate
     assert 0.5 <= reading.confidence <= 1.0
 
