@@ -17,12 +17,14 @@ import numpy as np
 import pytest
 
 from console.ledger import AuditAction, AuditEntry
+from console.models import Direction
 from console.settings import Settings
-from console.vehicles.model import Recorded
+from console.vehicles.model import Reading, Recorded, VehicleEvent
+from gates.vocabulary import PlateColour
 from media.plates.crop import Image
 from media.plates.ocr import PlateReader, PlateReading
 from tests.conftest import Centre, LaneFactory
-from tests.lanes import seen
+from tests.lanes import AT, seen
 from tests.test_plate_correction import MISREAD, RIGHT, entered_and_misread_exit
 from tests.test_vehicle_records import next_recorded, recorded
 
@@ -257,6 +259,32 @@ async def test_a_reading_needs_a_login_its_csrf_token_and_a_post(
     assert (held.reads, await ledgered(reading)) == (0, [])
     kept = await reading.store.vehicle(car.event_id)
     assert kept is not None and kept.event.reading is None
+
+
+# ------------------------------------------------------------------ the mark
+
+
+@pytest.mark.parametrize(
+    ("camera", "read", "disagrees"),
+    [
+        ("粤B1Z345", "粤B12345", True),
+        ("粤b·12345", "粤B12345", False),  # the camera's spelling, the same plate
+        ("", "粤B12345", True),  # the camera read nothing, the OCR a plate
+        ("粤B12345", "", False),  # the OCR read nothing: it says nothing
+        ("京A1234警", "京A1234窖", True),
+    ],
+)
+def test_an_event_is_marked_where_the_ocr_read_another_plate(
+    camera: str, read: str, disagrees: bool
+) -> None:
+    event = VehicleEvent(
+        "e1", "P1-OUT", "人民路停车场", Direction.EXIT, AT, AT, camera,
+        PlateColour.BLUE, 0.9, (0, 0, 0, 0), None,
+    )  # fmt: skip
+    assert not event.reading_disagrees
+    confidence = 0.9 if read else 0.0
+    reading = Reading(PlateReading(read, confidence), AT)
+    assert replace(event, reading=reading).reading_disagrees is disagrees
 
 
 # ------------------------------------------------------------------ settings
