@@ -16,9 +16,11 @@ import httpx
 import numpy as np
 import pytest
 
-from console.ledger import AuditAction, AuditEntry
+from console.errors import Conflict, NotFound
+from console.ledger import AuditAction, AuditEntry, AuditRecord
 from console.models import Direction
 from console.settings import Settings
+from console.sqlite_store import SQLiteStore
 from console.vehicles.model import Reading, Recorded, VehicleEvent
 from gates.vocabulary import PlateColour
 from media.plates.crop import Image
@@ -27,6 +29,7 @@ from tests.conftest import Centre, LaneFactory
 from tests.lanes import AT, seen
 from tests.test_plate_correction import MISREAD, RIGHT, entered_and_misread_exit
 from tests.test_vehicle_records import next_recorded, recorded
+from tests.test_vehicle_store import event as vehicle
 
 
 class HeldReader(PlateReader):
@@ -259,6 +262,33 @@ async def test_a_reading_needs_a_login_its_csrf_token_and_a_post(
     assert (held.reads, await ledgered(reading)) == (0, [])
     kept = await reading.store.vehicle(car.event_id)
     assert kept is not None and kept.event.reading is None
+
+
+# ------------------------------------------------------------------ the store
+
+
+def read_entry(event_id: str) -> AuditRecord:
+    return AuditRecord(actor="alice", action=AuditAction.PLATE_READ, detail={"event": event_id})
+
+
+async def test_the_store_keeps_a_reading_once_with_its_entry(store: SQLiteStore) -> None:
+    """Read back as kept; a second reading is refused, and so is its entry."""
+    await store.record_vehicle(vehicle("out", Direction.EXIT, plate=MISREAD))
+    kept = Reading(PlateReading(RIGHT, 0.987), AT)
+    [entry] = await store.keep_reading(read_entry("out"), "out", kept)
+    assert entry.action is AuditAction.PLATE_READ
+    record = await store.vehicle("out")
+    assert record is not None and record.event.reading == kept
+    assert record.event.reading_disagrees
+    with pytest.raises(Conflict) as refused_twice:
+        await store.keep_reading(read_entry("out"), "out", Reading(PlateReading("", 0.0), AT))
+    assert refused_twice.value.code == "already_read"
+    with pytest.raises(NotFound) as unknown:
+        await store.keep_reading(read_entry("nope"), "nope", kept)
+    assert unknown.value.code == "unknown_vehicle"
+    assert [e.action async for e in store.iter_audit()] == [AuditAction.PLATE_READ]
+    record = await store.vehicle("out")
+    assert record is not None and record.event.reading == kept
 
 
 # ------------------------------------------------------------------ the mark

@@ -4,12 +4,12 @@ event with its ledger entry, the entry first (``Store.keep_reading``): no entry,
 reading. Where it disagrees with the camera's plate the event is marked
 (``VehicleEvent.reading_disagrees``) in the vehicles API.
 
-A read is ~0.1-0.5 s of a core, and the first one loads the model (a second or two), so
-reads run on one thread of their own, never on the event loop, one at a time. Two
-agents asking for the same event's reading wait for the one read; beyond
-``capacity`` events being read or waiting, a request is refused with 503
-``reader_busy`` and when to try again, rather than queued without limit: a storm of
-clicks cannot pile up minutes of work on a core the lanes' media needs.
+A read is 50-80 ms of a core (more wall-clock time on a busy machine), and the first
+one loads the model (about half a second), so reads run on one thread of their own,
+never on the event loop, one at a time. Two agents asking for the same event's reading
+wait for the one read; beyond ``capacity`` events being read or waiting, a request is
+refused with 503 ``reader_busy`` and when to try again, rather than queued without
+limit: a storm of clicks cannot pile up minutes of work on a core the lanes' media need.
 """
 
 from __future__ import annotations

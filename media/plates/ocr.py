@@ -3,8 +3,8 @@
 
 The model is PP-OCR's Chinese detector and recogniser as ``rapidocr-onnxruntime`` ships
 them inside its wheel, run by ONNX Runtime on the CPU: nothing is downloaded when it
-runs. Loading it takes a second or two and ~100 MB, so :class:`PlateReader` loads it on
-its first read, on the thread that reads; the centre reads on demand only, on its own
+runs. Loading it takes about half a second and ~110 MB, so :class:`PlateReader` loads
+it on its first read, on the thread that reads; the centre reads on demand only, on its own
 thread (``console.vehicles.readings``).
 
 :func:`reading_of` is the pure part: the model's lines of text in, a plate out.
@@ -109,8 +109,8 @@ class PlateReader:
     two threads from sharing the ONNX sessions' buffers).
 
     ``threads`` is ONNX Runtime's per read: one, by default, because the centre shares
-    its cores with lanes' media and the store, and on this project's two-core machine a
-    read under load took longer on two threads (~180 ms) than on one (~90 ms)."""
+    its cores with lanes' media and the store, and on the two-core development machine
+    under load a read's median was 287 ms on two threads against 123 ms on one."""
 
     def __init__(self, threads: int = 1) -> None:
         if threads < 1:
