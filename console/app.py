@@ -37,6 +37,7 @@ from .payments.api import PaymentsApi
 from .payments.page import PayPage
 from .payments.service import Payments
 from .settings import Settings
+from .stays.api import StaysApi
 from .store import Store
 from .streams import Streams
 from .throttle import LoginThrottle
@@ -88,6 +89,7 @@ def create_app(
     )
     vehicles_api = VehiclesApi(store, directory, settings.data_dir, readings)
     relink_api = RelinkApi(relinking, directory, settings.max_body_bytes)
+    stays_api = StaysApi(store, directory)
     help_desk = HelpDesk(settings, store, directory, calls, bridge)
     payments = Payments(settings, store, audit, actions)
     payments_api = PaymentsApi(payments, store, directory, settings.max_body_bytes)
@@ -128,6 +130,7 @@ def create_app(
                 + calls_api.routes()
                 + vehicles_api.routes()
                 + relink_api.routes()
+                + stays_api.routes()
                 + payments_api.routes(),
             ),
             Mount("/help", routes=help_desk.routes()),

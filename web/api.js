@@ -138,6 +138,25 @@ export const api = {
   // state: "available" | "break"; a break's reason
   setState: (state, reason = "") => request("POST", "api/agents/me/state", { body: { state, reason } }),
   agents: () => request("GET", "api/agents"),
+  // The call workspace (README, "The call workspace"): a lane's last vehicles, the
+  // plate check, correction and matching, a stay with its fee, payment orders.
+  laneVehicles: (laneId, limit) =>
+    request("GET", `api/lanes/${encodeURIComponent(laneId)}/vehicles?limit=${limit}`),
+  checkPlate: (plate) => request("GET", `api/plates/check?${new URLSearchParams({ plate })}`),
+  correctPlate: (eventId, plate, note) =>
+    request("POST", `api/vehicles/${encodeURIComponent(eventId)}/plate`, { body: { plate, note } }),
+  candidates: (carPark, plate) =>
+    request("GET", `api/stays/candidates?${new URLSearchParams({ car_park: carPark, plate })}`),
+  matchStay: (stayId, eventId) =>
+    request("POST", `api/stays/${encodeURIComponent(stayId)}/match`, { body: { event_id: eventId } }),
+  stay: (stayId) => request("GET", `api/stays/${encodeURIComponent(stayId)}`),
+  // order: {plate, stay_id, amount_fen, reason}, each optional; the lane's display is
+  // told too, so allow for its ack.
+  issuePayment: (laneId, order) =>
+    request("POST", `api/lanes/${encodeURIComponent(laneId)}/payment`, { body: order, timeoutMs: 25_000 }),
+  payment: (orderId) => request("GET", `api/payments/${encodeURIComponent(orderId)}`),
+  reopenPayment: (orderId) =>
+    request("POST", `api/payments/${encodeURIComponent(orderId)}/open`, { body: {}, timeoutMs: 25_000 }),
   audit: (limit, before) => {
     const query = new URLSearchParams({ limit: String(limit) });
     if (before != null) query.set("before", String(before));
@@ -149,6 +168,12 @@ export function snapshotUrl(laneId, vehicleAt) {
   const url = apiUrl(`api/lanes/${encodeURIComponent(laneId)}/snapshot`);
   if (vehicleAt) url.searchParams.set("t", vehicleAt);
   return url.href;
+}
+
+/** A path the centre gave ("/api/vehicles/…/crop") as a URL of the page's centre,
+ * resolved like every request so a prefix in front of the centre is kept. */
+export function centreUrl(path) {
+  return apiUrl(String(path).replace(/^\/+/, "")).href;
 }
 
 /** ws: or wss: by the page's own protocol, same origin as the page. */

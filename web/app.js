@@ -96,6 +96,19 @@
 //   #transfer-dialog           input[name="transfer-to"] agent|supervisors, #transfer-agent,
 //                              #transfer-note, #transfer-confirm, #transfer-agent-error,
 //                              #transfer-error (both with data-error)
+//   #call-workspace[data-call]  the call workspace (workspace.js), shown while holding a call
+//     #ws-vehicles li[data-event][data-direction][data-stay-state] button[data-action="choose"][aria-pressed]
+//     #ws-pair[data-event]     the chosen read: #ws-exit-crop, #ws-exit-plate[data-plate],
+//                              #ws-exit-confidence; #ws-entry[data-stay][data-state] with
+//                              #ws-entry-crop, #ws-entry-plate[data-plate]
+//     #ws-plate #ws-plate-note #ws-plate-submit; #ws-plate-check[data-valid="true|false|pending|"]
+//                              with span[data-wrong="true"] on the first wrong character;
+//                              #ws-plate-error[data-error="<plate check error>"]
+//     #ws-candidates li[data-stay] button[data-action="match"]; #ws-candidates-panel
+//     #ws-fee[data-fee-fen]    #ws-pay-amount #ws-pay-reason #ws-pay-issue #ws-pay-error[data-error]
+//     #ws-order[data-order][data-state]  #ws-qr (the QR code's PNG) #ws-order-amount;
+//                              #ws-step-{order,notice,gate}[data-state]; #ws-reopen
+//     #ws-error[data-error]    a refusal of the centre
 //   #queue li[data-call][data-state][data-source]  button[data-action="pick"]; #queue-count
 //   #hotline-open (H)          the hotline form: #hotline-dialog, #hotline-search (filters
 //                              by lane id, name, car park), #hotline-lane <select> (values =

@@ -18,6 +18,7 @@ import { createQueue } from "./queue.js";
 import { Ringer } from "./ring.js";
 import { AgentStatus } from "./status.js";
 import { TransferDialog } from "./transfer.js";
+import { CallWorkspace } from "./workspace.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -50,6 +51,7 @@ export class Desk {
       onTransfer: () => this.askTransfer(),
       onEnd: () => this.askEnd(),
     });
+    this.workspace = new CallWorkspace();
     this.outcome = new OutcomeForm({ onEnded: (call) => this.observe(call) });
     this.transfer = new TransferDialog({ onTransferred: (call) => this.observe(call), agentNames });
     this.hotline = new HotlineDialog({ lanes, onPlaced: (call) => this.placed(call) });
@@ -299,7 +301,9 @@ export class Desk {
     this.status.show(this.book.username !== null);
     this.status.render();
     this.renderRing();
-    this.card.render(this.book.mine());
+    const mine = this.book.mine();
+    this.card.render(mine);
+    this.workspace.render(mine, mine ? this.getLane(mine.lane_id) : null);
     this.queue.render();
     this.showLock(this.ringer.locked);
     document.body.dataset.ringing = String(this.book.ring !== null);
@@ -350,6 +354,7 @@ export class Desk {
   }
 
   relabel() {
+    this.workspace.relabel();
     this.outcome.relabel();
     this.transfer.relabel();
     this.hotline.relabel();

@@ -4,6 +4,8 @@
 // data-i18n-placeholder="key" (placeholder);
 // everything rendered from data calls t() and is re-rendered on a language change.
 
+import { en as workspaceEn, zh as workspaceZh } from "./i18n-workspace.js";
+
 const STORAGE_KEY = "seat.lang";
 export const LANGS = ["zh-CN", "en"];
 
@@ -845,6 +847,8 @@ const en = {
   "audit.action.call_abandoned": "Call abandoned",
 };
 
+Object.assign(zh, workspaceZh);
+Object.assign(en, workspaceEn);
 const DICTS = { "zh-CN": zh, en };
 const listeners = new Set();
 

@@ -1,0 +1,69 @@
+"""One stay over HTTP (README, "HTTP API"): what the call workspace shows beside an
+exit's crop once the exit has its stay, the entry's crop and what the car park's rules
+charge the stay now, the amount a payment order would take from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from gates.wire import format_time
+
+from ..billing.errors import BadStay, NoBillingRules
+from ..billing.stays import fee_for_stay
+from ..directory import Directory
+from ..errors import NotFound
+from ..models import Role
+from ..store import Store
+from ..vehicles.api import crop_url
+from ..vehicles.model import StayRecord
+from ..web import JSONResponse, authenticate, require_role
+
+# SQLite's integers are 64-bit: a larger id names no stay, and must not reach the driver.
+STAY_ID_MAX = 2**63 - 1
+
+
+def stay_json(stay: StayRecord, fee_fen: int | None, fee_error: str | None) -> dict[str, Any]:
+    """The stay as the workspace shows it. A fee that cannot be computed is ``null``
+    with its reason, not an error: the stay is still worth seeing (its entry's crop),
+    and an agent settles its fee by hand."""
+    return {
+        "stay_id": stay.stay_id,
+        "plate": stay.plate,
+        "car_park": stay.car_park,
+        "state": stay.state.value,
+        "entered_at": None if stay.entered_at is None else format_time(stay.entered_at),
+        "entry_event": stay.entry_event,
+        "crop_url": None if stay.entry_event is None else crop_url(stay.entry_event),
+        "fee_fen": fee_fen,
+        "fee_error": fee_error,
+    }
+
+
+@dataclass
+class StaysApi:
+    store: Store
+    directory: Directory
+
+    def routes(self) -> list[BaseRoute]:
+        """Under ``/api``."""
+        return [Route("/stays/{stay_id:int}", self.stay)]
+
+    async def stay(self, request: Request) -> Response:
+        user, _ = await authenticate(request, self.directory)
+        require_role(user, Role.AGENT)
+        stay_id: int = request.path_params["stay_id"]
+        stay = await self.store.stay(stay_id) if stay_id <= STAY_ID_MAX else None
+        if stay is None:
+            raise NotFound("unknown_stay", "no stay with that id")
+        rules = await self.store.billing_rules(stay.car_park)
+        try:
+            fee = fee_for_stay(rules, stay, datetime.now(UTC)).total_fen
+        except (NoBillingRules, BadStay) as refused:
+            return JSONResponse(stay_json(stay, None, refused.code))
+        return JSONResponse(stay_json(stay, fee, None))
