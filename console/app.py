@@ -17,6 +17,7 @@ from gates.centre.hub import LaneHub
 from gates.protocol import LINK_PATH
 from media.centre.bridge import MediaBridge
 from media.messages import MEDIA_PATH
+from media.plates.ocr import PlateReader
 
 from .actions import Actions
 from .anchoring import Anchoring
@@ -44,6 +45,7 @@ from .store import Store
 from .streams import Streams
 from .throttle import LoginThrottle
 from .vehicles.api import VehiclesApi
+from .vehicles.readings import PlateReadings
 from .vehicles.recorder import VehicleRecorder
 from .vehicles.relink import Relinking
 from .vehicles.relink_api import RelinkApi
@@ -85,7 +87,10 @@ def create_app(
     logins = Logins(directory, audit, passwords, LoginThrottle())
     api = Api(settings, store, directory, live, hub, audit, actions, streams, watching, logins)
     calls_api = CallsApi(calls, directory, settings.max_body_bytes)
-    vehicles_api = VehiclesApi(store, directory, settings.data_dir)
+    readings = PlateReadings(
+        store, audit, settings.data_dir, PlateReader(settings.ocr_threads), settings.ocr_queue
+    )
+    vehicles_api = VehiclesApi(store, directory, settings.data_dir, readings)
     relink_api = RelinkApi(relinking, directory, settings.max_body_bytes)
     stays_api = StaysApi(store, directory)
     help_desk = HelpDesk(settings, store, directory, calls, bridge)
@@ -114,6 +119,7 @@ def create_app(
         await help_desk.close()
         await calls.close()
         await vehicles.close()  # before the caller closes the store
+        await readings.close()
         relinking.close()
         await bridge.close()
         await noplate.close()  # its paid exits before the payments' opens end
@@ -157,6 +163,7 @@ def create_app(
     app.state.calls = calls
     app.state.vehicles = vehicles
     app.state.relinking = relinking
+    app.state.readings = readings
     app.state.payments = payments
     app.state.noplate = noplate
     return app

@@ -136,6 +136,10 @@ class AuditAction(enum.StrEnum):
     # their own entries, by ``system``.
     NOPLATE_ENTERED = "noplate_entered"
     NOPLATE_EXITED = "noplate_exited"
+    # An agent had the OCR read a vehicle event's plate a second time (``detail.plate``
+    # the camera's, ``read_plate`` the OCR's, and whether they disagree); the reading
+    # was kept on the event in the same transaction.
+    PLATE_READ = "plate_read"
 
 
 _ACTIONS = frozenset(action.value for action in AuditAction)

@@ -102,6 +102,10 @@ class Settings:
     # of snapshots kept, today included.
     vehicle_repeat_s: float = 30.0
     snapshot_days: int = 30
+    # The OCR's second reading of plates (console.vehicles.readings): events that may
+    # wait for the one being read, and ONNX Runtime's threads for a read.
+    ocr_queue: int = 4
+    ocr_threads: int = 1
     # The merchant's WeChat Pay account (console.payments.wechat_settings); None: off.
     wechat: WeChatSettings | None = field(default=None, repr=False)
 
@@ -200,6 +204,8 @@ class Settings:
             ),
             vehicle_repeat_s=seconds("SEAT_VEHICLE_REPEAT_S", "30", zero=True),
             snapshot_days=number("SEAT_SNAPSHOT_DAYS", "30", int, 1),
+            ocr_queue=number("SEAT_OCR_QUEUE", "4", int, 0),
+            ocr_threads=number("SEAT_OCR_THREADS", "1", int, 1),
             wechat=WeChatSettings.from_env(env),
         )
 

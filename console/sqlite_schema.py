@@ -10,7 +10,7 @@ from .ledger import GENESIS_HASH
 
 # ------------------------------------------------------------------ schema
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # One tuple of statements per schema version; a database at version N gets the tuples
 # after N, each in its own transaction together with the new ``user_version``.
@@ -245,6 +245,15 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) STRICT""",
         "CREATE INDEX noplate_stays_by_phone ON noplate_stays (phone)",
     ),
+    (
+        # The second reading of an event's plate by OCR (``media.plates.ocr``), asked
+        # for by an agent: the plate it read (normalised; '' when it read none), how
+        # sure it was, and when. NULL until asked.
+        "ALTER TABLE vehicle_events ADD COLUMN read_plate TEXT",
+        """ALTER TABLE vehicle_events ADD COLUMN read_confidence REAL
+            CHECK (read_confidence BETWEEN 0 AND 1)""",
+        "ALTER TABLE vehicle_events ADD COLUMN read_at TEXT",
+    ),
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
@@ -259,7 +268,7 @@ CALL_RECORD_COLUMNS = (
 )
 VEHICLE_COLUMNS = (
     "event_id, lane, car_park, direction, at, received_at, plate, plate_colour, confidence,"
-    " box, snapshot, corrected_plate"
+    " box, snapshot, corrected_plate, read_plate, read_confidence, read_at"
 )
 
 

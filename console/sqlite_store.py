@@ -60,13 +60,21 @@ from .sqlite_vehicles import (
     OPEN_STAYS,
     forget_snapshots_job,
     open_stays_of,
+    reading_job,
     record_job,
     records_of,
 )
 from .sqlite_writer import Together, Writer
 from .stays.match import OpenStay
 from .stays.records import StayState
-from .vehicles.model import Recorded, Relinked, StayRecord, VehicleEvent, VehicleRecord
+from .vehicles.model import (
+    Reading,
+    Recorded,
+    Relinked,
+    StayRecord,
+    VehicleEvent,
+    VehicleRecord,
+)
 
 _T = TypeVar("_T")
 
@@ -547,6 +555,18 @@ class SQLiteStore:
         together; ``NotFound``/``Conflict`` as ``sqlite_stays.match_job`` says, and then
         nothing is written."""
         return await self._relink(record, match_job(stay_id, event_id, event_plate, stay_plate))
+
+    async def keep_reading(
+        self, record: AuditRecord, event_id: str, reading: Reading
+    ) -> list[AuditEntry]:
+        """Writes ``record``, then keeps the OCR's ``reading`` of the event's plate,
+        together; ``NotFound`` for an unknown event, ``Conflict`` ``already_read`` when
+        it has one: then nothing is written."""
+        if self._closed:
+            raise StoreError("store_closed", "the store is closed")
+        entries = await self._writer.submit(Together((record,), reading_job(event_id, reading)))
+        assert isinstance(entries, list)
+        return entries
 
     async def _relink(self, record: AuditRecord, job: Job) -> Relinked:
         if self._closed:

@@ -17,7 +17,14 @@ from .models import Change, LaneRecord, Role, Session, User
 from .noplate.model import NoPlateStay
 from .payments.orders import GateOpen, Notification, PaymentOrder, Settled
 from .stays.match import OpenStay
-from .vehicles.model import Recorded, Relinked, StayRecord, VehicleEvent, VehicleRecord
+from .vehicles.model import (
+    Reading,
+    Recorded,
+    Relinked,
+    StayRecord,
+    VehicleEvent,
+    VehicleRecord,
+)
 
 
 class Store(Protocol):
@@ -85,6 +92,9 @@ class Store(Protocol):
     async def match_stay(
         self, record: AuditRecord, stay_id: int, event_id: str, event_plate: str, stay_plate: str
     ) -> Relinked: ...
+    async def keep_reading(
+        self, record: AuditRecord, event_id: str, reading: Reading
+    ) -> list[AuditEntry]: ...
 
     async def open_noplate_stay(
         self, record: AuditRecord, event: VehicleEvent, phone: str, nonce: str
