@@ -42,11 +42,15 @@ class OpenReason(enum.StrEnum):
     ESCAPE_RECOVERED = "escape_recovered"  # 逃逸追缴已处理
     OTHER = "other"  # 其他，须备注
     PAID = "paid"  # 已支付：the centre lifts it itself once a payment order is paid
+    # 无牌车入场：the centre lifts it for a car without a plate whose driver's phone
+    # opened a stay (console.noplate).
+    NO_PLATE_ENTRY = "no_plate_entry"
 
     @property
     def by_agent(self) -> bool:
-        """An agent may give this reason; ``paid`` is the centre's own."""
-        return self is not OpenReason.PAID
+        """An agent may give this reason; ``paid`` and ``no_plate_entry`` are the
+        centre's own."""
+        return self not in (OpenReason.PAID, OpenReason.NO_PLATE_ENTRY)
 
 
 log = logging.getLogger("seat.actions")

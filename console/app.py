@@ -17,6 +17,7 @@ from gates.centre.hub import LaneHub
 from gates.protocol import LINK_PATH
 from media.centre.bridge import MediaBridge
 from media.messages import MEDIA_PATH
+from media.plates.ocr import PlateReader
 
 from .actions import Actions
 from .anchoring import Anchoring
@@ -32,6 +33,9 @@ from .help import HelpDesk
 from .ledger_check import StartCheck
 from .live import LiveLogins
 from .login import Logins
+from .noplate.api import NoPlateApi
+from .noplate.page import NoPlatePage
+from .noplate.service import NoPlate
 from .payments.api import PaymentsApi
 from .payments.page import PayPage
 from .payments.service import Payments
@@ -41,6 +45,7 @@ from .store import Store
 from .streams import Streams
 from .throttle import LoginThrottle
 from .vehicles.api import VehiclesApi
+from .vehicles.readings import PlateReadings
 from .vehicles.recorder import VehicleRecorder
 from .vehicles.relink import Relinking
 from .vehicles.relink_api import RelinkApi
@@ -82,13 +87,19 @@ def create_app(
     logins = Logins(directory, audit, passwords, LoginThrottle())
     api = Api(settings, store, directory, live, hub, audit, actions, streams, watching, logins)
     calls_api = CallsApi(calls, directory, settings.max_body_bytes)
-    vehicles_api = VehiclesApi(store, directory, settings.data_dir)
+    readings = PlateReadings(
+        store, audit, settings.data_dir, PlateReader(settings.ocr_threads), settings.ocr_queue
+    )
+    vehicles_api = VehiclesApi(store, directory, settings.data_dir, readings)
     relink_api = RelinkApi(relinking, directory, settings.max_body_bytes)
     stays_api = StaysApi(store, directory)
     help_desk = HelpDesk(settings, store, directory, calls, bridge)
     payments = Payments(settings, store, audit, actions, streams)
     payments_api = PaymentsApi(payments, store, directory, settings.max_body_bytes)
     pay_page = PayPage(settings, payments)
+    noplate = NoPlate(settings, store, audit, actions, directory, vehicles, relinking, payments)
+    noplate_api = NoPlateApi(noplate, directory, settings.max_body_bytes)
+    noplate_page = NoPlatePage(settings, noplate)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -100,6 +111,7 @@ def create_app(
         await vehicles.start()
         await help_desk.start()
         await payments.start()
+        await noplate.start()
         following = asyncio.create_task(changes.run())
         yield
         following.cancel()
@@ -107,8 +119,10 @@ def create_app(
         await help_desk.close()
         await calls.close()
         await vehicles.close()  # before the caller closes the store
+        await readings.close()
         relinking.close()
         await bridge.close()
+        await noplate.close()  # its paid exits before the payments' opens end
         await payments.close()
         await actions.drain()
         await watching.drain()
@@ -125,10 +139,12 @@ def create_app(
                 + vehicles_api.routes()
                 + relink_api.routes()
                 + stays_api.routes()
-                + payments_api.routes(),
+                + payments_api.routes()
+                + noplate_api.routes(),
             ),
             Mount("/help", routes=help_desk.routes()),
             Mount("/pay", routes=pay_page.routes()),
+            Mount("/noplate", routes=noplate_page.routes()),
             WebSocketRoute(LINK_PATH, hub.serve),
             WebSocketRoute(MEDIA_PATH, bridge.serve),
             Mount("/", StaticFiles(directory=settings.web_dir, html=True)),
@@ -147,5 +163,7 @@ def create_app(
     app.state.calls = calls
     app.state.vehicles = vehicles
     app.state.relinking = relinking
+    app.state.readings = readings
     app.state.payments = payments
+    app.state.noplate = noplate
     return app

@@ -80,6 +80,11 @@ class Settings:
     # An order no notification has paid is asked after with its provider this long
     # after it was made, then at doubling intervals (console.payments.chasing).
     payment_query_after_s: float = 30.0
+    # Cars without a plate (console.noplate): how long a lane's no-plate QR code opens
+    # the gate after it was shown (a photo of it is no use later), and how many days a
+    # driver's phone is remembered as the holder of its stay (its cookie's lifetime).
+    noplate_code_s: float = 180.0
+    noplate_phone_days: int = 30
     # The key that signs help stickers, for operators who keep secrets outside the
     # database. None: the key in the store, made on first need (console.stickers).
     sticker_key: bytes | None = field(default=None, repr=False)
@@ -100,6 +105,10 @@ class Settings:
     # of snapshots kept, today included.
     vehicle_repeat_s: float = 30.0
     snapshot_days: int = 30
+    # The OCR's second reading of plates (console.vehicles.readings): events that may
+    # wait for the one being read, and ONNX Runtime's threads for a read.
+    ocr_queue: int = 4
+    ocr_threads: int = 1
     # The merchant's WeChat Pay account (console.payments.wechat_settings); None: off.
     wechat: WeChatSettings | None = field(default=None, repr=False)
 
@@ -187,6 +196,8 @@ class Settings:
             payment_expiry_s=seconds("SEAT_PAYMENT_EXPIRY_S", "900"),
             payment_sandbox=env.get("SEAT_PAYMENT_SANDBOX", "0") in ("1", "true", "yes"),
             payment_query_after_s=seconds("SEAT_PAYMENT_QUERY_AFTER_S", "30"),
+            noplate_code_s=seconds("SEAT_NOPLATE_CODE_S", "180"),
+            noplate_phone_days=number("SEAT_NOPLATE_PHONE_DAYS", "30", int, 1),
             sticker_key=_optional(env, "SEAT_STICKER_KEY", parse_sticker_key),
             call_ring_s=seconds("SEAT_CALL_RING_S", "15"),
             call_wrap_s=seconds("SEAT_CALL_WRAP_S", "30", zero=True),
@@ -197,6 +208,8 @@ class Settings:
             ),
             vehicle_repeat_s=seconds("SEAT_VEHICLE_REPEAT_S", "30", zero=True),
             snapshot_days=number("SEAT_SNAPSHOT_DAYS", "30", int, 1),
+            ocr_queue=number("SEAT_OCR_QUEUE", "4", int, 0),
+            ocr_threads=number("SEAT_OCR_THREADS", "1", int, 1),
             wechat=WeChatSettings.from_env(env),
         )
         check_provider_choice(settings.payment_sandbox, settings.wechat, settings.public_url)

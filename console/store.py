@@ -14,9 +14,17 @@ from .billing.rules import Rules
 from .calls.record import CallRecord, KeptCall
 from .ledger import AuditEntry, AuditRecord
 from .models import Change, LaneRecord, Role, Session, User
+from .noplate.model import NoPlateStay
 from .payments.orders import GateOpen, NoticeSource, Notification, PaymentOrder, Settled
 from .stays.match import OpenStay
-from .vehicles.model import Recorded, Relinked, StayRecord, VehicleEvent, VehicleRecord
+from .vehicles.model import (
+    Reading,
+    Recorded,
+    Relinked,
+    StayRecord,
+    VehicleEvent,
+    VehicleRecord,
+)
 
 
 class Store(Protocol):
@@ -84,6 +92,20 @@ class Store(Protocol):
     async def match_stay(
         self, record: AuditRecord, stay_id: int, event_id: str, event_plate: str, stay_plate: str
     ) -> Relinked: ...
+    async def keep_reading(
+        self, record: AuditRecord, event_id: str, reading: Reading
+    ) -> list[AuditEntry]: ...
+
+    async def open_noplate_stay(
+        self, record: AuditRecord, event: VehicleEvent, phone: str, nonce: str
+    ) -> tuple[Recorded, list[AuditEntry]]: ...
+    async def close_noplate_stay(
+        self, record: AuditRecord, stay_id: int, event: VehicleEvent, nonce: str | None
+    ) -> tuple[Recorded, list[AuditEntry]]: ...
+    async def noplate_stay(self, stay_id: int) -> NoPlateStay | None: ...
+    async def phone_stay(self, phone: str, car_park: str) -> NoPlateStay | None: ...
+    async def noplate_code_used(self, nonce: str) -> bool: ...
+    async def noplate_stays(self, car_park: str, limit: int) -> list[NoPlateStay]: ...
 
     async def set_billing_rules(self, car_park: str, rules: Rules, now: datetime) -> None: ...
     async def billing_rules(self, car_park: str) -> Rules | None: ...

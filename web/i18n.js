@@ -220,7 +220,10 @@ const zh = {
   "audit.action.payment_recorded": "支付通知入账",
   "audit.action.payment_refused": "拒绝支付通知",
   "audit.action.plate_corrected": "更正车牌",
+  "audit.action.plate_read": "识别车牌",
   "audit.action.stay_matched": "匹配入场记录",
+  "audit.action.noplate_entered": "无牌车扫码入场",
+  "audit.action.noplate_exited": "无牌车离场",
 
   "audit.outcome.done": "成功",
   "audit.outcome.refused": "被拒绝",
@@ -229,6 +232,7 @@ const zh = {
 
   "reason.paid_not_lifted": "已缴费未抬杆",
   "reason.paid": "已支付，自动抬杆",
+  "reason.no_plate_entry": "无牌车扫码入场，自动抬杆",
   "reason.no_entry_record": "无入场记录",
   "reason.free_release": "免费放行",
   "reason.plate_misread": "车牌识别错误",
@@ -639,7 +643,10 @@ const en = {
   "audit.action.payment_recorded": "Payment notification recorded",
   "audit.action.payment_refused": "Payment notification refused",
   "audit.action.plate_corrected": "Plate corrected",
+  "audit.action.plate_read": "Plate read by OCR",
   "audit.action.stay_matched": "Exit matched to a stay",
+  "audit.action.noplate_entered": "No-plate car entered by phone",
+  "audit.action.noplate_exited": "No-plate car left",
 
   "audit.outcome.done": "Done",
   "audit.outcome.refused": "Refused",
@@ -648,6 +655,7 @@ const en = {
 
   "reason.paid_not_lifted": "Paid but barrier did not lift",
   "reason.paid": "Paid: lifted by the centre",
+  "reason.no_plate_entry": "No plate: the driver's phone opened a stay, lifted by the centre",
   "reason.no_entry_record": "No entry record",
   "reason.free_release": "Free release",
   "reason.plate_misread": "Plate misread",

@@ -58,6 +58,7 @@ REASON_LABELS: dict[str, str] = {
     OpenReason.ESCAPE_RECOVERED: "逃逸追缴已处理",
     OpenReason.OTHER: "其他",
     OpenReason.PAID: "已支付",
+    OpenReason.NO_PLATE_ENTRY: "无牌车入场",
 }
 OUTCOME_LABELS: dict[str, str] = {
     CommandOutcome.DONE: "成功",

@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from ..errors import ConsoleError, NotConfigured, PayloadTooLarge
 from ..settings import Settings
-from ..web import JSONResponse, client_address
+from ..web import JSONResponse, client_address, cross_site
 from .errors import OrderClosed, UnknownOrder
 from .links import NOTIFY_PATH
 from .orders import OrderState, PaymentOrder
@@ -54,7 +54,7 @@ class PayPage:
     async def sandbox_pay(self, request: Request) -> Response:
         """The driver tapped "pay"; the page then says how it went."""
         token = str(request.path_params["token"])
-        if _cross_site(request):
+        if cross_site(request):
             return self._page("invalid", status=403)
         try:
             settled = await self.payments.sandbox_pay(token)
@@ -121,10 +121,3 @@ def refusal(error: ConsoleError) -> Response:
     message = error.detail[:WECHAT_MESSAGE_MAX]
     body = {"error": error.code, "detail": error.detail, "code": "FAIL", "message": message}
     return JSONResponse(body, status_code=error.status)
-
-
-def _cross_site(request: Request) -> bool:
-    """A form another site's page posted. The page sends no referrer, so a browser's
-    ``Origin`` on its own form is ``null``; ``Sec-Fetch-Site`` still tells (a client
-    that is no browser sends none)."""
-    return request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none")

@@ -19,6 +19,7 @@ from ..billing.stays import fee_for_stay
 from ..directory import Directory
 from ..errors import NotFound
 from ..models import Role
+from ..noplate.codes import is_temporary
 from ..store import Store
 from ..vehicles.api import crop_url
 from ..vehicles.model import StayRecord
@@ -35,6 +36,7 @@ def stay_json(stay: StayRecord, fee_fen: int | None, fee_error: str | None) -> d
     return {
         "stay_id": stay.stay_id,
         "plate": stay.plate,
+        "no_plate": is_temporary(stay.plate),
         "car_park": stay.car_park,
         "state": stay.state.value,
         "entered_at": None if stay.entered_at is None else format_time(stay.entered_at),
