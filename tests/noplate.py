@@ -17,12 +17,13 @@ from tests.test_payments_api import BASE
 _PAGE = re.compile(r'<body data-page="([a-z_]+)">')
 
 
-async def code_path(client: httpx.AsyncClient, lane_id: str) -> str:
-    """A fresh no-plate code of ``lane_id`` on its display: the URL's path."""
+async def code_path(client: httpx.AsyncClient, lane_id: str, base: str = BASE) -> str:
+    """A fresh no-plate code of ``lane_id`` on its display: the URL's path. ``base`` is
+    the centre's ``SEAT_PUBLIC_URL``."""
     response = await client.post(f"/api/lanes/{lane_id}/noplate", json={})
     assert response.status_code == 201, response.text
     url = response.json()["url"]
-    assert url.startswith(BASE + "/noplate/")
+    assert url.startswith(base + "/noplate/")
     return urlsplit(url).path
 
 

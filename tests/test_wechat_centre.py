@@ -12,6 +12,7 @@ import hashlib
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,14 @@ from console.ledger import AuditAction
 from console.models import Role
 from console.settings import Settings
 from console.sqlite_store import SQLiteStore
+from console.stays.records import StayState
+from gates.vocabulary import Direction
 from tests.conftest import TEST_POLICY, Centre, LaneFactory, start_centre, start_lane
 from tests.desks import desk
+from tests.noplate import Heard, action, code_path, page_of
 from tests.qr import qr_url
 from tests.test_calls_browser import OpenConsole, consoles  # noqa: F401
-from tests.test_payments_api import PLATE, Paid, issue, ledger
+from tests.test_payments_api import HOURLY, PARK, PLATE, Paid, issue, ledger
 from tests.wechatpay_emulator import Fault, Keys, NotifyFault, WeChatPayEmulator
 
 KEYS = Keys()
@@ -408,6 +412,34 @@ async def test_a_centre_that_was_down_when_the_payment_came_asks_after_it_on_sta
     assert lane.driver.opens == 1
     kept = await store.payment_notifications(issued["order_id"])
     assert [(n.source.value, n.effect.value) for n in kept] == [("query", "paid")]
+
+
+async def test_a_car_without_a_plate_leaves_by_scanning_the_exits_wechat_code(
+    staffed: Centre, lanes: LaneFactory, emulator: WeChatPayEmulator
+) -> None:
+    """The phone is told to scan the display, which shows WeChat Pay's code; paid, the
+    gate lifts and the stay closes."""
+    await staffed.store.set_billing_rules(PARK, HOURLY, datetime.now(UTC))
+    await staffed.add_lane("P1-IN", Direction.ENTRY)
+    await lanes("P1-IN")
+    exit_lane = await lanes("P1-OUT")
+    async with staffed.client() as phone:
+        async with staffed.client("alice") as agent:
+            entry_path = await code_path(agent, "P1-IN", staffed.url)
+            exit_path = await code_path(agent, "P1-OUT", staffed.url)
+        assert (await phone.post(entry_path + "/enter")).status_code == 201
+        left = await phone.post(exit_path + "/leave")
+    assert (left.status_code, page_of(left)) == (200, "scan")
+    [order_id] = emulator.orders
+    assert exit_lane.driver.qr == emulator.orders[order_id].code_url
+    emulator.pay(order_id)
+    paid, closed = Paid(staffed), Heard(staffed, action(AuditAction.NOPLATE_EXITED))
+    assert (await emulator.notify(order_id)).status == 200
+    await paid.wait()
+    assert (await closed.wait()).detail["order"] == order_id
+    assert exit_lane.driver.opens == 1
+    [stay] = await staffed.store.noplate_stays(PARK, 10)
+    assert stay.state is StayState.EXITED
 
 
 @pytest.mark.parametrize(

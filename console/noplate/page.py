@@ -118,9 +118,14 @@ class NoPlatePage:
         except ConsoleError as exc:
             return self._refused(exc)
         if left.way is ExitWay.PAY and left.pay_url is not None:
+            link = urlsplit(left.pay_url)
+            if link.scheme not in ("http", "https"):
+                # WeChat Pay's code, which only WeChat's scanner pays: the exit's display
+                # shows it, and the page says to scan it there.
+                return self._page(Page.SCAN, token, left.stay)
             # The pay page on the host the phone already reached (the link's own host
             # is SEAT_PUBLIC_URL's, the same centre).
-            return RedirectResponse(urlsplit(left.pay_url).path, status_code=303)
+            return RedirectResponse(link.path, status_code=303)
         return self._page(Page.LEFT, token, left.stay)
 
     def _phone(self, request: Request) -> Phone | None:

@@ -27,6 +27,7 @@ class Page(enum.StrEnum):
     ENTERED = "entered"  # the stay is open, the gate lifting (or lifted before)
     LEAVE = "leave"  # an exit's code, the phone's stay and its fee: "离场"/"缴费离场"
     LEFT = "left"  # a free exit done
+    SCAN = "scan"  # a paid exit with WeChat Pay: scan the display's code in WeChat
     NO_STAY = "no_stay"  # an exit's code, this phone holds no stay in this car park
     HELD = "held"  # an entry's code, the phone holds a stay already
     EXPIRED = "expired"  # an old or used code
