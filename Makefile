@@ -22,6 +22,8 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q --no-deps $$($(BIN)/python -c \
+		'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["tool"]["remote-seat"]["no-deps"])')
 	rm -f $(VENV)/.installed-* && touch $@
 
 demo: $(STAMP)

@@ -11,12 +11,14 @@
   cost without the waits for a core.
 
 Each figure is printed as ``name: value unit (ratio vs baseline)``; ``--json`` ends with
-one JSON object of every figure. More measures (OCR) join ``MEASURES``.
+one JSON object of every figure. More measures join ``MEASURES``.
 
 - **Crops** (``media/plates/``): ``bench/plate_crops.py``'s figures, its docstring says how.
+- **OCR** (``media/plates/ocr.py``): ``bench/plate_ocr.py``'s figures, ``ocr_ms_p99`` the
+  second reading of an enhanced crop; its docstring says how.
 
     python bench/plates.py [--stays 100000] [--reads 1000] [--naive-reads 40]
-                           [--crop-runs 400] [--json]
+                           [--crop-runs 400] [--ocr-runs 60] [--json]
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from bench.figures import Figures, measure_and_print
 from bench.gate_latency import percentile
 from bench.plate_crops import plate_crop_figures
 from bench.plate_crops import report as report_crops
+from bench.plate_ocr import plate_ocr_figures
+from bench.plate_ocr import report as report_ocr
 from console.stays.match import OpenStay, StayIndex, scan
 from gates.plates import misread, random_plate
 
@@ -135,6 +139,7 @@ Report = Callable[[Figures], list[str]]
 MEASURES: tuple[tuple[Measure, Report], ...] = (
     (measure_matching, report_matching),
     (lambda args: plate_crop_figures(args.crop_runs), report_crops),
+    (lambda args: plate_ocr_figures(args.ocr_runs), report_ocr),
 )
 
 
@@ -146,6 +151,7 @@ def main() -> None:
     parser.add_argument("--reads", type=int, default=1000)
     parser.add_argument("--naive-reads", type=int, default=40)
     parser.add_argument("--crop-runs", type=int, default=400, help="timed crops of each kind")
+    parser.add_argument("--ocr-runs", type=int, default=60, help="timed OCR reads")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     args = parser.parse_args()
 

@@ -41,8 +41,12 @@ class OpenReason(enum.StrEnum):
     EMERGENCY = "emergency"  # 救护、消防等紧急情况
     ESCAPE_RECOVERED = "escape_recovered"  # 逃逸追缴已处理
     OTHER = "other"  # 其他，须备注
-    # The centre's own reasons, when it lifts a barrier itself (``console.gatekeeping``).
+    # The centre's own reasons, when it lifts a barrier itself.
     PAID = "paid"  # 已支付：a payment order of the lane was paid
+    # 无牌车入场：the centre lifts it for a car without a plate whose driver's phone
+    # opened a stay (console.noplate).
+    NO_PLATE_ENTRY = "no_plate_entry"
+    # ``console.gatekeeping``'s decisions at the lanes:
     ENTRY = "entry"  # 入场放行：an entry read a plate the lists do not hold
     MONTHLY_PASS = "monthly_pass"  # 月卡：an exit of a plate with a pass valid today
     WHITELIST = "whitelist"  # 白名单
@@ -57,6 +61,7 @@ class OpenReason(enum.StrEnum):
 _CENTRE_REASONS = frozenset(
     {
         OpenReason.PAID,
+        OpenReason.NO_PLATE_ENTRY,
         OpenReason.ENTRY,
         OpenReason.MONTHLY_PASS,
         OpenReason.WHITELIST,

@@ -17,6 +17,7 @@ from gates.centre.hub import LaneHub
 from gates.protocol import LINK_PATH
 from media.centre.bridge import MediaBridge
 from media.messages import MEDIA_PATH
+from media.plates.ocr import PlateReader
 
 from .actions import Actions
 from .anchoring import Anchoring
@@ -36,6 +37,9 @@ from .help import HelpDesk
 from .ledger_check import StartCheck
 from .live import LiveLogins
 from .login import Logins
+from .noplate.api import NoPlateApi
+from .noplate.page import NoPlatePage
+from .noplate.service import NoPlate
 from .payments.api import PaymentsApi
 from .payments.page import PayPage
 from .payments.service import Payments
@@ -45,6 +49,7 @@ from .store import Store
 from .streams import Streams
 from .throttle import LoginThrottle
 from .vehicles.api import VehiclesApi
+from .vehicles.readings import PlateReadings
 from .vehicles.recorder import VehicleRecorder
 from .vehicles.relink import Relinking
 from .vehicles.relink_api import RelinkApi
@@ -86,12 +91,15 @@ def create_app(
     logins = Logins(directory, audit, passwords, LoginThrottle())
     api = Api(settings, store, directory, live, hub, audit, actions, streams, watching, logins)
     calls_api = CallsApi(calls, directory, settings.max_body_bytes)
-    vehicles_api = VehiclesApi(store, directory, settings.data_dir)
+    readings = PlateReadings(
+        store, audit, settings.data_dir, PlateReader(settings.ocr_threads), settings.ocr_queue
+    )
+    vehicles_api = VehiclesApi(store, directory, settings.data_dir, readings)
     relink_api = RelinkApi(relinking, directory, settings.max_body_bytes)
     lists = CurrentLists(store)
     stays_api = StaysApi(store, directory, lists)
     help_desk = HelpDesk(settings, store, directory, calls, bridge)
-    payments = Payments(settings, store, audit, actions, lists)
+    payments = Payments(settings, store, audit, actions, streams, lists)
     payments_api = PaymentsApi(payments, store, directory, settings.max_body_bytes)
     escapes = Escapes(store, audit, lists)
     keeper = GateKeeper(
@@ -99,6 +107,9 @@ def create_app(
     )
     keeping_api = GateKeepingApi(escapes, store, directory, settings.max_body_bytes)
     pay_page = PayPage(settings, payments)
+    noplate = NoPlate(settings, store, audit, actions, directory, vehicles, relinking, payments)
+    noplate_api = NoPlateApi(noplate, directory, settings.max_body_bytes)
+    noplate_page = NoPlatePage(settings, noplate)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -111,6 +122,7 @@ def create_app(
         await keeper.start()  # decides from the first event on, and issues orders
         await vehicles.start()
         await help_desk.start()
+        await noplate.start()
         following = asyncio.create_task(changes.run())
         yield
         following.cancel()
@@ -119,8 +131,10 @@ def create_app(
         await calls.close()
         await vehicles.close()  # before the caller closes the store
         await keeper.close()  # decides what the recorder kept last
+        await readings.close()
         relinking.close()
         await bridge.close()
+        await noplate.close()  # its paid exits before the payments' opens end
         await payments.close()
         await actions.drain()
         await watching.drain()
@@ -138,10 +152,12 @@ def create_app(
                 + relink_api.routes()
                 + stays_api.routes()
                 + payments_api.routes()
+                + noplate_api.routes()
                 + keeping_api.routes(),
             ),
             Mount("/help", routes=help_desk.routes()),
             Mount("/pay", routes=pay_page.routes()),
+            Mount("/noplate", routes=noplate_page.routes()),
             WebSocketRoute(LINK_PATH, hub.serve),
             WebSocketRoute(MEDIA_PATH, bridge.serve),
             Mount("/", StaticFiles(directory=settings.web_dir, html=True)),
@@ -160,6 +176,8 @@ def create_app(
     app.state.calls = calls
     app.state.vehicles = vehicles
     app.state.relinking = relinking
+    app.state.readings = readings
     app.state.payments = payments
     app.state.keeper = keeper
+    app.state.noplate = noplate
     return app

@@ -89,6 +89,7 @@ def _cmd_lane(args: argparse.Namespace, settings: Settings) -> int:
                 token,
                 driver=args.driver,
                 lift_s=args.lift_s,
+                no_plate_p=args.no_plate_p,
                 seed=args.seed,
                 heartbeat_ms=args.heartbeat_ms,
                 state=args.state,
@@ -363,6 +364,12 @@ def parser() -> argparse.ArgumentParser:
         help="journal of executed commands, so a restarted agent never runs one twice",
     )
     lane.add_argument("--lift-s", type=float, default=1.5, help="sim: barrier lift time")
+    lane.add_argument(
+        "--no-plate-p",
+        type=probability,
+        default=0.05,
+        help="sim: the share of cars that carry no plate the camera can read (0 to 1)",
+    )
     lane.add_argument("--seed", type=int, default=None, help="sim: random seed")
     lane.add_argument(
         "--camera",
@@ -499,6 +506,17 @@ def parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="a centre with four simulated lanes and demo logins")
     demo.set_defaults(run=_cmd_demo)
     return top
+
+
+def probability(raw: str) -> float:
+    """A chance from 0 to 1, for argparse."""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {raw!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"a chance is from 0 to 1, not {raw}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -142,6 +142,16 @@ class AuditAction(enum.StrEnum):
     # An agent matched an exit that found no entry to an open stay: ``detail.old_plate``
     # is the exit's, ``new_plate`` the stay's.
     STAY_MATCHED = "stay_matched"
+    # Cars without a plate (console.noplate): a driver's phone opened a stay under a
+    # temporary identity at an entry (``detail.identity``, the code's ``nonce``), and
+    # closed it at an exit (free, or ``detail.order`` once paid). The gate's opens are
+    # their own entries, by ``system``.
+    NOPLATE_ENTERED = "noplate_entered"
+    NOPLATE_EXITED = "noplate_exited"
+    # An agent had the OCR read a vehicle event's plate a second time (``detail.plate``
+    # the camera's, ``read_plate`` the OCR's, and whether they disagree); the reading
+    # was kept on the event in the same transaction.
+    PLATE_READ = "plate_read"
 
 
 _ACTIONS = frozenset(action.value for action in AuditAction)

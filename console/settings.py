@@ -15,7 +15,7 @@ from gates.centre.link import HeartbeatPolicy
 
 from .calls.model import CallKind
 from .calls.model import Settings as CallSettings
-from .payments.wechat_settings import WeChatSettings
+from .payments.wechat_settings import WeChatSettings, check_provider_choice
 from .sticker_token import KEY_BYTES
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -77,6 +77,14 @@ class Settings:
     payment_expiry_s: float = 900.0
     # The sandbox pays with one tap: only a demo or a test may offer it.
     payment_sandbox: bool = False
+    # An order no notification has paid is asked after with its provider this long
+    # after it was made, then at doubling intervals (console.payments.chasing).
+    payment_query_after_s: float = 30.0
+    # Cars without a plate (console.noplate): how long a lane's no-plate QR code opens
+    # the gate after it was shown (a photo of it is no use later), and how many days a
+    # driver's phone is remembered as the holder of its stay (its cookie's lifetime).
+    noplate_code_s: float = 180.0
+    noplate_phone_days: int = 30
     # The key that signs help stickers, for operators who keep secrets outside the
     # database. None: the key in the store, made on first need (console.stickers).
     sticker_key: bytes | None = field(default=None, repr=False)
@@ -97,6 +105,10 @@ class Settings:
     # of snapshots kept, today included.
     vehicle_repeat_s: float = 30.0
     snapshot_days: int = 30
+    # The OCR's second reading of plates (console.vehicles.readings): events that may
+    # wait for the one being read, and ONNX Runtime's threads for a read.
+    ocr_queue: int = 4
+    ocr_threads: int = 1
     # The merchant's WeChat Pay account (console.payments.wechat_settings); None: off.
     wechat: WeChatSettings | None = field(default=None, repr=False)
 
@@ -162,7 +174,7 @@ class Settings:
         demo_call_every_s = number("SEAT_DEMO_CALL_EVERY_S", "40", float)
         if not 0 < demo_call_every_s < float("inf"):
             raise ValueError("SEAT_DEMO_CALL_EVERY_S must be a positive number of seconds")
-        return cls(
+        settings = cls(
             data_dir=Path(env.get("SEAT_DATA_DIR", "var")),
             host=env.get("SEAT_HOST", "127.0.0.1"),
             port=number("SEAT_PORT", "8080", int),
@@ -183,6 +195,9 @@ class Settings:
             public_url=_optional(env, "SEAT_PUBLIC_URL", parse_public_url),
             payment_expiry_s=seconds("SEAT_PAYMENT_EXPIRY_S", "900"),
             payment_sandbox=env.get("SEAT_PAYMENT_SANDBOX", "0") in ("1", "true", "yes"),
+            payment_query_after_s=seconds("SEAT_PAYMENT_QUERY_AFTER_S", "30"),
+            noplate_code_s=seconds("SEAT_NOPLATE_CODE_S", "180"),
+            noplate_phone_days=number("SEAT_NOPLATE_PHONE_DAYS", "30", int, 1),
             sticker_key=_optional(env, "SEAT_STICKER_KEY", parse_sticker_key),
             call_ring_s=seconds("SEAT_CALL_RING_S", "15"),
             call_wrap_s=seconds("SEAT_CALL_WRAP_S", "30", zero=True),
@@ -193,8 +208,12 @@ class Settings:
             ),
             vehicle_repeat_s=seconds("SEAT_VEHICLE_REPEAT_S", "30", zero=True),
             snapshot_days=number("SEAT_SNAPSHOT_DAYS", "30", int, 1),
+            ocr_queue=number("SEAT_OCR_QUEUE", "4", int, 0),
+            ocr_threads=number("SEAT_OCR_THREADS", "1", int, 1),
             wechat=WeChatSettings.from_env(env),
         )
+        check_provider_choice(settings.payment_sandbox, settings.wechat, settings.public_url)
+        return settings
 
 
 _T = TypeVar("_T")

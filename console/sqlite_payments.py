@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from .ledger import format_utc, parse_utc
 from .payments.errors import NotificationRefused, UnknownOrder
 from .payments.orders import (
     GateOpen,
+    NoticeSource,
     Notification,
     OrderState,
     PaidEffect,
@@ -57,13 +59,19 @@ ONE_ORDER = f"SELECT {ORDER_COLUMNS} FROM payment_orders WHERE id = ?"
 OPEN_ORDERS = (
     f"SELECT {ORDER_COLUMNS} FROM payment_orders WHERE lane = ? AND state = 'open' ORDER BY id"
 )
+UNSETTLED_ORDERS = (
+    f"SELECT {ORDER_COLUMNS} FROM payment_orders WHERE expires_at > ? AND NOT EXISTS"
+    " (SELECT 1 FROM payment_notifications WHERE order_id = payment_orders.id)"
+    " ORDER BY expires_at, id"
+)
+NOTIFICATION_COLUMNS = "transaction_id, amount_fen, received_at, effect, source, notification_id"
 # The order that paid for a stay, if one did (the latest, should there be two).
 PAID_FOR_STAY = (
     f"SELECT {ORDER_COLUMNS} FROM payment_orders WHERE stay_id = ? AND state = 'paid'"
     " ORDER BY paid_at DESC, id LIMIT 1"
 )
 NOTIFICATIONS = (
-    "SELECT transaction_id, amount_fen, received_at, effect FROM payment_notifications"
+    f"SELECT {NOTIFICATION_COLUMNS} FROM payment_notifications"
     " WHERE order_id = ? ORDER BY received_at, transaction_id"
 )
 OPENS = (
@@ -111,7 +119,9 @@ def order_of(row: tuple[Any, ...]) -> PaymentOrder:
 
 
 def notification_of(row: tuple[Any, ...]) -> Notification:
-    return Notification(row[0], row[1], parse_utc(row[2]), PaidEffect(row[3]))
+    return Notification(
+        row[0], row[1], parse_utc(row[2]), PaidEffect(row[3]), NoticeSource(row[4]), row[5]
+    )
 
 
 def gate_open_of(row: tuple[Any, ...]) -> GateOpen:
@@ -139,11 +149,17 @@ def add_order_job(
 
 
 def record_payment_job(
-    order_id: str, transaction_id: str, amount_fen: int, now: datetime
+    order_id: str,
+    transaction_id: str,
+    amount_fen: int,
+    now: datetime,
+    source: NoticeSource,
+    notification_id: str | None,
 ) -> Callable[[sqlite3.Connection], Settled]:
-    """A genuine notification, kept once per transaction; a replay changes nothing and
-    says so. Raises ``UnknownOrder``, or ``NotificationRefused`` (``amount_mismatch``) for
-    a sum that is not the order's."""
+    """A genuine payment, kept once per transaction and each notification id once; a
+    replay changes nothing and says so. A notification of a payment a query found
+    first lends it its id. Raises ``UnknownOrder``, or ``NotificationRefused``
+    (``amount_mismatch``) for a sum that is not the order's."""
 
     def write(conn: sqlite3.Connection) -> Settled:
         found = conn.execute(ONE_ORDER, (order_id,)).fetchone()
@@ -151,12 +167,20 @@ def record_payment_job(
             raise UnknownOrder("unknown_order", f"no order {order_id}")
         order = order_of(found)
         kept = conn.execute(
-            "SELECT transaction_id, amount_fen, received_at, effect FROM payment_notifications"
-            " WHERE order_id = ? AND transaction_id = ?",
-            (order_id, transaction_id),
+            f"SELECT {NOTIFICATION_COLUMNS} FROM payment_notifications"
+            " WHERE order_id = ? AND (transaction_id = ? OR notification_id = ?)",
+            (order_id, transaction_id, notification_id),
         ).fetchone()
         if kept is not None:
-            return Settled(order, notification_of(kept), new=False)
+            known = notification_of(kept)
+            if notification_id is not None and known.notification_id is None:
+                conn.execute(
+                    "UPDATE payment_notifications SET notification_id = ?"
+                    " WHERE order_id = ? AND transaction_id = ?",
+                    (notification_id, order_id, known.transaction_id),
+                )
+                known = replace(known, notification_id=notification_id)
+            return Settled(order, known, new=False)
         if amount_fen != order.amount_fen:
             raise NotificationRefused(
                 "amount_mismatch",
@@ -168,11 +192,21 @@ def record_payment_job(
                 "UPDATE payment_orders SET state = ?, paid_at = ? WHERE id = ?",
                 (after.state.value, format_utc(now), order_id),
             )
-        notification = Notification(transaction_id, amount_fen, now, effect)
+        notification = Notification(
+            transaction_id, amount_fen, now, effect, source, notification_id
+        )
         conn.execute(
-            "INSERT INTO payment_notifications"
-            " (order_id, transaction_id, amount_fen, received_at, effect) VALUES (?, ?, ?, ?, ?)",
-            (order_id, transaction_id, amount_fen, format_utc(now), effect.value),
+            f"INSERT INTO payment_notifications (order_id, {NOTIFICATION_COLUMNS})"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                order_id,
+                transaction_id,
+                amount_fen,
+                format_utc(now),
+                effect.value,
+                source.value,
+                notification_id,
+            ),
         )
         return Settled(after, notification, new=True)
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from gates.vocabulary import PlateColour
+from media.plates.ocr import PlateReading
 
 from .calls.model import CallState, Ending, Source
 from .calls.record import ActionTaken, CallRecord, Category, Outcome
@@ -16,7 +17,7 @@ from .errors import CorruptAuditEntry
 from .ledger import AuditAction, AuditEntry, AuditRecord, format_utc, parse_utc
 from .models import Direction, LaneRecord, Role, User
 from .stays.records import StayChange, StayState
-from .vehicles.model import VehicleEvent, VehicleRecord
+from .vehicles.model import Reading, VehicleEvent, VehicleRecord
 
 
 def user_of(row: Any) -> User:
@@ -128,15 +129,27 @@ def vehicle_row(event: VehicleEvent, change: StayChange) -> tuple[object, ...]:
         json.dumps(list(event.box)),
         event.snapshot,
         event.corrected_plate,
+        *reading_row(event.reading),
         change.value,
     )
+
+
+def reading_row(reading: Reading | None) -> tuple[str | None, float | None, str | None]:
+    """``read_plate``, ``read_confidence`` and ``read_at``: all NULL before a reading."""
+    if reading is None:
+        return (None, None, None)
+    return (reading.plate.plate, reading.plate.confidence, format_utc(reading.at))
 
 
 def vehicle_record_of(row: Any) -> VehicleRecord:
     """A row of ``VEHICLE_COLUMNS``, then ``stay_change``, ``stay_id`` and the stay's state."""
     (event_id, lane, car_park, direction, at, received_at, plate, colour, confidence, box,
-     snapshot, corrected, change, stay_id, stay_state) = row  # fmt: skip
+     snapshot, corrected, read_plate, read_confidence, read_at, change, stay_id,
+     stay_state) = row  # fmt: skip
     x, y, width, height = json.loads(box)
+    reading = None
+    if read_at is not None:
+        reading = Reading(PlateReading(read_plate, read_confidence), parse_utc(read_at))
     event = VehicleEvent(
         event_id=event_id,
         lane=lane,
@@ -150,6 +163,7 @@ def vehicle_record_of(row: Any) -> VehicleRecord:
         box=(x, y, width, height),
         snapshot=snapshot,
         corrected_plate=corrected,
+        reading=reading,
     )
     state = None if stay_state is None else StayState(stay_state)
     return VehicleRecord(event, StayChange(change), stay_id, state)

@@ -10,7 +10,7 @@ from .ledger import GENESIS_HASH
 
 # ------------------------------------------------------------------ schema
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 11
 
 # One tuple of statements per schema version; a database at version N gets the tuples
 # after N, each in its own transaction together with the new ``user_version``.
@@ -231,6 +231,42 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX payment_opens_by_order ON payment_opens (order_id, requested_at)",
     ),
     (
+        # Stays of cars without a plate (``console.noplate``): the phone that holds each
+        # (its cookie's id), the entry code that opened it and the exit code that closed
+        # it (each code lets one car through), and its temporary identity, the stay's
+        # plate until an agent links it to a real one.
+        """CREATE TABLE noplate_stays (
+            stay_id    INTEGER PRIMARY KEY REFERENCES stays (id),
+            phone      TEXT NOT NULL,
+            identity   TEXT NOT NULL UNIQUE,
+            entry_lane TEXT NOT NULL,
+            entry_code TEXT NOT NULL UNIQUE,
+            exit_code  TEXT UNIQUE
+        ) STRICT""",
+        "CREATE INDEX noplate_stays_by_phone ON noplate_stays (phone)",
+    ),
+    (
+        # The second reading of an event's plate by OCR (``media.plates.ocr``), asked
+        # for by an agent: the plate it read (normalised; '' when it read none), how
+        # sure it was, and when. NULL until asked.
+        "ALTER TABLE vehicle_events ADD COLUMN read_plate TEXT",
+        """ALTER TABLE vehicle_events ADD COLUMN read_confidence REAL
+            CHECK (read_confidence BETWEEN 0 AND 1)""",
+        "ALTER TABLE vehicle_events ADD COLUMN read_at TEXT",
+    ),
+    (
+        # How each payment was learnt (``console.payments.orders.NoticeSource``): by the
+        # provider's notification, whose id is kept once (a replay finds it), or by the
+        # centre's query after a notification that never came.
+        "ALTER TABLE payment_notifications ADD COLUMN notification_id TEXT",
+        "ALTER TABLE payment_notifications ADD COLUMN source TEXT NOT NULL"
+        " DEFAULT 'notification' CHECK (source IN ('notification', 'query'))",
+        "CREATE UNIQUE INDEX payment_notifications_by_id ON payment_notifications"
+        " (notification_id) WHERE notification_id IS NOT NULL",
+        # The orders not yet expired, for the centre to ask their providers after.
+        "CREATE INDEX payment_orders_by_expiry ON payment_orders (expires_at)",
+    ),
+    (
         # Each car park's plate lists (``console.billing.lists``): monthly passes,
         # whitelist and blacklist, as their canonical JSON; a car park without a row
         # lets no plate go free and holds none.
@@ -288,7 +324,7 @@ CALL_RECORD_COLUMNS = (
 )
 VEHICLE_COLUMNS = (
     "event_id, lane, car_park, direction, at, received_at, plate, plate_colour, confidence,"
-    " box, snapshot, corrected_plate"
+    " box, snapshot, corrected_plate, read_plate, read_confidence, read_at"
 )
 
 

@@ -20,7 +20,8 @@ from .errors import Conflict, NotFound, StoreError
 from .gatekeeping.holds import BlacklistHold
 from .ledger import AuditEntry, AuditRecord, as_utc, format_utc, parse_utc
 from .models import Change, ChangeKind, ChangesLost, Direction, LaneRecord, Role, Session, User
-from .payments.orders import GateOpen, Notification, PaymentOrder, Settled
+from .noplate.model import NoPlateStay
+from .payments.orders import GateOpen, NoticeSource, Notification, PaymentOrder, Settled
 from .sqlite_debts import (
     ALL_PLATE_LISTS,
     HOLDS,
@@ -38,6 +39,15 @@ from .sqlite_debts import (
     name_debts_job,
     set_lists_job,
 )
+from .sqlite_noplate import (
+    CODE_USED,
+    ONE_NOPLATE,
+    PARK_NOPLATE,
+    PHONE_OPEN,
+    enter_job,
+    exit_job,
+    noplate_of,
+)
 from .sqlite_payments import (
     BILLING_RULES,
     NOTIFICATIONS,
@@ -45,6 +55,7 @@ from .sqlite_payments import (
     OPEN_ORDERS,
     OPENS,
     PAID_FOR_STAY,
+    UNSETTLED_ORDERS,
     add_open_job,
     add_order_job,
     gate_open_of,
@@ -71,13 +82,21 @@ from .sqlite_vehicles import (
     OPEN_STAYS,
     forget_snapshots_job,
     open_stays_of,
+    reading_job,
     record_job,
     records_of,
 )
 from .sqlite_writer import Together, Writer
 from .stays.match import OpenStay
 from .stays.records import StayState
-from .vehicles.model import Recorded, Relinked, StayRecord, VehicleEvent, VehicleRecord
+from .vehicles.model import (
+    Reading,
+    Recorded,
+    Relinked,
+    StayRecord,
+    VehicleEvent,
+    VehicleRecord,
+)
 
 _T = TypeVar("_T")
 
@@ -561,6 +580,18 @@ class SQLiteStore:
         nothing is written."""
         return await self._relink(record, match_job(stay_id, event_id, event_plate, stay_plate))
 
+    async def keep_reading(
+        self, record: AuditRecord, event_id: str, reading: Reading
+    ) -> list[AuditEntry]:
+        """Writes ``record``, then keeps the OCR's ``reading`` of the event's plate,
+        together; ``NotFound`` for an unknown event, ``Conflict`` ``already_read`` when
+        it has one: then nothing is written."""
+        if self._closed:
+            raise StoreError("store_closed", "the store is closed")
+        entries = await self._writer.submit(Together((record,), reading_job(event_id, reading)))
+        assert isinstance(entries, list)
+        return entries
+
     async def _relink(self, record: AuditRecord, job: Job) -> Relinked:
         if self._closed:
             raise StoreError("store_closed", "the store is closed")
@@ -570,6 +601,50 @@ class SQLiteStore:
         )
         assert isinstance(entries, list)
         return Relinked(done[0].stay_id, done[0].change, done[0].stays, tuple(entries))
+
+    # -------------------------------------------------------------- no-plate stays
+
+    async def open_noplate_stay(
+        self, record: AuditRecord, event: VehicleEvent, phone: str, nonce: str
+    ) -> tuple[Recorded, list[AuditEntry]]:
+        """Writes ``record``, then the entry ``event`` and its stay for ``phone``,
+        together (``sqlite_noplate.enter_job``); a refusal writes nothing."""
+        return await self._together(record, enter_job(event, phone, nonce))
+
+    async def close_noplate_stay(
+        self, record: AuditRecord, stay_id: int, event: VehicleEvent, nonce: str | None
+    ) -> tuple[Recorded, list[AuditEntry]]:
+        """Writes ``record``, then closes the stay by the exit ``event``, together."""
+        return await self._together(record, exit_job(stay_id, event, nonce))
+
+    async def _together(
+        self, record: AuditRecord, job: Callable[[sqlite3.Connection], Recorded]
+    ) -> tuple[Recorded, list[AuditEntry]]:
+        if self._closed:
+            raise StoreError("store_closed", "the store is closed")
+        done: list[Recorded] = []
+        entries = await self._writer.submit(
+            Together((record,), lambda conn: done.append(job(conn)))
+        )
+        assert isinstance(entries, list)
+        return done[0], entries
+
+    async def noplate_stay(self, stay_id: int) -> NoPlateStay | None:
+        rows = await self._read(ONE_NOPLATE, (stay_id,))
+        return noplate_of(rows[0]) if rows else None
+
+    async def phone_stay(self, phone: str, car_park: str) -> NoPlateStay | None:
+        """The phone's open no-plate stay in ``car_park``, if it holds one."""
+        rows = await self._read(PHONE_OPEN, (phone, car_park))
+        return noplate_of(rows[0]) if rows else None
+
+    async def noplate_code_used(self, nonce: str) -> bool:
+        """Whether the code with ``nonce`` has let a car in or out."""
+        return bool(await self._read(CODE_USED, (nonce, nonce)))
+
+    async def noplate_stays(self, car_park: str, limit: int) -> list[NoPlateStay]:
+        """The car park's last ``limit`` no-plate stays, newest first."""
+        return [noplate_of(row) for row in await self._read(PARK_NOPLATE, (car_park, limit))]
 
     # -------------------------------------------------------------- billing
 
@@ -668,13 +743,28 @@ class SQLiteStore:
         """The lane's orders still marked open (some may be past their expiry)."""
         return [order_of(row) for row in await self._read(OPEN_ORDERS, (lane_id,))]
 
+    async def unsettled_payment_orders(self, expiring_after: datetime) -> list[PaymentOrder]:
+        """The orders, at any lane and in any state, that expire after
+        ``expiring_after`` and have no payment kept: soonest to expire first."""
+        rows = await self._read(UNSETTLED_ORDERS, (format_utc(expiring_after),))
+        return [order_of(row) for row in rows]
+
     async def record_payment(
-        self, order_id: str, transaction_id: str, amount_fen: int, now: datetime
+        self,
+        order_id: str,
+        transaction_id: str,
+        amount_fen: int,
+        now: datetime,
+        *,
+        source: NoticeSource = NoticeSource.NOTIFICATION,
+        notification_id: str | None = None,
     ) -> Settled:
-        """Keeps a genuine payment notification and pays the order by it, in one
-        transaction; the same transaction again changes nothing (``new`` False).
+        """Keeps a genuine payment and pays the order by it, in one transaction; the
+        same transaction or notification id again changes nothing (``new`` False).
         ``UnknownOrder``; ``NotificationRefused`` for a sum not the order's."""
-        return await self._write(record_payment_job(order_id, transaction_id, amount_fen, now))
+        return await self._write(
+            record_payment_job(order_id, transaction_id, amount_fen, now, source, notification_id)
+        )
 
     async def paid_order_of_stay(self, stay_id: int) -> PaymentOrder | None:
         """The paid order that settled stay ``stay_id``, if any."""

@@ -7,13 +7,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from .errors import Conflict
+from .errors import Conflict, NotFound
 from .ledger import format_utc, parse_utc
-from .sqlite_rows import vehicle_record_of, vehicle_row
+from .sqlite_rows import reading_row, vehicle_record_of, vehicle_row
 from .sqlite_schema import VEHICLE_COLUMNS
 from .stays.match import OpenStay, StayDelta
 from .stays.records import StayChange, StayState, stay_key, step
-from .vehicles.model import Recorded, VehicleEvent, VehicleRecord
+from .vehicles.model import Reading, Recorded, VehicleEvent, VehicleRecord
 
 _COLUMNS = ", ".join(f"v.{name.strip()}" for name in VEHICLE_COLUMNS.split(","))
 # An event, what it did to the stays, and that stay's state now.
@@ -97,6 +97,26 @@ def forget_snapshots_job(before: str) -> Callable[[sqlite3.Connection], int]:
             "UPDATE vehicle_events SET snapshot = NULL WHERE snapshot < ?", (before,)
         )
         return int(cursor.rowcount)
+
+    return write
+
+
+def reading_job(event_id: str, reading: Reading) -> Callable[[sqlite3.Connection], None]:
+    """The writer's job that keeps the OCR's ``reading`` of the event's plate: once, the
+    first kept stands (``Conflict`` ``already_read`` after it); ``NotFound`` for an
+    unknown event."""
+
+    def write(conn: sqlite3.Connection) -> None:
+        cursor = conn.execute(
+            "UPDATE vehicle_events SET read_plate = ?, read_confidence = ?, read_at = ?"
+            " WHERE event_id = ? AND read_at IS NULL",
+            (*reading_row(reading), event_id),
+        )
+        if cursor.rowcount == 1:
+            return
+        if conn.execute("SELECT 1 FROM vehicle_events WHERE event_id = ?", (event_id,)).fetchone():
+            raise Conflict("already_read", "the event's plate was read already")
+        raise NotFound("unknown_vehicle", "no vehicle event with that id")
 
     return write
 

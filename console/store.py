@@ -17,9 +17,17 @@ from .calls.record import CallRecord, KeptCall
 from .gatekeeping.holds import BlacklistHold
 from .ledger import AuditEntry, AuditRecord
 from .models import Change, LaneRecord, Role, Session, User
-from .payments.orders import GateOpen, Notification, PaymentOrder, Settled
+from .noplate.model import NoPlateStay
+from .payments.orders import GateOpen, NoticeSource, Notification, PaymentOrder, Settled
 from .stays.match import OpenStay
-from .vehicles.model import Recorded, Relinked, StayRecord, VehicleEvent, VehicleRecord
+from .vehicles.model import (
+    Reading,
+    Recorded,
+    Relinked,
+    StayRecord,
+    VehicleEvent,
+    VehicleRecord,
+)
 
 
 class Store(Protocol):
@@ -87,6 +95,20 @@ class Store(Protocol):
     async def match_stay(
         self, record: AuditRecord, stay_id: int, event_id: str, event_plate: str, stay_plate: str
     ) -> Relinked: ...
+    async def keep_reading(
+        self, record: AuditRecord, event_id: str, reading: Reading
+    ) -> list[AuditEntry]: ...
+
+    async def open_noplate_stay(
+        self, record: AuditRecord, event: VehicleEvent, phone: str, nonce: str
+    ) -> tuple[Recorded, list[AuditEntry]]: ...
+    async def close_noplate_stay(
+        self, record: AuditRecord, stay_id: int, event: VehicleEvent, nonce: str | None
+    ) -> tuple[Recorded, list[AuditEntry]]: ...
+    async def noplate_stay(self, stay_id: int) -> NoPlateStay | None: ...
+    async def phone_stay(self, phone: str, car_park: str) -> NoPlateStay | None: ...
+    async def noplate_code_used(self, nonce: str) -> bool: ...
+    async def noplate_stays(self, car_park: str, limit: int) -> list[NoPlateStay]: ...
 
     async def set_billing_rules(self, car_park: str, rules: Rules, now: datetime) -> None: ...
     async def billing_rules(self, car_park: str) -> Rules | None: ...
@@ -114,8 +136,16 @@ class Store(Protocol):
     ) -> None: ...
     async def payment_order(self, order_id: str) -> PaymentOrder | None: ...
     async def open_payment_orders(self, lane_id: str) -> list[PaymentOrder]: ...
+    async def unsettled_payment_orders(self, expiring_after: datetime) -> list[PaymentOrder]: ...
     async def record_payment(
-        self, order_id: str, transaction_id: str, amount_fen: int, now: datetime
+        self,
+        order_id: str,
+        transaction_id: str,
+        amount_fen: int,
+        now: datetime,
+        *,
+        source: NoticeSource = NoticeSource.NOTIFICATION,
+        notification_id: str | None = None,
     ) -> Settled: ...
     async def paid_order_of_stay(self, stay_id: int) -> PaymentOrder | None: ...
     async def payment_notifications(self, order_id: str) -> list[Notification]: ...

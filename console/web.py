@@ -157,6 +157,13 @@ def same_origin(conn: HTTPConnection) -> bool:
     return origin in (f"http://{host}", f"https://{host}")
 
 
+def cross_site(request: Request) -> bool:
+    """A form another site's page posted to a phone page (pay, no-plate). Those pages
+    send no referrer, so a browser's ``Origin`` on their own forms is ``null``;
+    ``Sec-Fetch-Site`` still tells (a client that is no browser sends none)."""
+    return request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none")
+
+
 def client_address(conn: HTTPConnection) -> str:
     """The client's address, as :class:`ClientAddress` settled it for this request."""
     return conn.client.host if conn.client else ""

@@ -22,7 +22,7 @@ from gates.plates import PLATE_MAX
 from gates.vocabulary import GateState, PlateColour
 
 from .errors import Malformed
-from .textrules import TextError, check_text, check_url, is_ident
+from .textrules import TextError, check_pay_link, check_text, is_ident
 from .wire import (
     Fields,
     Message,
@@ -376,7 +376,7 @@ class Display(Message):
         qr = field(fields, "qr", str, default=None)
         if qr is not None:
             try:
-                check_url(qr, max_len=MAX_DISPLAY_QR)
+                check_pay_link(qr, max_len=MAX_DISPLAY_QR)
             except TextError as exc:
                 raise Malformed(f"field 'qr' {exc}") from None
         return cls(command_id=ident(fields, "command_id"), lines=tuple(lines), qr=qr)

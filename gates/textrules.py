@@ -136,6 +136,21 @@ def check_url(value: str, *, max_len: int) -> str:
     return value
 
 
+# WeChat Pay's Native payment link (its ``code_url``): the one non-web scheme a display's
+# QR code may hold, because only the WeChat app that scans it can pay it, and it opens
+# nothing but WeChat's own payment sheet.
+WECHAT_PAY_LINK = re.compile(r"weixin://wxpay/bizpayurl\?pr=[0-9A-Za-z_-]{1,64}")
+
+
+def check_pay_link(value: str, *, max_len: int) -> str:
+    """``value`` if it is what a lane's display may show as a payment QR code: an
+    ``http(s)`` URL by :func:`check_url`, or WeChat Pay's Native ``weixin://wxpay/
+    bizpayurl?pr=…`` link; raises ``TextError``."""
+    if WECHAT_PAY_LINK.fullmatch(value) and len(value) <= max_len:
+        return value
+    return check_url(value, max_len=max_len)
+
+
 def visible(value: str) -> bool:
     """Whether ``value`` shows anything: not only spaces, zero-width or format
     characters (a note of one U+200B says nothing)."""

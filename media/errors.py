@@ -53,3 +53,10 @@ class PlateImageError(MediaError):
     a box outside the picture)."""
 
     code = "bad_plate_image"
+
+
+class OcrUnavailable(MediaError):
+    """The OCR model's package is missing from this installation: no second reading of
+    a plate until it is installed."""
+
+    code = "ocr_unavailable"

@@ -26,6 +26,7 @@ from console.models import Direction, LaneRecord, Role
 from console.server import listening_socket, uvicorn_config
 from console.settings import Settings
 from console.sqlite_store import SQLiteStore
+from console.vehicles.readings import PlateReadings
 from console.vehicles.recorder import VehicleRecorder
 from gates.backoff import Backoff
 from gates.centre.hub import LaneHub
@@ -60,6 +61,7 @@ class Centre:
     changes: ChangeFeed
     calls: CallService
     vehicles: VehicleRecorder
+    readings: PlateReadings
     tokens: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -130,6 +132,7 @@ class Running:
     changes: ChangeFeed
     calls: CallService
     vehicles: VehicleRecorder
+    readings: PlateReadings
 
     async def stop(self) -> None:
         self.server.should_exit = True
@@ -146,6 +149,7 @@ class Running:
             self.changes,
             self.calls,
             self.vehicles,
+            self.readings,
         )
 
 
@@ -167,6 +171,7 @@ async def start_centre(settings: Settings, store: SQLiteStore, port: int = 0) ->
         state.changes,
         state.calls,
         state.vehicles,
+        state.readings,
     )
 
 

@@ -26,6 +26,8 @@ from tests.test_sim_camera import frame
 Image = npt.NDArray[np.uint8]
 HD = (1280, 720)
 PAY = "https://pay.example.cn/o/8f2a?lane=P1-OUT&fen=1000"
+# WeChat Pay's Native payment link, as its code_url is shown for a WeChat Pay order.
+WECHAT_PAY = "weixin://wxpay/bizpayurl?pr=NwY5Mz9"
 # The longest link the protocol allows: the densest code the panel must show.
 LONGEST = ("https://pay.example.cn/o/" + "8f2a" * MAX_DISPLAY_QR)[:MAX_DISPLAY_QR]
 LINES = ("请扫码缴费", "粤B12345 ¥10.00")
@@ -59,7 +61,7 @@ def amber_rows(img: Image, place: PanelLayout) -> list[bool]:
     return rows
 
 
-@pytest.mark.parametrize("qr", [PAY, LONGEST])
+@pytest.mark.parametrize("qr", [PAY, LONGEST, WECHAT_PAY])
 async def test_the_qr_a_display_command_sent_decodes_off_the_camera_picture(qr: str) -> None:
     """The exact URL is read back from the frame, and again after a JPEG round trip at
     the camera's quality, with a car at the barrier beside the panel."""

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from console.payments.errors import NotificationRefused, UnknownOrder
-from console.payments.orders import OrderState, PaidEffect, PaymentOrder, new_order
+from console.payments.orders import NoticeSource, OrderState, PaidEffect, PaymentOrder, new_order
 from console.sqlite_store import SQLiteStore
 
 NOW = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
@@ -86,3 +86,59 @@ async def test_a_wrong_sum_or_an_unknown_order_changes_nothing(store: SQLiteStor
         await store.record_payment("f" * 32, "tx-1", 800, NOW)
     assert await store.payment_notifications(ORDER_ID) == []
     assert await store.payment_order(ORDER_ID) == order()
+
+
+async def test_a_notification_id_is_kept_once_and_its_replay_changes_nothing(
+    store: SQLiteStore,
+) -> None:
+    await store.add_payment_order(order(), [])
+    first = await store.record_payment(
+        ORDER_ID, "tx-1", 800, NOW + timedelta(minutes=1), notification_id="n-1"
+    )
+    again = await store.record_payment(
+        ORDER_ID, "tx-1", 800, NOW + timedelta(minutes=2), notification_id="n-1"
+    )
+    assert (first.new, again.new, again.notification) == (True, False, first.notification)
+    assert [
+        (n.transaction_id, n.source, n.notification_id)
+        for n in await store.payment_notifications(ORDER_ID)
+    ] == [("tx-1", NoticeSource.NOTIFICATION, "n-1")]
+
+
+async def test_a_payment_a_query_found_takes_the_id_of_the_notification_that_follows(
+    store: SQLiteStore,
+) -> None:
+    """Found by asking, then notified: one payment, kept with how it was first learnt."""
+    await store.add_payment_order(order(), [])
+    found = await store.record_payment(
+        ORDER_ID, "tx-1", 800, NOW + timedelta(minutes=1), source=NoticeSource.QUERY
+    )
+    assert (found.notification.source, found.notification.notification_id) == (
+        NoticeSource.QUERY,
+        None,
+    )
+    told = await store.record_payment(
+        ORDER_ID, "tx-1", 800, NOW + timedelta(minutes=2), notification_id="n-1"
+    )
+    assert (told.new, told.notification.notification_id) == (False, "n-1")
+    assert [(n.source, n.notification_id) for n in await store.payment_notifications(ORDER_ID)] == [
+        (NoticeSource.QUERY, "n-1")
+    ]
+
+
+async def test_the_unsettled_orders_are_those_unpaid_and_not_long_expired(
+    store: SQLiteStore,
+) -> None:
+    """In any state: a cancelled order's QR code may still be paid with its provider."""
+    await store.add_payment_order(order(), [])
+    replacing = order("f" * 32)
+    await store.add_payment_order(replacing, [ORDER_ID])
+    paid = order("e" * 32)
+    await store.add_payment_order(paid, [])
+    await store.record_payment(paid.order_id, "tx-1", 800, NOW)
+    unsettled = await store.unsettled_payment_orders(NOW)
+    assert [(o.order_id, o.state) for o in unsettled] == [
+        (ORDER_ID, OrderState.CANCELLED),
+        (replacing.order_id, OrderState.OPEN),
+    ]
+    assert await store.unsettled_payment_orders(NOW + timedelta(minutes=15)) == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -280,10 +281,20 @@ async def test_a_forged_notification_is_refused_audited_and_pays_nothing(
         )
         headers[SIGNATURE_HEADER] = "0" * 64
         response = await client.post("/pay/notify/sandbox", content=body, headers=headers)
-        assert (response.status_code, response.json()["error"]) == (400, "notification_forged")
+        answer = response.json()
+        assert (response.status_code, answer["error"], answer["code"]) == (
+            400,
+            "notification_forged",
+            "FAIL",
+        )
         order = (await client.get(f"/api/payments/{issued['order_id']}")).json()
     assert (order["state"], order["notifications"], lane.driver.opens) == ("open", [], 0)
-    assert (await ledger(staffed))[-1].action is AuditAction.PAYMENT_REFUSED
+    refused = (await ledger(staffed))[-1]
+    assert (refused.action, refused.outcome) == (AuditAction.PAYMENT_REFUSED, "notification_forged")
+    assert (refused.detail["remote"], refused.detail["sha256"]) == (
+        "127.0.0.1",
+        hashlib.sha256(body).hexdigest(),
+    )
 
 
 async def test_a_replayed_notification_is_harmless(staffed: Centre, lanes: LaneFactory) -> None:

@@ -263,10 +263,12 @@ def test_display_carries_the_qr_it_names_and_leaves_it_out_without() -> None:
         "https://a.cn/" + "x" * (MAX_DISPLAY_QR - len("https://a.cn/")),
         "HTTP://pay.example.cn:8080/o?a=1&b=2#x",
         "https://支付.example.cn/订单/8f2a",
+        "weixin://wxpay/bizpayurl?pr=NwY5Mz9",
     ],
 )
 def test_display_accepts_any_http_url_up_to_the_limit(qr: str) -> None:
-    """512 characters exactly, either scheme in any case, and non-ASCII text are URLs."""
+    """512 characters exactly, either scheme in any case, and non-ASCII text are URLs;
+    so is WeChat Pay's Native payment link, the one other a display may show."""
     assert parse_centre_message(display_with_qr(qr)) == Display("c1", ("请扫码",), qr=qr)
 
 
@@ -276,6 +278,11 @@ def test_display_accepts_any_http_url_up_to_the_limit(qr: str) -> None:
         ("https://a.cn/" + "x" * (MAX_DISPLAY_QR + 1 - len("https://a.cn/")), "longer than 512"),
         ("pay.example.cn/o/8f2a", "is not an http"),
         ("javascript:alert(1)", "is not an http"),
+        ("weixin://wxpay/bizpayurl?pr=", "is not an http"),
+        ("weixin://dl/scan", "is not an http"),
+        ("weixin://wxpay/bizpayurl?pr=N&u=javascript:alert(1)", "is not an http"),
+        ("WEIXIN://wxpay/bizpayurl?pr=NwY5Mz9", "is not an http"),
+        ("weixin://wxpay/bizpayurl?pr=" + "N" * 65, "is not an http"),
         ("JavaScript://pay.example.cn/%0aalert(1)", "is not an http"),
         ("file:///etc/passwd", "is not an http"),
         ("https:/pay.example.cn", "is not an http"),

@@ -25,7 +25,7 @@ from gates.lane.drivers import (
 )
 from gates.lane.sim import Direction, FaultCode, SimLane, SimTiming
 from gates.plates import colour_of, is_valid
-from gates.vocabulary import GateState
+from gates.vocabulary import GateState, PlateColour
 
 E = TypeVar("E", bound=LaneEvent)
 
@@ -270,6 +270,21 @@ async def test_exit_car_waits_and_calls_until_the_centre_opens() -> None:
     assert lane.opens == 1
 
 
+async def test_a_car_without_a_plate_is_read_as_nothing_and_waits_at_the_entry() -> None:
+    """A plate-less car: the camera reads no plate at all, the car park's own system
+    cannot let it in, and it waits for the centre's open."""
+    lane = SimLane("E1", random.Random(7), replace(BUSY, no_plate_p=1.0), snapshot_size=SMALL)
+    async with watching(lane) as watcher:
+        seen = await watcher.next(VehicleSeen)
+        assert (seen.plate, seen.confidence) == ("", 0.0)
+        assert seen.plate_colour is PlateColour.UNKNOWN
+        await watcher.next(CallPressed)
+        assert lane.gate is GateState.DOWN
+        await lane.open_gate()
+        assert (await watcher.gate_moves(2))[-1] is GateState.UP
+    assert lane.opens == 1
+
+
 async def test_dead_loop_detector_means_no_read_but_a_call() -> None:
     """With no loop trigger the camera never fires, so the driver has to call."""
     lane = SimLane("E1", random.Random(5), BUSY, snapshot_size=SMALL)
@@ -309,6 +324,7 @@ async def test_run_twice_at_once_is_refused(quiet: Watcher) -> None:
     [
         {"lift_s": -1.0},
         {"misread_p": 1.5},
+        {"no_plate_p": 2.0},
         {"call_after_s": 200.0, "patience_s": 100.0},
         {"fall_s": math.inf},
         {"lift_s": math.nan},

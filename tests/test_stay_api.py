@@ -52,6 +52,7 @@ async def test_a_stay_shows_its_entry_crop_and_the_fee_now(
     assert body == {
         "stay_id": entered.stay_id,
         "plate": RIGHT,
+        "no_plate": False,
         "car_park": PARK,
         "state": "open",
         "entered_at": body["entered_at"],

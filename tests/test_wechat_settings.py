@@ -67,6 +67,7 @@ def env(tmp_path: Path) -> dict[str, str]:
         "SEAT_WECHAT_APIV3_KEY": KEYS.apiv3_key.decode(),
         "SEAT_WECHAT_PLATFORM_KEY": str(pem_public(tmp_path / "pub_key.pem")),
         "SEAT_WECHAT_PLATFORM_SERIAL": KEYS.platform_serial,
+        "SEAT_PUBLIC_URL": "https://seat.example.com",
     }
 
 
@@ -160,3 +161,23 @@ def test_the_centre_will_not_start_half_configured(tmp_path: Path) -> None:
         "seat: WeChat Pay is half configured: set SEAT_WECHAT_APPID, SEAT_WECHAT_SERIAL, "
         "SEAT_WECHAT_PRIVATE_KEY, SEAT_WECHAT_APIV3_KEY, SEAT_WECHAT_PLATFORM_KEY"
     )
+
+
+def test_the_sandbox_and_wechat_pay_together_stop_the_start(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """The sandbox pays with a tap: beside WeChat Pay any driver would leave for free."""
+    env["SEAT_PAYMENT_SANDBOX"] = "1"
+    result = seat(tmp_path, "audit", "verify", env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "seat: SEAT_PAYMENT_SANDBOX=1 and SEAT_WECHAT_* are both set: a centre pays through "
+        "the sandbox (demos, tests) or WeChat Pay, never both"
+    )
+
+
+def test_wechat_pay_without_a_public_url_stops_the_start(env: dict[str, str]) -> None:
+    """WeChat Pay must be told where to send its notifications."""
+    del env["SEAT_PUBLIC_URL"]
+    with pytest.raises(ValueError, match="set SEAT_PUBLIC_URL"):
+        Settings.from_env(env)

@@ -6,8 +6,9 @@ refuses a request whose ``Authorization`` does not verify (401 ``SIGN_ERROR``), 
 ``POST …/{no}/close`` with WeChat's JSON (errors as ``{"code", "message"}``), signs
 every answer with its platform key, and posts signed notifications whose resource is
 encrypted with the APIv3 key. Faults are asked for: a 500 or no answer on the next call,
-an answer with a forged signature, and notifications replayed, forged, from an unknown
-key or with a ciphertext that does not decrypt."""
+an answer held until the test releases it, an answer with a forged signature; and
+notifications replayed, forged, from an unknown key, with a ciphertext that does not
+decrypt, of another merchant or of another sum."""
 
 from __future__ import annotations
 
@@ -85,6 +86,7 @@ class Fault(StrEnum):
     SERVER_ERROR = "server_error"  # 500 SYSTEM_ERROR
     TIMEOUT = "timeout"  # no answer until the emulator stops
     FORGED_ANSWER = "forged_answer"  # the right answer, signed by another key
+    HELD = "held"  # the right answer, once the test calls ``release``
 
 
 class NotifyFault(StrEnum):
@@ -96,6 +98,10 @@ class NotifyFault(StrEnum):
     # The ciphertext altered, then the whole signed: what a wrong APIv3 key looks like,
     # so the decryption (not the signature) is what catches it.
     TAMPERED_CIPHERTEXT = "tampered_ciphertext"
+    # Genuinely signed and encrypted, but not what the merchant's order says: what a
+    # key shared with another merchant, or a bug at WeChat Pay, would bring.
+    OTHER_MERCHANT = "other_merchant"  # the transaction is another merchant's
+    OTHER_AMOUNT = "other_amount"  # a fen more than the order's total
 
 
 @dataclass
@@ -137,7 +143,12 @@ class WeChatPayEmulator:
         # Requests refused for their signature, as (status, WeChat code): what a test
         # asserts the emulator saw.
         self.refused: list[tuple[int, str]] = []
+        # The out_trade_no of each order query, in order, faults included; and of each
+        # close answered, as it is answered.
+        self.queries: list[str] = []
+        self.closes: asyncio.Queue[str] = asyncio.Queue()
         self._release = asyncio.Event()
+        self._held = asyncio.Event()
         self._forger = rsa_key()
         self.app = Starlette(
             routes=[
@@ -162,13 +173,29 @@ class WeChatPayEmulator:
             self._server.should_exit = True
             await self._task
 
+    def release(self) -> None:
+        """Calls held by ``Fault.HELD`` are answered."""
+        self._held.set()
+
     def fail_next(self, operation: str, fault: Fault) -> None:
         """The next ``create``, ``query`` or ``close`` meets ``fault``."""
         self.faults[operation].append(fault)
 
+    def place(self, out_trade_no: str, total: int, notify_url: str) -> Order:
+        """An order of the merchant's that the centre did not make (another of its
+        systems did, or a forger guesses at ids): its notifications name an order the
+        centre does not know."""
+        request = {"amount": {"total": total, "currency": "CNY"}, "notify_url": notify_url}
+        order = Order(out_trade_no, request, f"weixin://wxpay/bizpayurl?pr={out_trade_no[:7]}")
+        self.orders[out_trade_no] = order
+        return order
+
     def pay(self, out_trade_no: str) -> Order:
-        """The driver scans the code and pays: the order is SUCCESS now."""
+        """The driver scans the code and pays: the order is SUCCESS now. WeChat will not
+        take a payment for a closed order."""
         order = self.orders[out_trade_no]
+        if order.state == "CLOSED":
+            raise ValueError(f"order {out_trade_no} is closed: WeChat Pay takes no payment")
         order.state = "SUCCESS"
         order.transaction_id = "42000" + "".join(secrets.choice("0123456789") for _ in range(23))
         order.success_time = datetime.fromtimestamp(int(self.clock()), SHANGHAI).isoformat()
@@ -180,10 +207,13 @@ class WeChatPayEmulator:
         return await self._handle("create", request, self._native)
 
     async def _query(self, request: Request) -> Response:
+        self.queries.append(request.path_params["no"])
         return await self._handle("query", request, self._order)
 
     async def _close(self, request: Request) -> Response:
-        return await self._handle("close", request, self._closed)
+        answer = await self._handle("close", request, self._closed)
+        self.closes.put_nowait(request.path_params["no"])
+        return answer
 
     async def _handle(
         self,
@@ -200,6 +230,8 @@ class WeChatPayEmulator:
         if fault is Fault.TIMEOUT:
             await self._release.wait()
             return Response(status_code=504)
+        if fault is Fault.HELD:
+            await self._held.wait()
         payload: dict[str, Any] | None
         if fault is Fault.SERVER_ERROR:
             status, payload = error(500, "SYSTEM_ERROR", "系统错误")
@@ -325,12 +357,17 @@ class WeChatPayEmulator:
             "Request-ID": str(uuid.uuid4()),
         }
 
-    def notification(self, order: Order, *, tampered: bool = False) -> bytes:
+    def notification(self, order: Order, fault: NotifyFault | None = None) -> bytes:
         """The body of a payment notification for ``order``, its resource encrypted."""
         nonce = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(12))
-        clear = json.dumps(self.transaction(order), ensure_ascii=False).encode()
+        transaction = self.transaction(order)
+        if fault is NotifyFault.OTHER_MERCHANT:
+            transaction["mchid"] = "1230000109"
+        if fault is NotifyFault.OTHER_AMOUNT:
+            transaction["amount"] = transaction["amount"] | {"total": order.total + 1}
+        clear = json.dumps(transaction, ensure_ascii=False).encode()
         sealed = AESGCM(self.keys.apiv3_key).encrypt(nonce.encode(), clear, b"transaction")
-        if tampered:
+        if fault is NotifyFault.TAMPERED_CIPHERTEXT:
             sealed = bytes([sealed[0] ^ 1]) + sealed[1:]
         envelope = {
             "id": str(uuid.uuid4()),
@@ -351,7 +388,7 @@ class WeChatPayEmulator:
     async def notify(self, out_trade_no: str, fault: NotifyFault | None = None) -> Sent:
         """Posts a notification of ``out_trade_no``'s state to its ``notify_url``."""
         order = self.orders[out_trade_no]
-        body = self.notification(order, tampered=fault is NotifyFault.TAMPERED_CIPHERTEXT)
+        body = self.notification(order, fault)
         return await self.post(order, body, fault)
 
     async def resend(self, sent: Sent) -> Sent:

@@ -144,7 +144,7 @@ const AUDIT_ROLES = new Set(["supervisor", "admin"]);
 const TICK_MS = 5_000;
 const CLOCK_MS = 1_000; // the call clocks, wait clocks and wrap-up countdown
 // The call queue's messages on the live stream (README, "Calls").
-const CALL_MESSAGES = new Set(["calls", "call", "queue", "ring", "ring_stopped", "agent", "alert"]);
+const CALL_MESSAGES = new Set(["calls", "call", "queue", "ring", "ring_stopped", "agent", "alert", "payment"]);
 
 const session = {
   user: null, // {username, role, csrf_token} while logged in

@@ -111,6 +111,15 @@ export class Desk {
       case "alert":
         if (message.alert?.agent === this.book.username) this.notices.show(`alert.you.${message.alert.kind}`, {}, true);
         break;
+      case "payment":
+        // Money for an order already expired or replaced: the gate stayed down, and an
+        // agent decides (open for it, or have it refunded), so the news stays up.
+        if (message.payment?.notification?.effect === "late") {
+          const { lane, plate, order_id: order, notification } = message.payment;
+          const amount = (notification.amount_fen / 100).toFixed(2);
+          this.notices.show("payment.late", { lane, plate, amount, order }, true);
+        }
+        break;
       default:
         return;
     }

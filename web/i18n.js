@@ -218,9 +218,12 @@ const zh = {
   "audit.action.payment_cancelled": "缴费订单作废",
   "audit.action.payment_notified": "收到支付通知",
   "audit.action.payment_recorded": "支付通知入账",
-  "audit.action.payment_refused": "拒绝伪造的支付通知",
+  "audit.action.payment_refused": "拒绝支付通知",
   "audit.action.plate_corrected": "更正车牌",
+  "audit.action.plate_read": "识别车牌",
   "audit.action.stay_matched": "匹配入场记录",
+  "audit.action.noplate_entered": "无牌车扫码入场",
+  "audit.action.noplate_exited": "无牌车离场",
 
   "audit.outcome.done": "成功",
   "audit.outcome.refused": "被拒绝",
@@ -229,6 +232,7 @@ const zh = {
 
   "reason.paid_not_lifted": "已缴费未抬杆",
   "reason.paid": "已支付，自动抬杆",
+  "reason.no_plate_entry": "无牌车扫码入场，自动抬杆",
   "reason.entry": "入场放行（系统）",
   "plate_alert.blacklist": "黑名单车辆 {plate} 在 {car_park} {lane}：系统不放行，请处理",
   "plate_alert.debtor": "欠费车辆 {plate} 进入 {car_park} {lane}：欠费 {yuan} 元，出场时一并收取",
@@ -297,6 +301,7 @@ const zh = {
   "ring.wait_left": "已等待 {time} · {s} 秒后转给其他坐席",
   "ring.transferred": "{agent} 转来",
   "ring.missed": "来电未接听，已转给其他坐席",
+  "payment.late": "{lane}：{plate} 为已作废或过期的订单付了 {amount} 元，道闸未自动抬起，请核实后处理（订单 {order}）",
   "ring.cancelled": "来电方已挂断",
   "ring.unrecorded": "来电未能写入记录，已撤回：请检查服务器磁盘",
 
@@ -642,9 +647,12 @@ const en = {
   "audit.action.payment_cancelled": "Payment order cancelled",
   "audit.action.payment_notified": "Payment notification received",
   "audit.action.payment_recorded": "Payment notification recorded",
-  "audit.action.payment_refused": "Forged payment notification refused",
+  "audit.action.payment_refused": "Payment notification refused",
   "audit.action.plate_corrected": "Plate corrected",
+  "audit.action.plate_read": "Plate read by OCR",
   "audit.action.stay_matched": "Exit matched to a stay",
+  "audit.action.noplate_entered": "No-plate car entered by phone",
+  "audit.action.noplate_exited": "No-plate car left",
 
   "audit.outcome.done": "Done",
   "audit.outcome.refused": "Refused",
@@ -653,6 +661,7 @@ const en = {
 
   "reason.paid_not_lifted": "Paid but barrier did not lift",
   "reason.paid": "Paid: lifted by the centre",
+  "reason.no_plate_entry": "No plate: the driver's phone opened a stay, lifted by the centre",
   "reason.entry": "Entry let in by the centre",
   "plate_alert.blacklist": "Blacklisted car {plate} at {car_park} {lane}: the centre holds it; deal with it",
   "plate_alert.debtor": "{plate}, which owes {yuan} yuan, entered {car_park} {lane}: its exit charges the debt too",
@@ -721,6 +730,7 @@ const en = {
   "ring.wait_left": "Waiting {time} · rings another agent in {s} s",
   "ring.transferred": "from {agent}",
   "ring.missed": "Call not answered; it rings another agent",
+  "payment.late": "{lane}: {plate} paid {amount} yuan for an order already expired or replaced; the gate did not lift, see to it (order {order})",
   "ring.cancelled": "The caller hung up",
   "ring.unrecorded": "The call could not be recorded and was withdrawn: check the server's disk",
 

@@ -266,6 +266,7 @@ export class VehiclesPanel {
   readText(vehicle) {
     const parts = [t("plate.confidence", { p: Math.round((vehicle.confidence ?? 0) * 100) })];
     if (vehicle.corrected_plate) parts.push(t("ws.corrected", { plate: vehicle.corrected_plate }));
+    if (vehicle.no_plate) parts.push(t("ws.no_plate"));
     return parts.join(" · ");
   }
 
@@ -289,6 +290,7 @@ export class VehiclesPanel {
     plateNode(plate, stay.plate, "unknown");
     const facts = el("span", "ws-candidate__facts hint", t("ws.entered", { time: localDateTime(stay.entered_at) }));
     if (stay.car_park !== this.vehicle?.car_park) facts.textContent += ` · ${stay.car_park}`;
+    if (stay.no_plate) facts.textContent += ` · ${t("ws.no_plate")}`;
     const button = el("button", "btn btn--small", t("ws.match"));
     button.type = "button";
     button.dataset.action = "match";

@@ -59,6 +59,7 @@ REASON_LABELS: dict[str, str] = {
     OpenReason.ESCAPE_RECOVERED: "逃逸追缴已处理",
     OpenReason.OTHER: "其他",
     OpenReason.PAID: "已支付",
+    OpenReason.NO_PLATE_ENTRY: "无牌车入场",
     OpenReason.ENTRY: "入场放行",
     OpenReason.MONTHLY_PASS: "月卡",
     OpenReason.WHITELIST: "白名单",

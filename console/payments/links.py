@@ -20,6 +20,8 @@ from ..signing import Malformed, seal, tag_matches, unseal
 from .errors import UnknownOrder
 
 PAY_PATH = "/pay/"
+# Where a provider sends its notifications: NOTIFY_PATH + the provider's name.
+NOTIFY_PATH = "/pay/notify/"
 _PREFIX = "pay1:"
 _ORDER_ID = re.compile(r"[0-9a-f]{32}")
 MAX_TOKEN = 128

@@ -36,6 +36,14 @@ class PaidEffect(enum.StrEnum):
     LATE = "late"  # the order had expired or was cancelled: kept for an agent, no gate
 
 
+class NoticeSource(enum.StrEnum):
+    """How the centre learnt of a payment: the provider's notification, or its answer
+    when the centre asked after an order it had heard nothing of (``chasing.py``)."""
+
+    NOTIFICATION = "notification"
+    QUERY = "query"
+
+
 @dataclass(frozen=True, slots=True)
 class PaymentOrder:
     """``rules_fen`` is what the billing rules charged the stay when the order was made
@@ -172,12 +180,16 @@ def with_reference(order: PaymentOrder, provider_ref: str) -> PaymentOrder:
 
 @dataclass(frozen=True, slots=True)
 class Notification:
-    """A genuine notification of a payment, as kept: once per provider transaction."""
+    """A genuine payment, as kept: once per provider transaction. ``notification_id``
+    is the provider's id of the notification that brought it (WeChat Pay's ``id``),
+    None when a query found it and no notification has come since."""
 
     transaction_id: str
     amount_fen: int
     received_at: datetime
     effect: PaidEffect
+    source: NoticeSource = NoticeSource.NOTIFICATION
+    notification_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -185,7 +197,15 @@ class Notification:
             "amount_fen": self.amount_fen,
             "received_at": format_time(self.received_at),
             "effect": self.effect.value,
+            "source": self.source.value,
+            "notification_id": self.notification_id,
         }
+
+
+def paid_late(notifications: list[Notification]) -> bool:
+    """Whether money arrived for an order only after it had expired or was cancelled:
+    an agent may still open the gate for it (``Payments.retry_open``)."""
+    return any(n.effect is PaidEffect.LATE for n in notifications)
 
 
 @dataclass(frozen=True, slots=True)

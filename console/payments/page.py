@@ -15,15 +15,17 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..errors import NotConfigured, PayloadTooLarge
+from ..errors import ConsoleError, NotConfigured, PayloadTooLarge
 from ..settings import Settings
-from ..web import JSONResponse, client_address
+from ..web import JSONResponse, client_address, cross_site
 from .errors import OrderClosed, UnknownOrder
+from .links import NOTIFY_PATH
 from .orders import OrderState, PaymentOrder
 from .service import Payments, yuan
 
 # A provider's notification is a few kilobytes (WeChat Pay's is under 2).
 NOTIFICATION_MAX = 64 * 1024
+WECHAT_MESSAGE_MAX = 64
 
 
 class PayPage:
@@ -36,7 +38,7 @@ class PayPage:
     def routes(self) -> list[BaseRoute]:
         """Under ``/pay``; the notification route first, so no token is named "notify"."""
         return [
-            Route("/notify/{provider}", self.notify, methods=["POST"]),
+            Route(NOTIFY_PATH.removeprefix("/pay") + "{provider}", self.notify, methods=["POST"]),
             Route("/{token}", self.page),
             Route("/{token}/sandbox", self.sandbox_pay, methods=["POST"]),
         ]
@@ -52,7 +54,7 @@ class PayPage:
     async def sandbox_pay(self, request: Request) -> Response:
         """The driver tapped "pay"; the page then says how it went."""
         token = str(request.path_params["token"])
-        if _cross_site(request):
+        if cross_site(request):
             return self._page("invalid", status=403)
         try:
             settled = await self.payments.sandbox_pay(token)
@@ -66,19 +68,24 @@ class PayPage:
         return self._order_page(settled.order, token)
 
     async def notify(self, request: Request) -> Response:
-        """A provider's notification: 200 once recorded (again for a replay), 400 for a
-        forgery, which is ledgered."""
-        body = await request.body()
-        if len(body) > NOTIFICATION_MAX:
-            raise PayloadTooLarge(
-                "too_large", f"a notification is at most {NOTIFICATION_MAX} bytes"
+        """A provider's notification: 200 once recorded (again for a replay, and for a
+        payment that came late); a refusal is 4xx (forged, unknown order, another sum,
+        too large) or 5xx (the centre could not record it), which WeChat Pay answers by
+        sending the notification again later."""
+        try:
+            body = await request.body()
+            if len(body) > NOTIFICATION_MAX:
+                raise PayloadTooLarge(
+                    "too_large", f"a notification is at most {NOTIFICATION_MAX} bytes"
+                )
+            settled = await self.payments.notified(
+                str(request.path_params["provider"]),
+                request.headers,
+                body,
+                remote=client_address(request),
             )
-        settled = await self.payments.notified(
-            str(request.path_params["provider"]),
-            request.headers,
-            body,
-            remote=client_address(request),
-        )
+        except ConsoleError as exc:
+            return refusal(exc)
         effect = settled.notification.effect.value if settled.new else "replayed"
         return JSONResponse({"order_id": settled.order.order_id, "effect": effect})
 
@@ -107,8 +114,10 @@ class PayPage:
         return HTMLResponse(text, status_code=status)
 
 
-def _cross_site(request: Request) -> bool:
-    """A form another site's page posted. The page sends no referrer, so a browser's
-    ``Origin`` on its own form is ``null``; ``Sec-Fetch-Site`` still tells (a client
-    that is no browser sends none)."""
-    return request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none")
+def refusal(error: ConsoleError) -> Response:
+    """A refused notification in the centre's error shape and in WeChat Pay's, whose
+    servers read ``{"code": "FAIL", "message": …}`` (a message of 1 to 64 characters)
+    from an answer that is not 2xx."""
+    message = error.detail[:WECHAT_MESSAGE_MAX]
+    body = {"error": error.code, "detail": error.detail, "code": "FAIL", "message": message}
+    return JSONResponse(body, status_code=error.status)

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 from .errors import NotificationRefused
 from .orders import PaymentOrder
-from .provider import PaymentNotice
+from .provider import PaymentNotice, Placed
 
 SANDBOX = "sandbox"
 SIGNATURE_HEADER = "x-sandbox-signature"
@@ -38,8 +38,13 @@ class SandboxProvider:
     def name(self) -> str:
         return SANDBOX
 
-    async def create(self, order: PaymentOrder) -> str:
-        return f"sandbox-{order.order_id}"
+    async def create(self, order: PaymentOrder, pay_link: str) -> Placed:
+        """The driver pays on the centre's own pay page."""
+        return Placed(f"sandbox-{order.order_id}", pay_link)
+
+    async def close(self, order: PaymentOrder) -> None:
+        """Nothing to do: the pay page reads the order's state, and a replaced order's
+        page pays nothing."""
 
     def take(self, order: PaymentOrder) -> tuple[dict[str, str], bytes]:
         """The driver tapped "pay": the payment is taken (once per order) and its

@@ -6,17 +6,18 @@ Every step is in the ledger before it takes effect (no audit, no action). A paid
 opens its lane's gate by itself, as the ``system`` actor with reason ``paid``; each open
 asked for an order is kept beside it (``payment_opens``), so "paid but not lifted" is
 answered from the order: its notifications and its gate commands with their outcomes.
+Payments are heard of through ``notices.py``, by notification or, when none came, by
+asking the provider (``chasing.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import io
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,22 +37,28 @@ from ..models import Direction, LaneRecord, Role, User
 from ..settings import Settings
 from ..stickers import public_base, sticker_key
 from ..store import Store
-from .errors import BadOrder, NotificationRefused, UnknownOrder
-from .links import link_key, make_link_token, pay_url, read_link_token
+from ..streams import Streams
+from .chasing import ChasePlan, Chaser
+from .errors import BadOrder, PaymentError, UnknownOrder
+from .links import NOTIFY_PATH, link_key, make_link_token, pay_url, read_link_token
+from .notices import Notices
 from .orders import (
     GateOpen,
     OrderState,
-    PaidEffect,
     PaymentOrder,
     Settled,
     cancel,
     check_payable,
     choose_amount,
     new_order,
+    paid_late,
     with_reference,
 )
-from .provider import PaymentNotice, Provider
+from .provider import Provider
 from .sandbox import SandboxProvider, sandbox_key
+from .wechat import WeChatPay
+from .wechat_provider import WECHAT, WeChatProvider
+from .wechat_settings import check_provider_choice
 
 log = logging.getLogger("seat.payments")
 
@@ -84,6 +91,7 @@ class Payments:
         store: Store,
         audit: AuditLog,
         actions: Actions,
+        streams: Streams,
         lists: CurrentLists,
     ) -> None:
         self.settings = settings
@@ -91,25 +99,45 @@ class Payments:
         self.audit = audit
         self.actions = actions
         self.lists = lists
-        # The sandbox is the one provider so far, and only where it is allowed
-        # (``SEAT_PAYMENT_SANDBOX``); orders are issued through it and each order's
-        # notifications and queries go to the provider it names.
+        # One provider takes new orders: WeChat Pay when ``SEAT_WECHAT_*`` is set, the
+        # sandbox where it is allowed (``SEAT_PAYMENT_SANDBOX``), never both. Each
+        # order's notifications and queries go to the provider it names.
         self.sandbox = SandboxProvider(b"")
+        self.wechat: WeChatProvider | None = None
         self._providers: dict[str, Provider] = {}
         self._link_key = b""
-        self._opening: set[asyncio.Task[None]] = set()
+        self._running: set[asyncio.Task[None]] = set()  # opens and closes under way
+        self.notices = Notices(store, audit, streams, self._providers, self._open_later)
+        self.chaser = Chaser(
+            ChasePlan(settings.payment_query_after_s),
+            self._providers,
+            store.payment_order,
+            self.notices.queried,
+            self._now,
+        )
 
     async def start(self) -> None:
-        key = await sticker_key(self.store, self.settings)
+        settings = self.settings
+        check_provider_choice(settings.payment_sandbox, settings.wechat, settings.public_url)
+        key = await sticker_key(self.store, settings)
         self._link_key = link_key(key)
         self.sandbox = SandboxProvider(sandbox_key(key))
-        offered = self.settings.payment_sandbox
-        self._providers = {self.sandbox.name: self.sandbox} if offered else {}
+        if settings.payment_sandbox:
+            self._providers[self.sandbox.name] = self.sandbox
+        if settings.wechat is not None:
+            notify_url = f"{public_base(settings)}{NOTIFY_PATH}{WECHAT}"
+            self.wechat = WeChatProvider(WeChatPay(settings.wechat), notify_url)
+            self._providers[self.wechat.name] = self.wechat
+        since = self._now() - self.chaser.plan.first
+        self.chaser.start(await self.store.unsettled_payment_orders(since))
 
     async def close(self) -> None:
-        """Opens under way finish, so their outcomes are kept."""
-        if self._opening:
-            await asyncio.wait(self._opening)
+        """Opens and closes under way finish, so their outcomes are kept."""
+        await self.chaser.close()
+        if self._running:
+            await asyncio.wait(self._running)
+        if self.wechat is not None:
+            await self.wechat.aclose()
 
     def _now(self) -> datetime:
         return datetime.now(UTC)
@@ -153,11 +181,12 @@ class Payments:
             now=now,
             expiry=timedelta(seconds=self.settings.payment_expiry_s),
         )
-        replaced = [
-            cancel(old, now).order_id
+        stale = [
+            old
             for old in await self.store.open_payment_orders(lane.id)
             if old.state_at(now) is OrderState.OPEN
         ]
+        replaced = [cancel(old, now).order_id for old in stale]
         context = {"role": actor.user.role.value, "remote": actor.remote}
         for old in replaced:
             await self._record(
@@ -192,9 +221,26 @@ class Payments:
             },
         )
         # Opened with the provider once the ledger holds it: no audit, no action.
-        order = with_reference(order, await provider.create(order))
+        link = pay_url(base, make_link_token(self._link_key, order.order_id))
+        try:
+            placed = await provider.create(order, link)
+        except PaymentError as exc:
+            # The ledger holds the order: it says too that the provider never opened it.
+            await self._record(
+                actor,
+                AuditAction.PAYMENT_CANCELLED,
+                order=order.order_id,
+                lane=lane.id,
+                outcome=exc.code,
+                detail={"error": exc.detail, **context},
+            )
+            raise
+        order = with_reference(order, placed.reference)
         await self.store.add_payment_order(order, replaced, [debt.id for debt in debts])
-        url = pay_url(base, make_link_token(self._link_key, order.order_id))
+        self.chaser.follow(order)
+        for given_up in stale:
+            self._later(self._close_replaced(given_up))
+        url = placed.scan
         shown = await self.actions.display(
             actor, lane, DisplayRequest(("请扫码缴费", plate, yuan(amount)), qr=url)
         )
@@ -215,18 +261,24 @@ class Payments:
         """The provider new orders are placed with. The sandbox pays with a tap, so a
         centre offers it only when told to: anywhere else any driver could let
         themselves out for nothing."""
+        if self.wechat is not None:
+            return self.wechat
         if not self.settings.payment_sandbox:
             raise NotConfigured(
                 "no_payment_provider",
-                "no payment provider is set up: WeChat Pay is not wired to orders yet,"
-                " and the sandbox (SEAT_PAYMENT_SANDBOX=1) is for demos and tests",
+                "no payment provider is set up: set SEAT_WECHAT_* for WeChat Pay;"
+                " the sandbox (SEAT_PAYMENT_SANDBOX=1) is for demos and tests",
             )
         return self.sandbox
 
     async def sandbox_pay(self, token: str) -> Settled:
-        """The driver tapped "pay" on the sandbox's page."""
-        self._issuer()  # an order the sandbox placed pays no more once it is off
+        """The driver tapped "pay" on the sandbox's page: only for an order the sandbox
+        placed, while it is offered (a WeChat Pay order is paid in WeChat alone)."""
+        if self.sandbox.name not in self._providers:
+            raise NotConfigured("no_payment_provider", "the sandbox is not offered here")
         order = await self.linked_order(token)
+        if order.provider != self.sandbox.name:
+            raise UnknownOrder("unknown_order", "the order is not the sandbox's to pay")
         check_payable(order, self._now())
         headers, body = self.sandbox.take(order)
         return await self.notified(self.sandbox.name, headers, body, remote="sandbox")
@@ -236,99 +288,35 @@ class Payments:
     async def notified(
         self, provider_name: str, headers: Mapping[str, str], body: bytes, *, remote: str
     ) -> Settled:
-        """A provider's notification, from wherever it came: verified (a forgery is
-        ledgered and refused), ledgered, recorded once per transaction, and a newly
-        paid order's gate opened."""
-        provider = self._providers.get(provider_name)
-        if provider is None:
-            raise NotFound("unknown_provider", f"no payment provider {provider_name!r}")
-        try:
-            notice = provider.verify(headers, body)
-        except NotificationRefused as exc:
-            await self.audit.record(
-                AuditRecord(
-                    actor=f"provider:{provider_name}",
-                    action=AuditAction.PAYMENT_REFUSED,
-                    outcome=exc.code,
-                    detail={"remote": remote, "bytes": len(body), "sha256": _digest(body)},
-                )
-            )
-            log.warning("payments.notification.forged provider=%s remote=%s", provider_name, remote)
-            raise
-        return await self._settle(provider_name, notice, remote)
-
-    async def _settle(self, provider_name: str, notice: PaymentNotice, remote: str) -> Settled:
-        actor = f"provider:{provider_name}"
-        detail = {
-            "transaction_id": notice.transaction_id,
-            "amount_fen": notice.amount_fen,
-            "remote": remote,
-        }
-        order = await self.store.payment_order(notice.order_id)
-        lane = None if order is None else order.lane
-        await self.audit.record(
-            AuditRecord(
-                actor=actor,
-                action=AuditAction.PAYMENT_NOTIFIED,
-                lane=lane,
-                detail={"order": notice.order_id, **detail},
-            )
-        )
-        try:
-            settled = await self.store.record_payment(
-                notice.order_id, notice.transaction_id, notice.amount_fen, self._now()
-            )
-        except (UnknownOrder, NotificationRefused) as exc:
-            await self._record_system(actor, notice.order_id, lane, exc.code, detail)
-            raise
-        effect = settled.notification.effect.value if settled.new else "replayed"
-        await self._record_system(actor, notice.order_id, lane, effect, detail)
-        if settled.new and settled.notification.effect is PaidEffect.PAID:
-            await self._clear_debts(actor, settled.order)
-            self._open_later(settled.order)
+        """A provider's notification (``Notices.notified``); the order it paid is asked
+        after no more."""
+        settled = await self.notices.notified(provider_name, headers, body, remote=remote)
+        self.chaser.settled(settled.order.order_id)
         return settled
-
-    async def _clear_debts(self, actor: str, order: PaymentOrder) -> None:
-        """The escapes' debts the paid order named are owed no more: ledgered, then
-        cleared."""
-        named = await self.store.order_debts(order.order_id)
-        if not named:
-            return
-        await self.audit.record(
-            AuditRecord(
-                actor=actor,
-                action=AuditAction.DEBTS_CLEARED,
-                lane=order.lane,
-                detail={
-                    "order": order.order_id,
-                    "plate": order.plate,
-                    "debts": [debt.to_json() for debt in named],
-                },
-            )
-        )
-        cleared = await self.store.clear_debts(order.order_id, self._now())
-        log.info("payments.debts.cleared order=%s debts=%s", order.order_id, cleared)
-
-    async def _record_system(
-        self, actor: str, order_id: str, lane: str | None, outcome: str, detail: dict[str, Any]
-    ) -> None:
-        await self.audit.record(
-            AuditRecord(
-                actor=actor,
-                action=AuditAction.PAYMENT_RECORDED,
-                lane=lane,
-                outcome=outcome,
-                detail={"order": order_id, **detail},
-            )
-        )
 
     # ------------------------------------------------------------- the gate
 
     def _open_later(self, order: PaymentOrder) -> None:
         """The notification is answered at once; the open runs on, in its own task."""
-        task = asyncio.create_task(self._open_paid(order))
-        self._opening.add(task)
-        task.add_done_callback(self._opening.discard)
+        self._later(self._open_paid(order))
+
+    def _later(self, step: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(step)
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _close_replaced(self, order: PaymentOrder) -> None:
+        """A replaced order is closed with its provider too, as WeChat Pay asks of an
+        order given up for a new one, so its QR code can no longer be paid twice over.
+        One that cannot be closed is still asked after (``chasing.py``): a payment it
+        took is kept as late."""
+        provider = self._providers.get(order.provider)
+        if provider is None:
+            return
+        try:
+            await provider.close(order)
+        except PaymentError as exc:
+            log.warning("payments.close.failed order=%s error=%s", order.order_id, exc.code)
 
     async def _open_paid(self, order: PaymentOrder) -> None:
         try:
@@ -369,21 +357,30 @@ class Payments:
         return result
 
     async def retry_open(self, actor: Actor, order_id: str, note: str) -> ActionResult:
-        """An agent's open for a paid order whose gate did not lift. An order the centre
-        has not heard paid is asked of its provider first (a notification may be lost);
-        still unpaid, it is refused."""
+        """An agent's open for a paid order whose gate did not lift, or for one paid
+        after it expired or was cancelled. An order the centre has not heard paid is
+        asked of its provider first (a notification may be lost); still unpaid, it is
+        refused."""
         order = await self.store.payment_order(order_id)
         if order is None:
             raise UnknownOrder("unknown_order", f"no order {order_id}")
-        if order.state is not OrderState.PAID:
-            notice = await self._providers[order.provider].query(order)
+        provider = self._providers.get(order.provider)
+        if not await self._paid(order) and provider is not None:
+            notice = await provider.query(order)
             if notice is not None:
-                settled = await self._settle(order.provider, notice, remote="query")
-                order = settled.order
-        if order.state is not OrderState.PAID:
+                # The agent's open below is the one: the system does not open as well.
+                order = (await self.notices.queried(provider, notice, opens=False)).order
+                self.chaser.settled(order_id)
+        if not await self._paid(order):
             state = order.state_at(self._now()).value
             raise Conflict("order_not_paid", f"order {order_id} is {state}, not paid")
         return await self.open_for(actor, order, OpenReason.PAID_NOT_LIFTED, note)
+
+    async def _paid(self, order: PaymentOrder) -> bool:
+        """Paid, in time or late."""
+        if order.state is OrderState.PAID:
+            return True
+        return paid_late(await self.store.payment_notifications(order.order_id))
 
     async def _record(
         self,
@@ -394,6 +391,7 @@ class Payments:
         lane: str,
         detail: dict[str, Any],
         reason: str | None = None,
+        outcome: str | None = None,
     ) -> None:
         try:
             await self.audit.record(
@@ -402,6 +400,7 @@ class Payments:
                     action=action,
                     lane=lane,
                     reason=reason,
+                    outcome=outcome,
                     detail={"order": order, **detail},
                 )
             )
@@ -425,7 +424,3 @@ def qr_png(url: str) -> bytes:
 
 def qr_base64(png: bytes) -> str:
     return base64.b64encode(png).decode("ascii")
-
-
-def _digest(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()

@@ -161,3 +161,22 @@ def _timeout(raw: str) -> float:
     if not 0 < value < float("inf"):
         raise ValueError(f"SEAT_WECHAT_TIMEOUT_S must be a positive number of seconds, not {raw!r}")
     return value
+
+
+def check_provider_choice(
+    sandbox: bool, wechat: WeChatSettings | None, public_url: str | None
+) -> None:
+    """A centre takes payments through one provider: the sandbox, which pays with a tap,
+    beside WeChat Pay would let any driver out for nothing. WeChat Pay calls the centre
+    back at ``SEAT_PUBLIC_URL``/pay/notify/wechat, so it needs that address.
+    ``ValueError`` naming the settings otherwise."""
+    if sandbox and wechat is not None:
+        raise ValueError(
+            "SEAT_PAYMENT_SANDBOX=1 and SEAT_WECHAT_* are both set: a centre pays through "
+            "the sandbox (demos, tests) or WeChat Pay, never both"
+        )
+    if wechat is not None and public_url is None:
+        raise ValueError(
+            "WeChat Pay sends its notifications to SEAT_PUBLIC_URL/pay/notify/wechat: "
+            "set SEAT_PUBLIC_URL"
+        )

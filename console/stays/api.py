@@ -23,6 +23,7 @@ from ..errors import NotFound
 from ..gatekeeping.charges import stay_charge
 from ..gatekeeping.lists import CurrentLists
 from ..models import Role
+from ..noplate.codes import is_temporary
 from ..store import Store
 from ..vehicles.api import crop_url
 from ..vehicles.model import StayRecord
@@ -45,6 +46,7 @@ def stay_json(
     return {
         "stay_id": stay.stay_id,
         "plate": stay.plate,
+        "no_plate": is_temporary(stay.plate),
         "car_park": stay.car_park,
         "state": stay.state.value,
         "entered_at": None if stay.entered_at is None else format_time(stay.entered_at),

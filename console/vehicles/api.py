@@ -1,5 +1,6 @@
-"""The vehicle events over HTTP (README, "HTTP API"): a lane's last vehicles, and each
-event's snapshot and plate crop, for logged-in agents."""
+"""The vehicle events over HTTP (README, "HTTP API"): a lane's last vehicles, each
+event's snapshot and plate crop, for logged-in agents, and the OCR's second reading of
+its plate, for agents (``readings``)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,20 @@ from gates.wire import format_time
 
 from ..directory import Directory
 from ..errors import NotFound
+from ..models import Role
+from ..noplate.codes import is_temporary
 from ..store import Store
-from ..web import JSONResponse, authenticate, int_param
+from ..web import (
+    JSONResponse,
+    authenticate,
+    check_csrf,
+    client_address,
+    int_param,
+    require_role,
+)
 from .crops import CropCache, plate_crop
-from .model import VehicleRecord
+from .model import Reading, VehicleRecord
+from .readings import PlateReadings
 from .snapshots import read_snapshot
 
 VEHICLES_DEFAULT = 20
@@ -32,6 +43,7 @@ class VehiclesApi:
     store: Store
     directory: Directory
     data_dir: Path
+    readings: PlateReadings
     crops: CropCache = field(default_factory=CropCache)
 
     def routes(self) -> list[BaseRoute]:
@@ -40,6 +52,7 @@ class VehiclesApi:
             Route("/lanes/{lane_id}/vehicles", self.lane_vehicles),
             Route("/vehicles/{event_id}/snapshot", self.snapshot),
             Route("/vehicles/{event_id}/crop", self.crop),
+            Route("/vehicles/{event_id}/reading", self.read_plate, methods=["POST"]),
         ]
 
     async def lane_vehicles(self, request: Request) -> Response:
@@ -80,6 +93,17 @@ class VehiclesApi:
             self.crops.put(relative, jpeg)
         return Response(jpeg, media_type="image/jpeg")
 
+    async def read_plate(self, request: Request) -> Response:
+        """The OCR's reading of the event's plate (``readings``), made on the first ask
+        and kept; an agent's, as it writes to the event and the ledger. No body."""
+        user, session = await authenticate(request, self.directory)
+        check_csrf(request, session)
+        require_role(user, Role.AGENT)
+        record = await self.readings.read(
+            user, request.path_params["event_id"], client_address(request)
+        )
+        return JSONResponse(vehicle_json(record))
+
 
 def vehicle_json(record: VehicleRecord) -> dict[str, Any]:
     event = record.event
@@ -91,10 +115,13 @@ def vehicle_json(record: VehicleRecord) -> dict[str, Any]:
         "at": format_time(event.at),
         "plate": event.plate,
         "plate_valid": is_valid(normalise(event.plate)),
+        "no_plate": is_temporary(event.plate),
         "plate_colour": event.plate_colour.value,
         "confidence": event.confidence,
         "box": list(event.box),
         "corrected_plate": event.corrected_plate,
+        "reading": None if event.reading is None else reading_json(event.reading),
+        "reading_disagrees": event.reading_disagrees,
         "snapshot_url": (
             None if event.snapshot is None else f"/api/vehicles/{event.event_id}/snapshot"
         ),
@@ -107,3 +134,15 @@ def vehicle_json(record: VehicleRecord) -> dict[str, Any]:
 
 def crop_url(event_id: str) -> str:
     return f"/api/vehicles/{event_id}/crop"
+
+
+def reading_json(reading: Reading) -> dict[str, Any]:
+    """The OCR's plate (``""`` when it read none), whether the car park accepts it, how
+    sure the model was (0-1), and when it read it."""
+    plate = reading.plate.plate
+    return {
+        "plate": plate,
+        "plate_valid": is_valid(plate),
+        "confidence": reading.plate.confidence,
+        "at": format_time(reading.at),
+    }

@@ -37,6 +37,12 @@ CROP_CACHE_MAX: Final = 256
 def plate_crop(data_dir: Path, relative: str, box: Box) -> bytes:
     """The crop of the snapshot at ``relative`` as JPEG; 404 ``no_snapshot`` when the
     file is gone, ``no_plate`` when no plate is found in it. Blocks: run on a thread."""
+    return encode(plate_image(data_dir, relative, box))
+
+
+def plate_image(data_dir: Path, relative: str, box: Box) -> Image:
+    """The readable plate of the snapshot at ``relative``, cut by ``box`` or found, as
+    a picture (BGR); errors as ``plate_crop``'s. Blocks: run on a thread."""
     jpeg = read_snapshot(data_dir, relative)
     if jpeg is None:
         raise NotFound("no_snapshot", "this event's snapshot was removed by retention")
@@ -54,7 +60,7 @@ def plate_crop(data_dir: Path, relative: str, box: Box) -> bytes:
         found = readable(image)
     if found is None:
         raise NotFound("no_plate", "no plate was found in this event's snapshot")
-    return encode(found.image)
+    return found.image
 
 
 class CropCache:

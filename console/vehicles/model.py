@@ -8,7 +8,9 @@ from datetime import datetime
 from console.ledger import AuditEntry
 from console.stays.match import StayDelta
 from console.stays.records import StayChange, StayState
+from gates.plates import normalise
 from gates.vocabulary import Direction, PlateColour
+from media.plates.ocr import PlateReading
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,25 @@ class VehicleEvent:
     box: tuple[int, int, int, int]
     snapshot: str | None
     corrected_plate: str | None = None
+    reading: Reading | None = None  # the OCR's, once an agent asked for it
+
+    @property
+    def reading_disagrees(self) -> bool:
+        """Whether the OCR read a plate other than the camera's: the camera may have
+        misread it, and an agent should look. An OCR that read nothing says nothing."""
+        return (
+            self.reading is not None
+            and self.reading.plate.readable
+            and self.reading.plate.plate != normalise(self.plate)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """The second reading of an event's plate (``media.plates.ocr``), and when it was made."""
+
+    plate: PlateReading
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)

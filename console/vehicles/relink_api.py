@@ -21,6 +21,7 @@ from ..directory import Directory
 from ..errors import BadRequest, NotFound
 from ..fields import json_object, note_field, plate_field, query_fields, text_field
 from ..models import Role, User
+from ..noplate.codes import is_temporary
 from ..stays.match import Candidate
 from ..web import (
     JSONResponse,
@@ -125,6 +126,7 @@ def candidate_json(candidate: Candidate) -> dict[str, Any]:
     return {
         "stay_id": stay.stay_id,
         "plate": stay.plate,
+        "no_plate": is_temporary(stay.plate),
         "car_park": stay.car_park,
         "entered_at": format_time(stay.entered_at),
         "entry_event": stay.entry_event,

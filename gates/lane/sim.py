@@ -94,6 +94,9 @@ class SimTiming:
     # knows the blacklist (``console.gatekeeping``); a lane that opened by itself would
     # let a blacklisted car in.
     auto_open_p: float = 0.0
+    # A car with no plate (new, temporary, or one no camera can read): the camera reads
+    # nothing, and the car waits for the centre (its no-plate QR code, or an agent).
+    no_plate_p: float = 0.0
 
     def __post_init__(self) -> None:
         for field in fields(self):
@@ -327,7 +330,14 @@ class SimLane:
     async def _serve_car(self) -> None:
         """One car from stopping at the barrier to driving through or giving up."""
         timing, rng = self.timing, self._rng
-        truth = random_plate(rng, new_energy=rng.random() < timing.new_energy_p, home=self._home)
+        # Drawn only when plate-less cars are asked for, so a seeded world without them
+        # is the same world it always was.
+        plateless = timing.no_plate_p > 0 and rng.random() < timing.no_plate_p
+        truth = (
+            ""
+            if plateless
+            else random_plate(rng, new_energy=rng.random() < timing.new_energy_p, home=self._home)
+        )
         car = Car(
             truth,
             colour_of(truth),
@@ -375,8 +385,10 @@ class SimLane:
         timing, rng = self.timing, self._rng
         dirty = FaultCode.CAMERA_DIRTY in self._faults
         wrong = rng.random() < min(1.0, timing.misread_p * (4 if dirty else 1))
-        read = misread(truth, rng) if wrong else truth
+        read = misread(truth, rng) if wrong and truth else truth
         confidence = rng.uniform(0.55, 0.85) if wrong else rng.uniform(0.90, 0.995)
+        if not truth:  # a blank plate: the camera saw a car and read nothing
+            confidence = 0.0
         if dirty:
             confidence *= 0.8
         colour = colour_of(truth)

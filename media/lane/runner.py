@@ -134,6 +134,7 @@ async def run_lane(
     *,
     driver: str = "sim",
     lift_s: float = 1.5,
+    no_plate_p: float = 0.0,
     seed: int | None = None,
     heartbeat_ms: int = 5000,
     state: Path | None = None,
@@ -141,7 +142,7 @@ async def run_lane(
 ) -> None:
     if driver != "sim":
         raise SystemExit(f"unknown driver {driver!r}; this build has: sim")
-    sim = SimLane(lane, random.Random(seed), SimTiming(lift_s=lift_s))
+    sim = SimLane(lane, random.Random(seed), SimTiming(lift_s=lift_s, no_plate_p=no_plate_p))
     # Before anything slow: until the handler is set, SIGUSR1 ends the process.
     with call_button_on_signal(lane, sim):
         try:
