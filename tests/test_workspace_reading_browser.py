@@ -3,21 +3,27 @@ real model: an exit the camera misread, the agent asks for the second reading, t
 OCR's plate shows beside the camera's with the mismatch marked in the pair and in the
 lane's list, one click puts it into the correction field and the agent sends it; a
 vehicle read before shows its reading without asking; a busy reader says so, and the
-agent asks again."""
+agent asks again; a picture with no plate is said, one retention removed not offered."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from playwright.async_api import Locator, Page, expect
 
 from console.ledger import AuditAction, AuditEntry
 from console.settings import Settings
 from tests.conftest import TEST_POLICY, Centre, LaneFactory
+from tests.lanes import seen
 from tests.test_calls_browser import WAIT_MS, OpenConsole, consoles  # noqa: F401
 from tests.test_plate_reading_api import HeldReader, held, model  # noqa: F401
+from tests.test_vehicle_records import next_recorded, recorded
 from tests.test_workspace_browser import EXIT_READ, RIGHT, answer, car_in_and_out
 
 pytestmark = pytest.mark.browser
@@ -194,3 +200,46 @@ async def test_a_busy_reader_is_said_and_the_agent_asks_again(
         ("bob", entry_event),
         ("alice", exit_event),
     ]
+
+
+async def test_a_picture_without_a_plate_is_said_and_a_pruned_one_is_not_offered(
+    staffed: Centre,
+    lanes: LaneFactory,
+    consoles: OpenConsole,  # noqa: F811
+    held: HeldReader,  # noqa: F811
+) -> None:
+    """The car at the barrier was snapped as a grey frame with no box: asked, the
+    workspace says no plate was found and keeps nothing. The car before it lost its
+    snapshot to retention: no crop, so no second reading is offered for it."""
+    held.gate.set()
+    exit_lane = await lanes("P1-OUT")
+    ok, grey = cv2.imencode(".jpg", np.full((360, 640, 3), 128, np.uint8))
+    assert ok
+    now = datetime.now(UTC)
+    async with recorded(staffed) as done:
+        exit_lane.driver.emit(replace(seen("粤B66666"), at=now - timedelta(seconds=60)))
+        pruned = await next_recorded(done)
+        await staffed.store.forget_snapshots("snapshots/9999-12-31")
+        blank = replace(seen(RIGHT), at=now - timedelta(seconds=10), box=(0, 0, 0, 0))
+        exit_lane.driver.emit(replace(blank, snapshot_jpeg=grey.tobytes()))
+        grey_car = await next_recorded(done)
+    alice = await consoles("alice")
+    await answer(alice, exit_lane)
+    await expect(alice.locator("#ws-pair")).to_have_attribute(
+        "data-event", grey_car.event_id, timeout=WAIT_MS
+    )
+
+    await alice.click("#ws-read")
+    error = alice.locator("#ws-error")
+    await expect(error).to_have_attribute("data-error", "no_plate", timeout=WAIT_MS)
+    await expect(error).to_contain_text("图片中找不到车牌")
+    await expect(alice.locator("#ws-reading")).to_have_attribute("data-verdict", "none")
+    await expect(alice.locator("#ws-read")).to_have_text("重新二次识别")
+
+    await row(alice, pruned.event_id).locator("button").click()
+    await expect(alice.locator("#ws-pair")).to_have_attribute("data-event", pruned.event_id)
+    await expect(alice.locator("#ws-exit-plate")).to_have_attribute("data-plate", "粤B66666")
+    await expect(alice.locator("#ws-read")).to_be_hidden()
+    await expect(alice.locator("#ws-reading-result")).to_be_hidden()
+    assert held.reads == 0
+    assert await read_and_corrected(staffed) == []
