@@ -1,10 +1,11 @@
 """The call workspace in a real headless Chromium, end to end: a car whose plate both
 cameras misread calls from the exit; the agent answers, compares the crops, corrects
 the exit's plate (the check marks a wrong character first), matches the exit to the
-entry the centre ranks, and issues the QR code. A second page, the driver's phone,
-reads that QR code off the console's screen and pays; the gate opens by itself, the
-console shows it, and the ledger holds each step. And "paid but not lifted": the
-order, the notification and the refused open side by side, one click to open again."""
+entry the centre ranks, has the OCR read the plate again, and issues the QR code. A
+second page, the driver's phone, reads that QR code off the console's screen and pays;
+the gate opens by itself, the console shows it, and the ledger holds each step. And
+"paid but not lifted": the order, the notification and the refused open side by side,
+one click to open again."""
 
 from __future__ import annotations
 
@@ -186,6 +187,13 @@ async def test_a_misread_exit_is_corrected_matched_paid_on_a_phone_and_lifted(
     assert await crop_height(alice, "#ws-entry-crop") == 120
     await expect(alice.locator("#ws-candidates-panel")).to_be_hidden()
     await expect(alice.locator("#ws-fee")).to_have_attribute("data-fee-fen", "1500")
+    # The second reading agrees with the agent, not the camera: marked, nothing to use.
+    await alice.click("#ws-read")
+    await expect(alice.locator("#ws-reading")).to_have_attribute(
+        "data-verdict", "disagrees", timeout=WAIT_MS
+    )
+    await expect(alice.locator("#ws-reading-plate")).to_have_attribute("data-plate", RIGHT)
+    await expect(alice.locator("#ws-reading-use")).to_be_hidden()
 
     url = await issue_and_read_qr(alice)
     assert url.startswith(BASE + "/pay/")

@@ -145,6 +145,9 @@ export const api = {
   checkPlate: (plate) => request("GET", `api/plates/check?${new URLSearchParams({ plate })}`),
   correctPlate: (eventId, plate, note) =>
     request("POST", `api/vehicles/${encodeURIComponent(eventId)}/plate`, { body: { plate, note } }),
+  // The OCR's reading, made on the first ask: it may wait for the reads before it.
+  readPlate: (eventId) =>
+    request("POST", `api/vehicles/${encodeURIComponent(eventId)}/reading`, { timeoutMs: 30_000 }),
   candidates: (carPark, plate) =>
     request("GET", `api/stays/candidates?${new URLSearchParams({ car_park: carPark, plate })}`),
   matchStay: (stayId, eventId) =>

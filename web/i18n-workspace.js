@@ -1,5 +1,5 @@
-// The call workspace's words (workspace.js, vehicles.js, platecheck.js, payment.js),
-// merged into i18n.js's dictionaries: zh-CN first, English a click away.
+// The call workspace's words (workspace.js, vehicles.js, reading.js, platecheck.js,
+// payment.js), merged into i18n.js's dictionaries: zh-CN first, English a click away.
 
 export const zh = {
   "ws.title": "车辆与缴费",
@@ -20,6 +20,16 @@ export const zh = {
   "ws.stay.no_exit": "无出场记录",
   "ws.stay.no_entry": "无入场记录",
   "ws.stay.none": "无停车记录",
+  "ws.reading.camera": "摄像机",
+  "ws.reading.ask": "二次识别",
+  "ws.reading.busy": "识别中…",
+  "ws.reading.retry": "重新二次识别",
+  "ws.reading.label": "二次识别",
+  "ws.reading.agrees": "与摄像机一致",
+  "ws.reading.disagrees": "与摄像机不一致",
+  "ws.reading.disagrees_short": "二次识别不一致",
+  "ws.reading.unread": "未识别出车牌",
+  "ws.reading.use": "填入更正",
   "ws.correct": "更正车牌",
   "ws.correct.note": "备注（选填）",
   "ws.correct.submit": "提交更正",
@@ -88,6 +98,10 @@ export const zh = {
   "error.order_not_paid": "订单尚未支付",
   "error.unknown_car_park": "车场不存在",
   "error.query_too_long": "查询过长",
+  "error.reader_busy": "正在识别的车牌太多，请稍后重试",
+  "error.ocr_unavailable": "中心未安装车牌识别模型",
+  "error.no_snapshot": "抓拍图片已按保留期限删除",
+  "error.no_plate": "图片中找不到车牌",
 };
 
 export const en = {
@@ -109,6 +123,16 @@ export const en = {
   "ws.stay.no_exit": "No exit record",
   "ws.stay.no_entry": "No entry record",
   "ws.stay.none": "No parking record",
+  "ws.reading.camera": "Camera",
+  "ws.reading.ask": "Second reading",
+  "ws.reading.busy": "Reading…",
+  "ws.reading.retry": "Ask the second reading again",
+  "ws.reading.label": "Second reading",
+  "ws.reading.agrees": "agrees with the camera",
+  "ws.reading.disagrees": "differs from the camera",
+  "ws.reading.disagrees_short": "readings differ",
+  "ws.reading.unread": "no plate read",
+  "ws.reading.use": "Use for the correction",
   "ws.correct": "Correct the plate",
   "ws.correct.note": "Note (optional)",
   "ws.correct.submit": "Correct",
@@ -177,4 +201,8 @@ export const en = {
   "error.order_not_paid": "The order is not paid",
   "error.unknown_car_park": "No such car park",
   "error.query_too_long": "The query is too long",
+  "error.reader_busy": "Too many plates are being read: try again shortly",
+  "error.ocr_unavailable": "The centre has no plate reader installed",
+  "error.no_snapshot": "The snapshot was removed by retention",
+  "error.no_plate": "No plate found in the picture",
 };

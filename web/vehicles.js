@@ -3,13 +3,15 @@
 // default: the car at the barrier) shown beside the entry crop of the stay it closed,
 // so the agent compares the two plates at a glance. From there the agent corrects a
 // misread plate (checked as typed) or, for an exit that found no entry, matches it to
-// one of the open stays the centre ranks, each with its entry crop.
+// one of the open stays the centre ranks, each with its entry crop. The OCR's second
+// reading of the chosen plate, on the agent's ask, is reading.js's.
 
 import { api, centreUrl } from "./api.js";
 import { el } from "./dom.js";
 import { localDateTime, localTime } from "./format.js";
 import { label, t } from "./i18n.js";
 import { PlateCheck } from "./platecheck.js";
+import { readingMark, SecondReading } from "./reading.js";
 
 const $ = (id) => document.getElementById(id);
 const LIMIT = 6; // a lane's last few cars: the one at the barrier and those just before
@@ -56,6 +58,11 @@ export class VehiclesPanel {
       error: $("ws-plate-error"),
       onChange: (valid) => this.syncSubmit(valid),
     });
+    this.reading = new SecondReading({
+      onAnswer: (vehicle) => this.readingArrived(vehicle),
+      onUse: (plate) => this.usePlate(plate),
+      onError,
+    });
     $("ws-correct").addEventListener("submit", (event) => {
       event.preventDefault();
       this.correct();
@@ -76,6 +83,7 @@ export class VehiclesPanel {
 
   reset() {
     this.loads += 1;
+    this.reading.clear();
     this.vehicles = [];
     this.chosen = null;
     this.stay = null;
@@ -157,6 +165,22 @@ export class VehiclesPanel {
     await this.choose(vehicle.event_id);
   }
 
+  /** The event with the OCR's reading: in the list, the choice left as it is (the
+   * agent may have chosen another car meanwhile); the plate that counts is unchanged,
+   * so the stay and candidates stand. An event no longer listed is no one's concern. */
+  readingArrived(vehicle) {
+    if (!this.vehicles.some((v) => v.event_id === vehicle.event_id)) return;
+    this.vehicles = this.vehicles.map((v) => (v.event_id === vehicle.event_id ? vehicle : v));
+    this.render();
+  }
+
+  /** The OCR's plate into the correction field, checked as if typed; the agent adds
+   * the note and sends it, or not. */
+  usePlate(plate) {
+    this.check.set(plate);
+    $("ws-plate-note").focus();
+  }
+
   async correct() {
     const vehicle = this.vehicle;
     const plate = this.check.plate;
@@ -216,6 +240,7 @@ export class VehiclesPanel {
     item.dataset.event = vehicle.event_id;
     item.dataset.direction = vehicle.direction;
     item.dataset.stayState = vehicle.stay_state ?? "";
+    item.dataset.disagrees = String(vehicle.reading_disagrees === true);
     const button = el("button", "ws-vehicle__pick");
     button.type = "button";
     button.dataset.action = "choose";
@@ -234,6 +259,8 @@ export class VehiclesPanel {
       el("time", "plate-time", localTime(vehicle.at)),
       el("span", "hint", label("ws.stay.", vehicle.stay_state ?? "none")),
     );
+    const mark = readingMark(vehicle);
+    if (mark) facts.append(mark);
     button.append(crop, plate, facts);
     item.append(button);
     return item;
@@ -247,9 +274,10 @@ export class VehiclesPanel {
       : t("ws.crop.none");
     setImage($("ws-exit-crop"), vehicle?.crop_url);
     plateNode($("ws-exit-plate"), vehicle?.plate ?? "", vehicle?.plate_colour);
-    $("ws-exit-plate").hidden = !vehicle;
+    $("ws-exit-plate").hidden = $("ws-exit-source").hidden = !vehicle;
     const confidence = $("ws-exit-confidence");
     confidence.textContent = vehicle ? this.readText(vehicle) : "";
+    this.reading.render(vehicle, plateOf(vehicle));
     const stay = this.stay;
     const entry = $("ws-entry");
     entry.dataset.stay = String(stay?.stay_id ?? "");
