@@ -3,18 +3,47 @@ lane link also keeps (``gates.textrules``), raising ``BadRequest`` naming the fi
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from typing import Any
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, TypeGuard
 
 from gates.plates import PLATE_MAX, PlateCheck, check, normalise
 from gates.textrules import TextError, check_text, check_url
 
-from .errors import BadRequest
+from .errors import BadRequest, NotFound
 
 # Every free-text note an agent writes: on an open, a call's outcome, a transfer.
 NOTE_MAX = 500
 # A query string of the API, in bytes as sent: its values are a few short words.
 QUERY_MAX = 1024
+# A row's id (a stay's): SQLite's INTEGER is 64-bit, so a larger one names no row, and
+# the driver would refuse to bind it (OverflowError, a 500) rather than find nothing.
+ID_MAX = 2**63 - 1
+
+
+def is_row_id(value: object) -> TypeGuard[int]:
+    """Whether ``value`` can name a row: a whole number from 1 to ``ID_MAX``. JSON's
+    ``true`` and ``1.0`` are not one (Python would take both as 1)."""
+    return type(value) is int and 1 <= value <= ID_MAX
+
+
+def id_field(fields: dict[str, Any], name: str, *, code: str) -> int | None:
+    """The optional row id ``fields[name]``, None when missing or null; anything but a
+    whole number from 1 to ``ID_MAX`` is a 400 ``code`` (``invalid_stay_id``)."""
+    value = fields.get(name)
+    if value is None:
+        return None
+    if not is_row_id(value):
+        raise BadRequest(code, f"{name!r} must be an id, a whole number from 1 to {ID_MAX}")
+    return value
+
+
+def id_param(params: Mapping[str, Any], name: str, *, code: str, what: str) -> int:
+    """The row id in the path (``{stay_id:int}``, which takes only digits): one no row
+    can have is a 404 ``code`` (``unknown_stay``), as an id no row has."""
+    value = params[name]
+    if not is_row_id(value):
+        raise NotFound(code, f"no {what} with that id")
+    return value
 
 
 def json_object(body: object) -> dict[str, Any]:

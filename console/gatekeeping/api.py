@@ -12,13 +12,11 @@ from ..actions import Actor
 from ..billing.lists import PlateLists
 from ..directory import Directory
 from ..errors import NotFound
+from ..fields import id_param
 from ..models import Role
 from ..store import Store
 from ..web import JSONResponse, authenticate, check_csrf, client_address, read_json, require_role
 from .escapes import Escapes, parse_escape
-
-# SQLite's INTEGER: a larger id names no stay, and the driver would refuse to bind it.
-ID_MAX = 2**63 - 1
 
 
 @dataclass
@@ -58,9 +56,7 @@ class GateKeepingApi:
         user, session = await authenticate(request, self.directory)
         check_csrf(request, session)
         require_role(user, Role.AGENT)
-        stay_id = request.path_params["stay_id"]
         parsed = parse_escape(await read_json(request, self.max_body_bytes))
-        if not 1 <= stay_id <= ID_MAX:
-            raise NotFound("unknown_stay", "no stay with that id")
+        stay_id = id_param(request.path_params, "stay_id", code="unknown_stay", what="stay")
         debt = await self.escapes.record(Actor(user, client_address(request)), stay_id, parsed)
         return JSONResponse({**debt.to_json(), "stay_id": stay_id}, status_code=201)

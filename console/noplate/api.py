@@ -19,7 +19,7 @@ from ..accounts import NAME_MAX
 from ..actions import Actor
 from ..directory import Directory
 from ..errors import BadRequest, NotFound
-from ..fields import json_object, note_field, plate_field, query_fields, text_field
+from ..fields import id_param, json_object, note_field, plate_field, query_fields, text_field
 from ..models import Role, User
 from ..payments.service import qr_base64
 from ..vehicles.api import vehicle_json
@@ -88,10 +88,9 @@ class NoPlateApi:
         fields = json_object(await read_json(request, self.max_body_bytes))
         plate = plate_field(fields)
         note = note_field(fields)
-        record = await self.noplate.link(
-            user, request.path_params["stay_id"], plate, note, client_address(request)
-        )
-        stay = await self.noplate.store.noplate_stay(request.path_params["stay_id"])
+        stay_id = id_param(request.path_params, "stay_id", code="unknown_stay", what="stay")
+        record = await self.noplate.link(user, stay_id, plate, note, client_address(request))
+        stay = await self.noplate.store.noplate_stay(stay_id)
         return JSONResponse(
             {"stay": None if stay is None else stay.to_json(), "entry": vehicle_json(record)}
         )

@@ -16,12 +16,12 @@ from gates.wire import format_time
 from ..actions import Actor
 from ..directory import Directory
 from ..errors import NotFound
-from ..fields import json_object, note_field, plate_field
+from ..fields import id_field, json_object, note_field, plate_field
 from ..models import Role
 from ..store import Store
 from ..views import outcome_json
 from ..web import JSONResponse, authenticate, check_csrf, client_address, read_json, require_role
-from .errors import BadOrder, UnknownOrder
+from .errors import UnknownOrder
 from .orders import read_amount
 from .service import OrderRequest, Payments, qr_base64
 
@@ -29,9 +29,7 @@ from .service import OrderRequest, Payments, qr_base64
 def parse_order(body: object) -> OrderRequest:
     fields = json_object(body)
     plate = plate_field(fields, required=False) or None
-    stay_id = fields.get("stay_id")
-    if stay_id is not None and (type(stay_id) is not int or stay_id < 1):
-        raise BadOrder("invalid_stay_id", "stay_id must be a stay's id, a whole number from 1")
+    stay_id = id_field(fields, "stay_id", code="invalid_stay_id")
     amount = fields.get("amount_fen")
     return OrderRequest(
         plate=plate,

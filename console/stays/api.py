@@ -20,6 +20,7 @@ from ..billing.debts import Debt
 from ..billing.errors import BadStay, NoBillingRules
 from ..directory import Directory
 from ..errors import NotFound
+from ..fields import id_param
 from ..gatekeeping.charges import stay_charge
 from ..gatekeeping.lists import CurrentLists
 from ..models import Role
@@ -29,20 +30,19 @@ from ..vehicles.api import crop_url
 from ..vehicles.model import StayRecord
 from ..web import JSONResponse, authenticate, require_role
 
-# SQLite's integers are 64-bit: a larger id names no stay, and must not reach the driver.
-STAY_ID_MAX = 2**63 - 1
-
 
 def stay_json(
     stay: StayRecord,
     fee_fen: int | None,
     fee_error: str | None,
     debts: Sequence[Debt] = (),
+    escape: Debt | None = None,
 ) -> dict[str, Any]:
     """The stay as the workspace shows it. A fee that cannot be computed is ``null``
     with its reason, not an error: the stay is still worth seeing (its entry's crop),
-    and an agent settles its fee by hand. ``debts`` are its plate's, from escapes,
-    which an order for the stay asks for beside the fee."""
+    and an agent settles its fee by hand. ``debts`` are its plate's from other stays'
+    escapes, which an order for the stay asks for beside the fee; ``escape`` is the
+    debt this stay's own escape left, which its fee is (an order for it clears it)."""
     return {
         "stay_id": stay.stay_id,
         "plate": stay.plate,
@@ -56,6 +56,7 @@ def stay_json(
         "fee_error": fee_error,
         "debts": [debt.to_json() for debt in debts],
         "debts_fen": sum(debt.fen for debt in debts),
+        "escape": None if escape is None else escape.to_json(),
     }
 
 
@@ -72,15 +73,16 @@ class StaysApi:
     async def stay(self, request: Request) -> Response:
         user, _ = await authenticate(request, self.directory)
         require_role(user, Role.AGENT)
-        stay_id: int = request.path_params["stay_id"]
-        stay = await self.store.stay(stay_id) if stay_id <= STAY_ID_MAX else None
+        stay_id = id_param(request.path_params, "stay_id", code="unknown_stay", what="stay")
+        stay = await self.store.stay(stay_id)
         if stay is None:
             raise NotFound("unknown_stay", "no stay with that id")
+        escape = await self.store.stay_debt(stay_id)
         try:
             charge = await stay_charge(
                 self.store, await self.lists.get(), stay.plate, stay, datetime.now(UTC)
             )
         except (NoBillingRules, BadStay) as refused:
-            debts = await self.store.owed_debts(stay.plate)
-            return JSONResponse(stay_json(stay, None, refused.code, debts))
-        return JSONResponse(stay_json(stay, charge.fee_fen, None, charge.debts))
+            debts = await self.store.owed_debts(stay.plate, stay_id)
+            return JSONResponse(stay_json(stay, None, refused.code, debts, escape))
+        return JSONResponse(stay_json(stay, charge.fee_fen, None, charge.debts, escape))

@@ -19,7 +19,7 @@ from gates.wire import format_time
 from ..accounts import NAME_MAX
 from ..directory import Directory
 from ..errors import BadRequest, NotFound
-from ..fields import json_object, note_field, plate_field, query_fields, text_field
+from ..fields import id_param, json_object, note_field, plate_field, query_fields, text_field
 from ..models import Role, User
 from ..noplate.codes import is_temporary
 from ..stays.match import Candidate
@@ -108,9 +108,8 @@ class RelinkApi:
         event_id = text_field(fields, "event_id", max_len=EVENT_ID_MAX)
         if not is_ident(event_id):
             raise BadRequest("bad_request", "'event_id' is not a vehicle event's id")
-        record = await self.relinking.match(
-            user, request.path_params["stay_id"], event_id, client_address(request)
-        )
+        stay_id = id_param(request.path_params, "stay_id", code="unknown_stay", what="stay")
+        record = await self.relinking.match(user, stay_id, event_id, client_address(request))
         return JSONResponse(vehicle_json(record))
 
     async def _acting(self, request: Request) -> User:
