@@ -101,7 +101,7 @@ def create_app(
     help_desk = HelpDesk(settings, store, directory, calls, bridge)
     payments = Payments(settings, store, audit, actions, streams, lists)
     payments_api = PaymentsApi(payments, store, directory, settings.max_body_bytes)
-    escapes = Escapes(store, audit, lists)
+    escapes = Escapes(store, audit, lists, relinking.index)
     keeper = GateKeeper(
         store, directory, audit, actions, payments, streams, vehicles, lists, hub, escapes
     )

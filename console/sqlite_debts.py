@@ -15,6 +15,7 @@ from .canonical import canonical_json
 from .errors import Conflict, NotFound
 from .gatekeeping.holds import BlacklistHold
 from .ledger import format_utc, parse_utc
+from .stays.records import StayState
 
 PLATE_LISTS = "SELECT lists FROM plate_lists WHERE car_park = ?"
 PLATE_LIST_STAMPS = "SELECT car_park, set_at FROM plate_lists ORDER BY car_park"
@@ -27,14 +28,22 @@ LATEST_STAY = (
 )
 
 DEBT_COLUMNS = "id, plate, car_park, fen, incurred_at"
+# A plate's open debts but the one of stay ``?`` (NULL: none left out), whose own fee
+# an order for that stay asks for already.
 OWED_DEBTS = (
     f"SELECT {DEBT_COLUMNS} FROM debts WHERE plate = ? AND cleared_at IS NULL"
-    " ORDER BY incurred_at, id"
+    " AND stay_id IS NOT ? ORDER BY incurred_at, id"
 )
-ORDER_DEBTS = (
-    f"SELECT {DEBT_COLUMNS} FROM debts WHERE id IN"
-    " (SELECT debt_id FROM payment_order_debts WHERE order_id = ?) ORDER BY incurred_at, id"
+STAY_DEBT = f"SELECT {DEBT_COLUMNS} FROM debts WHERE stay_id = ?"
+# What an order settles once paid: the debts it named beside its fee, and the debt of
+# its own stay, whose fee it is (an escape recorded while the order was open, or before
+# the car came back to pay).
+# ``?1`` is the order's id.
+_ORDER_SETTLES = (
+    "(id IN (SELECT debt_id FROM payment_order_debts WHERE order_id = ?1)"
+    " OR stay_id = (SELECT stay_id FROM payment_orders WHERE id = ?1))"
 )
+ORDER_DEBTS = f"SELECT {DEBT_COLUMNS} FROM debts WHERE {_ORDER_SETTLES} ORDER BY incurred_at, id"
 
 
 def set_lists_job(
@@ -67,8 +76,10 @@ def debt_of(row: tuple[Any, ...]) -> Debt:
 def add_debt_job(
     debt: Debt, stay_id: int, recorded_by: str, note: str
 ) -> Callable[[sqlite3.Connection], None]:
-    """The debt of stay ``stay_id``'s escape. ``NotFound`` for a stay that is not there;
-    ``Conflict`` for a stay already owed (``escape_recorded``) or paid for
+    """The debt of stay ``stay_id``'s escape; a stay still open ends there, as
+    ``no_exit`` at the debt's ``incurred_at``: the car is gone, and its stay must neither
+    run on nor be offered for an exit to match. ``NotFound`` for a stay that is not
+    there; ``Conflict`` for a stay already owed (``escape_recorded``) or paid for
     (``stay_paid``): then nothing is written, the ledger entry included."""
 
     def write(conn: sqlite3.Connection) -> None:
@@ -95,6 +106,10 @@ def add_debt_job(
                 note,
             ),
         )
+        conn.execute(
+            "UPDATE stays SET state = ?, closed_at = ? WHERE id = ? AND state = ?",
+            (StayState.NO_EXIT, format_utc(debt.incurred_at), stay_id, StayState.OPEN),
+        )
 
     return write
 
@@ -110,15 +125,16 @@ def name_debts_job(order_id: str, debt_ids: Sequence[str]) -> Callable[[sqlite3.
 
 
 def clear_debts_job(order_id: str, now: datetime) -> Callable[[sqlite3.Connection], list[str]]:
-    """Clears the debts paid order ``order_id`` named that are still owed (another paid
-    order may have cleared one first); returns the ids it cleared."""
+    """Clears the debts paid order ``order_id`` settles (``ORDER_DEBTS``) that are
+    still owed (another paid order may have cleared one first); returns the ids it
+    cleared."""
     at = format_utc(now)
 
     def write(conn: sqlite3.Connection) -> list[str]:
         rows = conn.execute(
-            "UPDATE debts SET order_id = ?, cleared_at = ? WHERE cleared_at IS NULL AND id IN"
-            " (SELECT debt_id FROM payment_order_debts WHERE order_id = ?) RETURNING id",
-            (order_id, at, order_id),
+            "UPDATE debts SET order_id = ?1, cleared_at = ?2 WHERE cleared_at IS NULL"
+            f" AND {_ORDER_SETTLES} RETURNING id",
+            (order_id, at),
         ).fetchall()
         return sorted(row[0] for row in rows)
 

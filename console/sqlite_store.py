@@ -30,6 +30,7 @@ from .sqlite_debts import (
     OWED_DEBTS,
     PLATE_LIST_STAMPS,
     PLATE_LISTS,
+    STAY_DEBT,
     add_debt_job,
     add_hold_job,
     clear_debts_job,
@@ -708,12 +709,19 @@ class SQLiteStore:
         rows = await self._read(LATEST_STAY, (car_park, plate, format_utc(before)))
         return rows[0][0] if rows else None
 
-    async def owed_debts(self, plate: str) -> list[Debt]:
-        """What ``plate`` (normalised) owes at any car park, oldest first."""
-        return [debt_of(row) for row in await self._read(OWED_DEBTS, (plate,))]
+    async def owed_debts(self, plate: str, besides: int | None = None) -> list[Debt]:
+        """What ``plate`` (normalised) owes at any car park, oldest first, but the debt
+        of stay ``besides``."""
+        return [debt_of(row) for row in await self._read(OWED_DEBTS, (plate, besides))]
+
+    async def stay_debt(self, stay_id: int) -> Debt | None:
+        """The debt of stay ``stay_id``'s escape, owed or cleared; None if none."""
+        rows = await self._read(STAY_DEBT, (stay_id,))
+        return debt_of(rows[0]) if rows else None
 
     async def order_debts(self, order_id: str) -> list[Debt]:
-        """The debts order ``order_id`` asked for, cleared or not."""
+        """The debts order ``order_id`` settles once paid, cleared or not: those it
+        asked for beside its fee, and its own stay's."""
         return [debt_of(row) for row in await self._read(ORDER_DEBTS, (order_id,))]
 
     async def clear_debts(self, order_id: str, now: datetime) -> list[str]:

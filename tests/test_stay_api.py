@@ -62,6 +62,7 @@ async def test_a_stay_shows_its_entry_crop_and_the_fee_now(
         "fee_error": None,
         "debts": [],
         "debts_fen": 0,
+        "escape": None,
     }
     # The wire carries milliseconds.
     assert abs(datetime.fromisoformat(body["entered_at"]) - at) < timedelta(milliseconds=1)

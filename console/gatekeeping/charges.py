@@ -1,7 +1,9 @@
 """What a stay's payment asks for: its fee by the car park's rules, nothing for a plate
 a monthly pass valid that day or the whitelist lets out free, plus every debt the
-plate owes from escapes at any car park (a pass waives no debt). One reading for the
-order an exit or an agent issues and the fee the call workspace shows beside it."""
+plate owes from escapes at any car park (a pass waives no debt) but the stay's own:
+an escaped stay's fee is its debt, asked for once, and the order paying it clears
+the debt (``console.sqlite_debts.ORDER_DEBTS``). One reading for the order an exit or
+an agent issues and the fee the call workspace shows beside it."""
 
 from __future__ import annotations
 
@@ -24,4 +26,4 @@ async def stay_charge(
     fee = 0
     if not classify(plate, stay.car_park, lists, now).free:
         fee = fee_for_stay(await store.billing_rules(stay.car_park), stay, now).total_fen
-    return settle(plate, fee, await store.owed_debts(normalise(plate)))
+    return settle(plate, fee, await store.owed_debts(normalise(plate), stay.stay_id))

@@ -6,8 +6,11 @@ until a paid order clears it.
 The debt is the fee the car park's rules charge the stay up to its end (its exit, or
 now for a stay still open: a car that slipped out unread), or the sum the agent gives,
 with the note that is always asked for. It is written with its ledger entry in one
-transaction, the entry first (``Store.add_debt``): no entry, no debt. A stay is owed
-once; a stay a paid order settled owes nothing.
+transaction, the entry first (``Store.add_debt``): no entry, no debt. A stay still open
+ends there, as ``no_exit``: the car is gone. A stay is owed once; a stay a paid order
+settled owes nothing. The debt is the stay's fee, so it is never asked for beside that
+fee (``charges.stay_charge``): an order for the stay, open when the escape was recorded
+or issued after it, clears the debt once paid.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from ..fields import json_object, note_field
 from ..ledger import AuditAction, AuditRecord
 from ..models import LaneRecord
 from ..payments.orders import read_amount
+from ..stays.match import StayDelta, StayIndex
 from ..stays.records import StayState
 from ..store import Store
 from ..vehicles.model import StayRecord
@@ -67,12 +71,14 @@ class Escapes:
         store: Store,
         audit: AuditLog,
         lists: CurrentLists,
+        open_stays: StayIndex,
         *,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self.store = store
         self.audit = audit
         self.lists = lists
+        self.open_stays = open_stays  # the re-matching's, which an escape's stay leaves
         self._clock = clock
 
     async def record(self, actor: Actor, stay_id: int, request: EscapeRequest) -> Debt:
@@ -145,6 +151,7 @@ class Escapes:
             detail={
                 "stay": stay_id,
                 "state": stay.state.value,
+                "ends_stay": stay.state is StayState.OPEN,
                 "debt": debt.to_json(),
                 "rules_fen": rules_fen,
                 "note": request.note,
@@ -158,12 +165,14 @@ class Escapes:
                 "audit_failed", f"not recorded: the ledger could not record it ({exc.detail})"
             ) from exc
         self.audit.announce(entries)
+        self.open_stays.apply(StayDelta(closed=(stay_id,)))
         log.info(
-            "escapes.recorded stay=%d debt=%s car_park=%s fen=%d",
+            "escapes.recorded stay=%d debt=%s car_park=%s fen=%d closed=%s",
             stay_id,
             debt.id,
             debt.car_park,
             debt.fen,
+            stay.state is StayState.OPEN,
         )
         return debt
 

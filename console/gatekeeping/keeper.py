@@ -168,7 +168,8 @@ class GateKeeper:
             if plate
             else Classification(Decision.CHARGE)
         )
-        debts = await self.store.owed_debts(plate) if plate else []
+        # The plate's debts but its own stay's: an exit's fee is that stay's already.
+        debts = await self.store.owed_debts(plate, record.stay_id) if plate else []
         paid: PaymentOrder | None = None  # the order that settled the stay already
         if lane.direction is Direction.ENTRY:
             decision = decide_entry(plate, is_valid(plate), classification, debts)
