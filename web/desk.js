@@ -119,6 +119,13 @@ export class Desk {
           const amount = (notification.amount_fen / 100).toFixed(2);
           this.notices.show("payment.late", { lane, plate, amount, order }, true);
         }
+        // Paid in time, and the centre's own open failed: the driver waits at a closed
+        // barrier until an agent opens it (the order's "open again").
+        if (message.payment?.open_failed) {
+          const { lane, plate, order_id: order, amount_fen, open_failed } = message.payment;
+          const amount = (amount_fen / 100).toFixed(2);
+          this.notices.show("payment.open_failed", { lane, plate, amount, order, error: open_failed.error }, true);
+        }
         break;
       default:
         return;

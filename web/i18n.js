@@ -302,6 +302,7 @@ const zh = {
   "ring.transferred": "{agent} 转来",
   "ring.missed": "来电未接听，已转给其他坐席",
   "payment.late": "{lane}：{plate} 为已作废或过期的订单付了 {amount} 元，道闸未自动抬起，请核实后处理（订单 {order}）",
+  "payment.open_failed": "{lane}：{plate} 已缴费 {amount} 元，但自动抬杆未完成（{error}），请核实道闸后重新开闸（订单 {order}）",
   "ring.cancelled": "来电方已挂断",
   "ring.unrecorded": "来电未能写入记录，已撤回：请检查服务器磁盘",
 
@@ -731,6 +732,7 @@ const en = {
   "ring.transferred": "from {agent}",
   "ring.missed": "Call not answered; it rings another agent",
   "payment.late": "{lane}: {plate} paid {amount} yuan for an order already expired or replaced; the gate did not lift, see to it (order {order})",
+  "payment.open_failed": "{lane}: {plate} paid {amount} yuan but the gate's own open did not complete ({error}); check the gate and open it again (order {order})",
   "ring.cancelled": "The caller hung up",
   "ring.unrecorded": "The call could not be recorded and was withdrawn: check the server's disk",
 

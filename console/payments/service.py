@@ -24,12 +24,13 @@ from typing import Any
 
 import segno
 
+from gates.centre.commands import Outcome
 from gates.qrcodes import QUIET_MODULES
 from gates.wire import format_time
 
 from ..actions import ActionResult, Actions, Actor, DisplayRequest, OpenReason, OpenRequest
 from ..audit import AuditLog
-from ..errors import Conflict, NotConfigured, NotFound, StoreError
+from ..errors import Conflict, ConsoleError, NotConfigured, NotFound, StoreError
 from ..gatekeeping.charges import stay_charge
 from ..gatekeeping.lists import CurrentLists
 from ..ledger import AuditAction, AuditRecord
@@ -98,6 +99,7 @@ class Payments:
         self.store = store
         self.audit = audit
         self.actions = actions
+        self.streams = streams
         self.lists = lists
         # One provider takes new orders: WeChat Pay when ``SEAT_WECHAT_*`` is set, the
         # sandbox where it is allowed (``SEAT_PAYMENT_SANDBOX``), never both. Each
@@ -319,10 +321,34 @@ class Payments:
             log.warning("payments.close.failed order=%s error=%s", order.order_id, exc.code)
 
     async def _open_paid(self, order: PaymentOrder) -> None:
+        """The system's open for a paid order, in a task of its own: whatever stops it
+        (the lane removed, the ledger or the database failing, the lane not lifting) is
+        told to every console, as a ``payment`` message with ``open_failed``, for a
+        driver who paid is waiting at a closed barrier until an agent sees it."""
         try:
-            await self.open_for(SYSTEM, order, OpenReason.PAID)
-        except StoreError as exc:
-            log.error("payments.open.unrecorded order=%s error=%s", order.order_id, exc.detail)
+            result = await self.open_for(SYSTEM, order, OpenReason.PAID)
+        except ConsoleError as exc:
+            log.error(
+                "payments.open.failed order=%s lane=%s error=%s", order.order_id, order.lane, exc
+            )
+            self._tell_not_lifted(order, exc.code, exc.detail)
+            return
+        resolved = result.resolved
+        if resolved.outcome is not Outcome.DONE:
+            self._tell_not_lifted(order, resolved.outcome.value, resolved.detail)
+
+    def _tell_not_lifted(self, order: PaymentOrder, code: str, detail: str) -> None:
+        log.warning(
+            "payments.open.not_lifted order=%s lane=%s why=%s", order.order_id, order.lane, code
+        )
+        message = {
+            "type": "payment",
+            "payment": {
+                **order.to_json(self._now()),
+                "open_failed": {"error": code, "detail": detail},
+            },
+        }
+        self.streams.publish(lambda _user: message, key=f"payment {order.order_id}")
 
     async def open_for(
         self, actor: Actor, order: PaymentOrder, reason: OpenReason, note: str = ""
@@ -352,7 +378,7 @@ class Payments:
             lane.id,
             resolved.outcome.value,
         )
-        lines = ("已缴费", order.plate, "请通行" if resolved.outcome.value == "done" else "请稍候")
+        lines = ("已缴费", order.plate, "请通行" if resolved.outcome is Outcome.DONE else "请稍候")
         await self.actions.display(actor, lane, DisplayRequest(lines))
         return result
 
