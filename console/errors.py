@@ -9,12 +9,22 @@ and need a stable name for it.
 
 from __future__ import annotations
 
+# The longest detail: one echoing what a client sent (an order id of 5,000 characters)
+# is cut there, in the answer, the log and the ledger alike.
+DETAIL_MAX = 500
+
+
+def clip(text: str, limit: int = DETAIL_MAX) -> str:
+    """``text`` cut to at most ``limit`` characters, an ellipsis saying it was."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 class ConsoleError(Exception):
     code: str = "console_error"
     status: int = 500
 
     def __init__(self, code: str, detail: str, **extra: object) -> None:
+        detail = clip(detail)
         super().__init__(f"{code}: {detail}")
         self.code = code
         self.detail = detail

@@ -90,7 +90,8 @@ class OrderClosed(Conflict):
 
 class NotificationRefused(BadRequest):
     """A provider's notification that does not stand: ``notification_forged`` (its
-    signature or tag does not match), ``amount_mismatch`` (genuine, but of another sum),
+    signature or tag does not match), ``malformed_notification`` (signed, but not what
+    the provider sends), ``amount_mismatch`` (genuine, but of another sum),
     ``unknown_order``."""
 
     code = "notification_refused"

@@ -72,13 +72,32 @@ class SandboxProvider:
             raise NotificationRefused(
                 "notification_forged", "the sandbox signature does not match the body"
             )
-        fields = json.loads(body)
-        return PaymentNotice(
-            str(fields["order_id"]), str(fields["transaction_id"]), int(fields["amount_fen"])
-        )
+        return _notice(body)
 
     async def query(self, order: PaymentOrder) -> PaymentNotice | None:
         return self._taken.get(order.order_id)
 
     def _sign(self, body: bytes) -> str:
         return hmac.digest(self._key, body, "sha256").hex()
+
+
+def _notice(body: bytes) -> PaymentNotice:
+    """A signed body read strictly: a JSON object with the string ids and the whole
+    amount ``notification`` writes. Anything else, signed with the sandbox's key all
+    the same, is ``malformed_notification``: refused and ledgered like a forgery, and
+    never taken as a payment of what ``str`` or ``int`` would make of it."""
+    try:
+        fields = json.loads(body)
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        fields = None
+    if not isinstance(fields, dict):
+        raise NotificationRefused("malformed_notification", "the body is not a JSON object")
+    order_id, transaction_id = fields.get("order_id"), fields.get("transaction_id")
+    amount = fields.get("amount_fen")
+    if not isinstance(order_id, str) or not isinstance(transaction_id, str):
+        raise NotificationRefused(
+            "malformed_notification", "order_id and transaction_id must be strings"
+        )
+    if type(amount) is not int:
+        raise NotificationRefused("malformed_notification", "amount_fen must be a whole number")
+    return PaymentNotice(order_id, transaction_id, amount)
