@@ -6,11 +6,13 @@ import getpass
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from gates.centre.commands import Outcome
 
 from .anchoring import Anchoring
+from .errors import StoreError
 from .ledger import AuditAction, AuditEntry, AuditRecord
 from .ledger_check import StartCheck
 from .store import Store
@@ -25,6 +27,21 @@ OUTCOME_OF = {
     AuditAction.DISPLAY_REQUESTED: AuditAction.DISPLAY_OUTCOME,
 }
 _PAGE = 500
+
+
+T = TypeVar("T")
+
+
+async def written(write: Awaitable[T]) -> T:
+    """A change written with its ledger entry in one transaction (the entry first). No
+    audit, no action: the database failing them is ``audit_failed``, and nothing was
+    changed."""
+    try:
+        return await write
+    except StoreError as exc:
+        raise StoreError(
+            "audit_failed", f"not done: the ledger could not record it ({exc.detail})"
+        ) from exc
 
 
 class AuditLog:

@@ -11,10 +11,10 @@ from typing import Any
 
 from .billing.debts import Debt
 from .billing.lists import PlateLists
-from .canonical import canonical_json
 from .errors import Conflict, NotFound
 from .gatekeeping.holds import BlacklistHold
 from .ledger import format_utc, parse_utc
+from .sqlite_payments import park_document_job
 from .stays.records import StayState
 
 PLATE_LISTS = "SELECT lists FROM plate_lists WHERE car_park = ?"
@@ -49,18 +49,7 @@ ORDER_DEBTS = f"SELECT {DEBT_COLUMNS} FROM debts WHERE {_ORDER_SETTLES} ORDER BY
 def set_lists_job(
     car_park: str, lists: PlateLists, now: datetime
 ) -> Callable[[sqlite3.Connection], None]:
-    text = canonical_json(lists.to_json())
-    at = format_utc(now)
-
-    def write(conn: sqlite3.Connection) -> None:
-        conn.execute(
-            "INSERT INTO plate_lists (car_park, lists, set_at) VALUES (?, ?, ?)"
-            " ON CONFLICT (car_park) DO UPDATE SET lists = excluded.lists,"
-            " set_at = excluded.set_at",
-            (car_park, text, at),
-        )
-
-    return write
+    return park_document_job("plate_lists", "lists", car_park, lists.to_json(), now)
 
 
 def lists_of(rows: list[tuple[str]]) -> list[PlateLists]:

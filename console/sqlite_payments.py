@@ -28,21 +28,29 @@ from .payments.orders import (
 BILLING_RULES = "SELECT rules FROM billing_rules WHERE car_park = ?"
 
 
-def set_rules_job(
-    car_park: str, rules: Rules, now: datetime
+def park_document_job(
+    table: str, column: str, car_park: str, document: object, now: datetime
 ) -> Callable[[sqlite3.Connection], None]:
-    text = canonical_json(rules.to_json())
+    """Sets a car park's one JSON document in ``table`` (its billing rules, its plate
+    lists), kept as canonical JSON in ``column`` with the time it was set."""
+    text = canonical_json(document)
     at = format_utc(now)
 
     def write(conn: sqlite3.Connection) -> None:
         conn.execute(
-            "INSERT INTO billing_rules (car_park, rules, set_at) VALUES (?, ?, ?)"
-            " ON CONFLICT (car_park) DO UPDATE SET rules = excluded.rules,"
+            f"INSERT INTO {table} (car_park, {column}, set_at) VALUES (?, ?, ?)"
+            f" ON CONFLICT (car_park) DO UPDATE SET {column} = excluded.{column},"
             " set_at = excluded.set_at",
             (car_park, text, at),
         )
 
     return write
+
+
+def set_rules_job(
+    car_park: str, rules: Rules, now: datetime
+) -> Callable[[sqlite3.Connection], None]:
+    return park_document_job("billing_rules", "rules", car_park, rules.to_json(), now)
 
 
 def rules_of(rows: list[tuple[str]]) -> Rules | None:

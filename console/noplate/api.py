@@ -13,7 +13,6 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gates.textrules import parse_count
-from gates.wire import format_time
 
 from ..accounts import NAME_MAX
 from ..actions import Actor
@@ -21,7 +20,6 @@ from ..directory import Directory
 from ..errors import BadRequest, NotFound
 from ..fields import id_param, json_object, note_field, plate_field, query_fields, text_field
 from ..models import Role, User
-from ..payments.service import qr_base64
 from ..vehicles.api import vehicle_json
 from ..web import JSONResponse, authenticate, check_csrf, client_address, read_json, require_role
 from .service import NoPlate
@@ -53,15 +51,7 @@ class NoPlateApi:
             raise NotFound("unknown_lane", "no lane with that id")
         json_object(await read_json(request, self.max_body_bytes))
         shown = await self.noplate.show_code(Actor(user, client_address(request)), lane)
-        return JSONResponse(
-            {
-                "url": shown.url,
-                "qr_png": qr_base64(shown.qr_png),
-                "expires_at": format_time(shown.expires_at),
-                "display": shown.display,
-            },
-            status_code=201,
-        )
+        return JSONResponse(shown.to_json(), status_code=201)
 
     async def stays(self, request: Request) -> Response:
         user, _ = await authenticate(request, self.directory)

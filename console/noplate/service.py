@@ -17,7 +17,7 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,14 +25,14 @@ from typing import Any
 from gates.vocabulary import Direction, PlateColour
 
 from ..actions import Actions, Actor, DisplayRequest, OpenReason, OpenRequest
-from ..audit import AuditLog
+from ..audit import AuditLog, written
 from ..billing.stays import fee_for_stay
 from ..directory import Directory
-from ..errors import ConsoleError, StoreError, Throttled
+from ..errors import ConsoleError, Throttled
 from ..help_rules import Buckets, Limit
 from ..ledger import AuditAction, AuditEntry, AuditRecord
 from ..models import LaneRecord, User
-from ..payments.service import SYSTEM, OrderRequest, Payments, qr_png
+from ..payments.service import SYSTEM, OrderRequest, Payments, Shown, qr_png
 from ..settings import Settings
 from ..stays.records import StayChange, StayState
 from ..stickers import public_base, sticker_key
@@ -64,14 +64,6 @@ log = logging.getLogger("seat.noplate")
 # drivers, but rarely at one moment. A lane lets one car through every few seconds.
 PER_ADDRESS = Limit(burst=4, every_s=30.0)
 PER_LANE = Limit(burst=4, every_s=10.0)
-
-
-@dataclass(frozen=True, slots=True)
-class Shown:
-    url: str
-    qr_png: bytes
-    expires_at: datetime
-    display: str  # the display command's outcome at the lane
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +233,7 @@ class NoPlate:
                 "remote": remote,
             },
         )
-        recorded, entries = await _written(
+        recorded, entries = await written(
             self.store.open_noplate_stay(record, event, phone.phone_id, code.nonce)
         )
         self._changed(entries, recorded)
@@ -297,7 +289,7 @@ class NoPlate:
                 **detail,
             },
         )
-        recorded, entries = await _written(
+        recorded, entries = await written(
             self.store.close_noplate_stay(record, stay.stay_id, event, nonce)
         )
         self._changed(entries, recorded)
@@ -375,16 +367,3 @@ def _phone_actor(phone: Phone) -> str:
     """The ledger's name for a phone: a digest of its id, which is the cookie's secret
     half and never written down."""
     return "phone:" + hashlib.sha256(phone.phone_id.encode()).hexdigest()[:16]
-
-
-async def _written(
-    write: Awaitable[tuple[Recorded, list[AuditEntry]]],
-) -> tuple[Recorded, list[AuditEntry]]:
-    """No audit, no action: the database failing the entry is ``audit_failed``, and
-    nothing was changed."""
-    try:
-        return await write
-    except StoreError as exc:
-        raise StoreError(
-            "audit_failed", f"not done: the ledger could not record it ({exc.detail})"
-        ) from exc

@@ -11,8 +11,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from gates.wire import format_time
-
 from ..actions import Actor
 from ..directory import Directory
 from ..errors import NotFound
@@ -23,7 +21,7 @@ from ..views import outcome_json
 from ..web import JSONResponse, authenticate, check_csrf, client_address, read_json, require_role
 from .errors import UnknownOrder
 from .orders import read_amount
-from .service import OrderRequest, Payments, qr_base64
+from .service import OrderRequest, Payments
 
 
 def parse_order(body: object) -> OrderRequest:
@@ -66,12 +64,9 @@ class PaymentsApi:
         return JSONResponse(
             {
                 "order_id": issued.order.order_id,
-                "url": issued.url,
-                "qr_png": qr_base64(issued.qr_png),
+                **issued.to_json(),
                 "amount_fen": issued.order.amount_fen,
                 "rules_fen": issued.order.rules_fen,
-                "expires_at": format_time(issued.order.expires_at),
-                "display": issued.display,
             },
             status_code=201,
         )

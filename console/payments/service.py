@@ -78,11 +78,27 @@ class OrderRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class Issued:
-    order: PaymentOrder
+class Shown:
+    """A link put on a lane's display as a QR code (a payment order's, a no-plate
+    code's), as the API answers it: the URL, its QR code, when it stops working."""
+
     url: str
     qr_png: bytes
+    expires_at: datetime
     display: str  # the display command's outcome at the lane
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "qr_png": qr_base64(self.qr_png),
+            "expires_at": format_time(self.expires_at),
+            "display": self.display,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Issued(Shown):
+    order: PaymentOrder
 
 
 class Payments:
@@ -247,7 +263,8 @@ class Payments:
             actor, lane, DisplayRequest(("请扫码缴费", plate, yuan(amount)), qr=url)
         )
         log.info("payments.order.issued order=%s lane=%s fen=%d", order.order_id, lane.id, amount)
-        return Issued(order, url, qr_png(url), shown.resolved.outcome.value)
+        outcome = shown.resolved.outcome.value
+        return Issued(url, qr_png(url), order.expires_at, outcome, order=order)
 
     # ------------------------------------------------------------- the pay page
 

@@ -12,13 +12,13 @@ a change that was refused.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from gates.vocabulary import Direction
 
-from ..audit import AuditLog
-from ..errors import Conflict, NotFound, StoreError
+from ..audit import AuditLog, written
+from ..errors import Conflict, NotFound
 from ..ledger import AuditAction, AuditRecord
 from ..models import User
 from ..stays.match import Candidate, StayIndex
@@ -97,7 +97,7 @@ class Relinking:
                 "remote": remote,
             },
         )
-        done = await _written(self.store.correct_plate(entry, event_id, old, plate))
+        done = await written(self.store.correct_plate(entry, event_id, old, plate))
         self._relinked("stays.plate.corrected", event_id, done)
         return await self._vehicle(event_id)
 
@@ -133,7 +133,7 @@ class Relinking:
                 "remote": remote,
             },
         )
-        done = await _written(self.store.match_stay(entry, stay_id, event_id, old, stay.plate))
+        done = await written(self.store.match_stay(entry, stay_id, event_id, old, stay.plate))
         self._relinked("stays.exit.matched", event_id, done)
         return await self._vehicle(event_id)
 
@@ -155,14 +155,3 @@ class Relinking:
             list(done.stays.closed),
             [stay.stay_id for stay in done.stays.opened],
         )
-
-
-async def _written(write: Awaitable[Relinked]) -> Relinked:
-    """The change with its ledger entry; the database failing them is ``audit_failed``,
-    as for every action the ledger could not record (nothing was changed)."""
-    try:
-        return await write
-    except StoreError as exc:
-        raise StoreError(
-            "audit_failed", f"not done: the ledger could not record it ({exc.detail})"
-        ) from exc
