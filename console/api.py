@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -57,6 +58,8 @@ class Api:
     streams: Streams
     watching: Watching
     logins: Logins
+    # Lanes' events the centre dropped, its backlogs full: recorded or decided never.
+    events_dropped: Callable[[], int]
 
     def routes(self) -> list[BaseRoute]:
         """Under ``/api``; a path there that matches nothing is an API 404/405, never
@@ -79,7 +82,13 @@ class Api:
         ]
 
     async def healthz(self, request: Request) -> Response:
-        return JSONResponse({"status": "ok", "lanes_online": len(self.hub.online())})
+        return JSONResponse(
+            {
+                "status": "ok",
+                "lanes_online": len(self.hub.online()),
+                "events_dropped": self.events_dropped(),
+            }
+        )
 
     # ------------------------------------------------------------ sessions
 

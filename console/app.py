@@ -89,7 +89,19 @@ def create_app(
     watching = Watching(bridge, audit, live)
     passwords = PasswordChecker(settings.login_workers, settings.login_queue)
     logins = Logins(directory, audit, passwords, LoginThrottle())
-    api = Api(settings, store, directory, live, hub, audit, actions, streams, watching, logins)
+    api = Api(
+        settings,
+        store,
+        directory,
+        live,
+        hub,
+        audit,
+        actions,
+        streams,
+        watching,
+        logins,
+        lambda: vehicles.dropped + keeper.dropped,
+    )
     calls_api = CallsApi(calls, directory, settings.max_body_bytes)
     readings = PlateReadings(
         store, audit, settings.data_dir, PlateReader(settings.ocr_threads), settings.ocr_queue

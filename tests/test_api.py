@@ -31,7 +31,7 @@ async def test_healthz_answers_without_a_session(centre: Centre) -> None:
     """Load balancers and monitors need no login."""
     async with centre.client() as client:
         response = await client.get("/healthz")
-    assert response.json() == {"status": "ok", "lanes_online": 0}
+    assert response.json() == {"status": "ok", "lanes_online": 0, "events_dropped": 0}
 
 
 async def test_login_sets_a_hardened_cookie_and_is_audited(staffed: Centre) -> None:

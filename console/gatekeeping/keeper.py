@@ -92,6 +92,9 @@ class GateKeeper:
         self.escapes = escapes
         # A recorded event's id, or a lane's escape report, in arrival order.
         self._backlog: asyncio.Queue[str | tuple[str, Escape] | None] = asyncio.Queue(BACKLOG_MAX)
+        # Events and escape reports dropped by a full backlog since the start: never
+        # decided, so the car waits for the seat (``/healthz``).
+        self.dropped = 0
         self._unsubscribe: list[Callable[[], None]] = []
         self._worker: asyncio.Task[None] | None = None
         # Opens and orders under way: each waits for its lane's answer, which must not
@@ -122,6 +125,7 @@ class GateKeeper:
         try:
             self._backlog.put_nowait(recorded.event_id)
         except asyncio.QueueFull:
+            self.dropped += 1
             log.error("gatekeeping.event.dropped event_id=%s", recorded.event_id)
 
     def _lane_message(self, lane_id: str, message: LaneMessage) -> None:
@@ -130,6 +134,7 @@ class GateKeeper:
         try:
             self._backlog.put_nowait((lane_id, message))
         except asyncio.QueueFull:
+            self.dropped += 1
             log.error("gatekeeping.escape.dropped lane=%s report=%s", lane_id, message.event_id)
 
     async def _work(self) -> None:

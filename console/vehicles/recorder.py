@@ -71,6 +71,7 @@ class VehicleRecorder:
         self._clock = clock
         self._repeats = RepeatFilter(settings.vehicle_repeat_s)
         self._backlog: asyncio.Queue[tuple[str, Vehicle] | None] = asyncio.Queue(BACKLOG_MAX)
+        self.dropped = 0  # events dropped by a full backlog since the start (``/healthz``)
         self._listeners: set[Callable[[Recorded], None]] = set()
         self._unsubscribe: Callable[[], None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -108,6 +109,7 @@ class VehicleRecorder:
         try:
             self._backlog.put_nowait((lane_id, message))
         except asyncio.QueueFull:
+            self.dropped += 1
             log.error("vehicles.event.dropped lane=%s event_id=%s", lane_id, message.event_id)
 
     async def _work(self) -> None:
