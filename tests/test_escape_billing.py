@@ -11,9 +11,10 @@ import httpx
 
 from console.billing.rules import Rules
 from console.ledger import AuditAction
-from tests.conftest import Centre
+from tests.conftest import Centre, LaneFactory
 from tests.test_gatekeeping import HOURLY, PARK, PLATE, heard, parked
 from tests.test_gatekeeping import settings as settings  # a centre paying in the sandbox
+from tests.test_plate_correction import MISREAD, candidates, entered_and_misread_exit
 
 ESCAPED = {"note": "跟车出场，未缴费"}
 
@@ -94,3 +95,17 @@ async def test_an_order_for_an_escaped_stay_still_asks_the_plates_other_debts(
         first.json()["id"],
         second.json()["id"],
     ]
+
+
+async def test_an_escaped_stay_is_no_longer_a_candidate_for_an_exit(
+    staffed: Centre, lanes: LaneFactory
+) -> None:
+    """The car is gone: a misread exit is not matched to the stay it escaped from."""
+    entered, _ = await entered_and_misread_exit(staffed, lanes)
+    async with staffed.client("alice") as client:
+        before = [c["stay_id"] for c in await candidates(client, MISREAD)]
+        owed = {**ESCAPED, "amount_fen": 1000}
+        escaped = await client.post(f"/api/stays/{entered.stay_id}/escape", json=owed)
+        assert escaped.status_code == 201, escaped.text
+        after = [c["stay_id"] for c in await candidates(client, MISREAD)]
+    assert (before, after) == ([entered.stay_id], [])
