@@ -7,10 +7,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import httpx
+import pytest
+from playwright.async_api import expect
 
 from console.ledger import AuditAction
 from tests.conftest import Centre
 from tests.desks import desk
+from tests.test_calls_browser import OpenConsole, consoles  # noqa: F401
 from tests.test_gatekeeping import heard
 from tests.test_payments_api import PLATE, issue, pay_path, priced
 from tests.test_payments_api import settings as settings  # a centre paying in the sandbox
@@ -42,3 +45,23 @@ async def test_a_paid_order_whose_lane_is_offline_tells_every_desk(staffed: Cent
     order = await staffed.store.payment_order(order_id)
     assert order is not None and order.paid_at is not None
     assert order.paid_at <= datetime.now(UTC)
+
+
+@pytest.mark.browser
+async def test_the_agents_console_keeps_a_paid_order_that_did_not_lift_up(
+    staffed: Centre,
+    consoles: OpenConsole,  # noqa: F811
+) -> None:
+    """The agent reads the lane, plate, sum, order and why, until the next news."""
+    await staffed.add_lane("P1-OUT")
+    stay_id = await priced(staffed)
+    page = await consoles("alice")
+    async with staffed.client("bob") as client:
+        issued = (await issue(client, {"stay_id": stay_id})).json()
+    async with httpx.AsyncClient(base_url=staffed.url) as phone:
+        tapped = await phone.post(pay_path(issued["url"]) + "/sandbox")
+        assert tapped.status_code == 200, tapped.text
+    notice = page.locator("#desk-notice")
+    await expect(notice).to_have_attribute("data-notice", "payment.open_failed")
+    for shown in (PLATE, "15.00", issued["order_id"], "lane_offline"):
+        await expect(notice).to_contain_text(shown)
