@@ -1,5 +1,6 @@
 """Reading the fields of a JSON request body: the HTTP API's side of the text rules the
-lane link also keeps (``gates.textrules``), raising ``BadRequest`` naming the field."""
+lane link also keeps (``gates.textrules``), raising ``BadRequest`` naming the field; and
+a row's id, in a body or a path, by the one rule every endpoint keeps (``ID_MAX``)."""
 
 from __future__ import annotations
 
