@@ -151,13 +151,24 @@ async def test_a_car_park_without_rules_says_so(
     lanes: LaneFactory,
     consoles: OpenConsole,  # noqa: F811
 ) -> None:
-    """No rules set: the panel says the car park's cars are settled by hand; empty lists."""
+    """No rules set: the panel says the car park's cars are settled by hand, in the
+    agent's language; empty lists."""
     await lanes("P1-OUT")
     alice = await consoles("alice")
     await open_park(alice)
     rules = alice.locator("#park-rules-body")
     await expect(rules).to_have_attribute("data-set", "false")
     await expect(rules).to_contain_text("未设置收费规则")
+    await alice.click("#park-close")
+    await alice.click("#lang-switch")
+    button = alice.locator(f'.carpark[data-car-park="{PARK}"] [data-action="park"]')
+    await expect(button).to_contain_text("Rules and lists")
+    await open_park(alice)
+    await expect(rules).to_contain_text("No billing rules set")
+    await expect(alice.locator("#park-dialog")).to_contain_text("seat parks lists set")
+    await alice.click("#park-close")
+    await alice.click("#lang-switch")
+    await open_park(alice)
     await expect(alice.locator('[data-list="blacklist"] .park-list__title')).to_have_text(
         "黑名单（系统不放行，提醒坐席） · 0"
     )
@@ -184,9 +195,24 @@ async def test_an_escape_recorded_in_the_workspace_is_ledgered_and_owed_on_the_s
     await expect(alice.locator("#ws-escape-error")).to_have_attribute("data-error", "note_required")
     await expect(alice.locator("#ws-escape-confirm")).to_be_hidden()
     await alice.fill("#ws-escape-note", "抬杆时跟车冲出")
-    await alice.fill("#ws-escape-amount", "-3")
+    for typed in ("-3", "0", "1.555", "十五", "1e3"):
+        await alice.fill("#ws-escape-amount", typed)
+        await alice.click("#ws-escape-submit")
+        await expect(alice.locator("#ws-escape-error")).to_have_attribute(
+            "data-error", "amount_format"
+        )
+        await expect(alice.locator("#ws-escape-confirm")).to_be_hidden()
+    # Over the centre's 100 000 yuan: sent, refused there, shown, nothing owed.
+    await alice.fill("#ws-escape-amount", "200000")
     await alice.click("#ws-escape-submit")
-    await expect(alice.locator("#ws-escape-error")).to_have_attribute("data-error", "amount_format")
+    await expect(alice.locator("#ws-escape-question")).to_have_text(
+        f"确认记录 {RIGHT} 逃费 200000.00 元？"
+    )
+    await alice.click("#ws-escape-yes")
+    await expect(alice.locator("#ws-escape-error")).to_have_attribute(
+        "data-error", "invalid_amount", timeout=WAIT_MS
+    )
+    assert await staffed.store.owed_debts(RIGHT) == []
     await alice.fill("#ws-escape-amount", "")
     await alice.click("#ws-escape-submit")
     await expect(alice.locator("#ws-escape-question")).to_have_text(
