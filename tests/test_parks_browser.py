@@ -116,7 +116,7 @@ async def test_the_panel_shows_the_rules_and_lists_the_cli_stored(
     await expect(day.locator(".park-band__price")).to_have_text(
         "首 60 分钟 8.00 元，之后每 30 分钟 3.00 元"
     )
-    await expect(day.locator(".park-band__cap")).to_have_text("40.00")
+    await expect(day.locator(".park-band__cap")).to_have_text("40.00 元")
     night = rules.locator('[data-band="夜间"]')
     await expect(night.locator(".park-band__time")).to_have_text("21:00–07:00")
     await expect(night.locator(".park-band__price")).to_have_text("每 60 分钟 1.00 元")

@@ -125,8 +125,12 @@ export class NoPlateList {
     item.dataset.state = stay.state;
     const mark = el("span", "badge badge--noplate", t("noplate.mark"));
     const who = el("span", "noplate-stay__identity", t("noplate.identity", { identity: stay.identity }));
-    const plate = stay.linked ? el("span", "plate", t("noplate.linked", { plate: stay.plate })) : "";
-    if (plate) plate.dataset.plate = stay.plate;
+    const linked = el("span", "noplate-stay__linked");
+    if (stay.linked) {
+      const plate = el("span", "plate", stay.plate);
+      plate.dataset.plate = stay.plate;
+      linked.append(t("noplate.linked"), " ", plate);
+    }
     const facts = el("p", "hint noplate-stay__facts");
     const lines = [
       label("ws.stay.", stay.state),
@@ -142,7 +146,7 @@ export class NoPlateList {
       this.done = this.error = null;
       this.choose(stay.stay_id);
     });
-    item.append(mark, " ", who, " ", plate, facts, link);
+    item.append(mark, " ", who, " ", linked, facts, link);
     return item;
   }
 

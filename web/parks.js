@@ -27,6 +27,11 @@ export function bandPrice(band) {
   return first ? t("park.band.first", { minutes: first.minutes, amount: yuan(first.fen) }) + price : price;
 }
 
+/** A band's own cap, or a dash for none. */
+export function capText(band) {
+  return band.cap_fen === null ? t("park.band.no_cap") : t("park.band.cap", { amount: yuan(band.cap_fen) });
+}
+
 /** The free minutes line. */
 export function freeText(rules) {
   if (!rules.free_minutes) return t("park.free.none");
@@ -66,7 +71,7 @@ function rulesNodes(rules) {
       el("td", "", band.name),
       el("td", "park-band__time", `${band.start}–${band.end}`),
       el("td", "park-band__price", bandPrice(band)),
-      el("td", "park-band__cap", band.cap_fen === null ? t("park.band.no_cap") : `${yuan(band.cap_fen)}`),
+      el("td", "park-band__cap", capText(band)),
     );
     row.dataset.fenPerPeriod = String(band.fen_per_period);
     tbody.append(row);
