@@ -34,7 +34,7 @@ OWED_DEBTS = (
     f"SELECT {DEBT_COLUMNS} FROM debts WHERE plate = ? AND cleared_at IS NULL"
     " AND stay_id IS NOT ? ORDER BY incurred_at, id"
 )
-STAY_DEBT = f"SELECT {DEBT_COLUMNS} FROM debts WHERE stay_id = ?"
+STAY_DEBT = f"SELECT {DEBT_COLUMNS} FROM debts WHERE stay_id = ? AND cleared_at IS NULL"
 # What an order settles once paid: the debts it named beside its fee, and the debt of
 # its own stay, whose fee it is (an escape recorded while the order was open, or before
 # the car came back to pay).

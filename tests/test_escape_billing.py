@@ -70,6 +70,9 @@ async def test_paying_the_order_open_when_the_escape_was_recorded_clears_the_deb
         cleared = await wait(lambda e: e.action is AuditAction.DEBTS_CLEARED)
     assert await staffed.store.owed_debts(PLATE) == []
     assert [d["id"] for d in cleared.detail["debts"]] == [escaped.json()["id"]]
+    async with staffed.client("alice") as client:
+        shown = (await client.get(f"/api/stays/{stay_id}")).json()
+    assert (shown["escape"], shown["debts_fen"]) == (None, 0)
 
 
 async def test_an_order_for_an_escaped_stay_still_asks_the_plates_other_debts(

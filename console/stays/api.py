@@ -42,7 +42,7 @@ def stay_json(
     with its reason, not an error: the stay is still worth seeing (its entry's crop),
     and an agent settles its fee by hand. ``debts`` are its plate's from other stays'
     escapes, which an order for the stay asks for beside the fee; ``escape`` is the
-    debt this stay's own escape left, which its fee is (an order for it clears it)."""
+    debt this stay's own escape left, while owed: its fee (an order for it clears it)."""
     return {
         "stay_id": stay.stay_id,
         "plate": stay.plate,
