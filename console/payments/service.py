@@ -7,7 +7,8 @@ opens its lane's gate by itself, as the ``system`` actor with reason ``paid``; e
 asked for an order is kept beside it (``payment_opens``), so "paid but not lifted" is
 answered from the order: its notifications and its gate commands with their outcomes.
 Payments are heard of through ``notices.py``, by notification or, when none came, by
-asking the provider (``chasing.py``).
+asking the provider (``chasing.py``). Each change of an order, once written, is told on
+the live stream (``telling.py``).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from .orders import (
 )
 from .provider import Provider
 from .sandbox import SandboxProvider, sandbox_key
+from .telling import OrderTeller
 from .wechat import WeChatPay
 from .wechat_provider import WECHAT, WeChatProvider
 from .wechat_settings import check_provider_choice
@@ -107,7 +109,8 @@ class Payments:
         self._providers: dict[str, Provider] = {}
         self._link_key = b""
         self._running: set[asyncio.Task[None]] = set()  # opens and closes under way
-        self.notices = Notices(store, audit, streams, self._providers, self._open_later)
+        self.teller = OrderTeller(store, streams, self._now)
+        self.notices = Notices(store, audit, self.teller, self._providers, self._open_later)
         self.chaser = Chaser(
             ChasePlan(settings.payment_query_after_s),
             self._providers,
@@ -129,13 +132,17 @@ class Payments:
             self.wechat = WeChatProvider(WeChatPay(settings.wechat), notify_url)
             self._providers[self.wechat.name] = self.wechat
         since = self._now() - self.chaser.plan.first
-        self.chaser.start(await self.store.unsettled_payment_orders(since))
+        unsettled = await self.store.unsettled_payment_orders(since)
+        self.chaser.start(unsettled)
+        for order in unsettled:
+            self.teller.expiring(order)
 
     async def close(self) -> None:
         """Opens and closes under way finish, so their outcomes are kept."""
         await self.chaser.close()
         if self._running:
             await asyncio.wait(self._running)
+        await self.teller.close()
         if self.wechat is not None:
             await self.wechat.aclose()
 
@@ -238,6 +245,10 @@ class Payments:
         order = with_reference(order, placed.reference)
         await self.store.add_payment_order(order, replaced, [debt.id for debt in debts])
         self.chaser.follow(order)
+        for old in replaced:
+            await self.teller.tell(old)
+        await self.teller.tell(order.order_id)
+        self.teller.expiring(order)
         for given_up in stale:
             self._later(self._close_replaced(given_up))
         url = placed.scan
@@ -346,6 +357,7 @@ class Payments:
                 resolved.detail or None,
             ),
         )
+        await self.teller.tell(order.order_id)
         log.info(
             "payments.open order=%s lane=%s outcome=%s",
             order.order_id,
