@@ -158,8 +158,8 @@ export const api = {
   issuePayment: (laneId, order) =>
     request("POST", `api/lanes/${encodeURIComponent(laneId)}/payment`, { body: order, timeoutMs: 25_000 }),
   payment: (orderId) => request("GET", `api/payments/${encodeURIComponent(orderId)}`),
-  reopenPayment: (orderId) =>
-    request("POST", `api/payments/${encodeURIComponent(orderId)}/open`, { body: {}, timeoutMs: 25_000 }),
+  reopenPayment: (orderId, note = "") =>
+    request("POST", `api/payments/${encodeURIComponent(orderId)}/open`, { body: { note }, timeoutMs: 25_000 }),
   audit: (limit, before) => {
     const query = new URLSearchParams({ limit: String(limit) });
     if (before != null) query.set("before", String(before));
