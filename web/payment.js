@@ -150,13 +150,15 @@ export class PaymentPanel {
     this.render();
   }
 
-  /** The stream (re)opened: what was told while it was down is read once. */
+  /** The stream (re)opened: what was told while it was down is read once. A message
+   * the stream brings while the answer is on its way is as new as it, or newer. */
   async reread() {
     const orderId = this.order?.order_id;
     if (!orderId) return;
+    const before = this.told.get(orderId);
     try {
       const order = await api.payment(orderId);
-      if (this.order?.order_id === orderId) this.orderChanged(order);
+      if (this.order?.order_id === orderId && this.told.get(orderId) === before) this.orderChanged(order);
     } catch (error) {
       if (this.order?.order_id === orderId) this.onError(error);
     }

@@ -76,7 +76,7 @@ class OrderTeller:
         self._expiries[order.order_id] = loop.call_later(delay, self._expired, order)
 
     def _expired(self, order: PaymentOrder) -> None:
-        del self._expiries[order.order_id]
+        self._expiries.pop(order.order_id, None)
         if order.expires_at > self._clock():
             self.expiring(order)  # the loop's clock ran ahead of the wall's
             return
