@@ -46,6 +46,13 @@ class Ledger:
     def holds(self, action: AuditAction, order_id: str) -> bool:
         return any(e.action is action and e.detail.get("order") == order_id for e in self.entries)
 
+    def asked(self, command_id: str) -> bool:
+        """The gate command's request is in the ledger."""
+        return any(
+            e.action is AuditAction.GATE_OPEN_REQUESTED and e.command_id == command_id
+            for e in self.entries
+        )
+
     def ended(self, command_id: str) -> bool:
         """The gate command's outcome is in the ledger."""
         return any(
@@ -99,7 +106,8 @@ async def test_an_order_is_told_issued_paid_and_lifted_each_after_the_ledger_hol
             if order["state"] == "paid":
                 assert ledger.holds(AuditAction.PAYMENT_RECORDED, order_id)
             for gate_open in order["gate_opens"]:
-                assert ledger.ended(gate_open["command_id"])
+                assert ledger.asked(gate_open["command_id"])
+                assert ledger.ended(gate_open["command_id"]) or gate_open["outcome"] is None
         got = (await alice.client.get(f"/api/payments/{order_id}")).json()
     assert told[-1] == got
     assert [n["effect"] for n in got["notifications"]] == ["paid"]
@@ -107,6 +115,33 @@ async def test_an_order_is_told_issued_paid_and_lifted_each_after_the_ledger_hol
     assert [(o["actor"], o["outcome"]) for o in got["gate_opens"]] == [("system", "done")]
     assert {o["state"] for o in told} == {"paid"}
     assert lane.driver.opens == 1
+
+
+async def test_an_open_for_an_order_is_told_as_asked_and_again_with_its_outcome(
+    staffed: Centre, lanes: LaneFactory
+) -> None:
+    """The lane holds the barrier mid-lift: the tab has the open as asked, on the
+    ledger and not yet ended, before the lane answers."""
+    lane = await lanes("P1-OUT")
+    lane.driver.hold = asyncio.Event()
+    ledger = Ledger(staffed)
+    async with desk(staffed, "alice") as alice:
+        issued = (await issue(alice.client, {"plate": PLATE, "amount_fen": 800})).json()
+        order_id = issued["order_id"]
+        await alice.client.post(pay_path(issued["url"]) + "/sandbox")
+        asked = (await alice.next("order", of_order(order_id, lambda o: o["gate_opens"])))["order"]
+        [opening] = asked["gate_opens"]
+        assert (opening["actor"], opening["outcome"]) == ("system", None)
+        assert ledger.asked(opening["command_id"])
+        assert not ledger.ended(opening["command_id"])
+        lane.driver.hold.set()
+        ended = await alice.next("order", of_order(order_id, lifted))
+    [done] = ended["order"]["gate_opens"]
+    assert (done["command_id"], done["requested_at"]) == (
+        opening["command_id"],
+        opening["requested_at"],
+    )
+    assert ledger.ended(done["command_id"])
 
 
 async def test_an_order_replaced_at_its_lane_is_told_cancelled(
@@ -149,7 +184,7 @@ async def test_an_order_is_told_expired_then_paid_late_then_opened_for_by_an_age
 
         opened = await alice.post(f"/api/payments/{order_id}/open", {"note": "迟付，人工放行"})
         assert opened.json()["outcome"] == "done", opened.text
-        after = (await alice.next("order", of_order(order_id)))["order"]
+        after = (await alice.next("order", of_order(order_id, lifted)))["order"]
     assert [(o["actor"], o["outcome"]) for o in after["gate_opens"]] == [("alice", "done")]
     assert lane.driver.opens == 1
     requested = [e for e in ledger.entries if e.action is AuditAction.GATE_OPEN_REQUESTED]

@@ -25,6 +25,7 @@ from typing import Any
 
 import segno
 
+from gates.centre.commands import Outcome
 from gates.qrcodes import QUIET_MODULES
 from gates.wire import format_time
 
@@ -131,6 +132,10 @@ class Payments:
             notify_url = f"{public_base(settings)}{NOTIFY_PATH}{WECHAT}"
             self.wechat = WeChatProvider(WeChatPay(settings.wechat), notify_url)
             self._providers[self.wechat.name] = self.wechat
+        # As the ledger ends the requests a stopped centre never heard the end of.
+        unended = await self.store.end_unended_payment_opens(Outcome.TIMEOUT.value)
+        if unended:
+            log.warning("payments.opens.unended count=%d", unended)
         since = self._now() - self.chaser.plan.first
         unsettled = await self.store.unsettled_payment_orders(since)
         self.chaser.start(unsettled)
@@ -338,13 +343,28 @@ class Payments:
     async def open_for(
         self, actor: Actor, order: PaymentOrder, reason: OpenReason, note: str = ""
     ) -> ActionResult:
-        """Open the order's lane for it, keep the open beside the order, and tell the
-        driver on the display."""
+        """Open the order's lane for it, keep the open beside the order as asked and
+        again with its outcome (each told on the stream), and tell the driver on the
+        display."""
         lane = await self.store.get_lane(order.lane)
         if lane is None:
             raise NotFound("unknown_lane", f"order {order.order_id}'s lane {order.lane} is gone")
+        asked_at = self._now()
+
+        async def asked(command_id: str) -> None:
+            """The open is on the ledger: kept with the order as asked, and told. A
+            write that fails is logged and the open goes on; its outcome is kept all
+            the same."""
+            opening = GateOpen(command_id, actor.user.username, asked_at, None, None)
+            try:
+                await self.store.add_payment_open(order.order_id, opening)
+            except StoreError as exc:
+                log.error("payments.open.unkept order=%s error=%s", order.order_id, exc.detail)
+                return
+            await self.teller.tell(order.order_id)
+
         result = await self.actions.open_gate(
-            actor, lane, OpenRequest(reason, note, order_id=order.order_id)
+            actor, lane, OpenRequest(reason, note, order_id=order.order_id), on_requested=asked
         )
         resolved = result.resolved
         await self.store.add_payment_open(
@@ -352,7 +372,7 @@ class Payments:
             GateOpen(
                 resolved.command_id,
                 actor.user.username,
-                self._now(),
+                asked_at,
                 resolved.outcome.value,
                 resolved.detail or None,
             ),
