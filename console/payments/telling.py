@@ -1,5 +1,6 @@
 """Orders told on the live stream: each change of an order (issued, paid and how the
-centre learnt of it, paid late, cancelled, expired, a gate open's outcome) goes to the
+centre learnt of it, paid late, cancelled, expired, a gate open asked for it and then
+its outcome) goes to the
 tabs of the users who cover its car park as one ``order`` message, the order as
 ``GET /api/payments/{id}`` gives it (``order_view``). A tab follows an order from these
 messages and reads it once when its stream (re)opens, so nothing is polled.
