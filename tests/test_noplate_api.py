@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from console.billing.rules import Rules
 from console.ledger import AuditAction
 from console.noplate.codes import LaneCode, code_key, make_code
 from console.stays.records import StayState
@@ -21,6 +22,9 @@ from tests.lanes import seen
 from tests.noplate import Heard, action, code_path, page_of
 from tests.qr import qr_url
 from tests.test_payments_api import HOURLY, PARK, Paid, ledger, settings  # noqa: F401
+
+# The first hour free, as many car parks give it.
+FREE_HOUR = Rules.parse({"free_minutes": 60, "bands": HOURLY.to_json()["bands"]})
 
 JSON = {"content-type": "application/json"}
 
@@ -161,7 +165,9 @@ async def test_an_entry_code_does_not_leave_nor_an_exit_code_enter(
 async def test_a_free_exit_closes_the_stay_and_opens_the_gate(
     staffed: Centre, lanes: LaneFactory
 ) -> None:
-    """A car park without rules charges nothing: the phone leaves with one tap."""
+    """A stay within the free minutes costs nothing: the phone leaves with one tap, and
+    the gate lifts for ``free_minutes``, as for a car with a plate."""
+    await staffed.store.set_billing_rules(PARK, FREE_HOUR, datetime.now(UTC))
     _, exit_lane = await entry_and_exit(staffed, lanes)
     async with staffed.client() as phone:
         identity = await enter(staffed, phone)
@@ -179,7 +185,28 @@ async def test_a_free_exit_closes_the_stay_and_opens_the_gate(
     assert stay.state is StayState.EXITED
     steps = [(e.action, e.reason) for e in await ledger(staffed)]
     at = steps.index((AuditAction.NOPLATE_EXITED, None))
-    assert steps[at + 1] == (AuditAction.GATE_OPEN_REQUESTED, "free_release")
+    assert steps[at + 1] == (AuditAction.GATE_OPEN_REQUESTED, "free_minutes")
+
+
+async def test_an_exit_where_no_rules_charge_asks_the_driver_to_call(
+    staffed: Centre, lanes: LaneFactory
+) -> None:
+    """A car park with no billing rules lets no car out by itself, with a plate or
+    without: the phone is told to call the seat, and the stay stays open."""
+    _, exit_lane = await entry_and_exit(staffed, lanes)
+    async with staffed.client() as phone:
+        await enter(staffed, phone)
+        async with staffed.client("alice") as agent:
+            path = await code_path(agent, "P1-OUT")
+        page = await phone.get(path)
+        assert (page.status_code, page_of(page)) == (503, "call")
+        refused = await phone.post(path + "/leave")
+        assert (refused.status_code, page_of(refused)) == (503, "call")
+    assert exit_lane.driver.opens == 0
+    [stay] = await staffed.store.noplate_stays(PARK, 10)
+    assert stay.state is StayState.OPEN
+    actions = [e.action for e in await ledger(staffed)]
+    assert AuditAction.NOPLATE_EXITED not in actions
 
 
 async def test_another_phone_or_none_finds_no_stay_at_the_exit(

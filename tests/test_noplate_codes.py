@@ -158,7 +158,6 @@ def test_an_entry_code_does_not_leave_and_an_exit_code_does_not_enter() -> None:
 
 
 def test_a_fee_of_nothing_leaves_free_and_any_other_pays() -> None:
-    assert exit_way(None) is ExitWay.FREE
     assert exit_way(0) is ExitWay.FREE
     assert exit_way(1) is ExitWay.PAY
     with pytest.raises(ValueError):

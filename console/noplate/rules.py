@@ -85,8 +85,7 @@ def check_exit(direction: Direction, held: NoPlateStay | None) -> NoPlateStay:
     return held
 
 
-def exit_way(fee_fen: int | None) -> ExitWay:
-    """``fee_fen`` None: the car park has no billing rules, and charges nothing."""
-    if fee_fen is not None and fee_fen < 0:
+def exit_way(fee_fen: int) -> ExitWay:
+    if fee_fen < 0:
         raise ValueError(f"a fee is never negative, not {fee_fen}")
     return ExitWay.PAY if fee_fen else ExitWay.FREE

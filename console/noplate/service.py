@@ -5,7 +5,7 @@ exit, free or paid, and an agent linking such a stay to the car's real plate.
 The rules are ``rules.py`` and ``codes.py``; this is their driver. Every step is in the
 ledger before it takes effect: the stay is written with its ``noplate_entered`` or
 ``noplate_exited`` entry in one transaction, and the gate's open is the usual audited
-action, by ``system`` (reason ``no_plate_entry`` at the entry; ``free_release`` for a
+action, by ``system`` (reason ``no_plate_entry`` at the entry; ``free_minutes`` for a
 free exit; a paid exit's is the payment's own, ``paid``). The stays' in-memory index
 (``console.vehicles.relink``) is kept in step with each change.
 """
@@ -200,13 +200,14 @@ class NoPlate:
         fee = await self._fee(held) if page is Page.LEAVE and held is not None else None
         return View(lane, page, held, fee)
 
-    async def _fee(self, stay: NoPlateStay) -> int | None:
-        """The stay's fee now; None where the car park has no rules (it charges
-        nothing, as for cars with plates)."""
-        rules = await self.store.billing_rules(stay.car_park)
+    async def _fee(self, stay: NoPlateStay) -> int:
+        """The stay's fee now. A car park with no rules charges no one by itself:
+        ``NoBillingRules``, and the phone is asked to call the seat, as an exit with a
+        plate there is left to the seat (``console.gatekeeping``)."""
         record = await self.store.stay(stay.stay_id)
-        if rules is None or record is None:
-            return None
+        if record is None:
+            raise NoStay("noplate_no_stay", f"stay {stay.stay_id} is gone")
+        rules = await self.store.billing_rules(stay.car_park)
         return fee_for_stay(rules, record, self._clock()).total_fen
 
     def _admit(self, address: str, lane: LaneRecord) -> None:
@@ -269,7 +270,7 @@ class NoPlate:
             return Left(stay, way, issued.url)
         await self._exit(_phone_actor(phone), lane, stay, code.nonce, {"remote": remote})
         await self.actions.open_gate(
-            actor, lane, OpenRequest(OpenReason.FREE_RELEASE, f"{stay.identity} 无牌车免费离场")
+            actor, lane, OpenRequest(OpenReason.FREE_MINUTES, f"{stay.identity} 无牌车免费离场")
         )
         return Left(await self._stay(stay.stay_id), way)
 
