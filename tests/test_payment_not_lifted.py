@@ -1,6 +1,6 @@
 """A driver who paid and still faces a closed barrier is every console's news: when the
 centre's own open for a paid order does not lift the gate, the desks are told with a
-``payment`` message naming the order and why, over a real centre paying in the sandbox."""
+``order`` message with ``open_failed`` saying why, over a real centre paying in the sandbox."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ async def test_a_paid_order_whose_lane_is_offline_tells_every_desk(staffed: Cent
         async with httpx.AsyncClient(base_url=staffed.url) as phone:
             tapped = await phone.post(pay_path(issued.json()["url"]) + "/sandbox")
             assert tapped.status_code == 200, tapped.text
-        told = (await bob.next("payment"))["payment"]
+        told = (await bob.next("order", lambda m: "open_failed" in m["order"]))["order"]
         opened = await wait(lambda e: e.action is AuditAction.GATE_OPEN_OUTCOME)
     assert (told["order_id"], told["plate"], told["state"], told["amount_fen"]) == (
         order_id,

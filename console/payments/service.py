@@ -7,7 +7,8 @@ opens its lane's gate by itself, as the ``system`` actor with reason ``paid``; e
 asked for an order is kept beside it (``payment_opens``), so "paid but not lifted" is
 answered from the order: its notifications and its gate commands with their outcomes.
 Payments are heard of through ``notices.py``, by notification or, when none came, by
-asking the provider (``chasing.py``).
+asking the provider (``chasing.py``). Each change of an order, once written, is told on
+the live stream (``telling.py``).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from .orders import (
 )
 from .provider import Provider
 from .sandbox import SandboxProvider, sandbox_key
+from .telling import OrderTeller
 from .wechat import WeChatPay
 from .wechat_provider import WECHAT, WeChatProvider
 from .wechat_settings import check_provider_choice
@@ -125,7 +127,8 @@ class Payments:
         self._providers: dict[str, Provider] = {}
         self._link_key = b""
         self._running: set[asyncio.Task[None]] = set()  # opens and closes under way
-        self.notices = Notices(store, audit, streams, self._providers, self._open_later)
+        self.teller = OrderTeller(store, streams, self._now)
+        self.notices = Notices(store, audit, self.teller, self._providers, self._open_later)
         self.chaser = Chaser(
             ChasePlan(settings.payment_query_after_s),
             self._providers,
@@ -146,14 +149,22 @@ class Payments:
             notify_url = f"{public_base(settings)}{NOTIFY_PATH}{WECHAT}"
             self.wechat = WeChatProvider(WeChatPay(settings.wechat), notify_url)
             self._providers[self.wechat.name] = self.wechat
+        # As the ledger ends the requests a stopped centre never heard the end of.
+        unended = await self.store.end_unended_payment_opens(Outcome.TIMEOUT.value)
+        if unended:
+            log.warning("payments.opens.unended count=%d", unended)
         since = self._now() - self.chaser.plan.first
-        self.chaser.start(await self.store.unsettled_payment_orders(since))
+        unsettled = await self.store.unsettled_payment_orders(since)
+        self.chaser.start(unsettled)
+        for order in unsettled:
+            self.teller.expiring(order)
 
     async def close(self) -> None:
         """Opens and closes under way finish, so their outcomes are kept."""
         await self.chaser.close()
         if self._running:
             await asyncio.wait(self._running)
+        await self.teller.close()
         if self.wechat is not None:
             await self.wechat.aclose()
 
@@ -256,6 +267,10 @@ class Payments:
         order = with_reference(order, placed.reference)
         await self.store.add_payment_order(order, replaced, [debt.id for debt in debts])
         self.chaser.follow(order)
+        for old in replaced:
+            await self.teller.tell(old)
+        await self.teller.tell(order.order_id)
+        self.teller.expiring(order)
         for given_up in stale:
             self._later(self._close_replaced(given_up))
         url = placed.scan
@@ -340,43 +355,51 @@ class Payments:
     async def _open_paid(self, order: PaymentOrder) -> None:
         """The system's open for a paid order, in a task of its own: whatever stops it
         (the lane removed, the ledger or the database failing, the lane not lifting) is
-        told to every console, as a ``payment`` message with ``open_failed``, for a
-        driver who paid is waiting at a closed barrier until an agent sees it."""
+        told with the order, as its ``order`` message with ``open_failed``, for a driver
+        who paid is waiting at a closed barrier until an agent sees it."""
         try:
             result = await self.open_for(SYSTEM, order, OpenReason.PAID)
         except ConsoleError as exc:
             log.error(
                 "payments.open.failed order=%s lane=%s error=%s", order.order_id, order.lane, exc
             )
-            self._tell_not_lifted(order, exc.code, exc.detail)
+            await self._tell_not_lifted(order, exc.code, exc.detail)
             return
         resolved = result.resolved
         if resolved.outcome is not Outcome.DONE:
-            self._tell_not_lifted(order, resolved.outcome.value, resolved.detail)
+            await self._tell_not_lifted(order, resolved.outcome.value, resolved.detail)
 
-    def _tell_not_lifted(self, order: PaymentOrder, code: str, detail: str) -> None:
+    async def _tell_not_lifted(self, order: PaymentOrder, code: str, detail: str) -> None:
         log.warning(
             "payments.open.not_lifted order=%s lane=%s why=%s", order.order_id, order.lane, code
         )
-        message = {
-            "type": "payment",
-            "payment": {
-                **order.to_json(self._now()),
-                "open_failed": {"error": code, "detail": detail},
-            },
-        }
-        self.streams.publish(lambda _user: message, key=f"payment {order.order_id}")
+        await self.teller.tell(order.order_id, open_failed={"error": code, "detail": detail})
 
     async def open_for(
         self, actor: Actor, order: PaymentOrder, reason: OpenReason, note: str = ""
     ) -> ActionResult:
-        """Open the order's lane for it, keep the open beside the order, and tell the
-        driver on the display."""
+        """Open the order's lane for it, keep the open beside the order as asked and
+        again with its outcome (each told on the stream), and tell the driver on the
+        display."""
         lane = await self.store.get_lane(order.lane)
         if lane is None:
             raise NotFound("unknown_lane", f"order {order.order_id}'s lane {order.lane} is gone")
+        asked_at = self._now()
+
+        async def asked(command_id: str) -> None:
+            """The open is on the ledger: kept with the order as asked, and told. A
+            write that fails is logged and the open goes on; its outcome is kept all
+            the same."""
+            opening = GateOpen(command_id, actor.user.username, asked_at, None, None)
+            try:
+                await self.store.add_payment_open(order.order_id, opening)
+            except StoreError as exc:
+                log.error("payments.open.unkept order=%s error=%s", order.order_id, exc.detail)
+                return
+            await self.teller.tell(order.order_id)
+
         result = await self.actions.open_gate(
-            actor, lane, OpenRequest(reason, note, order_id=order.order_id)
+            actor, lane, OpenRequest(reason, note, order_id=order.order_id), on_requested=asked
         )
         resolved = result.resolved
         await self.store.add_payment_open(
@@ -384,11 +407,12 @@ class Payments:
             GateOpen(
                 resolved.command_id,
                 actor.user.username,
-                self._now(),
+                asked_at,
                 resolved.outcome.value,
                 resolved.detail or None,
             ),
         )
+        await self.teller.tell(order.order_id)
         log.info(
             "payments.open order=%s lane=%s outcome=%s",
             order.order_id,
