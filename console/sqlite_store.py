@@ -65,7 +65,7 @@ from .sqlite_payments import (
     rules_of,
     set_rules_job,
 )
-from .sqlite_rows import call_record_of, call_record_row, entry_of, lane_of, user_of
+from .sqlite_rows import call_record_of, call_record_row, entry_of, lane_of, names_a_row, user_of
 from .sqlite_schema import (
     AUDIT_COLUMNS,
     CALL_RECORD_COLUMNS,
@@ -552,6 +552,8 @@ class SQLiteStore:
         return await self._write(forget_snapshots_job(before))
 
     async def stay(self, stay_id: int) -> StayRecord | None:
+        if not names_a_row(stay_id):
+            return None
         rows = await self._read(
             "SELECT id, car_park, plate, state, entry_event, entered_at, closed_at"
             " FROM stays WHERE id = ?",
@@ -630,6 +632,8 @@ class SQLiteStore:
         return done[0], entries
 
     async def noplate_stay(self, stay_id: int) -> NoPlateStay | None:
+        if not names_a_row(stay_id):
+            return None
         rows = await self._read(ONE_NOPLATE, (stay_id,))
         return noplate_of(rows[0]) if rows else None
 
@@ -768,6 +772,8 @@ class SQLiteStore:
 
     async def paid_order_of_stay(self, stay_id: int) -> PaymentOrder | None:
         """The paid order that settled stay ``stay_id``, if any."""
+        if not names_a_row(stay_id):
+            return None
         rows = await self._read(PAID_FOR_STAY, (stay_id,))
         return order_of(rows[0]) if rows else None
 
