@@ -16,6 +16,8 @@ import json
 import uuid
 from collections.abc import Mapping
 
+from gates.textrules import TextError, is_ident, loads
+
 from .errors import NotificationRefused
 from .orders import PaymentOrder
 from .provider import PaymentNotice, Placed
@@ -72,10 +74,23 @@ class SandboxProvider:
             raise NotificationRefused(
                 "notification_forged", "the sandbox signature does not match the body"
             )
-        fields = json.loads(body)
-        return PaymentNotice(
-            str(fields["order_id"]), str(fields["transaction_id"]), int(fields["amount_fen"])
-        )
+        # Signed is not well formed: read as any body from outside (``gates.textrules``),
+        # so a sender holding the key gets a refusal, not a 500, for a bad one.
+        try:
+            fields = loads(body)
+        except TextError as exc:
+            raise NotificationRefused("malformed_notification", f"not JSON text: {exc}") from None
+        if not isinstance(fields, dict):
+            raise NotificationRefused("malformed_notification", "not a JSON object")
+        order_id, transaction_id = fields.get("order_id"), fields.get("transaction_id")
+        amount = fields.get("amount_fen")
+        if not all(isinstance(v, str) and is_ident(v) for v in (order_id, transaction_id)):
+            raise NotificationRefused(
+                "malformed_notification", "order_id and transaction_id must be ids"
+            )
+        if type(amount) is not int:
+            raise NotificationRefused("malformed_notification", "amount_fen must be whole fen")
+        return PaymentNotice(str(order_id), str(transaction_id), amount)
 
     async def query(self, order: PaymentOrder) -> PaymentNotice | None:
         return self._taken.get(order.order_id)
