@@ -40,7 +40,8 @@ async def stay_of(centre: Centre, event: VehicleEvent) -> int:
 def event(plate: str, direction: Direction, car_park: str = PARK) -> VehicleEvent:
     at = datetime.now(UTC) - timedelta(minutes=30)
     return VehicleEvent(
-        event_id=f"{direction.value}-{plate}-{car_park}",
+        # An id the lane link would send (ASCII), distinct per plate and car park.
+        event_id=f"{direction.value}-{plate.encode().hex()}-{car_park.encode().hex()[:12]}",
         lane="P1-OUT" if direction is Direction.EXIT else "P1-IN",
         car_park=car_park,
         direction=direction,
