@@ -160,6 +160,15 @@ export const api = {
   payment: (orderId) => request("GET", `api/payments/${encodeURIComponent(orderId)}`),
   reopenPayment: (orderId) =>
     request("POST", `api/payments/${encodeURIComponent(orderId)}/open`, { body: {}, timeoutMs: 25_000 }),
+  // A car park's rules and lists, its stays without a plate, and escapes.
+  park: (carPark) => request("GET", `api/parks/${encodeURIComponent(carPark)}`),
+  noplateStays: (carPark, limit) =>
+    request("GET", `api/noplate/stays?${new URLSearchParams({ car_park: carPark, limit: String(limit) })}`),
+  linkNoPlate: (stayId, plate, note) =>
+    request("POST", `api/noplate/stays/${encodeURIComponent(stayId)}/plate`, { body: { plate, note } }),
+  // escape: {note, amount_fen?}
+  recordEscape: (stayId, escape) =>
+    request("POST", `api/stays/${encodeURIComponent(stayId)}/escape`, { body: escape }),
   audit: (limit, before) => {
     const query = new URLSearchParams({ limit: String(limit) });
     if (before != null) query.set("before", String(before));

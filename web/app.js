@@ -134,6 +134,7 @@ import { oncePerFrame } from "./frames.js";
 import { applyStatic, errorText, label, lang, onLangChange, setLang, t } from "./i18n.js";
 import { createKeys } from "./keys.js";
 import { createLanesView } from "./lanes.js";
+import { CarParkDialog } from "./parks.js";
 import { LiveView } from "./live.js";
 import { downloadSticker } from "./stickers.js";
 import { CLOSE_UNAUTHORIZED, LiveStream } from "./stream.js";
@@ -161,6 +162,7 @@ const lanes = createLanesView($("lanes"), {
   onOpen: (id) => openDialog.show(id),
   onDisplay: (id) => displayDialog.show(id),
   onLive: (id) => live.show(id),
+  onPark: (name) => parks.show(name),
   onSticker: (id) => downloadSticker(id).catch((error) => desk.notices.error(error)),
   canSticker: () => canAudit(),
 });
@@ -177,6 +179,9 @@ const live = new LiveView({
 // For tests and for an engineer at the console: the live peer connection's getStats().
 window.seatLive = live;
 const openDialog = new OpenGateDialog((id) => lanes.get(id));
+const parks = new CarParkDialog();
+// The call workspace names its lane's car park on its button (workspace.js).
+$("ws-park").addEventListener("click", (event) => parks.show(event.currentTarget.dataset.carPark));
 const displayDialog = new DisplayDialog((id) => lanes.get(id));
 const desk = new Desk({
   getLane: (id) => lanes.get(id),
@@ -571,6 +576,7 @@ function relabel() {
   renderAttack();
   lanes.relabel();
   openDialog.relabel();
+  parks.relabel();
   displayDialog.relabel();
   live.relabel();
   audit.relabel();

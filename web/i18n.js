@@ -4,6 +4,7 @@
 // data-i18n-placeholder="key" (placeholder);
 // everything rendered from data calls t() and is re-rendered on a language change.
 
+import { en as parksEn, zh as parksZh } from "./i18n-parks.js";
 import { en as workspaceEn, zh as workspaceZh } from "./i18n-workspace.js";
 
 const STORAGE_KEY = "seat.lang";
@@ -867,8 +868,8 @@ const en = {
   "audit.action.call_abandoned": "Call abandoned",
 };
 
-Object.assign(zh, workspaceZh);
-Object.assign(en, workspaceEn);
+Object.assign(zh, workspaceZh, parksZh);
+Object.assign(en, workspaceEn, parksEn);
 const DICTS = { "zh-CN": zh, en };
 const listeners = new Set();
 

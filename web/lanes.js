@@ -38,10 +38,12 @@ function normalisedConfidence(value) {
 
 /**
  * @param {{onOpen, onDisplay, onLive: (laneId: string) => void,
+ *          onPark: (carPark: string) => void,
  *          onSticker: (laneId: string) => Promise<void>, canSticker: () => boolean}} actions
+ *   onPark: show a car park's rules, lists and no-plate stays (parks.js).
  *   canSticker: whether this user is offered the lanes' help stickers (supervisors).
  */
-export function createLanesView(container, { onOpen, onDisplay, onLive, onSticker, canSticker }) {
+export function createLanesView(container, { onOpen, onDisplay, onLive, onPark, onSticker, canSticker }) {
   const rows = new Map(); // lane id -> { lane, row, f: {fields}, group }
   const groups = new Map(); // car park name -> { section, tbody, count }
   let groupSeq = 0; // car park names are free text, so heading ids are generated
@@ -59,7 +61,14 @@ export function createLanesView(container, { onOpen, onDisplay, onLive, onSticke
     groupSeq += 1;
     title.id = `carpark-${groupSeq}`;
     const count = el("span", "carpark__count");
-    head.append(title, count);
+    const rules = el("button", "btn btn--small carpark__rules");
+    rules.type = "button";
+    rules.dataset.action = "park";
+    const rulesText = el("span", "", t("park.open"));
+    rulesText.dataset.i18n = "park.open";
+    rules.append(rulesText, el("span", "visually-hidden", ` ${name}`));
+    rules.addEventListener("click", () => onPark(name));
+    head.append(title, count, rules);
     const table = el("table", "lanes-table");
     table.setAttribute("aria-labelledby", title.id);
     const headRow = el("tr");

@@ -1,0 +1,87 @@
+"""What every part of ``SQLiteStore`` shares: the writer thread (``sqlite_writer.py``)
+and the reader thread with its connection, and the few ways a part reaches them.
+
+``SQLiteStore`` is composed of parts, one per area it keeps (``sqlite_accounts.py``,
+``sqlite_lanes.py``, ``sqlite_changes.py``, ``sqlite_audit.py``, ``sqlite_calls.py``,
+``sqlite_parking.py``, ``sqlite_billing.py``, ``sqlite_orders.py``); each part is a
+subclass of ``StoreBase`` and goes to the database only through the methods here, so
+the closed check and the writer's protocol live in one place."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from .errors import StoreError
+from .ledger import AuditEntry, AuditRecord
+from .sqlite_writer import Together, Writer
+
+_T = TypeVar("_T")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class StoreBase:
+    """The threads and connections of one open store; ``SQLiteStore.open`` makes them."""
+
+    def __init__(
+        self,
+        path: Path,
+        writer: Writer,
+        reader: sqlite3.Connection,
+        reads: ThreadPoolExecutor,
+        changes_kept: int,
+    ) -> None:
+        self.path = path
+        self._writer = writer
+        self._reader = reader
+        self._reads = reads
+        self._changes_kept = changes_kept
+        self._closed = False
+
+    async def _submit(
+        self, work: AuditRecord | Together | Callable[[sqlite3.Connection], object]
+    ) -> object:
+        if self._closed:
+            raise StoreError("store_closed", "the store is closed")
+        return await self._writer.submit(work)
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        return cast(_T, await self._submit(fn))
+
+    async def _write_together(
+        self, records: Sequence[AuditRecord], write: Callable[[sqlite3.Connection], None]
+    ) -> list[AuditEntry]:
+        """Writes the ledger's ``records``, then runs ``write``: kept or lost together
+        (``Together``). Returns the sealed entries."""
+        entries = await self._submit(Together(tuple(records), write))
+        assert isinstance(entries, list)
+        return entries
+
+    async def _write_with(
+        self, record: AuditRecord, job: Callable[[sqlite3.Connection], _T]
+    ) -> tuple[_T, list[AuditEntry]]:
+        """``_write_together`` for a job whose result the caller needs as well."""
+        done: list[_T] = []
+        entries = await self._write_together((record,), lambda conn: done.append(job(conn)))
+        return done[0], entries
+
+    async def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
+        if self._closed:
+            raise StoreError("store_closed", "the store is closed")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._reads, _fetch, self._reader, sql, params)
+        except sqlite3.Error as exc:
+            raise StoreError("read_failed", str(exc)) from exc
+
+
+def _fetch(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> list[Any]:
+    return conn.execute(sql, params).fetchall()
