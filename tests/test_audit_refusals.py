@@ -13,9 +13,10 @@ import pytest
 from console.ledger import AuditAction
 from console.payments.provider import PaymentNotice
 from console.payments.sandbox import SIGNATURE_HEADER
+from console.vehicles.model import Recorded
 from gates.vocabulary import Direction
 from tests.conftest import Centre, Lane, LaneFactory
-from tests.noplate import code_path, page_of
+from tests.noplate import Heard, action, code_path, page_of
 from tests.tables import allow_ledger_inserts, kept
 from tests.test_api import refuse_ledger_inserts
 from tests.test_escape_api import escaped
@@ -178,10 +179,19 @@ async def test_an_agents_open_for_a_paid_order_the_ledger_cannot_hold_lifts_noth
 # ------------------------------------------------------------------ plates and stays
 
 
+async def misread_exit(centre: Centre, lanes: LaneFactory) -> tuple[Recorded, Recorded]:
+    """``entered_and_misread_exit``, once the centre has let the car in (its own open's
+    outcome ledgered), so that nothing but the request under test writes after it."""
+    let_in = Heard(centre, action(AuditAction.GATE_OPEN_OUTCOME))
+    entered, left = await entered_and_misread_exit(centre, lanes)
+    await let_in.wait()
+    return entered, left
+
+
 async def test_a_correction_the_ledger_cannot_hold_changes_no_plate(
     staffed: Centre, lanes: LaneFactory
 ) -> None:
-    _, left = await entered_and_misread_exit(staffed, lanes)
+    _, left = await misread_exit(staffed, lanes)
     refuse_ledger_inserts(staffed, AuditAction.PLATE_CORRECTED)
     before = kept(staffed)
     async with staffed.client("alice") as client:
@@ -193,7 +203,7 @@ async def test_a_correction_the_ledger_cannot_hold_changes_no_plate(
 async def test_a_match_the_ledger_cannot_hold_links_no_stay(
     staffed: Centre, lanes: LaneFactory
 ) -> None:
-    entered, left = await entered_and_misread_exit(staffed, lanes)
+    entered, left = await misread_exit(staffed, lanes)
     refuse_ledger_inserts(staffed, AuditAction.STAY_MATCHED)
     before = kept(staffed)
     async with staffed.client("alice") as client:
