@@ -52,7 +52,6 @@ def untouched(lane: Lane) -> None:
         (AuditAction.PAYMENT_ORDERED, None),
         (AuditAction.PAYMENT_AMOUNT_OVERRIDDEN, 1000),
         pytest.param(AuditAction.PAYMENT_ORDERED, 1000, marks=LEDGERED_AHEAD),
-        (AuditAction.DISPLAY_REQUESTED, None),
     ],
 )
 async def test_an_order_the_ledger_cannot_hold_is_not_issued(
@@ -67,9 +66,29 @@ async def test_an_order_the_ledger_cannot_hold_is_not_issued(
     async with staffed.client("alice") as client:
         response = await client.post(ISSUE, json=body)
     audit_failed(response)
-    if action is not AuditAction.DISPLAY_REQUESTED:
-        assert kept(staffed) == before
+    assert kept(staffed) == before
     untouched(lane)
+
+
+async def test_an_order_whose_display_the_ledger_cannot_hold_is_kept_but_not_shown(
+    staffed: Centre, lanes: LaneFactory
+) -> None:
+    """The order is ledgered and kept before the lane is asked to show it: the display's
+    entry failing is 503 with the order open and nothing on the display, which the
+    agent's next order at the lane replaces."""
+    lane = await lanes("P1-OUT")
+    stay_id = await priced(staffed)
+    refuse_ledger_inserts(staffed, AuditAction.DISPLAY_REQUESTED)
+    async with staffed.client("alice") as client:
+        audit_failed(await client.post(ISSUE, json={"stay_id": stay_id}))
+        untouched(lane)
+        [order] = kept(staffed)["payment_orders"]
+        allow_ledger_inserts(staffed)
+        again = await client.post(ISSUE, json={"stay_id": stay_id})
+        assert again.status_code == 201, again.text
+        first = (await client.get(f"/api/payments/{order[0]}")).json()
+    assert first["state"] == "cancelled"
+    assert lane.driver.qr == again.json()["url"]
 
 
 @LEDGERED_AHEAD
