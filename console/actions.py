@@ -161,14 +161,35 @@ class Actions:
         self._running: set[asyncio.Future[Resolved]] = set()
         self._last_open: dict[str, _LastOpen] = {}
 
-    async def open_gate(self, actor: Actor, lane: LaneRecord, request: OpenRequest) -> ActionResult:
+    async def open_gate(
+        self,
+        actor: Actor,
+        lane: LaneRecord,
+        request: OpenRequest,
+        on_requested: Callable[[str], Awaitable[None]] | None = None,
+    ) -> ActionResult:
         """Open the barrier. Two agents answering one driver must not lift it twice (a
         second lift lets a second car through): an open of a lane whose open is still
         under way, or ended ``done`` less than ``join_s`` ago, is joined to that one.
         It is not sent; it is audited as its own request (with ``joins``) and outcome
-        (with ``joined``), and it ends as the first ended."""
+        (with ``joined``), and it ends as the first ended.
+
+        ``on_requested(command_id)`` is awaited once the request is on record, before
+        the command goes or waits for the one it joins (a payment order keeps its open
+        as asked); it must not raise."""
         now = asyncio.get_running_loop().time()
         command = OpenGate(command_id=uuid.uuid4().hex, reason=request.reason.value)
+
+        def told(resolve: Resolver) -> Resolver:
+            if on_requested is None:
+                return resolve
+
+            async def after_telling() -> Resolved:
+                await on_requested(command.command_id)
+                return await resolve()
+
+            return after_telling
+
         detail: dict[str, Any] = {"note": request.note} if request.note else {}
         if request.order_id is not None:
             detail["order"] = request.order_id
@@ -192,7 +213,7 @@ class Actions:
                     lane,
                     command.command_id,
                     requested,
-                    as_first_ends,
+                    told(as_first_ends),
                     reason=command.reason,
                     detail={**detail, "joins": joined.command_id},
                     ended={"joined": joined.command_id},
@@ -210,7 +231,7 @@ class Actions:
                     lane,
                     command.command_id,
                     requested,
-                    lambda: self._lift(current, command),
+                    told(lambda: self._lift(current, command)),
                     reason=command.reason,
                     detail=detail,
                 )

@@ -5,9 +5,10 @@ database run in a process of their own. They record what they changed in the sto
 change feed (``Store.changes_since``) in the same transaction as the change; this reader
 polls it and brings the centre up to date: the directory forgets what it cached, open
 streams and live views of a login that no longer stands are ended, a lane whose token
-was rotated loses its lane link and its media connection, and agents online take up a
-change of the car parks they cover. SQLite tells no other process of a commit, so the
-feed is polled: every ``POLL_S``, one indexed query that finds nothing on a quiet day.
+was rotated loses its lane link and its media connection, and agents online (their calls
+and their tabs' news) take up a change of the car parks they cover. SQLite tells no other
+process of a commit, so the feed is polled: every ``POLL_S``, one indexed query that finds
+nothing on a quiet day.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ class ChangeFeed:
             )
             await self._lanes_changed(set(self.hub.online()))
             await self.calls.users_changed(self.live.usernames())
+            await self.streams.users_changed(self.live.usernames())
             self._seq = head
             return
         if not changes:
@@ -101,6 +103,7 @@ class ChangeFeed:
         )
         await self._lanes_changed(subjects[ChangeKind.LANE])
         await self.calls.users_changed(subjects[ChangeKind.USER])
+        await self.streams.users_changed(subjects[ChangeKind.USER])
         # Only now: a poll that failed half-way is tried again in full (all of it is
         # safe to repeat).
         self._seq = changes[-1].seq

@@ -34,6 +34,13 @@ class User:
     # The car parks whose calls the user answers; None: every one.
     coverage: tuple[str, ...] | None = None
 
+    def covers(self, car_park: str) -> bool:
+        """Whether news of ``car_park`` (its alerts, its orders) is the user's: it is in
+        their coverage, they cover every car park, or they supervise (who see all)."""
+        return (
+            self.role.allows(Role.SUPERVISOR) or self.coverage is None or car_park in self.coverage
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Session:

@@ -18,6 +18,7 @@ from .sqlite_payments import (
     OPEN_ORDERS,
     OPENS,
     PAID_FOR_STAY,
+    UNENDED_OPENS,
     UNSETTLED_ORDERS,
     add_open_job,
     add_order_job,
@@ -87,8 +88,18 @@ class OrdersPart(StoreBase):
         return [notification_of(row) for row in await self._read(NOTIFICATIONS, (order_id,))]
 
     async def add_payment_open(self, order_id: str, gate_open: GateOpen) -> None:
-        """Keeps an open asked for the order, once it ended."""
+        """Keeps an open asked for the order: as asked (``outcome`` None), then, by the
+        same ``command_id``, with its outcome."""
         await self._write(add_open_job(gate_open, order_id))
+
+    async def end_unended_payment_opens(self, outcome: str) -> int:
+        """Gives ``outcome`` to every open kept as asked and never ended (the centre
+        stopped while it waited); how many."""
+
+        def write(conn: sqlite3.Connection) -> int:
+            return conn.execute(UNENDED_OPENS, (outcome,)).rowcount
+
+        return await self._write(write)
 
     async def payment_opens(self, order_id: str) -> list[GateOpen]:
         return [gate_open_of(row) for row in await self._read(OPENS, (order_id,))]

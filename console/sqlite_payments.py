@@ -74,6 +74,8 @@ NOTIFICATIONS = (
     f"SELECT {NOTIFICATION_COLUMNS} FROM payment_notifications"
     " WHERE order_id = ? ORDER BY received_at, transaction_id"
 )
+# Opens a stopped centre never heard the end of: they end as its ledger's requests do.
+UNENDED_OPENS = "UPDATE payment_opens SET outcome = ? WHERE outcome IS NULL"
 OPENS = (
     "SELECT command_id, actor, requested_at, outcome, detail FROM payment_opens"
     " WHERE order_id = ? ORDER BY requested_at, command_id"
@@ -224,9 +226,11 @@ def add_open_job(open_: GateOpen, order_id: str) -> Callable[[sqlite3.Connection
     )
 
     def write(conn: sqlite3.Connection) -> None:
+        # Kept when asked (no outcome yet), and again when it ended: its outcome.
         conn.execute(
             "INSERT INTO payment_opens (command_id, order_id, actor, requested_at, outcome, detail)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (command_id)"
+            " DO UPDATE SET outcome = excluded.outcome, detail = excluded.detail",
             row,
         )
 

@@ -6,6 +6,10 @@ once, as it is now, so a lane changing fast cannot bury a tab. A tab too slow ev
 that (ledger entries pile up) is closed rather than buffered without bound; it
 reconnects and starts again from a fresh list.
 
+News of one car park (a car held or owing, ``plate_alert``; an order's change,
+``order``) goes only to the tabs of users who cover it (``User.covers``), as taken up
+again when an account changes (``users_changed``).
+
 An open tab is also its user's presence at the console: the call service
 (``console.calls.service``) hears of each tab opened and closed, greets a new tab with
 the calls it shows, and publishes its own messages through ``publish``.
@@ -98,6 +102,21 @@ class Streams:
                 text = texts[id(message)] = encode_json(message)
             tab.push(text, key)
 
+    def publish_to_car_park(self, car_park: str, message: Message, key: str | None = None) -> None:
+        """Queue ``message`` on the tabs of the users who cover ``car_park``."""
+        users = {tab.username: tab.user for tab in self._tabs}
+        self.publish(lambda name: message if users[name].covers(car_park) else None, key)
+
+    async def users_changed(self, usernames: set[str]) -> None:
+        """Accounts changed (``console.changes``): their open tabs take up the account
+        as it is now, so a new coverage decides which car parks' news they get. A
+        disabled account's tabs are ended by ``LiveLogins``, not here."""
+        for tab in list(self._tabs):
+            if tab.username in usernames:
+                user = await self.directory.user(tab.username)
+                if user is not None:
+                    tab.user = user
+
     def lane_changed(self, lane_id: str) -> None:
         """A lane's record (name, car park) changed, or a lane was added: every tab
         gets it now, not at the lane's next status change."""
@@ -115,7 +134,7 @@ class Streams:
             await websocket.close(CLOSE_UNAUTHORISED, exc.detail)
             return
 
-        tab = _Tab(user.username)
+        tab = _Tab(user)
         loop = asyncio.get_running_loop()
 
         def on_lane(status: LaneStatus) -> None:
@@ -206,8 +225,9 @@ class _LaneChanged:
 class _Tab:
     """One tab's backlog, and why its stream must end, if it must."""
 
-    def __init__(self, username: str) -> None:
-        self.username = username
+    def __init__(self, user: User) -> None:
+        self.username = user.username
+        self.user = user  # the account as last read: its coverage picks its news
         # A message to encode, or one published already encoded (``Streams.publish``).
         self.backlog: Backlog[_LaneChanged | dict[str, Any] | str] = Backlog(QUEUE_LIMIT)
         self.wake = asyncio.Event()

@@ -117,15 +117,22 @@ OpenConsole = Callable[..., Awaitable[Page]]
 async def consoles(browser: Browser, staffed: Centre) -> AsyncIterator[OpenConsole]:
     """Logs users in (to ``staffed`` unless told another centre), each in a browser
     context of their own at 1366x768 with the microphone and notifications allowed;
-    the test fails if any page threw an uncaught error."""
+    the test fails if any page threw an uncaught error. ``before`` is done to the page
+    before it loads the console (a route of its requests)."""
     errors: list[str] = []
 
-    async def open_console(username: str, centre: Centre | None = None) -> Page:
+    async def open_console(
+        username: str,
+        centre: Centre | None = None,
+        before: Callable[[Page], Awaitable[None]] | None = None,
+    ) -> Page:
         centre = centre or staffed
         context = await browser.new_context(
             viewport=SHIFT_SCREEN, permissions=["microphone", "notifications"]
         )
         page = await context.new_page()
+        if before is not None:
+            await before(page)
         page.on("pageerror", lambda error: errors.append(f"{username}: {error}"))
         await page.goto(centre.url + "/")
         await page.fill("#username", username)

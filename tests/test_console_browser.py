@@ -200,7 +200,7 @@ async def test_revoked_session_shows_the_expired_error(
 async def test_a_blacklisted_car_held_at_the_entry_is_a_notice_that_stays(
     browser: Browser, staffed: Centre, lanes: LaneFactory
 ) -> None:
-    """The centre holds the car and every console says so, until the next notice."""
+    """The centre holds the car and the consoles of its car park say so, until the next notice."""
     await staffed.store.set_plate_lists(
         "人民路停车场",
         PlateLists(blacklist=(ListedPlate("粤B44444", None, "被盗车辆"),)),

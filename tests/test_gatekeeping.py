@@ -171,7 +171,7 @@ async def test_the_centre_lets_in_a_car_it_read_well(staffed: Centre, lanes: Lan
     assert await system_opens(staffed) == [("P1-IN", "entry")]
 
 
-async def test_a_blacklisted_car_is_held_at_the_entry_and_every_console_alerted(
+async def test_a_blacklisted_car_is_held_at_the_entry_and_the_car_parks_consoles_alerted(
     staffed: Centre, lanes: LaneFactory
 ) -> None:
     await with_lists(staffed)

@@ -3,12 +3,20 @@ second transaction of a paid order pays nothing more, a wrong sum changes nothin
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from console.payments.errors import NotificationRefused, UnknownOrder
-from console.payments.orders import NoticeSource, OrderState, PaidEffect, PaymentOrder, new_order
+from console.payments.orders import (
+    GateOpen,
+    NoticeSource,
+    OrderState,
+    PaidEffect,
+    PaymentOrder,
+    new_order,
+)
 from console.sqlite_store import SQLiteStore
 
 NOW = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
@@ -142,3 +150,20 @@ async def test_the_unsettled_orders_are_those_unpaid_and_not_long_expired(
         (replacing.order_id, OrderState.OPEN),
     ]
     assert await store.unsettled_payment_orders(NOW + timedelta(minutes=15)) == []
+
+
+async def test_an_open_is_kept_as_asked_then_with_its_outcome_and_an_unended_one_times_out(
+    store: SQLiteStore,
+) -> None:
+    await store.add_payment_order(order(), [])
+    asked = GateOpen("c1", "system", NOW, None, None)
+    await store.add_payment_open(ORDER_ID, asked)
+    await store.add_payment_open(ORDER_ID, GateOpen("c2", "alice", NOW, None, None))
+    assert await store.payment_opens(ORDER_ID) == [asked, GateOpen("c2", "alice", NOW, None, None)]
+    await store.add_payment_open(ORDER_ID, replace(asked, outcome="refused", detail="gate_fault"))
+    assert await store.end_unended_payment_opens("timeout") == 1
+    assert [(o.command_id, o.outcome) for o in await store.payment_opens(ORDER_ID)] == [
+        ("c1", "refused"),
+        ("c2", "timeout"),
+    ]
+    assert await store.end_unended_payment_opens("timeout") == 0

@@ -41,10 +41,10 @@ LOADED = "(img) => img.complete && img.naturalHeight > 0 ? img.naturalHeight : 0
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     """Pays in the sandbox at the drivers' address; a ring long enough for a loaded
-    machine's browser to answer within it."""
-    return Settings(
+    machine's browser to answer within it. A test may change more (``indirect``)."""
+    base = Settings(
         data_dir=tmp_path,
         port=0,
         command_timeout_s=3.0,
@@ -53,6 +53,7 @@ def settings(tmp_path: Path) -> Settings:
         public_url=BASE,
         payment_sandbox=True,
     )
+    return replace(base, **getattr(request, "param", {}))
 
 
 async def screenshot(page: Page, name: str) -> None:

@@ -158,8 +158,8 @@ export const api = {
   issuePayment: (laneId, order) =>
     request("POST", `api/lanes/${encodeURIComponent(laneId)}/payment`, { body: order, timeoutMs: 25_000 }),
   payment: (orderId) => request("GET", `api/payments/${encodeURIComponent(orderId)}`),
-  reopenPayment: (orderId) =>
-    request("POST", `api/payments/${encodeURIComponent(orderId)}/open`, { body: {}, timeoutMs: 25_000 }),
+  reopenPayment: (orderId, note = "") =>
+    request("POST", `api/payments/${encodeURIComponent(orderId)}/open`, { body: { note }, timeoutMs: 25_000 }),
   // A car park's rules and lists, its stays without a plate, and escapes.
   park: (carPark) => request("GET", `api/parks/${encodeURIComponent(carPark)}`),
   noplateStays: (carPark, limit) =>

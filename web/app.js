@@ -144,8 +144,9 @@ const $ = (id) => document.getElementById(id);
 const AUDIT_ROLES = new Set(["supervisor", "admin"]);
 const TICK_MS = 5_000;
 const CLOCK_MS = 1_000; // the call clocks, wait clocks and wrap-up countdown
-// The call queue's messages on the live stream (README, "Calls").
-const CALL_MESSAGES = new Set(["calls", "call", "queue", "ring", "ring_stopped", "agent", "alert", "payment"]);
+// The desk's messages on the live stream: the call queue's (README, "Calls") and the
+// orders' (README, "Payments").
+const CALL_MESSAGES = new Set(["calls", "call", "queue", "ring", "ring_stopped", "agent", "alert", "order"]);
 
 const session = {
   user: null, // {username, role, csrf_token} while logged in
@@ -511,6 +512,7 @@ function handleMessage(message) {
       lanes.setAll(message.lanes);
       if (live.laneId) live.laneChanged(lanes.get(live.laneId));
       desk.render();
+      desk.resync();
       // A (re)connect may follow a gap: fetch the newest audit page again.
       if (audit.loaded) audit.load();
       break;

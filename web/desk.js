@@ -12,6 +12,7 @@ import { CallCard } from "./callcard.js";
 import { clock } from "./format.js";
 import { t } from "./i18n.js";
 import { Notices } from "./notices.js";
+import { mayReopen, paidLate } from "./payment.js";
 import { OutcomeForm } from "./outcome.js";
 import { HotlineDialog } from "./hotline.js";
 import { createQueue } from "./queue.js";
@@ -39,6 +40,7 @@ export class Desk {
     this.viewCall = null; // the call whose lane the live view was opened for
     this.accepting = null; // the call id of an accept in flight
     this.notices = new Notices($("desk-notice"));
+    this.lateShown = new Set(); // the orders paid late whose news was shown
     this.ringer = new Ringer({ title, onLockChange: (locked) => this.showLock(locked) });
     this.status = new AgentStatus(this.book);
     this.queue = createQueue({ book: this.book, getLane, onPick: (id) => this.accept(id) });
@@ -76,6 +78,7 @@ export class Desk {
     this.hotline.close();
     this.notices.clear();
     this.book.reset(null);
+    this.lateShown.clear();
     this.heldId = this.viewCall = this.accepting = null;
     this.queue.clear();
     this.status.show(false);
@@ -111,19 +114,46 @@ export class Desk {
       case "alert":
         if (message.alert?.agent === this.book.username) this.notices.show(`alert.you.${message.alert.kind}`, {}, true);
         break;
-      case "payment":
-        // Money for an order already expired or replaced: the gate stayed down, and an
-        // agent decides (open for it, or have it refunded), so the news stays up.
-        if (message.payment?.notification?.effect === "late") {
-          const { lane, plate, order_id: order, notification } = message.payment;
-          const amount = (notification.amount_fen / 100).toFixed(2);
-          this.notices.show("payment.late", { lane, plate, amount, order }, true);
-        }
+      case "order":
+        if (message.order) this.orderChanged(message.order);
         break;
       default:
         return;
     }
     this.render();
+  }
+
+  /** An order changed (README, "Payments"). Money for an order already expired or
+   * replaced leaves the gate down, and an agent decides (open for it, or have it
+   * refunded): the news stays up with a button that opens for that order, until an
+   * open of it lifts the barrier. */
+  orderChanged(order) {
+    this.workspace.payment.orderChanged(order);
+    const id = order.order_id;
+    if (!paidLate(order)) return;
+    if (!mayReopen(order)) {
+      if (this.notices.showing("payment.late", "order", id)) this.notices.clear();
+      return;
+    }
+    if (this.lateShown.has(id)) return;
+    this.lateShown.add(id);
+    const late = order.notifications.find((notice) => notice.effect === "late");
+    const lane = this.getLane(order.lane)?.name ?? order.lane;
+    const params = { lane, plate: order.plate, amount: (late.amount_fen / 100).toFixed(2), order: id };
+    this.notices.show("payment.late", params, true, { key: "ws.open_late", run: () => this.openLate(id) });
+  }
+
+  async openLate(orderId) {
+    try {
+      await api.reopenPayment(orderId, t("ws.open_late.note"));
+    } catch (error) {
+      this.notices.error(error);
+    }
+  }
+
+  /** The stream (re)opened after a gap: the order on show is read again. */
+  resync() {
+    this.workspace.payment.reread();
   }
 
   /** A (re)opened tab's calls: the one this agent holds gets its view back. */

@@ -3,10 +3,13 @@
 // reason), its QR code as the lane's display shows it, and the order followed live
 // until the barrier is up. "Paid but not lifted" is answered from the order itself:
 // the order, the provider's notification and the gate command with its outcome side
-// by side, and one click opens again for that same order.
+// by side, and one click opens again for that same order. Money that came after the
+// order expired or was replaced lifts nothing by itself: the order shows it, with a
+// button that opens for it.
 //
-// The centre does not push orders on the live stream; while an order is shown and not
-// settled the page asks for it every POLL_MS, and stops when it is.
+// The centre tells each change of an order on the live stream (an `order` message, the
+// order as GET /api/payments/{id} gives it): the panel follows its order from there,
+// and reads it once when the stream (re)opens, for a change told while it was down.
 
 import { api } from "./api.js";
 import { localTime } from "./format.js";
@@ -14,7 +17,6 @@ import { errorText, label, t } from "./i18n.js";
 import { toFen } from "./outcome.js";
 
 const $ = (id) => document.getElementById(id);
-const POLL_MS = 1_000;
 // A paid order whose gate the centre has not been asked to open this long after the
 // payment is one an agent should be able to open again (a restart lost the open).
 const OPEN_GRACE_MS = 15_000;
@@ -32,12 +34,19 @@ export function gateOf(order) {
   return last.outcome ?? "opening";
 }
 
-/** The agent may open again: paid, and no open of the order lifted the barrier, once
- * one failed or none was asked within OPEN_GRACE_MS of the payment. */
+/** Money came for the order after it expired or was replaced: the gate stayed down. */
+export function paidLate(order) {
+  return Boolean(order.notifications?.some((notice) => notice.effect === "late"));
+}
+
+/** The agent may open (again) for the order: no open of it lifted the barrier, and it
+ * was paid late (nothing opens for it by itself), or paid and an open failed or none
+ * was asked within OPEN_GRACE_MS of the payment. */
 export function mayReopen(order, now = Date.now()) {
-  if (order.state !== "paid") return false;
   const gate = gateOf(order);
   if (gate === "done" || gate === "opening") return false;
+  if (paidLate(order)) return true;
+  if (order.state !== "paid") return false;
   if (gate !== "waiting") return true;
   return now - new Date(order.paid_at).getTime() > OPEN_GRACE_MS;
 }
@@ -49,9 +58,11 @@ export class PaymentPanel {
     this.laneId = null;
     this.stay = null;
     this.vehicle = null;
-    this.order = null; // GET /api/payments/{id} as last answered, or the issue's answer
+    this.order = null; // the order as the stream (or GET /api/payments/{id}) last told it
     this.issued = null; // the issue's answer: its QR code
-    this.timer = null;
+    // The lane's orders the stream told of, by id: an order's first message may come
+    // before the answer to the request that issued it.
+    this.told = new Map();
     this.busy = false;
     this.formError = null;
     $("ws-pay-form").addEventListener("submit", (event) => {
@@ -71,9 +82,8 @@ export class PaymentPanel {
   }
 
   forget() {
-    clearTimeout(this.timer);
-    this.timer = null;
     this.order = this.issued = null;
+    this.told.clear();
     this.formError = null;
     $("ws-pay-form").reset();
   }
@@ -105,9 +115,14 @@ export class PaymentPanel {
       this.setBusy(false);
       if (laneId !== this.laneId) return;
       this.issued = issued;
-      this.order = { order_id: issued.order_id, amount_fen: issued.amount_fen, state: "open", gate_opens: [], notifications: [] };
+      this.order = this.told.get(issued.order_id) ?? {
+        order_id: issued.order_id,
+        amount_fen: issued.amount_fen,
+        state: "open",
+        gate_opens: [],
+        notifications: [],
+      };
       this.render();
-      this.follow();
     } catch (error) {
       this.setBusy(false);
       this.setError(error);
@@ -121,38 +136,46 @@ export class PaymentPanel {
     return vehicle?.corrected_plate || (vehicle?.plate_valid ? vehicle.plate : "");
   }
 
-  /** Ask for the order again until it is settled: paid with the barrier up, or over. */
-  async follow() {
-    clearTimeout(this.timer);
-    this.timer = null;
-    const orderId = this.order?.order_id;
-    if (!orderId) return;
-    try {
-      const order = await api.payment(orderId);
-      if (this.order?.order_id !== orderId) return;
-      this.order = order;
-      this.render();
-    } catch (error) {
-      if (this.order?.order_id !== orderId) return;
-      this.onError(error);
-    }
-    const order = this.order;
-    const settled = ["expired", "cancelled"].includes(order.state) || (order.state === "paid" && gateOf(order) === "done");
-    if (!settled) this.timer = setTimeout(() => this.follow(), POLL_MS);
+  /** An `order` message: the shown order as it is now. Another of the lane's orders
+   * paid late and not lifted is shown in its place unless the shown one is still
+   * open: it is the one the driver at the barrier needs opened. */
+  orderChanged(order) {
+    if (!this.laneId || order.lane !== this.laneId) return;
+    this.told.set(order.order_id, order);
+    const shown = this.order;
+    const adopt = shown?.order_id !== order.order_id && paidLate(order) && mayReopen(order) && shown?.state !== "open";
+    if (shown?.order_id !== order.order_id && !adopt) return;
+    if (adopt) this.issued = null;
+    this.order = order;
+    this.render();
   }
 
-  async reopen() {
+  /** The stream (re)opened: what was told while it was down is read once. A message
+   * the stream brings while the answer is on its way is as new as it, or newer. */
+  async reread() {
     const orderId = this.order?.order_id;
-    if (!orderId || this.busy) return;
+    if (!orderId) return;
+    const before = this.told.get(orderId);
+    try {
+      const order = await api.payment(orderId);
+      if (this.order?.order_id === orderId && this.told.get(orderId) === before) this.orderChanged(order);
+    } catch (error) {
+      if (this.order?.order_id === orderId) this.onError(error);
+    }
+  }
+
+  /** Open for the shown order; the stream tells the open and its outcome. */
+  async reopen() {
+    const order = this.order;
+    if (!order || this.busy) return;
     this.onError(null);
     this.setBusy(true);
     try {
-      await api.reopenPayment(orderId);
+      await api.reopenPayment(order.order_id, paidLate(order) ? t("ws.open_late.note") : "");
     } catch (error) {
       this.onError(error);
     }
     this.setBusy(false);
-    await this.follow();
   }
 
   setBusy(busy) {
@@ -207,8 +230,11 @@ export class PaymentPanel {
     box.dataset.order = order.order_id;
     box.dataset.state = order.state;
     const qr = $("ws-qr");
+    // An order this panel did not issue (one paid late, told by the stream) has no QR
+    // code here: the driver has paid it already.
+    qr.hidden = !this.issued;
     const src = `data:image/png;base64,${this.issued?.qr_png ?? ""}`;
-    if (qr.getAttribute("src") !== src) qr.src = src;
+    if (this.issued && qr.getAttribute("src") !== src) qr.src = src;
     qr.alt = t("ws.qr.alt", { amount: yuan(order.amount_fen) });
     $("ws-order-amount").textContent = t("ws.order.amount", { amount: yuan(order.amount_fen) });
     this.step("ws-step-order", order.state, label("ws.order.", order.state));
@@ -220,7 +246,7 @@ export class PaymentPanel {
         ? t("ws.notice", { effect: label("ws.notice.", notice.effect), time: localTime(notice.received_at) })
         : t("ws.notice.none"),
     );
-    const gate = order.state === "paid" ? gateOf(order) : "none";
+    const gate = order.state === "paid" || paidLate(order) ? gateOf(order) : "none";
     const last = order.gate_opens?.at(-1);
     this.step(
       "ws-step-gate",
@@ -231,6 +257,8 @@ export class PaymentPanel {
     );
     const reopen = $("ws-reopen");
     reopen.hidden = !mayReopen(order);
+    reopen.dataset.i18n = paidLate(order) ? "ws.open_late" : "ws.reopen";
+    reopen.textContent = t(reopen.dataset.i18n);
     reopen.disabled = this.busy;
   }
 

@@ -14,11 +14,11 @@ never charged twice.
 Every step is in the ledger before it takes effect: opens and orders are audited by
 ``Actions`` and ``Payments``; a blacklisted plate held and a plate that owes debts
 coming in are ledgered (``blacklist_held``, with the hold the day's call ledger flags, and
-``debtor_entered``) and then alerted on
-every console tab (a ``plate_alert`` stream message). Events are decided one at a time,
-in the order they were recorded; a decision that fails is logged and left to the seat.
-An exit lane's own report of an escape (the lane link's ``escape``) is taken in the same
-order and recorded by ``Escapes.reported``.
+``debtor_entered``) and then alerted on the tabs of the users who cover the car park (a
+``plate_alert`` stream message). Events are decided one at a time, in the order they
+were recorded; a decision that fails is logged and left to the seat. An exit lane's own
+report of an escape (the lane link's ``escape``) is taken in the same order and recorded
+by ``Escapes.reported``.
 """
 
 from __future__ import annotations
@@ -248,7 +248,7 @@ class GateKeeper:
         classification: Classification,
         debts: list[Debt],
     ) -> None:
-        """Ledgered, then shown on every console tab."""
+        """Ledgered, then shown on the tabs of the users who cover the car park."""
         event = record.event
         alert: dict[str, Any] = {
             "kind": kind.value,
@@ -273,7 +273,7 @@ class GateKeeper:
         else:
             await self.audit.record(record_)
         message = {"type": "plate_alert", "alert": alert}
-        self.streams.publish(lambda _user: message)
+        self.streams.publish_to_car_park(lane.car_park, message)
         log.warning(
             "gatekeeping.alert kind=%s lane=%s event_id=%s", kind.value, lane.id, event.event_id
         )

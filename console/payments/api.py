@@ -24,6 +24,7 @@ from ..web import JSONResponse, authenticate, check_csrf, client_address, read_j
 from .errors import BadOrder, UnknownOrder
 from .orders import read_amount
 from .service import OrderRequest, Payments, qr_base64
+from .telling import order_view
 
 
 def parse_order(body: object) -> OrderRequest:
@@ -80,19 +81,10 @@ class PaymentsApi:
 
     async def order(self, request: Request) -> Response:
         await authenticate(request, self.directory)
-        order_id = str(request.path_params["order_id"])
-        order = await self.store.payment_order(order_id)
-        if order is None:
+        view = await order_view(self.store, str(request.path_params["order_id"]), datetime.now(UTC))
+        if view is None:
             raise UnknownOrder("unknown_order", "no payment order with that id")
-        notifications = await self.store.payment_notifications(order_id)
-        opens = await self.store.payment_opens(order_id)
-        return JSONResponse(
-            {
-                **order.to_json(datetime.now(UTC)),
-                "notifications": [n.to_json() for n in notifications],
-                "gate_opens": [o.to_json() for o in opens],
-            }
-        )
+        return JSONResponse(view)
 
     async def open(self, request: Request) -> Response:
         user, session = await authenticate(request, self.directory)

@@ -5,10 +5,10 @@ ledgered as refused with where it came from and the body's SHA-256, and raised, 
 provider is answered 4xx and nothing changed. A payment is kept once per transaction
 and each notification id once (``Store.record_payment``): a replay is harmless.
 
-An order newly paid clears the escapes' debts it named and has its gate opened
-(``on_paid``). Money for an order already
-expired or cancelled is kept as ``late`` and every console is told; the gate stays down
-(README, "Payments")."""
+Each payment kept is told on the live stream once it is (``telling.py``). An order
+newly paid clears the escapes' debts it named and has its gate opened (``on_paid``).
+Money for an order already expired or cancelled is kept as ``late`` and told like the
+rest; the gate stays down (README, "Payments")."""
 
 from __future__ import annotations
 
@@ -22,10 +22,10 @@ from ..audit import AuditLog
 from ..errors import ConsoleError, NotFound, StoreError
 from ..ledger import AuditAction, AuditRecord
 from ..store import Store
-from ..streams import Streams
 from .errors import NotificationRefused, UnknownOrder
 from .orders import NoticeSource, PaidEffect, PaymentOrder, Settled
 from .provider import PaymentNotice, Provider
+from .telling import OrderTeller
 
 log = logging.getLogger("seat.payments")
 
@@ -35,13 +35,13 @@ class Notices:
         self,
         store: Store,
         audit: AuditLog,
-        streams: Streams,
+        teller: OrderTeller,
         providers: Mapping[str, Provider],
         on_paid: Callable[[PaymentOrder], None],
     ) -> None:
         self.store = store
         self.audit = audit
-        self.streams = streams
+        self.teller = teller
         self._providers = providers
         self._on_paid = on_paid
 
@@ -123,12 +123,22 @@ class Notices:
                 detail={"order": notice.order_id, **detail},
             )
         )
+        if settled.new:
+            await self.teller.tell(notice.order_id)
         if settled.new and settled.notification.effect is PaidEffect.PAID:
             await self._clear_debts(actor, settled.order)
         if settled.new and settled.notification.effect is PaidEffect.PAID and opens:
             self._on_paid(settled.order)
         elif settled.new and settled.notification.effect is PaidEffect.LATE:
-            self._tell_late(settled)
+            # The gate stays down: the car it was for may be gone, or another order at
+            # the lane may be paid too; an agent decides (and may open for it,
+            # ``Payments.retry_open``, or see to a refund).
+            log.warning(
+                "payments.paid.late order=%s lane=%s fen=%d",
+                notice.order_id,
+                lane,
+                notice.amount_fen,
+            )
         return settled
 
     async def _clear_debts(self, actor: str, order: PaymentOrder) -> None:
@@ -179,27 +189,6 @@ class Notices:
             raise StoreError(
                 "audit_failed", f"not recorded: the audit ledger could not record it ({exc.detail})"
             ) from exc
-
-    def _tell_late(self, settled: Settled) -> None:
-        """Money arrived for an order already expired or cancelled. The gate stays
-        down: the car it was for may be gone, or another order at the lane may be
-        paid too; every console is told, so an agent decides (and may open for it,
-        ``Payments.retry_open``, or see to a refund)."""
-        order = settled.order
-        message = {
-            "type": "payment",
-            "payment": {
-                **order.to_json(datetime.now(UTC)),
-                "notification": settled.notification.to_json(),
-            },
-        }
-        self.streams.publish(lambda _user: message, key=f"payment {order.order_id}")
-        log.warning(
-            "payments.paid.late order=%s lane=%s fen=%d",
-            order.order_id,
-            order.lane,
-            settled.notification.amount_fen,
-        )
 
 
 def _digest(body: bytes) -> str:

@@ -7,7 +7,8 @@ opens its lane's gate by itself, as the ``system`` actor with reason ``paid``; e
 asked for an order is kept beside it (``payment_opens``), so "paid but not lifted" is
 answered from the order: its notifications and its gate commands with their outcomes.
 Payments are heard of through ``notices.py``, by notification or, when none came, by
-asking the provider (``chasing.py``).
+asking the provider (``chasing.py``). Each change of an order, once written, is told on
+the live stream (``telling.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 import segno
 
+from gates.centre.commands import Outcome
 from gates.qrcodes import QUIET_MODULES
 from gates.wire import format_time
 
@@ -56,6 +58,7 @@ from .orders import (
 )
 from .provider import Provider
 from .sandbox import SandboxProvider, sandbox_key
+from .telling import OrderTeller
 from .wechat import WeChatPay
 from .wechat_provider import WECHAT, WeChatProvider
 from .wechat_settings import check_provider_choice
@@ -107,7 +110,8 @@ class Payments:
         self._providers: dict[str, Provider] = {}
         self._link_key = b""
         self._running: set[asyncio.Task[None]] = set()  # opens and closes under way
-        self.notices = Notices(store, audit, streams, self._providers, self._open_later)
+        self.teller = OrderTeller(store, streams, self._now)
+        self.notices = Notices(store, audit, self.teller, self._providers, self._open_later)
         self.chaser = Chaser(
             ChasePlan(settings.payment_query_after_s),
             self._providers,
@@ -128,14 +132,22 @@ class Payments:
             notify_url = f"{public_base(settings)}{NOTIFY_PATH}{WECHAT}"
             self.wechat = WeChatProvider(WeChatPay(settings.wechat), notify_url)
             self._providers[self.wechat.name] = self.wechat
+        # As the ledger ends the requests a stopped centre never heard the end of.
+        unended = await self.store.end_unended_payment_opens(Outcome.TIMEOUT.value)
+        if unended:
+            log.warning("payments.opens.unended count=%d", unended)
         since = self._now() - self.chaser.plan.first
-        self.chaser.start(await self.store.unsettled_payment_orders(since))
+        unsettled = await self.store.unsettled_payment_orders(since)
+        self.chaser.start(unsettled)
+        for order in unsettled:
+            self.teller.expiring(order)
 
     async def close(self) -> None:
         """Opens and closes under way finish, so their outcomes are kept."""
         await self.chaser.close()
         if self._running:
             await asyncio.wait(self._running)
+        await self.teller.close()
         if self.wechat is not None:
             await self.wechat.aclose()
 
@@ -238,6 +250,10 @@ class Payments:
         order = with_reference(order, placed.reference)
         await self.store.add_payment_order(order, replaced, [debt.id for debt in debts])
         self.chaser.follow(order)
+        for old in replaced:
+            await self.teller.tell(old)
+        await self.teller.tell(order.order_id)
+        self.teller.expiring(order)
         for given_up in stale:
             self._later(self._close_replaced(given_up))
         url = placed.scan
@@ -327,13 +343,28 @@ class Payments:
     async def open_for(
         self, actor: Actor, order: PaymentOrder, reason: OpenReason, note: str = ""
     ) -> ActionResult:
-        """Open the order's lane for it, keep the open beside the order, and tell the
-        driver on the display."""
+        """Open the order's lane for it, keep the open beside the order as asked and
+        again with its outcome (each told on the stream), and tell the driver on the
+        display."""
         lane = await self.store.get_lane(order.lane)
         if lane is None:
             raise NotFound("unknown_lane", f"order {order.order_id}'s lane {order.lane} is gone")
+        asked_at = self._now()
+
+        async def asked(command_id: str) -> None:
+            """The open is on the ledger: kept with the order as asked, and told. A
+            write that fails is logged and the open goes on; its outcome is kept all
+            the same."""
+            opening = GateOpen(command_id, actor.user.username, asked_at, None, None)
+            try:
+                await self.store.add_payment_open(order.order_id, opening)
+            except StoreError as exc:
+                log.error("payments.open.unkept order=%s error=%s", order.order_id, exc.detail)
+                return
+            await self.teller.tell(order.order_id)
+
         result = await self.actions.open_gate(
-            actor, lane, OpenRequest(reason, note, order_id=order.order_id)
+            actor, lane, OpenRequest(reason, note, order_id=order.order_id), on_requested=asked
         )
         resolved = result.resolved
         await self.store.add_payment_open(
@@ -341,11 +372,12 @@ class Payments:
             GateOpen(
                 resolved.command_id,
                 actor.user.username,
-                self._now(),
+                asked_at,
                 resolved.outcome.value,
                 resolved.detail or None,
             ),
         )
+        await self.teller.tell(order.order_id)
         log.info(
             "payments.open order=%s lane=%s outcome=%s",
             order.order_id,
