@@ -27,6 +27,7 @@ from .sqlite_payments import (
     order_of,
     record_payment_job,
 )
+from .sqlite_rows import names_a_row
 
 
 class OrdersPart(StoreBase):
@@ -78,6 +79,8 @@ class OrdersPart(StoreBase):
 
     async def paid_order_of_stay(self, stay_id: int) -> PaymentOrder | None:
         """The paid order that settled stay ``stay_id``, if any."""
+        if not names_a_row(stay_id):
+            return None
         rows = await self._read(PAID_FOR_STAY, (stay_id,))
         return order_of(rows[0]) if rows else None
 

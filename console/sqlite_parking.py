@@ -18,6 +18,7 @@ from .sqlite_noplate import (
     exit_job,
     noplate_of,
 )
+from .sqlite_rows import names_a_row
 from .sqlite_stays import Job, correct_job, match_job
 from .sqlite_vehicles import (
     LANE_VEHICLES,
@@ -72,6 +73,8 @@ class ParkingPart(StoreBase):
         return await self._write(forget_snapshots_job(before))
 
     async def stay(self, stay_id: int) -> StayRecord | None:
+        if not names_a_row(stay_id):
+            return None
         rows = await self._read(
             "SELECT id, car_park, plate, state, entry_event, entered_at, closed_at"
             " FROM stays WHERE id = ?",
@@ -128,6 +131,8 @@ class ParkingPart(StoreBase):
         return await self._write_with(record, exit_job(stay_id, event, nonce))
 
     async def noplate_stay(self, stay_id: int) -> NoPlateStay | None:
+        if not names_a_row(stay_id):
+            return None
         rows = await self._read(ONE_NOPLATE, (stay_id,))
         return noplate_of(rows[0]) if rows else None
 

@@ -19,6 +19,15 @@ from .models import Direction, LaneRecord, Role, User
 from .stays.records import StayChange, StayState
 from .vehicles.model import Reading, VehicleEvent, VehicleRecord
 
+# SQLite's INTEGER is 64 bits, signed: an id beyond it names no row, and would not even
+# bind as a parameter (OverflowError), so it is looked up as nothing.
+ROWID_MAX = 2**63 - 1
+
+
+def names_a_row(row_id: int) -> bool:
+    """Whether ``row_id``, as a client sent it, could be a row's id at all."""
+    return -ROWID_MAX - 1 <= row_id <= ROWID_MAX
+
 
 def user_of(row: Any) -> User:
     username, role, password_hash, created_at, disabled, coverage = row

@@ -27,6 +27,9 @@ from media.plates.crop import Image
 from media.plates.ocr import PlateReader, PlateReading
 from tests.conftest import Centre, LaneFactory
 from tests.lanes import AT, seen
+from tests.tables import allow_ledger_inserts
+from tests.tables import kept as kept_rows
+from tests.test_api import refuse_ledger_inserts
 from tests.test_plate_correction import MISREAD, RIGHT, entered_and_misread_exit
 from tests.test_vehicle_records import next_recorded, recorded
 from tests.test_vehicle_store import event as vehicle
@@ -262,6 +265,24 @@ async def test_a_reading_needs_a_login_its_csrf_token_and_a_post(
     assert (held.reads, await ledgered(reading)) == (0, [])
     kept = await reading.store.vehicle(car.event_id)
     assert kept is not None and kept.event.reading is None
+
+
+async def test_a_reading_the_ledger_cannot_hold_keeps_none_and_is_read_again_later(
+    reading: Centre, lanes: LaneFactory, held: HeldReader
+) -> None:
+    """No audit, no reading: 503 ``audit_failed``, the event without one, and the next
+    ask (the disk has room again) reads it afresh."""
+    [car] = await cars_out(reading, lanes, RIGHT)
+    refuse_ledger_inserts(reading, AuditAction.PLATE_READ)
+    before = kept_rows(reading)
+    async with reading.client("alice") as client:
+        refused(await client.post(f"/api/vehicles/{car.event_id}/reading"), 503, "audit_failed")
+        assert kept_rows(reading) == before
+        allow_ledger_inserts(reading)
+        again = await client.post(f"/api/vehicles/{car.event_id}/reading")
+    assert again.status_code == 200 and again.json()["reading"]["plate"] == RIGHT
+    assert held.reads == 2
+    assert [entry.actor for entry in await ledgered(reading)] == ["alice"]
 
 
 # ------------------------------------------------------------------ the store

@@ -181,3 +181,13 @@ async def test_a_v5_database_is_upgraded_and_keeps_its_calls(tmp_path: Path) -> 
         await store.close()
     with closing(sqlite3.connect(path)) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+@pytest.mark.parametrize("stay_id", [2**63, -(2**63) - 1, 10**30, -(10**30)])
+async def test_a_stay_id_beyond_sqlites_integers_names_no_stay(
+    store: SQLiteStore, stay_id: int
+) -> None:
+    """A client's id past 64 bits is no stay, not an OverflowError from the binding."""
+    assert await store.stay(stay_id) is None
+    assert await store.noplate_stay(stay_id) is None
+    assert await store.paid_order_of_stay(stay_id) is None

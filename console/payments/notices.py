@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..audit import AuditLog
-from ..errors import ConsoleError, NotFound
+from ..errors import ConsoleError, NotFound, StoreError
 from ..ledger import AuditAction, AuditRecord
 from ..store import Store
 from .errors import NotificationRefused, UnknownOrder
@@ -93,7 +93,7 @@ class Notices:
         }
         order = await self.store.payment_order(notice.order_id)
         lane = None if order is None else order.lane
-        await self.audit.record(
+        await self._record(
             AuditRecord(
                 actor=actor,
                 action=AuditAction.PAYMENT_NOTIFIED,
@@ -114,7 +114,7 @@ class Notices:
             await self._refused(provider_name, notice.order_id, lane, exc, detail)
             raise
         effect = settled.notification.effect.value if settled.new else "replayed"
-        await self.audit.record(
+        await self._record(
             AuditRecord(
                 actor=actor,
                 action=AuditAction.PAYMENT_RECORDED,
@@ -147,7 +147,7 @@ class Notices:
         named = await self.store.order_debts(order.order_id)
         if not named:
             return
-        await self.audit.record(
+        await self._record(
             AuditRecord(
                 actor=actor,
                 action=AuditAction.DEBTS_CLEARED,
@@ -170,7 +170,7 @@ class Notices:
         exc: ConsoleError,
         detail: dict[str, Any],
     ) -> None:
-        await self.audit.record(
+        await self._record(
             AuditRecord(
                 actor=f"provider:{provider_name}",
                 action=AuditAction.PAYMENT_REFUSED,
@@ -179,6 +179,16 @@ class Notices:
                 detail={"order": order_id, "error": exc.detail, **detail},
             )
         )
+
+    async def _record(self, record: AuditRecord) -> None:
+        """No audit, no action: the ledger failing is ``audit_failed`` (503), which a
+        provider answers by sending the notification again."""
+        try:
+            await self.audit.record(record)
+        except StoreError as exc:
+            raise StoreError(
+                "audit_failed", f"not recorded: the audit ledger could not record it ({exc.detail})"
+            ) from exc
 
 
 def _digest(body: bytes) -> str:
