@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -110,6 +111,29 @@ async def test_wrong_password_shows_an_error_and_stays_on_login(
     await page.fill("#password", "wrong password")
     await page.click("#login-submit")
     await expect(page.locator("#login-error")).to_have_attribute("data-error", "bad_credentials")
+    await expect(page.locator("body")).to_have_attribute("data-view", "login")
+
+
+async def test_throttled_login_counts_down_with_the_form_shut(
+    browser: Browser, staffed: Centre
+) -> None:
+    """After five wrong passwords the centre's 429 keeps the button disabled and the page
+    counts its retry_after down, even against the right password."""
+    page = await browser.new_page()
+    await page.goto(staffed.url + "/")
+    await page.fill("#username", "alice")
+    for _ in range(5):
+        await page.fill("#password", "wrong password")
+        async with page.expect_response("**/api/login") as answer:
+            await page.click("#login-submit")
+        assert (await answer.value).status == 401
+    await page.fill("#password", PASSWORD)
+    async with page.expect_response("**/api/login") as answer:
+        await page.click("#login-submit")
+    assert (await answer.value).status == 429
+    await expect(page.locator("#login-error")).to_have_attribute("data-error", "throttled")
+    await expect(page.locator("#login-error")).to_contain_text(re.compile(r"\d"))
+    await expect(page.locator("#login-submit")).to_be_disabled()
     await expect(page.locator("body")).to_have_attribute("data-view", "login")
 
 

@@ -1,4 +1,6 @@
-// Remote-seat agent console: session, views and the live stream.
+// Remote-seat agent console: the session, and the console's parts wired together. The
+// login form is login.js, the views and header views.js, what the stream's messages
+// change messages.js.
 //
 // Served as static files with a strict CSP (script-src 'self', style-src 'self'), so there
 // is no inline script, style or event handler anywhere. Untrusted text (plates, notes,
@@ -127,37 +129,32 @@
 //                              .context (its AudioContext)
 
 import { api, setCsrfToken, setUnauthorizedHandler, streamUrl } from "./api.js";
+import { createAttackAlert } from "./attack.js";
 import { createAuditView } from "./audit.js";
 import { Desk } from "./desk.js";
 import { DisplayDialog, OpenGateDialog } from "./dialogs.js";
-import { oncePerFrame } from "./frames.js";
-import { applyStatic, errorText, label, lang, onLangChange, setLang, t } from "./i18n.js";
+import { applyStatic, lang, onLangChange, t } from "./i18n.js";
 import { createKeys } from "./keys.js";
 import { createLanesView } from "./lanes.js";
+import { createLogin } from "./login.js";
+import { createMessages } from "./messages.js";
 import { CarParkDialog } from "./parks.js";
 import { LiveView } from "./live.js";
 import { downloadSticker } from "./stickers.js";
 import { CLOSE_UNAUTHORIZED, LiveStream } from "./stream.js";
 import { createSupervisorView } from "./supervisor.js";
+import { createViews } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
 const AUDIT_ROLES = new Set(["supervisor", "admin"]);
 const TICK_MS = 5_000;
 const CLOCK_MS = 1_000; // the call clocks, wait clocks and wrap-up countdown
-// The desk's messages on the live stream: the call queue's (README, "Calls") and the
-// orders' (README, "Payments").
-const CALL_MESSAGES = new Set(["calls", "call", "queue", "ring", "ring_stopped", "agent", "alert", "order"]);
 
 const session = {
   user: null, // {username, role, csrf_token} while logged in
   synced: false, // the stream's snapshot has arrived: stale HTTP answers must not overwrite it
   leaving: false, // the user asked to log out: the session's end is no surprise
 };
-// {key, params, code, notice?} | {error}: kept so a language switch re-renders it. A
-// notice (the user's own logout) is news, not a failure, and is shown as such.
-let loginMessage = null;
-let throttleTimer = null;
-let attack = null; // the latest login_attack entry shown to a supervisor, until dismissed
 
 const lanes = createLanesView($("lanes"), {
   onOpen: (id) => openDialog.show(id),
@@ -171,7 +168,7 @@ const live = new LiveView({
   getLane: (id) => lanes.get(id),
   onOpen: (id) => openDialog.show(id),
   onDisplay: (id) => displayDialog.show(id),
-  canListen: () => AUDIT_ROLES.has(session.user?.role),
+  canListen: canAudit,
   onShown: (id) => {
     lanes.watching(id);
     $("stage").classList.toggle("stage--live", id !== null);
@@ -207,22 +204,6 @@ const supervisor = createSupervisorView({
     desk.startView(call);
   },
 });
-// Lane changes from the stream, the latest of each lane, shown a frame's worth at a time:
-// a city's wall may change 50 lanes a second, and the page is drawn 60 times.
-const laneChanges = new Map(); // lane id -> its state not yet shown
-const laneFrame = oncePerFrame(() => {
-  const changed = [...laneChanges.values()];
-  laneChanges.clear();
-  lanes.update(changed);
-  if (changed.some((lane) => lane.id === live.laneId)) live.laneChanged(lanes.get(live.laneId));
-  desk.render(); // the call's lane: online, gate, last vehicle
-});
-
-/** Forget changes not shown yet: the whole list replaces them, or the session ended. */
-function dropLaneChanges() {
-  laneChanges.clear();
-  laneFrame.cancel();
-}
 // Shortcuts act only inside a session; the login form is all fields anyway.
 const signedIn = (fn) => (...args) => (session.user ? fn(...args) : undefined);
 const keys = createKeys({
@@ -246,185 +227,31 @@ const audit = createAuditView({
     return lane?.name ? `${lane.name} (${id})` : id;
   },
 });
+const views = createViews({ user: () => session.user, canAudit, supervisor, audit });
+const login = createLogin({ onSignedIn: startSession, showView: views.show });
+const attack = createAttackAlert();
+const messages = createMessages({
+  lanes,
+  live,
+  desk,
+  supervisor,
+  audit,
+  attack,
+  canAudit,
+  synced: () => {
+    session.synced = true;
+  },
+});
 const stream = new LiveStream(streamUrl, {
-  onMessage: handleMessage,
-  onState: showConnection,
+  onMessage: (message) => {
+    if (session.user) messages.handle(message);
+  },
+  onState: views.connection,
   onClose: handleStreamClose,
 });
 
-// ---- views -------------------------------------------------------------------------
-
 function canAudit() {
   return AUDIT_ROLES.has(session.user?.role);
-}
-
-function showView(view) {
-  if ((view === "audit" || view === "agents") && !canAudit()) view = "lanes";
-  const was = document.body.dataset.view;
-  document.body.dataset.view = view;
-  $("loading").hidden = view !== "loading";
-  $("login-view").hidden = view !== "login";
-  $("workspace").hidden = view === "loading" || view === "login";
-  $("lanes-view").hidden = view !== "lanes";
-  $("agents-view").hidden = view !== "agents";
-  $("audit-view").hidden = view !== "audit";
-  if (view === "agents" && was !== "agents") {
-    delete $("tab-agents").dataset.alerts;
-    supervisor.shown();
-  } else if (view !== "agents") {
-    supervisor.hidden();
-  }
-  for (const tab of $("tabs").querySelectorAll("[data-view]")) {
-    if (tab.dataset.view === view) tab.setAttribute("aria-current", "page");
-    else tab.removeAttribute("aria-current");
-  }
-  if (view === "audit" && !audit.loaded) audit.load();
-}
-
-function showHeader() {
-  const user = session.user;
-  $("user").hidden = !user;
-  $("logout").hidden = !user;
-  $("tabs").hidden = !user;
-  $("tab-audit").hidden = !canAudit();
-  $("tab-agents").hidden = !canAudit();
-  $("conn-state").hidden = !user;
-  if (user) {
-    $("user-name").textContent = user.username;
-    $("user-role").textContent = label("role.", user.role);
-    $("user-role").setAttribute("data-role", String(user.role));
-  }
-}
-
-function showConnection(state) {
-  const node = $("conn-state");
-  node.dataset.state = state;
-  node.dataset.i18n = `conn.${state}`;
-  node.textContent = t(`conn.${state}`);
-  $("banner").hidden = state !== "reconnecting";
-}
-
-function syncLanguageButton() {
-  // The button names the other language, in that language.
-  $("lang-switch").lang = lang() === "zh-CN" ? "en" : "zh-CN";
-  document.title = t("app.title");
-}
-
-// ---- login ---------------------------------------------------------------------------
-
-function renderLoginMessage() {
-  const message = loginMessage;
-  const notice = message?.notice === true;
-  for (const [id, attribute, shown] of [
-    ["login-error", "data-error", Boolean(message) && !notice],
-    ["login-notice", "data-notice", notice],
-  ]) {
-    const node = $(id);
-    node.hidden = !shown;
-    if (!shown) {
-      node.textContent = "";
-      node.removeAttribute(attribute);
-      continue;
-    }
-    node.textContent = message.error ? errorText(message.error) : t(message.key, message.params);
-    node.setAttribute(attribute, message.code ?? message.error?.code ?? message.key);
-  }
-}
-
-function setLoginMessage(message) {
-  loginMessage = message;
-  renderLoginMessage();
-}
-
-function setLoginBusy(busy) {
-  const button = $("login-submit");
-  button.disabled = busy || throttleTimer !== null;
-  button.dataset.i18n = busy ? "login.busy" : "login.submit";
-  button.textContent = t(button.dataset.i18n);
-}
-
-/** 429 or 503: count the server's retry_after down on screen and keep the form shut
- * until then. */
-function startThrottle(seconds, key = "login.throttled", code = "throttled") {
-  clearInterval(throttleTimer);
-  const until = Date.now() + Math.max(1, Math.ceil(Number(seconds) || 30)) * 1000;
-  const update = () => {
-    const left = Math.ceil((until - Date.now()) / 1000);
-    if (left <= 0) {
-      clearInterval(throttleTimer);
-      throttleTimer = null;
-      setLoginMessage(null);
-      setLoginBusy(false);
-      return;
-    }
-    setLoginMessage({ key, params: { n: left }, code });
-  };
-  throttleTimer = setInterval(update, 1000);
-  update();
-  setLoginBusy(false);
-}
-
-function showLogin(message = null) {
-  setLoginMessage(message);
-  showView("login");
-  $("username").focus();
-}
-
-async function submitLogin(event) {
-  event.preventDefault();
-  if (throttleTimer !== null) return;
-  const username = $("username").value.trim();
-  const password = $("password").value;
-  if (!username || !password) {
-    setLoginMessage({ key: "login.missing", code: "missing" });
-    (username ? $("password") : $("username")).focus();
-    return;
-  }
-  setLoginBusy(true);
-  try {
-    const me = await api.login(username, password);
-    $("password").value = "";
-    setLoginMessage(null);
-    startSession(me);
-  } catch (error) {
-    if (error.status === 429) {
-      startThrottle(error.body?.retry_after);
-    } else if (error.status === 503 && error.code === "busy") {
-      startThrottle(error.body?.retry_after, "login.server_busy", "busy");
-    } else if (error.status === 401) {
-      setLoginMessage({ key: "login.bad_credentials", code: error.code });
-      $("password").select();
-    } else {
-      setLoginMessage({ error });
-    }
-  } finally {
-    setLoginBusy(false);
-  }
-}
-
-// ---- login attacks -------------------------------------------------------------------
-
-/** A brute-force alarm must not scroll away in the audit table: a red banner until dismissed. */
-function renderAttack() {
-  const node = $("attack-alert");
-  node.hidden = !attack;
-  if (!attack) return;
-  const detail = attack.detail ?? {};
-  const trigger = detail.trigger === "address" ? "address" : "username";
-  node.dataset.trigger = trigger;
-  node.dataset.username = String(detail.username ?? "");
-  node.dataset.remote = String(detail.remote ?? "");
-  $("attack-alert-text").textContent = t(`attack.${trigger}`, {
-    username: detail.username ?? "",
-    remote: detail.remote ?? "",
-    users: detail.user_failures ?? "",
-    addresses: detail.address_failures ?? "",
-  });
-}
-
-function showAttack(entry) {
-  attack = entry;
-  renderAttack();
 }
 
 // ---- session -------------------------------------------------------------------------
@@ -434,13 +261,13 @@ function startSession(me) {
   session.synced = false;
   session.leaving = false;
   setCsrfToken(me.csrf_token);
-  dropLaneChanges();
+  messages.dropLaneChanges();
   lanes.clear();
   audit.clear();
   supervisor.clear();
   desk.start(me.username);
-  showHeader();
-  showView("lanes");
+  views.header();
+  views.show("lanes");
   $("main").focus();
   stream.start();
   // The stream's first message carries the same list; this is for the first paint
@@ -464,12 +291,12 @@ function endSession(message) {
   live.close();
   desk.clear();
   supervisor.clear();
-  dropLaneChanges();
+  messages.dropLaneChanges();
   lanes.clear();
   audit.clear();
-  showAttack(null);
-  showHeader();
-  showLogin(message);
+  attack.show(null);
+  views.header();
+  login.show(message);
 }
 
 /** The centre ended the session (expired, revoked, or logged out in another tab). */
@@ -496,63 +323,6 @@ async function logout() {
 
 // ---- stream --------------------------------------------------------------------------
 
-function handleMessage(message) {
-  if (!session.user) return;
-  if (CALL_MESSAGES.has(message.type)) {
-    desk.handle(message);
-    if (message.type === "agent" && message.agent) supervisor.agent(message.agent);
-    if (message.type === "alert" && message.alert && canAudit()) supervisor.alert(message.alert);
-    return;
-  }
-  switch (message.type) {
-    case "lanes":
-      if (!Array.isArray(message.lanes)) return;
-      session.synced = true;
-      dropLaneChanges();
-      lanes.setAll(message.lanes);
-      if (live.laneId) live.laneChanged(lanes.get(live.laneId));
-      desk.render();
-      desk.resync();
-      // A (re)connect may follow a gap: fetch the newest audit page again.
-      if (audit.loaded) audit.load();
-      break;
-    case "lane":
-      if (message.lane && typeof message.lane.id === "string") {
-        laneChanges.set(message.lane.id, message.lane);
-        laneFrame.request();
-      }
-      break;
-    case "audit":
-      if (!message.entry) break;
-      audit.add(message.entry);
-      if (message.entry.action === "login_attack" && canAudit()) showAttack(message.entry);
-      break;
-    case "plate_alert":
-      if (message.alert) showPlateAlert(message.alert);
-      break;
-    default:
-      break; // newer servers may send more; this console ignores what it does not know
-  }
-}
-
-/** The centre held a blacklisted car, or a car that owes came in: the notice stays
- * until the next, for the seat must act on it. */
-function showPlateAlert(alert) {
-  if (alert.kind !== "blacklist" && alert.kind !== "debtor") return;
-  const lane = lanes.get(alert.lane);
-  const fen = Number.isInteger(alert.debts_fen) ? alert.debts_fen : 0;
-  desk.notices.show(
-    `plate_alert.${alert.kind}`,
-    {
-      plate: String(alert.plate ?? ""),
-      lane: lane?.name ?? String(alert.lane ?? ""),
-      car_park: String(alert.car_park ?? ""),
-      yuan: (fen / 100).toFixed(2),
-    },
-    true,
-  );
-}
-
 function handleStreamClose({ code, wasOpen }) {
   if (!session.user) return;
   if (code === CLOSE_UNAUTHORIZED) {
@@ -572,10 +342,10 @@ function handleStreamClose({ code, wasOpen }) {
 // ---- wiring --------------------------------------------------------------------------
 
 function relabel() {
-  syncLanguageButton();
-  showHeader();
-  renderLoginMessage();
-  renderAttack();
+  views.languageButton();
+  views.header();
+  login.relabel();
+  attack.relabel();
   lanes.relabel();
   openDialog.relabel();
   parks.relabel();
@@ -590,29 +360,23 @@ function relabel() {
 function boot() {
   document.documentElement.lang = lang();
   applyStatic();
-  syncLanguageButton();
+  views.languageButton();
   setUnauthorizedHandler(sessionLost);
   onLangChange(relabel);
 
-  $("login-form").addEventListener("submit", submitLogin);
   $("logout").addEventListener("click", logout);
-  $("lang-switch").addEventListener("click", () => setLang(lang() === "zh-CN" ? "en" : "zh-CN"));
   $("audit-more").addEventListener("click", () => audit.loadMore());
-  $("attack-alert-dismiss").addEventListener("click", () => showAttack(null));
-  for (const tab of $("tabs").querySelectorAll("[data-view]")) {
-    tab.addEventListener("click", () => showView(tab.dataset.view));
-  }
   setInterval(() => lanes.tick(), TICK_MS);
   setInterval(() => {
     desk.tick();
-    if (document.body.dataset.view === "agents") supervisor.tick();
+    if (views.current() === "agents") supervisor.tick();
   }, CLOCK_MS);
   // A closed tab must not hold a viewer (or the lane's intercom) until the centre's
   // ICE consent check notices; keepalive lets the DELETE outlive the page.
   window.addEventListener("pagehide", () => live.close({ keepalive: true, restoreFocus: false }));
 
-  showView("loading");
-  api.me().then(startSession, (error) => showLogin(error.status === 401 ? null : { error }));
+  views.show("loading");
+  api.me().then(startSession, (error) => login.show(error.status === 401 ? null : { error }));
 }
 
 boot();

@@ -9,6 +9,12 @@ export function el(tag, className = "", text = null) {
   return node;
 }
 
+/** A text written again unchanged still makes the browser lay the row's table out again
+ * (an unchanged attribute or class does not), so texts are compared first. */
+export function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
 /** Show or hide with the `hidden` attribute (style.css makes it win over display rules). */
 export function show(node, visible) {
   node.hidden = !visible;

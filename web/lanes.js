@@ -8,33 +8,13 @@
 // browser's share is kept small by style.css (car parks off screen are neither laid out
 // nor painted) and by loading snapshots only as their rows come near the screen.
 
-import { snapshotUrl } from "./api.js";
-import { el } from "./dom.js";
-import { ageMs, localDateTime, localTime } from "./format.js";
-import { applyStatic, label, t } from "./i18n.js";
+import { el, setText } from "./dom.js";
+import { applyStatic, t } from "./i18n.js";
+import { createRow, renderCall, renderRow } from "./lanerow.js";
 
-/** A call button press stays flagged this long (the contract's 5-minute SLA is per problem). */
-export const CALL_RECENT_MS = 2 * 60_000;
-/** Below this LPR confidence (0..1) the agent should check the plate against the snapshot. */
-export const LOW_CONFIDENCE = 0.8;
-
-const GATE_STATES = new Set(["down", "rising", "up", "falling", "unknown"]);
-// GA 36-2018 plate background colours; anything else renders as "unknown".
-const PLATE_COLOURS = new Set(["blue", "yellow", "green", "yellow_green", "white", "black"]);
 const COLUMNS = ["col.lane", "col.status", "col.gate", "col.vehicle", "col.call", "col.fault", "col.actions"];
 
 const collator = new Intl.Collator("zh-CN", { numeric: true });
-
-/** A text written again unchanged still makes the browser lay the row's table out again
- * (an unchanged attribute or class does not), so texts are compared first. */
-function setText(node, text) {
-  if (node.textContent !== text) node.textContent = text;
-}
-
-function normalisedConfidence(value) {
-  if (typeof value !== "number" || Number.isNaN(value)) return null;
-  return value > 1 ? value / 100 : value; // tolerate a 0..100 scale
-}
 
 /**
  * @param {{onOpen, onDisplay, onLive: (laneId: string) => void,
@@ -43,7 +23,7 @@ function normalisedConfidence(value) {
  *   onPark: show a car park's rules, lists and no-plate stays (parks.js).
  *   canSticker: whether this user is offered the lanes' help stickers (supervisors).
  */
-export function createLanesView(container, { onOpen, onDisplay, onLive, onPark, onSticker, canSticker }) {
+export function createLanesView(container, { onPark, ...rowActions }) {
   const rows = new Map(); // lane id -> { lane, row, f: {fields}, group }
   const groups = new Map(); // car park name -> { section, tbody, count }
   let groupSeq = 0; // car park names are free text, so heading ids are generated
@@ -86,239 +66,6 @@ export function createLanesView(container, { onOpen, onDisplay, onLive, onPark, 
     g = { name, section, tbody, count };
     groups.set(name, g);
     return g;
-  }
-
-  function createRow(lane) {
-    const row = el("tr", "lane");
-    row.setAttribute("data-lane", lane.id);
-
-    const name = el("span", "lane__name");
-    name.dataset.field = "name";
-    const direction = el("span", "dir");
-    direction.dataset.field = "direction";
-    const id = el("span", "lane__id", lane.id);
-    const nameCell = el("th", "lane__title");
-    nameCell.scope = "row";
-    nameCell.append(name, direction, id);
-
-    const online = el("span", "badge");
-    online.dataset.field = "online";
-
-    const gate = el("span", "gate");
-    gate.dataset.field = "gate";
-
-    const thumb = el("img", "thumb");
-    thumb.dataset.field = "snapshot";
-    thumb.width = 160;
-    thumb.height = 90;
-    thumb.decoding = "async";
-    // Fetched as the row nears the screen: a wall of 500 lanes shows a dozen at a time.
-    // A lazy image that is not rendered is never fetched, so the image is shown (its
-    // dark box) from the moment it has a source, not from its load.
-    thumb.loading = "lazy";
-    thumb.hidden = true;
-    const noThumb = el("span", "thumb thumb--empty");
-    thumb.addEventListener("error", () => {
-      thumb.hidden = true;
-      noThumb.hidden = false;
-    });
-    const plate = el("span", "plate");
-    plate.dataset.field = "plate";
-    const plateColour = el("span", "visually-hidden");
-    const plateTime = el("time", "plate-time");
-    plateTime.dataset.field = "plate-time";
-    const plateFlag = el("span", "plate-flag");
-    plateFlag.dataset.field = "plate-flag";
-    const info = el("div", "vehicle__info");
-    const meta = el("div", "vehicle__meta");
-    meta.append(plateTime, plateFlag);
-    info.append(plate, plateColour, meta);
-    const vehicle = el("div", "vehicle");
-    vehicle.append(thumb, noThumb, info);
-
-    const call = el("span", "call");
-    call.dataset.field = "call";
-    const fault = el("span", "fault");
-    fault.dataset.field = "fault";
-
-    const open = el("button", "btn btn--primary");
-    open.type = "button";
-    open.dataset.action = "open";
-    const openText = el("span");
-    const openLane = el("span", "visually-hidden");
-    open.append(openText, openLane);
-    open.addEventListener("click", () => onOpen(row.getAttribute("data-lane")));
-    const display = el("button", "btn");
-    display.type = "button";
-    display.dataset.action = "display";
-    const displayText = el("span");
-    const displayLane = el("span", "visually-hidden");
-    display.append(displayText, displayLane);
-    display.addEventListener("click", () => onDisplay(row.getAttribute("data-lane")));
-    const live = el("button", "btn");
-    live.type = "button";
-    live.dataset.action = "live";
-    const liveText = el("span");
-    const liveLane = el("span", "visually-hidden");
-    live.append(liveText, liveLane);
-    live.addEventListener("click", () => onLive(row.getAttribute("data-lane")));
-    const actions = el("div", "actions");
-    actions.append(open, display, live);
-    if (canSticker()) actions.append(stickerButton(lane.id));
-
-    const cells = [online, gate, vehicle, call, fault, actions].map((child) => {
-      const td = el("td");
-      td.append(child);
-      return td;
-    });
-    row.append(nameCell, ...cells);
-    return {
-      row,
-      snapshotSrc: null,
-      f: { name, direction, online, gate, thumb, noThumb, plate, plateColour, plateTime, plateFlag,
-        call, fault, open, openText, openLane, display, displayText, displayLane, live, liveText,
-        liveLane },
-    };
-  }
-
-  /** A supervisor's download of the lane's help sticker, to print (offline lanes too). */
-  function stickerButton(laneId) {
-    const button = el("button", "btn btn--quiet");
-    button.type = "button";
-    button.dataset.action = "sticker";
-    const text = el("span", "", t("action.sticker"));
-    text.dataset.i18n = "action.sticker";
-    button.append(text, el("span", "visually-hidden", ` ${laneId}`));
-    button.addEventListener("click", async () => {
-      button.disabled = true; // one click, one file, one entry in the ledger
-      button.setAttribute("aria-busy", "true");
-      try {
-        await onSticker(laneId);
-      } finally {
-        button.disabled = false;
-        button.setAttribute("aria-busy", "false");
-      }
-    });
-    return button;
-  }
-
-  function renderCall(entry) {
-    const { lane, row, f } = entry;
-    const age = lane.last_call_at ? ageMs(lane.last_call_at) : Infinity;
-    // A little negative age is clock skew between the centre and this seat.
-    const calling = age < CALL_RECENT_MS && age > -60_000;
-    row.setAttribute("data-calling", String(calling));
-    setText(f.call, calling ? t("call.active", { time: localTime(lane.last_call_at) }) : t("none"));
-    f.call.classList.toggle("call--active", calling);
-  }
-
-  function render(entry) {
-    const { lane, row, f } = entry;
-    const online = lane.online === true;
-    row.setAttribute("data-online", String(online));
-    row.classList.toggle("lane--offline", !online);
-    setText(f.name, lane.name || lane.id);
-    setText(f.direction, label("dir.", lane.direction));
-    f.direction.className = `dir dir--${lane.direction === "exit" ? "exit" : "entry"}`;
-
-    setText(f.online, t(`online.${online}`));
-    f.online.setAttribute("data-online", String(online));
-    f.online.className = `badge badge--${online ? "online" : "offline"}`;
-
-    const gate = typeof lane.gate === "string" ? lane.gate : "unknown";
-    row.setAttribute("data-gate", gate);
-    f.gate.setAttribute("data-gate", gate);
-    setText(f.gate, label("gate.", gate));
-    f.gate.className = `gate gate--${GATE_STATES.has(gate) ? gate : "unknown"}`;
-
-    renderVehicle(entry);
-    renderCall(entry);
-
-    const fault = lane.fault;
-    if (fault) {
-      row.setAttribute("data-fault", String(fault.code ?? ""));
-      setText(f.fault, [fault.code, fault.detail].filter(Boolean).join("："));
-      f.fault.title = localDateTime(fault.at);
-      f.fault.classList.add("fault--active");
-    } else {
-      row.removeAttribute("data-fault");
-      setText(f.fault, t("none"));
-      f.fault.removeAttribute("title");
-      f.fault.classList.remove("fault--active");
-    }
-
-    const laneName = ` ${f.name.textContent}`;
-    f.openText.textContent = t("action.open");
-    f.openLane.textContent = laneName;
-    f.open.disabled = !online;
-    f.displayText.textContent = t("action.display");
-    f.displayLane.textContent = laneName;
-    f.display.disabled = !online;
-    f.liveText.textContent = t("action.live");
-    f.liveLane.textContent = laneName;
-    f.live.disabled = !online;
-  }
-
-  function renderVehicle(entry) {
-    const { lane, f } = entry;
-    const v = lane.last_vehicle;
-    f.thumb.alt = t("snapshot.alt", { lane: lane.name || lane.id });
-    setText(f.noThumb, t("snapshot.none"));
-    if (!v) {
-      setText(f.plate, t("plate.none"));
-      f.plate.className = "plate plate--none";
-      f.plate.removeAttribute("data-plate-colour");
-      f.plate.removeAttribute("data-plate-flag");
-      f.plate.removeAttribute("title");
-      setText(f.plateColour, "");
-      setText(f.plateTime, "");
-      f.plateTime.removeAttribute("datetime");
-      setText(f.plateFlag, "");
-      setSnapshot(entry, null);
-      return;
-    }
-    const colour = PLATE_COLOURS.has(v.plate_colour) ? v.plate_colour : "unknown";
-    f.plate.className = `plate plate--${colour}`;
-    f.plate.setAttribute("data-plate-colour", colour);
-    setText(f.plate, v.plate || t("plate.unlicensed"));
-    setText(f.plateColour, ` ${t(`plate.colour.${colour}`)}`);
-
-    const confidence = normalisedConfidence(v.confidence);
-    const flags = [];
-    if (v.plate_valid === false) flags.push("invalid");
-    if (confidence !== null && confidence < LOW_CONFIDENCE) flags.push("low_confidence");
-    const percent = confidence === null ? null : Math.round(confidence * 100);
-    // The title carries the whole plate too, as a long one is cut off on screen.
-    f.plate.title = [f.plate.textContent, percent === null ? "" : t("plate.confidence", { p: percent })]
-      .filter(Boolean)
-      .join(" · ");
-    if (flags.length) f.plate.setAttribute("data-plate-flag", flags.join(" "));
-    else f.plate.removeAttribute("data-plate-flag");
-    f.plate.classList.toggle("plate--flagged", flags.length > 0);
-    const words = [];
-    if (flags.includes("invalid")) words.push(t("plate.invalid"));
-    if (flags.includes("low_confidence")) words.push(`${t("plate.low")} ${percent}%`);
-    setText(f.plateFlag, words.join(" · "));
-
-    setText(f.plateTime, localTime(v.at));
-    if (v.at) f.plateTime.setAttribute("datetime", v.at);
-    f.plateTime.title = localDateTime(v.at);
-    setSnapshot(entry, snapshotUrl(lane.id, v.at));
-  }
-
-  function setSnapshot(entry, src) {
-    const { f } = entry;
-    if (entry.snapshotSrc === src) return;
-    entry.snapshotSrc = src;
-    if (src) {
-      f.thumb.src = src;
-      f.thumb.hidden = false;
-      f.noThumb.hidden = true;
-    } else {
-      f.thumb.removeAttribute("src");
-      f.thumb.hidden = true;
-      f.noThumb.hidden = false;
-    }
   }
 
   /** Count the online lanes of `counted` car parks again (all of them by default). */
@@ -379,7 +126,7 @@ export function createLanesView(container, { onOpen, onDisplay, onLive, onPark, 
       const carPark = String(lane.car_park ?? "");
       let moved = false;
       if (!entry) {
-        entry = createRow(lane);
+        entry = createRow(lane, rowActions);
         rows.set(lane.id, entry);
         moved = true;
       } else if (entry.group.name !== carPark || entry.lane.name !== lane.name) {
@@ -387,7 +134,7 @@ export function createLanesView(container, { onOpen, onDisplay, onLive, onPark, 
       }
       entry.lane = lane;
       entry.sent = sent;
-      render(entry);
+      renderRow(entry);
       if (moved) {
         const g = group(carPark);
         if (entry.group !== g) {
@@ -446,13 +193,13 @@ export function createLanesView(container, { onOpen, onDisplay, onLive, onPark, 
       status.textContent = t("lanes.loading");
       container.replaceChildren(status);
     },
-    /** Re-evaluate time-based state (the call indicator fades after CALL_RECENT_MS). */
+    /** Re-evaluate time-based state (the call indicator fades, lanerow.js). */
     tick() {
       for (const entry of rows.values()) renderCall(entry);
     },
     relabel() {
       applyStatic(container);
-      for (const entry of rows.values()) render(entry);
+      for (const entry of rows.values()) renderRow(entry);
       refreshCounts();
     },
   };
