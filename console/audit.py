@@ -6,7 +6,7 @@ import getpass
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from gates.centre.commands import Outcome
@@ -56,6 +56,12 @@ class AuditLog:
         entry = await self.store.append(record)
         self.announce([entry])
         return entry
+
+    async def record_all(self, records: Sequence[AuditRecord]) -> list[AuditEntry]:
+        """``record`` for entries kept together or not at all."""
+        entries = await self.store.append_all(records)
+        self.announce(entries)
+        return entries
 
     def announce(self, entries: list[AuditEntry]) -> None:
         """Tell live viewers of entries already on disk: ``record``'s, or those a store

@@ -5,7 +5,7 @@ order; this part hands it records and pages through what it kept."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from .ledger import AuditEntry, AuditRecord
 from .sqlite_base import StoreBase
@@ -25,6 +25,11 @@ class AuditPart(StoreBase):
         entry = await self._submit(record)
         assert isinstance(entry, AuditEntry)
         return entry
+
+    async def append_all(self, records: Sequence[AuditRecord]) -> list[AuditEntry]:
+        """``append`` for entries that stand or fall together (an order and the
+        cancellations and override it brings): all of them are kept, or none."""
+        return await self._write_together(records, lambda conn: None)
 
     async def audit_page(self, limit: int, before_seq: int | None = None) -> list[AuditEntry]:
         """Newest first; pass the last ``seq`` of a page as ``before_seq`` for the next."""

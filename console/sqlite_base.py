@@ -73,6 +73,20 @@ class StoreBase:
         entries = await self._write_together((record,), lambda conn: done.append(job(conn)))
         return done[0], entries
 
+    async def _write_then(
+        self,
+        job: Callable[[sqlite3.Connection], _T],
+        records_of: Callable[[_T], Sequence[AuditRecord]],
+    ) -> tuple[_T, list[AuditEntry]]:
+        """``job``, then the ledger entries ``records_of`` makes of its result, kept or
+        lost together: for an entry that says what the job found."""
+        done: list[_T] = []
+        entries = await self._submit(
+            Together((), lambda conn: done.append(job(conn)), lambda: records_of(done[0]))
+        )
+        assert isinstance(entries, list)
+        return done[0], entries
+
     async def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
         if self._closed:
             raise StoreError("store_closed", "the store is closed")

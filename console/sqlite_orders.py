@@ -5,10 +5,11 @@ queries are in ``sqlite_payments.py``."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
-from .ledger import format_utc
+from .ledger import AuditRecord, format_utc
 from .payments.orders import GateOpen, NoticeSource, Notification, PaymentOrder, Settled
 from .sqlite_base import StoreBase
 from .sqlite_debts import name_debts_job
@@ -69,13 +70,18 @@ class OrdersPart(StoreBase):
         *,
         source: NoticeSource = NoticeSource.NOTIFICATION,
         notification_id: str | None = None,
+        entry_of: Callable[[Settled], AuditRecord] | None = None,
     ) -> Settled:
         """Keeps a genuine payment and pays the order by it, in one transaction; the
         same transaction or notification id again changes nothing (``new`` False).
+        ``entry_of`` makes the ledger's entry of what was kept (its effect), written in
+        the same transaction: the payment and its entry are kept or lost together.
         ``UnknownOrder``; ``NotificationRefused`` for a sum not the order's."""
-        return await self._write(
-            record_payment_job(order_id, transaction_id, amount_fen, now, source, notification_id)
-        )
+        job = record_payment_job(order_id, transaction_id, amount_fen, now, source, notification_id)
+        if entry_of is None:
+            return await self._write(job)
+        settled, entries = await self._write_then(job, lambda kept: (entry_of(kept),))
+        return replace(settled, entries=tuple(entries))
 
     async def paid_order_of_stay(self, stay_id: int) -> PaymentOrder | None:
         """The paid order that settled stay ``stay_id``, if any."""

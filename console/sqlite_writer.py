@@ -26,7 +26,7 @@ import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -45,10 +45,13 @@ _MAX_BATCH = 512
 @dataclass(frozen=True, slots=True)
 class Together:
     """Ledger entries and the rows they describe, kept or lost together: one job, whose
-    result is the sealed entries. The entries are appended first, then ``write`` runs."""
+    result is the sealed entries. The entries are appended first, then ``write`` runs,
+    then ``then``'s: the entries that say what the write found (a payment's effect),
+    which no one can know before it runs."""
 
     records: tuple[AuditRecord, ...]
     write: Callable[[sqlite3.Connection], None]
+    then: Callable[[], Sequence[AuditRecord]] = tuple
 
 
 _Work = AuditRecord | Together | Callable[[sqlite3.Connection], object]
@@ -155,6 +158,10 @@ class Writer:
                 head = _Head(entry.seq, entry.hash, entry.at)
                 entries.append(entry)
             work.write(conn)
+            for record in work.then():
+                entry = self._append(conn, head, record)
+                head = _Head(entry.seq, entry.hash, entry.at)
+                entries.append(entry)
             return entries, head
         return work(conn), head
 

@@ -101,6 +101,16 @@ class Notices:
                 detail={"order": notice.order_id, **detail},
             )
         )
+
+        def entry_of(kept: Settled) -> AuditRecord:
+            return AuditRecord(
+                actor=actor,
+                action=AuditAction.PAYMENT_RECORDED,
+                lane=lane,
+                outcome=kept.notification.effect.value if kept.new else "replayed",
+                detail={"order": notice.order_id, **detail},
+            )
+
         try:
             settled = await self.store.record_payment(
                 notice.order_id,
@@ -109,20 +119,19 @@ class Notices:
                 datetime.now(UTC),
                 source=source,
                 notification_id=notice.notification_id,
+                entry_of=entry_of,
             )
         except (UnknownOrder, NotificationRefused) as exc:
             await self._refused(provider_name, notice.order_id, lane, exc, detail)
             raise
-        effect = settled.notification.effect.value if settled.new else "replayed"
-        await self._record(
-            AuditRecord(
-                actor=actor,
-                action=AuditAction.PAYMENT_RECORDED,
-                lane=lane,
-                outcome=effect,
-                detail={"order": notice.order_id, **detail},
-            )
-        )
+        except StoreError as exc:
+            # The payment and its entry are kept or lost together: lost, the provider
+            # sends the notification again and finds the order unpaid.
+            raise StoreError(
+                "audit_failed",
+                f"not recorded: the payment and its entry were not kept ({exc.detail})",
+            ) from exc
+        self.audit.announce(list(settled.entries))
         if settled.new:
             await self.teller.tell(notice.order_id)
         if settled.new and settled.notification.effect is PaidEffect.PAID:

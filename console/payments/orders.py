@@ -15,6 +15,7 @@ from typing import Any
 
 from gates.wire import format_time
 
+from ..ledger import AuditEntry
 from .errors import BadOrder, OrderClosed
 
 # The most one order asks for: 100,000 yuan, the billing rules' own ceiling.
@@ -211,11 +212,13 @@ def paid_late(notifications: list[Notification]) -> bool:
 @dataclass(frozen=True, slots=True)
 class Settled:
     """What recording a notification did: the order after it, the notification as
-    kept, and ``new`` False for a replay of one kept before (which changed nothing)."""
+    kept, and ``new`` False for a replay of one kept before (which changed nothing);
+    ``entries``, the ledger entries written with it."""
 
     order: PaymentOrder
     notification: Notification
     new: bool
+    entries: tuple[AuditEntry, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -217,51 +217,64 @@ class Payments:
         ]
         replaced = [cancel(old, now).order_id for old in stale]
         context = {"role": actor.user.role.value, "remote": actor.remote}
-        for old in replaced:
-            await self._record(
+        # The order, with the cancellations and the override it brings, is in the
+        # ledger whole or not at all: none of them stands without the others.
+        records = [
+            self._entry(
                 actor,
                 AuditAction.PAYMENT_CANCELLED,
                 order=old,
                 lane=lane.id,
                 detail={"replaced_by": order.order_id, **context},
             )
+            for old in replaced
+        ]
         if rules_fen is not None and amount != rules_fen:
-            await self._record(
+            records.append(
+                self._entry(
+                    actor,
+                    AuditAction.PAYMENT_AMOUNT_OVERRIDDEN,
+                    order=order.order_id,
+                    lane=lane.id,
+                    reason=request.reason,
+                    detail={"rules_fen": rules_fen, "amount_fen": amount, **context},
+                )
+            )
+        records.append(
+            self._entry(
                 actor,
-                AuditAction.PAYMENT_AMOUNT_OVERRIDDEN,
+                AuditAction.PAYMENT_ORDERED,
                 order=order.order_id,
                 lane=lane.id,
-                reason=request.reason,
-                detail={"rules_fen": rules_fen, "amount_fen": amount, **context},
+                detail={
+                    "plate": order.plate,
+                    "stay_id": order.stay_id,
+                    "amount_fen": order.amount_fen,
+                    "expires_at": format_time(order.expires_at),
+                    "provider": order.provider,
+                    **({} if settlement is None else {"settlement": settlement.to_json()}),
+                    **context,
+                },
             )
-        await self._record(
-            actor,
-            AuditAction.PAYMENT_ORDERED,
-            order=order.order_id,
-            lane=lane.id,
-            detail={
-                "plate": order.plate,
-                "stay_id": order.stay_id,
-                "amount_fen": order.amount_fen,
-                "expires_at": format_time(order.expires_at),
-                "provider": order.provider,
-                **({} if settlement is None else {"settlement": settlement.to_json()}),
-                **context,
-            },
         )
+        await self._record_all(records)
         # Opened with the provider once the ledger holds it: no audit, no action.
         link = pay_url(base, make_link_token(self._link_key, order.order_id))
         try:
             placed = await provider.create(order, link)
         except PaymentError as exc:
             # The ledger holds the order: it says too that the provider never opened it.
-            await self._record(
-                actor,
-                AuditAction.PAYMENT_CANCELLED,
-                order=order.order_id,
-                lane=lane.id,
-                outcome=exc.code,
-                detail={"error": exc.detail, **context},
+            await self._record_all(
+                [
+                    self._entry(
+                        actor,
+                        AuditAction.PAYMENT_CANCELLED,
+                        order=order.order_id,
+                        lane=lane.id,
+                        outcome=exc.code,
+                        detail={"error": exc.detail, **context},
+                    )
+                ]
             )
             raise
         order = with_reference(order, placed.reference)
@@ -449,8 +462,8 @@ class Payments:
             return True
         return paid_late(await self.store.payment_notifications(order.order_id))
 
-    async def _record(
-        self,
+    @staticmethod
+    def _entry(
         actor: Actor,
         action: AuditAction,
         *,
@@ -459,18 +472,19 @@ class Payments:
         detail: dict[str, Any],
         reason: str | None = None,
         outcome: str | None = None,
-    ) -> None:
+    ) -> AuditRecord:
+        return AuditRecord(
+            actor=actor.user.username,
+            action=action,
+            lane=lane,
+            reason=reason,
+            outcome=outcome,
+            detail={"order": order, **detail},
+        )
+
+    async def _record_all(self, records: list[AuditRecord]) -> None:
         try:
-            await self.audit.record(
-                AuditRecord(
-                    actor=actor.user.username,
-                    action=action,
-                    lane=lane,
-                    reason=reason,
-                    outcome=outcome,
-                    detail={"order": order, **detail},
-                )
-            )
+            await self.audit.record_all(records)
         except StoreError as exc:
             raise StoreError(
                 "audit_failed", f"no order: the audit ledger could not record it ({exc.detail})"
