@@ -10,8 +10,10 @@ and need a stable name for it.
 from __future__ import annotations
 
 # The longest detail: one echoing what a client sent (an order id of 5,000 characters)
-# is cut there, in the answer, the log and the ledger alike.
-DETAIL_MAX = 500
+# is cut there, in the answer, the log and the ledger alike. Long enough for the
+# longest the centre writes itself: a refused ledger's, with its path, the hashes and
+# the command that starts the centre anyway, runs to about 700.
+DETAIL_MAX = 2000
 
 
 def clip(text: str, limit: int = DETAIL_MAX) -> str:
