@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ..audit import AuditLog
-from ..errors import ConsoleError, NotFound, StoreError
+from ..audit import AuditLog, written
+from ..errors import ConsoleError, NotFound
 from ..ledger import AuditAction, AuditRecord
 from ..store import Store
 from .errors import NotificationRefused, UnknownOrder
@@ -112,25 +112,22 @@ class Notices:
             )
 
         try:
-            settled = await self.store.record_payment(
-                notice.order_id,
-                notice.transaction_id,
-                notice.amount_fen,
-                datetime.now(UTC),
-                source=source,
-                notification_id=notice.notification_id,
-                entry_of=entry_of,
+            # The payment and its entry are kept or lost together: lost, the provider
+            # sends the notification again and finds the order unpaid.
+            settled = await written(
+                self.store.record_payment(
+                    notice.order_id,
+                    notice.transaction_id,
+                    notice.amount_fen,
+                    datetime.now(UTC),
+                    source=source,
+                    notification_id=notice.notification_id,
+                    entry_of=entry_of,
+                )
             )
         except (UnknownOrder, NotificationRefused) as exc:
             await self._refused(provider_name, notice.order_id, lane, exc, detail)
             raise
-        except StoreError as exc:
-            # The payment and its entry are kept or lost together: lost, the provider
-            # sends the notification again and finds the order unpaid.
-            raise StoreError(
-                "audit_failed",
-                f"not recorded: the payment and its entry were not kept ({exc.detail})",
-            ) from exc
         self.audit.announce(list(settled.entries))
         if settled.new:
             await self.teller.tell(notice.order_id)
@@ -192,12 +189,7 @@ class Notices:
     async def _record(self, record: AuditRecord) -> None:
         """No audit, no action: the ledger failing is ``audit_failed`` (503), which a
         provider answers by sending the notification again."""
-        try:
-            await self.audit.record(record)
-        except StoreError as exc:
-            raise StoreError(
-                "audit_failed", f"not recorded: the audit ledger could not record it ({exc.detail})"
-            ) from exc
+        await written(self.audit.record(record))
 
 
 def _digest(body: bytes) -> str:

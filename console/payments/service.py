@@ -30,7 +30,7 @@ from gates.qrcodes import QUIET_MODULES
 from gates.wire import format_time
 
 from ..actions import ActionResult, Actions, Actor, DisplayRequest, OpenReason, OpenRequest
-from ..audit import AuditLog
+from ..audit import AuditLog, written
 from ..errors import Conflict, ConsoleError, NotConfigured, NotFound, StoreError
 from ..gatekeeping.charges import stay_charge
 from ..gatekeeping.lists import CurrentLists
@@ -483,12 +483,7 @@ class Payments:
         )
 
     async def _record_all(self, records: list[AuditRecord]) -> None:
-        try:
-            await self.audit.record_all(records)
-        except StoreError as exc:
-            raise StoreError(
-                "audit_failed", f"no order: the audit ledger could not record it ({exc.detail})"
-            ) from exc
+        await written(self.audit.record_all(records))
 
 
 def yuan(fen: int) -> str:
