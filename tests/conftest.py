@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +40,11 @@ from media.centre.bridge import MediaBridge
 from media.lane.publisher import Publisher
 from tests.lanes import ScriptedDriver
 from tests.netproxy import CuttableProxy
+from tests.services import PostgresServer, RedisServer
 from tests.viewers import ViewerPeer
+
+# Names of the tests' PostgreSQL databases, unique within one test process.
+_DATABASES = itertools.count(1)
 
 PASSWORD = "correct horse battery"
 # Argon2 is slow on purpose: with the centre's parameters a check takes ~0.2 s here, and
@@ -173,6 +178,32 @@ async def start_centre(settings: Settings, store: SQLiteStore, port: int = 0) ->
         state.vehicles,
         state.readings,
     )
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server per test process; each test takes a database of its own
+    (``postgres_url``)."""
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The URL of a new, empty database on the tests' own PostgreSQL server."""
+    return postgres_server.create_database(f"t{next(_DATABASES)}")
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A Redis server of the test's own: it starts in milliseconds, and no test sees
+    another's keys, leases or subscriptions."""
+    server = RedisServer()
+    server.start()
+    yield server
+    server.close()
 
 
 @pytest.fixture
