@@ -5,13 +5,13 @@ transaction, so every running centre drops what it remembered of them."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 
 from .errors import Conflict, NotFound
 from .ledger import as_utc, format_utc, parse_utc
 from .models import ChangeKind, Role, Session, User
+from .sql import Connection
 from .sqlite_base import StoreBase
 from .sqlite_changes import changed
 from .sqlite_rows import user_of
@@ -28,7 +28,7 @@ class AccountsPart(StoreBase):
         user = User(username, Role(role), password_hash, as_utc(now))
         params = (username, str(user.role), password_hash, format_utc(now))
 
-        def insert(conn: sqlite3.Connection) -> None:
+        def insert(conn: Connection) -> None:
             cursor = conn.execute(
                 f"INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, 0, NULL)"
                 " ON CONFLICT (username) DO NOTHING",
@@ -63,7 +63,7 @@ class AccountsPart(StoreBase):
         await self._update_user(username, "coverage", coverage)
 
     async def _update_user(self, username: str, column: str, value: str | int | None) -> None:
-        def update(conn: sqlite3.Connection) -> None:
+        def update(conn: Connection) -> None:
             cursor = conn.execute(
                 f"UPDATE users SET {column} = ? WHERE username = ?", (value, username)
             )
@@ -89,7 +89,7 @@ class AccountsPart(StoreBase):
             format_utc(session.expires_at),
         )
 
-        def insert(conn: sqlite3.Connection) -> None:
+        def insert(conn: Connection) -> None:
             known = conn.execute(
                 "SELECT 1 FROM users WHERE username = ?", (session.username,)
             ).fetchone()
@@ -118,7 +118,7 @@ class AccountsPart(StoreBase):
     async def delete_session(self, token_hash: str) -> None:
         """Deleting a session that is already gone is not an error: logout is idempotent."""
 
-        def delete(conn: sqlite3.Connection) -> None:
+        def delete(conn: Connection) -> None:
             if conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,)).rowcount:
                 changed(conn, ChangeKind.SESSION, token_hash, self._changes_kept)
 
@@ -127,7 +127,7 @@ class AccountsPart(StoreBase):
     async def delete_user_sessions(self, username: str) -> int:
         """Log a user out everywhere, e.g. after a password or role change."""
 
-        def delete(conn: sqlite3.Connection) -> int:
+        def delete(conn: Connection) -> int:
             ended = conn.execute("DELETE FROM sessions WHERE username = ?", (username,)).rowcount
             changed(conn, ChangeKind.USER, username, self._changes_kept)
             return int(ended)
@@ -137,7 +137,7 @@ class AccountsPart(StoreBase):
     async def delete_expired_sessions(self, now: datetime) -> int:
         cutoff = format_utc(now)
 
-        def delete(conn: sqlite3.Connection) -> int:
+        def delete(conn: Connection) -> int:
             return conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (cutoff,)).rowcount
 
         return await self._write(delete)

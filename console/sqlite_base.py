@@ -1,24 +1,23 @@
-"""What every part of ``SQLiteStore`` shares: the writer thread (``sqlite_writer.py``)
-and the reader thread with its connection, and the few ways a part reaches them.
+"""What every part of the store shares, on SQLite or PostgreSQL: the writer thread
+(``sqlite_writer.py``), the reads (``Reads``), and the few ways a part reaches them.
 
-``SQLiteStore`` is composed of parts, one per area it keeps (``sqlite_accounts.py``,
+The store is composed of parts, one per area it keeps (``sqlite_accounts.py``,
 ``sqlite_lanes.py``, ``sqlite_changes.py``, ``sqlite_audit.py``, ``sqlite_calls.py``,
-``sqlite_parking.py``, ``sqlite_billing.py``, ``sqlite_orders.py``); each part is a
-subclass of ``StoreBase`` and goes to the database only through the methods here, so
-the closed check and the writer's protocol live in one place."""
+``sqlite_parking.py``, ``sqlite_billing.py``, ``sqlite_orders.py``; ``store_parts.py``
+puts them together); each part is a subclass of ``StoreBase`` and goes to the database
+only through the methods here, so the closed check and the writer's protocol live in
+one place. Their SQL serves both engines (``sql.py``)."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from .errors import StoreError
 from .ledger import AuditEntry, AuditRecord
+from .sql import Connection
 from .sqlite_writer import Together, Writer
 
 _T = TypeVar("_T")
@@ -28,36 +27,46 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class StoreBase:
-    """The threads and connections of one open store; ``SQLiteStore.open`` makes them."""
+class Reads(Protocol):
+    """How a store reads: off the event loop, each read seeing every committed batch."""
 
-    def __init__(
-        self,
-        path: Path,
-        writer: Writer,
-        reader: sqlite3.Connection,
-        reads: ThreadPoolExecutor,
-        changes_kept: int,
-    ) -> None:
-        self.path = path
+    async def fetch(self, sql: str, params: tuple[object, ...]) -> list[Any]:
+        """The rows of one query, in SQLite's dialect; ``StoreError`` ``read_failed``."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class StoreBase:
+    """The writer and reads of one open store; each engine's ``open`` makes them."""
+
+    def __init__(self, writer: Writer, reads: Reads, changes_kept: int) -> None:
         self._writer = writer
-        self._reader = reader
         self._reads = reads
         self._changes_kept = changes_kept
         self._closed = False
 
+    async def close(self) -> None:
+        """Waits for every write already submitted, then stops the writer."""
+        if self._closed:
+            return
+        self._closed = True
+        self._writer.stop()
+        await asyncio.to_thread(self._writer.join)
+        await self._reads.close()
+
     async def _submit(
-        self, work: AuditRecord | Together | Callable[[sqlite3.Connection], object]
+        self, work: AuditRecord | Together | Callable[[Connection], object]
     ) -> object:
         if self._closed:
             raise StoreError("store_closed", "the store is closed")
         return await self._writer.submit(work)
 
-    async def _write(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+    async def _write(self, fn: Callable[[Connection], _T]) -> _T:
         return cast(_T, await self._submit(fn))
 
     async def _write_together(
-        self, records: Sequence[AuditRecord], write: Callable[[sqlite3.Connection], None]
+        self, records: Sequence[AuditRecord], write: Callable[[Connection], None]
     ) -> list[AuditEntry]:
         """Writes the ledger's ``records``, then runs ``write``: kept or lost together
         (``Together``). Returns the sealed entries."""
@@ -66,7 +75,7 @@ class StoreBase:
         return entries
 
     async def _write_with(
-        self, record: AuditRecord, job: Callable[[sqlite3.Connection], _T]
+        self, record: AuditRecord, job: Callable[[Connection], _T]
     ) -> tuple[_T, list[AuditEntry]]:
         """``_write_together`` for a job whose result the caller needs as well."""
         done: list[_T] = []
@@ -75,7 +84,7 @@ class StoreBase:
 
     async def _write_then(
         self,
-        job: Callable[[sqlite3.Connection], _T],
+        job: Callable[[Connection], _T],
         records_of: Callable[[_T], Sequence[AuditRecord]],
     ) -> tuple[_T, list[AuditEntry]]:
         """``job``, then the ledger entries ``records_of`` makes of its result, kept or
@@ -90,12 +99,4 @@ class StoreBase:
     async def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
         if self._closed:
             raise StoreError("store_closed", "the store is closed")
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._reads, _fetch, self._reader, sql, params)
-        except sqlite3.Error as exc:
-            raise StoreError("read_failed", str(exc)) from exc
-
-
-def _fetch(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> list[Any]:
-    return conn.execute(sql, params).fetchall()
+        return await self._reads.fetch(sql, params)

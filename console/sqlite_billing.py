@@ -103,7 +103,7 @@ class BillingPart(StoreBase):
     async def order_debts(self, order_id: str) -> list[Debt]:
         """The debts order ``order_id`` settles once paid, cleared or not: those it
         asked for beside its fee, and its own stay's."""
-        return [debt_of(row) for row in await self._read(ORDER_DEBTS, (order_id,))]
+        return [debt_of(row) for row in await self._read(ORDER_DEBTS, (order_id, order_id))]
 
     async def clear_debts(self, order_id: str, now: datetime) -> list[str]:
         """Clears the debts paid order ``order_id`` named; returns their ids."""

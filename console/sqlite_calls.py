@@ -4,13 +4,13 @@ finds the queue, the records and the ledger agreeing."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 
 from .calls.record import CallRecord, KeptCall
 from .errors import Conflict, NotFound
 from .ledger import AuditEntry, AuditRecord, format_utc
+from .sql import INTEGRITY_ERRORS, Connection
 from .sqlite_base import StoreBase, utc_now
 from .sqlite_rows import call_record_of, call_record_row
 from .sqlite_schema import CALL_RECORD_COLUMNS
@@ -39,7 +39,7 @@ class CallsPart(StoreBase):
         rows = [call_record_row(record) for record in records]
         saved = format_utc(utc_now())
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             for row in rows:
                 try:
                     conn.execute(
@@ -47,7 +47,7 @@ class CallsPart(StoreBase):
                         f" VALUES ({', '.join('?' * len(row))})",
                         row,
                     )
-                except sqlite3.IntegrityError:
+                except INTEGRITY_ERRORS:
                     raise Conflict("call_recorded", f"call {row[0]} has a record") from None
             for call in kept:
                 cursor = conn.execute(

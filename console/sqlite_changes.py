@@ -4,13 +4,12 @@ running centre (``console.changes``)."""
 
 from __future__ import annotations
 
-import sqlite3
-
 from .models import Change, ChangeKind, ChangesLost
+from .sql import Connection
 from .sqlite_base import StoreBase
 
 
-def changed(conn: sqlite3.Connection, kind: ChangeKind, subject: str, kept: int) -> None:
+def changed(conn: Connection, kind: ChangeKind, subject: str, kept: int) -> None:
     """Record a change other processes must hear of, in the transaction that makes it,
     and forget all but the last ``kept``, which no running centre still needs."""
     seq = conn.execute(

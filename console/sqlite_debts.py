@@ -4,7 +4,6 @@ queries. ``SQLiteStore`` runs them on its writer and reader threads."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -14,6 +13,7 @@ from .billing.lists import PlateLists
 from .errors import Conflict, NotFound
 from .gatekeeping.holds import BlacklistHold
 from .ledger import format_utc, parse_utc
+from .sql import Connection
 from .sqlite_payments import park_document_job
 from .stays.records import StayState
 
@@ -32,23 +32,21 @@ DEBT_COLUMNS = "id, plate, car_park, fen, incurred_at"
 # an order for that stay asks for already.
 OWED_DEBTS = (
     f"SELECT {DEBT_COLUMNS} FROM debts WHERE plate = ? AND cleared_at IS NULL"
-    " AND stay_id IS NOT ? ORDER BY incurred_at, id"
+    " AND stay_id IS DISTINCT FROM ? ORDER BY incurred_at, id"
 )
 STAY_DEBT = f"SELECT {DEBT_COLUMNS} FROM debts WHERE stay_id = ? AND cleared_at IS NULL"
 # What an order settles once paid: the debts it named beside its fee, and the debt of
 # its own stay, whose fee it is (an escape recorded while the order was open, or before
 # the car came back to pay).
-# ``?1`` is the order's id.
+# Its two ``?`` are both the order's id (plain placeholders: PostgreSQL has no ``?1``).
 _ORDER_SETTLES = (
-    "(id IN (SELECT debt_id FROM payment_order_debts WHERE order_id = ?1)"
-    " OR stay_id = (SELECT stay_id FROM payment_orders WHERE id = ?1))"
+    "(id IN (SELECT debt_id FROM payment_order_debts WHERE order_id = ?)"
+    " OR stay_id = (SELECT stay_id FROM payment_orders WHERE id = ?))"
 )
 ORDER_DEBTS = f"SELECT {DEBT_COLUMNS} FROM debts WHERE {_ORDER_SETTLES} ORDER BY incurred_at, id"
 
 
-def set_lists_job(
-    car_park: str, lists: PlateLists, now: datetime
-) -> Callable[[sqlite3.Connection], None]:
+def set_lists_job(car_park: str, lists: PlateLists, now: datetime) -> Callable[[Connection], None]:
     return park_document_job("plate_lists", "lists", car_park, lists.to_json(), now)
 
 
@@ -64,14 +62,14 @@ def debt_of(row: tuple[Any, ...]) -> Debt:
 
 def add_debt_job(
     debt: Debt, stay_id: int, recorded_by: str, note: str
-) -> Callable[[sqlite3.Connection], None]:
+) -> Callable[[Connection], None]:
     """The debt of stay ``stay_id``'s escape; a stay still open ends there, as
     ``no_exit`` at the debt's ``incurred_at``: the car is gone, and its stay must neither
     run on nor be offered for an exit to match. ``NotFound`` for a stay that is not
     there; ``Conflict`` for a stay already owed (``escape_recorded``) or paid for
     (``stay_paid``): then nothing is written, the ledger entry included."""
 
-    def write(conn: sqlite3.Connection) -> None:
+    def write(conn: Connection) -> None:
         if conn.execute("SELECT 1 FROM stays WHERE id = ?", (stay_id,)).fetchone() is None:
             raise NotFound("unknown_stay", "no stay with that id")
         if conn.execute("SELECT 1 FROM debts WHERE stay_id = ?", (stay_id,)).fetchone():
@@ -103,8 +101,8 @@ def add_debt_job(
     return write
 
 
-def name_debts_job(order_id: str, debt_ids: Sequence[str]) -> Callable[[sqlite3.Connection], None]:
-    def write(conn: sqlite3.Connection) -> None:
+def name_debts_job(order_id: str, debt_ids: Sequence[str]) -> Callable[[Connection], None]:
+    def write(conn: Connection) -> None:
         conn.executemany(
             "INSERT INTO payment_order_debts (order_id, debt_id) VALUES (?, ?)",
             [(order_id, debt_id) for debt_id in debt_ids],
@@ -113,17 +111,17 @@ def name_debts_job(order_id: str, debt_ids: Sequence[str]) -> Callable[[sqlite3.
     return write
 
 
-def clear_debts_job(order_id: str, now: datetime) -> Callable[[sqlite3.Connection], list[str]]:
+def clear_debts_job(order_id: str, now: datetime) -> Callable[[Connection], list[str]]:
     """Clears the debts paid order ``order_id`` settles (``ORDER_DEBTS``) that are
     still owed (another paid order may have cleared one first); returns the ids it
     cleared."""
     at = format_utc(now)
 
-    def write(conn: sqlite3.Connection) -> list[str]:
+    def write(conn: Connection) -> list[str]:
         rows = conn.execute(
-            "UPDATE debts SET order_id = ?1, cleared_at = ?2 WHERE cleared_at IS NULL"
+            "UPDATE debts SET order_id = ?, cleared_at = ? WHERE cleared_at IS NULL"
             f" AND {_ORDER_SETTLES} RETURNING id",
-            (order_id, at),
+            (order_id, at, order_id, order_id),
         ).fetchall()
         return sorted(row[0] for row in rows)
 
@@ -136,10 +134,10 @@ HOLDS = (
 )
 
 
-def add_hold_job(hold: BlacklistHold) -> Callable[[sqlite3.Connection], None]:
+def add_hold_job(hold: BlacklistHold) -> Callable[[Connection], None]:
     row = (hold.event_id, hold.lane, hold.car_park, hold.plate, format_utc(hold.at))
 
-    def write(conn: sqlite3.Connection) -> None:
+    def write(conn: Connection) -> None:
         conn.execute(
             "INSERT INTO blacklist_holds (event_id, lane, car_park, plate, at)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",

@@ -4,10 +4,9 @@ transaction, so every running centre reads the lane again."""
 
 from __future__ import annotations
 
-import sqlite3
-
 from .errors import NotFound
 from .models import ChangeKind, Direction, LaneRecord
+from .sql import Connection
 from .sqlite_base import StoreBase
 from .sqlite_changes import changed
 from .sqlite_rows import lane_of
@@ -27,7 +26,7 @@ class LanesPart(StoreBase):
             lane.token_hash,
         )
 
-        def upsert(conn: sqlite3.Connection) -> None:
+        def upsert(conn: Connection) -> None:
             conn.execute(
                 f"INSERT INTO lanes ({LANE_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
@@ -57,7 +56,7 @@ class LanesPart(StoreBase):
         """Stores ``key`` unless a key is stored already, and returns the stored one:
         two processes that race to make the first key both end with the winner's."""
 
-        def insert(conn: sqlite3.Connection) -> bytes:
+        def insert(conn: Connection) -> bytes:
             conn.execute(
                 "INSERT INTO sticker_key (one, key) VALUES (1, ?) ON CONFLICT (one) DO NOTHING",
                 (key,),
@@ -76,7 +75,7 @@ class LanesPart(StoreBase):
         Recorded as a change to the lane, so running centres read it again. Raises
         ``NotFound`` for an unknown lane."""
 
-        def bump(conn: sqlite3.Connection) -> int:
+        def bump(conn: Connection) -> int:
             row = conn.execute(
                 "UPDATE lanes SET sticker_serial = sticker_serial + 1 WHERE id = ?"
                 " RETURNING sticker_serial",

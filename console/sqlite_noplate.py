@@ -10,7 +10,6 @@ one open stay per phone, the stay still open), so two scans racing cannot both p
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +17,7 @@ from .errors import Conflict
 from .ledger import parse_utc
 from .noplate.errors import CodeExpired, StayRefused
 from .noplate.model import NoPlateStay
+from .sql import Connection
 from .sqlite_vehicles import record_job
 from .stays.records import StayChange, StayState
 from .vehicles.model import Recorded, VehicleEvent
@@ -49,20 +49,18 @@ def noplate_of(row: Any) -> NoPlateStay:
     )
 
 
-def _unused(conn: sqlite3.Connection, nonce: str) -> None:
+def _unused(conn: Connection, nonce: str) -> None:
     used = conn.execute(CODE_USED, (nonce, nonce)).fetchone()
     if used is not None:
         raise CodeExpired("noplate_code_used", "this code has let a car through already")
 
 
-def enter_job(
-    event: VehicleEvent, phone: str, nonce: str
-) -> Callable[[sqlite3.Connection], Recorded]:
+def enter_job(event: VehicleEvent, phone: str, nonce: str) -> Callable[[Connection], Recorded]:
     """Opens the stay of ``event`` (an entry whose plate is the temporary identity) for
     ``phone``: ``noplate_code_used`` if the code was used, ``phone_has_stay`` if the
     phone holds an open stay anywhere."""
 
-    def write(conn: sqlite3.Connection) -> Recorded:
+    def write(conn: Connection) -> Recorded:
         _unused(conn, nonce)
         held = conn.execute(
             "SELECT n.stay_id FROM noplate_stays AS n JOIN stays AS s ON s.id = n.stay_id"
@@ -86,12 +84,12 @@ def enter_job(
 
 def exit_job(
     stay_id: int, event: VehicleEvent, nonce: str | None
-) -> Callable[[sqlite3.Connection], Recorded]:
+) -> Callable[[Connection], Recorded]:
     """Closes no-plate stay ``stay_id`` by ``event`` (an exit under the stay's plate),
     keeping the exit code ``nonce`` that did it (None: a payment did). ``stay_not_open``
     once it is closed, ``plate_changed`` if an agent linked it meanwhile."""
 
-    def write(conn: sqlite3.Connection) -> Recorded:
+    def write(conn: Connection) -> Recorded:
         if nonce is not None:
             _unused(conn, nonce)
         row = conn.execute(

@@ -4,13 +4,13 @@ queries are in ``sqlite_payments.py``."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
 from .ledger import AuditRecord, format_utc
 from .payments.orders import GateOpen, NoticeSource, Notification, PaymentOrder, Settled
+from .sql import Connection
 from .sqlite_base import StoreBase
 from .sqlite_debts import name_debts_job
 from .sqlite_payments import (
@@ -41,7 +41,7 @@ class OrdersPart(StoreBase):
         ``debts`` are those it asks for beside its fee, cleared once it is paid."""
         add, name = add_order_job(order, cancelled), name_debts_job(order.order_id, debts)
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             add(conn)
             name(conn)
 
@@ -102,7 +102,7 @@ class OrdersPart(StoreBase):
         """Gives ``outcome`` to every open kept as asked and never ended (the centre
         stopped while it waited); how many."""
 
-        def write(conn: sqlite3.Connection) -> int:
+        def write(conn: Connection) -> int:
             return conn.execute(UNENDED_OPENS, (outcome,)).rowcount
 
         return await self._write(write)

@@ -4,7 +4,6 @@ queries. ``SQLiteStore`` runs them on its writer and reader threads."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -24,19 +23,20 @@ from .payments.orders import (
     Settled,
     pay,
 )
+from .sql import Connection
 
 BILLING_RULES = "SELECT rules FROM billing_rules WHERE car_park = ?"
 
 
 def park_document_job(
     table: str, column: str, car_park: str, document: object, now: datetime
-) -> Callable[[sqlite3.Connection], None]:
+) -> Callable[[Connection], None]:
     """Sets a car park's one JSON document in ``table`` (its billing rules, its plate
     lists), kept as canonical JSON in ``column`` with the time it was set."""
     text = canonical_json(document)
     at = format_utc(now)
 
-    def write(conn: sqlite3.Connection) -> None:
+    def write(conn: Connection) -> None:
         conn.execute(
             f"INSERT INTO {table} (car_park, {column}, set_at) VALUES (?, ?, ?)"
             f" ON CONFLICT (car_park) DO UPDATE SET {column} = excluded.{column},"
@@ -47,9 +47,7 @@ def park_document_job(
     return write
 
 
-def set_rules_job(
-    car_park: str, rules: Rules, now: datetime
-) -> Callable[[sqlite3.Connection], None]:
+def set_rules_job(car_park: str, rules: Rules, now: datetime) -> Callable[[Connection], None]:
     return park_document_job("billing_rules", "rules", car_park, rules.to_json(), now)
 
 
@@ -138,13 +136,11 @@ def gate_open_of(row: tuple[Any, ...]) -> GateOpen:
     return GateOpen(row[0], row[1], parse_utc(row[2]), row[3], row[4])
 
 
-def add_order_job(
-    order: PaymentOrder, cancelled: Sequence[str]
-) -> Callable[[sqlite3.Connection], None]:
+def add_order_job(order: PaymentOrder, cancelled: Sequence[str]) -> Callable[[Connection], None]:
     """The new order, and the lane's ``cancelled`` open orders it replaces, together."""
     row = order_row(order)
 
-    def write(conn: sqlite3.Connection) -> None:
+    def write(conn: Connection) -> None:
         for order_id in cancelled:
             conn.execute(
                 "UPDATE payment_orders SET state = 'cancelled' WHERE id = ? AND state = 'open'",
@@ -165,13 +161,13 @@ def record_payment_job(
     now: datetime,
     source: NoticeSource,
     notification_id: str | None,
-) -> Callable[[sqlite3.Connection], Settled]:
+) -> Callable[[Connection], Settled]:
     """A genuine payment, kept once per transaction and each notification id once; a
     replay changes nothing and says so. A notification of a payment a query found
     first lends it its id. Raises ``UnknownOrder``, or ``NotificationRefused``
     (``amount_mismatch``) for a sum that is not the order's."""
 
-    def write(conn: sqlite3.Connection) -> Settled:
+    def write(conn: Connection) -> Settled:
         found = conn.execute(ONE_ORDER, (order_id,)).fetchone()
         if found is None:
             raise UnknownOrder("unknown_order", f"no order {order_id}")
@@ -223,7 +219,7 @@ def record_payment_job(
     return write
 
 
-def add_open_job(open_: GateOpen, order_id: str) -> Callable[[sqlite3.Connection], None]:
+def add_open_job(open_: GateOpen, order_id: str) -> Callable[[Connection], None]:
     row = (
         open_.command_id,
         order_id,
@@ -233,7 +229,7 @@ def add_open_job(open_: GateOpen, order_id: str) -> Callable[[sqlite3.Connection
         open_.detail,
     )
 
-    def write(conn: sqlite3.Connection) -> None:
+    def write(conn: Connection) -> None:
         # Kept when asked (no outcome yet), and again when it ended: its outcome.
         conn.execute(
             "INSERT INTO payment_opens (command_id, order_id, actor, requested_at, outcome, detail)"

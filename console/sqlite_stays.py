@@ -27,7 +27,6 @@ plates. Each job re-reads what the caller read before writing its entry and refu
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -35,11 +34,12 @@ from gates.vocabulary import Direction
 
 from .errors import Conflict, NotFound
 from .ledger import parse_utc
+from .sql import Connection
 from .stays.match import OpenStay, StayDelta
 from .stays.records import StayChange, StayState, stay_key
 from .vehicles.model import Relinked
 
-Job = Callable[[sqlite3.Connection], Relinked]
+Job = Callable[[Connection], Relinked]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,7 @@ class _Event:
     stay_id: int | None
 
 
-def _event(conn: sqlite3.Connection, event_id: str) -> _Event:
+def _event(conn: Connection, event_id: str) -> _Event:
     row = conn.execute(
         "SELECT car_park, direction, at, COALESCE(corrected_plate, plate), stay_change, stay_id"
         " FROM vehicle_events WHERE event_id = ?",
@@ -68,7 +68,7 @@ def correct_job(event_id: str, old: str, new: str) -> Job:
     """Sets the event's ``corrected_plate`` to ``new`` and re-links its stays; ``old``
     is the plate (normalised) the caller read and ledgered."""
 
-    def write(conn: sqlite3.Connection) -> Relinked:
+    def write(conn: Connection) -> Relinked:
         event = _event(conn, event_id)
         if stay_key(event.plate) != old:
             raise Conflict("plate_changed", "the event's plate changed meanwhile; read it again")
@@ -86,7 +86,7 @@ def match_job(stay_id: int, event_id: str, event_plate: str, kept_plate: str) ->
     """Closes open stay ``stay_id`` by exit ``event_id``, which found no stay; the
     plates are those the caller read and ledgered."""
 
-    def write(conn: sqlite3.Connection) -> Relinked:
+    def write(conn: Connection) -> Relinked:
         event = _event(conn, event_id)
         if event.direction is not Direction.EXIT:
             raise Conflict("not_an_exit", "only an exit closes a stay")
@@ -112,7 +112,7 @@ def match_job(stay_id: int, event_id: str, event_plate: str, kept_plate: str) ->
     return write
 
 
-def _reenter(conn: sqlite3.Connection, event: _Event, new: str) -> Relinked:
+def _reenter(conn: Connection, event: _Event, new: str) -> Relinked:
     if event.stay_id is None:  # no plate was read: the entry opens its stay now
         # Made closed, so as not to collide with an open stay of the plate; settled next.
         stay_id = conn.execute(
@@ -134,7 +134,7 @@ def _reenter(conn: sqlite3.Connection, event: _Event, new: str) -> Relinked:
     return Relinked(event.stay_id, event.change, delta)
 
 
-def _reexit(conn: sqlite3.Connection, event: _Event, new: str) -> Relinked:
+def _reexit(conn: Connection, event: _Event, new: str) -> Relinked:
     closed: tuple[int, ...] = ()
     opened: tuple[OpenStay, ...] = ()
     if event.change is StayChange.CLOSED and event.stay_id is not None:
@@ -172,7 +172,7 @@ def _reexit(conn: sqlite3.Connection, event: _Event, new: str) -> Relinked:
 
 
 def _settle(
-    conn: sqlite3.Connection, stay_id: int, car_park: str, plate: str, entered_at: str
+    conn: Connection, stay_id: int, car_park: str, plate: str, entered_at: str
 ) -> StayDelta:
     """Makes stay ``stay_id`` an open stay of ``plate`` entered at ``entered_at``, as
     ``console.stays.records`` would have had the entries come in time order: if the plate
@@ -209,7 +209,7 @@ def _settle(
     return StayDelta(closed=closed, opened=(stay,))
 
 
-def _close(conn: sqlite3.Connection, stay_id: int, event: _Event) -> None:
+def _close(conn: Connection, stay_id: int, event: _Event) -> None:
     conn.execute(
         "UPDATE stays SET state = 'exited', closed_at = ?, exit_event = ? WHERE id = ?",
         (event.at, event.event_id, stay_id),
@@ -220,7 +220,7 @@ def _close(conn: sqlite3.Connection, stay_id: int, event: _Event) -> None:
     )
 
 
-def _drop_no_entry(conn: sqlite3.Connection, event: _Event) -> None:
+def _drop_no_entry(conn: Connection, event: _Event) -> None:
     """Deletes the ``no_entry`` stay the exit had made (the event now points elsewhere)."""
     if event.change is StayChange.NO_ENTRY and event.stay_id is not None:
         conn.execute("DELETE FROM stays WHERE id = ? AND state = 'no_entry'", (event.stay_id,))

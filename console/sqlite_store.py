@@ -1,8 +1,8 @@
 """``SQLiteStore``: the ``Store`` in one SQLite file, with one writer thread (see
 ``sqlite_writer.py``) and one reader thread, so no query ever runs on the event loop.
 
-The class is composed of parts, one per area it keeps, each in a module of its own
-beside this one (see ``sqlite_base.py``); this module opens and closes the store."""
+The class is composed of parts, one per area it keeps (``store_parts.py``); this module
+opens the file, and holds what is SQLite's own in writing and reading it."""
 
 from __future__ import annotations
 
@@ -12,41 +12,25 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from .errors import StoreError
-from .sqlite_accounts import AccountsPart
-from .sqlite_audit import AuditPart
+from .sql import Connection
 from .sqlite_base import utc_now
-from .sqlite_billing import BillingPart
-from .sqlite_calls import CallsPart
-from .sqlite_changes import ChangesPart
-from .sqlite_lanes import LanesPart
-from .sqlite_orders import OrdersPart
-from .sqlite_parking import ParkingPart
 from .sqlite_schema import open_connection, open_writer
 from .sqlite_writer import Writer
-
-# A centre reads the change feed every second; ten thousand changes is hours of the
-# busiest administration, so a centre that misses them was stopped, not slow.
-CHANGES_KEPT = 10_000
+from .store_parts import CHANGES_KEPT, StoreParts
 
 
-class SQLiteStore(
-    AccountsPart,
-    LanesPart,
-    ChangesPart,
-    AuditPart,
-    CallsPart,
-    ParkingPart,
-    BillingPart,
-    OrdersPart,
-):
+class SQLiteStore(StoreParts):
     """The embedded store: one file, one writer thread, one reader thread.
 
     A query takes tens of microseconds on a warm cache and milliseconds on a cold disk;
     on the event loop that is time every lane and every viewer waits. Reads therefore
     run on a thread of their own, on its own connection (WAL lets it read beside the
     writer); the centre keeps what it reads on every request in ``console.directory``."""
+
+    path: Path
 
     @classmethod
     async def open(
@@ -63,30 +47,74 @@ class SQLiteStore(
             write_conn = await asyncio.to_thread(open_writer, path)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError("open_failed", f"{path}: {exc}") from exc
-        # The reader connection lives on the one thread that uses it.
-        reads = ThreadPoolExecutor(1, thread_name_prefix="seat-store-reader")
+        try:
+            reads = await _ThreadReads.open(path)
+        except StoreError:
+            write_conn.close()
+            raise
+        writer = Writer(_SQLiteEngine(write_conn), clock)
+        writer.start()
+        store = cls(writer, reads, changes_kept)
+        store.path = path
+        return store
+
+
+class _SQLiteEngine:
+    """The writer's one connection to the file, for the store's life."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def connection(self) -> Connection:
+        return self._conn
+
+    def begin(self, conn: Connection, ledger: bool) -> None:
+        # IMMEDIATE takes the file's write lock now, whether or not the batch appends:
+        # another process's writes would otherwise fail the batch midway (busy).
+        self._conn.execute("BEGIN IMMEDIATE")
+
+    def rollback(self, conn: Connection) -> None:
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class _ThreadReads:
+    """One connection on one thread of its own: the connection lives where it is used."""
+
+    def __init__(self, conn: sqlite3.Connection, thread: ThreadPoolExecutor) -> None:
+        self._conn = conn
+        self._thread = thread
+
+    @classmethod
+    async def open(cls, path: Path) -> _ThreadReads:
+        thread = ThreadPoolExecutor(1, thread_name_prefix="seat-store-reader")
         loop = asyncio.get_running_loop()
         try:
-            reader = await loop.run_in_executor(reads, _open_reader, path)
+            conn = await loop.run_in_executor(thread, _open_reader, path)
         except sqlite3.Error as exc:
-            write_conn.close()
-            reads.shutdown()
+            thread.shutdown()
             raise StoreError("open_failed", f"{path}: {exc}") from exc
-        writer = Writer(write_conn, clock)
-        writer.start()
-        return cls(path, writer, reader, reads, changes_kept)
+        return cls(conn, thread)
+
+    async def fetch(self, sql: str, params: tuple[object, ...]) -> list[Any]:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._thread, _fetch, self._conn, sql, params)
+        except sqlite3.Error as exc:
+            raise StoreError("read_failed", str(exc)) from exc
 
     async def close(self) -> None:
-        """Waits for every write already submitted, then stops the writer."""
-        if self._closed:
-            return
-        self._closed = True
-        self._writer.stop()
-        await asyncio.to_thread(self._writer.join)
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._reads, self._reader.close)
-        self._reads.shutdown()
+        await loop.run_in_executor(self._thread, self._conn.close)
+        self._thread.shutdown()
 
 
 def _open_reader(path: Path) -> sqlite3.Connection:
     return open_connection(path, writer=False)
+
+
+def _fetch(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> list[Any]:
+    return conn.execute(sql, params).fetchall()

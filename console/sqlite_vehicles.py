@@ -4,11 +4,11 @@ writer and reader threads."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 
 from .errors import Conflict, NotFound
 from .ledger import format_utc, parse_utc
+from .sql import Connection
 from .sqlite_rows import reading_row, vehicle_record_of, vehicle_row
 from .sqlite_schema import VEHICLE_COLUMNS
 from .stays.match import OpenStay, StayDelta
@@ -29,14 +29,14 @@ OPEN_STAYS = (
 )
 
 
-def record_job(event: VehicleEvent) -> Callable[[sqlite3.Connection], Recorded]:
+def record_job(event: VehicleEvent) -> Callable[[Connection], Recorded]:
     """The writer's job for ``event``: the event's row and its stay change, together.
     An event id already kept from the same lane changes nothing (the lane sent it again
     after a reconnect); from another lane it is a ``Conflict``."""
     plate = stay_key(event.plate)
     at = format_utc(event.at)
 
-    def write(conn: sqlite3.Connection) -> Recorded:
+    def write(conn: Connection) -> Recorded:
         kept = conn.execute(
             "SELECT lane, stay_change, stay_id FROM vehicle_events WHERE event_id = ?",
             (event.event_id,),
@@ -89,10 +89,10 @@ def record_job(event: VehicleEvent) -> Callable[[sqlite3.Connection], Recorded]:
     return write
 
 
-def forget_snapshots_job(before: str) -> Callable[[sqlite3.Connection], int]:
+def forget_snapshots_job(before: str) -> Callable[[Connection], int]:
     """The writer's job that forgets the snapshot paths sorting before ``before``."""
 
-    def write(conn: sqlite3.Connection) -> int:
+    def write(conn: Connection) -> int:
         cursor = conn.execute(
             "UPDATE vehicle_events SET snapshot = NULL WHERE snapshot < ?", (before,)
         )
@@ -101,12 +101,12 @@ def forget_snapshots_job(before: str) -> Callable[[sqlite3.Connection], int]:
     return write
 
 
-def reading_job(event_id: str, reading: Reading) -> Callable[[sqlite3.Connection], None]:
+def reading_job(event_id: str, reading: Reading) -> Callable[[Connection], None]:
     """The writer's job that keeps the OCR's ``reading`` of the event's plate: once, the
     first kept stands (``Conflict`` ``already_read`` after it); ``NotFound`` for an
     unknown event."""
 
-    def write(conn: sqlite3.Connection) -> None:
+    def write(conn: Connection) -> None:
         cursor = conn.execute(
             "UPDATE vehicle_events SET read_plate = ?, read_confidence = ?, read_at = ?"
             " WHERE event_id = ? AND read_at IS NULL",

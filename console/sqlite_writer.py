@@ -1,6 +1,7 @@
-"""The SQLite store's single writer thread, which group-commits every write.
+"""The store's single writer thread, which group-commits every write, on SQLite or on
+PostgreSQL (``Engine``: what differs between them).
 
-The SQLite store is built around the audit ledger's hot path: each remote gate command
+The store is built around the audit ledger's hot path: each remote gate command
 writes one entry before it leaves and one after, and must wait for both to be on disk
 (README, "The audit ledger"). One fsync per entry would cap the centre at the disk's
 fsync rate, so writes are group-committed:
@@ -15,8 +16,12 @@ fsync rate, so writes are group-committed:
 - each job runs in a savepoint, so a job that breaks a rule (a username already taken)
   fails alone; anything else (I/O error, full disk) fails the whole batch: every waiter
   gets a ``StoreError`` and nothing of the batch is kept;
-- reads use a second connection in the caller's thread; WAL lets them run beside the
-  writer and see every batch that has been committed.
+- reads use other connections; they see every batch that has been committed.
+
+Each batch reads the ledger's head after its ``Engine.begin`` has taken the lock that
+serialises appends, so several processes (several centres on one PostgreSQL, or the
+CLI beside a centre on one SQLite file) keep one gapless chain. A batch whose
+connection is lost fails whole; the engine opens a new one for the next batch.
 """
 
 from __future__ import annotations
@@ -24,15 +29,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
-import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from .canonical import canonical_json
 from .errors import ConsoleError, StoreError
 from .ledger import GENESIS_HASH, AuditEntry, AuditRecord, format_utc, parse_utc, seal
+from .sql import INTEGRITY_ERRORS, Connection
 from .sqlite_schema import AUDIT_COLUMNS
 
 log = logging.getLogger("seat.store")
@@ -50,11 +56,30 @@ class Together:
     which no one can know before it runs."""
 
     records: tuple[AuditRecord, ...]
-    write: Callable[[sqlite3.Connection], None]
+    write: Callable[[Connection], None]
     then: Callable[[], Sequence[AuditRecord]] = tuple
 
 
-_Work = AuditRecord | Together | Callable[[sqlite3.Connection], object]
+_Work = AuditRecord | Together | Callable[[Connection], object]
+
+
+class Engine(Protocol):
+    """What the writer does differently on each database; called on its thread only."""
+
+    def connection(self) -> Connection:
+        """The write connection, opened again if the last one was lost."""
+        ...
+
+    def begin(self, conn: Connection, ledger: bool) -> None:
+        """Begins a batch's transaction; ``ledger``: it appends, so the lock that
+        serialises appends by every process must be held from here to its commit."""
+        ...
+
+    def rollback(self, conn: Connection) -> None:
+        """Ends a failed batch's transaction, if the connection still has one."""
+        ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(slots=True)
@@ -77,8 +102,8 @@ _Outcome = tuple[_Job, object, BaseException | None]
 class Writer:
     """Owns the write connection; nothing else writes to the database."""
 
-    def __init__(self, conn: sqlite3.Connection, clock: Callable[[], datetime]) -> None:
-        self._conn = conn
+    def __init__(self, engine: Engine, clock: Callable[[], datetime]) -> None:
+        self._engine = engine
         self._clock = clock
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="seat-store-writer", daemon=True)
@@ -118,22 +143,24 @@ class Writer:
                     batch.append(job)
                 self._run_batch(batch)
         finally:
-            self._conn.close()
+            self._engine.close()
 
     def _run_batch(self, batch: list[_Job]) -> None:
-        conn = self._conn
         outcomes: list[_Outcome] = []
+        conn: Connection | None = None
         try:
-            # IMMEDIATE takes the write lock now, so the head read below is still the
-            # head at commit even if another process shares the file.
-            conn.execute("BEGIN IMMEDIATE")
-            head = _read_head(conn)
+            conn = self._engine.connection()
+            ledger = any(isinstance(job.work, AuditRecord | Together) for job in batch)
+            # The lock is held from here, so the head read below is still the head at
+            # commit, whoever else writes to the database.
+            self._engine.begin(conn, ledger)
+            head = _read_head(conn) if ledger else _NO_HEAD
             for job in batch:
                 conn.execute("SAVEPOINT job")
                 try:
                     result, after = self._do(conn, head, job.work)
-                except (ConsoleError, sqlite3.IntegrityError) as exc:
-                    conn.execute("ROLLBACK TO job")
+                except _JOB_ERRORS as exc:
+                    conn.execute("ROLLBACK TO SAVEPOINT job")
                     conn.execute("RELEASE job")
                     outcomes.append((job, None, _job_error(exc)))
                     continue
@@ -142,11 +169,11 @@ class Writer:
                 outcomes.append((job, result, None))
             conn.execute("COMMIT")
         except Exception as exc:
-            self._abandon(batch, exc)
+            self._abandon(conn, batch, exc)
             return
         self._settle(outcomes)
 
-    def _do(self, conn: sqlite3.Connection, head: _Head, work: _Work) -> tuple[object, _Head]:
+    def _do(self, conn: Connection, head: _Head, work: _Work) -> tuple[object, _Head]:
         """The job's result, and the ledger's head after it."""
         if isinstance(work, AuditRecord):
             entry = self._append(conn, head, work)
@@ -165,7 +192,7 @@ class Writer:
             return entries, head
         return work(conn), head
 
-    def _append(self, conn: sqlite3.Connection, head: _Head, work: AuditRecord) -> AuditEntry:
+    def _append(self, conn: Connection, head: _Head, work: AuditRecord) -> AuditEntry:
         at = self._clock()
         # Keep ledger time non-decreasing even if the wall clock steps back (NTP).
         if head.at is not None and at < head.at:
@@ -189,12 +216,12 @@ class Writer:
         )
         return entry
 
-    def _abandon(self, batch: list[_Job], exc: Exception) -> None:
+    def _abandon(self, conn: Connection | None, batch: list[_Job], exc: Exception) -> None:
         log.error("store.batch.failed size=%d error=%r", len(batch), exc)
         try:
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
-        except sqlite3.Error as rollback_exc:
+            if conn is not None:
+                self._engine.rollback(conn)
+        except Exception as rollback_exc:
             # The next batch's BEGIN will fail too and say so; the waiters learn now.
             exc.add_note(f"rollback also failed: {rollback_exc!r}")
             log.error("store.batch.rollback_failed error=%r", rollback_exc)
@@ -228,7 +255,7 @@ def _resolve(outcomes: list[_Outcome]) -> None:
             job.future.set_result(result)
 
 
-def _job_error(exc: ConsoleError | sqlite3.IntegrityError) -> ConsoleError:
+def _job_error(exc: Exception) -> ConsoleError:
     if isinstance(exc, ConsoleError):
         return exc
     error = StoreError("constraint_failed", str(exc))
@@ -236,7 +263,12 @@ def _job_error(exc: ConsoleError | sqlite3.IntegrityError) -> ConsoleError:
     return error
 
 
-def _read_head(conn: sqlite3.Connection) -> _Head:
+# What fails one job alone: a rule of the centre's, or of the schema's, broken.
+_JOB_ERRORS: tuple[type[Exception], ...] = (ConsoleError, *INTEGRITY_ERRORS)
+_NO_HEAD = _Head(0, GENESIS_HASH, None)  # a batch that appends nothing reads no head
+
+
+def _read_head(conn: Connection) -> _Head:
     row = conn.execute("SELECT seq, hash, at FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
     if row is None:
         return _Head(0, GENESIS_HASH, None)
