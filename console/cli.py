@@ -34,9 +34,9 @@ from .models import Direction, Role
 from .parks import read_lists_file, read_rules_file, set_lists, set_rules, show_lists, show_rules
 from .service import run_fast, until_stopped
 from .settings import Settings, parse_public_url
-from .sqlite_store import SQLiteStore
 from .sticker_print import StickerFormat
 from .store import Store
+from .stores import open_store
 
 
 def read_password(prompt_twice: bool = True) -> str:
@@ -54,7 +54,7 @@ async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[int]
     """Checks the ledger before opening it for writing, as a start does, and signs a
     checkpoint of what the command added, so a CLI change is anchored at once."""
     await asyncio.to_thread(ensure_ledger_sound, settings)
-    store = await SQLiteStore.open(settings.database)
+    store = await open_store(settings)
     try:
         before = await store.audit_count()
         code = await work(store)

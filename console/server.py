@@ -14,7 +14,7 @@ from media.units import MAX_UNIT_MESSAGE_BYTES
 from .app import create_app
 from .ledger_check import ensure_ledger_sound
 from .settings import Settings
-from .sqlite_store import SQLiteStore
+from .stores import open_store
 
 
 def uvicorn_config(settings: Settings, app: ASGIApp, port: int | None = None) -> uvicorn.Config:
@@ -51,7 +51,7 @@ async def serve(settings: Settings, accept_bad_ledger: int | None = None) -> Non
     """Raises ``LedgerFault`` before opening anything for writing if the ledger fails
     its check, unless ``accept_bad_ledger`` is the count it ends at."""
     check = await asyncio.to_thread(ensure_ledger_sound, settings, accept_bad_ledger)
-    store = await SQLiteStore.open(settings.database)
+    store = await open_store(settings)
     try:
         config = uvicorn_config(settings, create_app(settings, store, check))
         await uvicorn.Server(config).serve(sockets=[listening_socket(config)])

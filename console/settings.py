@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
 from gates.centre.link import HeartbeatPolicy
 
 from .calls.model import CallKind
@@ -111,6 +114,9 @@ class Settings:
     ocr_threads: int = 1
     # The merchant's WeChat Pay account (console.payments.wechat_settings); None: off.
     wechat: WeChatSettings | None = field(default=None, repr=False)
+    # A PostgreSQL database shared by several centres (console.pg_store); None: the
+    # SQLite file in ``data_dir``. Not in repr: it may hold a password.
+    database_url: str | None = field(default=None, repr=False)
 
     @property
     def calls(self) -> CallSettings:
@@ -211,6 +217,7 @@ class Settings:
             ocr_queue=number("SEAT_OCR_QUEUE", "4", int, 0),
             ocr_threads=number("SEAT_OCR_THREADS", "1", int, 1),
             wechat=WeChatSettings.from_env(env),
+            database_url=_optional(env, "SEAT_DATABASE_URL", parse_database_url),
         )
         check_provider_choice(settings.payment_sandbox, settings.wechat, settings.public_url)
         return settings
@@ -242,6 +249,18 @@ def parse_public_url(raw: str) -> str:
     if url.query or url.fragment or url.username is not None:
         raise ValueError(f"a base URL has no query, fragment or user: {raw!r}")
     return urllib.parse.urlunsplit((url.scheme, url.netloc, url.path.rstrip("/"), "", ""))
+
+
+def parse_database_url(raw: str) -> str:
+    """A ``postgresql://`` URL (or ``postgres://``) that libpq reads."""
+    raw = raw.strip()
+    if urllib.parse.urlsplit(raw).scheme not in ("postgresql", "postgres"):
+        raise ValueError("not a postgresql:// URL (unset it for the SQLite file)")
+    try:
+        conninfo_to_dict(raw)
+    except psycopg.ProgrammingError as exc:
+        raise ValueError(f"not a URL PostgreSQL reads: {exc}") from None
+    return raw
 
 
 def parse_sticker_key(raw: str) -> bytes:

@@ -68,9 +68,8 @@ class _SQLiteEngine:
     def connection(self) -> Connection:
         return self._conn
 
-    def begin(self, conn: Connection, ledger: bool) -> None:
-        # IMMEDIATE takes the file's write lock now, whether or not the batch appends:
-        # another process's writes would otherwise fail the batch midway (busy).
+    def begin(self, conn: Connection) -> None:
+        # IMMEDIATE takes the file's write lock now, not at the first write.
         self._conn.execute("BEGIN IMMEDIATE")
 
     def rollback(self, conn: Connection) -> None:

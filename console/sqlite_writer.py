@@ -70,9 +70,10 @@ class Engine(Protocol):
         """The write connection, opened again if the last one was lost."""
         ...
 
-    def begin(self, conn: Connection, ledger: bool) -> None:
-        """Begins a batch's transaction; ``ledger``: it appends, so the lock that
-        serialises appends by every process must be held from here to its commit."""
+    def begin(self, conn: Connection) -> None:
+        """Begins a batch's transaction and takes the lock that serialises the writes
+        of every process on the database, held to its commit: the ledger's head read
+        next stays the head, and a job's checks stay true until its writes."""
         ...
 
     def rollback(self, conn: Connection) -> None:
@@ -153,7 +154,7 @@ class Writer:
             ledger = any(isinstance(job.work, AuditRecord | Together) for job in batch)
             # The lock is held from here, so the head read below is still the head at
             # commit, whoever else writes to the database.
-            self._engine.begin(conn, ledger)
+            self._engine.begin(conn)
             head = _read_head(conn) if ledger else _NO_HEAD
             for job in batch:
                 conn.execute("SAVEPOINT job")

@@ -24,9 +24,11 @@ from console.auth import hash_password, new_token, token_hash
 from console.calls.service import CallService
 from console.changes import ChangeFeed
 from console.models import Direction, LaneRecord, Role
+from console.pg_store import PostgresStore
 from console.server import listening_socket, uvicorn_config
 from console.settings import Settings
 from console.sqlite_store import SQLiteStore
+from console.stores import open_store
 from console.vehicles.readings import PlateReadings
 from console.vehicles.recorder import VehicleRecorder
 from gates.backoff import Backoff
@@ -206,17 +208,55 @@ def redis_server() -> Iterator[RedisServer]:
     server.close()
 
 
+ENGINES = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module marked ``both_stores`` runs each of its tests on either engine; a test
+    in it marked ``sqlite_only`` tests what only the SQLite file has."""
+    if "engine" not in metafunc.fixturenames:
+        return
+    if metafunc.definition.get_closest_marker("both_stores") is None:
+        return
+    only = metafunc.definition.get_closest_marker("sqlite_only") is not None
+    metafunc.parametrize("engine", ENGINES[:1] if only else ENGINES, indirect=True)
+
+
 @pytest.fixture
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+def engine(request: pytest.FixtureRequest) -> str:
+    """The store's engine: SQLite, unless the module runs on both (``both_stores``)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def settings(request: pytest.FixtureRequest, tmp_path: Path, engine: str) -> Settings:
     """The test settings, changed by the test's indirect parameter when it has one."""
     changed: dict[str, Any] = getattr(request, "param", {})
     base = Settings(data_dir=tmp_path, port=0, command_timeout_s=3.0, heartbeat=TEST_POLICY)
+    if engine == "postgresql":
+        base = replace(base, database_url=request.getfixturevalue("postgres_url"))
     return replace(base, **changed)
 
 
+StoreOpener = Callable[..., Awaitable[SQLiteStore | PostgresStore]]
+
+
 @pytest.fixture
-async def store(settings: Settings) -> AsyncIterator[SQLiteStore]:
-    opened = await SQLiteStore.open(settings.database)
+def open_test_store(settings: Settings) -> StoreOpener:
+    """Opens the test's store (again) on its engine, with ``open``'s options (a clock,
+    the changes kept): each call opens the same database."""
+
+    async def open_(**options: Any) -> SQLiteStore | PostgresStore:
+        if settings.database_url is not None:
+            return await PostgresStore.open(settings.database_url, **options)
+        return await SQLiteStore.open(settings.database, **options)
+
+    return open_
+
+
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[SQLiteStore | PostgresStore]:
+    opened = await open_store(settings)
     yield opened
     await opened.close()
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,14 +32,9 @@ from console.sqlite_schema import _MIGRATIONS, CALL_RECORD_COLUMNS
 from console.sqlite_store import SQLiteStore
 from gates.vocabulary import Direction
 
+pytestmark = pytest.mark.both_stores
+
 T0 = 1_790_000_000.0
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    opened = await SQLiteStore.open(tmp_path / "seat.db")
-    yield opened
-    await opened.close()
 
 
 def finished_call(call_id: str = "c1") -> CallRecord:
@@ -109,6 +103,7 @@ async def test_coverage_is_kept_per_user(store: SQLiteStore) -> None:
         await store.set_coverage("ghost", ["人民路"])
 
 
+@pytest.mark.sqlite_only
 async def test_a_database_from_before_calls_is_upgraded_in_place(tmp_path: Path) -> None:
     """Its users keep their accounts and cover every car park; the call tables appear."""
     path = tmp_path / "seat.db"
@@ -147,6 +142,7 @@ async def test_a_call_kept_without_a_record_writes_nothing(store: SQLiteStore) -
     assert await store.audit_count() == 0
 
 
+@pytest.mark.sqlite_only
 async def test_an_upgrade_moves_the_finished_calls_out_of_the_saved_state(tmp_path: Path) -> None:
     """A v4 state held every call of the day; v5 keeps the finished ones beside their
     records, where a restarted centre reads them."""

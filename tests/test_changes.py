@@ -3,24 +3,18 @@ SQLite file: what each change records, and what the directory then forgets."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from console.directory import Directory
 from console.models import ChangeKind, ChangesLost, Direction, LaneRecord, Role, Session
 from console.sqlite_store import SQLiteStore
+from tests.conftest import StoreOpener
+
+pytestmark = pytest.mark.both_stores
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    opened = await SQLiteStore.open(tmp_path / "seat.db")
-    yield opened
-    await opened.close()
 
 
 def session(token: str, username: str = "alice") -> Session:
@@ -54,9 +48,11 @@ async def test_each_change_another_centre_must_hear_of_is_recorded(store: SQLite
     assert await store.changes_since(changes[-1].seq) == []
 
 
-async def test_a_reader_that_fell_behind_the_kept_changes_is_told(tmp_path: Path) -> None:
+async def test_a_reader_that_fell_behind_the_kept_changes_is_told(
+    open_test_store: StoreOpener,
+) -> None:
     """Changes are pruned; reading past the prune raises rather than skip silently."""
-    store = await SQLiteStore.open(tmp_path / "seat.db", changes_kept=3)
+    store = await open_test_store(changes_kept=3)
     try:
         for n in range(6):
             await store.put_lane(lane(f"h{n}"))

@@ -15,6 +15,8 @@ from console.stays.records import StayChange, StayState
 from console.vehicles.model import VehicleEvent
 from gates.vocabulary import Direction, PlateColour
 
+pytestmark = pytest.mark.both_stores
+
 AT = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
 IDENTITY = "无牌0123456789"
 

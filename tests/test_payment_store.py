@@ -19,6 +19,8 @@ from console.payments.orders import (
 )
 from console.sqlite_store import SQLiteStore
 
+pytestmark = pytest.mark.both_stores
+
 NOW = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
 ORDER_ID = "0123456789abcdef0123456789abcdef"
 

@@ -15,6 +15,8 @@ from console.vehicles.model import Relinked
 from gates.vocabulary import Direction
 from tests.test_vehicle_store import event
 
+pytestmark = pytest.mark.both_stores
+
 EXIT = Direction.EXIT
 RIGHT, MISREAD, OTHER = "粤B12345", "粤B1Z345", "粤A88888"
 

@@ -7,7 +7,7 @@ import itertools
 import sqlite3
 import sys
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,23 +17,22 @@ import pytest
 from console.errors import Conflict, NotFound, StoreError
 from console.ledger import GENESIS_HASH, AuditAction, AuditEntry, AuditRecord, Verdict, verify_audit
 from console.models import Direction, LaneRecord, Role, Session, User
+from console.settings import Settings
+from console.sql import Connection
 from console.sqlite_schema import SCHEMA_VERSION
 from console.sqlite_store import SQLiteStore
 from console.store import Store
+from tests.conftest import StoreOpener
+
+pytestmark = pytest.mark.both_stores
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "var" / "seat.db"
-
-
-@pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[SQLiteStore]:
-    opened = await SQLiteStore.open(db_path)
-    yield opened
-    await opened.close()
+def db_path(settings: Settings) -> Path:
+    """The SQLite store's file (in ``sqlite_only`` tests)."""
+    return settings.database
 
 
 @contextmanager
@@ -87,8 +86,10 @@ class GatedClock:
 # ------------------------------------------------------------------ opening
 
 
-async def test_open_creates_the_directory_and_a_wal_database(db_path: Path) -> None:
+@pytest.mark.sqlite_only
+async def test_open_creates_the_directory_and_a_wal_database(tmp_path: Path) -> None:
     """A fresh path gets its folder, WAL journal and the current schema version."""
+    db_path = tmp_path / "var" / "seat.db"
     store = await SQLiteStore.open(db_path)
     await store.close()
     with raw(db_path) as conn:
@@ -96,6 +97,7 @@ async def test_open_creates_the_directory_and_a_wal_database(db_path: Path) -> N
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
+@pytest.mark.sqlite_only
 async def test_a_database_from_a_newer_program_is_refused(db_path: Path) -> None:
     """Opening a schema this code does not know would risk corrupting it."""
     await (await SQLiteStore.open(db_path)).close()
@@ -223,6 +225,7 @@ async def test_200_concurrent_appends_are_gapless_and_verify(store: SQLiteStore)
     assert await verify_audit(store) == Verdict(ok=True, count=200)
 
 
+@pytest.mark.sqlite_only
 async def test_append_is_visible_to_another_connection_when_it_returns(
     store: SQLiteStore, db_path: Path
 ) -> None:
@@ -233,6 +236,7 @@ async def test_append_is_visible_to_another_connection_when_it_returns(
     assert row == (entry.hash,)
 
 
+@pytest.mark.sqlite_only
 async def test_entries_survive_the_process_dying_right_after_append(db_path: Path) -> None:
     """A process killed the instant append returns (no close) loses nothing."""
     script = (
@@ -283,10 +287,10 @@ async def test_entries_read_back_equal_what_append_returned(store: SQLiteStore) 
     assert [e async for e in store.iter_audit()] == [written]
 
 
-async def test_ledger_time_never_goes_backwards(db_path: Path) -> None:
+async def test_ledger_time_never_goes_backwards(open_test_store: StoreOpener) -> None:
     """If the wall clock steps back, entries keep the last time instead."""
     times = iter([T0 + timedelta(seconds=10), T0 + timedelta(seconds=5)])
-    store = await SQLiteStore.open(db_path, clock=lambda: next(times))
+    store = await open_test_store(clock=lambda: next(times))
     try:
         first, second = await fill(store, 2)
     finally:
@@ -294,12 +298,12 @@ async def test_ledger_time_never_goes_backwards(db_path: Path) -> None:
     assert second.at == first.at == T0 + timedelta(seconds=10)
 
 
-async def test_reopening_continues_the_chain(db_path: Path) -> None:
+async def test_reopening_continues_the_chain(open_test_store: StoreOpener) -> None:
     """A restarted store appends seq n+1 linked to entry n, and the whole verifies."""
-    store = await SQLiteStore.open(db_path)
+    store = await open_test_store()
     before = await fill(store, 3)
     await store.close()
-    store = await SQLiteStore.open(db_path)
+    store = await open_test_store()
     try:
         after = await store.append(record("after restart"))
         assert after.seq == 4
@@ -309,22 +313,27 @@ async def test_reopening_continues_the_chain(db_path: Path) -> None:
         await store.close()
 
 
-async def test_close_waits_for_writes_already_submitted(db_path: Path) -> None:
+async def test_close_waits_for_writes_already_submitted(open_test_store: StoreOpener) -> None:
     """Appends queued before close are committed, not dropped."""
-    store = await SQLiteStore.open(db_path)
+    store = await open_test_store()
     appends = [asyncio.create_task(store.append(record(str(i)))) for i in range(5)]
     closing_task = asyncio.create_task(store.close())
     entries = await asyncio.gather(*appends)
     await closing_task
     assert sorted(e.seq for e in entries) == [1, 2, 3, 4, 5]
-    with raw(db_path) as conn:
-        assert conn.execute("SELECT count(*) FROM audit").fetchone() == (5,)
+    store = await open_test_store()
+    try:
+        assert [e.seq async for e in store.iter_audit()] == [1, 2, 3, 4, 5]
+    finally:
+        await store.close()
 
 
-async def test_a_failed_batch_fails_every_waiter_and_keeps_nothing(db_path: Path) -> None:
+async def test_a_failed_batch_fails_every_waiter_and_keeps_nothing(
+    open_test_store: StoreOpener,
+) -> None:
     """One fatal error in a batch: all its appends fail, none is kept, the chain goes on."""
     clock = GatedClock(fail_on_call=3)
-    store = await SQLiteStore.open(db_path, clock=clock)
+    store = await open_test_store(clock=clock)
     try:
         first = asyncio.create_task(store.append(record("first")))
         await clock.entered  # the writer is inside batch 1, which holds only "first"
@@ -338,8 +347,7 @@ async def test_a_failed_batch_fails_every_waiter_and_keeps_nothing(db_path: Path
             assert isinstance(outcome.__cause__, OSError)
         assert kept.seq == 1
         assert await store.audit_count() == 1
-        with raw(db_path) as conn:
-            assert conn.execute("SELECT count(*) FROM audit").fetchone() == (1,)
+        assert [e.seq async for e in store.iter_audit()] == [1]
         after = await store.append(record("after"))
         assert (after.seq, after.prev_hash) == (2, kept.hash)
         assert await verify_audit(store) == Verdict(ok=True, count=2)
@@ -347,10 +355,12 @@ async def test_a_failed_batch_fails_every_waiter_and_keeps_nothing(db_path: Path
         await store.close()
 
 
-async def test_a_conflict_in_a_batch_fails_only_its_own_waiter(db_path: Path) -> None:
+async def test_a_conflict_in_a_batch_fails_only_its_own_waiter(
+    open_test_store: StoreOpener,
+) -> None:
     """A duplicate user beside two appends in one batch does not cost the appends."""
     clock = GatedClock()
-    store = await SQLiteStore.open(db_path, clock=clock)
+    store = await open_test_store(clock=clock)
     try:
         await store.add_user("wang", Role.AGENT, "hash", T0)
         first = asyncio.create_task(store.append(record("first")))
@@ -372,6 +382,7 @@ async def test_a_conflict_in_a_batch_fails_only_its_own_waiter(db_path: Path) ->
 # ------------------------------------------------------------------ tampering
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize(
     "statement",
     [
@@ -398,6 +409,7 @@ async def test_the_schema_refuses_to_change_the_ledger(
     assert [e async for e in store.iter_audit()] == entries
 
 
+@pytest.mark.sqlite_only
 async def test_changed_detail_is_named_by_verify_audit(store: SQLiteStore, db_path: Path) -> None:
     """With the trigger dropped, an edited row is found by its seq."""
     await fill(store, 5)
@@ -412,6 +424,7 @@ async def test_changed_detail_is_named_by_verify_audit(store: SQLiteStore, db_pa
     )
 
 
+@pytest.mark.sqlite_only
 async def test_a_deleted_row_is_named_by_verify_audit(store: SQLiteStore, db_path: Path) -> None:
     """With the trigger dropped, a deleted row shows as a gap at its seq."""
     await fill(store, 5)
@@ -424,6 +437,7 @@ async def test_a_deleted_row_is_named_by_verify_audit(store: SQLiteStore, db_pat
     )
 
 
+@pytest.mark.sqlite_only
 async def test_a_row_that_cannot_be_decoded_is_named_by_verify_audit(
     store: SQLiteStore, db_path: Path
 ) -> None:
@@ -442,7 +456,7 @@ async def test_a_row_that_cannot_be_decoded_is_named_by_verify_audit(
 async def test_a_job_that_fails_after_writing_leaves_no_trace(store: SQLiteStore) -> None:
     """Each job runs in a savepoint: its own writes go if it raises, the batch commits."""
 
-    def half_done(conn: sqlite3.Connection) -> None:
+    def half_done(conn: Connection) -> None:
         conn.execute(
             "INSERT INTO lanes (id, name, car_park, direction, token_hash)"
             " VALUES ('X', 'x', 'park', 'entry', 't')"

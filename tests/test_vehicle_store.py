@@ -19,6 +19,8 @@ from console.stays.records import StayChange, StayState
 from console.vehicles.model import VehicleEvent
 from gates.vocabulary import Direction, PlateColour
 
+pytestmark = pytest.mark.both_stores
+
 T0 = datetime(2026, 11, 29, 8, 0, 0, 250000, tzinfo=UTC)
 PARK = "人民路停车场"
 
@@ -93,6 +95,7 @@ async def test_a_second_entry_closes_the_first_as_no_exit(store: SQLiteStore) ->
     ]
 
 
+@pytest.mark.sqlite_only
 async def test_the_database_itself_refuses_a_second_open_stay(store: SQLiteStore) -> None:
     """Whatever writes to the file: one open stay per plate per car park."""
     await store.record_vehicle(event("e1"))
@@ -159,6 +162,7 @@ async def test_forgetting_snapshots_clears_only_older_days(store: SQLiteStore) -
     assert kept is not None and kept.event.snapshot == "snapshots/2026-10-31/e2.jpg"
 
 
+@pytest.mark.sqlite_only
 async def test_a_v5_database_is_upgraded_and_keeps_its_calls(tmp_path: Path) -> None:
     """Its accounts are untouched; vehicle events and stays can be kept at once."""
     path = tmp_path / "seat.db"
