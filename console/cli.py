@@ -27,6 +27,7 @@ from .ledger_check import (
     LedgerReport,
     audit_ledger,
     ensure_ledger_sound,
+    ledger_exists,
     sign_with_key,
 )
 from .logs import configure as configure_logging
@@ -36,7 +37,7 @@ from .service import run_fast, until_stopped
 from .settings import Settings, parse_public_url
 from .sticker_print import StickerFormat
 from .store import Store
-from .stores import open_store
+from .stores import open_store, store_name
 
 
 def read_password(prompt_twice: bool = True) -> str:
@@ -269,7 +270,7 @@ def _base_url(text: str) -> str:
 def _cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     public_keys = args.public_key or [path for path in [settings.audit_public_key] if path.exists()]
     report = audit_ledger(
-        settings.database,
+        settings,
         args.anchor or [settings.anchor_file],
         public_keys,
         default_anchor=not args.anchor,
@@ -310,8 +311,8 @@ def _verify_lines(report: LedgerReport) -> list[str]:
 
 
 def _cmd_audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
-    if not settings.database.is_file():
-        raise SystemExit(f"no ledger at {settings.database}")
+    if not ledger_exists(settings):
+        raise SystemExit(f"no ledger at {store_name(settings)}")
     report = ensure_ledger_sound(settings).report
     _, checkpoint = sign_with_key(settings, report.intact, report.head, datetime.now(UTC))
     print(checkpoint.to_line())

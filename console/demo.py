@@ -235,6 +235,9 @@ def _banner(
 
 
 def run_demo(settings: Settings) -> int:
+    # One process on the SQLite file, whatever SEAT_DATABASE_URL says: a demo must not
+    # write its made-up lanes and calls into a real centre's shared database.
+    settings = dataclasses.replace(settings, database_url=None)
     password = os.environ.get("SEAT_DEMO_PASSWORD") or secrets.token_urlsafe(9)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_run(settings, password))

@@ -1,7 +1,8 @@
-"""Checking a ledger file against its checkpoints: the whole audit (``seat audit verify``)
+"""Checking a ledger against its checkpoints: the whole audit (``seat audit verify``)
 and the quick check before anything opens the ledger for writing.
 
-Both read through ``sqlite_reader.py`` and so change no file. The quick check starts at
+Both read through ``sqlite_reader.py`` (a SQLite file) or ``pg_reader.py`` (a
+PostgreSQL store), one snapshot that changes nothing. The quick check starts at
 the newest checkpoint instead of entry 1: it checks that checkpoint's signature, that
 the ledger still holds that entry with that hash, and every entry after it. That is
 what a cut tail, or a tail rewritten after the checkpoint, would show in; an edit to an
@@ -12,10 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -32,11 +34,35 @@ from .anchor_files import (
 )
 from .checkpoints import Anchored, Checkpoint, CheckpointCheck, Finding, key_id, sign_checkpoint
 from .errors import CorruptAuditEntry, LedgerFault, StoreError
-from .ledger import GENESIS_HASH, ChainCheck
+from .ledger import GENESIS_HASH, ChainCheck, StoredEntry
+from .pg_reader import has_ledger, read_pg_ledger
 from .settings import Settings
-from .sqlite_reader import LedgerReader, read_ledger
+from .sqlite_reader import read_ledger
+from .stores import store_name
 
 log = logging.getLogger("seat.audit")
+_T = TypeVar("_T")
+
+
+class LedgerView(Protocol):
+    """One snapshot of a ledger, in either store."""
+
+    def end(self) -> int: ...
+    def entry(self, seq: int) -> StoredEntry | None: ...
+    def entries(self, after: int = 0) -> Iterator[StoredEntry]: ...
+
+
+def read_centre_ledger(settings: Settings, read: Callable[[LedgerView], _T]) -> _T:
+    """``read`` on a snapshot of the centre's ledger, in whichever store holds it."""
+    if settings.database_url is not None:
+        return read_pg_ledger(settings.database_url, read)
+    return read_ledger(settings.database, read)
+
+
+def ledger_exists(settings: Settings) -> bool:
+    if settings.database_url is not None:
+        return has_ledger(settings.database_url)
+    return settings.database.is_file()
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +85,7 @@ class LedgerReport:
 
 
 def check_ledger(
-    reader: LedgerReader,
+    reader: LedgerView,
     anchored: Iterable[Anchored],
     keys: Mapping[str, Ed25519PublicKey],
     *,
@@ -111,7 +137,7 @@ def _report(
 
 
 def audit_ledger(
-    database: Path, anchors: list[Path], public_keys: list[Path], *, default_anchor: bool
+    settings: Settings, anchors: list[Path], public_keys: list[Path], *, default_anchor: bool
 ) -> LedgerReport:
     """``seat audit verify``: every entry, against every checkpoint in ``anchors``.
     A missing anchor file is an error when named by the operator; the configured one
@@ -139,7 +165,7 @@ def audit_ledger(
             Finding(None, "no public key to check the checkpoints' signatures with (--public-key)")
         )
         anchored = []
-    report = read_ledger(database, lambda reader: check_ledger(reader, anchored, keys))
+    report = read_centre_ledger(settings, lambda reader: check_ledger(reader, anchored, keys))
     return dataclasses.replace(
         report, findings=report.findings + tuple(findings), notes=tuple(notes)
     )
@@ -181,7 +207,7 @@ def check_before_start(settings: Settings) -> StartCheck:
         return _fault(settings, _lost(settings.anchor_file, settings.audit_key))
     keys = {} if key is None else {key_id(key.public_key()): key.public_key()}
     start = 0 if last is None else last.checkpoint.count
-    if not settings.database.is_file():
+    if not ledger_exists(settings):
         # A missing ledger file is an empty ledger to the checkpoints: a cut to nothing.
         checks = CheckpointCheck([last] if last else [], keys)
         checks.reached(0, GENESIS_HASH)
@@ -189,8 +215,8 @@ def check_before_start(settings: Settings) -> StartCheck:
         report = _report(0, ChainCheck(), 0, checks)
     else:
         found = [last] if last else []
-        report = read_ledger(
-            settings.database, lambda reader: check_ledger(reader, found, keys, start=start)
+        report = read_centre_ledger(
+            settings, lambda reader: check_ledger(reader, found, keys, start=start)
         )
     return StartCheck(report, report.findings[0] if report.findings else None, notes)
 
@@ -206,8 +232,8 @@ def _fault(settings: Settings, problem: str) -> StartCheck:
     """A fault found before the chain was walked; the ledger's end is still read, for
     the count an operator may accept it at."""
     end = 0
-    if settings.database.is_file():
-        end = read_ledger(settings.database, LedgerReader.end)
+    if ledger_exists(settings):
+        end = read_centre_ledger(settings, lambda reader: reader.end())
     finding = Finding(None, problem)
     return StartCheck(LedgerReport(0, 0, GENESIS_HASH, end, (finding,)), finding)
 
@@ -236,7 +262,7 @@ def ensure_ledger_sound(settings: Settings, accept: int | None = None) -> StartC
     where = "" if check.fault.bad_seq is None else f"bad entry {check.fault.bad_seq}: "
     raise LedgerFault(
         "ledger_bad",
-        f"{settings.database} fails its check, so it is not opened for writing: "
+        f"{store_name(settings)} fails its check, so it is not opened for writing: "
         f"{where}{check.fault.problem}. `seat audit verify` checks it all. To start the "
         f"centre on the ledger as it stands ({end} entries), which is then recorded in "
         f"it: seat serve --accept-bad-ledger {end}",
