@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from . import db_commands
 from .accounts import (
     add_user,
     cli_actor,
@@ -503,6 +504,8 @@ def parser() -> argparse.ArgumentParser:
         help="sign the ledger's head, append it to the anchor file and print it: a receipt",
     )
     checkpoint.set_defaults(run=_cmd_audit_checkpoint)
+
+    db_commands.add_parser(sub)
 
     demo = sub.add_parser("demo", help="a centre with four simulated lanes and demo logins")
     demo.set_defaults(run=_cmd_demo)

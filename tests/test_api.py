@@ -6,6 +6,7 @@ import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 
 from console.ledger import AuditAction
@@ -13,6 +14,9 @@ from console.models import Session
 from gates.protocol import DisplaySize
 from gates.vocabulary import GateState
 from tests.conftest import PASSWORD, Centre, LaneFactory
+
+# The gate command path, whole, on either store.
+pytestmark = pytest.mark.both_stores
 
 
 async def actions_in_ledger(centre: Centre) -> list[AuditAction]:
@@ -502,6 +506,19 @@ async def test_login_sweeps_ended_sessions(staffed: Centre) -> None:
 
 def refuse_ledger_inserts(centre: Centre, action: AuditAction) -> None:
     """Make the real database refuse one kind of ledger row, as a full disk would."""
+    url = centre.settings.database_url
+    if url is not None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                "CREATE FUNCTION ledger_refuses() RETURNS trigger LANGUAGE plpgsql AS $$"
+                f" BEGIN IF NEW.action = '{action.value}' THEN RAISE EXCEPTION 'disk full';"
+                " END IF; RETURN NEW; END $$"
+            )
+            conn.execute(
+                "CREATE TRIGGER ledger_refuses BEFORE INSERT ON audit"
+                " FOR EACH ROW EXECUTE FUNCTION ledger_refuses()"
+            )
+        return
     db = sqlite3.connect(centre.settings.database)
     db.execute(
         "CREATE TRIGGER ledger_refuses BEFORE INSERT ON audit "
