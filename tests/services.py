@@ -90,6 +90,9 @@ class PostgresServer:
     port: int = field(default_factory=free_port)
     directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="seat-pg-")))
     process: subprocess.Popen[bytes] | None = None
+    # Every commit on disk before it is acknowledged, as in production (benchmarks);
+    # the tests' default acknowledges commits before their WAL is written.
+    durable: bool = False
 
     def __post_init__(self) -> None:
         self._user = _unprivileged_user() if os.geteuid() == 0 else None
@@ -107,11 +110,13 @@ class PostgresServer:
         command = [
             find_binary("postgres", "postgresql"), "-D", str(self._data), "-p", str(self.port),
             "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.directory}",
-            # The tests' data is thrown away; what they test is the centre's own commits,
-            # which the server acknowledges the same way with these off.
-            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
             "-c", "max_connections=200",
         ]  # fmt: skip
+        if not self.durable:
+            # The tests' data is thrown away; what they test is the centre's own commits,
+            # which the server acknowledges the same way with these off.
+            command += ["-c", "fsync=off", "-c", "synchronous_commit=off"]
+            command += ["-c", "full_page_writes=off"]
         with self._log.open("ab") as log:
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, **self._as_user()
