@@ -1,4 +1,4 @@
-"""The part of ``SQLiteStore`` that keeps the users and their sessions. A change to a
+"""The store's part that keeps the users and their sessions. A change to a
 user, or a session ended, goes on the change feed (``sqlite_changes.py``) in the same
 transaction, so every running centre drops what it remembered of them."""
 

@@ -1,4 +1,4 @@
-"""The part of ``SQLiteStore`` that appends to the audit ledger and reads it back. The
+"""The store's part that appends to the audit ledger and reads it back. The
 hash chain itself is sealed on the writer thread (``sqlite_writer.py``), in commit
 order; this part hands it records and pages through what it kept."""
 

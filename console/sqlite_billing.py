@@ -1,4 +1,4 @@
-"""The part of ``SQLiteStore`` that keeps what each car park charges and whom it lets
+"""The store's part that keeps what each car park charges and whom it lets
 through: billing rules, plate lists, the blacklist holds made by them, and the debts of
 cars that left without paying. The jobs and queries are in ``sqlite_payments.py``
 (rules) and ``sqlite_debts.py`` (lists, holds, debts)."""

@@ -1,4 +1,4 @@
-"""The part of ``SQLiteStore`` that keeps the call queue's state and the finished
+"""The store's part that keeps the call queue's state and the finished
 calls' records, written with their ledger entries in one transaction, so a restart
 finds the queue, the records and the ledger agreeing."""
 

@@ -19,7 +19,7 @@ def changed(conn: Connection, kind: ChangeKind, subject: str, kept: int) -> None
 
 
 class ChangesPart(StoreBase):
-    """The part of ``SQLiteStore`` that reads the change feed."""
+    """The store's part that reads the change feed."""
 
     async def change_head(self) -> int:
         rows = await self._read("SELECT coalesce(max(seq), 0) FROM changes")

@@ -1,4 +1,4 @@
-"""The part of ``SQLiteStore`` that keeps the lanes and their help stickers' key and
+"""The store's part that keeps the lanes and their help stickers' key and
 serials. A change to a lane goes on the change feed (``sqlite_changes.py``) in the same
 transaction, so every running centre reads the lane again."""
 

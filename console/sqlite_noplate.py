@@ -1,4 +1,4 @@
-"""The SQLite store's no-plate stays (``console.noplate``): the writer's jobs that open
+"""The store's no-plate stays (``console.noplate``): the writer's jobs that open
 and close one, each run with its ledger entry (``Together``), and the readers' query.
 
 A no-plate stay is an ordinary stay (``console.stays.records``) whose plate is a

@@ -1,4 +1,4 @@
-"""The part of ``SQLiteStore`` that keeps payment orders, the payments and provider
+"""The store's part that keeps payment orders, the payments and provider
 notifications that settle them, and the gate opens asked for them. The jobs and
 queries are in ``sqlite_payments.py``."""
 

@@ -1,4 +1,4 @@
-"""The part of ``SQLiteStore`` that keeps the parking records: vehicle events and the
+"""The store's part that keeps the parking records: vehicle events and the
 stays they make, an agent's corrections and matches that re-link them, the OCR's
 readings, and the stays of cars without a plate. The jobs that write them are in
 ``sqlite_vehicles.py``, ``sqlite_stays.py`` and ``sqlite_noplate.py``; this part runs

@@ -1,5 +1,5 @@
-"""The SQLite store's billing rules and payments: the writer's jobs and the readers'
-queries. ``SQLiteStore`` runs them on its writer and reader threads."""
+"""The store's billing rules and payments: the writer's jobs and the readers'
+queries. Either store runs them, on its writer thread and its reads."""
 
 from __future__ import annotations
 

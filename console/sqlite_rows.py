@@ -1,4 +1,4 @@
-"""Rows of the SQLite store's tables as the centre's values, and back: the column
+"""Rows of the store's tables (either engine's) as the centre's values, and back: the column
 order of ``sqlite_schema``'s ``*_COLUMNS`` in one place."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The SQLite store's re-linking of stays after an agent's word: a plate corrected on a
+"""The store's re-linking of stays after an agent's word: a plate corrected on a
 vehicle event, an exit matched to an open stay. Each is a writer's job run with its
 ledger entry (``Together``): the entry first, then the rows, kept or lost together.
 

@@ -1,6 +1,6 @@
-"""The SQLite store's vehicle events and stays: the writer's job that records an event
-with its stay change, and the readers' queries. ``SQLiteStore`` runs them on its
-writer and reader threads."""
+"""The store's vehicle events and stays: the writer's job that records an event
+with its stay change, and the readers' queries. Either store runs them, on its writer
+thread and its reads."""
 
 from __future__ import annotations
 

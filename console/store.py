@@ -1,7 +1,8 @@
 """Where the centre keeps its state: the ``Store`` interface.
 
-Every method is ``async`` so a PostgreSQL store can sit behind the same interface. The
-SQLite implementation is ``SQLiteStore`` in ``sqlite_store.py``.
+Every method is ``async``, so either store sits behind the same interface: the SQLite
+file (``SQLiteStore`` in ``sqlite_store.py``) or a PostgreSQL database several centres
+share (``PostgresStore`` in ``pg_store.py``); ``stores.open_store`` picks one.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ class Store(Protocol):
     returns only once the entry is durable; seqs are gapless from 1 and each entry is
     sealed onto the previous one; ``save_call_state`` keeps the state, the records and
     the entries together or none of them; ``Conflict`` and ``NotFound`` where documented
-    on ``SQLiteStore``; ``StoreError`` when the database itself fails."""
+    on the parts (``sqlite_accounts.py`` and its siblings); ``StoreError`` when the database
+    itself fails."""
 
     async def close(self) -> None: ...
 
