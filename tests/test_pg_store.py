@@ -6,6 +6,7 @@ database of its own on the tests' server, or a server of its own to restart."""
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
 import sqlite3
 import time
@@ -300,3 +301,28 @@ def test_copy_moves_a_sqlite_centre_whose_chain_then_verifies_on_postgresql(
     monkeypatch.delenv("SEAT_DATABASE_URL")
     assert main(["db", "copy", "--to", postgres_url]) == 2
     assert "target_not_empty" in capsys.readouterr().err
+
+
+def test_the_cli_changes_a_centre_on_postgresql_with_its_ledger_entry(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``seat user add`` checks the PostgreSQL ledger, writes the account and its entry
+    there, and signs a checkpoint of it that the next check holds the ledger to."""
+    monkeypatch.setenv("SEAT_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("SEAT_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
+    assert main(["user", "add", "wang", "--role", "agent"]) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
+    assert main(["user", "add", "li", "--role", "agent"]) == 0
+
+    async def read() -> tuple[list[str], list[AuditAction]]:
+        store = await PostgresStore.open(postgres_url)
+        try:
+            users = [user.username for user in await store.list_users()]
+            return users, [entry.action async for entry in store.iter_audit()]
+        finally:
+            await store.close()
+
+    assert asyncio.run(read()) == (["li", "wang"], [AuditAction.USER_ADDED] * 2)
+    assert len((tmp_path / "audit-anchors.jsonl").read_text().splitlines()) == 2
+    assert main(["audit", "verify"]) == 0
