@@ -129,11 +129,11 @@ class PostgresServer:
     def kill(self) -> None:
         _stop(self.process, signal.SIGKILL)
 
-    def create_database(self, name: str) -> str:
-        """A new, empty database; its URL."""
+    def create_database(self, name: str, template: str = "template0") -> str:
+        """A new database, a copy of ``template`` (by default empty); its URL."""
         createdb = find_binary("createdb", "postgresql-client")
         where = ["-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"]
-        self._run([createdb, *where, "-T", "template0", name])
+        self._run([createdb, *where, "-T", template, name])
         return self.url(name)
 
     def close(self) -> None:

@@ -28,24 +28,24 @@ def own_server() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture
-def postgres_url(own_server: PostgresServer) -> str:
+def postgres_store_url(own_server: PostgresServer) -> str:
     """The centre's database, on a server of the test's own to restart."""
     return own_server.create_database("centre")
 
 
 async def test_a_gate_waits_out_a_database_restart_then_opens(
-    staffed: Centre, lanes: LaneFactory, own_server: PostgresServer, postgres_url: str
+    staffed: Centre, lanes: LaneFactory, own_server: PostgresServer, postgres_store_url: str
 ) -> None:
     lane = await lanes("P1-OUT")
     async with staffed.client("alice") as client:
-        with psycopg.connect(postgres_url, autocommit=True) as conn:
+        with psycopg.connect(postgres_store_url, autocommit=True) as conn:
             conn.execute("CHECKPOINT")  # the tests' server does not wait for its WAL
         own_server.stop()
         refused = await client.post("/api/lanes/P1-OUT/open", json={"reason": "emergency"})
         assert (refused.status_code, refused.json()["error"]) == (503, "audit_failed")
         assert lane.driver.opens == 0
         own_server.start()
-        await asyncio.to_thread(accepting, postgres_url)
+        await asyncio.to_thread(accepting, postgres_store_url)
         opened = await client.post("/api/lanes/P1-OUT/open", json={"reason": "emergency"})
         assert (opened.status_code, opened.json()["outcome"]) == (200, "done")
         assert lane.driver.opens == 1
