@@ -50,6 +50,9 @@ from tests.viewers import ViewerPeer
 # Names of the tests' PostgreSQL databases, unique within one test process.
 _DATABASES = itertools.count(1)
 
+# Either store, as a test module that runs on both (``both_stores``) gets it.
+AnyStore = SQLiteStore | PostgresStore
+
 PASSWORD = "correct horse battery"
 # Argon2 is slow on purpose: with the centre's parameters a check takes ~0.2 s here, and
 # most tests log in only to be logged in, several times each. Their accounts get a hash
@@ -62,7 +65,7 @@ REAL_PASSWORD_HASH = hash_password(PASSWORD)
 @dataclass
 class Centre:
     url: str
-    store: SQLiteStore
+    store: AnyStore
     hub: LaneHub
     media: MediaBridge
     audit: AuditLog
@@ -147,7 +150,7 @@ class Running:
         self.server.should_exit = True
         await self.task
 
-    def centre(self, store: SQLiteStore, settings: Settings) -> Centre:
+    def centre(self, store: AnyStore, settings: Settings) -> Centre:
         return Centre(
             f"http://127.0.0.1:{self.port}",
             store,
@@ -162,7 +165,7 @@ class Running:
         )
 
 
-async def start_centre(settings: Settings, store: SQLiteStore, port: int = 0) -> Running:
+async def start_centre(settings: Settings, store: AnyStore, port: int = 0) -> Running:
     """A real centre under uvicorn; ``port=0`` picks a free one."""
     app = create_app(settings, store)
     config = uvicorn_config(settings, app, port=port)
@@ -256,7 +259,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path, engine: str) -> Set
     return replace(base, **changed)
 
 
-StoreOpener = Callable[..., Awaitable[SQLiteStore | PostgresStore]]
+StoreOpener = Callable[..., Awaitable[AnyStore]]
 
 
 @pytest.fixture
@@ -264,7 +267,7 @@ def open_test_store(settings: Settings) -> StoreOpener:
     """Opens the test's store (again) on its engine, with ``open``'s options (a clock,
     the changes kept): each call opens the same database."""
 
-    async def open_(**options: Any) -> SQLiteStore | PostgresStore:
+    async def open_(**options: Any) -> AnyStore:
         if settings.database_url is not None:
             return await PostgresStore.open(settings.database_url, **options)
         return await SQLiteStore.open(settings.database, **options)
@@ -273,14 +276,14 @@ def open_test_store(settings: Settings) -> StoreOpener:
 
 
 @pytest.fixture
-async def store(settings: Settings) -> AsyncIterator[SQLiteStore | PostgresStore]:
+async def store(settings: Settings) -> AsyncIterator[AnyStore]:
     opened = await open_store(settings)
     yield opened
     await opened.close()
 
 
 @pytest.fixture
-async def centre(settings: Settings, store: SQLiteStore) -> AsyncIterator[Centre]:
+async def centre(settings: Settings, store: AnyStore) -> AsyncIterator[Centre]:
     running = await start_centre(settings, store)
     yield running.centre(store, settings)
     await running.stop()

@@ -177,6 +177,8 @@ async def test_a_granted_role_runs_the_centre_but_may_not_change_the_ledger(
     try:
         await store.add_user("alice", Role.AGENT, "hash", T0)
         await store.create_session(Session("t", "alice", "csrf", T0, T0 + timedelta(hours=1)))
+        await store.put_lane(LaneRecord("P1-IN", "入口", "人民路", Direction.ENTRY, "h"))
+        assert await store.change_head() == 1  # an identity column's sequence, granted too
         entries = [await store.append(record(str(i))) for i in range(2)]
     finally:
         await store.close()
