@@ -23,6 +23,7 @@ from console.ledger import GENESIS_HASH, AuditAction, AuditRecord, Verdict, veri
 from console.ledger_check import check_ledger
 from console.models import Direction, LaneRecord, Role, Session
 from console.pg_reader import read_pg_ledger
+from console.pg_schema import TABLES
 from console.pg_store import PostgresStore
 from console.sqlite_store import SQLiteStore
 from console.vehicles.model import VehicleEvent
@@ -328,3 +329,36 @@ def test_the_cli_changes_a_centre_on_postgresql_with_its_ledger_entry(
     assert asyncio.run(read()) == (["li", "wang"], [AuditAction.USER_ADDED] * 2)
     assert len((tmp_path / "audit-anchors.jsonl").read_text().splitlines()) == 2
     assert main(["audit", "verify"]) == 0
+
+
+async def test_both_schemas_have_the_same_tables_and_columns(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """The parts' SQL is shared, so a migration added to one engine's schema must be
+    added to the other's: the PostgreSQL tables are SQLite's, column for column (and
+    ``vehicle_events`` keeps SQLite's ``rowid`` as a column)."""
+    await (await SQLiteStore.open(tmp_path / "seat.db")).close()
+    await (await PostgresStore.open(postgres_url)).close()
+    with sqlite3.connect(tmp_path / "seat.db") as conn:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+                " AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            )
+        ]
+        sqlite_columns = {
+            table: {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            for table in tables
+        }
+    sqlite_columns["vehicle_events"].add("rowid")
+    with psycopg.connect(postgres_url) as conn:
+        rows = conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns"
+            " WHERE table_schema = 'public' AND table_name != 'schema_migrations'"
+        ).fetchall()
+    pg_columns: dict[str, set[str]] = {}
+    for table, column in rows:
+        pg_columns.setdefault(table, set()).add(column)
+    assert pg_columns == sqlite_columns
+    assert sorted(TABLES) == tables
