@@ -70,7 +70,7 @@ class _SQLiteEngine:
 
     def begin(self, conn: Connection) -> None:
         # IMMEDIATE takes the file's write lock now, not at the first write.
-        self._conn.execute("BEGIN IMMEDIATE")
+        conn.execute("BEGIN IMMEDIATE")
 
     def rollback(self, conn: Connection) -> None:
         if self._conn.in_transaction:

@@ -19,7 +19,7 @@ fsync rate, so writes are group-committed:
 - reads use other connections; they see every batch that has been committed.
 
 Each batch reads the ledger's head after its ``Engine.begin`` has taken the lock that
-serialises appends, so several processes (several centres on one PostgreSQL, or the
+serialises every process's writes, so several processes (several centres on one PostgreSQL, or the
 CLI beside a centre on one SQLite file) keep one gapless chain. A batch whose
 connection is lost fails whole; the engine opens a new one for the next batch.
 """
