@@ -217,6 +217,18 @@ def test_upgrade_twice_changes_nothing_the_second_time(
         assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,)]
 
 
+async def test_centres_starting_at_once_on_a_new_database_migrate_it_once(
+    postgres_url: str,
+) -> None:
+    """Four stores opened at the same moment: one applies the migration, the others
+    wait for it on the advisory lock and find the schema current."""
+    stores = await asyncio.gather(*(PostgresStore.open(postgres_url) for _ in range(4)))
+    for store in stores:
+        await store.close()
+    with psycopg.connect(postgres_url) as conn:
+        assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,)]
+
+
 def test_a_malformed_database_url_is_a_clear_start_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
