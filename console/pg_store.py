@@ -84,6 +84,8 @@ def _upgrade(url: str) -> None:
 class _PgEngine:
     """The writer's connection, opened again after it was lost."""
 
+    savepoint_appends = False
+
     def __init__(self, url: str) -> None:
         self._url = url
         self._conn: PgConnection | None = None

@@ -62,6 +62,8 @@ class SQLiteStore(StoreParts):
 class _SQLiteEngine:
     """The writer's one connection to the file, for the store's life."""
 
+    savepoint_appends = True
+
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
