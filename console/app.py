@@ -27,6 +27,7 @@ from .auth import PasswordChecker, token_matches
 from .calls.api import CallsApi
 from .calls.service import CallService
 from .changes import ChangeFeed
+from .cluster.redis_link import RedisLink
 from .directory import Directory
 from .errors import ConsoleError
 from .gatekeeping.api import GateKeepingApi
@@ -66,6 +67,8 @@ def create_app(
 
     directory = Directory(store)
     live = LiveLogins()
+    # Several servers as one centre share their live state through Redis.
+    redis = RedisLink(settings.redis_url) if settings.redis_url else None
 
     async def verify_lane(lane_id: str, token: str) -> bool:
         lane = await directory.lane(lane_id)
@@ -135,6 +138,8 @@ def create_app(
         await vehicles.start()
         await help_desk.start()
         await noplate.start()
+        if redis is not None:
+            await redis.start()
         following = asyncio.create_task(changes.run())
         yield
         following.cancel()
@@ -152,6 +157,8 @@ def create_app(
         await watching.drain()
         logins.close()
         await audit.close()  # after the last entry: its checkpoint covers them all
+        if redis is not None:
+            await redis.close()
 
     app = Starlette(
         routes=[
@@ -192,4 +199,5 @@ def create_app(
     app.state.payments = payments
     app.state.keeper = keeper
     app.state.noplate = noplate
+    app.state.redis = redis
     return app

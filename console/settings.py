@@ -111,6 +111,9 @@ class Settings:
     ocr_threads: int = 1
     # The merchant's WeChat Pay account (console.payments.wechat_settings); None: off.
     wechat: WeChatSettings | None = field(default=None, repr=False)
+    # Redis, where the servers of one centre share what is live (console.cluster);
+    # None: one server, everything in its memory. Its password may be in the URL.
+    redis_url: str | None = field(default=None, repr=False)
 
     @property
     def calls(self) -> CallSettings:
@@ -193,6 +196,7 @@ class Settings:
             media_connect_s=number("SEAT_MEDIA_CONNECT_S", "10", float),
             demo_call_every_s=demo_call_every_s,
             public_url=_optional(env, "SEAT_PUBLIC_URL", parse_public_url),
+            redis_url=_optional(env, "SEAT_REDIS_URL", parse_redis_url),
             payment_expiry_s=seconds("SEAT_PAYMENT_EXPIRY_S", "900"),
             payment_sandbox=env.get("SEAT_PAYMENT_SANDBOX", "0") in ("1", "true", "yes"),
             payment_query_after_s=seconds("SEAT_PAYMENT_QUERY_AFTER_S", "30"),
@@ -242,6 +246,20 @@ def parse_public_url(raw: str) -> str:
     if url.query or url.fragment or url.username is not None:
         raise ValueError(f"a base URL has no query, fragment or user: {raw!r}")
     return urllib.parse.urlunsplit((url.scheme, url.netloc, url.path.rstrip("/"), "", ""))
+
+
+def parse_redis_url(raw: str) -> str:
+    """A redis://, rediss:// (TLS) or unix:// URL, as redis-py reads them."""
+    raw = raw.strip()
+    if not raw.isprintable() or " " in raw:
+        raise ValueError("spaces or control characters in the URL")
+    url = urllib.parse.urlsplit(raw)
+    if url.scheme in ("redis", "rediss") and url.hostname:
+        return raw
+    if url.scheme == "unix" and url.path:
+        return raw
+    # Not the URL itself: it may hold the password.
+    raise ValueError(f"not a redis://, rediss:// or unix:// URL (scheme {url.scheme!r})")
 
 
 def parse_sticker_key(raw: str) -> bytes:
