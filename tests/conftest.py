@@ -23,6 +23,7 @@ from console.audit import AuditLog
 from console.auth import hash_password, new_token, token_hash
 from console.calls.service import CallService
 from console.changes import ChangeFeed
+from console.cluster.redis_link import RedisLink
 from console.models import Direction, LaneRecord, Role
 from console.server import listening_socket, uvicorn_config
 from console.settings import Settings
@@ -67,6 +68,7 @@ class Centre:
     calls: CallService
     vehicles: VehicleRecorder
     readings: PlateReadings
+    redis: RedisLink | None = None
     tokens: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -138,6 +140,7 @@ class Running:
     calls: CallService
     vehicles: VehicleRecorder
     readings: PlateReadings
+    redis: RedisLink | None
 
     async def stop(self) -> None:
         self.server.should_exit = True
@@ -155,6 +158,7 @@ class Running:
             self.calls,
             self.vehicles,
             self.readings,
+            self.redis,
         )
 
 
@@ -177,6 +181,7 @@ async def start_centre(settings: Settings, store: SQLiteStore, port: int = 0) ->
         state.calls,
         state.vehicles,
         state.readings,
+        state.redis,
     )
 
 
@@ -226,6 +231,28 @@ async def centre(settings: Settings, store: SQLiteStore) -> AsyncIterator[Centre
     running = await start_centre(settings, store)
     yield running.centre(store, settings)
     await running.stop()
+
+
+@pytest.fixture
+async def cluster(settings: Settings, redis_server: RedisServer) -> AsyncIterator[list[Centre]]:
+    """Two servers of one centre, on one store and one Redis. The store is one SQLite
+    file, which the writer shares between processes (each batch under ``BEGIN
+    IMMEDIATE``, the ledger's head read inside it) as PostgreSQL shares a database
+    between machines. A lane added through one is known to both; each server has a
+    store of its own, as a process would."""
+    shared = replace(settings, redis_url=redis_server.url)
+    stores: list[SQLiteStore] = []
+    running: list[Running] = []
+    try:
+        for _ in range(2):
+            stores.append(await SQLiteStore.open(shared.database))
+            running.append(await start_centre(shared, stores[-1]))
+        yield [server.centre(store, shared) for server, store in zip(running, stores, strict=True)]
+    finally:
+        for server in running:
+            await server.stop()
+        for store in stores:
+            await store.close()
 
 
 @dataclass

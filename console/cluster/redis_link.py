@@ -59,7 +59,7 @@ class RedisLink:
         self._up_listeners: list[UpListener] = []
         self._pubsub: redis.client.PubSub | None = None
         self._task: asyncio.Task[None] | None = None
-        self.up = False
+        self._up = asyncio.Event()
 
     # ------------------------------------------------------------------ use
 
@@ -88,6 +88,14 @@ class RedisLink:
         links that got it otherwise."""
         return int(await self.client.publish(channel, data))
 
+    @property
+    def up(self) -> bool:
+        """Subscribed to every channel now: messages sent to this server arrive."""
+        return self._up.is_set()
+
+    async def wait_up(self) -> None:
+        await self._up.wait()
+
     async def ping(self) -> None:
         """Raises ``RedisError`` unless Redis answers (for ``/readyz``)."""
         await self.client.ping()
@@ -115,7 +123,7 @@ class RedisLink:
             except (RedisError, OSError) as exc:
                 if self.up:
                     log.warning("redis.down server=%s error=%r", self.server, exc)
-                self.up = False
+                self._up.clear()
             finally:
                 await self._drop_pubsub()
             await asyncio.sleep(backoff.next())
@@ -127,7 +135,7 @@ class RedisLink:
         # exists (and is pinged) from the start.
         channels = sorted({self.channel, *self._handlers})
         await pubsub.subscribe(*channels)
-        self.up = True
+        self._up.set()
         backoff.reset()
         log.info("redis.up server=%s channels=%d", self.server, len(channels))
         for listener in list(self._up_listeners):
