@@ -75,7 +75,7 @@ def create_app(
         return lane is not None and token_matches(token, lane.token_hash)
 
     hub = LaneHub(verify_lane, settings.heartbeat)
-    audit = AuditLog(store, Anchoring(store, settings))
+    audit = AuditLog(store, Anchoring(store, settings), settings.server_name)
     actions = Actions(audit, hub, settings.command_timeout_s, settings.open_join_s)
     streams = Streams(directory, hub, audit, live)
     bridge = MediaBridge(

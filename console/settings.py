@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
+import socket
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from .sticker_token import KEY_BYTES
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 ProxyNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_SERVER_NAME = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 def default_login_workers() -> int:
@@ -111,6 +114,8 @@ class Settings:
     ocr_threads: int = 1
     # The merchant's WeChat Pay account (console.payments.wechat_settings); None: off.
     wechat: WeChatSettings | None = field(default=None, repr=False)
+    # This server's name among the centre's (console.audit): the same across restarts.
+    server_name: str = field(default_factory=socket.gethostname)
     # Redis, where the servers of one centre share what is live (console.cluster);
     # None: one server, everything in its memory. Its password may be in the URL.
     redis_url: str | None = field(default=None, repr=False)
@@ -197,6 +202,7 @@ class Settings:
             demo_call_every_s=demo_call_every_s,
             public_url=_optional(env, "SEAT_PUBLIC_URL", parse_public_url),
             redis_url=_optional(env, "SEAT_REDIS_URL", parse_redis_url),
+            server_name=parse_server_name(env.get("SEAT_SERVER_NAME") or socket.gethostname()),
             payment_expiry_s=seconds("SEAT_PAYMENT_EXPIRY_S", "900"),
             payment_sandbox=env.get("SEAT_PAYMENT_SANDBOX", "0") in ("1", "true", "yes"),
             payment_query_after_s=seconds("SEAT_PAYMENT_QUERY_AFTER_S", "30"),
@@ -246,6 +252,16 @@ def parse_public_url(raw: str) -> str:
     if url.query or url.fragment or url.username is not None:
         raise ValueError(f"a base URL has no query, fragment or user: {raw!r}")
     return urllib.parse.urlunsplit((url.scheme, url.netloc, url.path.rstrip("/"), "", ""))
+
+
+def parse_server_name(raw: str) -> str:
+    """``SEAT_SERVER_NAME`` (or the host name it defaults to): written in ledger
+    entries and Redis keys, so a short plain word."""
+    if not _SERVER_NAME.fullmatch(raw):
+        raise ValueError(
+            f"SEAT_SERVER_NAME: {raw[:80]!r} is not 1 to 64 letters, digits, '.', '_', '-', ':'"
+        )
+    return raw
 
 
 def parse_redis_url(raw: str) -> str:

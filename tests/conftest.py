@@ -239,15 +239,21 @@ async def cluster(settings: Settings, redis_server: RedisServer) -> AsyncIterato
     file, which the writer shares between processes (each batch under ``BEGIN
     IMMEDIATE``, the ledger's head read inside it) as PostgreSQL shares a database
     between machines. A lane added through one is known to both; each server has a
-    store of its own, as a process would."""
-    shared = replace(settings, redis_url=redis_server.url)
+    store of its own and a name of its own, as a process would."""
+    named = [
+        replace(settings, redis_url=redis_server.url, server_name=f"server-{number}")
+        for number in range(2)
+    ]
     stores: list[SQLiteStore] = []
     running: list[Running] = []
     try:
-        for _ in range(2):
-            stores.append(await SQLiteStore.open(shared.database))
-            running.append(await start_centre(shared, stores[-1]))
-        yield [server.centre(store, shared) for server, store in zip(running, stores, strict=True)]
+        for each in named:
+            stores.append(await SQLiteStore.open(each.database))
+            running.append(await start_centre(each, stores[-1]))
+        yield [
+            server.centre(store, each)
+            for server, store, each in zip(running, stores, named, strict=True)
+        ]
     finally:
         for server in running:
             await server.stop()

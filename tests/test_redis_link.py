@@ -4,6 +4,7 @@ Redis is back after a restart (which forgets every key and subscription)."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -133,3 +134,14 @@ def test_a_redis_url_that_is_not_one_stops_the_start(raw: str) -> None:
 def test_the_password_in_a_redis_url_is_not_in_the_settings_repr() -> None:
     settings = Settings.from_env({"SEAT_REDIS_URL": "redis://:s3cret@h:1/0"})
     assert "s3cret" not in repr(settings)
+
+
+def test_a_server_is_named_for_its_host_unless_told() -> None:
+    assert Settings.from_env({}).server_name == socket.gethostname()
+    assert Settings.from_env({"SEAT_SERVER_NAME": "seat-2:8080"}).server_name == "seat-2:8080"
+
+
+@pytest.mark.parametrize("raw", ["a b", "x" * 65, "名字", "a/b", "a\nb"])
+def test_a_server_name_that_is_not_a_plain_word_stops_the_start(raw: str) -> None:
+    with pytest.raises(ValueError, match="SEAT_SERVER_NAME"):
+        Settings.from_env({"SEAT_SERVER_NAME": raw})
