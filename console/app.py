@@ -38,12 +38,14 @@ from .help import HelpDesk
 from .ledger_check import StartCheck
 from .live import LiveLogins
 from .login import Logins
+from .metrics import Metrics
 from .noplate.api import NoPlateApi
 from .noplate.page import NoPlatePage
 from .noplate.service import NoPlate
 from .payments.api import PaymentsApi
 from .payments.page import PayPage
 from .payments.service import Payments
+from .readiness import Phase, Readiness
 from .settings import Settings
 from .stays.api import StaysApi
 from .store import Store
@@ -90,6 +92,10 @@ def create_app(
     relinking = Relinking(store, audit, vehicles)
     changes = ChangeFeed(store, directory, live, hub, bridge, streams, calls)
     watching = Watching(bridge, audit, live)
+    metrics = Metrics(hub, bridge, calls)
+    # What this centre cannot serve without, for /readyz: one line per service.
+    readiness = Readiness()
+    readiness.add("store", store.ping)
     passwords = PasswordChecker(settings.login_workers, settings.login_queue)
     logins = Logins(directory, audit, passwords, LoginThrottle())
     api = Api(
@@ -104,6 +110,8 @@ def create_app(
         watching,
         logins,
         lambda: vehicles.dropped + keeper.dropped,
+        readiness,
+        metrics,
     )
     calls_api = CallsApi(calls, directory, settings.max_body_bytes)
     readings = PlateReadings(
@@ -128,6 +136,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        unwatch = metrics.watch(store)
         await audit.start(start_check)
         await changes.start()
         await directory.load()
@@ -141,7 +150,9 @@ def create_app(
         if redis is not None:
             await redis.start()
         following = asyncio.create_task(changes.run())
+        readiness.phase = Phase.SERVING
         yield
+        readiness.phase = Phase.STOPPING
         following.cancel()
         # uvicorn has closed every WebSocket by now (lanes hear 1012 and redial).
         await help_desk.close()
@@ -159,10 +170,13 @@ def create_app(
         await audit.close()  # after the last entry: its checkpoint covers them all
         if redis is not None:
             await redis.close()
+        unwatch()
 
     app = Starlette(
         routes=[
             Route("/healthz", api.healthz),
+            Route("/readyz", api.readyz),
+            Route("/metrics", api.metrics_text),
             Mount(
                 "/api",
                 routes=api.routes()

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from gates.centre.link import HeartbeatPolicy
 
+from .auth import BEARER_TOKEN
 from .calls.model import CallKind
 from .calls.model import Settings as CallSettings
 from .payments.wechat_settings import WeChatSettings, check_provider_choice
@@ -119,6 +120,9 @@ class Settings:
     # Redis, where the servers of one centre share what is live (console.cluster);
     # None: one server, everything in its memory. Its password may be in the URL.
     redis_url: str | None = field(default=None, repr=False)
+    # The bearer token a Prometheus scrape of ``/metrics`` must carry; None: the
+    # figures are served to this machine only (console.metrics).
+    metrics_token: str | None = field(default=None, repr=False)
 
     @property
     def calls(self) -> CallSettings:
@@ -221,6 +225,7 @@ class Settings:
             ocr_queue=number("SEAT_OCR_QUEUE", "4", int, 0),
             ocr_threads=number("SEAT_OCR_THREADS", "1", int, 1),
             wechat=WeChatSettings.from_env(env),
+            metrics_token=_optional(env, "SEAT_METRICS_TOKEN", parse_metrics_token),
         )
         check_provider_choice(settings.payment_sandbox, settings.wechat, settings.public_url)
         return settings
@@ -287,6 +292,20 @@ def parse_sticker_key(raw: str) -> bytes:
     if len(key) < KEY_BYTES:
         raise ValueError(f"at least {KEY_BYTES} bytes (64 hex digits), not {len(key)}")
     return key
+
+
+METRICS_TOKEN_MIN = 32
+
+
+def parse_metrics_token(raw: str) -> str:
+    """A bearer token of at least 32 characters (``openssl rand -hex 32``): one short
+    enough to guess is no protection."""
+    if BEARER_TOKEN.fullmatch(raw) is None or len(raw) < METRICS_TOKEN_MIN:
+        raise ValueError(
+            f"at least {METRICS_TOKEN_MIN} characters of letters, digits and -._~+/ "
+            "(openssl rand -hex 32)"
+        )
+    return raw
 
 
 # ``SEAT_CALL_PRIORITY``'s names for the kinds of call.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from typing import Any, TypeVar, cast
 from .errors import StoreError
 from .ledger import AuditEntry, AuditRecord
 from .sqlite_writer import Together, Writer
+from .store import AppendListener
 
 _T = TypeVar("_T")
 
@@ -45,13 +47,29 @@ class StoreBase:
         self._reads = reads
         self._changes_kept = changes_kept
         self._closed = False
+        self._append_listeners: set[AppendListener] = set()
+
+    def watch_appends(self, listener: AppendListener) -> Callable[[], None]:
+        self._append_listeners.add(listener)
+        return lambda: self._append_listeners.discard(listener)
 
     async def _submit(
         self, work: AuditRecord | Together | Callable[[sqlite3.Connection], object]
     ) -> object:
+        """Every write goes through here, so every ledger entry is timed here: from
+        the submission until the writer's commit reached the event loop, which is when
+        the caller may act on it."""
         if self._closed:
             raise StoreError("store_closed", "the store is closed")
-        return await self._writer.submit(work)
+        started = time.perf_counter()
+        result = await self._writer.submit(work)
+        if self._append_listeners:
+            appended = _appended(work, result)
+            if appended:
+                elapsed = time.perf_counter() - started
+                for listener in list(self._append_listeners):
+                    listener(appended, elapsed)
+        return result
 
     async def _write(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         return cast(_T, await self._submit(fn))
@@ -95,6 +113,16 @@ class StoreBase:
             return await loop.run_in_executor(self._reads, _fetch, self._reader, sql, params)
         except sqlite3.Error as exc:
             raise StoreError("read_failed", str(exc)) from exc
+
+
+def _appended(work: object, result: object) -> int:
+    """How many ledger entries a write's ``result`` holds."""
+    if isinstance(work, AuditRecord):
+        return 1
+    if isinstance(work, Together):
+        assert isinstance(result, list)
+        return len(result)
+    return 0
 
 
 def _fetch(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> list[Any]:

@@ -76,6 +76,12 @@ class SQLiteStore(
         writer.start()
         return cls(path, writer, reader, reads, changes_kept)
 
+    async def ping(self) -> None:
+        """Reads the ledger's head on the reader thread, as any read would: a closed
+        store, a reader thread that cannot reach the file, or a damaged database raise
+        ``StoreError``."""
+        await self._read("SELECT seq FROM audit ORDER BY seq DESC LIMIT 1")
+
     async def close(self) -> None:
         """Waits for every write already submitted, then stops the writer."""
         if self._closed:

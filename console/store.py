@@ -29,6 +29,10 @@ from .vehicles.model import (
     VehicleRecord,
 )
 
+# Told of each write that appended ledger entries: how many, and the seconds from the
+# write's submission until it was durable (the entries of one write share that time).
+AppendListener = Callable[[int, float], None]
+
 
 class Store(Protocol):
     """What the centre needs from its database. Implementations promise: ``append``
@@ -38,6 +42,16 @@ class Store(Protocol):
     on ``SQLiteStore``; ``StoreError`` when the database itself fails."""
 
     async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Returns once the database answered a read, writing nothing; ``StoreError``
+        when it cannot be read (``/readyz``'s check, polled every few seconds)."""
+        ...
+
+    def watch_appends(self, listener: AppendListener) -> Callable[[], None]:
+        """Call ``listener`` after every write that appended ledger entries, whichever
+        method wrote them; returns the unsubscriber (``/metrics``' ledger figures)."""
+        ...
 
     async def add_user(
         self, username: str, role: Role, password_hash: str, now: datetime

@@ -143,6 +143,10 @@ class QueueState:
     def agents(self) -> list[Agent]:
         return sorted(self._agents.values(), key=lambda agent: agent.name)
 
+    def waiting(self) -> int:
+        """The calls waiting or being rung, as the supervisors' board counts them."""
+        return len(self._pending)
+
     def queue_for(self, name: str) -> list[Call]:
         """The waiting and ringing calls this agent may pick, first to be answered first;
         nothing while they are offline."""
