@@ -30,6 +30,7 @@ from .ledger_check import (
     sign_with_key,
 )
 from .logs import configure as configure_logging
+from .logs import parse_log_format
 from .models import Direction, Role
 from .parks import read_lists_file, read_rules_file, set_lists, set_rules, show_lists, show_rules
 from .service import run_fast, until_stopped
@@ -522,7 +523,12 @@ def probability(raw: str) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     level = os.environ.get("SEAT_LOG_LEVEL", "INFO")
     try:
-        configure_logging(level.upper())
+        fmt = parse_log_format(os.environ.get("SEAT_LOG_FORMAT", "text"))
+    except ValueError as exc:
+        print(f"seat: {exc}", file=sys.stderr)
+        return 2
+    try:
+        configure_logging(level.upper(), fmt=fmt)
     except ValueError:
         print(
             f"seat: SEAT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level!r}",

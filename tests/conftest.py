@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -351,6 +352,17 @@ async def staffed(centre: Centre) -> Centre:
     await centre.add_user("bob", Role.AGENT)
     await centre.add_user("sue", Role.SUPERVISOR)
     return centre
+
+
+@pytest.fixture
+def logging_restored() -> Iterator[None]:
+    """``console.logs.configure`` sets up the process's logging; put back what pytest had."""
+    loggers = [logging.getLogger(name) for name in ("", "aioice", "aiortc")]
+    saved = [(logger, logger.handlers[:], logger.level) for logger in loggers]
+    yield
+    for logger, handlers, level in saved:
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
 
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package: browser downloads cannot work here
