@@ -10,6 +10,7 @@ the closed check and the writer's protocol live in one place."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -30,6 +31,14 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# A file's device and inode: which file a path named when it was read.
+FileIdentity = tuple[int, int]
+
+
+def file_identity(stat: os.stat_result) -> FileIdentity:
+    return (stat.st_dev, stat.st_ino)
+
+
 class StoreBase:
     """The threads and connections of one open store; ``SQLiteStore.open`` makes them."""
 
@@ -40,8 +49,10 @@ class StoreBase:
         reader: sqlite3.Connection,
         reads: ThreadPoolExecutor,
         changes_kept: int,
+        identity: FileIdentity,
     ) -> None:
         self.path = path
+        self._identity = identity  # the file opened, to tell it from another at its path
         self._writer = writer
         self._reader = reader
         self._reads = reads
@@ -106,11 +117,15 @@ class StoreBase:
         return done[0], entries
 
     async def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
+        return await self._on_reader(lambda conn: conn.execute(sql, params).fetchall())
+
+    async def _on_reader(self, job: Callable[[sqlite3.Connection], _T]) -> _T:
+        """``job`` on the reader thread, with its connection."""
         if self._closed:
             raise StoreError("store_closed", "the store is closed")
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._reads, _fetch, self._reader, sql, params)
+            return await loop.run_in_executor(self._reads, job, self._reader)
         except sqlite3.Error as exc:
             raise StoreError("read_failed", str(exc)) from exc
 
@@ -123,7 +138,3 @@ def _appended(work: object, result: object) -> int:
         assert isinstance(result, list)
         return len(result)
     return 0
-
-
-def _fetch(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> list[Any]:
-    return conn.execute(sql, params).fetchall()

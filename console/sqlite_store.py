@@ -7,6 +7,8 @@ beside this one (see ``sqlite_base.py``); this module opens and closes the store
 from __future__ import annotations
 
 import asyncio
+import functools
+import os
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +18,7 @@ from pathlib import Path
 from .errors import StoreError
 from .sqlite_accounts import AccountsPart
 from .sqlite_audit import AuditPart
-from .sqlite_base import utc_now
+from .sqlite_base import FileIdentity, file_identity, utc_now
 from .sqlite_billing import BillingPart
 from .sqlite_calls import CallsPart
 from .sqlite_changes import ChangesPart
@@ -67,20 +69,22 @@ class SQLiteStore(
         reads = ThreadPoolExecutor(1, thread_name_prefix="seat-store-reader")
         loop = asyncio.get_running_loop()
         try:
-            reader = await loop.run_in_executor(reads, _open_reader, path)
-        except sqlite3.Error as exc:
+            reader, identity = await loop.run_in_executor(reads, _open_reader, path)
+        except (sqlite3.Error, OSError) as exc:
             write_conn.close()
             reads.shutdown()
             raise StoreError("open_failed", f"{path}: {exc}") from exc
         writer = Writer(write_conn, clock)
         writer.start()
-        return cls(path, writer, reader, reads, changes_kept)
+        return cls(path, writer, reader, reads, changes_kept, identity)
 
     async def ping(self) -> None:
-        """Reads the ledger's head on the reader thread, as any read would: a closed
-        store, a reader thread that cannot reach the file, or a damaged database raise
-        ``StoreError``."""
-        await self._read("SELECT seq FROM audit ORDER BY seq DESC LIMIT 1")
+        """Reads the ledger's head on the reader thread, as any read would, then checks
+        that the file at the store's path is still the one it has open: SQLite goes on
+        reading and writing an open file whatever became of its name, so a database
+        deleted or replaced under a running centre would answer every read while its
+        entries went where no centre will ever read them."""
+        await self._on_reader(functools.partial(_ping, self.path, self._identity))
 
     async def close(self) -> None:
         """Waits for every write already submitted, then stops the writer."""
@@ -94,5 +98,22 @@ class SQLiteStore(
         self._reads.shutdown()
 
 
-def _open_reader(path: Path) -> sqlite3.Connection:
-    return open_connection(path, writer=False)
+def _open_reader(path: Path) -> tuple[sqlite3.Connection, FileIdentity]:
+    conn = open_connection(path, writer=False)
+    try:
+        return conn, file_identity(os.stat(path))
+    except OSError:
+        conn.close()
+        raise
+
+
+def _ping(path: Path, identity: FileIdentity, conn: sqlite3.Connection) -> None:
+    conn.execute("SELECT seq FROM audit ORDER BY seq DESC LIMIT 1").fetchall()
+    try:
+        found = file_identity(os.stat(path))
+    except FileNotFoundError:
+        raise StoreError("store_gone", f"{path} was deleted under the running centre") from None
+    except OSError as exc:
+        raise StoreError("read_failed", f"{path}: {exc}") from exc
+    if found != identity:
+        raise StoreError("store_replaced", f"{path} is no longer the file the centre opened")

@@ -40,6 +40,28 @@ async def test_a_closed_store_makes_the_centre_not_ready_and_says_why(centre: Ce
     assert health.status_code == 200  # alive, only not ready
 
 
+async def test_a_database_deleted_or_replaced_under_the_centre_makes_it_not_ready(
+    centre: Centre,
+) -> None:
+    """SQLite goes on with the file it has open whatever became of its name: the
+    centre would answer every read while its ledger went where no one will read it."""
+    path = centre.settings.database
+    async with centre.client() as client:
+        assert (await client.get("/readyz")).status_code == 200  # it has started
+        path.rename(path.with_name("moved.db"))
+        gone = await client.get("/readyz")
+        path.write_bytes(b"")
+        replaced = await client.get("/readyz")
+    assert (gone.status_code, gone.json()["checks"]["store"]) == (
+        503,
+        {"ok": False, "error": "store_gone"},
+    )
+    assert (replaced.status_code, replaced.json()["checks"]["store"]) == (
+        503,
+        {"ok": False, "error": "store_replaced"},
+    )
+
+
 async def test_readyz_needs_no_login_and_writes_nothing(centre: Centre) -> None:
     """A balancer has no login and polls often: polling leaves the ledger as it was."""
     async with httpx.AsyncClient(base_url=centre.url) as client:
