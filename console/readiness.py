@@ -14,7 +14,8 @@ is under way gets that round's answer rather than starting another, so a flood o
 
 The answer names each check and, when it failed, only its error code (``store_closed``,
 ``timeout``): the details (a path, an address, a server's message) go to the log,
-since anyone who can reach the port may read the answer.
+since anyone who can reach the port may read the answer; a check is logged when it
+starts failing and when it recovers, not at every poll.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class Readiness:
         self.phase = Phase.STARTING
         self._probes: dict[str, Probe] = {}
         self._round: asyncio.Task[Report] | None = None
+        self._last: dict[str, Result] = {}  # each check's last result, to log changes
 
     def add(self, name: str, probe: Probe) -> None:
         """Register ``probe`` as the check ``name``: the one line a new service needs."""
@@ -101,22 +103,34 @@ class Readiness:
         names = list(self._probes)
         results = await asyncio.gather(*(self._check(name) for name in names))
         checks = {"centre": phase_result(self.phase)}
-        checks.update(zip(names, results, strict=True))
+        for name, (result, detail) in zip(names, results, strict=True):
+            self._note(name, result, detail)
+            checks[name] = result
         return Report(checks)
 
-    async def _check(self, name: str) -> Result:
+    async def _check(self, name: str) -> tuple[Result, str]:
+        """The check's result, and what went wrong in words for the log."""
         try:
             async with asyncio.timeout(self.timeout_s):
                 await self._probes[name]()
         except TimeoutError:
-            log.warning("ready.check_failed check=%s error=timeout s=%g", name, self.timeout_s)
-            return Result(False, "timeout")
+            return Result(False, "timeout"), f"no answer within {self.timeout_s:g} s"
         except ConsoleError as exc:
-            log.warning(
-                "ready.check_failed check=%s error=%s detail=%s", name, exc.code, exc.detail
-            )
-            return Result(False, exc.code)
+            return Result(False, exc.code), exc.detail
         except Exception as exc:  # a probe's failure is the answer, whatever it is
-            log.warning("ready.check_failed check=%s error=%r", name, exc)
-            return Result(False, type(exc).__name__)
-        return Result(True)
+            return Result(False, type(exc).__name__), repr(exc)
+        return Result(True), ""
+
+    def _note(self, name: str, result: Result, detail: str) -> None:
+        """Log a check's changes only: polled every few seconds, a service that is down
+        would otherwise fill the log with the same line."""
+        before = self._last.get(name)
+        self._last[name] = result
+        if result == before:
+            return
+        if not result.ok:
+            log.warning(
+                "ready.check_failed check=%s error=%s detail=%s", name, result.error, detail
+            )
+        elif before is not None:
+            log.info("ready.check_recovered check=%s", name)

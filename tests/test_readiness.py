@@ -4,6 +4,7 @@ centre, and the readiness mechanism's rules (timeouts, one round at a time)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import httpx
 import pytest
@@ -163,6 +164,32 @@ async def test_requests_during_a_round_share_it() -> None:
     assert calls == 1 and all(report.ready for report in reports)
     await readiness.report()
     assert calls == 2  # the next poll is a new round
+
+
+async def test_a_failing_check_is_logged_when_it_fails_and_when_it_recovers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Polled every few seconds, a service that is down is one line, not one a poll."""
+    readiness = Readiness()
+    readiness.phase = Phase.SERVING
+    down = True
+
+    async def probe() -> None:
+        if down:
+            raise StoreError("read_failed", "disk I/O error at /var/lib/seat/seat.db")
+
+    readiness.add("store", probe)
+    with caplog.at_level(logging.INFO, logger="seat.readiness"):
+        for _ in range(3):
+            assert not (await readiness.report()).ready
+        down = False
+        for _ in range(3):
+            assert (await readiness.report()).ready
+    assert [record.getMessage() for record in caplog.records] == [
+        "ready.check_failed check=store error=read_failed "
+        "detail=disk I/O error at /var/lib/seat/seat.db",
+        "ready.check_recovered check=store",
+    ]
 
 
 def test_a_check_name_is_registered_once() -> None:
