@@ -71,8 +71,8 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
-        for outcome in Outcome:  # each one shown from the start, at 0
-            self.commands.labels(outcome.value)
+        # Each outcome shown from the start, at 0; and looked up once, not per command.
+        self._by_outcome = {outcome: self.commands.labels(outcome.value) for outcome in Outcome}
         self.command_seconds = Histogram(
             "seat_command_seconds",
             "Seconds from a command's issue to its outcome.",
@@ -98,7 +98,7 @@ class Metrics:
         return generate_latest(self.registry)
 
     def _command_ended(self, resolved: Resolved, seconds: float) -> None:
-        self.commands.labels(resolved.outcome.value).inc()
+        self._by_outcome[resolved.outcome].inc()
         self.command_seconds.observe(seconds)
 
     def _appended(self, entries: int, seconds: float) -> None:
