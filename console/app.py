@@ -96,6 +96,8 @@ def create_app(
     # What this centre cannot serve without, for /readyz: one line per service.
     readiness = Readiness()
     readiness.add("store", store.ping)
+    if redis is not None:
+        readiness.add("redis", redis.check)
     passwords = PasswordChecker(settings.login_workers, settings.login_queue)
     logins = Logins(directory, audit, passwords, LoginThrottle())
     api = Api(

@@ -101,6 +101,13 @@ class StoreError(ConsoleError):
     status = 503
 
 
+class ClusterError(ConsoleError):
+    """What the servers of a centre share live (Redis) cannot be reached: nothing that
+    needs another server is done."""
+
+    status = 503
+
+
 class LedgerFault(ConsoleError):
     """The ledger failed its check, so it is not opened for writing: appending to it, or
     even closing it after a write, would bury what is wrong."""

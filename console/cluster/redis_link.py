@@ -23,6 +23,8 @@ from redis.exceptions import RedisError
 
 from gates.backoff import Backoff
 
+from ..errors import ClusterError
+
 log = logging.getLogger("seat.cluster")
 
 Handler = Callable[[bytes], None]
@@ -97,8 +99,19 @@ class RedisLink:
         await self._up.wait()
 
     async def ping(self) -> None:
-        """Raises ``RedisError`` unless Redis answers (for ``/readyz``)."""
+        """Raises ``RedisError`` unless Redis answers."""
         await self.client.ping()
+
+    async def check(self) -> None:
+        """For ``/readyz``: Redis answers, and this server hears what the others send
+        it (its pub/sub connection is up: a server that cannot hear them would take
+        requests it cannot serve)."""
+        if not self.up:
+            raise ClusterError("redis_unsubscribed", f"{self.server} is not subscribed")
+        try:
+            await self.client.ping()
+        except (RedisError, OSError) as exc:
+            raise ClusterError("redis_unreachable", repr(exc)) from exc
 
     # ------------------------------------------------------------------ lifecycle
 
