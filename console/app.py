@@ -87,7 +87,17 @@ def create_app(
         grace_s=settings.media_grace_s,
         connect_s=settings.media_connect_s,
     )
-    calls = CallService(settings.calls, store, audit, streams, directory, hub, bridge)
+    calls = CallService(
+        settings.calls,
+        store,
+        audit,
+        streams,
+        directory,
+        hub,
+        bridge,
+        link=redis,
+        presence_s=settings.call_presence_s,
+    )
     vehicles = VehicleRecorder(settings, store, directory, hub)
     relinking = Relinking(store, audit, vehicles)
     changes = ChangeFeed(store, directory, live, hub, bridge, streams, calls)

@@ -61,6 +61,13 @@ class Conflict(ConsoleError):
     status = 409
 
 
+class StateMoved(Conflict):
+    """The call queue's saved state is not the version the step started from: another
+    server of the centre saved a step first. Nothing was written."""
+
+    code = "state_moved"
+
+
 class PayloadTooLarge(ConsoleError):
     code = "too_large"
     status = 413

@@ -123,6 +123,10 @@ class Settings:
     # The bearer token a Prometheus scrape of ``/metrics`` must carry; None: the
     # figures are served to this machine only (console.metrics).
     metrics_token: str | None = field(default=None, repr=False)
+    # With Redis: how long a server's console tabs keep their agents online after the
+    # server last renewed them (console.calls.presence): a server that dies takes its
+    # agents offline about this long after.
+    call_presence_s: float = 10.0
 
     @property
     def calls(self) -> CallSettings:
@@ -207,6 +211,7 @@ class Settings:
             public_url=_optional(env, "SEAT_PUBLIC_URL", parse_public_url),
             redis_url=_optional(env, "SEAT_REDIS_URL", parse_redis_url),
             server_name=parse_server_name(env.get("SEAT_SERVER_NAME") or socket.gethostname()),
+            call_presence_s=seconds("SEAT_CALL_PRESENCE_S", "10"),
             payment_expiry_s=seconds("SEAT_PAYMENT_EXPIRY_S", "900"),
             payment_sandbox=env.get("SEAT_PAYMENT_SANDBOX", "0") in ("1", "true", "yes"),
             payment_query_after_s=seconds("SEAT_PAYMENT_QUERY_AFTER_S", "30"),

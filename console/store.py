@@ -13,7 +13,7 @@ from typing import Protocol
 from .billing.debts import Debt
 from .billing.lists import PlateLists
 from .billing.rules import Rules
-from .calls.record import CallRecord, KeptCall
+from .calls.record import CallRecord, KeptCall, SavedState
 from .gatekeeping.holds import BlacklistHold
 from .ledger import AuditEntry, AuditRecord
 from .models import Change, LaneRecord, Role, Session, User
@@ -87,10 +87,11 @@ class Store(Protocol):
     def iter_audit(self) -> AsyncIterator[AuditEntry]: ...
     async def audit_count(self) -> int: ...
 
-    async def load_call_state(self) -> str | None: ...
+    async def load_call_state(self) -> SavedState | None: ...
     async def save_call_state(
         self,
         state: str,
+        version: int,
         records: Sequence[CallRecord],
         kept: Sequence[KeptCall],
         audit: Sequence[AuditRecord],

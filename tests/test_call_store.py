@@ -23,6 +23,7 @@ from console.calls.record import (
     Category,
     KeptCall,
     Outcome,
+    SavedState,
     record_of,
 )
 from console.errors import Conflict, NotFound
@@ -68,10 +69,10 @@ def step(call_id: str) -> list[AuditRecord]:
 async def test_a_step_is_written_with_its_entries_records_and_state(store: SQLiteStore) -> None:
     """The entries come back sealed and in the ledger, the record reads back as written."""
     record = finished_call()
-    entries = await store.save_call_state('{"v": 1}', [record], [], step("c1"))
+    entries = await store.save_call_state('{"v": 1}', 0, [record], [], step("c1"))
     assert [(e.seq, e.action) for e in entries] == [(1, AuditAction.CALL_ENDED)]
     assert [e async for e in store.iter_audit()] == entries
-    assert await store.load_call_state() == '{"v": 1}'
+    assert await store.load_call_state() == SavedState('{"v": 1}', 1)
     when = record.ended_at
     assert await store.call_records(when, when + timedelta(seconds=1)) == [record]
     assert await store.call_records(when - timedelta(days=1), when) == []
@@ -82,14 +83,14 @@ async def test_a_step_that_fails_leaves_no_entry_record_or_state(
     store: SQLiteStore, tmp_path: Path
 ) -> None:
     """A record written twice is refused, and the entries and state of that step with it."""
-    await store.save_call_state('{"v": 1}', [finished_call()], [], step("c1"))
+    await store.save_call_state('{"v": 1}', 0, [finished_call()], [], step("c1"))
     with pytest.raises(Conflict):
-        await store.save_call_state('{"v": 2}', [finished_call()], [], step("c1"))
+        await store.save_call_state('{"v": 2}', 1, [finished_call()], [], step("c1"))
     assert await store.audit_count() == 1
-    assert await store.load_call_state() == '{"v": 1}'
+    assert await store.load_call_state() == SavedState('{"v": 1}', 1)
     now = datetime.now(UTC)
     assert len(await store.call_records(now - timedelta(days=3650), now)) == 1
-    await store.save_call_state('{"v": 3}', [finished_call("c2")], [], step("c2"))
+    await store.save_call_state('{"v": 3}', 1, [finished_call("c2")], [], step("c2"))
     assert await verify_audit(store) == Verdict(ok=True, count=2)
 
 
@@ -133,8 +134,8 @@ async def test_a_database_from_before_calls_is_upgraded_in_place(tmp_path: Path)
 async def test_a_finished_call_is_kept_beside_its_record_and_read_back(store: SQLiteStore) -> None:
     """Written with its record, changed later (its wrap-up), read back from a time on."""
     record = finished_call()
-    await store.save_call_state('{"v": 1}', [record], [KeptCall("c1", '{"c": 1}')], step("c1"))
-    await store.save_call_state('{"v": 2}', [], [KeptCall("c1", '{"c": 2}')], [])
+    await store.save_call_state('{"v": 1}', 0, [record], [KeptCall("c1", '{"c": 1}')], step("c1"))
+    await store.save_call_state('{"v": 2}', 1, [], [KeptCall("c1", '{"c": 2}')], [])
     assert await store.kept_calls(record.ended_at) == ['{"c": 2}']
     assert await store.kept_calls(record.ended_at + timedelta(seconds=1)) == []
 
@@ -142,7 +143,7 @@ async def test_a_finished_call_is_kept_beside_its_record_and_read_back(store: SQ
 async def test_a_call_kept_without_a_record_writes_nothing(store: SQLiteStore) -> None:
     """Only a finished call is kept, and a finished call has its record."""
     with pytest.raises(NotFound):
-        await store.save_call_state('{"v": 1}', [], [KeptCall("ghost", "{}")], step("ghost"))
+        await store.save_call_state('{"v": 1}', 0, [], [KeptCall("ghost", "{}")], step("ghost"))
     assert await store.load_call_state() is None
     assert await store.audit_count() == 0
 
