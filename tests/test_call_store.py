@@ -26,7 +26,7 @@ from console.calls.record import (
     SavedState,
     record_of,
 )
-from console.errors import Conflict, NotFound
+from console.errors import Conflict, NotFound, StateMoved
 from console.ledger import AuditAction, AuditRecord, Verdict, verify_audit
 from console.models import Role
 from console.sqlite_rows import call_record_row
@@ -173,3 +173,41 @@ async def test_an_upgrade_moves_the_finished_calls_out_of_the_saved_state(tmp_pa
         ]
     finally:
         await store.close()
+
+
+async def test_a_save_over_a_version_another_store_moved_on_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    """Two stores on one file, as two servers: both read version 1, the first saves
+    version 2, and the second's save over version 1 is refused whole: no entry, no
+    record, the state as the first left it. Over version 2 it is written."""
+    path = tmp_path / "seat.db"
+    one, two = await SQLiteStore.open(path), await SQLiteStore.open(path)
+    try:
+        await one.save_call_state('{"v": 1}', 0, [], [], [])
+        assert (
+            await one.load_call_state() == await two.load_call_state() == SavedState('{"v": 1}', 1)
+        )
+        await one.save_call_state('{"v": "one"}', 1, [finished_call("c1")], [], step("c1"))
+        with pytest.raises(StateMoved):
+            await two.save_call_state('{"v": "two"}', 1, [finished_call("c2")], [], step("c2"))
+        assert await two.load_call_state() == SavedState('{"v": "one"}', 2)
+        assert [e.detail["call"] async for e in two.iter_audit()] == ["c1"]
+        now = datetime.now(UTC)
+        assert [r.call_id for r in await two.call_records(now - timedelta(days=3650), now)] == [
+            "c1"
+        ]
+        await two.save_call_state('{"v": "two"}', 2, [finished_call("c2")], [], step("c2"))
+        assert await one.load_call_state() == SavedState('{"v": "two"}', 3)
+        assert await verify_audit(one) == Verdict(ok=True, count=2)
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_the_first_save_is_over_version_0(store: SQLiteStore) -> None:
+    """Before any save there is no state; a first save that names another version finds
+    it moved."""
+    with pytest.raises(StateMoved):
+        await store.save_call_state('{"v": 1}', 3, [], [], [])
+    assert await store.load_call_state() is None

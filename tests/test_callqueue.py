@@ -1366,6 +1366,21 @@ def test_after_a_restore_an_agent_on_a_call_has_the_grace_and_the_rest_are_offli
     assert queue.agent("alice").grace_until == 130.0
 
 
+def test_agents_with_a_console_open_on_another_server_keep_their_state() -> None:
+    """A server starting, or finding a dead server's consoles gone, disconnects only the
+    agents with no console anywhere: bob's ring stays with him."""
+    queue = CallQueue.from_json(busy_desk().to_json())
+    effects = queue.restored(100.0, present={"bob"})
+    states = {agent.name: agent.state for agent in queue.agents()}
+    assert states == {
+        "alice": AgentState.ON_CALL,
+        "bob": AgentState.RINGING,
+        "carol": AgentState.OFFLINE,
+    }
+    assert only(effects, StopRinging) == []
+    assert queue.restored(101.0, present={"alice", "bob", "carol"}) == []
+
+
 def test_after_a_restore_ringing_calls_wait_again() -> None:
     """A ring nobody can hear any more goes back to the queue."""
     queue = CallQueue.from_json(busy_desk().to_json())

@@ -119,12 +119,13 @@ class SharedTabs:
         return present if names is None else present & set(names)
 
     async def _prune(self, dead: list[str]) -> None:
-        """Forget servers whose hash expired, unless one wrote again meanwhile (a
-        server alive whose renewal came late): the check and the removal in one step."""
+        """Forget servers without a hash (expired, or no tab open), unless one wrote
+        again meanwhile: the check and the removal in one step. One that opens a tab
+        again is back in the list."""
         for server in dead:
             removed = await self.link.client.eval(_PRUNE, 2, tabs_key(server), SERVERS, server)
             if removed:
-                log.warning("calls.server.gone server=%s", server)
+                log.info("calls.presence.pruned server=%s", server)
 
     async def leave(self) -> None:
         """This server stops: its tabs are gone at once, not after ``ttl_s``."""

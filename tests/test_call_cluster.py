@@ -1,0 +1,171 @@
+"""One call queue across two servers of one centre (one SQLite file, one real Redis):
+a lane's call on one rings an agent at the other, two agents on two servers racing for
+one call leave one answer in the ledger, a ring's timer fires on the server left when
+the one that rang stops, and an agent is online while a tab is open on either."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from console.calls.presence import tabs_key
+from console.ledger import AuditAction, AuditEntry
+from console.models import Role
+from gates.lane.drivers import CallPressed
+from tests.conftest import Centre, Lane, start_lane
+from tests.desks import Desk, desk, tab
+
+
+async def staff(cluster: list[Centre], *users: tuple[str, Role]) -> None:
+    """Accounts made through the first server, known to both."""
+    first, second = cluster
+    for name, role in users:
+        await first.add_user(name, role)
+    await second.changes.poll()
+    links = [centre.redis for centre in cluster if centre.redis is not None]
+    async with asyncio.timeout(10):
+        await asyncio.gather(*(link.wait_up() for link in links))
+
+
+@contextlib.asynccontextmanager
+async def lane_at(centre: Centre, lane_id: str) -> AsyncIterator[Lane]:
+    lane = await start_lane(centre, lane_id)
+    try:
+        yield lane
+    finally:
+        await lane.stop()
+
+
+async def call_entries(centre: Centre, action: AuditAction) -> list[AuditEntry]:
+    return [entry async for entry in centre.store.iter_audit() if entry.action == action]
+
+
+@contextlib.asynccontextmanager
+async def tab_counts(centre: Centre) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+    """Waits for the server to take a count out of its tabs in Redis (the tests' own
+    Redis tells of each change to a key when asked to)."""
+    assert centre.redis is not None
+    client = centre.redis.client
+    await client.config_set("notify-keyspace-events", "Kh")
+    pubsub = client.pubsub()
+    await pubsub.subscribe(f"__keyspace@0__:{tabs_key(centre.redis.server)}")
+
+    async def removed() -> None:
+        async with asyncio.timeout(10):
+            while True:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=10)
+                if message is not None and message["data"] == b"hdel":
+                    return
+
+    try:
+        yield removed
+    finally:
+        await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py's own
+
+
+async def test_a_lane_call_on_one_server_rings_an_agent_at_the_other(
+    cluster: list[Centre],
+) -> None:
+    """The lane is linked to the first server, alice's console to the second: she is
+    rung, and her answer through the second is the call's answer on both."""
+    first, second = cluster
+    await staff(cluster, ("alice", Role.AGENT))
+    async with lane_at(first, "P1-OUT") as lane, desk(second, "alice") as alice:
+        lane.driver.emit(CallPressed())
+        ring = await alice.next("ring")
+        assert ring["call"]["lane_id"] == "P1-OUT" and ring["call"]["offered_to"] == "alice"
+        call_id = ring["call_id"]
+        answered = await alice.post(f"/api/calls/{call_id}/accept")
+        assert answered.status_code == 200
+        assert (answered.json()["state"], answered.json()["agent"]) == ("active", "alice")
+        async with first.client("alice") as seen_from_first:
+            calls = (await seen_from_first.get("/api/calls")).json()["calls"]
+        assert [(c["id"], c["state"], c["agent"]) for c in calls] == [(call_id, "active", "alice")]
+    placed = await call_entries(first, AuditAction.CALL_PLACED)
+    assert [(e.actor, e.lane) for e in placed] == [("lane:P1-OUT", "P1-OUT")]
+
+
+async def test_two_agents_on_two_servers_racing_for_one_call_leave_one_answer(
+    cluster: list[Centre],
+) -> None:
+    """alice (first server) and bob (second) accept at the same moment: one 200, the
+    other the queue's refusal naming the winner, and ONE accept in the ledger."""
+    first, second = cluster
+    await staff(cluster, ("alice", Role.AGENT), ("bob", Role.AGENT))
+    async with (
+        lane_at(first, "P1-OUT") as lane,
+        desk(first, "alice") as alice,
+        desk(second, "bob") as bob,
+    ):
+        lane.driver.emit(CallPressed())
+        desks: list[Desk] = [alice, bob]
+        rung = await asyncio.gather(
+            *(d.next("call", lambda m: m["call"]["state"] == "ringing") for d in desks)
+        )
+        call_id = rung[0]["call"]["id"]
+        assert rung[1]["call"]["id"] == call_id
+        answers = await asyncio.gather(*(d.post(f"/api/calls/{call_id}/accept") for d in desks))
+        statuses = sorted(answer.status_code for answer in answers)
+        assert statuses == [200, 409]
+        winner = next(d.name for d, a in zip(desks, answers, strict=True) if a.status_code == 200)
+        loser = next(a.json() for a in answers if a.status_code == 409)
+        assert (loser["error"], loser["holder"]) == ("call_taken", winner)
+        for other in desks:  # each console, on either server, hears who has it
+            held = await other.call(call_id, "active")
+            assert held["agent"] == winner
+    accepted = await call_entries(first, AuditAction.CALL_ACCEPTED)
+    assert [(e.actor, e.detail["call"]) for e in accepted] == [(winner, call_id)]
+
+
+@pytest.mark.parametrize("settings", [{"call_ring_s": 1.0}], indirect=True)
+async def test_a_ring_runs_out_on_the_server_left_when_the_one_that_rang_stops(
+    cluster: list[Centre],
+) -> None:
+    """The first server rings alice, then its call service stops: the second server's
+    timer ends the ring and rings bob."""
+    first, second = cluster
+    await staff(cluster, ("alice", Role.AGENT), ("bob", Role.AGENT))
+    async with (
+        lane_at(first, "P1-OUT") as lane,
+        desk(second, "alice") as alice,
+        desk(second, "bob") as bob,
+    ):
+        lane.driver.emit(CallPressed())
+        ring = await alice.next("ring")
+        await first.calls.close()
+        stopped = await alice.next("ring_stopped", timeout=15)
+        assert (stopped["call_id"], stopped["reason"]) == (ring["call_id"], "missed")
+        moved = await bob.next("ring", timeout=15)
+        assert moved["call_id"] == ring["call_id"]
+        await bob.next("call", lambda m: m["call"]["offered_to"] == "bob")  # saved
+    missed = await call_entries(second, AuditAction.CALL_MISSED)
+    assert [(e.actor, e.detail["agent"]) for e in missed] == [("centre", "alice")]
+
+
+async def test_an_agent_closing_a_tab_on_one_server_stays_online_with_one_on_the_other(
+    cluster: list[Centre],
+) -> None:
+    """alice has a tab on each server; closing the first's is no disconnect (sue, a
+    supervisor, sees no change of alice's until she chooses a break); closing the last
+    is."""
+    first, second = cluster
+    await staff(cluster, ("alice", Role.AGENT), ("sue", Role.SUPERVISOR))
+    async with desk(second, "sue") as sue, first.client("alice") as client:
+        async with tab(second.url, client, "alice"), tab_counts(first) as removed:
+            async with tab(first.url, client, "alice"):
+                pass  # greeted: logged in through the first server as well
+            await removed()  # the first server took the closed tab in
+            # Through the first server: its step waits behind that of the closed tab.
+            chose = await client.post("/api/agents/me/state", json={"state": "break"})
+            assert chose.status_code == 200, chose.text
+            assert chose.json()["state"] == "break"
+            states = []
+            while not states or states[-1] != "break":
+                seen = await sue.next("agent", lambda m: m["agent"]["name"] == "alice")
+                states.append(seen["agent"]["state"])
+            assert "offline" not in states
+        gone = await sue.next("agent", lambda m: m["agent"]["name"] == "alice")
+        assert gone["agent"]["state"] == "offline"
