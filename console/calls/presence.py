@@ -70,16 +70,19 @@ class SharedTabs:
         self._writing = asyncio.Lock()
 
     async def mirror(self, name: str) -> None:
-        """Write the user's count here as it is now, and keep the hash alive."""
+        """Write the user's count here as it is now, and keep the hash alive. A server
+        without a tab has no hash, and is not in the list of servers."""
         async with self._writing:
             count = self.tabs.count(name)
             async with self.link.client.pipeline(transaction=True) as pipe:
                 if count:
                     pipe.hset(self._key, name, count)
+                    pipe.pexpire(self._key, self.ttl_ms)
+                    pipe.sadd(SERVERS, self.link.server)
                 else:
                     pipe.hdel(self._key, name)
-                pipe.pexpire(self._key, self.ttl_ms)
-                pipe.sadd(SERVERS, self.link.server)
+                    if not self.tabs.counts():
+                        pipe.srem(SERVERS, self.link.server)
                 await pipe.execute()
 
     async def renew(self) -> None:
@@ -92,7 +95,9 @@ class SharedTabs:
                 if counts:
                     pipe.hset(self._key, mapping=counts)  # type: ignore[arg-type]  # redis-py's own
                     pipe.pexpire(self._key, self.ttl_ms)
-                pipe.sadd(SERVERS, self.link.server)
+                    pipe.sadd(SERVERS, self.link.server)
+                else:
+                    pipe.srem(SERVERS, self.link.server)
                 await pipe.execute()
 
     async def elsewhere(self, names: Collection[str] | None = None) -> set[str]:
@@ -119,13 +124,12 @@ class SharedTabs:
         return present if names is None else present & set(names)
 
     async def _prune(self, dead: list[str]) -> None:
-        """Forget servers without a hash (expired, or no tab open), unless one wrote
-        again meanwhile: the check and the removal in one step. One that opens a tab
-        again is back in the list."""
+        """Forget servers whose hash expired, unless one wrote again meanwhile (a
+        server alive whose renewal came late): the check and the removal in one step."""
         for server in dead:
             removed = await self.link.client.eval(_PRUNE, 2, tabs_key(server), SERVERS, server)
             if removed:
-                log.info("calls.presence.pruned server=%s", server)
+                log.warning("calls.server.gone server=%s", server)
 
     async def leave(self) -> None:
         """This server stops: its tabs are gone at once, not after ``ttl_s``."""
