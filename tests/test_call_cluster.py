@@ -17,6 +17,7 @@ from console.models import Role
 from gates.lane.drivers import CallPressed
 from tests.conftest import Centre, Lane, start_lane
 from tests.desks import Desk, desk, tab
+from tests.services import RedisServer
 
 
 async def staff(cluster: list[Centre], *users: tuple[str, Role]) -> None:
@@ -169,3 +170,38 @@ async def test_an_agent_closing_a_tab_on_one_server_stays_online_with_one_on_the
             assert "offline" not in states
         gone = await sue.next("agent", lambda m: m["agent"]["name"] == "alice")
         assert gone["agent"]["state"] == "offline"
+
+
+async def test_a_call_one_server_has_not_heard_of_is_found_when_its_agent_accepts_it(
+    cluster: list[Centre], redis_server: RedisServer
+) -> None:
+    """Redis is down while the first server places a call, so the second never hears
+    of it; alice accepts it through the second all the same: a step refused on the
+    state a server knows is tried on the latest saved. Once Redis is back the first
+    server, which missed the answer, reads the state again."""
+    first, second = cluster
+    await staff(cluster, ("alice", Role.AGENT), ("sue", Role.SUPERVISOR))
+    async with (
+        lane_at(first, "P1-OUT") as lane,
+        desk(first, "sue") as sue,
+        second.client("alice") as alice,
+        tab(second.url, alice, "alice"),
+    ):
+        await sue.next("agent", lambda m: m["agent"]["name"] == "alice")
+        redis_server.stop()
+        lane.driver.emit(CallPressed())
+        rung = await sue.next("call", lambda m: m["call"]["state"] == "ringing")  # saved
+        call_id = rung["call"]["id"]
+        assert (await alice.get("/api/calls")).json() == {"calls": []}  # not heard of
+        answered = await alice.post(f"/api/calls/{call_id}/accept")
+        assert answered.status_code == 200, answered.text
+        assert (answered.json()["state"], answered.json()["agent"]) == ("active", "alice")
+        redis_server.start()
+        # The first server missed the answer too: with Redis back, it reads the state
+        # again and shows sue's tab the calls as they stand.
+        calls = await sue.next("calls", lambda m: m["calls"] != [], timeout=20)
+        assert [(c["id"], c["state"], c["agent"]) for c in calls["calls"]] == [
+            (call_id, "active", "alice")
+        ]
+    accepted = await call_entries(first, AuditAction.CALL_ACCEPTED)
+    assert [(e.actor, e.detail["call"]) for e in accepted] == [("alice", call_id)]

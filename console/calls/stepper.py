@@ -101,16 +101,21 @@ class Stepper:
         queue.remember(parse_kept(await self.store.kept_calls(since)))
         self._take(queue, commands)
 
-    async def _reload(self) -> None:
-        """The state another server saved since this one's; the finished calls held
-        stay (the state has none)."""
+    async def _reload(self) -> bool:
+        """The state another server saved since this one's, if any (True then); the
+        finished calls held stay (the state has none)."""
         saved = await self.store.load_call_state()
         if saved is None:
-            raise StoreError("state_lost", "the call state was saved, then found missing")
+            if self._version:
+                raise StoreError("state_lost", "the call state was saved, then found missing")
+            return False
+        if saved.version == self._version:
+            return False
         queue, commands = parse_state(saved.text, self.settings)
         queue.remember(self.queue.finished())
         self._saved, self._version = saved.text, saved.version
         self._take(queue, commands)
+        return True
 
     def _take(self, queue: CallQueue, commands: CallCommands) -> None:
         """Hold ``queue`` from now on: the calls it answers are followed, the commands
@@ -164,7 +169,14 @@ class Stepper:
             rule = await ask()
             now = self._clock()
             before = self.queue.finished()  # the state on disk holds none of them
-            effects = rule(now)
+            try:
+                effects = rule(now)
+            except CallError:
+                # Refused on the state as this server knows it: another server may
+                # have saved a step it has not heard of yet. Refused on the latest.
+                if self.link is not None and await self._reload():
+                    continue
+                raise
             if not (effects or self._unsaved):
                 break
             held = dict(self._held)
