@@ -1345,6 +1345,25 @@ def test_a_finished_call_remembered_after_a_restore_still_knows_its_press() -> N
     assert (replayed.id, replayed.state, effects) == (call.id, CallState.ENDED, [])
 
 
+def test_a_finished_call_remembered_again_keeps_the_end_of_its_wrap_up() -> None:
+    """Another server's news of the call's end and of its wrap-up's end may come in
+    either order: the call held ends up with the wrap-up's end, in its place."""
+    queue = desk(wrap_s=5)
+    queue.login("alice", 0.0)
+    call = place(queue, lane(), 1.0)
+    queue.accept(call.id, "alice", 2.0)
+    queue.end(call.id, "alice", 3.0)
+    ended = queue.call(call.id)
+    queue.tick(8.0)
+    wrapped = queue.call(call.id)
+    assert (ended.wrap_ended, wrapped.wrap_ended) == (None, 8.0)
+    for told in ([ended, wrapped], [wrapped, ended]):
+        other = desk()
+        for one in told:
+            other.remember([one])
+        assert other.finished() == [wrapped]
+
+
 def test_only_finished_calls_are_remembered() -> None:
     """An open call belongs to the saved state, not beside a record."""
     queue = desk()
