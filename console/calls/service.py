@@ -126,7 +126,7 @@ class CallService(Stepper):
             self.link.subscribe(CHANNEL, self._heard)
             self.link.on_up(self._link_up)
             try:
-                await self._locked(lambda: self._run(CENTRE, self._absent))
+                await self._locked(lambda: self._run(CENTRE, self._absent, early=False))
             except RedisError as exc:  # the first sweep once Redis is back does it
                 log.warning("calls.restore.deferred error=%r", exc)
             self._renewing = asyncio.create_task(self._renew(), name="seat-calls-presence")
@@ -350,7 +350,7 @@ class CallService(Stepper):
             try:
                 await self._shared.renew()
                 if self.link.up and self._clock() >= self._sweep_from:
-                    await self._locked(lambda: self._run(CENTRE, self._absent))
+                    await self._locked(lambda: self._run(CENTRE, self._absent, early=False))
             except RedisError as exc:
                 log.warning("calls.presence.unrenewed error=%r", exc)
             except StoreError as exc:

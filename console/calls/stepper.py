@@ -162,9 +162,12 @@ class Stepper:
         task.add_done_callback(self._tasks.discard)
         return await asyncio.shield(task)
 
-    async def _run(self, actor: str, ask: Asked, *, outcome: Outcome | None = None) -> None:
+    async def _run(
+        self, actor: str, ask: Asked, *, outcome: Outcome | None = None, early: bool = True
+    ) -> None:
         """One step, under the lock: the rule, the write, then the telling; the rule
-        again on the state read anew for as long as another server saved first."""
+        again on the state read anew for as long as another server saved first.
+        ``early``: its rings go out before the write (``Teller.ring``), else after."""
         for _ in range(MAX_TRIES):
             rule = await ask()
             now = self._clock()
@@ -180,7 +183,7 @@ class Stepper:
             if not (effects or self._unsaved):
                 break
             held = dict(self._held)
-            told = self.teller.ring(self.queue, effects, now)
+            told = self.teller.ring(self.queue, effects, now) if early else []
             try:
                 await self._keep(effects, actor, outcome, before)
             except StateMoved:
@@ -193,6 +196,8 @@ class Stepper:
             except StoreError:
                 self.teller.unring(self.queue, told, now)
                 raise
+            if not early:
+                self.teller.ring(self.queue, effects, now)
             self._tell(effects, held, now)
             await self._publish(saved_step(self._server, self._version, effects, held))
             break
@@ -337,7 +342,10 @@ class Stepper:
 
     async def _tick(self) -> None:
         try:
-            await self._step(CENTRE, lambda now: self.queue.tick(now))
+            # Every server's timer fires at once: the rings of a tick that may lose to
+            # another server's wait for its write, so none is rung and taken back.
+            rule = given(lambda now: self.queue.tick(now))
+            await self._locked(lambda: self._run(CENTRE, rule, early=self.link is None))
         except StoreError:
             if not self._closed:  # the write is tried again, not at once on a dead disk
                 self._timer = asyncio.get_running_loop().call_later(RETRY_S, self._due)
