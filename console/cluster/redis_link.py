@@ -148,6 +148,9 @@ class RedisLink:
         # exists (and is pinged) from the start.
         channels = sorted({self.channel, *self._handlers})
         await pubsub.subscribe(*channels)
+        # Idle pooled connections may lead to a Redis that restarted since: each would
+        # fail its next command. Closed, they are dialled again when next drawn.
+        await self.client.connection_pool.disconnect(inuse_connections=False)
         self._up.set()
         backoff.reset()
         log.info("redis.up server=%s channels=%d", self.server, len(channels))
