@@ -12,10 +12,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from console.calls.presence import tabs_key
+from console.calls.saved import parse_state
 from console.ledger import AuditAction, AuditEntry
 from console.models import Role
+from console.sqlite_store import SQLiteStore
 from gates.lane.drivers import CallPressed
-from tests.conftest import Centre, Lane, start_lane
+from tests.conftest import Centre, Lane, start_centre, start_lane
 from tests.desks import Desk, desk, tab
 from tests.services import RedisServer
 
@@ -205,3 +207,26 @@ async def test_a_call_one_server_has_not_heard_of_is_found_when_its_agent_accept
         ]
     accepted = await call_entries(first, AuditAction.CALL_ACCEPTED)
     assert [(e.actor, e.detail["call"]) for e in accepted] == [("alice", call_id)]
+
+
+async def test_a_server_starting_leaves_online_the_agents_with_a_tab_on_another(
+    cluster: list[Centre],
+) -> None:
+    """A third server starts while alice's tab is open on the first: its start takes
+    only the agents with no tab anywhere for gone, so she stays available."""
+    first, _ = cluster
+    await staff(cluster, ("alice", Role.AGENT))
+    async with desk(first, "alice"):
+        store = await SQLiteStore.open(first.settings.database)
+        third = await start_centre(first.settings, store)
+        try:
+            assert third.redis is not None
+            async with asyncio.timeout(10):
+                await third.redis.wait_up()  # its calls started before its link
+            saved = await store.load_call_state()
+            assert saved is not None
+            queue, _ = parse_state(saved.text, first.settings.calls)
+            assert queue.agent("alice").state.value == "available"
+        finally:
+            await third.stop()
+            await store.close()
