@@ -1,7 +1,10 @@
 """One call queue across two servers of one centre (one SQLite file, one real Redis):
 a lane's call on one rings an agent at the other, two agents on two servers racing for
 one call leave one answer in the ledger, a ring's timer fires on the server left when
-the one that rang stops, and an agent is online while a tab is open on either."""
+the one that rang stops, an agent is online while a tab is open on either, a server
+starting leaves the others' agents online, a step refused on a state another server
+moved is tried again on the latest (its ring taken back first), and a call a server
+never heard of can still be answered through it."""
 
 from __future__ import annotations
 
@@ -230,3 +233,31 @@ async def test_a_server_starting_leaves_online_the_agents_with_a_tab_on_another(
         finally:
             await third.stop()
             await store.close()
+
+
+async def test_a_step_that_finds_the_state_moved_takes_back_its_ring_and_rings_again(
+    cluster: list[Centre],
+) -> None:
+    """Another server saved a step the first has not heard of (written here straight
+    to the store, nothing published): the first's ring goes out, its save is refused,
+    the ring is taken back (``unrecorded``), and the press is placed again on the
+    state as saved: one call in the ledger, rung once more."""
+    first, _ = cluster
+    await staff(cluster, ("alice", Role.AGENT))
+    async with lane_at(first, "P1-OUT") as lane, desk(first, "alice") as alice:
+        store = await SQLiteStore.open(first.settings.database)
+        try:
+            saved = await store.load_call_state()
+            assert saved is not None
+            await store.save_call_state(saved.text, saved.version, [], [], [])
+        finally:
+            await store.close()
+        lane.driver.emit(CallPressed())
+        taken_back = await alice.next("ring")
+        stopped = await alice.next("ring_stopped")
+        assert (stopped["call_id"], stopped["reason"]) == (taken_back["call_id"], "unrecorded")
+        again = await alice.next("ring")
+        assert again["call_id"] != taken_back["call_id"]
+        await alice.call(again["call_id"], "ringing")  # saved
+    placed = await call_entries(first, AuditAction.CALL_PLACED)
+    assert [e.detail["call"] for e in placed] == [again["call_id"]]
