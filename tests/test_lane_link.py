@@ -217,7 +217,7 @@ async def test_lane_reconnects_after_a_centre_restart(
     token = await centre.add_lane("P1-IN")
     driver = ScriptedDriver()
     agent = LaneAgent(
-        centre.link, LaneSession("P1-IN", token, heartbeat_ms=1000), driver, Backoff(0.05, 0.2)
+        [centre.link], LaneSession("P1-IN", token, heartbeat_ms=1000), driver, Backoff(0.05, 0.2)
     )
     running = asyncio.create_task(agent.run())
     try:
@@ -241,7 +241,7 @@ async def test_agent_stops_when_its_driver_fails(centre: Centre) -> None:
             raise OSError("relay board not found on /dev/ttyUSB0")
 
     token = await centre.add_lane("P1-OUT")
-    agent = LaneAgent(centre.link, LaneSession("P1-OUT", token), BrokenDriver())
+    agent = LaneAgent([centre.link], LaneSession("P1-OUT", token), BrokenDriver())
     with pytest.raises(ExceptionGroup) as caught:
         await asyncio.wait_for(agent.run(), 10)
     assert caught.group_contains(OSError, match="relay board")
