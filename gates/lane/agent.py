@@ -139,7 +139,8 @@ class LaneAgent:
         online = False
         # Transport pings at the heartbeat the lane proposes: a centre that stopped
         # answering without closing (its machine lost power, a 4G path went dark) is
-        # left within 2.5 heartbeats, as the centre leaves a silent lane.
+        # left within 2.5 heartbeats (a ping, its timeout, the close it will not answer
+        # either), as the centre leaves a silent lane.
         heartbeat_s = self.session.proposed_heartbeat_ms / 1000
         self.target = target
         try:
@@ -148,7 +149,8 @@ class LaneAgent:
                 max_size=2 * MAX_MESSAGE_BYTES,
                 open_timeout=10,
                 ping_interval=heartbeat_s,
-                ping_timeout=1.5 * heartbeat_s,
+                ping_timeout=heartbeat_s,
+                close_timeout=heartbeat_s / 2,
                 compression=None,
                 **target.options(),
             ) as ws:
