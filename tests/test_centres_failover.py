@@ -5,12 +5,10 @@ under way is carried out once, and the ledger both wrote still verifies."""
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import socket
 import sqlite3
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,28 +21,11 @@ from gates.lane.session import LaneSession
 from media.lane.camera import SyntheticCamera
 from media.lane.publisher import Publisher
 from tests.centres import deployment, logged_in
+from tests.journals import journal_shows, read
 from tests.lanes import ScriptedDriver
 from tests.viewers import ViewerPeer, watch
 
 OPEN = {"reason": "free_release"}
-
-
-async def journal_shows(
-    journal: Path, check: Callable[[list[dict[str, Any]]], bool]
-) -> list[dict[str, Any]]:
-    """The lane's journal once its records pass ``check``. It is written before the
-    driver acts and after it ends, so it is what the lane did."""
-    async with asyncio.timeout(30):
-        while True:
-            records = read(journal)
-            if check(records):
-                return records
-            await asyncio.sleep(0.02)  # the journal is a file: read it until it says so
-
-
-def read(journal: Path) -> list[dict[str, Any]]:
-    lines = journal.read_text().splitlines() if journal.exists() else []
-    return [json.loads(line) for line in lines]
 
 
 def ledger_rows(data_dir: Path, command_id: str) -> list[tuple[str, str | None]]:

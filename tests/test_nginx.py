@@ -1,7 +1,8 @@
 """docs/deploy/nginx.conf, rendered and run by Debian's nginx with two `seat serve`
 processes behind it: an agent logs in, follows the console's event stream and opens a
-lane's gate, all through nginx; the centre serving them is killed, and the next
-request, the stream and the lane's reconnect go to the other."""
+lane's gate through nginx; the centre serving them dies while the lane lifts for that
+open (nginx answers 502 and sends the open nowhere else), and the next request, the
+stream and the lane's reconnect go to the other, where the gate opens."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from websockets.exceptions import ConnectionClosed
 
 from bench.processes import PASSWORD, USERNAME
 from tests.centres import Deployment, deployment
+from tests.journals import journal_shows, read
 from tests.services import NginxServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,8 +49,9 @@ def nginx_port() -> int:
 
 @pytest.fixture
 async def centres(tmp_path: Path) -> AsyncIterator[Deployment]:
-    trusted = {"SEAT_TRUSTED_PROXIES": "127.0.0.1"}
-    async with deployment(tmp_path / "data", ["P1-OUT"], env=trusted) as running:
+    # Each open is sent: none joins the one before (SEAT_OPEN_JOIN_S).
+    env = {"SEAT_TRUSTED_PROXIES": "127.0.0.1", "SEAT_OPEN_JOIN_S": "0"}
+    async with deployment(tmp_path / "data", ["P1-OUT"], env=env) as running:
         yield running
 
 
@@ -84,9 +87,10 @@ def remotes(data_dir: Path) -> list[str]:
 
 
 async def test_two_centres_behind_nginx(
-    centres: Deployment, nginx: NginxServer, nginx_port: int
+    centres: Deployment, nginx: NginxServer, nginx_port: int, tmp_path: Path
 ) -> None:
     a, b = centres.servers
+    journal = tmp_path / "P1-OUT.jsonl"
     base = f"http://127.0.0.1:{nginx_port}"
     browser = httpx.AsyncHTTPTransport(local_address=BROWSER)
     async with httpx.AsyncClient(base_url=base, transport=browser, timeout=30) as client:
@@ -108,13 +112,18 @@ async def test_two_centres_behind_nginx(
             first = json.loads(await stream.recv())
             assert first["type"] == "lanes"
             assert [(lane["id"], lane["online"]) for lane in first["lanes"]] == [("P1-OUT", False)]
-            lane = await centres.start_lane("P1-OUT", [base])
+            lane = await centres.start_lane(
+                "P1-OUT", [base], "--state", str(journal), "--lift-s", "2"
+            )
             await a.running().logged("lane.link.online", 1)
             await next_message(stream, lane_online)
-            opened = await client.post("/api/lanes/P1-OUT/open", json=OPEN)
-            assert opened.json()["outcome"] == "done"
 
+            # The centre dies while the lane lifts the barrier for an open: nginx
+            # answers 502 and does not send the open on to the other centre.
+            opening = asyncio.create_task(client.post("/api/lanes/P1-OUT/open", json=OPEN))
+            started = await journal_shows(journal, lambda records: bool(records))
             await a.kill()
+            assert (await opening).status_code == 502
             with pytest.raises(ConnectionClosed):
                 await next_message(stream, lambda message: False)
 
@@ -125,9 +134,16 @@ async def test_two_centres_behind_nginx(
         async with connect(stream_url, additional_headers=headers) as stream:
             first = json.loads(await stream.recv())
             assert [(lane["id"], lane["online"]) for lane in first["lanes"]] == [("P1-OUT", True)]
-            opened = await client.post("/api/lanes/P1-OUT/open", json=OPEN)
-            assert opened.json()["outcome"] == "done"
-    # nginx tried the dead centre and moved on, rather than answer 502.
-    assert "Connection refused) while connecting to upstream" in nginx.error_log.read_text()
+            again = await client.post("/api/lanes/P1-OUT/open", json=OPEN)
+            assert again.json()["outcome"] == "done"
+    # Each open was carried out once: started, then ended, and no third command.
+    records = read(journal)
+    assert {r["id"] for r in records} == {started[0]["id"], again.json()["command_id"]}
+    for command_id in (started[0]["id"], again.json()["command_id"]):
+        assert [r["running"] for r in records if r["id"] == command_id] == [True, False]
+    # The open's 502 was the dead centre's, which nginx then left for the other.
+    log = nginx.error_log.read_text()
+    assert "upstream prematurely closed connection" in log
+    assert "upstream server temporarily disabled" in log
     verified = await centres.audit_verify()
     assert verified.startswith("ok "), verified
