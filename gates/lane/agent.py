@@ -118,7 +118,7 @@ class LaneAgent:
                 rotation.online()
             if rotation.missed():
                 delay = self.backoff.next()
-                log.warning(
+                log.info(
                     "lane.link.all_failed lane=%s centres=%d wait_s=%.2f",
                     self.session.lane,
                     len(rotation.targets),
