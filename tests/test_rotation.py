@@ -1,13 +1,23 @@
-"""Which centre a lane dials next, and when it waits: the rotation, and the addresses a
-name resolves to, without a centre."""
+"""Which centre a lane dials next, and when it waits: the rotation, the addresses a
+name resolves to, and what a connection to one of them says its server is, without a
+centre."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import ServerConnection, serve
 
 from gates.lane.rotation import Rotation
 from gates.lane.targets import Target, resolve, split_servers
@@ -128,3 +138,59 @@ async def test_a_proxied_name_is_left_for_the_proxy(monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv("no_proxy", raising=False)
     monkeypatch.delenv("NO_PROXY", raising=False)
     assert await resolve(["wss://centre.example/link"]) == [Target("wss://centre.example/link")]
+
+
+def self_signed(name: str, directory: Path) -> tuple[Path, Path]:
+    """A certificate for ``name`` (its own CA) and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+async def test_a_resolved_address_keeps_the_name_for_tls_and_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """wss:// to a name dialled at its address: the TLS handshake names the server and
+    checks its certificate by the name, and the request's Host is the name too."""
+    cert_file, key_file = self_signed("centres.test", tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))  # the lane trusts it as a CA
+    served = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    served.load_cert_chain(cert_file, key_file)
+    names: list[str | None] = []
+    served.sni_callback = lambda sock, name, context: names.append(name)
+    hosts: list[str | None] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        assert ws.request is not None
+        hosts.append(ws.request.headers.get("Host"))
+        await ws.close()
+
+    async with serve(handler, "127.0.0.1", 0, ssl=served) as server:
+        port = server.sockets[0].getsockname()[1]
+        target = Target(f"wss://centres.test:{port}/link", "127.0.0.1")
+        async with connect(target.url, **target.options()) as ws:
+            await ws.wait_closed()
+    assert names == ["centres.test"]
+    assert hosts == [f"centres.test:{port}"]
