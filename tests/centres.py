@@ -39,7 +39,13 @@ class Server:
         return f"http://{self.host}:{self.port}"
 
     async def start(self) -> None:
-        env = {**self.env, "SEAT_HOST": self.host, "SEAT_PORT": str(self.port)}
+        env = {
+            **self.env,
+            "SEAT_HOST": self.host,
+            "SEAT_PORT": str(self.port),
+            # Its own across restarts, as two servers on one machine need.
+            "SEAT_SERVER_NAME": self.name.replace(" ", "-"),
+        }
         self.process = await Process.start(self.name, ["console.cli", "serve"], env)
         await self.ready()
 
