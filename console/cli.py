@@ -77,15 +77,20 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_lane(args: argparse.Namespace, settings: Settings) -> int:
+    from gates.lane.targets import split_servers
     from media.lane.runner import MediaChoice, run_lane
 
     token = args.token or os.environ.get("SEAT_LANE_TOKEN", "")
     if not token:
         raise SystemExit("give the lane's token with --token or SEAT_LANE_TOKEN")
+    try:
+        servers = split_servers(args.server)
+    except ValueError as exc:
+        raise SystemExit(f"seat lane: {exc}") from None
     run_fast(
         until_stopped(
             run_lane(
-                args.server,
+                servers,
                 args.lane,
                 token,
                 driver=args.driver,
@@ -354,7 +359,14 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_cmd_serve)
 
     lane = sub.add_parser("lane", help="run a lane agent at a car park")
-    lane.add_argument("--server", required=True, help="centre URL, e.g. http://centre:8080")
+    lane.add_argument(
+        "--server",
+        required=True,
+        action="append",
+        help="centre URL, e.g. http://centre:8080; several (repeated, or separated by commas) "
+        "are one centre to the lane: it stays on one that works and moves to the next when "
+        "it fails. A name with several addresses is tried address by address",
+    )
     lane.add_argument("--lane", required=True, help="the lane's id")
     lane.add_argument("--token", help="the lane's link token (or SEAT_LANE_TOKEN)")
     lane.add_argument("--driver", choices=["sim"], default="sim")

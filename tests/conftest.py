@@ -296,7 +296,7 @@ async def start_lane(
     )
     driver = ScriptedDriver()
     agent = LaneAgent(
-        centre.link, session, driver, Backoff(first=0.05, cap=0.2), publisher=publisher
+        [centre.link], session, driver, Backoff(first=0.05, cap=0.2), publisher=publisher
     )
     lane = Lane(agent, driver, asyncio.create_task(agent.run()))
     if wait:
@@ -331,7 +331,7 @@ async def lane_behind_proxy(centre: Centre) -> AsyncIterator[tuple[ScriptedDrive
     driver = ScriptedDriver()
     driver.hold = asyncio.Event()
     agent = LaneAgent(
-        link_url(f"http://127.0.0.1:{proxy.port}"),
+        [link_url(f"http://127.0.0.1:{proxy.port}")],
         LaneSession("P1-OUT", token, heartbeat_ms=1000),
         driver,
         Backoff(first=0.05, cap=0.2),
