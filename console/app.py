@@ -27,6 +27,7 @@ from .auth import PasswordChecker, token_matches
 from .calls.api import CallsApi
 from .calls.service import CallService
 from .changes import ChangeFeed
+from .cluster.logins import EndedLogins
 from .cluster.redis_link import RedisLink
 from .directory import Directory
 from .errors import ConsoleError
@@ -90,7 +91,10 @@ def create_app(
     calls = CallService(settings.calls, store, audit, streams, directory, hub, bridge)
     vehicles = VehicleRecorder(settings, store, directory, hub)
     relinking = Relinking(store, audit, vehicles)
-    changes = ChangeFeed(store, directory, live, hub, bridge, streams, calls)
+    changes = ChangeFeed(
+        store, directory, live, hub, bridge, streams, calls, settings.change_poll_s
+    )
+    ended = EndedLogins(redis, changes)
     watching = Watching(bridge, audit, live)
     metrics = Metrics(hub, bridge, calls)
     # What this centre cannot serve without, for /readyz: one line per service.
@@ -111,6 +115,7 @@ def create_app(
         streams,
         watching,
         logins,
+        ended,
         lambda: vehicles.dropped + keeper.dropped,
         readiness,
         metrics,
@@ -156,6 +161,7 @@ def create_app(
         yield
         readiness.phase = Phase.STOPPING
         following.cancel()
+        await ended.close()
         # uvicorn has closed every WebSocket by now (lanes hear 1012 and redial).
         await help_desk.close()
         await calls.close()

@@ -123,6 +123,10 @@ class Settings:
     # The bearer token a Prometheus scrape of ``/metrics`` must carry; None: the
     # figures are served to this machine only (console.metrics).
     metrics_token: str | None = field(default=None, repr=False)
+    # How often each server reads the store's change feed (console.changes): what the
+    # seat CLI and the other servers changed. With Redis, ended logins come at once
+    # anyway.
+    change_poll_s: float = 1.0
 
     @property
     def calls(self) -> CallSettings:
@@ -207,6 +211,7 @@ class Settings:
             public_url=_optional(env, "SEAT_PUBLIC_URL", parse_public_url),
             redis_url=_optional(env, "SEAT_REDIS_URL", parse_redis_url),
             server_name=parse_server_name(env.get("SEAT_SERVER_NAME") or socket.gethostname()),
+            change_poll_s=seconds("SEAT_CHANGE_POLL_S", "1"),
             payment_expiry_s=seconds("SEAT_PAYMENT_EXPIRY_S", "900"),
             payment_sandbox=env.get("SEAT_PAYMENT_SANDBOX", "0") in ("1", "true", "yes"),
             payment_query_after_s=seconds("SEAT_PAYMENT_QUERY_AFTER_S", "30"),
