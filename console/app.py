@@ -28,6 +28,7 @@ from .calls.api import CallsApi
 from .calls.service import CallService
 from .changes import ChangeFeed
 from .cluster.logins import EndedLogins
+from .cluster.news import NewsWire
 from .cluster.redis_link import RedisLink
 from .directory import Directory
 from .errors import ConsoleError
@@ -135,6 +136,10 @@ def create_app(
     keeper = GateKeeper(
         store, directory, audit, actions, payments, streams, vehicles, lists, hub, escapes
     )
+    # What one server tells its tabs, every server's tabs are told.
+    news = NewsWire(redis, streams, audit, store) if redis is not None else None
+    if news is not None:
+        news.on_heard(payments.teller.heard)
     keeping_api = GateKeepingApi(escapes, store, directory, settings.max_body_bytes)
     pay_page = PayPage(settings, payments)
     noplate = NoPlate(settings, store, audit, actions, directory, vehicles, relinking, payments)
@@ -154,6 +159,8 @@ def create_app(
         await vehicles.start()
         await help_desk.start()
         await noplate.start()
+        if news is not None:
+            await news.start()
         if redis is not None:
             await redis.start()
         following = asyncio.create_task(changes.run())
@@ -176,6 +183,8 @@ def create_app(
         await watching.drain()
         logins.close()
         await audit.close()  # after the last entry: its checkpoint covers them all
+        if news is not None:
+            await news.close()
         if redis is not None:
             await redis.close()
         unwatch()
