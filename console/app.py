@@ -30,6 +30,7 @@ from .changes import ChangeFeed
 from .cluster.logins import EndedLogins
 from .cluster.news import NewsWire
 from .cluster.redis_link import RedisLink
+from .cluster.throttle import RedisThrottle
 from .directory import Directory
 from .errors import ConsoleError
 from .gatekeeping.api import GateKeepingApi
@@ -52,7 +53,7 @@ from .settings import Settings
 from .stays.api import StaysApi
 from .store import Store
 from .streams import Streams
-from .throttle import LoginThrottle
+from .throttle import LocalThrottle
 from .vehicles.api import VehiclesApi
 from .vehicles.readings import PlateReadings
 from .vehicles.recorder import VehicleRecorder
@@ -104,7 +105,9 @@ def create_app(
     if redis is not None:
         readiness.add("redis", redis.check)
     passwords = PasswordChecker(settings.login_workers, settings.login_queue)
-    logins = Logins(directory, audit, passwords, LoginThrottle())
+    # Across servers a guesser is counted once, in Redis.
+    throttle = RedisThrottle(redis) if redis is not None else LocalThrottle()
+    logins = Logins(directory, audit, passwords, throttle)
     api = Api(
         settings,
         store,
