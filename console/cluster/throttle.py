@@ -9,9 +9,11 @@ address (hashes that expire ``forget_s`` after their last failure), and each pai
 checks in flight (a sorted set of attempts, each dropped once settled or after
 ``HOLD_S``, so a server that dies mid-check does not lock a pair out).
 
-An attempt joins its pair's checks in flight before the rules see them, the attempts
-that came before it counted: two attempts at once on two servers cannot both take the
-last free check. One turned away leaves them at once.
+The rules first see the counts as they are (one round trip): under a storm most
+attempts are turned away there. An attempt they let through then joins its pair's
+checks in flight and the rules see the counts again, the attempts that joined before
+it counted: two attempts at once on two servers cannot both take the last free check.
+One turned away at that second look leaves them at once.
 
 When Redis cannot be reached, no login is checked (503 ``throttle_unavailable``):
 counts that one server kept alone while Redis is out would hand a guesser a fresh
@@ -42,16 +44,18 @@ RETRY_AFTER_S = 5
 
 _T = TypeVar("_T")
 
-# KEYS: pair, checking, user, address. ARGV: ticket, hold seconds.
-# Returns now, the checks in flight before this one, then each hash's failures and
-# last failure's time (false where it has none).
+# KEYS: pair, checking, user, address. ARGV: ticket, hold seconds, join (1) or only
+# look (0). Returns now, the checks in flight before this one, then each hash's
+# failures and last failure's time (false where it has none).
 _ADMIT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 local before = redis.call('ZCARD', KEYS[2])
-redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
-redis.call('EXPIRE', KEYS[2], ARGV[2])
+if ARGV[3] == '1' then
+  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
+  redis.call('EXPIRE', KEYS[2], ARGV[2])
+end
 local reply = {tostring(now), before}
 for i = 1, 4 do
   if i ~= 2 then
@@ -109,15 +113,21 @@ class RedisThrottle:
         ticket = secrets.token_hex(8)
         names = keys(username, address)
         try:
-            reply = await _once_more(lambda: self._admit(keys=names, args=[ticket, HOLD_S]))
-            now, before = float(reply[0]), int(reply[1])
-            pair, user, where = (_kept(reply[i], reply[i + 1]) for i in (2, 4, 6))
-            wait = self.rules.wait(pair, before, user, where, now)
-            if wait > 0:
-                await self.link.client.zrem(names[1], ticket)
+            wait = await self._wait(names, ticket, join=False)
+            if wait == 0:
+                wait = await self._wait(names, ticket, join=True)
+                if wait > 0:
+                    await self.link.client.zrem(names[1], ticket)
         except RedisError as exc:
             raise _unavailable(exc) from None
         return Admission(username, address, wait, ticket)
+
+    async def _wait(self, names: list[str], ticket: str, *, join: bool) -> float:
+        args: list[str | int] = [ticket, HOLD_S, int(join)]
+        reply = await _once_more(lambda: self._admit(keys=names, args=args))
+        now, before = float(reply[0]), int(reply[1])
+        pair, user, where = (_kept(reply[i], reply[i + 1]) for i in (2, 4, 6))
+        return self.rules.wait(pair, before, user, where, now)
 
     async def failed(self, attempt: Admission) -> list[Alarm]:
         try:
