@@ -17,7 +17,9 @@ import pytest
 
 from console.auth import new_token, token_hash
 from console.billing.lists import ListedPlate, PlateLists
+from console.cluster.envelope import seal
 from console.cluster.news import CHANNEL
+from console.ledger import AuditAction, AuditRecord
 from console.models import Direction, LaneRecord, Role
 from tests.conftest import PASSWORD, Centre, Lane, start_lane
 from tests.desks import Desk, Message, desk
@@ -159,6 +161,21 @@ async def test_after_redis_restarts_news_flows_and_missed_entries_come_from_the_
         assert told(seen, "logout") == await entries(first, "logout")
         last = await failed_login(first)
         assert told(await until(sue, entry(last)), "logout") == []
+
+
+async def test_when_a_server_says_it_lost_news_the_others_resync_their_tabs(
+    servers: tuple[Centre, Centre],
+) -> None:
+    """A server that could not publish says so once Redis answers it: the others
+    deliver the entries they have not from the store, then the lane list."""
+    first, second = servers
+    assert first.redis is not None
+    async with desk(second, "sue") as sue:
+        record = AuditRecord(actor="mallory", action=AuditAction.LOGIN_FAILED, detail={})
+        unheard = await first.store.append(record)  # written, announced to no one
+        await first.redis.publish(CHANNEL, seal("elsewhere", "lost", {}))
+        seen = await until(sue, lambda m: m["type"] == "lanes")
+        assert told(seen, "login_failed") == [unheard.seq]
 
 
 @pytest.mark.parametrize(
