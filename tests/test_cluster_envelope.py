@@ -1,4 +1,5 @@
-"""What servers say to each other, read strictly, and whom news is for: pure, no Redis."""
+"""What servers say to each other, read strictly, whom news is for, and how often the
+change feed is read: pure, no Redis."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from console.audience import SUPERVISORS, Audience, covering
 from console.cluster.envelope import MAX_BYTES, EnvelopeError, open_envelope, seal
 from console.models import Role, User
+from console.settings import Settings
 
 KINDS = frozenset({"news"})
 
@@ -77,3 +79,14 @@ def test_an_audience_picks_by_coverage_and_role_and_travels_as_json() -> None:
 def test_an_audience_that_is_not_one_is_refused(value: object) -> None:
     with pytest.raises(ValueError, match="audience"):
         Audience.from_json(value)
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "soon", "inf"])
+def test_a_change_poll_that_is_not_a_time_stops_the_start(raw: str) -> None:
+    with pytest.raises(ValueError, match="SEAT_CHANGE_POLL_S"):
+        Settings.from_env({"SEAT_CHANGE_POLL_S": raw})
+
+
+def test_the_change_feed_is_read_every_second_unless_told() -> None:
+    assert Settings.from_env({}).change_poll_s == 1.0
+    assert Settings.from_env({"SEAT_CHANGE_POLL_S": "5"}).change_poll_s == 5.0
