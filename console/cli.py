@@ -118,7 +118,7 @@ async def _tell_servers(url: str, changes: list[Change]) -> None:
     poll of the change feed, which remains the way they learn of it if Redis is down."""
     try:
         await tell_from_cli(url, changes)
-    except RedisError as exc:
+    except (RedisError, OSError) as exc:
         print(
             f"seat: warning: the running servers were not told at once ({exc}); "
             "they apply the change at their next read of the store's change feed",

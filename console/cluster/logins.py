@@ -61,7 +61,7 @@ class EndedLogins:
             return
         try:
             await self.link.publish(CHANNEL, notice(self.link.server, kind, subject))
-        except RedisError as exc:
+        except (RedisError, OSError) as exc:
             log.warning("cluster.logins.untold kind=%s error=%r", kind.value, exc)
 
     def _heard(self, data: bytes) -> None:
@@ -90,7 +90,8 @@ class EndedLogins:
 
 async def tell_from_cli(url: str, changes: list[Change]) -> None:
     """The ``seat`` CLI's changes that end logins, told to the running servers: the CLI
-    is not a server and has no link, so a client of its own. Raises ``RedisError``."""
+    is not a server and has no link, so a client of its own. Raises ``RedisError`` (or
+    ``OSError``)."""
     told = telling(changes)
     if not told:
         return

@@ -116,7 +116,7 @@ class NewsWire:
     async def _publish(self, data: bytes) -> bool:
         try:
             await self.link.publish(CHANNEL, data)
-        except RedisError as exc:
+        except (RedisError, OSError) as exc:
             if not self._lost:
                 log.warning("cluster.news.unsent error=%r", exc)
             return False

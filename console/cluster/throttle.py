@@ -118,7 +118,7 @@ class RedisThrottle:
                 wait = await self._wait(names, ticket, join=True)
                 if wait > 0:
                     await self.link.client.zrem(names[1], ticket)
-        except RedisError as exc:
+        except (RedisError, OSError) as exc:
             raise _unavailable(exc) from None
         return Admission(username, address, wait, ticket)
 
@@ -134,7 +134,7 @@ class RedisThrottle:
             names = keys(attempt.username, attempt.address)
             args: list[str | int] = [attempt.ticket, self._forget_s]
             reply = await _once_more(lambda: self._failed(keys=names, args=args))
-        except RedisError as exc:
+        except (RedisError, OSError) as exc:
             raise _unavailable(exc) from None
         user_failures, address_failures = int(reply[0]), int(reply[1])
         return self.rules.alarms(attempt.username, attempt.address, user_failures, address_failures)
@@ -144,7 +144,7 @@ class RedisThrottle:
         names = keys(attempt.username, attempt.address)
         try:
             await _once_more(lambda: self._start_afresh(names, attempt.ticket))
-        except RedisError as exc:
+        except (RedisError, OSError) as exc:
             raise _unavailable(exc) from None
 
     async def abandoned(self, attempt: Admission) -> None:
@@ -152,7 +152,7 @@ class RedisThrottle:
         Redis out of reach is logged, and the attempt stops counting after HOLD_S."""
         try:
             await self.link.client.zrem(keys(attempt.username, attempt.address)[1], attempt.ticket)
-        except RedisError as exc:
+        except (RedisError, OSError) as exc:
             log.warning("auth.throttle.unsettled username=%s error=%r", attempt.username, exc)
 
     async def _start_afresh(self, names: list[str], ticket: str) -> None:
@@ -177,7 +177,7 @@ async def _once_more(step: Callable[[], Awaitable[_T]]) -> _T:
         return await step()
 
 
-def _unavailable(exc: RedisError) -> Busy:
+def _unavailable(exc: RedisError | OSError) -> Busy:
     log.error("auth.throttle.unavailable error=%r", exc)
     return Busy(
         "throttle_unavailable",
