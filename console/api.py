@@ -17,7 +17,7 @@ from gates.plates import PLATE_MAX, check, normalise
 from .actions import Actions, Actor, parse_display, parse_open
 from .audit import AuditLog
 from .auth import new_token, token_hash
-from .cluster.logins import EndedLogins
+from .cluster.told import ToldChanges
 from .directory import Directory
 from .errors import BadRequest, NotFound
 from .fields import json_object, plate_fault, query_fields, text_field
@@ -62,7 +62,7 @@ class Api:
     streams: Streams
     watching: Watching
     logins: Logins
-    ended: EndedLogins
+    told: ToldChanges
     # Lanes' events the centre dropped, its backlogs full: recorded or decided never.
     events_dropped: Callable[[], int]
     readiness: Readiness
@@ -168,7 +168,7 @@ class Api:
         await self.store.delete_session(session.token_hash)
         self.directory.session_ended(session.token_hash)
         self.live.end_session(session.token_hash, "logged out")
-        await self.ended.tell(ChangeKind.SESSION, session.token_hash)
+        await self.told.tell(ChangeKind.SESSION, session.token_hash)
         await self.audit.record(
             AuditRecord(
                 actor=user.username,

@@ -27,10 +27,10 @@ from .auth import PasswordChecker, token_matches
 from .calls.api import CallsApi
 from .calls.service import CallService
 from .changes import ChangeFeed
-from .cluster.logins import EndedLogins
 from .cluster.news import NewsWire
 from .cluster.redis_link import RedisLink
 from .cluster.throttle import RedisThrottle
+from .cluster.told import ToldChanges
 from .directory import Directory
 from .errors import ConsoleError
 from .gatekeeping.api import GateKeepingApi
@@ -96,7 +96,7 @@ def create_app(
     changes = ChangeFeed(
         store, directory, live, hub, bridge, streams, calls, settings.change_poll_s
     )
-    ended = EndedLogins(redis, changes)
+    told = ToldChanges(redis, changes)
     watching = Watching(bridge, audit, live)
     metrics = Metrics(hub, bridge, calls)
     # What this centre cannot serve without, for /readyz: one line per service.
@@ -119,7 +119,7 @@ def create_app(
         streams,
         watching,
         logins,
-        ended,
+        told,
         lambda: vehicles.dropped + keeper.dropped,
         readiness,
         metrics,
@@ -171,7 +171,7 @@ def create_app(
         yield
         readiness.phase = Phase.STOPPING
         following.cancel()
-        await ended.close()
+        await told.close()
         # uvicorn has closed every WebSocket by now (lanes hear 1012 and redial).
         await help_desk.close()
         await calls.close()

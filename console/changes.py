@@ -8,9 +8,9 @@ streams and live views of a login that no longer stands are ended, a lane whose 
 was rotated loses its lane link and its media connection, and agents online (their calls
 and their tabs' news) take up a change of the car parks they cover. SQLite tells no other
 process of a commit, so the feed is polled: every second (``SEAT_CHANGE_POLL_S``), one
-indexed query that finds nothing on a quiet day. Servers of one centre sharing Redis
-also tell each other of an ended login at once (``heard``); the poll stays the way
-every change arrives in the end, told or not.
+indexed query that finds nothing on a quiet day. With Redis, the servers of one centre
+and the CLI also tell each other of a change at once (``heard``); the poll stays the
+way every change arrives in the end, told or not.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ class ChangeFeed:
         self._seq = changes[-1].seq
 
     async def heard(self, kind: ChangeKind, subject: str) -> None:
-        """Another process told of a change at once (``console.cluster.logins``): it is
+        """Another process told of a change at once (``console.cluster.told``): it is
         applied now, not at the next poll, which applies it again to no effect."""
         log.info("console.changes.heard kind=%s", kind.value)
         await self._react({k: {subject} if k is kind else set() for k in ChangeKind})

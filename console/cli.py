@@ -23,7 +23,7 @@ from .accounts import (
     set_password,
     set_role,
 )
-from .cluster.logins import tell_from_cli
+from .cluster.told import tell_from_cli
 from .errors import BadRequest, ConsoleError
 from .ledger import format_utc
 from .ledger_check import (
@@ -114,8 +114,9 @@ def _cmd_lane(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _tell_servers(url: str, changes: list[Change]) -> None:
-    """Logins the command ended end on the running servers at once, not at their next
-    poll of the change feed, which remains the way they learn of it if Redis is down."""
+    """The running servers act on what the command changed (logins it ended, a lane it
+    added or re-keyed) at once, not at their next poll of the change feed, which
+    remains the way they learn of it if Redis is down."""
     try:
         await tell_from_cli(url, changes)
     except (RedisError, OSError) as exc:

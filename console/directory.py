@@ -91,7 +91,7 @@ class Directory:
 
     async def forget(self, changed: Iterable[tuple[ChangeKind, str]]) -> None:
         """Bring the directory up to what changed: the store's change feed, or another
-        server telling of a login it ended (``console.cluster.logins``)."""
+        server telling of it at once (``console.cluster.told``)."""
         self._generation += 1
         for kind, subject in changed:
             if kind is ChangeKind.USER:

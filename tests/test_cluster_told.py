@@ -1,6 +1,7 @@
-"""Logins ended on one server of a centre end on every server at once: through Redis,
-not at the next poll of the change feed. These servers poll it once an hour, so only
-the message can end the streams before the test's timeout."""
+"""Logins ended, and lanes added or re-keyed, on one server of a centre or by the CLI,
+are acted on by every server at once: through Redis, not at the next poll of the change
+feed. These servers poll it once an hour, so only the message can reach them before the
+test's timeout."""
 
 from __future__ import annotations
 
@@ -11,12 +12,16 @@ import logging
 import pytest
 from websockets.asyncio.client import connect
 
-from console.cluster.logins import CHANNEL, notice
+from console.cluster.told import SESSIONS, notice
 from console.models import ChangeKind, Role
-from tests.conftest import Centre
+from tests.conftest import Centre, start_lane
+from tests.desks import desk
 from tests.services import RedisServer
 from tests.test_cli import seat
 from tests.test_stream import close_code, next_message, session_cookie, stream_url
+
+LANE_ADD = ("lanes", "add")
+LANE_FIELDS = ("--name", "九号出口", "--car-park", "人民路停车场", "--direction", "exit")
 
 pytestmark = pytest.mark.parametrize("settings", [{"change_poll_s": 3600.0}], indirect=True)
 
@@ -85,6 +90,36 @@ async def test_cli_without_redis_says_the_servers_hear_it_by_their_poll(
     assert user is not None and user.disabled
 
 
+async def test_a_lane_added_with_the_cli_shows_on_every_server_at_once(
+    cluster: list[Centre], redis_server: RedisServer
+) -> None:
+    first, second = await linked(cluster)
+    env = {"SEAT_REDIS_URL": redis_server.url}
+    async with desk(second, "amy") as amy:
+        added = await asyncio.to_thread(
+            seat, first.settings.data_dir, *LANE_ADD, "P9-OUT", *LANE_FIELDS, env=env
+        )
+        assert added.returncode == 0, added.stderr
+        lane = (await amy.next("lane", lambda m: m["lane"]["id"] == "P9-OUT"))["lane"]
+        assert (lane["name"], lane["online"]) == ("九号出口", False)
+
+
+async def test_a_lane_re_keyed_with_the_cli_is_cut_off_at_once_where_it_is_linked(
+    cluster: list[Centre], redis_server: RedisServer
+) -> None:
+    _, second = await linked(cluster)
+    lane = await start_lane(second, "P9-OUT")
+    try:
+        env = {"SEAT_REDIS_URL": redis_server.url}
+        rotated = await asyncio.to_thread(
+            seat, second.settings.data_dir, *LANE_ADD, "P9-OUT", *LANE_FIELDS, env=env
+        )
+        assert rotated.returncode == 0, rotated.stderr
+        await second.wait_status("P9-OUT", lambda status: not status.online)
+    finally:
+        await lane.stop()
+
+
 @pytest.mark.parametrize(
     "bad",
     [
@@ -107,9 +142,9 @@ async def test_a_message_the_server_cannot_read_is_refused_and_logged(
     ) as ws:
         await next_message(ws, "lanes")
         with caplog.at_level(logging.ERROR, "seat.cluster"):
-            await first.redis.publish(CHANNEL, bad)
+            await first.redis.publish(SESSIONS, bad)
             # A good message after it is still heard: the listener survived.
             await first.store.delete_user_sessions("amy")
-            await first.redis.publish(CHANNEL, notice("elsewhere", ChangeKind.USER, "amy"))
+            await first.redis.publish(SESSIONS, notice("elsewhere", ChangeKind.USER, "amy"))
             assert await close_code(ws) == 4401
-        assert "cluster.logins.refused" in caplog.text
+        assert "cluster.changes.refused" in caplog.text
