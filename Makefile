@@ -62,6 +62,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/flood.py
 	$(BIN)/python bench/media.py
 	$(BIN)/python -m bench.login_storm
+	$(BIN)/python -m bench.guess_storm
 	$(BIN)/python bench/calls.py
 	$(BIN)/python bench/wall.py
 	$(BIN)/python bench/plates.py

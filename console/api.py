@@ -17,6 +17,7 @@ from gates.plates import PLATE_MAX, check, normalise
 from .actions import Actions, Actor, parse_display, parse_open
 from .audit import AuditLog
 from .auth import new_token, token_hash
+from .cluster.told import ToldChanges
 from .directory import Directory
 from .errors import BadRequest, NotFound
 from .fields import json_object, plate_fault, query_fields, text_field
@@ -24,7 +25,7 @@ from .ledger import AuditAction, AuditRecord
 from .live import LiveLogins
 from .login import Logins
 from .metrics import CONTENT_TYPE, Metrics, access_refusal
-from .models import LaneRecord, Role, Session
+from .models import ChangeKind, LaneRecord, Role, Session
 from .readiness import Readiness
 from .settings import Settings
 from .sticker_print import StickerFormat
@@ -61,6 +62,7 @@ class Api:
     streams: Streams
     watching: Watching
     logins: Logins
+    told: ToldChanges
     # Lanes' events the centre dropped, its backlogs full: recorded or decided never.
     events_dropped: Callable[[], int]
     readiness: Readiness
@@ -166,6 +168,7 @@ class Api:
         await self.store.delete_session(session.token_hash)
         self.directory.session_ended(session.token_hash)
         self.live.end_session(session.token_hash, "logged out")
+        await self.told.tell(ChangeKind.SESSION, session.token_hash)
         await self.audit.record(
             AuditRecord(
                 actor=user.username,

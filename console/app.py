@@ -27,7 +27,10 @@ from .auth import PasswordChecker, token_matches
 from .calls.api import CallsApi
 from .calls.service import CallService
 from .changes import ChangeFeed
+from .cluster.news import NewsWire
 from .cluster.redis_link import RedisLink
+from .cluster.throttle import RedisThrottle
+from .cluster.told import ToldChanges
 from .directory import Directory
 from .errors import ConsoleError
 from .gatekeeping.api import GateKeepingApi
@@ -50,7 +53,7 @@ from .settings import Settings
 from .stays.api import StaysApi
 from .store import Store
 from .streams import Streams
-from .throttle import LoginThrottle
+from .throttle import LocalThrottle
 from .vehicles.api import VehiclesApi
 from .vehicles.readings import PlateReadings
 from .vehicles.recorder import VehicleRecorder
@@ -100,7 +103,10 @@ def create_app(
     )
     vehicles = VehicleRecorder(settings, store, directory, hub)
     relinking = Relinking(store, audit, vehicles)
-    changes = ChangeFeed(store, directory, live, hub, bridge, streams, calls)
+    changes = ChangeFeed(
+        store, directory, live, hub, bridge, streams, calls, settings.change_poll_s
+    )
+    told = ToldChanges(redis, changes)
     watching = Watching(bridge, audit, live)
     metrics = Metrics(hub, bridge, calls)
     # What this centre cannot serve without, for /readyz: one line per service.
@@ -109,7 +115,9 @@ def create_app(
     if redis is not None:
         readiness.add("redis", redis.check)
     passwords = PasswordChecker(settings.login_workers, settings.login_queue)
-    logins = Logins(directory, audit, passwords, LoginThrottle())
+    # Across servers a guesser is counted once, in Redis.
+    throttle = RedisThrottle(redis) if redis is not None else LocalThrottle()
+    logins = Logins(directory, audit, passwords, throttle)
     api = Api(
         settings,
         store,
@@ -121,6 +129,7 @@ def create_app(
         streams,
         watching,
         logins,
+        told,
         lambda: vehicles.dropped + keeper.dropped,
         readiness,
         metrics,
@@ -140,6 +149,10 @@ def create_app(
     keeper = GateKeeper(
         store, directory, audit, actions, payments, streams, vehicles, lists, hub, escapes
     )
+    # What one server tells its tabs, every server's tabs are told.
+    news = NewsWire(redis, streams, audit, store) if redis is not None else None
+    if news is not None:
+        news.on_heard(payments.teller.heard)
     keeping_api = GateKeepingApi(escapes, store, directory, settings.max_body_bytes)
     pay_page = PayPage(settings, payments)
     noplate = NoPlate(settings, store, audit, actions, directory, vehicles, relinking, payments)
@@ -159,6 +172,8 @@ def create_app(
         await vehicles.start()
         await help_desk.start()
         await noplate.start()
+        if news is not None:
+            await news.start()
         if redis is not None:
             await redis.start()
         following = asyncio.create_task(changes.run())
@@ -166,6 +181,7 @@ def create_app(
         yield
         readiness.phase = Phase.STOPPING
         following.cancel()
+        await told.close()
         # uvicorn has closed every WebSocket by now (lanes hear 1012 and redial).
         await help_desk.close()
         await calls.close()
@@ -180,6 +196,8 @@ def create_app(
         await watching.drain()
         logins.close()
         await audit.close()  # after the last entry: its checkpoint covers them all
+        if news is not None:
+            await news.close()
         if redis is not None:
             await redis.close()
         unwatch()

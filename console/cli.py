@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from redis.exceptions import RedisError
+
 from .accounts import (
     add_user,
     cli_actor,
@@ -21,6 +23,7 @@ from .accounts import (
     set_password,
     set_role,
 )
+from .cluster.told import tell_from_cli
 from .errors import BadRequest, ConsoleError
 from .ledger import format_utc
 from .ledger_check import (
@@ -31,7 +34,7 @@ from .ledger_check import (
 )
 from .logs import configure as configure_logging
 from .logs import parse_log_format
-from .models import Direction, Role
+from .models import Change, Direction, Role
 from .parks import read_lists_file, read_rules_file, set_lists, set_rules, show_lists, show_rules
 from .service import run_fast, until_stopped
 from .settings import Settings, parse_public_url
@@ -58,7 +61,10 @@ async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[int]
     store = await SQLiteStore.open(settings.database)
     try:
         before = await store.audit_count()
+        changes_before = await store.change_head()
         code = await work(store)
+        if settings.redis_url is not None:
+            await _tell_servers(settings.redis_url, await store.changes_since(changes_before))
         page = await store.audit_page(1)
         if page and page[0].seq > before:
             await asyncio.to_thread(
@@ -110,6 +116,20 @@ def _cmd_lane(args: argparse.Namespace, settings: Settings) -> int:
         )
     )
     return 0
+
+
+async def _tell_servers(url: str, changes: list[Change]) -> None:
+    """The running servers act on what the command changed (logins it ended, a lane it
+    added or re-keyed) at once, not at their next poll of the change feed, which
+    remains the way they learn of it if Redis is down."""
+    try:
+        await tell_from_cli(url, changes)
+    except (RedisError, OSError) as exc:
+        print(
+            f"seat: warning: the running servers were not told at once ({exc}); "
+            "they apply the change at their next read of the store's change feed",
+            file=sys.stderr,
+        )
 
 
 StoreCommand = Callable[[argparse.Namespace, Store], Awaitable[int]]

@@ -127,6 +127,10 @@ class Settings:
     # server last renewed them (console.calls.presence): a server that dies takes its
     # agents offline about this long after.
     call_presence_s: float = 10.0
+    # How often each server reads the store's change feed (console.changes): what the
+    # seat CLI and the other servers changed. With Redis, ended logins come at once
+    # anyway.
+    change_poll_s: float = 1.0
 
     @property
     def calls(self) -> CallSettings:
@@ -212,6 +216,7 @@ class Settings:
             redis_url=_optional(env, "SEAT_REDIS_URL", parse_redis_url),
             server_name=parse_server_name(env.get("SEAT_SERVER_NAME") or socket.gethostname()),
             call_presence_s=seconds("SEAT_CALL_PRESENCE_S", "10"),
+            change_poll_s=seconds("SEAT_CHANGE_POLL_S", "1"),
             payment_expiry_s=seconds("SEAT_PAYMENT_EXPIRY_S", "900"),
             payment_sandbox=env.get("SEAT_PAYMENT_SANDBOX", "0") in ("1", "true", "yes"),
             payment_query_after_s=seconds("SEAT_PAYMENT_QUERY_AFTER_S", "30"),
