@@ -8,10 +8,12 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # Debian packages the tests and benchmarks drive: a real browser for the console, an
 # RTSP camera (GStreamer's RTSP server with x264, run by Debian's Python: tests/rtsp_camera.py),
 # a Chinese font for the lanes' help stickers (`seat lanes sticker`) and the simulated
-# lanes' plates, and the PostgreSQL and Redis servers the tests of several centres start
-# for themselves (tests/services.py).
+# lanes' plates, the PostgreSQL and Redis servers the tests of several centres start
+# for themselves (tests/services.py), and nginx, which runs docs/deploy/nginx.conf in front
+# of two centres (tests/test_nginx.py).
 SYSTEM_PACKAGES := chromium python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
-	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly fonts-wqy-zenhei postgresql redis-server
+	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly fonts-wqy-zenhei postgresql redis-server \
+	nginx
 
 .PHONY: demo test lint bench system-deps clean
 
@@ -60,6 +62,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/flood.py
 	$(BIN)/python bench/media.py
 	$(BIN)/python -m bench.login_storm
+	$(BIN)/python -m bench.guess_storm
 	$(BIN)/python bench/calls.py
 	$(BIN)/python bench/wall.py
 	$(BIN)/python bench/plates.py

@@ -31,7 +31,7 @@ async def main(server: str, lanes_file: Path) -> None:
     url = link_url(server)
     drivers = {lane: SimLane(lane, random.Random(lane), QUIET) for lane in tokens}
     agents = [
-        LaneAgent(url, LaneSession(lane, token), drivers[lane], Backoff(first=0.2, cap=5.0))
+        LaneAgent([url], LaneSession(lane, token), drivers[lane], Backoff(first=0.2, cap=5.0))
         for lane, token in tokens.items()
     ]
     running = [asyncio.create_task(agent.run()) for agent in agents]

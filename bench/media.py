@@ -87,7 +87,6 @@ from media.lane.ffmpeg import default_options
 from media.lane.publisher import Publisher
 from media.lane.tones import MARK_HZ, RATE, find_bursts
 from media.lane.voice import RecordingSpeaker, ToneMicrophone
-from media.messages import media_url
 from tests.rtsp import rtsp_camera
 
 VIDEO_LANE = "L1"  # a `seat lane` agent, 1280x720 at 15 fps
@@ -225,7 +224,6 @@ async def voice_lane(
     microphone = ToneMicrophone(seed=1)
     speaker = RecordingSpeaker()
     publisher = Publisher(
-        media_url(link_url(running.url)),
         lane,
         token,
         camera=lambda: SyntheticCamera(lane, size=(320, 240), fps=FPS),
@@ -233,7 +231,7 @@ async def voice_lane(
         speaker=speaker,
     )
     agent = LaneAgent(
-        link_url(running.url),
+        [link_url(running.url)],
         LaneSession(lane, token),
         SimLane(lane, random.Random(1), QUIET),
         Backoff(first=0.05, cap=0.5),

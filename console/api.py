@@ -17,13 +17,16 @@ from gates.plates import PLATE_MAX, check, normalise
 from .actions import Actions, Actor, parse_display, parse_open
 from .audit import AuditLog
 from .auth import new_token, token_hash
+from .cluster.told import ToldChanges
 from .directory import Directory
 from .errors import BadRequest, NotFound
 from .fields import json_object, plate_fault, query_fields, text_field
 from .ledger import AuditAction, AuditRecord
 from .live import LiveLogins
 from .login import Logins
-from .models import LaneRecord, Role, Session
+from .metrics import CONTENT_TYPE, Metrics, access_refusal
+from .models import ChangeKind, LaneRecord, Role, Session
+from .readiness import Readiness
 from .settings import Settings
 from .sticker_print import StickerFormat
 from .stickers import Issuer, print_sticker, sticker_filename
@@ -38,6 +41,7 @@ from .web import (
     authenticate,
     check_csrf,
     client_address,
+    error_response,
     int_param,
     read_json,
     require_role,
@@ -58,8 +62,11 @@ class Api:
     streams: Streams
     watching: Watching
     logins: Logins
+    told: ToldChanges
     # Lanes' events the centre dropped, its backlogs full: recorded or decided never.
     events_dropped: Callable[[], int]
+    readiness: Readiness
+    metrics: Metrics
 
     def routes(self) -> list[BaseRoute]:
         """Under ``/api``; a path there that matches nothing is an API 404/405, never
@@ -89,6 +96,25 @@ class Api:
                 "events_dropped": self.events_dropped(),
             }
         )
+
+    async def readyz(self, request: Request) -> Response:
+        """No login: a load balancer has none. It names the checks and their error
+        codes, nothing more (``console.readiness``)."""
+        report = await self.readiness.report()
+        return JSONResponse(report.to_json(), status_code=200 if report.ready else 503)
+
+    async def metrics_text(self, request: Request) -> Response:
+        refusal = access_refusal(
+            self.settings.metrics_token,
+            request.headers.getlist("authorization"),
+            client_address(request),
+        )
+        if refusal is not None:
+            response = error_response(refusal)
+            if refusal.status == 401:
+                response.headers["WWW-Authenticate"] = 'Bearer realm="seat metrics"'
+            return response
+        return Response(self.metrics.exposition(), media_type=CONTENT_TYPE)
 
     # ------------------------------------------------------------ sessions
 
@@ -142,6 +168,7 @@ class Api:
         await self.store.delete_session(session.token_hash)
         self.directory.session_ended(session.token_hash)
         self.live.end_session(session.token_hash, "logged out")
+        await self.told.tell(ChangeKind.SESSION, session.token_hash)
         await self.audit.record(
             AuditRecord(
                 actor=user.username,

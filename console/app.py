@@ -27,6 +27,10 @@ from .auth import PasswordChecker, token_matches
 from .calls.api import CallsApi
 from .calls.service import CallService
 from .changes import ChangeFeed
+from .cluster.news import NewsWire
+from .cluster.redis_link import RedisLink
+from .cluster.throttle import RedisThrottle
+from .cluster.told import ToldChanges
 from .directory import Directory
 from .errors import ConsoleError
 from .gatekeeping.api import GateKeepingApi
@@ -37,17 +41,19 @@ from .help import HelpDesk
 from .ledger_check import StartCheck
 from .live import LiveLogins
 from .login import Logins
+from .metrics import Metrics
 from .noplate.api import NoPlateApi
 from .noplate.page import NoPlatePage
 from .noplate.service import NoPlate
 from .payments.api import PaymentsApi
 from .payments.page import PayPage
 from .payments.service import Payments
+from .readiness import Phase, Readiness
 from .settings import Settings
 from .stays.api import StaysApi
 from .store import Store
 from .streams import Streams
-from .throttle import LoginThrottle
+from .throttle import LocalThrottle
 from .vehicles.api import VehiclesApi
 from .vehicles.readings import PlateReadings
 from .vehicles.recorder import VehicleRecorder
@@ -66,13 +72,15 @@ def create_app(
 
     directory = Directory(store)
     live = LiveLogins()
+    # Several servers as one centre share their live state through Redis.
+    redis = RedisLink(settings.redis_url) if settings.redis_url else None
 
     async def verify_lane(lane_id: str, token: str) -> bool:
         lane = await directory.lane(lane_id)
         return lane is not None and token_matches(token, lane.token_hash)
 
     hub = LaneHub(verify_lane, settings.heartbeat)
-    audit = AuditLog(store, Anchoring(store, settings))
+    audit = AuditLog(store, Anchoring(store, settings), settings.server_name)
     actions = Actions(audit, hub, settings.command_timeout_s, settings.open_join_s)
     streams = Streams(directory, hub, audit, live)
     bridge = MediaBridge(
@@ -82,13 +90,34 @@ def create_app(
         grace_s=settings.media_grace_s,
         connect_s=settings.media_connect_s,
     )
-    calls = CallService(settings.calls, store, audit, streams, directory, hub, bridge)
+    calls = CallService(
+        settings.calls,
+        store,
+        audit,
+        streams,
+        directory,
+        hub,
+        bridge,
+        link=redis,
+        presence_s=settings.call_presence_s,
+    )
     vehicles = VehicleRecorder(settings, store, directory, hub)
     relinking = Relinking(store, audit, vehicles)
-    changes = ChangeFeed(store, directory, live, hub, bridge, streams, calls)
+    changes = ChangeFeed(
+        store, directory, live, hub, bridge, streams, calls, settings.change_poll_s
+    )
+    told = ToldChanges(redis, changes)
     watching = Watching(bridge, audit, live)
+    metrics = Metrics(hub, bridge, calls)
+    # What this centre cannot serve without, for /readyz: one line per service.
+    readiness = Readiness()
+    readiness.add("store", store.ping)
+    if redis is not None:
+        readiness.add("redis", redis.check)
     passwords = PasswordChecker(settings.login_workers, settings.login_queue)
-    logins = Logins(directory, audit, passwords, LoginThrottle())
+    # Across servers a guesser is counted once, in Redis.
+    throttle = RedisThrottle(redis) if redis is not None else LocalThrottle()
+    logins = Logins(directory, audit, passwords, throttle)
     api = Api(
         settings,
         store,
@@ -100,7 +129,10 @@ def create_app(
         streams,
         watching,
         logins,
+        told,
         lambda: vehicles.dropped + keeper.dropped,
+        readiness,
+        metrics,
     )
     calls_api = CallsApi(calls, directory, settings.max_body_bytes)
     readings = PlateReadings(
@@ -117,6 +149,10 @@ def create_app(
     keeper = GateKeeper(
         store, directory, audit, actions, payments, streams, vehicles, lists, hub, escapes
     )
+    # What one server tells its tabs, every server's tabs are told.
+    news = NewsWire(redis, streams, audit, store) if redis is not None else None
+    if news is not None:
+        news.on_heard(payments.teller.heard)
     keeping_api = GateKeepingApi(escapes, store, directory, settings.max_body_bytes)
     pay_page = PayPage(settings, payments)
     noplate = NoPlate(settings, store, audit, actions, directory, vehicles, relinking, payments)
@@ -125,6 +161,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        unwatch = metrics.watch(store)
         await audit.start(start_check)
         await changes.start()
         await directory.load()
@@ -135,9 +172,16 @@ def create_app(
         await vehicles.start()
         await help_desk.start()
         await noplate.start()
+        if news is not None:
+            await news.start()
+        if redis is not None:
+            await redis.start()
         following = asyncio.create_task(changes.run())
+        readiness.phase = Phase.SERVING
         yield
+        readiness.phase = Phase.STOPPING
         following.cancel()
+        await told.close()
         # uvicorn has closed every WebSocket by now (lanes hear 1012 and redial).
         await help_desk.close()
         await calls.close()
@@ -152,10 +196,17 @@ def create_app(
         await watching.drain()
         logins.close()
         await audit.close()  # after the last entry: its checkpoint covers them all
+        if news is not None:
+            await news.close()
+        if redis is not None:
+            await redis.close()
+        unwatch()
 
     app = Starlette(
         routes=[
             Route("/healthz", api.healthz),
+            Route("/readyz", api.readyz),
+            Route("/metrics", api.metrics_text),
             Mount(
                 "/api",
                 routes=api.routes()
@@ -192,4 +243,5 @@ def create_app(
     app.state.payments = payments
     app.state.keeper = keeper
     app.state.noplate = noplate
+    app.state.redis = redis
     return app

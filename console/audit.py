@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import TypeVar
 
 from gates.centre.commands import Outcome
@@ -27,6 +28,8 @@ OUTCOME_OF = {
     AuditAction.DISPLAY_REQUESTED: AuditAction.DISPLAY_OUTCOME,
 }
 _PAGE = 500
+# The detail key naming the server that wrote a request or a start.
+SERVER = "server"
 
 
 T = TypeVar("T")
@@ -45,14 +48,23 @@ async def written(write: Awaitable[T]) -> T:
 
 
 class AuditLog:
-    def __init__(self, store: Store, anchoring: Anchoring | None = None) -> None:
+    """``server``: this server's name among the centre's (``SEAT_SERVER_NAME``). Each
+    command request carries it, so that a server, at its start, closes the requests
+    that it, and not another server still waiting on its own, left without an outcome."""
+
+    def __init__(
+        self, store: Store, anchoring: Anchoring | None = None, server: str = "centre"
+    ) -> None:
         self.store = store
         self.anchoring = anchoring
+        self.server = server
         self._listeners: set[AuditListener] = set()
 
     async def record(self, record: AuditRecord) -> AuditEntry:
         """Append ``record``; returns once it is on disk. Raises if it is not, and then
         the caller must not act: no audit, no action."""
+        if record.action in OUTCOME_OF:
+            record = replace(record, detail={**record.detail, SERVER: self.server})
         entry = await self.store.append(record)
         self.announce([entry])
         return entry
@@ -78,10 +90,12 @@ class AuditLog:
         return lambda: self._listeners.discard(listener)
 
     async def start(self, check: StartCheck | None = None) -> list[AuditEntry]:
-        """Mark the centre's start in the ledger, first closing every command the last
+        """Mark this server's start in the ledger, first closing every command its last
         run requested but never recorded an outcome for (it stopped or crashed while
-        waiting). Those end as ``timeout``: the centre never learned the lane's answer.
-        Only entries since the previous start are read, so this stays cheap.
+        waiting). Those end as ``timeout``: the server never learned the lane's answer.
+        Only entries since its previous start are read, so this stays cheap. Requests
+        and starts of other servers are passed over: theirs to close. An entry that names
+        no server was written before servers were named, by the only one there was.
 
         ``check``: the ledger's check before the start; if it failed and the operator
         chose to start anyway, that is recorded before anything else. Then checkpoints
@@ -98,6 +112,8 @@ class AuditLog:
         while True:
             page = await self.store.audit_page(_PAGE, before)
             for entry in page:  # newest first
+                if not self._ours(entry):
+                    continue
                 if entry.action is AuditAction.CENTRE_STARTED:
                     break
                 if entry.command_id is None:
@@ -122,11 +138,12 @@ class AuditLog:
                         command_id=entry.command_id,
                         reason=entry.reason,
                         outcome=Outcome.TIMEOUT.value,
-                        detail={"detail": "the centre stopped before the lane answered"},
+                        detail={"detail": "the server stopped before the lane answered"},
                     )
                 )
             )
         detail: dict[str, object] = {
+            SERVER: self.server,
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "closed": len(closed),
@@ -139,6 +156,13 @@ class AuditLog:
         if self.anchoring is not None:
             await self.anchoring.run()
         return closed
+
+    def _ours(self, entry: AuditEntry) -> bool:
+        """A start or a request of this server's (outcomes name no server: they close a
+        request by its command id, whoever wrote them)."""
+        if entry.action is not AuditAction.CENTRE_STARTED and entry.action not in OUTCOME_OF:
+            return True
+        return entry.detail.get(SERVER, self.server) == self.server
 
     async def close(self) -> None:
         """At shutdown, after the last entry: sign what no checkpoint covers yet."""

@@ -12,6 +12,7 @@ import functools
 import hashlib
 import hmac
 import math
+import re
 import secrets
 import time
 import unicodedata
@@ -22,6 +23,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from .errors import Busy
+
+# RFC 6750's b64token: what a bearer token is made of (the metrics token).
+BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 # Argon2id with the library's RFC 9106 "low memory" profile (64 MiB, 3 passes): about
 # 0.2 s of CPU a check on the development machine, slow enough to make offline guessing

@@ -7,8 +7,10 @@ polls it and brings the centre up to date: the directory forgets what it cached,
 streams and live views of a login that no longer stands are ended, a lane whose token
 was rotated loses its lane link and its media connection, and agents online (their calls
 and their tabs' news) take up a change of the car parks they cover. SQLite tells no other
-process of a commit, so the feed is polled: every ``POLL_S``, one indexed query that finds
-nothing on a quiet day.
+process of a commit, so the feed is polled: every second (``SEAT_CHANGE_POLL_S``), one
+indexed query that finds nothing on a quiet day. With Redis, the servers of one centre
+and the CLI also tell each other of a change at once (``heard``); the poll stays the
+way every change arrives in the end, told or not.
 """
 
 from __future__ import annotations
@@ -89,12 +91,24 @@ class ChangeFeed:
             return
         if not changes:
             return
-        await self.directory.apply(changes)
         subjects = {kind: {c.subject for c in changes if c.kind is kind} for kind in ChangeKind}
         log.info(
             "console.changes.applied users=%d sessions=%d lanes=%d",
             *(len(subjects[kind]) for kind in ChangeKind),
         )
+        await self._react(subjects)
+        # Only now: a poll that failed half-way is tried again in full (all of it is
+        # safe to repeat).
+        self._seq = changes[-1].seq
+
+    async def heard(self, kind: ChangeKind, subject: str) -> None:
+        """Another process told of a change at once (``console.cluster.told``): it is
+        applied now, not at the next poll, which applies it again to no effect."""
+        log.info("console.changes.heard kind=%s", kind.value)
+        await self._react({k: {subject} if k is kind else set() for k in ChangeKind})
+
+    async def _react(self, subjects: dict[ChangeKind, set[str]]) -> None:
+        await self.directory.forget((kind, s) for kind, names in subjects.items() for s in names)
         await self.live.recheck(
             self.directory,
             datetime.now(UTC),
@@ -104,9 +118,6 @@ class ChangeFeed:
         await self._lanes_changed(subjects[ChangeKind.LANE])
         await self.calls.users_changed(subjects[ChangeKind.USER])
         await self.streams.users_changed(subjects[ChangeKind.USER])
-        # Only now: a poll that failed half-way is tried again in full (all of it is
-        # safe to repeat).
-        self._seq = changes[-1].seq
 
     async def _lanes_changed(self, lanes: set[str]) -> None:
         for lane in lanes:

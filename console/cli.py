@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from redis.exceptions import RedisError
+
 from . import db_commands
 from .accounts import (
     add_user,
@@ -22,6 +24,7 @@ from .accounts import (
     set_password,
     set_role,
 )
+from .cluster.told import tell_from_cli
 from .errors import BadRequest, ConsoleError
 from .ledger import format_utc
 from .ledger_check import (
@@ -32,7 +35,8 @@ from .ledger_check import (
     sign_with_key,
 )
 from .logs import configure as configure_logging
-from .models import Direction, Role
+from .logs import parse_log_format
+from .models import Change, Direction, Role
 from .parks import read_lists_file, read_rules_file, set_lists, set_rules, show_lists, show_rules
 from .service import run_fast, until_stopped
 from .settings import Settings, parse_public_url
@@ -59,7 +63,10 @@ async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[int]
     store = await open_store(settings)
     try:
         before = await store.audit_count()
+        changes_before = await store.change_head()
         code = await work(store)
+        if settings.redis_url is not None:
+            await _tell_servers(settings.redis_url, await store.changes_since(changes_before))
         page = await store.audit_page(1)
         if page and page[0].seq > before:
             await asyncio.to_thread(
@@ -78,15 +85,20 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_lane(args: argparse.Namespace, settings: Settings) -> int:
+    from gates.lane.targets import split_servers
     from media.lane.runner import MediaChoice, run_lane
 
     token = args.token or os.environ.get("SEAT_LANE_TOKEN", "")
     if not token:
         raise SystemExit("give the lane's token with --token or SEAT_LANE_TOKEN")
+    try:
+        servers = split_servers(args.server)
+    except ValueError as exc:
+        raise SystemExit(f"seat lane: {exc}") from None
     run_fast(
         until_stopped(
             run_lane(
-                args.server,
+                servers,
                 args.lane,
                 token,
                 driver=args.driver,
@@ -106,6 +118,20 @@ def _cmd_lane(args: argparse.Namespace, settings: Settings) -> int:
         )
     )
     return 0
+
+
+async def _tell_servers(url: str, changes: list[Change]) -> None:
+    """The running servers act on what the command changed (logins it ended, a lane it
+    added or re-keyed) at once, not at their next poll of the change feed, which
+    remains the way they learn of it if Redis is down."""
+    try:
+        await tell_from_cli(url, changes)
+    except (RedisError, OSError) as exc:
+        print(
+            f"seat: warning: the running servers were not told at once ({exc}); "
+            "they apply the change at their next read of the store's change feed",
+            file=sys.stderr,
+        )
 
 
 StoreCommand = Callable[[argparse.Namespace, Store], Awaitable[int]]
@@ -355,7 +381,14 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_cmd_serve)
 
     lane = sub.add_parser("lane", help="run a lane agent at a car park")
-    lane.add_argument("--server", required=True, help="centre URL, e.g. http://centre:8080")
+    lane.add_argument(
+        "--server",
+        required=True,
+        action="append",
+        help="centre URL, e.g. http://centre:8080; several (repeated, or separated by commas) "
+        "are one centre to the lane: it stays on one that works and moves to the next when "
+        "it fails. A name with several addresses is tried address by address",
+    )
     lane.add_argument("--lane", required=True, help="the lane's id")
     lane.add_argument("--token", help="the lane's link token (or SEAT_LANE_TOKEN)")
     lane.add_argument("--driver", choices=["sim"], default="sim")
@@ -526,7 +559,12 @@ def probability(raw: str) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     level = os.environ.get("SEAT_LOG_LEVEL", "INFO")
     try:
-        configure_logging(level.upper())
+        fmt = parse_log_format(os.environ.get("SEAT_LOG_FORMAT", "text"))
+    except ValueError as exc:
+        print(f"seat: {exc}", file=sys.stderr)
+        return 2
+    try:
+        configure_logging(level.upper(), fmt=fmt)
     except ValueError:
         print(
             f"seat: SEAT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level!r}",

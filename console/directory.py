@@ -7,17 +7,17 @@ every request; the directory answers from memory and asks the store only on a mi
 It stays true because every change reaches it: the centre's own writes through the
 ``*_created``/``*_ended`` calls, and changes made by other processes (the ``seat`` CLI
 disabling a user, rotating a lane token) through the store's change feed, which
-``console.changes`` reads and hands to ``apply``. A lookup that raced with a change is
+``console.changes`` reads and hands to ``forget``. A lookup that raced with a change is
 answered but not kept, so a stale row never outlives the change that made it stale.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import TypeVar
 
-from .models import Change, ChangeKind, LaneRecord, Session, User
+from .models import ChangeKind, LaneRecord, Session, User
 from .store import Store
 
 _T = TypeVar("_T")
@@ -89,21 +89,22 @@ class Directory:
 
     # -------------------------------------------------------------- everyone's writes
 
-    async def apply(self, changes: list[Change]) -> None:
-        """Bring the directory up to ``changes`` (from the store's change feed)."""
+    async def forget(self, changed: Iterable[tuple[ChangeKind, str]]) -> None:
+        """Bring the directory up to what changed: the store's change feed, or another
+        server telling of it at once (``console.cluster.told``)."""
         self._generation += 1
-        for change in changes:
-            if change.kind is ChangeKind.USER:
-                self._users.pop(change.subject, None)
+        for kind, subject in changed:
+            if kind is ChangeKind.USER:
+                self._users.pop(subject, None)
                 for token_hash, session in list(self._sessions.items()):
-                    if session.username == change.subject:
+                    if session.username == subject:
                         del self._sessions[token_hash]
-            elif change.kind is ChangeKind.SESSION:
-                self._sessions.pop(change.subject, None)
-            elif change.kind is ChangeKind.LANE:
-                lane = await self.store.get_lane(change.subject)
+            elif kind is ChangeKind.SESSION:
+                self._sessions.pop(subject, None)
+            elif kind is ChangeKind.LANE:
+                lane = await self.store.get_lane(subject)
                 if lane is None:
-                    self._lanes.pop(change.subject, None)
+                    self._lanes.pop(subject, None)
                 else:
                     self._lanes[lane.id] = lane
 

@@ -61,6 +61,13 @@ class Conflict(ConsoleError):
     status = 409
 
 
+class StateMoved(Conflict):
+    """The call queue's saved state is not the version the step started from: another
+    server of the centre saved a step first. Nothing was written."""
+
+    code = "state_moved"
+
+
 class PayloadTooLarge(ConsoleError):
     code = "too_large"
     status = 413
@@ -98,6 +105,13 @@ class StoreError(ConsoleError):
     action must not go ahead (no audit, no action), hence 503: try again later."""
 
     code = "store_error"
+    status = 503
+
+
+class ClusterError(ConsoleError):
+    """What the servers of a centre share live (Redis) cannot be reached: nothing that
+    needs another server is done."""
+
     status = 503
 
 

@@ -3,7 +3,8 @@
 A session is checked when a request starts; a stream or a live view lasts for hours
 after that. So each registers here, and whatever ends or changes a login (a logout, a
 password or role change, a disabled account, made here or by the ``seat`` CLI) ends the
-connections it held within the change feed's poll (``console.changes``).
+connections it held within the change feed's poll (``console.changes``), or at once
+where another server or the CLI tells of it through Redis (``console.cluster.told``).
 """
 
 from __future__ import annotations

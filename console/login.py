@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
-from collections.abc import Callable
 
 from .audit import AuditLog
 from .auth import USERNAME_RULE, PasswordChecker, valid_username
@@ -15,7 +13,7 @@ from .directory import Directory
 from .errors import BadRequest, NotAuthenticated, Throttled
 from .ledger import AuditAction, AuditRecord
 from .models import User
-from .throttle import LoginThrottle
+from .throttle import Throttle
 
 log = logging.getLogger("seat.auth")
 
@@ -29,36 +27,35 @@ class Logins:
         directory: Directory,
         audit: AuditLog,
         passwords: PasswordChecker,
-        throttle: LoginThrottle,
-        clock: Callable[[], float] = time.monotonic,
+        throttle: Throttle,
     ) -> None:
         self.directory = directory
         self.audit = audit
         self.passwords = passwords
         self.throttle = throttle
-        self._clock = clock
 
     async def verify(self, username: str, password: str, remote: str) -> User:
         """The account whose password this is, or an error: ``BadRequest`` for a name no
         account can have, ``Throttled`` without a check, ``Busy`` when too many checks
-        are waiting, ``NotAuthenticated`` for a wrong password (recorded)."""
+        are waiting or the throttle's shared counts cannot be reached,
+        ``NotAuthenticated`` for a wrong password (recorded)."""
         if not valid_username(username):
             raise BadRequest("invalid_username", USERNAME_RULE)
-        wait = self.throttle.admit(username, remote, self._clock())
-        if wait > 0:
+        attempt = await self.throttle.admit(username, remote)
+        if attempt.wait > 0:
             raise Throttled(
-                "throttled", "too many failed logins; wait", retry_after=math.ceil(wait)
+                "throttled", "too many failed logins; wait", retry_after=math.ceil(attempt.wait)
             )
         try:
             user = await self.directory.user(username)
             ok = await self.passwords.check(user.password_hash if user else None, password)
         except BaseException:
-            self.throttle.abandoned(username, remote)
+            await self.throttle.abandoned(attempt)
             raise
         if user is not None and ok and not user.disabled:
-            self.throttle.succeeded(username, remote)
+            await self.throttle.succeeded(attempt)
             return user
-        alarms = self.throttle.failed(username, remote, self._clock())
+        alarms = await self.throttle.failed(attempt)
         await self.audit.record(
             AuditRecord(actor=username, action=AuditAction.LOGIN_FAILED, detail={"remote": remote})
         )

@@ -102,7 +102,8 @@ _FULL_SCHEMA: tuple[str, ...] = (
     f"""CREATE TABLE call_state (
         id       INTEGER PRIMARY KEY CHECK (id = 1),
         state    {_T} NOT NULL,
-        saved_at {_T} NOT NULL
+        saved_at {_T} NOT NULL,
+        version  BIGINT NOT NULL DEFAULT 0
     )""",
     f"""CREATE TABLE call_records (
         id          {_T} PRIMARY KEY,

@@ -61,6 +61,10 @@ class PostgresStore(StoreParts):
         store.url = url
         return store
 
+    async def ping(self) -> None:
+        """Reads the ledger's head on a pooled connection, as any read would."""
+        await self._read("SELECT seq FROM audit ORDER BY seq DESC LIMIT 1")
+
 
 def connect(url: str) -> psycopg.Connection[Any]:
     """A connection in autocommit, where the caller begins what it needs."""

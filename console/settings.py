@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
+import socket
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from gates.centre.link import HeartbeatPolicy
 
+from .auth import BEARER_TOKEN
 from .calls.model import CallKind
 from .calls.model import Settings as CallSettings
 from .payments.wechat_settings import WeChatSettings, check_provider_choice
@@ -24,6 +27,7 @@ from .sticker_token import KEY_BYTES
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 ProxyNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_SERVER_NAME = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 def default_login_workers() -> int:
@@ -117,6 +121,22 @@ class Settings:
     # A PostgreSQL database shared by several centres (console.pg_store); None: the
     # SQLite file in ``data_dir``. Not in repr: it may hold a password.
     database_url: str | None = field(default=None, repr=False)
+    # This server's name among the centre's (console.audit): the same across restarts.
+    server_name: str = field(default_factory=socket.gethostname)
+    # Redis, where the servers of one centre share what is live (console.cluster);
+    # None: one server, everything in its memory. Its password may be in the URL.
+    redis_url: str | None = field(default=None, repr=False)
+    # The bearer token a Prometheus scrape of ``/metrics`` must carry; None: the
+    # figures are served to this machine only (console.metrics).
+    metrics_token: str | None = field(default=None, repr=False)
+    # With Redis: how long a server's console tabs keep their agents online after the
+    # server last renewed them (console.calls.presence): a server that dies takes its
+    # agents offline about this long after.
+    call_presence_s: float = 10.0
+    # How often each server reads the store's change feed (console.changes): what the
+    # seat CLI and the other servers changed. With Redis, ended logins come at once
+    # anyway.
+    change_poll_s: float = 1.0
 
     @property
     def calls(self) -> CallSettings:
@@ -199,6 +219,10 @@ class Settings:
             media_connect_s=number("SEAT_MEDIA_CONNECT_S", "10", float),
             demo_call_every_s=demo_call_every_s,
             public_url=_optional(env, "SEAT_PUBLIC_URL", parse_public_url),
+            redis_url=_optional(env, "SEAT_REDIS_URL", parse_redis_url),
+            server_name=parse_server_name(env.get("SEAT_SERVER_NAME") or socket.gethostname()),
+            call_presence_s=seconds("SEAT_CALL_PRESENCE_S", "10"),
+            change_poll_s=seconds("SEAT_CHANGE_POLL_S", "1"),
             payment_expiry_s=seconds("SEAT_PAYMENT_EXPIRY_S", "900"),
             payment_sandbox=env.get("SEAT_PAYMENT_SANDBOX", "0") in ("1", "true", "yes"),
             payment_query_after_s=seconds("SEAT_PAYMENT_QUERY_AFTER_S", "30"),
@@ -218,6 +242,7 @@ class Settings:
             ocr_threads=number("SEAT_OCR_THREADS", "1", int, 1),
             wechat=WeChatSettings.from_env(env),
             database_url=_optional(env, "SEAT_DATABASE_URL", parse_database_url),
+            metrics_token=_optional(env, "SEAT_METRICS_TOKEN", parse_metrics_token),
         )
         check_provider_choice(settings.payment_sandbox, settings.wechat, settings.public_url)
         return settings
@@ -263,6 +288,30 @@ def parse_database_url(raw: str) -> str:
     return raw
 
 
+def parse_server_name(raw: str) -> str:
+    """``SEAT_SERVER_NAME`` (or the host name it defaults to): written in ledger
+    entries and Redis keys, so a short plain word."""
+    if not _SERVER_NAME.fullmatch(raw):
+        raise ValueError(
+            f"SEAT_SERVER_NAME: {raw[:80]!r} is not 1 to 64 letters, digits, '.', '_', '-', ':'"
+        )
+    return raw
+
+
+def parse_redis_url(raw: str) -> str:
+    """A redis://, rediss:// (TLS) or unix:// URL, as redis-py reads them."""
+    raw = raw.strip()
+    if not raw.isprintable() or " " in raw:
+        raise ValueError("spaces or control characters in the URL")
+    url = urllib.parse.urlsplit(raw)
+    if url.scheme in ("redis", "rediss") and url.hostname:
+        return raw
+    if url.scheme == "unix" and url.path:
+        return raw
+    # Not the URL itself: it may hold the password.
+    raise ValueError(f"not a redis://, rediss:// or unix:// URL (scheme {url.scheme!r})")
+
+
 def parse_sticker_key(raw: str) -> bytes:
     """At least 32 bytes in hex (``openssl rand -hex 32``)."""
     try:
@@ -272,6 +321,20 @@ def parse_sticker_key(raw: str) -> bytes:
     if len(key) < KEY_BYTES:
         raise ValueError(f"at least {KEY_BYTES} bytes (64 hex digits), not {len(key)}")
     return key
+
+
+METRICS_TOKEN_MIN = 32
+
+
+def parse_metrics_token(raw: str) -> str:
+    """A bearer token of at least 32 characters (``openssl rand -hex 32``): one short
+    enough to guess is no protection."""
+    if BEARER_TOKEN.fullmatch(raw) is None or len(raw) < METRICS_TOKEN_MIN:
+        raise ValueError(
+            f"at least {METRICS_TOKEN_MIN} characters of letters, digits and -._~+/ "
+            "(openssl rand -hex 32)"
+        )
+    return raw
 
 
 # ``SEAT_CALL_PRIORITY``'s names for the kinds of call.

@@ -11,6 +11,7 @@ one place. Their SQL serves both engines (``sql.py``)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar, cast
@@ -19,6 +20,7 @@ from .errors import StoreError
 from .ledger import AuditEntry, AuditRecord
 from .sql import Connection
 from .sqlite_writer import Together, Writer
+from .store import AppendListener
 
 _T = TypeVar("_T")
 
@@ -45,6 +47,11 @@ class StoreBase:
         self._reads = reads
         self._changes_kept = changes_kept
         self._closed = False
+        self._append_listeners: set[AppendListener] = set()
+
+    def watch_appends(self, listener: AppendListener) -> Callable[[], None]:
+        self._append_listeners.add(listener)
+        return lambda: self._append_listeners.discard(listener)
 
     async def close(self) -> None:
         """Waits for every write already submitted, then stops the writer."""
@@ -58,9 +65,20 @@ class StoreBase:
     async def _submit(
         self, work: AuditRecord | Together | Callable[[Connection], object]
     ) -> object:
+        """Every write goes through here, so every ledger entry is timed here: from
+        the submission until the writer's commit reached the event loop, which is when
+        the caller may act on it."""
         if self._closed:
             raise StoreError("store_closed", "the store is closed")
-        return await self._writer.submit(work)
+        started = time.perf_counter()
+        result = await self._writer.submit(work)
+        if self._append_listeners:
+            appended = _appended(work, result)
+            if appended:
+                elapsed = time.perf_counter() - started
+                for listener in list(self._append_listeners):
+                    listener(appended, elapsed)
+        return result
 
     async def _write(self, fn: Callable[[Connection], _T]) -> _T:
         return cast(_T, await self._submit(fn))
@@ -100,3 +118,13 @@ class StoreBase:
         if self._closed:
             raise StoreError("store_closed", "the store is closed")
         return await self._reads.fetch(sql, params)
+
+
+def _appended(work: object, result: object) -> int:
+    """How many ledger entries a write's ``result`` holds."""
+    if isinstance(work, AuditRecord):
+        return 1
+    if isinstance(work, Together):
+        assert isinstance(result, list)
+        return len(result)
+    return 0

@@ -10,7 +10,7 @@ from .ledger import GENESIS_HASH
 
 # ------------------------------------------------------------------ schema
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 # One tuple of statements per schema version; a database at version N gets the tuples
 # after N, each in its own transaction together with the new ``user_version``.
@@ -309,6 +309,11 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             debt_id  TEXT NOT NULL REFERENCES debts (id),
             PRIMARY KEY (order_id, debt_id)
         ) STRICT""",
+    ),
+    (
+        # The call queue's state's version, one more at each save: a server of the
+        # centre saves a step only over the version it started from (``StateMoved``).
+        "ALTER TABLE call_state ADD COLUMN version INTEGER NOT NULL DEFAULT 0",
     ),
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION

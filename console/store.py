@@ -14,7 +14,7 @@ from typing import Protocol
 from .billing.debts import Debt
 from .billing.lists import PlateLists
 from .billing.rules import Rules
-from .calls.record import CallRecord, KeptCall
+from .calls.record import CallRecord, KeptCall, SavedState
 from .gatekeeping.holds import BlacklistHold
 from .ledger import AuditEntry, AuditRecord
 from .models import Change, LaneRecord, Role, Session, User
@@ -30,6 +30,10 @@ from .vehicles.model import (
     VehicleRecord,
 )
 
+# Told of each write that appended ledger entries: how many, and the seconds from the
+# write's submission until it was durable (the entries of one write share that time).
+AppendListener = Callable[[int, float], None]
+
 
 class Store(Protocol):
     """What the centre needs from its database. Implementations promise: ``append``
@@ -40,6 +44,16 @@ class Store(Protocol):
     itself fails."""
 
     async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Returns once the database answered a read, writing nothing; ``StoreError``
+        when it cannot be read (``/readyz``'s check, polled every few seconds)."""
+        ...
+
+    def watch_appends(self, listener: AppendListener) -> Callable[[], None]:
+        """Call ``listener`` after every write that appended ledger entries, whichever
+        method wrote them; returns the unsubscriber (``/metrics``' ledger figures)."""
+        ...
 
     async def add_user(
         self, username: str, role: Role, password_hash: str, now: datetime
@@ -75,10 +89,11 @@ class Store(Protocol):
     def iter_audit(self) -> AsyncIterator[AuditEntry]: ...
     async def audit_count(self) -> int: ...
 
-    async def load_call_state(self) -> str | None: ...
+    async def load_call_state(self) -> SavedState | None: ...
     async def save_call_state(
         self,
         state: str,
+        version: int,
         records: Sequence[CallRecord],
         kept: Sequence[KeptCall],
         audit: Sequence[AuditRecord],

@@ -10,6 +10,12 @@ News of one car park (a car held or owing, ``plate_alert``; an order's change,
 ``order``) goes only to the tabs of users who cover it (``User.covers``), as taken up
 again when an account changes (``users_changed``).
 
+A centre of several servers (``SEAT_REDIS_URL``) tells its news on all of them: what
+one server ``tell``s, and its ledger's new entries, the others deliver to their own tabs
+(``console.cluster.news``), each choosing by its tabs' users as above. When news may
+have been missed there, every tab is sent the lane list again (``resync``), as on
+connect, and a console reads again what it shows.
+
 An open tab is also its user's presence at the console: the call service
 (``console.calls.service``) hears of each tab opened and closed, greets a new tab with
 the calls it shows, and publishes its own messages through ``publish``.
@@ -31,13 +37,14 @@ from gates.centre.crash import closed_on_crash
 from gates.centre.hub import LaneHub
 from gates.centre.status import LaneStatus
 
+from .audience import SUPERVISORS, Audience
 from .audit import AuditLog
 from .backlog import Backlog
 from .directory import Directory
 from .errors import ConsoleError
 from .ledger import AuditEntry
 from .live import LiveLogins
-from .models import LaneRecord, Role, User
+from .models import LaneRecord, User
 from .views import lane_json
 from .web import authenticate, encode_json, same_origin
 
@@ -67,6 +74,12 @@ class Presence(Protocol):
     def tab_closed(self, user: User) -> None: ...
 
 
+class Newswire(Protocol):
+    """Who tells the other servers of a centre what this one tells its tabs."""
+
+    def send(self, audience: Audience, message: Message, key: str | None) -> None: ...
+
+
 class Streams:
     def __init__(
         self, directory: Directory, hub: LaneHub, audit: AuditLog, live: LiveLogins
@@ -78,6 +91,8 @@ class Streams:
         self._tabs: set[_Tab] = set()
         self._presence: Presence | None = None
         self._lanes: dict[str, tuple[LaneRecord, LaneStatus, str]] = {}
+        self._wire: Newswire | None = None
+        audit.subscribe(self._audited)
 
     def set_presence(self, presence: Presence) -> None:
         self._presence = presence
@@ -102,10 +117,32 @@ class Streams:
                 text = texts[id(message)] = encode_json(message)
             tab.push(text, key)
 
-    def publish_to_car_park(self, car_park: str, message: Message, key: str | None = None) -> None:
-        """Queue ``message`` on the tabs of the users who cover ``car_park``."""
+    def set_wire(self, wire: Newswire) -> None:
+        self._wire = wire
+
+    def tell(
+        self, audience: Audience, message: Message, key: str | None = None, *, here: bool = False
+    ) -> None:
+        """Queue ``message`` on the tabs of ``audience`` on every server of the centre,
+        or on this server's alone when every server tells it by itself (``here``)."""
+        self.deliver(audience, message, key)
+        if self._wire is not None and not here:
+            self._wire.send(audience, message, key)
+
+    def deliver(self, audience: Audience, message: Message, key: str | None = None) -> None:
+        """Queue ``message`` on this server's tabs of ``audience``."""
         users = {tab.username: tab.user for tab in self._tabs}
-        self.publish(lambda name: message if users[name].covers(car_park) else None, key)
+        self.publish(lambda name: message if audience.includes(users[name]) else None, key)
+
+    def resync(self) -> None:
+        """News may have been missed: every tab is sent the lane list again, as on
+        connect, after which a console reads again what it shows (README, "Several
+        servers")."""
+        for tab in self._tabs:
+            tab.push(_ALL_LANES, key=_ALL_LANES.key)
+
+    def _audited(self, entry: AuditEntry) -> None:
+        self.deliver(SUPERVISORS, {"type": "audit", "entry": entry.to_json()})
 
     async def users_changed(self, usernames: set[str]) -> None:
         """Accounts changed (``console.changes``): their open tabs take up the account
@@ -145,22 +182,14 @@ class Streams:
             # sends it before every tab sends the lane.
             loop.call_soon(tab.push, _LaneChanged(status.lane), status.lane)
 
-        def on_audit(entry: AuditEntry) -> None:
-            tab.push({"type": "audit", "entry": entry.to_json()})
-
-        unsubscribe = [self.hub.subscribe(on_lane)]
-        if user.role.allows(Role.SUPERVISOR):
-            unsubscribe.append(self.audit.subscribe(on_audit))
-        unsubscribe.append(self.live.hold(session, user, tab.end))
+        unsubscribe = [self.hub.subscribe(on_lane), self.live.hold(session, user, tab.end)]
         self._tabs.add(tab)
         reader = asyncio.create_task(_until_disconnect(websocket, tab))
         expires = loop.time() + (session.expires_at - datetime.now(UTC)).total_seconds()
         present = False
         try:
             async with closed_on_crash(websocket, log, "console.stream.crashed", _PEER_GONE):
-                lanes = self.directory.lanes()
-                first = [lane_json(lane, self.hub.status(lane.id)) for lane in lanes]
-                await websocket.send_text(encode_json({"type": "lanes", "lanes": first}))
+                await websocket.send_text(self._all_lanes_text())
                 if self._presence is not None:
                     present = True
                     await self._presence.tab_opened(user, tab.push)
@@ -197,9 +226,15 @@ class Streams:
                 text = self._lane_text(item.lane)
                 if text is None:
                     continue  # a lane not (or no longer) registered is not shown
+            elif isinstance(item, _AllLanes):
+                text = self._all_lanes_text()
             else:
                 text = item if isinstance(item, str) else encode_json(item)
             await websocket.send_text(text)
+
+    def _all_lanes_text(self) -> str:
+        lanes = [lane_json(lane, self.hub.status(lane.id)) for lane in self.directory.lanes()]
+        return encode_json({"type": "lanes", "lanes": lanes})
 
     def _lane_text(self, lane_id: str) -> str | None:
         """The lane's message as it is now, encoded once for every tab that sends it
@@ -222,6 +257,16 @@ class _LaneChanged:
     lane: str
 
 
+@dataclass(frozen=True, slots=True)
+class _AllLanes:
+    """Every lane, as they are when the tab is sent them."""
+
+    key: str = "lanes all"  # one waiting is enough
+
+
+_ALL_LANES = _AllLanes()
+
+
 class _Tab:
     """One tab's backlog, and why its stream must end, if it must."""
 
@@ -229,12 +274,16 @@ class _Tab:
         self.username = user.username
         self.user = user  # the account as last read: its coverage picks its news
         # A message to encode, or one published already encoded (``Streams.publish``).
-        self.backlog: Backlog[_LaneChanged | dict[str, Any] | str] = Backlog(QUEUE_LIMIT)
+        self.backlog: Backlog[_LaneChanged | _AllLanes | dict[str, Any] | str] = Backlog(
+            QUEUE_LIMIT
+        )
         self.wake = asyncio.Event()
         self.ended: str | None = None  # why its login no longer stands
         self.gone = False
 
-    def push(self, item: _LaneChanged | dict[str, Any] | str, key: str | None = None) -> None:
+    def push(
+        self, item: _LaneChanged | _AllLanes | dict[str, Any] | str, key: str | None = None
+    ) -> None:
         self.backlog.put(item, key)
         self.wake.set()
 

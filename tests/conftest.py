@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from console.audit import AuditLog
 from console.auth import hash_password, new_token, token_hash
 from console.calls.service import CallService
 from console.changes import ChangeFeed
+from console.cluster.redis_link import RedisLink
 from console.models import Direction, LaneRecord, Role
 from console.pg_schema import upgrade
 from console.pg_store import PostgresStore
@@ -74,6 +76,7 @@ class Centre:
     calls: CallService
     vehicles: VehicleRecorder
     readings: PlateReadings
+    redis: RedisLink | None = None
     tokens: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -145,6 +148,7 @@ class Running:
     calls: CallService
     vehicles: VehicleRecorder
     readings: PlateReadings
+    redis: RedisLink | None
 
     async def stop(self) -> None:
         self.server.should_exit = True
@@ -162,6 +166,7 @@ class Running:
             self.calls,
             self.vehicles,
             self.readings,
+            self.redis,
         )
 
 
@@ -184,6 +189,7 @@ async def start_centre(settings: Settings, store: AnyStore, port: int = 0) -> Ru
         state.calls,
         state.vehicles,
         state.readings,
+        state.redis,
     )
 
 
@@ -289,6 +295,34 @@ async def centre(settings: Settings, store: AnyStore) -> AsyncIterator[Centre]:
     await running.stop()
 
 
+@pytest.fixture
+async def cluster(settings: Settings, redis_server: RedisServer) -> AsyncIterator[list[Centre]]:
+    """Two servers of one centre, on one store and one Redis. The store is one SQLite
+    file, which the writer shares between processes (each batch under ``BEGIN
+    IMMEDIATE``, the ledger's head read inside it) as PostgreSQL shares a database
+    between machines. A lane added through one is known to both; each server has a
+    store of its own and a name of its own, as a process would."""
+    named = [
+        replace(settings, redis_url=redis_server.url, server_name=f"server-{number}")
+        for number in range(2)
+    ]
+    stores: list[SQLiteStore] = []
+    running: list[Running] = []
+    try:
+        for each in named:
+            stores.append(await SQLiteStore.open(each.database))
+            running.append(await start_centre(each, stores[-1]))
+        yield [
+            server.centre(store, each)
+            for server, store, each in zip(running, stores, named, strict=True)
+        ]
+    finally:
+        for server in running:
+            await server.stop()
+        for store in stores:
+            await store.close()
+
+
 @dataclass
 class Lane:
     agent: LaneAgent
@@ -323,7 +357,7 @@ async def start_lane(
     )
     driver = ScriptedDriver()
     agent = LaneAgent(
-        centre.link, session, driver, Backoff(first=0.05, cap=0.2), publisher=publisher
+        [centre.link], session, driver, Backoff(first=0.05, cap=0.2), publisher=publisher
     )
     lane = Lane(agent, driver, asyncio.create_task(agent.run()))
     if wait:
@@ -358,7 +392,7 @@ async def lane_behind_proxy(centre: Centre) -> AsyncIterator[tuple[ScriptedDrive
     driver = ScriptedDriver()
     driver.hold = asyncio.Event()
     agent = LaneAgent(
-        link_url(f"http://127.0.0.1:{proxy.port}"),
+        [link_url(f"http://127.0.0.1:{proxy.port}")],
         LaneSession("P1-OUT", token, heartbeat_ms=1000),
         driver,
         Backoff(first=0.05, cap=0.2),
@@ -379,6 +413,17 @@ async def staffed(centre: Centre) -> Centre:
     await centre.add_user("bob", Role.AGENT)
     await centre.add_user("sue", Role.SUPERVISOR)
     return centre
+
+
+@pytest.fixture
+def logging_restored() -> Iterator[None]:
+    """``console.logs.configure`` sets up the process's logging; put back what pytest had."""
+    loggers = [logging.getLogger(name) for name in ("", "aioice", "aiortc")]
+    saved = [(logger, logger.handlers[:], logger.level) for logger in loggers]
+    yield
+    for logger, handlers, level in saved:
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
 
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package: browser downloads cannot work here

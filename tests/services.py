@@ -1,4 +1,4 @@
-"""PostgreSQL and Redis servers of the tests' own.
+"""PostgreSQL, Redis and nginx servers of the tests' own.
 
 A test that needs either starts one from the binaries this machine has (those on PATH,
 or where Debian's packages put them), on a free port, in a temporary directory, and
@@ -39,9 +39,9 @@ def free_port() -> int:
 
 
 def find_binary(name: str, package: str) -> str:
-    """``name`` on PATH, or in Debian's PostgreSQL layout (``/usr/lib/postgresql/N/bin``,
-    which is not on PATH)."""
-    found = shutil.which(name)
+    """``name`` on PATH, in ``/usr/sbin`` (nginx, not on a user's PATH), or in Debian's
+    PostgreSQL layout (``/usr/lib/postgresql/N/bin``, which is not on PATH either)."""
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
     if found:
         return found
     for version in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
@@ -191,4 +191,46 @@ class RedisServer:
 
     def close(self) -> None:
         self.kill()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@dataclass
+class NginxServer:
+    """nginx running ``site`` (a file for its http block) in a temporary directory:
+    its pid file, logs and temporary files stay there, and it runs in the foreground
+    as the tests' child. As root, its workers run as root too: the directory is not
+    for another user to read."""
+
+    site: str
+    port: int = field(default_factory=free_port)
+    directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="seat-nginx-")))
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def error_log(self) -> Path:
+        return self.directory / "error.log"
+
+    def start(self) -> None:
+        where = self.directory
+        (where / "site.conf").write_text(self.site)
+        temp = "\n".join(
+            f"    {kind}_temp_path {where / kind};"
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        (where / "nginx.conf").write_text(
+            f"{'user root;' if os.geteuid() == 0 else ''}\n"
+            f"daemon off;\nworker_processes 1;\npid {where / 'nginx.pid'};\n"
+            f"error_log {self.error_log} info;\n"
+            f"events {{}}\n"
+            f"http {{\n{temp}\n    access_log {where / 'access.log'};\n"
+            f"    include {where / 'site.conf'};\n}}\n"
+        )
+        nginx = find_binary("nginx", "nginx")
+        command = [nginx, "-p", str(where), "-c", str(where / "nginx.conf")]
+        with (where / "server.log").open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        _wait_accepting(self.port, self.process, self.error_log)
+
+    def close(self) -> None:
+        _stop(self.process)
         shutil.rmtree(self.directory, ignore_errors=True)

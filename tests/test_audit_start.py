@@ -66,3 +66,36 @@ async def test_restarted_centre_closes_the_dangling_request(
         e.outcome async for e in store.iter_audit() if e.action is AuditAction.GATE_OPEN_OUTCOME
     ]
     assert outcomes == ["timeout"]
+
+
+async def test_a_server_closes_its_own_requests_not_another_servers(store: SQLiteStore) -> None:
+    """Two servers share one ledger: a start of B must not close what A still waits on,
+    and A, restarted, closes its own request even with B's start in between."""
+    server_a = AuditLog(store, server="a")
+    server_b = AuditLog(store, server="b")
+    await server_a.start()
+    await server_a.record(requested("c-of-a"))
+    await server_b.start()
+    await server_b.record(requested("c-of-b"))
+    assert await server_b.start() != []  # B's own request, from B's last run
+    closed = await server_a.start()
+    assert [entry.command_id for entry in closed] == ["c-of-a"]
+    entries = [entry async for entry in store.iter_audit()]
+    requests = [e for e in entries if e.action is AuditAction.GATE_OPEN_REQUESTED]
+    assert [e.detail["server"] for e in requests] == ["a", "b"]
+    starts = [e.detail["server"] for e in entries if e.action is AuditAction.CENTRE_STARTED]
+    assert starts == ["a", "b", "b", "a"]
+    assert (await verify_audit(store)).ok
+
+
+async def test_entries_from_before_servers_were_named_are_the_one_servers(
+    store: SQLiteStore,
+) -> None:
+    """A ledger written before requests named their server: its open request is closed
+    by the first start of whatever name the upgraded server has."""
+    await store.append(
+        AuditRecord(actor="centre", action=AuditAction.CENTRE_STARTED, detail={"pid": 1})
+    )
+    await store.append(requested("c-old"))  # appended directly: no server named
+    closed = await AuditLog(store, server="new-name").start()
+    assert [entry.command_id for entry in closed] == ["c-old"]

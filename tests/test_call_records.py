@@ -104,3 +104,13 @@ def test_commands_the_holder_sends_to_the_calls_lane_are_kept_with_their_outcome
     assert CallCommands.from_json(commands.to_json()).of("c1") == commands.of("c1")
     commands.forget(["c1"])
     assert commands.of("c1") == () and commands.to_json() == {}
+
+
+def test_a_command_heard_twice_is_kept_once() -> None:
+    """A server that reads the state again hears its unsaved commands again."""
+    commands = CallCommands()
+    answered_now = [("c1", "L1", "alice")]
+    sent = entry(AuditAction.GATE_OPEN_REQUESTED, command_id="k1")
+    assert commands.heard(sent, answered_now)
+    assert not commands.heard(sent, answered_now)
+    assert [action.command_id for action in commands.of("c1")] == ["k1"]

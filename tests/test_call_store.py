@@ -22,9 +22,10 @@ from console.calls.record import (
     Category,
     KeptCall,
     Outcome,
+    SavedState,
     record_of,
 )
-from console.errors import Conflict, NotFound
+from console.errors import Conflict, NotFound, StateMoved
 from console.ledger import AuditAction, AuditRecord, Verdict, verify_audit
 from console.models import Role
 from console.sqlite_rows import call_record_row
@@ -62,10 +63,10 @@ def step(call_id: str) -> list[AuditRecord]:
 async def test_a_step_is_written_with_its_entries_records_and_state(store: SQLiteStore) -> None:
     """The entries come back sealed and in the ledger, the record reads back as written."""
     record = finished_call()
-    entries = await store.save_call_state('{"v": 1}', [record], [], step("c1"))
+    entries = await store.save_call_state('{"v": 1}', 0, [record], [], step("c1"))
     assert [(e.seq, e.action) for e in entries] == [(1, AuditAction.CALL_ENDED)]
     assert [e async for e in store.iter_audit()] == entries
-    assert await store.load_call_state() == '{"v": 1}'
+    assert await store.load_call_state() == SavedState('{"v": 1}', 1)
     when = record.ended_at
     assert await store.call_records(when, when + timedelta(seconds=1)) == [record]
     assert await store.call_records(when - timedelta(days=1), when) == []
@@ -76,14 +77,14 @@ async def test_a_step_that_fails_leaves_no_entry_record_or_state(
     store: SQLiteStore, tmp_path: Path
 ) -> None:
     """A record written twice is refused, and the entries and state of that step with it."""
-    await store.save_call_state('{"v": 1}', [finished_call()], [], step("c1"))
+    await store.save_call_state('{"v": 1}', 0, [finished_call()], [], step("c1"))
     with pytest.raises(Conflict):
-        await store.save_call_state('{"v": 2}', [finished_call()], [], step("c1"))
+        await store.save_call_state('{"v": 2}', 1, [finished_call()], [], step("c1"))
     assert await store.audit_count() == 1
-    assert await store.load_call_state() == '{"v": 1}'
+    assert await store.load_call_state() == SavedState('{"v": 1}', 1)
     now = datetime.now(UTC)
     assert len(await store.call_records(now - timedelta(days=3650), now)) == 1
-    await store.save_call_state('{"v": 3}', [finished_call("c2")], [], step("c2"))
+    await store.save_call_state('{"v": 3}', 1, [finished_call("c2")], [], step("c2"))
     assert await verify_audit(store) == Verdict(ok=True, count=2)
 
 
@@ -128,8 +129,8 @@ async def test_a_database_from_before_calls_is_upgraded_in_place(tmp_path: Path)
 async def test_a_finished_call_is_kept_beside_its_record_and_read_back(store: SQLiteStore) -> None:
     """Written with its record, changed later (its wrap-up), read back from a time on."""
     record = finished_call()
-    await store.save_call_state('{"v": 1}', [record], [KeptCall("c1", '{"c": 1}')], step("c1"))
-    await store.save_call_state('{"v": 2}', [], [KeptCall("c1", '{"c": 2}')], [])
+    await store.save_call_state('{"v": 1}', 0, [record], [KeptCall("c1", '{"c": 1}')], step("c1"))
+    await store.save_call_state('{"v": 2}', 1, [], [KeptCall("c1", '{"c": 2}')], [])
     assert await store.kept_calls(record.ended_at) == ['{"c": 2}']
     assert await store.kept_calls(record.ended_at + timedelta(seconds=1)) == []
 
@@ -137,7 +138,7 @@ async def test_a_finished_call_is_kept_beside_its_record_and_read_back(store: SQ
 async def test_a_call_kept_without_a_record_writes_nothing(store: SQLiteStore) -> None:
     """Only a finished call is kept, and a finished call has its record."""
     with pytest.raises(NotFound):
-        await store.save_call_state('{"v": 1}', [], [KeptCall("ghost", "{}")], step("ghost"))
+        await store.save_call_state('{"v": 1}', 0, [], [KeptCall("ghost", "{}")], step("ghost"))
     assert await store.load_call_state() is None
     assert await store.audit_count() == 0
 
@@ -168,3 +169,41 @@ async def test_an_upgrade_moves_the_finished_calls_out_of_the_saved_state(tmp_pa
         ]
     finally:
         await store.close()
+
+
+async def test_a_save_over_a_version_another_store_moved_on_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    """Two stores on one file, as two servers: both read version 1, the first saves
+    version 2, and the second's save over version 1 is refused whole: no entry, no
+    record, the state as the first left it. Over version 2 it is written."""
+    path = tmp_path / "seat.db"
+    one, two = await SQLiteStore.open(path), await SQLiteStore.open(path)
+    try:
+        await one.save_call_state('{"v": 1}', 0, [], [], [])
+        assert (
+            await one.load_call_state() == await two.load_call_state() == SavedState('{"v": 1}', 1)
+        )
+        await one.save_call_state('{"v": "one"}', 1, [finished_call("c1")], [], step("c1"))
+        with pytest.raises(StateMoved):
+            await two.save_call_state('{"v": "two"}', 1, [finished_call("c2")], [], step("c2"))
+        assert await two.load_call_state() == SavedState('{"v": "one"}', 2)
+        assert [e.detail["call"] async for e in two.iter_audit()] == ["c1"]
+        now = datetime.now(UTC)
+        assert [r.call_id for r in await two.call_records(now - timedelta(days=3650), now)] == [
+            "c1"
+        ]
+        await two.save_call_state('{"v": "two"}', 2, [finished_call("c2")], [], step("c2"))
+        assert await one.load_call_state() == SavedState('{"v": "two"}', 3)
+        assert await verify_audit(one) == Verdict(ok=True, count=2)
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_the_first_save_is_over_version_0(store: SQLiteStore) -> None:
+    """Before any save there is no state; a first save that names another version finds
+    it moved."""
+    with pytest.raises(StateMoved):
+        await store.save_call_state('{"v": 1}', 3, [], [], [])
+    assert await store.load_call_state() is None

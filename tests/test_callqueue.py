@@ -1345,6 +1345,25 @@ def test_a_finished_call_remembered_after_a_restore_still_knows_its_press() -> N
     assert (replayed.id, replayed.state, effects) == (call.id, CallState.ENDED, [])
 
 
+def test_a_finished_call_remembered_again_keeps_the_end_of_its_wrap_up() -> None:
+    """Another server's news of the call's end and of its wrap-up's end may come in
+    either order: the call held ends up with the wrap-up's end, in its place."""
+    queue = desk(wrap_s=5)
+    queue.login("alice", 0.0)
+    call = place(queue, lane(), 1.0)
+    queue.accept(call.id, "alice", 2.0)
+    queue.end(call.id, "alice", 3.0)
+    ended = queue.call(call.id)
+    queue.tick(8.0)
+    wrapped = queue.call(call.id)
+    assert (ended.wrap_ended, wrapped.wrap_ended) == (None, 8.0)
+    for told in ([ended, wrapped], [wrapped, ended]):
+        other = desk()
+        for one in told:
+            other.remember([one])
+        assert other.finished() == [wrapped]
+
+
 def test_only_finished_calls_are_remembered() -> None:
     """An open call belongs to the saved state, not beside a record."""
     queue = desk()
@@ -1364,6 +1383,21 @@ def test_after_a_restore_an_agent_on_a_call_has_the_grace_and_the_rest_are_offli
         "carol": AgentState.OFFLINE,
     }
     assert queue.agent("alice").grace_until == 130.0
+
+
+def test_agents_with_a_console_open_on_another_server_keep_their_state() -> None:
+    """A server starting, or finding a dead server's consoles gone, disconnects only the
+    agents with no console anywhere: bob's ring stays with him."""
+    queue = CallQueue.from_json(busy_desk().to_json())
+    effects = queue.restored(100.0, present={"bob"})
+    states = {agent.name: agent.state for agent in queue.agents()}
+    assert states == {
+        "alice": AgentState.ON_CALL,
+        "bob": AgentState.RINGING,
+        "carol": AgentState.OFFLINE,
+    }
+    assert only(effects, StopRinging) == []
+    assert queue.restored(101.0, present={"alice", "bob", "carol"}) == []
 
 
 def test_after_a_restore_ringing_calls_wait_again() -> None:

@@ -453,7 +453,7 @@ async def test_a_restarted_centre_remembers_the_days_finished_calls(settings: Se
             ended = await alice.post(f"/api/calls/{call_id}/end", {"category": "consultation"})
             assert ended.status_code == 200
         saved = await centre.store.load_call_state()
-        assert saved is not None and json.loads(saved)["queue"]["calls"] == []
+        assert saved is not None and json.loads(saved.text)["queue"]["calls"] == []
     async with centre_with(settings) as restarted:
         async with connect(restarted.link) as ws, desk(restarted, "sue") as sue:
             await lane_hello(ws, "P1-OUT", token)

@@ -194,6 +194,24 @@ async def test_lane_agent_stops_cleanly_on_a_signal_even_started_in_the_backgrou
     assert lane.returncode == 0
 
 
+@pytest.mark.parametrize(
+    ("servers", "said"),
+    [
+        (["http://127.0.0.1:9,,http://127.0.0.1:10"], "--server takes centre URLs"),
+        (["http://127.0.0.1:9", "ftp://127.0.0.1:10"], "not 'ftp://127.0.0.1:10'"),
+    ],
+)
+def test_lane_refuses_a_bad_centre_among_several(
+    tmp_path: Path, servers: list[str], said: str
+) -> None:
+    """Every centre a lane is given is checked before it dials any: one bad entry stops
+    it with a message naming it, not a traceback or a lane that skips it for ever."""
+    args = [arg for server in servers for arg in ("--server", server)]
+    result = seat(tmp_path, "lane", *args, "--lane", "P1", env={"SEAT_LANE_TOKEN": "t"})
+    assert result.returncode != 0
+    assert said in result.stderr and "Traceback" not in result.stderr
+
+
 def test_bad_setting_is_named(tmp_path: Path) -> None:
     """A mistyped variable is reported by name, not as a traceback."""
     env = {**os.environ, "SEAT_DATA_DIR": str(tmp_path), "SEAT_PORT": "eighty"}

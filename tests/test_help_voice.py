@@ -18,7 +18,6 @@ from media.lane.camera import SyntheticCamera
 from media.lane.publisher import Publisher
 from media.lane.tones import MARK_HZ, RATE, find_bursts
 from media.lane.voice import RecordingSpeaker, ToneMicrophone
-from media.messages import media_url
 from tests.conftest import Centre, Lane, LaneFactory
 from tests.desks import Desk, desk
 from tests.phones import Phone, phone, sticker, voice
@@ -51,7 +50,6 @@ async def lane_with_voice(centre: Centre, lanes: LaneFactory) -> tuple[Lane, Pub
     """Lane L1 with the simulator's camera, voice and a recording speaker."""
     token = await centre.add_lane(LANE)
     publisher = Publisher(
-        media_url(centre.link),
         LANE,
         token,
         camera=lambda: SyntheticCamera(LANE, size=(320, 240), fps=15, gop=15),

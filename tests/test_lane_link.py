@@ -15,10 +15,12 @@ from console.sqlite_store import SQLiteStore
 from gates.backoff import Backoff
 from gates.lane.agent import LaneAgent, LaneReplaced
 from gates.lane.session import LaneSession
+from gates.lane.targets import Target
 from gates.protocol import MAX_MESSAGE_BYTES, Display, OpenGate
 from gates.vocabulary import GateState
 from tests.conftest import Centre, LaneFactory, lane_behind_proxy, start_centre, wait_status
 from tests.lanes import ScriptedDriver
+from tests.services import free_port
 
 
 async def hello(
@@ -217,7 +219,7 @@ async def test_lane_reconnects_after_a_centre_restart(
     token = await centre.add_lane("P1-IN")
     driver = ScriptedDriver()
     agent = LaneAgent(
-        centre.link, LaneSession("P1-IN", token, heartbeat_ms=1000), driver, Backoff(0.05, 0.2)
+        [centre.link], LaneSession("P1-IN", token, heartbeat_ms=1000), driver, Backoff(0.05, 0.2)
     )
     running = asyncio.create_task(agent.run())
     try:
@@ -233,6 +235,27 @@ async def test_lane_reconnects_after_a_centre_restart(
         running.cancel()
 
 
+async def test_a_dead_centre_costs_no_backoff_before_the_next(centre: Centre) -> None:
+    """Given first a centre nobody listens at, the lane dials the next at once: with a
+    backoff of an hour it is online, at the live one, without waiting one."""
+    token = await centre.add_lane("P1-IN")
+    dead = f"ws://127.0.0.1:{free_port()}/link"
+    agent = LaneAgent(
+        [dead, centre.link],
+        LaneSession("P1-IN", token, heartbeat_ms=1000),
+        ScriptedDriver(),
+        Backoff(first=3600, cap=3600),
+    )
+    running = asyncio.create_task(agent.run())
+    try:
+        await asyncio.wait_for(agent.connected.wait(), 10)
+        assert agent.target == Target(centre.link, "127.0.0.1")
+        assert agent.backoff.attempts == 0
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+
 async def test_agent_stops_when_its_driver_fails(centre: Centre) -> None:
     """Dead hardware is not hidden behind a live link: the agent ends with the error."""
 
@@ -241,7 +264,7 @@ async def test_agent_stops_when_its_driver_fails(centre: Centre) -> None:
             raise OSError("relay board not found on /dev/ttyUSB0")
 
     token = await centre.add_lane("P1-OUT")
-    agent = LaneAgent(centre.link, LaneSession("P1-OUT", token), BrokenDriver())
+    agent = LaneAgent([centre.link], LaneSession("P1-OUT", token), BrokenDriver())
     with pytest.raises(ExceptionGroup) as caught:
         await asyncio.wait_for(agent.run(), 10)
     assert caught.group_contains(OSError, match="relay board")

@@ -19,7 +19,6 @@ from media.centre.viewing import ViewerLeft
 from media.lane.camera import Camera, FfmpegCamera, SyntheticCamera
 from media.lane.publisher import Publisher
 from media.lane.voice import RecordingSpeaker, ToneMicrophone
-from media.messages import media_url
 from media.units import MediaUnit
 from tests.conftest import PASSWORD, Centre, Lane, LaneFactory
 from tests.lanes import seen
@@ -100,7 +99,6 @@ async def start_media_lane(
         await staffed.add_lane(lane_id)
     speaker = RecordingSpeaker()
     publisher = Publisher(
-        media_url(staffed.link),
         lane_id,
         staffed.tokens[lane_id],
         camera=camera or (lambda: SyntheticCamera(lane_id, size=(640, 480), fps=15)),

@@ -77,7 +77,6 @@ async def media_lane(staffed: Centre, lanes: LaneFactory) -> StartLane:
         token = await staffed.add_lane(lane_id)
         speaker = RecordingSpeaker()
         publisher = Publisher(
-            media_url(staffed.link),
             lane_id,
             token,
             camera=camera
@@ -381,7 +380,6 @@ async def test_a_lane_that_reconnects_streams_again_to_the_same_viewer(
     await lane.lane.stop()
     await staffed.wait_status("L1", lambda s: not s.online)
     publisher = Publisher(
-        media_url(staffed.link),
         "L1",
         staffed.tokens["L1"],
         camera=lambda: SyntheticCamera("L1", size=(320, 240), fps=15, gop=15, seed=1),
@@ -557,9 +555,7 @@ async def test_a_lane_without_a_camera_says_so(
     """Watching a lane run with --camera none gives a camera fault naming why, not a
     black picture."""
     token = await staffed.add_lane("L1")
-    publisher = Publisher(
-        media_url(staffed.link), "L1", token, camera=None, microphone=None, speaker=None
-    )
+    publisher = Publisher("L1", token, camera=None, microphone=None, speaker=None)
     await lanes("L1", publisher=publisher)
     async with staffed.client("alice") as client:
         peers.append(await watch(client, "L1"))

@@ -20,7 +20,6 @@ from media.lane.feed import CameraFeed
 from media.lane.h264 import SliceType, parse_sps, slice_type
 from media.lane.publisher import Publisher
 from media.lane.sources import CAMERA_FAULT, TRANSCODING_FAULT, Faults
-from media.messages import media_url
 from media.units import VIDEO_CLOCK, MediaUnit
 from tests.conftest import TEST_POLICY, Centre, LaneFactory
 from tests.rtsp import rtsp_camera, start_camera
@@ -42,7 +41,6 @@ def slices(data: bytes) -> list[bytes]:
 async def lane_with_camera(centre: Centre, lanes: LaneFactory, url: str) -> Publisher:
     token = await centre.add_lane("L1")
     publisher = Publisher(
-        media_url(centre.link),
         "L1",
         token,
         camera=lambda: FfmpegCamera(url),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
 
 import pytest
 
@@ -101,17 +100,6 @@ def test_escape_controls_keeps_one_line() -> None:
     assert escape_controls("车\nfake INFO line\r\x1b[2J\ud800\u2028") == (
         "车\\x0afake INFO line\\x0d\\x1b[2J\\ud800\\u2028"
     )
-
-
-@pytest.fixture
-def logging_restored() -> Iterator[None]:
-    """``configure`` sets up the process's logging; put back what pytest had."""
-    loggers = [logging.getLogger(name) for name in ("", "aioice", "aiortc")]
-    saved = [(logger, logger.handlers[:], logger.level) for logger in loggers]
-    yield
-    for logger, handlers, level in saved:
-        logger.handlers[:] = handlers
-        logger.setLevel(level)
 
 
 @pytest.mark.usefixtures("logging_restored")

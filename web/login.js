@@ -87,7 +87,7 @@ export function createLogin({ onSignedIn, showView }) {
     } catch (error) {
       if (error.status === 429) {
         startThrottle(error.body?.retry_after);
-      } else if (error.status === 503 && error.code === "busy") {
+      } else if (error.status === 503 && (error.code === "busy" || error.code === "throttle_unavailable")) {
         startThrottle(error.body?.retry_after, "login.server_busy", "busy");
       } else if (error.status === 401) {
         setMessage({ key: "login.bad_credentials", code: error.code });

@@ -44,6 +44,8 @@ class CallCommands:
         kind = _REQUESTS.get(entry.action)
         if kind is not None:
             for call_id, lane, holder in answered:
+                if any(action.command_id == command_id for action in self.of(call_id)):
+                    return False  # heard already (read again after a reload)
                 if (lane, holder) == (entry.lane, entry.actor):
                     sent = ActionTaken(command_id, kind, entry.actor, reason=entry.reason)
                     self._taken[call_id] = (*self.of(call_id), sent)

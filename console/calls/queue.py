@@ -71,11 +71,13 @@ class _Due(enum.IntEnum):
 class CallQueue(QueueState):
     """The rules, one public method per step; the state and queries are ``QueueState``'s."""
 
-    def restored(self, now: float) -> list[Effect]:
-        """After a restart no console is connected: each agent on a call keeps it for the
-        reconnect grace, the others go offline, and calls being rung go back to waiting."""
+    def restored(self, now: float, present: Collection[str] = ()) -> list[Effect]:
+        """After a restart no console is connected but those of the agents ``present``
+        (open on another server of the centre): each other agent on a call keeps it for
+        the reconnect grace, the others go offline, and calls being rung to them go back
+        to waiting. Also what a server does when a dead server's consoles are gone."""
         effects: list[Effect] = []
-        for name in sorted(self._agents):
+        for name in sorted(self._agents.keys() - set(present)):
             effects += self._disconnect(self._agents[name], now)
         return self._settled(effects, now)
 

@@ -109,6 +109,16 @@ class KeptCall:
 
 
 @dataclass(frozen=True, slots=True)
+class SavedState:
+    """The call queue's state as last saved (``console.calls.saved``), and its version:
+    1 for the first save, one more for each after. A save names the version its step
+    started from and is refused if another server saved since."""
+
+    text: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
 class CallRecord:
     """One finished call (ended or abandoned), with everything the day's figures need.
     Times are UTC; ``agent`` is the last holder (None: never answered)."""

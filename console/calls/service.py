@@ -21,11 +21,16 @@ A step, one at a time (a lock, so steps are stamped and written in the order the
 Steps run in a task of their own, so a request whose client went away still completes
 its step (its write may already be on disk).
 
-An agent is online while at least one console tab of theirs is open (``/api/stream``):
-their first tab logs them in, covering the car parks of their account (``seat user
-coverage``); closing their last is a disconnect, which keeps a call they hold for the
+An agent is online while at least one console tab of theirs is open (``/api/stream``)
+on any server of the centre (``console.calls.presence``): their first tab on a server
+logs them in, covering the car parks of their account (``seat user coverage``);
+closing their last everywhere is a disconnect, which keeps a call they hold for the
 reconnect grace. Logging out, a disabled account or a changed role close the tabs, so
-they are disconnects too.
+they are disconnects too. The tabs of a server that died count as closed once its
+entry in Redis expires: a server still alive disconnects their agents then.
+
+Several servers of one centre step the one queue saved in the store, one step at a
+time across them (``console.calls.stepper``).
 
 Gate opens and displays that the holder of a call sends to its lane while answering it
 are read from the ledger as they are written, and kept with the call until it finishes;
@@ -35,11 +40,12 @@ its record lists them with the outcomes known by then (the ledger has the rest).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from collections.abc import Callable
+
+from redis.exceptions import RedisError
 
 from gates.centre.hub import LaneHub
 from gates.protocol import Call as LaneCall
@@ -47,38 +53,32 @@ from gates.protocol import LaneMessage
 from media.centre.bridge import MediaBridge
 
 from ..audit import AuditLog
+from ..cluster.redis_link import RedisLink
 from ..directory import Directory
-from ..errors import CallError, ConsoleError, NotFound, StoreError
+from ..errors import CallError, NotFound, StoreError
 from ..ledger import AuditEntry
 from ..models import LaneRecord, Role, User
 from ..store import Store
 from ..streams import Greet, Message, Streams
-from .commands import CallCommands
-from .effects import CallChanged, CallStep, Effect
-from .entries import CENTRE, entries
+from .effects import Effect
+from .entries import CENTRE
 from .floors import Floors
-from .model import Agent, AgentState, Call, CallRequest, CallState, Settings, Source
-from .queue import CallQueue
-from .record import Outcome, record_of, utc
-from .saved import StateText, kept, parse_kept, parse_state
-from .telling import Teller
+from .model import Agent, AgentState, Call, CallRequest, Settings, Source
+from .presence import SharedTabs, Tabs
+from .record import Outcome
+from .stepper import Rule, Stepper, given
 from .views import agent_json
+from .wire import CHANNEL
 
 log = logging.getLogger("seat.calls")
 
-_T = TypeVar("_T")
-
-# A timer step that could not be written is tried again after this long.
-RETRY_S = 1.0
 # Who places and hangs up a call from a phone (the help sticker's page).
 PHONE = "phone"
-
-_FINISHING = frozenset({CallStep.ENDED, CallStep.HUNG_UP, CallStep.ABANDONED})
-
-Rule = Callable[[float], list[Effect]]
+# How long a server's console tabs count after it last renewed them in Redis.
+PRESENCE_S = 10.0
 
 
-class CallService:
+class CallService(Stepper):
     def __init__(
         self,
         settings: Settings,
@@ -89,53 +89,47 @@ class CallService:
         hub: LaneHub,
         bridge: MediaBridge,
         *,
+        link: RedisLink | None = None,
+        presence_s: float = PRESENCE_S,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.settings = settings
-        self.store = store
-        self.audit = audit
-        self.streams = streams
+        super().__init__(settings, store, audit, streams, Floors(bridge), link, clock)
         self.directory = directory
         self.hub = hub
-        self.queue = CallQueue(settings)
-        self.commands = CallCommands()
-        self.floors = Floors(bridge)
-        self.teller = Teller(settings, streams, self.floors)
-        self._clock = clock
-        self._lock = asyncio.Lock()
-        self._timer: asyncio.TimerHandle | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._closed = False
-        self._tabs: Counter[str] = Counter()
-        self._held: dict[str, str] = {}  # answered call -> its holder
-        self._commands_unsaved = False
-        self._state_text = StateText()
-        # The state on disk: a failed step returns to it.
-        self._saved = self._state_text(self.queue, self.commands)
+        self._tabs = Tabs()
+        self._shared = None if link is None else SharedTabs(link, self._tabs, presence_s)
+        self._presence_s = presence_s
+        # No sweep for dead servers' tabs before every server has renewed its own since
+        # the link came up (a restarted Redis holds none).
+        self._sweep_from = float("inf")
+        self._renewing: asyncio.Task[None] | None = None
         self._unsubscribe: list[Callable[[], None]] = []
-        self._listeners: set[Callable[[], None]] = set()
 
     # ------------------------------------------------------------- life
 
     async def start(self) -> None:
-        """Load the queue as the last run left it; every console is gone, so agents on
-        a call keep it for the reconnect grace and the others go offline. Then listen to
-        the lanes, the ledger and the consoles."""
-        text = await self.store.load_call_state()
-        if text is not None:
-            self.queue, self.commands = parse_state(text, self.settings)
-            self._saved = text
-        since = utc(self._clock() - self.settings.keep_s)
-        self.queue.remember(parse_kept(await self.store.kept_calls(since)))
-        for call in self.queue.open_calls():
-            self._follow(call)
+        """Load the queue as the last run left it; every console is gone but those
+        open on other servers of the centre, so the other agents on a call keep it for
+        the reconnect grace and the rest go offline. Then listen to the lanes, the
+        ledger, the consoles and the other servers."""
+        await self._load()
         log.info(
-            "calls.started calls=%d answered=%d agents=%d",
+            "calls.started calls=%d answered=%d agents=%d version=%d",
             len(self.queue.open_calls()),
             len(self._held),
             len(self.queue.agents()),
+            self._version,
         )
-        await self._step(CENTRE, lambda now: self.queue.restored(now))
+        if self.link is None:
+            await self._step(CENTRE, lambda now: self.queue.restored(now))
+        else:
+            self.link.subscribe(CHANNEL, self._heard)
+            self.link.on_up(self._link_up)
+            try:
+                await self._locked(lambda: self._run(CENTRE, self._absent, early=False))
+            except RedisError as exc:  # the first sweep once Redis is back does it
+                log.warning("calls.restore.deferred error=%r", exc)
+            self._renewing = asyncio.create_task(self._renew(), name="seat-calls-presence")
         self._unsubscribe = [
             self.hub.subscribe_messages(self._lane_message),
             self.audit.subscribe(self._audited),
@@ -143,14 +137,24 @@ class CallService:
         self.streams.set_presence(self)
 
     async def close(self) -> None:
-        """Stop the timer and finish the steps under way; the state stays on disk."""
+        """Stop the timer and finish the steps under way; the state stays on disk, and
+        this server's tabs leave Redis at once."""
         self._closed = True
         for stop in self._unsubscribe:
             stop()
         if self._timer is not None:
             self._timer.cancel()
+        if self._renewing is not None:
+            self._renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewing
         if self._tasks:
             await asyncio.wait(self._tasks)
+        if self._shared is not None:
+            try:
+                await self._shared.leave()
+            except RedisError as exc:  # they expire by themselves
+                log.warning("calls.presence.left_behind error=%r", exc)
 
     def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call ``listener`` after each step that changed something is told (a
@@ -192,34 +196,50 @@ class CallService:
     # ------------------------------------------------------------- agents
 
     async def tab_opened(self, user: User, greet: Greet) -> None:
-        """A console tab of ``user`` opened: their first logs them in (a reconnect if
-        they hold a call); every tab is then greeted with what it shows."""
+        """A console tab of ``user`` opened: their first on this server logs them in (a
+        reconnect if they hold a call; logging in again changes nothing else); every
+        tab is then greeted with what it shows. The other servers learn of the tab
+        before the login, so none of them takes the agent for gone meanwhile."""
         name = user.username
-        self._tabs[name] += 1
-        first = self._tabs[name] == 1
+        first = self._tabs.opened(name)
+        if first and self._shared is not None:
+            try:
+                await self._shared.mirror(name)
+            except RedisError as exc:  # written again at the next renewal
+                log.warning("calls.presence.unwritten user=%s error=%r", name, exc)
 
         async def opened() -> None:
             if first:
-                await self._run(name, self._login(user))
+                await self._run(name, given(self._login(user)))
             for message in self.teller.greeting(self.queue, name, self._clock()):
                 greet(message)
 
         await self._locked(opened)
 
     def tab_closed(self, user: User) -> None:
+        """Their last tab on this server: a disconnect, unless another server has one."""
         name = user.username
-        self._tabs[name] -= 1
-        if self._tabs[name] > 0:
+        if not self._tabs.closed(name):
             return
-        del self._tabs[name]
-        self._spawn(self._step(name, lambda now: self.queue.agent_disconnected(name, now)))
+        if self._shared is None:
+            self._spawn(self._step(name, lambda now: self.queue.agent_disconnected(name, now)))
+            return
+        shared = self._shared
+
+        async def gone() -> Rule:
+            await shared.mirror(name)
+            if name in self._tabs or await shared.elsewhere({name}):
+                return lambda now: []
+            return lambda now: self.queue.agent_disconnected(name, now)
+
+        self._spawn(self._locked(lambda: self._run(name, gone)))
 
     async def users_changed(self, usernames: set[str]) -> None:
         """Accounts changed (``console.changes``): agents online take up their new
         coverage. A disabled account or a new role ends their tabs by itself."""
         for name in sorted(usernames):
             user = await self.directory.user(name)
-            if self._tabs.get(name) and user is not None and not user.disabled:
+            if name in self._tabs and user is not None and not user.disabled:
                 await self._step(name, self._login(user))
 
     async def set_state(self, user: User, state: AgentState, reason: str = "") -> Agent:
@@ -291,7 +311,7 @@ class CallService:
             return effects
 
         await self._step(actor, rule)
-        return self.queue.call(placed[0].id)
+        return self.queue.call(placed[-1].id)  # the try that was saved
 
     def _login(self, user: User) -> Rule:
         """The rule that logs ``user`` in, covering their account's car parks."""
@@ -299,140 +319,6 @@ class CallService:
         return lambda now: self.queue.login(
             user.username, now, car_parks=user.coverage, supervisor=supervisor
         )
-
-    async def _step(self, actor: str, rule: Rule, *, outcome: Outcome | None = None) -> None:
-        await self._locked(lambda: self._run(actor, rule, outcome=outcome))
-
-    async def _locked(self, work: Callable[[], Awaitable[_T]]) -> _T:
-        """Run ``work`` alone, to its end even if the caller is cancelled: in a task of
-        its own, unless the caller is one already (``_spawn``'s, which nothing cancels),
-        so a lane's press reaches its ring without waiting a turn of the loop behind
-        every tab that has something to send."""
-        if asyncio.current_task() in self._tasks:
-            async with self._lock:
-                return await work()
-
-        async def alone() -> _T:
-            async with self._lock:
-                return await work()
-
-        task = asyncio.ensure_future(alone())
-        self._tasks.add(task)
-        task.add_done_callback(_settled)
-        task.add_done_callback(self._tasks.discard)
-        return await asyncio.shield(task)
-
-    async def _run(self, actor: str, rule: Rule, *, outcome: Outcome | None = None) -> None:
-        """One step, under the lock: the rule, the write, then the telling."""
-        now = self._clock()
-        before = self.queue.finished()  # the state on disk holds none of them
-        effects = rule(now)
-        if effects or self._commands_unsaved:
-            told = self.teller.ring(self.queue, effects, now)
-            try:
-                await self._keep(effects, actor, outcome, before)
-            except StoreError:
-                self.teller.unring(self.queue, told, now)
-                raise
-            self._tell(effects, now)
-        self._rearm()
-
-    async def _keep(
-        self, effects: list[Effect], actor: str, outcome: Outcome | None, before: list[Call]
-    ) -> None:
-        """Write the step: its ledger entries, the records of the calls it finished, the
-        finished calls it changed and the state after it, in one transaction; on failure,
-        back to the state before (``before``: the finished calls held then)."""
-        finished = {
-            effect.call.id: effect
-            for effect in effects
-            if isinstance(effect, CallChanged) and effect.step in _FINISHING
-        }
-        changed = {
-            effect.call.id: effect.call
-            for effect in effects
-            if isinstance(effect, CallChanged) and effect.call.finished
-        }
-        commands = {call_id: self.commands.of(call_id) for call_id in finished}
-        records = [
-            record_of(
-                change.call,
-                self.settings,
-                outcome if change.step is CallStep.ENDED else None,
-                commands[call_id],
-            )
-            for call_id, change in finished.items()
-        ]
-        audit = entries(effects, actor, self._held, outcome=outcome, actions=commands)
-        state = self._state_text(self.queue, self.commands, finished)
-        try:
-            written = await self.store.save_call_state(
-                state, records, [kept(call) for call in changed.values()], audit
-            )
-        except ConsoleError as exc:  # the database's failure, or a defect it refused
-            self.queue, _ = parse_state(self._saved, self.settings)
-            self.queue.remember(before)
-            log.error("calls.step.unrecorded actor=%s error=%s", actor, exc.detail)
-            raise StoreError(
-                "audit_failed", f"not done: the ledger could not record it ({exc.detail})"
-            ) from exc
-        self._saved = state
-        self.commands.forget(finished)
-        self._commands_unsaved = False
-        self.audit.announce(written)
-
-    def _tell(self, effects: list[Effect], now: float) -> None:
-        """The step is on disk: log it, move the intercoms, tell the consoles."""
-        before = dict(self._held)
-        changed: dict[str, Call] = {}
-        for effect in effects:
-            if isinstance(effect, CallChanged):
-                call = changed[effect.call.id] = effect.call
-                log.info(
-                    "calls.%s call=%s lane=%s source=%s agent=%s",
-                    effect.step.value,
-                    call.id,
-                    call.lane_id,
-                    call.source.value,
-                    call.agent or call.offered_to or call.for_agent,
-                )
-        for call in changed.values():
-            self._follow(call)
-        self.teller.tell(self.queue, effects, before, now)
-        for listener in list(self._listeners):
-            listener()
-
-    def _follow(self, call: Call) -> None:
-        """Who holds ``call`` now, and its lane's intercom with them."""
-        if call.state is CallState.ACTIVE and call.agent is not None:
-            self._held[call.id] = call.agent
-        else:
-            self._held.pop(call.id, None)
-        self.floors.follow(call)
-
-    # ------------------------------------------------------------- time
-
-    def _rearm(self) -> None:
-        """One timer, at the queue's next deadline."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        deadline = self.queue.next_deadline()
-        if deadline is not None and not self._closed:
-            delay = max(0.0, deadline - self._clock())
-            self._timer = asyncio.get_running_loop().call_later(delay, self._due)
-
-    def _due(self) -> None:
-        self._timer = None
-        self._spawn(self._tick())
-
-    async def _tick(self) -> None:
-        try:
-            await self._step(CENTRE, lambda now: self.queue.tick(now))
-        except StoreError:
-            if not self._closed:  # the write is tried again, not at once on a dead disk
-                self._timer = asyncio.get_running_loop().call_later(RETRY_S, self._due)
-            raise
 
     # ------------------------------------------------------------- listeners
 
@@ -443,41 +329,56 @@ class CallService:
     def _audited(self, entry: AuditEntry) -> None:
         """A command the holder of a call sent to its lane, or its outcome: kept with
         the call, and saved with the state by a step of its own."""
-        answered = [
-            (call_id, self.queue.call(call_id).lane_id, holder)
-            for call_id, holder in self._held.items()
-        ]
-        if self.commands.heard(entry, answered):
-            self._commands_unsaved = True
+        if self.commands.heard(entry, self._answered()):
+            self._unsaved.append(entry)
             self._spawn(self._step(CENTRE, lambda now: []))
 
-    def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
-        """Run a step nobody waits for; its failure is logged."""
-        if self._closed:
-            work.close()
-            return
+    # ------------------------------------------------------------- presence
 
-        async def logged() -> None:
+    async def _absent(self) -> Rule:
+        """The rule that disconnects every agent with no tab open on any server."""
+        assert self._shared is not None
+        present = set(self._tabs.counts()) | await self._shared.elsewhere()
+        return lambda now: self.queue.restored(now, present)
+
+    async def _renew(self) -> None:
+        """While the server lives: its tabs stay in Redis, and the agents whose tabs
+        were all on servers now dead are disconnected."""
+        assert self._shared is not None and self.link is not None
+        while True:
+            await asyncio.sleep(self._presence_s / 3)
             try:
-                await work
-            except CallError as exc:
-                log.info("calls.step.refused code=%s detail=%s", exc.code, exc.detail)
-            except (StoreError, NotFound) as exc:
-                log.error("calls.step.failed code=%s detail=%s", exc.code, exc.detail)
+                await self._shared.renew()
+                if self.link.up and self._clock() >= self._sweep_from:
+                    await self._locked(lambda: self._run(CENTRE, self._absent, early=False))
+            except RedisError as exc:
+                log.warning("calls.presence.unrenewed error=%r", exc)
+            except StoreError as exc:
+                log.error("calls.presence.sweep_failed code=%s detail=%s", exc.code, exc.detail)
 
-        task = asyncio.ensure_future(logged())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    async def _link_up(self) -> None:
+        """Redis is back (or first up): messages may have been missed, so the state and
+        the finished calls are read again and every tab here is shown where things
+        stand; sweeps wait until every server has renewed its tabs."""
+        self._sweep_from = self._clock() + self._presence_s
+        assert self._shared is not None
+        try:
+            await self._shared.renew()
+        except RedisError as exc:
+            log.warning("calls.presence.unrenewed error=%r", exc)
+        self._spawn(self._locked(self._resync))
+
+    async def _resync(self) -> None:
+        await self._load()
+        now = self._clock()
+        for name in sorted(self._tabs.counts()):
+            with contextlib.suppress(CallError):  # not an agent: nothing to show
+                for message in self.teller.greeting(self.queue, name, now):
+                    self.teller.to(name, message)
+        self._rearm()
 
     async def _lane(self, lane_id: str) -> LaneRecord:
         lane = await self.directory.lane(lane_id)
         if lane is None:
             raise NotFound("unknown_lane", "no lane with that id")
         return lane
-
-
-def _settled(task: asyncio.Task[Any]) -> None:
-    """A step whose caller left still raised to nobody: its error is read, not warned of
-    as never retrieved (the step's own log line says what happened)."""
-    if not task.cancelled():
-        task.exception()

@@ -83,12 +83,15 @@ class QueueState:
         }
 
     def remember(self, calls: Iterable[Call]) -> None:
-        """Hold again finished calls saved apart from the state (those already held
-        stay as they are); call it before ``restored``."""
+        """Hold again finished calls saved apart from the state, or finished by another
+        server; call it before ``restored``. A call already held stays as it is, unless
+        the one given has the end of its wrap-up and the one held not yet (the one
+        change a finished call sees), so one told out of order is never older."""
         for call in sorted(calls, key=lambda call: (call.ended or 0.0, call.id)):
             if not call.finished:
                 raise ValueError(f"call {call.id} is {call.state}: only finished calls are kept")
-            if call.id not in self._calls:
+            held = self._calls.get(call.id)
+            if held is None or (held.wrap_ended is None and call.wrap_ended is not None):
                 self._store_call(call)
 
     def finished(self) -> list[Call]:
@@ -142,6 +145,10 @@ class QueueState:
 
     def agents(self) -> list[Agent]:
         return sorted(self._agents.values(), key=lambda agent: agent.name)
+
+    def waiting(self) -> int:
+        """The calls waiting or being rung, as the supervisors' board counts them."""
+        return len(self._pending)
 
     def queue_for(self, name: str) -> list[Call]:
         """The waiting and ringing calls this agent may pick, first to be answered first;

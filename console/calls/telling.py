@@ -109,7 +109,7 @@ class Teller:
             elif isinstance(effect, QueueChanged):
                 for name in effect.agents:
                     ids = [call.id for call in queue.queue_for(name)]
-                    self._to(name, {"type": "queue", "calls": ids}, key=f"queue {name}")
+                    self.to(name, {"type": "queue", "calls": ids}, key=f"queue {name}")
         for call_id, concerned in calls.items():
             call = queue.held(call_id)
             if call is not None:
@@ -132,9 +132,9 @@ class Teller:
         for effect in effects:
             if isinstance(effect, Ring):
                 agent = queue.agent(effect.agent)
-                self._to(effect.agent, self._ring(queue, queue.call(effect.call_id), agent, now))
+                self.to(effect.agent, self._ring(queue, queue.call(effect.call_id), agent, now))
             elif isinstance(effect, StopRinging):
-                self._to(effect.agent, _stopped(effect.call_id, effect.reason))
+                self.to(effect.agent, _stopped(effect.call_id, effect.reason))
             else:
                 continue
             told.append(effect)
@@ -146,14 +146,14 @@ class Teller:
         as they are, with the ring they still have, if any."""
         for effect in told:
             if isinstance(effect, Ring):
-                self._to(effect.agent, _stopped(effect.call_id, RingEnd.UNRECORDED))
+                self.to(effect.agent, _stopped(effect.call_id, RingEnd.UNRECORDED))
         for name in dict.fromkeys(effect.agent for effect in told):
             try:
                 messages = self.greeting(queue, name, now)
             except CallError:  # the step had logged them in: they are not in the queue
                 continue
             for message in messages:
-                self._to(name, message)
+                self.to(name, message)
 
     def _ring(self, queue: CallQueue, call: Call, agent: Agent, now: float) -> Message:
         shown = self.call(queue, call, agent, now)
@@ -180,7 +180,7 @@ class Teller:
 
         self.streams.publish(message_for, key=f"call {call.id}")
 
-    def _to(self, name: str, message: Message, key: str | None = None) -> None:
+    def to(self, name: str, message: Message, key: str | None = None) -> None:
         self.streams.publish(lambda user: message if user == name else None, key)
 
     def _to_agent_and_supervisors(

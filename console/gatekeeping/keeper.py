@@ -34,6 +34,7 @@ from gates.protocol import Escape, LaneMessage
 from gates.wire import format_time
 
 from ..actions import Actions, OpenRequest
+from ..audience import covering
 from ..audit import AuditLog
 from ..billing.debts import Debt
 from ..billing.errors import BillingError, NoBillingRules
@@ -279,7 +280,7 @@ class GateKeeper:
         else:
             await self.audit.record(record_)
         message = {"type": "plate_alert", "alert": alert}
-        self.streams.publish_to_car_park(lane.car_park, message)
+        self.streams.tell(covering(lane.car_park), message)
         log.warning(
             "gatekeeping.alert kind=%s lane=%s event_id=%s", kind.value, lane.id, event.event_id
         )

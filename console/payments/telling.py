@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from ..audience import covering
 from ..errors import StoreError
 from ..store import Store
 from ..streams import Streams
@@ -55,11 +56,14 @@ class OrderTeller:
         self._expiries: dict[str, asyncio.TimerHandle] = {}
         self._running: set[asyncio.Task[None]] = set()
 
-    async def tell(self, order_id: str, *, open_failed: dict[str, str] | None = None) -> None:
+    async def tell(
+        self, order_id: str, *, open_failed: dict[str, str] | None = None, here: bool = False
+    ) -> None:
         """Tell the order as the store holds it now. A read that fails is logged: the
         change is kept all the same, and a tab reads the order again when it resyncs.
         ``open_failed`` (``{"error","detail"}``) says the centre's own open for the
-        paid order did not lift the gate, or could not be asked."""
+        paid order did not lift the gate, or could not be asked. ``here``: to this
+        server's tabs alone (``Streams.tell``)."""
         async with self._lock:
             try:
                 view = await order_view(self.store, order_id, self._clock())
@@ -71,21 +75,42 @@ class OrderTeller:
             if open_failed is not None:
                 view["open_failed"] = open_failed
             message = {"type": "order", "order": view}
-            self.streams.publish_to_car_park(view["car_park"], message, key=f"order {order_id}")
+            key = f"order {order_id}"
+            self.streams.tell(covering(view["car_park"]), message, key, here=here)
         log.info("payments.order.told order=%s state=%s", order_id, view["state"])
 
     def expiring(self, order: PaymentOrder) -> None:
         """Tell ``order`` again once it expires, unless it is settled by then."""
-        loop = asyncio.get_running_loop()
-        delay = max(0.0, (order.expires_at - self._clock()).total_seconds())
-        self._expiries[order.order_id] = loop.call_later(delay, self._expired, order)
+        self._expire_at(order.order_id, order.expires_at)
 
-    def _expired(self, order: PaymentOrder) -> None:
-        self._expiries.pop(order.order_id, None)
-        if order.expires_at > self._clock():
-            self.expiring(order)  # the loop's clock ran ahead of the wall's
+    def heard(self, message: dict[str, Any]) -> None:
+        """News another server of the centre told (``console.cluster.news``): an open
+        order's expiry is told here by this server's own timer, as every server tells
+        its own tabs of it, so no tab is told twice and none is missed."""
+        view = message.get("order") if message.get("type") == "order" else None
+        if not isinstance(view, dict) or view.get("state") != OrderState.OPEN.value:
             return
-        task = asyncio.create_task(self._tell_if_expired(order.order_id))
+        order_id, expires = view.get("order_id"), view.get("expires_at")
+        if isinstance(order_id, str) and isinstance(expires, str):
+            try:
+                self._expire_at(order_id, datetime.fromisoformat(expires))
+            except ValueError:
+                log.error("payments.order.unreadable order=%s expires_at=%r", order_id, expires)
+
+    def _expire_at(self, order_id: str, expires_at: datetime) -> None:
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, (expires_at - self._clock()).total_seconds())
+        old = self._expiries.pop(order_id, None)
+        if old is not None:
+            old.cancel()
+        self._expiries[order_id] = loop.call_later(delay, self._expired, order_id, expires_at)
+
+    def _expired(self, order_id: str, expires_at: datetime) -> None:
+        self._expiries.pop(order_id, None)
+        if expires_at > self._clock():
+            self._expire_at(order_id, expires_at)  # the loop's clock ran ahead of the wall's
+            return
+        task = asyncio.create_task(self._tell_if_expired(order_id))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
@@ -95,8 +120,13 @@ class OrderTeller:
         except StoreError as exc:
             log.error("payments.order.untold order=%s error=%s", order_id, exc.detail)
             return
-        if order is not None and order.state_at(self._clock()) is OrderState.EXPIRED:
-            await self.tell(order_id)
+        if order is None:
+            return
+        state = order.state_at(self._clock())
+        if state is OrderState.EXPIRED:
+            await self.tell(order_id, here=True)  # every server's timer tells its own tabs
+        elif state is OrderState.OPEN:
+            self.expiring(order)  # its time as the store has it, to the microsecond
 
     async def close(self) -> None:
         for handle in self._expiries.values():

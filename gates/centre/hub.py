@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -41,9 +41,17 @@ log = logging.getLogger("seat.gates")
 Verifier = Callable[[str, str], Awaitable[bool]]
 StatusListener = Callable[[LaneStatus], None]
 MessageListener = Callable[[str, LaneMessage], None]
+# Told of each command's one outcome and the seconds from its issue to it.
+OutcomeListener = Callable[[Resolved, float], None]
 
 # A fault the centre raises itself, shown in the console like a lane's own.
 LINK_REPLACED = "link_replaced"
+
+
+@dataclass(frozen=True, slots=True)
+class _Waiter:
+    future: asyncio.Future[Resolved]
+    issued: float  # the loop's time
 
 
 class _Connection:
@@ -66,9 +74,10 @@ class LaneHub:
         self.book = CommandBook()
         self._connections: dict[str, _Connection] = {}
         self._status: dict[str, LaneStatus] = {}
-        self._waiters: dict[str, asyncio.Future[Resolved]] = {}
+        self._waiters: dict[str, _Waiter] = {}
         self._listeners: set[StatusListener] = set()
         self._message_listeners: set[MessageListener] = set()
+        self._outcome_listeners: set[OutcomeListener] = set()
         self.takeovers = Takeovers()
 
     # ----------------------------------------------------------------- queries
@@ -91,6 +100,12 @@ class LaneHub:
         self._message_listeners.add(listener)
         return lambda: self._message_listeners.discard(listener)
 
+    def subscribe_outcomes(self, listener: OutcomeListener) -> Callable[[], None]:
+        """Call ``listener`` as each command ends, once, with how long it took from
+        ``command`` to its outcome; returns the unsubscriber."""
+        self._outcome_listeners.add(listener)
+        return lambda: self._outcome_listeners.discard(listener)
+
     # ---------------------------------------------------------------- commands
 
     async def command(self, lane: str, command: Command, wait_s: float) -> Resolved:
@@ -99,15 +114,15 @@ class LaneHub:
         loop = asyncio.get_running_loop()
         waiter = self._waiters.get(command.command_id)
         if waiter is None:
-            waiter = loop.create_future()
+            waiter = _Waiter(loop.create_future(), loop.time())
             self._waiters[command.command_id] = waiter
-            deadline = loop.time() + wait_s
+            deadline = waiter.issued + wait_s
             for action in self.book.issue(lane, command, deadline):
                 await self._carry_out(action)
             if self.book.is_open(command.command_id):
                 loop.call_at(deadline, self._expire)
         # Shielded: a caller that gives up waiting must not cancel the outcome others await.
-        return await asyncio.shield(waiter)
+        return await asyncio.shield(waiter.future)
 
     def _expire(self) -> None:
         for resolved in self.book.expire(asyncio.get_running_loop().time()):
@@ -122,8 +137,11 @@ class LaneHub:
             resolved.detail,
         )
         waiter = self._waiters.pop(resolved.command_id, None)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(resolved)
+        if waiter is not None and not waiter.future.done():
+            waiter.future.set_result(resolved)
+            took = self._now() - waiter.issued
+            for listener in list(self._outcome_listeners):
+                listener(resolved, took)
 
     async def _carry_out(self, action: Transmit | Resolved) -> None:
         if isinstance(action, Resolved):

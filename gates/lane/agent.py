@@ -2,7 +2,8 @@
 
 Dialling out means it works behind NAT and on 4G. It reconnects with capped, jittered
 backoff for ever (a centre restart is routine), unless a newer connection with its token
-took the lane (4409), and carries out commands through the lane's driver. Protocol
+took the lane (4409), and carries out commands through the lane's driver. Given several
+centres, it moves to the next at once when one fails (``gates.lane.rotation``). Protocol
 decisions live in ``LaneSession``; this module moves bytes.
 """
 
@@ -19,17 +20,20 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from gates.backoff import Backoff
 from gates.lane.drivers import DriverRefused, LaneDriver, LaneEvent
+from gates.lane.rotation import Rotation
 from gates.lane.session import Action, Execute, LaneSession, Pressed, Problem, Publish, State
+from gates.lane.targets import Target, resolve
 from gates.protocol import LINK_PATH, MAX_MESSAGE_BYTES, CloseCode, Display, Media, OpenGate
 from gates.wire import Message
 
 
 class Uplink(Protocol):
     """The lane's camera and intercom, as the agent drives them (``media.lane``'s
-    ``Publisher``): what the centre's latest ``media`` message asks for, and a stop when
-    the link drops, since the centre then forgets the stream."""
+    ``Publisher``): what the centre's latest ``media`` message asks for, with the centre
+    it came from (the stream is served there), and a stop when the link drops, since the
+    centre then forgets the stream."""
 
-    def want(self, media: Media) -> None: ...
+    def want(self, media: Media, link: Target) -> None: ...
 
     def stop(self) -> None: ...
 
@@ -64,13 +68,20 @@ class LaneReplaced(Exception):
 class LaneAgent:
     def __init__(
         self,
-        url: str,
+        links: list[str],
         session: LaneSession,
         driver: LaneDriver,
         backoff: Backoff | None = None,
         publisher: Uplink | None = None,
     ) -> None:
-        self.url = url
+        """``links``: the lane-link URLs (``link_url``) of the centres this lane may use,
+        any of them as good as another."""
+        if not links:
+            raise ValueError("a lane agent needs at least one centre")
+        self.links = links
+        # Where the link is, or is being dialled: the media connection follows it.
+        self.target: Target | None = None
+        self._last_online: Target | None = None
         self.session = session
         self.driver = driver
         self.backoff = backoff or Backoff()
@@ -98,49 +109,87 @@ class LaneAgent:
                 task.cancel()
 
     async def _keep_linked(self) -> None:
+        rotation: Rotation[Target] = Rotation()
         while True:
-            delay = await self._connect_once()
-            await asyncio.sleep(delay)  # reconnect pacing: real time is the point
+            if rotation.starting:
+                rotation.renew(await resolve(self.links))
+            target = rotation.current
+            if await self._connect_once(target):
+                rotation.online()
+            if rotation.missed():
+                delay = self.backoff.next()
+                log.info(
+                    "lane.link.all_failed lane=%s centres=%d wait_s=%.2f",
+                    self.session.lane,
+                    len(rotation.targets),
+                    delay,
+                )
+                await asyncio.sleep(delay)  # reconnect pacing: real time is the point
+            else:
+                log.info(
+                    "lane.link.next lane=%s failed=%s next=%s",
+                    self.session.lane,
+                    target,
+                    rotation.current,
+                )
 
-    async def _connect_once(self) -> float:
-        """One connection's life; returns how long to wait before the next."""
+    async def _connect_once(self, target: Target) -> bool:
+        """One connection's life; True if the centre welcomed the lane on it."""
         loop = asyncio.get_running_loop()
+        online = False
+        # Transport pings at the heartbeat the lane proposes: a centre that stopped
+        # answering without closing (its machine lost power, a 4G path went dark) is
+        # left within 2.5 heartbeats (a ping, its timeout, the close it will not answer
+        # either), as the centre leaves a silent lane.
+        heartbeat_s = self.session.proposed_heartbeat_ms / 1000
+        self.target = target
         try:
             async with connect(
-                self.url,
+                target.url,
                 max_size=2 * MAX_MESSAGE_BYTES,
                 open_timeout=10,
-                ping_interval=20,
-                ping_timeout=20,
+                ping_interval=heartbeat_s,
+                ping_timeout=heartbeat_s,
+                close_timeout=heartbeat_s / 2,
                 compression=None,
+                **target.options(),
             ) as ws:
                 self._outbox = asyncio.Queue()
                 writer = asyncio.create_task(self._write(ws, self._outbox))
                 try:
                     self._send(self.session.connected(loop.time()))
-                    await self._serve(ws)
+                    await self._serve(ws, target)
                 finally:
+                    online = self.connected.is_set()
                     writer.cancel()
                     await asyncio.gather(writer, return_exceptions=True)
         except ConnectionClosed as exc:
             code = exc.rcvd.code if exc.rcvd else None
-            log.warning("lane.link.closed lane=%s code=%s reason=%s", self.session.lane, code, exc)
+            log.warning(
+                "lane.link.closed lane=%s centre=%s code=%s reason=%s",
+                self.session.lane,
+                target,
+                code,
+                exc,
+            )
             if code == CloseCode.UNAUTHORISED:
                 # Retrying a refused token at full speed only fills the centre's log.
                 self.backoff.attempts = max(self.backoff.attempts, 8)
             elif code == CloseCode.REPLACED:
                 raise LaneReplaced(self.session.lane) from None
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
-            log.warning("lane.link.failed lane=%s error=%r", self.session.lane, exc)
+            log.warning(
+                "lane.link.failed lane=%s centre=%s error=%r", self.session.lane, target, exc
+            )
         finally:
             self._outbox = None
             if self.publisher is not None:
                 self.publisher.stop()
             self.session.disconnected()
             self.connected.clear()
-        return self.backoff.next()
+        return online
 
-    async def _serve(self, ws: ClientConnection) -> None:
+    async def _serve(self, ws: ClientConnection, target: Target) -> None:
         loop = asyncio.get_running_loop()
         while True:
             wait = self.session.next_heartbeat() - loop.time()
@@ -152,7 +201,15 @@ class LaneAgent:
                 continue
             self._act(self.session.receive(raw, loop.time()))
             if not self.connected.is_set() and self.session.state is State.OPEN:
-                log.info("lane.link.online lane=%s", self.session.lane)
+                log.info("lane.link.online lane=%s centre=%s", self.session.lane, target)
+                if self._last_online not in (None, target):
+                    log.warning(
+                        "lane.link.failover lane=%s from=%s to=%s",
+                        self.session.lane,
+                        self._last_online,
+                        target,
+                    )
+                self._last_online = target
                 self.backoff.reset()
                 self.connected.set()
 
@@ -161,8 +218,8 @@ class LaneAgent:
             if isinstance(action, Execute):
                 self._spawn(self._execute(action))
             elif isinstance(action, Publish):
-                if self.publisher is not None:
-                    self.publisher.want(action.media)
+                if self.publisher is not None and self.target is not None:
+                    self.publisher.want(action.media, self.target)
                 else:
                     log.warning("lane.media.unavailable lane=%s", self.session.lane)
             elif isinstance(action, Problem):

@@ -20,13 +20,14 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from gates.backoff import Backoff
 from gates.errors import LinkError
 from gates.lane.drivers import LaneEvent
+from gates.lane.targets import Target
 from gates.protocol import Media
 from media.buffers import KeyframeQueue
 from media.lane.camera import Camera
 from media.lane.feed import CameraFeed
 from media.lane.sources import CAMERA_FAULT, MIC_FAULT, Faults, run_until_down
 from media.lane.voice import Microphone, Speaker
-from media.messages import KeyframeWanted, MediaHello, parse_to_lane
+from media.messages import KeyframeWanted, MediaHello, media_url, parse_to_lane
 from media.units import MAX_UNIT_BYTES, Kind, MediaUnit
 
 log = logging.getLogger("seat.lane")
@@ -38,7 +39,6 @@ SEND_QUEUE_BYTES = 512 * 1024
 class Publisher:
     def __init__(
         self,
-        url: str,
         lane: str,
         token: str,
         *,
@@ -47,22 +47,25 @@ class Publisher:
         speaker: Speaker | None,
         backoff: Callable[[], Backoff] = Backoff,
     ) -> None:
-        self.url = url
         self.lane = lane
         self.token = token
         self.microphone = microphone
         self.speaker = speaker
         self.backoff = backoff
         self.wanted: Media | None = None
+        # The centre the latest request came from: the stream is served there.
+        self.centre: Target | None = None
         # They outlive a pump that is stopped and started again.
         self.faults = Faults()
         self.feed = CameraFeed(camera, lane, self.faults, backoff) if camera else None
         self._changed = asyncio.Event()
         self._stream: asyncio.Task[None] | None = None
 
-    def want(self, media: Media) -> None:
-        """Follow the centre's latest ``media`` message."""
+    def want(self, media: Media, link: Target) -> None:
+        """Follow the centre's latest ``media`` message, which came over ``link``: the
+        media connection goes to the same centre, at the same address."""
         self.wanted = media if media.video or media.audio else None
+        self.centre = link.beside(media_url(link.url))
         self._changed.set()
 
     def stop(self) -> None:
@@ -84,32 +87,39 @@ class Publisher:
             while True:
                 await self._changed.wait()
                 self._changed.clear()
-                wanted = self.wanted
-                if self._stream is not None and (
-                    wanted is None or self._stream.get_name() != wanted.stream
-                ):
+                wanted, centre = self.wanted, self.centre
+                # A stream is named for what it carries and where: a link moved to
+                # another centre moves the stream with it, whatever its name there.
+                name = None if wanted is None else f"{wanted.stream} {centre}"
+                if self._stream is not None and self._stream.get_name() != name:
                     self._stream.cancel()
                     # gather, not a suppressed await: a cancel of run() itself must not
                     # be swallowed along with the stream's own.
                     await asyncio.gather(self._stream, return_exceptions=True)
                     self._stream = None
-                if wanted is not None and self._stream is None:
+                if wanted is not None and centre is not None and self._stream is None:
                     self._stream = asyncio.create_task(
-                        self._keep_streaming(wanted.stream), name=wanted.stream
+                        self._keep_streaming(centre, wanted.stream), name=name
                     )
         finally:
             if self._stream is not None:
                 self._stream.cancel()
 
-    async def _keep_streaming(self, stream: str) -> None:
+    async def _keep_streaming(self, centre: Target, stream: str) -> None:
         backoff = self.backoff()
         while True:
             try:
                 async with connect(
-                    self.url, max_size=2 * MAX_UNIT_BYTES, open_timeout=10, compression=None
+                    centre.url,
+                    max_size=2 * MAX_UNIT_BYTES,
+                    open_timeout=10,
+                    compression=None,
+                    **centre.options(),
                 ) as ws:
                     await ws.send(MediaHello(self.lane, self.token, stream).encode())
-                    log.info("lane.media.opened lane=%s stream=%s", self.lane, stream)
+                    log.info(
+                        "lane.media.opened lane=%s stream=%s centre=%s", self.lane, stream, centre
+                    )
                     backoff.reset()
                     await self._serve(ws)
             except ConnectionClosed as exc:

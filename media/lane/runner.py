@@ -29,7 +29,6 @@ from media.lane.voice import (
     Speaker,
     ToneMicrophone,
 )
-from media.messages import media_url
 
 SIM = "sim"
 NONE = "none"
@@ -69,7 +68,7 @@ def _device(choice: str) -> tuple[str, str]:
 
 
 def publisher(
-    server: str, lane: str, token: str, choice: MediaChoice, view: Callable[[float], View]
+    lane: str, token: str, choice: MediaChoice, view: Callable[[float], View]
 ) -> Publisher:
     """The lane's media; the simulated camera films ``view``, the simulated lane's."""
     camera: Callable[[], Camera] | None = None
@@ -97,7 +96,6 @@ def publisher(
         except AudioDeviceError as exc:
             raise SystemExit(f"the lane's speaker: {exc.detail}") from None
     return Publisher(
-        media_url(link_url(server)),
         lane,
         token,
         camera=camera,
@@ -128,7 +126,7 @@ def call_button_on_signal(lane: str, driver: LaneDriver) -> Iterator[None]:
 
 
 async def run_lane(
-    server: str,
+    servers: list[str],
     lane: str,
     token: str,
     *,
@@ -157,9 +155,10 @@ async def run_lane(
             memory=memory,
             display=DISPLAY_SIZE,
         )
-        media_publisher = publisher(server, lane, token, media or MediaChoice(), sim.view)
+        media_publisher = publisher(lane, token, media or MediaChoice(), sim.view)
+        links = [link_url(server) for server in servers]
         try:
-            await LaneAgent(link_url(server), session, sim, publisher=media_publisher).run()
+            await LaneAgent(links, session, sim, publisher=media_publisher).run()
         except* LaneReplaced as replaced:
             raise SystemExit(f"seat lane: {replaced.exceptions[0]}") from None
         finally:

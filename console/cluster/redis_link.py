@@ -1,0 +1,181 @@
+"""One server's link to Redis, which holds what several servers of one centre share live.
+
+Commands go through redis-py's connection pool, which redials by itself. Messages
+between servers come on ONE pub/sub connection per server, and a pub/sub connection
+that drops loses whatever was published while it was down: so the link says when it
+is back (``on_up``), and whoever relies on messages (lane leases, the console's news,
+the call queue) reads again what it may have missed. Nothing here knows what the
+channels carry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Awaitable, Callable
+
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+from gates.backoff import Backoff
+
+from ..errors import ClusterError
+
+log = logging.getLogger("seat.cluster")
+
+Handler = Callable[[bytes], None]
+UpListener = Callable[[], Awaitable[None]]
+
+# How long one Redis command may take before the server counts Redis as unreachable: a
+# healthy Redis answers in well under a millisecond, and a command waiting longer than
+# this holds up an agent's request.
+COMMAND_TIMEOUT_S = 2.0
+# How long the pub/sub connection may be silent before it is pinged: a cut that sends
+# no reset is noticed within about twice this.
+PUBSUB_PING_S = 1.0
+
+
+def server_id() -> str:
+    """This process's name among the centre's servers: readable in logs, and new at
+    each start, so a restarted server never mistakes the lanes its last life held for
+    its own."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+class RedisLink:
+    """Owned by the app; ``start`` before use, ``close`` at shutdown."""
+
+    def __init__(self, url: str, server: str | None = None) -> None:
+        self.server = server or server_id()
+        self.client: redis.Redis = redis.Redis.from_url(
+            url,
+            socket_timeout=COMMAND_TIMEOUT_S,
+            socket_connect_timeout=COMMAND_TIMEOUT_S,
+            health_check_interval=PUBSUB_PING_S,
+        )
+        self._handlers: dict[str, set[Handler]] = {}
+        self._up_listeners: list[UpListener] = []
+        self._pubsub: redis.client.PubSub | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._up = asyncio.Event()
+
+    # ------------------------------------------------------------------ use
+
+    @property
+    def channel(self) -> str:
+        """This server's own channel: what other servers send to it alone."""
+        return f"seat:server:{self.server}"
+
+    def subscribe(self, channel: str, handler: Handler) -> None:
+        """``handler(data)`` for each message on ``channel`` while the link is up; it
+        runs on the loop and must not block. Only before ``start``: a server's channels
+        are fixed (its own, and the centre's broadcasts), so the link is whole from its
+        first connection, and never reads and writes its connection from two tasks."""
+        if self._task is not None:
+            raise RuntimeError("subscribe before the link starts")
+        self._handlers.setdefault(channel, set()).add(handler)
+
+    def on_up(self, listener: UpListener) -> None:
+        """``listener()`` each time the pub/sub connection is (re)established and every
+        channel is subscribed: the moment to write again what Redis may have lost
+        (a restarted Redis keeps nothing) and to read what was missed."""
+        self._up_listeners.append(listener)
+
+    async def publish(self, channel: str, data: bytes) -> int:
+        """Raises ``RedisError`` when Redis cannot be reached; the number of servers'
+        links that got it otherwise."""
+        return int(await self.client.publish(channel, data))
+
+    @property
+    def up(self) -> bool:
+        """Subscribed to every channel now: messages sent to this server arrive."""
+        return self._up.is_set()
+
+    async def wait_up(self) -> None:
+        await self._up.wait()
+
+    async def ping(self) -> None:
+        """Raises ``RedisError`` unless Redis answers."""
+        await self.client.ping()
+
+    async def check(self) -> None:
+        """For ``/readyz``: Redis answers, and this server hears what the others send
+        it (its pub/sub connection is up: a server that cannot hear them would take
+        requests it cannot serve)."""
+        if not self.up:
+            raise ClusterError("redis_unsubscribed", f"{self.server} is not subscribed")
+        try:
+            await self.client.ping()
+        except (RedisError, OSError) as exc:
+            raise ClusterError("redis_unreachable", repr(exc)) from exc
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen(), name="seat-redis-pubsub")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.client.aclose()
+
+    # ------------------------------------------------------------------ the listener
+
+    async def _listen(self) -> None:
+        backoff = Backoff(first=0.1, cap=2.0)
+        while True:
+            try:
+                await self._session(backoff)
+            except (RedisError, OSError) as exc:
+                if self.up:
+                    log.warning("redis.down server=%s error=%r", self.server, exc)
+                self._up.clear()
+            finally:
+                await self._drop_pubsub()
+            await asyncio.sleep(backoff.next())
+
+    async def _session(self, backoff: Backoff) -> None:
+        """One pub/sub connection, from subscribing until it fails."""
+        pubsub = self._pubsub = self.client.pubsub()
+        # The server's own channel even when no one listens on it, so the connection
+        # exists (and is pinged) from the start.
+        channels = sorted({self.channel, *self._handlers})
+        await pubsub.subscribe(*channels)
+        # Idle pooled connections may lead to a Redis that restarted since: each would
+        # fail its next command. Closed, they are dialled again when next drawn.
+        await self.client.connection_pool.disconnect(inuse_connections=False)
+        self._up.set()
+        backoff.reset()
+        log.info("redis.up server=%s channels=%d", self.server, len(channels))
+        for listener in list(self._up_listeners):
+            await listener()
+        while True:
+            message = await pubsub.get_message(
+                ignore_subscribe_messages=True, timeout=PUBSUB_PING_S
+            )
+            if message is None:
+                continue
+            if message["type"] == "message":
+                self._deliver(message["channel"], message["data"])
+
+    def _deliver(self, raw_channel: bytes | str, data: bytes) -> None:
+        channel = raw_channel.decode() if isinstance(raw_channel, bytes) else raw_channel
+        for handler in list(self._handlers.get(channel, ())):
+            try:
+                handler(data)
+            except Exception:
+                # One listener's bug must not stop the others hearing the centre.
+                log.exception("redis.handler_failed channel=%s", channel)
+
+    async def _drop_pubsub(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py's own

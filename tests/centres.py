@@ -1,0 +1,160 @@
+"""Several ``seat serve`` processes on one data directory, started as an installer would
+(accounts and lanes made with the ``seat`` CLI), each of which a test can kill, stop
+(SIGSTOP: a centre that hangs with its sockets open) or start again on its port.
+
+Every process's standard error is read as it comes (``bench.processes.Process``), so a
+test waits for a log event rather than sleeping for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from bench.processes import PASSWORD, USERNAME, Process, seat
+from tests.services import START_S, free_port
+
+LANE_OPTIONS = ("--heartbeat-ms", "1000", "--camera", "none", "--microphone", "none")
+
+
+@dataclass
+class Server:
+    """One ``seat serve`` on ``host:port``."""
+
+    name: str
+    host: str
+    port: int
+    env: dict[str, str]
+    process: Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        env = {
+            **self.env,
+            "SEAT_HOST": self.host,
+            "SEAT_PORT": str(self.port),
+            # Its own across restarts, as two servers on one machine need.
+            "SEAT_SERVER_NAME": self.name.replace(" ", "-"),
+        }
+        self.process = await Process.start(self.name, ["console.cli", "serve"], env)
+        await self.ready()
+
+    async def ready(self) -> None:
+        """Until it answers ``/healthz``; raises with its log if it exited."""
+        async with asyncio.timeout(START_S), httpx.AsyncClient(base_url=self.url) as client:
+            while True:
+                self.running()
+                with contextlib.suppress(httpx.TransportError):
+                    if (await client.get("/healthz")).status_code == 200:
+                        return
+                await asyncio.sleep(0.05)  # polling a port that is not open yet
+
+    def running(self) -> Process:
+        if self.process is None or self.process.process.returncode is not None:
+            tail = "\n".join(self.process.tail) if self.process else "(never started)"
+            raise RuntimeError(f"{self.name} is not running:\n{tail}")
+        return self.process
+
+    def signal(self, sig: signal.Signals) -> None:
+        os.kill(self.running().pid, sig)
+
+    async def kill(self) -> None:
+        """A crash: SIGKILL, nothing closed or flushed by the centre itself."""
+        process = self.running()
+        self.signal(signal.SIGKILL)
+        await process.process.wait()
+
+    async def stop(self) -> None:
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, signal.SIGCONT)  # a stopped one cannot end
+            await self.process.stop()
+
+
+@dataclass
+class Deployment:
+    """Centres sharing ``data_dir``, an agent account ``USERNAME`` and lanes."""
+
+    data_dir: Path
+    env: dict[str, str]
+    servers: list[Server]
+    tokens: dict[str, str] = field(default_factory=dict)
+    lanes: list[Process] = field(default_factory=list)
+
+    async def start_lane(self, lane: str, servers: Sequence[str], *options: str) -> Process:
+        """``seat lane`` dialling ``servers`` (given as one ``--server`` each)."""
+        env = {**self.env, "SEAT_LANE_TOKEN": self.tokens[lane]}
+        args = ["console.cli", "lane", "--lane", lane, *LANE_OPTIONS, *options]
+        for server in servers:
+            args += ["--server", server]
+        process = await Process.start(f"lane {lane}", args, env)
+        self.lanes.append(process)
+        return process
+
+    async def audit_verify(self) -> str:
+        return await seat(self.env, "audit", "verify")
+
+
+@contextlib.asynccontextmanager
+async def deployment(
+    data_dir: Path,
+    lanes: Sequence[str],
+    hosts: Sequence[str] = ("127.0.0.1", "127.0.0.1"),
+    env: dict[str, str] | None = None,
+    same_port: bool = False,
+) -> AsyncIterator[Deployment]:
+    """One centre per host in ``hosts`` (each on a free port, or all on one with
+    ``same_port``, for hosts with different addresses), started one after another on
+    ``data_dir``; every process stopped on the way out."""
+    await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
+    base = {
+        **os.environ,
+        "SEAT_DATA_DIR": str(data_dir),
+        "SEAT_LOG_LEVEL": "INFO",
+        "SEAT_COMMAND_TIMEOUT_S": "10",
+        **(env or {}),
+    }
+    await seat(base, "user", "add", USERNAME, "--role", "agent", stdin=PASSWORD + "\n")
+    tokens = {}
+    for lane in lanes:
+        out = await seat(
+            base, "lanes", "add", lane, "--name", lane, "--car-park", "P", "--direction", "exit"
+        )
+        tokens[lane] = out.rsplit(":", 1)[1].strip()
+    port = free_port()
+    servers = [
+        Server(f"centre {n}", host, port if same_port else free_port(), base)
+        for n, host in enumerate(hosts, 1)
+    ]
+    running = Deployment(data_dir, base, servers, tokens)
+    try:
+        for server in servers:
+            await server.start()
+        yield running
+    finally:
+        for lane_process in running.lanes:
+            await lane_process.stop()
+        for server in servers:
+            await server.stop()
+
+
+@contextlib.asynccontextmanager
+async def logged_in(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client logged in as the deployment's agent, its CSRF header set."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        response = await client.post(
+            "/api/login", json={"username": USERNAME, "password": PASSWORD}
+        )
+        response.raise_for_status()
+        client.headers["X-CSRF-Token"] = response.json()["csrf_token"]
+        yield client
