@@ -104,11 +104,14 @@ async def test_a_database_that_went_away_fails_writes_then_serves_again(
         with pytest.raises(StoreError) as unread:
             await store.get_user("alice")
         assert unread.value.code == "read_failed"
+        with pytest.raises(StoreError):
+            await store.ping()  # /readyz's check: not ready
         own_server.start()
         await asyncio.to_thread(accepting, url)
         after = await store.append(record("after"))
         assert (after.seq, after.prev_hash) == (2, kept.hash)
         assert (await store.get_user("alice")) is not None
+        await store.ping()
         assert await verify_audit(store) == Verdict(ok=True, count=2)
     finally:
         await store.close()
