@@ -31,8 +31,9 @@ log = logging.getLogger("seat.store")
 # How long a connection attempt, or a read waiting for a pooled connection, may take
 # before the request fails: a database that is down must not hold requests for long.
 CONNECT_TIMEOUT_S = 5
-# Reads at once; beyond it they wait for a connection.
+# Reads at once; beyond it they wait for a connection, as long as POOL_WAIT_S.
 POOL_SIZE = 8
+POOL_WAIT_S = 2.0
 
 
 class PostgresStore(StoreParts):
@@ -121,8 +122,9 @@ class _PgEngine:
 class _PoolReads:
     """Reads on the event loop, each on a pooled connection in autocommit."""
 
-    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+    def __init__(self, pool: AsyncConnectionPool[Any], url: str) -> None:
         self._pool = pool
+        self._url = url
 
     @classmethod
     async def open(cls, url: str) -> _PoolReads:
@@ -131,7 +133,7 @@ class _PoolReads:
             min_size=1,
             max_size=POOL_SIZE,
             open=False,
-            timeout=CONNECT_TIMEOUT_S,
+            timeout=POOL_WAIT_S,
             kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
             name="seat-store-reads",
         )
@@ -140,27 +142,35 @@ class _PoolReads:
         except PoolTimeout as exc:
             await pool.close()
             raise StoreError("open_failed", f"{safe_url(url)}: {exc}") from exc
-        return cls(pool)
+        return cls(pool, url)
 
     async def fetch(self, sql: str, params: tuple[object, ...]) -> list[Any]:
         try:
-            return await self._fetch(sql, params)
-        except psycopg.OperationalError:
-            # Pooled connections from before a restart of the server are all dead:
-            # the pool drops them, and the read is tried once more on a live one.
+            async with self._pool.connection() as conn:
+                return await _fetch(conn, sql, params)
+        except (psycopg.OperationalError, PoolTimeout):
+            # The server went away, or is back after going away: the pool's
+            # connections from before are dead, and it makes new ones only as its
+            # reconnection backs off. The dead ones are dropped, and the read is tried
+            # once more on a connection of its own: a server that is back serves at once.
             await self._pool.check()
-        except (psycopg.Error, PoolTimeout) as exc:
+        except psycopg.Error as exc:
             raise StoreError("read_failed", str(exc)) from exc
         try:
-            return await self._fetch(sql, params)
-        except (psycopg.Error, PoolTimeout) as exc:
+            async with await psycopg.AsyncConnection.connect(
+                self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
+            ) as conn:
+                return await _fetch(conn, sql, params)
+        except psycopg.Error as exc:
             raise StoreError("read_failed", str(exc)) from exc
-
-    async def _fetch(self, sql: str, params: tuple[object, ...]) -> list[Any]:
-        async with self._pool.connection() as conn:
-            cursor = await conn.execute(pg_sql(sql), params)
-            rows: list[Any] = await cursor.fetchall()
-            return rows
 
     async def close(self) -> None:
         await self._pool.close()
+
+
+async def _fetch(
+    conn: psycopg.AsyncConnection[Any], sql: str, params: tuple[object, ...]
+) -> list[Any]:
+    cursor = await conn.execute(pg_sql(sql), params)
+    rows: list[Any] = await cursor.fetchall()
+    return rows
