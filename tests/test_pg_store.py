@@ -17,6 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from console import pg_schema
 from console.cli import main
 from console.errors import StoreError
 from console.ledger import GENESIS_HASH, AuditAction, AuditRecord, Verdict, verify_audit
@@ -193,6 +194,28 @@ async def test_a_granted_role_runs_the_centre_but_may_not_change_the_ledger(
         ):
             conn.execute(statement)
     assert read_pg_ledger(postgres_url, lambda view: view.end()) == entries[-1].seq == 2
+
+
+async def test_a_centre_whose_role_may_not_migrate_does_not_start(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A program with a migration the database lacks, started as the centres' role:
+    refused with the server's reason, the schema left as it was."""
+    role = f"centre{next(_ROLES)}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+    await (await PostgresStore.open(postgres_url)).close()
+    monkeypatch.setenv("SEAT_DATABASE_URL", postgres_url)
+    assert await asyncio.to_thread(main, ["db", "grant", role]) == 0
+    newer = (*pg_schema.MIGRATIONS, ("CREATE TABLE newer (id BIGINT PRIMARY KEY)",))
+    monkeypatch.setattr(pg_schema, "MIGRATIONS", newer)
+    monkeypatch.setattr(pg_schema, "SCHEMA_VERSION", len(newer))
+    with pytest.raises(StoreError) as refused:
+        await PostgresStore.open(postgres_url.replace("postgres@", f"{role}@"))
+    assert refused.value.code == "open_failed"
+    assert "permission denied" in refused.value.detail
+    with psycopg.connect(postgres_url) as conn:
+        assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,)]
 
 
 async def test_the_tables_owner_is_not_granted_to(
