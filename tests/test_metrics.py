@@ -15,7 +15,6 @@ from gates.lane.drivers import CallPressed
 from media.lane.camera import SyntheticCamera
 from media.lane.publisher import Publisher
 from media.lane.voice import RecordingSpeaker, ToneMicrophone
-from media.messages import media_url
 from tests.conftest import Centre, LaneFactory
 from tests.viewers import ViewerPeer, watch
 
@@ -89,7 +88,6 @@ async def test_a_live_viewer_and_a_waiting_call_count(
 ) -> None:
     token = await staffed.add_lane("L1")
     publisher = Publisher(
-        media_url(staffed.link),
         "L1",
         token,
         camera=lambda: SyntheticCamera("L1", size=(320, 240), fps=15, gop=15),
