@@ -15,6 +15,7 @@ from gates.centre.link import HeartbeatPolicy
 
 from .calls.model import CallKind
 from .calls.model import Settings as CallSettings
+from .cluster.lease_rules import LeasePolicy
 from .payments.wechat_settings import WeChatSettings, check_provider_choice
 from .sticker_token import KEY_BYTES
 
@@ -114,6 +115,16 @@ class Settings:
     # Redis, where the servers of one centre share what is live (console.cluster);
     # None: one server, everything in its memory. Its password may be in the URL.
     redis_url: str | None = field(default=None, repr=False)
+    # How long a lane's lease outlives its server's last renewal (console.cluster): a
+    # dead server's lanes come up on another after at most this long. None: as long as
+    # the heartbeat policy lets the slowest lane be silent (12.5 s by default).
+    lane_lease_s: float | None = None
+
+    @property
+    def lease(self) -> LeasePolicy:
+        if self.lane_lease_s is None:
+            return LeasePolicy.for_heartbeat(self.heartbeat)
+        return LeasePolicy(self.lane_lease_s)
 
     @property
     def calls(self) -> CallSettings:
@@ -197,6 +208,7 @@ class Settings:
             demo_call_every_s=demo_call_every_s,
             public_url=_optional(env, "SEAT_PUBLIC_URL", parse_public_url),
             redis_url=_optional(env, "SEAT_REDIS_URL", parse_redis_url),
+            lane_lease_s=seconds("SEAT_LANE_LEASE_S", "0", zero=True) or None,
             payment_expiry_s=seconds("SEAT_PAYMENT_EXPIRY_S", "900"),
             payment_sandbox=env.get("SEAT_PAYMENT_SANDBOX", "0") in ("1", "true", "yes"),
             payment_query_after_s=seconds("SEAT_PAYMENT_QUERY_AFTER_S", "30"),

@@ -28,13 +28,13 @@ from typing import Any, Protocol
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from gates.centre.crash import closed_on_crash
-from gates.centre.hub import LaneHub
 from gates.centre.status import LaneStatus
 
 from .audit import AuditLog
 from .backlog import Backlog
 from .directory import Directory
 from .errors import ConsoleError
+from .lane_view import LaneView
 from .ledger import AuditEntry
 from .live import LiveLogins
 from .models import LaneRecord, Role, User
@@ -69,7 +69,7 @@ class Presence(Protocol):
 
 class Streams:
     def __init__(
-        self, directory: Directory, hub: LaneHub, audit: AuditLog, live: LiveLogins
+        self, directory: Directory, hub: LaneView, audit: AuditLog, live: LiveLogins
     ) -> None:
         self.directory = directory
         self.hub = hub

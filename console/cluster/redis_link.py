@@ -5,18 +5,27 @@ between servers come on ONE pub/sub connection per server, and a pub/sub connect
 that drops loses whatever was published while it was down: so the link says when it
 is back (``on_up``), and whoever relies on messages (lane leases, the console's news,
 the call queue) reads again what it may have missed. Nothing here knows what the
-channels carry.
+channels carry, except the server's own channel, which many parts share.
+
+The server's own channel carries JSON objects with a ``kind`` (``{"kind": "request",
+...}``): ``on_kind(kind, handler)`` registers the one handler of a kind, and
+``send(server, kind, fields)`` sends one to another server. A message of a kind no one
+here handles, or that is not such an object, is logged and dropped. Kinds in use:
+``request`` and ``reply`` (``console.cluster.requests``: one server asks another and
+waits for its answer).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import secrets
 import socket
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
@@ -27,6 +36,7 @@ log = logging.getLogger("seat.cluster")
 
 Handler = Callable[[bytes], None]
 UpListener = Callable[[], Awaitable[None]]
+KindHandler = Callable[[dict[str, Any]], None]
 
 # How long one Redis command may take before the server counts Redis as unreachable: a
 # healthy Redis answers in well under a millisecond, and a command waiting longer than
@@ -44,6 +54,10 @@ def server_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
+def server_channel(server: str) -> str:
+    return f"seat:server:{server}"
+
+
 class RedisLink:
     """Owned by the app; ``start`` before use, ``close`` at shutdown."""
 
@@ -56,6 +70,8 @@ class RedisLink:
             health_check_interval=PUBSUB_PING_S,
         )
         self._handlers: dict[str, set[Handler]] = {}
+        self._kinds: dict[str, KindHandler] = {}
+        self._handlers[self.channel] = {self._dispatch}
         self._up_listeners: list[UpListener] = []
         self._pubsub: redis.client.PubSub | None = None
         self._task: asyncio.Task[None] | None = None
@@ -66,7 +82,7 @@ class RedisLink:
     @property
     def channel(self) -> str:
         """This server's own channel: what other servers send to it alone."""
-        return f"seat:server:{self.server}"
+        return server_channel(self.server)
 
     def subscribe(self, channel: str, handler: Handler) -> None:
         """``handler(data)`` for each message on ``channel`` while the link is up; it
@@ -76,6 +92,33 @@ class RedisLink:
         if self._task is not None:
             raise RuntimeError("subscribe before the link starts")
         self._handlers.setdefault(channel, set()).add(handler)
+
+    def on_kind(self, kind: str, handler: KindHandler) -> None:
+        """``handler(message)`` for each message of ``kind`` on this server's own
+        channel (the decoded object, ``kind`` included); one handler a kind, so two
+        parts cannot both answer the same message."""
+        if kind in self._kinds:
+            raise RuntimeError(f"kind {kind!r} already has a handler")
+        self._kinds[kind] = handler
+
+    async def send(self, server: str, kind: str, fields: dict[str, Any]) -> int:
+        """Send ``{"kind": kind, **fields}`` to ``server``'s own channel; the number of
+        links that got it (0: that server is gone). Raises ``RedisError``."""
+        data = json.dumps({**fields, "kind": kind}, separators=(",", ":")).encode()
+        return await self.publish(server_channel(server), data)
+
+    def _dispatch(self, data: bytes) -> None:
+        try:
+            message = json.loads(data)
+        except ValueError:
+            message = None
+        kind = message.get("kind") if isinstance(message, dict) else None
+        handler = self._kinds.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            log.warning("redis.message_dropped server=%s kind=%r", self.server, kind)
+            return
+        assert isinstance(message, dict)
+        handler(message)
 
     def on_up(self, listener: UpListener) -> None:
         """``listener()`` each time the pub/sub connection is (re)established and every
