@@ -29,12 +29,28 @@ from gates.wire import Message
 from . import status_wire
 from .holding import LaneHolding
 from .lease_rules import stale_holders
+from .leases import key
 from .redis_link import RedisLink
 from .requests import Body, PeerError, PeerGone, PeerTimeout, Refusal, Requests
 
 log = logging.getLogger("seat.cluster")
 
 STATUS_KEY = "seat:lanes:status"
+# Writes and publishes a lane's status (ARGV[3]) from server ARGV[1], unless it is not
+# that server's to tell: another server holds the lane's lease, or, with the lease
+# free, another server wrote the lane's status last. So a server that was cut off and
+# comes back cannot overwrite the lane's new server with its own stale goodbye.
+_WRITE = """
+local lease = redis.call('GET', KEYS[2])
+if lease ~= ARGV[1] then
+  if lease then return 0 end
+  local last = redis.call('HGET', KEYS[1], ARGV[2])
+  if last and cjson.decode(last)['server'] ~= ARGV[1] then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+redis.call('PUBLISH', KEYS[1], ARGV[3])
+return 1
+"""
 # How long a notice to another server's lane may take: it is one Redis hop each way
 # and one WebSocket send, so anything longer means that server is in trouble.
 NOTIFY_WAIT_S = 2.0
@@ -59,6 +75,7 @@ class ClusterLanes:
         self._unpublished: dict[str, LaneStatus] = {}
         self._publishing = asyncio.Event()
         self._publisher: asyncio.Task[None] | None = None
+        self._write = link.client.register_script(_WRITE)
         hub.subscribe(self._local_changed)
         link.subscribe(STATUS_KEY, self._heard)
         link.on_up(self._reload)
@@ -219,8 +236,11 @@ class ClusterLanes:
             async with self.link.client.pipeline(transaction=False) as pipe:
                 for status in statuses.values():
                     data = status_wire.encode(self.server, status)
-                    pipe.hset(STATUS_KEY, status.lane, data)
-                    pipe.publish(STATUS_KEY, data)
+                    await self._write(
+                        keys=[STATUS_KEY, key(status.lane)],
+                        args=[self.server, status.lane, data],
+                        client=pipe,
+                    )
                 await pipe.execute()
         except RedisError:
             self._unpublished = statuses | self._unpublished  # newer ones win
