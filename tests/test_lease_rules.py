@@ -8,6 +8,7 @@ import pytest
 
 from console.cluster import status_wire
 from console.cluster.lease_rules import LeasePolicy, Tenure, handover_wait_s, stale_holders
+from console.settings import Settings
 from gates.centre.link import HeartbeatPolicy
 from gates.centre.status import ActiveFault, LaneStatus, LastVehicle
 from gates.protocol import DisplaySize
@@ -107,3 +108,14 @@ def test_a_status_crosses_between_servers_whole() -> None:
 def test_a_garbled_status_is_refused(data: bytes) -> None:
     with pytest.raises((ValueError, KeyError, TypeError)):
         status_wire.decode(data)
+
+
+def test_the_lease_life_is_set_or_follows_the_heartbeat() -> None:
+    assert Settings.from_env({}).lease == LeasePolicy.for_heartbeat(HeartbeatPolicy())
+    assert Settings.from_env({"SEAT_LANE_LEASE_S": "3.5"}).lease == LeasePolicy(3.5)
+
+
+@pytest.mark.parametrize("raw", ["-1", "soon", "inf"])
+def test_a_bad_lease_life_is_refused_by_name(raw: str) -> None:
+    with pytest.raises(ValueError, match="SEAT_LANE_LEASE_S"):
+        Settings.from_env({"SEAT_LANE_LEASE_S": raw})

@@ -45,6 +45,7 @@ class LaneHolding:
         self._tasks: set[asyncio.Task[object]] = set()
         self._keeper: asyncio.Task[None] | None = None
         self._round_listeners: list[RoundListener] = []
+        self._closed = False
         hub.claim = self.claim
         hub.subscribe(self._status_changed)
         requests.answer("let_go", self._let_go)
@@ -61,6 +62,7 @@ class LaneHolding:
     async def close(self) -> None:
         """Let go of every lease (the links are closed by now), so the lanes come up on
         another server at once rather than after a lease life."""
+        self._closed = True
         if self._keeper is not None:
             self._keeper.cancel()
             await asyncio.gather(self._keeper, return_exceptions=True)
@@ -126,7 +128,7 @@ class LaneHolding:
     # ----------------------------------------------------------------- letting go
 
     def _status_changed(self, status: LaneStatus) -> None:
-        if not status.online and self.tenure.holds(status.lane):
+        if not status.online and self.tenure.holds(status.lane) and not self._closed:
             task = asyncio.create_task(self._release(status.lane))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
