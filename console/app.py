@@ -96,7 +96,7 @@ def create_app(
         holding = LaneHolding(redis, requests, hub, settings.lease)
         cluster = requests, holding, ClusterLanes(redis, requests, hub, holding)
         lanes = cluster[2]
-    views = Views(bridge, *(cluster[1], cluster[0]) if cluster else (None, None))
+    views = Views(bridge, cluster[0] if cluster else None)
     audit = AuditLog(store, Anchoring(store, settings))
     actions = Actions(audit, lanes, settings.command_timeout_s, settings.open_join_s)
     streams = Streams(directory, lanes, audit, live)
@@ -223,5 +223,4 @@ def create_app(
     app.state.noplate = noplate
     app.state.redis = redis
     app.state.lanes = lanes
-    app.state.holding = cluster[1] if cluster else None
     return app

@@ -98,10 +98,15 @@ class Watching:
             raise StoreError(
                 "audit_failed", f"not started: the audit ledger could not record it ({exc.detail})"
             ) from exc
-        # A view lasts no longer than the login that opened it (a 12-hour shift); one
-        # another server answered ends with its own server's rules.
+        # A view lasts no longer than the login that opened it (a 12-hour shift). One
+        # another server answered is asked after there; its end is that server's to
+        # hear, so its timer and hold here last until the login ends.
         remaining = (session.expires_at - datetime.now(UTC)).total_seconds()
-        if self.bridge.viewer(viewing.id) is not None:
+        try:
+            still_open = await self.views.find(lane.id, viewing.id) is not None
+        except MediaError:
+            still_open = False
+        if still_open:
             loop = asyncio.get_running_loop()
             self._ends[viewing.id] = loop.call_later(max(remaining, 0.0), self._expire, viewing)
             # ...and ends with it: a logout, a disabled account, a changed role.
@@ -126,24 +131,35 @@ class Watching:
 
     def _expire(self, viewing: Viewing) -> None:
         log.info("media.viewer.session_ended viewer=%s lane=%s", viewing.id, viewing.lane)
-        self._track(self.bridge.release(viewing.id))
+        self._track(self._end(viewing))
 
     def _ended_login(self, viewing: Viewing, reason: str) -> None:
         log.info(
             "media.viewer.login_ended viewer=%s lane=%s reason=%s", viewing.id, viewing.lane, reason
         )
-        self._track(self.bridge.release(viewing.id))
+        self._track(self._end(viewing))
+
+    async def _end(self, viewing: Viewing) -> None:
+        self._forget(viewing.id)
+        try:
+            await self.views.release(viewing.lane, viewing.id)
+        except MediaError as exc:
+            # Its server is gone, and the view with it.
+            log.info("media.viewer.unreleased viewer=%s error=%s", viewing.id, exc.detail)
 
     def _changed(self, event: MediaEvent) -> None:
         if not isinstance(event, ViewerLeft):
             return
-        end = self._ends.pop(event.viewing.id, None)
+        self._forget(event.viewing.id)
+        self._track(self._record_end(event))
+
+    def _forget(self, viewer_id: str) -> None:
+        end = self._ends.pop(viewer_id, None)
         if end is not None:
             end.cancel()
-        release = self._releases.pop(event.viewing.id, None)
+        release = self._releases.pop(viewer_id, None)
         if release is not None:
             release()
-        self._track(self._record_end(event))
 
     def _track(self, work: Coroutine[Any, Any, object]) -> None:
         task = asyncio.create_task(work)

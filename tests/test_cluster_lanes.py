@@ -81,6 +81,18 @@ def audit_of(centre: Centre, action: AuditAction) -> asyncio.Future[None]:
     return seen
 
 
+def camera_of(centre: Centre, token: str) -> Publisher:
+    """The lane's camera and intercom, connecting to ``centre``'s media endpoint."""
+    return Publisher(
+        media_url(centre.link),
+        LANE,
+        token,
+        camera=lambda: SyntheticCamera(LANE, size=(320, 240), fps=15, gop=15),
+        microphone=ToneMicrophone,
+        speaker=RecordingSpeaker(),
+    )
+
+
 def online(status: LaneStatus) -> bool:
     return status.online
 
@@ -189,15 +201,7 @@ async def test_a_live_view_asked_of_one_server_is_answered_by_the_lanes_server(
     offer and the answer, and the ledger has the view's start and end."""
     a, b = pair
     token = await b.add_lane(LANE)
-    publisher = Publisher(
-        media_url(b.link),
-        LANE,
-        token,
-        camera=lambda: SyntheticCamera(LANE, size=(320, 240), fps=15, gop=15),
-        microphone=ToneMicrophone,
-        speaker=RecordingSpeaker(),
-    )
-    lane = await lane_on(b, a, publisher=publisher)
+    lane = await lane_on(b, a, publisher=camera_of(b, token))
     ended = audit_of(b, AuditAction.WATCH_ENDED)
     async with a.client("alice") as client:
         peer = await watch(client, LANE)
@@ -223,4 +227,22 @@ async def test_the_lease_names_the_server_that_holds_the_lane(pair: tuple[Centre
     lane = await lane_on(b, a)
     assert b.redis is not None and a.redis is not None
     assert await a.redis.client.get(key(LANE)) == b.redis.server.encode()
+    await lane.stop()
+
+
+async def test_a_live_view_on_the_other_server_ends_with_the_login_that_opened_it(
+    pair: tuple[Centre, Centre], peers: list[ViewerPeer]
+) -> None:
+    a, b = pair
+    token = await b.add_lane(LANE)
+    lane = await lane_on(b, a, publisher=camera_of(b, token))
+    ended = audit_of(b, AuditAction.WATCH_ENDED)
+    async with a.client("alice") as client:
+        peer = await watch(client, LANE)
+        peers.append(peer)
+        assert [v.id for v in b.media.viewers(LANE)] == [peer.viewer_id]
+        assert (await client.post("/api/logout")).status_code == 204
+        async with asyncio.timeout(5):
+            await ended
+    assert b.media.viewers(LANE) == []
     await lane.stop()

@@ -9,7 +9,15 @@ from collections.abc import AsyncIterator
 import pytest
 
 from console.cluster.redis_link import RedisLink, server_channel
-from console.cluster.requests import Body, PeerError, PeerGone, PeerTimeout, Refusal, Requests
+from console.cluster.requests import (
+    Body,
+    PeerError,
+    PeerGone,
+    PeerTimeout,
+    Refusal,
+    Requests,
+    Unheld,
+)
 from tests.services import RedisServer
 
 
@@ -103,3 +111,22 @@ async def test_a_kind_has_one_handler(redis_server: RedisServer) -> None:
     with pytest.raises(RuntimeError, match="request"):
         Requests(link)
     await link.close()
+
+
+async def test_the_server_a_key_names_is_found_and_asked_in_one_step(
+    pair: tuple[Requests, Requests],
+) -> None:
+    asker, answerer = pair
+    client = asker.link.client
+    await client.set("seat:lanes:lease:L1", answerer.link.server)
+    assert await asker.ask_holder("seat:lanes:lease:L1", "double", {"n": 4}, 5) == {"twice": 8}
+    with pytest.raises(Unheld) as nobody:
+        await asker.ask_holder("seat:lanes:lease:L2", "double", {"n": 4}, 5)
+    assert nobody.value.server is None
+    await client.set("seat:lanes:lease:L3", asker.link.server)
+    with pytest.raises(Unheld) as itself:
+        await asker.ask_holder("seat:lanes:lease:L3", "double", {"n": 4}, 5)
+    assert itself.value.server == asker.link.server
+    await client.set("seat:lanes:lease:L4", "server-that-died")
+    with pytest.raises(PeerGone, match="server-that-died"):
+        await asker.ask_holder("seat:lanes:lease:L4", "double", {"n": 4}, 5)

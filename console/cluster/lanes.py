@@ -31,7 +31,7 @@ from .holding import LaneHolding
 from .lease_rules import stale_holders
 from .leases import key
 from .redis_link import RedisLink
-from .requests import Body, PeerError, PeerGone, PeerTimeout, Refusal, Requests
+from .requests import Body, PeerError, PeerGone, PeerTimeout, Refusal, Requests, Unheld
 
 log = logging.getLogger("seat.cluster")
 
@@ -68,7 +68,10 @@ class ClusterLanes:
         self.requests = requests
         self.hub = hub
         self.holding = holding
+        # Each lane's status as another server last told it, and as the console here
+        # was last told it (from here or there).
         self._remote: dict[str, tuple[str, LaneStatus]] = {}
+        self._shown: dict[str, LaneStatus] = {}
         self._listeners: set[StatusListener] = set()
         self._waiting: dict[str, asyncio.Future[Resolved]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -101,8 +104,7 @@ class ClusterLanes:
 
     def status(self, lane: str) -> LaneStatus:
         local = self.hub.status(lane)
-        remote = self._remote.get(lane)
-        return local if local.online or remote is None else remote[1]
+        return local if local.online else self._shown.get(lane, local)
 
     def online(self) -> list[str]:
         here = self.hub.online()
@@ -114,6 +116,7 @@ class ClusterLanes:
         return lambda: self._listeners.discard(listener)
 
     def _tell(self, status: LaneStatus) -> None:
+        self._shown[status.lane] = status
         for listener in list(self._listeners):
             listener(status)
 
@@ -135,43 +138,38 @@ class ClusterLanes:
     async def _command_there(
         self, lane: str, command: Command, wait_s: float, waiter: asyncio.Future[Resolved]
     ) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait_s
+        deadline = asyncio.get_running_loop().time() + wait_s
         try:
-            resolved = await self._ask_holder(lane, command, deadline)
+            waiter.set_result(await self._ask_holder(lane, command, deadline))
+        except Exception as exc:
+            waiter.set_exception(exc)  # every caller joined to it hears it, none hangs
         finally:
             self._waiting.pop(command.command_id, None)
-        if not waiter.done():
-            waiter.set_result(resolved)
 
     async def _ask_holder(self, lane: str, command: Command, deadline: float) -> Resolved:
         loop = asyncio.get_running_loop()
         command_id = command.command_id
-        try:
-            holder = await self.holding.store.holder(lane)
-        except RedisError as exc:
-            log.warning("gate.command.unrouted lane=%s error=%r", lane, exc)
-            return Resolved(lane, command_id, Outcome.LANE_OFFLINE, "lane servers unreachable")
-        if holder is None or holder == self.server:
-            # Nobody has it (or its link is being welcomed here): this server's book
-            # gives the outcome, and remembers it for a retry.
-            return await self.hub.command(lane, command, max(0.0, deadline - loop.time()))
         remaining = deadline - loop.time()
         # The holder ends the command a little before the asker's deadline, so its
         # outcome (done at the last moment too) reaches the asker in time.
         body = {"lane": lane, "command": command.encode(), "wait_s": remaining - _slack(remaining)}
         try:
-            answer = await self.requests.ask(holder, "command", body, remaining)
+            answer = await self.requests.ask_holder(key(lane), "command", body, remaining)
             return Resolved(
                 lane, command_id, Outcome(answer["outcome"]), str(answer.get("detail", ""))
             )
-        except PeerGone:
-            return Resolved(lane, command_id, Outcome.LANE_OFFLINE, f"server {holder} is gone")
-        except PeerTimeout:
-            return Resolved(lane, command_id, Outcome.TIMEOUT, f"server {holder} did not answer")
+        except Unheld:
+            # Nobody has it (or its link is being welcomed here): this server's book
+            # gives the outcome, and remembers it for a retry.
+            return await self.hub.command(lane, command, max(0.0, deadline - loop.time()))
+        except PeerGone as exc:
+            return Resolved(lane, command_id, Outcome.LANE_OFFLINE, exc.detail)
+        except PeerTimeout as exc:
+            return Resolved(lane, command_id, Outcome.TIMEOUT, exc.detail)
         except (PeerError, RedisError, KeyError, ValueError) as exc:
-            log.warning("gate.command.unanswered lane=%s holder=%s error=%r", lane, holder, exc)
-            return Resolved(lane, command_id, Outcome.TIMEOUT, f"no outcome from {holder}")
+            # Whether it reached the lane is not known: the agent must look.
+            log.warning("gate.command.unanswered lane=%s error=%r", lane, exc)
+            return Resolved(lane, command_id, Outcome.TIMEOUT, "no outcome from the lane's server")
 
     async def _answer_command(self, body: Body) -> Body:
         lane, wait_s = body.get("lane"), body.get("wait_s")
@@ -189,12 +187,11 @@ class ClusterLanes:
         """As ``LaneHub.notify``, wherever the lane is: False when no server holds it."""
         if self.hub.status(lane).online:
             return await self.hub.notify(lane, message)
+        body = {"lane": lane, "message": message.encode()}
         try:
-            holder = await self.holding.store.holder(lane)
-            if holder is None or holder == self.server:
-                return False
-            body = {"lane": lane, "message": message.encode()}
-            answer = await self.requests.ask(holder, "notify", body, NOTIFY_WAIT_S)
+            answer = await self.requests.ask_holder(key(lane), "notify", body, NOTIFY_WAIT_S)
+        except Unheld:
+            return False
         except (PeerError, RedisError) as exc:
             log.info("lane.notify.unsent lane=%s type=%s error=%r", lane, message.TYPE, exc)
             return False
@@ -211,8 +208,13 @@ class ClusterLanes:
     def _local_changed(self, status: LaneStatus) -> None:
         self._unpublished[status.lane] = status
         self._publishing.set()
+        if status.online:
+            # Held here, so whatever another server said of it is past.
+            self._remote.pop(status.lane, None)
+            self._tell(status)
+            return
         remote = self._remote.get(status.lane)
-        if status.online or remote is None or not remote[1].online:
+        if remote is None or not remote[1].online:
             self._tell(status)
 
     async def _publish(self) -> None:

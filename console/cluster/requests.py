@@ -47,6 +47,14 @@ class PeerTimeout(PeerError):
         super().__init__("peer_timeout", f"server {server} did not answer {op} in {wait_s:g} s")
 
 
+class Unheld(Exception):
+    """``ask_holder``: the key names no server (``server`` None), or this one."""
+
+    def __init__(self, server: str | None) -> None:
+        super().__init__(f"held by {server or 'no server'}")
+        self.server = server
+
+
 class Refusal(Exception):
     """Raised by an answerer: the asker gets ``PeerError(code, detail)`` with ``extra``
     (the request was understood and said no, e.g. the intercom is taken)."""
@@ -76,13 +84,43 @@ class Requests:
         """The answer of ``server`` to ``op``. Raises ``PeerGone``, ``PeerTimeout``,
         ``PeerError`` (refused or failed there; ``.extra`` when refused) or
         ``RedisError``."""
+
+        async def send(fields: Body) -> tuple[str, int]:
+            return server, await self.link.send(server, "request", fields)
+
+        return await self._exchange(send, op, body, wait_s)
+
+    async def ask_holder(self, key: str, op: str, body: Body, wait_s: float) -> Body:
+        """``ask`` the server whose id is the value of ``key`` (a lane's lease), found
+        and asked in one round trip to Redis. Raises ``Unheld`` when the key names no
+        server or this one, and what ``ask`` raises."""
+
+        async def send(fields: Body) -> tuple[str, int]:
+            server, receivers = await self.link.send_named(key, "request", fields)
+            if not server or receivers < 0:
+                raise Unheld(server or None)
+            return server, receivers
+
+        return await self._exchange(send, op, body, wait_s)
+
+    async def _exchange(
+        self,
+        send: Callable[[Body], Awaitable[tuple[str, int]]],
+        op: str,
+        body: Body,
+        wait_s: float,
+    ) -> Body:
+        """Send a request (``send`` names the server it went to and how many links got
+        it) and wait for its reply."""
         request_id = secrets.token_hex(8)
         waiter: asyncio.Future[Body] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = waiter
+        server = "?"
         try:
             async with asyncio.timeout(wait_s):
                 fields = {"id": request_id, "from": self.link.server, "op": op, "body": body}
-                if await self.link.send(server, "request", fields) == 0:
+                server, receivers = await send(fields)
+                if receivers == 0:
                     raise PeerGone(server)
                 reply = await waiter
         except TimeoutError:

@@ -16,8 +16,8 @@ from media.centre.bridge import MediaBridge
 from media.centre.viewing import Viewing, Watcher
 from media.errors import IntercomBusy, LaneOffline, MediaError, OfferRefused
 
-from .holding import LaneHolding
-from .requests import Body, PeerError, PeerGone, Refusal, Requests
+from .leases import key
+from .requests import Body, PeerError, PeerGone, Refusal, Requests, Unheld
 
 # An answer takes the holder's ICE gathering (host candidates: milliseconds; a STUN
 # server: up to a few seconds).
@@ -29,11 +29,8 @@ class Views:
     """``watch``, ``find`` and ``release`` of viewers, on this server's bridge when the
     lane is here or there is no other server, else on the holder's."""
 
-    def __init__(
-        self, bridge: MediaBridge, holding: LaneHolding | None, requests: Requests | None
-    ) -> None:
+    def __init__(self, bridge: MediaBridge, requests: Requests | None) -> None:
         self.bridge = bridge
-        self.holding = holding
         self.requests = requests
         if requests is not None:
             requests.answer("watch", self._answer_watch)
@@ -44,9 +41,6 @@ class Views:
         self, lane: str, sdp: str, watcher: Watcher, *, talk: bool, listen: bool
     ) -> tuple[Viewing, str]:
         """As ``MediaBridge.watch``; raises its ``MediaError``s wherever the lane is."""
-        holder = await self._holder(lane)
-        if holder is None:
-            return await self.bridge.watch(lane, sdp, watcher, talk=talk, listen=listen)
         body = {
             "lane": lane,
             "sdp": sdp,
@@ -54,40 +48,35 @@ class Views:
             "talk": talk,
             "listen": listen,
         }
-        answer = await self._ask(holder, "watch", body, WATCH_WAIT_S)
+        answer = await self._ask(lane, "watch", body, WATCH_WAIT_S)
+        if answer is None:
+            return await self.bridge.watch(lane, sdp, watcher, talk=talk, listen=listen)
         viewing = Viewing(str(answer["viewer"]), lane, watcher, talk=talk, listen=listen or talk)
         return viewing, str(answer["sdp"])
 
     async def find(self, lane: str, viewer_id: str) -> Viewing | None:
-        holder = await self._holder(lane)
-        if holder is None:
+        answer = await self._ask(lane, "viewer", {"viewer": viewer_id}, FIND_WAIT_S)
+        if answer is None:
             return self.bridge.viewer(viewer_id)
-        answer = await self._ask(holder, "viewer", {"viewer": viewer_id}, FIND_WAIT_S)
         return _viewing(answer) if answer.get("viewer") else None
 
     async def release(self, lane: str, viewer_id: str) -> bool:
-        holder = await self._holder(lane)
-        if holder is None:
+        answer = await self._ask(lane, "unwatch", {"viewer": viewer_id}, FIND_WAIT_S)
+        if answer is None:
             return await self.bridge.release(viewer_id)
-        answer = await self._ask(holder, "unwatch", {"viewer": viewer_id}, FIND_WAIT_S)
         return answer.get("released") is True
 
-    async def _holder(self, lane: str) -> str | None:
-        """The other server to ask, None for this one's bridge."""
-        if self.holding is None or self.bridge.hub.status(lane).online:
+    async def _ask(self, lane: str, op: str, body: Body, wait_s: float) -> Body | None:
+        """The answer of the lane's server; None when that is this one (or there is no
+        other), whose bridge then answers."""
+        if self.requests is None or self.bridge.hub.status(lane).online:
             return None
         try:
-            holder = await self.holding.store.holder(lane)
-        except RedisError as exc:
-            raise LaneOffline(f"the lane's server cannot be found ({exc!r})") from exc
-        if holder is None:
-            raise LaneOffline("the lane is offline")
-        return None if holder == self.holding.server else holder
-
-    async def _ask(self, holder: str, op: str, body: Body, wait_s: float) -> Body:
-        assert self.requests is not None
-        try:
-            return await self.requests.ask(holder, op, body, wait_s)
+            return await self.requests.ask_holder(key(lane), op, body, wait_s)
+        except Unheld as exc:
+            if exc.server is None:
+                raise LaneOffline("the lane is offline") from exc
+            return None
         except PeerGone as exc:
             raise LaneOffline("the lane's server is gone") from exc
         except PeerError as exc:
