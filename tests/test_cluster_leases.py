@@ -26,6 +26,7 @@ from gates.lane.agent import LaneAgent, LaneReplaced, link_url
 from gates.lane.session import LaneSession
 from gates.protocol import OpenGate
 from tests.conftest import TEST_POLICY, Centre, Running, start_centre, start_lane, wait_status
+from tests.desks import desk
 from tests.lanes import ScriptedDriver
 from tests.netproxy import CuttableProxy
 from tests.services import RedisServer
@@ -284,4 +285,38 @@ async def test_an_asker_whose_lanes_server_dies_mid_command_gets_timeout_and_the
     entries = [e async for e in a.centre.store.iter_audit() if e.command_id == body["command_id"]]
     assert [e.outcome for e in entries] == [None, "timeout"]
     assert lane.driver.opens == 1
+    await lane.stop()
+
+
+async def test_a_console_on_one_server_sees_the_lanes_of_a_server_that_stops_go_offline(
+    servers: list[Server],
+) -> None:
+    a, b = servers
+    await b.centre.add_lane(LANE)
+    await a.centre.changes.poll()
+    async with desk(a.centre, "alice") as tab:
+        lane = await start_lane(b.centre, LANE)
+        await tab.next("lane", lambda m: m["lane"]["id"] == LANE and m["lane"]["online"])
+        await b.running.stop()  # it says goodbye for its lanes, and lets their leases go
+        await tab.next("lane", lambda m: m["lane"]["id"] == LANE and not m["lane"]["online"])
+    await lane.stop()
+
+
+async def test_the_lanes_of_a_server_cut_off_count_as_offline_once_its_leases_are_gone(
+    servers: list[Server], redis_client: redis.Redis
+) -> None:
+    """B can no longer say anything: A learns from B's lease, gone at its expiry."""
+    a, b = servers
+    lane = await start_lane(b.centre, LANE)  # it redials B alone, which cannot have it
+    await a.centre.changes.poll()
+    assert a.centre.lanes is not None
+    await wait_status(a.centre.lanes, LANE, online)
+    await b.redis_proxy.cut(stay_down=True)
+    await wait_status(a.centre.lanes, LANE, offline, timeout=3 * LEASE_S)
+    assert await redis_client.get(key(LANE)) is None
+    assert LANE not in a.centre.lanes.online()
+    resolved = await a.centre.lanes.command(
+        LANE, OpenGate(command_id="c-gone", reason="emergency"), 1
+    )
+    assert resolved.outcome is Outcome.LANE_OFFLINE and lane.driver.opens == 0
     await lane.stop()
