@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from console.cluster.leases import key
+from console.cluster.redis_link import RedisLink
+from console.cluster.requests import PeerError, Requests
 from console.ledger import AuditAction, AuditEntry
 from console.models import Role
 from console.settings import Settings
@@ -23,6 +25,7 @@ from media.lane.voice import RecordingSpeaker, ToneMicrophone
 from media.messages import media_url
 from tests.conftest import TEST_POLICY, Centre, Lane, start_lane, wait_status
 from tests.desks import desk
+from tests.services import RedisServer
 from tests.viewers import ViewerPeer, watch
 
 LANE = "P1-OUT"
@@ -246,3 +249,41 @@ async def test_a_live_view_on_the_other_server_ends_with_the_login_that_opened_i
             await ended
     assert b.media.viewers(LANE) == []
     await lane.stop()
+
+
+@pytest.mark.parametrize(
+    ("op", "body"),
+    [
+        ("command", {"lane": LANE, "wait_s": 1.0}),
+        ("command", {"lane": LANE, "command": "{}", "wait_s": 1.0}),
+        ("command", {"lane": LANE, "command": '{"type": "media"}', "wait_s": 1.0}),
+        ("command", {"command": OpenGate(command_id="c1", reason="emergency").encode()}),
+        ("command", {"lane": 5, "command": "x", "wait_s": "soon"}),
+        ("notify", {"lane": LANE, "message": OpenGate(command_id="c2", reason="x").encode()}),
+        ("notify", {"lane": LANE}),
+        ("watch", {"lane": LANE, "sdp": "v=0", "watcher": ["alice"], "talk": False}),
+        ("let_go", {"lane": ["P1-OUT"]}),
+    ],
+)
+async def test_a_malformed_request_between_servers_is_refused_and_changes_nothing(
+    pair: tuple[Centre, Centre], redis_server: RedisServer, op: str, body: dict[str, object]
+) -> None:
+    """What another server (or anyone on Redis) sends a server is read as strictly as
+    what a lane sends it."""
+    _, b = pair
+    lane = await start_lane(b, LANE)
+    link = RedisLink(redis_server.url)
+    asker = Requests(link)
+    await link.start()
+    try:
+        await asyncio.wait_for(link.wait_up(), 10)
+        assert b.redis is not None
+        with pytest.raises(PeerError) as refused:
+            await asker.ask(b.redis.server, op, body, 5)
+        assert refused.value.code == "bad_request"
+        assert lane.driver.opens == 0 and lane.driver.shown == ()
+        assert b.hub.status(LANE).online and b.media.viewers() == []
+    finally:
+        await asker.close()
+        await link.close()
+        await lane.stop()

@@ -24,7 +24,7 @@ from gates.centre.status import LaneStatus
 from .lease_rules import LeasePolicy, Tenure, handover_wait_s
 from .leases import LeaseStore
 from .redis_link import RedisLink
-from .requests import Body, PeerError, Requests
+from .requests import Body, PeerError, Refusal, Requests
 
 log = logging.getLogger("seat.cluster")
 
@@ -120,7 +120,7 @@ class LaneHolding:
         """Another server has the lane's new link: close ours as replaced, free the lease."""
         lane = body.get("lane")
         if not isinstance(lane, str):
-            raise ValueError("let_go needs a lane")
+            raise Refusal("bad_request", "let_go needs a lane")
         dropped = await self.hub.drop(lane, replaced=True)
         log.info("lane.lease.let_go lane=%s dropped=%s", lane, dropped)
         return {"released": await self._release(lane)}
