@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as redis
+from websockets.asyncio.client import connect
 
 from console.cluster.lease_rules import LeasePolicy
 from console.cluster.leases import LeaseStore, key
@@ -30,6 +32,7 @@ from tests.desks import desk
 from tests.lanes import ScriptedDriver
 from tests.netproxy import CuttableProxy
 from tests.services import RedisServer
+from tests.test_lane_link import closed_with
 
 LANE = "P1-OUT"
 LEASE_S = 2.0
@@ -320,3 +323,37 @@ async def test_the_lanes_of_a_server_cut_off_count_as_offline_once_its_leases_ar
     )
     assert resolved.outcome is Outcome.LANE_OFFLINE and lane.driver.opens == 0
     await lane.stop()
+
+
+async def test_a_server_whose_lease_another_took_closes_the_lanes_link(
+    servers: list[Server], redis_client: redis.Redis
+) -> None:
+    """As after a Redis restart that another server's renewal reached first: B's next
+    renewal finds the lease not its own and lets the lane go; the lane is back once the
+    lease is free again."""
+    _, b = servers
+    lane = await start_lane(b.centre, LANE)
+    await redis_client.set(key(LANE), "another-server", px=round(LEASE_S * 1000))
+    await wait_status(b.centre.hub, LANE, offline, timeout=LEASE_S)
+    await wait_status(b.centre.hub, LANE, online, timeout=3 * LEASE_S)  # after it expired
+    assert await redis_client.get(key(LANE)) == server_id(b).encode()
+    await lane.stop()
+
+
+async def test_a_server_that_cannot_reach_redis_sends_a_lane_to_dial_again(
+    servers: list[Server],
+) -> None:
+    """On the wire: no welcome, and 4503, which a lane answers by redialling (this
+    server or the next it knows), not by stopping as for 4401 or 4409."""
+    _, b = servers
+    token = await b.centre.add_lane(LANE)
+    await b.redis_proxy.cut(stay_down=True)
+    async with connect(b.centre.link) as ws:
+        await ws.send(
+            json.dumps({"type": "hello", "v": 1, "lane": LANE, "token": token, "heartbeat_ms": 500})
+        )
+        assert await closed_with(ws) == (
+            4503,
+            "this server cannot hold the lane now; dial again",
+        )
+    assert not b.centre.hub.status(LANE).online
