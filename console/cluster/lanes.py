@@ -18,6 +18,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from gates.backoff import Backoff
 from gates.centre.commands import Outcome, Resolved
 from gates.centre.hub import LaneHub, StatusListener
 from gates.centre.status import LaneStatus
@@ -218,16 +219,21 @@ class ClusterLanes:
             self._tell(status)
 
     async def _publish(self) -> None:
+        backoff = Backoff(first=0.1, cap=2.0)
         while True:
             await self._publishing.wait()
             try:
                 await self._flush()
+                backoff.reset()
             except RedisError as exc:
-                # Written again whole when Redis is back (``_reload``).
                 log.warning(
                     "lane.status.unpublished lanes=%d error=%r", len(self._unpublished), exc
                 )
+                # Tried again once Redis answers (a Redis that restarted gets every
+                # lane of this server again, ``_reload``).
+                self._publishing.set()
                 await self.link.wait_up()
+                await asyncio.sleep(backoff.next())
 
     async def _flush(self) -> None:
         self._publishing.clear()
