@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from gates.centre.commands import Outcome, Resolved
-from gates.centre.hub import LaneHub
 from gates.protocol import MAX_DISPLAY_QR, Display, DisplaySize, OpenGate
 from gates.textrules import visible
 
 from .audit import AuditLog
 from .errors import BadRequest, StoreError
 from .fields import json_object, note_field, text_field, url_field
+from .lane_view import LaneView
 from .ledger import AuditAction, AuditRecord
 from .models import LaneRecord, User
 
@@ -152,7 +152,7 @@ class _LastOpen:
 
 
 class Actions:
-    def __init__(self, audit: AuditLog, hub: LaneHub, timeout_s: float, join_s: float) -> None:
+    def __init__(self, audit: AuditLog, hub: LaneView, timeout_s: float, join_s: float) -> None:
         self.audit = audit
         self.hub = hub
         self.timeout_s = timeout_s

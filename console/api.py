@@ -11,7 +11,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from gates.centre.hub import LaneHub
 from gates.plates import PLATE_MAX, check, normalise
 
 from .actions import Actions, Actor, parse_display, parse_open
@@ -21,6 +20,7 @@ from .cluster.told import ToldChanges
 from .directory import Directory
 from .errors import BadRequest, NotFound
 from .fields import json_object, plate_fault, query_fields, text_field
+from .lane_view import LaneView
 from .ledger import AuditAction, AuditRecord
 from .live import LiveLogins
 from .login import Logins
@@ -56,7 +56,7 @@ class Api:
     store: Store
     directory: Directory
     live: LiveLogins
-    hub: LaneHub
+    hub: LaneView
     audit: AuditLog
     actions: Actions
     streams: Streams

@@ -27,10 +27,14 @@ from .auth import PasswordChecker, token_matches
 from .calls.api import CallsApi
 from .calls.service import CallService
 from .changes import ChangeFeed
+from .cluster.holding import LaneHolding
+from .cluster.lanes import ClusterLanes
 from .cluster.news import NewsWire
 from .cluster.redis_link import RedisLink
+from .cluster.requests import Requests
 from .cluster.throttle import RedisThrottle
 from .cluster.told import ToldChanges
+from .cluster.views import Views
 from .directory import Directory
 from .errors import ConsoleError
 from .gatekeeping.api import GateKeepingApi
@@ -38,6 +42,7 @@ from .gatekeeping.escapes import Escapes
 from .gatekeeping.keeper import GateKeeper
 from .gatekeeping.lists import CurrentLists
 from .help import HelpDesk
+from .lane_view import LaneView
 from .ledger_check import StartCheck
 from .live import LiveLogins
 from .login import Logins
@@ -80,9 +85,6 @@ def create_app(
         return lane is not None and token_matches(token, lane.token_hash)
 
     hub = LaneHub(verify_lane, settings.heartbeat)
-    audit = AuditLog(store, Anchoring(store, settings), settings.server_name)
-    actions = Actions(audit, hub, settings.command_timeout_s, settings.open_join_s)
-    streams = Streams(directory, hub, audit, live)
     bridge = MediaBridge(
         hub,
         verify_lane,
@@ -90,6 +92,19 @@ def create_app(
         grace_s=settings.media_grace_s,
         connect_s=settings.media_connect_s,
     )
+    # The console sees every lane of the centre through ``lanes``: this server's hub
+    # alone, or with Redis the lanes of every server (leases say which holds which).
+    lanes: LaneView = hub
+    cluster: tuple[Requests, LaneHolding, ClusterLanes] | None = None
+    if redis is not None:
+        requests = Requests(redis)
+        holding = LaneHolding(redis, requests, hub, settings.lease)
+        cluster = requests, holding, ClusterLanes(redis, requests, hub, holding)
+        lanes = cluster[2]
+    views = Views(bridge, cluster[0] if cluster else None)
+    audit = AuditLog(store, Anchoring(store, settings), settings.server_name)
+    actions = Actions(audit, lanes, settings.command_timeout_s, settings.open_join_s)
+    streams = Streams(directory, lanes, audit, live)
     calls = CallService(
         settings.calls,
         store,
@@ -107,7 +122,7 @@ def create_app(
         store, directory, live, hub, bridge, streams, calls, settings.change_poll_s
     )
     told = ToldChanges(redis, changes)
-    watching = Watching(bridge, audit, live)
+    watching = Watching(bridge, views, audit, live)
     metrics = Metrics(hub, bridge, calls)
     # What this centre cannot serve without, for /readyz: one line per service.
     readiness = Readiness()
@@ -123,7 +138,7 @@ def create_app(
         store,
         directory,
         live,
-        hub,
+        lanes,
         audit,
         actions,
         streams,
@@ -174,6 +189,9 @@ def create_app(
         await noplate.start()
         if news is not None:
             await news.start()
+        if cluster is not None:
+            await cluster[1].start()
+            await cluster[2].start()
         if redis is not None:
             await redis.start()
         following = asyncio.create_task(changes.run())
@@ -198,6 +216,10 @@ def create_app(
         await audit.close()  # after the last entry: its checkpoint covers them all
         if news is not None:
             await news.close()
+        if cluster is not None:
+            await cluster[2].close()  # the lanes' last statuses: offline, for the others
+            await cluster[1].close()  # their leases, so the lanes come up elsewhere at once
+            await cluster[0].close()
         if redis is not None:
             await redis.close()
         unwatch()
@@ -244,4 +266,5 @@ def create_app(
     app.state.keeper = keeper
     app.state.noplate = noplate
     app.state.redis = redis
+    app.state.lanes = lanes
     return app

@@ -21,6 +21,7 @@ from gates.centre.link import HeartbeatPolicy
 from .auth import BEARER_TOKEN
 from .calls.model import CallKind
 from .calls.model import Settings as CallSettings
+from .cluster.lease_rules import LeasePolicy
 from .payments.wechat_settings import WeChatSettings, check_provider_choice
 from .sticker_token import KEY_BYTES
 
@@ -137,6 +138,16 @@ class Settings:
     # seat CLI and the other servers changed. With Redis, ended logins come at once
     # anyway.
     change_poll_s: float = 1.0
+    # How long a lane's lease outlives its server's last renewal (console.cluster): a
+    # dead server's lanes come up on another after at most this long. None: as long as
+    # the heartbeat policy lets the slowest lane be silent (12.5 s by default).
+    lane_lease_s: float | None = None
+
+    @property
+    def lease(self) -> LeasePolicy:
+        if self.lane_lease_s is None:
+            return LeasePolicy.for_heartbeat(self.heartbeat)
+        return LeasePolicy(self.lane_lease_s)
 
     @property
     def calls(self) -> CallSettings:
@@ -223,6 +234,7 @@ class Settings:
             server_name=parse_server_name(env.get("SEAT_SERVER_NAME") or socket.gethostname()),
             call_presence_s=seconds("SEAT_CALL_PRESENCE_S", "10"),
             change_poll_s=seconds("SEAT_CHANGE_POLL_S", "1"),
+            lane_lease_s=seconds("SEAT_LANE_LEASE_S", "0", zero=True) or None,
             payment_expiry_s=seconds("SEAT_PAYMENT_EXPIRY_S", "900"),
             payment_sandbox=env.get("SEAT_PAYMENT_SANDBOX", "0") in ("1", "true", "yes"),
             payment_query_after_s=seconds("SEAT_PAYMENT_QUERY_AFTER_S", "30"),

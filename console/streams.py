@@ -34,7 +34,6 @@ from typing import Any, Protocol
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from gates.centre.crash import closed_on_crash
-from gates.centre.hub import LaneHub
 from gates.centre.status import LaneStatus
 
 from .audience import SUPERVISORS, Audience
@@ -42,6 +41,7 @@ from .audit import AuditLog
 from .backlog import Backlog
 from .directory import Directory
 from .errors import ConsoleError
+from .lane_view import LaneView
 from .ledger import AuditEntry
 from .live import LiveLogins
 from .models import LaneRecord, User
@@ -82,7 +82,7 @@ class Newswire(Protocol):
 
 class Streams:
     def __init__(
-        self, directory: Directory, hub: LaneHub, audit: AuditLog, live: LiveLogins
+        self, directory: Directory, hub: LaneView, audit: AuditLog, live: LiveLogins
     ) -> None:
         self.directory = directory
         self.hub = hub

@@ -9,6 +9,7 @@ the answer leaves, like every action: no audit, no media.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from media.errors import IntercomBusy, LaneOffline, MediaError, OfferRefused
 
 from .actions import Actor
 from .audit import AuditLog
+from .cluster.views import Views
 from .errors import BadRequest, Conflict, ConsoleError, Forbidden, NotFound, StoreError
 from .fields import json_object
 from .ledger import AuditAction, AuditRecord
@@ -59,8 +61,14 @@ _STATUS: dict[type[MediaError], type[ConsoleError]] = {
 
 
 class Watching:
-    def __init__(self, bridge: MediaBridge, audit: AuditLog, live: LiveLogins) -> None:
+    """``bridge`` is this server's; ``views`` reaches the bridge of whichever server
+    holds a lane."""
+
+    def __init__(
+        self, bridge: MediaBridge, views: Views, audit: AuditLog, live: LiveLogins
+    ) -> None:
         self.bridge = bridge
+        self.views = views
         self.audit = audit
         self.live = live
         self._writes: set[asyncio.Task[object]] = set()
@@ -76,7 +84,7 @@ class Watching:
             raise Forbidden("forbidden", "listening in is for supervisors")
         watcher = Watcher(user.username, user.role.value, actor.remote)
         try:
-            viewing, answer = await self.bridge.watch(
+            viewing, answer = await self.views.watch(
                 lane.id, request.sdp, watcher, talk=request.talk, listen=request.listen
             )
         except MediaError as exc:
@@ -85,13 +93,20 @@ class Watching:
         try:
             await self.audit.record(_record(viewing, started=True))
         except StoreError as exc:
-            await self.bridge.release(viewing.id)
+            with contextlib.suppress(MediaError):  # its server's grace ends it then
+                await self.views.release(lane.id, viewing.id)
             raise StoreError(
                 "audit_failed", f"not started: the audit ledger could not record it ({exc.detail})"
             ) from exc
-        # A view lasts no longer than the login that opened it (a 12-hour shift).
+        # A view lasts no longer than the login that opened it (a 12-hour shift). One
+        # another server answered is asked after there; its end is that server's to
+        # hear, so its timer and hold here last until the login ends.
         remaining = (session.expires_at - datetime.now(UTC)).total_seconds()
-        if self.bridge.viewer(viewing.id) is not None:
+        try:
+            still_open = await self.views.find(lane.id, viewing.id) is not None
+        except MediaError:
+            still_open = False
+        if still_open:
             loop = asyncio.get_running_loop()
             self._ends[viewing.id] = loop.call_later(max(remaining, 0.0), self._expire, viewing)
             # ...and ends with it: a logout, a disabled account, a changed role.
@@ -101,33 +116,50 @@ class Watching:
         return {"type": "answer", "sdp": answer, "viewer": viewing.id}
 
     async def close(self, actor: Actor, lane: LaneRecord, viewer_id: str) -> None:
-        viewing = self.bridge.viewer(viewer_id)
+        try:
+            viewing = await self.views.find(lane.id, viewer_id)
+        except MediaError:
+            viewing = None
         if viewing is None or viewing.lane != lane.id:
             raise NotFound("unknown_viewer", "no such viewer of this lane")
         if viewing.watcher.username != actor.user.username and actor.user.role is not Role.ADMIN:
             raise Forbidden("forbidden", "only its own user or an admin can close a viewer")
-        await self.bridge.release(viewer_id)
+        try:
+            await self.views.release(lane.id, viewer_id)
+        except MediaError as exc:
+            raise Conflict(exc.code, exc.detail) from exc
 
     def _expire(self, viewing: Viewing) -> None:
         log.info("media.viewer.session_ended viewer=%s lane=%s", viewing.id, viewing.lane)
-        self._track(self.bridge.release(viewing.id))
+        self._track(self._end(viewing))
 
     def _ended_login(self, viewing: Viewing, reason: str) -> None:
         log.info(
             "media.viewer.login_ended viewer=%s lane=%s reason=%s", viewing.id, viewing.lane, reason
         )
-        self._track(self.bridge.release(viewing.id))
+        self._track(self._end(viewing))
+
+    async def _end(self, viewing: Viewing) -> None:
+        self._forget(viewing.id)
+        try:
+            await self.views.release(viewing.lane, viewing.id)
+        except MediaError as exc:
+            # Its server is gone, and the view with it.
+            log.info("media.viewer.unreleased viewer=%s error=%s", viewing.id, exc.detail)
 
     def _changed(self, event: MediaEvent) -> None:
         if not isinstance(event, ViewerLeft):
             return
-        end = self._ends.pop(event.viewing.id, None)
+        self._forget(event.viewing.id)
+        self._track(self._record_end(event))
+
+    def _forget(self, viewer_id: str) -> None:
+        end = self._ends.pop(viewer_id, None)
         if end is not None:
             end.cancel()
-        release = self._releases.pop(event.viewing.id, None)
+        release = self._releases.pop(viewer_id, None)
         if release is not None:
             release()
-        self._track(self._record_end(event))
 
     def _track(self, work: Coroutine[Any, Any, object]) -> None:
         task = asyncio.create_task(work)

@@ -87,6 +87,9 @@ class CloseCode(enum.IntEnum):
     UNAUTHORISED = 4401  # unknown lane or wrong token; do not retry with the same token
     TIMEOUT = 4408  # no hello in time, or heartbeats missed
     REPLACED = 4409  # a newer connection claimed this lane
+    # This server cannot hold the lane now (it lost its lease, or cannot reach where
+    # leases are kept): dial again, this server or another of the centre.
+    UNAVAILABLE = 4503
     VERSION_UNSUPPORTED = 4426
 
 

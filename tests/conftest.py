@@ -26,6 +26,7 @@ from console.auth import hash_password, new_token, token_hash
 from console.calls.service import CallService
 from console.changes import ChangeFeed
 from console.cluster.redis_link import RedisLink
+from console.lane_view import LaneView
 from console.models import Direction, LaneRecord, Role
 from console.pg_schema import upgrade
 from console.pg_store import PostgresStore
@@ -39,11 +40,10 @@ from gates.backoff import Backoff
 from gates.centre.hub import LaneHub
 from gates.centre.link import HeartbeatPolicy
 from gates.centre.status import LaneStatus
-from gates.lane.agent import LaneAgent, link_url
+from gates.lane.agent import LaneAgent, Uplink, link_url
 from gates.lane.session import LaneSession
 from gates.protocol import DisplaySize
 from media.centre.bridge import MediaBridge
-from media.lane.publisher import Publisher
 from tests.lanes import ScriptedDriver
 from tests.netproxy import CuttableProxy
 from tests.services import PostgresServer, RedisServer
@@ -77,6 +77,9 @@ class Centre:
     vehicles: VehicleRecorder
     readings: PlateReadings
     redis: RedisLink | None = None
+    # Every lane of the centre as this server's console sees it (the hub alone, without
+    # Redis; every server's lanes with it).
+    lanes: LaneView | None = None
     tokens: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -117,7 +120,7 @@ class Centre:
 
 
 async def wait_status(
-    hub: LaneHub, lane: str, check: Callable[[LaneStatus], bool], timeout: float = 10.0
+    hub: LaneView, lane: str, check: Callable[[LaneStatus], bool], timeout: float = 10.0
 ) -> LaneStatus:
     seen: asyncio.Queue[LaneStatus] = asyncio.Queue()
     unsubscribe = hub.subscribe(
@@ -149,6 +152,7 @@ class Running:
     vehicles: VehicleRecorder
     readings: PlateReadings
     redis: RedisLink | None
+    lanes: LaneView
 
     async def stop(self) -> None:
         self.server.should_exit = True
@@ -167,6 +171,7 @@ class Running:
             self.vehicles,
             self.readings,
             self.redis,
+            self.lanes,
         )
 
 
@@ -190,6 +195,7 @@ async def start_centre(settings: Settings, store: AnyStore, port: int = 0) -> Ru
         state.vehicles,
         state.readings,
         state.redis,
+        state.lanes,
     )
 
 
@@ -345,7 +351,7 @@ async def start_lane(
     token: str | None = None,
     heartbeat_ms: int = 1000,
     wait: bool = True,
-    publisher: Publisher | None = None,
+    publisher: Uplink | None = None,
     display: DisplaySize | None = None,
 ) -> Lane:
     """An in-process lane agent against ``centre`` (registering the lane if it is new),

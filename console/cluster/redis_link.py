@@ -1,25 +1,39 @@
 """One server's link to Redis, which holds what several servers of one centre share live.
 
-Commands go through redis-py's connection pool, which redials by itself. Messages
+Commands go through redis-py's connection pool, which redials by itself; a command
+on a pooled connection that died (Redis restarted) is tried once more on a new one,
+so each server's first commands after a restart do not fail. Messages
 between servers come on ONE pub/sub connection per server, and a pub/sub connection
 that drops loses whatever was published while it was down: so the link says when it
 is back (``on_up``), and whoever relies on messages (lane leases, the console's news,
 the call queue) reads again what it may have missed. Nothing here knows what the
-channels carry.
+channels carry, except the server's own channel, which many parts share.
+
+The server's own channel carries JSON objects with a ``kind`` (``{"kind": "request",
+...}``): ``on_kind(kind, handler)`` registers the one handler of a kind, and
+``send(server, kind, fields)`` sends one to another server (``send_named``: to the
+server a key names, such as a lane's lease). A message of a kind no one
+here handles, or that is not such an object, is logged and dropped. Kinds in use:
+``request`` and ``reply`` (``console.cluster.requests``: one server asks another and
+waits for its answer).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import secrets
 import socket
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import redis.asyncio as redis
-from redis.exceptions import RedisError
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError, RedisError
 
 from gates.backoff import Backoff
 
@@ -29,6 +43,7 @@ log = logging.getLogger("seat.cluster")
 
 Handler = Callable[[bytes], None]
 UpListener = Callable[[], Awaitable[None]]
+KindHandler = Callable[[dict[str, Any]], None]
 
 # How long one Redis command may take before the server counts Redis as unreachable: a
 # healthy Redis answers in well under a millisecond, and a command waiting longer than
@@ -46,18 +61,43 @@ def server_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
+def server_channel(server: str) -> str:
+    return f"seat:server:{server}"
+
+
+def _message(kind: str, fields: dict[str, Any]) -> bytes:
+    return json.dumps({**fields, "kind": kind}, separators=(",", ":")).encode()
+
+
+# KEYS[1] names a server (or nobody); ARGV: this server, the channels' prefix, the message.
+_SEND_NAMED = """
+local server = redis.call('GET', KEYS[1])
+if not server then return {'', 0} end
+if server == ARGV[1] then return {server, -1} end
+return {server, redis.call('PUBLISH', ARGV[2] .. server, ARGV[3])}
+"""
+
+
 class RedisLink:
     """Owned by the app; ``start`` before use, ``close`` at shutdown."""
 
     def __init__(self, url: str, server: str | None = None) -> None:
         self.server = server or server_id()
+        timeouts: dict[str, Any] = {
+            "socket_timeout": COMMAND_TIMEOUT_S,
+            "socket_connect_timeout": COMMAND_TIMEOUT_S,
+            "health_check_interval": PUBSUB_PING_S,
+        }
         self.client: redis.Redis = redis.Redis.from_url(
-            url,
-            socket_timeout=COMMAND_TIMEOUT_S,
-            socket_connect_timeout=COMMAND_TIMEOUT_S,
-            health_check_interval=PUBSUB_PING_S,
+            url, retry=Retry(NoBackoff(), 1), retry_on_error=[ConnectionError], **timeouts
         )
+        # The pub/sub connection never retries by itself: redis-py would then redial and
+        # subscribe again unseen, and ``on_up`` would not be called.
+        self._subscriber: redis.Redis = redis.Redis.from_url(url, **timeouts)
         self._handlers: dict[str, set[Handler]] = {}
+        self._kinds: dict[str, KindHandler] = {}
+        self._handlers[self.channel] = {self._dispatch}
+        self._send_named = self.client.register_script(_SEND_NAMED)
         self._up_listeners: list[UpListener] = []
         self._pubsub: redis.client.PubSub | None = None
         self._task: asyncio.Task[None] | None = None
@@ -68,7 +108,7 @@ class RedisLink:
     @property
     def channel(self) -> str:
         """This server's own channel: what other servers send to it alone."""
-        return f"seat:server:{self.server}"
+        return server_channel(self.server)
 
     def subscribe(self, channel: str, handler: Handler) -> None:
         """``handler(data)`` for each message on ``channel`` while the link is up; it
@@ -78,6 +118,41 @@ class RedisLink:
         if self._task is not None:
             raise RuntimeError("subscribe before the link starts")
         self._handlers.setdefault(channel, set()).add(handler)
+
+    def on_kind(self, kind: str, handler: KindHandler) -> None:
+        """``handler(message)`` for each message of ``kind`` on this server's own
+        channel (the decoded object, ``kind`` included); one handler a kind, so two
+        parts cannot both answer the same message."""
+        if kind in self._kinds:
+            raise RuntimeError(f"kind {kind!r} already has a handler")
+        self._kinds[kind] = handler
+
+    async def send(self, server: str, kind: str, fields: dict[str, Any]) -> int:
+        """Send ``{"kind": kind, **fields}`` to ``server``'s own channel; the number of
+        links that got it (0: that server is gone). Raises ``RedisError``."""
+        return await self.publish(server_channel(server), _message(kind, fields))
+
+    async def send_named(self, key: str, kind: str, fields: dict[str, Any]) -> tuple[str, int]:
+        """``send`` to the server whose id is the value of ``key`` (a lane's lease), read
+        and sent in one round trip. Returns that server and the links that got it; ""
+        when the key is unset, and -1 when it names this server (nothing is sent)."""
+        server, receivers = await self._send_named(
+            keys=[key], args=[self.server, server_channel(""), _message(kind, fields)]
+        )
+        return (server.decode() if isinstance(server, bytes) else str(server)), int(receivers)
+
+    def _dispatch(self, data: bytes) -> None:
+        try:
+            message = json.loads(data)
+        except ValueError:
+            message = None
+        kind = message.get("kind") if isinstance(message, dict) else None
+        handler = self._kinds.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            log.warning("redis.message_dropped server=%s kind=%r", self.server, kind)
+            return
+        assert isinstance(message, dict)
+        handler(message)
 
     def on_up(self, listener: UpListener) -> None:
         """``listener()`` each time the pub/sub connection is (re)established and every
@@ -125,6 +200,7 @@ class RedisLink:
                 await self._task
             self._task = None
         await self.client.aclose()
+        await self._subscriber.aclose()
 
     # ------------------------------------------------------------------ the listener
 
@@ -143,7 +219,7 @@ class RedisLink:
 
     async def _session(self, backoff: Backoff) -> None:
         """One pub/sub connection, from subscribing until it fails."""
-        pubsub = self._pubsub = self.client.pubsub()
+        pubsub = self._pubsub = self._subscriber.pubsub()
         # The server's own channel even when no one listens on it, so the connection
         # exists (and is pinged) from the start.
         channels = sorted({self.channel, *self._handlers})

@@ -39,6 +39,9 @@ from gates.wire import Message
 log = logging.getLogger("seat.gates")
 
 Verifier = Callable[[str, str], Awaitable[bool]]
+# Whether this server may hold the lane's link (several servers of one centre: it took
+# the lane's lease); asked after the lane's token passed, before it is welcomed.
+Claimer = Callable[[str], Awaitable[bool]]
 StatusListener = Callable[[LaneStatus], None]
 MessageListener = Callable[[str, LaneMessage], None]
 # Told of each command's one outcome and the seconds from its issue to it.
@@ -69,6 +72,7 @@ class LaneHub:
         rate: RatePolicy | None = None,
     ) -> None:
         self.verify = verify
+        self.claim: Claimer | None = None
         self.policy = policy or HeartbeatPolicy()
         self.rate = rate or RatePolicy()
         self.book = CommandBook()
@@ -124,6 +128,10 @@ class LaneHub:
         # Shielded: a caller that gives up waiting must not cancel the outcome others await.
         return await asyncio.shield(waiter.future)
 
+    def pending(self, command_id: str) -> bool:
+        """A command under this id is under way here: a call with it joins it."""
+        return command_id in self._waiters
+
     def _expire(self) -> None:
         for resolved in self.book.expire(asyncio.get_running_loop().time()):
             self._resolve(resolved)
@@ -169,6 +177,18 @@ class LaneHub:
         except (WebSocketDisconnect, RuntimeError, OSError) as exc:
             log.info("lane.link.send_failed lane=%s type=%s error=%r", lane, message.TYPE, exc)
             return False
+        return True
+
+    async def drop(self, lane: str, replaced: bool = False) -> bool:
+        """Stop holding ``lane``'s link: offline here at once, then closed as replaced
+        (another server's connection is the lane now) or as unavailable (redial). False
+        when it was not connected here."""
+        connection = self._connections.get(lane)
+        if connection is None:
+            return False
+        self._leave(connection)
+        session = connection.session
+        await self._drop(connection, session.replaced() if replaced else session.unavailable())
         return True
 
     async def reverify(self, lane: str) -> None:
@@ -233,12 +253,15 @@ class LaneHub:
                 await connection.websocket.close(action.code, action.reason)
             elif isinstance(action, Authenticate):
                 hello = action.hello
-                if await self.verify(hello.lane, hello.token):
-                    connection.token = hello.token
-                    await self._join(connection, session.accept(hello, self._now()))
-                else:
+                if not await self.verify(hello.lane, hello.token):
                     log.warning("lane.link.refused lane=%s", hello.lane)
                     await self._perform(connection, session.refuse())
+                elif self.claim is not None and not await self.claim(hello.lane):
+                    log.warning("lane.link.unclaimed lane=%s", hello.lane)
+                    await self._perform(connection, session.unavailable())
+                else:
+                    connection.token = hello.token
+                    await self._join(connection, session.accept(hello, self._now()))
             elif isinstance(action, Deliver):
                 await self._deliver(connection, action)
             elif isinstance(action, Flooding):

@@ -232,6 +232,11 @@ class LinkSession:
     def replaced(self) -> list[Action]:
         return self._close(CloseCode.REPLACED, "another connection claimed this lane")
 
+    def unavailable(self) -> list[Action]:
+        return self._close(
+            CloseCode.UNAVAILABLE, "this server cannot hold the lane now; dial again"
+        )
+
     def expire(self, now: float) -> list[Action]:
         if self.phase is Phase.CLOSED or now < self.deadline:
             return []

@@ -1,0 +1,189 @@
+"""This server's lane leases over time: taken when a lane is welcomed, renewed, let go
+when the lane leaves, and given up in time when Redis cannot confirm them.
+
+The rule for a lane that connects here while another server holds its lease: ask that
+server to let go (it closes its link to the lane as replaced and deletes its lease),
+then take the lease; if it does not answer (it died, or is cut off), wait until its
+lease expires, at most one lease life, then take it. A server that is cut off cannot
+renew, so it has closed its links before its leases expire (``lease_rules``): the lane
+is never held twice, and a dead server's lanes come up elsewhere one lease life after
+its last renewal at the latest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from redis.exceptions import RedisError
+
+from gates.centre.hub import LaneHub
+from gates.centre.status import LaneStatus
+
+from .lease_rules import LeasePolicy, Tenure, handover_wait_s
+from .leases import LeaseStore
+from .redis_link import RedisLink
+from .requests import Body, PeerError, Refusal, Requests
+
+log = logging.getLogger("seat.cluster")
+
+RoundListener = Callable[[], Awaitable[None]]
+
+
+class LaneHolding:
+    def __init__(
+        self, link: RedisLink, requests: Requests, hub: LaneHub, policy: LeasePolicy
+    ) -> None:
+        self.server = link.server
+        self.policy = policy
+        self.requests = requests
+        self.hub = hub
+        self.store = LeaseStore(link.client, link.server, policy)
+        self.tenure = Tenure(policy)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[object]] = set()
+        self._keeper: asyncio.Task[None] | None = None
+        self._round_listeners: list[RoundListener] = []
+        self._closed = False
+        hub.claim = self.claim
+        hub.subscribe(self._status_changed)
+        requests.answer("let_go", self._let_go)
+        link.on_up(self._retake)
+
+    def after_each_round(self, listener: RoundListener) -> None:
+        """``listener()`` after each renewal that reached Redis (every quarter lease
+        life): when the cluster's view checks other servers' leases too."""
+        self._round_listeners.append(listener)
+
+    async def start(self) -> None:
+        self._keeper = asyncio.create_task(self._keep(), name="seat-lane-leases")
+
+    async def close(self) -> None:
+        """Let go of every lease (the links are closed by now), so the lanes come up on
+        another server at once rather than after a lease life."""
+        self._closed = True
+        if self._keeper is not None:
+            self._keeper.cancel()
+            await asyncio.gather(self._keeper, return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for lane in self.tenure.held:
+            await self._release(lane)
+
+    # ----------------------------------------------------------------- taking
+
+    async def claim(self, lane: str) -> bool:
+        """Take ``lane``'s lease for a link being welcomed here (see the module's rule);
+        False when it cannot be had within a lease life, or Redis cannot be reached."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        give_up = started + self.policy.ttl_s * 2
+        asked = False
+        async with self._lock(lane):
+            while True:
+                sent = loop.time()
+                try:
+                    holder, pttl_ms = await self.store.take(lane)
+                except RedisError as exc:
+                    log.warning("lane.lease.unreachable lane=%s error=%r", lane, exc)
+                    return False
+                if holder == self.server:
+                    self.tenure.taken(lane, sent)
+                    log.info(
+                        "lane.lease.taken lane=%s server=%s wait_ms=%d",
+                        lane,
+                        self.server,
+                        round((loop.time() - started) * 1000),
+                    )
+                    return True
+                if not asked:
+                    asked = True
+                    if await self._ask_let_go(holder, lane):
+                        continue
+                wait = handover_wait_s(pttl_ms, self.policy)
+                if loop.time() + wait > give_up:
+                    log.warning("lane.lease.refused lane=%s holder=%s", lane, holder)
+                    return False
+                # The other server's lease ends at a known time: waiting for it is
+                # waiting for that event, which no message announces.
+                await asyncio.sleep(wait)
+
+    async def _ask_let_go(self, holder: str, lane: str) -> bool:
+        try:
+            await self.requests.ask(holder, "let_go", {"lane": lane}, self.policy.renew_s)
+        except (PeerError, RedisError) as exc:
+            log.info("lane.lease.holder_silent lane=%s holder=%s error=%r", lane, holder, exc)
+            return False
+        return True
+
+    async def _let_go(self, body: Body) -> Body:
+        """Another server has the lane's new link: close ours as replaced, free the lease."""
+        lane = body.get("lane")
+        if not isinstance(lane, str):
+            raise Refusal("bad_request", "let_go needs a lane")
+        dropped = await self.hub.drop(lane, replaced=True)
+        log.info("lane.lease.let_go lane=%s dropped=%s", lane, dropped)
+        return {"released": await self._release(lane)}
+
+    # ----------------------------------------------------------------- letting go
+
+    def _status_changed(self, status: LaneStatus) -> None:
+        if not status.online and self.tenure.holds(status.lane) and not self._closed:
+            task = asyncio.create_task(self._release(status.lane))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _release(self, lane: str) -> bool:
+        async with self._lock(lane):
+            if self.hub.status(lane).online:
+                return False  # the lane came back here meanwhile: still ours
+            self.tenure.let_go(lane)
+            try:
+                released = await self.store.release(lane)
+            except RedisError as exc:
+                # It expires by itself within a lease life.
+                log.warning("lane.lease.release_failed lane=%s error=%r", lane, exc)
+                return False
+        log.info("lane.lease.released lane=%s released=%s", lane, released)
+        return released
+
+    def _lock(self, lane: str) -> asyncio.Lock:
+        return self._locks.setdefault(lane, asyncio.Lock())
+
+    # ----------------------------------------------------------------- keeping
+
+    async def _keep(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            sent = loop.time()
+            try:
+                async with asyncio.timeout_at(self.tenure.next_due()):
+                    await self._renew()
+                for listener in list(self._round_listeners):
+                    await listener()
+            except (RedisError, TimeoutError) as exc:
+                log.warning("lane.lease.renew_failed held=%d error=%r", len(self.tenure.held), exc)
+            for lane in self.tenure.due(loop.time()):
+                log.warning("lane.lease.fenced lane=%s server=%s", lane, self.server)
+                await self.hub.drop(lane)
+            wake = sent + self.policy.renew_s
+            due = self.tenure.next_due()
+            await asyncio.sleep(max(0.0, min(wake, due if due is not None else wake) - loop.time()))
+
+    async def _renew(self) -> None:
+        """One round trip for every lease held; a lease another server has now is lost
+        and its link closed so the lane redials."""
+        lanes = self.tenure.held
+        sent = asyncio.get_running_loop().time()
+        lost = await self.store.renew(lanes)
+        self.tenure.renewed([lane for lane in lanes if lane not in lost], sent)
+        for lane in lost:
+            log.warning("lane.lease.lost lane=%s server=%s", lane, self.server)
+            self.tenure.let_go(lane)
+            await self.hub.drop(lane)
+
+    async def _retake(self) -> None:
+        """Redis is back (perhaps restarted, with no keys): the leases of the lanes held
+        here are written again, or, where another server has one, its link closed."""
+        await self._renew()
+        log.info("lane.lease.retaken server=%s held=%d", self.server, len(self.tenure.held))

@@ -1,0 +1,99 @@
+"""Lane leases in Redis (``console.cluster.lease_rules`` says what they mean).
+
+``seat:lanes:lease:{lane}`` holds the holding server's id, with a TTL. Each change is
+one Lua script, so a compare and its set are one step for Redis: a server takes a
+lease that is free or its own, renews only its own (or one a restarted Redis forgot),
+and deletes only its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis.asyncio as redis
+
+from .lease_rules import LeasePolicy
+
+PREFIX = "seat:lanes:lease:"
+
+# -> {holder, pttl}: the lease is this server's now (holder = ARGV[1]) or another's.
+_TAKE = """
+local v = redis.call('GET', KEYS[1])
+if not v or v == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return {ARGV[1], tonumber(ARGV[2])}
+end
+return {v, redis.call('PTTL', KEYS[1])}
+"""
+
+# -> the indexes (1-based) of KEYS another server holds now: this server lost them.
+_RENEW = """
+local lost = {}
+for i, key in ipairs(KEYS) do
+  local v = redis.call('GET', key)
+  if not v or v == ARGV[1] then
+    redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+  else
+    table.insert(lost, i)
+  end
+end
+return lost
+"""
+
+# -> 1 when the lease was this server's and is deleted.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+def key(lane: str) -> str:
+    return PREFIX + lane
+
+
+class LeaseStore:
+    """This server's leases; every method raises ``RedisError`` when Redis cannot be
+    reached."""
+
+    def __init__(self, client: redis.Redis, server: str, policy: LeasePolicy) -> None:
+        self.server = server
+        self.policy = policy
+        self.client = client
+        self._take = client.register_script(_TAKE)
+        self._renew = client.register_script(_RENEW)
+        self._release = client.register_script(_RELEASE)
+
+    async def take(self, lane: str) -> tuple[str, int]:
+        """The lane's holder after trying to take it, and its lease's ms to live."""
+        holder, pttl = await self._take(keys=[key(lane)], args=[self.server, self.policy.ttl_ms])
+        return _text(holder), int(pttl)
+
+    async def renew(self, lanes: list[str]) -> list[str]:
+        """Renew ``lanes`` in one round trip; returns those another server holds now."""
+        if not lanes:
+            return []
+        lost = await self._renew(
+            keys=[key(lane) for lane in lanes], args=[self.server, self.policy.ttl_ms]
+        )
+        return [lanes[int(index) - 1] for index in lost]
+
+    async def release(self, lane: str) -> bool:
+        return bool(await self._release(keys=[key(lane)], args=[self.server]))
+
+    async def holders(self, lanes: list[str]) -> dict[str, str | None]:
+        """Who holds each lane now (None: nobody)."""
+        if not lanes:
+            return {}
+        values = await self.client.mget([key(lane) for lane in lanes])
+        return {
+            lane: None if v is None else _text(v) for lane, v in zip(lanes, values, strict=True)
+        }
+
+    async def holder(self, lane: str) -> str | None:
+        return (await self.holders([lane]))[lane]
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
