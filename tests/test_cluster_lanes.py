@@ -18,11 +18,11 @@ from console.settings import Settings
 from gates.centre.commands import Outcome
 from gates.centre.status import LaneStatus
 from gates.lane.drivers import LaneEvent
+from gates.lane.targets import Target
 from gates.protocol import Media, OpenGate
 from media.lane.camera import SyntheticCamera
 from media.lane.publisher import Publisher
 from media.lane.voice import RecordingSpeaker, ToneMicrophone
-from media.messages import media_url
 from tests.conftest import TEST_POLICY, Centre, Lane, start_lane, wait_status
 from tests.desks import desk
 from tests.services import RedisServer
@@ -62,7 +62,7 @@ class RecordingUplink:
     def __init__(self) -> None:
         self.wanted: asyncio.Queue[Media] = asyncio.Queue()
 
-    def want(self, media: Media) -> None:
+    def want(self, media: Media, link: Target) -> None:
         self.wanted.put_nowait(media)
 
     def stop(self) -> None:
@@ -84,10 +84,9 @@ def audit_of(centre: Centre, action: AuditAction) -> asyncio.Future[None]:
     return seen
 
 
-def camera_of(centre: Centre, token: str) -> Publisher:
-    """The lane's camera and intercom, connecting to ``centre``'s media endpoint."""
+def camera_of(token: str) -> Publisher:
+    """The lane's camera and intercom, connecting where the lane's link is."""
     return Publisher(
-        media_url(centre.link),
         LANE,
         token,
         camera=lambda: SyntheticCamera(LANE, size=(320, 240), fps=15, gop=15),
@@ -204,7 +203,7 @@ async def test_a_live_view_asked_of_one_server_is_answered_by_the_lanes_server(
     offer and the answer, and the ledger has the view's start and end."""
     a, b = pair
     token = await b.add_lane(LANE)
-    lane = await lane_on(b, a, publisher=camera_of(b, token))
+    lane = await lane_on(b, a, publisher=camera_of(token))
     ended = audit_of(b, AuditAction.WATCH_ENDED)
     async with a.client("alice") as client:
         peer = await watch(client, LANE)
@@ -238,7 +237,7 @@ async def test_a_live_view_on_the_other_server_ends_with_the_login_that_opened_i
 ) -> None:
     a, b = pair
     token = await b.add_lane(LANE)
-    lane = await lane_on(b, a, publisher=camera_of(b, token))
+    lane = await lane_on(b, a, publisher=camera_of(token))
     ended = audit_of(b, AuditAction.WATCH_ENDED)
     async with a.client("alice") as client:
         peer = await watch(client, LANE)

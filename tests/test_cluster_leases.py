@@ -116,7 +116,7 @@ async def lane_through(
     from one server to the other, as a lane given several servers' addresses would."""
     driver = ScriptedDriver()
     agent = LaneAgent(
-        link_url(f"http://127.0.0.1:{proxy.port}"),
+        [link_url(f"http://127.0.0.1:{proxy.port}")],
         LaneSession(lane_id, token, heartbeat_ms=200),
         driver,
         Backoff(first=0.05, cap=0.2),

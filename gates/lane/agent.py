@@ -76,6 +76,8 @@ class LaneAgent:
     ) -> None:
         """``links``: the lane-link URLs (``link_url``) of the centres this lane may use,
         any of them as good as another."""
+        if isinstance(links, str):  # a lone URL would be dialled character by character
+            raise TypeError("links is a list of URLs, not one URL")
         if not links:
             raise ValueError("a lane agent needs at least one centre")
         self.links = links
