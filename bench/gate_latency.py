@@ -46,6 +46,7 @@ from console.auth import hash_password, new_token, token_hash
 from console.models import Direction, LaneRecord, Role
 from console.service import run_fast
 from console.sqlite_store import SQLiteStore
+from console.store import Store
 
 HERE = Path(__file__).resolve().parent
 PASSWORD = "bench-password-0"
@@ -113,17 +114,23 @@ class HttpConnection:
 async def seed(data_dir: Path, lanes: int) -> dict[str, str]:
     store = await SQLiteStore.open(data_dir / "seat.db")
     try:
-        await store.add_user("bench", Role.AGENT, hash_password(PASSWORD), datetime.now(UTC))
-        tokens = {}
-        for n in range(lanes):
-            lane_id = f"B{n:04d}"
-            tokens[lane_id] = new_token()
-            await store.put_lane(
-                LaneRecord(lane_id, lane_id, "bench", Direction.EXIT, token_hash(tokens[lane_id]))
-            )
-        return tokens
+        return await seed_store(store, lanes)
     finally:
         await store.close()
+
+
+async def seed_store(store: Store, lanes: int) -> dict[str, str]:
+    """The bench agent and ``lanes`` lanes; their tokens. The lanes are added a hundred
+    at a time, so the store's writer commits each hundred as one batch."""
+    await store.add_user("bench", Role.AGENT, hash_password(PASSWORD), datetime.now(UTC))
+    tokens = {f"B{n:04d}": new_token() for n in range(lanes)}
+    records = [
+        LaneRecord(lane, lane, "bench", Direction.EXIT, token_hash(token))
+        for lane, token in tokens.items()
+    ]
+    for start in range(0, len(records), 100):
+        await asyncio.gather(*(store.put_lane(r) for r in records[start : start + 100]))
+    return tokens
 
 
 async def wait_online(port: int, lanes: int, process: subprocess.Popen[bytes]) -> None:
