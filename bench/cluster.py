@@ -115,11 +115,24 @@ class Cluster:
 
     async def fleet(self, servers: list[Server], tokens: Path) -> Process:
         urls = ",".join(server.url for server in servers)
-        heartbeat = ["--heartbeat-ms", str(self.args.heartbeat_ms)]
-        args = ["bench.lane_fleet", urls, str(tokens), *heartbeat]
+        pace = ["--heartbeat-ms", str(self.args.heartbeat_ms), "--ramp", str(self.args.ramp)]
+        args = ["bench.lane_fleet", urls, str(tokens), *pace]
         fleet = await Process.start("fleet", args, self.env, pipes=True)
         self.stack.push_async_callback(fleet.stop)
         return fleet
+
+    async def all_up(
+        self, client: redis.Redis, lanes: list[str], pids: set[int], fleet: Process
+    ) -> dict[str, int | None]:
+        """Every lane held and online; on failure, with what the processes said last."""
+        try:
+            return await wait_held(client, lanes, pids, LANE_START_S, every=0.5)
+        except RuntimeError as exc:
+            tails = [f"--- {p.name}:\n" + "\n".join(p.tail) for p in (fleet, *self.running())]
+            raise RuntimeError("\n".join([str(exc), *tails])) from None
+
+    def running(self) -> list[Process]:
+        return [server.process for server in self.servers if server.process is not None]
 
 
 async def fleet_report(fleet: Process) -> dict[str, Any]:
@@ -171,7 +184,7 @@ async def failover(
     await victim.kill()
     killed = time.perf_counter()
     lease_left_s = await max_pttl_s(client, orphans)
-    await wait_held(client, orphans, alive, timeout=60.0)
+    await wait_held(client, orphans, alive, timeout=60.0, every=0.05)
     failover_s = time.perf_counter() - killed
     await asyncio.sleep(2.0)  # and after it, so commands to the moved lanes are counted
     flow.stop()
@@ -219,7 +232,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         first = await cluster.add_server()
         pids = [first.running().pid]
         fleet = await cluster.fleet([first], tokens_file)
-        await wait_held(client, lanes, set(pids), LANE_START_S)
+        await cluster.all_up(client, lanes, set(pids), fleet)
         own = {*pids, *service_pids, fleet.pid, os.getpid()}
         result["one"] = await throughput(cluster.agents, lanes, args.commands, set(pids), own)
         result["one_executed_twice"] = len((await fleet_report(fleet))["repeated"])
@@ -228,7 +241,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             await cluster.add_server()
         pids = [server.running().pid for server in cluster.servers]
         fleet = await cluster.fleet(cluster.servers, tokens_file)
-        held = await wait_held(client, lanes, set(pids), LANE_START_S)
+        held = await cluster.all_up(client, lanes, set(pids), fleet)
         result["lanes_per_server"] = [sum(h == pid for h in held.values()) for pid in pids]
         same, cross = await interleaved(cluster.agents, held, args.samples, seed=1)
         result["same_p50_ms"] = round(statistics.median(same), 2)
@@ -284,8 +297,9 @@ def main() -> None:
     parser.add_argument("--commands", type=int, default=3000, help="per throughput figure")
     parser.add_argument("--samples", type=int, default=500, help="same/cross pairs")
     parser.add_argument("--rate", type=float, default=100.0, help="opens/s during failover")
-    parser.add_argument("--lease-s", type=float, default=2.0, help="SEAT_LANE_LEASE_S")
-    parser.add_argument("--heartbeat-ms", type=int, default=1000, help="the lanes' heartbeat")
+    parser.add_argument("--lease-s", type=float, default=12.5, help="SEAT_LANE_LEASE_S")
+    parser.add_argument("--heartbeat-ms", type=int, default=5000, help="the lanes' heartbeat")
+    parser.add_argument("--ramp", type=float, default=200.0, help="lanes started per second")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     args = parser.parse_args()
     measure_and_print(lambda: bench(args), report, as_json=args.json)

@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import json
 import random
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -66,12 +67,44 @@ class Tally:
                 "POST", f"/api/lanes/{lane}/open", BODY, agent.headers
             )
             answer = json.loads(payload)
-        except (OSError, asyncio.IncompleteReadError, ValueError):
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
             usable = False
         self.latencies_ms.append((time.perf_counter() - started) * 1000)
         self.outcomes[str(answer.get("outcome", "lost"))] += 1
         self.joined += bool(answer.get("joined"))
         return usable
+
+
+class Pool:
+    """Keep-alive connections to one agent's server. The server closes a connection
+    idle for 5 s (uvicorn's default), and a request written to it then would be lost
+    by the client, not the centre: one idle for 4 s is closed here instead."""
+
+    IDLE_S = 4.0
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        self._idle: list[tuple[float, HttpConnection]] = []
+
+    async def send(self, tally: Tally, lane: str) -> None:
+        connection = await self._take()
+        if await tally.send(connection, self.agent, lane):
+            self._idle.append((time.monotonic(), connection))
+        else:
+            connection.close()
+
+    async def _take(self) -> HttpConnection:
+        while self._idle:
+            since, connection = self._idle.pop()
+            if time.monotonic() - since < self.IDLE_S:
+                return connection
+            connection.close()
+        return await self.agent.connect()
+
+    def close(self) -> None:
+        for _, connection in self._idle:
+            connection.close()
+        self._idle.clear()
 
 
 def lane_cycle(lanes: list[str], seed: int) -> Iterator[str]:
@@ -122,19 +155,25 @@ async def max_pttl_s(client: redis.Redis, lanes: list[str]) -> float:
 
 
 async def wait_held(
-    client: redis.Redis, lanes: list[str], pids: set[int], timeout: float
+    client: redis.Redis, lanes: list[str], pids: set[int], timeout: float, every: float
 ) -> dict[str, int | None]:
     """Until every lane is held by one of ``pids`` and shown online by it; the holders.
-    Polls Redis, as another program would: the state is the servers'."""
-    deadline = time.monotonic() + timeout
+    Polls Redis every ``every`` seconds, as another program would: the state is the
+    servers'. Says how many are up every ten seconds, as two thousand take a while."""
+    started = time.monotonic()
+    told = started
     while True:
         held, shown = await holders(client, lanes), await online_at(client, lanes)
-        if all(held[lane] in pids and shown[lane] == held[lane] for lane in lanes):
+        up = sum(held[lane] in pids and shown[lane] == held[lane] for lane in lanes)
+        if up == len(lanes):
             return held
-        if time.monotonic() > deadline:
-            missing = sum(held[lane] not in pids for lane in lanes)
-            raise RuntimeError(f"{missing} of {len(lanes)} lanes not held after {timeout} s")
-        await asyncio.sleep(0.05)
+        now = time.monotonic()
+        if now - started > timeout:
+            raise RuntimeError(f"{len(lanes) - up} of {len(lanes)} lanes not up after {timeout} s")
+        if now - told > 10:
+            print(f"lanes up: {up} of {len(lanes)}", file=sys.stderr)
+            told = now
+        await asyncio.sleep(every)
 
 
 # ------------------------------------------------------------------ the loads
@@ -147,8 +186,7 @@ async def interleaved(
     one sent to another server, in random order within each pair, so the machine's noise
     falls on both alike. Each command goes to a lane not opened in the last round."""
     rng = random.Random(seed)
-    by_pid = {agent.pid: agent for agent in agents}
-    connections = {agent.pid: await agent.connect() for agent in agents}
+    pools = {agent.pid: Pool(agent) for agent in agents}
     lanes = lane_cycle(list(held), seed)
     same, cross = Tally(), Tally()
     try:
@@ -157,13 +195,13 @@ async def interleaved(
             rng.shuffle(pair)
             for tally, lane, local in pair:
                 holder = held[lane]
-                others = [pid for pid in by_pid if pid != holder]
+                others = [pid for pid in pools if pid != holder]
                 pid = holder if local else rng.choice(others)
                 assert pid is not None
-                await tally.send(connections[pid], by_pid[pid], lane)
+                await pools[pid].send(tally, lane)
     finally:
-        for connection in connections.values():
-            connection.close()
+        for pool in pools.values():
+            pool.close()
     if same.outcomes.keys() != {"done"} or cross.outcomes.keys() != {"done"}:
         raise RuntimeError(f"not every command done: {same.outcomes} {cross.outcomes}")
     return same.latencies_ms, cross.latencies_ms
@@ -178,14 +216,12 @@ async def closed_loop(
     tally = Tally()
 
     async def sender(agent: Agent) -> None:
-        connection = await agent.connect()
+        pool = Pool(agent)
         try:
             for lane in targets:
-                if not await tally.send(connection, agent, lane):
-                    connection.close()
-                    connection = await agent.connect()
+                await pool.send(tally, lane)
         finally:
-            connection.close()
+            pool.close()
 
     started = time.perf_counter()
     await asyncio.gather(*(sender(agents[n % len(agents)]) for n in range(in_flight)))
@@ -204,7 +240,7 @@ class SteadyFlow:
         self.tally = Tally()
         self.sent = 0
         self._stop = asyncio.Event()
-        self._idle: dict[int, list[HttpConnection]] = {agent.pid: [] for agent in agents}
+        self._pools = {agent.pid: Pool(agent) for agent in agents}
 
     async def run(self) -> None:
         pending: set[asyncio.Task[None]] = set()
@@ -219,17 +255,11 @@ class SteadyFlow:
             # The sending schedule itself: the next command's due time.
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
         await asyncio.gather(*pending)
-        for connections in self._idle.values():
-            for connection in connections:
-                connection.close()
+        for pool in self._pools.values():
+            pool.close()
 
     def stop(self) -> None:
         self._stop.set()
 
     async def _one(self, agent: Agent, lane: str) -> None:
-        idle = self._idle[agent.pid]
-        connection = idle.pop() if idle else await agent.connect()
-        if await self.tally.send(connection, agent, lane):
-            idle.append(connection)
-        else:
-            connection.close()
+        await self._pools[agent.pid].send(self.tally, lane)

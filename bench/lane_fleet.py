@@ -1,12 +1,14 @@
 """Many simulated lanes in one process, for the benchmarks.
 
     python bench/lane_fleet.py CENTRE_URL[,CENTRE_URL...] LANES_JSON [--heartbeat-ms N]
+        [--ramp LANES_PER_S]
 
 ``LANES_JSON`` maps lane ids to tokens. Each lane is a real ``LaneAgent`` with the
 ``sim`` driver, its mechanical lift time zero and no cars arriving, so what is measured
 is the software path and heartbeats. Given several centres, every lane has all of them
 and fails over along the list as ``seat lane --server`` does; the list is rotated by one
-from each lane to the next, so the lanes' first centres are spread evenly.
+from each lane to the next, so the lanes' first centres are spread evenly. ``--ramp``
+switches the lanes on one after another, as a car park's do, rather than all at once.
 
 A line on stdin asks for a report, one JSON line: ``opens``, how many times the fleet's
 barriers really lifted; ``commands``, how many command ids the lanes executed; and
@@ -55,13 +57,13 @@ def rotated(urls: list[str], n: int) -> list[str]:
     return urls[shift:] + urls[:shift]
 
 
-async def main(servers: list[str], lanes_file: Path, heartbeat_ms: int) -> None:
+async def main(servers: list[str], lanes_file: Path, heartbeat_ms: int, ramp: float) -> None:
     tokens: dict[str, str] = json.loads(lanes_file.read_text())
     urls = [link_url(server) for server in servers]
     executions = Executions()
     agent_log = logging.getLogger("seat.lane")
     agent_log.setLevel(logging.INFO)
-    agent_log.propagate = False  # only counted: two thousand lanes' lines are noise
+
     agent_log.addHandler(executions)
     drivers = {lane: SimLane(lane, random.Random(lane), QUIET) for lane in tokens}
     agents = [
@@ -73,7 +75,10 @@ async def main(servers: list[str], lanes_file: Path, heartbeat_ms: int) -> None:
         )
         for n, (lane, token) in enumerate(tokens.items())
     ]
-    running = [asyncio.create_task(agent.run()) for agent in agents]
+    running = []
+    for agent in agents:
+        running.append(asyncio.create_task(agent.run()))
+        await asyncio.sleep(1 / ramp)  # lanes switched on one after another, not at once
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, sys.stdin.readline)
     report = {
@@ -92,5 +97,6 @@ if __name__ == "__main__":
     parser.add_argument("servers", help="the centres' URLs, comma-separated")
     parser.add_argument("lanes", type=Path, help="a JSON file mapping lane ids to tokens")
     parser.add_argument("--heartbeat-ms", type=int, default=5000)
+    parser.add_argument("--ramp", type=float, default=math.inf, help="lanes started per second")
     args = parser.parse_args()
-    run_fast(main(args.servers.split(","), args.lanes, args.heartbeat_ms))
+    run_fast(main(args.servers.split(","), args.lanes, args.heartbeat_ms, args.ramp))
