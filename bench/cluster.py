@@ -104,6 +104,7 @@ class Cluster:
         self.args = args
         self.servers: list[Server] = []
         self.agents: list[Agent] = []
+        self.fleet_process: Process | None = None
 
     async def add_server(self) -> Server:
         server = Server(f"centre {len(self.servers) + 1}", "127.0.0.1", free_port(), self.env)
@@ -118,21 +119,26 @@ class Cluster:
         pace = ["--heartbeat-ms", str(self.args.heartbeat_ms), "--ramp", str(self.args.ramp)]
         args = ["bench.lane_fleet", urls, str(tokens), *pace]
         fleet = await Process.start("fleet", args, self.env, pipes=True)
+        self.fleet_process = fleet
         self.stack.push_async_callback(fleet.stop)
         return fleet
 
     async def all_up(
-        self, client: redis.Redis, lanes: list[str], pids: set[int], fleet: Process
+        self,
+        client: redis.Redis,
+        lanes: list[str],
+        pids: set[int],
+        fleet: Process,
+        timeout: float = LANE_START_S,
+        every: float = 0.5,
     ) -> dict[str, int | None]:
         """Every lane held and online; on failure, with what the processes said last."""
         try:
-            return await wait_held(client, lanes, pids, LANE_START_S, every=0.5)
+            return await wait_held(client, lanes, pids, timeout, every)
         except RuntimeError as exc:
-            tails = [f"--- {p.name}:\n" + "\n".join(p.tail) for p in (fleet, *self.running())]
+            every_process = [fleet, *(s.process for s in self.servers if s.process)]
+            tails = [f"--- {p.name}:\n" + "\n".join(p.tail) for p in every_process]
             raise RuntimeError("\n".join([str(exc), *tails])) from None
-
-    def running(self) -> list[Process]:
-        return [server.process for server in self.servers if server.process is not None]
 
 
 async def fleet_report(fleet: Process) -> dict[str, Any]:
@@ -184,7 +190,8 @@ async def failover(
     await victim.kill()
     killed = time.perf_counter()
     lease_left_s = await max_pttl_s(client, orphans)
-    await wait_held(client, orphans, alive, timeout=60.0, every=0.05)
+    assert cluster.fleet_process is not None
+    await cluster.all_up(client, orphans, alive, cluster.fleet_process, timeout=60.0, every=0.05)
     failover_s = time.perf_counter() - killed
     await asyncio.sleep(2.0)  # and after it, so commands to the moved lanes are counted
     flow.stop()

@@ -87,7 +87,11 @@ class Pool:
         self._idle: list[tuple[float, HttpConnection]] = []
 
     async def send(self, tally: Tally, lane: str) -> None:
-        connection = await self._take()
+        try:
+            connection = await self._take()
+        except OSError:  # the server refused the connection: no answer at all
+            tally.outcomes["lost"] += 1
+            return
         if await tally.send(connection, self.agent, lane):
             self._idle.append((time.monotonic(), connection))
         else:
