@@ -332,8 +332,10 @@ async def test_file_is_paced_at_its_frame_rate(tmp_path: Path) -> None:
     elapsed = time.monotonic() - started
     assert len(units) == 8
     assert elapsed >= 7 / 50 - 0.01
-    gaps = [b.captured - a.captured for a, b in itertools.pairwise(units)]
-    assert min(gaps) > 0.01
+    # No frame comes before its time (a busy machine may make frames late, and late
+    # frames then come together: only the lower bound is the camera's).
+    first = units[0].captured
+    assert all(unit.captured - first >= n / 50 - 0.01 for n, unit in enumerate(units))
 
 
 async def test_mp4_with_b_frames_is_encoded_again_and_says_why(tmp_path: Path) -> None:
