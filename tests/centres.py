@@ -1,6 +1,8 @@
-"""Several ``seat serve`` processes on one data directory, started as an installer would
-(accounts and lanes made with the ``seat`` CLI), each of which a test can kill, stop
-(SIGSTOP: a centre that hangs with its sockets open) or start again on its port.
+"""Several ``seat serve`` processes on one store (the SQLite file in one data directory,
+or one PostgreSQL database with ``SEAT_DATABASE_URL`` and one Redis with
+``SEAT_REDIS_URL``), started as an installer would (accounts and lanes made with the
+``seat`` CLI), each of which a test can kill, stop (SIGSTOP: a centre that hangs with
+its sockets open) or start again on its port.
 
 Every process's standard error is read as it comes (``bench.processes.Process``), so a
 test waits for a log event rather than sleeping for it.
@@ -12,11 +14,13 @@ import asyncio
 import contextlib
 import os
 import signal
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psycopg
 
 from bench.processes import PASSWORD, USERNAME, Process, seat
 from tests.services import START_S, free_port
@@ -65,6 +69,14 @@ class Server:
             raise RuntimeError(f"{self.name} is not running:\n{tail}")
         return self.process
 
+    async def lanes_held(self) -> int:
+        """How many lanes' links this server holds itself (``/healthz``), whoever holds
+        the others."""
+        async with httpx.AsyncClient(base_url=self.url) as client:
+            response = await client.get("/healthz")
+            response.raise_for_status()
+            return int(response.json()["lanes_online"])
+
     def signal(self, sig: signal.Signals) -> None:
         os.kill(self.running().pid, sig)
 
@@ -104,6 +116,18 @@ class Deployment:
     async def audit_verify(self) -> str:
         return await seat(self.env, "audit", "verify")
 
+    def ledger_rows(self, command_id: str) -> list[tuple[str, str | None]]:
+        """The ledger's (action, outcome) for one command, in order, from the store the
+        deployment runs on."""
+        query = "SELECT action, outcome FROM audit WHERE command_id = {} ORDER BY seq"
+        if url := self.env.get("SEAT_DATABASE_URL"):
+            with psycopg.connect(url) as pg:
+                rows = pg.execute(query.format("%s").encode(), (command_id,)).fetchall()
+        else:
+            with sqlite3.connect(self.data_dir / "seat.db") as db:
+                rows = db.execute(query.format("?"), (command_id,)).fetchall()
+        return [(str(action), outcome) for action, outcome in rows]
+
 
 @contextlib.asynccontextmanager
 async def deployment(
@@ -112,10 +136,13 @@ async def deployment(
     hosts: Sequence[str] = ("127.0.0.1", "127.0.0.1"),
     env: dict[str, str] | None = None,
     same_port: bool = False,
+    server_env: Sequence[dict[str, str]] = (),
 ) -> AsyncIterator[Deployment]:
     """One centre per host in ``hosts`` (each on a free port, or all on one with
     ``same_port``, for hosts with different addresses), started one after another on
-    ``data_dir``; every process stopped on the way out."""
+    ``data_dir`` (and the store and Redis ``env`` names); every process stopped on the
+    way out. ``server_env`` gives settings of a server's own, in ``hosts``' order (a
+    Redis URL through a proxy a test cuts)."""
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
     base = {
         **os.environ,
@@ -133,8 +160,13 @@ async def deployment(
         tokens[lane] = out.rsplit(":", 1)[1].strip()
     port = free_port()
     servers = [
-        Server(f"centre {n}", host, port if same_port else free_port(), base)
-        for n, host in enumerate(hosts, 1)
+        Server(
+            f"centre {n + 1}",
+            host,
+            port if same_port else free_port(),
+            {**base, **(server_env[n] if n < len(server_env) else {})},
+        )
+        for n, host in enumerate(hosts)
     ]
     running = Deployment(data_dir, base, servers, tokens)
     try:
