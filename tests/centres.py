@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -117,16 +119,25 @@ class Deployment:
         return await seat(self.env, "audit", "verify")
 
     def ledger_rows(self, command_id: str) -> list[tuple[str, str | None]]:
-        """The ledger's (action, outcome) for one command, in order, from the store the
-        deployment runs on."""
-        query = "SELECT action, outcome FROM audit WHERE command_id = {} ORDER BY seq"
+        """The ledger's (action, outcome) for one command, in order."""
+        rows = self._audit("action, outcome", "command_id", command_id)
+        return [(str(action), outcome) for action, outcome in rows]
+
+    def ledger_details(self, action: str) -> list[tuple[str | None, dict[str, Any]]]:
+        """The command and detail of each of the ledger's entries of ``action``, in
+        order."""
+        rows = self._audit("command_id, detail", "action", action)
+        return [(command_id, json.loads(detail)) for command_id, detail in rows]
+
+    def _audit(self, columns: str, column: str, value: str) -> list[tuple[Any, ...]]:
+        """Ledger rows where ``column`` is ``value``, from the store the deployment runs
+        on (its PostgreSQL database, or the SQLite file in its data directory)."""
+        query = f"SELECT {columns} FROM audit WHERE {column} = {{}} ORDER BY seq"
         if url := self.env.get("SEAT_DATABASE_URL"):
             with psycopg.connect(url) as pg:
-                rows = pg.execute(query.format("%s").encode(), (command_id,)).fetchall()
-        else:
-            with sqlite3.connect(self.data_dir / "seat.db") as db:
-                rows = db.execute(query.format("?"), (command_id,)).fetchall()
-        return [(str(action), outcome) for action, outcome in rows]
+                return pg.execute(query.format("%s").encode(), (value,)).fetchall()
+        with sqlite3.connect(self.data_dir / "seat.db") as db:
+            return db.execute(query.format("?"), (value,)).fetchall()
 
 
 @contextlib.asynccontextmanager
