@@ -72,12 +72,17 @@ class Server:
         return self.process
 
     async def lanes_held(self) -> int:
-        """How many lanes' links this server holds itself (``/healthz``), whoever holds
-        the others."""
+        """How many lanes' links this server holds itself: ``seat_lanes_online`` of its
+        ``/metrics`` (``/healthz`` counts the lanes other servers hold too)."""
         async with httpx.AsyncClient(base_url=self.url) as client:
-            response = await client.get("/healthz")
+            response = await client.get("/metrics")
             response.raise_for_status()
-            return int(response.json()["lanes_online"])
+        (held,) = (
+            line.split()[1]
+            for line in response.text.splitlines()
+            if line.startswith("seat_lanes_online ")
+        )
+        return int(float(held))
 
     def signal(self, sig: signal.Signals) -> None:
         os.kill(self.running().pid, sig)
@@ -150,7 +155,7 @@ async def deployment(
     server_env: Sequence[dict[str, str]] = (),
 ) -> AsyncIterator[Deployment]:
     """One centre per host in ``hosts`` (each on a free port, or all on one with
-    ``same_port``, for hosts with different addresses), started one after another on
+    ``same_port``, for hosts with different addresses), started together on
     ``data_dir`` (and the store and Redis ``env`` names); every process stopped on the
     way out. ``server_env`` gives settings of a server's own, in ``hosts``' order (a
     Redis URL through a proxy a test cuts)."""
@@ -181,8 +186,9 @@ async def deployment(
     ]
     running = Deployment(data_dir, base, servers, tokens)
     try:
-        for server in servers:
-            await server.start()
+        # At once, as an installer's machines would: a start waits for nothing of
+        # another's.
+        await asyncio.gather(*(server.start() for server in servers))
         yield running
     finally:
         for lane_process in running.lanes:
@@ -192,11 +198,12 @@ async def deployment(
 
 
 @contextlib.asynccontextmanager
-async def logged_in(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client logged in as the deployment's agent, its CSRF header set."""
+async def logged_in(base_url: str, username: str = USERNAME) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client logged in as the deployment's agent (or another account with its
+    password), its CSRF header set."""
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
         response = await client.post(
-            "/api/login", json={"username": USERNAME, "password": PASSWORD}
+            "/api/login", json={"username": username, "password": PASSWORD}
         )
         response.raise_for_status()
         client.headers["X-CSRF-Token"] = response.json()["csrf_token"]

@@ -1,15 +1,16 @@
 """Two ``seat serve`` processes as one centre on one PostgreSQL database and one Redis,
 with a real ``seat lane`` given both, through the faults a cluster meets: a server
-killed mid-command, Redis restarted, PostgreSQL restarted, one server cut off from
-Redis. What is asserted is what a user sees: HTTP answers, the ledger's rows, the
-lane's journal, which server holds the lane (its lease in Redis, each server's
-``/healthz``)."""
+killed mid-command or with a call ringing, Redis restarted, PostgreSQL restarted, one
+server cut off from Redis. What is asserted is what a user sees: HTTP answers, the
+ledger's rows, the lane's journal, which server holds the lane (its lease in Redis,
+each server's ``/metrics``)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import functools
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -19,8 +20,12 @@ import httpx
 import psycopg
 import pytest
 from redis.asyncio import Redis
+from websockets.asyncio.client import connect
 
+from bench.processes import PASSWORD, USERNAME, seat
+from gates.lane.agent import link_url
 from tests.centres import Deployment, Server, deployment, logged_in
+from tests.desks import tab
 from tests.journals import journal_shows, read
 from tests.netproxy import CuttableProxy
 from tests.services import PostgresServer, RedisServer
@@ -233,7 +238,7 @@ async def test_a_server_cut_off_from_redis_lets_its_lane_go_before_another_takes
 ) -> None:
     """A reaches Redis through a proxy that is cut (and refuses new connections) while
     it holds the lane. Sampled all along: the lease in Redis and both servers'
-    ``/healthz`` never show the lane held by both; A lets it go (fencing), the lane
+    counts of the links they hold never show the lane held by both; A lets it go (fencing), the lane
     comes up on B and opens there. Healed, A serves again."""
     proxy = CuttableProxy(redis_server.port)
     await proxy.start()
@@ -273,3 +278,44 @@ async def test_a_server_cut_off_from_redis_lets_its_lane_go_before_another_takes
             assert opened.json()["outcome"] == "done"
     finally:
         await proxy.close()
+
+
+async def test_a_call_ringing_at_a_killed_server_rings_at_the_other(
+    tmp_path: Path, postgres_url: str, redis_server: RedisServer
+) -> None:
+    """The lane is linked to A, which rings the agent whose console is on A; A dies
+    (SIGKILL). Once that agent's presence expires in Redis, B takes the call and rings
+    bob, whose console is on B, long before the ring would have run out."""
+    calls = {"SEAT_CALL_PRESENCE_S": "1", "SEAT_CALL_RING_S": "600"}
+    async with cluster(
+        tmp_path, postgres_url, redis_server.url, server_env=[calls, calls]
+    ) as centres:
+        a, b = centres.servers
+        await seat(centres.env, "user", "add", "bob", "--role", "agent", stdin=PASSWORD + "\n")
+        lane = await connect(link_url(a.url))
+        hello = {"type": "hello", "v": 1, "lane": "P1-OUT", "token": centres.tokens["P1-OUT"]}
+        await lane.send(json.dumps(hello))
+        assert json.loads(await lane.recv())["type"] == "welcome"
+        async with (
+            logged_in(a.url) as at_a,
+            logged_in(b.url, "bob") as at_b,
+            tab(a.url, at_a, USERNAME) as first,
+            tab(b.url, at_b, "bob") as bob,
+        ):
+            await lane.send('{"type":"call","event_id":"e1"}')
+            ring = await first.next("ring")
+            await first.next("call", lambda m: m["call"]["state"] == "ringing")
+            killed_at = time.monotonic()
+            await a.kill()
+            moved = await bob.next("ring", timeout=30)
+            print(f"\ncall rang at the other {time.monotonic() - killed_at:.3f} s after kill -9")
+            assert moved["call_id"] == ring["call_id"]
+            await bob.next("call", lambda m: m["call"]["offered_to"] == "bob")
+        await lane.close()
+
+        def agents(action: str) -> list[str | None]:
+            return [detail.get("agent") for _, detail in centres.ledger_details(action)]
+
+        assert len(centres.ledger_details("call_placed")) == 1
+        assert agents("call_offered")[:2] == [USERNAME, "bob"]
+        assert agents("call_returned")[:1] == [USERNAME]
