@@ -28,6 +28,15 @@ from bench.processes import PASSWORD, USERNAME, Process, seat
 from tests.services import START_S, free_port
 
 LANE_OPTIONS = ("--heartbeat-ms", "1000", "--camera", "none", "--microphone", "none")
+# A lease of 2 s (renewed every 0.5 s, fenced at 1.5 s) with the lanes' heartbeat of 1 s:
+# a dead server's lanes are back elsewhere within seconds. Each open is sent: none joins
+# the one before.
+CLUSTER = {"SEAT_LANE_LEASE_S": "2", "SEAT_OPEN_JOIN_S": "0", "SEAT_COMMAND_TIMEOUT_S": "5"}
+
+
+def cluster_env(database_url: str, redis_url: str) -> dict[str, str]:
+    """The settings of servers sharing one PostgreSQL database and one Redis."""
+    return {**CLUSTER, "SEAT_DATABASE_URL": database_url, "SEAT_REDIS_URL": redis_url}
 
 
 @dataclass

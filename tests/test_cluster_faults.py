@@ -24,7 +24,7 @@ from websockets.asyncio.client import connect
 
 from bench.processes import PASSWORD, USERNAME, seat
 from gates.lane.agent import link_url
-from tests.centres import Deployment, Server, deployment, logged_in
+from tests.centres import Deployment, Server, cluster_env, deployment, logged_in
 from tests.desks import tab
 from tests.journals import journal_shows, read
 from tests.netproxy import CuttableProxy
@@ -32,13 +32,6 @@ from tests.services import PostgresServer, RedisServer
 
 OPEN = {"reason": "free_release"}
 LEASE = "seat:lanes:lease:P1-OUT"
-# A lease of 2 s (renewed every 0.5 s, fenced at 1.5 s) and lanes' heartbeat of 1 s:
-# a dead server's lanes are back elsewhere within seconds.
-FAST = {"SEAT_LANE_LEASE_S": "2", "SEAT_OPEN_JOIN_S": "0", "SEAT_COMMAND_TIMEOUT_S": "5"}
-
-
-def cluster_env(database_url: str, redis_url: str) -> dict[str, str]:
-    return {**FAST, "SEAT_DATABASE_URL": database_url, "SEAT_REDIS_URL": redis_url}
 
 
 @contextlib.asynccontextmanager

@@ -19,10 +19,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.processes import PASSWORD, USERNAME
-from tests.centres import Deployment, deployment
+from tests.centres import Deployment, cluster_env, deployment
 from tests.journals import journal_shows, read
 from tests.services import NginxServer, RedisServer, free_port
-from tests.test_cluster_faults import cluster_env
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "docs" / "deploy" / "nginx.conf"
