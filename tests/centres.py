@@ -1,6 +1,8 @@
-"""Several ``seat serve`` processes on one data directory, started as an installer would
-(accounts and lanes made with the ``seat`` CLI), each of which a test can kill, stop
-(SIGSTOP: a centre that hangs with its sockets open) or start again on its port.
+"""Several ``seat serve`` processes on one store (the SQLite file in one data directory,
+or one PostgreSQL database with ``SEAT_DATABASE_URL`` and one Redis with
+``SEAT_REDIS_URL``), started as an installer would (accounts and lanes made with the
+``seat`` CLI), each of which a test can kill, stop (SIGSTOP: a centre that hangs with
+its sockets open) or start again on its port.
 
 Every process's standard error is read as it comes (``bench.processes.Process``), so a
 test waits for a log event rather than sleeping for it.
@@ -10,18 +12,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
+import psycopg
 
 from bench.processes import PASSWORD, USERNAME, Process, seat
 from tests.services import START_S, free_port
 
 LANE_OPTIONS = ("--heartbeat-ms", "1000", "--camera", "none", "--microphone", "none")
+# A lease of 2 s (renewed every 0.5 s, fenced at 1.5 s) with the lanes' heartbeat of 1 s:
+# a dead server's lanes are back elsewhere within seconds. Each open is sent: none joins
+# the one before.
+CLUSTER = {"SEAT_LANE_LEASE_S": "2", "SEAT_OPEN_JOIN_S": "0", "SEAT_COMMAND_TIMEOUT_S": "5"}
+
+
+def cluster_env(database_url: str, redis_url: str) -> dict[str, str]:
+    """The settings of servers sharing one PostgreSQL database and one Redis."""
+    return {**CLUSTER, "SEAT_DATABASE_URL": database_url, "SEAT_REDIS_URL": redis_url}
 
 
 @dataclass
@@ -65,6 +80,19 @@ class Server:
             raise RuntimeError(f"{self.name} is not running:\n{tail}")
         return self.process
 
+    async def lanes_held(self) -> int:
+        """How many lanes' links this server holds itself: ``seat_lanes_online`` of its
+        ``/metrics`` (``/healthz`` counts the lanes other servers hold too)."""
+        async with httpx.AsyncClient(base_url=self.url) as client:
+            response = await client.get("/metrics")
+            response.raise_for_status()
+        (held,) = (
+            line.split()[1]
+            for line in response.text.splitlines()
+            if line.startswith("seat_lanes_online ")
+        )
+        return int(float(held))
+
     def signal(self, sig: signal.Signals) -> None:
         os.kill(self.running().pid, sig)
 
@@ -104,6 +132,27 @@ class Deployment:
     async def audit_verify(self) -> str:
         return await seat(self.env, "audit", "verify")
 
+    def ledger_rows(self, command_id: str) -> list[tuple[str, str | None]]:
+        """The ledger's (action, outcome) for one command, in order."""
+        rows = self._audit("action, outcome", "command_id", command_id)
+        return [(str(action), outcome) for action, outcome in rows]
+
+    def ledger_details(self, action: str) -> list[tuple[str | None, dict[str, Any]]]:
+        """The command and detail of each of the ledger's entries of ``action``, in
+        order."""
+        rows = self._audit("command_id, detail", "action", action)
+        return [(command_id, json.loads(detail)) for command_id, detail in rows]
+
+    def _audit(self, columns: str, column: str, value: str) -> list[tuple[Any, ...]]:
+        """Ledger rows where ``column`` is ``value``, from the store the deployment runs
+        on (its PostgreSQL database, or the SQLite file in its data directory)."""
+        query = f"SELECT {columns} FROM audit WHERE {column} = {{}} ORDER BY seq"
+        if url := self.env.get("SEAT_DATABASE_URL"):
+            with psycopg.connect(url) as pg:
+                return pg.execute(query.format("%s").encode(), (value,)).fetchall()
+        with sqlite3.connect(self.data_dir / "seat.db") as db:
+            return db.execute(query.format("?"), (value,)).fetchall()
+
 
 @contextlib.asynccontextmanager
 async def deployment(
@@ -112,10 +161,13 @@ async def deployment(
     hosts: Sequence[str] = ("127.0.0.1", "127.0.0.1"),
     env: dict[str, str] | None = None,
     same_port: bool = False,
+    server_env: Sequence[dict[str, str]] = (),
 ) -> AsyncIterator[Deployment]:
     """One centre per host in ``hosts`` (each on a free port, or all on one with
-    ``same_port``, for hosts with different addresses), started one after another on
-    ``data_dir``; every process stopped on the way out."""
+    ``same_port``, for hosts with different addresses), started together on
+    ``data_dir`` (and the store and Redis ``env`` names); every process stopped on the
+    way out. ``server_env`` gives settings of a server's own, in ``hosts``' order (a
+    Redis URL through a proxy a test cuts)."""
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
     base = {
         **os.environ,
@@ -133,13 +185,19 @@ async def deployment(
         tokens[lane] = out.rsplit(":", 1)[1].strip()
     port = free_port()
     servers = [
-        Server(f"centre {n}", host, port if same_port else free_port(), base)
-        for n, host in enumerate(hosts, 1)
+        Server(
+            f"centre {n + 1}",
+            host,
+            port if same_port else free_port(),
+            {**base, **(server_env[n] if n < len(server_env) else {})},
+        )
+        for n, host in enumerate(hosts)
     ]
     running = Deployment(data_dir, base, servers, tokens)
     try:
-        for server in servers:
-            await server.start()
+        # At once, as an installer's machines would: a start waits for nothing of
+        # another's.
+        await asyncio.gather(*(server.start() for server in servers))
         yield running
     finally:
         for lane_process in running.lanes:
@@ -149,11 +207,12 @@ async def deployment(
 
 
 @contextlib.asynccontextmanager
-async def logged_in(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client logged in as the deployment's agent, its CSRF header set."""
+async def logged_in(base_url: str, username: str = USERNAME) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client logged in as the deployment's agent (or another account with its
+    password), its CSRF header set."""
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
         response = await client.post(
-            "/api/login", json={"username": USERNAME, "password": PASSWORD}
+            "/api/login", json={"username": username, "password": PASSWORD}
         )
         response.raise_for_status()
         client.headers["X-CSRF-Token"] = response.json()["csrf_token"]

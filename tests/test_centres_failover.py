@@ -28,14 +28,6 @@ from tests.viewers import ViewerPeer, watch
 OPEN = {"reason": "free_release"}
 
 
-def ledger_rows(data_dir: Path, command_id: str) -> list[tuple[str, str | None]]:
-    with sqlite3.connect(data_dir / "seat.db") as db:
-        rows = db.execute(
-            "SELECT action, outcome FROM audit WHERE command_id = ? ORDER BY seq", (command_id,)
-        )
-        return [(str(action), outcome) for action, outcome in rows]
-
-
 async def test_a_lane_leaves_a_killed_centre_for_the_other_and_runs_its_open_once(
     tmp_path: Path,
 ) -> None:
@@ -74,13 +66,13 @@ async def test_a_lane_leaves_a_killed_centre_for_the_other_and_runs_its_open_onc
         async with logged_in(b.url) as at_b:
             opened = await at_b.post("/api/lanes/P1-OUT/open", json=OPEN)
             assert opened.json()["outcome"] == "done"
-        assert ledger_rows(data, opened.json()["command_id"]) == [
+        assert centres.ledger_rows(opened.json()["command_id"]) == [
             ("gate_open_requested", None),
             ("gate_open_outcome", "done"),
         ]
-        assert ledger_rows(data, in_flight) == [("gate_open_requested", None)]
+        assert centres.ledger_rows(in_flight) == [("gate_open_requested", None)]
         await a.start()
-        assert ledger_rows(data, in_flight) == [
+        assert centres.ledger_rows(in_flight) == [
             ("gate_open_requested", None),
             ("gate_open_outcome", "timeout"),
         ]
