@@ -30,7 +30,7 @@ import fractions
 import logging
 import queue
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import aiortc
@@ -180,7 +180,7 @@ def passthrough_opus(receiver: RTCRtpReceiver) -> None:
     log.info("media.intercom.passthrough receiver=%x", id(receiver))
 
 
-async def opus_units(track: MediaStreamTrack) -> AsyncIterator[MediaUnit]:
+async def opus_units(track: MediaStreamTrack) -> AsyncGenerator[MediaUnit, None]:
     """The Opus packets of a ``passthrough_opus`` receiver's track as ``MediaUnit``s
     (pts from 0 at 48 kHz, seq from the RTP numbering, captured = arrival time here),
     until the track ends."""
@@ -198,7 +198,7 @@ async def opus_units(track: MediaStreamTrack) -> AsyncIterator[MediaUnit]:
         yield unit
 
 
-async def opus_packets(track: MediaStreamTrack) -> AsyncIterator[bytes]:
+async def opus_packets(track: MediaStreamTrack) -> AsyncGenerator[bytes, None]:
     """The Opus payloads of a ``passthrough_opus`` receiver's track, until it ends."""
     async for unit in opus_units(track):
         yield unit.data

@@ -19,7 +19,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final, Protocol, TypeVar
 
@@ -97,7 +97,7 @@ class SyntheticCamera:
     def request_keyframe(self) -> None:
         self._keyframe = True
 
-    async def units(self) -> AsyncIterator[MediaUnit]:
+    async def units(self) -> AsyncGenerator[MediaUnit, None]:
         scene = self.scene
         encoder = H264Encoder(scene.width, scene.height, fps=self.fps, gop=self.gop)
         log.info(
@@ -172,7 +172,7 @@ class FfmpegCamera:
     def request_keyframe(self) -> None:
         self._keyframe.set()
 
-    async def units(self) -> AsyncIterator[MediaUnit]:
+    async def units(self) -> AsyncGenerator[MediaUnit, None]:
         loop = asyncio.get_running_loop()
         # One thread per camera, so reading and closing the source never overlap.
         worker = ThreadPoolExecutor(1, thread_name_prefix="camera")

@@ -19,7 +19,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from typing import Protocol
 
 import av
@@ -130,7 +130,7 @@ class ToneMicrophone:
         self._marks.append(future)
         return future
 
-    async def units(self) -> AsyncIterator[MediaUnit]:
+    async def units(self) -> AsyncGenerator[MediaUnit, None]:
         loop = asyncio.get_running_loop()
         encoder = opus_encoder()
         start = loop.time()
@@ -236,7 +236,7 @@ class DeviceMicrophone:
         self.fmt = fmt
         self.options = options if options is not None else _card_options(fmt)
 
-    async def units(self) -> AsyncIterator[MediaUnit]:
+    async def units(self) -> AsyncGenerator[MediaUnit, None]:
         container = await asyncio.to_thread(self._open)
         loop = asyncio.get_running_loop()
         ready: asyncio.Queue[MediaUnit | Exception | None] = asyncio.Queue()
