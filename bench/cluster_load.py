@@ -131,7 +131,9 @@ async def holders(client: redis.Redis, lanes: list[str]) -> dict[str, int | None
     """Each lane's holder's pid, None for a lane no server holds."""
     values = await client.mget([key(lane) for lane in lanes])
     return {
-        lane: None if value is None else holder_pid(value.decode())
+        lane: None
+        if value is None
+        else holder_pid(value if isinstance(value, str) else value.decode())
         for lane, value in zip(lanes, values, strict=True)
     }
 
@@ -154,7 +156,7 @@ async def max_pttl_s(client: redis.Redis, lanes: list[str]) -> float:
     async with client.pipeline(transaction=False) as pipe:
         for lane in lanes:
             pipe.pttl(key(lane))
-        ttls = await pipe.execute()
+        ttls: list[int] = await pipe.execute()
     return max(0, *ttls) / 1000
 
 

@@ -62,7 +62,8 @@ async def commands(
     """``count`` opens to random lanes, one at a time: latencies in ms, and outcomes."""
     rng = random.Random(1)
     connection = await HttpConnection.open(port)
-    latencies, outcomes = [], {}
+    latencies: list[float] = []
+    outcomes: dict[str, int] = {}
     try:
         for _ in range(count):
             started = time.perf_counter()
@@ -148,9 +149,10 @@ async def tell(flooder: Process, command: str, until: str) -> dict[str, Any]:
     assert process.stdin is not None and process.stdout is not None
     process.stdin.write(command.encode() + b"\n")
     async with asyncio.timeout(30):
-        while until not in (line := json.loads(await process.stdout.readline())):
-            pass
-    return line
+        while True:
+            line: dict[str, Any] = json.loads(await process.stdout.readline())
+            if until in line:
+                return line
 
 
 @contextlib.asynccontextmanager

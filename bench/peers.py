@@ -30,8 +30,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpTransceiver, RTCSe
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from media.centre.opus import opus_units, passthrough_opus
-from media.centre.peer import BUNDLE
-from media.centre.viewer import prefer_codec
+from media.centre.peer import BUNDLE, prefer_codec
 from media.lane.stamp import read_stamp
 from media.lane.voice import RecordingSpeaker, ToneMicrophone
 from media.units import Kind, MediaUnit

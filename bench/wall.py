@@ -50,7 +50,14 @@ from typing import Any
 # before it, so ``bench`` is the package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from playwright.async_api import Browser, BrowserContext, CDPSession, Page, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    CDPSession,
+    Page,
+    ViewportSize,
+    async_playwright,
+)
 
 from bench.call_lanes import Fleet
 from bench.calls import add_agents, seed_lanes
@@ -67,7 +74,7 @@ CHURN_S = 10.0
 LOADS = 5
 FRAME_MS = 1000 / 60
 LONG_FRAME_MS = 1.5 * FRAME_MS
-VIEWPORT = {"width": 1920, "height": 1080}
+VIEWPORT = ViewportSize(width=1920, height=1080)
 CHROMIUM = "/usr/bin/chromium"  # Debian's package, as the browser tests use
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PROBE = Path(__file__).with_name("wall_probe.js")

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypedDict, Unpack
 
 import httpx
 import psycopg
@@ -271,7 +271,15 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path, engine: str) -> Set
     return replace(base, **changed)
 
 
-StoreOpener = Callable[..., Awaitable[AnyStore]]
+class StoreOptions(TypedDict, total=False):
+    """``open``'s options of both stores."""
+
+    clock: Callable[[], datetime]
+    changes_kept: int
+
+
+class StoreOpener(Protocol):
+    def __call__(self, **options: Unpack[StoreOptions]) -> Awaitable[AnyStore]: ...
 
 
 @pytest.fixture
@@ -279,7 +287,7 @@ def open_test_store(settings: Settings) -> StoreOpener:
     """Opens the test's store (again) on its engine, with ``open``'s options (a clock,
     the changes kept): each call opens the same database."""
 
-    async def open_(**options: Any) -> AnyStore:
+    async def open_(**options: Unpack[StoreOptions]) -> AnyStore:
         if settings.database_url is not None:
             return await PostgresStore.open(settings.database_url, **options)
         return await SQLiteStore.open(settings.database, **options)
@@ -341,7 +349,18 @@ class Lane:
             await self.task
 
 
-LaneFactory = Callable[..., Awaitable[Lane]]
+class LaneOptions(TypedDict, total=False):
+    """``start_lane``'s options, for the helpers that pass them on."""
+
+    token: str | None
+    heartbeat_ms: int
+    wait: bool
+    publisher: Uplink | None
+    display: DisplaySize | None
+
+
+class LaneFactory(Protocol):
+    def __call__(self, lane_id: str, **options: Unpack[LaneOptions]) -> Awaitable[Lane]: ...
 
 
 async def start_lane(
@@ -377,7 +396,7 @@ async def lanes(centre: Centre) -> AsyncIterator[LaneFactory]:
     """Starts in-process lane agents against ``centre``; each waits for its welcome."""
     started: list[Lane] = []
 
-    async def start(lane_id: str, **options: Any) -> Lane:
+    async def start(lane_id: str, **options: Unpack[LaneOptions]) -> Lane:
         lane = await start_lane(centre, lane_id, **options)
         started.append(lane)
         return lane

@@ -22,7 +22,7 @@ async def code_path(client: httpx.AsyncClient, lane_id: str, base: str = BASE) -
     the centre's ``SEAT_PUBLIC_URL``."""
     response = await client.post(f"/api/lanes/{lane_id}/noplate", json={})
     assert response.status_code == 201, response.text
-    url = response.json()["url"]
+    url: str = response.json()["url"]
     assert url.startswith(base + "/noplate/")
     return urlsplit(url).path
 

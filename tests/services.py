@@ -23,6 +23,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 # How long a server may take to start accepting connections on a busy two-core machine.
 START_S = 30.0
@@ -146,10 +147,17 @@ class PostgresServer:
             output = (done.stdout + done.stderr).decode(errors="replace")[-2000:]
             raise RuntimeError(f"{command[0]} failed: {output}")
 
-    def _as_user(self) -> dict[str, int]:
+    def _as_user(self) -> _RunAs:
         if self._user is None:
-            return {}
-        return {"user": self._user.pw_uid, "group": self._user.pw_gid}
+            return _RunAs()
+        return _RunAs(user=self._user.pw_uid, group=self._user.pw_gid)
+
+
+class _RunAs(TypedDict, total=False):
+    """The ``subprocess`` arguments that run PostgreSQL as someone other than root."""
+
+    user: int
+    group: int
 
 
 def _unprivileged_user() -> pwd.struct_passwd:

@@ -30,13 +30,12 @@ def refusal(document: object) -> BadRules:
 
 def test_rules_read_back_what_they_write() -> None:
     """Every option survives ``to_json`` and ``parse``, through JSON text."""
+    day = band("白天", "08:00", "20:00", first_period={"minutes": 60, "fen": 500})
+    night = band("夜间", "20:00", "08:00", cap_fen=1000)
     written = {
         "free_minutes": 15,
         "free_minutes_deducted": True,
-        "bands": [
-            band("白天", "08:00", "20:00", first_period={"minutes": 60, "fen": 500}),
-            band("夜间", "20:00", "08:00", cap_fen=1000),
-        ],
+        "bands": [day, night],
         "daily_cap_fen": 3000,
         "daily_cap_window": "rolling_24h",
         "stay_cap_fen": 50_000,
@@ -49,8 +48,8 @@ def test_rules_read_back_what_they_write() -> None:
     assert parsed.to_json() == {
         **written,
         "bands": [
-            {**written["bands"][0], "cap_fen": None},
-            {**written["bands"][1], "first_period": None},
+            {**day, "cap_fen": None},
+            {**night, "first_period": None},
         ],
     }
 

@@ -168,7 +168,7 @@ async def test_an_agent_closing_a_tab_on_one_server_stays_online_with_one_on_the
             chose = await client.post("/api/agents/me/state", json={"state": "break"})
             assert chose.status_code == 200, chose.text
             assert chose.json()["state"] == "break"
-            states = []
+            states: list[str] = []
             while not states or states[-1] != "break":
                 seen = await sue.next("agent", lambda m: m["agent"]["name"] == "alice")
                 states.append(seen["agent"]["state"])

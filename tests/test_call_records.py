@@ -33,8 +33,14 @@ def answered(queue: CallQueue, at: float = T0) -> str:
     return call.id
 
 
-def entry(action: AuditAction, actor: str = "alice", lane: str = "L1", **fields: str) -> AuditEntry:
-    record = AuditRecord(actor=actor, action=action, lane=lane, **fields)
+def entry(
+    action: AuditAction,
+    actor: str = "alice",
+    lane: str = "L1",
+    command_id: str | None = None,
+    outcome: str | None = None,
+) -> AuditEntry:
+    record = AuditRecord(actor, action, lane, command_id, outcome=outcome)
     return seal("0" * 64, 1, datetime.now(UTC), record)
 
 

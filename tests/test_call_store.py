@@ -94,12 +94,18 @@ async def test_nothing_is_loaded_before_the_first_save(store: SQLiteStore) -> No
 
 async def test_coverage_is_kept_per_user(store: SQLiteStore) -> None:
     """None covers every car park; a list only those; an unknown user is refused."""
+
+    async def coverage() -> tuple[str, ...] | None:
+        user = await store.get_user("alice")
+        assert user is not None
+        return user.coverage
+
     await store.add_user("alice", Role.AGENT, "x", datetime.now(UTC))
-    assert (await store.get_user("alice")).coverage is None  # type: ignore[union-attr]
+    assert await coverage() is None
     await store.set_coverage("alice", ["人民路", "解放路"])
-    assert (await store.get_user("alice")).coverage == ("人民路", "解放路")  # type: ignore[union-attr]
+    assert await coverage() == ("人民路", "解放路")
     await store.set_coverage("alice", None)
-    assert (await store.get_user("alice")).coverage is None  # type: ignore[union-attr]
+    assert await coverage() is None
     with pytest.raises(NotFound):
         await store.set_coverage("ghost", ["人民路"])
 

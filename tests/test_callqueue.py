@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 from typing import TypeVar
 
 import pytest
@@ -49,10 +50,10 @@ from gates.vocabulary import Direction
 E = TypeVar("E")
 
 
-def desk(**settings: float) -> CallQueue:
+def desk(settings: Settings | None = None) -> CallQueue:
     """A queue whose calls are numbered c1, c2, ... in the order they are placed."""
     numbers = itertools.count(1)
-    return CallQueue(Settings(**settings), new_id=lambda: f"c{next(numbers)}")
+    return CallQueue(settings or Settings(), new_id=lambda: f"c{next(numbers)}")
 
 
 def lane(
@@ -254,7 +255,7 @@ def test_equal_idle_time_goes_to_the_first_name() -> None:
 
 def test_the_idle_clock_restarts_after_a_call() -> None:
     """An agent just back from wrap-up is rung after one who waited longer."""
-    queue = desk(wrap_s=10)
+    queue = desk(Settings(wrap_s=10))
     call = on_call(queue, "alice", 0.0)
     queue.login("bob", 5.0)
     queue.end(call.id, "alice", 20.0)
@@ -318,7 +319,7 @@ def test_nothing_moves_before_the_ring_timeout() -> None:
 
 def test_when_every_agent_missed_the_ring_the_round_starts_again() -> None:
     """After both agents let it ring out, the first is rung again."""
-    queue = desk(missed_rings_break=3)
+    queue = desk(Settings(missed_rings_break=3))
     queue.login("alice", 0.0)
     queue.login("bob", 1.0)
     call = place(queue, lane(), 2.0)
@@ -345,7 +346,7 @@ def test_two_missed_rings_in_a_row_send_the_agent_on_a_break_with_an_alert() -> 
 
 def test_an_accept_resets_the_count_of_missed_rings() -> None:
     """Misses must be in a row: answering in between starts the count again."""
-    queue = desk(wrap_s=5)
+    queue = desk(Settings(wrap_s=5))
     queue.login("alice", 0.0)
     call = place(queue, lane(), 0.0)
     queue.tick(15.0)  # missed once, rung again
@@ -649,12 +650,13 @@ def test_a_refused_step_changes_nothing() -> None:
     call = place(queue, lane(), 2.0)
     queue.accept(call.id, "bob", 3.0)
     before = queue.to_json()
-    for step in (
+    steps: list[Callable[[], object]] = [
         lambda: queue.accept(call.id, "alice", 4.0),
         lambda: queue.end(call.id, "alice", 4.0),
         lambda: queue.transfer(call.id, "alice", "bob", 4.0),
         lambda: queue.set_state("bob", AgentState.BREAK, 4.0),
-    ):
+    ]
+    for step in steps:
         with pytest.raises(CallError):
             step()
     assert queue.to_json() == before
@@ -934,7 +936,7 @@ def test_a_lane_call_unanswered_for_abandon_s_is_abandoned() -> None:
 
 def test_abandoning_a_ringing_call_frees_the_agent_without_a_miss() -> None:
     """The ring is cancelled, not missed."""
-    queue = desk(abandon_s=10)
+    queue = desk(Settings(abandon_s=10))
     queue.login("alice", 0.0)
     call = place(queue, lane(), 0.0)
     effects = queue.tick(10.0)
@@ -1165,7 +1167,7 @@ def test_an_abandoned_lane_call_is_timed_at_its_deadline_even_when_ticked_late()
 def test_finished_calls_are_forgotten_after_keep_s() -> None:
     """Kept a day for dedup and today's figures, then dropped from memory: nothing to
     write or tell (the saved state never held it, its record stays)."""
-    queue = desk(keep_s=100, wrap_s=0)
+    queue = desk(Settings(keep_s=100, wrap_s=0))
     call = on_call(queue)
     queue.end(call.id, "alice", 10.0)
     queue.tick(10.0)  # the wrap-up of no length ends
@@ -1178,7 +1180,7 @@ def test_finished_calls_are_forgotten_after_keep_s() -> None:
 
 def test_finished_calls_are_forgotten_in_the_order_they_finished() -> None:
     """The first to finish goes first, whenever each was placed."""
-    queue = desk(keep_s=100, wrap_s=0)
+    queue = desk(Settings(keep_s=100, wrap_s=0))
     queue.login("alice", 0.0)
     early = place(queue, lane("L1"), 0.0)
     late = place(queue, lane("L2"), 1.0)
@@ -1193,7 +1195,7 @@ def test_finished_calls_are_forgotten_in_the_order_they_finished() -> None:
 
 def test_a_press_replayed_after_its_call_was_forgotten_is_a_new_call() -> None:
     """What is forgotten is forgotten whole: its event ids no longer match a press."""
-    queue = desk(keep_s=100, wrap_s=0)
+    queue = desk(Settings(keep_s=100, wrap_s=0))
     queue.login("alice", 0.0)
     first = place(queue, lane(event_id="e1"), 0.0)
     queue.accept(first.id, "alice", 1.0)
@@ -1333,7 +1335,7 @@ def test_the_saved_state_holds_the_open_calls_only() -> None:
 
 def test_a_finished_call_remembered_after_a_restore_still_knows_its_press() -> None:
     """A press replayed after the restart is still the call it made, though it ended."""
-    queue = desk(wrap_s=0)
+    queue = desk(Settings(wrap_s=0))
     queue.login("alice", 0.0)
     call = place(queue, lane("L1", event_id="e1"), 1.0)
     queue.accept(call.id, "alice", 2.0)
@@ -1348,7 +1350,7 @@ def test_a_finished_call_remembered_after_a_restore_still_knows_its_press() -> N
 def test_a_finished_call_remembered_again_keeps_the_end_of_its_wrap_up() -> None:
     """Another server's news of the call's end and of its wrap-up's end may come in
     either order: the call held ends up with the wrap-up's end, in its place."""
-    queue = desk(wrap_s=5)
+    queue = desk(Settings(wrap_s=5))
     queue.login("alice", 0.0)
     call = place(queue, lane(), 1.0)
     queue.accept(call.id, "alice", 2.0)
@@ -1450,7 +1452,7 @@ def test_the_board_shows_agents_time_in_state_and_the_longest_wait() -> None:
 
 def test_service_level_counts_answers_within_twenty_seconds() -> None:
     """Two of three answered within 20 s is 66.7 %; abandoned calls are counted apart."""
-    queue = desk(wrap_s=0)
+    queue = desk(Settings(wrap_s=0))
     queue.login("alice", 0.0)
     for start, wait in ((0.0, 5.0), (100.0, 20.0), (200.0, 45.0)):
         call = place(queue, phone(), start)

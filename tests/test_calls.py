@@ -23,6 +23,7 @@ from console.sqlite_store import SQLiteStore
 from gates.lane.drivers import CallPressed
 from tests.conftest import Centre, Lane, LaneFactory, start_centre, start_lane
 from tests.desks import desk
+from tests.details import at, each
 
 
 @contextlib.asynccontextmanager
@@ -200,7 +201,7 @@ async def test_ending_with_an_outcome_records_the_call_its_gate_open_and_its_ste
         "amount_fen": 500,
         "note": "已缴费",
     }
-    assert [a["command_id"] for a in end.detail["actions"]] == [command_id]  # type: ignore[union-attr]
+    assert [at(a, "command_id") for a in each(end.detail, "actions")] == [command_id]
 
 
 async def test_answering_a_lane_call_reserves_its_intercom_until_the_call_ends(

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Locator, Page, expect
+from playwright.async_api import Browser, Locator, Page, ViewportSize, expect
 
 from console.calls.record import ActionKind, Category, Outcome
 from console.ledger import AuditAction
@@ -39,7 +39,7 @@ from tests.test_live_browser import (
 pytestmark = pytest.mark.browser
 
 # The two screens a shift is worked on; the README's screenshots are the smaller.
-SHIFT_SCREEN = {"width": 1366, "height": 768}
+SHIFT_SCREEN = ViewportSize(width=1366, height=768)
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 WAIT_MS = 30_000  # the machine is shared and loaded: generous, never a sleep
 

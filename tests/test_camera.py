@@ -21,7 +21,7 @@ import pytest
 
 from media.errors import CameraError
 from media.lane.annexb import ParameterSets
-from media.lane.camera import Camera, FfmpegCamera, SyntheticCamera
+from media.lane.camera import FfmpegCamera, SyntheticCamera
 from media.lane.encoder import H264Encoder
 from media.lane.stamp import block_size, read_stamp, write_stamp
 from media.units import VIDEO_CLOCK, Kind, MediaUnit
@@ -30,7 +30,7 @@ Image = npt.NDArray[np.uint8]
 T0 = 1_750_000_000.0  # a capture time in 2025, for stamps burnt into test files
 
 
-async def take(camera: Camera, count: int) -> list[MediaUnit]:
+async def take(camera: SyntheticCamera | FfmpegCamera, count: int) -> list[MediaUnit]:
     units: list[MediaUnit] = []
     async with contextlib.aclosing(camera.units()) as stream:
         async for unit in stream:
@@ -91,6 +91,7 @@ def write_video(
     x264's defaults otherwise (B-frames, but for Baseline)."""
     with av.open(str(path), "w") as out:
         stream = out.add_stream(codec, rate=fps)
+        assert isinstance(stream, av.VideoStream)
         stream.width, stream.height = size
         if codec == "libx264":
             stream.options = {
@@ -155,7 +156,7 @@ def test_damaged_stamp_is_rejected_by_its_check() -> None:
     assert read_stamp(img) is None
 
 
-def make_camera(kind: str, tmp_path: Path) -> Camera:
+def make_camera(kind: str, tmp_path: Path) -> SyntheticCamera | FfmpegCamera:
     if kind == "synthetic":
         return SyntheticCamera("Lane 1", size=(320, 240), fps=60, gop=5)
     path = tmp_path / ("lane.mp4" if kind == "passthrough" else "lane.avi")

@@ -3,6 +3,7 @@ change feed is read: pure, no Redis."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -45,7 +46,11 @@ def test_what_cannot_be_read_is_refused_saying_why(data: bytes, why: str) -> Non
 
 def test_a_field_of_the_wrong_type_is_refused() -> None:
     envelope = open_envelope(seal("a", "news", {"key": 7, "message": []}), KINDS)
-    for read in (lambda: envelope.text("key"), lambda: envelope.optional_text("key")):
+    reads: list[Callable[[], object]] = [
+        lambda: envelope.text("key"),
+        lambda: envelope.optional_text("key"),
+    ]
+    for read in reads:
         with pytest.raises(EnvelopeError, match="key"):
             read()
     with pytest.raises(EnvelopeError, match="message"):

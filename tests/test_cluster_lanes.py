@@ -17,6 +17,7 @@ from console.models import Role
 from console.settings import Settings
 from gates.centre.commands import Outcome
 from gates.centre.status import LaneStatus
+from gates.lane.agent import Uplink
 from gates.lane.drivers import LaneEvent
 from gates.lane.targets import Target
 from gates.protocol import Media, OpenGate
@@ -103,9 +104,11 @@ def offline(status: LaneStatus) -> bool:
     return not status.online
 
 
-async def lane_on(holder: Centre, other: Centre, lane_id: str = LANE, **options: object) -> Lane:
+async def lane_on(
+    holder: Centre, other: Centre, lane_id: str = LANE, publisher: Uplink | None = None
+) -> Lane:
     """A lane connected to ``holder``, known to ``other`` and seen online there."""
-    lane = await start_lane(holder, lane_id, **options)  # type: ignore[arg-type]
+    lane = await start_lane(holder, lane_id, publisher=publisher)
     await other.changes.poll()
     assert other.lanes is not None
     await wait_status(other.lanes, lane_id, online)

@@ -8,6 +8,7 @@ import asyncio
 
 import httpx
 import pytest
+from redis.typing import ZSetRangeResponse
 
 from console.cluster.redis_link import RedisLink
 from console.cluster.throttle import HOLD_S, RedisThrottle, keys
@@ -98,9 +99,9 @@ async def test_an_attempt_whose_server_died_stops_counting_as_in_flight(
         assert [a.wait for a in stuck] == [0.0] * 5
         assert (await throttle.admit("alice", "10.0.0.9")).wait == IN_FLIGHT_WAIT_S
         checking = keys("alice", "10.0.0.9")[1]
-        scores = await link.client.zrange(checking, 0, -1, withscores=True)
-        assert len(scores) == 5 and all(s > HOLD_S for _, s in scores)
-        await link.client.zadd(checking, {ticket: 1.0 for ticket, _ in scores})  # long ago
+        scores = scored(await link.client.zrange(checking, 0, -1, withscores=True))
+        assert len(scores) == 5 and all(s > HOLD_S for s in scores.values())
+        await link.client.zadd(checking, dict.fromkeys(scores, 1.0))  # long ago
         assert (await throttle.admit("alice", "10.0.0.9")).wait == 0.0
     finally:
         await link.close()
@@ -112,3 +113,14 @@ async def test_one_server_keeps_its_counts_in_memory(staffed: Centre) -> None:
         for _ in range(5):
             assert (await login(client, "alice", "wrong")).status_code == 401
         assert (await login(client, "alice", PASSWORD)).status_code == 429
+
+
+def scored(members: ZSetRangeResponse) -> dict[bytes, float]:
+    """A sorted set read ``withscores``: each member's score."""
+    scores: dict[bytes, float] = {}
+    for pair in members:
+        assert isinstance(pair, tuple | list) and len(pair) == 2, pair
+        member, score = pair
+        assert isinstance(member, bytes) and isinstance(score, float), pair
+        scores[member] = score
+    return scores

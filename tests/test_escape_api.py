@@ -15,6 +15,7 @@ from console.billing.rules import Rules
 from console.ledger import AuditAction
 from console.payments.orders import OrderState, new_order
 from tests.conftest import Centre
+from tests.details import at, each
 from tests.test_gatekeeping import HOURLY, PARK, PLATE, left, parked
 from tests.test_gatekeeping import settings as settings  # a centre paying in the sandbox
 
@@ -226,7 +227,7 @@ async def test_an_agents_order_for_a_stay_asks_its_fee_and_the_plates_debts(
     ordered = [
         e async for e in staffed.store.iter_audit() if e.action is AuditAction.PAYMENT_ORDERED
     ]
-    assert [[d["id"] for d in e.detail["settlement"]["debts"]] for e in ordered] == [
+    assert [[at(d, "id") for d in each(e.detail, "settlement", "debts")] for e in ordered] == [
         [debt["id"]],
         [held["id"]],
     ]

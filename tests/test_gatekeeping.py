@@ -24,11 +24,13 @@ from console.ledger import AuditAction, AuditEntry
 from console.models import Direction, LaneRecord
 from console.payments.orders import new_order
 from console.settings import Settings
-from console.vehicles.model import PlateColour, VehicleEvent
+from console.vehicles.model import VehicleEvent
 from gates.lane.drivers import EscapeSeen, VehicleSeen
 from gates.lane.snapshot import render
+from gates.vocabulary import PlateColour
 from tests.conftest import TEST_POLICY, Centre, Lane, LaneFactory
 from tests.desks import desk
+from tests.details import at, each
 
 BASE = "https://seat.example.com"
 PARK = "人民路停车场"
@@ -351,7 +353,7 @@ async def test_an_escape_is_owed_alerted_at_the_next_entry_anywhere_and_paid_wit
     ]:
         assert actions.index(earlier) < actions.index(later)
     cleared = [e async for e in staffed.store.iter_audit() if e.action is AuditAction.DEBTS_CLEARED]
-    assert [[d["id"] for d in e.detail["debts"]] for e in cleared] == [[debt["id"]]]
+    assert [[at(d, "id") for d in each(e.detail, "debts")] for e in cleared] == [[debt["id"]]]
     assert await system_opens(staffed) == [("P2-IN", "entry"), ("P2-OUT", "paid")]
 
 

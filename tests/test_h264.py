@@ -12,12 +12,24 @@ from media.lane.annexb import nal_type, nal_units
 from media.lane.h264 import SliceType, Vetting, parse_sps, slice_type
 
 
-def encode(frames: int = 8, *, pix_fmt: str = "yuv420p", **options: str) -> list[bytes]:
-    """Annex-B access units of a small moving picture, x264 with ``options``."""
+def encode(
+    frames: int = 8,
+    *,
+    pix_fmt: str = "yuv420p",
+    profile: str | None = None,
+    x264_params: str | None = None,
+) -> list[bytes]:
+    """Annex-B access units of a small moving picture, x264 with ``profile`` and
+    ``x264_params`` when given, its defaults otherwise."""
     context = av.CodecContext.create("libx264", "w")
     context.width, context.height, context.pix_fmt = 176, 144, pix_fmt
     context.time_base = fractions.Fraction(1, 25)
-    context.options = {"preset": "veryfast", **options}
+    options = {"preset": "veryfast"}
+    if profile is not None:
+        options["profile"] = profile
+    if x264_params is not None:
+        options["x264-params"] = x264_params
+    context.options = options
     units = []
     for i in range(frames):
         img = np.zeros((144, 176, 3), np.uint8)
@@ -48,7 +60,7 @@ def test_high_444_and_interlaced_are_refused() -> None:
     """A 4:4:4 profile and interlaced pictures are named as what browsers cannot play."""
     full = parse_sps(sps_of(encode(pix_fmt="yuv444p")))
     assert full.webrtc_problem() == "High 4:4:4 Predictive profile"
-    fields = parse_sps(sps_of(encode(**{"x264-params": "interlaced=1"})))
+    fields = parse_sps(sps_of(encode(x264_params="interlaced=1")))
     assert (fields.width, fields.height) == (176, 144)
     assert fields.webrtc_problem() == "interlaced"
 

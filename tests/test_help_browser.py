@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from console.models import Role
 from console.settings import Settings
@@ -27,7 +27,7 @@ from tests.viewers import ViewerPeer, watch
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 360, "height": 640}
+PHONE = ViewportSize(width=360, height=640)
 MEDIA_MS = 20_000  # ICE and the first packets take seconds on a loaded machine
 
 # wait_for_function re-runs a predicate but does not await one: each run reads the last

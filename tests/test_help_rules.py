@@ -3,8 +3,6 @@ the phone's secret, when a page counts as gone, and what the page is told."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from console.calls.model import Call, CallState, Ending, Source
 from console.help_rules import (
     Buckets,
@@ -21,9 +19,16 @@ from gates.vocabulary import Direction
 KEY = bytes(range(32))
 
 
-def call(**changes: object) -> Call:
-    placed = Call("c1", "P1-OUT", "人民路停车场", Source.PHONE, Direction.EXIT, 2, created=0.0)
-    return replace(placed, **changes)
+def call(
+    state: CallState = CallState.WAITING,
+    agent: str | None = None,
+    offered_to: str | None = None,
+    ending: Ending | None = None,
+) -> Call:
+    return Call(
+        "c1", "P1-OUT", "人民路停车场", Source.PHONE, Direction.EXIT, 2, created=0.0,
+        state=state, agent=agent, offered_to=offered_to, ending=ending,
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------------ limits

@@ -6,8 +6,6 @@ import json
 import logging
 import re
 
-import cv2
-import numpy as np
 import pytest
 from websockets.asyncio.client import connect
 
@@ -15,6 +13,7 @@ from console.models import Role
 from gates.lane.drivers import CallPressed, FaultRaised
 from tests.conftest import Centre, LaneFactory, lane_behind_proxy
 from tests.lanes import seen
+from tests.pictures import decoded
 
 
 async def test_vehicle_shows_in_the_lane_list_with_its_snapshot(
@@ -39,7 +38,7 @@ async def test_vehicle_shows_in_the_lane_list_with_its_snapshot(
     }
     assert response.headers["content-type"] == "image/jpeg"
     assert response.content == event.snapshot_jpeg
-    image = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_COLOR)
+    image = decoded(response.content)
     assert image.shape == (360, 640, 3)
 
 

@@ -31,7 +31,8 @@ async def hello(
             {"type": "hello", "v": 1, "lane": lane, "token": token, "heartbeat_ms": heartbeat_ms}
         )
     )
-    return json.loads(await ws.recv())
+    welcome: dict[str, Any] = json.loads(await ws.recv())
+    return welcome
 
 
 async def closed_with(ws: ClientConnection) -> tuple[int | None, str]:

@@ -149,10 +149,15 @@ async def test_with_a_token_a_scrape_must_carry_it(centre: Centre) -> None:
                 f"Basic {TOKEN}",
                 f"Bearer  {TOKEN}",
                 f"Bearer {TOKEN} extra",
-                f"Bearer {TOKEN[:8]}\xe9{TOKEN[8:]}".encode("latin-1"),
                 TOKEN,
             )
         ]
+        malformed.append(
+            await client.get(
+                "/metrics",
+                headers={b"Authorization": f"Bearer {TOKEN[:8]}\xe9{TOKEN[8:]}".encode("latin-1")},
+            )
+        )
         twice = await client.get(
             "/metrics",
             headers=[("Authorization", f"Bearer {TOKEN}"), ("Authorization", f"Bearer {TOKEN}")],

@@ -9,7 +9,9 @@ from console.ledger import AuditAction
 from tests.conftest import Centre, LaneFactory
 
 
-async def ledger(centre: Centre, *actions: AuditAction) -> list[tuple[str, str | None, dict]]:
+async def ledger(
+    centre: Centre, *actions: AuditAction
+) -> list[tuple[str, str | None, dict[str, object]]]:
     return [
         (e.actor, e.command_id, dict(e.detail))
         async for e in centre.store.iter_audit()

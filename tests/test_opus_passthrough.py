@@ -77,7 +77,7 @@ async def spoken(count: int, *, mark_at: int | None = None) -> list[MediaUnit]:
 
 
 async def frames(track: MediaStreamTrack, count: int) -> list[av.AudioFrame]:
-    got = []
+    got: list[av.AudioFrame] = []
     while len(got) < count:
         frame = await track.recv()
         assert isinstance(frame, av.AudioFrame)

@@ -19,6 +19,7 @@ from console.ledger import AuditAction
 from console.parks import set_lists, set_rules
 from gates.vocabulary import Direction
 from tests.conftest import Centre, LaneFactory
+from tests.details import at
 from tests.noplate import code_path, page_of
 from tests.test_calls_browser import WAIT_MS, OpenConsole, consoles  # noqa: F401
 from tests.test_payments_api import PARK, ledger
@@ -232,7 +233,7 @@ async def test_an_escape_recorded_in_the_workspace_is_ledgered_and_owed_on_the_s
         stay_id,
         "抬杆时跟车冲出",
     )
-    assert entry.detail["debt"]["fen"] == 1500
+    assert at(entry.detail, "debt", "fen") == 1500
     assert [d.fen for d in await staffed.store.owed_debts(RIGHT)] == [1500]
 
     # The same stay again: the centre refuses, the page says why, nothing more is owed.

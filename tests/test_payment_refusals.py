@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from console.billing.rules import Rules
-from console.vehicles.model import PlateColour, VehicleEvent
-from gates.vocabulary import Direction
+from console.vehicles.model import VehicleEvent
+from gates.vocabulary import Direction, PlateColour
 from tests.conftest import Centre, Lane, LaneFactory
 from tests.tables import kept
 from tests.test_gatekeeping import ELSEWHERE, HOURLY, PARK, PLATE, parked

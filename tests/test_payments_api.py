@@ -22,8 +22,8 @@ from console.ledger import AuditAction, AuditEntry
 from console.payments.provider import PaymentNotice
 from console.payments.sandbox import SIGNATURE_HEADER, SandboxProvider, sandbox_key
 from console.settings import Settings
-from console.vehicles.model import PlateColour, VehicleEvent
-from gates.vocabulary import Direction
+from console.vehicles.model import VehicleEvent
+from gates.vocabulary import Direction, PlateColour
 from tests.conftest import TEST_POLICY, Centre, LaneFactory
 from tests.qr import qr_url
 
@@ -114,7 +114,12 @@ class Paid:
 
         def heard(entry: AuditEntry) -> None:
             lines = entry.detail.get("lines")
-            if entry.action is AuditAction.DISPLAY_REQUESTED and lines and lines[0] == "已缴费":
+            if (
+                entry.action is AuditAction.DISPLAY_REQUESTED
+                and isinstance(lines, list)
+                and lines
+                and lines[0] == "已缴费"
+            ):
                 shown.add(entry.command_id)
             elif entry.action is AuditAction.DISPLAY_OUTCOME and entry.command_id in shown:
                 self.done.set()

@@ -7,9 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-import cv2
 import httpx
-import numpy as np
 
 from console.ledger import AuditAction, AuditEntry
 from console.models import Direction, Role
@@ -18,6 +16,7 @@ from console.sqlite_store import SQLiteStore
 from console.vehicles.model import Recorded
 from tests.conftest import Centre, LaneFactory, start_centre
 from tests.lanes import seen
+from tests.pictures import decoded
 from tests.test_vehicle_records import next_recorded, recorded
 from tests.test_vehicle_store import event
 
@@ -51,9 +50,7 @@ async def candidates(client: httpx.AsyncClient, plate: str) -> list[dict[str, An
 
 def jpeg_height(response: httpx.Response) -> int:
     assert (response.status_code, response.headers["content-type"]) == (200, "image/jpeg")
-    picture = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_COLOR)
-    assert picture is not None
-    return int(picture.shape[0])
+    return int(decoded(response.content).shape[0])
 
 
 async def test_an_agent_corrects_a_misread_exit_and_the_right_stay_closes(

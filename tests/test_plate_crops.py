@@ -18,6 +18,7 @@ from media.plates.deskew import deskew, estimate_tilt
 from media.plates.enhance import READABLE_HEIGHT, enhance, upscale
 from media.plates.locate import locate
 from media.plates.readable import CropFormat, encode, readable
+from tests.pictures import decoded
 
 Image = npt.NDArray[np.uint8]
 DAY = datetime(2025, 6, 1, 2, 30, tzinfo=UTC)  # 10:30 in Beijing
@@ -40,9 +41,7 @@ def snapshot(
     colour: PlateColour, size: tuple[int, int], at: datetime = DAY, seed: int = 2
 ) -> tuple[Image, Box]:
     snap = render(PLATES[colour], colour, gate_angle=0.0, at=at, seed=seed, size=size)
-    image = cv2.imdecode(np.frombuffer(snap.jpeg, np.uint8), cv2.IMREAD_COLOR)
-    assert image is not None
-    return np.asarray(image, np.uint8), snap.box
+    return decoded(snap.jpeg), snap.box
 
 
 def tilted(image: Image, box: Box, degrees: float) -> tuple[Image, Box]:
@@ -142,7 +141,7 @@ def test_located_box_overlaps_the_plate(
 def test_plate_on_a_car_of_its_own_colour_is_found(colour: PlateColour, paint: BGR) -> None:
     """Where the bumper has the plate's colour, the characters still single it out."""
     snap = render(PLATES[colour], colour, gate_angle=0.0, at=DAY, seed=1, paint=paint)
-    image = np.asarray(cv2.imdecode(np.frombuffer(snap.jpeg, np.uint8), 1), np.uint8)
+    image = decoded(snap.jpeg)
     found = locate(image)
     assert found is not None
     assert overlap(found.box, snap.box) >= MIN_IOU, (found, snap.box)
@@ -245,9 +244,8 @@ def test_encoded_crop_decodes_to_the_picture() -> None:
     image, box = snapshot(PlateColour.BLUE, (1280, 720))
     plate = readable(image, box)
     assert plate is not None
-    png = cv2.imdecode(np.frombuffer(encode(plate.image, CropFormat.PNG), np.uint8), 1)
+    png = decoded(encode(plate.image, CropFormat.PNG))
     assert np.array_equal(png, plate.image)
     jpeg = encode(plate.image)
     assert jpeg[:2] == b"\xff\xd8"
-    decoded = cv2.imdecode(np.frombuffer(jpeg, np.uint8), 1)
-    assert np.abs(decoded.astype(int) - plate.image).mean() < 3.0
+    assert np.abs(decoded(jpeg).astype(int) - plate.image).mean() < 3.0

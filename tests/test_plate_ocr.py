@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import cv2
 import numpy as np
 import pytest
 
@@ -17,6 +16,7 @@ from media.errors import PlateImageError
 from media.plates.crop import Image
 from media.plates.ocr import UNREADABLE, Line, PlateReader, PlateReading, reading_of
 from media.plates.readable import readable
+from tests.pictures import decoded
 
 DAY = datetime(2025, 6, 1, 2, 30, tzinfo=UTC)  # 10:30 in Beijing
 NIGHT = datetime(2025, 6, 1, 14, 30, tzinfo=UTC)  # 22:30
@@ -78,7 +78,7 @@ def enhanced_crop(plate: str, colour: PlateColour, at: datetime = DAY, seed: int
     """The crop the centre reads: the simulator's snapshot as JPEG, decoded, cut by its
     box, levelled and enhanced."""
     snap = render(plate, colour, gate_angle=0.0, at=at, seed=seed, size=(1920, 1080))
-    image = np.asarray(cv2.imdecode(np.frombuffer(snap.jpeg, np.uint8), cv2.IMREAD_COLOR))
+    image = decoded(snap.jpeg)
     found = readable(np.asarray(image, np.uint8), snap.box)
     assert found is not None
     return found.image

@@ -115,7 +115,10 @@ async def test_a_probe_that_hangs_fails_as_a_timeout_and_the_others_still_answer
     async def fine() -> None:
         return None
 
-    readiness.add("redis", never.wait)
+    async def hangs() -> None:
+        await never.wait()
+
+    readiness.add("redis", hangs)
     readiness.add("store", fine)
     report = await readiness.report()
     assert report.to_json() == {

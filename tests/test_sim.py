@@ -10,8 +10,6 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import TypeVar
 
-import cv2
-import numpy as np
 import pytest
 
 from gates.lane.drivers import (
@@ -23,9 +21,10 @@ from gates.lane.drivers import (
     LaneEvent,
     VehicleSeen,
 )
-from gates.lane.sim import Direction, FaultCode, SimLane, SimTiming
+from gates.lane.sim import FaultCode, SimLane, SimTiming
 from gates.plates import colour_of, is_valid
-from gates.vocabulary import GateState, PlateColour
+from gates.vocabulary import Direction, GateState, PlateColour
+from tests.pictures import decoded
 
 E = TypeVar("E", bound=LaneEvent)
 
@@ -229,8 +228,8 @@ async def test_run_emits_vehicle_seen_with_a_decodable_snapshot() -> None:
     lane = SimLane("E1", random.Random(2), BUSY, snapshot_size=(640, 360))
     async with watching(lane) as watcher:
         seen = await watcher.next(VehicleSeen)
-    image = cv2.imdecode(np.frombuffer(seen.snapshot_jpeg, np.uint8), cv2.IMREAD_COLOR)
-    assert image is not None and image.shape == (360, 640, 3)
+    image = decoded(seen.snapshot_jpeg)
+    assert image.shape == (360, 640, 3)
     x, y, w, h = seen.box
     assert x >= 0 and y >= 0 and x + w <= 640 and y + h <= 360
     assert is_valid(seen.plate)

@@ -4,27 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import cv2
 import numpy as np
-import numpy.typing as npt
 import pytest
 
 from gates.lane.snapshot import Snapshot, arm_angle, render
 from gates.vocabulary import GateState, PlateColour
+from tests.pictures import decoded
 
 AT = datetime(2025, 6, 1, 2, 30, tzinfo=UTC)
-
-
-def decode(snap: Snapshot) -> npt.NDArray[np.uint8]:
-    image = cv2.imdecode(np.frombuffer(snap.jpeg, np.uint8), cv2.IMREAD_COLOR)
-    assert image is not None, "not a JPEG OpenCV can read"
-    return np.asarray(image, np.uint8)
 
 
 def plate_mean(snap: Snapshot) -> tuple[float, float, float]:
     """Mean (B, G, R) inside the plate box."""
     x, y, w, h = snap.box
-    b, g, r = decode(snap)[y : y + h, x : x + w].reshape(-1, 3).mean(axis=0)
+    b, g, r = decoded(snap.jpeg)[y : y + h, x : x + w].reshape(-1, 3).mean(axis=0)
     return float(b), float(g), float(r)
 
 
@@ -32,7 +25,7 @@ def test_snapshot_is_a_jpeg_of_the_requested_size_under_150_kb() -> None:
     """A 1280×720 frame decodes at that size and stays small enough to send per car."""
     snap = render("粤B12345", PlateColour.BLUE, gate_angle=0.0, at=AT, seed=1)
     assert snap.jpeg[:2] == b"\xff\xd8"
-    assert decode(snap).shape == (720, 1280, 3)
+    assert decoded(snap.jpeg).shape == (720, 1280, 3)
     assert 10_000 < len(snap.jpeg) < 150_000
 
 
@@ -42,7 +35,7 @@ def test_plate_box_lies_inside_the_image(size: tuple[int, int], seed: int) -> No
     """The box a crop is cut from never leaves the frame, whatever the shape."""
     snap = render("粤BD12345", PlateColour.GREEN, gate_angle=0.0, at=AT, seed=seed, size=size)
     x, y, w, h = snap.box
-    height, width = decode(snap).shape[:2]
+    height, width = decoded(snap.jpeg).shape[:2]
     assert (width, height) == size
     assert x >= 0 and y >= 0 and w > 0 and h > 0
     assert x + w <= width and y + h <= height
@@ -105,7 +98,8 @@ def test_different_plates_give_different_plate_crops() -> None:
     assert one.box == other.box
     x, y, w, h = one.box
     diff = np.abs(
-        decode(one)[y : y + h, x : x + w].astype(int) - decode(other)[y : y + h, x : x + w]
+        decoded(one.jpeg)[y : y + h, x : x + w].astype(int)
+        - decoded(other.jpeg)[y : y + h, x : x + w]
     )
     assert diff.mean() > 2.0
 

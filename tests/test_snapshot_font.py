@@ -18,6 +18,7 @@ from gates.fonts import FONT_ENV, FONT_PACKAGE, CjkFont, glyph_mask
 from gates.lane.snapshot import plate_font, render
 from gates.plates import PROVINCES
 from gates.vocabulary import PlateColour
+from tests.pictures import decoded
 
 Image = npt.NDArray[np.uint8]
 AT = datetime(2025, 6, 1, 2, 30, tzinfo=UTC)
@@ -45,7 +46,7 @@ def province_cell(plate: str) -> Image:
     """The first character's ink on a rendered blue plate (white on blue), cut to its
     bounds and scaled to ``SHAPE``, as an OCR engine's segmenter would hand it over."""
     snap = render(plate, PlateColour.BLUE, gate_angle=0.0, at=AT, seed=1, size=(1920, 1080))
-    image = cv2.imdecode(np.frombuffer(snap.jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
+    image = decoded(snap.jpeg, cv2.IMREAD_GRAYSCALE)
     x, y, w, h = snap.box
     # The first cell, inside the plate's frame line: characters stand within 16-84 % of
     # the height, the province within 5-15 % of the width (the letter from 17 %).
@@ -112,8 +113,8 @@ def test_the_font_changes_only_the_chinese_characters(font: CjkFont, no_font: No
         )
     assert with_font.box == without.box
     x, y, w, h = with_font.box
-    a = cv2.imdecode(np.frombuffer(with_font.jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
-    b = cv2.imdecode(np.frombuffer(without.jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
+    a = decoded(with_font.jpeg, cv2.IMREAD_GRAYSCALE)
+    b = decoded(without.jpeg, cv2.IMREAD_GRAYSCALE)
     diff = np.abs(a[y : y + h, x : x + w].astype(int) - b[y : y + h, x : x + w])
     split = w * 3 // 20  # past the first cell (and JPEG's 8-pixel blocks around it)
     assert diff[:, :split].mean() > 20

@@ -25,6 +25,7 @@ from console.sticker_print import (
 )
 from console.sticker_token import StickerClaim, make_token, read_token
 from gates.fonts import FONT_ENV, FONT_PACKAGE, CjkFont
+from tests.pictures import decoded
 from tests.qr import decode_qr, qr_url
 
 KEY = bytes(range(32))
@@ -91,7 +92,7 @@ def test_the_pdf_is_one_a6_page_holding_the_same_qr_code(font: CjkFont) -> None:
     assert points == pytest.approx([105 / 25.4 * 72, 148 / 25.4 * 72], abs=1)
     assert b"/Subtype /Image" in pdf and b"/Width 1240" in pdf and b"/Height 1748" in pdf
     start = pdf.index(b"stream", pdf.index(b"/Subtype /Image")) + len(b"stream\n")
-    embedded = cv2.imdecode(np.frombuffer(pdf[start:], np.uint8), cv2.IMREAD_GRAYSCALE)
+    embedded = decoded(pdf[start:], cv2.IMREAD_GRAYSCALE)
     assert embedded.shape == (1748, 1240)
     assert decode_qr(embedded)[0] == STICKER.url
 

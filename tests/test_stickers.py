@@ -21,6 +21,7 @@ from console.sqlite_store import SQLiteStore
 from console.sticker_print import StickerFormat
 from console.sticker_token import Refusal, StickerClaim, StickerRefused
 from console.stickers import Issuer, check_sticker, print_sticker, sticker_key
+from console.store import Store
 from tests.conftest import Centre, LaneFactory
 from tests.qr import qr_url
 from tests.test_cli import seat
@@ -41,7 +42,7 @@ def token_of(url: str) -> str:
     return url.removeprefix(f"{BASE}/help/")
 
 
-async def refusal(store: SQLiteStore, token: str) -> Refusal:
+async def refusal(store: Store, token: str) -> Refusal:
     key = await store.get_sticker_key()
     assert key is not None
     with pytest.raises(StickerRefused) as refused:

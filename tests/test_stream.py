@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Origin
 
 from gates.lane.drivers import GateChanged
 from gates.protocol import DisplaySize
@@ -23,7 +24,7 @@ def stream_url(centre: Centre) -> str:
 async def next_message(ws: ClientConnection, kind: str) -> dict[str, Any]:
     async with asyncio.timeout(10):
         while True:
-            message = json.loads(await ws.recv())
+            message: dict[str, Any] = json.loads(await ws.recv())
             if message["type"] == kind:
                 return message
 
@@ -101,7 +102,7 @@ async def test_stream_from_another_site_is_closed_4403(staffed: Centre) -> None:
     async with connect(
         stream_url(staffed),
         additional_headers={"cookie": f"seat_session={cookie}"},
-        origin="https://evil.example",  # type: ignore[arg-type]
+        origin=Origin("https://evil.example"),
     ) as ws:
         assert await close_code(ws) == 4403
 

@@ -470,7 +470,9 @@ async def test_wechat_pay_failing_to_open_an_order_is_a_clear_error_and_shows_no
         (AuditAction.PAYMENT_ORDERED, None),
         (AuditAction.PAYMENT_CANCELLED, code),
     ]
-    assert await staffed.store.payment_order(entries[0].detail["order"]) is None
+    order = entries[0].detail["order"]
+    assert isinstance(order, str)
+    assert await staffed.store.payment_order(order) is None
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,7 @@ import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from media.centre.peer import BUNDLE
-from media.centre.viewer import prefer_codec
+from media.centre.peer import BUNDLE, prefer_codec
 from media.lane.stamp import read_stamp
 from media.lane.tones import RATE, find_bursts
 from media.units import Kind, MediaUnit
@@ -108,7 +107,7 @@ class ViewerPeer:
             while True:
                 frame = await track.recv()
                 assert isinstance(frame, av.VideoFrame)
-                image = frame.to_ndarray(format="bgr24")
+                image = np.asarray(frame.to_ndarray(format="bgr24"), np.uint8)
                 self.frames.append(Seen(time.time(), read_stamp(image), frame.width, frame.height))
                 self.frame_arrived.set()
 
