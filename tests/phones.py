@@ -59,12 +59,11 @@ class Phone:
             self.call_id, self.secret = response.json()["call_id"], response.json()["secret"]
         return response
 
-    async def post(self, verb: str, body: object = None, **options: Any) -> httpx.Response:
+    async def post(self, verb: str, body: object = None) -> httpx.Response:
         return await self.client.post(
             f"{self.path}/call/{self.call_id}/{verb}",
             json={} if body is None else body,
             headers={SECRET_HEADER: self.secret},
-            **options,
         )
 
     async def state(self) -> httpx.Response:

@@ -10,7 +10,6 @@ import dataclasses
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -27,9 +26,8 @@ from tests.details import at, each
 
 
 @contextlib.asynccontextmanager
-async def centre_with(settings: Settings, **calls: Any) -> AsyncIterator[Centre]:
-    """A centre of its own, with the call settings given (short timers)."""
-    settings = dataclasses.replace(settings, **calls)
+async def centre_with(settings: Settings) -> AsyncIterator[Centre]:
+    """A centre of its own, on ``settings`` (the test's with short timers)."""
     store = await SQLiteStore.open(settings.database)
     running = await start_centre(settings, store)
     try:
@@ -324,7 +322,7 @@ async def test_supervisors_see_every_agent_and_the_days_figures(
 async def test_a_lane_call_nobody_answers_is_abandoned_and_recorded(settings: Settings) -> None:
     """Past ``SEAT_CALL_ABANDON_S`` the lane's call is given up; the supervisor on a break
     sees it go, and the ledger and the records say so."""
-    async with centre_with(settings, call_abandon_s=0.5) as centre:
+    async with centre_with(dataclasses.replace(settings, call_abandon_s=0.5)) as centre:
         await centre.add_user("sue", Role.SUPERVISOR)
         async with lane_at(centre, "P1-OUT") as lane, desk(centre, "sue") as sue:
             await sue.post("/api/agents/me/state", {"state": "break", "reason": "lunch"})
@@ -348,7 +346,7 @@ async def test_a_lane_call_nobody_answers_is_abandoned_and_recorded(settings: Se
 async def test_an_agent_who_misses_rings_goes_on_a_break_and_is_told(settings: Settings) -> None:
     """Rings that run out move on; after two in a row the agent is put on a break, with
     an alert to them (and their supervisors)."""
-    async with centre_with(settings, call_ring_s=0.3) as centre:
+    async with centre_with(dataclasses.replace(settings, call_ring_s=0.3)) as centre:
         await centre.add_user("alice", Role.AGENT)
         async with lane_at(centre, "P1-OUT") as lane, desk(centre, "alice") as alice:
             lane.driver.emit(CallPressed())
@@ -384,7 +382,7 @@ async def test_a_call_whose_holder_does_not_come_back_returns_to_the_queue(
 ) -> None:
     """Past ``SEAT_CALL_RECONNECT_S`` the call goes back, ahead of later calls, and rings
     another agent."""
-    async with centre_with(settings, call_reconnect_s=0.3) as centre:
+    async with centre_with(dataclasses.replace(settings, call_reconnect_s=0.3)) as centre:
         for name in ("alice", "bob"):
             await centre.add_user(name, Role.AGENT)
         async with lane_at(centre, "P1-OUT") as lane, desk(centre, "bob") as bob:

@@ -5,10 +5,12 @@ already on, opens the gate, files the outcome, and the store holds the record.""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 from playwright.async_api import Browser, Locator, Page, ViewportSize, expect
@@ -93,7 +95,8 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
-StartLane = Callable[..., Awaitable[MediaLane]]
+class StartLane(Protocol):
+    def __call__(self, lane_id: str, *, microphone: bool = True) -> Awaitable[MediaLane]: ...
 
 
 @pytest.fixture
@@ -110,7 +113,13 @@ async def call_lane(staffed: Centre, lanes: LaneFactory) -> StartLane:
     return start
 
 
-OpenConsole = Callable[..., Awaitable[Page]]
+class OpenConsole(Protocol):
+    def __call__(
+        self,
+        username: str,
+        centre: Centre | None = None,
+        before: Callable[[Page], Awaitable[None]] | None = None,
+    ) -> Awaitable[Page]: ...
 
 
 @pytest.fixture
@@ -317,7 +326,9 @@ async def test_a_supervisor_on_a_break_is_alerted_when_an_agent_misses_rings(
     """The break switch with its reason, then an agent who lets two rings run out: the
     supervisor's floor shows the alert and the agent put on a break."""
     (tmp_path / "short-rings").mkdir()
-    async with centre_with(settings, call_ring_s=0.5, data_dir=tmp_path / "short-rings") as centre:
+    async with centre_with(
+        dataclasses.replace(settings, call_ring_s=0.5, data_dir=tmp_path / "short-rings")
+    ) as centre:
         await centre.add_user("alice", Role.AGENT)
         await centre.add_user("sue", Role.SUPERVISOR)
         sue = await consoles("sue", centre)

@@ -12,6 +12,7 @@ import httpx
 from console.billing.rules import Rules
 from console.ledger import AuditAction
 from tests.conftest import Centre, LaneFactory
+from tests.details import at, each
 from tests.test_gatekeeping import HOURLY, PARK, PLATE, heard, parked
 from tests.test_gatekeeping import settings as settings  # a centre paying in the sandbox
 from tests.test_plate_correction import MISREAD, candidates, entered_and_misread_exit
@@ -69,7 +70,7 @@ async def test_paying_the_order_open_when_the_escape_was_recorded_clears_the_deb
         assert tapped.status_code == 200, tapped.text
         cleared = await wait(lambda e: e.action is AuditAction.DEBTS_CLEARED)
     assert await staffed.store.owed_debts(PLATE) == []
-    assert [d["id"] for d in cleared.detail["debts"]] == [escaped.json()["id"]]
+    assert [at(d, "id") for d in each(cleared.detail, "debts")] == [escaped.json()["id"]]
     async with staffed.client("alice") as client:
         shown = (await client.get(f"/api/stays/{stay_id}")).json()
     assert (shown["escape"], shown["debts_fen"]) == (None, 0)

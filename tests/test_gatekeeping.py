@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -127,7 +127,9 @@ async def with_lists(centre: Centre) -> None:
 
 
 @contextlib.asynccontextmanager
-async def heard(centre: Centre) -> AsyncIterator[Callable[..., Any]]:
+async def heard(
+    centre: Centre,
+) -> AsyncIterator[Callable[[Callable[[AuditEntry], bool]], Awaitable[AuditEntry]]]:
     """``wait(check)``: the next ledger entry, from now on, that passes ``check``."""
     entries: asyncio.Queue[AuditEntry] = asyncio.Queue()
     unsubscribe = centre.audit.subscribe(entries.put_nowait)
@@ -336,9 +338,9 @@ async def test_an_escape_is_owed_alerted_at_the_next_entry_anywhere_and_paid_wit
         exit_.driver.emit(read(PLATE))  # within the free minutes: the debt alone
         ordered = await wait(lambda e: e.action is AuditAction.PAYMENT_ORDERED)
         await wait(lambda e: e.action is AuditAction.DISPLAY_OUTCOME)
-    settlement = ordered.detail["settlement"]
-    assert (settlement["fee_fen"], settlement["total_fen"]) == (0, 1500)
-    assert [d["id"] for d in settlement["debts"]] == [debt["id"]]
+    settlement = at(ordered.detail, "settlement")
+    assert (at(settlement, "fee_fen"), at(settlement, "total_fen")) == (0, 1500)
+    assert [at(d, "id") for d in each(settlement, "debts")] == [debt["id"]]
     assert exit_.driver.shown == ("请扫码缴费", PLATE, "15.00元")
     assert exit_.driver.qr is not None
     async with httpx.AsyncClient(base_url=staffed.url) as phone, heard(staffed) as wait:
@@ -385,7 +387,7 @@ async def test_an_exit_lanes_own_escape_report_is_owed_once_and_an_unowed_one_st
         None,
         stay_id,
     )
-    assert owed.detail["debt"]["fen"] == 1500
+    assert at(owed.detail, "debt", "fen") == 1500
     assert (again.outcome, again.detail["stay"]) == ("escape_recorded", stay_id)
     assert (unknown.outcome, unknown.detail["stay"]) == ("unknown_stay", None)
     assert [d.fen for d in await staffed.store.owed_debts(PLATE)] == [1500]

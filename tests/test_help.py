@@ -198,7 +198,7 @@ async def test_hanging_up_before_an_answer_abandons_the_call(staffed: Centre) ->
 async def test_a_closed_page_hangs_up_its_answered_call(settings: Settings) -> None:
     """The stream closes and does not come back: the answered call ends as the
     caller's, and the agent goes to wrap-up."""
-    async with centre_with(settings, help_gone_s=0.5) as centre:
+    async with centre_with(dataclasses.replace(settings, help_gone_s=0.5)) as centre:
         await centre.add_user("alice", Role.AGENT)
         await centre.add_lane(LANE)
         async with phone(centre, await sticker(centre, LANE)) as page, desk(centre, "alice") as a:
@@ -212,7 +212,7 @@ async def test_a_closed_page_hangs_up_its_answered_call(settings: Settings) -> N
 
 async def test_a_page_that_never_follows_its_call_hangs_it_up(settings: Settings) -> None:
     """A call placed by a page that then vanished is not left in the queue."""
-    async with centre_with(settings, help_gone_s=0.5) as centre:
+    async with centre_with(dataclasses.replace(settings, help_gone_s=0.5)) as centre:
         await centre.add_user("bob", Role.AGENT)
         await centre.add_lane(LANE)
         async with phone(centre, await sticker(centre, LANE)) as page, desk(centre, "bob") as bob:
@@ -223,7 +223,7 @@ async def test_a_page_that_never_follows_its_call_hangs_it_up(settings: Settings
 async def test_a_page_that_comes_back_in_time_keeps_its_call(settings: Settings) -> None:
     """A dropped stream reopened within the time is the same page: the call waits on
     past the time."""
-    async with centre_with(settings, help_gone_s=1.0) as centre:
+    async with centre_with(dataclasses.replace(settings, help_gone_s=1.0)) as centre:
         await centre.add_lane(LANE)
         async with phone(centre, await sticker(centre, LANE)) as page:
             await page.place()
@@ -318,7 +318,7 @@ async def test_calls_at_one_lane_are_limited_from_any_address(settings: Settings
     """Behind a trusted proxy, fifty addresses calling one lane get five calls in; the
     lane next to it can still call."""
     trusted = (ipaddress.ip_network("127.0.0.1/32"),)
-    async with centre_with(settings, trusted_proxies=trusted) as centre:
+    async with centre_with(dataclasses.replace(settings, trusted_proxies=trusted)) as centre:
         await centre.add_lane(LANE)
         await centre.add_lane("P2-IN")
         token = await sticker(centre, LANE)

@@ -8,6 +8,7 @@ the page the README shows; they are always taken."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -126,7 +127,7 @@ async def test_closing_the_page_hangs_up(
 ) -> None:
     """The driver closes the tab while waiting: the call is abandoned at once (the page
     says so as it goes), long before the centre would notice the page gone."""
-    async with centre_with(settings, help_gone_s=60) as centre:
+    async with centre_with(dataclasses.replace(settings, help_gone_s=60)) as centre:
         await centre.add_user("bob", Role.AGENT)
         await centre.add_lane(LANE)
         token = await sticker(centre, LANE)

@@ -9,7 +9,7 @@ import contextlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from playwright.async_api import Browser, Page, expect
@@ -82,7 +82,10 @@ class MediaLane:
     speaker: RecordingSpeaker
 
 
-StartLane = Callable[..., Awaitable[MediaLane]]
+class StartLane(Protocol):
+    def __call__(
+        self, lane_id: str = "L1", *, camera: Callable[[], Camera] | None = None
+    ) -> Awaitable[MediaLane]: ...
 
 
 async def start_media_lane(

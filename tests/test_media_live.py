@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
@@ -62,7 +63,15 @@ class MediaLane:
         self.speaker = speaker
 
 
-StartLane = Callable[..., Awaitable[MediaLane]]
+class StartLane(Protocol):
+    def __call__(
+        self,
+        lane_id: str = "L1",
+        *,
+        camera_url: str | None = None,
+        camera: Callable[[], Camera] | None = None,
+        microphone: Callable[[], Microphone] = ToneMicrophone,
+    ) -> Awaitable[MediaLane]: ...
 
 
 @pytest.fixture

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
+from typing import Protocol
 
 import av
 import numpy as np
@@ -32,7 +33,8 @@ class Call:
     heard: MediaStreamTrack
 
 
-Connect = Callable[..., Awaitable[Call]]
+class Connect(Protocol):
+    def __call__(self, *, passthrough: bool) -> Awaitable[Call]: ...
 
 
 @pytest.fixture

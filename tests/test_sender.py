@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import fractions
 import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 import av
 import numpy as np
@@ -76,8 +76,14 @@ class Pair:
     receiver_pc: RTCPeerConnection
 
 
+class Connect(Protocol):
+    def __call__(
+        self, kind: Kind, *, drop: Callable[[int, int], bool] | None = None
+    ) -> Awaitable[Pair]: ...
+
+
 @pytest.fixture
-async def connect() -> AsyncIterator[Callable[..., Any]]:
+async def connect() -> AsyncIterator[Connect]:
     """A centre-side peer sending a ``UnitFeed`` and a viewer-side aiortc peer."""
     peers: list[RTCPeerConnection] = []
 
@@ -169,7 +175,7 @@ async def test_attach_refuses_a_sender_with_a_track_or_of_another_kind() -> None
         await pc.close()
 
 
-async def test_h264_units_decode_at_the_viewer_one_frame_apart(connect: Any) -> None:
+async def test_h264_units_decode_at_the_viewer_one_frame_apart(connect: Connect) -> None:
     """Annex-B access units leave as RTP that an aiortc peer decodes, 6000 ticks of
     90 kHz apart as the lane stamped them."""
     pair: Pair = await connect(Kind.VIDEO)
@@ -187,7 +193,7 @@ async def test_h264_units_decode_at_the_viewer_one_frame_apart(connect: Any) -> 
     assert [b - a for a, b in itertools.pairwise(stamps)] == [6000, 6000]
 
 
-async def test_opus_units_decode_at_the_viewer_as_the_tone(connect: Any) -> None:
+async def test_opus_units_decode_at_the_viewer_as_the_tone(connect: Connect) -> None:
     """Opus packets leave one per RTP packet and decode to the tone they carry."""
     pair: Pair = await connect(Kind.AUDIO)
     for unit in opus_units(25):
@@ -202,7 +208,7 @@ async def test_opus_units_decode_at_the_viewer_as_the_tone(connect: Any) -> None
     assert np.sqrt(np.mean(heard**2)) > 2000
 
 
-async def test_sender_reports_count_every_packet_sent(connect: Any) -> None:
+async def test_sender_reports_count_every_packet_sent(connect: Connect) -> None:
     """The viewer's remote-outbound statistics, from the centre's RTCP sender reports,
     count exactly the RTP packets and payload bytes the units became."""
     pair: Pair = await connect(Kind.VIDEO)
@@ -237,7 +243,7 @@ def hear_reports(transceiver: RTCRtpTransceiver, heard: Callable[[RtcpSrPacket],
     receiver._handle_rtcp_packet = handle_and_tell  # type: ignore[method-assign]
 
 
-async def test_a_lost_video_packet_is_sent_again_when_the_viewer_asks(connect: Any) -> None:
+async def test_a_lost_video_packet_is_sent_again_when_the_viewer_asks(connect: Connect) -> None:
     """The viewer's network loses one packet; its receiver asks for it (NACK) and gets
     it again from the sender's history (the console negotiates no RTX, so it comes
     back as it was)."""
