@@ -35,7 +35,8 @@ def test_hello_asks_for_authentication_then_welcome_negotiates_heartbeat() -> No
     session = LinkSession(0.0)
     actions = session.receive(HELLO, 0.0)
     assert actions == [Authenticate(Hello("P1-IN", "secret", 2000))]
-    assert session.accept(actions[0].hello, 0.0) == [Send(Welcome("P1-IN", 2000))]  # type: ignore[union-attr]
+    assert isinstance(actions[0], Authenticate)
+    assert session.accept(actions[0].hello, 0.0) == [Send(Welcome("P1-IN", 2000))]
     assert session.phase is Phase.OPEN and session.lane == "P1-IN"
 
 
@@ -43,7 +44,8 @@ def test_heartbeat_proposal_is_clamped_to_the_policy() -> None:
     """A lane cannot make the centre wait a minute to notice it is gone."""
     session = LinkSession(0.0, HeartbeatPolicy(min_ms=1000, max_ms=5000))
     [auth] = session.receive(HELLO.replace("2000", "60000"), 0.0)
-    assert session.accept(auth.hello, 0.0) == [Send(Welcome("P1-IN", 5000))]  # type: ignore[union-attr]
+    assert isinstance(auth, Authenticate)
+    assert session.accept(auth.hello, 0.0) == [Send(Welcome("P1-IN", 5000))]
 
 
 def test_first_message_other_than_hello_closes_with_protocol_error() -> None:
@@ -110,7 +112,7 @@ def test_valid_messages_are_delivered_and_push_the_deadline() -> None:
     session = opened()
     assert session.receive('{"type":"heartbeat"}', 3.0) == [Deliver(Heartbeat())]
     assert session.deadline == 3.0 + 2.5 * 2.0
-    assert session.receive('{"type":"gate","state":"up"}', 4.0)[0] == Deliver(Gate("up"))  # type: ignore[arg-type]
+    assert session.receive('{"type":"gate","state":"up"}', 4.0)[0] == Deliver(Gate(GateState.UP))
 
 
 def test_call_is_delivered_with_its_event_id_or_none_from_an_older_lane() -> None:
@@ -243,4 +245,5 @@ def test_replies_to_the_centres_commands_do_not_count_against_the_lane() -> None
             Ack(f"c-{n}")
         )
     [reply, _] = session.receive(GATE, 0.0)
-    assert isinstance(reply, Send) and reply.message.code == "rate_limited"  # type: ignore[attr-defined]
+    assert isinstance(reply, Send) and isinstance(reply.message, Error)
+    assert reply.message.code == "rate_limited"
