@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from gates.vocabulary import PlateColour
-from media.plates.ocr import PlateReading
+from media.plates.reading import PlateReading
 
 from .calls.model import CallState, Ending, Source
 from .calls.record import ActionTaken, CallRecord, Category, Outcome

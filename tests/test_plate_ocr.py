@@ -14,8 +14,9 @@ from gates.lane.snapshot import plate_font, render
 from gates.vocabulary import PlateColour
 from media.errors import PlateImageError
 from media.plates.crop import Image
-from media.plates.ocr import UNREADABLE, Line, PlateReader, PlateReading, reading_of
+from media.plates.ocr import UNREADABLE, Line, PlateReader, reading_of
 from media.plates.readable import readable
+from media.plates.reading import PlateReading
 from tests.pictures import decoded
 
 DAY = datetime(2025, 6, 1, 2, 30, tzinfo=UTC)  # 10:30 in Beijing

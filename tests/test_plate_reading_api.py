@@ -24,7 +24,8 @@ from console.sqlite_store import SQLiteStore
 from console.vehicles.model import Reading, Recorded, VehicleEvent
 from gates.vocabulary import PlateColour
 from media.plates.crop import Image
-from media.plates.ocr import PlateReader, PlateReading
+from media.plates.ocr import PlateReader
+from media.plates.reading import PlateReading
 from tests.conftest import Centre, LaneFactory
 from tests.lanes import AT, seen
 from tests.tables import allow_ledger_inserts

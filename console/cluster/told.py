@@ -17,14 +17,17 @@ import asyncio
 import functools
 import logging
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from ..changes import ChangeFeed
 from ..models import Change, ChangeKind
 from .envelope import Envelope, EnvelopeError, open_envelope, seal
 from .redis_link import COMMAND_TIMEOUT_S, RedisLink, server_id
+
+if TYPE_CHECKING:  # the seat CLI tells through this module, without the centre's parts
+    from ..changes import ChangeFeed
 
 log = logging.getLogger("seat.cluster")
 

@@ -10,7 +10,7 @@ from console.stays.match import StayDelta
 from console.stays.records import StayChange, StayState
 from gates.plates import normalise
 from gates.vocabulary import Direction, PlateColour
-from media.plates.ocr import PlateReading
+from media.plates.reading import PlateReading
 
 
 @dataclass(frozen=True, slots=True)

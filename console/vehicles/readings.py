@@ -26,7 +26,8 @@ from pathlib import Path
 
 from media.errors import OcrUnavailable
 from media.plates.crop import Box
-from media.plates.ocr import PlateReader, PlateReading
+from media.plates.ocr import PlateReader
+from media.plates.reading import PlateReading
 
 from ..audit import AuditLog
 from ..errors import Busy, Conflict, NotConfigured, NotFound, StoreError

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 from gates.plates import normalise
 from media.errors import OcrUnavailable
 from media.plates.crop import Image, check_image
+from media.plates.reading import PlateReading
 
 # The detector scales a picture so its longer side is at most this. Its default scales the
 # shorter side up to 736 pixels: a 120-pixel-high crop becomes 736 × 1,800, and a read
@@ -37,20 +37,6 @@ MIN_LINE_SCORE: Final = 0.5
 # One line the model read: its four corners (x, y), the text, and how sure it is (0-1).
 Point = Sequence[float]
 Line = tuple[Sequence[Point], str, float]
-
-
-@dataclass(frozen=True, slots=True)
-class PlateReading:
-    """What the model read: ``plate`` normalised as a plate is stored (not necessarily a
-    valid one), ``confidence`` the least sure of its lines; ``""`` and 0.0 when it read
-    nothing a plate could hold."""
-
-    plate: str
-    confidence: float
-
-    @property
-    def readable(self) -> bool:
-        return self.plate != ""
 
 
 UNREADABLE: Final = PlateReading("", 0.0)
