@@ -99,7 +99,11 @@ def create_app(
     if redis is not None:
         requests = Requests(redis)
         holding = LaneHolding(redis, requests, hub, settings.lease)
-        cluster = requests, holding, ClusterLanes(redis, requests, hub, holding)
+        cluster = (
+            requests,
+            holding,
+            ClusterLanes(redis, requests, hub, holding, settings.command_timeout_s),
+        )
         lanes = cluster[2]
     views = Views(bridge, cluster[0] if cluster else None)
     audit = AuditLog(store, Anchoring(store, settings), settings.server_name)

@@ -253,6 +253,9 @@ async def test_a_live_view_on_the_other_server_ends_with_the_login_that_opened_i
     await lane.stop()
 
 
+OPEN = OpenGate(command_id="c0", reason="emergency")
+
+
 @pytest.mark.parametrize(
     ("op", "body"),
     [
@@ -261,6 +264,12 @@ async def test_a_live_view_on_the_other_server_ends_with_the_login_that_opened_i
         ("command", {"lane": LANE, "command": '{"type": "media"}', "wait_s": 1.0}),
         ("command", {"command": OpenGate(command_id="c1", reason="emergency").encode()}),
         ("command", {"lane": 5, "command": "x", "wait_s": "soon"}),
+        *(
+            ("command", {"lane": LANE, "command": OPEN.encode(), "wait_s": wait_s})
+            for wait_s in (True, float("inf"), 1e300, -1.0, 0, 3.5)  # command timeout 3 s
+        ),
+        ("viewer", {"viewer": None}),
+        ("unwatch", {"viewer": ["v1"]}),
         ("notify", {"lane": LANE, "message": OpenGate(command_id="c2", reason="x").encode()}),
         ("notify", {"lane": LANE}),
         ("watch", {"lane": LANE, "sdp": "v=0", "watcher": ["alice"], "talk": False}),

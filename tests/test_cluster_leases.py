@@ -137,10 +137,13 @@ async def test_a_lease_is_taken_once_and_only_its_holder_frees_it(
     assert (await first.take(LANE))[0] == "s-one"
     holder, pttl_ms = await second.take(LANE)
     assert holder == "s-one" and 0 < pttl_ms <= policy.ttl_ms
-    assert await second.renew([LANE]) == [LANE]  # not second's to renew
+    assert await second.renew([LANE]) == ([LANE], [])  # not second's to renew
     assert await second.release(LANE) is False
     assert await redis_client.get(key(LANE)) == b"s-one"
-    assert await first.renew([LANE, "P2-IN"]) == []
+    # A lease no server has is renewed only when Redis is back and may have forgotten it.
+    assert await first.renew([LANE, "P2-IN"]) == ([], ["P2-IN"])
+    assert await redis_client.get(key("P2-IN")) is None
+    assert await first.renew([LANE, "P2-IN"], rewrite=True) == ([], [])
     assert await first.holders([LANE, "P2-IN", "P3-IN"]) == {
         LANE: "s-one",
         "P2-IN": "s-one",
@@ -148,6 +151,20 @@ async def test_a_lease_is_taken_once_and_only_its_holder_frees_it(
     }
     assert await first.release(LANE) is True
     assert (await second.take(LANE))[0] == "s-two"
+
+
+async def test_a_renewal_that_reaches_redis_after_a_release_leaves_the_lease_released(
+    redis_client: redis.Redis,
+) -> None:
+    """The renewal round read the leases held before the lane left; its release
+    reached Redis first. The lane must stay free, not name this server again."""
+    store = LeaseStore(redis_client, "s-one", LeasePolicy(LEASE_S))
+    assert (await store.take(LANE))[0] == "s-one"
+    assert await store.release(LANE) is True
+    assert await store.renew([LANE]) == ([], [LANE])
+    assert await redis_client.get(key(LANE)) is None
+    other = LeaseStore(redis_client, "s-two", LeasePolicy(LEASE_S))
+    assert await other.take(LANE) == ("s-two", LeasePolicy(LEASE_S).ttl_ms)
 
 
 async def test_a_lane_connecting_to_the_other_server_moves_there_once_its_holder_lets_go(
@@ -192,6 +209,9 @@ async def test_after_redis_restarts_leases_are_taken_again_and_commands_work(
     redis_server.start()
     async with asyncio.timeout(15):
         await asyncio.gather(*(event.wait() for event in back))
+        # Each server retakes its leases in a listener of its own, beside the test's.
+        while await redis_client.get(key(LANE)) is None:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
     assert await redis_client.get(key(LANE)) == server_id(servers[1]).encode()
     assert b.hub.status(LANE).online  # B kept its lane's link throughout
     await wait_status(a.lanes, LANE, online)

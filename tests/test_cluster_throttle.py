@@ -12,6 +12,7 @@ from redis.typing import ZSetRangeResponse
 
 from console.cluster.redis_link import RedisLink
 from console.cluster.throttle import HOLD_S, RedisThrottle, keys
+from console.errors import Busy
 from console.ledger import AuditAction
 from console.models import Role
 from console.throttle import IN_FLIGHT_WAIT_S
@@ -124,3 +125,32 @@ def scored(members: ZSetRangeResponse) -> dict[bytes, float]:
         assert isinstance(member, bytes) and isinstance(score, float), pair
         scores[member] = score
     return scores
+
+
+async def test_a_step_whose_reply_is_lost_is_sent_once_more_and_no_more() -> None:
+    """A Redis that takes each command and dies before answering (the connection drops
+    mid-reply): every step is sent twice at most, so a failure is counted twice at
+    worst, and the login is refused as unavailable."""
+    sent: list[bytes] = []
+
+    async def dying_redis(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            if b"EVAL" in data.upper():
+                sent.append(data)
+                break
+            writer.write(b"+OK\r\n" * max(1, data.upper().count(b"SETINFO")))
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(dying_redis, "127.0.0.1", 0)
+    port: int = server.sockets[0].getsockname()[1]
+    link = RedisLink(f"redis://127.0.0.1:{port}/0")
+    try:
+        with pytest.raises(Busy) as refused:
+            await RedisThrottle(link).admit("alice", "192.0.2.7")
+        assert refused.value.code == "throttle_unavailable"
+        assert len(sent) == 2
+    finally:
+        await link.client.aclose()
+        server.close()
+        await server.wait_closed()

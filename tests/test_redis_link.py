@@ -66,12 +66,12 @@ async def test_after_redis_restarts_the_link_says_so_and_hears_again(
     sender, receiver, heard = pair
     redis_server.kill()
     with pytest.raises((RedisError, OSError)):
-        await sender.ping()
+        await sender.client.ping()
     redis_server.start()
     await heard.next_up()
     assert receiver.up
     assert heard.ups == 2
-    await sender.ping()
+    await sender.client.ping()
     assert await sender.publish(receiver.channel, b"after") == 1
     assert await asyncio.wait_for(heard.messages.get(), 5) == b"after"
 
@@ -108,6 +108,65 @@ async def test_a_handler_that_fails_does_not_deafen_the_others(
         assert await asyncio.wait_for(heard.messages.get(), 5) == b"two"
     finally:
         await link.close()
+
+
+async def test_an_up_listener_that_fails_or_is_slow_does_not_deafen_the_link(
+    pair: tuple[RedisLink, RedisLink, _Heard], redis_server: RedisServer
+) -> None:
+    """One listener raises, another waits on a store that does not answer: the link
+    hears the other servers meanwhile, and both run again after Redis restarts."""
+    sender, _, _ = pair
+    link = RedisLink(redis_server.url)
+    heard = _Heard()
+    store_answers = asyncio.Event()
+    runs = {"broken": 0, "slow": 0}
+    slow_ran = asyncio.Event()
+
+    async def broken() -> None:
+        runs["broken"] += 1
+        raise KeyError("P1-OUT")
+
+    async def slow() -> None:
+        runs["slow"] += 1
+        slow_ran.set()
+        await store_answers.wait()
+
+    link.subscribe("seat:news", heard.message)
+    link.on_up(broken)
+    link.on_up(slow)
+    link.on_up(heard.up)
+    await link.start()
+    try:
+        await heard.next_up()
+        await sender.publish("seat:news", b"while the store is slow")
+        assert await asyncio.wait_for(heard.messages.get(), 5) == b"while the store is slow"
+        await link.check()
+        redis_server.kill()
+        redis_server.start()
+        await heard.next_up()
+        await sender.publish("seat:news", b"after")
+        assert await asyncio.wait_for(heard.messages.get(), 5) == b"after"
+        assert runs == {"broken": 2, "slow": 1}  # the second run waits for the first
+        slow_ran.clear()
+        store_answers.set()
+        await asyncio.wait_for(slow_ran.wait(), 5)
+        assert runs["slow"] == 2
+    finally:
+        await link.close()
+
+
+async def test_a_link_whose_reader_stopped_is_not_up(redis_server: RedisServer) -> None:
+    link = RedisLink(redis_server.url)
+    never = asyncio.Event()
+
+    async def waits() -> None:
+        await never.wait()
+
+    link.on_up(waits)
+    await link.start()
+    await asyncio.wait_for(link.wait_up(), 10)
+    await link.close()  # cancels the reader and the listener still running
+    assert not link.up
 
 
 @pytest.mark.parametrize(

@@ -14,21 +14,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 
 from redis.exceptions import RedisError
 
 from gates.centre.hub import LaneHub
 from gates.centre.status import LaneStatus
 
+from . import listeners
 from .lease_rules import LeasePolicy, Tenure, handover_wait_s
 from .leases import LeaseStore
 from .redis_link import RedisLink
 from .requests import Body, PeerError, Refusal, Requests
 
 log = logging.getLogger("seat.cluster")
-
-RoundListener = Callable[[], Awaitable[None]]
 
 
 class LaneHolding:
@@ -44,16 +42,17 @@ class LaneHolding:
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[object]] = set()
         self._keeper: asyncio.Task[None] | None = None
-        self._round_listeners: list[RoundListener] = []
+        self._round_listeners: list[listeners.Listener] = []
         self._closed = False
         hub.claim = self.claim
         hub.subscribe(self._status_changed)
         requests.answer("let_go", self._let_go)
         link.on_up(self._retake)
 
-    def after_each_round(self, listener: RoundListener) -> None:
+    def after_each_round(self, listener: listeners.Listener) -> None:
         """``listener()`` after each renewal that reached Redis (every quarter lease
-        life): when the cluster's view checks other servers' leases too."""
+        life): when the cluster's view checks other servers' leases too. Its failure is
+        logged and the renewals go on (``listeners.call``)."""
         self._round_listeners.append(listener)
 
     async def start(self) -> None:
@@ -74,7 +73,8 @@ class LaneHolding:
 
     async def claim(self, lane: str) -> bool:
         """Take ``lane``'s lease for a link being welcomed here (see the module's rule);
-        False when it cannot be had within a lease life, or Redis cannot be reached."""
+        False when it cannot be had within two lease lives (the holder's lease may
+        have just been renewed when the ask went unanswered), or Redis cannot be reached."""
         loop = asyncio.get_running_loop()
         started = loop.time()
         give_up = started + self.policy.ttl_s * 2
@@ -159,10 +159,14 @@ class LaneHolding:
             try:
                 async with asyncio.timeout_at(self.tenure.next_due()):
                     await self._renew()
-                for listener in list(self._round_listeners):
-                    await listener()
             except (RedisError, TimeoutError) as exc:
                 log.warning("lane.lease.renew_failed held=%d error=%r", len(self.tenure.held), exc)
+            except Exception:
+                # Renewals and fencing must outlive any one round's bug.
+                log.exception("lane.lease.renew_failed held=%d", len(self.tenure.held))
+            else:
+                for listener in list(self._round_listeners):
+                    await listeners.call(listener, "lane.lease.round")
             for lane in self.tenure.due(loop.time()):
                 log.warning("lane.lease.fenced lane=%s server=%s", lane, self.server)
                 await self.hub.drop(lane)
@@ -170,13 +174,20 @@ class LaneHolding:
             due = self.tenure.next_due()
             await asyncio.sleep(max(0.0, min(wake, due if due is not None else wake) - loop.time()))
 
-    async def _renew(self) -> None:
+    async def _renew(self, *, rewrite: bool = False) -> None:
         """One round trip for every lease held; a lease another server has now is lost
-        and its link closed so the lane redials."""
+        and its link closed so the lane redials. A lease no server has is not renewed
+        (it was let go meanwhile, or Redis forgot it and ``_retake`` writes it again):
+        unless retaken, it falls due and its link closes."""
         lanes = self.tenure.held
         sent = asyncio.get_running_loop().time()
-        lost = await self.store.renew(lanes)
-        self.tenure.renewed([lane for lane in lanes if lane not in lost], sent)
+        lost, missing = await self.store.renew(lanes, rewrite=rewrite)
+        self.tenure.renewed(
+            [lane for lane in lanes if lane not in lost and lane not in missing], sent
+        )
+        for lane in missing:
+            if self.tenure.holds(lane):
+                log.info("lane.lease.missing lane=%s server=%s", lane, self.server)
         for lane in lost:
             log.warning("lane.lease.lost lane=%s server=%s", lane, self.server)
             self.tenure.let_go(lane)
@@ -185,5 +196,5 @@ class LaneHolding:
     async def _retake(self) -> None:
         """Redis is back (perhaps restarted, with no keys): the leases of the lanes held
         here are written again, or, where another server has one, its link closed."""
-        await self._renew()
+        await self._renew(rewrite=True)
         log.info("lane.lease.retaken server=%s held=%d", self.server, len(self.tenure.held))

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeGuard
 
 from redis.exceptions import RedisError
 
@@ -62,9 +63,17 @@ class ClusterLanes:
     ``command``, ``notify``) for every lane of the centre."""
 
     def __init__(
-        self, link: RedisLink, requests: Requests, hub: LaneHub, holding: LaneHolding
+        self,
+        link: RedisLink,
+        requests: Requests,
+        hub: LaneHub,
+        holding: LaneHolding,
+        max_wait_s: float,
     ) -> None:
+        """``max_wait_s``: the longest another server may have a command wait here for
+        its lane (the centre's command timeout, ``SEAT_COMMAND_TIMEOUT_S``)."""
         self.link = link
+        self.max_wait_s = max_wait_s
         self.server = link.server
         self.requests = requests
         self.hub = hub
@@ -175,11 +184,14 @@ class ClusterLanes:
     async def _answer_command(self, body: Body) -> Body:
         lane, wait_s = body.get("lane"), body.get("wait_s")
         command = _centre_message(body.get("command"))
-        if not isinstance(lane, str) or not isinstance(wait_s, int | float):
-            raise Refusal("bad_request", "a command needs a lane and wait_s")
+        if not isinstance(lane, str) or not _seconds(wait_s, self.max_wait_s):
+            raise Refusal(
+                "bad_request",
+                f"a command needs a lane and wait_s, more than 0 and at most {self.max_wait_s}",
+            )
         if not isinstance(command, OpenGate | Display):
             raise Refusal("bad_request", "not a command")
-        resolved = await self.hub.command(lane, command, max(0.0, float(wait_s)))
+        resolved = await self.hub.command(lane, command, float(wait_s))
         return {"outcome": resolved.outcome.value, "detail": resolved.detail}
 
     # ----------------------------------------------------------------- notices
@@ -277,7 +289,14 @@ class ClusterLanes:
             return
         leases = await self.holding.store.holders(list(seen))
         for lane in stale_holders(seen, leases):
-            server, status = self._remote[lane]
+            # What was seen may have changed while Redis answered: the lane came online
+            # here (and is no longer another's), or another server told of it since.
+            known = self._remote.get(lane)
+            if known is None or known[0] != seen[lane] or not known[1].online:
+                continue
+            if self.hub.status(lane).online:
+                continue
+            server, status = known
             log.info("lane.status.holder_lost lane=%s server=%s", lane, server)
             self._take_in(server, replace(status, online=False, gate=GateState.UNKNOWN, faults=()))
 
@@ -300,6 +319,17 @@ class ClusterLanes:
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _seconds(value: object, most: float) -> TypeGuard[int | float]:
+    """A wait another server asks for: a finite number of seconds in (0, ``most``] (a
+    bool is not one, nor is a wait that would hold a command here for ever)."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 < value <= most
+    )
 
 
 def _slack(remaining: float) -> float:

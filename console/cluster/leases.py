@@ -2,8 +2,10 @@
 
 ``seat:lanes:lease:{lane}`` holds the holding server's id, with a TTL. Each change is
 one Lua script, so a compare and its set are one step for Redis: a server takes a
-lease that is free or its own, renews only its own (or one a restarted Redis forgot),
-and deletes only its own.
+lease that is free or its own, renews only its own, and deletes only its own. Only
+after Redis comes back (perhaps restarted, with no keys) are missing leases written
+again (``rewrite``): a renewal that did so would undo a release that reached Redis
+first, naming this server for a lane it no longer has.
 """
 
 from __future__ import annotations
@@ -26,18 +28,22 @@ end
 return {v, redis.call('PTTL', KEYS[1])}
 """
 
-# -> the indexes (1-based) of KEYS another server holds now: this server lost them.
+# ARGV: this server, ms to live, rewrite missing keys (1) or not (0).
+# -> {lost, missing}: the indexes (1-based) of KEYS another server holds now (this
+# server lost them), and of those no server holds (left unset unless rewritten).
 _RENEW = """
-local lost = {}
+local lost, missing = {}, {}
 for i, key in ipairs(KEYS) do
   local v = redis.call('GET', key)
-  if not v or v == ARGV[1] then
+  if v == ARGV[1] or (not v and ARGV[3] == '1') then
     redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
-  else
+  elseif v then
     table.insert(lost, i)
+  else
+    table.insert(missing, i)
   end
 end
-return lost
+return {lost, missing}
 """
 
 # -> 1 when the lease was this server's and is deleted.
@@ -70,14 +76,19 @@ class LeaseStore:
         holder, pttl = await self._take(keys=[key(lane)], args=[self.server, self.policy.ttl_ms])
         return _text(holder), int(pttl)
 
-    async def renew(self, lanes: list[str]) -> list[str]:
-        """Renew ``lanes`` in one round trip; returns those another server holds now."""
+    async def renew(
+        self, lanes: list[str], *, rewrite: bool = False
+    ) -> tuple[list[str], list[str]]:
+        """Renew ``lanes`` in one round trip; returns those another server holds now,
+        and those no server holds (released meanwhile, or expired), which only
+        ``rewrite`` (Redis is back and may have forgotten them) takes again."""
         if not lanes:
-            return []
-        lost = await self._renew(
-            keys=[key(lane) for lane in lanes], args=[self.server, self.policy.ttl_ms]
+            return [], []
+        lost, missing = await self._renew(
+            keys=[key(lane) for lane in lanes],
+            args=[self.server, self.policy.ttl_ms, int(rewrite)],
         )
-        return [lanes[int(index) - 1] for index in lost]
+        return [lanes[int(i) - 1] for i in lost], [lanes[int(i) - 1] for i in missing]
 
     async def release(self, lane: str) -> bool:
         return bool(await self._release(keys=[key(lane)], args=[self.server]))
@@ -90,9 +101,6 @@ class LeaseStore:
         return {
             lane: None if v is None else _text(v) for lane, v in zip(lanes, values, strict=True)
         }
-
-    async def holder(self, lane: str) -> str | None:
-        return (await self.holders([lane]))[lane]
 
 
 def _text(value: Any) -> str:

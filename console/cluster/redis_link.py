@@ -27,7 +27,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as redis
@@ -38,11 +38,12 @@ from redis.exceptions import ConnectionError, RedisError
 from gates.backoff import Backoff
 
 from ..errors import ClusterError
+from . import listeners
+from .listeners import Listener as UpListener
 
 log = logging.getLogger("seat.cluster")
 
 Handler = Callable[[bytes], None]
-UpListener = Callable[[], Awaitable[None]]
 KindHandler = Callable[[dict[str, Any]], None]
 
 # How long one Redis command may take before the server counts Redis as unreachable: a
@@ -99,6 +100,8 @@ class RedisLink:
         self._handlers[self.channel] = {self._dispatch}
         self._send_named = self.client.register_script(_SEND_NAMED)
         self._up_listeners: list[UpListener] = []
+        # Each listener's latest run (``_run_up_listeners``).
+        self._up_runs: dict[int, asyncio.Task[None]] = {}
         self._pubsub: redis.client.PubSub | None = None
         self._task: asyncio.Task[None] | None = None
         self._up = asyncio.Event()
@@ -157,7 +160,8 @@ class RedisLink:
     def on_up(self, listener: UpListener) -> None:
         """``listener()`` each time the pub/sub connection is (re)established and every
         channel is subscribed: the moment to write again what Redis may have lost
-        (a restarted Redis keeps nothing) and to read what was missed."""
+        (a restarted Redis keeps nothing) and to read what was missed. It runs in a task
+        of its own, so the reader goes on reading meanwhile; its failure is logged."""
         self._up_listeners.append(listener)
 
     async def publish(self, channel: str, data: bytes) -> int:
@@ -172,10 +176,6 @@ class RedisLink:
 
     async def wait_up(self) -> None:
         await self._up.wait()
-
-    async def ping(self) -> None:
-        """Raises ``RedisError`` unless Redis answers."""
-        await self.client.ping()
 
     async def check(self) -> None:
         """For ``/readyz``: Redis answers, and this server hears what the others send
@@ -199,6 +199,11 @@ class RedisLink:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        runs = list(self._up_runs.values())
+        for run in runs:
+            run.cancel()
+        await asyncio.gather(*runs, return_exceptions=True)
+        self._up_runs.clear()
         await self.client.aclose()
         await self._subscriber.aclose()
 
@@ -206,16 +211,22 @@ class RedisLink:
 
     async def _listen(self) -> None:
         backoff = Backoff(first=0.1, cap=2.0)
-        while True:
-            try:
-                await self._session(backoff)
-            except (RedisError, OSError) as exc:
-                if self.up:
-                    log.warning("redis.down server=%s error=%r", self.server, exc)
-                self._up.clear()
-            finally:
-                await self._drop_pubsub()
-            await asyncio.sleep(backoff.next())
+        try:
+            while True:
+                try:
+                    await self._session(backoff)
+                except (RedisError, OSError) as exc:
+                    if self.up:
+                        log.warning("redis.down server=%s error=%r", self.server, exc)
+                except Exception:
+                    # The reader must outlive any one message's or connection's bug.
+                    log.exception("redis.reader_failed server=%s", self.server)
+                finally:
+                    self._up.clear()
+                    await self._drop_pubsub()
+                await asyncio.sleep(backoff.next())
+        finally:
+            self._up.clear()  # nothing is heard once the reader stops, whatever stopped it
 
     async def _session(self, backoff: Backoff) -> None:
         """One pub/sub connection, from subscribing until it fails."""
@@ -230,8 +241,7 @@ class RedisLink:
         self._up.set()
         backoff.reset()
         log.info("redis.up server=%s channels=%d", self.server, len(channels))
-        for listener in list(self._up_listeners):
-            await listener()
+        self._run_up_listeners()
         while True:
             message = await pubsub.get_message(
                 ignore_subscribe_messages=True, timeout=PUBSUB_PING_S
@@ -240,6 +250,21 @@ class RedisLink:
                 continue
             if message["type"] == "message":
                 self._deliver(message["channel"], message["data"])
+
+    def _run_up_listeners(self) -> None:
+        """Each listener in a task of its own: one that reads the store for seconds (or
+        waits for a store that is down) must not stop the reader hearing the other
+        servers. A listener still running from the last reconnection runs again once
+        that run ends: each runs after every reconnection, never twice at once."""
+        for index, listener in enumerate(self._up_listeners):
+            previous = self._up_runs.get(index)
+            run = asyncio.create_task(self._up_run(previous, listener), name="seat-redis-up")
+            self._up_runs[index] = run
+
+    async def _up_run(self, previous: asyncio.Task[None] | None, listener: UpListener) -> None:
+        if previous is not None and not previous.done():
+            await asyncio.wait([previous])
+        await listeners.call(listener, "redis.up")
 
     def _deliver(self, raw_channel: bytes | str, data: bytes) -> None:
         channel = raw_channel.decode() if isinstance(raw_channel, bytes) else raw_channel

@@ -15,6 +15,14 @@ checks in flight and the rules see the counts again, the attempts that joined be
 it counted: two attempts at once on two servers cannot both take the last free check.
 One turned away at that second look leaves them at once.
 
+Each step is sent as redis-py sends any command of ``RedisLink``'s client: once more
+on a fresh connection when its pooled one had died (Redis restarted since), and no
+more. That is safe for every step here: a look changes nothing, and joining, leaving
+and starting afresh are the same done twice. Only a failure's count is not: when the
+connection dies after Redis counted it but before its reply came, the resent step
+counts it again. Counted twice at worst, never missed: a guesser gains nothing by it,
+and an agent is locked out one failure early at worst.
+
 When Redis cannot be reached, no login is checked (503 ``throttle_unavailable``):
 counts that one server kept alone while Redis is out would hand a guesser a fresh
 allowance on each server. Agents logged in stay logged in; only new logins wait.
@@ -24,11 +32,9 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 from redis.commands.core import AsyncScript
-from redis.exceptions import ConnectionError, RedisError
+from redis.exceptions import RedisError
 
 from ..errors import Busy
 from ..throttle import Admission, Alarm, Kept, ThrottleRules
@@ -41,8 +47,6 @@ PREFIX = "seat:throttle:"
 # server died mid-check stops counting as in flight after this long.
 HOLD_S = 30
 RETRY_AFTER_S = 5
-
-_T = TypeVar("_T")
 
 # KEYS: pair, checking, user, address. ARGV: ticket, hold seconds, join (1) or only
 # look (0). Returns now, the checks in flight before this one, then each hash's
@@ -124,7 +128,7 @@ class RedisThrottle:
 
     async def _wait(self, names: list[str], ticket: str, *, join: bool) -> float:
         args: list[str | int] = [ticket, HOLD_S, int(join)]
-        reply = await _once_more(lambda: self._admit(keys=names, args=args))
+        reply = await self._admit(keys=names, args=args)
         now, before = float(reply[0]), int(reply[1])
         pair, user, where = (_kept(reply[i], reply[i + 1]) for i in (2, 4, 6))
         return self.rules.wait(pair, before, user, where, now)
@@ -133,7 +137,7 @@ class RedisThrottle:
         try:
             names = keys(attempt.username, attempt.address)
             args: list[str | int] = [attempt.ticket, self._forget_s]
-            reply = await _once_more(lambda: self._failed(keys=names, args=args))
+            reply = await self._failed(keys=names, args=args)
         except (RedisError, OSError) as exc:
             raise _unavailable(exc) from None
         user_failures, address_failures = int(reply[0]), int(reply[1])
@@ -143,7 +147,7 @@ class RedisThrottle:
         """The pair starts afresh; its account's and address's counts stay."""
         names = keys(attempt.username, attempt.address)
         try:
-            await _once_more(lambda: self._start_afresh(names, attempt.ticket))
+            await self._start_afresh(names, attempt.ticket)
         except (RedisError, OSError) as exc:
             raise _unavailable(exc) from None
 
@@ -164,17 +168,6 @@ class RedisThrottle:
     @property
     def _forget_s(self) -> int:
         return max(1, round(self.rules.forget_s))
-
-
-async def _once_more(step: Callable[[], Awaitable[_T]]) -> _T:
-    """A step whose pooled connection Redis had closed (it restarted since) is sent
-    once more, on a fresh one: the first login after a restart is not refused for it.
-    Sent twice, a step counts an attempt or a failure twice at worst, never less."""
-    try:
-        return await step()
-    except ConnectionError as exc:
-        log.info("auth.throttle.redial error=%r", exc)
-        return await step()
 
 
 def _unavailable(exc: RedisError | OSError) -> Busy:

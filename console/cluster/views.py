@@ -107,7 +107,7 @@ class Views:
         return {"viewer": viewing.id, "sdp": answer}
 
     async def _answer_viewer(self, body: Body) -> Body:
-        viewing = self.bridge.viewer(str(body.get("viewer")))
+        viewing = self.bridge.viewer(_viewer_id(body))
         if viewing is None:
             return {"viewer": None}
         who = viewing.watcher
@@ -120,7 +120,14 @@ class Views:
         }
 
     async def _answer_unwatch(self, body: Body) -> Body:
-        return {"released": await self.bridge.release(str(body.get("viewer")))}
+        return {"released": await self.bridge.release(_viewer_id(body))}
+
+
+def _viewer_id(body: Body) -> str:
+    viewer = body.get("viewer")
+    if not isinstance(viewer, str):
+        raise Refusal("bad_request", "a viewer request needs the viewer's id")
+    return viewer
 
 
 def _viewing(answer: Body) -> Viewing:

@@ -1,0 +1,115 @@
+"""What runs after each lease renewal and each Redis reconnection (real Redis): a
+listener's failure does not stop the renewals, and a lane that comes online here
+while other servers' leases are read is not taken for another server's lost lane."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from console.cluster import status_wire
+from console.cluster.holding import LaneHolding
+from console.cluster.lanes import STATUS_KEY, ClusterLanes
+from console.cluster.lease_rules import LeasePolicy
+from console.cluster.leases import key
+from console.cluster.redis_link import RedisLink
+from console.cluster.requests import Requests
+from gates.centre.hub import LaneHub
+from gates.centre.status import LaneStatus
+from tests.services import RedisServer
+
+LANE = "P1-OUT"
+
+
+async def _any_token(lane: str, token: str) -> bool:
+    return True
+
+
+@dataclass
+class Server:
+    link: RedisLink
+    hub: LaneHub
+    holding: LaneHolding
+    lanes: ClusterLanes
+
+
+@pytest.fixture(params=[0.4])
+async def server(
+    redis_server: RedisServer, request: pytest.FixtureRequest
+) -> AsyncIterator[Server]:
+    """One server of a centre, whose leases live ``request.param`` seconds."""
+    link = RedisLink(redis_server.url, "s-here")
+    requests = Requests(link)
+    hub = LaneHub(_any_token)
+    holding = LaneHolding(link, requests, hub, LeasePolicy(request.param))
+    lanes = ClusterLanes(link, requests, hub, holding, 3.0)
+    await link.start()
+    await asyncio.wait_for(link.wait_up(), 10)
+    await lanes.start()
+    await holding.start()
+    yield Server(link, hub, holding, lanes)
+    await holding.close()
+    await lanes.close()
+    await requests.close()
+    await link.close()
+
+
+async def test_a_round_listener_that_fails_does_not_stop_the_renewals(server: Server) -> None:
+    rounds: asyncio.Queue[int] = asyncio.Queue()
+    count = 0
+
+    async def broken() -> None:
+        nonlocal count
+        count += 1
+        rounds.put_nowait(count)
+        raise KeyError(LANE)  # what a bug in one listener raises
+
+    server.holding.after_each_round(broken)
+    assert await server.holding.claim(LANE)
+    # Eight rounds are two lease lives: the lease lived that long only if renewed.
+    for expected in range(1, 9):
+        assert await asyncio.wait_for(rounds.get(), 5) == expected
+    assert await server.link.client.get(key(LANE)) == b"s-here"
+    assert server.holding.tenure.holds(LANE)
+
+
+# Leases of a minute: no renewal round checks the lane's holder but the test's own.
+@pytest.mark.parametrize("server", [60.0], indirect=True)
+async def test_a_lane_that_comes_online_here_while_leases_are_read_stays_online(
+    server: Server,
+) -> None:
+    told: asyncio.Queue[LaneStatus] = asyncio.Queue()
+    server.lanes.subscribe(told.put_nowait)
+    # Another server says the lane is online there (its lease since gone).
+    there = status_wire.encode("s-there", LaneStatus(LANE, online=True))
+    await server.link.client.hset(STATUS_KEY, LANE, there)
+    await server.link.client.publish(STATUS_KEY, there)
+    assert (await asyncio.wait_for(told.get(), 5)).online
+    assert server.lanes.online() == [LANE]
+
+    holders = server.holding.store.holders
+    published = server.link.client.pubsub()
+    await published.subscribe(STATUS_KEY)
+
+    async def lane_welcomed_meanwhile(lanes: list[str]) -> dict[str, str | None]:
+        leases = await holders(lanes)
+        # Its new link, welcomed here: the lease taken, then the lane online.
+        assert (await server.holding.store.take(LANE))[0] == "s-here"
+        server.hub._update(LaneStatus(LANE, online=True))
+        return leases
+
+    server.holding.store.holders = lane_welcomed_meanwhile  # type: ignore[method-assign]
+    await server.lanes._check_holders()
+    assert (await asyncio.wait_for(told.get(), 5)).online  # here
+    assert told.empty()  # and never offline
+    assert server.lanes.status(LANE).online
+    # The other servers are told it is here.
+    async with asyncio.timeout(5):
+        async for message in published.listen():
+            if message["type"] == "message":
+                assert status_wire.decode(message["data"]) == ("s-here", server.hub.status(LANE))
+                break
+    await published.aclose()  # type: ignore[no-untyped-call]  # redis-py's own
