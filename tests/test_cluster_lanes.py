@@ -274,6 +274,11 @@ OPEN = OpenGate(command_id="c0", reason="emergency")
         ("notify", {"lane": LANE}),
         ("watch", {"lane": LANE, "sdp": "v=0", "watcher": ["alice"], "talk": False}),
         ("let_go", {"lane": ["P1-OUT"]}),
+        # Lane ids as the lane link allows them, whoever names them.
+        ("let_go", {"lane": "L" * 65}),
+        ("let_go", {"lane": "P1-OUT\n"}),
+        ("notify", {"lane": "", "message": Media(stream="s0", video=False, audio=False).encode()}),
+        ("command", {"lane": "../P1", "command": OPEN.encode(), "wait_s": 1.0}),
     ],
 )
 async def test_a_malformed_request_between_servers_is_refused_and_changes_nothing(

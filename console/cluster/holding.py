@@ -24,7 +24,7 @@ from . import listeners
 from .lease_rules import LeasePolicy, Tenure, handover_wait_s
 from .leases import LeaseStore
 from .redis_link import RedisLink
-from .requests import Body, PeerError, Refusal, Requests
+from .requests import Body, PeerError, Requests, lane_of
 
 log = logging.getLogger("seat.cluster")
 
@@ -118,9 +118,7 @@ class LaneHolding:
 
     async def _let_go(self, body: Body) -> Body:
         """Another server has the lane's new link: close ours as replaced, free the lease."""
-        lane = body.get("lane")
-        if not isinstance(lane, str):
-            raise Refusal("bad_request", "let_go needs a lane")
+        lane = lane_of(body)
         dropped = await self.hub.drop(lane, replaced=True)
         log.info("lane.lease.let_go lane=%s dropped=%s", lane, dropped)
         return {"released": await self._release(lane)}

@@ -33,7 +33,7 @@ from .holding import LaneHolding
 from .lease_rules import stale_holders
 from .leases import key
 from .redis_link import RedisLink
-from .requests import Body, PeerError, PeerGone, PeerTimeout, Refusal, Requests, Unheld
+from .requests import Body, PeerError, PeerGone, PeerTimeout, Refusal, Requests, Unheld, lane_of
 
 log = logging.getLogger("seat.cluster")
 
@@ -182,12 +182,11 @@ class ClusterLanes:
             return Resolved(lane, command_id, Outcome.TIMEOUT, "no outcome from the lane's server")
 
     async def _answer_command(self, body: Body) -> Body:
-        lane, wait_s = body.get("lane"), body.get("wait_s")
+        lane, wait_s = lane_of(body), body.get("wait_s")
         command = _centre_message(body.get("command"))
-        if not isinstance(lane, str) or not _seconds(wait_s, self.max_wait_s):
+        if not _seconds(wait_s, self.max_wait_s):
             raise Refusal(
-                "bad_request",
-                f"a command needs a lane and wait_s, more than 0 and at most {self.max_wait_s}",
+                "bad_request", f"a command needs wait_s, more than 0 and at most {self.max_wait_s}"
             )
         if not isinstance(command, OpenGate | Display):
             raise Refusal("bad_request", "not a command")
@@ -211,9 +210,9 @@ class ClusterLanes:
         return answer.get("sent") is True
 
     async def _answer_notify(self, body: Body) -> Body:
-        lane, message = body.get("lane"), _centre_message(body.get("message"))
-        if not isinstance(lane, str) or not isinstance(message, Display | Media):
-            raise Refusal("bad_request", "a notice needs a lane and a display or media message")
+        lane, message = lane_of(body), _centre_message(body.get("message"))
+        if not isinstance(message, Display | Media):
+            raise Refusal("bad_request", "a notice needs a display or media message")
         return {"sent": await self.hub.notify(lane, message)}
 
     # ----------------------------------------------------------------- statuses

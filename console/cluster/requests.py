@@ -17,6 +17,8 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from gates.textrules import is_ident
+
 from .redis_link import RedisLink
 
 log = logging.getLogger("seat.cluster")
@@ -64,6 +66,15 @@ class Refusal(Exception):
         self.code = code
         self.detail = detail
         self.extra = extra
+
+
+def lane_of(body: Body) -> str:
+    """The lane a request names, an id as the lane link allows one (``gates.wire``): a
+    request between servers is checked as any input is, whoever sent it."""
+    lane = body.get("lane")
+    if not isinstance(lane, str) or not is_ident(lane):
+        raise Refusal("bad_request", "the request names no valid lane id")
+    return lane
 
 
 class Requests:

@@ -17,7 +17,7 @@ from media.centre.viewing import Viewing, Watcher
 from media.errors import IntercomBusy, LaneOffline, MediaError, OfferRefused
 
 from .leases import key
-from .requests import Body, PeerError, PeerGone, Refusal, Requests, Unheld
+from .requests import Body, PeerError, PeerGone, Refusal, Requests, Unheld, lane_of
 
 # An answer takes the holder's ICE gathering (host candidates: milliseconds; a STUN
 # server: up to a few seconds).
@@ -87,11 +87,10 @@ class Views:
     # ----------------------------------------------------------------- answering
 
     async def _answer_watch(self, body: Body) -> Body:
-        lane, sdp, who = body.get("lane"), body.get("sdp"), body.get("watcher")
+        lane, sdp, who = lane_of(body), body.get("sdp"), body.get("watcher")
         talk, listen = body.get("talk"), body.get("listen")
         if not (
-            isinstance(lane, str)
-            and isinstance(sdp, str)
+            isinstance(sdp, str)
             and isinstance(talk, bool)
             and isinstance(listen, bool)
             and isinstance(who, list)
