@@ -25,6 +25,7 @@ import httpx
 import psycopg
 
 from bench.processes import PASSWORD, USERNAME, Process, seat
+from tests.journals import read
 from tests.services import START_S, free_port
 
 LANE_OPTIONS = ("--heartbeat-ms", "1000", "--camera", "none", "--microphone", "none")
@@ -217,3 +218,28 @@ async def logged_in(base_url: str, username: str = USERNAME) -> AsyncIterator[ht
         response.raise_for_status()
         client.headers["X-CSRF-Token"] = response.json()["csrf_token"]
         yield client
+
+
+async def restart_closes_the_stranded_open(
+    centres: Deployment, killed: Server, in_flight: str, later: str, journal: Path
+) -> None:
+    """After a server died while its lane lifted for ``in_flight`` and the lane then ran
+    ``later`` at the survivor: ``later`` is done in the ledger, ``in_flight`` has no
+    outcome until the killed server starts again and closes it as ``timeout``, and the
+    lane ran each once (a repeat would be answered from its journal, not run)."""
+    assert centres.ledger_rows(later) == [
+        ("gate_open_requested", None),
+        ("gate_open_outcome", "done"),
+    ]
+    assert centres.ledger_rows(in_flight) == [("gate_open_requested", None)]
+    await killed.start()
+    assert centres.ledger_rows(in_flight) == [
+        ("gate_open_requested", None),
+        ("gate_open_outcome", "timeout"),
+    ]
+    assert [(row["id"], row["running"]) for row in read(journal)] == [
+        (in_flight, True),
+        (in_flight, False),
+        (later, True),
+        (later, False),
+    ]

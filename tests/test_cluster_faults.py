@@ -24,7 +24,14 @@ from websockets.asyncio.client import connect
 
 from bench.processes import PASSWORD, USERNAME, seat
 from gates.lane.agent import link_url
-from tests.centres import Deployment, Server, cluster_env, deployment, logged_in
+from tests.centres import (
+    Deployment,
+    Server,
+    cluster_env,
+    deployment,
+    logged_in,
+    restart_closes_the_stranded_open,
+)
 from tests.desks import tab
 from tests.journals import journal_shows, read
 from tests.netproxy import CuttableProxy
@@ -109,22 +116,9 @@ async def test_a_server_killed_mid_open_leaves_it_open_until_its_next_start(
         await until(lambda: online_at(b))
         opened = await open_gate(b)
         assert opened.json()["outcome"] == "done"
-        assert centres.ledger_rows(opened.json()["command_id"]) == [
-            ("gate_open_requested", None),
-            ("gate_open_outcome", "done"),
-        ]
-        assert centres.ledger_rows(in_flight) == [("gate_open_requested", None)]
-        await a.start()
-        assert centres.ledger_rows(in_flight) == [
-            ("gate_open_requested", None),
-            ("gate_open_outcome", "timeout"),
-        ]
-        assert [(r["id"], r["running"]) for r in read(journal)] == [
-            (in_flight, True),
-            (in_flight, False),
-            (opened.json()["command_id"], True),
-            (opened.json()["command_id"], False),
-        ]
+        await restart_closes_the_stranded_open(
+            centres, a, in_flight, opened.json()["command_id"], journal
+        )
         verified = await centres.audit_verify()
         assert verified.startswith("ok "), verified
 
