@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from gates.hardware.options import DeviceOptions
+from gates.hardware.pushes import PushListener
 from gates.lane.drivers import LaneEvent
 from gates.vocabulary import GateState
 
@@ -129,3 +131,21 @@ class OutputHost(Protocol):
     ``output`` names one as the lane file does ("io0")."""
 
     def gate_output(self, output: str) -> GateOpener: ...
+
+
+class Workshop(Protocol):
+    """What a family's ``build(options, workshop)`` gets besides its device's own table
+    in the lane file: the devices built before it (an LED board names the camera whose
+    RS485 port it hangs off) and the lane's push listeners, one per listening address,
+    shared by the devices that push to it."""
+
+    def device(self, name: str) -> Device:
+        """The device the lane file calls ``name``; ``LaneFileError`` if there is none."""
+        ...
+
+    def listener(self, address: str) -> PushListener:
+        """The listener on ``address`` ("0.0.0.0:8181"), made at its first use."""
+        ...
+
+
+Build = Callable[[DeviceOptions, Workshop], Device]
