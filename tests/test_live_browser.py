@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -67,7 +67,7 @@ class FreezingCamera:
     def request_keyframe(self) -> None:
         self.camera.request_keyframe()
 
-    async def units(self) -> AsyncIterator[MediaUnit]:
+    async def units(self) -> AsyncGenerator[MediaUnit, None]:
         async with contextlib.aclosing(self.camera.units()) as units:
             async for unit in units:
                 if self.freeze.is_set():

@@ -9,7 +9,7 @@ import gc
 import json
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -741,7 +741,7 @@ class WatchedCamera:
         self.camera = SyntheticCamera("L1", size=(320, 240), fps=15, gop=15)
         self.asked = asyncio.Event()
 
-    def units(self) -> AsyncIterator[MediaUnit]:
+    def units(self) -> AsyncGenerator[MediaUnit, None]:
         return self.camera.units()
 
     def request_keyframe(self) -> None:

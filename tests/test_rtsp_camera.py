@@ -14,12 +14,13 @@ import pytest
 
 from console.settings import Settings
 from gates.lane.drivers import FaultRaised, LaneEvent
+from gates.lane.faults import Faults
 from media.lane.annexb import IDR, nal_type, nal_units
 from media.lane.camera import FfmpegCamera
 from media.lane.feed import CameraFeed
 from media.lane.h264 import SliceType, parse_sps, slice_type
 from media.lane.publisher import Publisher
-from media.lane.sources import CAMERA_FAULT, TRANSCODING_FAULT, Faults
+from media.lane.sources import CAMERA_FAULT, TRANSCODING_FAULT
 from media.units import VIDEO_CLOCK, MediaUnit
 from tests.conftest import TEST_POLICY, Centre, LaneFactory
 from tests.rtsp import rtsp_camera, start_camera

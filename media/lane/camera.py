@@ -19,7 +19,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final, Protocol, TypeVar
 
@@ -50,7 +50,7 @@ class Camera(Protocol):
         to set instead; None while it passes through untouched."""
         ...
 
-    def units(self) -> AsyncIterator[MediaUnit]:
+    def units(self) -> AsyncGenerator[MediaUnit, None]:
         """Encoded video until the source ends; raises ``CameraError`` when the source
         cannot be opened or fails."""
         ...

@@ -26,9 +26,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from gates.backoff import Backoff
+from gates.lane.faults import Faults
 from media.buffers import GopCache
 from media.lane.camera import Camera
-from media.lane.sources import CAMERA_FAULT, TRANSCODING_FAULT, Faults, run_until_down
+from media.lane.sources import CAMERA_FAULT, TRANSCODING_FAULT, run_until_down
 from media.units import VIDEO_CLOCK, MediaUnit
 
 log = logging.getLogger("seat.lane")

@@ -20,12 +20,13 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from gates.backoff import Backoff
 from gates.errors import LinkError
 from gates.lane.drivers import LaneEvent
+from gates.lane.faults import Faults
 from gates.lane.targets import Target
 from gates.protocol import Media
 from media.buffers import KeyframeQueue
 from media.lane.camera import Camera
 from media.lane.feed import CameraFeed
-from media.lane.sources import CAMERA_FAULT, MIC_FAULT, Faults, run_until_down
+from media.lane.sources import CAMERA_FAULT, MIC_FAULT, run_until_down
 from media.lane.voice import Microphone, Speaker
 from media.messages import KeyframeWanted, MediaHello, media_url, parse_to_lane
 from media.units import MAX_UNIT_BYTES, Kind, MediaUnit

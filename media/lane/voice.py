@@ -19,7 +19,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from typing import Protocol
 
 import av
@@ -42,7 +42,7 @@ TIME_BASE = fractions.Fraction(1, RATE)
 
 
 class Microphone(Protocol):
-    def units(self) -> AsyncIterator[MediaUnit]:
+    def units(self) -> AsyncGenerator[MediaUnit, None]:
         """Opus packets of 20 ms as they are captured, until the caller stops."""
         ...
 
