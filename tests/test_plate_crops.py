@@ -10,7 +10,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from gates.lane.snapshot import BGR, CAR_PAINTS, draw_lane, draw_overlay, render
+from gates.lane.plate_art import BGR
+from gates.lane.snapshot import CAR_PAINTS, draw_lane, draw_overlay, render
 from gates.vocabulary import PlateColour
 from media.errors import PlateImageError
 from media.plates.crop import Box, crop, overlap, widen

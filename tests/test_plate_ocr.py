@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from gates.lane.snapshot import plate_font, render
+from gates.lane.plate_art import plate_font
+from gates.lane.snapshot import render
 from gates.vocabulary import PlateColour
 from media.errors import PlateImageError
 from media.plates.crop import Image

@@ -15,7 +15,8 @@ import numpy.typing as npt
 import pytest
 
 from gates.fonts import FONT_ENV, FONT_PACKAGE, CjkFont, glyph_mask
-from gates.lane.snapshot import plate_font, render
+from gates.lane.plate_art import plate_font
+from gates.lane.snapshot import render
 from gates.plates import PROVINCES
 from gates.vocabulary import PlateColour
 from tests.pictures import decoded

@@ -26,8 +26,9 @@ from PIL import Image as PilImage
 from PIL import ImageDraw
 
 from gates.fonts import CjkFont, face
+from gates.lane.plate_art import BGR, Image, paint_mask, squeeze
 from gates.lane.sim import DISPLAY_SIZE
-from gates.lane.snapshot import BGR, Image, Panel, paint_mask, squeeze
+from gates.lane.snapshot import Panel
 from gates.qrcodes import qr_modules, whole_pixels
 
 _BOARD: Final[BGR] = (24, 22, 20)  # unlit LEDs

@@ -24,13 +24,13 @@ from typing import Final
 
 import numpy as np
 
+from gates.lane.plate_art import Image, plate_font
 from gates.lane.snapshot import (
     ARM_UP,
     AT_BARRIER,
     BEIJING,
     CAR_PAINTS,
     Car,
-    Image,
     Panel,
     Pose,
     View,
@@ -40,7 +40,6 @@ from gates.lane.snapshot import (
     draw_lane,
     draw_overlay,
     leaving,
-    plate_font,
 )
 from gates.plates import colour_of, random_plate
 from media.lane.panel import draw_panel, panel_layout
