@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg
 
 from bench.figures import Figures, measure_and_print
-from console.ledger import AuditAction, AuditRecord, Verdict, verify_audit
+from console.chain_check import Verdict, verify_audit
+from console.ledger import AuditAction, AuditRecord
 from console.pg_store import PostgresStore
 from console.sqlite_store import SQLiteStore
 from console.store import Store

@@ -32,9 +32,10 @@ from .anchor_files import (
     read_anchors,
     write_public_key,
 )
+from .chain_check import ChainCheck
 from .checkpoints import Anchored, Checkpoint, CheckpointCheck, Finding, key_id, sign_checkpoint
 from .errors import CorruptAuditEntry, LedgerFault, StoreError
-from .ledger import GENESIS_HASH, ChainCheck, StoredEntry
+from .ledger import GENESIS_HASH, StoredEntry
 from .pg_reader import has_ledger, read_pg_ledger
 from .settings import Settings
 from .sqlite_reader import read_ledger

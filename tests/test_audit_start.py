@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from console.audit import AuditLog
-from console.ledger import AuditAction, AuditRecord, verify_audit
+from console.chain_check import verify_audit
+from console.ledger import AuditAction, AuditRecord
 from console.settings import Settings
 from console.sqlite_store import SQLiteStore
 from tests.conftest import start_centre

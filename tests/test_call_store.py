@@ -25,8 +25,9 @@ from console.calls.record import (
     SavedState,
     record_of,
 )
+from console.chain_check import Verdict, verify_audit
 from console.errors import Conflict, NotFound, StateMoved
-from console.ledger import AuditAction, AuditRecord, Verdict, verify_audit
+from console.ledger import AuditAction, AuditRecord
 from console.models import Role
 from console.sqlite_rows import call_record_row
 from console.sqlite_schema import _MIGRATIONS, CALL_RECORD_COLUMNS

@@ -11,17 +11,9 @@ from typing import Any
 import pytest
 
 from console.canonical import canonical_json
+from console.chain_check import Verdict, verify, verify_audit
 from console.errors import CorruptAuditEntry
-from console.ledger import (
-    GENESIS_HASH,
-    AuditAction,
-    AuditEntry,
-    AuditRecord,
-    Verdict,
-    seal,
-    verify,
-    verify_audit,
-)
+from console.ledger import GENESIS_HASH, AuditAction, AuditEntry, AuditRecord, seal
 
 T0 = datetime(2024, 5, 1, 8, 0, 0, 123, tzinfo=UTC)
 

@@ -18,9 +18,10 @@ import psycopg
 import pytest
 
 from console import pg_schema
+from console.chain_check import Verdict, verify_audit
 from console.cli import main
 from console.errors import StoreError
-from console.ledger import GENESIS_HASH, AuditAction, AuditRecord, Verdict, verify_audit
+from console.ledger import GENESIS_HASH, AuditAction, AuditRecord
 from console.ledger_check import check_ledger
 from console.models import Direction, LaneRecord, Role, Session
 from console.pg_reader import read_pg_ledger

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from console.chain_check import Verdict, verify_audit
 from console.errors import Conflict, NotFound, StoreError
-from console.ledger import GENESIS_HASH, AuditAction, AuditEntry, AuditRecord, Verdict, verify_audit
+from console.ledger import GENESIS_HASH, AuditAction, AuditEntry, AuditRecord
 from console.models import Direction, LaneRecord, Role, Session, User
 from console.settings import Settings
 from console.sql import Connection
