@@ -44,8 +44,9 @@ from ..directory import Directory
 from ..errors import ConsoleError
 from ..ledger import AuditAction, AuditRecord
 from ..models import Direction, LaneRecord
+from ..payments.lifting import SYSTEM
 from ..payments.orders import PaymentOrder
-from ..payments.service import SYSTEM, OrderRequest, Payments
+from ..payments.service import OrderRequest, Payments
 from ..stays.records import StayChange
 from ..store import Store
 from ..streams import Streams

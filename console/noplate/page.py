@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute, Route
 
 from ..billing.localtime import SHANGHAI
 from ..errors import Conflict, ConsoleError, NotConfigured, StoreError, Throttled
-from ..payments.service import yuan
+from ..payments.shown import yuan
 from ..settings import Settings
 from ..web import client_address, cross_site
 from .codes import CODE_PATH, Phone

@@ -32,7 +32,9 @@ from ..errors import ConsoleError, Throttled
 from ..help_rules import Buckets, Limit
 from ..ledger import AuditAction, AuditEntry, AuditRecord
 from ..models import LaneRecord, User
-from ..payments.service import SYSTEM, OrderRequest, Payments, Shown, qr_png
+from ..payments.lifting import SYSTEM
+from ..payments.service import OrderRequest, Payments
+from ..payments.shown import Shown, qr_png
 from ..settings import Settings
 from ..stays.records import StayChange, StayState
 from ..stickers import public_base, sticker_key

@@ -21,7 +21,8 @@ from ..web import JSONResponse, client_address, cross_site
 from .errors import OrderClosed, UnknownOrder
 from .links import NOTIFY_PATH
 from .orders import OrderState, PaymentOrder
-from .service import Payments, yuan
+from .service import Payments
+from .shown import yuan
 
 # A provider's notification is a few kilobytes (WeChat Pay's is under 2).
 NOTIFICATION_MAX = 64 * 1024

@@ -3,9 +3,8 @@ provider's notification, and the lane's gate opened once paid. The rules are
 ``orders.py``; this is their driver: the store, the ledger, the provider, the lane.
 
 Every step is in the ledger before it takes effect (no audit, no action). A paid order
-opens its lane's gate by itself, as the ``system`` actor with reason ``paid``; each open
-asked for an order is kept beside it (``payment_opens``), so "paid but not lifted" is
-answered from the order: its notifications and its gate commands with their outcomes.
+opens its lane's gate by itself (``lifting.py``), and "paid but not lifted" is answered
+from the order: its notifications and its gate commands with their outcomes.
 Payments are heard of through ``notices.py``, by notification or, when none came, by
 asking the provider (``chasing.py``). Each change of an order, once written, is told on
 the live stream (``telling.py``).
@@ -14,8 +13,6 @@ the live stream (``telling.py``).
 from __future__ import annotations
 
 import asyncio
-import base64
-import io
 import logging
 import uuid
 from collections.abc import Coroutine, Mapping
@@ -23,29 +20,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import segno
-
 from gates.centre.commands import Outcome
-from gates.qrcodes import QUIET_MODULES
 from gates.wire import format_time
 
-from ..actions import ActionResult, Actions, Actor, DisplayRequest, OpenReason, OpenRequest
+from ..actions import ActionResult, Actions, Actor, DisplayRequest, OpenReason
 from ..audit import AuditLog, written
-from ..errors import Conflict, ConsoleError, NotConfigured, NotFound, StoreError
+from ..errors import Conflict, NotConfigured, NotFound
 from ..gatekeeping.charges import stay_charge
 from ..gatekeeping.lists import CurrentLists
 from ..ledger import AuditAction, AuditRecord
-from ..models import Direction, LaneRecord, Role, User
+from ..models import Direction, LaneRecord
 from ..settings import Settings
 from ..stickers import public_base, sticker_key
 from ..store import Store
 from ..streams import Streams
 from .chasing import ChasePlan, Chaser
 from .errors import BadOrder, PaymentError, UnknownOrder
+from .lifting import PaidOpens
 from .links import NOTIFY_PATH, link_key, make_link_token, pay_url, read_link_token
 from .notices import Notices
 from .orders import (
-    GateOpen,
     OrderState,
     PaymentOrder,
     Settled,
@@ -53,20 +47,17 @@ from .orders import (
     check_payable,
     choose_amount,
     new_order,
-    paid_late,
     with_reference,
 )
 from .provider import Provider
 from .sandbox import SandboxProvider, sandbox_key
+from .shown import Shown, qr_png, yuan
 from .telling import OrderTeller
 from .wechat import WeChatPay
 from .wechat_provider import WECHAT, WeChatProvider
 from .wechat_settings import check_provider_choice
 
 log = logging.getLogger("seat.payments")
-
-# The centre itself, as the ledger names it when it opens a gate for a paid order.
-SYSTEM = Actor(User("system", Role.AGENT, "", datetime(2000, 1, 1, tzinfo=UTC)), "centre")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,25 +68,6 @@ class OrderRequest:
     stay_id: int | None
     amount_fen: int | None
     reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Shown:
-    """A link put on a lane's display as a QR code (a payment order's, a no-plate
-    code's), as the API answers it: the URL, its QR code, when it stops working."""
-
-    url: str
-    qr_png: bytes
-    expires_at: datetime
-    display: str  # the display command's outcome at the lane
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "url": self.url,
-            "qr_png": qr_base64(self.qr_png),
-            "expires_at": format_time(self.expires_at),
-            "display": self.display,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +100,7 @@ class Payments:
         self._link_key = b""
         self._running: set[asyncio.Task[None]] = set()  # opens and closes under way
         self.teller = OrderTeller(store, streams, self._now)
+        self.opens = PaidOpens(store, actions, self.teller, self._now)
         self.notices = Notices(store, audit, self.teller, self._providers, self._open_later)
         self.chaser = Chaser(
             ChasePlan(settings.payment_query_after_s),
@@ -345,7 +318,7 @@ class Payments:
 
     def _open_later(self, order: PaymentOrder) -> None:
         """The notification is answered at once; the open runs on, in its own task."""
-        self._later(self._open_paid(order))
+        self._later(self.opens.open_paid(order))
 
     def _later(self, step: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(step)
@@ -365,77 +338,6 @@ class Payments:
         except PaymentError as exc:
             log.warning("payments.close.failed order=%s error=%s", order.order_id, exc.code)
 
-    async def _open_paid(self, order: PaymentOrder) -> None:
-        """The system's open for a paid order, in a task of its own: whatever stops it
-        (the lane removed, the ledger or the database failing, the lane not lifting) is
-        told with the order, as its ``order`` message with ``open_failed``, for a driver
-        who paid is waiting at a closed barrier until an agent sees it."""
-        try:
-            result = await self.open_for(SYSTEM, order, OpenReason.PAID)
-        except ConsoleError as exc:
-            log.error(
-                "payments.open.failed order=%s lane=%s error=%s", order.order_id, order.lane, exc
-            )
-            await self._tell_not_lifted(order, exc.code, exc.detail)
-            return
-        resolved = result.resolved
-        if resolved.outcome is not Outcome.DONE:
-            await self._tell_not_lifted(order, resolved.outcome.value, resolved.detail)
-
-    async def _tell_not_lifted(self, order: PaymentOrder, code: str, detail: str) -> None:
-        log.warning(
-            "payments.open.not_lifted order=%s lane=%s why=%s", order.order_id, order.lane, code
-        )
-        await self.teller.tell(order.order_id, open_failed={"error": code, "detail": detail})
-
-    async def open_for(
-        self, actor: Actor, order: PaymentOrder, reason: OpenReason, note: str = ""
-    ) -> ActionResult:
-        """Open the order's lane for it, keep the open beside the order as asked and
-        again with its outcome (each told on the stream), and tell the driver on the
-        display."""
-        lane = await self.store.get_lane(order.lane)
-        if lane is None:
-            raise NotFound("unknown_lane", f"order {order.order_id}'s lane {order.lane} is gone")
-        asked_at = self._now()
-
-        async def asked(command_id: str) -> None:
-            """The open is on the ledger: kept with the order as asked, and told. A
-            write that fails is logged and the open goes on; its outcome is kept all
-            the same."""
-            opening = GateOpen(command_id, actor.user.username, asked_at, None, None)
-            try:
-                await self.store.add_payment_open(order.order_id, opening)
-            except StoreError as exc:
-                log.error("payments.open.unkept order=%s error=%s", order.order_id, exc.detail)
-                return
-            await self.teller.tell(order.order_id)
-
-        result = await self.actions.open_gate(
-            actor, lane, OpenRequest(reason, note, order_id=order.order_id), on_requested=asked
-        )
-        resolved = result.resolved
-        await self.store.add_payment_open(
-            order.order_id,
-            GateOpen(
-                resolved.command_id,
-                actor.user.username,
-                asked_at,
-                resolved.outcome.value,
-                resolved.detail or None,
-            ),
-        )
-        await self.teller.tell(order.order_id)
-        log.info(
-            "payments.open order=%s lane=%s outcome=%s",
-            order.order_id,
-            lane.id,
-            resolved.outcome.value,
-        )
-        lines = ("已缴费", order.plate, "请通行" if resolved.outcome is Outcome.DONE else "请稍候")
-        await self.actions.display(actor, lane, DisplayRequest(lines))
-        return result
-
     async def retry_open(self, actor: Actor, order_id: str, note: str) -> ActionResult:
         """An agent's open for a paid order whose gate did not lift, or for one paid
         after it expired or was cancelled. An order the centre has not heard paid is
@@ -445,22 +347,16 @@ class Payments:
         if order is None:
             raise UnknownOrder("unknown_order", f"no order {order_id}")
         provider = self._providers.get(order.provider)
-        if not await self._paid(order) and provider is not None:
+        if not await self.opens.paid(order) and provider is not None:
             notice = await provider.query(order)
             if notice is not None:
                 # The agent's open below is the one: the system does not open as well.
                 order = (await self.notices.queried(provider, notice, opens=False)).order
                 self.chaser.settled(order_id)
-        if not await self._paid(order):
+        if not await self.opens.paid(order):
             state = order.state_at(self._now()).value
             raise Conflict("order_not_paid", f"order {order_id} is {state}, not paid")
-        return await self.open_for(actor, order, OpenReason.PAID_NOT_LIFTED, note)
-
-    async def _paid(self, order: PaymentOrder) -> bool:
-        """Paid, in time or late."""
-        if order.state is OrderState.PAID:
-            return True
-        return paid_late(await self.store.payment_notifications(order.order_id))
+        return await self.opens.open_for(actor, order, OpenReason.PAID_NOT_LIFTED, note)
 
     @staticmethod
     def _entry(
@@ -484,19 +380,3 @@ class Payments:
 
     async def _record_all(self, records: list[AuditRecord]) -> None:
         await written(self.audit.record_all(records))
-
-
-def yuan(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}元"
-
-
-def qr_png(url: str) -> bytes:
-    """A QR code of ``url`` as a PNG, whole pixels per module with the quiet zone
-    ISO/IEC 18004 asks for (``gates.qrcodes``), big enough for an agent's screen."""
-    out = io.BytesIO()
-    segno.make_qr(url, error="m").save(out, kind="png", scale=6, border=QUIET_MODULES)
-    return out.getvalue()
-
-
-def qr_base64(png: bytes) -> str:
-    return base64.b64encode(png).decode("ascii")
