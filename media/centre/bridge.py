@@ -20,49 +20,41 @@ carries out what the switchboard returns.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from aiortc import RTCIceServer
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from gates.centre.hub import LaneHub
 from gates.centre.status import LaneStatus
-from gates.errors import LinkError
 from media.centre.actions import (
     Action,
     Announce,
-    AskKeyframe,
     Burst,
     ClosePhone,
-    CloseUpstream,
     CloseViewer,
     HearAgent,
     HearPhone,
     Notify,
-    Speak,
     SpeakToPhone,
 )
 from media.centre.phone import PhonePeer, parse_phone_offer
 from media.centre.switchboard import Switchboard
+from media.centre.upstreams import Upstreams, Verifier
 from media.centre.viewer import Viewer, parse_offer
 from media.centre.viewing import MediaEvent, ViewerJoined, ViewerLeft, Viewing, Watcher
 from media.errors import OfferRefused
-from media.messages import CloseCode, KeyframeWanted, parse_hello
 from media.units import MediaUnit
 
 log = logging.getLogger("seat.media")
 
-Verifier = Callable[[str, str], Awaitable[bool]]
 Listener = Callable[[MediaEvent], None]
 
-HELLO_TIMEOUT_S = 10.0
 # What is carried out in the caller's turn: nothing to await.
 _AT_ONCE = (Announce, Burst, HearPhone, HearAgent, SpeakToPhone)
-_KEYFRAME_WANTED = KeyframeWanted().encode()
 
 
 class MediaBridge:
@@ -77,22 +69,17 @@ class MediaBridge:
         keyframe_interval_s: float = 1.0,
     ) -> None:
         self.hub = hub
-        self.verify = verify
         self.ice_servers = ice_servers or []
         self.board = Switchboard(
             grace_s=grace_s, connect_s=connect_s, keyframe_interval_s=keyframe_interval_s
         )
         self._viewers: dict[str, Viewer] = {}
         self._phones: dict[str, PhonePeer] = {}
-        self._upstreams: dict[int, WebSocket] = {}
-        # The lane and token each media connection was let in with, checked again when
-        # the lane's record changes (a rotated token).
-        self._credentials: dict[int, tuple[str, str]] = {}
-        self._upstream_ids = itertools.count(1)
         self._listeners: set[Listener] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
+        self.upstreams = Upstreams(self.board, verify, self._act, self._later, self._fan_out)
         hub.subscribe(self._lane_changed)
 
     # ----------------------------------------------------------------- queries
@@ -221,8 +208,7 @@ class MediaBridge:
             await phone.close()
         for viewer in list(self._viewers.values()):
             await viewer.close()
-        for websocket in list(self._upstreams.values()):
-            await _close(websocket, 1001, "centre shutting down")
+        await self.upstreams.close()
         if self._timer is not None:
             self._timer.cancel()
         for task in list(self._tasks):
@@ -239,72 +225,17 @@ class MediaBridge:
 
     # ---------------------------------------------------------- the lane side
 
+    async def serve(self, websocket: WebSocket) -> None:
+        """The media connection endpoint: a lane's encoded units for one stream."""
+        await self.upstreams.serve(websocket)
+
     async def reverify(self, lane: str) -> None:
         """Check the token of each of ``lane``'s media connections again (its record
         changed); close with 4401 one whose token no longer opens the lane."""
-        for upstream, (owner, token) in list(self._credentials.items()):
-            if owner == lane and not await self.verify(lane, token):
-                log.warning("media.upstream.revoked lane=%s", lane)
-                websocket = self._upstreams.get(upstream)
-                if websocket is not None:
-                    await _close(websocket, CloseCode.UNAUTHORISED, "the lane's token was rotated")
+        await self.upstreams.reverify(lane)
 
     def _lane_changed(self, status: LaneStatus) -> None:
         self._later(self.board.lane_status(status.lane, status.online))
-
-    async def serve(self, websocket: WebSocket) -> None:
-        """The media connection endpoint: a lane's encoded units for one stream."""
-        await websocket.accept()
-        try:
-            async with asyncio.timeout(HELLO_TIMEOUT_S):
-                raw = await websocket.receive_text()
-        except (TimeoutError, KeyError):  # KeyError: a binary frame came first
-            await _close(websocket, CloseCode.MALFORMED, "send media_hello first, as text")
-            return
-        except WebSocketDisconnect:
-            return
-        try:
-            hello = parse_hello(raw)
-        except LinkError as exc:
-            await _close(websocket, CloseCode.MALFORMED, exc.detail[:120])
-            return
-        if not await self.verify(hello.lane, hello.token):
-            log.warning("media.upstream.refused lane=%s", hello.lane)
-            await _close(websocket, CloseCode.UNAUTHORISED, "unknown lane or wrong token")
-            return
-        upstream = next(self._upstream_ids)
-        self._upstreams[upstream] = websocket
-        self._credentials[upstream] = (hello.lane, hello.token)
-        try:
-            await self._act(self.board.upstream_opened(hello.lane, hello.stream, upstream))
-            if self.board.upstream(hello.lane) != upstream:
-                return  # not wanted: closed
-            log.info("media.upstream.opened lane=%s stream=%s", hello.lane, hello.stream)
-            try:
-                await self._receive(hello.lane, upstream, websocket)
-            finally:
-                log.info("media.upstream.closed lane=%s stream=%s", hello.lane, hello.stream)
-        finally:
-            del self._upstreams[upstream]
-            del self._credentials[upstream]
-            self._later(self.board.upstream_closed(hello.lane, upstream))
-
-    async def _receive(self, lane: str, upstream: int, websocket: WebSocket) -> None:
-        while True:
-            frame = await websocket.receive()
-            if frame["type"] == "websocket.disconnect":
-                return
-            raw = frame.get("bytes")
-            if raw is None:
-                await _close(websocket, CloseCode.MALFORMED, "after media_hello only units")
-                return
-            try:
-                unit = self.board.take(lane, upstream, MediaUnit.parse(raw))
-            except LinkError as exc:
-                await _close(websocket, CloseCode.MALFORMED, f"{exc.code}: {exc.detail}"[:120])
-                return
-            if unit is not None:
-                self._fan_out(lane, unit)
 
     def _fan_out(self, lane: str, unit: MediaUnit) -> None:
         starved = False
@@ -389,21 +320,7 @@ class MediaBridge:
                     log.info("media.phone.ended phone=%s reason=%s", action.phone, action.reason)
                     await phone.close()
             else:
-                await self._to_upstream(action)
-
-    async def _to_upstream(self, action: AskKeyframe | Speak | CloseUpstream) -> None:
-        websocket = self._upstreams.get(action.upstream)
-        if websocket is None:
-            return  # it closed meanwhile
-        try:
-            if isinstance(action, AskKeyframe):
-                await websocket.send_text(_KEYFRAME_WANTED)
-            elif isinstance(action, Speak):
-                await websocket.send_bytes(action.unit.encode())
-            else:
-                await websocket.close(action.code, action.reason)
-        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
-            log.info("media.upstream.send_failed action=%s error=%r", type(action).__name__, exc)
+                await self.upstreams.send(action)
 
     def _burst(self, burst: Burst) -> None:
         viewer = self._viewers.get(burst.viewer)
@@ -443,10 +360,3 @@ class MediaBridge:
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
-
-
-async def _close(websocket: WebSocket, code: int, reason: str) -> None:
-    try:
-        await websocket.close(code, reason)
-    except (WebSocketDisconnect, RuntimeError, OSError) as exc:
-        log.info("media.upstream.close_failed code=%d error=%r", code, exc)
