@@ -278,15 +278,26 @@ class Ack(Message):
 
 @dataclass(frozen=True, slots=True)
 class Done(Message):
+    """``detail``: what the lane could not confirm of a command it carried out ("the
+    board sends no acknowledgement", "no gate sensor: the arm was not seen to move");
+    empty when the device confirmed it all. Lanes older than the field send none."""
+
     TYPE: ClassVar[str] = "done"
     command_id: str
+    detail: str = ""
 
     def fields(self) -> dict[str, Any]:
-        return {"command_id": self.command_id}
+        body: dict[str, Any] = {"command_id": self.command_id}
+        if self.detail:
+            body["detail"] = self.detail
+        return body
 
     @classmethod
     def from_fields(cls, fields: Fields) -> Done:
-        return cls(command_id=ident(fields, "command_id"))
+        return cls(
+            command_id=ident(fields, "command_id"),
+            detail=text(fields, "detail", max_len=200, default=""),
+        )
 
 
 @dataclass(frozen=True, slots=True)

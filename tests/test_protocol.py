@@ -222,10 +222,21 @@ def test_lane_replies_round_trip() -> None:
     for message in (
         Ack("c1"),
         Done("c1"),
+        Done("c1", "accepted; the board sends no acknowledgement"),
         Refused("c1", "gate_motor_fault"),
         Fault("loop_detector", "no signal", active=False),
     ):
         assert parse_lane_message(message.encode()) == message
+
+
+def test_done_without_a_detail_from_an_older_lane_parses_and_a_bad_detail_is_malformed() -> None:
+    """A lane from before details sends none; a detail that is not one line of text is
+    refused like any other text field."""
+    assert parse_lane_message('{"type":"done","command_id":"c1"}') == Done("c1")
+    assert Done("c1").encode() == '{"type":"done","command_id":"c1"}'
+    for bad in ('"two\\nlines"', "5", '"' + "x" * 201 + '"'):
+        with pytest.raises(Malformed):
+            parse_lane_message(f'{{"type":"done","command_id":"c1","detail":{bad}}}')
 
 
 def test_display_with_too_many_lines_is_malformed() -> None:

@@ -136,7 +136,9 @@ class CommandDialog {
       el.textContent = errorText(result.error);
     } else if (result.state === "done") {
       el.classList.add("outcome--ok");
-      el.textContent = this.doneText();
+      // A done the lane could not fully confirm says what it could not (README,
+      // "Lane hardware"): "done" alone would promise a lift nobody saw.
+      el.textContent = result.detail ? `${this.doneText()}：${result.detail}` : this.doneText();
     } else {
       el.classList.add("outcome--bad");
       const known = ["refused", "timeout", "lane_offline"].includes(result.state);
