@@ -143,7 +143,9 @@ class CommandDialog {
       el.classList.add("outcome--bad");
       const known = ["refused", "timeout", "lane_offline"].includes(result.state);
       const text = known ? t(`outcome.${result.state}`) : t("outcome.unknown", { outcome: result.state });
-      el.textContent = result.detail ? `${text}：${result.detail}` : text;
+      // A refusal's detail is the lane's reason code: in words where the console knows it.
+      const why = result.state === "refused" && result.detail ? label("refused.", result.detail) : result.detail;
+      el.textContent = why ? `${text}：${why}` : text;
     }
   }
 
