@@ -212,6 +212,28 @@ def test_lane_refuses_a_bad_centre_among_several(
     assert said in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("lane_file", "extra", "said"),
+    [
+        ("[devices.cam]\nfamily = alarminfo\n", (), "lane.toml: not TOML: "),
+        ('[devices.cam]\nfamily = "vzenith"\n', (), "device 'cam', family: must be one of"),
+        ('[devices.cam]\nfamily = "alarminfo"\n', ("--lift-s", "1"), "--lift-s is the simulated"),
+        ('[devices.cam]\nfamily = "alarminfo"\n', ("--camera", "sim"), "--camera sim is the"),
+    ],
+)
+def test_lane_with_a_bad_lane_file_exits_2_saying_what_is_wrong(
+    tmp_path: Path, lane_file: str, extra: tuple[str, ...], said: str
+) -> None:
+    """The installer's mistake is named before the lane dials anything."""
+    (tmp_path / "lane.toml").write_text(lane_file, encoding="utf-8")
+    result = seat(
+        tmp_path, "lane", "--config", str(tmp_path / "lane.toml"), "--lane", "P1",
+        "--server", "http://127.0.0.1:9", *extra, env={"SEAT_LANE_TOKEN": "t"},
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert said in result.stderr and "Traceback" not in result.stderr
+
+
 def test_bad_setting_is_named(tmp_path: Path) -> None:
     """A mistyped variable is reported by name, not as a traceback."""
     env = {**os.environ, "SEAT_DATA_DIR": str(tmp_path), "SEAT_PORT": "eighty"}
