@@ -150,9 +150,12 @@ class Vehicle(Message):
     confidence: float
     box: tuple[int, int, int, int]
     snapshot: bytes  # JPEG
+    # Seen while the camera could not reach the lane, and sent now: a record of the
+    # past, not the car at the gate. Sent only when true; older lanes send none.
+    late: bool = False
 
     def fields(self) -> dict[str, Any]:
-        return {
+        body = {
             "event_id": self.event_id,
             "at": format_time(self.at),
             "plate": self.plate,
@@ -161,6 +164,9 @@ class Vehicle(Message):
             "box": list(self.box),
             "snapshot": base64.b64encode(self.snapshot).decode("ascii"),
         }
+        if self.late:
+            body["late"] = True
+        return body
 
     @classmethod
     def from_fields(cls, fields: Fields) -> Vehicle:
@@ -186,6 +192,7 @@ class Vehicle(Message):
             confidence=confidence,
             box=(box[0], box[1], box[2], box[3]),
             snapshot=snapshot,
+            late=field(fields, "late", bool, default=False),
         )
 
 

@@ -123,12 +123,23 @@ def test_vehicle_round_trips_through_json() -> None:
         ({"plate": "\u202e54321B粤"}, "bidirectional"),
         ({"at": "9999-12-31T23:59:59-14:00"}, "years 1-9999"),
         ({"confidence": 10**400}, "out of range"),
+        ({"late": 1}, "field 'late' must be bool"),
     ],
 )
 def test_vehicle_with_a_bad_field_is_malformed(overrides: dict[str, object], words: str) -> None:
     """Each broken field is named in the error."""
     with pytest.raises(Malformed, match=words):
         parse_lane_message(json.dumps(vehicle_fields(**overrides)))
+
+
+def test_a_late_vehicle_says_so_and_an_older_lanes_vehicle_is_on_time() -> None:
+    """A car the camera kept while the lane was away is marked late on the wire; a
+    vehicle without the field (every lane before it) is not late."""
+    on_time = parse_lane_message(json.dumps(vehicle_fields()))
+    assert isinstance(on_time, Vehicle) and not on_time.late and "\"late\"" not in on_time.encode()
+    late = parse_lane_message(json.dumps(vehicle_fields(late=True)))
+    assert isinstance(late, Vehicle) and late.late
+    assert parse_lane_message(late.encode()) == late
 
 
 def test_call_round_trips_with_its_event_id() -> None:

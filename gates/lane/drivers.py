@@ -26,6 +26,9 @@ class VehicleSeen:
     confidence: float
     box: tuple[int, int, int, int]  # x, y, width, height of the plate in the snapshot
     snapshot_jpeg: bytes
+    # The camera kept it while the lane was away and sends it now (``at`` is when it was
+    # seen): the centre records it but does not show it as the car at the gate.
+    late: bool = False
 
 
 @dataclass(frozen=True, slots=True)

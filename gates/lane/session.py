@@ -189,6 +189,7 @@ class LaneSession:
                 confidence=event.confidence,
                 box=event.box,
                 snapshot=event.snapshot_jpeg,
+                late=event.late,
             )
         elif isinstance(event, GateChanged):
             self.gate = event.state
