@@ -136,7 +136,7 @@ def test_a_late_vehicle_says_so_and_an_older_lanes_vehicle_is_on_time() -> None:
     """A car the camera kept while the lane was away is marked late on the wire; a
     vehicle without the field (every lane before it) is not late."""
     on_time = parse_lane_message(json.dumps(vehicle_fields()))
-    assert isinstance(on_time, Vehicle) and not on_time.late and "\"late\"" not in on_time.encode()
+    assert isinstance(on_time, Vehicle) and not on_time.late and '"late"' not in on_time.encode()
     late = parse_lane_message(json.dumps(vehicle_fields(late=True)))
     assert isinstance(late, Vehicle) and late.late
     assert parse_lane_message(late.encode()) == late

@@ -84,7 +84,7 @@ class HardwareLane:
 
     async def run(self, emit: Callable[[LaneEvent], None]) -> None:
         listeners = self._workshop.listeners.values()
-        bind(self._workshop)
+        self.bind()
         self._emit = emit
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -96,6 +96,12 @@ class HardwareLane:
             self._emit = None
             for listener in listeners:
                 listener.close()
+
+    def bind(self) -> dict[str, int]:
+        """Take the push listeners' ports now (``run`` does, if not done before) and say
+        which each got: a lane file may give port 0."""
+        bind(self._workshop)
+        return {address: each.port for address, each in self._workshop.listeners.items()}
 
     def _from(self, device: Device) -> Callable[[LaneEvent], None]:
         """What ``device`` emits, as far as the lane file gave it the part: a second
