@@ -9,9 +9,14 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 
 from gates.hardware.alarminfo.camera import POLL_HANDED
-from tests.alarminfo_lanes import camera_lane
+from gates.hardware.assembly import assemble
+from gates.hardware.options import LaneFileError
+from gates.hardware.parts import SerialHost
+from gates.protocol import OpenGate
+from tests.alarminfo_lanes import camera_lane, lane_file
 from tests.conftest import Centre
 from tests.desks import desk
 from tests.emulators.alarminfo import RESENDS, AlarmInfoEmulator, Pulse
@@ -156,3 +161,44 @@ async def test_a_camera_fails_over_to_its_backup_after_four_resends(tmp_path: Pa
     ).running() as cam:
         sent = await cam.push(cam.plate("粤B12345"))
         assert sent.server is None and sent.attempts == 1 + RESENDS and cam.offline
+
+
+async def test_bytes_for_the_rs485_go_out_in_the_next_answer_as_serial_data(
+    staffed: Centre, tmp_path: Path
+) -> None:
+    """The camera's serial passthrough, as an LED board hung off its RS485-1 uses it."""
+    token = await staffed.add_lane(LANE)
+    async with camera_lane(staffed.link, LANE, token, tmp_path) as lane:
+        camera = lane.hardware.devices["cam"]
+        assert isinstance(camera, SerialHost)
+        frame = bytes.fromhex("0064ffff6202") + "欢迎".encode("gbk")
+        await camera.serial_port("rs485-1").write(frame)
+        async with asyncio.timeout(5):
+            assert await lane.camera.serial_out.get() == (0, frame)
+        with pytest.raises(LaneFileError, match="the camera has serial ports rs485-1, rs485-2"):
+            camera.serial_port("rs232")
+
+
+async def test_an_sdk_that_answers_slowly_opens_and_one_that_answers_garbage_is_a_fault(
+    staffed: Centre, tmp_path: Path
+) -> None:
+    token = await staffed.add_lane(LANE)
+    async with camera_lane(staffed.link, LANE, token, tmp_path) as lane:
+        lane.camera.faults.sdk_delay_s = 0.5
+        async with staffed.client("alice") as client:
+            opened = await client.post(f"/api/lanes/{LANE}/open", json={"reason": "emergency"})
+            assert opened.json()["outcome"] == "done"
+        lane.camera.faults.sdk_delay_s = 0.0
+        lane.camera.faults.sdk_garbage = True
+        # Straight to the lane: through the API it would join the open just done.
+        refused = await staffed.hub.command(LANE, OpenGate("c-garbage"), 10)
+        assert (refused.outcome, refused.detail) == ("refused", "camera_unreachable")
+        status = await staffed.wait_status(LANE, lambda s: bool(s.faults))
+        assert "TCP SDK" in status.faults[0].detail
+
+
+def test_a_camera_output_the_camera_lacks_stops_the_lane_at_start(tmp_path: Path) -> None:
+    path = lane_file(tmp_path / "lane.toml", LANE, 8131)
+    path.write_text(path.read_text().replace("cam:io0", "cam:io7"), encoding="utf-8")
+    with pytest.raises(LaneFileError, match=r"\[parts\] gate: the camera has outputs io0"):
+        assemble(path)
