@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import socket
 from pathlib import Path
 
 import httpx
@@ -20,6 +22,7 @@ from tests.alarminfo_lanes import camera_lane, lane_file
 from tests.conftest import Centre
 from tests.desks import desk
 from tests.emulators.alarminfo import RESENDS, AlarmInfoEmulator, Pulse
+from tests.test_cli import SEAT
 from tests.test_vehicle_records import next_recorded, recorded
 
 LANE = "P1-IN"
@@ -202,3 +205,35 @@ def test_a_camera_output_the_camera_lacks_stops_the_lane_at_start(tmp_path: Path
     path.write_text(path.read_text().replace("cam:io0", "cam:io7"), encoding="utf-8")
     with pytest.raises(LaneFileError, match=r"\[parts\] gate: the camera has outputs io0"):
         assemble(path)
+
+
+async def test_seat_lane_config_runs_the_lane_its_file_describes(
+    centre: Centre, tmp_path: Path
+) -> None:
+    """The command an installer runs: `seat lane --config lane.toml`, its id and centre
+    from the file, against the emulated camera."""
+    token = await centre.add_lane(LANE)
+    with socket.socket() as probe:  # a free port for the lane's listener
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with AlarmInfoEmulator(servers=[f"http://127.0.0.1:{port}/alarminfo"]).running() as cam:
+        path = lane_file(tmp_path / "lane.toml", LANE, cam.sdk_port, poll_s=1.0, silent_s=30)
+        text = path.read_text().replace("127.0.0.1:0", f"127.0.0.1:{port}")
+        path.write_text(text.replace("[lane]", f'[lane]\nservers = ["{centre.url}"]'))
+        lane = await asyncio.create_subprocess_exec(
+            *SEAT, "lane", "--config", str(path), "--heartbeat-ms", "1000",
+            env={**os.environ, "SEAT_LANE_TOKEN": token, "SEAT_LOG_LEVEL": "WARNING"},
+        )  # fmt: skip
+        try:
+            await centre.wait_status(LANE, lambda s: s.online, 30)
+            sent = await cam.push(cam.plate("粤B12345"))
+            assert sent.attempts == 1
+            await centre.wait_status(LANE, lambda s: s.last_vehicle is not None)
+            opened = await centre.hub.command(LANE, OpenGate("c-cli"), 10)
+            assert opened.outcome == "done"
+            async with asyncio.timeout(5):
+                assert await cam.pulses.get() == Pulse(0, 0.5, "ioctl")
+        finally:
+            lane.terminate()
+            await lane.wait()
+        assert lane.returncode == 0
