@@ -20,6 +20,7 @@ import base64
 import contextlib
 import itertools
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -68,12 +69,16 @@ class AlarmInfoEmulator:
     poll_s: float = 1.0
     serialno: str = "QFX2182310150262"
     faults: Faults = field(default_factory=Faults)
-    pulses: asyncio.Queue[Pulse] = field(default_factory=asyncio.Queue)
+    pulses: asyncio.Queue[Pulse] = field(default_factory=asyncio.Queue)  # as each ends
+    closed: asyncio.Queue[float] = field(
+        default_factory=asyncio.Queue
+    )  # perf_counter at each start
     serial_out: asyncio.Queue[tuple[int, bytes]] = field(default_factory=asyncio.Queue)
     answers: list[dict[str, Any]] = field(default_factory=list)
     delivered: asyncio.Queue[Sent] = field(default_factory=asyncio.Queue)  # answered pushes
     offline: list[dict[str, Any]] = field(default_factory=list)  # kept pushes, oldest first
     sdk_port: int = 0
+    polled_at: float = 0.0  # perf_counter as the last poll left
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
     _beats: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _client: httpx.AsyncClient | None = None
@@ -195,6 +200,7 @@ class AlarmInfoEmulator:
                 }
             }
             for server in self.servers:
+                self.polled_at = time.perf_counter()
                 answer = await self._post(server, json.dumps(beat).encode())
                 if answer is not None:
                     await self._obey(answer, "poll")
@@ -218,6 +224,8 @@ class AlarmInfoEmulator:
             self._pulse(int(body.get("channelNum", 0)), PULSE_S, by)
 
     def _pulse(self, channel: int, seconds: float, by: str) -> None:
+        self.closed.put_nowait(time.perf_counter())
+
         async def closed() -> None:
             await asyncio.sleep(seconds)  # the relay's pulse: real time is the point
             self.pulses.put_nowait(Pulse(channel, seconds, by))
