@@ -116,6 +116,7 @@ def _cmd_lane(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         try:
             hardware = assemble(args.config)
+            hardware.bind()  # a port in use is the lane file's mistake, found now
         except LaneFileError as exc:
             print(f"seat lane: {exc}", file=sys.stderr)
             return 2
