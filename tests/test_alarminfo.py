@@ -156,14 +156,18 @@ async def test_a_camera_gone_quiet_is_camera_unreachable_until_it_polls_again(
         assert last is not None and last.plate == "粤B11111"
 
 
-async def test_a_camera_fails_over_to_its_backup_after_four_resends(tmp_path: Path) -> None:
-    """The emulator keeps the camera's timing: a dead first server gets the push and
-    four resends, then the backup takes it."""
-    async with AlarmInfoEmulator(
-        servers=["http://127.0.0.1:9/alarminfo"], poll_s=60
-    ).running() as cam:
-        sent = await cam.push(cam.plate("粤B12345"))
-        assert sent.server is None and sent.attempts == 1 + RESENDS and cam.offline
+async def test_a_camera_fails_over_to_its_backup_after_four_resends(
+    staffed: Centre, tmp_path: Path
+) -> None:
+    """The emulator keeps the camera's timing: a first server that does not answer gets
+    the push and four resends, then the lane, as the backup, takes it."""
+    token = await staffed.add_lane(LANE)
+    async with camera_lane(staffed.link, LANE, token, tmp_path) as lane:
+        lane.camera.servers.insert(0, "http://127.0.0.1:9/alarminfo")
+        sent = await lane.camera.push(lane.camera.plate("粤B12345"))
+        assert sent.server == lane.push_url and sent.attempts == 1 + RESENDS + 1
+        status = await staffed.wait_status(LANE, lambda s: s.last_vehicle is not None)
+        assert status.last_vehicle is not None and status.last_vehicle.plate == "粤B12345"
 
 
 async def test_bytes_for_the_rs485_go_out_in_the_next_answer_as_serial_data(

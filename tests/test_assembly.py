@@ -113,6 +113,24 @@ async def test_a_device_away_refuses_with_its_fault_which_clears_when_it_answers
     assert FaultRaised("gate_controller_unreachable", "", active=False) in events
 
 
+async def test_a_fault_the_device_raised_itself_is_left_for_it_to_clear(
+    lane: tuple[HardwareLane, list[LaneEvent]],
+) -> None:
+    """A command answered does not clear what the device says of itself: a camera whose
+    SDK answers again may still be silent on its pushes."""
+    hardware, events = lane
+    relay = device(hardware, "relay", Relay)
+    relay.send(FaultRaised("gate_controller_unreachable", "its own watch"))
+    relay.away = True
+    with pytest.raises(DriverRefused):
+        await hardware.open_gate()
+    relay.away = False
+    assert await hardware.open_gate() == ""
+    assert not [e for e in events if isinstance(e, FaultRaised) and not e.active]
+    relay.send(FaultRaised("gate_controller_unreachable", "", active=False))
+    assert events[-1] == FaultRaised("gate_controller_unreachable", "", active=False)
+
+
 async def test_a_gate_on_a_cameras_output_without_a_sensor_says_the_arm_was_not_seen(
     tmp_path: Path,
 ) -> None:

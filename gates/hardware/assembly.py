@@ -79,8 +79,11 @@ class HardwareLane:
         self._intercom = parts["intercom"].device if "intercom" in parts else None
         self._emit: Callable[[LaneEvent], None] | None = None
         self._moved = asyncio.Event()
-        # Faults a command found (a device away), by device, cleared by its next answer.
+        # Faults a command found (a device away), by device, cleared by its next answer;
+        # and the faults devices raised themselves, which only they clear (a camera's
+        # TCP SDK that answers again does not mean its pushes have come back).
         self._raised: dict[str, set[str]] = {}
+        self._own: dict[str, set[str]] = {}
 
     async def run(self, emit: Callable[[LaneEvent], None]) -> None:
         listeners = self._workshop.listeners.values()
@@ -117,6 +120,12 @@ class HardwareLane:
                     return
                 if event.state is GateState.UP:
                     self._moved.set()
+            if isinstance(event, FaultRaised):
+                own = self._own.setdefault(device.name, set())
+                if event.active:
+                    own.add(event.code)
+                else:
+                    own.discard(event.code)
             self._send(event)
 
         return emit
@@ -177,7 +186,8 @@ class HardwareLane:
             self._raised.setdefault(device, set()).add(exc.fault.value)
             self._send(FaultRaised(exc.fault.value, exc.detail))
             raise DriverRefused(exc.fault.value) from None
-        for code in sorted(self._raised.pop(device, ())):
+        standing = self._own.get(device, set())
+        for code in sorted(self._raised.pop(device, set()) - standing):
             self._send(FaultRaised(code, "", active=False))
         return outcome
 
