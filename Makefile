@@ -69,6 +69,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/vehicles.py
 	$(BIN)/python bench/ledger_stores.py
 	$(BIN)/python bench/cluster.py
+	$(BIN)/python bench/lane_hardware.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -86,34 +86,75 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_lane(args: argparse.Namespace, settings: Settings) -> int:
     from gates.lane.targets import split_servers
-    from media.lane.runner import MediaChoice, run_lane
+    from media.lane.runner import NONE, SIM, MediaChoice, run_lane
 
+    hardware = None
+    lane, server = args.lane, args.server
+    if args.config is not None:
+        from gates.hardware.assembly import assemble
+        from gates.hardware.options import LaneFileError
+
+        simulated = [
+            flag
+            for flag, value in (
+                ("--driver", args.driver),
+                ("--lift-s", args.lift_s),
+                ("--no-plate-p", args.no_plate_p),
+                ("--seed", args.seed),
+            )
+            if value is not None
+        ] + [
+            f"--{name} sim"
+            for name in ("camera", "microphone", "speaker")
+            if getattr(args, name) == SIM
+        ]
+        if simulated:
+            print(
+                f"seat lane: {simulated[0]} is the simulated lane's, not --config's",
+                file=sys.stderr,
+            )
+            return 2
+        try:
+            hardware = assemble(args.config)
+            hardware.bind()  # a port in use is the lane file's mistake, found now
+        except LaneFileError as exc:
+            print(f"seat lane: {exc}", file=sys.stderr)
+            return 2
+        lane = lane or hardware.settings.lane
+        server = server or list(hardware.settings.servers)
+    if not lane:
+        raise SystemExit("give the lane's id with --lane, or as [lane] id in the lane file")
+    if not server:
+        raise SystemExit("give the centre with --server, or as [lane] servers in the lane file")
     token = args.token or os.environ.get("SEAT_LANE_TOKEN", "")
     if not token:
         raise SystemExit("give the lane's token with --token or SEAT_LANE_TOKEN")
     try:
-        servers = split_servers(args.server)
+        servers = split_servers(server)
     except ValueError as exc:
         raise SystemExit(f"seat lane: {exc}") from None
+    # Without a lane file the simulator's camera and voices; with one, only what is named.
+    unset = NONE if hardware is not None else SIM
     run_fast(
         until_stopped(
             run_lane(
                 servers,
-                args.lane,
+                lane,
                 token,
-                driver=args.driver,
-                lift_s=args.lift_s,
-                no_plate_p=args.no_plate_p,
+                driver=args.driver or SIM,
+                lift_s=1.5 if args.lift_s is None else args.lift_s,
+                no_plate_p=0.05 if args.no_plate_p is None else args.no_plate_p,
                 seed=args.seed,
                 heartbeat_ms=args.heartbeat_ms,
                 state=args.state,
                 media=MediaChoice(
-                    camera=args.camera,
-                    microphone=args.microphone,
-                    speaker=args.speaker,
+                    camera=args.camera or unset,
+                    microphone=args.microphone or unset,
+                    speaker=args.speaker or unset,
                     size=args.size,
                     fps=args.fps,
                 ),
+                hardware=hardware,
             )
         )
     )
@@ -382,43 +423,50 @@ def parser() -> argparse.ArgumentParser:
 
     lane = sub.add_parser("lane", help="run a lane agent at a car park")
     lane.add_argument(
+        "--config",
+        type=Path,
+        help="the lane file (TOML) naming the lane's real devices and the part each plays "
+        '(README, "Lane hardware"); without it the lane is simulated',
+    )
+    lane.add_argument(
         "--server",
-        required=True,
         action="append",
         help="centre URL, e.g. http://centre:8080; several (repeated, or separated by commas) "
         "are one centre to the lane: it stays on one that works and moves to the next when "
-        "it fails. A name with several addresses is tried address by address",
+        "it fails. A name with several addresses is tried address by address. Required "
+        "unless the lane file gives [lane] servers",
     )
-    lane.add_argument("--lane", required=True, help="the lane's id")
+    lane.add_argument("--lane", help="the lane's id; required unless the lane file gives [lane] id")
     lane.add_argument("--token", help="the lane's link token (or SEAT_LANE_TOKEN)")
-    lane.add_argument("--driver", choices=["sim"], default="sim")
+    lane.add_argument("--driver", choices=["sim"], help="sim (the default without --config)")
     lane.add_argument("--heartbeat-ms", type=int, default=5000)
     lane.add_argument(
         "--state",
         type=Path,
         help="journal of executed commands, so a restarted agent never runs one twice",
     )
-    lane.add_argument("--lift-s", type=float, default=1.5, help="sim: barrier lift time")
+    lane.add_argument("--lift-s", type=float, help="sim: barrier lift time (default 1.5)")
     lane.add_argument(
         "--no-plate-p",
         type=probability,
-        default=0.05,
-        help="sim: the share of cars that carry no plate the camera can read (0 to 1)",
+        help="sim: the share of cars that carry no plate the camera can read (0 to 1, "
+        "default 0.05)",
     )
     lane.add_argument("--seed", type=int, default=None, help="sim: random seed")
     lane.add_argument(
         "--camera",
-        default="sim",
-        help="sim (synthetic), none, or an FFmpeg URL: rtsp://user:pass@cam/stream, a file",
+        help="sim (synthetic; the default without --config), none (the default with it), or "
+        "an FFmpeg URL: rtsp://user:pass@cam/stream, a file",
     )
     lane.add_argument(
-        "--microphone", default="sim", help="sim (synthetic voice), none, or alsa:DEVICE"
+        "--microphone",
+        help="sim (synthetic voice; the default without --config), none, or alsa:DEVICE",
     )
     lane.add_argument(
         "--speaker",
-        default="sim",
-        help="sim (keeps what it hears in memory), none, alsa:DEVICE, or wav:PATH (writes "
-        "what it hears to a WAV file, readable while the lane runs, complete when it stops)",
+        help="sim (keeps what it hears in memory; the default without --config), none, "
+        "alsa:DEVICE, or wav:PATH (writes what it hears to a WAV file, readable while the "
+        "lane runs, complete when it stops)",
     )
     lane.add_argument("--size", type=_size, default=(1280, 720), help="sim camera: frame size, WxH")
     lane.add_argument("--fps", type=float, default=15.0, help="sim camera: frames per second")

@@ -150,9 +150,12 @@ class Vehicle(Message):
     confidence: float
     box: tuple[int, int, int, int]
     snapshot: bytes  # JPEG
+    # Seen while the camera could not reach the lane, and sent now: a record of the
+    # past, not the car at the gate. Sent only when true; older lanes send none.
+    late: bool = False
 
     def fields(self) -> dict[str, Any]:
-        return {
+        body = {
             "event_id": self.event_id,
             "at": format_time(self.at),
             "plate": self.plate,
@@ -161,6 +164,9 @@ class Vehicle(Message):
             "box": list(self.box),
             "snapshot": base64.b64encode(self.snapshot).decode("ascii"),
         }
+        if self.late:
+            body["late"] = True
+        return body
 
     @classmethod
     def from_fields(cls, fields: Fields) -> Vehicle:
@@ -186,6 +192,7 @@ class Vehicle(Message):
             confidence=confidence,
             box=(box[0], box[1], box[2], box[3]),
             snapshot=snapshot,
+            late=field(fields, "late", bool, default=False),
         )
 
 
@@ -278,15 +285,26 @@ class Ack(Message):
 
 @dataclass(frozen=True, slots=True)
 class Done(Message):
+    """``detail``: what the lane could not confirm of a command it carried out ("the
+    board sends no acknowledgement", "no gate sensor: the arm was not seen to move");
+    empty when the device confirmed it all. Lanes older than the field send none."""
+
     TYPE: ClassVar[str] = "done"
     command_id: str
+    detail: str = ""
 
     def fields(self) -> dict[str, Any]:
-        return {"command_id": self.command_id}
+        body: dict[str, Any] = {"command_id": self.command_id}
+        if self.detail:
+            body["detail"] = self.detail
+        return body
 
     @classmethod
     def from_fields(cls, fields: Fields) -> Done:
-        return cls(command_id=ident(fields, "command_id"))
+        return cls(
+            command_id=ident(fields, "command_id"),
+            detail=text(fields, "detail", max_len=200, default=""),
+        )
 
 
 @dataclass(frozen=True, slots=True)

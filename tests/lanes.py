@@ -22,6 +22,8 @@ class ScriptedDriver:
         self.qr: str | None = None  # the QR code shown beside the lines
         self.draws_qr = True  # False: a text-only display, which refuses a QR code
         self.refuse: str | None = None
+        # What the hardware could not confirm, as a real lane's driver says with its done.
+        self.detail: str | None = None
         # While set and not released, a lift blocks: a command caught mid-execution.
         self.hold: asyncio.Event | None = None
         self.lifting = asyncio.Event()
@@ -37,7 +39,7 @@ class ScriptedDriver:
         assert self._emit is not None, "the agent has not started the driver"
         self._emit(event)
 
-    async def open_gate(self) -> None:
+    async def open_gate(self) -> str | None:
         if self.refuse:
             raise DriverRefused(self.refuse)
         self.opens += 1
@@ -46,6 +48,7 @@ class ScriptedDriver:
             await self.hold.wait()
         self.emit(GateChanged(GateState.UP))
         self.lifted.set()
+        return self.detail
 
     async def display(self, lines: tuple[str, ...], qr: str | None = None) -> None:
         if self.refuse:

@@ -218,6 +218,21 @@ async def test_open_gate_lifts_the_barrier_and_ledgers_request_then_outcome(
     assert requested.outcome is None and ended.outcome == "done"
 
 
+async def test_a_done_the_lane_could_not_confirm_carries_its_detail_to_the_agent_and_ledger(
+    staffed: Centre, lanes: LaneFactory
+) -> None:
+    """A lane whose barrier has no sensor ends its open done with a detail saying so:
+    the agent's answer and the ledger's outcome both hold it."""
+    lane = await lanes("P1-OUT")
+    lane.driver.detail = "no gate sensor: the arm was not seen to move"
+    async with staffed.client("alice") as client:
+        response = await client.post("/api/lanes/P1-OUT/open", json={"reason": "emergency"})
+    body = response.json()
+    assert body["outcome"] == "done" and body["detail"] == lane.driver.detail
+    ended = [e async for e in staffed.store.iter_audit()][-1]
+    assert ended.outcome == "done" and ended.detail["detail"] == lane.driver.detail
+
+
 async def test_open_gate_on_an_offline_lane_says_lane_offline(staffed: Centre) -> None:
     """The outcome is reported, and recorded, not hidden."""
     await staffed.add_lane("P1-OUT")

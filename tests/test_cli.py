@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -209,6 +210,40 @@ def test_lane_refuses_a_bad_centre_among_several(
     args = [arg for server in servers for arg in ("--server", server)]
     result = seat(tmp_path, "lane", *args, "--lane", "P1", env={"SEAT_LANE_TOKEN": "t"})
     assert result.returncode != 0
+    assert said in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("lane_file", "extra", "said"),
+    [
+        ("[devices.cam]\nfamily = alarminfo\n", (), "lane.toml: not TOML: "),
+        ('[devices.cam]\nfamily = "vzenith"\n', (), "device 'cam', family: must be one of"),
+        ('[devices.cam]\nfamily = "alarminfo"\n', ("--lift-s", "1"), "--lift-s is the simulated"),
+        ('[devices.cam]\nfamily = "alarminfo"\n', ("--camera", "sim"), "--camera sim is the"),
+        (
+            '[devices.cam]\nfamily = "alarminfo"\naddress = "127.0.0.1"\n'
+            'listen = "127.0.0.1:{port}"\n',
+            (),
+            "cannot listen on 127.0.0.1:{port}: Address already in use",
+        ),
+    ],
+)
+def test_lane_with_a_bad_lane_file_exits_2_saying_what_is_wrong(
+    tmp_path: Path, lane_file: str, extra: tuple[str, ...], said: str
+) -> None:
+    """The installer's mistake is named before the lane dials anything."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    (tmp_path / "lane.toml").write_text(lane_file.replace("{port}", str(port)), encoding="utf-8")
+    said = said.replace("{port}", str(port))
+    with taken:
+        result = seat(
+        tmp_path, "lane", "--config", str(tmp_path / "lane.toml"), "--lane", "P1",
+            "--server", "http://127.0.0.1:9", *extra, env={"SEAT_LANE_TOKEN": "t"},
+        )  # fmt: skip
+    assert result.returncode == 2
     assert said in result.stderr and "Traceback" not in result.stderr
 
 

@@ -10,7 +10,7 @@ from playwright.async_api import Browser, Page, expect
 
 from console.billing.lists import ListedPlate, PlateLists
 from console.models import Direction
-from gates.lane.drivers import GateChanged
+from gates.lane.drivers import FaultRaised, GateChanged
 from gates.protocol import DisplaySize
 from gates.vocabulary import GateState
 from tests.conftest import PASSWORD, Centre, LaneFactory
@@ -240,3 +240,38 @@ async def test_a_blacklisted_car_held_at_the_entry_is_a_notice_that_stays(
     await expect(notice).to_contain_text("粤B44444")
     await expect(notice).to_contain_text("P1-IN name")
     assert lane.driver.opens == 0
+
+
+async def test_a_lane_fault_and_a_refusal_read_in_words_and_a_dones_detail_shows(
+    browser: Browser, staffed: Centre, lanes: LaneFactory
+) -> None:
+    """A device that stopped answering is named in words in the lane's row, with the
+    lane's own detail; a refusal's reason too; a done the lane could not fully confirm
+    says what it could not."""
+    lane = await lanes("P1-OUT")
+    page = await logged_in(browser, staffed, "alice")
+    row = page.locator('[data-lane="P1-OUT"]')
+    lane.driver.emit(FaultRaised("camera_unreachable", "no push or poll for 15 s"))
+    await expect(row).to_have_attribute("data-fault", "camera_unreachable")
+    await expect(row.locator('[data-field="fault"]')).to_have_text(
+        "车牌识别相机无响应：no push or poll for 15 s"
+    )
+
+    lane.driver.refuse = "gate_did_not_move"
+    await row.locator('[data-action="open"]').click()
+    await page.select_option("#open-reason", "paid_not_lifted")
+    await page.click("#open-confirm")
+    outcome = page.locator("#outcome")
+    await expect(outcome).to_have_attribute("data-outcome", "refused")
+    await expect(outcome).to_have_text(
+        "车道控制器拒绝执行：道闸接受了开闸命令但闸杆未抬起（可能被锁定）"
+    )
+    await page.click("#open-cancel")
+
+    lane.driver.refuse = None
+    lane.driver.detail = "no gate sensor: the arm was not seen to move"
+    await row.locator('[data-action="open"]').click()
+    await page.select_option("#open-reason", "paid_not_lifted")
+    await page.click("#open-confirm")
+    await expect(outcome).to_have_attribute("data-outcome", "done")
+    await expect(outcome).to_have_text("已开闸：no gate sensor: the arm was not seen to move")

@@ -133,6 +133,19 @@ def test_finished_command_sent_again_is_answered_from_memory_across_reconnect() 
     assert session.receive(OPEN_C1, 3.5) == [Ack("c1"), Done("c1")]
 
 
+def test_a_done_keeps_its_detail_on_one_line_and_a_resend_gets_it_again() -> None:
+    """What the device could not confirm goes with the done, flattened to the one line
+    the wire takes, and a resent command is answered with the same detail."""
+    session = opened()
+    session.receive(OPEN_C1, 1.0)
+    said = session.finished("c1", None, 2.0, "accepted;\nno  sensor\u202e")
+    assert said == [Done("c1", "accepted; no sensor")]
+    assert session.receive(OPEN_C1, 3.0) == [Ack("c1"), Done("c1", "accepted; no sensor")]
+    session.receive(OPEN_C1.replace("c1", "c2"), 4.0)
+    long = session.finished("c2", None, 5.0, "y" * 500)
+    assert long == [Done("c2", "y" * 199 + "…")]
+
+
 def test_refusal_is_remembered_with_its_reason() -> None:
     """A resent refused command gets the same refusal, not a second attempt."""
     session = opened()

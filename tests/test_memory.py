@@ -25,8 +25,11 @@ def test_journal_remembers_ends_across_a_restart(tmp_path: Path) -> None:
     journal.ended("c-done", None)
     journal.started("c-refused")
     journal.ended("c-refused", "gate_motor_fault")
+    journal.started("c-detail")
+    journal.ended("c-detail", None, "accepted; no gate sensor")
     reloaded = CommandJournal(tmp_path / "commands.jsonl")
     assert reloaded.get("c-done") == Memo(running=False)
+    assert reloaded.get("c-detail") == Memo(running=False, detail="accepted; no gate sensor")
     assert reloaded.get("c-refused") == Memo(running=False, refused="gate_motor_fault")
 
 

@@ -123,12 +123,23 @@ def test_vehicle_round_trips_through_json() -> None:
         ({"plate": "\u202e54321B粤"}, "bidirectional"),
         ({"at": "9999-12-31T23:59:59-14:00"}, "years 1-9999"),
         ({"confidence": 10**400}, "out of range"),
+        ({"late": 1}, "field 'late' must be bool"),
     ],
 )
 def test_vehicle_with_a_bad_field_is_malformed(overrides: dict[str, object], words: str) -> None:
     """Each broken field is named in the error."""
     with pytest.raises(Malformed, match=words):
         parse_lane_message(json.dumps(vehicle_fields(**overrides)))
+
+
+def test_a_late_vehicle_says_so_and_an_older_lanes_vehicle_is_on_time() -> None:
+    """A car the camera kept while the lane was away is marked late on the wire; a
+    vehicle without the field (every lane before it) is not late."""
+    on_time = parse_lane_message(json.dumps(vehicle_fields()))
+    assert isinstance(on_time, Vehicle) and not on_time.late and '"late"' not in on_time.encode()
+    late = parse_lane_message(json.dumps(vehicle_fields(late=True)))
+    assert isinstance(late, Vehicle) and late.late
+    assert parse_lane_message(late.encode()) == late
 
 
 def test_call_round_trips_with_its_event_id() -> None:
@@ -222,10 +233,21 @@ def test_lane_replies_round_trip() -> None:
     for message in (
         Ack("c1"),
         Done("c1"),
+        Done("c1", "accepted; the board sends no acknowledgement"),
         Refused("c1", "gate_motor_fault"),
         Fault("loop_detector", "no signal", active=False),
     ):
         assert parse_lane_message(message.encode()) == message
+
+
+def test_done_without_a_detail_from_an_older_lane_parses_and_a_bad_detail_is_malformed() -> None:
+    """A lane from before details sends none; a detail that is not one line of text is
+    refused like any other text field."""
+    assert parse_lane_message('{"type":"done","command_id":"c1"}') == Done("c1")
+    assert Done("c1").encode() == '{"type":"done","command_id":"c1"}'
+    for bad in ('"two\\nlines"', "5", '"' + "x" * 201 + '"'):
+        with pytest.raises(Malformed):
+            parse_lane_message(f'{{"type":"done","command_id":"c1","detail":{bad}}}')
 
 
 def test_display_with_too_many_lines_is_malformed() -> None:

@@ -136,12 +136,16 @@ class CommandDialog {
       el.textContent = errorText(result.error);
     } else if (result.state === "done") {
       el.classList.add("outcome--ok");
-      el.textContent = this.doneText();
+      // A done the lane could not fully confirm says what it could not (README,
+      // "Lane hardware"): "done" alone would promise a lift nobody saw.
+      el.textContent = result.detail ? `${this.doneText()}：${result.detail}` : this.doneText();
     } else {
       el.classList.add("outcome--bad");
       const known = ["refused", "timeout", "lane_offline"].includes(result.state);
       const text = known ? t(`outcome.${result.state}`) : t("outcome.unknown", { outcome: result.state });
-      el.textContent = result.detail ? `${text}：${result.detail}` : text;
+      // A refusal's detail is the lane's reason code: in words where the console knows it.
+      const why = result.state === "refused" && result.detail ? label("refused.", result.detail) : result.detail;
+      el.textContent = why ? `${text}：${why}` : text;
     }
   }
 

@@ -179,7 +179,10 @@ export function renderRow(entry) {
   const fault = lane.fault;
   if (fault) {
     row.setAttribute("data-fault", String(fault.code ?? ""));
-    setText(f.fault, [fault.code, fault.detail].filter(Boolean).join("："));
+    // The fault's name in words (the code itself when this console does not know it),
+    // then the lane's own detail.
+    const named = fault.code ? label("fault.", fault.code) : "";
+    setText(f.fault, [named, fault.detail].filter(Boolean).join("："));
     f.fault.title = localDateTime(fault.at);
     f.fault.classList.add("fault--active");
   } else {

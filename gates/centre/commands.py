@@ -80,19 +80,21 @@ class CommandBook:
         self._find(lane, command_id).acked = True
 
     def finish(
-        self, lane: str, command_id: str, now: float, refused: str | None = None
+        self, lane: str, command_id: str, now: float, refused: str | None = None, detail: str = ""
     ) -> Resolved:
         """End a command as the lane reported, unless its deadline has passed: a centre
         busy enough to read the lane's end late must still keep the deadline it promised,
-        so the outcome is then the timeout that was due."""
+        so the outcome is then the timeout that was due. A ``done``'s ``detail`` (what
+        the lane could not confirm) is the outcome's detail, as a refusal's reason is."""
         entry = self._find(lane, command_id)
         if not entry.acked:
             raise OutOfOrder(f"command {command_id} ended before it was acked")
         if entry.deadline <= now:
             return self._expired(command_id)
         del self._open[command_id]
-        outcome = Outcome.DONE if refused is None else Outcome.REFUSED
-        return self._end(lane, command_id, outcome, refused or "")
+        if refused is None:
+            return self._end(lane, command_id, Outcome.DONE, detail)
+        return self._end(lane, command_id, Outcome.REFUSED, refused)
 
     def expire(self, now: float) -> list[Resolved]:
         due = [cid for cid, entry in self._open.items() if entry.deadline <= now]

@@ -351,7 +351,9 @@ class LaneHub:
                 self.book.ack(lane, message.command_id)
             elif isinstance(message, Done | Refused):
                 refused = message.reason if isinstance(message, Refused) else None
-                self._resolve(self.book.finish(lane, message.command_id, self._now(), refused))
+                detail = message.detail if isinstance(message, Done) else ""
+                ended = self.book.finish(lane, message.command_id, self._now(), refused, detail)
+                self._resolve(ended)
         except LinkError as exc:
             await connection.websocket.send_text(Error(exc.code, exc.detail, message.TYPE).encode())
             return

@@ -71,6 +71,8 @@ def fold(status: LaneStatus, message: LaneMessage, now: datetime) -> LaneStatus:
     if isinstance(message, Gate):
         return status if status.gate is message.state else replace(status, gate=message.state)
     if isinstance(message, Vehicle):
+        if message.late:
+            return status  # a car seen while the lane was away is not at the gate now
         vehicle = LastVehicle(
             message.plate, message.plate_colour, message.confidence, message.at, message.box
         )

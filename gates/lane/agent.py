@@ -255,21 +255,23 @@ class LaneAgent:
     async def _execute(self, execute: Execute) -> None:
         command = execute.command
         refused: str | None = None
+        detail: str | None = None
         try:
             if isinstance(command, OpenGate):
-                await self.driver.open_gate()
+                detail = await self.driver.open_gate()
             elif isinstance(command, Display):
-                await self.driver.display(command.lines, command.qr)
+                detail = await self.driver.display(command.lines, command.qr)
         except DriverRefused as exc:
             refused = exc.reason
         log.info(
-            "lane.command.ended lane=%s command_id=%s refused=%s",
+            "lane.command.ended lane=%s command_id=%s refused=%s detail=%s",
             self.session.lane,
             command.command_id,
             refused,
+            detail,
         )
         now = asyncio.get_running_loop().time()
-        self._send(self.session.finished(command.command_id, refused, now))
+        self._send(self.session.finished(command.command_id, refused, now, detail or ""))
 
     def _on_event(self, event: LaneEvent) -> None:
         self._act(self.session.event(event, asyncio.get_running_loop().time()))

@@ -26,6 +26,9 @@ class VehicleSeen:
     confidence: float
     box: tuple[int, int, int, int]  # x, y, width, height of the plate in the snapshot
     snapshot_jpeg: bytes
+    # The camera kept it while the lane was away and sends it now (``at`` is when it was
+    # seen): the centre records it but does not show it as the car at the gate.
+    late: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +76,14 @@ class LaneDriver(Protocol):
     async def run(self, emit: Callable[[LaneEvent], None]) -> None:
         """Watch the hardware until cancelled, calling ``emit`` for each event."""
 
-    async def open_gate(self) -> None:
-        """Lift the barrier; return once it is up, or raise ``DriverRefused``."""
+    async def open_gate(self) -> str | None:
+        """Lift the barrier; return once it is up, or raise ``DriverRefused``. What it
+        returns is the ``done``'s detail: what the hardware could not confirm (None or
+        "" when it confirmed it all)."""
 
-    async def display(self, lines: tuple[str, ...], qr: str | None = None) -> None:
+    async def display(self, lines: tuple[str, ...], qr: str | None = None) -> str | None:
         """Show ``lines`` on the lane display and, with ``qr`` (a URL), its QR code, or
-        raise ``DriverRefused``. A display that cannot draw a QR code refuses
-        ``display_no_qr`` rather than show the lines alone: a driver told to scan would
-        find nothing to scan, and the agent would believe otherwise."""
+        raise ``DriverRefused``; returns the detail as ``open_gate`` does. A display that
+        cannot draw a QR code refuses ``display_no_qr`` rather than show the lines
+        alone: a driver told to scan would find nothing to scan, and the agent would
+        believe otherwise."""

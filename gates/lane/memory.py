@@ -33,10 +33,12 @@ class JournalCorrupt(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Memo:
-    """A command still running, or how it ended (``refused`` is None when done)."""
+    """A command still running, or how it ended (``refused`` is None when done, and
+    ``detail`` then says what the device could not confirm)."""
 
     running: bool
     refused: str | None = None
+    detail: str = ""
 
 
 RUNNING = Memo(running=True)
@@ -56,8 +58,8 @@ class CommandMemory:
     def started(self, command_id: str) -> None:
         self._remember(command_id, RUNNING)
 
-    def ended(self, command_id: str, refused: str | None) -> None:
-        self._remember(command_id, Memo(running=False, refused=refused))
+    def ended(self, command_id: str, refused: str | None, detail: str = "") -> None:
+        self._remember(command_id, Memo(running=False, refused=refused, detail=detail))
 
     def _remember(self, command_id: str, memo: Memo) -> None:
         self._memos[command_id] = memo
@@ -154,13 +156,19 @@ def _record(line: bytes) -> tuple[str, Memo]:
         and isinstance(record.get("id"), str)
         and isinstance(record.get("running"), bool)
         and (record.get("refused") is None or isinstance(record["refused"], str))
+        and isinstance(record.get("detail", ""), str)
     ):
         raise ValueError("not a record of id, running and refused")
     if record["running"]:
         return record["id"], Memo(running=False, refused=INTERRUPTED)
-    return record["id"], Memo(running=False, refused=record["refused"])
+    return record["id"], Memo(
+        running=False, refused=record["refused"], detail=record.get("detail", "")
+    )
 
 
 def _line(command_id: str, memo: Memo) -> str:
-    record = {"id": command_id, "running": memo.running, "refused": memo.refused}
+    record: dict[str, object] = {"id": command_id, "running": memo.running}
+    record["refused"] = memo.refused
+    if memo.detail:  # journals written before details existed have none
+        record["detail"] = memo.detail
     return json.dumps(record, ensure_ascii=False) + "\n"

@@ -77,6 +77,9 @@ class Pressed:
 Action = Message | Execute | Publish | Problem | Pressed
 
 
+DETAIL_MAX = 200  # as ``Done`` reads it
+
+
 class State(enum.Enum):
     CONNECTING = "connecting"
     HELLO_SENT = "hello_sent"
@@ -158,17 +161,22 @@ class LaneSession:
             return [*self._sent([Ack(command_id)], now), Execute(command)]
         if memo.running:
             return self._sent([Ack(command_id)], now)
-        return self._sent([Ack(command_id), self._ending(command_id, memo.refused)], now)
+        ending = self._ending(command_id, memo.refused, memo.detail)
+        return self._sent([Ack(command_id), ending], now)
 
-    def finished(self, command_id: str, refused: str | None, now: float) -> list[Action]:
-        """The driver ended a command; ``refused`` is its reason, or None when done."""
+    def finished(
+        self, command_id: str, refused: str | None, now: float, detail: str = ""
+    ) -> list[Action]:
+        """The driver ended a command; ``refused`` is its reason, or None when done,
+        with ``detail`` saying what the device could not confirm."""
         # The wire needs a reason for every refusal, even one the driver left blank.
         if refused is not None and not refused:
             refused = "refused"
-        self.memory.ended(command_id, refused)
+        detail = _one_line(detail) if refused is None else ""
+        self.memory.ended(command_id, refused, detail)
         if self.state is not State.OPEN:
             return []  # the centre will send the command again after reconnecting
-        return self._sent([self._ending(command_id, refused)], now)
+        return self._sent([self._ending(command_id, refused, detail)], now)
 
     def event(self, event: LaneEvent, now: float) -> list[Action]:
         message: Message
@@ -181,6 +189,7 @@ class LaneSession:
                 confidence=event.confidence,
                 box=event.box,
                 snapshot=event.snapshot_jpeg,
+                late=event.late,
             )
         elif isinstance(event, GateChanged):
             self.gate = event.state
@@ -220,5 +229,12 @@ class LaneSession:
         return list(messages)
 
     @staticmethod
-    def _ending(command_id: str, refused: str | None) -> Message:
-        return Done(command_id) if refused is None else Refused(command_id, refused)
+    def _ending(command_id: str, refused: str | None, detail: str) -> Message:
+        return Done(command_id, detail) if refused is None else Refused(command_id, refused)
+
+
+def _one_line(detail: str) -> str:
+    """A driver's detail as the wire takes it: one line, within its length, so a
+    verbose device cannot make the lane's ``done`` one the centre refuses."""
+    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in detail).split())
+    return flat if len(flat) <= DETAIL_MAX else flat[: DETAIL_MAX - 1] + "…"

@@ -1,5 +1,6 @@
-"""Builds a lane agent from command-line choices: the URL, the token, the driver, and
-the lane's camera and intercom devices."""
+"""Builds a lane agent from command-line choices: the URL, the token, the driver (the
+simulator, or the hardware a lane file describes), and the lane's camera and intercom
+devices."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from gates.hardware.assembly import HardwareLane
+from gates.hardware.options import LaneFileError
 from gates.lane.agent import LaneAgent, LaneReplaced, link_url
 from gates.lane.drivers import LaneDriver
 from gates.lane.memory import CommandJournal, CommandMemory, JournalCorrupt
@@ -68,11 +71,14 @@ def _device(choice: str) -> tuple[str, str]:
 
 
 def publisher(
-    lane: str, token: str, choice: MediaChoice, view: Callable[[float], View]
+    lane: str, token: str, choice: MediaChoice, view: Callable[[float], View] | None
 ) -> Publisher:
-    """The lane's media; the simulated camera films ``view``, the simulated lane's."""
+    """The lane's media; the simulated camera films ``view``, the simulated lane's (a
+    lane of real hardware has none to film)."""
     camera: Callable[[], Camera] | None = None
     if choice.camera == SIM:
+        if view is None:
+            raise SystemExit("seat lane: --camera sim films the simulated lane only")
         # One camera for the agent's life: its scene's background is drawn once, not at
         # the start of every stream (100-200 ms at 720p); each stream still starts with
         # a fresh encoder, so at a keyframe.
@@ -137,12 +143,21 @@ async def run_lane(
     heartbeat_ms: int = 5000,
     state: Path | None = None,
     media: MediaChoice | None = None,
+    hardware: HardwareLane | None = None,
 ) -> None:
-    if driver != "sim":
+    """Run the lane: the simulated one, or with ``hardware`` the lane a lane file
+    describes (``gates.hardware.assembly``)."""
+    lane_driver: LaneDriver
+    view: Callable[[float], View] | None = None
+    if hardware is not None:
+        lane_driver, agent, display = hardware, "seat-lane/hardware", hardware.settings.display
+    elif driver == "sim":
+        sim = SimLane(lane, random.Random(seed), SimTiming(lift_s=lift_s, no_plate_p=no_plate_p))
+        lane_driver, agent, display, view = sim, "seat-lane/sim", DISPLAY_SIZE, sim.view
+    else:
         raise SystemExit(f"unknown driver {driver!r}; this build has: sim")
-    sim = SimLane(lane, random.Random(seed), SimTiming(lift_s=lift_s, no_plate_p=no_plate_p))
     # Before anything slow: until the handler is set, SIGUSR1 ends the process.
-    with call_button_on_signal(lane, sim):
+    with call_button_on_signal(lane, lane_driver):
         try:
             memory = CommandJournal(state) if state is not None else CommandMemory()
         except (JournalCorrupt, OSError) as exc:
@@ -151,16 +166,19 @@ async def run_lane(
             lane,
             token,
             heartbeat_ms=heartbeat_ms,
-            agent="seat-lane/sim",
+            agent=agent,
             memory=memory,
-            display=DISPLAY_SIZE,
+            display=display,
         )
-        media_publisher = publisher(lane, token, media or MediaChoice(), sim.view)
+        media_publisher = publisher(lane, token, media or MediaChoice(), view)
         links = [link_url(server) for server in servers]
         try:
-            await LaneAgent(links, session, sim, publisher=media_publisher).run()
+            await LaneAgent(links, session, lane_driver, publisher=media_publisher).run()
         except* LaneReplaced as replaced:
             raise SystemExit(f"seat lane: {replaced.exceptions[0]}") from None
+        except* LaneFileError as bad:
+            # A listening port taken by another program, found as the lane starts.
+            raise SystemExit(f"seat lane: {bad.exceptions[0]}") from None
         finally:
             if isinstance(media_publisher.speaker, DeviceSpeaker):
                 # A WAV file gets its length in its header only here.

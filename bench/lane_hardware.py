@@ -1,0 +1,264 @@
+"""Real lane hardware, measured through its emulators against the simulator driver in
+the same run.
+
+The centre is ``seat serve`` in its own process; the lanes are agents in this process,
+each built from a lane file by ``gates.hardware.assembly`` and linked to the centre
+over its lane link, with the family's emulator (``tests/emulators``) on real sockets
+as the device. The figures, per family:
+
+* **open-gate latency**, from the agent's request (``POST /api/lanes/<id>/open``) to
+  the device's confirmation (the emulated camera's output closing), for the opens the
+  family can make without a car pushing: the TCP SDK's ``ioctl``, and the comet poll's
+  answer (whose wait for the camera's next poll, ``poll_s``, is the device's cost, not
+  the adapter's: it shows as the poll figure minus the SDK's). Baseline: the same
+  request to a lane driven by the simulator (``gates.lane.sim``, lift time 0), whose
+  ``done`` is its confirmation.
+* **plate-to-console latency**, from the camera's push leaving to the vehicle on a
+  console tab's stream. Baseline: the same read emitted straight into a lane agent by
+  its driver, with no camera and no HTTP push.
+
+Medians and 90th percentiles of ``--samples`` each (default 20).
+
+    python bench/lane_hardware.py [--samples 20] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import math
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+# Run as a script, this file's directory is first on sys.path: the repository root goes
+# before it, so ``bench`` is the package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+
+from bench.figures import Figures, measure_and_print
+from bench.gate_latency import percentile
+from bench.processes import PASSWORD, USERNAME, centre
+from gates.backoff import Backoff
+from gates.lane.agent import LaneAgent, link_url
+from gates.lane.drivers import LaneDriver, LaneEvent, VehicleSeen
+from gates.lane.session import LaneSession
+from gates.lane.sim import SimLane, SimTiming
+from gates.vocabulary import PlateColour
+from tests.alarminfo_lanes import camera_lane
+
+T = TypeVar("T")
+SIM, SDK, POLL = "SIM", "AI-SDK", "AI-POLL"
+POLL_S = 1.0  # the camera's comet poll interval, as an installer would set it
+
+
+class EmittingSim(SimLane):
+    """The simulated lane with no traffic of its own, an instant barrier that falls
+    again at once, and a way to emit a read from outside, as its camera would."""
+
+    def __init__(self, lane: str) -> None:
+        timing = SimTiming(lift_s=0.0, fall_s=0.0, hold_s=0.05, mean_arrival_s=math.inf)
+        super().__init__(lane, random.Random(1), timing)
+        self.emit: Callable[[LaneEvent], None] | None = None
+
+    async def run(self, emit: Callable[[LaneEvent], None]) -> None:
+        self.emit = emit
+        await super().run(emit)
+
+
+@contextlib.asynccontextmanager
+async def agent(link: str, lane: str, token: str, driver: LaneDriver) -> AsyncIterator[None]:
+    session = LaneSession(lane, token, heartbeat_ms=1000)
+    linked = LaneAgent([link], session, driver, Backoff(first=0.05, cap=0.2))
+    running = asyncio.create_task(linked.run())
+    try:
+        async with asyncio.timeout(30):
+            await linked.connected.wait()
+        yield
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+
+async def opens(
+    client: httpx.AsyncClient, lane: str, confirmed: Callable[[], Awaitable[float]], n: int
+) -> tuple[list[float], list[float]]:
+    """Milliseconds from each open's request to the device's confirmation
+    (``confirmed()``, a perf_counter stamp) and to the agent's ``done``, one open at a
+    time, each at a random moment (a poll's phase is not the agent's to choose)."""
+    device, done = [], []
+    for _ in range(n):
+        await asyncio.sleep(random.uniform(0.0, POLL_S))  # pacing: a random moment
+        started = time.perf_counter()
+        response = await client.post(f"/api/lanes/{lane}/open", json={"reason": "emergency"})
+        ended = time.perf_counter()
+        if response.json().get("outcome") != "done":
+            raise RuntimeError(f"an open of {lane} ended {response.text}")
+        device.append((await confirmed() - started) * 1000)
+        done.append((ended - started) * 1000)
+    return device, done
+
+
+async def plates(
+    ws: ClientConnection,
+    lane: str,
+    make: Callable[[str], T],
+    send: Callable[[T], Awaitable[None]],
+    n: int,
+) -> list[float]:
+    """Milliseconds from each read leaving (``send(make(plate))``, made beforehand) to
+    its vehicle on the console's stream."""
+    times = []
+    for number in range(n):
+        plate = f"粤B{number:05d}"
+        read = make(plate)
+        started = time.perf_counter()
+        await send(read)
+        async with asyncio.timeout(10):
+            while True:
+                message = json.loads(await ws.recv())
+                if message["type"] != "lane" or message["lane"]["id"] != lane:
+                    continue
+                if (message["lane"]["last_vehicle"] or {}).get("plate") == plate:
+                    break
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def figures(name: str, ms: list[float]) -> Figures:
+    return {
+        f"{name}_p50_ms": round(statistics.median(ms), 2),
+        f"{name}_p90_ms": round(percentile(ms, 90), 2),
+    }
+
+
+async def measure(samples: int) -> Figures:
+    with tempfile.TemporaryDirectory() as data:
+        async with centre(Path(data), [SIM, SDK, POLL], env={"SEAT_OPEN_JOIN_S": "0"}) as seat:
+            link = link_url(seat.url)
+            sim = EmittingSim(SIM)
+            async with (
+                agent(link, SIM, seat.tokens[SIM], sim),
+                camera_lane(link, SDK, seat.tokens[SDK], Path(data)) as sdk,
+                camera_lane(
+                    link,
+                    POLL,
+                    seat.tokens[POLL],
+                    Path(data),
+                    open_via="poll",
+                    poll_s=POLL_S,
+                    silent_s=30,
+                ) as poll,
+                httpx.AsyncClient(base_url=seat.url, timeout=30) as client,
+            ):
+                login = await client.post(
+                    "/api/login", json={"username": USERNAME, "password": PASSWORD}
+                )
+                client.headers["X-CSRF-Token"] = login.json()["csrf_token"]
+                cookie = f"seat_session={client.cookies['seat_session']}"
+                result: Figures = {"samples": samples, "poll_s": POLL_S}
+
+                async def now() -> float:
+                    return time.perf_counter()
+
+                polled: list[float] = []
+
+                async def after_poll() -> float:
+                    closed = await poll.camera.closed.get()
+                    polled.append((closed - poll.camera.polled_at) * 1000)
+                    return closed
+
+                _, sim_done = await opens(client, SIM, now, samples)
+                result |= figures("open_sim", sim_done)
+                for name, lane, confirmed in (
+                    ("open_sdk", SDK, sdk.camera.closed.get),
+                    ("open_poll", POLL, after_poll),
+                ):
+                    device, done = await opens(client, lane, confirmed, samples)
+                    result |= figures(f"{name}_device", device) | figures(f"{name}_done", done)
+                # The poll's own cost: from the camera's poll leaving to the output closing.
+                result |= figures("open_poll_from_poll", polled)
+
+                async def push(body: dict[str, Any]) -> None:
+                    await sdk.camera.push(body)
+
+                def as_sim(plate: str) -> VehicleSeen:
+                    return _seen(plate, sdk.camera.plate(plate))
+
+                async def emit(read: VehicleSeen) -> None:
+                    assert sim.emit is not None
+                    sim.emit(read)
+
+                async with connect(
+                    seat.url.replace("http://", "ws://") + "/api/stream",
+                    additional_headers={"cookie": cookie},
+                    max_queue=None,
+                    max_size=None,
+                ) as ws:
+                    result |= figures("plate_sim", await plates(ws, SIM, as_sim, emit, samples))
+                    result |= figures(
+                        "plate_alarminfo", await plates(ws, SDK, sdk.camera.plate, push, samples)
+                    )
+                return result
+
+
+def _seen(plate: str, pushed: dict[str, Any]) -> VehicleSeen:
+    """The emulated camera's read as the simulator's driver would emit it: the same
+    picture, so the two paths carry the same bytes."""
+    read = pushed["AlarmInfoPlate"]["result"]["PlateResult"]
+    rect = read["location"]["RECT"]
+    return VehicleSeen(
+        at=datetime.now(UTC),
+        plate=plate,
+        plate_colour=PlateColour.BLUE,
+        confidence=read["confidence"] / 100,
+        box=(rect["left"], rect["top"], rect["right"] - rect["left"], rect["bottom"] - rect["top"]),
+        snapshot_jpeg=base64.b64decode(read["imageFile"]),
+    )
+
+
+def report(r: Figures) -> list[str]:
+    """``name: value unit (ratio vs baseline)``; the baseline is the simulator's."""
+
+    def line(name: str, base: str, what: str) -> str:
+        value, baseline = r[f"{name}_p50_ms"], r[f"{base}_p50_ms"]
+        ratio = round(value / baseline, 1) if baseline else float("inf")
+        return (
+            f"{name}_p50: {value} ms ({ratio}x {what} {baseline} ms; p90 {r[f'{name}_p90_ms']} ms)"
+        )
+
+    return [
+        line("open_sdk_device", "open_sim", "the simulator's done"),
+        line("open_sdk_done", "open_sim", "the simulator's done"),
+        line(
+            "open_poll_device", "open_sim", f"the simulator's done; polls every {r['poll_s']:g} s"
+        ),
+        line("open_poll_done", "open_sim", "the simulator's done"),
+        line("open_poll_from_poll", "open_sdk_device", "the SDK's, from the poll leaving"),
+        line("plate_alarminfo", "plate_sim", "a read emitted by the simulator's driver"),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--samples", type=int, default=20)
+    parser.add_argument("--json", action="store_true", help="end with one JSON line")
+    args = parser.parse_args()
+    measure_and_print(lambda: measure(args.samples), report, as_json=args.json)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,255 @@
+"""An AlarmInfoPlate camera as a lane device: it reads plates, pulses the barrier on
+its IO outputs, and carries other devices' bytes on its RS485 ports.
+
+The camera comes to the lane, not the other way: it POSTs each plate, and a heartbeat
+(the comet poll) every few seconds, and takes its orders from the answers. An answer
+must leave within the camera's 5 s timeout, or it stores the push and sends it again
+(up to 4 times, then to its backup server), so every push is answered at once from
+what is queued, never after waiting on anything. An open that cannot wait for a car's
+push goes by the camera's TCP SDK (``ioctl``), or with ``open_via = "poll"`` in the
+next poll's answer. Silence for ``silent_s`` is the ``camera_unreachable`` fault.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from gates.hardware.alarminfo import frames
+from gates.hardware.alarminfo.payloads import (
+    SERIAL_MAX,
+    BadPush,
+    Heartbeat,
+    read_push,
+    reply,
+)
+from gates.hardware.options import LaneFileError
+from gates.hardware.parts import DeviceFault, Emit, GateOpener, Outcome, SerialPort, Unreachable
+from gates.hardware.pushes import Push, PushReply
+from gates.lane.drivers import DriverRefused, FaultRaised
+
+log = logging.getLogger("seat.lane.alarminfo")
+
+JSON = "application/json; charset=utf-8"
+OUTPUTS = {f"io{n}": n for n in range(4)}
+SERIAL_PORTS = {"rs485-1": 0, "rs485-2": 1}
+SDK_TIMEOUT_S = 3.0
+REMEMBERED_READS = 256  # plate ids kept to tell a resend from a new read
+QUEUED_MAX = 32  # serial writes waiting for the next answer; more is a board gone mad
+POLL_HANDED = "accepted: handed to the camera in its poll's answer, which it does not acknowledge"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    address: str
+    paths: tuple[str, ...]
+    sdk_port: int
+    open_via: str
+    pulse_ms: int
+    poll_s: float
+    silent_s: float
+
+
+@dataclass
+class _Queued:
+    """Orders for the camera's next answer, each with the future its caller awaits."""
+
+    opens: dict[int, asyncio.Future[None]] = field(default_factory=dict)
+    serial: list[tuple[int, bytes, asyncio.Future[None]]] = field(default_factory=list)
+
+
+class AlarmInfoCamera:
+    def __init__(self, name: str, settings: Settings, fail: Callable[[str, str], LaneFileError]):
+        self.name = name
+        self.settings = settings
+        self._fail = fail
+        self._emit: Emit | None = None
+        self._queued = _Queued()
+        self._seen: OrderedDict[int, None] = OrderedDict()
+        self._heard = asyncio.Event()
+
+    # ---------------------------------------------------------------- PushTarget
+
+    @property
+    def address(self) -> str:
+        return self.settings.address
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return self.settings.paths
+
+    async def receive(self, push: Push) -> PushReply:
+        self._heard.set()
+        if push.method != "POST":
+            return PushReply(405, b"POST only\n")
+        try:
+            read = read_push(push.body, datetime.now(UTC))
+        except BadPush as exc:
+            # A well-formed "no": the camera would only store a push we cannot read
+            # and resend it, and nothing queued goes out on an answer to garbage.
+            log.warning("lane.alarminfo.bad_push camera=%s error=%s", self.name, exc)
+            return PushReply(200, reply(False, None, ()), JSON)
+        heartbeat = isinstance(read, Heartbeat)
+        if not isinstance(read, Heartbeat):
+            if read.plate_id is not None and read.plate_id in self._seen:
+                log.info("lane.alarminfo.resent camera=%s plateid=%s", self.name, read.plate_id)
+            else:
+                if read.plate_id is not None:
+                    self._seen[read.plate_id] = None
+                    while len(self._seen) > REMEMBERED_READS:
+                        self._seen.popitem(last=False)
+                if self._emit is not None:
+                    self._emit(read.vehicle)
+        return PushReply(200, self._answer(heartbeat), JSON)
+
+    def _answer(self, heartbeat: bool) -> bytes:
+        """The answer with every queued order, which it hands over."""
+        queued, self._queued = self._queued, _Queued()
+        # One channelNum per answer: another output's open waits for the next one.
+        channel = min(queued.opens) if queued.opens else None
+        handed = [f for _, _, f in queued.serial]
+        if channel is not None:
+            handed.append(queued.opens.pop(channel))
+        self._queued.opens = queued.opens
+        body = reply(heartbeat, channel, [(port, data) for port, data, _ in queued.serial])
+        for done in handed:
+            if not done.done():
+                done.set_result(None)
+        return body
+
+    # ---------------------------------------------------------------- Device
+
+    async def run(self, emit: Emit) -> None:
+        """Watch for the camera's pushes and polls; silence is a fault."""
+        self._emit = emit
+        silent = False
+        try:
+            while True:
+                self._heard.clear()
+                try:
+                    async with asyncio.timeout(None if silent else self.settings.silent_s):
+                        await self._heard.wait()
+                except TimeoutError:
+                    silent = True
+                    log.warning("lane.alarminfo.silent camera=%s", self.name)
+                    emit(
+                        FaultRaised(
+                            DeviceFault.CAMERA_UNREACHABLE.value,
+                            f"no push or poll from {self.address} for {self.settings.silent_s:g} s",
+                        )
+                    )
+                    continue
+                if silent:
+                    silent = False
+                    log.info("lane.alarminfo.back camera=%s", self.name)
+                    emit(FaultRaised(DeviceFault.CAMERA_UNREACHABLE.value, "", active=False))
+        finally:
+            self._emit = None
+
+    # ---------------------------------------------------------------- OutputHost
+
+    def gate_output(self, output: str) -> GateOpener:
+        if output not in OUTPUTS:
+            raise self._fail("[parts] gate", f"the camera has outputs {', '.join(OUTPUTS)}")
+        return _Output(self, OUTPUTS[output])
+
+    async def pulse(self, channel: int) -> Outcome:
+        if self.settings.open_via == "sdk":
+            return await self._ioctl(channel)
+        done = self._queued.opens.get(channel)
+        if done is None:
+            done = self._queued.opens[channel] = asyncio.get_running_loop().create_future()
+        await self._handed(done, "open")
+        return Outcome(confirmed=False, detail=POLL_HANDED)
+
+    async def _ioctl(self, channel: int) -> Outcome:
+        settings = self.settings
+        try:
+            async with asyncio.timeout(SDK_TIMEOUT_S):
+                reader, writer = await asyncio.open_connection(settings.address, settings.sdk_port)
+                try:
+                    writer.write(frames.pulse(channel, settings.pulse_ms))
+                    await writer.drain()
+                    answer = await _ioctl_answer(reader)
+                finally:
+                    writer.close()
+                    with contextlib.suppress(OSError):
+                        await writer.wait_closed()
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, frames.BadFrame) as exc:
+            detail = f"the TCP SDK on {settings.address}:{settings.sdk_port}: {exc!r}"
+            raise Unreachable(DeviceFault.CAMERA_UNREACHABLE, detail) from None
+        if answer.get("state_code") != 200:
+            log.warning("lane.alarminfo.ioctl_refused camera=%s answer=%r", self.name, answer)
+            raise DriverRefused("camera_refused_open")
+        return Outcome(confirmed=True)
+
+    # ---------------------------------------------------------------- SerialHost
+
+    def serial_port(self, port: str) -> SerialPort:
+        if port not in SERIAL_PORTS:
+            raise self._fail("via", f"the camera has serial ports {', '.join(SERIAL_PORTS)}")
+        return _Serial(self, SERIAL_PORTS[port])
+
+    async def write(self, channel: int, data: bytes) -> None:
+        if not data or len(data) > SERIAL_MAX:
+            raise ValueError(f"a serial write is 1 to {SERIAL_MAX} bytes, not {len(data)}")
+        if len(self._queued.serial) >= QUEUED_MAX:
+            raise Unreachable(
+                DeviceFault.CAMERA_UNREACHABLE, f"{QUEUED_MAX} serial writes wait for the camera"
+            )
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queued.serial.append((channel, data, done))
+        await self._handed(done, "serial data")
+
+    async def _handed(self, done: asyncio.Future[None], what: str) -> None:
+        """Wait for the next answer to carry ``done``'s order, for three polls."""
+        wait_s = 3 * self.settings.poll_s + 1
+        try:
+            async with asyncio.timeout(wait_s):
+                await asyncio.shield(done)
+        except TimeoutError:
+            self._withdraw(done)
+            raise Unreachable(
+                DeviceFault.CAMERA_UNREACHABLE,
+                f"no push or poll from {self.address} in {wait_s:g} s to carry the {what}",
+            ) from None
+
+    def _withdraw(self, done: asyncio.Future[None]) -> None:
+        queued = self._queued
+        queued.opens = {k: v for k, v in queued.opens.items() if v is not done}
+        queued.serial = [entry for entry in queued.serial if entry[2] is not done]
+
+
+async def _ioctl_answer(reader: asyncio.StreamReader) -> dict[str, object]:
+    """The camera's answer to ``ioctl``, past its heartbeats and any other packet."""
+    while True:
+        head = frames.header(await reader.readexactly(frames.HEADER.size))
+        body = await reader.readexactly(head.length)
+        if head.kind != frames.JSON:
+            continue
+        answer = frames.answer(body)
+        if answer.get("cmd") == "ioctl":
+            return answer
+
+
+@dataclass(frozen=True, slots=True)
+class _Output:
+    camera: AlarmInfoCamera
+    channel: int
+
+    async def open_gate(self) -> Outcome:
+        return await self.camera.pulse(self.channel)
+
+
+@dataclass(frozen=True, slots=True)
+class _Serial:
+    camera: AlarmInfoCamera
+    channel: int
+
+    async def write(self, data: bytes) -> None:
+        await self.camera.write(self.channel, data)

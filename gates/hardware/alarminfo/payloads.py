@@ -1,0 +1,179 @@
+"""The AlarmInfoPlate HTTP payloads, read and written. Pure.
+
+What a camera of this family (Vzenith 臻识, Alphadigi, Boyue and their kin) POSTs, as
+printed by the open projects that answer them (``DaviLuisSantos/Alphadigi-migration``:
+``ReceivedPlateDTO.cs``, ``HeartbeatDTO.cs``, ``requestBody.txt``):
+
+    {"AlarmInfoPlate": {"channel": 0, "deviceName": "...", "ipaddr": "192.168.1.64",
+      "serialno": "...", "result": {"PlateResult": {"license": "粤B12345",
+      "colorType": 1, "confidence": 98, "plateid": 1021, "isoffline": 0,
+      "location": {"RECT": {"left": 610, "top": 520, "right": 760, "bottom": 560}},
+      "timeStamp": {"Timeval": {"sec": 1739372881, "usec": 0}},
+      "imageFile": "<base64 JPEG>", "imageFileLen": 123456}}}}
+
+    {"heartbeat": {"countid": 57214, "timeStamp": {"Timeval": {"sec": ..., "usec": 0}},
+      "serialno": "QFX2182310150262"}}
+
+The heartbeat is also the comet poll: its answer carries commands, as a plate's does.
+Answers are ``{"Response_AlarmInfoPlate": {...}}`` and ``{"Response_Heartbeat": {...}}``
+with ``info`` "ok" (and ``channelNum``: open that output) or "no", and ``serialData``
+(``serialChannel``, base64 ``data``, ``dataLen``) for the camera to write to its RS485.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from gates.lane.drivers import VehicleSeen
+from gates.plates import PLATE_MAX
+from gates.textrules import TextError, check_text, loads
+from gates.vocabulary import PlateColour
+
+# colorType as the family's documents number it.
+COLOURS: Mapping[int, PlateColour] = {
+    0: PlateColour.UNKNOWN,
+    1: PlateColour.BLUE,
+    2: PlateColour.YELLOW,
+    3: PlateColour.WHITE,
+    4: PlateColour.BLACK,
+    5: PlateColour.GREEN,
+}
+# What the cameras write for a car they saw but could not read.
+NO_PLATE = frozenset({"_无_", "无牌车", "无车牌", "无"})
+SERIAL_MAX = 1024  # bytes of one serialData entry; an LED frame is a few hundred
+
+
+class BadPush(ValueError):
+    """The push is not an AlarmInfoPlate payload this lane can use; the message says
+    why, for the lane's log."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlateRead:
+    plate_id: int | None  # the camera's id of the read, the same on a resend
+    vehicle: VehicleSeen
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """A heartbeat, or a comet poll: the camera is there and asks for commands."""
+
+    serial: str
+
+
+def read_push(body: bytes, now: datetime) -> PlateRead | Heartbeat:
+    """A push's meaning; ``BadPush`` for anything else. ``now`` is the time of a
+    read the camera sends as it happens (its clock may be off; ours is the centre's);
+    a late read keeps the camera's time of it."""
+    document = _document(body)
+    if "heartbeat" in document:
+        beat = _object(document["heartbeat"], "heartbeat")
+        serial = beat.get("serialno", "")
+        return Heartbeat(serial if isinstance(serial, str) else "")
+    alarm = _object(document.get("AlarmInfoPlate"), "AlarmInfoPlate")
+    result = _object(_object(alarm.get("result"), "result").get("PlateResult"), "PlateResult")
+    late = result.get("isoffline", alarm.get("isoffline", 0)) == 1
+    plate = _text(result, "license")
+    colour = COLOURS.get(_integer(result, "colorType", 0, 255, default=0), PlateColour.UNKNOWN)
+    confidence = _integer(result, "confidence", 0, 100) / 100
+    rect = _object(_object(result.get("location"), "location").get("RECT"), "RECT")
+    left, top = _integer(rect, "left", 0, 65535), _integer(rect, "top", 0, 65535)
+    right, bottom = _integer(rect, "right", left, 65535), _integer(rect, "bottom", top, 65535)
+    snapshot = _jpeg(result.get("imageFile"))
+    plate_id = result.get("plateid")
+    return PlateRead(
+        plate_id if isinstance(plate_id, int) and not isinstance(plate_id, bool) else None,
+        VehicleSeen(
+            at=_seen_at(result) if late else now,
+            plate="" if plate in NO_PLATE else plate,
+            plate_colour=colour,
+            confidence=confidence,
+            box=(left, top, right - left, bottom - top),
+            snapshot_jpeg=snapshot,
+            late=late,
+        ),
+    )
+
+
+def reply(heartbeat: bool, channel: int | None, serial: Sequence[tuple[int, bytes]]) -> bytes:
+    """The answer to a plate or a heartbeat: open output ``channel`` if not None, and
+    write each ``(serialChannel, bytes)`` to the camera's RS485."""
+    answer: dict[str, Any] = {"info": "ok" if channel is not None else "no"}
+    if channel is not None:
+        answer["channelNum"] = channel
+    if serial:
+        answer["serialData"] = [
+            {
+                "serialChannel": port,
+                "data": base64.b64encode(data).decode("ascii"),
+                "dataLen": len(data),
+            }
+            for port, data in serial
+        ]
+    key = "Response_Heartbeat" if heartbeat else "Response_AlarmInfoPlate"
+    return json.dumps({key: answer}, ensure_ascii=False).encode("utf-8")
+
+
+def _document(body: bytes) -> dict[str, Any]:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        # Older firmware writes the plate in GBK; GB 18030 reads all of GBK.
+        try:
+            text = body.decode("gb18030")
+        except UnicodeDecodeError:
+            raise BadPush("neither UTF-8 nor GB 18030 text") from None
+    try:
+        document = loads(text)
+    except TextError as exc:
+        raise BadPush(str(exc)) from None
+    return _object(document, "the body")
+
+
+def _object(value: object, name: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise BadPush(f"{name} is not a JSON object")
+    return value
+
+
+def _integer(
+    fields: Mapping[str, Any], name: str, low: int, high: int, default: int | None = None
+) -> int:
+    value = fields.get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise BadPush(f"{name} must be a whole number from {low} to {high}, not {value!r}")
+    return value
+
+
+def _text(fields: Mapping[str, Any], name: str) -> str:
+    value = fields.get(name)
+    if not isinstance(value, str):
+        raise BadPush(f"{name} must be text, not {value!r}")
+    try:
+        return check_text(value.strip(), max_len=PLATE_MAX)
+    except TextError as exc:
+        raise BadPush(f"{name} {exc}") from None
+
+
+def _jpeg(value: object) -> bytes:
+    if not isinstance(value, str) or not value:
+        raise BadPush("no imageFile: turn on the full picture in the camera's push settings")
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadPush("imageFile is not base64") from None
+    if data[:3] != b"\xff\xd8\xff":
+        raise BadPush("imageFile is not a JPEG")
+    return data
+
+
+def _seen_at(result: Mapping[str, Any]) -> datetime:
+    stamp = _object(_object(result.get("timeStamp"), "timeStamp").get("Timeval"), "Timeval")
+    seconds = _integer(stamp, "sec", 0, 2**33)
+    return datetime.fromtimestamp(seconds, UTC)

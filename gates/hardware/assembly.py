@@ -1,0 +1,207 @@
+"""One ``LaneDriver`` made of a lane file's devices: what the lane agent drives.
+
+The agent knows nothing of vendors: it asks the lane to open, to show, and hears
+plates, gate changes, calls and faults. Here those become the parts' calls, and the
+parts' answers become the lane's promise. ``done`` means confirmed: an open waits for
+the arm to rise where a sensor can see it (a locked barrier accepts the open and does
+not move, which is refused, never reported as a lift), and otherwise says in the done's
+detail what could not be seen. A device that does not answer refuses the command with
+its fault's code and raises that fault on the lane until it answers again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+
+from gates.hardware.families import FAMILIES, Family
+from gates.hardware.lane_file import LaneFile, load
+from gates.hardware.parts import (
+    Device,
+    GateOpener,
+    GateSensor,
+    Outcome,
+    OutputHost,
+    Speaker,
+    TextDisplay,
+    Unreachable,
+)
+from gates.hardware.workshop import LaneWorkshop, bind, build
+from gates.lane.drivers import (
+    CallPressed,
+    DriverRefused,
+    FaultRaised,
+    GateChanged,
+    LaneEvent,
+    VehicleSeen,
+)
+from gates.vocabulary import GateState
+
+log = logging.getLogger("seat.lane.hardware")
+
+NO_SENSOR = "no gate sensor: the arm was not seen to move"
+DID_NOT_MOVE = "gate_did_not_move"
+
+
+class HardwareLane:
+    """``gates.lane.drivers.LaneDriver`` over a lane file's built devices."""
+
+    def __init__(self, workshop: LaneWorkshop) -> None:
+        lane = workshop.lane
+        self.lane: LaneFile = lane
+        self.devices = workshop.devices
+        self.settings = lane.settings
+        self._workshop = workshop
+        parts = lane.parts
+        self._gate: tuple[str, GateOpener] | None = None
+        if "gate" in parts:
+            ref = parts["gate"]
+            player = self.devices[ref.device]
+            if ref.output is not None:
+                assert isinstance(player, OutputHost)  # check_parts saw to it
+                self._gate = (ref.device, player.gate_output(ref.output))
+            else:
+                assert isinstance(player, GateOpener)
+                self._gate = (ref.device, player)
+        # A gate that reads its own state (a barrier controller, a camera's barrier
+        # status) is its sensor unless the lane file names another.
+        sensing = parts.get("gate_state") or parts.get("gate")
+        sensor = self.devices[sensing.device] if sensing is not None else None
+        self._sensor = sensor if isinstance(sensor, GateSensor) else None
+        self._sensing = sensing.device if sensing is not None and self._sensor else None
+        display = self.devices[parts["display"].device] if "display" in parts else None
+        self._display = display if isinstance(display, TextDisplay) else None
+        voice = self.devices[parts["voice"].device] if "voice" in parts else None
+        self._voice = voice if isinstance(voice, Speaker) else None
+        self._plates = parts["plates"].device if "plates" in parts else None
+        self._intercom = parts["intercom"].device if "intercom" in parts else None
+        self._emit: Callable[[LaneEvent], None] | None = None
+        self._moved = asyncio.Event()
+        # Faults a command found (a device away), by device, cleared by its next answer;
+        # and the faults devices raised themselves, which only they clear (a camera's
+        # TCP SDK that answers again does not mean its pushes have come back).
+        self._raised: dict[str, set[str]] = {}
+        self._own: dict[str, set[str]] = {}
+
+    async def run(self, emit: Callable[[LaneEvent], None]) -> None:
+        listeners = self._workshop.listeners.values()
+        self.bind()
+        self._emit = emit
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                for listener in listeners:
+                    tasks.create_task(listener.run())
+                for device in self.devices.values():
+                    tasks.create_task(device.run(self._from(device)))
+        finally:
+            self._emit = None
+            for listener in listeners:
+                listener.close()
+
+    def bind(self) -> dict[str, int]:
+        """Take the push listeners' ports now (``run`` does, if not done before) and say
+        which each got: a lane file may give port 0."""
+        bind(self._workshop)
+        return {address: each.port for address, each in self._workshop.listeners.items()}
+
+    def _from(self, device: Device) -> Callable[[LaneEvent], None]:
+        """What ``device`` emits, as far as the lane file gave it the part: a second
+        camera reading plates for another purpose does not make cars at this gate."""
+
+        def emit(event: LaneEvent) -> None:
+            if isinstance(event, VehicleSeen) and device.name != self._plates:
+                return
+            if isinstance(event, CallPressed) and device.name != self._intercom:
+                return
+            if isinstance(event, GateChanged):
+                if device.name != self._sensing:
+                    return
+                if event.state is GateState.UP:
+                    self._moved.set()
+            if isinstance(event, FaultRaised):
+                own = self._own.setdefault(device.name, set())
+                if event.active:
+                    own.add(event.code)
+                else:
+                    own.discard(event.code)
+            self._send(event)
+
+        return emit
+
+    def _send(self, event: LaneEvent) -> None:
+        if self._emit is not None:
+            self._emit(event)
+
+    async def open_gate(self) -> str:
+        if self._gate is None:
+            raise DriverRefused("no_gate")
+        sensor = self._sensor
+        if sensor is not None and sensor.gate_state() is GateState.UP:
+            return "the barrier was already up"
+        self._moved.clear()
+        name, opener = self._gate
+        outcome = await self._carry_out(name, opener.open_gate())
+        if sensor is None:
+            return _joined(outcome, NO_SENSOR)
+        try:
+            async with asyncio.timeout(self.settings.open_wait_s):
+                await self._moved.wait()
+        except TimeoutError:
+            log.warning(
+                "lane.hardware.gate_did_not_move wait_s=%.1f state=%s",
+                self.settings.open_wait_s,
+                sensor.gate_state(),
+            )
+            raise DriverRefused(DID_NOT_MOVE) from None
+        return ""
+
+    async def display(self, lines: tuple[str, ...], qr: str | None = None) -> str:
+        if self._display is None:
+            raise DriverRefused("no_display")
+        if self.settings.display is not None and not self.settings.display.fits(lines):
+            raise DriverRefused("display_overflow")
+        shown = await self._carry_out(self._display.name, self._display.show(lines, qr))
+        if not (self.settings.say_display and self._voice is not None and lines):
+            return _joined(shown, "")
+        try:
+            said = await self._carry_out(self._voice.name, self._voice.say("，".join(lines)))
+        except DriverRefused as exc:
+            return _joined(shown, f"shown, not spoken: {exc.reason}")
+        return _joined(shown, said.detail if not said.confirmed else "")
+
+    async def _carry_out(self, device: str, work: Awaitable[Outcome]) -> Outcome:
+        """Await a part's command; a device away refuses it with its fault's code and
+        raises the fault, which the device's next answer clears."""
+        try:
+            outcome = await work
+        except Unreachable as exc:
+            log.warning(
+                "lane.hardware.unreachable device=%s fault=%s detail=%s",
+                device,
+                exc.fault,
+                exc.detail,
+            )
+            self._raised.setdefault(device, set()).add(exc.fault.value)
+            self._send(FaultRaised(exc.fault.value, exc.detail))
+            raise DriverRefused(exc.fault.value) from None
+        standing = self._own.get(device, set())
+        for code in sorted(self._raised.pop(device, set()) - standing):
+            self._send(FaultRaised(code, "", active=False))
+        return outcome
+
+
+def _joined(outcome: Outcome, unseen: str) -> str:
+    """The done's detail: what the device could not confirm, then what the lane could
+    not see."""
+    said = outcome.detail if not outcome.confirmed else ""
+    return "; ".join(dict.fromkeys(part for part in (said, unseen) if part))
+
+
+def assemble(
+    path: Path, environ: Mapping[str, str] | None = None, families: Mapping[str, Family] = FAMILIES
+) -> HardwareLane:
+    """The lane ``path`` describes, its devices built and checked but not yet started;
+    ``LaneFileError`` for any mistake in it."""
+    return HardwareLane(build(load(path, environ, families)))

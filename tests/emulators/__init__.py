@@ -1,0 +1,1 @@
+"""Lane devices on real sockets, speaking their vendors' documented wire protocols."""

@@ -1,0 +1,268 @@
+"""An AlarmInfoPlate camera (Vzenith 臻识 and its kin) on real sockets, for the tests and
+the benchmark.
+
+It does what the camera does, as the family's public sources describe it: it POSTs
+each plate as ``{"AlarmInfoPlate": ...}`` JSON (the shapes of
+``DaviLuisSantos/Alphadigi-migration``'s DTOs) and a ``{"heartbeat": ...}`` comet poll
+every ``poll_s``; it waits 5 s for an answer, resends a push up to 4 times, then fails
+over to its backup server, and keeps what no server took to push again, marked
+``isoffline``, when one answers. An answer's ``info: ok`` closes output ``channelNum``
+for 500 ms; its ``serialData`` goes out on the RS485 port. Its TCP SDK (``'VZ'``
+framing, port 8131 on a real camera) takes ``ioctl`` and pulses the output. A test
+injects its faults: switched off (nothing pushes, nothing listens), a slow SDK, answers
+it cannot read, huge and malformed pushes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import itertools
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from gates.hardware.alarminfo import frames
+from gates.lane.snapshot import render
+from gates.vocabulary import PlateColour
+
+REPLY_TIMEOUT_S = 5.0  # the camera's wait for an answer
+RESENDS = 4  # then the next server
+PULSE_S = 0.5  # an answer's "info: ok" closes the output this long
+COLOUR_TYPES = {PlateColour.BLUE: 1, PlateColour.YELLOW: 2, PlateColour.WHITE: 3}
+COLOUR_TYPES |= {PlateColour.BLACK: 4, PlateColour.GREEN: 5}
+
+
+@dataclass(frozen=True, slots=True)
+class Pulse:
+    channel: int
+    seconds: float
+    by: str  # "push", "poll" or "ioctl": which answer closed the output
+
+
+@dataclass
+class Faults:
+    off: bool = False  # switched off: no pushes, no polls, the SDK port refuses
+    sdk_delay_s: float = 0.0  # the SDK answers this late
+    sdk_garbage: bool = False  # the SDK answers with bytes that are not its protocol
+
+
+@dataclass
+class Sent:
+    """A push as the camera saw it through."""
+
+    body: dict[str, Any]
+    server: str | None = None  # the server that answered it; None: kept for later
+    attempts: int = 0
+
+
+@dataclass
+class AlarmInfoEmulator:
+    servers: list[str]  # the push URLs, the first, then the backups
+    source: str = "127.0.0.1"  # the camera's address
+    poll_s: float = 1.0
+    serialno: str = "QFX2182310150262"
+    faults: Faults = field(default_factory=Faults)
+    pulses: asyncio.Queue[Pulse] = field(default_factory=asyncio.Queue)  # as each ends
+    closed: asyncio.Queue[float] = field(
+        default_factory=asyncio.Queue
+    )  # perf_counter at each start
+    serial_out: asyncio.Queue[tuple[int, bytes]] = field(default_factory=asyncio.Queue)
+    answers: list[dict[str, Any]] = field(default_factory=list)
+    delivered: asyncio.Queue[Sent] = field(default_factory=asyncio.Queue)  # answered pushes
+    offline: list[dict[str, Any]] = field(default_factory=list)  # kept pushes, oldest first
+    sdk_port: int = 0
+    polled_at: float = 0.0  # perf_counter as the last poll left
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
+    _beats: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _client: httpx.AsyncClient | None = None
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[AlarmInfoEmulator]:
+        transport = httpx.AsyncHTTPTransport(local_address=self.source)
+        sdk = await asyncio.start_server(self._sdk, self.source, self.sdk_port)
+        self.sdk_port = sdk.sockets[0].getsockname()[1]
+        async with httpx.AsyncClient(transport=transport, timeout=REPLY_TIMEOUT_S) as client:
+            self._client = client
+            polling = asyncio.create_task(self._poll())
+            try:
+                yield self
+            finally:
+                polling.cancel()
+                for task in (polling, *self._tasks):
+                    task.cancel()
+                await asyncio.gather(polling, *self._tasks, return_exceptions=True)
+                sdk.close()
+                await sdk.wait_closed()
+
+    # ------------------------------------------------------------------ pushes
+
+    def plate(
+        self,
+        plate: str,
+        colour: PlateColour = PlateColour.BLUE,
+        confidence: int = 98,
+        *,
+        image: bytes | None = None,
+    ) -> dict[str, Any]:
+        """A read as the camera posts it, with a real picture of the car."""
+        now = datetime.now(UTC)
+        shot = render(plate, colour, gate_angle=0.0, at=now, seed=3, size=(640, 360))
+        x, y, w, h = shot.box
+        jpeg = shot.jpeg if image is None else image
+        return {
+            "AlarmInfoPlate": {
+                "channel": 0,
+                "deviceName": "IVS",
+                "ipaddr": self.source,
+                "openflag": 0,
+                "serialno": self.serialno,
+                "result": {
+                    "PlateResult": {
+                        "license": plate,
+                        "colorType": COLOUR_TYPES.get(colour, 0),
+                        "confidence": confidence,
+                        "plateid": next(self._ids),
+                        "isoffline": 0,
+                        "direction": 4,
+                        "triggerType": 8,
+                        "location": {
+                            "RECT": {"left": x, "top": y, "right": x + w, "bottom": y + h}
+                        },
+                        "timeStamp": {"Timeval": {"sec": int(now.timestamp()), "usec": 0}},
+                        "imageFile": base64.b64encode(jpeg).decode("ascii"),
+                        "imageFileLen": len(jpeg),
+                    }
+                },
+            }
+        }
+
+    async def push(self, body: dict[str, Any] | bytes) -> Sent:
+        """Post ``body`` as the camera does: resends, failover, keeping it if no server
+        takes it. Returns once it is answered or kept."""
+        sent = Sent(body if isinstance(body, dict) else {"raw": body})
+        raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
+        for server in self.servers:
+            for _ in range(1 + RESENDS):
+                sent.attempts += 1
+                answer = await self._post(server, raw)
+                if answer is not None:
+                    sent.server = server
+                    await self._obey(answer, "push")
+                    self.delivered.put_nowait(sent)
+                    return sent
+        if isinstance(body, dict):
+            self.offline.append(body)
+        return sent
+
+    async def _post(self, server: str, raw: bytes) -> dict[str, Any] | None:
+        """The answer, or None where the camera would store and resend."""
+        if self.faults.off:
+            return None
+        assert self._client is not None, "the emulator is not running"
+        try:
+            response = await self._client.post(
+                server, content=raw, headers={"content-type": "application/json"}
+            )
+        except httpx.HTTPError:
+            return None
+        if response.status_code != 200:
+            return None
+        try:
+            answer = response.json()
+        except ValueError:
+            return None
+        if not isinstance(answer, dict) or not answer:
+            return None
+        self.answers.append(answer)
+        return answer
+
+    async def _poll(self) -> None:
+        """The comet poll, with the heartbeat's body, every ``poll_s``; a kept push goes
+        out again, marked offline, once a server answers."""
+        while True:
+            await asyncio.sleep(self.poll_s)  # the camera's poll cadence
+            if self.faults.off:
+                continue
+            now = int(datetime.now(UTC).timestamp())
+            beat = {
+                "heartbeat": {
+                    "countid": next(self._beats),
+                    "timeStamp": {"Timeval": {"sec": now, "usec": 0}},
+                    "serialno": self.serialno,
+                }
+            }
+            for server in self.servers:
+                self.polled_at = time.perf_counter()
+                answer = await self._post(server, json.dumps(beat).encode())
+                if answer is not None:
+                    await self._obey(answer, "poll")
+                    break
+            else:
+                continue
+            while self.offline and not self.faults.off:
+                kept = self.offline.pop(0)
+                kept["AlarmInfoPlate"]["result"]["PlateResult"]["isoffline"] = 1
+                await self.push(kept)
+
+    async def _obey(self, answer: dict[str, Any], by: str) -> None:
+        body = next(iter(answer.values()))
+        if not isinstance(body, dict):
+            return
+        for entry in body.get("serialData", []):
+            data = base64.b64decode(entry["data"])
+            assert entry["dataLen"] == len(data), "dataLen must be the data's length"
+            self.serial_out.put_nowait((entry["serialChannel"], data))
+        if body.get("info") == "ok":
+            self._pulse(int(body.get("channelNum", 0)), PULSE_S, by)
+
+    def _pulse(self, channel: int, seconds: float, by: str) -> None:
+        self.closed.put_nowait(time.perf_counter())
+
+        async def closed() -> None:
+            await asyncio.sleep(seconds)  # the relay's pulse: real time is the point
+            self.pulses.put_nowait(Pulse(channel, seconds, by))
+
+        task = asyncio.create_task(closed())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------ TCP SDK
+
+    async def _sdk(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            if self.faults.off:
+                return
+            while True:
+                head = frames.header(await reader.readexactly(frames.HEADER.size))
+                body = await reader.readexactly(head.length)
+                if head.kind == frames.HEARTBEAT:
+                    writer.write(frames.frame(frames.HEARTBEAT))
+                    continue
+                request = frames.answer(body)
+                await asyncio.sleep(self.faults.sdk_delay_s)  # a slow camera, as injected
+                if self.faults.sdk_garbage:
+                    writer.write(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+                    await writer.drain()
+                    continue
+                # A heartbeat before the answer, as the camera interleaves them.
+                writer.write(frames.frame(frames.HEARTBEAT))
+                answer: dict[str, Any] = {"cmd": request.get("cmd"), "id": "1"}
+                if request.get("cmd") == "ioctl" and request.get("value") == 2:
+                    self._pulse(int(request["io"]), int(request["delay"]) / 1000, "ioctl")
+                    answer |= {"state_code": 200, "error_msg": "Sucess"}
+                else:
+                    answer |= {"state_code": 400, "error_msg": "bad request"}
+                writer.write(frames.command(answer))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, frames.BadFrame):
+            pass
+        finally:
+            writer.close()

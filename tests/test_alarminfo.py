@@ -1,0 +1,243 @@
+"""An AlarmInfoPlate camera's lane, end to end: the emulated camera pushes over real
+HTTP, opens over its TCP SDK or its poll, against a real centre and its console."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gates.hardware.alarminfo.camera import POLL_HANDED
+from gates.hardware.assembly import assemble
+from gates.hardware.options import LaneFileError
+from gates.hardware.parts import SerialHost
+from gates.protocol import OpenGate
+from tests.alarminfo_lanes import camera_lane, lane_file
+from tests.conftest import Centre
+from tests.desks import desk
+from tests.emulators.alarminfo import RESENDS, AlarmInfoEmulator, Pulse
+from tests.test_cli import SEAT
+from tests.test_vehicle_records import next_recorded, recorded
+
+LANE = "P1-IN"
+
+
+async def test_a_car_at_the_camera_shows_on_the_console_and_the_agents_open_pulses_io0(
+    staffed: Centre, tmp_path: Path
+) -> None:
+    token = await staffed.add_lane(LANE)
+    async with (
+        camera_lane(staffed.link, LANE, token, tmp_path) as lane,
+        desk(staffed, "alice") as alice,
+    ):
+        pushed = lane.camera.plate("粤B12345")
+        sent = await lane.camera.push(pushed)
+        assert sent.server == lane.push_url and sent.attempts == 1
+        assert lane.camera.answers[-1] == {"Response_AlarmInfoPlate": {"info": "no"}}
+        shown = await alice.next(
+            "lane", lambda m: (m["lane"]["last_vehicle"] or {}).get("plate") == "粤B12345"
+        )
+        vehicle = shown["lane"]["last_vehicle"]
+        rect = pushed["AlarmInfoPlate"]["result"]["PlateResult"]["location"]["RECT"]
+        assert vehicle["plate_colour"] == "blue" and vehicle["confidence"] == 0.98
+        assert vehicle["box"] == [
+            rect["left"], rect["top"], rect["right"] - rect["left"], rect["bottom"] - rect["top"]
+        ]  # fmt: skip
+        picture = await alice.client.get(f"/api/lanes/{LANE}/snapshot")
+        image = pushed["AlarmInfoPlate"]["result"]["PlateResult"]["imageFile"]
+        assert picture.content == base64.b64decode(image)
+
+        opened = await alice.post(f"/api/lanes/{LANE}/open", {"reason": "paid_not_lifted"})
+        assert opened.json()["outcome"] == "done"
+        # No sensor on this lane: the done says the arm was not seen.
+        assert opened.json()["detail"] == "no gate sensor: the arm was not seen to move"
+        async with asyncio.timeout(5):
+            assert await lane.camera.pulses.get() == Pulse(0, 0.5, "ioctl")
+
+
+async def test_an_open_by_the_comet_poll_is_carried_in_the_next_polls_answer(
+    staffed: Centre, tmp_path: Path
+) -> None:
+    token = await staffed.add_lane(LANE)
+    async with camera_lane(staffed.link, LANE, token, tmp_path, open_via="poll") as lane:
+        async with staffed.client("alice") as client:
+            opened = await client.post(f"/api/lanes/{LANE}/open", json={"reason": "emergency"})
+        assert opened.json()["outcome"] == "done"
+        assert opened.json()["detail"].startswith(POLL_HANDED)
+        async with asyncio.timeout(5):
+            assert await lane.camera.pulses.get() == Pulse(0, 0.5, "poll")
+        answers = [
+            a["Response_Heartbeat"] for a in lane.camera.answers if "Response_Heartbeat" in a
+        ]
+        assert {"info": "ok", "channelNum": 0} in answers
+
+
+async def test_a_resent_push_is_one_car_and_a_malformed_one_is_answered_and_changes_nothing(
+    staffed: Centre, tmp_path: Path
+) -> None:
+    token = await staffed.add_lane(LANE)
+    async with (
+        camera_lane(staffed.link, LANE, token, tmp_path) as lane,
+        recorded(staffed) as kept,
+    ):
+        first = lane.camera.plate("粤B12345")
+        await lane.camera.push(first)
+        await next_recorded(kept)
+        await lane.camera.push(first)  # the same plateid: the camera resending
+        for bad in (b"{not json", b'{"AlarmInfoPlate": {"result": 5}}', b"[]", b"\xff\xfe"):
+            sent = await lane.camera.push(bad)
+            assert sent.server == lane.push_url and sent.attempts == 1
+            assert lane.camera.answers[-1] == {"Response_AlarmInfoPlate": {"info": "no"}}
+        await lane.camera.push(lane.camera.plate("粤B67890"))
+        await next_recorded(kept)
+        assert kept.empty()
+        async with staffed.client("sue") as client:
+            listed = (await client.get(f"/api/lanes/{LANE}/vehicles")).json()
+        assert [v["plate"] for v in listed["vehicles"]] == ["粤B67890", "粤B12345"]
+
+
+async def test_a_push_from_a_stranger_or_over_the_limit_is_refused(
+    staffed: Centre, tmp_path: Path
+) -> None:
+    token = await staffed.add_lane(LANE)
+    async with camera_lane(staffed.link, LANE, token, tmp_path) as lane:
+        body = json.dumps(lane.camera.plate("粤B00000")).encode()
+        stranger = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
+        async with httpx.AsyncClient(transport=stranger) as client:
+            refused = await client.post(lane.push_url, content=body)
+        assert refused.status_code == 403
+        huge = lane.camera.plate("粤B00001", image=b"\xff\xd8\xff" + b"\0" * (5 * 1024 * 1024))
+        sent = await lane.camera.push(huge)
+        assert sent.server is None and sent.attempts == 1 + RESENDS  # 413 each time
+        await lane.camera.push(lane.camera.plate("粤B00002"))
+        status = await staffed.wait_status(LANE, lambda s: s.last_vehicle is not None)
+        assert status.last_vehicle is not None and status.last_vehicle.plate == "粤B00002"
+
+
+async def test_a_camera_gone_quiet_is_camera_unreachable_until_it_polls_again(
+    staffed: Centre, tmp_path: Path
+) -> None:
+    """And the car it saw meanwhile comes late: recorded, not shown at the gate."""
+    token = await staffed.add_lane(LANE)
+    async with (
+        camera_lane(staffed.link, LANE, token, tmp_path) as lane,
+        recorded(staffed) as kept,
+    ):
+        await lane.camera.push(lane.camera.plate("粤B11111"))
+        await next_recorded(kept)
+        lane.camera.faults.off = True
+        status = await staffed.wait_status(LANE, lambda s: bool(s.faults))
+        assert [f.code for f in status.faults] == ["camera_unreachable"]
+        async with staffed.client("alice") as client:
+            opened = await client.post(f"/api/lanes/{LANE}/open", json={"reason": "emergency"})
+        assert opened.json() | {"command_id": ""} == {
+            "command_id": "",
+            "outcome": "refused",
+            "detail": "camera_unreachable",
+        }
+        stored = await lane.camera.push(lane.camera.plate("粤B22222"))
+        assert stored.server is None and len(lane.camera.offline) == 1
+        lane.camera.delivered.get_nowait()  # the first car's
+        lane.camera.faults.off = False
+        await staffed.wait_status(LANE, lambda s: not s.faults)
+        async with asyncio.timeout(10):
+            late = await lane.camera.delivered.get()
+        assert late.body["AlarmInfoPlate"]["result"]["PlateResult"]["isoffline"] == 1
+        recorded_late = await next_recorded(kept)
+        event = await staffed.store.vehicle(recorded_late.event_id)
+        assert event is not None and event.event.plate == "粤B22222"
+        last = staffed.hub.status(LANE).last_vehicle
+        assert last is not None and last.plate == "粤B11111"
+
+
+async def test_a_camera_fails_over_to_its_backup_after_four_resends(
+    staffed: Centre, tmp_path: Path
+) -> None:
+    """The emulator keeps the camera's timing: a first server that does not answer gets
+    the push and four resends, then the lane, as the backup, takes it."""
+    token = await staffed.add_lane(LANE)
+    async with camera_lane(staffed.link, LANE, token, tmp_path) as lane:
+        lane.camera.servers.insert(0, "http://127.0.0.1:9/alarminfo")
+        sent = await lane.camera.push(lane.camera.plate("粤B12345"))
+        assert sent.server == lane.push_url and sent.attempts == 1 + RESENDS + 1
+        status = await staffed.wait_status(LANE, lambda s: s.last_vehicle is not None)
+        assert status.last_vehicle is not None and status.last_vehicle.plate == "粤B12345"
+
+
+async def test_bytes_for_the_rs485_go_out_in_the_next_answer_as_serial_data(
+    staffed: Centre, tmp_path: Path
+) -> None:
+    """The camera's serial passthrough, as an LED board hung off its RS485-1 uses it."""
+    token = await staffed.add_lane(LANE)
+    async with camera_lane(staffed.link, LANE, token, tmp_path) as lane:
+        camera = lane.hardware.devices["cam"]
+        assert isinstance(camera, SerialHost)
+        frame = bytes.fromhex("0064ffff6202") + "欢迎".encode("gbk")
+        await camera.serial_port("rs485-1").write(frame)
+        async with asyncio.timeout(5):
+            assert await lane.camera.serial_out.get() == (0, frame)
+        with pytest.raises(LaneFileError, match="the camera has serial ports rs485-1, rs485-2"):
+            camera.serial_port("rs232")
+
+
+async def test_an_sdk_that_answers_slowly_opens_and_one_that_answers_garbage_is_a_fault(
+    staffed: Centre, tmp_path: Path
+) -> None:
+    token = await staffed.add_lane(LANE)
+    async with camera_lane(staffed.link, LANE, token, tmp_path) as lane:
+        lane.camera.faults.sdk_delay_s = 0.5
+        async with staffed.client("alice") as client:
+            opened = await client.post(f"/api/lanes/{LANE}/open", json={"reason": "emergency"})
+            assert opened.json()["outcome"] == "done"
+        lane.camera.faults.sdk_delay_s = 0.0
+        lane.camera.faults.sdk_garbage = True
+        # Straight to the lane: through the API it would join the open just done.
+        refused = await staffed.hub.command(LANE, OpenGate("c-garbage"), 10)
+        assert (refused.outcome, refused.detail) == ("refused", "camera_unreachable")
+        status = await staffed.wait_status(LANE, lambda s: bool(s.faults))
+        assert "TCP SDK" in status.faults[0].detail
+
+
+def test_a_camera_output_the_camera_lacks_stops_the_lane_at_start(tmp_path: Path) -> None:
+    path = lane_file(tmp_path / "lane.toml", LANE, 8131)
+    path.write_text(path.read_text().replace("cam:io0", "cam:io7"), encoding="utf-8")
+    with pytest.raises(LaneFileError, match=r"\[parts\] gate: the camera has outputs io0"):
+        assemble(path)
+
+
+async def test_seat_lane_config_runs_the_lane_its_file_describes(
+    centre: Centre, tmp_path: Path
+) -> None:
+    """The command an installer runs: `seat lane --config lane.toml`, its id and centre
+    from the file, against the emulated camera."""
+    token = await centre.add_lane(LANE)
+    with socket.socket() as probe:  # a free port for the lane's listener
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with AlarmInfoEmulator(servers=[f"http://127.0.0.1:{port}/alarminfo"]).running() as cam:
+        path = lane_file(tmp_path / "lane.toml", LANE, cam.sdk_port, poll_s=1.0, silent_s=30)
+        text = path.read_text().replace("127.0.0.1:0", f"127.0.0.1:{port}")
+        path.write_text(text.replace("[lane]", f'[lane]\nservers = ["{centre.url}"]'))
+        lane = await asyncio.create_subprocess_exec(
+            *SEAT, "lane", "--config", str(path), "--heartbeat-ms", "1000",
+            env={**os.environ, "SEAT_LANE_TOKEN": token, "SEAT_LOG_LEVEL": "WARNING"},
+        )  # fmt: skip
+        try:
+            await centre.wait_status(LANE, lambda s: s.online, 30)
+            sent = await cam.push(cam.plate("粤B12345"))
+            assert sent.attempts == 1
+            await centre.wait_status(LANE, lambda s: s.last_vehicle is not None)
+            opened = await centre.hub.command(LANE, OpenGate("c-cli"), 10)
+            assert opened.outcome == "done"
+            async with asyncio.timeout(5):
+                assert await cam.pulses.get() == Pulse(0, 0.5, "ioctl")
+        finally:
+            lane.terminate()
+            await lane.wait()
+        assert lane.returncode == 0
