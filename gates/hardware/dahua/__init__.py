@@ -1,0 +1,35 @@
+"""Dahua ITC cameras: plates from the ``attachFileProc`` event stream, the barrier by
+``openStrobe``. HTTP Digest throughout.
+
+A lane file's table for one::
+
+    [devices.cam]
+    family = "dahua"
+    host = "192.168.1.108"
+    password_file = "/etc/seat/cam.pass"
+    heartbeat = 5                # seconds between the stream's heartbeats
+"""
+
+from __future__ import annotations
+
+from gates.hardware.camera_http import CameraHttp
+from gates.hardware.dahua.camera import ItcCamera
+from gates.hardware.options import DeviceOptions
+from gates.hardware.parts import Device, Workshop
+
+
+def build(options: DeviceOptions, workshop: Workshop) -> Device:
+    host = options.text("host")
+    port = options.integer("port", 80, low=1, high=65535)
+    http = CameraHttp(
+        f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}",
+        options.text("user", "admin"),
+        options.secret("password"),
+        options.seconds("timeout", 3.0, low=0.5, high=30.0),
+    )
+    return ItcCamera(
+        options.name,
+        http,
+        channel=options.integer("channel", 1, low=1, high=64),
+        heartbeat=options.integer("heartbeat", 5, low=1, high=60),
+    )
