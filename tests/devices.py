@@ -4,6 +4,7 @@ its events collected as the lane would get them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -49,6 +50,13 @@ class Events:
     async def _notify(self) -> None:
         async with self._arrived:
             self._arrived.notify_all()
+
+    async def wait_a_little(self) -> None:
+        """Until something is emitted, or a twentieth of a second: for polling a device's
+        far side (an emulator's counters), which has no event of its own to wait on."""
+        async with self._arrived:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), 0.05)
 
     async def next(self, kind: type[E], timeout: float = 15.0) -> E:
         """The next event of ``kind`` after the last one of its kind taken."""

@@ -55,8 +55,9 @@ BAD_XML = status_xml(5, "Invalid XML Format", "badXmlFormat")
 
 @dataclass(frozen=True, slots=True)
 class Car:
-    plate: str  # as the camera writes it: Chinese firmware puts the colour first
+    plate: str
     colour: str  # ISAPI plateColor
+    colour_word: str  # what Hikvision's Chinese firmware writes before the plate
     confidence: int
     jpeg: bytes  # the scene
     crop: bytes  # the plate
@@ -82,7 +83,8 @@ def car(plate: str, colour: PlateColour, *, confidence: int = 96, seed: int = 1)
     assert ok
     words = {PlateColour.BLUE: "蓝", PlateColour.YELLOW: "黄", PlateColour.GREEN: "绿"}
     return Car(
-        plate=words.get(colour, "") + plate,
+        plate=plate,
+        colour_word=words.get(colour, ""),
         colour={PlateColour.GREEN: "newEnergyGreen"}.get(colour, colour.value),
         confidence=confidence,
         jpeg=shot.jpeg,
@@ -109,7 +111,7 @@ def anpr_xml(camera: HikvisionCamera, seen: Car) -> bytes:
 <channelName>Entrance</channelName>
 <ANPR>
 <country>59</country>
-<licensePlate>{seen.plate}</licensePlate>
+<licensePlate>{seen.colour_word}{seen.plate}</licensePlate>
 <line>1</line>
 <direction>forward</direction>
 <confidenceLevel>{seen.confidence}</confidenceLevel>
@@ -167,7 +169,7 @@ def anpr_json(seen: Car) -> bytes:
             "eventType": "ANPR",
             "eventState": "active",
             "ANPR": {
-                "licensePlate": seen.plate,
+                "licensePlate": seen.colour_word + seen.plate,
                 "direction": "forward",
                 "confidenceLevel": seen.confidence,
                 "plateColor": seen.colour,

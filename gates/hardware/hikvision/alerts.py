@@ -98,7 +98,7 @@ def parse_push(content_type: str, body: bytes) -> PlateAlert | None:
 def _document(data: bytes) -> dict[str, Any]:
     """An alert as nested dicts, whether it came as XML or as JSON."""
     text = data.lstrip()
-    if text[:1] == b"{":
+    if text[:1] in (b"{", b"["):
         try:
             document = json.loads(text.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
