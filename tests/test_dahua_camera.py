@@ -4,7 +4,7 @@ asked for again, openStrobe's OK is an open and anything else is not."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -77,40 +77,32 @@ async def test_two_cars_in_a_row_are_two_vehicles(camera: DahuaCamera) -> None:
     assert first.plate == second.plate == "浙A8888D"
 
 
-async def test_garbage_on_the_stream_drops_it_and_the_lane_asks_again(camera: DahuaCamera) -> None:
+def garbage(camera: DahuaCamera) -> None:
+    camera.send(b"--myboundary\r\nContent-Length: lots\r\n\r\n")
+
+
+@pytest.mark.parametrize(
+    ("fault", "detail"),
+    [
+        (garbage, "not multipart"),
+        (DahuaCamera.go_silent, "no heartbeat"),
+        (DahuaCamera.end_streams, "ended its event stream"),
+    ],
+    ids=["garbage", "silent", "ended"],
+)
+async def test_a_broken_stream_is_a_fault_and_the_lane_asks_again(
+    camera: DahuaCamera, fault: Callable[[DahuaCamera], None], detail: str
+) -> None:
     seen = car("粤B12345", PlateColour.BLUE)
     async with running(dahua.build, table(camera), ENV) as (_, events, _):
         await listening(camera, events)
-        camera.send(b"--myboundary\r\nContent-Length: lots\r\n\r\n")
-        fault = await events.next(FaultRaised)
-        assert fault.active and "not multipart" in fault.detail
+        fault(camera)
+        raised = await events.next(FaultRaised)
+        assert raised.active and detail in raised.detail
         assert (await events.next(FaultRaised)).active is False
         await listening(camera, events, streams=2)
         camera.see(seen)
         assert (await events.next(VehicleSeen)).plate == "粤B12345"
-
-
-async def test_a_silent_stream_is_dead_and_the_lane_asks_again(camera: DahuaCamera) -> None:
-    seen = car("粤B12345", PlateColour.BLUE)
-    async with running(dahua.build, table(camera), ENV) as (_, events, _):
-        await listening(camera, events)
-        camera.go_silent()
-        fault = await events.next(FaultRaised)
-        assert fault.active and "no heartbeat" in fault.detail
-        assert (await events.next(FaultRaised)).active is False
-        await listening(camera, events, streams=2)
-        camera.see(seen)
-        assert (await events.next(VehicleSeen)).plate == "粤B12345"
-
-
-async def test_an_ended_stream_is_asked_for_again(camera: DahuaCamera) -> None:
-    async with running(dahua.build, table(camera), ENV) as (_, events, _):
-        await listening(camera, events)
-        camera.end_streams()
-        fault = await events.next(FaultRaised)
-        assert fault.active and "ended its event stream" in fault.detail
-        assert (await events.next(FaultRaised)).active is False
-        await listening(camera, events, streams=2)
 
 
 async def test_an_unplugged_camera_is_a_fault_until_it_answers(camera: DahuaCamera) -> None:

@@ -9,54 +9,7 @@ import pytest
 from gates.hardware.hikvision import isapi
 from gates.hardware.hikvision.alerts import COLOURS, AlertError, parse_push, plate_of, snapshot
 from gates.vocabulary import GateState, PlateColour
-
-# An alert as a DS-TCG camera posts it (fields in its order; the vehicle block trimmed).
-ALERT = """<?xml version="1.0" encoding="UTF-8"?>
-<EventNotificationAlert version="2.0" xmlns="http://www.isapi.org/ver20/XMLSchema">
-<ipAddress>192.168.1.64</ipAddress>
-<portNo>80</portNo>
-<protocol>HTTP</protocol>
-<macAddress>c0:56:e3:5a:17:20</macAddress>
-<channelID>1</channelID>
-<dateTime>2026-05-07T17:48:03+08:00</dateTime>
-<activePostCount>1</activePostCount>
-<eventType>ANPR</eventType>
-<eventState>active</eventState>
-<eventDescription>ANPR</eventDescription>
-<channelName>Entrance</channelName>
-<ANPR>
-<country>59</country>
-<licensePlate>{plate}</licensePlate>
-<line>1</line>
-<direction>forward</direction>
-<confidenceLevel>{confidence}</confidenceLevel>
-<plateType>92TypeCivil</plateType>
-<plateColor>{colour}</plateColor>
-<licenseBright>0</licenseBright>
-<pictureInfoList>
-<pictureInfo>
-<fileName>detectionPicture.jpg</fileName>
-<type>detectionPicture</type>
-<dataType>0</dataType>
-<absTime>20240507174803847</absTime>
-<plateRect>
-<X>430</X>
-<Y>275</Y>
-<width>106</width>
-<height>65</height>
-</plateRect>
-</pictureInfo>
-<pictureInfo>
-<fileName>licensePlatePicture.jpg</fileName>
-<type>licensePlatePicture</type>
-<dataType>0</dataType>
-</pictureInfo>
-</pictureInfoList>
-</ANPR>
-<UUID>a0fe72d4-3652-464a-aebd-3f9190010236</UUID>
-<picNum>2</picNum>
-</EventNotificationAlert>
-"""
+from tests.emulators.hikvision import alert_xml
 
 # The least JPEG with a frame header: 1000 x 500.
 JPEG = (
@@ -66,7 +19,8 @@ JPEG = (
 
 
 def alert(plate: str = "蓝粤B12345", confidence: str = "98", colour: str = "blue") -> bytes:
-    return ALERT.format(plate=plate, confidence=confidence, colour=colour).encode()
+    """An alert as a DS-TCG camera posts it, its scene's plateRect 430,275 106x65."""
+    return alert_xml(80, 1, plate, confidence, colour, (430, 275, 106, 65))
 
 
 def form(*parts: tuple[str, str, bytes]) -> tuple[str, bytes]:

@@ -15,6 +15,7 @@ from contextlib import AbstractAsyncContextManager
 
 import httpx
 
+from gates.hardware.options import DeviceOptions
 from gates.hardware.parts import DeviceFault, Emit, Unreachable
 from gates.lane.drivers import FaultRaised
 
@@ -59,6 +60,20 @@ class CameraHttp:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def from_options(options: DeviceOptions) -> tuple[str, CameraHttp]:
+    """The camera's host as the lane file names it, and its HTTP: ``host``, ``port``
+    (80), ``user`` ("admin", the factory account), ``password`` (a secret), ``timeout``."""
+    host = options.text("host")
+    port = options.integer("port", 80, low=1, high=65535)
+    http = CameraHttp(
+        f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}",
+        options.text("user", "admin"),
+        options.secret("password"),
+        options.seconds("timeout", 3.0, low=0.5, high=30.0),
+    )
+    return host, http
 
 
 def unreachable(exc: httpx.HTTPError, camera: CameraHttp) -> str:

@@ -94,15 +94,29 @@ def car(plate: str, colour: PlateColour, *, confidence: int = 96, seed: int = 1)
 
 
 def anpr_xml(camera: HikvisionCamera, seen: Car) -> bytes:
+    return alert_xml(
+        camera.server.port,
+        camera.channel,
+        seen.colour_word + seen.plate,
+        str(seen.confidence),
+        seen.colour,
+        seen.rect,
+    )
+
+
+def alert_xml(
+    port: int, channel: int, plate: str, confidence: str, colour: str, rect: tuple[int, ...]
+) -> bytes:
+    """``anpr.xml``: ``plate`` as the camera writes it, ``rect`` the plate's plateRect."""
     now = datetime.now(UTC).astimezone()
-    x, y, w, h = seen.rect
+    x, y, w, h = rect
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <EventNotificationAlert version="2.0" xmlns="{NS}">
 <ipAddress>127.0.0.1</ipAddress>
-<portNo>{camera.server.port}</portNo>
+<portNo>{port}</portNo>
 <protocol>HTTP</protocol>
 <macAddress>c0:56:e3:5a:17:20</macAddress>
-<channelID>{camera.channel}</channelID>
+<channelID>{channel}</channelID>
 <dateTime>{now.isoformat(timespec="seconds")}</dateTime>
 <activePostCount>1</activePostCount>
 <eventType>ANPR</eventType>
@@ -111,12 +125,12 @@ def anpr_xml(camera: HikvisionCamera, seen: Car) -> bytes:
 <channelName>Entrance</channelName>
 <ANPR>
 <country>59</country>
-<licensePlate>{seen.colour_word}{seen.plate}</licensePlate>
+<licensePlate>{plate}</licensePlate>
 <line>1</line>
 <direction>forward</direction>
-<confidenceLevel>{seen.confidence}</confidenceLevel>
+<confidenceLevel>{confidence}</confidenceLevel>
 <plateType>92TypeCivil</plateType>
-<plateColor>{seen.colour}</plateColor>
+<plateColor>{colour}</plateColor>
 <licenseBright>0</licenseBright>
 <dangmark>no</dangmark>
 <twoWheelVehicle>no</twoWheelVehicle>

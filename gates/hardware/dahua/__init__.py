@@ -12,21 +12,14 @@ A lane file's table for one::
 
 from __future__ import annotations
 
-from gates.hardware.camera_http import CameraHttp
+from gates.hardware.camera_http import from_options
 from gates.hardware.dahua.camera import ItcCamera
 from gates.hardware.options import DeviceOptions
 from gates.hardware.parts import Device, Workshop
 
 
 def build(options: DeviceOptions, workshop: Workshop) -> Device:
-    host = options.text("host")
-    port = options.integer("port", 80, low=1, high=65535)
-    http = CameraHttp(
-        f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}",
-        options.text("user", "admin"),
-        options.secret("password"),
-        options.seconds("timeout", 3.0, low=0.5, high=30.0),
-    )
+    _, http = from_options(options)
     return ItcCamera(
         options.name,
         http,

@@ -14,25 +14,21 @@ from __future__ import annotations
 
 import ipaddress
 
-from gates.hardware.camera_http import CameraHttp
+from gates.hardware.camera_http import from_options
 from gates.hardware.hikvision.camera import AnprCamera, AnprCameraWithBarrierState
 from gates.hardware.options import DeviceOptions
 from gates.hardware.parts import Device, Workshop
 
 
 def build(options: DeviceOptions, workshop: Workshop) -> Device:
-    host = options.text("host")
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        raise options.fail("host", f"must be the camera's IP address, not {host!r}") from None
-    port = options.integer("port", 80, low=1, high=65535)
-    http = CameraHttp(
-        f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}",
-        options.text("user", "admin"),
-        options.secret("password"),
-        options.seconds("timeout", 3.0, low=0.5, high=30.0),
-    )
+    if options.has("listen"):
+        try:
+            ipaddress.ip_address(options.text("host"))
+        except ValueError:
+            raise options.fail(
+                "host", "pushes are told apart by their sender: give the camera's IP address"
+            ) from None
+    host, http = from_options(options)
     reports_gate = options.flag("gate_status", True)
     kind = AnprCameraWithBarrierState if reports_gate else AnprCamera
     camera = kind(
