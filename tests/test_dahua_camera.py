@@ -5,15 +5,17 @@ asked for again, openStrobe's OK is an open and anything else is not."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 
 from gates.hardware import dahua
 from gates.hardware.camera_http import WRONG_PASSWORD
+from gates.hardware.options import DeviceOptions, LaneFileError
 from gates.hardware.parts import GateOpener, GateSensor, Unreachable
 from gates.lane.drivers import DriverRefused, FaultRaised, VehicleSeen
 from gates.vocabulary import PlateColour
-from tests.devices import Events, running
+from tests.devices import Events, Workshop, running
 from tests.emulators.dahua import DahuaCamera
 from tests.emulators.hikvision import car
 
@@ -150,3 +152,11 @@ async def test_a_slow_camera_is_unreachable_for_a_command(camera: DahuaCamera) -
         assert isinstance(device, GateOpener)
         with pytest.raises(Unreachable, match="within 1 s"):
             await device.open_gate()
+
+
+@pytest.mark.parametrize("host", ["cam 1", "cam/cgi-bin", "cam?x=1"])
+def test_a_host_that_is_not_one_stops_the_lane_at_start(host: str) -> None:
+    table = {"family": "dahua", "host": host, "password_env": "P"}
+    options = DeviceOptions(Path("lane.toml"), "cam", table, {"P": "x"})
+    with pytest.raises(LaneFileError, match=r"host: .* is not a host name or an IP address"):
+        dahua.build(options, Workshop())

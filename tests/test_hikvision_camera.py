@@ -5,6 +5,7 @@ reported closed, and a camera away or with another password is a fault until it 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from gates.hardware import hikvision
 from gates.hardware.camera_http import WRONG_PASSWORD
 from gates.hardware.hikvision.camera import AnprCameraWithBarrierState
+from gates.hardware.options import DeviceOptions, LaneFileError
 from gates.hardware.parts import GateOpener, GateSensor, Speaker, Unreachable
 from gates.lane.drivers import DriverRefused, FaultRaised, GateChanged, VehicleSeen
 from gates.vocabulary import GateState, PlateColour
@@ -242,3 +244,10 @@ async def test_an_open_the_camera_will_not_do_is_refused_with_its_words(
             await device.open_gate()
     assert refused.value.reason == "gate_refused: notSupport"
     assert camera.opens == 0
+
+
+def test_pushes_need_the_cameras_ip_address() -> None:
+    table = {"family": "hikvision", "host": "cam.local", "password_env": "P", "listen": "0.0.0.0:0"}
+    options = DeviceOptions(Path("lane.toml"), "cam", table, {"P": "x"})
+    with pytest.raises(LaneFileError, match=r"'cam', host: pushes are told apart .* IP address"):
+        hikvision.build(options, Workshop())

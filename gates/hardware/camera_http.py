@@ -67,8 +67,14 @@ def from_options(options: DeviceOptions) -> tuple[str, CameraHttp]:
     (80), ``user`` ("admin", the factory account), ``password`` (a secret), ``timeout``."""
     host = options.text("host")
     port = options.integer("port", 80, low=1, high=65535)
+    base_url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    try:
+        if httpx.URL(base_url).host != host.lower():
+            raise httpx.InvalidURL(host)
+    except httpx.InvalidURL:
+        raise options.fail("host", f"{host!r} is not a host name or an IP address") from None
     http = CameraHttp(
-        f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}",
+        base_url,
         options.text("user", "admin"),
         options.secret("password"),
         options.seconds("timeout", 3.0, low=0.5, high=30.0),

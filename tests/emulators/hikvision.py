@@ -14,6 +14,7 @@ changed password, pushes malformed, huge or an XML bomb.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -71,8 +72,10 @@ class Car:
         return (x * 1000 // width, y * 1000 // height, w * 1000 // width, h * 1000 // height)
 
 
+@functools.cache
 def car(plate: str, colour: PlateColour, *, confidence: int = 96, seed: int = 1) -> Car:
-    """A car at the barrier, drawn by the simulator's renderer, the plate cropped out."""
+    """A car at the barrier, drawn by the simulator's renderer, the plate cropped out
+    (kept: drawing one is a tenth of a second or so, and a car does not change)."""
     shot = render(
         plate, colour, gate_angle=0.0, at=datetime(2026, 5, 7, 9, 30, tzinfo=UTC), seed=seed
     )
