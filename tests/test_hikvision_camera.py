@@ -154,7 +154,7 @@ async def test_open_lifts_the_barrier_and_its_state_says_so(camera: HikvisionCam
         assert isinstance(device, GateOpener) and isinstance(device, GateSensor)
         await settled(events)
         outcome = await device.open_gate()
-        assert outcome.confirmed
+        assert (outcome.confirmed, outcome.detail) == (True, "")
         assert (await events.next(GateChanged)).state is GateState.UP
         assert device.gate_state() is GateState.UP
     assert camera.opens == 1
@@ -182,7 +182,8 @@ async def test_a_model_without_barrier_state_offers_no_sensor(camera: HikvisionC
     del without["gate_poll"]
     async with running(hikvision.build, without, ENV) as (device, events, _):
         assert isinstance(device, GateOpener) and not isinstance(device, GateSensor)
-        assert (await device.open_gate()).confirmed
+        outcome = await device.open_gate()
+    assert outcome.confirmed and "does not report the barrier" in outcome.detail
     assert camera.opens == 1
     assert not [e for e in events.seen if isinstance(e, FaultRaised)]
 
