@@ -83,14 +83,19 @@ def garbage(camera: DahuaCamera) -> None:
     camera.send(b"--myboundary\r\nContent-Length: lots\r\n\r\n")
 
 
+def huge(camera: DahuaCamera) -> None:
+    camera.send(b"--myboundary\r\nContent-Type: image/jpeg\r\nContent-Length: 99999999\r\n\r\n")
+
+
 @pytest.mark.parametrize(
     ("fault", "detail"),
     [
-        (garbage, "not multipart"),
+        (garbage, "bad event stream: bad part Content-Length"),
+        (huge, "bad event stream: part of 99999999 bytes over the limit"),
         (DahuaCamera.go_silent, "no heartbeat"),
         (DahuaCamera.end_streams, "ended its event stream"),
     ],
-    ids=["garbage", "silent", "ended"],
+    ids=["garbage", "huge", "silent", "ended"],
 )
 async def test_a_broken_stream_is_a_fault_and_the_lane_asks_again(
     camera: DahuaCamera, fault: Callable[[DahuaCamera], None], detail: str

@@ -90,9 +90,7 @@ class ItcCamera:
         except httpx.HTTPError as exc:
             raise Unreachable(DeviceFault.CAMERA_UNREACHABLE, unreachable(exc, self.http)) from None
         except MultipartError as exc:
-            raise Unreachable(
-                DeviceFault.CAMERA_UNREACHABLE, f"the event stream is not multipart: {exc}"
-            ) from None
+            raise Unreachable(DeviceFault.CAMERA_UNREACHABLE, f"bad event stream: {exc}") from None
 
     def _take(self, snaps: Snaps, part: Part, emit: Emit) -> None:
         try:
