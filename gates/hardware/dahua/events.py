@@ -1,0 +1,151 @@
+"""Dahua ITC's event stream, read: ``snapManager.cgi?action=attachFileProc`` with
+``Events=[TrafficJunction]`` sends, for each car, a ``text/plain`` part of
+``Events[0].<key>=<value>`` lines (HTTP API V3.26 §10), then the car's JPEGs; and, between
+cars, a ``Heartbeat`` part every ``heartbeat`` seconds. ``Snaps`` pairs a car's text
+with its picture as the parts arrive. No I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gates.hardware.jpeg import jpeg_size, scaled_box
+from gates.hardware.multipart import Part
+from gates.hardware.plate_text import PlateTextError, camera_plate
+from gates.vocabulary import PlateColour
+
+
+class EventError(ValueError):
+    """A text part that is not a TrafficJunction the lane can use."""
+
+
+@dataclass(frozen=True, slots=True)
+class Car:
+    plate: str  # "" for a car the camera could not read
+    colour: PlateColour
+    confidence: float
+    box: tuple[int, int, int, int]
+    snapshot_jpeg: bytes
+
+
+# TrafficCar.PlateColor values listed by the HTTP API. Dahua's YellowGreen is the
+# new-energy large vehicle's; ShadowGreen the gradient green of a new-energy car.
+COLOURS: dict[str, PlateColour] = {
+    "Blue": PlateColour.BLUE,
+    "BluebottomWhiteText": PlateColour.BLUE,
+    "Yellow": PlateColour.YELLOW,
+    "YellowbottomBlackText": PlateColour.YELLOW,
+    "White": PlateColour.WHITE,
+    "Black": PlateColour.BLACK,
+    "BlackBottomWhiteText": PlateColour.BLACK,
+    "Green": PlateColour.GREEN,
+    "ShadowGreen": PlateColour.GREEN,
+    "YellowGreen": PlateColour.YELLOW_GREEN,
+}
+
+# Dahua gives boxes as (left, top, right, bottom) on a 0-8192 grid over the picture.
+GRID = 8192
+_UNREAD = frozenset({"", "UNKNOWN", "无牌", "无牌车"})
+
+
+def fields(text: bytes) -> dict[str, str]:
+    """``Events[0].TrafficCar.PlateNumber=京A12345`` lines as a dict, keys without
+    ``Events[0].``. Dahua writes UTF-8 (plates hold Chinese)."""
+    try:
+        lines = text.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise EventError("the event text is not UTF-8") from None
+    found: dict[str, str] = {}
+    for line in lines:
+        key, equals, value = line.strip().partition("=")
+        if equals and key.startswith("Events[0]."):
+            found[key.removeprefix("Events[0].")] = value.strip()
+    return found
+
+
+def is_heartbeat(part: Part) -> bool:
+    return part.body.strip() == b"Heartbeat"
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    plate: str
+    colour: PlateColour
+    confidence: float
+    grid_box: tuple[int, int, int, int] | None  # left, top, right, bottom on the grid
+
+
+def reading(found: dict[str, str]) -> _Reading | None:
+    """The plate of a TrafficJunction's text, None for another event's."""
+    code = found.get("EventBaseInfo.Code", found.get("Code", ""))
+    if code != "TrafficJunction":
+        return None
+    try:
+        plate = camera_plate(
+            found.get("TrafficCar.PlateNumber", found.get("Object.Text", "")), _UNREAD
+        )
+    except PlateTextError as exc:
+        raise EventError(str(exc)) from None
+    colour = found.get("TrafficCar.PlateColor", found.get("PlateInfo.FrontPlateColor", ""))
+    return _Reading(
+        plate=plate,
+        colour=COLOURS.get(colour, PlateColour.UNKNOWN),
+        confidence=_confidence(found),
+        grid_box=_grid_box(found),
+    )
+
+
+def _confidence(found: dict[str, str]) -> float:
+    """``Object.Confidence`` (0-100) where the firmware sends it. Without it the camera
+    has not said how sure it is, and the lane says 0: the centre's agent sees a read no
+    one vouched for, rather than a made-up certainty."""
+    text = found.get("Object.Confidence", found.get("TrafficCar.Confidence", ""))
+    if not text:
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise EventError(f"Confidence {text[:20]!r} is not a number") from None
+    if not 0 <= value <= 100:
+        raise EventError(f"Confidence {value:g} is not 0-100")
+    return value / 100
+
+
+def _grid_box(found: dict[str, str]) -> tuple[int, int, int, int] | None:
+    for prefix in ("TrafficCar.BoundingBox", "Object.BoundingBox"):
+        texts = [found.get(f"{prefix}[{i}]", "") for i in range(4)]
+        if all(texts):
+            if not all(t.isdigit() and int(t) <= GRID for t in texts):
+                raise EventError(f"{prefix} {texts} is not on the 0-{GRID} grid")
+            left, top, right, bottom = (int(t) for t in texts)
+            if right < left or bottom < top:
+                raise EventError(f"{prefix} {texts} is not left, top, right, bottom")
+            return left, top, right, bottom
+    return None
+
+
+class Snaps:
+    """A car's text part, then its JPEGs: the first JPEG after the text is the scene
+    (Dahua sends the scene before the plate crop), and makes the car. A JPEG with no
+    text before it, or a second one, belongs to no car and is let go."""
+
+    def __init__(self) -> None:
+        self._pending: _Reading | None = None
+
+    def take(self, part: Part) -> Car | None:
+        """The car this part completes, if it does. ``EventError`` for a bad text part."""
+        if part.content_type == "image/jpeg" or part.body[:3] == b"\xff\xd8\xff":
+            pending, self._pending = self._pending, None
+            size = jpeg_size(part.body)
+            if pending is None or size is None:
+                return None
+            box = (0, 0, 0, 0)
+            if pending.grid_box is not None:
+                left, top, right, bottom = pending.grid_box
+                box = scaled_box((left, top, right - left, bottom - top), GRID, size)
+            return Car(pending.plate, pending.colour, pending.confidence, box, part.body)
+        if is_heartbeat(part):
+            return None
+        self._pending = None  # first: a text part that cannot be read leaves no car waiting
+        self._pending = reading(fields(part.body))
+        return None

@@ -1,0 +1,110 @@
+"""HTTP Digest authentication as a camera's web server does it (RFC 7616, MD5 with
+qop=auth, the scheme Hikvision and Dahua cameras challenge with).
+
+The server side only: the lane's side is httpx's ``DigestAuth``, which this checks. A
+nonce lives ``nonce_ttl`` seconds; a request with a right answer on an expired nonce is
+challenged again with ``stale=true`` (RFC 7616 §3.3), so a client that keeps a nonce
+must take the new one without asking for the password again. A wrong password is
+challenged forever, as a camera does (the lane must stop and say so, not retry it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+_PARAM = re.compile(r'(\w+)=(?:"((?:[^"\\]|\\.)*)"|([^,\s]+))')
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
+def params(header: str) -> dict[str, str]:
+    """The parameters of a ``Digest`` credentials header."""
+    return {m[1].lower(): (m[2] if m[2] else m[3] or "") for m in _PARAM.finditer(header)}
+
+
+@dataclass
+class DigestGuard:
+    realm: str
+    user: str
+    password: str
+    nonce_ttl: float = 30.0
+    clock: Callable[[], float] = time.monotonic
+    refused: int = 0  # requests answered 401 for a wrong answer, not for a missing one
+    _nonces: dict[str, float] = field(default_factory=dict)
+    _counts: dict[str, int] = field(default_factory=dict)
+
+    def challenge(self, *, stale: bool = False) -> str:
+        nonce = secrets.token_hex(16)
+        self._nonces[nonce] = self.clock()
+        self._counts[nonce] = 0
+        extra = ", stale=true" if stale else ""
+        return (
+            f'Digest realm="{self.realm}", qop="auth", nonce="{nonce}", '
+            f'opaque="{secrets.token_hex(8)}", algorithm=MD5{extra}'
+        )
+
+    def check(self, method: str, uri: str, authorization: str | None) -> str | None:
+        """None when the request may pass; else the ``WWW-Authenticate`` to answer 401."""
+        if not authorization or not authorization.lower().startswith("digest "):
+            return self.challenge()
+        given = params(authorization[7:])
+        nonce = given.get("nonce", "")
+        issued = self._nonces.get(nonce)
+        if issued is None or given.get("realm") != self.realm or given.get("uri") != uri:
+            self.refused += 1
+            return self.challenge()
+        ha1 = _md5(f"{self.user}:{self.realm}:{self.password}")
+        ha2 = _md5(f"{method}:{uri}")
+        expected = _md5(f"{ha1}:{nonce}:{given.get('nc', '')}:{given.get('cnonce', '')}:auth:{ha2}")
+        nc = given.get("nc", "")
+        count = int(nc, 16) if re.fullmatch(r"[0-9a-fA-F]{8}", nc) else 0
+        right = (
+            given.get("username") == self.user
+            and given.get("qop") == "auth"
+            and secrets.compare_digest(given.get("response", ""), expected)
+        )
+        if not right or count <= self._counts[nonce]:
+            self.refused += 1
+            return self.challenge()
+        if self.clock() - issued > self.nonce_ttl:
+            del self._nonces[nonce], self._counts[nonce]
+            return self.challenge(stale=True)
+        self._counts[nonce] = count
+        return None
+
+
+class Guarded:
+    """An emulated device's app behind Digest, then behind its slowness (``delay()``
+    seconds before each answer, for a test that makes the device slow)."""
+
+    def __init__(self, app: ASGIApp, guard: DigestGuard, delay: Callable[[], float]) -> None:
+        self.app = app
+        self.guard = guard
+        self.delay = delay
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        uri = scope["raw_path"].decode("latin-1")
+        if scope["query_string"]:
+            uri += "?" + scope["query_string"].decode("latin-1")
+        authorization = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+        challenge = self.guard.check(scope["method"], uri, authorization or None)
+        if challenge is not None:
+            await Response(b"", 401, headers={"WWW-Authenticate": challenge})(scope, receive, send)
+            return
+        if delay := self.delay():
+            await asyncio.sleep(delay)  # the device's own slowness, which the test set
+        await self.app(scope, receive, send)

@@ -1,0 +1,89 @@
+"""Dahua's TrafficJunction text and the pictures after it, read without sockets."""
+
+from __future__ import annotations
+
+import pytest
+
+from gates.hardware.dahua.events import COLOURS, EventError, Snaps, fields, reading
+from gates.hardware.multipart import Part
+from gates.vocabulary import PlateColour
+from tests.test_hikvision_alerts import JPEG
+
+TEXT = "\r\n".join(
+    [
+        "Events[0].EventBaseInfo.Code=TrafficJunction",
+        "Events[0].EventBaseInfo.Action=Pulse",
+        "Events[0].Object.BoundingBox[0]=3848",
+        "Events[0].Object.BoundingBox[1]=6128",
+        "Events[0].Object.BoundingBox[2]=4280",
+        "Events[0].Object.BoundingBox[3]=6288",
+        "Events[0].Object.Text=京AC0003",
+        "Events[0].TrafficCar.PlateNumber=京AC0003",
+        "Events[0].TrafficCar.PlateColor=Blue",
+        "Events[0].TrafficCar.VehicleColor=White",
+    ]
+)
+
+
+def text(body: str) -> Part:
+    return Part({"content-type": "text/plain"}, body.encode())
+
+
+def picture(data: bytes = JPEG) -> Part:
+    return Part({"content-type": "image/jpeg"}, data)
+
+
+def test_a_junction_then_its_scene_is_a_car_with_its_box() -> None:
+    snaps = Snaps()
+    assert snaps.take(text(TEXT)) is None
+    car = snaps.take(picture())
+    assert car is not None
+    # The grid box 3848,6128 - 4280,6288 on 8192, in a 1000 x 500 scene.
+    assert (car.plate, car.colour, car.box, car.snapshot_jpeg) == (
+        "京AC0003",
+        PlateColour.BLUE,
+        (470, 374, 53, 10),
+        JPEG,
+    )
+    # Without a confidence in the text the camera vouched for nothing: 0, not a guess.
+    assert car.confidence == 0.0
+    assert snaps.take(picture()) is None  # the plate crop after the scene: no second car
+
+
+def test_heartbeats_and_pictures_without_text_are_no_cars() -> None:
+    snaps = Snaps()
+    assert snaps.take(text("Heartbeat")) is None
+    assert snaps.take(picture()) is None
+    other = TEXT.replace("TrafficJunction", "TrafficParking")
+    assert snaps.take(text(other)) is None
+    assert snaps.take(picture()) is None
+
+
+def test_fields_keep_the_event_keys_and_colours_map() -> None:
+    found = fields(TEXT.encode() + b"\r\nnot a line\r\nOther=1")
+    assert found["TrafficCar.PlateColor"] == "Blue" and "Other" not in found
+    assert COLOURS["YellowGreen"] is PlateColour.YELLOW_GREEN
+    assert COLOURS["ShadowGreen"] is PlateColour.GREEN
+    unread = reading(fields(TEXT.replace("京AC0003", "无牌").encode()))
+    assert unread is not None and unread.plate == ""
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (TEXT.replace("=3848", "=9000"), "grid"),
+        (TEXT.replace("=4280", "=100"), "left, top, right, bottom"),
+        (TEXT + "\r\nEvents[0].Object.Confidence=abc", "not a number"),
+        (TEXT.replace("京AC0003", "京\x01AC0003"), "control character"),
+    ],
+)
+def test_a_bad_junction_is_refused_and_leaves_no_car_waiting(body: str, error: str) -> None:
+    snaps = Snaps()
+    with pytest.raises(EventError, match=error):
+        snaps.take(text(body))
+    assert snaps.take(picture()) is None
+
+
+def test_text_that_is_not_utf8_is_refused() -> None:
+    with pytest.raises(EventError, match="UTF-8"):
+        Snaps().take(Part({"content-type": "text/plain"}, b"Events[0].Code=\xff"))
