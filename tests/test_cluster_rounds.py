@@ -10,13 +10,14 @@ from dataclasses import dataclass
 
 import pytest
 
-from console.cluster import status_wire
+from console.cluster.envelope import Envelope, open_as, seal
 from console.cluster.holding import LaneHolding
 from console.cluster.lanes import STATUS_KEY, ClusterLanes
 from console.cluster.lease_rules import LeasePolicy
 from console.cluster.leases import key
 from console.cluster.redis_link import RedisLink
 from console.cluster.requests import Requests
+from console.cluster.status_wire import StatusReport
 from gates.centre.hub import LaneHub
 from gates.centre.status import LaneStatus
 from tests.services import RedisServer
@@ -84,7 +85,7 @@ async def test_a_lane_that_comes_online_here_while_leases_are_read_stays_online(
     told: asyncio.Queue[LaneStatus] = asyncio.Queue()
     server.lanes.subscribe(told.put_nowait)
     # Another server says the lane is online there (its lease since gone).
-    there = status_wire.encode("s-there", LaneStatus(LANE, online=True))
+    there = seal("s-there", StatusReport(LaneStatus(LANE, online=True)))
     await server.link.client.hset(STATUS_KEY, LANE, there)
     await server.link.client.publish(STATUS_KEY, there)
     assert (await asyncio.wait_for(told.get(), 5)).online
@@ -110,6 +111,7 @@ async def test_a_lane_that_comes_online_here_while_leases_are_read_stays_online(
     async with asyncio.timeout(5):
         async for message in published.listen():
             if message["type"] == "message":
-                assert status_wire.decode(message["data"]) == ("s-here", server.hub.status(LANE))
+                heard = open_as(message["data"], StatusReport)
+                assert heard == Envelope("s-here", StatusReport(server.hub.status(LANE)))
                 break
     await published.aclose()  # type: ignore[no-untyped-call]  # redis-py's own
