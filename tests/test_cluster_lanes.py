@@ -321,6 +321,7 @@ OPEN = OpenGate(command_id="c0", reason="emergency")
         ("let_go", {"lane": "P1-OUT\n"}),
         ("notify", {"lane": "", "message": Media(stream="s0", video=False, audio=False).encode()}),
         ("command", {"lane": "../P1", "command": OPEN.encode(), "wait_s": 1.0}),
+        ("snapshot", {"lane": ["P1-OUT"]}),
     ],
 )
 async def test_a_malformed_request_between_servers_is_refused_and_changes_nothing(

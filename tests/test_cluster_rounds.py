@@ -20,6 +20,7 @@ from console.cluster.requests import Requests
 from console.cluster.status_wire import StatusReport
 from gates.centre.hub import LaneHub
 from gates.centre.status import LaneStatus
+from gates.vocabulary import GateState
 from tests.services import RedisServer
 
 LANE = "P1-OUT"
@@ -115,3 +116,23 @@ async def test_a_lane_that_comes_online_here_while_leases_are_read_stays_online(
                 assert heard == Envelope("s-here", StatusReport(server.hub.status(LANE)))
                 break
     await published.aclose()  # type: ignore[no-untyped-call]  # redis-py's own
+
+
+async def test_a_status_another_server_told_last_stands_unless_it_names_no_server(
+    server: Server,
+) -> None:
+    """With the lane's lease free, this server's goodbye does not overwrite the status
+    another server wrote last; it does overwrite a value that is no message of ours."""
+    client = server.link.client
+    goodbye = LaneStatus(LANE, gate=GateState.DOWN)
+    there = seal("s-there", StatusReport(LaneStatus(LANE, online=True)))
+    for last, stands in (
+        (there, True),
+        (b'{"server": "s-there", "lane": "P1-OUT", "online": true}', False),
+        (b"not json", False),
+    ):
+        await client.hset(STATUS_KEY, LANE, last)
+        server.lanes._unpublished[LANE] = goodbye
+        await server.lanes._flush()
+        written = await client.hget(STATUS_KEY, LANE)
+        assert written == (last if stands else seal("s-here", StatusReport(goodbye)))

@@ -41,17 +41,24 @@ from .status_wire import StatusReport
 log = logging.getLogger("seat.cluster")
 
 STATUS_KEY = "seat:lanes:status"
-# Writes and publishes a lane's status (ARGV[3], sealed by ARGV[1]: its envelope's
-# ``from``) from server ARGV[1], unless it is not
-# that server's to tell: another server holds the lane's lease, or, with the lease
-# free, another server wrote the lane's status last. So a server that was cut off and
-# comes back cannot overwrite the lane's new server with its own stale goodbye.
+# Writes and publishes a lane's status (ARGV[3], a ``lane_status`` message) from server
+# ARGV[1], unless it is not that server's to tell: another server holds the lane's
+# lease, or, with the lease free, another server wrote the lane's status last (its
+# envelope's ``from``). So a server that was cut off and comes back cannot overwrite
+# the lane's new server with its own stale goodbye. A value that names no sender (not
+# an envelope) is overwritten.
 _WRITE = """
 local lease = redis.call('GET', KEYS[2])
 if lease ~= ARGV[1] then
   if lease then return 0 end
   local last = redis.call('HGET', KEYS[1], ARGV[2])
-  if last and cjson.decode(last)['from'] ~= ARGV[1] then return 0 end
+  if last then
+    local read, message = pcall(cjson.decode, last)
+    local from = read and type(message) == 'table' and message['from']
+    if type(from) == 'string' and from ~= ARGV[1] then
+      return 0
+    end
+  end
 end
 redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
 redis.call('PUBLISH', KEYS[1], ARGV[3])

@@ -95,8 +95,8 @@ class Requests:
 
     async def ask(self, server: str, op: str, body: Body, wait_s: float) -> Body:
         """The answer of ``server`` to ``op``. Raises ``PeerGone``, ``PeerTimeout``,
-        ``PeerError`` (refused or failed there; ``.extra`` when refused) or
-        ``RedisError``."""
+        ``PeerError`` (refused or failed there; ``.extra`` when refused),
+        ``RedisError``, or ``EnvelopeError`` for a ``body`` no server would read."""
 
         async def send(request: Request) -> tuple[str, int]:
             return server, await self.link.send(server, request)
