@@ -247,12 +247,9 @@ def test_every_field_reader_names_the_kind_and_the_member() -> None:
 
 @pytest.mark.parametrize("number", [b"1e400", b"-1e400", b"1" + b"0" * 400, b"true", b'"1"'])
 def test_a_number_out_of_range_or_of_another_type_is_refused(number: bytes) -> None:
-    data = (
-        b'{"v": 1, "kind": "request", "from": "s-1", "body": {"id": "r1", "op": "o", "args": {}}}'
-    )
+    """JSON's 1e400 reads as infinity, a 401-digit integer as no float at all."""
     with pytest.raises(EnvelopeError, match="'wait_s' is not a finite number"):
         Fields("command", {"wait_s": json.loads(number)}).number("wait_s")
-    assert open_envelope(data, Request).body == Request("r1", "o", {})
 
 
 def test_a_body_no_server_would_read_is_not_sealed() -> None:

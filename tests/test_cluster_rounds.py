@@ -5,6 +5,8 @@ while other servers' leases are read is not taken for another server's lost lane
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -136,3 +138,23 @@ async def test_a_status_another_server_told_last_stands_unless_it_names_no_serve
         await server.lanes._flush()
         written = await client.hget(STATUS_KEY, LANE)
         assert written == (last if stands else seal("s-here", StatusReport(goodbye)))
+
+
+async def test_a_status_the_server_cannot_read_is_refused_and_changes_nothing(
+    server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    told: asyncio.Queue[LaneStatus] = asyncio.Queue()
+    server.lanes.subscribe(told.put_nowait)
+    online = StatusReport(LaneStatus(LANE, online=True)).to_json()
+    newer = {"v": 2, "kind": "lane_status", "from": "s-there", "body": online}
+    unnamed = {"v": 1, "kind": "lane_status", "from": "s-there", "body": online | {"lane": ""}}
+    with caplog.at_level(logging.WARNING, "seat.cluster"):
+        for bad in (b"\xff", json.dumps(newer).encode(), json.dumps(unnamed).encode()):
+            await server.link.client.publish(STATUS_KEY, bad)
+        # Heard after them: the only status told, from the only message read.
+        there = LaneStatus("P2-IN", online=True)
+        await server.link.client.publish(STATUS_KEY, seal("s-there", StatusReport(there)))
+        assert await asyncio.wait_for(told.get(), 5) == there
+    assert told.empty() and server.lanes.online() == ["P2-IN"]
+    refused = [r.getMessage() for r in caplog.records if "lane.status.refused" in r.getMessage()]
+    assert len(refused) == 3 and "version 2 is newer" in refused[1]
