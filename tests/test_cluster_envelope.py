@@ -89,7 +89,7 @@ def test_a_lane_status_travels_without_its_snapshot() -> None:
         (b"{", "not JSON"),
         (b'{"v": NaN}', "NaN is not JSON"),
         (b'{"v": 1, "v": 1}', "duplicate member"),
-        (b"[]", "not a JSON object"),
+        (b"[]", "must be a JSON object"),
         (b"[" * 100_000, "nested too deeply"),
         (b'{"kind": "lost", "from": "s-1", "body": {}}', "version None, not 1"),
         (message(v=0), "version 0, not 1"),

@@ -7,7 +7,7 @@ upgrade servers of two versions share it, and a server must not act on what it c
 read: a message of another version (newer ones included: never misread as this one's),
 of a kind the receiver does not take, or that does not parse is refused with
 ``EnvelopeError``, which the receiver logs as an event and drops, changing nothing.
-The text rules are the lane link's (``gates.textrules.loads``: UTF-8, no lone
+The text rules are the lane link's (``gates.textrules.load_object``: UTF-8, no lone
 surrogates, no ``NaN``, no duplicate members), and no NUL anywhere: PostgreSQL cannot
 store it and a log cannot show it. Pure: no I/O.
 """
@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 from gates.protocol import MAX_MESSAGE_BYTES
-from gates.textrules import TextError, check_text, is_ident, loads
+from gates.textrules import TextError, check_text, is_ident, load_object
 
 VERSION = 1
 # The largest body is a lane's snapshot passed on to another server, which the lane
@@ -85,11 +85,9 @@ def open_envelope(data: bytes | str, *kinds: type[Body]) -> Envelope[Body]:
     if len(raw) > MAX_BYTES:
         raise EnvelopeError(f"{len(raw)} bytes, more than {MAX_BYTES}")
     try:
-        value = loads(raw)
+        value = load_object(raw)
     except TextError as exc:
         raise EnvelopeError(str(exc)) from None
-    if not isinstance(value, dict):
-        raise EnvelopeError("not a JSON object")
     _refuse_nul(value)
     version = value.get("v")
     if version != VERSION:
