@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 import redis.asyncio as redis
 
 from bench.gate_latency import HttpConnection, login
-from console.cluster import status_wire
+from console.cluster.envelope import open_as
 from console.cluster.lanes import STATUS_KEY
 from console.cluster.leases import key
+from console.cluster.status_wire import StatusReport
 
 BODY = json.dumps({"reason": "equipment_fault", "note": "bench"}).encode()
 
@@ -146,8 +147,8 @@ async def online_at(client: redis.Redis, lanes: list[str]) -> dict[str, int | No
         if value is None:
             found[lane] = None
             continue
-        server, status = status_wire.decode(value)
-        found[lane] = holder_pid(server) if status.online else None
+        report = open_as(value, StatusReport)
+        found[lane] = holder_pid(report.sender) if report.body.status.online else None
     return found
 
 

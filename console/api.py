@@ -204,7 +204,7 @@ class Api:
     async def snapshot(self, request: Request) -> Response:
         await authenticate(request, self.directory)
         lane = await self._lane(request)
-        jpeg = self.hub.status(lane.id).snapshot
+        jpeg = await self.hub.snapshot(lane.id)
         if jpeg is None:
             raise NotFound("no_snapshot", "this lane has not seen a vehicle yet")
         return Response(jpeg, media_type="image/jpeg")

@@ -68,6 +68,14 @@ def loads(raw: str | bytes) -> Any:
     return value
 
 
+def load_object(raw: str | bytes) -> dict[str, Any]:
+    """:func:`loads` of a document that must be one JSON object, as every message is."""
+    value = loads(raw)
+    if not isinstance(value, dict):
+        raise TextError("a message must be a JSON object")
+    return value
+
+
 def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     members = dict(pairs)
     if len(members) != len(pairs):

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar, overload
 
 from .errors import Malformed, TooLarge, UnknownType
-from .textrules import TextError, check_text, escape_controls, is_ident, loads
+from .textrules import TextError, check_text, escape_controls, is_ident, load_object
 
 Fields = Mapping[str, Any]
 
@@ -111,11 +111,9 @@ def decode(raw: str | bytes, limit: int, types: Mapping[str, Callable[[Fields], 
     if isinstance(raw, bytes):
         raise Malformed("binary frames are not part of the lane link; send JSON text")
     try:
-        fields = loads(raw)
+        fields = load_object(raw)
     except TextError as exc:
         raise Malformed(str(exc)) from None
-    if not isinstance(fields, dict):
-        raise Malformed("a message must be a JSON object")
     kind = fields.get("type")
     if not isinstance(kind, str):
         raise Malformed("missing field 'type'")

@@ -5,6 +5,8 @@ later step overtook is not told again."""
 from __future__ import annotations
 
 import itertools
+import json
+from typing import Any
 
 import pytest
 
@@ -22,6 +24,7 @@ from console.calls.effects import (
 from console.calls.model import CallRequest, Settings
 from console.calls.queue import CallQueue
 from console.calls.wire import SavedStep, current, finished_calls, saved_step
+from console.cluster.envelope import EnvelopeError, open_as, seal
 from gates.vocabulary import Direction
 
 
@@ -48,27 +51,36 @@ def test_a_step_reads_back_as_its_effects() -> None:
     effects = [*placed, *accepted, *ended, alert, QueueChanged(("alice", "bob"))]
     kinds = {type(effect) for effect in effects}
     assert kinds == {Ring, StopRinging, CallChanged, AgentChanged, Alert, QueueChanged}
-    step = saved_step("s1", 7, effects, {call_id: "alice", "other": "bob"})
+    step = saved_step(7, effects, {call_id: "alice", "other": "bob"})
     assert step.holders == {call_id: "alice"}  # only the calls it changed
-    assert SavedStep.decode(step.encode()) == step
+    heard = open_as(seal("s1", step), SavedStep)
+    assert (heard.sender, heard.body) == ("s1", step)
     assert [call.id for call in finished_calls(step.effects)] == [call_id]
 
 
 @pytest.mark.parametrize(
-    "data",
+    ("body", "why"),
     [
-        b"not json",
-        b'{"wire": 2, "server": "s", "version": 1, "effects": [], "holders": {}}',
-        b'{"wire": 1, "server": "s", "effects": [], "holders": {}}',
-        b'{"wire": 1, "server": "s", "version": 1, "effects": [{"x": 1}], "holders": {}}',
-        b'{"wire": 1, "server": "s", "version": 1, "effects": [{"stop": {"call": "c",'
-        b' "agent": "a", "reason": "bored"}}], "holders": {}}',
-        b"[]",
+        ({"effects": [], "holders": {}}, "no 'version'"),
+        ({"version": "1", "effects": [], "holders": {}}, "'version' is not an integer"),
+        ({"version": 1, "effects": {}, "holders": {}}, "'effects' is not a list"),
+        ({"version": 1, "effects": [], "holders": {"c1": 7}}, "a holder is not a string"),
+        ({"version": 1, "effects": [{"x": 1}], "holders": {}}, "unknown call effect"),
+        ({"version": 1, "effects": [5], "holders": {}}, r"effects\[0\]"),
+        (
+            {
+                "version": 1,
+                "effects": [{"stop": {"call": "c", "agent": "a", "reason": "bored"}}],
+                "holders": {},
+            },
+            "bored",
+        ),
     ],
 )
-def test_a_malformed_message_is_refused(data: bytes) -> None:
-    with pytest.raises(ValueError):
-        SavedStep.decode(data)
+def test_a_malformed_step_is_refused(body: dict[str, Any], why: str) -> None:
+    data = json.dumps({"v": 1, "kind": "call_step", "from": "s1", "body": body}).encode()
+    with pytest.raises(EnvelopeError, match=why):
+        open_as(data, SavedStep)
 
 
 def test_a_ring_still_ringing_is_told() -> None:

@@ -15,10 +15,12 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from console.audience import SUPERVISORS
 from console.auth import new_token, token_hash
 from console.billing.lists import ListedPlate, PlateLists
 from console.cluster.envelope import seal
 from console.cluster.news import CHANNEL
+from console.cluster.news_wire import Lost
 from console.ledger import AuditAction, AuditRecord
 from console.models import Direction, LaneRecord, Role
 from tests.conftest import PASSWORD, Centre, Lane, start_lane
@@ -173,9 +175,16 @@ async def test_when_a_server_says_it_lost_news_the_others_resync_their_tabs(
     async with desk(second, "sue") as sue:
         record = AuditRecord(actor="mallory", action=AuditAction.LOGIN_FAILED, detail={})
         unheard = await first.store.append(record)  # written, announced to no one
-        await first.redis.publish(CHANNEL, seal("elsewhere", "lost", {}))
+        await first.redis.publish(CHANNEL, seal("elsewhere", Lost()))
         seen = await until(sue, lambda m: m["type"] == "lanes")
         assert told(seen, "login_failed") == [unheard.seq]
+
+
+def _news(version: int, kind: str, body: dict[str, object]) -> bytes:
+    return json.dumps({"v": version, "kind": kind, "from": "x", "body": body}).encode()
+
+
+ALERT = {"type": "plate_alert"}
 
 
 @pytest.mark.parametrize(
@@ -183,13 +192,22 @@ async def test_when_a_server_says_it_lost_news_the_others_resync_their_tabs(
     [
         b"\xff\xfe",
         b'"news"',
-        b'{"v": 2, "from": "x", "kind": "news"}',
-        b'{"v": 1, "from": "x", "kind": "weather"}',
-        b'{"v": 1, "from": "x", "kind": "news", "audience": {"role": "king", "car_park": null},'
-        b' "message": {"type": "plate_alert"}, "key": null}',
-        b'{"v": 1, "from": "x", "kind": "news", "audience": {"role": "agent", "car_park": null},'
-        b' "message": {"no": "type"}, "key": null}',
-        b'{"v": 1, "from": "x", "kind": "audit", "entry": {"seq": "7"}}',
+        _news(2, "news", {"audience": SUPERVISORS.to_json(), "message": ALERT, "key": None}),
+        _news(1, "weather", {}),
+        _news(
+            1,
+            "news",
+            {"audience": {"role": "king", "car_park": None}, "message": ALERT, "key": None},
+        ),
+        _news(
+            1, "news", {"audience": SUPERVISORS.to_json(), "message": {"no": "type"}, "key": None}
+        ),
+        _news(
+            1,
+            "news",
+            {"audience": SUPERVISORS.to_json(), "message": {"type": "a\u0000"}, "key": None},
+        ),
+        _news(1, "audit", {"entry": {"seq": "7"}}),
     ],
 )
 async def test_news_the_server_cannot_read_is_refused_and_logged(

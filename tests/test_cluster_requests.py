@@ -4,11 +4,15 @@ refusing or sent garbage gives a clear error and breaks nothing."""
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
 
+from console.cluster.envelope import MAX_BYTES
 from console.cluster.redis_link import RedisLink, server_channel
+from console.cluster.request_wire import Reply
 from console.cluster.requests import (
     Body,
     PeerError,
@@ -37,11 +41,20 @@ async def pair(redis_server: RedisServer) -> AsyncIterator[tuple[Requests, Reque
     async def crash(body: Body) -> Body:
         raise ZeroDivisionError("boom")
 
+    async def huge(body: Body) -> Body:
+        return {"jpeg": "A" * MAX_BYTES}
+
     async def hang(body: Body) -> Body:
         await hold.wait()
         return {}
 
-    for op, answerer in (("double", double), ("refuse", refuse), ("crash", crash), ("hang", hang)):
+    for op, answerer in (
+        ("double", double),
+        ("refuse", refuse),
+        ("crash", crash),
+        ("hang", hang),
+        ("huge", huge),
+    ):
         requests[1].answer(op, answerer)
     for link in links:
         await link.start()
@@ -73,6 +86,9 @@ async def test_a_refusal_comes_back_with_its_code_and_details(
     with pytest.raises(PeerError) as unknown:
         await asker.ask(answerer.link.server, "no-such-op", {}, 5)
     assert unknown.value.code == "bad_request"
+    with pytest.raises(PeerError) as too_large:
+        await asker.ask(answerer.link.server, "huge", {}, 5)
+    assert too_large.value.code == "failed" and "bytes, more than" in too_large.value.detail
 
 
 async def test_a_server_that_is_not_listening_is_known_gone_at_once(
@@ -91,18 +107,35 @@ async def test_a_server_that_does_not_answer_in_time_is_a_timeout(
         await asker.ask(answerer.link.server, "hang", {}, 0.3)
 
 
-async def test_garbage_on_a_servers_channel_is_dropped_and_it_still_answers(
+async def test_garbage_on_a_servers_channel_is_refused_and_it_still_answers(
     pair: tuple[Requests, Requests], caplog: pytest.LogCaptureFixture
 ) -> None:
     asker, answerer = pair
     channel = server_channel(answerer.link.server)
-    for garbage in (b"\xff", b"[1]", b'{"kind": 5}', b'{"kind": "unknown"}'):
-        assert await asker.link.publish(channel, garbage) == 1
-    await asker.link.send(answerer.link.server, "request", {"id": 7, "op": "double"})
-    await asker.link.send(asker.link.server, "reply", {"id": "never-asked", "ok": True})
-    assert await asker.ask(answerer.link.server, "double", {"n": 2}, 5) == {"twice": 4}
-    assert caplog.text.count("redis.message_dropped") == 4
-    assert "cluster.request.malformed" in caplog.text
+    request = {"id": "r1", "op": "double", "args": {"n": 1}}
+    garbage = [
+        b"\xff",
+        b"[1]",
+        b'{"kind": 5}',
+        json.dumps({"v": 1, "kind": "unknown", "from": "x", "body": {}}).encode(),
+        json.dumps({"v": 2, "kind": "request", "from": "x", "body": request}).encode(),
+        json.dumps({"v": 1, "kind": "request", "from": "x", "body": request | {"id": 7}}).encode(),
+        json.dumps(
+            {"v": 1, "kind": "request", "from": "x", "body": request | {"args": 1}}
+        ).encode(),
+        json.dumps({"v": 1, "kind": "request", "from": "x\u0000", "body": request}).encode(),
+    ]
+    with caplog.at_level(logging.WARNING, "seat.cluster"):
+        for data in garbage:
+            assert await asker.link.publish(channel, data) == 1
+        # A reply no one waits for is dropped too.
+        await asker.link.send(asker.link.server, Reply("never-asked", {}))
+        assert await asker.ask(answerer.link.server, "double", {"n": 2}, 5) == {"twice": 4}
+    refused = [r.getMessage() for r in caplog.records if "redis.message_refused" in r.getMessage()]
+    assert len(refused) == len(garbage)
+    assert "version 2 is newer than this server's 1" in refused[4]
+    assert "request: 'id' is not an id" in refused[5]
+    assert "NUL" in refused[7]
 
 
 async def test_a_kind_has_one_handler(redis_server: RedisServer) -> None:

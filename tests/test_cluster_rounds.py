@@ -5,20 +5,24 @@ while other servers' leases are read is not taken for another server's lost lane
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
 
-from console.cluster import status_wire
+from console.cluster.envelope import Envelope, open_as, seal
 from console.cluster.holding import LaneHolding
 from console.cluster.lanes import STATUS_KEY, ClusterLanes
 from console.cluster.lease_rules import LeasePolicy
 from console.cluster.leases import key
 from console.cluster.redis_link import RedisLink
 from console.cluster.requests import Requests
+from console.cluster.status_wire import StatusReport
 from gates.centre.hub import LaneHub
 from gates.centre.status import LaneStatus
+from gates.vocabulary import GateState
 from tests.services import RedisServer
 
 LANE = "P1-OUT"
@@ -84,7 +88,7 @@ async def test_a_lane_that_comes_online_here_while_leases_are_read_stays_online(
     told: asyncio.Queue[LaneStatus] = asyncio.Queue()
     server.lanes.subscribe(told.put_nowait)
     # Another server says the lane is online there (its lease since gone).
-    there = status_wire.encode("s-there", LaneStatus(LANE, online=True))
+    there = seal("s-there", StatusReport(LaneStatus(LANE, online=True)))
     await server.link.client.hset(STATUS_KEY, LANE, there)
     await server.link.client.publish(STATUS_KEY, there)
     assert (await asyncio.wait_for(told.get(), 5)).online
@@ -110,6 +114,47 @@ async def test_a_lane_that_comes_online_here_while_leases_are_read_stays_online(
     async with asyncio.timeout(5):
         async for message in published.listen():
             if message["type"] == "message":
-                assert status_wire.decode(message["data"]) == ("s-here", server.hub.status(LANE))
+                heard = open_as(message["data"], StatusReport)
+                assert heard == Envelope("s-here", StatusReport(server.hub.status(LANE)))
                 break
     await published.aclose()  # type: ignore[no-untyped-call]  # redis-py's own
+
+
+async def test_a_status_another_server_told_last_stands_unless_it_names_no_server(
+    server: Server,
+) -> None:
+    """With the lane's lease free, this server's goodbye does not overwrite the status
+    another server wrote last; it does overwrite a value that is no message of ours."""
+    client = server.link.client
+    goodbye = LaneStatus(LANE, gate=GateState.DOWN)
+    there = seal("s-there", StatusReport(LaneStatus(LANE, online=True)))
+    for last, stands in (
+        (there, True),
+        (b'{"server": "s-there", "lane": "P1-OUT", "online": true}', False),
+        (b"not json", False),
+    ):
+        await client.hset(STATUS_KEY, LANE, last)
+        server.lanes._unpublished[LANE] = goodbye
+        await server.lanes._flush()
+        written = await client.hget(STATUS_KEY, LANE)
+        assert written == (last if stands else seal("s-here", StatusReport(goodbye)))
+
+
+async def test_a_status_the_server_cannot_read_is_refused_and_changes_nothing(
+    server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    told: asyncio.Queue[LaneStatus] = asyncio.Queue()
+    server.lanes.subscribe(told.put_nowait)
+    online = StatusReport(LaneStatus(LANE, online=True)).to_json()
+    newer = {"v": 2, "kind": "lane_status", "from": "s-there", "body": online}
+    unnamed = {"v": 1, "kind": "lane_status", "from": "s-there", "body": online | {"lane": ""}}
+    with caplog.at_level(logging.WARNING, "seat.cluster"):
+        for bad in (b"\xff", json.dumps(newer).encode(), json.dumps(unnamed).encode()):
+            await server.link.client.publish(STATUS_KEY, bad)
+        # Heard after them: the only status told, from the only message read.
+        there = LaneStatus("P2-IN", online=True)
+        await server.link.client.publish(STATUS_KEY, seal("s-there", StatusReport(there)))
+        assert await asyncio.wait_for(told.get(), 5) == there
+    assert told.empty() and server.lanes.online() == ["P2-IN"]
+    refused = [r.getMessage() for r in caplog.records if "lane.status.refused" in r.getMessage()]
+    assert len(refused) == 3 and "version 2 is newer" in refused[1]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 
 import pytest
@@ -120,15 +121,20 @@ async def test_a_lane_re_keyed_with_the_cli_is_cut_off_at_once_where_it_is_linke
         await lane.stop()
 
 
+def _told(version: int, body: dict[str, object]) -> bytes:
+    return json.dumps({"v": version, "kind": "change", "from": "x", "body": body}).encode()
+
+
 @pytest.mark.parametrize(
     "bad",
     [
         b"not json",
         b"[1]",
-        b'{"v": 99, "from": "x", "kind": "session", "subject": "s"}',
-        b'{"v": 1, "from": "x", "kind": "lane", "subject": "P1"}',
-        b'{"v": 1, "from": "x", "kind": "user", "subject": 7}',
-        b'{"v": 1, "kind": "user", "subject": "amy"}',
+        _told(99, {"change": "session", "subject": "s"}),
+        _told(1, {"change": "lane", "subject": "P1"}),  # not told on this channel
+        _told(1, {"change": "user", "subject": 7}),
+        _told(1, {"change": "user", "subject": "amy\u0000"}),
+        b'{"v": 1, "kind": "change", "body": {"change": "user", "subject": "amy"}}',
     ],
 )
 async def test_a_message_the_server_cannot_read_is_refused_and_logged(

@@ -1,18 +1,13 @@
-"""The rules of lane leases and the lane status servers tell each other, without Redis."""
+"""The rules of lane leases, without Redis (the status servers tell each other:
+``test_cluster_envelope``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
-from console.cluster import status_wire
 from console.cluster.lease_rules import LeasePolicy, Tenure, handover_wait_s, stale_holders
 from console.settings import Settings
 from gates.centre.link import HeartbeatPolicy
-from gates.centre.status import ActiveFault, LaneStatus, LastVehicle
-from gates.protocol import DisplaySize
-from gates.vocabulary import GateState, PlateColour
 
 
 def test_a_lease_lives_as_long_as_the_slowest_lane_may_be_silent() -> None:
@@ -82,32 +77,6 @@ def test_lanes_whose_server_lost_its_lease_count_as_offline() -> None:
     seen = {"L1": "a", "L2": "b", "L3": "b"}
     assert stale_holders(seen, {"L1": "a", "L2": None, "L3": "a"}) == ["L2", "L3"]
     assert stale_holders(seen, {"L1": "a", "L2": "b", "L3": "b"}) == []
-
-
-def test_a_status_crosses_between_servers_whole() -> None:
-    at = datetime(2026, 11, 23, 11, 32, 4, 123000, tzinfo=UTC)
-    status = LaneStatus(
-        "P1-OUT",
-        online=True,
-        gate=GateState.UP,
-        last_vehicle=LastVehicle("粤B12345", PlateColour.BLUE, 0.97, at, (1, 2, 3, 4)),
-        snapshot=b"\xff\xd8jpeg\x00",
-        last_call_at=at,
-        faults=(ActiveFault("camera_unavailable", "no picture", at),),
-        display=DisplaySize(2, 16),
-    )
-    assert status_wire.decode(status_wire.encode("server-b", status)) == ("server-b", status)
-    bare = LaneStatus("P2-IN")
-    assert status_wire.decode(status_wire.encode("server-a", bare)) == ("server-a", bare)
-
-
-@pytest.mark.parametrize(
-    "data",
-    [b"", b"[]", b'{"server": "b"}', b"\xff", status_wire.encode("b", LaneStatus("L")) + b"x"],
-)
-def test_a_garbled_status_is_refused(data: bytes) -> None:
-    with pytest.raises((ValueError, KeyError, TypeError)):
-        status_wire.decode(data)
 
 
 def test_the_lease_life_is_set_or_follows_the_heartbeat() -> None:

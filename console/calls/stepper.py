@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from redis.exceptions import RedisError
 
 from console.audit import AuditLog
+from console.cluster.envelope import EnvelopeError, open_as, seal
 from console.cluster.redis_link import RedisLink
 from console.errors import CallError, ConsoleError, NotFound, StateMoved, StoreError
 from console.ledger import AuditEntry
@@ -199,7 +200,7 @@ class Stepper:
             if not early:
                 self.teller.ring(self.queue, effects, now)
             self._tell(effects, held, now)
-            await self._publish(saved_step(self._server, self._version, effects, held))
+            await self._publish(saved_step(self._version, effects, held))
             break
         else:
             raise StoreError("state_busy", f"not done: the call state moved {MAX_TRIES} times")
@@ -292,27 +293,30 @@ class Stepper:
         if self.link is None:
             return
         try:
-            await self.link.publish(CHANNEL, step.encode())
+            await self.link.publish(CHANNEL, seal(self._server, step))
+        except EnvelopeError as exc:  # the others find the new version at their next read
+            log.error("calls.step.unsendable version=%d error=%s", step.version, exc)
         except RedisError as exc:  # they read the state again when their link is back
             log.warning("calls.step.unpublished version=%d error=%r", step.version, exc)
 
     def _heard(self, data: bytes) -> None:
         """Another server saved a step (the link's handler, on the loop)."""
         try:
-            step = SavedStep.decode(data)
-        except ValueError as exc:
-            log.error("calls.news.unreadable error=%s", exc)
+            envelope = open_as(data, SavedStep)
+        except EnvelopeError as exc:
+            log.error("calls.news.refused error=%s", exc)
             return
-        if step.server != self._server:
-            self._spawn(self._locked(lambda: self._told(step)))
+        if envelope.sender != self._server:
+            server, step = envelope.sender, envelope.body
+            self._spawn(self._locked(lambda: self._told(server, step)))
 
-    async def _told(self, step: SavedStep) -> None:
+    async def _told(self, server: str, step: SavedStep) -> None:
         """Read the state the step saved (or a later one), then tell this server's
         consoles what it changed, as the server that made it told its own."""
         if step.version > self._version:
             await self._reload()
         self.queue.remember(finished_calls(step.effects))
-        log.info("calls.heard server=%s version=%d", step.server, step.version)
+        log.info("calls.heard server=%s version=%d", server, step.version)
         now = self._clock()
         for effect in step.effects:
             if isinstance(effect, CallChanged):

@@ -11,10 +11,11 @@ out of their order, so a ring or the end of one that a later step overtook is no
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Self
+
+from console.cluster.envelope import EnvelopeError, Fields
 
 from .effects import (
     AgentChanged,
@@ -33,56 +34,47 @@ from .queue import CallQueue
 
 # The channel every server of the centre publishes its saved steps on.
 CHANNEL = "seat:calls:steps"
-WIRE_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
 class SavedStep:
-    """A step saved by ``server`` as version ``version``; ``holders`` maps each call
-    answered before the step (among those it changed) to its holder."""
+    """A step saved as version ``version`` (kind ``call_step``; the envelope names the
+    server that saved it); ``holders`` maps each call answered before the step (among
+    those it changed) to its holder."""
 
-    server: str
+    KIND: ClassVar[str] = "call_step"
+
     version: int
     effects: tuple[Effect, ...]
     holders: Mapping[str, str]
 
-    def encode(self) -> bytes:
-        return json.dumps(
-            {
-                "wire": WIRE_VERSION,
-                "server": self.server,
-                "version": self.version,
-                "effects": [effect_json(effect) for effect in self.effects],
-                "holders": dict(self.holders),
-            },
-            ensure_ascii=False,
-        ).encode()
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "effects": [effect_json(effect) for effect in self.effects],
+            "holders": dict(self.holders),
+        }
 
     @classmethod
-    def decode(cls, data: bytes) -> SavedStep:
-        """Raises ``ValueError`` for a message this program cannot read."""
-        try:
-            message = json.loads(data)
-            if message.get("wire") != WIRE_VERSION:
-                raise ValueError(f"call step message of wire version {message.get('wire')!r}")
-            return cls(
-                str(message["server"]),
-                int(message["version"]),
-                tuple(effect_of(item) for item in message["effects"]),
-                {str(call): str(agent) for call, agent in message["holders"].items()},
-            )
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise ValueError(f"malformed call step message: {exc!r}") from None
+    def from_fields(cls, fields: Fields) -> Self:
+        holders = fields.obj("holders")
+        if not all(isinstance(agent, str) for agent in holders.values()):
+            raise EnvelopeError("call_step: a holder is not a string")
+        effects: list[Effect] = []
+        for index, item in enumerate(fields.items("effects")):
+            try:
+                effects.append(effect_of(item))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise EnvelopeError(f"call_step: effects[{index}]: {exc!r}") from None
+        return cls(fields.integer("version"), tuple(effects), holders)
 
 
-def saved_step(
-    server: str, version: int, effects: Iterable[Effect], held: Mapping[str, str]
-) -> SavedStep:
+def saved_step(version: int, effects: Iterable[Effect], held: Mapping[str, str]) -> SavedStep:
     """The message for a step; ``held``: the holder of every call answered before it."""
     effects = tuple(effects)
     changed = {effect.call.id for effect in effects if isinstance(effect, CallChanged)}
     return SavedStep(
-        server, version, effects, {call: agent for call, agent in held.items() if call in changed}
+        version, effects, {call: agent for call, agent in held.items() if call in changed}
     )
 
 

@@ -11,6 +11,7 @@ hash is read again rather than trusting messages that may have been missed.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import math
 from collections.abc import Callable, Coroutine
@@ -28,34 +29,46 @@ from gates.protocol import Command, Display, Media, OpenGate, parse_centre_messa
 from gates.vocabulary import GateState
 from gates.wire import Message
 
-from . import status_wire
+from ..errors import ClusterError
+from .envelope import EnvelopeError, open_as, seal
 from .holding import LaneHolding
 from .lease_rules import stale_holders
 from .leases import key
 from .redis_link import RedisLink
 from .requests import Body, PeerError, PeerGone, PeerTimeout, Refusal, Requests, Unheld, lane_of
+from .status_wire import StatusReport
 
 log = logging.getLogger("seat.cluster")
 
 STATUS_KEY = "seat:lanes:status"
-# Writes and publishes a lane's status (ARGV[3]) from server ARGV[1], unless it is not
-# that server's to tell: another server holds the lane's lease, or, with the lease
-# free, another server wrote the lane's status last. So a server that was cut off and
-# comes back cannot overwrite the lane's new server with its own stale goodbye.
+# Writes and publishes a lane's status (ARGV[3], a ``lane_status`` message) from server
+# ARGV[1], unless it is not that server's to tell: another server holds the lane's
+# lease, or, with the lease free, another server wrote the lane's status last (its
+# envelope's ``from``). So a server that was cut off and comes back cannot overwrite
+# the lane's new server with its own stale goodbye. A value that names no sender (not
+# an envelope) is overwritten.
 _WRITE = """
 local lease = redis.call('GET', KEYS[2])
 if lease ~= ARGV[1] then
   if lease then return 0 end
   local last = redis.call('HGET', KEYS[1], ARGV[2])
-  if last and cjson.decode(last)['server'] ~= ARGV[1] then return 0 end
+  if last then
+    local read, message = pcall(cjson.decode, last)
+    local from = read and type(message) == 'table' and message['from']
+    if type(from) == 'string' and from ~= ARGV[1] then
+      return 0
+    end
+  end
 end
 redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
 redis.call('PUBLISH', KEYS[1], ARGV[3])
 return 1
 """
 # How long a notice to another server's lane may take: it is one Redis hop each way
-# and one WebSocket send, so anything longer means that server is in trouble.
+# and one WebSocket send, so anything longer means that server is in trouble. A
+# snapshot is one Redis hop each way too, of a few hundred kilobytes.
 NOTIFY_WAIT_S = 2.0
+SNAPSHOT_WAIT_S = 2.0
 
 
 class ClusterLanes:
@@ -95,6 +108,7 @@ class ClusterLanes:
         holding.after_each_round(self._check_holders)
         requests.answer("command", self._answer_command)
         requests.answer("notify", self._answer_notify)
+        requests.answer("snapshot", self._answer_snapshot)
 
     async def start(self) -> None:
         self._publisher = asyncio.create_task(self._publish(), name="seat-lane-status")
@@ -215,6 +229,38 @@ class ClusterLanes:
             raise Refusal("bad_request", "a notice needs a display or media message")
         return {"sent": await self.hub.notify(lane, message)}
 
+    # ----------------------------------------------------------------- snapshots
+
+    async def snapshot(self, lane: str) -> bytes | None:
+        """The JPEG of the lane's last vehicle, which its status names but does not
+        carry (``status_wire``): this server's own when the lane is here or no other
+        server told of it, else asked of the server that told its status last. None
+        when there is none, or that server is gone (and its snapshot with it); raises
+        ``ClusterError`` when that server cannot be heard."""
+        local, remote = self.hub.status(lane), self._remote.get(lane)
+        if local.online or remote is None:
+            return local.snapshot
+        server = remote[0]
+        try:
+            answer = await self.requests.ask(server, "snapshot", {"lane": lane}, SNAPSHOT_WAIT_S)
+        except PeerGone:
+            return None
+        except (PeerError, RedisError) as exc:
+            log.warning("lane.snapshot.unanswered lane=%s server=%s error=%r", lane, server, exc)
+            raise ClusterError("snapshot_unavailable", f"server {server}: {exc}") from exc
+        jpeg = answer.get("jpeg")
+        if jpeg is None:
+            return None
+        try:
+            return base64.b64decode(jpeg, validate=True)
+        except (TypeError, ValueError):  # binascii.Error is one
+            log.warning("lane.snapshot.malformed lane=%s server=%s", lane, server)
+            raise ClusterError("snapshot_unavailable", f"server {server}: not base64") from None
+
+    async def _answer_snapshot(self, body: Body) -> Body:
+        jpeg = self.hub.status(lane_of(body)).snapshot
+        return {"jpeg": None if jpeg is None else base64.b64encode(jpeg).decode()}
+
     # ----------------------------------------------------------------- statuses
 
     def _local_changed(self, status: LaneStatus) -> None:
@@ -254,7 +300,7 @@ class ClusterLanes:
         try:
             async with self.link.client.pipeline(transaction=False) as pipe:
                 for status in statuses.values():
-                    data = status_wire.encode(self.server, status)
+                    data = seal(self.server, StatusReport(status))
                     await self._write(
                         keys=[STATUS_KEY, key(status.lane)],
                         args=[self.server, status.lane, data],
@@ -267,12 +313,12 @@ class ClusterLanes:
 
     def _heard(self, data: bytes) -> None:
         try:
-            server, status = status_wire.decode(data)
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning("lane.status.malformed error=%r", exc)
+            report = open_as(data, StatusReport)
+        except EnvelopeError as exc:
+            log.warning("lane.status.refused error=%s", exc)
             return
-        if server != self.server:
-            self._take_in(server, status)
+        if report.sender != self.server:
+            self._take_in(report.sender, report.body.status)
 
     def _take_in(self, server: str, status: LaneStatus) -> None:
         known = self._remote.get(status.lane)
@@ -306,10 +352,11 @@ class ClusterLanes:
         await self._flush()
         for field, data in (await self.link.client.hgetall(STATUS_KEY)).items():
             try:
-                server, status = status_wire.decode(data)
-            except (ValueError, KeyError, TypeError) as exc:
-                log.warning("lane.status.malformed lane=%r error=%r", field, exc)
+                report = open_as(data, StatusReport)
+            except EnvelopeError as exc:
+                log.warning("lane.status.refused lane=%r error=%s", field, exc)
                 continue
+            server, status = report.sender, report.body.status
             if server != self.server and self._remote.get(status.lane) != (server, status):
                 self._take_in(server, status)
         await self._check_holders()

@@ -32,13 +32,13 @@ from ..errors import StoreError
 from ..ledger import AuditEntry
 from ..store import Store
 from ..streams import QUEUE_LIMIT, Message, Streams
-from .envelope import Envelope, EnvelopeError, open_envelope, seal
+from .envelope import EnvelopeError, open_envelope, seal
+from .news_wire import KINDS, Appended, Lost, News
 from .redis_link import RedisLink
 
 log = logging.getLogger("seat.cluster")
 
 CHANNEL = "seat:news:centre"
-_KINDS = frozenset({"news", "audit", "lost"})
 # Messages waiting for Redis: a few seconds of a busy centre. More, and Redis is not
 # keeping up; they are dropped and the other servers told to resync.
 SEND_QUEUE = 10_000
@@ -90,12 +90,20 @@ class NewsWire:
     # ------------------------------------------------------------------ out
 
     def send(self, audience: Audience, message: Message, key: str | None) -> None:
-        body = {"audience": audience.to_json(), "message": message, "key": key}
-        self._enqueue(seal(self.link.server, "news", body))
+        self._tell(News(audience, message, key))
 
     def _audited(self, entry: AuditEntry) -> None:
         self._saw(entry.seq)
-        self._enqueue(seal(self.link.server, "audit", {"entry": entry.to_json()}))
+        self._tell(Appended(entry.to_json()))
+
+    def _tell(self, body: News | Appended) -> None:
+        try:
+            data = seal(self.link.server, body)
+        except EnvelopeError as exc:  # larger than any server reads: they resync instead
+            log.error("cluster.news.unsendable error=%s", exc)
+            self._lost = True
+            data = _WAKE
+        self._enqueue(data)
 
     def _enqueue(self, data: bytes) -> None:
         try:
@@ -109,7 +117,7 @@ class NewsWire:
         while True:
             data = await self._queue.get()
             if self._lost:
-                self._lost = not await self._publish(seal(self.link.server, "lost", {}))
+                self._lost = not await self._publish(seal(self.link.server, Lost()))
             if data != _WAKE and not await self._publish(data):
                 self._lost = True
 
@@ -126,36 +134,24 @@ class NewsWire:
 
     def _received(self, data: bytes) -> None:
         try:
-            envelope = open_envelope(data, _KINDS)
-            if envelope.sender == self.link.server:
-                return  # delivered here when told
-            self._deliver(envelope)
+            envelope = open_envelope(data, *KINDS)
         except EnvelopeError as exc:
             log.error("cluster.news.refused error=%s", exc)
-
-    def _deliver(self, envelope: Envelope) -> None:
-        if envelope.kind == "lost":
+            return
+        if envelope.sender == self.link.server:
+            return  # delivered here when told
+        body = envelope.body
+        if isinstance(body, Lost):
             log.warning("cluster.news.lost sender=%s", envelope.sender)
             task = asyncio.create_task(self.resync())
             self._running.add(task)
             task.add_done_callback(self._running.discard)
-        elif envelope.kind == "audit":
-            entry = envelope.obj("entry")
-            seq = entry.get("seq")
-            if type(seq) is not int:
-                raise EnvelopeError("audit: the entry has no seq")
-            self._deliver_entry(seq, entry)
-        else:
-            try:
-                audience = Audience.from_json(envelope.body.get("audience"))
-            except ValueError as exc:
-                raise EnvelopeError(f"news: {exc}") from None
-            message, key = envelope.obj("message"), envelope.optional_text("key")
-            if not isinstance(message.get("type"), str):
-                raise EnvelopeError("news: the message has no type")
-            self.streams.deliver(audience, message, key)
+        elif isinstance(body, Appended):
+            self._deliver_entry(body.seq, body.entry)
+        elif isinstance(body, News):
+            self.streams.deliver(body.audience, body.message, body.key)
             for listener in self._heard:
-                listener(message)
+                listener(body.message)
 
     def _deliver_entry(self, seq: int, entry: dict[str, Any]) -> None:
         if seq <= self._floor or seq in self._seen:

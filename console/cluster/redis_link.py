@@ -9,20 +9,18 @@ is back (``on_up``), and whoever relies on messages (lane leases, the console's 
 the call queue) reads again what it may have missed. Nothing here knows what the
 channels carry, except the server's own channel, which many parts share.
 
-The server's own channel carries JSON objects with a ``kind`` (``{"kind": "request",
-...}``): ``on_kind(kind, handler)`` registers the one handler of a kind, and
-``send(server, kind, fields)`` sends one to another server (``send_named``: to the
-server a key names, such as a lane's lease). A message of a kind no one
-here handles, or that is not such an object, is logged and dropped. Kinds in use:
-``request`` and ``reply`` (``console.cluster.requests``: one server asks another and
-waits for its answer).
+The server's own channel carries messages of several kinds (``console.cluster.envelope``):
+``on_kind(kind, handler)`` registers the one handler of a kind, and ``send(server,
+body)`` sends one to another server (``send_named``: to the server a key names, such as
+a lane's lease). A message no handler here takes, or that cannot be read, is logged
+(``redis.message_refused``) and dropped. Kinds in use: ``request`` and ``reply``
+(``console.cluster.requests``: one server asks another and waits for its answer).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import secrets
@@ -39,12 +37,14 @@ from gates.backoff import Backoff
 
 from ..errors import ClusterError
 from . import listeners
+from .envelope import B, Body, EnvelopeError, open_envelope, seal
 from .listeners import Listener as UpListener
 
 log = logging.getLogger("seat.cluster")
 
 Handler = Callable[[bytes], None]
-KindHandler = Callable[[dict[str, Any]], None]
+# The sender, and the body of the kind the handler was registered for.
+KindHandler = Callable[[str, Any], None]
 
 # How long one Redis command may take before the server counts Redis as unreachable: a
 # healthy Redis answers in well under a millisecond, and a command waiting longer than
@@ -64,10 +64,6 @@ def server_id() -> str:
 
 def server_channel(server: str) -> str:
     return f"seat:server:{server}"
-
-
-def _message(kind: str, fields: dict[str, Any]) -> bytes:
-    return json.dumps({**fields, "kind": kind}, separators=(",", ":")).encode()
 
 
 # KEYS[1] names a server (or nobody); ARGV: this server, the channels' prefix, the message.
@@ -96,7 +92,7 @@ class RedisLink:
         # subscribe again unseen, and ``on_up`` would not be called.
         self._subscriber: redis.Redis = redis.Redis.from_url(url, **timeouts)
         self._handlers: dict[str, set[Handler]] = {}
-        self._kinds: dict[str, KindHandler] = {}
+        self._kinds: dict[str, tuple[type[Body], KindHandler]] = {}
         self._handlers[self.channel] = {self._dispatch}
         self._send_named = self.client.register_script(_SEND_NAMED)
         self._up_listeners: list[UpListener] = []
@@ -122,40 +118,36 @@ class RedisLink:
             raise RuntimeError("subscribe before the link starts")
         self._handlers.setdefault(channel, set()).add(handler)
 
-    def on_kind(self, kind: str, handler: KindHandler) -> None:
-        """``handler(message)`` for each message of ``kind`` on this server's own
-        channel (the decoded object, ``kind`` included); one handler a kind, so two
-        parts cannot both answer the same message."""
-        if kind in self._kinds:
-            raise RuntimeError(f"kind {kind!r} already has a handler")
-        self._kinds[kind] = handler
+    def on_kind(self, kind: type[B], handler: Callable[[str, B], None]) -> None:
+        """``handler(sender, body)`` for each message of ``kind`` on this server's own
+        channel; one handler a kind, so two parts cannot both answer the same message."""
+        if kind.KIND in self._kinds:
+            raise RuntimeError(f"kind {kind.KIND!r} already has a handler")
+        self._kinds[kind.KIND] = (kind, handler)
 
-    async def send(self, server: str, kind: str, fields: dict[str, Any]) -> int:
-        """Send ``{"kind": kind, **fields}`` to ``server``'s own channel; the number of
-        links that got it (0: that server is gone). Raises ``RedisError``."""
-        return await self.publish(server_channel(server), _message(kind, fields))
+    async def send(self, server: str, body: Body) -> int:
+        """Send ``body`` to ``server``'s own channel; the number of links that got it (0:
+        that server is gone). Raises ``RedisError``, or ``EnvelopeError`` for a body
+        larger than any server reads."""
+        return await self.publish(server_channel(server), seal(self.server, body))
 
-    async def send_named(self, key: str, kind: str, fields: dict[str, Any]) -> tuple[str, int]:
+    async def send_named(self, key: str, body: Body) -> tuple[str, int]:
         """``send`` to the server whose id is the value of ``key`` (a lane's lease), read
         and sent in one round trip. Returns that server and the links that got it; ""
         when the key is unset, and -1 when it names this server (nothing is sent)."""
         server, receivers = await self._send_named(
-            keys=[key], args=[self.server, server_channel(""), _message(kind, fields)]
+            keys=[key], args=[self.server, server_channel(""), seal(self.server, body)]
         )
         return (server.decode() if isinstance(server, bytes) else str(server)), int(receivers)
 
     def _dispatch(self, data: bytes) -> None:
         try:
-            message = json.loads(data)
-        except ValueError:
-            message = None
-        kind = message.get("kind") if isinstance(message, dict) else None
-        handler = self._kinds.get(kind) if isinstance(kind, str) else None
-        if handler is None:
-            log.warning("redis.message_dropped server=%s kind=%r", self.server, kind)
+            envelope = open_envelope(data, *(kind for kind, _ in self._kinds.values()))
+        except EnvelopeError as exc:
+            log.warning("redis.message_refused server=%s error=%s", self.server, exc)
             return
-        assert isinstance(message, dict)
-        handler(message)
+        _, handler = self._kinds[envelope.body.KIND]
+        handler(envelope.sender, envelope.body)
 
     def on_up(self, listener: UpListener) -> None:
         """``listener()`` each time the pub/sub connection is (re)established and every

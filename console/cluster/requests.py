@@ -19,7 +19,9 @@ from redis.exceptions import RedisError
 
 from gates.textrules import is_ident
 
+from .envelope import EnvelopeError
 from .redis_link import RedisLink
+from .request_wire import Reply, Request
 
 log = logging.getLogger("seat.cluster")
 
@@ -81,10 +83,10 @@ class Requests:
     def __init__(self, link: RedisLink) -> None:
         self.link = link
         self._answerers: dict[str, Answerer] = {}
-        self._waiting: dict[str, asyncio.Future[Body]] = {}
+        self._waiting: dict[str, asyncio.Future[Reply]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        link.on_kind("request", self._on_request)
-        link.on_kind("reply", self._on_reply)
+        link.on_kind(Request, self._on_request)
+        link.on_kind(Reply, self._on_reply)
 
     def answer(self, op: str, answerer: Answerer) -> None:
         """``answerer(body)`` answers requests ``op`` from other servers; a ``Refusal``
@@ -93,11 +95,11 @@ class Requests:
 
     async def ask(self, server: str, op: str, body: Body, wait_s: float) -> Body:
         """The answer of ``server`` to ``op``. Raises ``PeerGone``, ``PeerTimeout``,
-        ``PeerError`` (refused or failed there; ``.extra`` when refused) or
-        ``RedisError``."""
+        ``PeerError`` (refused or failed there; ``.extra`` when refused),
+        ``RedisError``, or ``EnvelopeError`` for a ``body`` no server would read."""
 
-        async def send(fields: Body) -> tuple[str, int]:
-            return server, await self.link.send(server, "request", fields)
+        async def send(request: Request) -> tuple[str, int]:
+            return server, await self.link.send(server, request)
 
         return await self._exchange(send, op, body, wait_s)
 
@@ -106,8 +108,8 @@ class Requests:
         and asked in one round trip to Redis. Raises ``Unheld`` when the key names no
         server or this one, and what ``ask`` raises."""
 
-        async def send(fields: Body) -> tuple[str, int]:
-            server, receivers = await self.link.send_named(key, "request", fields)
+        async def send(request: Request) -> tuple[str, int]:
+            server, receivers = await self.link.send_named(key, request)
             if not server or receivers < 0:
                 raise Unheld(server or None)
             return server, receivers
@@ -116,7 +118,7 @@ class Requests:
 
     async def _exchange(
         self,
-        send: Callable[[Body], Awaitable[tuple[str, int]]],
+        send: Callable[[Request], Awaitable[tuple[str, int]]],
         op: str,
         body: Body,
         wait_s: float,
@@ -124,13 +126,12 @@ class Requests:
         """Send a request (``send`` names the server it went to and how many links got
         it) and wait for its reply."""
         request_id = secrets.token_hex(8)
-        waiter: asyncio.Future[Body] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = waiter
         server = "?"
         try:
             async with asyncio.timeout(wait_s):
-                fields = {"id": request_id, "from": self.link.server, "op": op, "body": body}
-                server, receivers = await send(fields)
+                server, receivers = await send(Request(request_id, op, body))
                 if receivers == 0:
                     raise PeerGone(server)
                 reply = await waiter
@@ -138,15 +139,9 @@ class Requests:
             raise PeerTimeout(server, op, wait_s) from None
         finally:
             self._waiting.pop(request_id, None)
-        if reply.get("ok") is True:
-            answer = reply.get("body")
-            return answer if isinstance(answer, dict) else {}
-        extra = reply.get("extra")
-        raise PeerError(
-            str(reply.get("code", "failed")),
-            str(reply.get("detail", "")),
-            extra if isinstance(extra, dict) else None,
-        )
+        if reply.answer is not None:
+            return reply.answer
+        raise PeerError(reply.code, reply.detail, reply.extra)
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -155,35 +150,37 @@ class Requests:
 
     # ----------------------------------------------------------------- incoming
 
-    def _on_reply(self, message: Body) -> None:
-        waiter = self._waiting.get(str(message.get("id")))
+    def _on_reply(self, sender: str, reply: Reply) -> None:
+        waiter = self._waiting.get(reply.id)
         if waiter is not None and not waiter.done():
-            waiter.set_result(message)
+            waiter.set_result(reply)
 
-    def _on_request(self, message: Body) -> None:
-        request_id, asker, op = message.get("id"), message.get("from"), message.get("op")
-        body = message.get("body")
-        if not (isinstance(request_id, str) and isinstance(asker, str) and isinstance(op, str)):
-            log.warning("cluster.request.malformed server=%s", self.link.server)
-            return
-        task = asyncio.create_task(self._serve(request_id, asker, op, body))
+    def _on_request(self, asker: str, request: Request) -> None:
+        task = asyncio.create_task(self._serve(asker, request))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _serve(self, request_id: str, asker: str, op: str, body: object) -> None:
-        reply: Body = {"id": request_id, "ok": False}
+    async def _serve(self, asker: str, request: Request) -> None:
+        op = request.op
         answerer = self._answerers.get(op)
-        if answerer is None or not isinstance(body, dict):
-            reply |= {"code": "bad_request", "detail": f"no answer to {op!r} with that body"}
+        if answerer is None:
+            reply = Reply(request.id, None, "bad_request", f"no answer to {op!r}")
         else:
             try:
-                reply |= {"ok": True, "body": await answerer(body)}
+                reply = Reply(request.id, await answerer(request.args))
             except Refusal as exc:
-                reply |= {"code": exc.code, "detail": exc.detail, "extra": exc.extra}
+                reply = Reply(request.id, None, exc.code, exc.detail, dict(exc.extra))
             except Exception as exc:
                 log.exception("cluster.request.failed op=%s asker=%s", op, asker)
-                reply |= {"code": "failed", "detail": repr(exc)}
+                reply = Reply(request.id, None, "failed", repr(exc))
         try:
-            await self.link.send(asker, "reply", reply)
+            await self._send(op, asker, reply)
+        except EnvelopeError as exc:  # an answer too large to send: the asker hears why
+            log.error("cluster.reply.too_large op=%s asker=%s error=%s", op, asker, exc)
+            await self._send(op, asker, Reply(request.id, None, "failed", str(exc)))
+
+    async def _send(self, op: str, asker: str, reply: Reply) -> None:
+        try:
+            await self.link.send(asker, reply)
         except RedisError as exc:
             log.warning("cluster.reply.unsent op=%s asker=%s error=%r", op, asker, exc)

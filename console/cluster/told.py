@@ -17,13 +17,14 @@ import asyncio
 import functools
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
 from ..models import Change, ChangeKind
-from .envelope import Envelope, EnvelopeError, open_envelope, seal
+from .envelope import EnvelopeError, Fields, open_as, seal
 from .redis_link import COMMAND_TIMEOUT_S, RedisLink, server_id
 
 if TYPE_CHECKING:  # the seat CLI tells through this module, without the centre's parts
@@ -36,15 +37,33 @@ LANES = "seat:news:lanes"  # a lane added, renamed or re-keyed
 CHANNELS = {ChangeKind.USER: SESSIONS, ChangeKind.SESSION: SESSIONS, ChangeKind.LANE: LANES}
 
 
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """What changed: ``subject`` names the account, session or lane ``change`` says."""
+
+    KIND: ClassVar[str] = "change"
+
+    change: ChangeKind
+    subject: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"change": self.change.value, "subject": self.subject}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Self:
+        return cls(fields.choice("change", ChangeKind), fields.text("subject"))
+
+
 def notice(sender: str, kind: ChangeKind, subject: str) -> bytes:
-    return seal(sender, kind.value, {"subject": subject})
+    return seal(sender, Notice(kind, subject))
 
 
-def read_notice(channel: str, data: bytes) -> tuple[Envelope, ChangeKind, str]:
-    """A change of a kind told on ``channel``, else ``EnvelopeError``."""
-    kinds = frozenset(kind.value for kind, on in CHANNELS.items() if on == channel)
-    envelope = open_envelope(data, kinds)
-    return envelope, ChangeKind(envelope.kind), envelope.text("subject")
+def read_notice(channel: str, data: bytes) -> tuple[str, Notice]:
+    """The sender and a change of a kind told on ``channel``, else ``EnvelopeError``."""
+    envelope = open_as(data, Notice)
+    if CHANNELS[envelope.body.change] != channel:
+        raise EnvelopeError(f"change: a {envelope.body.change.value} is not told on {channel}")
+    return envelope.sender, envelope.body
 
 
 class ToldChanges:
@@ -70,13 +89,13 @@ class ToldChanges:
 
     def _heard(self, channel: str, data: bytes) -> None:
         try:
-            envelope, kind, subject = read_notice(channel, data)
+            sender, told = read_notice(channel, data)
         except EnvelopeError as exc:
             log.error("cluster.changes.refused channel=%s error=%s", channel, exc)
             return
-        if self.link is not None and envelope.sender == self.link.server:
+        if self.link is not None and sender == self.link.server:
             return  # acted on here already
-        task = asyncio.create_task(self._apply(envelope.sender, kind, subject))
+        task = asyncio.create_task(self._apply(sender, told.change, told.subject))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 

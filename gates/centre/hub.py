@@ -92,6 +92,11 @@ class LaneHub:
     def online(self) -> list[str]:
         return list(self._connections)
 
+    async def snapshot(self, lane: str) -> bytes | None:
+        """The JPEG of the lane's last vehicle; a coroutine, as it is on several servers
+        (``console.cluster.lanes``), where it may be another server's."""
+        return self.status(lane).snapshot
+
     def subscribe(self, listener: StatusListener) -> Callable[[], None]:
         """Call ``listener`` with each changed lane status; returns the unsubscriber."""
         self._listeners.add(listener)
