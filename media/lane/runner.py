@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from gates.hardware.parts import LaneAudio
 from gates.lane.agent import LaneAgent, LaneReplaced, link_url
 from gates.lane.drivers import LaneDriver
 from gates.lane.memory import CommandJournal, CommandMemory, JournalCorrupt
@@ -20,6 +21,7 @@ from gates.lane.sim import DISPLAY_SIZE, SimLane, SimTiming
 from gates.lane.snapshot import View
 from media.errors import AudioDeviceError
 from media.lane.camera import Camera, FfmpegCamera, SyntheticCamera
+from media.lane.g711 import PhoneMicrophone, PhoneSpeaker
 from media.lane.publisher import Publisher
 from media.lane.voice import (
     DeviceMicrophone,
@@ -68,9 +70,15 @@ def _device(choice: str) -> tuple[str, str]:
 
 
 def publisher(
-    lane: str, token: str, choice: MediaChoice, view: Callable[[float], View]
+    lane: str,
+    token: str,
+    choice: MediaChoice,
+    view: Callable[[float], View],
+    audio: LaneAudio | None = None,
 ) -> Publisher:
-    """The lane's media; the simulated camera films ``view``, the simulated lane's."""
+    """The lane's media; the simulated camera films ``view``, the simulated lane's.
+    A lane whose intercom is a device of its own (``audio``, a SIP intercom) hears and
+    speaks through it, whatever ``choice`` says of microphone and speaker."""
     camera: Callable[[], Camera] | None = None
     if choice.camera == SIM:
         # One camera for the agent's life: its scene's background is drawn once, not at
@@ -81,13 +89,17 @@ def publisher(
     elif choice.camera != NONE:
         camera = lambda: FfmpegCamera(choice.camera, loop=True)  # noqa: E731
     microphone: Callable[[], Microphone] | None = None
-    if choice.microphone == SIM:
+    if audio is not None:
+        microphone = lambda: PhoneMicrophone(audio)  # noqa: E731
+    elif choice.microphone == SIM:
         microphone = ToneMicrophone
     elif choice.microphone != NONE:
         fmt, device = _device(choice.microphone)
         microphone = lambda: DeviceMicrophone(device, fmt)  # noqa: E731
     speaker: Speaker | None = None
-    if choice.speaker == SIM:
+    if audio is not None:
+        speaker = PhoneSpeaker(audio)
+    elif choice.speaker == SIM:
         speaker = RecordingSpeaker()
     elif choice.speaker != NONE:
         fmt, device = _device(choice.speaker)
