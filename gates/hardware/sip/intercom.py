@@ -117,6 +117,7 @@ class SipIntercom:
         uas.on_reinvite = self._on_reinvite
         uas.on_bye = lambda call, _request: self._on_gone(call, "bye")
         uas.on_ack_timeout = lambda call: self._on_gone(call, "no_ack")
+        uas.on_cancel = lambda request, _addr: self._on_cancel(request)
         await uas.start()
         route = transport.on_message
         assert route is not None  # the UAS set it in start()
@@ -267,6 +268,14 @@ class SipIntercom:
         self._call = None
         log.info("lane.sip.ended device=%s call=%s by=%s", self.name, call.call_id, why)
         self._spawn(self._close_media(state))
+
+    def _on_cancel(self, request: SipRequest) -> None:
+        """The button pressed again before we answered: the stack has sent 487; a
+        call still being answered stops there (``_answer`` looks after its awaits)."""
+        state = self._call
+        if state is not None and state.sip.call_id == request.call_id:
+            self._call = None
+            log.info("lane.sip.cancelled device=%s call=%s", self.name, request.call_id)
 
     async def _start_media(self, state: _Call, reply: Answer) -> None:
         state.payload_type = reply.payload_type
