@@ -22,7 +22,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiortp import PortAllocator, RTPSession
-from aiosipua import Dialog, IncomingCall, SipRequest, SipResponse, SipUAS, UdpSipTransport
+from aiosipua import (
+    Dialog,
+    DialogState,
+    IncomingCall,
+    SipRequest,
+    SipResponse,
+    SipUAS,
+    UdpSipTransport,
+)
 from aiosipua.utils import generate_call_id, generate_tag
 
 from gates.backoff import Backoff
@@ -178,11 +186,21 @@ class SipIntercom:
         self._tasks.create_task(work)
 
     def _on_invite(self, call: IncomingCall) -> None:
-        if self._call is not None:
-            log.warning("lane.sip.busy device=%s call=%s", self.name, call.call_id)
-            call.reject(486, "Busy Here")
-            return
-        self._call = _Call(call, session=str(int(time.time())), port=0)
+        """A new call from the intercom. One that comes while another is up replaces
+        it: the intercom is one door station, so dialling again means it no longer
+        holds the old call (it rebooted, or its firmware dropped the call without a
+        BYE), and a lane answering 486 to it would stay deaf until restarted."""
+        stale, self._call = self._call, _Call(call, session=str(int(time.time())), port=0)
+        if stale is not None:
+            log.warning(
+                "lane.sip.replaced device=%s call=%s by=%s",
+                self.name,
+                stale.sip.call_id,
+                call.call_id,
+            )
+            if stale.sip.hangup() is None:  # not answered yet: nothing to say BYE to
+                stale.sip.reject(487, "Request Terminated")
+            self._spawn(self._close_media(stale))
         self._spawn(self._answer(call))
 
     async def _answer(self, call: IncomingCall) -> None:
@@ -270,10 +288,12 @@ class SipIntercom:
         self._spawn(self._close_media(state))
 
     def _on_cancel(self, request: SipRequest) -> None:
-        """The button pressed again before we answered: the stack has sent 487; a
-        call still being answered stops there (``_answer`` looks after its awaits)."""
+        """The intercom gave up before we answered: the stack has sent 487, and a call
+        still being answered stops there (``_answer`` looks after its awaits). A CANCEL
+        that crossed our 200 OK changes nothing (RFC 3261 §9.2)."""
         state = self._call
-        if state is not None and state.sip.call_id == request.call_id:
+        unanswered = state is not None and state.sip.dialog.state is DialogState.EARLY
+        if state is not None and unanswered and state.sip.call_id == request.call_id:
             self._call = None
             log.info("lane.sip.cancelled device=%s call=%s", self.name, request.call_id)
 
