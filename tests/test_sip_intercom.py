@@ -257,6 +257,17 @@ async def test_a_call_from_another_address_is_refused(lane: Lane) -> None:
     assert lane.events.calls() == 0
 
 
+async def test_an_intercom_registering_with_the_lane_is_taken_for_at_most_an_hour(
+    lane: Lane,
+) -> None:
+    registered = await lane.door.register(expires=7200)
+
+    assert registered.status == 200
+    assert registered.header("expires") == "3600"
+    assert registered.header("contact").endswith(";expires=3600")
+    assert (await lane.door.register(expires=120)).header("expires") == "120"
+
+
 def unregistered(active: bool) -> Callable[[LaneEvent], bool]:
     return lambda event: (
         isinstance(event, FaultRaised)

@@ -317,6 +317,14 @@ class SipIntercom:
         self.dialog = None
         return await self._transaction(self._request("BYE", dialog), dialog, "BYE")
 
+    async def register(self, expires: int) -> Message:
+        """REGISTER with the lane as if it were the intercom's SIP server."""
+        dialog = Dialog(f"{secrets.token_hex(8)}@{self.host}", local_tag=secrets.token_hex(4))
+        text = self._request("REGISTER", dialog).replace(
+            "Content-Length: 0", f"Expires: {expires}\r\nContent-Length: 0"
+        )
+        return await self._transaction(text, dialog, "REGISTER")
+
     async def call_from(self, host: str) -> Message:
         """An INVITE from another address on the LAN, as another device would send it."""
         stranger = SipIntercom(self.lane, host=host, law=self.law)

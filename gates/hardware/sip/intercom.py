@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import socket
 import time
 from collections.abc import Callable, Coroutine
@@ -44,6 +45,7 @@ log = logging.getLogger("seat.lane")
 USER_AGENT = "seat-lane"
 T1 = 0.5  # RFC 3261's round-trip estimate: the first retransmission of an OPTIONS
 T2 = 4.0  # and the longest gap between retransmissions
+MAX_EXPIRES = 3600  # the longest registration taken, RFC 3261's default
 
 
 class _Datagrams(asyncio.DatagramProtocol):
@@ -163,7 +165,9 @@ class SipIntercom:
         intercom wired to the wrong lane) is refused with 403 and reaches no call."""
         if addr[0] == self.intercom[0]:
             self._heard.set()
-            if isinstance(message, SipRequest):
+            if isinstance(message, SipRequest) and message.method == "REGISTER":
+                transport.send_reply(_registered(message))
+            elif isinstance(message, SipRequest):
                 route(message, addr)
             return
         if isinstance(message, SipRequest) and message.method != "ACK":
@@ -369,6 +373,25 @@ class SipIntercom:
             except TimeoutError:
                 interval = min(2 * interval, T2)
         return False
+
+
+def _registered(request: SipRequest) -> SipResponse:
+    """An intercom set to register with a SIP server may be pointed at the agent: its
+    REGISTER is taken (the address check already said who it is) for as long as it
+    asks, up to an hour, so it goes on to call. Its calls come by IP either way, and
+    its liveness is the OPTIONS keepalive's, so the binding itself is not kept."""
+    contact = request.get_header("contact") or ""
+    param = re.search(r";\s*expires=(\d+)", contact)  # before Expires (RFC 3261 §10.3)
+    header = request.get_header("expires") or ""
+    asked = int(param[1]) if param else int(header) if header.isdigit() else MAX_EXPIRES
+    granted = min(asked, MAX_EXPIRES)
+    binding = Dialog(call_id=request.call_id or "", local_tag=generate_tag())
+    response = binding.create_response(request, 200, "OK")
+    bare = re.sub(r";\s*expires=\d+", "", contact)
+    if bare and bare != "*" and granted:
+        response.set_header("Contact", f"{bare};expires={granted}")
+    response.set_header("Expires", str(granted))
+    return response
 
 
 def _why(intercom: SipIntercom, exc: OfferRefused) -> tuple[str, int, str]:
