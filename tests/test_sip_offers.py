@@ -1,5 +1,6 @@
 """The SIP intercom's pure parts, without sockets: the lane's answer to an intercom's
-SDP offer, the intercom's table in the lane file, and G.711 PCM <-> Opus."""
+SDP offer, its table in the lane file, G.711 PCM <-> Opus, and what the lane says to
+the intercom outside a call."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from aiosipua import SipMessage, SipRequest
 from aiosipua.sdp import parse_sdp, serialize_sdp
 
 from gates.hardware.options import DeviceOptions, LaneFileError
@@ -14,6 +16,7 @@ from gates.hardware.parts import Device
 from gates.hardware.pushes import PushListener
 from gates.hardware.sip import build
 from gates.hardware.sip.offers import OfferRefused, answer
+from gates.hardware.sip.requests import forbidden, options, registered
 from media.lane.g711 import PHONE_FRAME, PHONE_RATE, OpusToPhone, PhoneToOpus
 from media.lane.tones import RATE
 from media.lane.voice import decode_pcm, opus_decoder
@@ -91,12 +94,12 @@ class Alone:
         raise AssertionError(f"the intercom asked for a push listener on {address}")
 
 
-def options(**table: object) -> DeviceOptions:
+def table_of(**table: object) -> DeviceOptions:
     return DeviceOptions(Path("lane.toml"), "intercom", {"family": "sip", **table})
 
 
 def test_the_lane_file_table_builds_the_intercom() -> None:
-    table = options(intercom="192.168.1.60", listen="0.0.0.0:5062", rtp_ports="41000-41009")
+    table = table_of(intercom="192.168.1.60", listen="0.0.0.0:5062", rtp_ports="41000-41009")
     device = build(table, Alone())
 
     assert device.name == "intercom"
@@ -122,7 +125,7 @@ def test_a_wrong_table_names_the_key_and_the_problem(
     table: dict[str, object], problem: str
 ) -> None:
     with pytest.raises(LaneFileError, match=problem):
-        build(options(**table), Alone())
+        build(table_of(**table), Alone())
 
 
 def test_phone_pcm_becomes_opus_and_opus_becomes_phone_pcm() -> None:
@@ -147,3 +150,60 @@ def test_phone_pcm_becomes_opus_and_opus_becomes_phone_pcm() -> None:
     assert {len(frame) for frame in frames} == {2 * PHONE_FRAME}
     narrow = np.frombuffer(b"".join(frames), dtype="<i2")
     assert abs(peak_hz(narrow[PHONE_RATE // 10 :], PHONE_RATE) - 700) < 10
+
+
+def sip_request(text: str) -> SipRequest:
+    message = SipMessage.parse(text.replace("\n", "\r\n").encode())
+    assert isinstance(message, SipRequest)
+    return message
+
+
+REGISTER = """REGISTER sip:10.0.0.2 SIP/2.0
+Via: SIP/2.0/UDP 10.0.0.9:5060;branch=z9hG4bKr1
+From: <sip:door@10.0.0.2>;tag=d1
+To: <sip:door@10.0.0.2>
+Call-ID: reg-1@10.0.0.9
+CSeq: 7 REGISTER
+Contact: <sip:door@10.0.0.9:5060>{contact}
+{expires}Content-Length: 0
+
+"""
+
+
+@pytest.mark.parametrize(
+    ("contact", "expires", "granted", "binding"),
+    [
+        ("", "Expires: 600\n", "600", "<sip:door@10.0.0.9:5060>;expires=600"),
+        (";expires=90", "Expires: 600\n", "90", "<sip:door@10.0.0.9:5060>;expires=90"),
+        ("", "Expires: 86400\n", "3600", "<sip:door@10.0.0.9:5060>;expires=3600"),
+        ("", "", "3600", "<sip:door@10.0.0.9:5060>;expires=3600"),
+        ("", "Expires: 0\n", "0", None),
+    ],
+)
+def test_a_register_is_taken_for_what_it_asks_up_to_an_hour(
+    contact: str, expires: str, granted: str, binding: str | None
+) -> None:
+    reply = registered(sip_request(REGISTER.format(contact=contact, expires=expires)))
+
+    assert reply.status_code == 200
+    assert reply.get_header("expires") == granted
+    assert reply.get_header("contact") == binding
+    assert reply.get_header("cseq") == "7 REGISTER"
+    assert reply.get_header("call-id") == "reg-1@10.0.0.9"
+
+
+def test_a_stranger_is_answered_403_in_its_own_transaction() -> None:
+    reply = forbidden(sip_request(REGISTER.format(contact="", expires="")))
+
+    assert (reply.status_code, reply.reason_phrase) == (403, "Forbidden")
+    assert reply.get_header("via") == "SIP/2.0/UDP 10.0.0.9:5060;branch=z9hG4bKr1"
+    assert ";tag=" in (reply.get_header("to") or "")
+
+
+def test_the_keepalive_is_an_options_out_of_any_dialog() -> None:
+    request = options(("10.0.0.2", 5060), ("10.0.0.9", 5062))
+
+    assert (request.method, request.uri) == ("OPTIONS", "sip:10.0.0.9:5062")
+    assert (request.get_header("via") or "").startswith("SIP/2.0/UDP 10.0.0.2:5060;branch=")
+    assert ";tag=" not in (request.get_header("to") or "")
+    assert request.get_header("contact") == "<sip:seat-lane@10.0.0.2:5060>"

@@ -38,8 +38,10 @@ class CallAudio:
     def connect(self, send: Send) -> None:
         self._send = send
 
-    def disconnect(self) -> None:
-        self._send = None
+    def disconnect(self, send: Send) -> None:
+        """Stop sending to ``send``; a call that replaced it keeps its own."""
+        if self._send == send:
+            self._send = None
 
     def listen(self) -> asyncio.Queue[bytes]:
         queue: asyncio.Queue[bytes] = asyncio.Queue()

@@ -15,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
-import socket
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -24,7 +22,6 @@ from typing import Any
 
 from aiortp import PortAllocator, RTPSession
 from aiosipua import (
-    Dialog,
     DialogState,
     IncomingCall,
     SipRequest,
@@ -32,41 +29,19 @@ from aiosipua import (
     SipUAS,
     UdpSipTransport,
 )
-from aiosipua.utils import generate_call_id, generate_tag
 
 from gates.backoff import Backoff
 from gates.hardware.parts import DeviceFault, Emit
 from gates.hardware.sip.audio import CallAudio
 from gates.hardware.sip.offers import Answer, OfferRefused, answer
+from gates.hardware.sip.requests import USER_AGENT, forbidden, local_ip, options, registered
+from gates.hardware.sip.transport import UdpTransport
 from gates.lane.drivers import CallPressed, FaultRaised
 
 log = logging.getLogger("seat.lane")
 
-USER_AGENT = "seat-lane"
 T1 = 0.5  # RFC 3261's round-trip estimate: the first retransmission of an OPTIONS
 T2 = 4.0  # and the longest gap between retransmissions
-MAX_EXPIRES = 3600  # the longest registration taken, RFC 3261's default
-
-
-class _Datagrams(asyncio.DatagramProtocol):
-    def __init__(self, deliver: Callable[[bytes, tuple[str, int]], None]) -> None:
-        self.deliver = deliver
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.deliver(data, (str(addr[0]), int(addr[1])))
-
-
-class _UdpTransport(UdpSipTransport):
-    """aiosipua's UDP transport, bound without its protocol's check that the socket is
-    an ``asyncio.DatagramTransport``: CPython before 3.12 and uvloop give a transport
-    that is not one, so the check logs an error at every start although the transport
-    works (the endpoint's result is what it keeps)."""
-
-    async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._udp_transport, _ = await loop.create_datagram_endpoint(
-            lambda: _Datagrams(self._dispatch), local_addr=self.local_addr
-        )
 
 
 @dataclass
@@ -118,8 +93,8 @@ class SipIntercom:
 
     async def run(self, emit: Emit) -> None:
         self._emit = emit
-        self._local_ip = _local_ip(self.bind[0], self.intercom)
-        transport = _UdpTransport(local_addr=self.bind)
+        self._local_ip = local_ip(self.bind[0], self.intercom)
+        transport = UdpTransport(local_addr=self.bind)
         uas = SipUAS(
             transport, user_agent=USER_AGENT, advertised_addr=(self._local_ip, self.bind[1])
         )
@@ -166,7 +141,7 @@ class SipIntercom:
         if addr[0] == self.intercom[0]:
             self._heard.set()
             if isinstance(message, SipRequest) and message.method == "REGISTER":
-                transport.send_reply(_registered(message))
+                transport.send_reply(registered(message))
             elif isinstance(message, SipRequest):
                 route(message, addr)
             return
@@ -177,8 +152,7 @@ class SipIntercom:
                 *addr,
                 message.method,
             )
-            refusal = Dialog(call_id=message.call_id or "", local_tag=generate_tag())
-            transport.send_reply(refusal.create_response(message, 403, "Forbidden"))
+            transport.send_reply(forbidden(message))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """The stack's callbacks are plain functions; what they start that waits (an
@@ -317,15 +291,16 @@ class SipIntercom:
     async def _close_media(self, state: _Call, *, release: bool = True) -> None:
         rtp, state.rtp = state.rtp, None
         if rtp is not None:
-            self.audio.disconnect()
+            self.audio.disconnect(rtp.send_audio_pcm_auto)
             await rtp.close()
         if release and state.port:
             await self._ports.release(state.port)
 
     async def _watch(self, transport: UdpSipTransport, emit: Emit) -> None:
         """OPTIONS to the intercom every ``keepalive_s``: unanswered within
-        ``answer_s``, ``intercom_unregistered`` is raised; anything heard from it
-        (an answer, an OPTIONS of its own, a call) clears it."""
+        ``answer_s``, ``intercom_unregistered`` is raised. Then it is asked again at
+        the backoff's pace, or at once when anything is heard from it (an OPTIONS or
+        REGISTER of its own, a call), and its answer clears the fault."""
         backoff = self.backoff()
         down = False
         while True:
@@ -352,15 +327,7 @@ class SipIntercom:
     async def _ping(self, transport: UdpSipTransport) -> bool:
         """One OPTIONS transaction, resent at RFC 3261's timer E; whether the
         intercom answered (any status: a 404 or 405 is an intercom alive)."""
-        local = f"{self._local_ip}:{self.bind[1]}"
-        request = Dialog(
-            call_id=generate_call_id(self._local_ip),
-            local_tag=generate_tag(),
-            local_uri=f"sip:{USER_AGENT}@{local}",
-            remote_uri=f"sip:{self.intercom[0]}:{self.intercom[1]}",
-        ).create_request("OPTIONS", via_host=self._local_ip, via_port=self.bind[1])
-        request.set_header("Contact", f"<sip:{USER_AGENT}@{local}>")
-        request.set_header("Accept", "application/sdp")
+        request = options((self._local_ip, self.bind[1]), self.intercom)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.answer_s
         interval = T1
@@ -375,36 +342,5 @@ class SipIntercom:
         return False
 
 
-def _registered(request: SipRequest) -> SipResponse:
-    """An intercom set to register with a SIP server may be pointed at the agent: its
-    REGISTER is taken (the address check already said who it is) for as long as it
-    asks, up to an hour, so it goes on to call. Its calls come by IP either way, and
-    its liveness is the OPTIONS keepalive's, so the binding itself is not kept."""
-    contact = request.get_header("contact") or ""
-    param = re.search(r";\s*expires=(\d+)", contact)  # before Expires (RFC 3261 §10.3)
-    header = request.get_header("expires") or ""
-    asked = int(param[1]) if param else int(header) if header.isdigit() else MAX_EXPIRES
-    granted = min(asked, MAX_EXPIRES)
-    binding = Dialog(call_id=request.call_id or "", local_tag=generate_tag())
-    response = binding.create_response(request, 200, "OK")
-    bare = re.sub(r";\s*expires=\d+", "", contact)
-    if bare and bare != "*" and granted:
-        response.set_header("Contact", f"{bare};expires={granted}")
-    response.set_header("Expires", str(granted))
-    return response
-
-
 def _why(intercom: SipIntercom, exc: OfferRefused) -> tuple[str, int, str]:
     return intercom.name, exc.status, exc.detail
-
-
-def _local_ip(listen_host: str, intercom: tuple[str, int]) -> str:
-    """The address the intercom reaches us at, for our SDP and Contact: the listening
-    address, or when that is every address, the one the route to the intercom leaves
-    from (a UDP connect sends nothing)."""
-    if listen_host not in ("0.0.0.0", ""):
-        return listen_host
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.connect(intercom)
-        address: str = probe.getsockname()[0]
-        return address
