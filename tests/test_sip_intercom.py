@@ -172,6 +172,14 @@ async def test_pcma_is_answered_in_pcma(lane: Lane) -> None:
     assert abs(peak_hz(heard[800:], 8000) - AGENT_HZ) < 10
 
 
+async def test_a_call_without_g711_is_refused_and_the_next_one_answered(lane: Lane) -> None:
+    refused = await lane.door.call(law="G722")
+
+    assert refused.status == 488
+    assert lane.events.calls() == 0
+    assert (await lane.door.call()).status == 200
+
+
 async def test_the_intercom_hanging_up_ends_the_call_and_the_next_press_rings_again(
     lane: Lane,
 ) -> None:
@@ -197,6 +205,18 @@ async def test_a_reinvite_keeps_the_call_and_moves_its_audio(lane: Lane) -> None
     heard = await lane.door.wait_heard(lane.door.rtp_port, 2400)
     assert abs(peak_hz(heard[800:], 8000) - AGENT_HZ) < 10
     assert lane.events.calls() == 1
+
+
+async def test_a_reoffer_the_lane_cannot_take_leaves_the_call_as_it_was(lane: Lane) -> None:
+    await lane.door.call()
+    kept = lane.door.rtp_port
+    refused = await lane.door.reinvite(law="G722")
+
+    assert refused.status == 488
+    talk(lane.device, 0.4)
+    heard = await lane.door.wait_heard(kept, 2400)
+    assert abs(peak_hz(heard[800:], 8000) - AGENT_HZ) < 10
+    assert (await lane.door.hang_up()).status == 200  # the dialog is still there
 
 
 async def test_an_offer_with_audio_off_is_answered_with_the_stream_refused(lane: Lane) -> None:

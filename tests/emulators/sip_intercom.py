@@ -30,6 +30,8 @@ RATE = 8000
 FRAME = 160  # 20 ms
 T1 = 0.5
 LAWS = {"PCMU": (0, "pcm_mulaw"), "PCMA": (8, "pcm_alaw")}
+# Offered by some door stations first or alone; the lane takes only G.711.
+WIDEBAND = {"G722": 9}
 
 
 @dataclass
@@ -69,7 +71,7 @@ def parse(data: bytes) -> Message:
 
 
 def offer(host: str, rtp_port: int, law: str, *, version: int = 1) -> str:
-    payload_type, _ = LAWS[law]
+    payload_type = LAWS[law][0] if law in LAWS else WIDEBAND[law]
     return (
         f"v=0\r\no=door 4711 {version} IN IP4 {host}\r\ns=Door\r\nc=IN IP4 {host}\r\n"
         f"t=0 0\r\nm=audio {rtp_port} RTP/AVP {payload_type} 101\r\n"
@@ -293,13 +295,14 @@ class SipIntercom:
             self._follow_answer(rtp_port)
         return response
 
-    async def reinvite(self, *, audio_off: bool = False) -> Message:
-        """A re-INVITE in the call: audio to a new RTP port, or the audio turned off."""
+    async def reinvite(self, *, audio_off: bool = False, law: str | None = None) -> Message:
+        """A re-INVITE in the call: audio to a new RTP port (in ``law``), or the audio
+        turned off."""
         dialog = self.dialog
         assert dialog is not None, "no call to re-INVITE in"
         rtp_port = 0 if audio_off else await self._open_rtp()
         dialog.cseq += 1
-        body = offer(self.host, rtp_port, self.law, version=dialog.cseq)
+        body = offer(self.host, rtp_port, law or self.law, version=dialog.cseq)
         branch = "z9hG4bK" + secrets.token_hex(6)
         text = self._request("INVITE", dialog, body=body, branch=branch)
         response = await self._transaction(text, dialog, "INVITE")

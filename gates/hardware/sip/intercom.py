@@ -195,12 +195,25 @@ class SipIntercom:
         try:
             reply = answer(call.sdp_offer, self._local_ip, state.port, state.session, 0)
         except OfferRefused as exc:
-            log.warning("lane.sip.offer_refused device=%s status=%d detail=%s", *_why(self, exc))
+            log.warning(
+                "lane.sip.offer_refused device=%s status=%d detail=%s",
+                self.name,
+                exc.status,
+                exc.detail,
+            )
             self._call = None
             await self._ports.release(state.port)
             call.reject(exc.status)
             return
-        await self._start_media(state, reply)
+        try:
+            await self._start_media(state, reply)
+        except OSError as exc:  # the port was taken between choosing and binding it
+            log.error("lane.sip.rtp_failed device=%s port=%d error=%s", self.name, state.port, exc)
+            if self._call is state:
+                self._call = None
+            await self._ports.release(state.port)
+            call.reject(503, "Service Unavailable")
+            return
         if self._call is not state:  # cancelled or hung up while the media started
             await self._close_media(state)
             return
@@ -230,10 +243,13 @@ class SipIntercom:
                 call.sdp_offer, self._local_ip, state.port, state.session, state.version + 1
             )
         except OfferRefused as exc:
-            log.warning("lane.sip.reoffer_refused device=%s status=%d detail=%s", *_why(self, exc))
-            if call.transport is not None:
-                refusal = call.dialog.create_response(call.invite, exc.status)
-                call.transport.send_reply(refusal)
+            log.warning(
+                "lane.sip.reoffer_refused device=%s status=%d detail=%s",
+                self.name,
+                exc.status,
+                exc.detail,
+            )
+            self._refuse(call, exc.status)
             return
         state.version += 1
         if (
@@ -244,7 +260,14 @@ class SipIntercom:
             state.rtp.update_remote(reply.remote)
         else:
             await self._close_media(state, release=False)
-            await self._start_media(state, reply)
+            try:
+                await self._start_media(state, reply)
+            except OSError as exc:
+                log.error(
+                    "lane.sip.rtp_failed device=%s port=%d error=%s", self.name, state.port, exc
+                )
+                self._refuse(call, 500)  # the call stays, without sound
+                return
         call.accept(reply.sdp)
         log.info(
             "lane.sip.renegotiated device=%s call=%s codec=%s remote=%s",
@@ -253,6 +276,12 @@ class SipIntercom:
             reply.payload_type,
             reply.remote,
         )
+
+    def _refuse(self, call: IncomingCall, status: int) -> None:
+        """Refuse a re-INVITE and keep the call: ``IncomingCall.reject`` would end the
+        dialog, where RFC 3261 §14.2 keeps the session as it was."""
+        if call.transport is not None:
+            call.transport.send_reply(call.dialog.create_response(call.invite, status))
 
     def _on_gone(self, call: IncomingCall, why: str) -> None:
         """The intercom hung up (or never confirmed our answer). The lane link has no
@@ -340,7 +369,3 @@ class SipIntercom:
             except TimeoutError:
                 interval = min(2 * interval, T2)
         return False
-
-
-def _why(intercom: SipIntercom, exc: OfferRefused) -> tuple[str, int, str]:
-    return intercom.name, exc.status, exc.detail
