@@ -22,6 +22,7 @@ from gates.hardware.parts import (
     Device,
     GateOpener,
     GateSensor,
+    LaneAudio,
     Outcome,
     OutputHost,
     Speaker,
@@ -99,6 +100,16 @@ class HardwareLane:
             self._emit = None
             for listener in listeners:
                 listener.close()
+
+    @property
+    def audio(self) -> LaneAudio | None:
+        """The intercom that carries the lane's sound itself (a SIP door station), which
+        the lane's media then use in place of a sound card; None for one that only
+        rings."""
+        if self._intercom is None:
+            return None
+        device = self.devices[self._intercom]
+        return device if isinstance(device, LaneAudio) else None
 
     def bind(self) -> dict[str, int]:
         """Take the push listeners' ports now (``run`` does, if not done before) and say

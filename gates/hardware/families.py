@@ -30,6 +30,7 @@ FAMILIES: dict[str, Family] = {
     "dahua": Family("gates.hardware.dahua", reads_plates=True),
     "rs485": Family("gates.hardware.rs485"),
     "modbus": Family("gates.hardware.modbus"),
+    "sip": Family("gates.hardware.sip", rings=True),
 }
 
 

@@ -10,6 +10,7 @@ device implements as far as its hardware goes, not one class per device.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -131,6 +132,25 @@ class OutputHost(Protocol):
     ``output`` names one as the lane file does ("io0")."""
 
     def gate_output(self, output: str) -> GateOpener: ...
+
+
+@runtime_checkable
+class LaneAudio(Protocol):
+    """A device that carries the lane's sound (a SIP intercom, whose calls carry the
+    driver's voice): 16-bit little-endian PCM at 8 kHz in 20 ms frames, both ways. The
+    lane's media use it in place of a sound card (``media.lane.runner.publisher(audio=
+    ...)``, which makes Opus of it)."""
+
+    def listen(self) -> asyncio.Queue[bytes]:
+        """A queue of the frames heard from now on, until ``unlisten``; it stays open
+        and empty between calls."""
+        ...
+
+    def unlisten(self, queue: asyncio.Queue[bytes]) -> None: ...
+
+    def say(self, pcm: bytes) -> None:
+        """Play one frame; while no call is up it is dropped."""
+        ...
 
 
 class Workshop(Protocol):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from gates.hardware.assembly import HardwareLane
 from gates.hardware.options import LaneFileError
+from gates.hardware.parts import LaneAudio
 from gates.lane.agent import LaneAgent, LaneReplaced, link_url
 from gates.lane.drivers import LaneDriver
 from gates.lane.memory import CommandJournal, CommandMemory, JournalCorrupt
@@ -23,6 +24,7 @@ from gates.lane.sim import DISPLAY_SIZE, SimLane, SimTiming
 from gates.lane.snapshot import View
 from media.errors import AudioDeviceError
 from media.lane.camera import Camera, FfmpegCamera, SyntheticCamera
+from media.lane.g711 import PhoneMicrophone, PhoneSpeaker
 from media.lane.publisher import Publisher
 from media.lane.voice import (
     DeviceMicrophone,
@@ -71,10 +73,16 @@ def _device(choice: str) -> tuple[str, str]:
 
 
 def publisher(
-    lane: str, token: str, choice: MediaChoice, view: Callable[[float], View] | None
+    lane: str,
+    token: str,
+    choice: MediaChoice,
+    view: Callable[[float], View] | None,
+    audio: LaneAudio | None = None,
 ) -> Publisher:
     """The lane's media; the simulated camera films ``view``, the simulated lane's (a
-    lane of real hardware has none to film)."""
+    lane of real hardware has none to film). A lane whose intercom is a device of its
+    own (``audio``, a SIP intercom) hears and speaks through it, whatever ``choice``
+    says of microphone and speaker."""
     camera: Callable[[], Camera] | None = None
     if choice.camera == SIM:
         if view is None:
@@ -87,13 +95,17 @@ def publisher(
     elif choice.camera != NONE:
         camera = lambda: FfmpegCamera(choice.camera, loop=True)  # noqa: E731
     microphone: Callable[[], Microphone] | None = None
-    if choice.microphone == SIM:
+    if audio is not None:
+        microphone = lambda: PhoneMicrophone(audio)  # noqa: E731
+    elif choice.microphone == SIM:
         microphone = ToneMicrophone
     elif choice.microphone != NONE:
         fmt, device = _device(choice.microphone)
         microphone = lambda: DeviceMicrophone(device, fmt)  # noqa: E731
     speaker: Speaker | None = None
-    if choice.speaker == SIM:
+    if audio is not None:
+        speaker = PhoneSpeaker(audio)
+    elif choice.speaker == SIM:
         speaker = RecordingSpeaker()
     elif choice.speaker != NONE:
         fmt, device = _device(choice.speaker)
@@ -170,7 +182,8 @@ async def run_lane(
             memory=memory,
             display=display,
         )
-        media_publisher = publisher(lane, token, media or MediaChoice(), view)
+        audio = hardware.audio if hardware is not None else None
+        media_publisher = publisher(lane, token, media or MediaChoice(), view, audio=audio)
         links = [link_url(server) for server in servers]
         try:
             await LaneAgent(links, session, lane_driver, publisher=media_publisher).run()

@@ -1,0 +1,77 @@
+"""The lane's answer to an intercom's SDP offer (RFC 3264), without sockets.
+
+The SIP stack negotiates the codec; what is ours is what an intercom's firmware does
+that a softphone does not: an offer whose audio is ``m=audio 0`` (a stream the
+intercom turned off, or a video-only call) is answered with that stream refused, port
+0 again, and the call goes on without sound; an offer with no G.711 is refused
+with 488; an offer's address is where our audio goes, whatever the INVITE came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiosipua import SdpMessage
+from aiosipua.sdp import MediaDescription
+from aiosipua.sdp_negotiate import SdpNegotiationError, build_sdp, negotiate_sdp
+
+PCMU = 0
+PCMA = 8
+G711 = {PCMU: "PCMU", PCMA: "PCMA"}
+
+
+class OfferRefused(Exception):
+    """The offer cannot be answered; ``status`` is the SIP response that says so."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"{status}: {detail}")
+        self.status = status
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """``sdp`` goes back in the 200 OK. ``remote`` is where to send RTP and
+    ``payload_type`` the G.711 law to send it in; both None when the audio stream was
+    refused (``m=audio 0``)."""
+
+    sdp: SdpMessage
+    payload_type: int | None
+    remote: tuple[str, int] | None
+
+
+def answer(
+    offer: SdpMessage | None, local_ip: str, rtp_port: int, session: str, version: int
+) -> Answer:
+    """Answer ``offer`` with our RTP at ``local_ip:rtp_port``. ``session`` is the
+    dialog's ``o=`` session id and ``version`` the answer's, one more for each answer in
+    the dialog (RFC 3264 §8)."""
+    if offer is None:
+        raise OfferRefused(488, "an INVITE without an SDP offer")
+    audio = offer.audio
+    if audio is None:
+        raise OfferRefused(488, "the offer has no audio stream")
+    if audio.port == 0:
+        sdp = build_sdp(local_ip, 0, PCMU, G711[PCMU], dtmf_payload_type=0)
+        sdp.media = [_refused(m) for m in offer.media]
+        return Answer(_versioned(sdp, session, version), None, None)
+    try:
+        sdp, payload_type = negotiate_sdp(
+            offer, local_ip, rtp_port, supported_codecs=list(G711), session_id=session
+        )
+    except SdpNegotiationError as exc:
+        raise OfferRefused(488, str(exc)) from None
+    remote = offer.rtp_address
+    if remote is None:
+        raise OfferRefused(488, "the offer gives no address for its audio (no c= line)")
+    return Answer(_versioned(sdp, session, version), payload_type, remote)
+
+
+def _refused(media: MediaDescription) -> MediaDescription:
+    return MediaDescription(media=media.media, port=0, proto=media.proto, formats=media.formats)
+
+
+def _versioned(sdp: SdpMessage, session: str, version: int) -> SdpMessage:
+    sdp.origin.session_id = session
+    sdp.origin.session_version = str(version)
+    return sdp
