@@ -84,6 +84,18 @@ class Teller:
             "board": board_json(queue.board(now, since)),
         }
 
+    def floor_to_supervisors(self, queue: CallQueue, now: float) -> None:
+        """Every agent, to the supervisors' tabs: the floor as it stands, when the news
+        of steps may have been missed (the link to the other servers was down)."""
+        agents = queue.agents()
+        supervisors = {agent.name for agent in agents if agent.supervisor}
+        for agent in agents:
+            message: Message = {"type": "agent", "agent": agent_json(agent, now)}
+            self.streams.publish(
+                lambda user, m=message: m if user in supervisors else None,  # type: ignore[misc]
+                key=f"agent {agent.name}",
+            )
+
     # ------------------------------------------------------------- telling
 
     def tell(
