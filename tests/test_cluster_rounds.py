@@ -52,7 +52,14 @@ async def server(
     await link.start()
     await asyncio.wait_for(link.wait_up(), 10)
     await lanes.start()
+    first_round = asyncio.Event()
+
+    async def ran() -> None:
+        first_round.set()
+
+    servers.after_each_round(ran)
     await servers.start(None)
+    await asyncio.wait_for(first_round.wait(), 10)  # the next is a quarter lease later
     yield Server(link, hub, holding, lanes)
     await lanes.close()
     await servers.close(5.0)

@@ -352,7 +352,7 @@ class CallService(Stepper):
         """After each of the server's rounds: its tabs written again (they live as long
         as its presence), and the agents whose tabs were all on servers now gone are
         disconnected. In a task of its own (a sweep waits for the store), one at a time."""
-        if self._renewing is None or self._renewing.done():
+        if not self._closed and (self._renewing is None or self._renewing.done()):
             self._renewing = asyncio.create_task(self._renew(), name="seat-calls-presence")
 
     async def _renew(self) -> None:

@@ -18,7 +18,7 @@ T = TypeVar("T")
 
 # How long each part of a stopping server waits for Redis: a healthy one answers its
 # last writes in milliseconds; past this, what they would have written expires by itself.
-CLOSE_WAIT_S = 5.0
+CLOSE_WAIT_S = 2.0
 
 # Work given up on: kept until it ends so its task is not collected while pending, and
 # its failure (it will fail: its connections are closed) is not reported as unretrieved.
