@@ -27,11 +27,14 @@ from .auth import PasswordChecker, token_matches
 from .calls.api import CallsApi
 from .calls.service import CallService
 from .changes import ChangeFeed
+from .cluster.bounded import CLOSE_WAIT_S
 from .cluster.holding import LaneHolding
 from .cluster.lanes import ClusterLanes
 from .cluster.news import NewsWire
 from .cluster.redis_link import RedisLink
 from .cluster.requests import Requests
+from .cluster.servers import Servers
+from .cluster.stranded import Stranded
 from .cluster.throttle import RedisThrottle
 from .cluster.told import ToldChanges
 from .cluster.views import Views
@@ -95,10 +98,17 @@ def create_app(
     # The console sees every lane of the centre through ``lanes``: this server's hub
     # alone, or with Redis the lanes of every server (leases say which holds which).
     lanes: LaneView = hub
+    audit = AuditLog(store, Anchoring(store, settings), settings.server_name)
     cluster: tuple[Requests, LaneHolding, ClusterLanes] | None = None
+    # Which servers are alive: one round renews this one's presence and its leases.
+    servers = None
     if redis is not None:
+        servers = Servers(
+            redis, settings.server_name, settings.call_presence_s, settings.lease.renew_s
+        )
+        Stranded(servers, audit, settings.command_timeout_s)
         requests = Requests(redis)
-        holding = LaneHolding(redis, requests, hub, settings.lease)
+        holding = LaneHolding(redis, requests, hub, settings.lease, servers)
         cluster = (
             requests,
             holding,
@@ -106,7 +116,6 @@ def create_app(
         )
         lanes = cluster[2]
     views = Views(bridge, cluster[0] if cluster else None)
-    audit = AuditLog(store, Anchoring(store, settings), settings.server_name)
     actions = Actions(audit, lanes, settings.command_timeout_s, settings.open_join_s)
     streams = Streams(directory, lanes, audit, live)
     calls = CallService(
@@ -118,7 +127,7 @@ def create_app(
         hub,
         bridge,
         link=redis,
-        presence_s=settings.call_presence_s,
+        servers=servers,
     )
     vehicles = VehicleRecorder(settings, store, directory, hub)
     relinking = Relinking(store, audit, vehicles)
@@ -193,8 +202,9 @@ def create_app(
         await noplate.start()
         if news is not None:
             await news.start()
+        if servers is not None:
+            await servers.start(audit.started)
         if cluster is not None:
-            await cluster[1].start()
             await cluster[2].start()
         if redis is not None:
             await redis.start()
@@ -220,9 +230,10 @@ def create_app(
         await audit.close()  # after the last entry: its checkpoint covers them all
         if news is not None:
             await news.close()
-        if cluster is not None:
+        if cluster is not None and servers is not None:
             await cluster[2].close()  # the lanes' last statuses: offline, for the others
-            await cluster[1].close()  # their leases, so the lanes come up elsewhere at once
+            await servers.close(CLOSE_WAIT_S)  # no more rounds: the others find it gone
+            await cluster[1].close(CLOSE_WAIT_S)  # the leases: the lanes come up elsewhere
             await cluster[0].close()
         if redis is not None:
             await redis.close()

@@ -58,6 +58,8 @@ class AuditLog:
         self.store = store
         self.anchoring = anchoring
         self.server = server
+        # The seq of this server's start in the ledger, once ``start`` recorded it.
+        self.started: int | None = None
         self._listeners: set[AuditListener] = set()
 
     async def record(self, record: AuditRecord) -> AuditEntry:
@@ -106,42 +108,8 @@ class AuditLog:
         if self.anchoring is not None:
             anchor_key = await self.anchoring.start()
             self.subscribe(self.anchoring.note)
-        requested: dict[str, AuditEntry] = {}
-        ended: set[str] = set()
-        before: int | None = None
-        while True:
-            page = await self.store.audit_page(_PAGE, before)
-            for entry in page:  # newest first
-                if not self._ours(entry):
-                    continue
-                if entry.action is AuditAction.CENTRE_STARTED:
-                    break
-                if entry.command_id is None:
-                    continue
-                if entry.action in OUTCOME_OF.values():
-                    ended.add(entry.command_id)
-                elif entry.action in OUTCOME_OF and entry.command_id not in ended:
-                    requested[entry.command_id] = entry
-            else:
-                if len(page) == _PAGE:
-                    before = page[-1].seq
-                    continue
-            break
-        closed = []
-        for entry in sorted(requested.values(), key=lambda e: e.seq):
-            closed.append(
-                await self.record(
-                    AuditRecord(
-                        actor=entry.actor,
-                        action=OUTCOME_OF[entry.action],
-                        lane=entry.lane,
-                        command_id=entry.command_id,
-                        reason=entry.reason,
-                        outcome=Outcome.TIMEOUT.value,
-                        detail={"detail": "the server stopped before the lane answered"},
-                    )
-                )
-            )
+        requested, since = await self._open_requests(self.server)
+        closed = await self._close(requested, since)
         detail: dict[str, object] = {
             SERVER: self.server,
             "host": socket.gethostname(),
@@ -150,19 +118,76 @@ class AuditLog:
         }
         if anchor_key is not None:
             detail["anchor_key"] = anchor_key
-        await self.record(
+        started = await self.record(
             AuditRecord(actor="centre", action=AuditAction.CENTRE_STARTED, detail=detail)
         )
+        self.started = started.seq
         if self.anchoring is not None:
             await self.anchoring.run()
         return closed
 
-    def _ours(self, entry: AuditEntry) -> bool:
-        """A start or a request of this server's (outcomes name no server: they close a
-        request by its command id, whoever wrote them)."""
-        if entry.action is not AuditAction.CENTRE_STARTED and entry.action not in OUTCOME_OF:
-            return True
-        return entry.detail.get(SERVER, self.server) == self.server
+    async def close_stranded(self, server: str, started: int | None, upto: int) -> list[AuditEntry]:
+        """Close as ``timeout`` the commands that ``server``'s run which started at seq
+        ``started`` requested up to seq ``upto`` and left without an outcome: the run is
+        gone (``console.cluster.servers``) and may never start again to close them.
+        Closed as its own next start would close them, each once: if it (or another
+        server) closed one meanwhile, or it started again since (and so closed them),
+        nothing more is written (``Store.close_requests`` checks in the transaction
+        that writes). Returns the outcomes written."""
+        requested, since = await self._open_requests(server, before=upto + 1)
+        if started is not None and since != started:
+            return []  # started again since: that start closed them
+        return await self._close(requested, since, server)
+
+    async def _open_requests(
+        self, server: str, before: int | None = None
+    ) -> tuple[dict[str, AuditEntry], int]:
+        """The requests ``server`` recorded since its latest start before seq
+        ``before`` (None: the head) with no outcome yet, by command id, and the seq of
+        that start (0: none). Only entries since that start are read, so this stays
+        cheap."""
+        requested: dict[str, AuditEntry] = {}
+        ended: set[str] = set()
+        while True:
+            page = await self.store.audit_page(_PAGE, before)
+            for entry in page:  # newest first
+                if not _written_by(entry, server):
+                    continue
+                if entry.action is AuditAction.CENTRE_STARTED:
+                    return requested, entry.seq
+                if entry.command_id is None:
+                    continue
+                if entry.action in OUTCOME_OF.values():
+                    ended.add(entry.command_id)
+                elif entry.action in OUTCOME_OF and entry.command_id not in ended:
+                    requested[entry.command_id] = entry
+            if len(page) < _PAGE:
+                return requested, 0
+            before = page[-1].seq
+
+    async def _close(
+        self, requested: dict[str, AuditEntry], since: int, server: str | None = None
+    ) -> list[AuditEntry]:
+        """The outcome ``timeout`` for each of ``requested``, the server that writes
+        it named (``closed_by``); ``since``, ``server``: as ``Store.close_requests``."""
+        closes = [
+            AuditRecord(
+                actor=entry.actor,
+                action=OUTCOME_OF[entry.action],
+                lane=entry.lane,
+                command_id=entry.command_id,
+                reason=entry.reason,
+                outcome=Outcome.TIMEOUT.value,
+                detail={
+                    "detail": "the server stopped before the lane answered",
+                    "closed_by": self.server,
+                },
+            )
+            for entry in sorted(requested.values(), key=lambda e: e.seq)
+        ]
+        entries = await self.store.close_requests(closes, after=since, server=server)
+        self.announce(entries)
+        return entries
 
     async def close(self) -> None:
         """At shutdown, after the last entry: sign what no checkpoint covers yet."""
@@ -187,3 +212,12 @@ class AuditLog:
                 },
             )
         )
+
+
+def _written_by(entry: AuditEntry, server: str) -> bool:
+    """A start or a request of ``server``'s, or an outcome (outcomes name no server:
+    they close a request by its command id, whoever wrote them). An entry that names
+    no server was written before servers were named, by the only one there was."""
+    if entry.action is not AuditAction.CENTRE_STARTED and entry.action not in OUTCOME_OF:
+        return True
+    return entry.detail.get(SERVER, server) == server

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -316,10 +316,17 @@ async def cluster(settings: Settings, redis_server: RedisServer) -> AsyncIterato
     IMMEDIATE``, the ledger's head read inside it) as PostgreSQL shares a database
     between machines. A lane added through one is known to both; each server has a
     store of its own and a name of its own, as a process would."""
-    named = [
-        replace(settings, redis_url=redis_server.url, server_name=f"server-{number}")
-        for number in range(2)
-    ]
+    async with servers_of_one_centre(
+        [replace(settings, redis_url=redis_server.url) for _ in range(2)]
+    ) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def servers_of_one_centre(settings: Sequence[Settings]) -> AsyncIterator[list[Centre]]:
+    """A server for each of ``settings`` (``cluster``'s, each with a Redis URL of its
+    own if it reaches Redis through a proxy), named ``server-N``."""
+    named = [replace(each, server_name=f"server-{n}") for n, each in enumerate(settings)]
     stores: list[SQLiteStore] = []
     running: list[Running] = []
     try:

@@ -1,5 +1,6 @@
-"""A TCP relay between a lane and the centre whose connections a test can cut: a
-network blip on loopback, without touching either end's code."""
+"""A TCP relay between a lane and the centre (or a centre and Redis) whose connections
+a test can cut, a network blip on loopback, or silence, a peer that stops answering
+without closing anything, without touching either end's code."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ class CuttableProxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self.refusing = False  # while set, new connections are dropped at once
+        self._silent = asyncio.Event()  # once set, nothing passes, nothing is closed
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
@@ -26,6 +28,12 @@ class CuttableProxy:
         for writer in list(self._writers):
             writer.transport.abort()
         self._writers.clear()
+
+    def silence(self) -> None:
+        """From now on no byte passes either way and no connection is closed; new
+        connections are taken and left unanswered: a peer that hangs, or a network
+        that drops every packet."""
+        self._silent.set()
 
     def restore(self) -> None:
         self.refusing = False
@@ -40,19 +48,28 @@ class CuttableProxy:
         if self.refusing:
             client_w.transport.abort()
             return
+        if self._silent.is_set():
+            self._writers.add(client_w)
+            return  # held open, unread
         try:
             server_r, server_w = await asyncio.open_connection("127.0.0.1", self.target_port)
         except OSError:
             client_w.transport.abort()
             return
         self._writers |= {client_w, server_w}
-        await asyncio.gather(_pipe(client_r, server_w), _pipe(server_r, client_w))
+        await asyncio.gather(self._pipe(client_r, server_w), self._pipe(server_r, client_w))
         self._writers -= {client_w, server_w}
 
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, OSError):
+            while data := await reader.read(65536):
+                if self._silent.is_set():
+                    await self._silent_until_closed(writer)
+                    return
+                writer.write(data)
+                await writer.drain()
+        writer.transport.abort()
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(ConnectionError, OSError):
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    writer.transport.abort()
+    async def _silent_until_closed(self, writer: asyncio.StreamWriter) -> None:
+        """What arrives is dropped; the connection stays until the test closes it."""
+        await writer.wait_closed()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 
 import pytest
 
@@ -18,10 +19,12 @@ from console.calls.presence import tabs_key
 from console.calls.saved import parse_state
 from console.ledger import AuditAction, AuditEntry
 from console.models import Role
+from console.settings import Settings
 from console.sqlite_store import SQLiteStore
 from gates.lane.drivers import CallPressed
-from tests.conftest import Centre, Lane, start_centre, start_lane
+from tests.conftest import Centre, Lane, servers_of_one_centre, start_centre, start_lane
 from tests.desks import Desk, desk, tab
+from tests.netproxy import CuttableProxy
 from tests.services import RedisServer
 
 
@@ -261,3 +264,57 @@ async def test_a_step_that_finds_the_state_moved_takes_back_its_ring_and_rings_a
         await alice.call(again["call_id"], "ringing")  # saved
     placed = await call_entries(first, AuditAction.CALL_PLACED)
     assert [e.detail["call"] for e in placed] == [again["call_id"]]
+
+
+async def test_a_server_cut_from_redis_longer_than_its_presence_counts_its_agents_again(
+    settings: Settings, redis_server: RedisServer
+) -> None:
+    """The second server reaches Redis through a proxy that is cut for longer than a
+    server's presence lives. The first takes it for gone and disconnects alice, whose
+    tab is on it; bob, on the first, takes a break meanwhile, which the second never
+    hears of. Once the link is back the second logs alice in again (sam, a supervisor
+    on the first, sees her online) and shows its supervisor sue the floor as it stands
+    (bob on his break), without anyone opening a new tab."""
+    proxy = CuttableProxy(redis_server.port)
+    await proxy.start()
+    quick = replace(settings, call_presence_s=1.0)
+    through_proxy = replace(quick, redis_url=f"redis://127.0.0.1:{proxy.port}/0")
+    try:
+        async with servers_of_one_centre(
+            [replace(quick, redis_url=redis_server.url), through_proxy]
+        ) as cluster:
+            first, second = cluster
+            await staff(
+                cluster,
+                ("alice", Role.AGENT),
+                ("bob", Role.AGENT),
+                ("sue", Role.SUPERVISOR),
+                ("sam", Role.SUPERVISOR),
+            )
+            async with (
+                desk(second, "alice"),
+                desk(second, "sue") as sue,
+                desk(first, "sam") as sam,
+                first.client("bob") as bob,
+                tab(first.url, bob, "bob"),
+            ):
+                await proxy.cut(stay_down=True)
+                await sam.next(
+                    "agent",
+                    lambda m: m["agent"]["name"] == "alice" and m["agent"]["state"] == "offline",
+                    timeout=30,
+                )
+                chose = await bob.post("/api/agents/me/state", json={"state": "break"})
+                assert chose.json()["state"] == "break"
+                proxy.restore()
+                back = await sam.next("agent", lambda m: m["agent"]["name"] == "alice", timeout=30)
+                assert back["agent"]["state"] == "available"
+                await sue.next(
+                    "agent",
+                    lambda m: m["agent"]["name"] == "bob" and m["agent"]["state"] == "break",
+                    timeout=30,
+                )
+                agents = (await sam.client.get("/api/agents")).json()["agents"]
+                assert {a["name"]: a["state"] for a in agents}["alice"] == "available"
+    finally:
+        await proxy.close()

@@ -1,5 +1,6 @@
 """Console tabs counted per server in a real Redis: another server sees them while
-their server lives, not once it closed them, left, or stopped renewing them."""
+their server lives (its presence, ``console.cluster.servers``), not once it closed
+them, left, or its presence lapsed."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from console.calls.presence import SERVERS, SharedTabs, Tabs, tabs_key
+from console.calls.presence import SharedTabs, Tabs, tabs_key
 from console.cluster.redis_link import RedisLink
+from console.cluster.servers import REGISTRY, Servers, alive_key
 from tests.services import RedisServer
 
 
@@ -18,6 +20,14 @@ async def links(redis_server: RedisServer) -> AsyncIterator[tuple[RedisLink, Red
     yield one, two
     await one.close()
     await two.close()
+
+
+async def present(link: RedisLink, ttl_s: float = 30.0) -> Servers:
+    """The server of ``link``, alive: its first round written (the rounds that follow
+    are the test's to run, none runs by itself)."""
+    servers = Servers(link, link.server, ttl_s)
+    await servers.renew()
+    return servers
 
 
 def test_a_server_counts_its_own_tabs() -> None:
@@ -33,7 +43,10 @@ async def test_tabs_open_on_another_server_are_seen_until_closed(
 ) -> None:
     one, two = links
     mine, theirs = Tabs(), Tabs()
-    here, there = SharedTabs(one, mine, 30.0), SharedTabs(two, theirs, 30.0)
+    here, there = (
+        SharedTabs(one, mine, await present(one)),
+        SharedTabs(two, theirs, await present(two)),
+    )
     theirs.opened("alice")
     await there.mirror("alice")
     mine.opened("bob")
@@ -45,26 +58,25 @@ async def test_tabs_open_on_another_server_are_seen_until_closed(
     assert await here.elsewhere({"alice"}) == set()
     await here.leave()
     assert await there.elsewhere() == set()
-    assert b"one" not in await one.client.smembers(SERVERS)
+    assert not await one.client.exists(tabs_key("one"))
 
 
-async def test_a_server_whose_tabs_expired_is_gone_until_it_renews_them(
+async def test_the_tabs_of_a_server_whose_presence_lapsed_count_again_at_its_next_round(
     links: tuple[RedisLink, RedisLink],
 ) -> None:
-    """Its tabs live ``ttl_s`` past its last write; once they are gone (deleted here as
-    their expiry would) it leaves the list of servers, and comes back with its next
-    renewal (one alive but late)."""
+    """Its presence lapsed (deleted here as its expiry would): its tabs stop counting,
+    though its hash is still there; its next round makes them count again. The hash
+    lives as long as a presence, so a dead server's goes too."""
     one, two = links
     theirs = Tabs()
-    here, there = SharedTabs(one, Tabs(), 30.0), SharedTabs(two, theirs, 0.5)
+    two_servers = await present(two, 0.5)
+    here, there = SharedTabs(one, Tabs(), await present(one)), SharedTabs(two, theirs, two_servers)
     theirs.opened("alice")
     await there.mirror("alice")
     assert await here.elsewhere() == {"alice"}
-    key = tabs_key("two")
-    assert 0 < await one.client.pttl(key) <= 500
-    await one.client.delete(key)
+    assert 0 < await one.client.pttl(tabs_key("two")) <= 500
+    await one.client.delete(alive_key("two"))
+    assert await one.client.hexists(REGISTRY, "two")
     assert await here.elsewhere() == set()
-    assert b"two" not in await one.client.smembers(SERVERS)
-    await there.renew()
+    await two_servers.renew()
     assert await here.elsewhere() == {"alice"}
-    assert 0 < await one.client.pttl(key) <= 500

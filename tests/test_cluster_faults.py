@@ -306,3 +306,45 @@ async def test_a_call_ringing_at_a_killed_server_rings_at_the_other(
         assert len(centres.ledger_details("call_placed")) == 1
         assert agents("call_offered")[:2] == [USERNAME, "bob"]
         assert agents("call_returned")[:1] == [USERNAME]
+
+
+async def test_an_open_asked_at_a_server_that_dies_for_good_is_closed_by_the_survivor(
+    tmp_path: Path, postgres_url: str, redis_server: RedisServer
+) -> None:
+    """The lane is on B; an agent at A opens it, and A is killed while the lane lifts,
+    and never starts again. B finds A gone (its presence lapsed), waits out the command
+    timeout, and closes A's request as ``timeout``, as A's own start would have: one
+    outcome, written by B. A started later closes nothing more."""
+    journal = tmp_path / "P1-OUT.jsonl"
+    quick = {"SEAT_CALL_PRESENCE_S": "1"}
+    async with cluster(
+        tmp_path, postgres_url, redis_server.url, server_env=[quick, quick]
+    ) as centres:
+        a, b = centres.servers
+        lane = await centres.start_lane(
+            "P1-OUT", [b.url, a.url], "--state", str(journal), "--lift-s", "2"
+        )
+        await lane.logged("lane.link.online", 1)
+        assert holds(b, await holder(redis_server.url))
+        await until(lambda: online_at(a))
+        opening = asyncio.create_task(open_gate(a))
+        in_flight = (await journal_shows(journal, bool))[0]["id"]
+        await a.kill()
+        with pytest.raises(httpx.TransportError):
+            await opening
+        await b.running().logged("cluster.stranded.closed", 1, timeout=60)
+        assert centres.ledger_rows(in_flight) == [
+            ("gate_open_requested", None),
+            ("gate_open_outcome", "timeout"),
+        ]
+        (closed,) = [d for c, d in centres.ledger_details("gate_open_outcome") if c == in_flight]
+        assert closed["closed_by"] == "centre-2"
+        await a.start()
+        assert centres.ledger_rows(in_flight) == [
+            ("gate_open_requested", None),
+            ("gate_open_outcome", "timeout"),
+        ]
+        starts = [d for _, d in centres.ledger_details("centre_started")]
+        assert [d["closed"] for d in starts if d["server"] == "centre-1"] == [0, 0]
+        verified = await centres.audit_verify()
+        assert verified.startswith("ok "), verified

@@ -325,6 +325,27 @@ async def test_a_console_on_one_server_sees_the_lanes_of_a_server_that_stops_go_
     await lane.stop()
 
 
+async def test_a_server_whose_redis_went_silent_still_stops(
+    servers: list[Server], redis_client: redis.Redis
+) -> None:
+    """A holds a lane, a console tab is open on it, and its proxy to Redis goes silent
+    (nothing passes, nothing is closed): asked to stop, A stops, however its last
+    writes to Redis (its tabs, its lane's status, its presence, its lease) hang."""
+    a, _ = servers
+    lane = await start_lane(a.centre, LANE)
+    async with desk(a.centre, "alice"):
+        assert await redis_client.get(key(LANE)) == server_id(a).encode()
+        a.redis_proxy.silence()
+    try:
+        async with asyncio.timeout(30):
+            await a.running.stop()
+    except TimeoutError:
+        pytest.fail("the server did not stop")
+    finally:
+        await lane.stop()
+    assert a.running.task.done() and a.running.task.exception() is None
+
+
 async def test_the_lanes_of_a_server_cut_off_count_as_offline_once_its_leases_are_gone(
     servers: list[Server], redis_client: redis.Redis
 ) -> None:

@@ -19,6 +19,7 @@ from console.cluster.lease_rules import LeasePolicy
 from console.cluster.leases import key
 from console.cluster.redis_link import RedisLink
 from console.cluster.requests import Requests
+from console.cluster.servers import Servers
 from console.cluster.status_wire import StatusReport
 from gates.centre.hub import LaneHub
 from gates.centre.status import LaneStatus
@@ -48,15 +49,25 @@ async def server(
     link = RedisLink(redis_server.url, "s-here")
     requests = Requests(link)
     hub = LaneHub(_any_token)
-    holding = LaneHolding(link, requests, hub, LeasePolicy(request.param))
+    policy = LeasePolicy(request.param)
+    servers = Servers(link, "here", policy.ttl_s * 3, policy.renew_s)
+    holding = LaneHolding(link, requests, hub, policy, servers)
     lanes = ClusterLanes(link, requests, hub, holding, 3.0)
     await link.start()
     await asyncio.wait_for(link.wait_up(), 10)
     await lanes.start()
-    await holding.start()
+    first_round = asyncio.Event()
+
+    async def ran() -> None:
+        first_round.set()
+
+    servers.after_each_round(ran)
+    await servers.start(None)
+    await asyncio.wait_for(first_round.wait(), 10)  # the next is a quarter lease later
     yield Server(link, hub, holding, lanes)
-    await holding.close()
     await lanes.close()
+    await servers.close(5.0)
+    await holding.close(5.0)
     await requests.close()
     await link.close()
 
@@ -71,7 +82,7 @@ async def test_a_round_listener_that_fails_does_not_stop_the_renewals(server: Se
         rounds.put_nowait(count)
         raise KeyError(LANE)  # what a bug in one listener raises
 
-    server.holding.after_each_round(broken)
+    server.holding.servers.after_each_round(broken)
     assert await server.holding.claim(LANE)
     # Eight rounds are two lease lives: the lease lived that long only if renewed.
     for expected in range(1, 9):

@@ -27,7 +27,9 @@ logs them in, covering the car parks of their account (``seat user coverage``);
 closing their last everywhere is a disconnect, which keeps a call they hold for the
 reconnect grace. Logging out, a disabled account or a changed role close the tabs, so
 they are disconnects too. The tabs of a server that died count as closed once its
-entry in Redis expires: a server still alive disconnects their agents then.
+presence in Redis lapses (``console.cluster.servers``): a server still alive
+disconnects their agents then. A server cut from Redis that long logs its agents in
+again when its link is back, and shows its supervisors the floor as it stands.
 
 Several servers of one centre step the one queue saved in the store, one step at a
 time across them (``console.calls.stepper``).
@@ -53,7 +55,9 @@ from gates.protocol import LaneMessage
 from media.centre.bridge import MediaBridge
 
 from ..audit import AuditLog
+from ..cluster.bounded import CLOSE_WAIT_S, bounded
 from ..cluster.redis_link import RedisLink
+from ..cluster.servers import Servers
 from ..directory import Directory
 from ..errors import CallError, NotFound, StoreError
 from ..ledger import AuditEntry
@@ -74,8 +78,6 @@ log = logging.getLogger("seat.calls")
 
 # Who places and hangs up a call from a phone (the help sticker's page).
 PHONE = "phone"
-# How long a server's console tabs count after it last renewed them in Redis.
-PRESENCE_S = 10.0
 
 
 class CallService(Stepper):
@@ -90,15 +92,19 @@ class CallService(Stepper):
         bridge: MediaBridge,
         *,
         link: RedisLink | None = None,
-        presence_s: float = PRESENCE_S,
+        servers: Servers | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(settings, store, audit, streams, Floors(bridge), link, clock)
         self.directory = directory
         self.hub = hub
         self._tabs = Tabs()
-        self._shared = None if link is None else SharedTabs(link, self._tabs, presence_s)
-        self._presence_s = presence_s
+        if (link is None) != (servers is None):
+            raise ValueError("the calls of several servers need both the link and the servers")
+        self.servers = servers
+        self._shared = None
+        if link is not None and servers is not None:
+            self._shared = SharedTabs(link, self._tabs, servers)
         # No sweep for dead servers' tabs before every server has renewed its own since
         # the link came up (a restarted Redis holds none).
         self._sweep_from = float("inf")
@@ -129,7 +135,8 @@ class CallService(Stepper):
                 await self._locked(lambda: self._run(CENTRE, self._absent, early=False))
             except RedisError as exc:  # the first sweep once Redis is back does it
                 log.warning("calls.restore.deferred error=%r", exc)
-            self._renewing = asyncio.create_task(self._renew(), name="seat-calls-presence")
+            assert self.servers is not None
+            self.servers.after_each_round(self._round)
         self._unsubscribe = [
             self.hub.subscribe_messages(self._lane_message),
             self.audit.subscribe(self._audited),
@@ -152,8 +159,8 @@ class CallService(Stepper):
             await asyncio.wait(self._tasks)
         if self._shared is not None:
             try:
-                await self._shared.leave()
-            except RedisError as exc:  # they expire by themselves
+                await bounded(self._shared.leave(), CLOSE_WAIT_S)
+            except (RedisError, TimeoutError) as exc:  # they expire by themselves
                 log.warning("calls.presence.left_behind error=%r", exc)
 
     def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
@@ -341,27 +348,30 @@ class CallService(Stepper):
         present = set(self._tabs.counts()) | await self._shared.elsewhere()
         return lambda now: self.queue.restored(now, present)
 
+    async def _round(self) -> None:
+        """After each of the server's rounds: its tabs written again (they live as long
+        as its presence), and the agents whose tabs were all on servers now gone are
+        disconnected. In a task of its own (a sweep waits for the store), one at a time."""
+        if not self._closed and (self._renewing is None or self._renewing.done()):
+            self._renewing = asyncio.create_task(self._renew(), name="seat-calls-presence")
+
     async def _renew(self) -> None:
-        """While the server lives: its tabs stay in Redis, and the agents whose tabs
-        were all on servers now dead are disconnected."""
         assert self._shared is not None and self.link is not None
-        while True:
-            await asyncio.sleep(self._presence_s / 3)
-            try:
-                await self._shared.renew()
-                if self.link.up and self._clock() >= self._sweep_from:
-                    await self._locked(lambda: self._run(CENTRE, self._absent, early=False))
-            except RedisError as exc:
-                log.warning("calls.presence.unrenewed error=%r", exc)
-            except StoreError as exc:
-                log.error("calls.presence.sweep_failed code=%s detail=%s", exc.code, exc.detail)
+        try:
+            await self._shared.renew()
+            if self.link.up and self._clock() >= self._sweep_from:
+                await self._locked(lambda: self._run(CENTRE, self._absent, early=False))
+        except RedisError as exc:
+            log.warning("calls.presence.unrenewed error=%r", exc)
+        except StoreError as exc:
+            log.error("calls.presence.sweep_failed code=%s detail=%s", exc.code, exc.detail)
 
     async def _link_up(self) -> None:
         """Redis is back (or first up): messages may have been missed, so the state and
         the finished calls are read again and every tab here is shown where things
         stand; sweeps wait until every server has renewed its tabs."""
-        self._sweep_from = self._clock() + self._presence_s
-        assert self._shared is not None
+        assert self._shared is not None and self.servers is not None
+        self._sweep_from = self._clock() + self.servers.ttl_s
         try:
             await self._shared.renew()
         except RedisError as exc:
@@ -369,13 +379,30 @@ class CallService(Stepper):
         self._spawn(self._locked(self._resync))
 
     async def _resync(self) -> None:
+        """The state as saved now; the agents with a tab here that the other servers
+        took for gone meanwhile (this server was cut off longer than its presence
+        lives) are logged in again; then each tab is greeted anew, and each supervisor
+        shown every agent, since the steps told while the link was down were missed."""
         await self._load()
+        for name in sorted(self._tabs.counts()):
+            if name in self._tabs and not self._online(name):
+                user = await self.directory.user(name)
+                if user is not None and not user.disabled:
+                    log.info("calls.agent.back user=%s", name)
+                    await self._run(name, given(self._login(user)))
         now = self._clock()
         for name in sorted(self._tabs.counts()):
             with contextlib.suppress(CallError):  # not an agent: nothing to show
                 for message in self.teller.greeting(self.queue, name, now):
                     self.teller.to(name, message)
+        self.teller.floor_to_supervisors(self.queue, now)
         self._rearm()
+
+    def _online(self, name: str) -> bool:
+        try:
+            return self.queue.agent(name).online
+        except CallError:  # never logged in
+            return False
 
     async def _lane(self, lane_id: str) -> LaneRecord:
         lane = await self.directory.lane(lane_id)

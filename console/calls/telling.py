@@ -84,6 +84,14 @@ class Teller:
             "board": board_json(queue.board(now, since)),
         }
 
+    def floor_to_supervisors(self, queue: CallQueue, now: float) -> None:
+        """Every agent, to the supervisors' tabs: the floor as it stands, when the news
+        of steps may have been missed (the link to the other servers was down)."""
+        agents = {agent.name: agent for agent in queue.agents()}
+        for name, agent in agents.items():
+            message = {"type": "agent", "agent": agent_json(agent, now)}
+            self._to_supervisors(agents, message, key=f"agent {name}")
+
     # ------------------------------------------------------------- telling
 
     def tell(
@@ -186,10 +194,19 @@ class Teller:
     def _to_agent_and_supervisors(
         self, agents: Mapping[str, Agent], name: str, message: Message, key: str | None = None
     ) -> None:
+        self._to_supervisors(agents, message, key, also=name)
+
+    def _to_supervisors(
+        self,
+        agents: Mapping[str, Agent],
+        message: Message,
+        key: str | None = None,
+        also: str | None = None,
+    ) -> None:
         supervisors = {agent.name for agent in agents.values() if agent.supervisor}
 
         def message_for(user: str) -> Message | None:
-            return message if user == name or user in supervisors else None
+            return message if user == also or user in supervisors else None
 
         self.streams.publish(message_for, key)
 

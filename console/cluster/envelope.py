@@ -159,6 +159,12 @@ class Fields:
             raise self._wrong(name, "an integer")
         return value
 
+    def optional_integer(self, name: str) -> int | None:
+        value = self._get(name)
+        if value is not None and type(value) is not int:
+            raise self._wrong(name, "an integer or null")
+        return value
+
     def number(self, name: str) -> float:
         value = self._get(name)
         try:

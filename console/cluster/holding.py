@@ -20,20 +20,30 @@ from redis.exceptions import RedisError
 from gates.centre.hub import LaneHub
 from gates.centre.status import LaneStatus
 
-from . import listeners
+from .bounded import bounded
 from .lease_rules import LeasePolicy, Tenure, handover_wait_s
 from .leases import LeaseStore
 from .redis_link import RedisLink
 from .requests import Body, PeerError, Requests, lane_of
+from .servers import Servers
 
 log = logging.getLogger("seat.cluster")
 
 
 class LaneHolding:
+    """Renews its leases in the server's round (``Servers``: a ``RoundPart``), with the
+    server's presence: one round says the server is alive and that it holds its lanes."""
+
     def __init__(
-        self, link: RedisLink, requests: Requests, hub: LaneHub, policy: LeasePolicy
+        self,
+        link: RedisLink,
+        requests: Requests,
+        hub: LaneHub,
+        policy: LeasePolicy,
+        servers: Servers,
     ) -> None:
         self.server = link.server
+        self.servers = servers
         self.policy = policy
         self.requests = requests
         self.hub = hub
@@ -41,31 +51,25 @@ class LaneHolding:
         self.tenure = Tenure(policy)
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[object]] = set()
-        self._keeper: asyncio.Task[None] | None = None
-        self._round_listeners: list[listeners.Listener] = []
         self._closed = False
         hub.claim = self.claim
         hub.subscribe(self._status_changed)
         requests.answer("let_go", self._let_go)
         link.on_up(self._retake)
+        servers.add_part(self)
 
-    def after_each_round(self, listener: listeners.Listener) -> None:
-        """``listener()`` after each renewal that reached Redis (every quarter lease
-        life): when the cluster's view checks other servers' leases too. Its failure is
-        logged and the renewals go on (``listeners.call``)."""
-        self._round_listeners.append(listener)
-
-    async def start(self) -> None:
-        self._keeper = asyncio.create_task(self._keep(), name="seat-lane-leases")
-
-    async def close(self) -> None:
-        """Let go of every lease (the links are closed by now), so the lanes come up on
-        another server at once rather than after a lease life."""
+    async def close(self, wait_s: float) -> None:
+        """Let go of every lease (the links are closed by now, and the rounds stopped),
+        so the lanes come up on another server at once rather than after a lease life;
+        at most ``wait_s`` for Redis, after which they expire by themselves."""
         self._closed = True
-        if self._keeper is not None:
-            self._keeper.cancel()
-            await asyncio.gather(self._keeper, return_exceptions=True)
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        try:
+            await bounded(self._release_all(), wait_s)
+        except TimeoutError as exc:
+            log.warning("lane.lease.release_failed held=%d error=%r", len(self.tenure.held), exc)
+
+    async def _release_all(self) -> None:
         for lane in self.tenure.held:
             await self._release(lane)
 
@@ -150,27 +154,19 @@ class LaneHolding:
 
     # ----------------------------------------------------------------- keeping
 
-    async def _keep(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            sent = loop.time()
-            try:
-                async with asyncio.timeout_at(self.tenure.next_due()):
-                    await self._renew()
-            except (RedisError, TimeoutError) as exc:
-                log.warning("lane.lease.renew_failed held=%d error=%r", len(self.tenure.held), exc)
-            except Exception:
-                # Renewals and fencing must outlive any one round's bug.
-                log.exception("lane.lease.renew_failed held=%d", len(self.tenure.held))
-            else:
-                for listener in list(self._round_listeners):
-                    await listeners.call(listener, "lane.lease.round")
-            for lane in self.tenure.due(loop.time()):
-                log.warning("lane.lease.fenced lane=%s server=%s", lane, self.server)
-                await self.hub.drop(lane)
-            wake = sent + self.policy.renew_s
-            due = self.tenure.next_due()
-            await asyncio.sleep(max(0.0, min(wake, due if due is not None else wake) - loop.time()))
+    def deadline(self) -> float | None:
+        """A round must reach Redis before the first lease falls due."""
+        return self.tenure.next_due()
+
+    async def renew(self) -> None:
+        await self._renew()
+
+    async def settle(self, now: float) -> None:
+        """Fencing: the links of the lanes whose leases are past their safe time close,
+        whether or not the round reached Redis."""
+        for lane in self.tenure.due(now):
+            log.warning("lane.lease.fenced lane=%s server=%s", lane, self.server)
+            await self.hub.drop(lane)
 
     async def _renew(self, *, rewrite: bool = False) -> None:
         """One round trip for every lease held; a lease another server has now is lost

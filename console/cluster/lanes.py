@@ -30,6 +30,7 @@ from gates.vocabulary import GateState
 from gates.wire import Message
 
 from ..errors import ClusterError
+from .bounded import CLOSE_WAIT_S, bounded
 from .envelope import EnvelopeError, open_as, seal
 from .holding import LaneHolding
 from .lease_rules import stale_holders
@@ -105,7 +106,7 @@ class ClusterLanes:
         hub.subscribe(self._local_changed)
         link.subscribe(STATUS_KEY, self._heard)
         link.on_up(self._reload)
-        holding.after_each_round(self._check_holders)
+        holding.servers.after_each_round(self._check_holders)
         requests.answer("command", self._answer_command)
         requests.answer("notify", self._answer_notify)
         requests.answer("snapshot", self._answer_snapshot)
@@ -113,15 +114,17 @@ class ClusterLanes:
     async def start(self) -> None:
         self._publisher = asyncio.create_task(self._publish(), name="seat-lane-status")
 
-    async def close(self) -> None:
-        """Publish what is left (the lanes that went offline as the server stopped)."""
+    async def close(self, wait_s: float = CLOSE_WAIT_S) -> None:
+        """Publish what is left (the lanes that went offline as the server stopped),
+        waiting at most ``wait_s`` for Redis: the others find those lanes' leases gone
+        anyway."""
         if self._publisher is not None:
             self._publisher.cancel()
             await asyncio.gather(self._publisher, return_exceptions=True)
         await asyncio.gather(*self._tasks, return_exceptions=True)
         try:
-            await self._flush()
-        except RedisError as exc:
+            await bounded(self._flush(), wait_s)
+        except (RedisError, TimeoutError) as exc:
             log.warning("lane.status.unpublished lanes=%d error=%r", len(self._unpublished), exc)
 
     # ----------------------------------------------------------------- queries

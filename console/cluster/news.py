@@ -32,6 +32,7 @@ from ..errors import StoreError
 from ..ledger import AuditEntry
 from ..store import Store
 from ..streams import QUEUE_LIMIT, Message, Streams
+from .bounded import CLOSE_WAIT_S, cancel_all
 from .envelope import EnvelopeError, open_envelope, seal
 from .news_wire import KINDS, Appended, Lost, News
 from .redis_link import RedisLink
@@ -80,12 +81,7 @@ class NewsWire:
         self._sender = asyncio.create_task(self._send_all(), name="seat-news-sender")
 
     async def close(self) -> None:
-        for task in [self._sender, *self._running]:
-            if task is not None:
-                task.cancel()
-        await asyncio.gather(*self._running, return_exceptions=True)
-        if self._sender is not None:
-            await asyncio.gather(self._sender, return_exceptions=True)
+        await cancel_all([self._sender, *self._running], CLOSE_WAIT_S)
 
     # ------------------------------------------------------------------ out
 

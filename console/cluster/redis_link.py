@@ -37,6 +37,7 @@ from gates.backoff import Backoff
 
 from ..errors import ClusterError
 from . import listeners
+from .bounded import CLOSE_WAIT_S, cancel_all
 from .envelope import B, Body, EnvelopeError, open_envelope, seal
 from .listeners import Listener as UpListener
 
@@ -191,10 +192,8 @@ class RedisLink:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        runs = list(self._up_runs.values())
-        for run in runs:
-            run.cancel()
-        await asyncio.gather(*runs, return_exceptions=True)
+        # A listener stuck in a call to a silent Redis ends as its pool closes.
+        await cancel_all(self._up_runs.values(), CLOSE_WAIT_S)
         self._up_runs.clear()
         await self.client.aclose()
         await self._subscriber.aclose()

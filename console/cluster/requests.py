@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from gates.textrules import is_ident
 
+from .bounded import CLOSE_WAIT_S, cancel_all
 from .envelope import EnvelopeError
 from .redis_link import RedisLink
 from .request_wire import Reply, Request
@@ -144,9 +145,7 @@ class Requests:
         raise PeerError(reply.code, reply.detail, reply.extra)
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_all(list(self._tasks), CLOSE_WAIT_S)
 
     # ----------------------------------------------------------------- incoming
 
