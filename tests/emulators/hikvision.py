@@ -339,7 +339,9 @@ class HikvisionCamera:
                 body = 'application/xml; charset="UTF-8"', anpr_xml(self, seen)
             else:
                 body = "application/json", anpr_json(seen)
-        poster = contextlib.nullcontext(client) if client else httpx.AsyncClient(timeout=5.0)
+        poster = (
+            contextlib.nullcontext(client) if client is not None else httpx.AsyncClient(timeout=5.0)
+        )
         async with poster as posting:
             reply = await posting.post(url, content=body[1], headers={"Content-Type": body[0]})
         return reply.status_code
