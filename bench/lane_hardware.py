@@ -7,15 +7,19 @@ over its lane link, with the family's emulator (``tests/emulators``) on real soc
 as the device. The figures, per family:
 
 * **open-gate latency**, from the agent's request (``POST /api/lanes/<id>/open``) to
-  the device's confirmation (the emulated camera's output closing), for the opens the
-  family can make without a car pushing: the TCP SDK's ``ioctl``, and the comet poll's
-  answer (whose wait for the camera's next poll, ``poll_s``, is the device's cost, not
-  the adapter's: it shows as the poll figure minus the SDK's). Baseline: the same
-  request to a lane driven by the simulator (``gates.lane.sim``, lift time 0), whose
-  ``done`` is its confirmation.
-* **plate-to-console latency**, from the camera's push leaving to the vehicle on a
-  console tab's stream. Baseline: the same read emitted straight into a lane agent by
-  its driver, with no camera and no HTTP push.
+  the device's confirmation and to the agent's ``done``. The device's confirmation is
+  what the family's camera can give: an AlarmInfoPlate camera's output closing, by the
+  TCP SDK's ``ioctl`` or by the comet poll's answer (whose wait for the camera's next
+  poll, ``poll_s``, is the device's cost, not the adapter's: it shows as the poll
+  figure minus the SDK's); a Hikvision camera's barrier reporting the arm up (the
+  emulated arm rises at once, so the figure is the adapter's and the HTTP's, and the
+  ``done`` adds the lane's read of ``barrierGateStatus``); a Dahua camera taking
+  ``openStrobe``. Baseline: the same request to a lane driven by the simulator
+  (``gates.lane.sim``, lift time 0), whose ``done`` is its confirmation.
+* **plate-to-console latency**, from the camera's push leaving (a Dahua camera: its
+  car's parts written to the event stream the lane holds) to the vehicle on a console
+  tab's stream. Baseline: the same read emitted straight into a lane agent by its
+  driver, with no camera and no HTTP.
 
 Medians and 90th percentiles of ``--samples`` each (default 20).
 
@@ -27,7 +31,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import contextlib
 import json
 import math
 import random
@@ -35,7 +38,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -50,17 +53,20 @@ from websockets.asyncio.client import ClientConnection, connect
 from bench.figures import Figures, measure_and_print
 from bench.gate_latency import percentile
 from bench.processes import PASSWORD, USERNAME, centre
-from gates.backoff import Backoff
-from gates.lane.agent import LaneAgent, link_url
-from gates.lane.drivers import LaneDriver, LaneEvent, VehicleSeen
-from gates.lane.session import LaneSession
+from gates.hardware.parts import GateSensor
+from gates.lane.agent import link_url
+from gates.lane.drivers import LaneEvent, VehicleSeen
 from gates.lane.sim import SimLane, SimTiming
-from gates.vocabulary import PlateColour
-from tests.alarminfo_lanes import camera_lane
+from gates.vocabulary import GateState, PlateColour
+from tests.camera_lanes import alarminfo_lane, dahua_lane, hikvision_lane, linked
+from tests.emulators.dahua import DahuaCamera
+from tests.emulators.hikvision import Car, HikvisionCamera, car
 
 T = TypeVar("T")
-SIM, SDK, POLL = "SIM", "AI-SDK", "AI-POLL"
+SIM, SDK, POLL, HIK, DAHUA = "SIM", "AI-SDK", "AI-POLL", "HIK", "DAHUA"
 POLL_S = 1.0  # the camera's comet poll interval, as an installer would set it
+GATE_POLL = 0.1  # how often the lane reads the Hikvision barrier (the least it may)
+HOLD_S = 0.05  # the emulated Hikvision arm falls this long after rising
 
 
 class EmittingSim(SimLane):
@@ -77,29 +83,19 @@ class EmittingSim(SimLane):
         await super().run(emit)
 
 
-@contextlib.asynccontextmanager
-async def agent(link: str, lane: str, token: str, driver: LaneDriver) -> AsyncIterator[None]:
-    session = LaneSession(lane, token, heartbeat_ms=1000)
-    linked = LaneAgent([link], session, driver, Backoff(first=0.05, cap=0.2))
-    running = asyncio.create_task(linked.run())
-    try:
-        async with asyncio.timeout(30):
-            await linked.connected.wait()
-        yield
-    finally:
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
-
-
 async def opens(
-    client: httpx.AsyncClient, lane: str, confirmed: Callable[[], Awaitable[float]], n: int
+    client: httpx.AsyncClient,
+    lane: str,
+    confirmed: Callable[[], Awaitable[float]],
+    n: int,
+    pace: Callable[[], Awaitable[None]],
 ) -> tuple[list[float], list[float]]:
     """Milliseconds from each open's request to the device's confirmation
     (``confirmed()``, a perf_counter stamp) and to the agent's ``done``, one open at a
-    time, each at a random moment (a poll's phase is not the agent's to choose)."""
+    time, each after ``pace()``."""
     device, done = [], []
     for _ in range(n):
-        await asyncio.sleep(random.uniform(0.0, POLL_S))  # pacing: a random moment
+        await pace()
         started = time.perf_counter()
         response = await client.post(f"/api/lanes/{lane}/open", json={"reason": "emergency"})
         ended = time.perf_counter()
@@ -108,6 +104,15 @@ async def opens(
         device.append((await confirmed() - started) * 1000)
         done.append((ended - started) * 1000)
     return device, done
+
+
+async def at_once() -> None:
+    """No pause: the device's answer does not depend on when it is asked."""
+
+
+async def at_random() -> None:
+    """A random moment: a poll's phase is not the agent's to choose."""
+    await asyncio.sleep(random.uniform(0.0, POLL_S))  # pacing
 
 
 async def plates(
@@ -143,15 +148,22 @@ def figures(name: str, ms: list[float]) -> Figures:
     }
 
 
+def a_car(plate: str) -> Car:
+    return car(plate, PlateColour.BLUE)
+
+
 async def measure(samples: int) -> Figures:
     with tempfile.TemporaryDirectory() as data:
-        async with centre(Path(data), [SIM, SDK, POLL], env={"SEAT_OPEN_JOIN_S": "0"}) as seat:
+        lanes = [SIM, SDK, POLL, HIK, DAHUA]
+        async with centre(Path(data), lanes, env={"SEAT_OPEN_JOIN_S": "0"}) as seat:
             link = link_url(seat.url)
             sim = EmittingSim(SIM)
+            hik = HikvisionCamera(lift_s=0.0, hold_s=HOLD_S)
+            dahua = DahuaCamera()
             async with (
-                agent(link, SIM, seat.tokens[SIM], sim),
-                camera_lane(link, SDK, seat.tokens[SDK], Path(data)) as sdk,
-                camera_lane(
+                linked(link, SIM, seat.tokens[SIM], sim),
+                alarminfo_lane(link, SDK, seat.tokens[SDK], Path(data)) as sdk,
+                alarminfo_lane(
                     link,
                     POLL,
                     seat.tokens[POLL],
@@ -160,14 +172,20 @@ async def measure(samples: int) -> Figures:
                     poll_s=POLL_S,
                     silent_s=30,
                 ) as poll,
+                hikvision_lane(link, HIK, seat.tokens[HIK], Path(data), hik, GATE_POLL) as hik_lane,
+                dahua_lane(link, DAHUA, seat.tokens[DAHUA], Path(data), dahua),
                 httpx.AsyncClient(base_url=seat.url, timeout=30) as client,
+                # The camera's: a new connection for each push, as the camera opens one.
+                httpx.AsyncClient(
+                    timeout=5, limits=httpx.Limits(max_keepalive_connections=0)
+                ) as camera_client,
             ):
                 login = await client.post(
                     "/api/login", json={"username": USERNAME, "password": PASSWORD}
                 )
                 client.headers["X-CSRF-Token"] = login.json()["csrf_token"]
                 cookie = f"seat_session={client.cookies['seat_session']}"
-                result: Figures = {"samples": samples, "poll_s": POLL_S}
+                result: Figures = {"samples": samples, "poll_s": POLL_S, "gate_poll_s": GATE_POLL}
 
                 async def now() -> float:
                     return time.perf_counter()
@@ -179,19 +197,37 @@ async def measure(samples: int) -> Figures:
                     polled.append((closed - poll.camera.polled_at) * 1000)
                     return closed
 
-                _, sim_done = await opens(client, SIM, now, samples)
+                sensor = hik_lane.hardware.devices["cam"]
+                assert isinstance(sensor, GateSensor)
+
+                async def arm_down() -> None:
+                    await asyncio.sleep(HOLD_S + 2 * GATE_POLL)  # pacing: the arm falls, read
+                    if sensor.gate_state() is not GateState.DOWN:
+                        raise RuntimeError(f"the lane reads the arm {sensor.gate_state()}")
+
+                _, sim_done = await opens(client, SIM, now, samples, at_once)
                 result |= figures("open_sim", sim_done)
-                for name, lane, confirmed in (
-                    ("open_sdk", SDK, sdk.camera.closed.get),
-                    ("open_poll", POLL, after_poll),
+                for name, lane, confirmed, pace in (
+                    ("open_sdk", SDK, sdk.camera.closed.get, at_once),
+                    ("open_poll", POLL, after_poll, at_random),
+                    ("open_hikvision", HIK, hik.lifted.get, arm_down),
+                    ("open_dahua", DAHUA, dahua.strobed.get, at_once),
                 ):
-                    device, done = await opens(client, lane, confirmed, samples)
+                    device, done = await opens(client, lane, confirmed, samples, pace)
                     result |= figures(f"{name}_device", device) | figures(f"{name}_done", done)
                 # The poll's own cost: from the camera's poll leaving to the output closing.
                 result |= figures("open_poll_from_poll", polled)
 
                 async def push(body: dict[str, Any]) -> None:
                     await sdk.camera.push(body)
+
+                async def push_hikvision(seen: Car) -> None:
+                    status = await hik.push(hik_lane.push_url, seen, client=camera_client)
+                    if status != 200:
+                        raise RuntimeError(f"the lane answered the push {status}")
+
+                async def stream_dahua(seen: Car) -> None:
+                    dahua.see(seen)
 
                 def as_sim(plate: str) -> VehicleSeen:
                     return _seen(plate, sdk.camera.plate(plate))
@@ -209,6 +245,12 @@ async def measure(samples: int) -> Figures:
                     result |= figures("plate_sim", await plates(ws, SIM, as_sim, emit, samples))
                     result |= figures(
                         "plate_alarminfo", await plates(ws, SDK, sdk.camera.plate, push, samples)
+                    )
+                    result |= figures(
+                        "plate_hikvision", await plates(ws, HIK, a_car, push_hikvision, samples)
+                    )
+                    result |= figures(
+                        "plate_dahua", await plates(ws, DAHUA, a_car, stream_dahua, samples)
                     )
                 return result
 
@@ -246,7 +288,13 @@ def report(r: Figures) -> list[str]:
         ),
         line("open_poll_done", "open_sim", "the simulator's done"),
         line("open_poll_from_poll", "open_sdk_device", "the SDK's, from the poll leaving"),
+        line("open_hikvision_device", "open_sim", "the simulator's done"),
+        line("open_hikvision_done", "open_sim", "the simulator's done"),
+        line("open_dahua_device", "open_sim", "the simulator's done"),
+        line("open_dahua_done", "open_sim", "the simulator's done"),
         line("plate_alarminfo", "plate_sim", "a read emitted by the simulator's driver"),
+        line("plate_hikvision", "plate_sim", "a read emitted by the simulator's driver"),
+        line("plate_dahua", "plate_sim", "a read emitted by the simulator's driver"),
     ]
 
 

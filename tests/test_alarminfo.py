@@ -18,7 +18,7 @@ from gates.hardware.assembly import assemble
 from gates.hardware.options import LaneFileError
 from gates.hardware.parts import SerialHost
 from gates.protocol import OpenGate
-from tests.alarminfo_lanes import camera_lane, lane_file
+from tests.camera_lanes import alarminfo_file, alarminfo_lane
 from tests.conftest import Centre
 from tests.desks import desk
 from tests.emulators.alarminfo import RESENDS, AlarmInfoEmulator, Pulse
@@ -33,7 +33,7 @@ async def test_a_car_at_the_camera_shows_on_the_console_and_the_agents_open_puls
 ) -> None:
     token = await staffed.add_lane(LANE)
     async with (
-        camera_lane(staffed.link, LANE, token, tmp_path) as lane,
+        alarminfo_lane(staffed.link, LANE, token, tmp_path) as lane,
         desk(staffed, "alice") as alice,
     ):
         pushed = lane.camera.plate("粤B12345")
@@ -65,7 +65,7 @@ async def test_an_open_by_the_comet_poll_is_carried_in_the_next_polls_answer(
     staffed: Centre, tmp_path: Path
 ) -> None:
     token = await staffed.add_lane(LANE)
-    async with camera_lane(staffed.link, LANE, token, tmp_path, open_via="poll") as lane:
+    async with alarminfo_lane(staffed.link, LANE, token, tmp_path, open_via="poll") as lane:
         async with staffed.client("alice") as client:
             opened = await client.post(f"/api/lanes/{LANE}/open", json={"reason": "emergency"})
         assert opened.json()["outcome"] == "done"
@@ -83,7 +83,7 @@ async def test_a_resent_push_is_one_car_and_a_malformed_one_is_answered_and_chan
 ) -> None:
     token = await staffed.add_lane(LANE)
     async with (
-        camera_lane(staffed.link, LANE, token, tmp_path) as lane,
+        alarminfo_lane(staffed.link, LANE, token, tmp_path) as lane,
         recorded(staffed) as kept,
     ):
         first = lane.camera.plate("粤B12345")
@@ -106,7 +106,7 @@ async def test_a_push_from_a_stranger_or_over_the_limit_is_refused(
     staffed: Centre, tmp_path: Path
 ) -> None:
     token = await staffed.add_lane(LANE)
-    async with camera_lane(staffed.link, LANE, token, tmp_path) as lane:
+    async with alarminfo_lane(staffed.link, LANE, token, tmp_path) as lane:
         body = json.dumps(lane.camera.plate("粤B00000")).encode()
         stranger = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
         async with httpx.AsyncClient(transport=stranger) as client:
@@ -126,7 +126,7 @@ async def test_a_camera_gone_quiet_is_camera_unreachable_until_it_polls_again(
     """And the car it saw meanwhile comes late: recorded, not shown at the gate."""
     token = await staffed.add_lane(LANE)
     async with (
-        camera_lane(staffed.link, LANE, token, tmp_path) as lane,
+        alarminfo_lane(staffed.link, LANE, token, tmp_path) as lane,
         recorded(staffed) as kept,
     ):
         await lane.camera.push(lane.camera.plate("粤B11111"))
@@ -162,7 +162,7 @@ async def test_a_camera_fails_over_to_its_backup_after_four_resends(
     """The emulator keeps the camera's timing: a first server that does not answer gets
     the push and four resends, then the lane, as the backup, takes it."""
     token = await staffed.add_lane(LANE)
-    async with camera_lane(staffed.link, LANE, token, tmp_path) as lane:
+    async with alarminfo_lane(staffed.link, LANE, token, tmp_path) as lane:
         lane.camera.servers.insert(0, "http://127.0.0.1:9/alarminfo")
         sent = await lane.camera.push(lane.camera.plate("粤B12345"))
         assert sent.server == lane.push_url and sent.attempts == 1 + RESENDS + 1
@@ -175,7 +175,7 @@ async def test_bytes_for_the_rs485_go_out_in_the_next_answer_as_serial_data(
 ) -> None:
     """The camera's serial passthrough, as an LED board hung off its RS485-1 uses it."""
     token = await staffed.add_lane(LANE)
-    async with camera_lane(staffed.link, LANE, token, tmp_path) as lane:
+    async with alarminfo_lane(staffed.link, LANE, token, tmp_path) as lane:
         camera = lane.hardware.devices["cam"]
         assert isinstance(camera, SerialHost)
         frame = bytes.fromhex("0064ffff6202") + "欢迎".encode("gbk")
@@ -190,7 +190,7 @@ async def test_an_sdk_that_answers_slowly_opens_and_one_that_answers_garbage_is_
     staffed: Centre, tmp_path: Path
 ) -> None:
     token = await staffed.add_lane(LANE)
-    async with camera_lane(staffed.link, LANE, token, tmp_path) as lane:
+    async with alarminfo_lane(staffed.link, LANE, token, tmp_path) as lane:
         lane.camera.faults.sdk_delay_s = 0.5
         async with staffed.client("alice") as client:
             opened = await client.post(f"/api/lanes/{LANE}/open", json={"reason": "emergency"})
@@ -205,7 +205,7 @@ async def test_an_sdk_that_answers_slowly_opens_and_one_that_answers_garbage_is_
 
 
 def test_a_camera_output_the_camera_lacks_stops_the_lane_at_start(tmp_path: Path) -> None:
-    path = lane_file(tmp_path / "lane.toml", LANE, 8131)
+    path = alarminfo_file(tmp_path / "lane.toml", LANE, 8131)
     path.write_text(path.read_text().replace("cam:io0", "cam:io7"), encoding="utf-8")
     with pytest.raises(LaneFileError, match=r"\[parts\] gate: the camera has outputs io0"):
         assemble(path)
@@ -221,7 +221,7 @@ async def test_seat_lane_config_runs_the_lane_its_file_describes(
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     async with AlarmInfoEmulator(servers=[f"http://127.0.0.1:{port}/alarminfo"]).running() as cam:
-        path = lane_file(tmp_path / "lane.toml", LANE, cam.sdk_port, poll_s=1.0, silent_s=30)
+        path = alarminfo_file(tmp_path / "lane.toml", LANE, cam.sdk_port, poll_s=1.0, silent_s=30)
         text = path.read_text().replace("127.0.0.1:0", f"127.0.0.1:{port}")
         path.write_text(text.replace("[lane]", f'[lane]\nservers = ["{centre.url}"]'))
         lane = await asyncio.create_subprocess_exec(

@@ -71,7 +71,9 @@ class Lane:
 
 
 @contextlib.asynccontextmanager
-async def lane_with_door(*, deaf: bool = False, keepalive_s: float = 30.0) -> AsyncIterator[Lane]:
+async def lane_with_door(
+    *, deaf: bool = False, keepalive_s: float = 30.0, rtp_timeout_s: float = 30.0
+) -> AsyncIterator[Lane]:
     port = free_udp_port()
     door = DoorStation(("127.0.0.1", port), tone_hz=DOOR_HZ)
     door.deaf = deaf
@@ -84,6 +86,7 @@ async def lane_with_door(*, deaf: bool = False, keepalive_s: float = 30.0) -> As
         rtp_ports=(base, base + 40),
         keepalive_s=keepalive_s,
         answer_s=1.0,
+        rtp_timeout_s=rtp_timeout_s,
     )
     events = Events()
     running = asyncio.create_task(device.run(events))

@@ -105,8 +105,9 @@ def test_the_lane_file_table_builds_the_intercom() -> None:
     assert device.name == "intercom"
     assert device.intercom == ("192.168.1.60", 5060)
     assert device.bind == ("0.0.0.0", 5062)
-    assert (device.keepalive_s, device.answer_s) == (30.0, 5.0)
+    assert (device.keepalive_s, device.answer_s, device.rtp_timeout_s) == (30.0, 5.0, 30.0)
     assert table.unused() == []
+    assert build(table_of(intercom="10.0.0.9", rtp_timeout=4), Alone()).rtp_timeout_s == 4.0
 
 
 @pytest.mark.parametrize(
@@ -119,6 +120,7 @@ def test_the_lane_file_table_builds_the_intercom() -> None:
         ({"intercom": "10.0.0.9", "rtp_ports": "41000"}, "LOW-HIGH"),
         ({"intercom": "10.0.0.9", "rtp_ports": "500-600"}, "LOW-HIGH"),
         ({"intercom": "10.0.0.9", "keepalive": 0}, "keepalive: must be from"),
+        ({"intercom": "10.0.0.9", "rtp_timeout": 0.2}, "rtp_timeout: must be from"),
     ],
 )
 def test_a_wrong_table_names_the_key_and_the_problem(

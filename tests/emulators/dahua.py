@@ -13,6 +13,7 @@ that ends, garbage on the stream, an openStrobe refused.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -83,6 +84,10 @@ class DahuaCamera:
     refuse_strobe: bool = False
     strobes: int = 0
     streams: int = 0  # event streams asked for, ever
+    attached: asyncio.Event = field(default_factory=asyncio.Event)  # a stream is open
+    strobed: asyncio.Queue[float] = field(
+        default_factory=asyncio.Queue
+    )  # perf_counter at each openStrobe taken
     guard: DigestGuard = field(init=False)
     server: DeviceServer = field(init=False)
     _outbox: list[asyncio.Queue[bytes | None]] = field(default_factory=list)
@@ -144,6 +149,7 @@ class DahuaCamera:
         self, queue: asyncio.Queue[bytes | None], heartbeat: int
     ) -> AsyncIterator[bytes]:
         self._outbox.append(queue)
+        self.attached.set()
         gone = asyncio.ensure_future(self.server.gone.wait())
         try:
             while True:
@@ -169,6 +175,8 @@ class DahuaCamera:
         finally:
             gone.cancel()
             self._outbox.remove(queue)
+            if not self._outbox:
+                self.attached.clear()
 
     async def _traffic_snap(self, request: Request) -> Response:
         query = request.query_params
@@ -177,4 +185,5 @@ class DahuaCamera:
         if self.refuse_strobe:
             return Response("Error\r\nBad Request!\r\n", 400)
         self.strobes += 1
+        self.strobed.put_nowait(time.perf_counter())
         return Response("OK\r\n", media_type="text/plain")

@@ -389,6 +389,16 @@ class SipIntercom:
                 self.heard.changed.clear()
                 await self.heard.changed.wait()
 
+    def vanish(self) -> None:
+        """The station loses power mid-call: its RTP stops, and it says no BYE."""
+        self._stop_sending()
+
+    async def send_rtp(self, to: tuple[str, int]) -> None:
+        """This station's tone sent to ``to`` outside any call of its own, as a stranger
+        on the LAN who found a lane's RTP port would, until closed."""
+        port = await self._open_rtp()
+        self._spawn(self._send_rtp(port, to, LAWS[self.law][0]))
+
     def _follow_answer(self, rtp_port: int) -> None:
         self._stop_sending()
         self.rtp_port = rtp_port

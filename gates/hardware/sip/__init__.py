@@ -21,6 +21,7 @@ def build(options: DeviceOptions, workshop: Workshop) -> SipIntercom:
     rtp_ports = "40000-40019"       # RTP/RTCP port pairs for the call's audio
     keepalive = 30                  # seconds between OPTIONS to the intercom
     keepalive_timeout = 5           # unanswered this long: intercom_unregistered
+    rtp_timeout = 30                # no RTP from the intercom this long: the call ends
     """
     del workshop  # an intercom hangs off no other device
     listen = _address(options, "listen", "0.0.0.0:5060", any_host=True)
@@ -32,6 +33,7 @@ def build(options: DeviceOptions, workshop: Workshop) -> SipIntercom:
         rtp_ports=_ports(options),
         keepalive_s=options.seconds("keepalive", 30.0, low=1.0, high=3600.0),
         answer_s=options.seconds("keepalive_timeout", 5.0, low=0.5, high=32.0),
+        rtp_timeout_s=options.seconds("rtp_timeout", 30.0, low=1.0, high=3600.0),
     )
 
 

@@ -6,8 +6,9 @@ the lane's ``call`` event; the agent answers it at once, and the call's G.711 au
 becomes the lane's sound (``CallAudio``, a ``gates.hardware.parts.LaneAudio``).
 Signalling, transactions and SDP negotiation are ``aiosipua``'s, RTP and G.711
 ``aiortp``'s; what is here is the lane's policy: one call at a time, only the
-configured intercom may call, and the intercom is checked with OPTIONS so a dead or
-unplugged one is a lane fault.
+configured intercom may call and only its RTP is heard (``rtp``), a call whose
+intercom vanished without BYE ends when its RTP stops, and the intercom is checked with
+OPTIONS so a dead or unplugged one is a lane fault.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from aiortp import PortAllocator, RTPSession
+from aiortp import PortAllocator
 from aiosipua import (
     DialogState,
     IncomingCall,
@@ -35,6 +36,7 @@ from gates.hardware.parts import DeviceFault, Emit
 from gates.hardware.sip.audio import CallAudio
 from gates.hardware.sip.offers import Answer, OfferRefused, answer
 from gates.hardware.sip.requests import USER_AGENT, forbidden, local_ip, options, registered
+from gates.hardware.sip.rtp import IntercomRtp
 from gates.hardware.sip.transport import UdpTransport
 from gates.lane.drivers import CallPressed, FaultRaised
 
@@ -52,7 +54,7 @@ class _Call:
     session: str
     port: int
     version: int = 0
-    rtp: RTPSession | None = None
+    rtp: IntercomRtp | None = None
     payload_type: int | None = None
 
 
@@ -66,6 +68,7 @@ class SipIntercom:
         rtp_ports: tuple[int, int],
         keepalive_s: float,
         answer_s: float,
+        rtp_timeout_s: float,
         backoff: Callable[[], Backoff] = Backoff,
     ) -> None:
         self.name = name
@@ -73,6 +76,7 @@ class SipIntercom:
         self.intercom = intercom
         self.keepalive_s = keepalive_s
         self.answer_s = answer_s
+        self.rtp_timeout_s = rtp_timeout_s
         self.backoff = backoff
         self.audio = CallAudio()
         self._ports = PortAllocator(rtp_ports)
@@ -284,9 +288,9 @@ class SipIntercom:
             call.transport.send_reply(call.dialog.create_response(call.invite, status))
 
     def _on_gone(self, call: IncomingCall, why: str) -> None:
-        """The intercom hung up (or never confirmed our answer). The lane link has no
-        message for a hang-up: the console's call stays the agent's to end, and the
-        intercom's next press is a new ``call``."""
+        """The intercom hung up (or never confirmed our answer, or its RTP stopped).
+        The lane link has no message for a hang-up: the console's call stays the
+        agent's to end, and the intercom's next press is a new ``call``."""
         state = self._call
         if state is None or state.sip.call_id != call.call_id:
             return
@@ -308,14 +312,28 @@ class SipIntercom:
         state.payload_type = reply.payload_type
         if reply.remote is None or reply.payload_type is None:
             return  # the stream was refused: a call without sound
-        rtp = await RTPSession.create(
-            local_addr=(self.bind[0], state.port),
-            remote_addr=reply.remote,
-            payload_type=reply.payload_type,
+        rtp = await IntercomRtp.open(
+            (self.bind[0], state.port), reply.remote, reply.payload_type, self.rtp_timeout_s
         )
         rtp.on_audio = lambda pcm, _timestamp: self.audio.heard(pcm)
         self.audio.connect(rtp.send_audio_pcm_auto)
         state.rtp = rtp
+        self._spawn(self._end_when_silent(state, rtp))
+
+    async def _end_when_silent(self, state: _Call, rtp: IntercomRtp) -> None:
+        """End the call as its BYE would once the intercom has sent nothing for
+        ``rtp_timeout_s``, and say BYE to it, in case it only went deaf."""
+        await rtp.until_silent()
+        if self._call is not state or state.rtp is not rtp:
+            return  # the call ended, or its media moved, meanwhile
+        log.warning(
+            "lane.sip.rtp_timeout device=%s call=%s silent_s=%g",
+            self.name,
+            state.sip.call_id,
+            self.rtp_timeout_s,
+        )
+        state.sip.hangup()
+        self._on_gone(state.sip, "rtp_timeout")
 
     async def _close_media(self, state: _Call, *, release: bool = True) -> None:
         rtp, state.rtp = state.rtp, None

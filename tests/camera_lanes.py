@@ -1,0 +1,162 @@
+"""A lane of one emulated camera, as a lane file gives it, linked to a real centre: for
+the camera families' end-to-end tests and the benchmark.
+
+Each family's helper starts its emulator, writes the lane file an installer would
+write for it (the camera reads the plates and drives the gate), builds the lane with
+``assemble`` and links its agent; what differs between families is only the camera's
+table in the file and how the camera reaches the lane (a push to the lane's listener,
+or the lane holding the camera's event stream)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from gates.backoff import Backoff
+from gates.hardware.assembly import HardwareLane, assemble
+from gates.lane.agent import LaneAgent
+from gates.lane.drivers import LaneDriver
+from gates.lane.session import LaneSession
+from gates.protocol import DisplaySize
+from tests.emulators.alarminfo import AlarmInfoEmulator
+from tests.emulators.dahua import DahuaCamera
+from tests.emulators.hikvision import HikvisionCamera
+
+C = TypeVar("C")
+
+HEAD = """
+[lane]
+id = "{lane}"
+open_wait_s = 2
+
+[devices.cam]
+"""
+
+PARTS = """
+[parts]
+plates = "cam"
+gate = "{gate}"
+"""
+
+ALARMINFO = """family = "alarminfo"
+address = "127.0.0.1"
+listen = "127.0.0.1:0"
+sdk_port = {sdk_port}
+open_via = "{open_via}"
+poll_s = {poll_s}
+silent_s = {silent_s}
+"""
+
+# Hikvision and Dahua: HTTP Digest, the password from the agent's environment.
+DIGEST = """host = "127.0.0.1"
+port = {port}
+password_env = "CAM_PASSWORD"
+timeout = 1.0
+"""
+
+HIKVISION = 'family = "hikvision"\nlisten = "127.0.0.1:0"\ngate_poll = {gate_poll}\n' + DIGEST
+DAHUA = 'family = "dahua"\nheartbeat = 1\n' + DIGEST
+
+
+@dataclass
+class CameraLane(Generic[C]):
+    hardware: HardwareLane
+    camera: C
+    agent: LaneAgent
+    push_url: str  # where the camera posts its plates; "" for one the lane reads
+
+
+def lane_file(path: Path, lane: str, camera: str, gate: str = "cam") -> Path:
+    """The lane file of one camera, its table ``camera``, that reads the plates and
+    drives the gate (``gate``: the camera, or one of its outputs)."""
+    text = HEAD.format(lane=lane) + camera + PARTS.format(gate=gate)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def alarminfo_file(path: Path, lane: str, sdk_port: int, **options: object) -> Path:
+    settings = {"open_via": "sdk", "poll_s": 0.2, "silent_s": 1.0, **options}
+    camera = ALARMINFO.format(sdk_port=sdk_port, **settings)
+    return lane_file(path, lane, camera, gate="cam:io0")
+
+
+@contextlib.asynccontextmanager
+async def linked(
+    link: str, lane: str, token: str, driver: LaneDriver, display: DisplaySize | None = None
+) -> AsyncIterator[LaneAgent]:
+    """``driver``'s lane agent, linked to the centre at ``link`` and welcomed."""
+    session = LaneSession(lane, token, heartbeat_ms=1000, display=display)
+    agent = LaneAgent([link], session, driver, Backoff(first=0.05, cap=0.2))
+    running = asyncio.create_task(agent.run())
+    try:
+        async with asyncio.timeout(30):
+            await agent.connected.wait()
+        yield agent
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+
+@contextlib.asynccontextmanager
+async def assembled(
+    link: str, lane: str, token: str, path: Path, environ: Mapping[str, str] | None = None
+) -> AsyncIterator[tuple[HardwareLane, LaneAgent, int | None]]:
+    """The lane ``path`` describes, its agent linked; and its push listener's port,
+    None for a lane without one."""
+    hardware = assemble(path, environ)
+    ports = list(hardware.bind().values())
+    async with linked(link, lane, token, hardware, hardware.settings.display) as agent:
+        yield hardware, agent, ports[0] if ports else None
+
+
+@contextlib.asynccontextmanager
+async def alarminfo_lane(
+    link: str, lane: str, token: str, directory: Path, **options: object
+) -> AsyncIterator[CameraLane[AlarmInfoEmulator]]:
+    """An AlarmInfoPlate camera, pushing to the lane and opening its IO 0."""
+    camera = AlarmInfoEmulator(servers=[], poll_s=float(str(options.get("poll_s", 0.2))))
+    async with camera.running():
+        path = alarminfo_file(directory / f"{lane}.toml", lane, camera.sdk_port, **options)
+        async with assembled(link, lane, token, path) as (hardware, agent, port):
+            push_url = f"http://127.0.0.1:{port}/alarminfo"
+            camera.servers.append(push_url)
+            yield CameraLane(hardware, camera, agent, push_url)
+
+
+@contextlib.asynccontextmanager
+async def hikvision_lane(
+    link: str, lane: str, token: str, directory: Path, camera: HikvisionCamera, gate_poll: float
+) -> AsyncIterator[CameraLane[HikvisionCamera]]:
+    """A Hikvision ANPR camera, pushing to the lane and driving its barrier, whose state
+    the lane reads every ``gate_poll`` seconds."""
+    await camera.server.start()
+    try:
+        table = HIKVISION.format(port=camera.server.port, gate_poll=gate_poll)
+        path = lane_file(directory / f"{lane}.toml", lane, table)
+        environ = {"CAM_PASSWORD": camera.password}
+        async with assembled(link, lane, token, path, environ) as (hardware, agent, port):
+            yield CameraLane(hardware, camera, agent, f"http://127.0.0.1:{port}/hikvision/anpr")
+    finally:
+        await camera.server.stop()
+
+
+@contextlib.asynccontextmanager
+async def dahua_lane(
+    link: str, lane: str, token: str, directory: Path, camera: DahuaCamera
+) -> AsyncIterator[CameraLane[DahuaCamera]]:
+    """A Dahua ITC camera whose event stream the lane holds open, opening its barrier;
+    entered once the stream is open."""
+    await camera.server.start()
+    try:
+        path = lane_file(directory / f"{lane}.toml", lane, DAHUA.format(port=camera.server.port))
+        environ = {"CAM_PASSWORD": camera.password}
+        async with assembled(link, lane, token, path, environ) as (hardware, agent, _):
+            async with asyncio.timeout(10):
+                await camera.attached.wait()
+            yield CameraLane(hardware, camera, agent, "")
+    finally:
+        await camera.server.stop()
