@@ -118,7 +118,8 @@ class ItcCamera:
         )
         said = response.content[:200].decode("utf-8", "replace").strip()
         if response.status_code == 200 and said == "OK":
-            return Outcome(True, "the camera answered OK; it does not report the barrier's arm")
+            # The camera's OK; the lane says the arm was not seen (it has no sensor).
+            return Outcome(confirmed=True)
         log.warning(
             "lane.dahua.refused device=%s status=%d said=%s", self.name, response.status_code, said
         )

@@ -34,8 +34,6 @@ class AnprCamera:
     """Plates, the barrier's open command and the voice; no barrier state (a model that
     does not report it, ``gate_status = false``), so the lane cannot confirm a lift."""
 
-    OPENED = "the camera answered OK; this model does not report the barrier's arm"
-
     def __init__(
         self,
         name: str,
@@ -152,7 +150,7 @@ class AnprCamera:
         path, body = isapi.barrier(self.channel)
         await self._command("PUT", path, body, "gate")
         self._kick.set()  # read the barrier now, not at the next tick
-        return Outcome(True, self.OPENED)
+        return Outcome(confirmed=True)
 
     async def say(self, text: str) -> Outcome:
         path, body = isapi.voice(self.channel, text, self.volume)
@@ -186,8 +184,6 @@ class AnprCameraWithBarrierState(AnprCamera):
     cadence and at once after an open, each change emitted as ``GateChanged``, so the
     lane confirms a lift by the arm, not by the camera's OK. A locked barrier takes the
     open and stays closed, and this says so."""
-
-    OPENED = ""  # the arm's own report confirms it
 
     def gate_state(self) -> GateState:
         return self._state
