@@ -13,7 +13,6 @@ import pytest
 from gates.hardware import rs485
 from gates.hardware.options import DeviceOptions, LaneFileError
 from gates.hardware.parts import (
-    Device,
     DeviceFault,
     Outcome,
     SerialPort,
@@ -21,23 +20,10 @@ from gates.hardware.parts import (
     TextDisplay,
     Unreachable,
 )
-from gates.hardware.pushes import PushListener
 from gates.hardware.rs485.board import SILENT, VIA_CAMERA, Board
-from gates.lane.drivers import DriverRefused, FaultRaised, LaneEvent
+from gates.lane.drivers import DriverRefused, FaultRaised
 from tests.emulators.rs485_board import BoardEmulator, Reply
-
-
-class Workshop:
-    def __init__(self, **devices: Device) -> None:
-        self.devices = devices
-
-    def device(self, name: str) -> Device:
-        if name not in self.devices:
-            raise LaneFileError(f"no device {name!r}")
-        return self.devices[name]
-
-    def listener(self, address: str) -> PushListener:
-        raise AssertionError("a board listens to nothing")
+from tests.hardware import Events, Workshop
 
 
 class CameraPort:
@@ -85,26 +71,6 @@ async def bus() -> AsyncIterator[BoardEmulator]:
     await emulator.start()
     yield emulator
     await emulator.stop()
-
-
-class Events:
-    """What a device emitted, waited on by condition rather than by polling."""
-
-    def __init__(self) -> None:
-        self.seen: list[LaneEvent] = []
-        self._changed = asyncio.Condition()
-
-    def emit(self, event: LaneEvent) -> None:
-        self.seen.append(event)
-        asyncio.get_running_loop().create_task(self._notify())
-
-    async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
-
-    async def wait_for(self, event: LaneEvent) -> None:
-        async with asyncio.timeout(30), self._changed:
-            await self._changed.wait_for(lambda: event in self.seen)
 
 
 Start = Callable[..., Board]
@@ -267,18 +233,14 @@ async def test_an_adapter_that_goes_away_is_a_fault_until_it_is_back(
     with pytest.raises(Unreachable) as unreachable:
         await board.show(("二",), None)
     assert unreachable.value.fault == DeviceFault.DISPLAY_UNREACHABLE
-    [raised] = [event for event in await raised_faults(events)]
+    [raised] = [
+        event
+        for event in await events.wait_until(lambda seen: bool(seen))
+        if isinstance(event, FaultRaised) and event.active
+    ]
     assert raised.code == DeviceFault.DISPLAY_UNREACHABLE and "127.0.0.1" in raised.detail
     await bus.start(port)
     await events.wait_for(FaultRaised(DeviceFault.DISPLAY_UNREACHABLE, "", active=False))
     await board.show(("三",), None)
     await bus.wait_frames(1)
     assert bus.lines() == ("三",)
-
-
-async def raised_faults(events: Events) -> list[FaultRaised]:
-    async with asyncio.timeout(30), events._changed:
-        await events._changed.wait_for(
-            lambda: any(isinstance(e, FaultRaised) and e.active for e in events.seen)
-        )
-    return [e for e in events.seen if isinstance(e, FaultRaised) and e.active]

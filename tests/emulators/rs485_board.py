@@ -68,7 +68,7 @@ class BoardEmulator:
         return tuple(self.shown.lines[key] for key in sorted(self.shown.lines))
 
     async def wait_frames(self, count: int) -> None:
-        async with self._changed:
+        async with asyncio.timeout(30), self._changed:
             await self._changed.wait_for(lambda: len(self.frames) >= count)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
