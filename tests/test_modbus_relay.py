@@ -110,8 +110,8 @@ async def test_the_off_goes_out_when_the_on_write_is_cancelled(
     with pytest.raises(asyncio.CancelledError):
         await opening
     controller.delay = 0
-    await controller.wait_writes(3)
-    assert [write.on for write in controller.writes] == [False, True, False]
+    writes = await controller.wait_writes(3)
+    assert [write.on for write in writes] == [False, True, False]
     assert controller.coils[0] is False
 
 

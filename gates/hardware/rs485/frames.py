@@ -18,8 +18,8 @@ them byte for byte:
   15 01 03 00 FF 00 00 00 00 00 00 00 12 00`` + 欢迎光临请入场停车 in GBK + ``F4 F5``,
   with each data byte named (window, entry mode, speed, hold mode, hold time, exit mode,
   speed, font, repeat count, text RGBA, background RGBA, text length low byte first),
-  from a Zhenshi camera integration's serial helper (``getMIUNEW485Data``), whose unit
-  test checks that CRC.
+  from a Zhenshi camera integration's serial helper (``getMIUNEW485Data``); another
+  project's unit test pins the same frame's CRC.
 - ``0x6E`` several lines with an optional voice: the frame ``00 64 FF FF 6E 6D 00 04 ...
   00 5C F3`` that an Android board emulator (``com.top.parkingcharges``) parses field by
   field (save flag, line count; per line its id, mode, speed, hold, repeat, RGBA colour,
