@@ -6,6 +6,8 @@ answer is the lane's ``gate_controller_unreachable`` until it does."""
 from __future__ import annotations
 
 import asyncio
+import signal
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -115,11 +117,11 @@ async def test_the_off_goes_out_when_the_on_write_is_cancelled(
     assert controller.coils[0] is False
 
 
-async def test_the_off_goes_out_when_the_agent_stops_mid_pulse(
+async def test_the_off_goes_out_when_the_loop_shuts_down_mid_pulse(
     controller: RelayEmulator,
 ) -> None:
-    """The agent's own loop, stopped as ``asyncio.run`` stops it: every task cancelled
-    and waited for; the pulse's off is among what it waits for."""
+    """The agent's own loop, shut down as ``asyncio.run`` shuts it down: every task
+    cancelled and waited for; the pulse's off is among what it waits for."""
     pulsing = threading.Event()
 
     async def agent() -> None:
@@ -132,11 +134,51 @@ async def test_the_off_goes_out_when_the_agent_stops_mid_pulse(
 
     thread = threading.Thread(target=asyncio.run, args=(agent(),))
     thread.start()
-    await controller.wait_writes(2)  # run's start-up off, and the pulse's on
-    assert controller.coils[0] is True
+    await controller.wait_until(lambda: controller.coils[0])
     pulsing.set()
     await asyncio.to_thread(thread.join, 30)
+    assert not thread.is_alive()
     assert [write.on for write in controller.writes] == [False, True, False]
+    assert controller.coils[0] is False
+
+
+# An agent process as ``seat lane`` runs it: its work under ``until_stopped`` on
+# ``run_fast``, so SIGTERM cancels it and the loop's shutdown waits for what is left.
+AGENT = """
+import asyncio, sys
+from pathlib import Path
+from console.service import run_fast, until_stopped
+from gates.hardware import modbus
+from gates.hardware.options import DeviceOptions
+
+async def main():
+    table = {"family": "modbus", "host": "127.0.0.1", "port": int(sys.argv[1]),
+             "pulse_ms": 10_000}
+    relay = modbus.build(DeviceOptions(Path("lane.toml"), "barrier", table), None)
+    watching = asyncio.create_task(relay.run(lambda event: None))
+    try:
+        await relay.open_gate()
+    finally:
+        watching.cancel()
+
+run_fast(until_stopped(main()))
+"""
+
+
+async def test_the_off_goes_out_when_the_agent_is_sent_sigterm(
+    controller: RelayEmulator,
+) -> None:
+    agent = await asyncio.create_subprocess_exec(sys.executable, "-c", AGENT, str(controller.port))
+    try:
+        await controller.wait_until(lambda: controller.coils[0])  # mid-pulse
+        agent.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(30):
+            assert await agent.wait() == 0
+    finally:
+        if agent.returncode is None:
+            agent.kill()
+            await agent.wait()
+    assert [write.on for write in controller.writes][-2:] == [True, False]
     assert controller.coils[0] is False
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gates.hardware.rs485.frames import crc16_modbus
@@ -82,14 +83,16 @@ class RelayEmulator:
         bits[self.state_input] = self.barrier.up == self.input_up_when
         return bits
 
-    async def wait_writes(self, count: int) -> list[CoilWrite]:
+    async def wait_until(self, holds: Callable[[], bool]) -> None:
         async with asyncio.timeout(30), self._changed:
-            await self._changed.wait_for(lambda: len(self.writes) >= count)
+            await self._changed.wait_for(holds)
+
+    async def wait_writes(self, count: int) -> list[CoilWrite]:
+        await self.wait_until(lambda: len(self.writes) >= count)
         return self.writes[:count]
 
     async def wait_requests(self, count: int) -> None:
-        async with asyncio.timeout(30), self._changed:
-            await self._changed.wait_for(lambda: self.requests >= count)
+        await self.wait_until(lambda: self.requests >= count)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._clients.add(writer)

@@ -82,6 +82,7 @@ class Relay:
         self._pulse = wiring.pulse
         self._poll = wiring.poll
         self._pulsing = asyncio.Lock()
+        self._dialling = asyncio.Lock()
         self._off_owed = True  # a killed agent's pulse may have left the coil on
         self._offs: set[asyncio.Task[None]] = set()
 
@@ -202,11 +203,15 @@ class Relay:
         )
 
     async def _connect(self) -> None:
-        if not self._client.connected:
-            connected = await self._client.connect()
-            _raise_if_cancelled()
-            if not connected:
-                raise Unreachable(FAULT, f"{self._where}: no connection")
+        """One dial at a time: the watch and an open both find the link down, and two
+        connects on one client would leave the first's socket open behind the second."""
+        async with self._dialling:
+            if not self._client.connected:
+                self._client.close()  # whatever is left of the last link
+                connected = await self._client.connect()
+                _raise_if_cancelled()
+                if not connected:
+                    raise Unreachable(FAULT, f"{self._where}: no connection")
 
     async def _ask(self, what: str, call: Callable[[], Awaitable[ModbusPDU]]) -> ModbusPDU:
         await self._connect()
