@@ -109,7 +109,7 @@ async def assembled(
     None for a lane without one."""
     hardware = assemble(path, environ)
     ports = list(hardware.bind().values())
-    async with linked(link, lane, token, hardware, hardware.settings.display) as agent:
+    async with linked(link, lane, token, hardware, hardware.display_size) as agent:
         yield hardware, agent, ports[0] if ports else None
 
 

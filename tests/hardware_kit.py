@@ -14,6 +14,7 @@ from gates.hardware.families import FAMILIES, Family
 from gates.hardware.options import DeviceOptions
 from gates.hardware.parts import DeviceFault, Emit, GateOpener, Outcome, Unreachable, Workshop
 from gates.lane.drivers import DriverRefused, FaultRaised, GateChanged
+from gates.protocol import MAX_DISPLAY_LINE, MAX_DISPLAY_LINES, DisplaySize
 from gates.vocabulary import GateState
 
 
@@ -61,8 +62,9 @@ class Relay(_Watched):
 class Board(_Watched):
     """An LED board with a voice."""
 
-    def __init__(self, name: str, draws_qr: bool) -> None:
+    def __init__(self, name: str, size: DisplaySize, draws_qr: bool) -> None:
         super().__init__(name)
+        self.size = size
         self.draws_qr = draws_qr
         self.shown: list[tuple[tuple[str, ...], str | None]] = []
         self.said: list[str] = []
@@ -109,7 +111,11 @@ def board(options: DeviceOptions, workshop: Workshop) -> Board:
         workshop.device(options.text("via").partition(":")[0])
     if options.has("password_file") or options.has("password_env"):
         options.secret("password")
-    return Board(options.name, options.flag("qr", False))
+    size = DisplaySize(
+        options.integer("lines", 4, low=1, high=MAX_DISPLAY_LINES),
+        options.integer("chars", 16, low=1, high=MAX_DISPLAY_LINE),
+    )
+    return Board(options.name, size, options.flag("qr", False))
 
 
 def camera(options: DeviceOptions, workshop: Workshop) -> Camera:

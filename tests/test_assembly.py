@@ -16,6 +16,7 @@ from gates.hardware.assembly import DID_NOT_MOVE, NO_SENSOR, HardwareLane, assem
 from gates.lane.agent import LaneAgent
 from gates.lane.drivers import DriverRefused, FaultRaised, GateChanged, LaneEvent
 from gates.lane.session import LaneSession
+from gates.protocol import DisplaySize
 from gates.vocabulary import GateState
 from tests.conftest import Centre
 from tests.hardware_kit import KIT, Board, Camera, Relay
@@ -26,8 +27,6 @@ T = TypeVar("T")
 LANE = """
 [lane]
 open_wait_s = 0.5
-display_lines = 2
-display_chars = 8
 say_display = true
 
 [devices.cam]
@@ -36,6 +35,8 @@ address = "192.168.1.64"
 
 [devices.led]
 family = "kit-board"
+lines = 2
+chars = 8
 
 [devices.relay]
 family = "kit-relay"
@@ -146,6 +147,7 @@ async def test_display_shows_on_the_board_and_the_voice_says_the_lines(
 ) -> None:
     hardware, _ = lane
     board = device(hardware, "led", Board)
+    assert hardware.display_size == DisplaySize(2, 8)  # the board's, announced to the centre
     detail = await hardware.display(("粤B12345", "请缴费"))
     assert board.shown == [(("粤B12345", "请缴费"), None)] and board.said == ["粤B12345，请缴费"]
     assert detail == "accepted; the board sends no acknowledgement"

@@ -19,8 +19,6 @@ GOOD = """
 id = "P1-IN"
 servers = ["http://centre:8080"]
 open_wait_s = 4
-display_lines = 2
-display_chars = 8
 say_display = true
 
 [devices.cam]
@@ -30,6 +28,8 @@ address = "192.168.1.64"
 [devices.led]
 family = "kit-board"
 via = "cam:rs485-1"
+lines = 2
+chars = 8
 
 [devices.relay]
 family = "kit-relay"
@@ -64,11 +64,11 @@ def test_a_lane_file_names_its_devices_their_parts_and_the_lanes_settings(
     lane = lane_file(GOOD, tmp_path)
     assert lane.settings.lane == "P1-IN" and lane.settings.servers == ("http://centre:8080",)
     assert lane.settings.open_wait_s == 4.0 and lane.settings.say_display
-    assert lane.settings.display == DisplaySize(2, 8)
     assert list(lane.devices) == ["cam", "led", "relay"]
     assert lane.parts["gate"] == PartRef("cam", "io0") and lane.parts["plates"] == PartRef("cam")
     built = workshop.build(lane).devices
     assert isinstance(built["cam"], Camera) and isinstance(built["led"], Board)
+    assert built["led"].size == DisplaySize(2, 8)  # the display's size is the board's
     assert isinstance(built["relay"], Relay) and built["relay"].pulse_ms == 300
 
 
@@ -95,8 +95,12 @@ def test_a_lane_file_names_its_devices_their_parts_and_the_lanes_settings(
         (('voice = "led"', 'voice = "cam"'), "does not speak"),
         (('display = "led"', 'display = "led:io0"'), "only the gate may be a device's output"),
         (('plates = "cam"', 'plates = "kamera"'), "plates: no device 'kamera' in [devices]"),
-        (("display_lines = 2\n", ""), "[lane] display_lines: missing"),
-        (("display_chars = 8", "display_chars = 65"), "[lane] display_chars: must be from 1 to 64"),
+        (("chars = 8", "chars = 65"), "device 'led', chars: must be from 1 to 64"),
+        (
+            ("open_wait_s = 4", "open_wait_s = 4\ndisplay_lines = 2"),
+            "[lane] display_lines: the display's size is its device's own: give lines and"
+            " chars in [devices.led]",
+        ),
         (("open_wait_s = 4", "open_wait_s = 0"), "[lane] open_wait_s: must be from 0.5"),
         (('voice = "led"\n', ""), "[lane] say_display: there is no voice part"),
         (('id = "P1-IN"', 'token = "s3cret"'), "[lane] token: the lane's token is given with"),
@@ -176,7 +180,7 @@ def test_a_secret_comes_from_the_environment_or_a_file_only_the_agent_reads(
     workshop.build(lane_file(with_env, tmp_path, {"LED_PASS": "admin123"}))
 
 
-def test_the_lane_settings_are_optional_but_a_display_states_its_size(tmp_path: Path) -> None:
+def test_the_lane_settings_are_optional(tmp_path: Path) -> None:
     lane = parse(
         '[devices.relay]\nfamily = "kit-relay"\n[parts]\ngate = "relay"\n',
         tmp_path / "lane.toml",
@@ -184,4 +188,4 @@ def test_the_lane_settings_are_optional_but_a_display_states_its_size(tmp_path: 
         KIT,
     )
     assert lane.settings.lane is None and lane.settings.servers == ()
-    assert lane.settings.display is None and lane.settings.open_wait_s == 6.0
+    assert lane.settings.open_wait_s == 6.0

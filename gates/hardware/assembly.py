@@ -38,6 +38,7 @@ from gates.lane.drivers import (
     LaneEvent,
     VehicleSeen,
 )
+from gates.protocol import DisplaySize
 from gates.vocabulary import GateState
 
 log = logging.getLogger("seat.lane.hardware")
@@ -100,6 +101,12 @@ class HardwareLane:
             self._emit = None
             for listener in listeners:
                 listener.close()
+
+    @property
+    def display_size(self) -> DisplaySize | None:
+        """What the display part shows, announced to the centre (which then offers no
+        more); None for a lane without one."""
+        return self._display.size if self._display is not None else None
 
     @property
     def audio(self) -> LaneAudio | None:
@@ -171,7 +178,7 @@ class HardwareLane:
     async def display(self, lines: tuple[str, ...], qr: str | None = None) -> str:
         if self._display is None:
             raise DriverRefused("no_display")
-        if self.settings.display is not None and not self.settings.display.fits(lines):
+        if not self._display.size.fits(lines):
             raise DriverRefused("display_overflow")
         shown = await self._carry_out(self._display.name, self._display.show(lines, qr))
         if not (self.settings.say_display and self._voice is not None and lines):

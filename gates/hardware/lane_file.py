@@ -11,8 +11,6 @@ file, which gets copied about (they belong in the environment or a private file)
     id = "P1-IN"                       # optional: --lane wins
     servers = ["https://centre:8080"]  # optional: --server wins
     open_wait_s = 6                    # how long an open waits for the arm to rise
-    display_lines = 2                  # what the display shows, stated to the centre
-    display_chars = 8
     say_display = true                 # the voice part reads the display's lines
 
     [devices.cam]
@@ -22,6 +20,8 @@ file, which gets copied about (they belong in the environment or a private file)
     [devices.led]
     family = "rs485"
     via = "cam:rs485-1"
+    lines = 2                          # the display's size is the board's own
+    chars = 8
 
     [parts]
     plates = "cam"
@@ -50,7 +50,6 @@ from gates.hardware.parts import (
     Speaker,
     TextDisplay,
 )
-from gates.protocol import MAX_DISPLAY_LINE, MAX_DISPLAY_LINES, DisplaySize
 
 PARTS = ("plates", "gate", "gate_state", "display", "voice", "intercom")
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
@@ -77,7 +76,6 @@ class LaneSettings:
     lane: str | None = None
     servers: tuple[str, ...] = ()
     open_wait_s: float = 6.0
-    display: DisplaySize | None = None
     say_display: bool = False
 
 
@@ -207,17 +205,17 @@ def _settings(source: Path, table: dict[str, object], parts: dict[str, PartRef])
         if not (isinstance(listed, list) and listed and all(isinstance(s, str) for s in listed)):
             raise options.fail("servers", "must be a list of centre URLs")
         servers = tuple(str(server) for server in listed)
-    display: DisplaySize | None = None
-    if "display" in parts:
-        display = DisplaySize(
-            options.integer("display_lines", low=1, high=MAX_DISPLAY_LINES),
-            options.integer("display_chars", low=1, high=MAX_DISPLAY_LINE),
-        )
+    for key in ("display_lines", "display_chars"):
+        if options.has(key):
+            where = f"[devices.{parts['display'].device}]" if "display" in parts else "its device"
+            raise options.fail(
+                key,
+                f"the display's size is its device's own: give lines and chars in {where}",
+            )
     settings = LaneSettings(
         lane=lane,
         servers=servers,
         open_wait_s=options.seconds("open_wait_s", 6.0, low=0.5, high=60.0),
-        display=display,
         say_display=options.flag("say_display", False),
     )
     if settings.say_display and "voice" not in parts:

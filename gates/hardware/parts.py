@@ -19,6 +19,7 @@ from typing import Protocol, runtime_checkable
 from gates.hardware.options import DeviceOptions
 from gates.hardware.pushes import PushListener
 from gates.lane.drivers import LaneEvent
+from gates.protocol import DisplaySize
 from gates.vocabulary import GateState
 
 
@@ -94,10 +95,14 @@ class GateSensor(Protocol):
 
 @runtime_checkable
 class TextDisplay(Protocol):
-    """A part that shows text, and a QR code where it can draw one. ``lines`` are already
-    within the display size the lane announced; ``qr`` is a URL. A board with no QR
-    command shows the URL as text only if the family's documentation says it can; else
-    it raises ``DriverRefused("display_no_qr")``."""
+    """A part that shows text, and a QR code where it can draw one. ``size`` is the
+    device's own (a board's lines and characters, from its table in the lane file): the
+    lane announces it to the centre, which then offers no more, so the size is written
+    once, where the device is. ``lines`` are already within it; ``qr`` is a URL. A board
+    with no QR command shows the URL as text only if the family's documentation says it
+    can; else it raises ``DriverRefused("display_no_qr")``."""
+
+    size: DisplaySize
 
     async def show(self, lines: tuple[str, ...], qr: str | None) -> Outcome: ...
 

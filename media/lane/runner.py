@@ -162,7 +162,7 @@ async def run_lane(
     lane_driver: LaneDriver
     view: Callable[[float], View] | None = None
     if hardware is not None:
-        lane_driver, agent, display = hardware, "seat-lane/hardware", hardware.settings.display
+        lane_driver, agent, display = hardware, "seat-lane/hardware", hardware.display_size
     elif driver == "sim":
         sim = SimLane(lane, random.Random(seed), SimTiming(lift_s=lift_s, no_plate_p=no_plate_p))
         lane_driver, agent, display, view = sim, "seat-lane/sim", DISPLAY_SIZE, sim.view
