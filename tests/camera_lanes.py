@@ -5,14 +5,16 @@ Each family's helper starts its emulator, writes the lane file an installer woul
 write for it (the camera reads the plates and drives the gate), builds the lane with
 ``assemble`` and links its agent; what differs between families is only the camera's
 table in the file and how the camera reaches the lane (a push to the lane's listener,
-or the lane holding the camera's event stream)."""
+or the lane holding the camera's event stream). A lane may have more devices beside
+the camera (``Beside``): an LED board on the camera's RS485 port or on an adapter of its
+own, a Modbus relay as the gate."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -32,14 +34,8 @@ HEAD = """
 [lane]
 id = "{lane}"
 open_wait_s = 2
-
+{settings}
 [devices.cam]
-"""
-
-PARTS = """
-[parts]
-plates = "cam"
-gate = "{gate}"
 """
 
 ALARMINFO = """family = "alarminfo"
@@ -70,18 +66,38 @@ class CameraLane(Generic[C]):
     push_url: str  # where the camera posts its plates; "" for one the lane reads
 
 
-def lane_file(path: Path, lane: str, camera: str, gate: str = "cam") -> Path:
-    """The lane file of one camera, its table ``camera``, that reads the plates and
-    drives the gate (``gate``: the camera, or one of its outputs)."""
-    text = HEAD.format(lane=lane) + camera + PARTS.format(gate=gate)
+@dataclass(frozen=True, slots=True)
+class Beside:
+    """What a lane has besides its camera: more devices' tables by name (an LED board, a
+    relay), the parts they play (a gate of their own takes the camera's place) and more
+    ``[lane]`` lines."""
+
+    devices: Mapping[str, str] = field(default_factory=dict)
+    parts: Mapping[str, str] = field(default_factory=dict)
+    settings: str = ""
+
+
+def lane_file(
+    path: Path, lane: str, camera: str, gate: str = "cam", beside: Beside = Beside()
+) -> Path:
+    """The lane file of a camera, its table ``camera``, that reads the plates and
+    drives the gate (``gate``: the camera, or one of its outputs), and what is
+    ``beside`` it."""
+    text = HEAD.format(lane=lane, settings=beside.settings) + camera
+    for name, table in beside.devices.items():
+        text += f"\n[devices.{name}]\n{table}"
+    parts = {"plates": "cam", "gate": gate, **beside.parts}
+    text += "\n[parts]\n" + "".join(f'{part} = "{who}"\n' for part, who in parts.items())
     path.write_text(text, encoding="utf-8")
     return path
 
 
-def alarminfo_file(path: Path, lane: str, sdk_port: int, **options: object) -> Path:
+def alarminfo_file(
+    path: Path, lane: str, sdk_port: int, beside: Beside = Beside(), **options: object
+) -> Path:
     settings = {"open_via": "sdk", "poll_s": 0.2, "silent_s": 1.0, **options}
     camera = ALARMINFO.format(sdk_port=sdk_port, **settings)
-    return lane_file(path, lane, camera, gate="cam:io0")
+    return lane_file(path, lane, camera, gate="cam:io0", beside=beside)
 
 
 @contextlib.asynccontextmanager
@@ -115,12 +131,22 @@ async def assembled(
 
 @contextlib.asynccontextmanager
 async def alarminfo_lane(
-    link: str, lane: str, token: str, directory: Path, **options: object
+    link: str,
+    lane: str,
+    token: str,
+    directory: Path,
+    beside: Beside = Beside(),
+    buses: Mapping[int, int] | None = None,
+    **options: object,
 ) -> AsyncIterator[CameraLane[AlarmInfoEmulator]]:
-    """An AlarmInfoPlate camera, pushing to the lane and opening its IO 0."""
-    camera = AlarmInfoEmulator(servers=[], poll_s=float(str(options.get("poll_s", 0.2))))
+    """An AlarmInfoPlate camera, pushing to the lane and opening its IO 0 (unless a
+    device ``beside`` it is the gate); ``buses``: the emulated RS485 buses its serial
+    channels are wired to, by channel, each a port on 127.0.0.1."""
+    camera = AlarmInfoEmulator(
+        servers=[], poll_s=float(str(options.get("poll_s", 0.2))), buses=dict(buses or {})
+    )
     async with camera.running():
-        path = alarminfo_file(directory / f"{lane}.toml", lane, camera.sdk_port, **options)
+        path = alarminfo_file(directory / f"{lane}.toml", lane, camera.sdk_port, beside, **options)
         async with assembled(link, lane, token, path) as (hardware, agent, port):
             push_url = f"http://127.0.0.1:{port}/alarminfo"
             camera.servers.append(push_url)

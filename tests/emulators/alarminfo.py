@@ -7,7 +7,8 @@ each plate as ``{"AlarmInfoPlate": ...}`` JSON (the shapes of
 every ``poll_s``; it waits 5 s for an answer, resends a push up to 4 times, then fails
 over to its backup server, and keeps what no server took to push again, marked
 ``isoffline``, when one answers. An answer's ``info: ok`` closes output ``channelNum``
-for 500 ms; its ``serialData`` goes out on the RS485 port. Its TCP SDK (``'VZ'``
+for 500 ms; its ``serialData`` goes out on the RS485 port (onto an emulated board's bus
+where a test wires one). Its TCP SDK (``'VZ'``
 framing, port 8131 on a real camera) takes ``ioctl`` and pulses the output. A test
 injects its faults: switched off (nothing pushes, nothing listens), a slow SDK, answers
 it cannot read, huge and malformed pushes.
@@ -81,6 +82,10 @@ class AlarmInfoEmulator:
     polled_at: float = 0.0  # perf_counter as the last poll left
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
     _beats: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    # The RS485 buses the camera's serial channels are wired to (a port on 127.0.0.1
+    # where an emulated board listens), by serialChannel: serialData goes out on them.
+    buses: dict[int, int] = field(default_factory=dict)
+    _wires: dict[int, asyncio.StreamWriter] = field(default_factory=dict)
     _client: httpx.AsyncClient | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -99,6 +104,8 @@ class AlarmInfoEmulator:
                 for task in (polling, *self._tasks):
                     task.cancel()
                 await asyncio.gather(polling, *self._tasks, return_exceptions=True)
+                for wire in self._wires.values():
+                    wire.close()
                 sdk.close()
                 await sdk.wait_closed()
 
@@ -220,8 +227,20 @@ class AlarmInfoEmulator:
             data = base64.b64decode(entry["data"])
             assert entry["dataLen"] == len(data), "dataLen must be the data's length"
             self.serial_out.put_nowait((entry["serialChannel"], data))
+            await self._on_bus(entry["serialChannel"], data)
         if body.get("info") == "ok":
             self._pulse(int(body.get("channelNum", 0)), PULSE_S, by)
+
+    async def _on_bus(self, channel: int, data: bytes) -> None:
+        """``data`` out on the wires of serial channel ``channel``, where a bus is."""
+        if channel not in self.buses:
+            return
+        wire = self._wires.get(channel)
+        if wire is None or wire.is_closing():
+            _, wire = await asyncio.open_connection("127.0.0.1", self.buses[channel])
+            self._wires[channel] = wire
+        wire.write(data)
+        await wire.drain()
 
     def _pulse(self, channel: int, seconds: float, by: str) -> None:
         self.closed.put_nowait(time.perf_counter())
