@@ -14,8 +14,14 @@ as the device. The figures, per family:
   figure minus the SDK's); a Hikvision camera's barrier reporting the arm up (the
   emulated arm rises at once, so the figure is the adapter's and the HTTP's, and the
   ``done`` adds the lane's read of ``barrierGateStatus``); a Dahua camera taking
-  ``openStrobe``. Baseline: the same request to a lane driven by the simulator
+  ``openStrobe``; a Modbus relay switching its coil on (its ``done`` waits for the
+  pulse's 500 ms and its off, the device's cost, and for the input read every 0.1 s to
+  show the arm up). Baseline: the same request to a lane driven by the simulator
   (``gates.lane.sim``, lift time 0), whose ``done`` is its confirmation.
+* **display latency**, from the agent's ``POST /api/lanes/<id>/display`` to the RS485
+  board's frame whole on the emulated bus (the board on a USB-RS485 adapter of the
+  lane's, reached as ``socket://``) and to the ``done``, which also waits for the voice
+  frame saying the lines. Baseline: the simulator's display ``done``.
 * **plate-to-console latency**, from the camera's push leaving (a Dahua camera: its
   car's parts written to the event stream the lane holds) to the vehicle on a console
   tab's stream. Baseline: the same read emitted straight into a lane agent by its
@@ -58,15 +64,23 @@ from gates.lane.agent import link_url
 from gates.lane.drivers import LaneEvent, VehicleSeen
 from gates.lane.sim import SimLane, SimTiming
 from gates.vocabulary import GateState, PlateColour
-from tests.camera_lanes import alarminfo_lane, dahua_lane, hikvision_lane, linked
+from tests.camera_lanes import (
+    alarminfo_lane,
+    board_relay_lane,
+    dahua_lane,
+    hikvision_lane,
+    linked,
+)
 from tests.emulators.dahua import DahuaCamera
 from tests.emulators.hikvision import Car, HikvisionCamera, car
 
 T = TypeVar("T")
 SIM, SDK, POLL, HIK, DAHUA = "SIM", "AI-SDK", "AI-POLL", "HIK", "DAHUA"
+RS485 = "RS485"  # an LED board on its adapter, and a Modbus relay as the gate
 POLL_S = 1.0  # the camera's comet poll interval, as an installer would set it
 GATE_POLL = 0.1  # how often the lane reads the Hikvision barrier (the least it may)
 HOLD_S = 0.05  # the emulated Hikvision arm falls this long after rising
+RELAY_POLL = 0.1  # how often the lane reads the relay's input (tests.camera_lanes.RELAY)
 
 
 class EmittingSim(SimLane):
@@ -83,24 +97,30 @@ class EmittingSim(SimLane):
         await super().run(emit)
 
 
+OPEN = ("open", {"reason": "emergency"})
+DISPLAY = ("display", {"lines": ["粤B12345", "请缴费10元"]})
+
+
 async def opens(
     client: httpx.AsyncClient,
     lane: str,
     confirmed: Callable[[], Awaitable[float]],
     n: int,
     pace: Callable[[], Awaitable[None]],
+    command: tuple[str, dict[str, Any]] = OPEN,
 ) -> tuple[list[float], list[float]]:
-    """Milliseconds from each open's request to the device's confirmation
-    (``confirmed()``, a perf_counter stamp) and to the agent's ``done``, one open at a
-    time, each after ``pace()``."""
+    """Milliseconds from each command's request (an open, or ``command``: a display) to
+    the device's confirmation (``confirmed()``, a perf_counter stamp) and to the agent's
+    ``done``, one command at a time, each after ``pace()``."""
     device, done = [], []
+    what, body = command
     for _ in range(n):
         await pace()
         started = time.perf_counter()
-        response = await client.post(f"/api/lanes/{lane}/open", json={"reason": "emergency"})
+        response = await client.post(f"/api/lanes/{lane}/{what}", json=body)
         ended = time.perf_counter()
         if response.json().get("outcome") != "done":
-            raise RuntimeError(f"an open of {lane} ended {response.text}")
+            raise RuntimeError(f"a {what} of {lane} ended {response.text}")
         device.append((await confirmed() - started) * 1000)
         done.append((ended - started) * 1000)
     return device, done
@@ -154,7 +174,7 @@ def a_car(plate: str) -> Car:
 
 async def measure(samples: int) -> Figures:
     with tempfile.TemporaryDirectory() as data:
-        lanes = [SIM, SDK, POLL, HIK, DAHUA]
+        lanes = [SIM, SDK, POLL, HIK, DAHUA, RS485]
         async with centre(Path(data), lanes, env={"SEAT_OPEN_JOIN_S": "0"}) as seat:
             link = link_url(seat.url)
             sim = EmittingSim(SIM)
@@ -174,6 +194,9 @@ async def measure(samples: int) -> Figures:
                 ) as poll,
                 hikvision_lane(link, HIK, seat.tokens[HIK], Path(data), hik, GATE_POLL) as hik_lane,
                 dahua_lane(link, DAHUA, seat.tokens[DAHUA], Path(data), dahua),
+                board_relay_lane(
+                    link, RS485, seat.tokens[RS485], Path(data), board_on_camera=False
+                ) as rs485,
                 httpx.AsyncClient(base_url=seat.url, timeout=30) as client,
                 # The camera's: a new connection for each push, as the camera opens one.
                 httpx.AsyncClient(
@@ -207,14 +230,38 @@ async def measure(samples: int) -> Figures:
 
                 _, sim_done = await opens(client, SIM, now, samples, at_once)
                 result |= figures("open_sim", sim_done)
+                _, sim_shown = await opens(client, SIM, now, samples, at_once, DISPLAY)
+                result |= figures("display_sim", sim_shown)
+                controller, bus = rs485.controller, rs485.bus
+                relay = rs485.cameras.hardware.devices["barrier"]
+                assert isinstance(relay, GateSensor)
+
+                async def coil_on() -> float:
+                    return [write.at for write in controller.writes if write.on][-1]
+
+                async def relay_down() -> None:
+                    controller.lower()
+                    await asyncio.sleep(2 * RELAY_POLL)  # pacing: the arm falls, read
+                    if relay.gate_state() is not GateState.DOWN:
+                        raise RuntimeError(f"the lane reads the arm {relay.gate_state()}")
+
+                async def on_the_bus() -> float:
+                    # The display's frame; the voice's follows it, before the done.
+                    return bus.taken_at[-2]
+
                 for name, lane, confirmed, pace in (
                     ("open_sdk", SDK, sdk.camera.closed.get, at_once),
                     ("open_poll", POLL, after_poll, at_random),
                     ("open_hikvision", HIK, hik.lifted.get, arm_down),
                     ("open_dahua", DAHUA, dahua.strobed.get, at_once),
+                    ("open_modbus", RS485, coil_on, relay_down),
                 ):
                     device, done = await opens(client, lane, confirmed, samples, pace)
                     result |= figures(f"{name}_device", device) | figures(f"{name}_done", done)
+                bus_at, shown = await opens(client, RS485, on_the_bus, samples, at_once, DISPLAY)
+                result |= figures("display_board_bus", bus_at) | figures(
+                    "display_board_done", shown
+                )
                 # The poll's own cost: from the camera's poll leaving to the output closing.
                 result |= figures("open_poll_from_poll", polled)
 
@@ -292,6 +339,10 @@ def report(r: Figures) -> list[str]:
         line("open_hikvision_done", "open_sim", "the simulator's done"),
         line("open_dahua_device", "open_sim", "the simulator's done"),
         line("open_dahua_done", "open_sim", "the simulator's done"),
+        line("open_modbus_device", "open_sim", "the simulator's done"),
+        line("open_modbus_done", "open_sim", "the simulator's done; with the 500 ms pulse"),
+        line("display_board_bus", "display_sim", "the simulator's display done"),
+        line("display_board_done", "display_sim", "the simulator's display done"),
         line("plate_alarminfo", "plate_sim", "a read emitted by the simulator's driver"),
         line("plate_hikvision", "plate_sim", "a read emitted by the simulator's driver"),
         line("plate_dahua", "plate_sim", "a read emitted by the simulator's driver"),

@@ -27,6 +27,8 @@ from gates.protocol import DisplaySize
 from tests.emulators.alarminfo import AlarmInfoEmulator
 from tests.emulators.dahua import DahuaCamera
 from tests.emulators.hikvision import HikvisionCamera
+from tests.emulators.modbus_relay import RelayEmulator
+from tests.emulators.rs485_board import BoardEmulator
 
 C = TypeVar("C")
 
@@ -54,6 +56,12 @@ password_env = "CAM_PASSWORD"
 timeout = 1.0
 """
 
+# An LED board of 2 lines of 8 on the camera's RS485-1 or on an adapter of its own, and a
+# Modbus relay whose input 0 reads the arm.
+ON_CAMERA = 'family = "rs485"\nvia = "cam:rs485-1"\nlines = 2\nchars = 8\n'
+ON_ADAPTER = 'family = "rs485"\nserial = "{url}"\nlines = 2\nchars = 8\n'
+RELAY = 'family = "modbus"\nhost = "127.0.0.1"\nport = {port}\nstate_input = 0\npoll_ms = 100\n'
+
 HIKVISION = 'family = "hikvision"\nlisten = "127.0.0.1:0"\ngate_poll = {gate_poll}\n' + DIGEST
 DAHUA = 'family = "dahua"\nheartbeat = 1\n' + DIGEST
 
@@ -75,6 +83,13 @@ class Beside:
     devices: Mapping[str, str] = field(default_factory=dict)
     parts: Mapping[str, str] = field(default_factory=dict)
     settings: str = ""
+
+
+@dataclass
+class BoardRelayLane:
+    cameras: CameraLane[AlarmInfoEmulator]
+    bus: BoardEmulator
+    controller: RelayEmulator
 
 
 def lane_file(
@@ -151,6 +166,34 @@ async def alarminfo_lane(
             push_url = f"http://127.0.0.1:{port}/alarminfo"
             camera.servers.append(push_url)
             yield CameraLane(hardware, camera, agent, push_url)
+
+
+@contextlib.asynccontextmanager
+async def board_relay_lane(
+    link: str, lane: str, token: str, directory: Path, *, board_on_camera: bool = True
+) -> AsyncIterator[BoardRelayLane]:
+    """An AlarmInfoPlate camera reading the plates, an LED board as the display (on the
+    camera's RS485-1, or on an adapter of its own with its voice saying the lines) and a
+    Modbus relay as the gate, its input reading the arm."""
+    bus, controller = BoardEmulator(), RelayEmulator()
+    await bus.start()
+    await controller.start()
+    relay = RELAY.format(port=controller.port)
+    parts = {"gate": "barrier", "display": "led"}
+    if board_on_camera:
+        beside, buses = Beside({"led": ON_CAMERA, "barrier": relay}, parts), {0: bus.port}
+    else:
+        board = ON_ADAPTER.format(url=bus.url)
+        beside = Beside(
+            {"led": board, "barrier": relay}, parts | {"voice": "led"}, "say_display = true\n"
+        )
+        buses = {}
+    try:
+        async with alarminfo_lane(link, lane, token, directory, beside, buses) as cameras:
+            yield BoardRelayLane(cameras, bus, controller)
+    finally:
+        await controller.stop()
+        await bus.stop()
 
 
 @contextlib.asynccontextmanager

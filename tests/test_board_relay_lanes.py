@@ -11,61 +11,29 @@ import asyncio
 import base64
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from console.ledger import AuditAction
 from gates.hardware.rs485 import frames
 from gates.hardware.rs485.board import SILENT, VIA_CAMERA
 from gates.protocol import DisplaySize
-from tests.camera_lanes import Beside, CameraLane, alarminfo_lane
+from tests.camera_lanes import BoardRelayLane, board_relay_lane
 from tests.conftest import Centre
 from tests.desks import Desk, Message, desk
-from tests.emulators.alarminfo import AlarmInfoEmulator
-from tests.emulators.modbus_relay import RelayEmulator
-from tests.emulators.rs485_board import BoardEmulator
 
 LANE = "P1-IN"
 LINES = ["粤B12345", "请缴费10元"]
-ON_CAMERA = 'family = "rs485"\nvia = "cam:rs485-1"\nlines = 2\nchars = 8\n'
-ON_ADAPTER = 'family = "rs485"\nserial = "{url}"\nlines = 2\nchars = 8\n'
-RELAY = 'family = "modbus"\nhost = "127.0.0.1"\nport = {port}\nstate_input = 0\npoll_ms = 100\n'
-
-
-@dataclass
-class Lane:
-    cameras: CameraLane[AlarmInfoEmulator]
-    bus: BoardEmulator
-    controller: RelayEmulator
 
 
 @contextlib.asynccontextmanager
 async def lane_at(
     centre: Centre, tmp_path: Path, *, board_on_camera: bool = True
-) -> AsyncIterator[Lane]:
-    """The camera, the board (on the camera's RS485-1, or on an adapter of its own with
-    its voice saying the lines) and the relay as the gate, its input reading the arm."""
+) -> AsyncIterator[BoardRelayLane]:
     token = await centre.add_lane(LANE)
-    bus, controller = BoardEmulator(), RelayEmulator()
-    await bus.start()
-    await controller.start()
-    parts = {"gate": "barrier", "display": "led"}
-    if board_on_camera:
-        beside = Beside({"led": ON_CAMERA, "barrier": RELAY.format(port=controller.port)}, parts)
-        buses = {0: bus.port}
-    else:
-        beside = Beside(
-            {"led": ON_ADAPTER.format(url=bus.url), "barrier": RELAY.format(port=controller.port)},
-            parts | {"voice": "led"},
-            "say_display = true\n",
-        )
-        buses = {}
-    try:
-        async with alarminfo_lane(centre.link, LANE, token, tmp_path, beside, buses) as cameras:
-            yield Lane(cameras, bus, controller)
-    finally:
-        await controller.stop()
-        await bus.stop()
+    async with board_relay_lane(
+        centre.link, LANE, token, tmp_path, board_on_camera=board_on_camera
+    ) as lane:
+        yield lane
 
 
 def lane_row(check: Callable[[Message], bool]) -> Callable[[Message], bool]:

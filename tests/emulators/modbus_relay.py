@@ -32,7 +32,7 @@ SIZE = 16  # coils and inputs the board has
 
 @dataclass
 class CoilWrite:
-    at: float
+    at: float  # perf_counter as the controller switched it
     coil: int
     on: bool
 
@@ -153,7 +153,7 @@ class RelayEmulator:
     def _switch(self, address: int, on: bool) -> None:
         rising = on and not self.coils[address]
         self.coils[address] = on
-        self.writes.append(CoilWrite(time.monotonic(), address, on))
+        self.writes.append(CoilWrite(time.perf_counter(), address, on))
         if rising and address == self.coil and not self.barrier.locked:
             self.barrier.up = True
             self.barrier.lifts += 1

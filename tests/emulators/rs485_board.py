@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import time
 from dataclasses import dataclass, field
 
 from gates.hardware.rs485 import frames
@@ -39,6 +40,7 @@ class BoardEmulator:
         self.shown = Shown()
         self.spoken: list[str] = []
         self.frames: list[frames.Frame] = []
+        self.taken_at: list[float] = []  # perf_counter as each frame was whole on the bus
         self.dropped = 0  # bytes the board threw away: noise, bad CRCs
         self.port = 0
         self._server: asyncio.Server | None = None
@@ -108,6 +110,7 @@ class BoardEmulator:
                 self.spoken.clear()
             self.spoken.append(text)
         self.frames.append(frame)
+        self.taken_at.append(time.perf_counter())
 
     def _answer(self, frame: frames.Frame) -> bytes:
         echo = frames.Frame(frame.command, b"\x00", address=frame.address).encode()
