@@ -232,15 +232,20 @@ class AlarmInfoEmulator:
             self._pulse(int(body.get("channelNum", 0)), PULSE_S, by)
 
     async def _on_bus(self, channel: int, data: bytes) -> None:
-        """``data`` out on the wires of serial channel ``channel``, where a bus is."""
+        """``data`` out on the wires of serial channel ``channel``, where a bus is. RS485
+        is sent blind: with nothing on the wires (the bus gone) the bytes are lost, and
+        the camera polls on."""
         if channel not in self.buses:
             return
         wire = self._wires.get(channel)
-        if wire is None or wire.is_closing():
-            _, wire = await asyncio.open_connection("127.0.0.1", self.buses[channel])
-            self._wires[channel] = wire
-        wire.write(data)
-        await wire.drain()
+        try:
+            if wire is None or wire.is_closing():
+                _, wire = await asyncio.open_connection("127.0.0.1", self.buses[channel])
+                self._wires[channel] = wire
+            wire.write(data)
+            await wire.drain()
+        except OSError:
+            self._wires.pop(channel, None)
 
     def _pulse(self, channel: int, seconds: float, by: str) -> None:
         self.closed.put_nowait(time.perf_counter())
