@@ -207,7 +207,11 @@ def _settings(source: Path, table: dict[str, object], parts: dict[str, PartRef])
         servers = tuple(str(server) for server in listed)
     for key in ("display_lines", "display_chars"):
         if options.has(key):
-            where = f"[devices.{parts['display'].device}]" if "display" in parts else "its device"
+            where = (
+                f"[devices.{parts['display'].device}]"
+                if "display" in parts
+                else "the display device's table"
+            )
             raise options.fail(
                 key,
                 f"the display's size is its device's own: give lines and chars in {where}",
