@@ -499,6 +499,17 @@ async def tasks_ended() -> AsyncIterator[None]:
     for task in left:
         task.cancel()
     await asyncio.gather(*left, return_exceptions=True)
+    loop = asyncio.get_running_loop()
+    for task in left:
+        if not task.cancelled() and task.exception() is not None:
+            # Reported as a loop's close reports it, not passed over.
+            loop.call_exception_handler(
+                {
+                    "message": "a task the test left failed as it was cancelled",
+                    "task": task,
+                    "exception": task.exception(),
+                }
+            )
 
 
 @pytest.fixture
