@@ -28,7 +28,7 @@ from .metrics import CONTENT_TYPE, Metrics, access_refusal
 from .models import ChangeKind, LaneRecord, Role, Session
 from .readiness import Readiness
 from .settings import Settings
-from .sticker_print import StickerFormat
+from .sticker_format import StickerFormat
 from .stickers import Issuer, print_sticker, sticker_filename
 from .store import Store
 from .streams import Streams

@@ -12,8 +12,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from redis.exceptions import RedisError
-
 from . import db_commands
 from .accounts import (
     add_user,
@@ -24,7 +22,6 @@ from .accounts import (
     set_password,
     set_role,
 )
-from .cluster.told import tell_from_cli
 from .errors import BadRequest, ConsoleError
 from .ledger import format_utc
 from .ledger_check import (
@@ -40,7 +37,7 @@ from .models import Change, Direction, Role
 from .parks import read_lists_file, read_rules_file, set_lists, set_rules, show_lists, show_rules
 from .service import run_fast, until_stopped
 from .settings import Settings, parse_public_url
-from .sticker_print import StickerFormat
+from .sticker_format import StickerFormat
 from .store import Store
 from .stores import open_store, store_name
 
@@ -164,7 +161,12 @@ def _cmd_lane(args: argparse.Namespace, settings: Settings) -> int:
 async def _tell_servers(url: str, changes: list[Change]) -> None:
     """The running servers act on what the command changed (logins it ended, a lane it
     added or re-keyed) at once, not at their next poll of the change feed, which
-    remains the way they learn of it if Redis is down."""
+    remains the way they learn of it if Redis is down. Redis's client is imported here,
+    by the commands of a centre that has Redis, not by every command."""
+    from redis.exceptions import RedisError
+
+    from .cluster.told import tell_from_cli
+
     try:
         await tell_from_cli(url, changes)
     except (RedisError, OSError) as exc:

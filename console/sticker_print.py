@@ -12,7 +12,6 @@ system's (``gates.fonts``) that draws every character of the sticker's fixed tex
 
 from __future__ import annotations
 
-import enum
 import io
 import math
 from collections.abc import Iterable
@@ -25,6 +24,7 @@ from gates.fonts import FONT_PACKAGE, CjkFont, face, first_drawing, system_candi
 from gates.qrcodes import QUIET_MODULES, qr_modules, whole_pixels
 
 from .errors import NotConfigured
+from .sticker_format import StickerFormat
 
 DPI = 300
 
@@ -43,15 +43,6 @@ HEADLINE = "需要帮助？"
 CALL_TO_ACTION = "请用手机扫码呼叫远程坐席"
 HOW_TO = ("扫码后点击「呼叫」", "坐席将为您服务 · 24小时")
 FIXED_TEXT = HEADLINE + CALL_TO_ACTION + "".join(HOW_TO)
-
-
-class StickerFormat(enum.StrEnum):
-    PNG = "png"
-    PDF = "pdf"  # one A6 page holding the 300-dpi picture
-
-    @property
-    def media_type(self) -> str:
-        return "image/png" if self is StickerFormat.PNG else "application/pdf"
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,8 @@ from typing import Protocol
 from .errors import NotConfigured, NotFound, StoreError
 from .ledger import AuditAction, AuditEntry, AuditRecord
 from .settings import Settings
-from .sticker_print import Sticker, StickerFormat, find_cjk_font, render_sticker
+from .sticker_format import StickerFormat
+from .sticker_print import Sticker, find_cjk_font, render_sticker
 from .sticker_token import KEY_BYTES, StickerClaim, admit, make_token, read_token
 from .store import Store
 

@@ -474,12 +474,49 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
+@pytest.fixture(scope="session")
+async def chromium() -> AsyncIterator[Browser]:
+    """One Chromium per test process: starting Playwright's driver and the browser takes
+    seconds, a fresh context in it milliseconds."""
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
         await launched.close()
+
+
+@pytest.fixture
+async def browser(chromium: Browser) -> AsyncIterator[Browser]:
+    """The process's Chromium, whose every page is in a context of the test's own
+    (``new_page`` opens one too): each is closed after the test, so no cookie, storage,
+    permission or open page carries into the next."""
+    yield chromium
+    await asyncio.gather(*(context.close() for context in chromium.contexts))
+
+
+@pytest.fixture(autouse=True)
+async def tasks_ended() -> AsyncIterator[None]:
+    """The tests of a process share one event loop, as the browser they share must. The
+    tasks a test leaves running are cancelled after it, as closing a loop of its own
+    would: none carries on into the next test. Set up before the test's other fixtures,
+    it ends after them."""
+    before = asyncio.all_tasks()
+    yield
+    ending = asyncio.current_task()
+    left = [task for task in asyncio.all_tasks() - before if task is not ending]
+    for task in left:
+        task.cancel()
+    await asyncio.gather(*left, return_exceptions=True)
+    loop = asyncio.get_running_loop()
+    for task in left:
+        if not task.cancelled() and task.exception() is not None:
+            # Reported as a loop's close reports it, not passed over.
+            loop.call_exception_handler(
+                {
+                    "message": "a task the test left failed as it was cancelled",
+                    "task": task,
+                    "exception": task.exception(),
+                }
+            )
 
 
 @pytest.fixture

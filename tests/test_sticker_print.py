@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from console.sticker_format import StickerFormat
 from console.sticker_print import (
     DPI,
     PAGE,
     FontMissing,
     Sticker,
-    StickerFormat,
     find_cjk_font,
     mm,
     render_sticker,

@@ -18,7 +18,7 @@ from console.models import ChangeKind, Direction, LaneRecord
 from console.settings import Settings
 from console.sqlite_schema import _MIGRATIONS, LANE_COLUMNS
 from console.sqlite_store import SQLiteStore
-from console.sticker_print import StickerFormat
+from console.sticker_format import StickerFormat
 from console.sticker_token import Refusal, StickerClaim, StickerRefused
 from console.stickers import Issuer, check_sticker, print_sticker, sticker_key
 from console.store import Store
