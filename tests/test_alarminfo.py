@@ -9,6 +9,7 @@ import json
 import os
 import socket
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -17,11 +18,13 @@ from gates.hardware.alarminfo.camera import POLL_HANDED
 from gates.hardware.assembly import assemble
 from gates.hardware.options import LaneFileError
 from gates.hardware.parts import SerialHost
+from gates.lane.agent import link_url
 from gates.protocol import OpenGate
 from tests.camera_lanes import alarminfo_file, alarminfo_lane
 from tests.conftest import Centre
 from tests.desks import desk
 from tests.emulators.alarminfo import RESENDS, AlarmInfoEmulator, Pulse
+from tests.netproxy import CuttableProxy
 from tests.test_cli import SEAT
 from tests.test_vehicle_records import next_recorded, recorded
 
@@ -39,7 +42,9 @@ async def test_a_car_at_the_camera_shows_on_the_console_and_the_agents_open_puls
         pushed = lane.camera.plate("粤B12345")
         sent = await lane.camera.push(pushed)
         assert sent.server == lane.push_url and sent.attempts == 1
-        assert lane.camera.answers[-1] == {"Response_AlarmInfoPlate": {"info": "no"}}
+        assert lane.camera.answers[-1] == {
+            "Response_AlarmInfoPlate": {"info": "no", "ContinuePushOffline": True}
+        }
         shown = await alice.next(
             "lane", lambda m: (m["lane"]["last_vehicle"] or {}).get("plate") == "粤B12345"
         )
@@ -75,7 +80,7 @@ async def test_an_open_by_the_comet_poll_is_carried_in_the_next_polls_answer(
         answers = [
             a["Response_Heartbeat"] for a in lane.camera.answers if "Response_Heartbeat" in a
         ]
-        assert {"info": "ok", "channelNum": 0} in answers
+        assert {"info": "ok", "ContinuePushOffline": True, "channelNum": 0} in answers
 
 
 async def test_a_resent_push_is_one_car_and_a_malformed_one_is_answered_and_changes_nothing(
@@ -93,7 +98,9 @@ async def test_a_resent_push_is_one_car_and_a_malformed_one_is_answered_and_chan
         for bad in (b"{not json", b'{"AlarmInfoPlate": {"result": 5}}', b"[]", b"\xff\xfe"):
             sent = await lane.camera.push(bad)
             assert sent.server == lane.push_url and sent.attempts == 1
-            assert lane.camera.answers[-1] == {"Response_AlarmInfoPlate": {"info": "no"}}
+            assert lane.camera.answers[-1] == {
+                "Response_AlarmInfoPlate": {"info": "no", "ContinuePushOffline": True}
+            }
         await lane.camera.push(lane.camera.plate("粤B67890"))
         await next_recorded(kept)
         assert kept.empty()
@@ -241,3 +248,39 @@ async def test_seat_lane_config_runs_the_lane_its_file_describes(
             lane.terminate()
             await lane.wait()
         assert lane.returncode == 0
+
+
+async def test_a_lane_cut_from_the_centre_leaves_the_cameras_stored_reads_in_the_camera(
+    staffed: Centre, tmp_path: Path
+) -> None:
+    """ContinuePushOffline: the camera pushes the reads it stored only while the lane can
+    pass them on. Cut off from the centre, the lane's answers say false, and the reads
+    stay in the camera's storage, not in the lane's short backlog; linked again, they
+    come, late."""
+    token = await staffed.add_lane(LANE)
+    proxy = CuttableProxy(urlsplit(staffed.url).port or 0)
+    await proxy.start()
+    link = link_url(f"http://127.0.0.1:{proxy.port}")
+    try:
+        async with (
+            alarminfo_lane(link, LANE, token, tmp_path) as lane,
+            recorded(staffed) as kept,
+        ):
+            lane.camera.faults.off = True  # the lane does not hear it: it stores
+            stored = await lane.camera.push(lane.camera.plate("粤B22222"))
+            assert stored.server is None and len(lane.camera.offline) == 1
+            await proxy.cut(stay_down=True)
+            await staffed.wait_status(LANE, lambda s: not s.online)
+            lane.camera.faults.off = False
+            async with asyncio.timeout(10):
+                while (await lane.camera.polls.get())["Response_Heartbeat"]["ContinuePushOffline"]:
+                    pass  # answers from before the lane noticed the cut
+            assert len(lane.camera.offline) == 1  # kept in the camera
+            proxy.restore()
+            await staffed.wait_status(LANE, lambda s: s.online)
+            late = await next_recorded(kept)
+            event = await staffed.store.vehicle(late.event_id)
+            assert event is not None and event.event.plate == "粤B22222"
+            assert lane.camera.offline == []
+    finally:
+        await proxy.close()

@@ -121,10 +121,13 @@ def test_a_push_this_lane_cannot_use_says_why(body: dict[str, Any] | bytes, word
 
 
 def test_answers_open_an_output_and_carry_serial_data() -> None:
-    assert json.loads(reply(False, None, ())) == {"Response_AlarmInfoPlate": {"info": "no"}}
-    assert json.loads(reply(True, 0, [(0, b"\x00\x64\xff\xff")])) == {
+    assert json.loads(reply(False, None, (), continue_offline=False)) == {
+        "Response_AlarmInfoPlate": {"info": "no", "ContinuePushOffline": False}
+    }
+    assert json.loads(reply(True, 0, [(0, b"\x00\x64\xff\xff")], continue_offline=True)) == {
         "Response_Heartbeat": {
             "info": "ok",
+            "ContinuePushOffline": True,
             "channelNum": 0,
             "serialData": [{"serialChannel": 0, "data": "AGT//w==", "dataLen": 4}],
         }

@@ -36,6 +36,7 @@ from gates.lane.drivers import (
     FaultRaised,
     GateChanged,
     LaneEvent,
+    LinkWatcher,
     VehicleSeen,
 )
 from gates.protocol import DisplaySize
@@ -86,6 +87,12 @@ class HardwareLane:
         # TCP SDK that answers again does not mean its pushes have come back).
         self._raised: dict[str, set[str]] = {}
         self._own: dict[str, set[str]] = {}
+
+    def link_changed(self, up: bool) -> None:
+        """Tell the devices that act on it whether the lane is linked to a centre."""
+        for device in self.devices.values():
+            if isinstance(device, LinkWatcher):
+                device.link_changed(up)
 
     async def run(self, emit: Callable[[LaneEvent], None]) -> None:
         listeners = self._workshop.listeners.values()

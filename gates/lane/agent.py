@@ -19,7 +19,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from gates.backoff import Backoff
-from gates.lane.drivers import DriverRefused, LaneDriver, LaneEvent
+from gates.lane.drivers import DriverRefused, LaneDriver, LaneEvent, LinkWatcher
 from gates.lane.rotation import Rotation
 from gates.lane.session import Action, Execute, LaneSession, Pressed, Problem, Publish, State
 from gates.lane.targets import Target, resolve
@@ -189,6 +189,8 @@ class LaneAgent:
                 self.publisher.stop()
             self.session.disconnected()
             self.connected.clear()
+            if online and isinstance(self.driver, LinkWatcher):
+                self.driver.link_changed(False)
         return online
 
     async def _serve(self, ws: ClientConnection, target: Target) -> None:
@@ -214,6 +216,8 @@ class LaneAgent:
                 self._last_online = target
                 self.backoff.reset()
                 self.connected.set()
+                if isinstance(self.driver, LinkWatcher):
+                    self.driver.link_changed(True)
 
     def _act(self, actions: list[Action]) -> None:
         for action in actions:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from gates.vocabulary import GateState, PlateColour
 
@@ -68,6 +68,15 @@ class DriverRefused(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+@runtime_checkable
+class LinkWatcher(Protocol):
+    """A driver, or a device, that acts on whether the lane is linked to a centre: a
+    camera with storage of its own keeps the cars it saw while the lane is cut off, in
+    thousands, rather than hand them to the lane's backlog of ``LaneSession.BACKLOG``."""
+
+    def link_changed(self, up: bool) -> None: ...
 
 
 class LaneDriver(Protocol):

@@ -6,10 +6,11 @@ each plate as ``{"AlarmInfoPlate": ...}`` JSON (the shapes of
 ``DaviLuisSantos/Alphadigi-migration``'s DTOs) and a ``{"heartbeat": ...}`` comet poll
 every ``poll_s``; it waits 5 s for an answer, resends a push up to 4 times, then fails
 over to its backup server, and keeps what no server took to push again, marked
-``isoffline``, when one answers. An answer's ``info: ok`` closes output ``channelNum``
-for 500 ms; its ``serialData`` goes out on the RS485 port (onto an emulated board's bus
-where a test wires one). Its TCP SDK (``'VZ'``
-framing, port 8131 on a real camera) takes ``ioctl`` and pulses the output. A test
+``isoffline``, when one answers and its answer's ``ContinuePushOffline`` is not false.
+An answer's ``info: ok`` closes output ``channelNum`` for 500 ms; its ``serialData``
+goes out on the RS485 port (onto an emulated board's bus where a test wires one). Its
+TCP SDK (``'VZ'`` framing, port 8131 on a real camera) takes ``ioctl`` and pulses the
+output. A test
 injects its faults: switched off (nothing pushes, nothing listens), a slow SDK, answers
 it cannot read, huge and malformed pushes.
 """
@@ -76,8 +77,11 @@ class AlarmInfoEmulator:
     )  # perf_counter at each start
     serial_out: asyncio.Queue[tuple[int, bytes]] = field(default_factory=asyncio.Queue)
     answers: list[dict[str, Any]] = field(default_factory=list)
+    polls: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)  # their answers
     delivered: asyncio.Queue[Sent] = field(default_factory=asyncio.Queue)  # answered pushes
     offline: list[dict[str, Any]] = field(default_factory=list)  # kept pushes, oldest first
+    # The last answer's ContinuePushOffline: whether the kept pushes may go out now.
+    continue_offline: bool = True
     sdk_port: int = 0
     polled_at: float = 0.0  # perf_counter as the last poll left
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
@@ -211,10 +215,11 @@ class AlarmInfoEmulator:
                 answer = await self._post(server, json.dumps(beat).encode())
                 if answer is not None:
                     await self._obey(answer, "poll")
+                    self.polls.put_nowait(answer)
                     break
             else:
                 continue
-            while self.offline and not self.faults.off:
+            while self.offline and self.continue_offline and not self.faults.off:
                 kept = self.offline.pop(0)
                 kept["AlarmInfoPlate"]["result"]["PlateResult"]["isoffline"] = 1
                 await self.push(kept)
@@ -223,6 +228,7 @@ class AlarmInfoEmulator:
         body = next(iter(answer.values()))
         if not isinstance(body, dict):
             return
+        self.continue_offline = body.get("ContinuePushOffline", True) is not False
         for entry in body.get("serialData", []):
             data = base64.b64decode(entry["data"])
             assert entry["dataLen"] == len(data), "dataLen must be the data's length"

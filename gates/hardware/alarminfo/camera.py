@@ -72,6 +72,10 @@ class AlarmInfoCamera:
         self._queued = _Queued()
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._heard = asyncio.Event()
+        # Whether the lane is linked to a centre: the camera's stored reads are asked
+        # for (ContinuePushOffline) only then, so a lane cut off leaves them in the
+        # camera's storage rather than in its own short backlog.
+        self._linked = False
 
     # ---------------------------------------------------------------- PushTarget
 
@@ -93,7 +97,7 @@ class AlarmInfoCamera:
             # A well-formed "no": the camera would only store a push we cannot read
             # and resend it, and nothing queued goes out on an answer to garbage.
             log.warning("lane.alarminfo.bad_push camera=%s error=%s", self.name, exc)
-            return PushReply(200, reply(False, None, ()), JSON)
+            return PushReply(200, reply(False, None, (), continue_offline=self._linked), JSON)
         heartbeat = isinstance(read, Heartbeat)
         if not isinstance(read, Heartbeat):
             if read.plate_id is not None and read.plate_id in self._seen:
@@ -107,6 +111,10 @@ class AlarmInfoCamera:
                     self._emit(read.vehicle)
         return PushReply(200, self._answer(heartbeat), JSON)
 
+    def link_changed(self, up: bool) -> None:
+        self._linked = up
+        log.info("lane.alarminfo.offline_pushes camera=%s wanted=%s", self.name, up)
+
     def _answer(self, heartbeat: bool) -> bytes:
         """The answer with every queued order, which it hands over."""
         queued, self._queued = self._queued, _Queued()
@@ -116,7 +124,8 @@ class AlarmInfoCamera:
         if channel is not None:
             handed.append(queued.opens.pop(channel))
         self._queued.opens = queued.opens
-        body = reply(heartbeat, channel, [(port, data) for port, data, _ in queued.serial])
+        serial = [(port, data) for port, data, _ in queued.serial]
+        body = reply(heartbeat, channel, serial, continue_offline=self._linked)
         for done in handed:
             if not done.done():
                 done.set_result(None)

@@ -101,10 +101,20 @@ def read_push(body: bytes, now: datetime) -> PlateRead | Heartbeat:
     )
 
 
-def reply(heartbeat: bool, channel: int | None, serial: Sequence[tuple[int, bytes]]) -> bytes:
-    """The answer to a plate or a heartbeat: open output ``channel`` if not None, and
-    write each ``(serialChannel, bytes)`` to the camera's RS485."""
-    answer: dict[str, Any] = {"info": "ok" if channel is not None else "no"}
+def reply(
+    heartbeat: bool,
+    channel: int | None,
+    serial: Sequence[tuple[int, bytes]],
+    *,
+    continue_offline: bool,
+) -> bytes:
+    """The answer to a plate or a heartbeat: open output ``channel`` if not None, write
+    each ``(serialChannel, bytes)`` to the camera's RS485, and say whether the camera is
+    to push the reads it stored while no server answered (``ContinuePushOffline``)."""
+    answer: dict[str, Any] = {
+        "info": "ok" if channel is not None else "no",
+        "ContinuePushOffline": continue_offline,
+    }
     if channel is not None:
         answer["channelNum"] = channel
     if serial:
