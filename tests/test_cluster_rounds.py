@@ -76,6 +76,33 @@ async def test_a_round_listener_that_fails_does_not_stop_the_renewals(server: Se
     assert server.holding.tenure.holds(LANE)
 
 
+async def test_a_round_held_up_after_its_answer_does_not_hold_up_the_next(
+    server: Server,
+) -> None:
+    """The first round's listener does not return until the end; rounds are still sent
+    every quarter lease life, and the lease lives on for two lease lives and more."""
+    rounds: asyncio.Queue[int] = asyncio.Queue()
+    release = asyncio.Event()
+    count = 0
+
+    async def slow_at_first() -> None:
+        nonlocal count
+        count += 1
+        rounds.put_nowait(count)
+        if count == 1:
+            await release.wait()  # a listener busy for as long as the test runs
+
+    server.holding.after_each_round(slow_at_first)
+    assert await server.holding.claim(LANE)
+    try:
+        for expected in range(1, 10):
+            assert await asyncio.wait_for(rounds.get(), 5) == expected
+        assert await server.link.client.get(key(LANE)) == b"s-here"
+        assert server.holding.tenure.holds(LANE)
+    finally:
+        release.set()
+
+
 # Leases of a minute: no renewal round checks the lane's holder but the test's own.
 @pytest.mark.parametrize("server", [60.0], indirect=True)
 async def test_a_lane_that_comes_online_here_while_leases_are_read_stays_online(

@@ -64,6 +64,19 @@ def test_a_renewal_answered_late_never_shortens_a_lease() -> None:
     assert tenure.next_due() == 8.0
 
 
+def test_fencing_looks_again_before_any_lease_can_fall_due() -> None:
+    """At the earliest lease's safe time; with none held, no later than a lease taken
+    now could fall due: a lease taken later falls due later still."""
+    policy = LeasePolicy(4.0)
+    tenure = Tenure(policy)
+    assert tenure.next_look(now=10.0) == 13.0 == policy.safe_until(10.0)
+    tenure.taken("L1", sent_at=10.5)
+    tenure.taken("L2", sent_at=11.0)
+    assert tenure.next_look(now=12.0) == 13.5
+    tenure.renewed(["L1", "L2"], sent_at=12.0)
+    assert tenure.next_look(now=12.5) == 15.0
+
+
 @pytest.mark.parametrize(
     ("pttl_ms", "wait_s"),
     [

@@ -151,28 +151,47 @@ class LaneHolding:
     # ----------------------------------------------------------------- keeping
 
     async def _keep(self) -> None:
+        """Renewal rounds sent every quarter lease life, and fencing on time, apart: a
+        round answered late (this server's event loop busy) still renews from when it
+        was sent, so the next is sent on time rather than after it, and a lease falls
+        due at its safe time whatever any round is doing."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._fence(tasks), name="seat-lane-fencing")
+            loop = asyncio.get_running_loop()
+            while True:
+                sent = loop.time()
+                tasks.create_task(self._round(sent), name="seat-lane-lease-round")
+                await asyncio.sleep(max(0.0, sent + self.policy.renew_s - loop.time()))
+
+    async def _round(self, sent: float) -> None:
+        """One round, given until the leases it renews would be let go anyway: an
+        answer later than that renews nothing still held."""
+        try:
+            async with asyncio.timeout_at(self.policy.safe_until(sent)):
+                await self.renew()
+        except (RedisError, TimeoutError) as exc:
+            log.warning("lane.lease.renew_failed held=%d error=%r", len(self.tenure.held), exc)
+        except Exception:
+            # Renewals must outlive any one round's bug.
+            log.exception("lane.lease.renew_failed held=%d", len(self.tenure.held))
+        else:
+            for listener in list(self._round_listeners):
+                await listeners.call(listener, "lane.lease.round")
+
+    async def _fence(self, tasks: asyncio.TaskGroup) -> None:
+        """Close the link of each lane whose lease is past its safe time, at that time;
+        the closes go on beside, so a slow one never holds up the next lease's fence."""
         loop = asyncio.get_running_loop()
         while True:
-            sent = loop.time()
-            try:
-                async with asyncio.timeout_at(self.tenure.next_due()):
-                    await self._renew()
-            except (RedisError, TimeoutError) as exc:
-                log.warning("lane.lease.renew_failed held=%d error=%r", len(self.tenure.held), exc)
-            except Exception:
-                # Renewals and fencing must outlive any one round's bug.
-                log.exception("lane.lease.renew_failed held=%d", len(self.tenure.held))
-            else:
-                for listener in list(self._round_listeners):
-                    await listeners.call(listener, "lane.lease.round")
-            for lane in self.tenure.due(loop.time()):
-                log.warning("lane.lease.fenced lane=%s server=%s", lane, self.server)
-                await self.hub.drop(lane)
-            wake = sent + self.policy.renew_s
-            due = self.tenure.next_due()
-            await asyncio.sleep(max(0.0, min(wake, due if due is not None else wake) - loop.time()))
+            due = self.tenure.due(loop.time())
+            if due:
+                for lane in due:
+                    log.warning("lane.lease.fenced lane=%s server=%s", lane, self.server)
+                tasks.create_task(self._drop(due), name="seat-lane-fenced")
+            # The lease's safe time is its event: no message announces it.
+            await asyncio.sleep(max(0.0, self.tenure.next_look(loop.time()) - loop.time()))
 
-    async def _renew(self, *, rewrite: bool = False) -> None:
+    async def renew(self, *, rewrite: bool = False) -> None:
         """One round trip for every lease held; a lease another server has now is lost
         and its link closed so the lane redials. A lease no server has is not renewed
         (it was let go meanwhile, or Redis forgot it and ``_retake`` writes it again):
@@ -180,19 +199,31 @@ class LaneHolding:
         lanes = self.tenure.held
         sent = asyncio.get_running_loop().time()
         lost, missing = await self.store.renew(lanes, rewrite=rewrite)
-        self.tenure.renewed(
-            [lane for lane in lanes if lane not in lost and lane not in missing], sent
-        )
+        if lost or missing:
+            gone = {*lost, *missing}
+            lanes = [lane for lane in lanes if lane not in gone]
+        self.tenure.renewed(lanes, sent)
         for lane in missing:
             if self.tenure.holds(lane):
                 log.info("lane.lease.missing lane=%s server=%s", lane, self.server)
         for lane in lost:
             log.warning("lane.lease.lost lane=%s server=%s", lane, self.server)
             self.tenure.let_go(lane)
-            await self.hub.drop(lane)
+        await self._drop(lost)
+
+    async def _drop(self, lanes: list[str]) -> None:
+        """Close these lanes' links, all at once: each is offline here as its drop
+        starts, none waiting for another's close. A drop that fails is logged and the
+        others go on: fencing must outlive any one link's failure."""
+        results = await asyncio.gather(
+            *(self.hub.drop(lane) for lane in lanes), return_exceptions=True
+        )
+        for lane, result in zip(lanes, results, strict=True):
+            if isinstance(result, Exception):
+                log.error("lane.lease.drop_failed lane=%s", lane, exc_info=result)
 
     async def _retake(self) -> None:
         """Redis is back (perhaps restarted, with no keys): the leases of the lanes held
         here are written again, or, where another server has one, its link closed."""
-        await self._renew(rewrite=True)
+        await self.renew(rewrite=True)
         log.info("lane.lease.retaken server=%s held=%d", self.server, len(self.tenure.held))

@@ -74,9 +74,11 @@ class Tenure:
     def renewed(self, lanes: list[str], sent_at: float) -> None:
         """Redis renewed these leases (ones let go meanwhile stay let go)."""
         until = self.policy.safe_until(sent_at)
+        held = self._until
         for lane in lanes:
-            if lane in self._until:
-                self._until[lane] = max(self._until[lane], until)
+            current = held.get(lane)
+            if current is not None and current < until:
+                held[lane] = until
 
     def let_go(self, lane: str) -> None:
         self._until.pop(lane, None)
@@ -90,6 +92,13 @@ class Tenure:
 
     def next_due(self) -> float | None:
         return min(self._until.values(), default=None)
+
+    def next_look(self, now: float) -> float:
+        """When fencing must look again: at the earliest lease's safe time, or, with
+        none held, the earliest a lease taken from ``now`` on can fall due. Renewals
+        only put safe times later, so nothing falls due before this."""
+        due = self.next_due()
+        return self.policy.safe_until(now) if due is None else due
 
 
 def handover_wait_s(pttl_ms: int, policy: LeasePolicy) -> float:
