@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+from redis.exceptions import MaxConnectionsError
 
 from console.cluster import status_wire
 from console.cluster.holding import LaneHolding
@@ -101,6 +102,42 @@ async def test_a_round_held_up_after_its_answer_does_not_hold_up_the_next(
         assert server.holding.tenure.holds(LANE)
     finally:
         release.set()
+
+
+# Leases of a second: dialling a pool's hundred connections is a burst of work for the
+# event loop on a busy machine, and must not be what lets the lease go.
+@pytest.mark.parametrize("server", [1.0], indirect=True)
+async def test_renewals_go_on_while_other_commands_take_every_pooled_connection(
+    server: Server,
+) -> None:
+    """Other commands (a thousand lanes claiming leases at once) have every connection
+    of the link's pool, and redis-py refuses the next command there; the renewals have
+    a pool of their own, and the lease lives on for two lease lives and more."""
+    rounds: asyncio.Queue[int] = asyncio.Queue()
+    count = 0
+
+    async def counted() -> None:
+        nonlocal count
+        count += 1
+        rounds.put_nowait(count)
+
+    assert await server.holding.claim(LANE)
+    pool = server.link.client.connection_pool
+    taken = [
+        await pool.get_connection()  # type: ignore[no-untyped-call]  # redis-py's own
+        for _ in range(pool.max_connections)
+    ]
+    try:
+        with pytest.raises(MaxConnectionsError):
+            await server.link.client.get(key(LANE))
+        server.holding.after_each_round(counted)
+        for expected in range(1, 9):
+            assert await asyncio.wait_for(rounds.get(), 5) == expected
+        assert await server.link.reserved.get(key(LANE)) == b"s-here"
+        assert server.holding.tenure.holds(LANE)
+    finally:
+        for connection in taken:
+            await pool.release(connection)
 
 
 # Leases of a minute: no renewal round checks the lane's holder but the test's own.

@@ -37,7 +37,7 @@ class LaneHolding:
         self.policy = policy
         self.requests = requests
         self.hub = hub
-        self.store = LeaseStore(link.client, link.server, policy)
+        self.store = LeaseStore(link.client, link.server, policy, renewing=link.reserved)
         self.tenure = Tenure(policy)
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[object]] = set()

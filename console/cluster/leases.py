@@ -74,14 +74,21 @@ def key(lane: str) -> str:
 
 class LeaseStore:
     """This server's leases; every method raises ``RedisError`` when Redis cannot be
-    reached."""
+    reached. ``renewing``: the client the renewals go through (by default ``client``),
+    one whose connections nothing else can take up (``RedisLink.reserved``)."""
 
-    def __init__(self, client: redis.Redis, server: str, policy: LeasePolicy) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        server: str,
+        policy: LeasePolicy,
+        renewing: redis.Redis | None = None,
+    ) -> None:
         self.server = server
         self.policy = policy
         self.client = client
         self._take = client.register_script(_TAKE)
-        self._renew = client.register_script(_RENEW)
+        self._renew = (renewing or client).register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
 
     async def take(self, lane: str) -> tuple[str, int]:
