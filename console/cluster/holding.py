@@ -43,6 +43,7 @@ class LaneHolding:
         self._tasks: set[asyncio.Task[object]] = set()
         self._keeper: asyncio.Task[None] | None = None
         self._round_listeners: list[listeners.Listener] = []
+        self._listening = asyncio.Lock()
         self._closed = False
         hub.claim = self.claim
         hub.subscribe(self._status_changed)
@@ -175,8 +176,13 @@ class LaneHolding:
             # Renewals must outlive any one round's bug.
             log.exception("lane.lease.renew_failed held=%d", len(self.tenure.held))
         else:
-            for listener in list(self._round_listeners):
-                await listeners.call(listener, "lane.lease.round")
+            if self._listening.locked():
+                # The last round's listeners are still at it: one run at a time, so what
+                # one read of Redis is never applied after what a later one read.
+                return
+            async with self._listening:
+                for listener in list(self._round_listeners):
+                    await listeners.call(listener, "lane.lease.round")
 
     async def _fence(self, tasks: asyncio.TaskGroup) -> None:
         """Close the link of each lane whose lease is past its safe time, at that time;
