@@ -68,6 +68,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/plates.py
 	$(BIN)/python bench/vehicles.py
 	$(BIN)/python bench/ledger_stores.py
+	$(BIN)/python bench/lease_renewal.py
 	$(BIN)/python bench/cluster.py
 	$(BIN)/python bench/lane_hardware.py
 

@@ -11,8 +11,9 @@ agent account in the database, and measures, in one run:
   * ``throughput_3``: 20 in flight spread over the three servers;
   * failover: one server killed (SIGKILL) while opens flow at a steady rate through
     the other two to every lane; ``failover_s`` from the kill until each of its lanes
-    is held by a survivor and shown online there, with ``lost`` (commands with no
-    outcome) and ``executed_twice`` (command ids a lane's driver ran twice).
+    is held by a survivor and shown online there, ``failover_spread`` how many each
+    survivor took, with ``lost`` (commands with no outcome) and ``executed_twice``
+    (command ids a lane's driver ran twice).
 
 The lanes' heartbeat and the lease life are options, so the failover target (under two
 heartbeats after the lease expired) can be checked against what was run.
@@ -191,7 +192,9 @@ async def failover(
     killed = time.perf_counter()
     lease_left_s = await max_pttl_s(client, orphans)
     assert cluster.fleet_process is not None
-    await cluster.all_up(client, orphans, alive, cluster.fleet_process, timeout=60.0, every=0.05)
+    moved = await cluster.all_up(
+        client, orphans, alive, cluster.fleet_process, timeout=60.0, every=0.05
+    )
     failover_s = time.perf_counter() - killed
     await asyncio.sleep(2.0)  # and after it, so commands to the moved lanes are counted
     flow.stop()
@@ -200,6 +203,9 @@ async def failover(
     return {
         "failover_s": round(failover_s, 2),
         "failover_lanes": len(orphans),
+        "failover_spread": [
+            sum(pid == server.running().pid for pid in moved.values()) for server in survivors
+        ],
         "lease_s": cluster.args.lease_s,
         "heartbeat_s": heartbeat_s,
         "lease_left_at_kill_s": round(lease_left_s, 2),
@@ -289,6 +295,8 @@ def report(result: dict[str, Any]) -> list[str]:
         f"failover: {r['failover_s']} s for {r['failover_lanes']} lanes "
         f"({r['failover_after_lease_s']} s after the lease expired, target "
         f"< {r['failover_target_s']} s; lease {r['lease_s']} s, heartbeat {r['heartbeat_s']} s)",
+        f"failover_spread: {r['failover_spread']} lanes taken by each survivor "
+        f"({round(max(r['failover_spread']) / r['failover_lanes'], 2)} of them by the busiest)",
         f"lost: {r['lost']} commands of {r['failover_commands']} during failover "
         f"(outcomes {r['failover_outcomes']})",
         f"executed_twice: {r['executed_twice']} commands "

@@ -6,8 +6,9 @@
 ``LANES_JSON`` maps lane ids to tokens. Each lane is a real ``LaneAgent`` with the
 ``sim`` driver, its mechanical lift time zero and no cars arriving, so what is measured
 is the software path and heartbeats. Given several centres, every lane has all of them
-and fails over along the list as ``seat lane --server`` does; the list is rotated by one
-from each lane to the next, so the lanes' first centres are spread evenly. ``--ramp``
+and fails over as ``seat lane --server`` does; the list is rotated by one from each lane
+to the next, so the lanes' first centres are spread evenly (the others each lane orders
+by its id, ``gates.lane.rotation.dial_order``). ``--ramp``
 switches the lanes on one after another, as a car park's do, rather than all at once.
 
 A line on stdin asks for a report, one JSON line: ``opens``, how many times the fleet's

@@ -167,6 +167,42 @@ async def test_a_renewal_that_reaches_redis_after_a_release_leaves_the_lease_rel
     assert await other.take(LANE) == ("s-two", LeasePolicy(LEASE_S).ttl_ms)
 
 
+async def test_thousands_of_leases_are_renewed_in_one_call_each_as_its_key_says(
+    redis_client: redis.Redis,
+) -> None:
+    """More lanes than the script reads at once (it reads their keys 1,000 at a time):
+    each lease is renewed, found another's or found missing, wherever it falls."""
+    lanes = [f"P{n:04d}-IN" for n in range(2500)]
+    others = [lanes[999], lanes[1000], lanes[2499]]
+    gone = [lanes[0], lanes[1500]]
+    async with redis_client.pipeline(transaction=False) as pipe:
+        for lane in lanes:
+            if lane not in gone:
+                pipe.set(key(lane), "s-two" if lane in others else "s-one", px=60_000)
+        await pipe.execute()
+    store = LeaseStore(redis_client, "s-one", LeasePolicy(600.0))
+    assert await store.renew(lanes) == (others, gone)
+    async with redis_client.pipeline(transaction=False) as pipe:
+        for lane in lanes:
+            pipe.pttl(key(lane))
+        pttls = dict(zip(lanes, await pipe.execute(), strict=True))
+    renewed = [lane for lane, pttl in pttls.items() if pttl > 60_000]
+    assert renewed == [lane for lane in lanes if lane not in others and lane not in gone]
+    assert [pttls[lane] for lane in gone] == [-2, -2]  # not written: let go meanwhile
+    assert await store.renew(lanes, rewrite=True) == (others, [])
+    assert await store.holders(gone) == {lane: "s-one" for lane in gone}
+
+
+@pytest.mark.parametrize("lanes", [["P1 OUT"], ["P1-OUT", ""]])
+async def test_a_renewal_naming_no_lane_id_is_refused_and_writes_nothing(
+    redis_client: redis.Redis, lanes: list[str]
+) -> None:
+    store = LeaseStore(redis_client, "s-one", LeasePolicy(LEASE_S))
+    with pytest.raises(ValueError, match="lane id"):
+        await store.renew(lanes, rewrite=True)
+    assert await redis_client.keys("*") == []
+
+
 async def test_a_lane_connecting_to_the_other_server_moves_there_once_its_holder_lets_go(
     servers: list[Server], redis_client: redis.Redis
 ) -> None:

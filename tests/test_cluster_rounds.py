@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+import redis.asyncio as redis
+from redis.exceptions import MaxConnectionsError
 
 from console.cluster.envelope import Envelope, open_as, seal
 from console.cluster.holding import LaneHolding
@@ -89,6 +91,72 @@ async def test_a_round_listener_that_fails_does_not_stop_the_renewals(server: Se
         assert await asyncio.wait_for(rounds.get(), 5) == expected
     assert await server.link.client.get(key(LANE)) == b"s-here"
     assert server.holding.tenure.holds(LANE)
+
+
+async def test_a_round_held_up_after_its_answer_does_not_hold_up_the_next(
+    server: Server,
+) -> None:
+    """The first round's listener does not return until the end (the next rounds' are
+    skipped meanwhile, one run at a time); rounds are still sent every quarter lease
+    life, and the lease lives on for two lease lives and more."""
+    entered = asyncio.Event()
+    release = asyncio.Event()
+
+    async def stuck() -> None:
+        entered.set()
+        await release.wait()  # a listener busy for as long as the test runs
+
+    server.holding.servers.after_each_round(stuck)
+    assert await server.holding.claim(LANE)
+    try:
+        await asyncio.wait_for(entered.wait(), 5)
+        await _eight_more_rounds(server.link.client)
+        assert await server.link.client.get(key(LANE)) == b"s-here"
+        assert server.holding.tenure.holds(LANE)
+    finally:
+        release.set()
+
+
+async def _eight_more_rounds(client: redis.Redis) -> None:
+    """Until Redis has run eight more scripts (each renewal round is one): two lease
+    lives, which the lease outlived only if renewed."""
+    first = await _script_calls(client)
+    async with asyncio.timeout(5):
+        while True:
+            if await _script_calls(client) >= first + 8:
+                return
+            await asyncio.sleep(0.05)  # Redis's count, read as a watcher would
+
+
+async def _script_calls(client: redis.Redis) -> int:
+    stats = await client.info("commandstats")
+    return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+
+
+# Leases of a second: dialling a pool's hundred connections is a burst of work for the
+# event loop on a busy machine, and must not be what lets the lease go.
+@pytest.mark.parametrize("server", [1.0], indirect=True)
+async def test_renewals_go_on_while_other_commands_take_every_pooled_connection(
+    server: Server,
+) -> None:
+    """Other commands (a thousand lanes claiming leases at once) have every connection
+    of the link's pool, and redis-py refuses the next command there; the renewals have
+    a pool of their own, and the lease lives on for two lease lives and more."""
+    assert await server.holding.claim(LANE)
+    pool = server.link.client.connection_pool
+    taken = [
+        await pool.get_connection()  # type: ignore[no-untyped-call]  # redis-py's own
+        for _ in range(pool.max_connections)
+    ]
+    try:
+        with pytest.raises(MaxConnectionsError):
+            await server.link.client.get(key(LANE))
+        await _eight_more_rounds(server.link.reserved)
+        assert await server.link.reserved.get(key(LANE)) == b"s-here"
+        assert server.holding.tenure.holds(LANE)
+    finally:
+        for connection in taken:
+            await pool.release(connection)
 
 
 # Leases of a minute: no renewal round checks the lane's holder but the test's own.

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from cryptography.x509.oid import NameOID
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
-from gates.lane.rotation import Rotation
+from gates.lane.rotation import Rotation, dial_order
 from gates.lane.targets import Target, resolve, split_servers
 
 
@@ -75,6 +76,58 @@ def test_renewed_targets_keep_the_current_one_where_it_is_still_there() -> None:
     assert rotation.current == "b"
     rotation.renew(["x", "y"])
     assert rotation.current == "x"
+
+
+CENTRES = ["ws://a:8080/link", "ws://b:8080/link", "ws://c:8080/link"]
+LANES = [f"P{n:04d}-IN" for n in range(2000)]
+
+
+def next_alive(lane: str, given: list[str], dead: str) -> str:
+    """Where the lane comes up when ``dead`` dies: its first centre still alive."""
+    return next(centre for centre in dial_order(lane, given) if centre != dead)
+
+
+def test_each_lane_dials_its_first_centre_first_then_every_other_once() -> None:
+    for lane in LANES:
+        order = dial_order(lane, CENTRES)
+        assert order[0] == CENTRES[0]
+        assert sorted(order) == sorted(CENTRES)
+
+
+@pytest.mark.parametrize("dead", CENTRES)
+def test_a_dead_centres_lanes_spread_over_the_survivors(dead: str) -> None:
+    """Three servers, 2,000 lanes, each lane's list rotated by one from the last (the
+    lanes' homes spread evenly): the lanes of the one that dies come up at both others,
+    neither taking more than three in five, not all at one."""
+    given = {lane: CENTRES[n % 3 :] + CENTRES[: n % 3] for n, lane in enumerate(LANES)}
+    orphans = [lane for lane in LANES if given[lane][0] == dead]
+    assert len(orphans) in (666, 667)
+    landed = Counter(next_alive(lane, given[lane], dead) for lane in orphans)
+    assert set(landed) == set(CENTRES) - {dead}
+    assert all(0.4 < count / len(orphans) < 0.6 for count in landed.values()), landed
+
+
+def test_lanes_given_the_same_list_spread_when_their_first_dies() -> None:
+    landed = Counter(next_alive(lane, CENTRES, CENTRES[0]) for lane in LANES)
+    assert set(landed) == set(CENTRES[1:])
+    assert all(0.4 < count / len(LANES) < 0.6 for count in landed.values()), landed
+
+
+def test_a_lanes_order_is_its_own_whatever_the_process_or_the_listing() -> None:
+    """Drawn from the lane's id and the URLs alone (not Python's salted ``hash``): the
+    same after a restart, and the same with the others listed in another order."""
+    a, b, c = CENTRES
+    assert dial_order("P2-IN", CENTRES) == [a, c, b]
+    assert dial_order("P2-OUT", CENTRES) == [a, b, c]
+    for lane in LANES[:200]:
+        assert dial_order(lane, [a, c, b]) == dial_order(lane, CENTRES)
+        # A centre taken out of the list moves no lane between the others.
+        assert dial_order(lane, [a, b]) == [x for x in dial_order(lane, CENTRES) if x != c]
+
+
+def test_a_lane_with_no_centre_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least one centre"):
+        dial_order("P1-IN", [])
 
 
 def test_no_targets_is_an_error_not_an_idle_lane() -> None:

@@ -47,7 +47,7 @@ class LaneHolding:
         self.policy = policy
         self.requests = requests
         self.hub = hub
-        self.store = LeaseStore(link.client, link.server, policy)
+        self.store = LeaseStore(link.client, link.server, policy, renewing=link.reserved)
         self.tenure = Tenure(policy)
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[object]] = set()
@@ -158,17 +158,15 @@ class LaneHolding:
         """A round must reach Redis before the first lease falls due."""
         return self.tenure.next_due()
 
-    async def renew(self) -> None:
-        await self._renew()
-
     async def settle(self, now: float) -> None:
         """Fencing: the links of the lanes whose leases are past their safe time close,
-        whether or not the round reached Redis."""
-        for lane in self.tenure.due(now):
+        whether or not the round reached Redis, all at once."""
+        due = self.tenure.due(now)
+        for lane in due:
             log.warning("lane.lease.fenced lane=%s server=%s", lane, self.server)
-            await self.hub.drop(lane)
+        await self._drop(due)
 
-    async def _renew(self, *, rewrite: bool = False) -> None:
+    async def renew(self, *, rewrite: bool = False) -> None:
         """One round trip for every lease held; a lease another server has now is lost
         and its link closed so the lane redials. A lease no server has is not renewed
         (it was let go meanwhile, or Redis forgot it and ``_retake`` writes it again):
@@ -176,19 +174,31 @@ class LaneHolding:
         lanes = self.tenure.held
         sent = asyncio.get_running_loop().time()
         lost, missing = await self.store.renew(lanes, rewrite=rewrite)
-        self.tenure.renewed(
-            [lane for lane in lanes if lane not in lost and lane not in missing], sent
-        )
+        if lost or missing:
+            gone = {*lost, *missing}
+            lanes = [lane for lane in lanes if lane not in gone]
+        self.tenure.renewed(lanes, sent)
         for lane in missing:
             if self.tenure.holds(lane):
                 log.info("lane.lease.missing lane=%s server=%s", lane, self.server)
         for lane in lost:
             log.warning("lane.lease.lost lane=%s server=%s", lane, self.server)
             self.tenure.let_go(lane)
-            await self.hub.drop(lane)
+        await self._drop(lost)
+
+    async def _drop(self, lanes: list[str]) -> None:
+        """Close these lanes' links, all at once: each is offline here as its drop
+        starts, none waiting for another's close. A drop that fails is logged and the
+        others go on: fencing must outlive any one link's failure."""
+        results = await asyncio.gather(
+            *(self.hub.drop(lane) for lane in lanes), return_exceptions=True
+        )
+        for lane, result in zip(lanes, results, strict=True):
+            if isinstance(result, Exception):
+                log.error("lane.lease.drop_failed lane=%s", lane, exc_info=result)
 
     async def _retake(self) -> None:
         """Redis is back (perhaps restarted, with no keys): the leases of the lanes held
         here are written again, or, where another server has one, its link closed."""
-        await self._renew(rewrite=True)
+        await self.renew(rewrite=True)
         log.info("lane.lease.retaken server=%s held=%d", self.server, len(self.tenure.held))

@@ -74,9 +74,11 @@ class Tenure:
     def renewed(self, lanes: list[str], sent_at: float) -> None:
         """Redis renewed these leases (ones let go meanwhile stay let go)."""
         until = self.policy.safe_until(sent_at)
+        held = self._until
         for lane in lanes:
-            if lane in self._until:
-                self._until[lane] = max(self._until[lane], until)
+            current = held.get(lane)
+            if current is not None and current < until:
+                held[lane] = until
 
     def let_go(self, lane: str) -> None:
         self._until.pop(lane, None)

@@ -28,19 +28,32 @@ end
 return {v, redis.call('PTTL', KEYS[1])}
 """
 
-# ARGV: this server, ms to live, rewrite missing keys (1) or not (0).
-# -> {lost, missing}: the indexes (1-based) of KEYS another server holds now (this
+# ARGV: this server, ms to live, rewrite missing keys (1) or not (0), the key prefix, the
+# lanes' ids separated by single spaces.
+# -> {lost, missing}: the indexes (1-based) of the lanes another server holds now (this
 # server lost them), and of those no server holds (left unset unless rewritten).
+# The keys are read in slices (Lua's unpack takes a few thousand values at most), and
+# a lease still this server's has only its expiry moved.
 _RENEW = """
+local me, ttl, rewrite, prefix = ARGV[1], ARGV[2], ARGV[3] == '1', ARGV[4]
+local keys = {}
+for lane in string.gmatch(ARGV[5], '[^ ]+') do
+  keys[#keys + 1] = prefix .. lane
+end
 local lost, missing = {}, {}
-for i, key in ipairs(KEYS) do
-  local v = redis.call('GET', key)
-  if v == ARGV[1] or (not v and ARGV[3] == '1') then
-    redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
-  elseif v then
-    table.insert(lost, i)
-  else
-    table.insert(missing, i)
+for first = 1, #keys, 1000 do
+  local values = redis.call('MGET', unpack(keys, first, math.min(first + 999, #keys)))
+  for j, v in ipairs(values) do
+    local i = first + j - 1
+    if v == me then
+      redis.call('PEXPIRE', keys[i], ttl)
+    elseif not v and rewrite then
+      redis.call('SET', keys[i], me, 'PX', ttl)
+    elseif v then
+      lost[#lost + 1] = i
+    else
+      missing[#missing + 1] = i
+    end
   end
 end
 return {lost, missing}
@@ -61,14 +74,21 @@ def key(lane: str) -> str:
 
 class LeaseStore:
     """This server's leases; every method raises ``RedisError`` when Redis cannot be
-    reached."""
+    reached. ``renewing``: the client the renewals go through (by default ``client``),
+    one whose connections nothing else can take up (``RedisLink.reserved``)."""
 
-    def __init__(self, client: redis.Redis, server: str, policy: LeasePolicy) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        server: str,
+        policy: LeasePolicy,
+        renewing: redis.Redis | None = None,
+    ) -> None:
         self.server = server
         self.policy = policy
         self.client = client
         self._take = client.register_script(_TAKE)
-        self._renew = client.register_script(_RENEW)
+        self._renew = (renewing or client).register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
 
     async def take(self, lane: str) -> tuple[str, int]:
@@ -81,12 +101,19 @@ class LeaseStore:
     ) -> tuple[list[str], list[str]]:
         """Renew ``lanes`` in one round trip; returns those another server holds now,
         and those no server holds (released meanwhile, or expired), which only
-        ``rewrite`` (Redis is back and may have forgotten them) takes again."""
+        ``rewrite`` (Redis is back and may have forgotten them) takes again.
+
+        The lanes go as one argument, their ids joined by spaces, not a key each: the
+        request for thousands of leases is built in one join rather than thousands of
+        encoded arguments. Redis Cluster could not run a script over many lanes' keys
+        anyway (they hash to different slots), so nothing is lost by not declaring them."""
         if not lanes:
             return [], []
+        names = " ".join(lanes)
+        if names.count(" ") != len(lanes) - 1 or "" in lanes:
+            raise ValueError("a lane id to renew is empty or has a space")
         lost, missing = await self._renew(
-            keys=[key(lane) for lane in lanes],
-            args=[self.server, self.policy.ttl_ms, int(rewrite)],
+            args=[self.server, self.policy.ttl_ms, int(rewrite), PREFIX, names]
         )
         return [lanes[int(i) - 1] for i in lost], [lanes[int(i) - 1] for i in missing]
 

@@ -54,6 +54,10 @@ COMMAND_TIMEOUT_S = 2.0
 # How long the pub/sub connection may be silent before it is pinged: a cut that sends
 # no reset is noticed within about twice this.
 PUBSUB_PING_S = 1.0
+# Connections of the reserved pool (``RedisLink.reserved``): a lease renewal round is
+# sent every quarter of a lease life and given three quarters, so four are in flight at
+# most, and one more is the rewrite after Redis comes back.
+RESERVED_CONNECTIONS = 5
 
 
 def server_id() -> str:
@@ -86,8 +90,17 @@ class RedisLink:
             "socket_connect_timeout": COMMAND_TIMEOUT_S,
             "health_check_interval": PUBSUB_PING_S,
         }
-        self.client: redis.Redis = redis.Redis.from_url(
-            url, retry=Retry(NoBackoff(), 1), retry_on_error=[ConnectionError], **timeouts
+        retrying: dict[str, Any] = {
+            "retry": Retry(NoBackoff(), 1),
+            "retry_on_error": [ConnectionError],
+        }
+        self.client: redis.Redis = redis.Redis.from_url(url, **retrying, **timeouts)
+        # For what must get through whatever else is under way (the lease renewals): a
+        # pool of its own, which a burst of other commands (a thousand lanes claiming
+        # their leases at once) cannot draw dry; redis-py refuses a command, rather than
+        # wait, when every connection of its pool is in use.
+        self.reserved: redis.Redis = redis.Redis.from_url(
+            url, max_connections=RESERVED_CONNECTIONS, **retrying, **timeouts
         )
         # The pub/sub connection never retries by itself: redis-py would then redial and
         # subscribe again unseen, and ``on_up`` would not be called.
@@ -196,6 +209,7 @@ class RedisLink:
         await cancel_all(self._up_runs.values(), CLOSE_WAIT_S)
         self._up_runs.clear()
         await self.client.aclose()
+        await self.reserved.aclose()
         await self._subscriber.aclose()
 
     # ------------------------------------------------------------------ the listener
@@ -228,7 +242,8 @@ class RedisLink:
         await pubsub.subscribe(*channels)
         # Idle pooled connections may lead to a Redis that restarted since: each would
         # fail its next command. Closed, they are dialled again when next drawn.
-        await self.client.connection_pool.disconnect(inuse_connections=False)
+        for client in (self.client, self.reserved):
+            await client.connection_pool.disconnect(inuse_connections=False)
         self._up.set()
         backoff.reset()
         log.info("redis.up server=%s channels=%d", self.server, len(channels))

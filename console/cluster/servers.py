@@ -144,6 +144,7 @@ class Servers:
         self._gone_tasks: set[asyncio.Task[None]] = set()
         self._rounds: asyncio.Task[None] | None = None
         self._redis_work: asyncio.Task[None] | None = None
+        self._listening: asyncio.Task[None] | None = None
         self._gone_script = link.client.register_script(_GONE)
 
     @property
@@ -154,9 +155,11 @@ class Servers:
         self._parts.append(part)
 
     def after_each_round(self, listener: listeners.Listener) -> None:
-        """``listener()`` after each round that reached Redis; it must not wait long
-        (the next round waits for it): work that does goes to a task of its own. Its
-        failure is logged and the rounds go on."""
+        """``listener()`` after each round that reached Redis, in a task beside the
+        rounds: a listener slow on a busy Redis never holds up the next round, and with
+        it fencing. One run of the listeners at a time: a round's is skipped while the
+        last one's still runs, so what one read of Redis found is never applied after
+        what a later read found. A failure is logged and the rounds go on."""
         self._round_listeners.append(listener)
 
     def on_gone(self, listener: GoneListener) -> None:
@@ -198,7 +201,9 @@ class Servers:
         """Stop the rounds, and take this server's key away: the others find it gone
         at their next round (and close what it left open, ``on_gone``), not a presence
         life later. At most ``wait_s`` for Redis."""
-        await cancel_all([self._rounds, self._redis_work, *self._gone_tasks], wait_s)
+        await cancel_all(
+            [self._rounds, self._redis_work, self._listening, *self._gone_tasks], wait_s
+        )
         try:
             await bounded(self.link.client.delete(alive_key(self.server)), wait_s)
         except (RedisError, TimeoutError) as exc:  # it lapses by itself
@@ -222,11 +227,20 @@ class Servers:
                     log.exception("cluster.round.settle_failed server=%s", self.server)
             if reached:
                 await self._find_gone()
-                for listener in list(self._round_listeners):
-                    await listeners.call(listener, "cluster.round")
+                self._listen()
             wake = sent + self.period_s
             due = self._deadline()
             await asyncio.sleep(max(0.0, min(wake, due if due is not None else wake) - loop.time()))
+
+    def _listen(self) -> None:
+        if self._listening is not None and not self._listening.done():
+            log.info("cluster.round.listeners_busy server=%s", self.server)
+            return
+        self._listening = asyncio.create_task(self._call_listeners(), name="seat-round-listeners")
+
+    async def _call_listeners(self) -> None:
+        for listener in list(self._round_listeners):
+            await listeners.call(listener, "cluster.round")
 
     async def _reach(self, sent: float) -> bool:
         """This round's Redis work, waited for until the first part's deadline at most;

@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from gates.backoff import Backoff
 from gates.lane.drivers import DriverRefused, LaneDriver, LaneEvent, LinkWatcher
-from gates.lane.rotation import Rotation
+from gates.lane.rotation import Rotation, dial_order
 from gates.lane.session import Action, Execute, LaneSession, Pressed, Problem, Publish, State
 from gates.lane.targets import Target, resolve
 from gates.protocol import LINK_PATH, MAX_MESSAGE_BYTES, CloseCode, Display, Media, OpenGate
@@ -75,12 +75,12 @@ class LaneAgent:
         publisher: Uplink | None = None,
     ) -> None:
         """``links``: the lane-link URLs (``link_url``) of the centres this lane may use,
-        any of them as good as another."""
+        any of them as good as another, the first dialled first (``dial_order``)."""
         if isinstance(links, str):  # a lone URL would be dialled character by character
             raise TypeError("links is a list of URLs, not one URL")
         if not links:
             raise ValueError("a lane agent needs at least one centre")
-        self.links = links
+        self.links = dial_order(session.lane, links)
         # Where the link is, or is being dialled: the media connection follows it.
         self.target: Target | None = None
         self._last_online: Target | None = None

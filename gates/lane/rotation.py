@@ -5,15 +5,38 @@ all of them one centre to the lane. It stays on the one that works. When that on
 lost, or a dial fails, the next is tried at once: a dead centre must not cost a backoff
 before a live one is tried. Only when every one has failed since the last that worked
 does the lane wait, with the backoff it always had (``gates.backoff``).
+
+Which centre is next is the lane's own (``dial_order``): lanes given the same centres
+do not all move to the same one when theirs dies, but spread over the others.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+
+
+def dial_order(lane: str, centres: Sequence[str]) -> list[str]:
+    """The order in which ``lane`` dials ``centres``: the first named first, the lane's
+    home as its operator chose it (with one server answering the consoles, the one all
+    lanes are on); then the others by rendezvous hashing of the lane's id with each, so
+    when a centre dies its lanes spread evenly over the rest, rather than every one of
+    them onto the same next centre at once. The order depends on the lane's id and the
+    URLs alone: the same after every restart, whatever order the others are listed
+    in, and a centre added or removed moves only the lanes whose turn it takes."""
+    if not centres:
+        raise ValueError("a lane needs at least one centre to dial")
+    first, *others = centres
+    return [first, *sorted(others, key=lambda centre: _weight(lane, centre))]
+
+
+def _weight(lane: str, centre: str) -> bytes:
+    # A cryptographic hash, not ``hash()``: Python salts that anew in every process.
+    return hashlib.blake2b(f"{lane}\n{centre}".encode(), digest_size=8).digest()
 
 
 @dataclass
