@@ -54,9 +54,10 @@ COMMAND_TIMEOUT_S = 2.0
 # How long the pub/sub connection may be silent before it is pinged: a cut that sends
 # no reset is noticed within about twice this.
 PUBSUB_PING_S = 1.0
-# Connections of the reserved pool (``RedisLink.reserved``): a lease renewal round is
-# sent every quarter of a lease life and given three quarters, so four are in flight at
-# most, and one more is the rewrite after Redis comes back.
+# Connections of the reserved pool (``RedisLink.reserved``): a server's round (its
+# presence, then its leases, one after the other; a round is not sent while the last is
+# still at Redis) and the leases' rewrite after Redis comes back; a few more for a round
+# whose cancelled connection is still being closed.
 RESERVED_CONNECTIONS = 5
 
 

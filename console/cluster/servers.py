@@ -273,7 +273,9 @@ class Servers:
         """One round's Redis work: this server's presence, then each part's renewal.
         Raises ``RedisError``."""
         info = ServerInfo(self.server, self.name, self.started)
-        async with self.link.client.pipeline(transaction=True) as pipe:
+        # On the reserved connections, as the leases' renewals: a burst of other
+        # commands that takes every pooled connection must not make the server look dead.
+        async with self.link.reserved.pipeline(transaction=True) as pipe:
             pipe.set(alive_key(self.server), b"1", px=self.ttl_ms)
             pipe.hset(REGISTRY, self.server, info.encode())
             await pipe.execute()
