@@ -16,11 +16,13 @@ request answered with that exception code), ``silent`` (requests read, never ans
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gates.hardware.rs485.frames import crc16_modbus
+from tests.emulators.tcp import TcpPort
 
 READ_COILS = 0x01
 READ_INPUTS = 0x02
@@ -58,22 +60,21 @@ class RelayEmulator:
     coils: list[bool] = field(default_factory=lambda: [False] * SIZE)
     writes: list[CoilWrite] = field(default_factory=list)
     requests: int = 0
-    port: int = 0
-    _server: asyncio.Server | None = None
-    _clients: set[asyncio.StreamWriter] = field(default_factory=set)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    _tcp: TcpPort = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._tcp = TcpPort(self._serve)
+
+    @property
+    def port(self) -> int:
+        return self._tcp.port
 
     async def start(self, port: int = 0) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", port)
-        self.port = self._server.sockets[0].getsockname()[1]
+        await self._tcp.start(port)
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            for client in self._clients:
-                client.close()
-            await self._server.wait_closed()
-            self._server = None
+        await self._tcp.stop()
 
     def lower(self) -> None:
         self.barrier.up = False
@@ -95,8 +96,10 @@ class RelayEmulator:
         await self.wait_until(lambda: self.requests >= count)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._clients.add(writer)
-        try:
+        with (
+            self._tcp.connection(writer),
+            contextlib.suppress(asyncio.IncompleteReadError, ConnectionResetError),
+        ):
             while True:
                 if self.rtu:
                     frame = await reader.readexactly(8)  # every request here is 8 bytes
@@ -117,11 +120,6 @@ class RelayEmulator:
                     await asyncio.sleep(self.delay)  # the slow controller's own time
                 writer.write(self._frame(header, unit, answer))
                 await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionResetError):
-            pass
-        finally:
-            self._clients.discard(writer)
-            writer.close()
 
     def _frame(self, header: bytes, unit: int, pdu: bytes) -> bytes:
         if self.rtu:

@@ -12,11 +12,13 @@ error status), a board at another address, and the bus going away (``stop``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import time
 from dataclasses import dataclass, field
 
 from gates.hardware.rs485 import frames
+from tests.emulators.tcp import TcpPort
 
 
 class Reply(enum.Enum):
@@ -42,9 +44,7 @@ class BoardEmulator:
         self.frames: list[frames.Frame] = []
         self.taken_at: list[float] = []  # perf_counter as each frame was whole on the bus
         self.dropped = 0  # bytes the board threw away: noise, bad CRCs
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._clients: set[asyncio.StreamWriter] = set()
+        self._tcp = TcpPort(self._serve)
         self._changed = asyncio.Condition()
         # One reader for every connection: they are all the same two wires, and a
         # master's noise garbles what the next one sends.
@@ -54,17 +54,15 @@ class BoardEmulator:
     def url(self) -> str:
         return f"socket://127.0.0.1:{self.port}"
 
+    @property
+    def port(self) -> int:
+        return self._tcp.port
+
     async def start(self, port: int = 0) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", port)
-        self.port = self._server.sockets[0].getsockname()[1]
+        await self._tcp.start(port)
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            for client in self._clients:
-                client.close()
-            await self._server.wait_closed()
-            self._server = None
+        await self._tcp.stop()
 
     def lines(self) -> tuple[str, ...]:
         return tuple(self.shown.lines[key] for key in sorted(self.shown.lines))
@@ -75,8 +73,7 @@ class BoardEmulator:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         stream = self._bus
-        self._clients.add(writer)
-        try:
+        with self._tcp.connection(writer), contextlib.suppress(ConnectionResetError):
             while data := await reader.read(4096):
                 for frame in stream.feed(data):
                     if frame.address == self.address:
@@ -85,11 +82,6 @@ class BoardEmulator:
                 self.dropped = stream.dropped
                 async with self._changed:
                     self._changed.notify_all()
-        except ConnectionResetError:
-            pass
-        finally:
-            self._clients.discard(writer)
-            writer.close()
 
     def _take(self, frame: frames.Frame) -> None:
         if frame.command == frames.Command.SHOW_LINE:
