@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import pytest
 import redis.asyncio as redis
-from redis.exceptions import MaxConnectionsError
 
 from console.cluster.envelope import Envelope, open_as, seal
 from console.cluster.holding import LaneHolding
@@ -140,19 +139,28 @@ async def test_renewals_go_on_while_other_commands_take_every_pooled_connection(
     server: Server,
 ) -> None:
     """Other commands (a thousand lanes claiming leases at once) have every connection
-    of the link's pool, and redis-py refuses the next command there; the renewals have
-    a pool of their own, and the lease lives on for two lease lives and more."""
+    of the link's pool, and the next command there waits for one; the rounds have a pool
+    of their own, and the lease lives on for two lease lives and more. A command that
+    waited gets its answer once a connection is free."""
     assert await server.holding.claim(LANE)
     pool = server.link.client.connection_pool
     taken = [
         await pool.get_connection()  # type: ignore[no-untyped-call]  # redis-py's own
         for _ in range(pool.max_connections)
     ]
+
+    async def read() -> object:
+        return await server.link.client.get(key(LANE))
+
     try:
-        with pytest.raises(MaxConnectionsError):
-            await server.link.client.get(key(LANE))
         await _eight_more_rounds(server.link.reserved)
         assert await server.link.reserved.get(key(LANE)) == b"s-here"
+        waiting = asyncio.create_task(read())
+        for _ in range(5):
+            await asyncio.sleep(0)  # its turns to ask the pool, which refused at once before
+        assert not waiting.done()  # it waits for a connection
+        await pool.release(taken.pop())
+        assert await asyncio.wait_for(waiting, 5) == b"s-here"
         assert server.holding.tenure.holds(LANE)
     finally:
         for connection in taken:

@@ -59,6 +59,8 @@ PUBSUB_PING_S = 1.0
 # still at Redis) and the leases' rewrite after Redis comes back; a few more for a round
 # whose cancelled connection is still being closed.
 RESERVED_CONNECTIONS = 5
+# Connections of the link's main pool.
+POOLED_CONNECTIONS = 100
 
 
 def server_id() -> str:
@@ -95,14 +97,13 @@ class RedisLink:
             "retry": Retry(NoBackoff(), 1),
             "retry_on_error": [ConnectionError],
         }
-        self.client: redis.Redis = redis.Redis.from_url(url, **retrying, **timeouts)
-        # For what must get through whatever else is under way (the lease renewals): a
-        # pool of its own, which a burst of other commands (a thousand lanes claiming
-        # their leases at once) cannot draw dry; redis-py refuses a command, rather than
-        # wait, when every connection of its pool is in use.
-        self.reserved: redis.Redis = redis.Redis.from_url(
-            url, max_connections=RESERVED_CONNECTIONS, **retrying, **timeouts
-        )
+        # A burst of commands (a thousand lanes claiming their leases at once, after a
+        # server died) waits for a connection, up to a command's time, rather than be
+        # refused as redis-py's default pool refuses what finds every connection in use.
+        self.client: redis.Redis = _waiting(url, POOLED_CONNECTIONS, **retrying, **timeouts)
+        # For what must get through whatever else is under way (the rounds: the server's
+        # presence and its leases): a pool of its own, which no burst can draw dry.
+        self.reserved: redis.Redis = _waiting(url, RESERVED_CONNECTIONS, **retrying, **timeouts)
         # The pub/sub connection never retries by itself: redis-py would then redial and
         # subscribe again unseen, and ``on_up`` would not be called.
         self._subscriber: redis.Redis = redis.Redis.from_url(url, **timeouts)
@@ -287,3 +288,14 @@ class RedisLink:
         if pubsub is not None:
             with contextlib.suppress(RedisError, OSError):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py's own
+
+
+def _waiting(url: str, connections: int, **options: Any) -> redis.Redis:
+    """A client whose pool makes a command wait for a free connection, at most
+    ``COMMAND_TIMEOUT_S``, then raise ``ConnectionError``."""
+    pool = redis.BlockingConnectionPool.from_url(
+        url, max_connections=connections, timeout=COMMAND_TIMEOUT_S, **options
+    )
+    client = redis.Redis(connection_pool=pool)
+    client.auto_close_connection_pool = True  # as ``Redis.from_url``'s own: closed with it
+    return client

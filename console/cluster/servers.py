@@ -145,7 +145,7 @@ class Servers:
         self._rounds: asyncio.Task[None] | None = None
         self._redis_work: asyncio.Task[None] | None = None
         self._listening: asyncio.Task[None] | None = None
-        self._gone_script = link.client.register_script(_GONE)
+        self._gone_script = link.reserved.register_script(_GONE)  # part of the round
 
     @property
     def ttl_ms(self) -> int:
