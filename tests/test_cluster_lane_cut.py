@@ -64,17 +64,21 @@ async def test_lanes_cut_off_from_their_server_come_up_on_the_other_never_held_t
                 samples.append((at_b, held, at_a))
                 return at_b == len(LANES) and all(holds(b, lease) for lease in held)
 
-            cut_at = time.monotonic()
-            proxy.silence()
             async with logged_in(a.url) as at_a, logged_in(b.url) as at_b:
+                cut_at = time.monotonic()
+                proxy.silence()
                 opens = asyncio.gather(
                     at_a.post("/api/lanes/L1/open", json=OPEN),
                     at_b.post("/api/lanes/L2/open", json=OPEN),
                 )
                 await until(moved)
                 print(f"\nlanes held by B {time.monotonic() - cut_at:.3f} s after the cut")
-                asked = await opens
-            await moved()
+                asked = list(await opens)
+                await moved()
+                for lane in LANES:
+                    opened = await at_b.post(f"/api/lanes/{lane}/open", json=OPEN)
+                    assert opened.json()["outcome"] == "done", opened.text
+                    asked.append(opened)
             for at_b_count, held, at_a_count in samples:
                 assert at_b_count <= sum(holds(b, lease) for lease in held), samples
                 assert at_a_count <= sum(holds(a, lease) for lease in held), samples
@@ -82,23 +86,21 @@ async def test_lanes_cut_off_from_their_server_come_up_on_the_other_never_held_t
             for process in processes:
                 await process.logged("lane.link.failover", 1)
 
+            # Each open has one outcome in the ledger, and the lane ran those that
+            # were done, once each, and none other. An open asked as the cut began is
+            # lost with the silent link (``lane_offline``, or ``timeout`` if A did not
+            # let the lane go first); one that reached B after the lane did is done.
+            ran = [r["id"] for j in journals.values() for r in read(j)]
             for answer in asked:
                 assert answer.status_code == 200, answer.text
                 outcome, command_id = answer.json()["outcome"], answer.json()["command_id"]
-                assert outcome in {"timeout", "lane_offline"}, answer.text
+                assert outcome in {"done", "timeout", "lane_offline"}, answer.text
                 assert centres.ledger_rows(command_id) == [
                     ("gate_open_requested", None),
                     ("gate_open_outcome", outcome),
                 ]
-            assert all(read(journal) == [] for journal in journals.values())
-            async with logged_in(b.url) as at_b:
-                for lane in LANES:
-                    opened = await at_b.post(f"/api/lanes/{lane}/open", json=OPEN)
-                    assert opened.json()["outcome"] == "done", opened.text
-            assert [[r["running"] for r in read(j)] for j in journals.values()] == [
-                [True, False],
-                [True, False],
-            ]
+                assert ran.count(command_id) == (2 if outcome == "done" else 0), ran
+            assert len(ran) == 2 * [answer.json()["outcome"] for answer in asked].count("done")
             verified = await centres.audit_verify()
             assert verified.startswith("ok "), verified
         finally:
