@@ -2,8 +2,9 @@
 SQLite file, one machine): rendered with ``backup`` on the second centre's line, run by
 Debian's nginx with both behind it. Everything goes to the first while it answers:
 the lane, the console's stream, every open. When it is killed, the lane, the stream,
-the login and the opens come back through nginx on the second; when it is back and
-the second restarted, they all come back to it."""
+the login and the opens come back through nginx on the second. When it is back, nginx
+sends it everything again, and its console shows the lane (still on the second)
+offline until the second is restarted; the lane then redials to it, and opens there."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from bench.processes import PASSWORD, USERNAME
-from tests.centres import Deployment, Server, deployment
+from tests.centres import Deployment, Server, deployment, until
 from tests.journals import read
 from tests.services import NginxServer, free_port
 from tests.test_nginx import BROWSER, OPEN, lane_online, next_message, render, servers_asked
@@ -68,6 +69,12 @@ async def opened_at(
     return ids
 
 
+async def lane_shown(client: httpx.AsyncClient, *, online: bool) -> bool:
+    """Whether the console, through nginx, shows the lane ``online`` or not."""
+    (lane,) = (await client.get("/api/lanes")).json()["lanes"]
+    return bool(lane["online"]) is online
+
+
 async def test_two_centres_without_redis_behind_nginx_with_a_backup(tmp_path: Path) -> None:
     journal = tmp_path / "P1-OUT.jsonl"
     async with (
@@ -103,6 +110,18 @@ async def test_two_centres_without_redis_behind_nginx_with_a_backup(tmp_path: Pa
             assert (me.status_code, me.json()["username"]) == (200, USERNAME)
             async with console_stream(base, client):
                 done += await opened_at(centres, client, b, 2)
+
+            # The first back: once its fail_timeout has passed, nginx sends it every new
+            # request again, but the lane's link stays on the second, which the first
+            # knows nothing of: its console shows the lane offline.
+            await a.start()
+            await until(lambda: lane_shown(client, online=False))
+            # The second restarted, its lane redials through nginx, to the first.
+            await b.stop()
+            await lane.logged("lane.link.online", 3)
+            await b.start()
+            async with console_stream(base, client):
+                done += await opened_at(centres, client, a, 1)
 
     records = read(journal)
     assert sorted(r["id"] for r in records) == sorted(done * 2)
