@@ -127,6 +127,11 @@ class Deployment:
     tokens: dict[str, str] = field(default_factory=dict)
     lanes: list[Process] = field(default_factory=list)
 
+    async def add_lane(self, lane: str) -> None:
+        """``seat lanes add`` while the centres run (they hear of it through Redis, or
+        their change feed)."""
+        self.tokens[lane] = await add_lane(self.env, lane)
+
     async def start_lane(self, lane: str, servers: Sequence[str], *options: str) -> Process:
         """``seat lane`` dialling ``servers`` (given as one ``--server`` each)."""
         env = {**self.env, "SEAT_LANE_TOKEN": self.tokens[lane]}
@@ -162,6 +167,14 @@ class Deployment:
             return db.execute(query.format("?"), (value,)).fetchall()
 
 
+async def add_lane(env: dict[str, str], lane: str) -> str:
+    """An exit lane of car park P made with ``seat lanes add``; its link token."""
+    out = await seat(
+        env, "lanes", "add", lane, "--name", lane, "--car-park", "P", "--direction", "exit"
+    )
+    return out.rsplit(":", 1)[1].strip()
+
+
 @contextlib.asynccontextmanager
 async def deployment(
     data_dir: Path,
@@ -186,15 +199,8 @@ async def deployment(
     }
     await seat(base, "user", "add", USERNAME, "--role", "agent", stdin=PASSWORD + "\n")
     # At once, as several installers' terminals would: each is one transaction.
-    added = await asyncio.gather(
-        *(
-            seat(
-                base, "lanes", "add", lane, "--name", lane, "--car-park", "P", "--direction", "exit"
-            )
-            for lane in lanes
-        )
-    )
-    tokens = {lane: out.rsplit(":", 1)[1].strip() for lane, out in zip(lanes, added, strict=True)}
+    added = await asyncio.gather(*(add_lane(base, lane) for lane in lanes))
+    tokens = dict(zip(lanes, added, strict=True))
     port = free_port()
     servers = [
         Server(
