@@ -16,15 +16,17 @@ import json
 import os
 import signal
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
+from redis.asyncio import Redis
 
 from bench.processes import PASSWORD, USERNAME, Process, seat
+from console.cluster.leases import key
 from tests.journals import read
 from tests.services import START_S, free_port
 
@@ -54,13 +56,18 @@ class Server:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def server_name(self) -> str:
+        """Its ``SEAT_SERVER_NAME``, its own across restarts, as two servers on one
+        machine need; the ledger names it (``server``)."""
+        return self.name.replace(" ", "-")
+
     async def start(self) -> None:
         env = {
             **self.env,
             "SEAT_HOST": self.host,
             "SEAT_PORT": str(self.port),
-            # Its own across restarts, as two servers on one machine need.
-            "SEAT_SERVER_NAME": self.name.replace(" ", "-"),
+            "SEAT_SERVER_NAME": self.server_name,
         }
         self.process = await Process.start(self.name, ["console.cli", "serve"], env)
         await self.ready()
@@ -120,6 +127,11 @@ class Deployment:
     tokens: dict[str, str] = field(default_factory=dict)
     lanes: list[Process] = field(default_factory=list)
 
+    async def add_lane(self, lane: str) -> None:
+        """``seat lanes add`` while the centres run (they hear of it through Redis, or
+        their change feed)."""
+        self.tokens[lane] = await add_lane(self.env, lane)
+
     async def start_lane(self, lane: str, servers: Sequence[str], *options: str) -> Process:
         """``seat lane`` dialling ``servers`` (given as one ``--server`` each)."""
         env = {**self.env, "SEAT_LANE_TOKEN": self.tokens[lane]}
@@ -155,6 +167,14 @@ class Deployment:
             return db.execute(query.format("?"), (value,)).fetchall()
 
 
+async def add_lane(env: dict[str, str], lane: str) -> str:
+    """An exit lane of car park P made with ``seat lanes add``; its link token."""
+    out = await seat(
+        env, "lanes", "add", lane, "--name", lane, "--car-park", "P", "--direction", "exit"
+    )
+    return out.rsplit(":", 1)[1].strip()
+
+
 @contextlib.asynccontextmanager
 async def deployment(
     data_dir: Path,
@@ -178,12 +198,9 @@ async def deployment(
         **(env or {}),
     }
     await seat(base, "user", "add", USERNAME, "--role", "agent", stdin=PASSWORD + "\n")
-    tokens = {}
-    for lane in lanes:
-        out = await seat(
-            base, "lanes", "add", lane, "--name", lane, "--car-park", "P", "--direction", "exit"
-        )
-        tokens[lane] = out.rsplit(":", 1)[1].strip()
+    # At once, as several installers' terminals would: each is one transaction.
+    added = await asyncio.gather(*(add_lane(base, lane) for lane in lanes))
+    tokens = dict(zip(lanes, added, strict=True))
     port = free_port()
     servers = [
         Server(
@@ -205,6 +222,27 @@ async def deployment(
             await lane_process.stop()
         for server in servers:
             await server.stop()
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float = 30) -> None:
+    """Until ``check`` passes: a status read over and over, as a watcher would."""
+    async with asyncio.timeout(timeout):
+        while True:
+            if await check():
+                return
+            await asyncio.sleep(0.05)  # polling another process's status
+
+
+async def holder(redis_url: str, lane: str = "P1-OUT") -> str | None:
+    """The id of the server holding ``lane``'s lease (``host-pid-random``), or None."""
+    async with Redis.from_url(redis_url, decode_responses=True) as redis:
+        value = await redis.get(key(lane))
+    return None if value is None else str(value)
+
+
+def holds(server: Server, lease: str | None) -> bool:
+    """Whether ``lease`` (a server's id) names ``server``'s running process."""
+    return lease is not None and f"-{server.running().pid}-" in lease
 
 
 @contextlib.asynccontextmanager

@@ -12,14 +12,13 @@ import contextlib
 import functools
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
-from redis.asyncio import Redis
 from websockets.asyncio.client import connect
 
 from bench.processes import PASSWORD, USERNAME, seat
@@ -29,8 +28,11 @@ from tests.centres import (
     Server,
     cluster_env,
     deployment,
+    holder,
+    holds,
     logged_in,
     restart_closes_the_stranded_open,
+    until,
 )
 from tests.desks import tab
 from tests.journals import journal_shows, read
@@ -38,7 +40,6 @@ from tests.netproxy import CuttableProxy
 from tests.services import PostgresServer, RedisServer
 
 OPEN = {"reason": "free_release"}
-LEASE = "seat:lanes:lease:P1-OUT"
 
 
 @contextlib.asynccontextmanager
@@ -50,29 +51,9 @@ async def cluster(
         yield running
 
 
-async def until(check: Callable[[], Awaitable[bool]], timeout: float = 30) -> None:
-    """Until ``check`` passes: a status read over and over, as a watcher would."""
-    async with asyncio.timeout(timeout):
-        while True:
-            if await check():
-                return
-            await asyncio.sleep(0.05)  # polling another process's status
-
-
-async def holder(redis_url: str) -> str | None:
-    """The id of the server holding the lane's lease (``host-pid-random``), or None."""
-    async with Redis.from_url(redis_url, decode_responses=True) as redis:
-        value = await redis.get(LEASE)
-    return None if value is None else str(value)
-
-
 async def leased_to_one_of(redis_url: str, servers: list[Server]) -> bool:
     lease = await holder(redis_url)
     return any(holds(server, lease) for server in servers)
-
-
-def holds(server: Server, lease: str | None) -> bool:
-    return lease is not None and f"-{server.running().pid}-" in lease
 
 
 async def online_at(server: Server) -> bool:
