@@ -72,6 +72,7 @@ def test_fields_keep_the_event_keys_and_colours_map() -> None:
     ("body", "error"),
     [
         (TEXT.replace("=3848", "=9000"), "grid"),
+        (TEXT.replace("=3848", "=²"), "grid"),  # a digit to str.isdigit, not to int
         (TEXT.replace("=4280", "=100"), "left, top, right, bottom"),
         (TEXT + "\r\nEvents[0].Object.Confidence=abc", "not a number"),
         (TEXT.replace("京AC0003", "京\x01AC0003"), "control character"),

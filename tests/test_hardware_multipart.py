@@ -55,6 +55,12 @@ def test_a_form_without_lengths_is_cut_at_its_boundaries() -> None:
         ('multipart/form-data; boundary=""', b"", "bad boundary"),
         ("multipart/form-data; boundary=b", b"--b\r\n\r\nno end", "ends before"),
         ("multipart/form-data; boundary=b", b"--b\r\nContent-Length: x\r\n\r\n", "Content-Length"),
+        # A digit to str.isdigit, not to int: refused as the part's, not a crash.
+        (
+            "multipart/form-data; boundary=b",
+            "--b\r\nContent-Length: ²\r\n\r\n".encode("latin-1"),
+            "Content-Length",
+        ),
         (
             "multipart/form-data; boundary=b",
             b"--b\r\nContent-Length: 101\r\n\r\n",

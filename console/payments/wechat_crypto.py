@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from gates.textrules import parse_count
+
 SCHEME = "WECHATPAY2-SHA256-RSA2048"
 # WeChat Pay refuses a request whose timestamp is more than five minutes from its clock,
 # and its guide asks merchants to refuse answers and notifications the same way: a
@@ -102,9 +104,10 @@ def check_signed(
             f"signed with key {serial!r}, not the WeChat Pay key configured "
             f"({', '.join(sorted(keys))})",
         )
-    if not timestamp.isdigit():
+    seconds = parse_count(timestamp)
+    if seconds is None:
         return Refusal("stale_timestamp", f"Wechatpay-Timestamp {timestamp!r} is not seconds")
-    skew = now - int(timestamp)
+    skew = now - seconds
     if abs(skew) > MAX_SKEW_S:
         return Refusal(
             "stale_timestamp",

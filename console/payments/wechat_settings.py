@@ -15,6 +15,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from gates.textrules import parse_count
+
 from .wechat_crypto import APIV3_KEY_BYTES
 
 BASE_URL = "https://api.mch.weixin.qq.com"
@@ -56,7 +58,7 @@ class WeChatSettings:
         if missing:
             raise ValueError(f"WeChat Pay is half configured: set {', '.join(missing)}")
         mchid = env["SEAT_WECHAT_MCHID"]
-        if not mchid.isdigit():
+        if parse_count(mchid) is None:
             raise ValueError(
                 f"SEAT_WECHAT_MCHID must be the merchant number's digits, not {mchid!r}"
             )

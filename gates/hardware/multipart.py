@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from gates.textrules import parse_count
+
 
 class MultipartError(ValueError):
     """The bytes are not a multipart body, or a part is over its limit."""
@@ -165,9 +167,9 @@ def _length(headers: Mapping[str, str], limit: int) -> int | None:
     if "content-length" not in headers:
         return None
     text = headers["content-length"]
-    if not text.isdigit():
+    length = parse_count(text)
+    if length is None:
         raise MultipartError(f"bad part Content-Length {text[:20]!r}")
-    length = int(text)
     if length > limit:
         raise MultipartError(f"part of {length} bytes over the limit of {limit}")
     return length

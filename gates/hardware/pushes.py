@@ -20,6 +20,8 @@ from typing import Any, Protocol
 
 import uvicorn
 
+from gates.textrules import parse_count
+
 log = logging.getLogger("seat.lane.push")
 
 # A plate push carries one or two JPEGs (a scene and a plate crop), base64 in JSON or raw
@@ -165,8 +167,8 @@ class PushListener:
     ) -> bytes | None:
         """The request body, or None once it passes the limit: by its Content-Length
         before reading it, or by counting a chunked one."""
-        length = headers.get("content-length", "")
-        if length.isdigit() and int(length) > self.max_bytes:
+        declared = parse_count(headers.get("content-length", ""))
+        if declared is not None and declared > self.max_bytes:
             return None
         chunks: list[bytes] = []
         size = 0

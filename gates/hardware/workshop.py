@@ -15,6 +15,7 @@ from gates.hardware.lane_file import LaneFile, check_parts
 from gates.hardware.options import LaneFileError
 from gates.hardware.parts import Device
 from gates.hardware.pushes import PushListener
+from gates.textrules import parse_count
 
 
 @dataclass
@@ -35,11 +36,12 @@ class LaneWorkshop:
     def listener(self, address: str) -> PushListener:
         if address not in self.listeners:
             host, sep, port = address.rpartition(":")
-            if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            number = parse_count(port)
+            if not sep or not host or number is None or number > 65535:
                 raise LaneFileError(
                     f"{self.lane.source}: {address!r} is not a listening address host:port"
                 )
-            self.listeners[address] = PushListener(host.strip("[]"), int(port))
+            self.listeners[address] = PushListener(host.strip("[]"), number)
         return self.listeners[address]
 
 

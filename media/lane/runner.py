@@ -22,6 +22,7 @@ from gates.lane.memory import CommandJournal, CommandMemory, JournalCorrupt
 from gates.lane.session import LaneSession
 from gates.lane.sim import DISPLAY_SIZE, SimLane, SimTiming
 from gates.lane.snapshot import View
+from gates.textrules import parse_count
 from media.errors import AudioDeviceError
 from media.lane.camera import Camera, FfmpegCamera, SyntheticCamera
 from media.lane.g711 import PhoneMicrophone, PhoneSpeaker
@@ -58,7 +59,7 @@ class MediaChoice:
 
 def parse_size(text: str) -> tuple[int, int]:
     width, _, height = text.lower().partition("x")
-    if not (width.isdigit() and height.isdigit()):
+    if parse_count(width) is None or parse_count(height) is None:
         raise ValueError(f"a frame size is WIDTHxHEIGHT, e.g. 1280x720, not {text!r}")
     return int(width), int(height)
 

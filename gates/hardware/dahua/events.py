@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from gates.hardware.jpeg import jpeg_size, scaled_box
 from gates.hardware.multipart import Part
 from gates.hardware.plate_text import PlateTextError, camera_plate
+from gates.textrules import parse_count
 from gates.vocabulary import PlateColour
 
 
@@ -115,9 +116,10 @@ def _grid_box(found: dict[str, str]) -> tuple[int, int, int, int] | None:
     for prefix in ("TrafficCar.BoundingBox", "Object.BoundingBox"):
         texts = [found.get(f"{prefix}[{i}]", "") for i in range(4)]
         if all(texts):
-            if not all(t.isdigit() and int(t) <= GRID for t in texts):
+            numbers = [parse_count(t) for t in texts]
+            if not all(n is not None and n <= GRID for n in numbers):
                 raise EventError(f"{prefix} {texts} is not on the 0-{GRID} grid")
-            left, top, right, bottom = (int(t) for t in texts)
+            left, top, right, bottom = (n or 0 for n in numbers)
             if right < left or bottom < top:
                 raise EventError(f"{prefix} {texts} is not left, top, right, bottom")
             return left, top, right, bottom

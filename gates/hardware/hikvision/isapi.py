@@ -11,6 +11,7 @@ from xml.sax.saxutils import escape
 import defusedxml.ElementTree as safe_xml
 from defusedxml import DefusedXmlException
 
+from gates.textrules import parse_count
 from gates.vocabulary import GateState
 
 _NS = "http://www.isapi.org/ver20/XMLSchema"
@@ -64,7 +65,7 @@ def response_status(body: bytes) -> tuple[int, str]:
     """A ``ResponseStatus``'s statusCode (1 is OK) and what it says (subStatusCode, or
     statusString)."""
     code = _field(body, "statusCode")
-    if not code.isdigit():
+    if parse_count(code) is None:
         raise IsapiError(f"statusCode {code[:20]!r} is not a number")
     root = _root(body)
     said = ""

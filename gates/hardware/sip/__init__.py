@@ -7,6 +7,7 @@ import ipaddress
 from gates.hardware.options import DeviceOptions
 from gates.hardware.parts import Workshop
 from gates.hardware.sip.intercom import SipIntercom
+from gates.textrules import parse_count
 
 SIP_PORT = 5060
 
@@ -49,14 +50,15 @@ def _address(
         raise options.fail(key, problem) from None
     if address.is_unspecified and not any_host:
         raise options.fail(key, "must be the device's own address, not 0.0.0.0")
-    if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+    number = parse_count(port) if port else SIP_PORT
+    if number is None or not 1 <= number <= 65535:
         raise options.fail(key, f"the port must be from 1 to 65535, not {port!r}")
-    return str(address), int(port) if port else SIP_PORT
+    return str(address), number
 
 
 def _ports(options: DeviceOptions) -> tuple[int, int]:
     text = options.text("rtp_ports", "40000-40019")
-    low, _, high = text.partition("-")
-    if not (low.isdigit() and high.isdigit() and 1024 <= int(low) < int(high) <= 65535):
+    low, _, high = (parse_count(part) for part in text.partition("-"))
+    if low is None or high is None or not 1024 <= low < high <= 65535:
         raise options.fail("rtp_ports", f"must be LOW-HIGH within 1024-65535, not {text!r}")
-    return int(low), int(high)
+    return low, high

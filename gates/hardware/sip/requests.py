@@ -10,6 +10,8 @@ import socket
 from aiosipua import Dialog, SipRequest, SipResponse
 from aiosipua.utils import generate_call_id, generate_tag
 
+from gates.textrules import parse_count
+
 USER_AGENT = "seat-lane"
 MAX_EXPIRES = 3600  # the longest registration taken, RFC 3261's default
 
@@ -38,12 +40,12 @@ def registered(request: SipRequest) -> SipResponse:
     asks, up to an hour, so it goes on to call. Its calls come by IP either way, and
     its liveness is the OPTIONS keepalive's, so the binding itself is not kept."""
     contact = request.get_header("contact") or ""
-    param = re.search(r";\s*expires=(\d+)", contact)  # before Expires (RFC 3261 §10.3)
-    header = request.get_header("expires") or ""
-    asked = int(param[1]) if param else int(header) if header.isdigit() else MAX_EXPIRES
+    param = re.search(r";\s*expires=([0-9]{1,10})", contact)  # before Expires (RFC 3261 §10.3)
+    header = parse_count(request.get_header("expires") or "")
+    asked = int(param[1]) if param else header if header is not None else MAX_EXPIRES
     granted = min(asked, MAX_EXPIRES)
     response = _answer(request, 200, "OK")
-    bare = re.sub(r";\s*expires=\d+", "", contact)
+    bare = re.sub(r";\s*expires=[0-9]+", "", contact)
     if bare and bare != "*" and granted:
         response.set_header("Contact", f"{bare};expires={granted}")
     response.set_header("Expires", str(granted))
