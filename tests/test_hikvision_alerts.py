@@ -130,6 +130,16 @@ EXTERNAL = b"""<?xml version="1.0"?><!DOCTYPE e [<!ENTITY x SYSTEM "file:///etc/
             "surrogate",
         ),
         ("application/json", b'["ANPR"]', "not an object"),
+        # Nesting that would exhaust the stack: refused as an alert's, not a crash.
+        ("application/json", b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "nested"),
+        (
+            "application/xml",
+            b"<EventNotificationAlert>"
+            + b"<a>" * 100_000
+            + b"</a>" * 100_000
+            + b"</EventNotificationAlert>",
+            "nested deeper",
+        ),
         ("application/json", b'{"eventType":"ANPR"}', "without its <ANPR>"),
         ("multipart/form-data; boundary=b", b"--b\r\n\r\n<x/>", "multipart"),
         (*form(("detectionPicture.jpg", "image/jpeg", JPEG)), "no alert part"),

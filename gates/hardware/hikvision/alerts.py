@@ -11,7 +11,6 @@ external entity must be refused, not expanded. Nothing here does I/O.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,7 +23,11 @@ from gates.hardware.jpeg import jpeg_size, scaled_box
 from gates.hardware.multipart import MultipartError, split
 from gates.hardware.plate_text import PlateTextError, camera_plate
 from gates.plates import PROVINCE_CODES
+from gates.textrules import TextError, loads
 from gates.vocabulary import PlateColour
+
+# An alert's deepest element is a few levels down (<ANPR><pictureInfoList><pictureInfo>).
+MAX_DEPTH = 32
 
 
 class AlertError(ValueError):
@@ -100,8 +103,8 @@ def _document(data: bytes) -> dict[str, Any]:
     text = data.lstrip()
     if text[:1] in (b"{", b"["):
         try:
-            document = json.loads(text.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            document = loads(text)
+        except TextError as exc:
             raise AlertError(f"JSON: {exc}") from None
         if not isinstance(document, dict):
             raise AlertError("JSON: not an object")
@@ -117,7 +120,7 @@ def _document(data: bytes) -> dict[str, Any]:
         raise AlertError(f"XML: {exc}") from None
     if _local(root.tag) != "EventNotificationAlert":
         raise AlertError(f"XML: root is {_local(root.tag)!r}, not EventNotificationAlert")
-    tree = _tree(root)
+    tree = _tree(root, MAX_DEPTH)
     assert isinstance(tree, dict)
     return tree
 
@@ -126,14 +129,18 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _tree(element: Element) -> dict[str, Any] | str:
-    """An element as a dict of its children (a repeated child becomes a list), or its text."""
+def _tree(element: Element, depth: int) -> dict[str, Any] | str:
+    """An element as a dict of its children (a repeated child becomes a list), or its
+    text; ``AlertError`` for one nested deeper than ``depth`` (an alert is a few levels
+    deep, and a body of 4 MB of nesting would exhaust the stack)."""
+    if depth <= 0:
+        raise AlertError(f"XML nested deeper than {MAX_DEPTH} elements")
     children = list(element)
     if not children:
         return (element.text or "").strip()
     tree: dict[str, Any] = {}
     for child in children:
-        key, value = _local(child.tag), _tree(child)
+        key, value = _local(child.tag), _tree(child, depth - 1)
         if key in tree:
             tree[key] = [*tree[key], value] if isinstance(tree[key], list) else [tree[key], value]
         else:
