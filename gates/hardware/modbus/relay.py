@@ -103,14 +103,14 @@ class Relay:
             finally:
                 await self._switch_off()
         if self._off_owed:
-            return Outcome(True, f"{self._pulsed()}; its off was not acknowledged: owed")
-        return Outcome(True, self._pulsed())
-
-    def _pulsed(self) -> str:
-        return (
-            f"the controller acknowledged a {self._pulse * 1000:.0f} ms pulse on coil "
-            f"{self._coil}; no input reads the arm, so whether it rose is not known"
-        )
+            # Not confirmed: the barrier's open contact may still be closed, and the
+            # agent must see it (a confirmed outcome's detail goes nowhere).
+            return Outcome(
+                False,
+                f"coil {self._coil} was switched on, but its off was not acknowledged: "
+                "the open contact may still be closed; the off is sent again",
+            )
+        return Outcome(confirmed=True)
 
     async def _switch_off(self) -> None:
         self._off_owed = True
@@ -249,12 +249,6 @@ class SensedRelay(Relay):
 
     def gate_state(self) -> GateState:
         return self._state
-
-    def _pulsed(self) -> str:
-        return (
-            f"the controller acknowledged a {self._pulse * 1000:.0f} ms pulse on coil "
-            f"{self._coil}; input {self._input} reads the arm"
-        )
 
     async def _read(self, emit: Emit) -> None:
         reply = await self._ask(
