@@ -20,7 +20,7 @@ from gates.hardware.parts import (
     TextDisplay,
     Unreachable,
 )
-from gates.hardware.rs485.board import SILENT, VIA_CAMERA, Board
+from gates.hardware.rs485.board import NO_QR, SILENT, VIA_CAMERA, Board
 from gates.lane.drivers import DriverRefused, FaultRaised
 from tests.emulators.rs485_board import BoardEmulator, Reply
 from tests.hardware import Events, Workshop
@@ -162,7 +162,6 @@ async def test_a_board_at_another_address_shows_nothing(bus: BoardEmulator, star
         (("😀",), None, "display_bad_text"),
         (("a", "b", "c", "d", "e"), None, "display_overflow"),
         (("x" * 17,), None, "display_overflow"),
-        (("请扫码缴费",), "https://pay.example/q/1", "display_no_qr"),
     ],
 )
 async def test_what_the_board_cannot_show_is_refused_and_nothing_is_sent(
@@ -244,3 +243,13 @@ async def test_an_adapter_that_goes_away_is_a_fault_until_it_is_back(
     await board.show(("三",), None)
     await bus.wait_frames(1)
     assert bus.lines() == ("三",)
+
+
+async def test_a_qr_code_maps_to_the_lines_as_text_and_says_so(
+    bus: BoardEmulator, start: Start
+) -> None:
+    board = start()
+    outcome = await board.show(("请扫码缴费", "粤B12345"), "https://pay.example/q/1")
+    assert outcome == Outcome(False, f"{NO_QR}; {SILENT}")
+    await bus.wait_frames(1)
+    assert bus.lines() == ("请扫码缴费", "粤B12345")

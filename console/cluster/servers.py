@@ -283,9 +283,15 @@ class Servers:
             await part.renew()
 
     async def _find_gone(self) -> None:
+        """Bounded like the round itself, so a Redis gone silent never holds up the
+        next round's fencing."""
+        due = self._deadline()
+        wait_s = self.period_s if due is None else due - asyncio.get_running_loop().time()
         try:
-            found = await self._gone_script(keys=[REGISTRY], args=[ALIVE_PREFIX])
-        except RedisError as exc:  # the next round looks again
+            found = await bounded(
+                self._gone_script(keys=[REGISTRY], args=[ALIVE_PREFIX]), max(0.0, wait_s)
+            )
+        except (RedisError, TimeoutError) as exc:  # the next round looks again
             log.warning("cluster.server.unchecked server=%s error=%r", self.server, exc)
             return
         for raw_server, raw_entry in zip(found[::2], found[1::2], strict=True):

@@ -99,8 +99,8 @@ class TextDisplay(Protocol):
     device's own (a board's lines and characters, from its table in the lane file): the
     lane announces it to the centre, which then offers no more, so the size is written
     once, where the device is. ``lines`` are already within it; ``qr`` is a URL. A board
-    with no QR command shows the URL as text only if the family's documentation says it
-    can; else it raises ``DriverRefused("display_no_qr")``."""
+    with no QR command shows the lines without it, and its outcome is not confirmed, its
+    detail saying so: the agent then tells the driver another way to pay."""
 
     size: DisplaySize
 

@@ -93,6 +93,6 @@ class LaneDriver(Protocol):
     async def display(self, lines: tuple[str, ...], qr: str | None = None) -> str | None:
         """Show ``lines`` on the lane display and, with ``qr`` (a URL), its QR code, or
         raise ``DriverRefused``; returns the detail as ``open_gate`` does. A display that
-        cannot draw a QR code refuses ``display_no_qr`` rather than show the lines
-        alone: a driver told to scan would find nothing to scan, and the agent would
-        believe otherwise."""
+        cannot draw a QR code refuses ``display_no_qr``, or shows the lines and says in
+        the detail that the code did not go up; never the lines alone in silence: the
+        agent would believe the driver has a code to scan."""

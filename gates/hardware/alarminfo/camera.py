@@ -102,13 +102,15 @@ class AlarmInfoCamera:
         if not isinstance(read, Heartbeat):
             if read.plate_id is not None and read.plate_id in self._seen:
                 log.info("lane.alarminfo.resent camera=%s plateid=%s", self.name, read.plate_id)
+            elif self._emit is None:
+                # Not running: the read is not taken, so its resend is not a duplicate.
+                log.warning("lane.alarminfo.not_running camera=%s", self.name)
             else:
                 if read.plate_id is not None:
                     self._seen[read.plate_id] = None
                     while len(self._seen) > REMEMBERED_READS:
                         self._seen.popitem(last=False)
-                if self._emit is not None:
-                    self._emit(read.vehicle)
+                self._emit(read.vehicle)
         return PushReply(200, self._answer(heartbeat), JSON)
 
     def link_changed(self, up: bool) -> None:

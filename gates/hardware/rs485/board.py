@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 VIA_CAMERA = "accepted by the camera for its RS485 port; no reply from the board comes back"
 SILENT = "accepted; the board sent no acknowledgement"
 
+NO_QR = "this board draws no QR code: its lines are shown without it"
+
 
 class Board:
     """Shows lines (one line: ``0x62``; several: ``0x6E``) and speaks (``0x30``)."""
@@ -56,19 +58,21 @@ class Board:
             await asyncio.Event().wait()
 
     async def show(self, lines: tuple[str, ...], qr: str | None) -> Outcome:
-        if qr is not None:
-            # No public source documents these boards' QR command (see frames), and the
-            # link is no use as text on a board a phone cannot scan.
-            raise DriverRefused("display_no_qr")
+        """A QR code maps to text: no public source documents these boards' QR command
+        (see frames), so the lines (a fee, a plate, what to do) are shown without it,
+        and the outcome says so, for the agent to tell the driver another way to pay."""
         if not self.size.fits(lines):
             raise DriverRefused("display_overflow")
-        return await self._send(
+        shown = await self._send(
             lambda: (
                 frames.show_line(lines[0], self._colour, address=self._address)
                 if len(lines) == 1
                 else frames.show_lines(lines, (self._colour,) * len(lines), address=self._address)
             )
         )
+        if qr is None:
+            return shown
+        return Outcome(False, "; ".join(part for part in (NO_QR, shown.detail) if part))
 
     async def say(self, text: str) -> Outcome:
         return await self._send(lambda: frames.speak(text, address=self._address))

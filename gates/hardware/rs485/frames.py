@@ -34,7 +34,7 @@ Not documented anywhere public: the QR command. The document's history names one
 二维码", E1, its colour and multi-line text added in V2.3 and V2.5) but no public source
 gives its layout, and the one other QR frame seen (``E5`` with a BMP, parsed by the
 Android emulator above) names its fields without saying what they mean; so a board here
-has no QR command (``gates.hardware.rs485.board`` refuses ``display_no_qr``).
+has no QR command (``gates.hardware.rs485.board`` shows the lines without the code).
 """
 
 from __future__ import annotations
