@@ -16,8 +16,7 @@ from contextlib import AbstractAsyncContextManager
 import httpx
 
 from gates.hardware.options import DeviceOptions
-from gates.hardware.parts import DeviceFault, Emit, Unreachable
-from gates.lane.drivers import FaultRaised
+from gates.hardware.parts import DeviceFault, Unreachable
 
 log = logging.getLogger("seat.lane.hardware")
 
@@ -89,28 +88,3 @@ def unreachable(exc: httpx.HTTPError, camera: CameraHttp) -> str:
     if isinstance(exc, httpx.ConnectError):
         return f"cannot connect to {camera.base_url}: {exc or 'refused'}"
     return f"lost {camera.base_url}: {type(exc).__name__} {exc}".rstrip()
-
-
-class FaultLatch:
-    """A device's one fault as the lane sees it: raised once per new detail, cleared
-    once, so a camera polled every half second does not flood the console."""
-
-    def __init__(self, emit: Emit, code: DeviceFault, device: str) -> None:
-        self._emit = emit
-        self._code = code
-        self._device = device
-        self.detail: str | None = None
-
-    def raise_(self, detail: str) -> None:
-        if detail != self.detail:
-            log.warning(
-                "lane.device.fault device=%s code=%s detail=%s", self._device, self._code, detail
-            )
-            self.detail = detail
-            self._emit(FaultRaised(self._code.value, detail, True))
-
-    def clear(self) -> None:
-        if self.detail is not None:
-            log.info("lane.device.answers device=%s code=%s", self._device, self._code)
-            self._emit(FaultRaised(self._code.value, self.detail, False))
-            self.detail = None

@@ -28,10 +28,11 @@ from gates.hardware.alarminfo.payloads import (
     read_push,
     reply,
 )
+from gates.hardware.latch import FaultLatch
 from gates.hardware.options import LaneFileError
 from gates.hardware.parts import DeviceFault, Emit, GateOpener, Outcome, SerialPort, Unreachable
 from gates.hardware.pushes import Push, PushReply
-from gates.lane.drivers import DriverRefused, FaultRaised
+from gates.lane.drivers import DriverRefused
 
 log = logging.getLogger("seat.lane.alarminfo")
 
@@ -138,27 +139,20 @@ class AlarmInfoCamera:
     async def run(self, emit: Emit) -> None:
         """Watch for the camera's pushes and polls; silence is a fault."""
         self._emit = emit
-        silent = False
+        latch = FaultLatch(emit, DeviceFault.CAMERA_UNREACHABLE, self.name)
         try:
             while True:
                 self._heard.clear()
+                silent = latch.detail is not None
                 try:
                     async with asyncio.timeout(None if silent else self.settings.silent_s):
                         await self._heard.wait()
                 except TimeoutError:
-                    silent = True
-                    log.warning("lane.alarminfo.silent camera=%s", self.name)
-                    emit(
-                        FaultRaised(
-                            DeviceFault.CAMERA_UNREACHABLE.value,
-                            f"no push or poll from {self.address} for {self.settings.silent_s:g} s",
-                        )
+                    latch.raise_(
+                        f"no push or poll from {self.address} for {self.settings.silent_s:g} s"
                     )
                     continue
-                if silent:
-                    silent = False
-                    log.info("lane.alarminfo.back camera=%s", self.name)
-                    emit(FaultRaised(DeviceFault.CAMERA_UNREACHABLE.value, "", active=False))
+                latch.clear()
         finally:
             self._emit = None
 

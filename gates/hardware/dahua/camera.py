@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 import httpx
 
 from gates.backoff import Backoff
-from gates.hardware.camera_http import WRONG_PASSWORD, CameraHttp, FaultLatch, unreachable
+from gates.hardware.camera_http import WRONG_PASSWORD, CameraHttp, unreachable
 from gates.hardware.dahua.events import EventError, Snaps
+from gates.hardware.latch import FaultLatch
 from gates.hardware.multipart import MultipartError, MultipartReader, Part, boundary_of
 from gates.hardware.parts import DeviceFault, Emit, Outcome, Unreachable
 from gates.lane.drivers import DriverRefused, VehicleSeen

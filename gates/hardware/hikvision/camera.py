@@ -16,10 +16,11 @@ import logging
 from datetime import UTC, datetime
 
 from gates.backoff import Backoff
-from gates.hardware.camera_http import CameraHttp, FaultLatch
+from gates.hardware.camera_http import CameraHttp
 from gates.hardware.hikvision import isapi
 from gates.hardware.hikvision.alerts import AlertError, parse_push, snapshot
 from gates.hardware.jpeg import jpeg_size
+from gates.hardware.latch import FaultLatch
 from gates.hardware.parts import DeviceFault, Emit, Outcome, Unreachable
 from gates.hardware.pushes import Push, PushReply
 from gates.lane.drivers import DriverRefused, GateChanged, VehicleSeen

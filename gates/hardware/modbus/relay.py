@@ -38,8 +38,9 @@ from pymodbus.exceptions import ModbusException
 from pymodbus.pdu import ModbusPDU
 
 from gates.backoff import Backoff
+from gates.hardware.latch import FaultLatch
 from gates.hardware.parts import DeviceFault, Emit, Outcome, Unreachable
-from gates.lane.drivers import DriverRefused, FaultRaised, GateChanged
+from gates.lane.drivers import DriverRefused, GateChanged
 from gates.vocabulary import GateState
 
 log = logging.getLogger(__name__)
@@ -152,24 +153,17 @@ class Relay:
 
     async def run(self, emit: Emit) -> None:
         backoff = Backoff()
-        fault: str | None = None
+        latch = FaultLatch(emit, FAULT, self.name)
         try:
             while True:
                 try:
                     await self._check(emit)
                 except (Unreachable, Refused) as exc:
                     self._lost(emit)
-                    detail = exc.detail
-                    if fault is None:
-                        log.warning("lane.modbus.unreachable device=%s error=%s", self.name, detail)
-                        emit(FaultRaised(FAULT, detail))
-                        fault = detail
+                    latch.raise_(exc.detail)
                     await asyncio.sleep(backoff.next())
                     continue
-                if fault is not None:
-                    log.info("lane.modbus.back device=%s", self.name)
-                    emit(FaultRaised(FAULT, "", active=False))
-                    fault = None
+                latch.clear()
                 backoff.reset()
                 await asyncio.sleep(self._poll)  # the lane file's polling cadence
         finally:

@@ -20,8 +20,8 @@ from typing import Protocol, TypeVar, cast
 import serial
 
 from gates.backoff import Backoff
+from gates.hardware.latch import FaultLatch
 from gates.hardware.parts import DeviceFault, Emit, Unreachable
-from gates.lane.drivers import FaultRaised
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -121,7 +121,7 @@ class Adapter:
 
     async def watch(self, emit: Emit) -> None:
         backoff = Backoff()
-        faulty = False
+        latch = FaultLatch(emit, DeviceFault.DISPLAY_UNREACHABLE, self.settings.url)
         while True:
             self._lost.clear()
             try:
@@ -129,16 +129,10 @@ class Adapter:
                     if self._port is None:
                         await _in_thread(self._open)
             except Unreachable as exc:
-                if not faulty:
-                    log.warning("lane.rs485.unreachable url=%s", self.settings.url)
-                    emit(FaultRaised(exc.fault, exc.detail))
-                    faulty = True
+                latch.raise_(exc.detail)
                 await asyncio.sleep(backoff.next())
                 continue
-            if faulty:
-                log.info("lane.rs485.back url=%s", self.settings.url)
-                emit(FaultRaised(DeviceFault.DISPLAY_UNREACHABLE, "", active=False))
-                faulty = False
+            latch.clear()
             backoff.reset()
             await self._lost.wait()
 

@@ -32,13 +32,14 @@ from aiosipua import (
 )
 
 from gates.backoff import Backoff
+from gates.hardware.latch import FaultLatch
 from gates.hardware.parts import DeviceFault, Emit
 from gates.hardware.sip.audio import CallAudio
 from gates.hardware.sip.offers import Answer, OfferRefused, answer
 from gates.hardware.sip.requests import USER_AGENT, forbidden, local_ip, options, registered
 from gates.hardware.sip.rtp import IntercomRtp
 from gates.hardware.sip.transport import UdpTransport
-from gates.lane.drivers import CallPressed, FaultRaised
+from gates.lane.drivers import CallPressed
 
 log = logging.getLogger("seat.lane")
 
@@ -349,24 +350,18 @@ class SipIntercom:
         the backoff's pace, or at once when anything is heard from it (an OPTIONS or
         REGISTER of its own, a call), and its answer clears the fault."""
         backoff = self.backoff()
-        down = False
+        latch = FaultLatch(emit, DeviceFault.INTERCOM_UNREGISTERED, self.name)
         while True:
             if await self._ping(transport):
-                if down:
-                    down = False
+                if latch.detail is not None:
                     backoff.reset()
-                    emit(FaultRaised(DeviceFault.INTERCOM_UNREGISTERED, "", active=False))
-                    log.info("lane.sip.intercom_back device=%s", self.name)
+                latch.clear()
                 await asyncio.sleep(self.keepalive_s)  # the keepalive's cadence
                 continue
-            if not down:
-                down = True
-                detail = (
-                    f"the intercom at {self.intercom[0]}:{self.intercom[1]} "
-                    f"did not answer OPTIONS within {self.answer_s:g} s"
-                )
-                emit(FaultRaised(DeviceFault.INTERCOM_UNREGISTERED, detail))
-                log.warning("lane.sip.intercom_silent device=%s detail=%s", self.name, detail)
+            latch.raise_(
+                f"the intercom at {self.intercom[0]}:{self.intercom[1]} "
+                f"did not answer OPTIONS within {self.answer_s:g} s"
+            )
             self._heard.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._heard.wait(), backoff.next())
