@@ -85,6 +85,7 @@ def test_another_event_is_no_plate() -> None:
         ("A283KY77", "A283KY77"),
         ("noPlate", ""),
         ("unknown", ""),
+        ("无牌车", ""),  # another family's word for it: one set for every camera
         ("粤b·12345", "粤B12345"),
     ],
 )

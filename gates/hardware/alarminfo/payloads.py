@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from gates.hardware.plate_text import PlateTextError, camera_plate
 from gates.lane.drivers import VehicleSeen
-from gates.plates import PLATE_MAX
-from gates.textrules import TextError, check_text, loads
+from gates.textrules import TextError, loads
 from gates.vocabulary import PlateColour
 
 # colorType as the family's documents number it.
@@ -44,8 +44,6 @@ COLOURS: Mapping[int, PlateColour] = {
     4: PlateColour.BLACK,
     5: PlateColour.GREEN,
 }
-# What the cameras write for a car they saw but could not read.
-NO_PLATE = frozenset({"_无_", "无牌车", "无车牌", "无"})
 SERIAL_MAX = 1024  # bytes of one serialData entry; an LED frame is a few hundred
 
 
@@ -79,7 +77,7 @@ def read_push(body: bytes, now: datetime) -> PlateRead | Heartbeat:
     alarm = _object(document.get("AlarmInfoPlate"), "AlarmInfoPlate")
     result = _object(_object(alarm.get("result"), "result").get("PlateResult"), "PlateResult")
     late = result.get("isoffline", alarm.get("isoffline", 0)) == 1
-    plate = _text(result, "license")
+    plate = _plate(result)
     colour = COLOURS.get(_integer(result, "colorType", 0, 255, default=0), PlateColour.UNKNOWN)
     confidence = _integer(result, "confidence", 0, 100) / 100
     rect = _object(_object(result.get("location"), "location").get("RECT"), "RECT")
@@ -91,7 +89,7 @@ def read_push(body: bytes, now: datetime) -> PlateRead | Heartbeat:
         plate_id if isinstance(plate_id, int) and not isinstance(plate_id, bool) else None,
         VehicleSeen(
             at=_seen_at(result) if late else now,
-            plate="" if plate in NO_PLATE else plate,
+            plate=plate,
             plate_colour=colour,
             confidence=confidence,
             box=(left, top, right - left, bottom - top),
@@ -161,14 +159,14 @@ def _integer(
     return value
 
 
-def _text(fields: Mapping[str, Any], name: str) -> str:
-    value = fields.get(name)
+def _plate(result: Mapping[str, Any]) -> str:
+    value = result.get("license")
     if not isinstance(value, str):
-        raise BadPush(f"{name} must be text, not {value!r}")
+        raise BadPush(f"license must be text, not {value!r}")
     try:
-        return check_text(value.strip(), max_len=PLATE_MAX)
-    except TextError as exc:
-        raise BadPush(f"{name} {exc}") from None
+        return camera_plate(value)
+    except PlateTextError as exc:
+        raise BadPush(f"license: {exc}") from None
 
 
 def _jpeg(value: object) -> bytes:

@@ -46,7 +46,6 @@ COLOURS: dict[str, PlateColour] = {
 
 # Dahua gives boxes as (left, top, right, bottom) on a 0-8192 grid over the picture.
 GRID = 8192
-_UNREAD = frozenset({"", "UNKNOWN", "无牌", "无牌车"})
 
 
 def fields(text: bytes) -> dict[str, str]:
@@ -82,9 +81,7 @@ def reading(found: dict[str, str]) -> _Reading | None:
     if code != "TrafficJunction":
         return None
     try:
-        plate = camera_plate(
-            found.get("TrafficCar.PlateNumber", found.get("Object.Text", "")), _UNREAD
-        )
+        plate = camera_plate(found.get("TrafficCar.PlateNumber", found.get("Object.Text", "")))
     except PlateTextError as exc:
         raise EventError(str(exc)) from None
     colour = found.get("TrafficCar.PlateColor", found.get("PlateInfo.FrontPlateColor", ""))

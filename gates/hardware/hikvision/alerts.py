@@ -64,9 +64,6 @@ COLOURS: dict[str, PlateColour] = {
     "newEnergyYellowGreen": PlateColour.YELLOW_GREEN,
 }
 
-# "noPlate": a car with none; "unknown": one the camera could not read. Both reach the
-# centre as the empty plate, which is what it calls a car it cannot name.
-_UNREAD = frozenset({"NOPLATE", "UNKNOWN", ""})
 # Chinese firmware writes the colour before the plate ("蓝浙AX2P12"); the colour is in
 # plateColor already. 黑 is also Heilongjiang's abbreviation, so a colour word is cut only
 # when a province follows it.
@@ -173,7 +170,7 @@ def _plate(alert: dict[str, Any], jpegs: dict[str, bytes]) -> PlateAlert | None:
 def plate_of(text: str) -> str:
     """The plate as the centre spells it, from ``licensePlate``."""
     try:
-        plate = camera_plate(text, _UNREAD)
+        plate = camera_plate(text)
     except PlateTextError as exc:
         raise AlertError(str(exc)) from None
     for word in _COLOUR_WORDS:
