@@ -116,6 +116,7 @@ class RedisLink:
         self._up_runs: dict[int, asyncio.Task[None]] = {}
         self._pubsub: redis.client.PubSub | None = None
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         self._up = asyncio.Event()
 
     # ------------------------------------------------------------------ use
@@ -199,14 +200,16 @@ class RedisLink:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        self._closing = False
         self._task = asyncio.create_task(self._listen(), name="seat-redis-pubsub")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        # The reader's loops end on this too: redis-py may swallow the cancel of a
+        # read that was ending (seen in a pub/sub health check), and the loop would
+        # then go on reading, and redialling, for ever.
+        self._closing = True
+        await cancel_all([self._task], CLOSE_WAIT_S)
+        self._task = None
         # A listener stuck in a call to a silent Redis ends as its pool closes.
         await cancel_all(self._up_runs.values(), CLOSE_WAIT_S)
         self._up_runs.clear()
@@ -219,7 +222,7 @@ class RedisLink:
     async def _listen(self) -> None:
         backoff = Backoff(first=0.1, cap=2.0)
         try:
-            while True:
+            while not self._closing:
                 try:
                     await self._session(backoff)
                 except (RedisError, OSError) as exc:
@@ -250,7 +253,7 @@ class RedisLink:
         backoff.reset()
         log.info("redis.up server=%s channels=%d", self.server, len(channels))
         self._run_up_listeners()
-        while True:
+        while not self._closing:
             message = await pubsub.get_message(
                 ignore_subscribe_messages=True, timeout=PUBSUB_PING_S
             )

@@ -145,6 +145,9 @@ class Servers:
         self._rounds: asyncio.Task[None] | None = None
         self._redis_work: asyncio.Task[None] | None = None
         self._listening: asyncio.Task[None] | None = None
+        # The rounds end on this too, should redis-py swallow their cancel: a round
+        # after close would write the presence of a server that has stopped.
+        self._closing = False
         self._gone_script = link.reserved.register_script(_GONE)  # part of the round
 
     @property
@@ -201,6 +204,7 @@ class Servers:
         """Stop the rounds, and take this server's key away: the others find it gone
         at their next round (and close what it left open, ``on_gone``), not a presence
         life later. At most ``wait_s`` for Redis."""
+        self._closing = True
         await cancel_all(
             [self._rounds, self._redis_work, self._listening, *self._gone_tasks], wait_s
         )
@@ -216,7 +220,7 @@ class Servers:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
+        while not self._closing:
             sent = loop.time()
             reached = await self._reach(sent)
             for part in self._parts:
