@@ -245,9 +245,13 @@ async def test_after_redis_restarts_leases_are_taken_again_and_commands_work(
     redis_server.start()
     async with asyncio.timeout(15):
         await asyncio.gather(*(event.wait() for event in back))
-        # Each server retakes its leases in a listener of its own, beside the test's.
-        while await redis_client.get(key(LANE)) is None:  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
+        # Each server retakes its leases in a listener of its own, beside the test's:
+        # Redis tells of the lease's write (a keyspace event), once subscribed to it.
+        await redis_client.config_set("notify-keyspace-events", "K$")
+        async with redis_client.pubsub() as written:
+            await written.subscribe(f"__keyspace@0__:{key(LANE)}")
+            while await redis_client.get(key(LANE)) is None:
+                await written.get_message(ignore_subscribe_messages=True, timeout=1.0)
     assert await redis_client.get(key(LANE)) == server_id(servers[1]).encode()
     assert b.hub.status(LANE).online  # B kept its lane's link throughout
     await wait_status(a.lanes, LANE, online)
