@@ -53,6 +53,6 @@ def test_postgres_restart_keeps_its_data() -> None:
         done = subprocess.run(
             [psql, url, "-Atc", "SELECT 1"], capture_output=True, text=True, check=False
         )
-        assert done.stdout.strip() == "1"
+        assert done.stdout.strip() == "1", done.stderr
     finally:
         server.close()
