@@ -43,6 +43,8 @@ LINK_PATH = "/link"
 MAX_MESSAGE_BYTES = 1 << 20
 MAX_DISPLAY_LINES = 8
 MAX_DISPLAY_LINE = 64
+# A fault's words, shown in the console's lane row.
+MAX_FAULT_DETAIL = 500
 # A payment link is a few dozen characters; 512 still fits a QR code a panel shows
 # whole (version 18 at error correction M, 89 modules a side).
 MAX_DISPLAY_QR = 512
@@ -263,7 +265,7 @@ class Fault(Message):
     def from_fields(cls, fields: Fields) -> Fault:
         return cls(
             code=ident(fields, "code"),
-            detail=text(fields, "detail", max_len=500, default=""),
+            detail=text(fields, "detail", max_len=MAX_FAULT_DETAIL, default=""),
             active=field(fields, "active", bool, default=True),
         )
 

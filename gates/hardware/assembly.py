@@ -6,7 +6,8 @@ parts' answers become the lane's promise. ``done`` means confirmed: an open wait
 the arm to rise where a sensor can see it (a locked barrier accepts the open and does
 not move, which is refused, never reported as a lift), and otherwise says in the done's
 detail what could not be seen. A device that does not answer refuses the command with
-its fault's code and raises that fault on the lane until it answers again.
+its fault's code and raises that fault on the lane until it answers again; the
+fault's detail names the device (``lane_faults``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from gates.hardware.families import FAMILIES, Family
+from gates.hardware.lane_faults import LaneFaults
 from gates.hardware.lane_file import LaneFile, load
 from gates.hardware.parts import (
     Device,
@@ -82,11 +84,7 @@ class HardwareLane:
         self._intercom = parts["intercom"].device if "intercom" in parts else None
         self._emit: Callable[[LaneEvent], None] | None = None
         self._moved = asyncio.Event()
-        # Faults a command found (a device away), by device, cleared by its next answer;
-        # and the faults devices raised themselves, which only they clear (a camera's
-        # TCP SDK that answers again does not mean its pushes have come back).
-        self._raised: dict[str, set[str]] = {}
-        self._own: dict[str, set[str]] = {}
+        self._faults = LaneFaults(self._send)
 
     def link_changed(self, up: bool) -> None:
         """Tell the devices that act on it whether the lane is linked to a centre."""
@@ -146,11 +144,11 @@ class HardwareLane:
                 if event.state is GateState.UP:
                     self._moved.set()
             if isinstance(event, FaultRaised):
-                own = self._own.setdefault(device.name, set())
                 if event.active:
-                    own.add(event.code)
+                    self._faults.raised(device.name, event.code, event.detail)
                 else:
-                    own.discard(event.code)
+                    self._faults.cleared(device.name, event.code)
+                return
             self._send(event)
 
         return emit
@@ -208,12 +206,9 @@ class HardwareLane:
                 exc.fault,
                 exc.detail,
             )
-            self._raised.setdefault(device, set()).add(exc.fault.value)
-            self._send(FaultRaised(exc.fault.value, exc.detail))
+            self._faults.found_away(device, exc.fault.value, exc.detail)
             raise DriverRefused(exc.fault.value) from None
-        standing = self._own.get(device, set())
-        for code in sorted(self._raised.pop(device, set()) - standing):
-            self._send(FaultRaised(code, "", active=False))
+        self._faults.answered(device)
         return outcome
 
 
