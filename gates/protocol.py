@@ -43,8 +43,9 @@ LINK_PATH = "/link"
 MAX_MESSAGE_BYTES = 1 << 20
 MAX_DISPLAY_LINES = 8
 MAX_DISPLAY_LINE = 64
-# A fault's words, shown in the console's lane row.
+# A fault's words, shown in the console's lane row; a done's, beside its outcome.
 MAX_FAULT_DETAIL = 500
+MAX_DONE_DETAIL = 200
 # A payment link is a few dozen characters; 512 still fits a QR code a panel shows
 # whole (version 18 at error correction M, 89 modules a side).
 MAX_DISPLAY_QR = 512
@@ -305,7 +306,7 @@ class Done(Message):
     def from_fields(cls, fields: Fields) -> Done:
         return cls(
             command_id=ident(fields, "command_id"),
-            detail=text(fields, "detail", max_len=200, default=""),
+            detail=text(fields, "detail", max_len=MAX_DONE_DETAIL, default=""),
         )
 
 

@@ -181,12 +181,6 @@ def escape_controls(text: str) -> str:
     return _LOG_UNSAFE.sub(_escape, text)
 
 
-def fit_to_show(text: str) -> str:
-    """Untrusted words (a device's error reply) made text that :func:`check_text`
-    accepts: controls and lone surrogates escaped, bidirectional controls dropped."""
-    return _BIDI.sub("", escape_controls(text))
-
-
 def _escape(match: re.Match[str]) -> str:
     code = ord(match.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

@@ -8,6 +8,7 @@ from gates.lane.drivers import CallPressed, EscapeSeen, FaultRaised, GateChanged
 from gates.lane.memory import CommandMemory, Memo
 from gates.lane.session import Execute, LaneSession, Pressed, Problem, State
 from gates.protocol import (
+    MAX_FAULT_DETAIL,
     Ack,
     Call,
     DisplaySize,
@@ -144,6 +145,20 @@ def test_a_done_keeps_its_detail_on_one_line_and_a_resend_gets_it_again() -> Non
     session.receive(OPEN_C1.replace("c1", "c2"), 4.0)
     long = session.finished("c2", None, 5.0, "y" * 500)
     assert long == [Done("c2", "y" * 199 + "…")]
+
+
+def test_a_faults_words_are_made_one_line_the_centre_takes() -> None:
+    """A device's or FFmpeg's words in a fault (controls, lone surrogates, bidirectional
+    controls, any length) go out as one line within the link's limit, which the centre's
+    reading of the message accepts."""
+    session = opened()
+    [sent] = session.event(
+        FaultRaised("camera_unreachable", "bad\n\u202eanswer\ud800" + "x" * 600), 1.0
+    )
+    assert isinstance(sent, Fault)
+    assert sent.detail.startswith("bad answer xxx") and sent.detail.endswith("x…")
+    assert len(sent.detail) == MAX_FAULT_DETAIL
+    assert Fault.from_fields(sent.fields()) == sent
 
 
 def test_refusal_is_remembered_with_its_reason() -> None:

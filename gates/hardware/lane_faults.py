@@ -18,8 +18,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gates.lane.drivers import FaultRaised
-from gates.protocol import MAX_FAULT_DETAIL
-from gates.textrules import fit_to_show
 
 
 class LaneFaults:
@@ -65,12 +63,7 @@ class LaneFaults:
 
 
 def _detail(holders: dict[str, str]) -> str:
-    """Each holding device named, its own words made safe to show, within the lane
-    link's limit."""
-    said = "; ".join(
-        f"{device}: {fit_to_show(text)}" if text else device
-        for device, text in sorted(holders.items())
+    """Each holding device named (the lane session makes the words fit the link)."""
+    return "; ".join(
+        f"{device}: {text}" if text else device for device, text in sorted(holders.items())
     )
-    if len(said) <= MAX_FAULT_DETAIL:
-        return said
-    return said[: MAX_FAULT_DETAIL - 1] + "…"

@@ -24,6 +24,8 @@ from gates.lane.drivers import (
 )
 from gates.lane.memory import CommandMemory
 from gates.protocol import (
+    MAX_DONE_DETAIL,
+    MAX_FAULT_DETAIL,
     Ack,
     Call,
     Command,
@@ -75,9 +77,6 @@ class Pressed:
 
 
 Action = Message | Execute | Publish | Problem | Pressed
-
-
-DETAIL_MAX = 200  # as ``Done`` reads it
 
 
 class State(enum.Enum):
@@ -172,7 +171,7 @@ class LaneSession:
         # The wire needs a reason for every refusal, even one the driver left blank.
         if refused is not None and not refused:
             refused = "refused"
-        detail = _one_line(detail) if refused is None else ""
+        detail = _one_line(detail, MAX_DONE_DETAIL) if refused is None else ""
         self.memory.ended(command_id, refused, detail)
         if self.state is not State.OPEN:
             return []  # the centre will send the command again after reconnecting
@@ -201,7 +200,9 @@ class LaneSession:
         elif isinstance(event, EscapeSeen):
             message = Escape(event_id=uuid4().hex, at=event.at, plate=event.plate)
         elif isinstance(event, FaultRaised):
-            message = Fault(event.code, event.detail, event.active)
+            # A fault's words are often a device's or FFmpeg's, made fit for the link
+            # here, where every fault passes.
+            message = Fault(event.code, _one_line(event.detail, MAX_FAULT_DETAIL), event.active)
             if event.active:
                 self.faults[event.code] = message
             else:
@@ -233,8 +234,9 @@ class LaneSession:
         return Done(command_id, detail) if refused is None else Refused(command_id, refused)
 
 
-def _one_line(detail: str) -> str:
-    """A driver's detail as the wire takes it: one line, within its length, so a
-    verbose device cannot make the lane's ``done`` one the centre refuses."""
+def _one_line(detail: str, limit: int) -> str:
+    """A driver's detail as the wire takes it: one line of printable text (no controls,
+    surrogates or bidirectional controls), within ``limit``, so a verbose device cannot
+    make the lane's ``done`` or ``fault`` one the centre refuses."""
     flat = " ".join("".join(ch if ch.isprintable() else " " for ch in detail).split())
-    return flat if len(flat) <= DETAIL_MAX else flat[: DETAIL_MAX - 1] + "…"
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
