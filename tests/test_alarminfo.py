@@ -9,6 +9,7 @@ import json
 import os
 import socket
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -42,8 +43,12 @@ async def test_a_car_at_the_camera_shows_on_the_console_and_the_agents_open_puls
         pushed = lane.camera.plate("粤B12345")
         sent = await lane.camera.push(pushed)
         assert sent.server == lane.push_url and sent.attempts == 1
+        plate_id = pushed["AlarmInfoPlate"]["result"]["PlateResult"]["plateid"]
         assert lane.camera.answers[-1] == {
-            "Response_AlarmInfoPlate": {"info": "no", "ContinuePushOffline": True}
+            "Response_AlarmInfoPlate": {
+                "info": "no",
+                "ContinuePushOffline": {"plateid": plate_id, "continue": 1},
+            }
         }
         shown = await alice.next(
             "lane", lambda m: (m["lane"]["last_vehicle"] or {}).get("plate") == "粤B12345"
@@ -80,7 +85,7 @@ async def test_an_open_by_the_comet_poll_is_carried_in_the_next_polls_answer(
         answers = [
             a["Response_Heartbeat"] for a in lane.camera.answers if "Response_Heartbeat" in a
         ]
-        assert {"info": "ok", "ContinuePushOffline": True, "channelNum": 0} in answers
+        assert {"info": "ok", "channelNum": 0} in answers
 
 
 async def test_a_resent_push_is_one_car_and_a_malformed_one_is_answered_and_changes_nothing(
@@ -98,9 +103,7 @@ async def test_a_resent_push_is_one_car_and_a_malformed_one_is_answered_and_chan
         for bad in (b"{not json", b'{"AlarmInfoPlate": {"result": 5}}', b"[]", b"\xff\xfe"):
             sent = await lane.camera.push(bad)
             assert sent.server == lane.push_url and sent.attempts == 1
-            assert lane.camera.answers[-1] == {
-                "Response_AlarmInfoPlate": {"info": "no", "ContinuePushOffline": True}
-            }
+            assert lane.camera.answers[-1] == {"Response_AlarmInfoPlate": {"info": "no"}}
         await lane.camera.push(lane.camera.plate("粤B67890"))
         await next_recorded(kept)
         assert kept.empty()
@@ -253,10 +256,10 @@ async def test_seat_lane_config_runs_the_lane_its_file_describes(
 async def test_a_lane_cut_from_the_centre_leaves_the_cameras_stored_reads_in_the_camera(
     staffed: Centre, tmp_path: Path
 ) -> None:
-    """ContinuePushOffline: the camera pushes the reads it stored only while the lane can
-    pass them on. Cut off from the centre, the lane's answers say false, and the reads
-    stay in the camera's storage, not in the lane's short backlog; linked again, they
-    come, late."""
+    """ContinuePushOffline: the camera goes on with the reads it stored only while the
+    lane can pass them on. Cut off from the centre, the lane answers a stored read with
+    continue 0, and the rest stay in the camera's storage, not in the lane's short
+    backlog; linked again, they come, late."""
     token = await staffed.add_lane(LANE)
     proxy = CuttableProxy(urlsplit(staffed.url).port or 0)
     await proxy.start()
@@ -266,21 +269,54 @@ async def test_a_lane_cut_from_the_centre_leaves_the_cameras_stored_reads_in_the
             alarminfo_lane(link, LANE, token, tmp_path) as lane,
             recorded(staffed) as kept,
         ):
-            lane.camera.faults.off = True  # the lane does not hear it: it stores
-            stored = await lane.camera.push(lane.camera.plate("粤B22222"))
-            assert stored.server is None and len(lane.camera.offline) == 1
+            camera = lane.camera
             await proxy.cut(stay_down=True)
             await staffed.wait_status(LANE, lambda s: not s.online)
-            lane.camera.faults.off = False
             async with asyncio.timeout(10):
-                while (await lane.camera.polls.get())["Response_Heartbeat"]["ContinuePushOffline"]:
-                    pass  # answers from before the lane noticed the cut
-            assert len(lane.camera.offline) == 1  # kept in the camera
+                while await _goes_on(camera, "粤B00001"):
+                    pass  # answered before the lane noticed the cut
+            while not camera.delivered.empty():
+                camera.delivered.get_nowait()  # the live reads just pushed
+            camera.faults.off = True  # the lane does not hear it: it stores
+            first, second = camera.plate("粤B22222"), camera.plate("粤B33333")
+            for read in (first, second):
+                assert (await camera.push(read)).server is None
+            camera.faults.off = False
+            async with asyncio.timeout(10):
+                told = await camera.delivered.get()
+            assert told.body is first
+            assert told.answer == {
+                "Response_AlarmInfoPlate": {
+                    "info": "no",
+                    "ContinuePushOffline": {"plateid": _plate_id(first), "continue": 0},
+                }
+            }
+            assert camera.offline == [second]  # kept in the camera
             proxy.restore()
             await staffed.wait_status(LANE, lambda s: s.online)
-            late = await next_recorded(kept)
-            event = await staffed.store.vehicle(late.event_id)
-            assert event is not None and event.event.plate == "粤B22222"
-            assert lane.camera.offline == []
+            async with asyncio.timeout(10):
+                while not await _goes_on(camera, "粤B00002"):
+                    pass  # answered before the lane saw its link back
+            plates = set()
+            async with asyncio.timeout(10):
+                while "粤B33333" not in plates:
+                    event = await staffed.store.vehicle((await next_recorded(kept)).event_id)
+                    assert event is not None
+                    plates.add(event.event.plate)
+            assert "粤B22222" in plates
+            assert camera.offline == []
     finally:
         await proxy.close()
+
+
+def _plate_id(read: dict[str, Any]) -> int:
+    return int(read["AlarmInfoPlate"]["result"]["PlateResult"]["plateid"])
+
+
+async def _goes_on(camera: AlarmInfoEmulator, plate: str) -> bool:
+    """Push a live read: whether its answer tells the camera to go on with stored ones."""
+    sent = await camera.push(camera.plate(plate))
+    assert sent.answer is not None
+    go_on = sent.answer["Response_AlarmInfoPlate"]["ContinuePushOffline"]
+    assert go_on["plateid"] == _plate_id(sent.body)
+    return bool(go_on["continue"])

@@ -121,15 +121,30 @@ def test_a_push_this_lane_cannot_use_says_why(body: dict[str, Any] | bytes, word
 
 
 def test_answers_open_an_output_and_carry_serial_data() -> None:
-    assert json.loads(reply(False, None, (), continue_offline=False)) == {
-        "Response_AlarmInfoPlate": {"info": "no", "ContinuePushOffline": False}
-    }
-    assert json.loads(reply(True, 0, [(0, b"\x00\x64\xff\xff")], continue_offline=True)) == {
+    assert json.loads(reply(False, None, ())) == {"Response_AlarmInfoPlate": {"info": "no"}}
+    assert json.loads(reply(True, 0, [(0, b"\x00\x64\xff\xff")])) == {
         "Response_Heartbeat": {
             "info": "ok",
-            "ContinuePushOffline": True,
             "channelNum": 0,
             "serialData": [{"serialChannel": 0, "data": "AGT//w==", "dataLen": 4}],
+        }
+    }
+
+
+def test_a_plates_answer_names_it_and_says_whether_to_go_on_with_stored_reads() -> None:
+    """ContinuePushOffline as the Vzenith HTTP push document prints it: an object with
+    the read's plateid and continue 0 or 1, never a bare flag."""
+    assert json.loads(reply(False, None, (), plate_id=123, continue_offline=True)) == {
+        "Response_AlarmInfoPlate": {
+            "info": "no",
+            "ContinuePushOffline": {"plateid": 123, "continue": 1},
+        }
+    }
+    assert json.loads(reply(False, 1, (), plate_id=124, continue_offline=False)) == {
+        "Response_AlarmInfoPlate": {
+            "info": "ok",
+            "ContinuePushOffline": {"plateid": 124, "continue": 0},
+            "channelNum": 1,
         }
     }
 

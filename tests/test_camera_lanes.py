@@ -82,7 +82,8 @@ async def test_a_car_at_the_camera_is_on_the_console_with_its_snapshot(
     async with camera_at(family, staffed, tmp_path) as camera, desk(staffed, "alice") as alice:
         await camera.see(seen)
         vehicle = await plate_shown(alice, "苏E12345")
-        assert (vehicle["plate_colour"], vehicle["confidence"]) == ("yellow", 0.91)
+        # Dahua says 91 % as 232 on its 0-255 scale: 0.91 to two places.
+        assert (vehicle["plate_colour"], round(vehicle["confidence"], 2)) == ("yellow", 0.91)
         picture = await alice.client.get(f"/api/lanes/{LANE}/snapshot")
         assert picture.status_code == 200 and picture.content == seen.jpeg
 

@@ -58,10 +58,11 @@ async def test_a_car_on_the_stream_is_a_vehicle_with_its_scene_and_box(camera: D
         await listening(camera, events)
         camera.see(seen, colour="Yellow")
         vehicle = await events.next(VehicleSeen)
+    # 91 % is 232 on Dahua's 0-255 scale.
     assert (vehicle.plate, vehicle.plate_colour, vehicle.confidence) == (
         "苏E12345",
         PlateColour.YELLOW,
-        0.91,
+        232 / 255,
     )
     assert vehicle.snapshot_jpeg == seen.jpeg  # the scene, first; not the crop after it
     # The 0-8192 grid is finer than the picture: the box comes back within a pixel or two.

@@ -50,6 +50,22 @@ def test_a_junction_then_its_scene_is_a_car_with_its_box() -> None:
     assert snaps.take(picture()) is None  # the plate crop after the scene: no second car
 
 
+def test_the_plates_confidence_is_on_dahuas_0_255_scale() -> None:
+    """Object.Confidence runs 0-255 (NetSDK's NET_MSG_OBJECT): 160, as a printed event's
+    Vehicle.Confidence is, is not refused as over 100, and 255 is certain."""
+    for said, meant in (("160", 160 / 255), ("255", 1.0), ("0", 0.0)):
+        read = reading(fields(f"{TEXT}\r\nEvents[0].Object.Confidence={said}".encode()))
+        assert read is not None and read.confidence == meant
+
+
+def test_the_plates_box_is_the_objects_not_the_cars() -> None:
+    """The event's Object is the plate; a TrafficCar.BoundingBox of zeros, as a printed
+    event has it, does not hide the plate's box."""
+    zeros = "".join(f"\r\nEvents[0].TrafficCar.BoundingBox[{i}]=0" for i in range(4))
+    read = reading(fields((TEXT + zeros).encode()))
+    assert read is not None and read.grid_box == (3848, 6128, 4280, 6288)
+
+
 def test_heartbeats_and_pictures_without_text_are_no_cars() -> None:
     snaps = Snaps()
     assert snaps.take(text("Heartbeat")) is None
@@ -75,6 +91,7 @@ def test_fields_keep_the_event_keys_and_colours_map() -> None:
         (TEXT.replace("=3848", "=²"), "grid"),  # a digit to str.isdigit, not to int
         (TEXT.replace("=4280", "=100"), "left, top, right, bottom"),
         (TEXT + "\r\nEvents[0].Object.Confidence=abc", "not a number"),
+        (TEXT + "\r\nEvents[0].Object.Confidence=256", "not 0-255"),
         (TEXT.replace("京AC0003", "京\x01AC0003"), "control character"),
     ],
 )

@@ -127,7 +127,13 @@ def test_several_lines_round_trip(lines: list[str], voice: str | None) -> None:
     frame = frames.show_lines(tuple(lines), colours, voice)
     parsed, spoken = parse_lines(frames.decode(frame.encode()).data)
     assert parsed == [(frames.GREEN, line) for line in lines]
-    assert spoken == voice
+    assert spoken == (voice or None)  # an empty voice is none on the wire
+
+
+def test_lines_without_a_voice_keep_the_fixed_voice_flag_with_length_0() -> None:
+    """0x6E's voice flag is 0x0A always; no voice is a voice of length 0, then 00."""
+    data = frames.show_lines(("京A12345",), (frames.GREEN,)).data
+    assert data.endswith(b"\x00" + b"\x0a\x00\x00")  # the line's end, VF, VTL 0, end
 
 
 @given(

@@ -6,7 +6,12 @@ each plate as ``{"AlarmInfoPlate": ...}`` JSON (the shapes of
 ``DaviLuisSantos/Alphadigi-migration``'s DTOs) and a ``{"heartbeat": ...}`` comet poll
 every ``poll_s``; it waits 5 s for an answer, resends a push up to 4 times, then fails
 over to its backup server, and keeps what no server took to push again, marked
-``isoffline``, when one answers and its answer's ``ContinuePushOffline`` is not false.
+``isoffline``, once a server answers again (a poll answered after none was), one by
+one, each only after the last one's answer said ``"ContinuePushOffline": {"plateid":
+<its id>, "continue": 1}`` (the Vzenith HTTP push document, §2.1.2). No source says
+when a camera told to stop starts again; this one starts again after its next live
+read is answered, as the document has it do after a live read interrupts the stored
+ones.
 An answer's ``info: ok`` closes output ``channelNum`` for 500 ms; its ``serialData``
 goes out on the RS485 port (onto an emulated board's bus where a test wires one). Its
 TCP SDK (``'VZ'`` framing, port 8131 on a real camera) takes ``ioctl`` and pulses the
@@ -62,6 +67,7 @@ class Sent:
     body: dict[str, Any]
     server: str | None = None  # the server that answered it; None: kept for later
     attempts: int = 0
+    answer: dict[str, Any] | None = None
 
 
 @dataclass
@@ -80,8 +86,9 @@ class AlarmInfoEmulator:
     polls: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)  # their answers
     delivered: asyncio.Queue[Sent] = field(default_factory=asyncio.Queue)  # answered pushes
     offline: list[dict[str, Any]] = field(default_factory=list)  # kept pushes, oldest first
-    # The last answer's ContinuePushOffline: whether the kept pushes may go out now.
-    continue_offline: bool = True
+    # A stored read's answer said not to go on: the kept pushes wait for a live read.
+    offline_stopped: bool = False
+    _unheard: bool = False  # the last poll had no answer: the next answered one reconnects
     sdk_port: int = 0
     polled_at: float = 0.0  # perf_counter as the last poll left
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
@@ -165,7 +172,9 @@ class AlarmInfoEmulator:
                 sent.attempts += 1
                 answer = await self._post(server, raw)
                 if answer is not None:
-                    sent.server = server
+                    sent.server, sent.answer = server, answer
+                    if not _stored(body):
+                        self.offline_stopped = False
                     await self._obey(answer, "push")
                     self.delivered.put_nowait(sent)
                     return sent
@@ -201,6 +210,7 @@ class AlarmInfoEmulator:
         while True:
             await asyncio.sleep(self.poll_s)  # the camera's poll cadence
             if self.faults.off:
+                self._unheard = True
                 continue
             now = int(datetime.now(UTC).timestamp())
             beat = {
@@ -218,17 +228,26 @@ class AlarmInfoEmulator:
                     self.polls.put_nowait(answer)
                     break
             else:
+                self._unheard = True
                 continue
-            while self.offline and self.continue_offline and not self.faults.off:
+            if self._unheard:
+                self._unheard, self.offline_stopped = False, False
+            while self.offline and not self.offline_stopped and not self.faults.off:
                 kept = self.offline.pop(0)
-                kept["AlarmInfoPlate"]["result"]["PlateResult"]["isoffline"] = 1
-                await self.push(kept)
+                result = kept["AlarmInfoPlate"]["result"]["PlateResult"]
+                result["isoffline"] = 1
+                sent = await self.push(kept)
+                if sent.answer is not None:
+                    go_on = next(iter(sent.answer.values())).get("ContinuePushOffline")
+                    wanted = {"plateid": result["plateid"], "continue": 1}
+                    self.offline_stopped = go_on != wanted
+                else:
+                    break  # kept again, for the next server that answers
 
     async def _obey(self, answer: dict[str, Any], by: str) -> None:
         body = next(iter(answer.values()))
         if not isinstance(body, dict):
             return
-        self.continue_offline = body.get("ContinuePushOffline", True) is not False
         for entry in body.get("serialData", []):
             data = base64.b64decode(entry["data"])
             assert entry["dataLen"] == len(data), "dataLen must be the data's length"
@@ -296,3 +315,11 @@ class AlarmInfoEmulator:
             pass
         finally:
             writer.close()
+
+
+def _stored(body: dict[str, Any] | bytes) -> bool:
+    """A push of a read the camera stored while no server answered."""
+    if not isinstance(body, dict):
+        return False
+    result = body.get("AlarmInfoPlate", {}).get("result", {}).get("PlateResult", {})
+    return bool(result.get("isoffline"))

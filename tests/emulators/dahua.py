@@ -62,7 +62,7 @@ def junction_text(seen: Car, colour: str, event_id: int) -> bytes:
         f"Events[0].EventID={event_id}",
         *(f"Events[0].Object.BoundingBox[{i}]={n}" for i, n in enumerate(grid)),
         f"Events[0].Object.Text={seen.plate}",
-        f"Events[0].Object.Confidence={seen.confidence}",
+        f"Events[0].Object.Confidence={seen.confidence * 255 // 100}",  # 0-255
         "Events[0].Lane=1",
         f"Events[0].TrafficCar.PlateNumber={seen.plate}",
         f"Events[0].TrafficCar.PlateColor={colour}",

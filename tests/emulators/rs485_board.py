@@ -132,7 +132,8 @@ def parse_line(data: bytes) -> tuple[int, frames.Colour, str]:
 
 def parse_lines(data: bytes) -> tuple[list[tuple[frames.Colour, str]], str | None]:
     """0x6E: save flag, count; per line id, mode, speed, hold, repeat, RGBA, length, text
-    and ``0D`` (``00`` after the last); then voice flag, length, text, ``00``."""
+    and ``0D`` (``00`` after the last); then the voice flag (always 0x0A), length, text,
+    ``00``. A voice of length 0 is no voice."""
     count, at = data[1], 2
     lines: list[tuple[frames.Colour, str]] = []
     for number in range(count):
@@ -147,7 +148,9 @@ def parse_lines(data: bytes) -> tuple[list[tuple[frames.Colour, str]], str | Non
         lines.append((colour, text))
         at += 1
     flag, length = data[at], data[at + 1]
+    if flag != 0x0A:
+        raise ValueError(f"the voice flag is 0x{flag:02x}, not 0x0a")
     voice = data[at + 2 : at + 2 + length].decode("gbk")
     if data[at + 2 + length :] != b"\x00":
         raise ValueError("the voice text does not end the frame with 00")
-    return lines, (voice if flag else None)
+    return lines, (voice or None)

@@ -73,9 +73,9 @@ class AlarmInfoCamera:
         self._queued = _Queued()
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._heard = asyncio.Event()
-        # Whether the lane is linked to a centre: the camera's stored reads are asked
-        # for (ContinuePushOffline) only then, so a lane cut off leaves them in the
-        # camera's storage rather than in its own short backlog.
+        # Whether the lane is linked to a centre: the camera is told to go on with its
+        # stored reads (ContinuePushOffline's continue) only then, so a lane cut off
+        # leaves them in the camera's storage rather than in its own short backlog.
         self._linked = False
 
     # ---------------------------------------------------------------- PushTarget
@@ -98,28 +98,29 @@ class AlarmInfoCamera:
             # A well-formed "no": the camera would only store a push we cannot read
             # and resend it, and nothing queued goes out on an answer to garbage.
             log.warning("lane.alarminfo.bad_push camera=%s error=%s", self.name, exc)
-            return PushReply(200, reply(False, None, (), continue_offline=self._linked), JSON)
-        heartbeat = isinstance(read, Heartbeat)
-        if not isinstance(read, Heartbeat):
-            if read.plate_id is not None and read.plate_id in self._seen:
-                log.info("lane.alarminfo.resent camera=%s plateid=%s", self.name, read.plate_id)
-            elif self._emit is None:
-                # Not running: the read is not taken, so its resend is not a duplicate.
-                log.warning("lane.alarminfo.not_running camera=%s", self.name)
-            else:
-                if read.plate_id is not None:
-                    self._seen[read.plate_id] = None
-                    while len(self._seen) > REMEMBERED_READS:
-                        self._seen.popitem(last=False)
-                self._emit(read.vehicle)
-        return PushReply(200, self._answer(heartbeat), JSON)
+            return PushReply(200, reply(False, None, ()), JSON)
+        if isinstance(read, Heartbeat):
+            return PushReply(200, self._answer(None), JSON)
+        if read.plate_id is not None and read.plate_id in self._seen:
+            log.info("lane.alarminfo.resent camera=%s plateid=%s", self.name, read.plate_id)
+        elif self._emit is None:
+            # Not running: the read is not taken, so its resend is not a duplicate.
+            log.warning("lane.alarminfo.not_running camera=%s", self.name)
+        else:
+            if read.plate_id is not None:
+                self._seen[read.plate_id] = None
+                while len(self._seen) > REMEMBERED_READS:
+                    self._seen.popitem(last=False)
+            self._emit(read.vehicle)
+        return PushReply(200, self._answer(read.plate_id), JSON)
 
     def link_changed(self, up: bool) -> None:
         self._linked = up
         log.info("lane.alarminfo.offline_pushes camera=%s wanted=%s", self.name, up)
 
-    def _answer(self, heartbeat: bool) -> bytes:
-        """The answer with every queued order, which it hands over."""
+    def _answer(self, plate_id: int | None) -> bytes:
+        """The answer with every queued order, which it hands over: to the read
+        ``plate_id``, or to a heartbeat where None."""
         queued, self._queued = self._queued, _Queued()
         # One channelNum per answer: another output's open waits for the next one.
         channel = min(queued.opens) if queued.opens else None
@@ -128,7 +129,9 @@ class AlarmInfoCamera:
             handed.append(queued.opens.pop(channel))
         self._queued.opens = queued.opens
         serial = [(port, data) for port, data, _ in queued.serial]
-        body = reply(heartbeat, channel, serial, continue_offline=self._linked)
+        body = reply(
+            plate_id is None, channel, serial, plate_id=plate_id, continue_offline=self._linked
+        )
         for done in handed:
             if not done.done():
                 done.set_result(None)

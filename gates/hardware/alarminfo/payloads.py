@@ -18,6 +18,14 @@ The heartbeat is also the comet poll: its answer carries commands, as a plate's 
 Answers are ``{"Response_AlarmInfoPlate": {...}}`` and ``{"Response_Heartbeat": {...}}``
 with ``info`` "ok" (and ``channelNum``: open that output) or "no", and ``serialData``
 (``serialChannel``, base64 ``data``, ``dataLen``) for the camera to write to its RS485.
+
+A plate's answer also names the read it answers, ``"ContinuePushOffline": {"plateid":
+N, "continue": 1}``: the Vzenith HTTP push document (§2.1.2 断线重传) has the server
+echo an online read's ``plateid``, and answer a stored one (``isoffline: 1``) with
+whether to go on; the camera pushes its next stored read only after an answer with
+``continue`` 1. The object, not a flag, is how the document and the open servers that
+answer these cameras print it (Vzenith's own HTTP demo server answers every read with
+it); no source prints it in a heartbeat's answer, so a heartbeat's has none.
 """
 
 from __future__ import annotations
@@ -104,15 +112,19 @@ def reply(
     channel: int | None,
     serial: Sequence[tuple[int, bytes]],
     *,
-    continue_offline: bool,
+    plate_id: int | None = None,
+    continue_offline: bool = False,
 ) -> bytes:
     """The answer to a plate or a heartbeat: open output ``channel`` if not None, write
-    each ``(serialChannel, bytes)`` to the camera's RS485, and say whether the camera is
-    to push the reads it stored while no server answered (``ContinuePushOffline``)."""
-    answer: dict[str, Any] = {
-        "info": "ok" if channel is not None else "no",
-        "ContinuePushOffline": continue_offline,
-    }
+    each ``(serialChannel, bytes)`` to the camera's RS485, and, answering read
+    ``plate_id``, say whether the camera is to go on pushing the reads it stored while
+    no server answered (``ContinuePushOffline``)."""
+    answer: dict[str, Any] = {"info": "ok" if channel is not None else "no"}
+    if plate_id is not None:
+        answer["ContinuePushOffline"] = {
+            "plateid": plate_id,
+            "continue": 1 if continue_offline else 0,
+        }
     if channel is not None:
         answer["channelNum"] = channel
     if serial:

@@ -29,8 +29,12 @@ class Car:
     snapshot_jpeg: bytes
 
 
-# TrafficCar.PlateColor values listed by the HTTP API. Dahua's YellowGreen is the
-# new-energy large vehicle's; ShadowGreen the gradient green of a new-energy car.
+# TrafficCar.PlateColor values, as Dahua's NetSDK lists them for the TrafficCar
+# (``DEV_EVENT_TRAFFIC_TRAFFICCAR_INFO.szPlateColor`` and ``EM_NET_PLATE_COLOR_TYPE`` in
+# ``15735400536-dev/camera-sdk-starter``): Blue, Yellow, White, Black,
+# YellowbottomBlackText, BluebottomWhiteText, BlackBottomWhiteText, ShadowGreen (渐变绿,
+# a new-energy car's), YellowGreen (黄绿双拼, a new-energy large vehicle's); "Unknown"
+# when none was read. Green is in no list; it is kept for firmware that writes it.
 COLOURS: dict[str, PlateColour] = {
     "Blue": PlateColour.BLUE,
     "BluebottomWhiteText": PlateColour.BLUE,
@@ -44,8 +48,11 @@ COLOURS: dict[str, PlateColour] = {
     "YellowGreen": PlateColour.YELLOW_GREEN,
 }
 
-# Dahua gives boxes as (left, top, right, bottom) on a 0-8192 grid over the picture.
+# Dahua gives boxes as (left, top, right, bottom) on a 0-8192 grid over the picture
+# ("坐标[0, 8191]", ``OBJECT_RELATED_INFO.stuBoundingBox``; ``NET_RECT``, "各边距按整长
+# 8192的比例", in ``15735400536-dev/camera-sdk-starter``).
 GRID = 8192
+CONFIDENCE_TOP = 255  # an object's confidence runs 0-255
 
 
 def fields(text: bytes) -> dict[str, str]:
@@ -94,23 +101,34 @@ def reading(found: dict[str, str]) -> _Reading | None:
 
 
 def _confidence(found: dict[str, str]) -> float:
-    """``Object.Confidence`` (0-100) where the firmware sends it. Without it the camera
-    has not said how sure it is, and the lane says 0: the centre's agent sees a read no
-    one vouched for, rather than a made-up certainty."""
-    text = found.get("Object.Confidence", found.get("TrafficCar.Confidence", ""))
+    """``Object.Confidence``: the event's ``Object`` is the plate (``ObjectType`` Plate,
+    its ``Text`` the plate, as a TrafficJunction printed in full shows it,
+    ``YutthapoomSa/dahua-api`` ``text.js``), and an object's confidence is 0-255
+    (``NET_MSG_OBJECT.nConfidence``, "置信度(0~255)", in Dahua's NetSDK as
+    ``15735400536-dev/camera-sdk-starter`` ``NetSDKLibStructure.java`` carries it; the
+    same event's ``Vehicle.Confidence`` is 160). No source gives the plate a confidence
+    under ``TrafficCar``. Without it the camera has not said how sure it is, and the
+    lane says 0: the centre's agent sees a read no one vouched for, rather than a
+    made-up certainty."""
+    text = found.get("Object.Confidence", "")
     if not text:
         return 0.0
     try:
         value = float(text)
     except ValueError:
         raise EventError(f"Confidence {text[:20]!r} is not a number") from None
-    if not 0 <= value <= 100:
-        raise EventError(f"Confidence {value:g} is not 0-100")
-    return value / 100
+    if not 0 <= value <= CONFIDENCE_TOP:
+        raise EventError(f"Confidence {value:g} is not 0-{CONFIDENCE_TOP}")
+    return value / CONFIDENCE_TOP
 
 
 def _grid_box(found: dict[str, str]) -> tuple[int, int, int, int] | None:
-    for prefix in ("TrafficCar.BoundingBox", "Object.BoundingBox"):
+    """The plate's box: ``Object.BoundingBox``, the event's object being the plate
+    (``DEV_EVENT_TRAFFICJUNCTION_INFO.stuObject``, its body ``stuVehicle``, in
+    ``15735400536-dev/camera-sdk-starter`` ``NetSDKLibStructure.java``; ``ObjectType``
+    Plate in ``YutthapoomSa/dahua-api`` ``text.js``), else ``TrafficCar.BoundingBox``,
+    which no source explains."""
+    for prefix in ("Object.BoundingBox", "TrafficCar.BoundingBox"):
         texts = [found.get(f"{prefix}[{i}]", "") for i in range(4)]
         if all(texts):
             numbers = [parse_count(t) for t in texts]

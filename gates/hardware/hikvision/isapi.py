@@ -36,8 +36,15 @@ def barrier_status_path(channel: int) -> str:
 
 
 def voice(channel: int, text: str, volume: int) -> tuple[str, bytes]:
-    """Speak ``text`` by the camera's TTS: ``[vN]`` before the text sets the volume (1-10),
-    as Hikvision's ITC samples send it."""
+    """Speak ``text`` by the camera's TTS: ``[vN]`` before the text sets the volume (1-10).
+
+    Hikvision's ISAPI parking samples (``VoiceManage.voiceBroadcastInfo``, in Java and
+    C#) print the method and path, ``PUT /ISAPI/Parking/channels/1/voiceBroadcastInfo``,
+    and the one field, ``TTSInfo`` = ``[v1]测试语音播报`` ("[V]中数字表示音量等级，取值范围
+    1-10"), but fill the body from a template, ``conf/ITC/voiceBroadcastInfo.xml``, that
+    no public copy carries. The root element around it follows ISAPI's naming of a
+    resource's body after the resource (``barrierGate`` takes ``<BarrierGate>``); it is
+    the one part of this request no source prints."""
     body = (
         f'{_DECLARATION}<VoiceBroadcastInfo version="2.0" xmlns="{_NS}">'
         f"<TTSInfo>[v{volume}]{escape(text)}</TTSInfo></VoiceBroadcastInfo>"

@@ -21,10 +21,15 @@ them byte for byte:
   from a Zhenshi camera integration's serial helper (``getMIUNEW485Data``); another
   project's unit test pins the same frame's CRC.
 - ``0x6E`` several lines with an optional voice: the frame ``00 64 FF FF 6E 6D 00 04 ...
-  00 5C F3`` that an Android board emulator (``com.top.parkingcharges``) parses field by
-  field (save flag, line count; per line its id, mode, speed, hold, repeat, RGBA colour,
-  length, GBK text, and ``0D`` after every line but the last, which ends ``00``; then a
-  voice flag, length, text and ``00``) and a WPF lane client builds the same way.
+  00 5C F3`` that an Android board emulator (``ZMCurry/ParkingCharges``,
+  ``app/src/main/java/com/top/parkingcharges/entity/ParkingInfoEntity.kt``) parses field
+  by field (save flag, line count; per line its id, mode, speed, hold, repeat, RGBA
+  colour, length, GBK text, and ``0D`` after every line but the last, which ends ``00``;
+  then the voice flag, "固定取值为 0X0A", the voice's length, its text and ``00``) and a
+  WPF lane client builds the same way. The flag is 0x0A whether or not the frame speaks:
+  a frame with no voice gives it a length of 0, as a builder of the kindred ``0x6F``
+  frame for an OLM-M1D board does ("VF: 语音标志（协议固定取值 0x0A）", "VTL: 语音文本长度
+  （无语音时 = 0）").
 - ``0x30`` voice: one option byte (0 queue, 1 queue and play, 2 clear the queue then
   queue and play) and the GBK text (``getMIUNEW485VoiceData``).
 - A reply: the board emulator answers a frame it took with the same command and one
@@ -89,7 +94,7 @@ _FONT = 0x03
 _FOREVER = 0x00
 _LINE_SEP = 0x0D
 _END = 0x00
-_VOICE = 0x0A  # the voice flag of every 0x6E frame that speaks
+_VOICE = 0x0A  # 0x6E's voice flag, fixed by the protocol
 
 
 class FrameError(ValueError):
@@ -256,9 +261,8 @@ def show_lines(
     *,
     address: int = ADDRESS,
 ) -> Frame:
-    """Several lines at once, and a voice with them where ``voice`` is given. Without
-    one the voice flag is 0 and its text empty: the public frames all speak, so this is
-    the one field here not seen on a wire, chosen as the value that asks for nothing."""
+    """Several lines at once, and a voice with them where ``voice`` is given; without
+    one (or with an empty one) the voice's length is 0."""
     if len(colours) != len(lines):
         raise ValueError(f"{len(lines)} lines and {len(colours)} colours")
     if len(lines) > MAX_DATA:
@@ -274,7 +278,7 @@ def show_lines(
     spoken = b"" if voice is None else gbk(voice, what="the voice text")
     if len(spoken) > MAX_DATA:
         raise TextRefused("display_overflow", f"the voice text is {len(spoken)} bytes")
-    data += bytes((_VOICE if voice is not None else 0, len(spoken))) + spoken + bytes((_END,))
+    data += bytes((_VOICE, len(spoken))) + spoken + bytes((_END,))
     return _checked(Frame(Command.SHOW_LINES, bytes(data), address=address))
 
 
