@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,8 +111,11 @@ def lane_file(
 def alarminfo_file(
     path: Path, lane: str, sdk_port: int, beside: Beside = Beside(), **options: object
 ) -> Path:
+    """More ``options`` than the table's usual (``gate_input = "in0"``) are added to it."""
     settings = {"open_via": "sdk", "poll_s": 0.2, "silent_s": 1.0, **options}
     camera = ALARMINFO.format(sdk_port=sdk_port, **settings)
+    usual = {"open_via", "poll_s", "silent_s"}
+    camera += "".join(f"{k} = {json.dumps(v)}\n" for k, v in options.items() if k not in usual)
     return lane_file(path, lane, camera, gate="cam:io0", beside=beside)
 
 

@@ -18,14 +18,16 @@ import pytest
 from gates.hardware.alarminfo.camera import POLL_HANDED
 from gates.hardware.assembly import assemble
 from gates.hardware.options import LaneFileError
-from gates.hardware.parts import SerialHost
+from gates.hardware.parts import GateSensor, SerialHost
 from gates.lane.agent import link_url
 from gates.protocol import OpenGate
-from tests.camera_lanes import alarminfo_file, alarminfo_lane
+from gates.vocabulary import GateState
+from tests.camera_lanes import Beside, alarminfo_file, alarminfo_lane
 from tests.conftest import Centre
 from tests.desks import desk
 from tests.emulators.alarminfo import RESENDS, AlarmInfoEmulator, Pulse
 from tests.netproxy import CuttableProxy
+from tests.test_camera_lanes import lane_row
 from tests.test_cli import SEAT
 from tests.test_vehicle_records import next_recorded, recorded
 
@@ -219,6 +221,97 @@ def test_a_camera_output_the_camera_lacks_stops_the_lane_at_start(tmp_path: Path
     path.write_text(path.read_text().replace("cam:io0", "cam:io7"), encoding="utf-8")
     with pytest.raises(LaneFileError, match=r"\[parts\] gate: the camera has outputs io0"):
         assemble(path)
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({}, "[parts] gate_state = 'cam': device 'cam' (alarminfo) reads no gate state"),
+        ({"gate_input": "in2"}, "gate_input: must be one of in0, in1, not 'in2'"),
+        ({"gate_input": "in0", "gate_input_up": 2}, "gate_input_up: must be from 0 to 1"),
+        ({"gate_input": "in0", "gate_poll_s": 5}, "gate_poll_s: must be from 0.05 to 2.0"),
+        ({"gate_input_up": 1}, "gate_input_up: give gate_input, the input the arm's switch"),
+    ],
+)
+def test_a_camera_is_the_gate_sensor_only_with_its_switch_input_named(
+    tmp_path: Path, options: dict[str, object], words: str
+) -> None:
+    """A camera without the input named would be waited on for an arm nobody reads."""
+    sensed = Beside(parts={"gate_state": "cam"})
+    path = alarminfo_file(tmp_path / "lane.toml", LANE, 8131, sensed, **options)
+    with pytest.raises(LaneFileError) as caught:
+        assemble(path)
+    assert words in str(caught.value)
+    path = alarminfo_file(tmp_path / "lane.toml", LANE, 8131, sensed, gate_input="in1")
+    assert isinstance(assemble(path).devices["cam"], GateSensor)
+
+
+async def test_an_open_is_done_once_the_switch_on_the_cameras_input_reads_the_arm_up(
+    staffed: Centre, tmp_path: Path
+) -> None:
+    token = await staffed.add_lane(LANE)
+    async with (
+        alarminfo_lane(staffed.link, LANE, token, tmp_path, gate_input="in0") as lane,
+        desk(staffed, "alice") as alice,
+    ):
+        await staffed.wait_status(LANE, lambda s: s.gate is GateState.DOWN)
+        opened = await alice.post(f"/api/lanes/{LANE}/open", {"reason": "paid_not_lifted"})
+        # get_gpio_value read the switch closed: the arm is up, nothing left unsaid.
+        assert opened.json()["outcome"] == "done" and "detail" not in opened.json()
+        assert lane.camera.arm_up
+        async with asyncio.timeout(5):
+            assert await lane.camera.pulses.get() == Pulse(0, 0.5, "ioctl")
+        await alice.next("lane", lane_row(lambda r: r["gate"] == "up"))
+        # The input is read on one link held open; the ioctl had a connection of its own.
+        assert lane.camera.sdk_dials == 2 and lane.camera.gpio_reads > 1
+
+
+async def test_a_locked_barrier_takes_the_pulse_and_the_open_is_refused_as_not_moved(
+    staffed: Centre, tmp_path: Path
+) -> None:
+    token = await staffed.add_lane(LANE)
+    async with alarminfo_lane(staffed.link, LANE, token, tmp_path, gate_input="in0") as lane:
+        lane.camera.faults.locked = True
+        await staffed.wait_status(LANE, lambda s: s.gate is GateState.DOWN)
+        async with staffed.client("alice") as client:
+            opened = await client.post(f"/api/lanes/{LANE}/open", json={"reason": "emergency"})
+        assert opened.json() | {"command_id": ""} == {
+            "command_id": "",
+            "outcome": "refused",
+            "detail": "gate_did_not_move",
+        }
+        # The camera took the ioctl and closed its output; the arm stayed down.
+        async with asyncio.timeout(5):
+            assert await lane.camera.pulses.get() == Pulse(0, 0.5, "ioctl")
+        assert not lane.camera.arm_up
+        assert staffed.hub.status(LANE).gate is GateState.DOWN
+
+
+@pytest.mark.parametrize(
+    ("fault", "words"),
+    [
+        ("sdk_off", "the TCP SDK on 127.0.0.1:"),
+        ("gpio_garbage", "get_gpio_value answered value 'high', not 0 or 1"),
+    ],
+)
+async def test_an_sdk_link_lost_or_talking_garbage_is_camera_unreachable_until_it_answers(
+    staffed: Centre, tmp_path: Path, fault: str, words: str
+) -> None:
+    """The pushes go on all the while: the fault is the SDK's, and the arm unknown."""
+    token = await staffed.add_lane(LANE)
+    async with alarminfo_lane(staffed.link, LANE, token, tmp_path, gate_input="in0") as lane:
+        await staffed.wait_status(LANE, lambda s: s.gate is GateState.DOWN)
+        setattr(lane.camera.faults, fault, True)
+        status = await staffed.wait_status(LANE, lambda s: bool(s.faults))
+        assert [f.code for f in status.faults] == ["camera_unreachable"]
+        assert words in status.faults[0].detail
+        await staffed.wait_status(LANE, lambda s: s.gate is GateState.UNKNOWN)
+        setattr(lane.camera.faults, fault, False)
+        status = await staffed.wait_status(LANE, lambda s: not s.faults, timeout=15)
+        await staffed.wait_status(LANE, lambda s: s.gate is GateState.DOWN)
+        async with staffed.client("alice") as client:
+            opened = await client.post(f"/api/lanes/{LANE}/open", json={"reason": "emergency"})
+        assert opened.json()["outcome"] == "done" and "detail" not in opened.json()
 
 
 async def test_seat_lane_config_runs_the_lane_its_file_describes(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -172,3 +173,31 @@ def test_an_ioctl_pulse_is_framed_as_the_sdk_frames_it() -> None:
 def test_bytes_that_are_not_the_sdks_are_refused(raw: bytes, words: str) -> None:
     with pytest.raises(frames.BadFrame, match=words):
         frames.header(raw)
+
+
+def test_an_input_read_is_framed_and_its_answer_gives_the_level() -> None:
+    """``get_gpio_value`` with the input's number; the answer's ``value`` 0 (contact
+    closed) or 1 (open), as ``vzenith/vzenith_tcp_protocol`` builds and parses them."""
+    body = b'{"cmd": "get_gpio_value", "gpio": 1}'
+    assert frames.read_input(1) == b"VZ\x00\x00" + len(body).to_bytes(4, "big") + body
+    answer = frames.answer(b'{"cmd":"get_gpio_value","gpio":1,"value":0,"state_code":200}\x00')
+    assert frames.input_level(answer, 1) == 0
+    assert frames.input_level({"cmd": "get_gpio_value", "value": 1}, 0) == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        ({"value": "high"}, "value 'high', not 0 or 1"),
+        ({"value": 2}, "value 2, not 0 or 1"),
+        ({"value": True}, "value True, not 0 or 1"),
+        ({}, "value None, not 0 or 1"),
+        ({"gpio": 1, "value": 0}, "for input 1, not 0"),
+        ({"value": 0, "state_code": 400}, "state_code 400"),
+    ],
+)
+def test_an_input_read_answered_without_a_level_is_refused(
+    answer: dict[str, object], words: str
+) -> None:
+    with pytest.raises(frames.BadFrame, match=re.escape(words)):
+        frames.input_level({"cmd": "get_gpio_value", **answer}, 0)

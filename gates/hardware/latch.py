@@ -1,7 +1,13 @@
 """A device's one fault as the lane sees it: raised once per new detail, cleared once,
 so a device retried every half second does not flood the console, and one whose reason
 changed (unplugged, then a wrong password) says so. Every family's ``run`` keeps its
-fault through one of these."""
+fault through one of these.
+
+A device watched two ways for the same fault (a camera's pushes falling silent, and its
+TCP SDK link dropping) gives each way its ``cause``: the fault stands while any cause
+does, its detail theirs together, so one way answering again does not clear what the
+other still sees.
+"""
 
 from __future__ import annotations
 
@@ -18,18 +24,27 @@ class FaultLatch:
         self._emit = emit
         self._code = code
         self._device = device
+        self._causes: dict[str, str] = {}
         self.detail: str | None = None
 
-    def raise_(self, detail: str) -> None:
-        if detail != self.detail:
+    def raise_(self, detail: str, cause: str = "") -> None:
+        self._causes[cause] = detail
+        self._show()
+
+    def clear(self, cause: str = "") -> None:
+        self._causes.pop(cause, None)
+        self._show()
+
+    def _show(self) -> None:
+        detail = "; ".join(self._causes.values()) if self._causes else None
+        if detail == self.detail:
+            return
+        self.detail = detail
+        if detail is not None:
             log.warning(
                 "lane.device.fault device=%s code=%s detail=%s", self._device, self._code, detail
             )
-            self.detail = detail
             self._emit(FaultRaised(self._code.value, detail, True))
-
-    def clear(self) -> None:
-        if self.detail is not None:
+        else:
             log.info("lane.device.answers device=%s code=%s", self._device, self._code)
             self._emit(FaultRaised(self._code.value, "", active=False))
-            self.detail = None

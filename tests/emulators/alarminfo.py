@@ -15,9 +15,14 @@ ones.
 An answer's ``info: ok`` closes output ``channelNum`` for 500 ms; its ``serialData``
 goes out on the RS485 port (onto an emulated board's bus where a test wires one). Its
 TCP SDK (``'VZ'`` framing, port 8131 on a real camera) takes ``ioctl`` and pulses the
-output. A test
-injects its faults: switched off (nothing pushes, nothing listens), a slow SDK, answers
-it cannot read, huge and malformed pushes.
+output, and answers ``get_gpio_value`` with an input's level (0 closed, 1 open); it drops
+a link that sent no heartbeat for three of the SDK's 2 s beats, as the SDK does on its
+side. A barrier is wired to it: a pulse on its output ``barrier_output`` lifts the arm
+(``lift_s`` later, unless the barrier is locked), whose up-limit switch closes input
+``switch_input`` while it is up. A test injects its faults: switched off (nothing
+pushes, nothing listens), the SDK port unplugged, a slow SDK, answers it cannot read,
+an input read answered with a value that is no level, a locked barrier, huge and
+malformed pushes.
 """
 
 from __future__ import annotations
@@ -58,6 +63,9 @@ class Faults:
     off: bool = False  # switched off: no pushes, no polls, the SDK port refuses
     sdk_delay_s: float = 0.0  # the SDK answers this late
     sdk_garbage: bool = False  # the SDK answers with bytes that are not its protocol
+    sdk_off: bool = False  # the SDK's port unplugged: its links drop, new ones are refused
+    gpio_garbage: bool = False  # get_gpio_value answers a value that is no level
+    locked: bool = False  # the barrier takes the pulse and its arm stays down
 
 
 @dataclass
@@ -91,6 +99,13 @@ class AlarmInfoEmulator:
     _unheard: bool = False  # the last poll had no answer: the next answered one reconnects
     sdk_port: int = 0
     polled_at: float = 0.0  # perf_counter as the last poll left
+    barrier_output: int = 0  # the output the barrier's open contact is on
+    switch_input: int = 0  # the input its up-limit switch is on, closed (0) while up
+    lift_s: float = 0.3  # a barrier arm's rise, roughly
+    hold_s: float | None = None  # up this long, then down again (None: stays up)
+    arm_up: bool = False
+    sdk_dials: int = 0  # connections the SDK port took
+    gpio_reads: int = 0
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
     _beats: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     # The RS485 buses the camera's serial channels are wired to (a port on 127.0.0.1
@@ -274,6 +289,8 @@ class AlarmInfoEmulator:
 
     def _pulse(self, channel: int, seconds: float, by: str) -> None:
         self.closed.put_nowait(time.perf_counter())
+        if channel == self.barrier_output and not self.faults.locked:
+            asyncio.get_running_loop().call_later(self.lift_s, self._lifted)
 
         async def closed() -> None:
             await asyncio.sleep(seconds)  # the relay's pulse: real time is the point
@@ -283,16 +300,35 @@ class AlarmInfoEmulator:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _lifted(self) -> None:
+        self.arm_up = True
+        if self.hold_s is not None:
+            asyncio.get_running_loop().call_later(self.hold_s, self._fallen)
+
+    def _fallen(self) -> None:
+        self.arm_up = False
+
+    def level(self, gpio: int) -> int:
+        """Input ``gpio``'s level: 0 while its contact is closed, 1 while it is open (an
+        input with nothing wired is open)."""
+        return 0 if gpio == self.switch_input and self.arm_up else 1
+
     # ------------------------------------------------------------------ TCP SDK
 
     async def _sdk(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            if self.faults.off:
-                return
-            while True:
-                head = frames.header(await reader.readexactly(frames.HEADER.size))
+            self.sdk_dials += 1
+            beat_at = time.perf_counter()
+            while not (self.faults.off or self.faults.sdk_off):
+                # A link whose client's heartbeats stopped is dead, and dropped.
+                left = 3 * frames.HEARTBEAT_S - (time.perf_counter() - beat_at)
+                async with asyncio.timeout(max(left, 0.0)):
+                    head = frames.header(await reader.readexactly(frames.HEADER.size))
                 body = await reader.readexactly(head.length)
+                if self.faults.off or self.faults.sdk_off:
+                    return
                 if head.kind == frames.HEARTBEAT:
+                    beat_at = time.perf_counter()
                     writer.write(frames.frame(frames.HEARTBEAT))
                     continue
                 request = frames.answer(body)
@@ -303,18 +339,24 @@ class AlarmInfoEmulator:
                     continue
                 # A heartbeat before the answer, as the camera interleaves them.
                 writer.write(frames.frame(frames.HEARTBEAT))
-                answer: dict[str, Any] = {"cmd": request.get("cmd"), "id": "1"}
-                if request.get("cmd") == "ioctl" and request.get("value") == 2:
-                    self._pulse(int(request["io"]), int(request["delay"]) / 1000, "ioctl")
-                    answer |= {"state_code": 200, "error_msg": "Sucess"}
-                else:
-                    answer |= {"state_code": 400, "error_msg": "bad request"}
-                writer.write(frames.command(answer))
+                writer.write(frames.command(self._answer(request)))
                 await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, frames.BadFrame):
+        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError, frames.BadFrame):
             pass
         finally:
             writer.close()
+
+    def _answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        answer: dict[str, Any] = {"cmd": request.get("cmd"), "id": "1"}
+        if request.get("cmd") == "ioctl" and request.get("value") == 2:
+            self._pulse(int(request["io"]), int(request["delay"]) / 1000, "ioctl")
+            return answer | {"state_code": 200, "error_msg": "Sucess"}
+        gpio = request.get("gpio")
+        if request.get("cmd") == "get_gpio_value" and gpio in frames.INPUTS:
+            self.gpio_reads += 1
+            value: object = "high" if self.faults.gpio_garbage else self.level(gpio)
+            return answer | {"gpio": gpio, "value": value, "state_code": 200}
+        return answer | {"state_code": 400, "error_msg": "bad request"}
 
 
 def _stored(body: dict[str, Any] | bytes) -> bool:

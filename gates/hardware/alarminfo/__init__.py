@@ -11,13 +11,24 @@ commonest LPR cameras in Chinese car parks.
     pulse_ms = 500                # how long an output closes to lift the barrier
     poll_s = 1                    # the camera's comet poll interval, as set in it
     silent_s = 15                 # no push or poll this long: camera_unreachable
+    gate_input = "in0"            # the arm's up-limit switch on input 0 or 1, if wired
+    gate_input_up = 0             # its level while the arm is up: 0 closed, 1 open
+    gate_poll_s = 0.2             # how often the input is read over the TCP SDK
 """
 
 from __future__ import annotations
 
-from gates.hardware.alarminfo.camera import AlarmInfoCamera, Settings
+from gates.hardware.alarminfo import frames
+from gates.hardware.alarminfo.camera import (
+    AlarmInfoCamera,
+    AlarmInfoCameraWithGateInput,
+    GateInput,
+    Settings,
+)
 from gates.hardware.options import DeviceOptions
 from gates.hardware.parts import Workshop
+
+INPUTS = {f"in{n}": n for n in frames.INPUTS}
 
 
 def build(options: DeviceOptions, workshop: Workshop) -> AlarmInfoCamera:
@@ -33,9 +44,30 @@ def build(options: DeviceOptions, workshop: Workshop) -> AlarmInfoCamera:
     )
     if not settings.paths[0].startswith("/"):
         raise options.fail("path", f"a URL path starts with '/', not {settings.paths[0]!r}")
-    camera = AlarmInfoCamera(options.name, settings, options.fail)
+    gate = _gate_input(options)
+    camera = (
+        AlarmInfoCamera(options.name, settings, options.fail)
+        if gate is None
+        else AlarmInfoCameraWithGateInput(options.name, settings, options.fail, gate)
+    )
     try:
         workshop.listener(options.text("listen", "0.0.0.0:8181")).add(camera)
     except ValueError as exc:  # another device pushes from the same address
         raise options.fail("address", str(exc)) from None
     return camera
+
+
+def _gate_input(options: DeviceOptions) -> GateInput | None:
+    """The input the arm's limit switch is on, if the file says one is: only then is the
+    camera the lane's gate sensor."""
+    if not options.has("gate_input"):
+        for key in ("gate_input_up", "gate_poll_s"):
+            if options.has(key):
+                raise options.fail(key, "give gate_input, the input the arm's switch is on")
+        return None
+    return GateInput(
+        gpio=INPUTS[options.text("gate_input", choices=tuple(INPUTS))],
+        up_level=options.integer("gate_input_up", 0, low=0, high=1),
+        # Within the SDK's heartbeat (2 s), which the reads carry.
+        poll_s=options.seconds("gate_poll_s", 0.2, low=0.05, high=frames.HEARTBEAT_S),
+    )

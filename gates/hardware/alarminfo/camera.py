@@ -7,20 +7,21 @@ must leave within the camera's 5 s timeout, or it stores the push and sends it a
 (up to 4 times, then to its backup server), so every push is answered at once from
 what is queued, never after waiting on anything. An open that cannot wait for a car's
 push goes by the camera's TCP SDK (``ioctl``), or with ``open_via = "poll"`` in the
-next poll's answer. Silence for ``silent_s`` is the ``camera_unreachable`` fault.
+next poll's answer. Silence for ``silent_s`` is the ``camera_unreachable`` fault. Where
+the arm's limit switch is wired to one of the camera's inputs, the lane reads it over
+the SDK and the camera is the lane's gate sensor (``AlarmInfoCameraWithGateInput``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from gates.hardware.alarminfo import frames
+from gates.hardware.alarminfo import frames, sdk
 from gates.hardware.alarminfo.payloads import (
     SERIAL_MAX,
     BadPush,
@@ -32,14 +33,15 @@ from gates.hardware.latch import FaultLatch
 from gates.hardware.options import LaneFileError
 from gates.hardware.parts import DeviceFault, Emit, GateOpener, Outcome, SerialPort, Unreachable
 from gates.hardware.pushes import Push, PushReply
+from gates.hardware.watch import GateReading, watch
 from gates.lane.drivers import DriverRefused
+from gates.vocabulary import GateState
 
 log = logging.getLogger("seat.lane.alarminfo")
 
 JSON = "application/json; charset=utf-8"
 OUTPUTS = {f"io{n}": n for n in range(4)}
 SERIAL_PORTS = {"rs485-1": 0, "rs485-2": 1}
-SDK_TIMEOUT_S = 3.0
 REMEMBERED_READS = 256  # plate ids kept to tell a resend from a new read
 QUEUED_MAX = 32  # serial writes waiting for the next answer; more is a board gone mad
 POLL_HANDED = "accepted: handed to the camera in its poll's answer, which it does not acknowledge"
@@ -144,20 +146,27 @@ class AlarmInfoCamera:
         self._emit = emit
         latch = FaultLatch(emit, DeviceFault.CAMERA_UNREACHABLE, self.name)
         try:
-            while True:
-                self._heard.clear()
-                silent = latch.detail is not None
-                try:
-                    async with asyncio.timeout(None if silent else self.settings.silent_s):
-                        await self._heard.wait()
-                except TimeoutError:
-                    latch.raise_(
-                        f"no push or poll from {self.address} for {self.settings.silent_s:g} s"
-                    )
-                    continue
-                latch.clear()
+            await self._watch(latch)
         finally:
             self._emit = None
+
+    async def _watch(self, latch: FaultLatch) -> None:
+        await self._listen(latch)
+
+    async def _listen(self, latch: FaultLatch) -> None:
+        silent = False
+        while True:
+            self._heard.clear()
+            try:
+                async with asyncio.timeout(None if silent else self.settings.silent_s):
+                    await self._heard.wait()
+            except TimeoutError:
+                silent = True
+                detail = f"no push or poll from {self.address} for {self.settings.silent_s:g} s"
+                latch.raise_(detail, "pushes")
+                continue
+            silent = False
+            latch.clear("pushes")
 
     # ---------------------------------------------------------------- OutputHost
 
@@ -177,20 +186,8 @@ class AlarmInfoCamera:
 
     async def _ioctl(self, channel: int) -> Outcome:
         settings = self.settings
-        try:
-            async with asyncio.timeout(SDK_TIMEOUT_S):
-                reader, writer = await asyncio.open_connection(settings.address, settings.sdk_port)
-                try:
-                    writer.write(frames.pulse(channel, settings.pulse_ms))
-                    await writer.drain()
-                    answer = await _ioctl_answer(reader)
-                finally:
-                    writer.close()
-                    with contextlib.suppress(OSError):
-                        await writer.wait_closed()
-        except (OSError, TimeoutError, asyncio.IncompleteReadError, frames.BadFrame) as exc:
-            detail = f"the TCP SDK on {settings.address}:{settings.sdk_port}: {exc!r}"
-            raise Unreachable(DeviceFault.CAMERA_UNREACHABLE, detail) from None
+        request = frames.pulse(channel, settings.pulse_ms)
+        answer = await sdk.ask_once(settings.address, settings.sdk_port, request, "ioctl")
         if answer.get("state_code") != 200:
             log.warning("lane.alarminfo.ioctl_refused camera=%s answer=%r", self.name, answer)
             raise DriverRefused("camera_refused_open")
@@ -233,18 +230,6 @@ class AlarmInfoCamera:
         queued.serial = [entry for entry in queued.serial if entry[2] is not done]
 
 
-async def _ioctl_answer(reader: asyncio.StreamReader) -> dict[str, object]:
-    """The camera's answer to ``ioctl``, past its heartbeats and any other packet."""
-    while True:
-        head = frames.header(await reader.readexactly(frames.HEADER.size))
-        body = await reader.readexactly(head.length)
-        if head.kind != frames.JSON:
-            continue
-        answer = frames.answer(body)
-        if answer.get("cmd") == "ioctl":
-            return answer
-
-
 @dataclass(frozen=True, slots=True)
 class _Output:
     camera: AlarmInfoCamera
@@ -261,3 +246,68 @@ class _Serial:
 
     async def write(self, data: bytes) -> None:
         await self.camera.write(self.channel, data)
+
+
+@dataclass(frozen=True, slots=True)
+class GateInput:
+    """Where the arm's up-limit switch is wired: the camera's input ``gpio`` (0 or 1),
+    the level it reads while the arm is up (0: the contact closed), and how often it is
+    read."""
+
+    gpio: int
+    up_level: int
+    poll_s: float
+
+
+class AlarmInfoCameraWithGateInput(AlarmInfoCamera):
+    """A camera with the arm's limit switch on one of its inputs: the input is read over
+    one TCP SDK link held open (``get_gpio_value``), at ``poll_s`` and at once after an
+    open, each change emitted as ``GateChanged``, so the lane confirms a lift by the arm,
+    not by the camera's ``state_code``; a locked barrier takes the pulse and stays down,
+    and the lane says so. Only a camera with the input wired is this class: one without
+    would be taken for a gate sensor and every open would wait for an arm nobody reads.
+    A link that drops is ``camera_unreachable`` (the arm unknown) until it answers."""
+
+    def __init__(
+        self,
+        name: str,
+        settings: Settings,
+        fail: Callable[[str, str], LaneFileError],
+        gate: GateInput,
+    ) -> None:
+        super().__init__(name, settings, fail)
+        self.gate_input = gate
+        self._gate = GateReading(name)
+        self._kick = asyncio.Event()
+        self._link = sdk.SdkLink(settings.address, settings.sdk_port)
+
+    def gate_state(self) -> GateState:
+        return self._gate.state
+
+    async def _watch(self, latch: FaultLatch) -> None:
+        read = watch(self._read_input, self._lost, latch, self.gate_input.poll_s, self._kick, "sdk")
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._listen(latch))
+                tasks.create_task(read)
+        finally:
+            self._link.close()
+
+    async def pulse(self, channel: int) -> Outcome:
+        try:
+            return await super().pulse(channel)
+        finally:
+            self._kick.set()  # read the arm now, not at the next tick
+
+    async def _read_input(self) -> None:
+        gpio = self.gate_input.gpio
+        answer = await self._link.ask(frames.read_input(gpio), "get_gpio_value")
+        try:
+            level = frames.input_level(answer, gpio)
+        except frames.BadFrame as exc:
+            raise self._link.fail(str(exc)) from None
+        up = level == self.gate_input.up_level
+        self._gate.set(GateState.UP if up else GateState.DOWN, self._emit)
+
+    def _lost(self) -> None:
+        self._gate.set(GateState.UNKNOWN, self._emit)

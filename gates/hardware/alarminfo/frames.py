@@ -11,6 +11,18 @@ with a NUL.
 ``ioctl`` with ``value`` 2 pulses an output for ``delay`` milliseconds ("先通后断",
 ``commandanalysis.cpp`` ``GeneratSetGPIOAutoCmd``): how the lane opens the barrier on
 the camera's IO without waiting for a car to push.
+
+``get_gpio_value`` reads an input (``{"cmd": "get_gpio_value", "gpio": N}``,
+``commandanalysis.cpp`` ``GeneratGetGPIOValueCmd``); the answer's ``value`` is the
+level (``ParseGPIOResponse`` reads ``gpio`` and ``value``), 0 for a contact closed
+("短路") and 1 for one open ("开路"), and the camera has inputs 0 and 1 ("数据为0或1"):
+``vzlprtcpsdk.h`` ``VzLPRTcp_GetGPIOValue``. A limit switch wired to one says where the
+arm is. Whether the answer carries ``state_code`` the SDK does not show (it reads only
+``value``); one that does and is not 200 is no reading.
+
+The SDK writes a heartbeat every 2 s and drops a link whose heartbeats it has not heard
+for three of them (``session.h`` ``DEFAULT_HEADBEAT_TIMEOUT``, ``session.cpp``
+``AsyncWaitNextHeadrtbeatEvent``); a link the lane holds open beats the same.
 """
 
 from __future__ import annotations
@@ -22,6 +34,8 @@ from typing import Any
 
 HEADER = struct.Struct("!2sBBI")
 JSON, HEARTBEAT, BINARY = 0, 1, 2
+HEARTBEAT_S = 2.0
+INPUTS = (0, 1)
 MAX_BODY = 1024 * 1024  # an answer to a command is a few hundred bytes; a picture less than this
 
 
@@ -47,6 +61,25 @@ def command(fields: dict[str, Any]) -> bytes:
 def pulse(output: int, milliseconds: int) -> bytes:
     """``ioctl``: close output ``output`` for ``milliseconds``, then open it."""
     return command({"cmd": "ioctl", "io": output, "value": 2, "delay": milliseconds})
+
+
+def read_input(gpio: int) -> bytes:
+    """``get_gpio_value``: the level on input ``gpio``."""
+    return command({"cmd": "get_gpio_value", "gpio": gpio})
+
+
+def input_level(answer: dict[str, Any], gpio: int) -> int:
+    """The level (0 closed, 1 open) in the answer to ``read_input(gpio)``; ``BadFrame``
+    for an answer that gives none."""
+    code = answer.get("state_code", 200)
+    if code != 200:
+        raise BadFrame(f"get_gpio_value answered state_code {code!r}")
+    if answer.get("gpio", gpio) != gpio:
+        raise BadFrame(f"get_gpio_value answered for input {answer.get('gpio')!r}, not {gpio}")
+    value = answer.get("value")
+    if isinstance(value, bool) or value not in (0, 1):
+        raise BadFrame(f"get_gpio_value answered value {value!r}, not 0 or 1")
+    return int(value)
 
 
 def header(raw: bytes) -> Header:

@@ -11,11 +11,9 @@ takes the password, and when it is back.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime
 
-from gates.backoff import Backoff
 from gates.hardware.camera_http import CameraHttp
 from gates.hardware.hikvision import isapi
 from gates.hardware.hikvision.alerts import AlertError, parse_push, snapshot
@@ -23,7 +21,8 @@ from gates.hardware.jpeg import jpeg_size
 from gates.hardware.latch import FaultLatch
 from gates.hardware.parts import DeviceFault, Emit, Outcome, Unreachable
 from gates.hardware.pushes import Push, PushReply
-from gates.lane.drivers import DriverRefused, GateChanged, VehicleSeen
+from gates.hardware.watch import GateReading, watch
+from gates.lane.drivers import DriverRefused, VehicleSeen
 from gates.vocabulary import GateState
 
 log = logging.getLogger("seat.lane.hikvision")
@@ -55,7 +54,7 @@ class AnprCamera:
         self.cadence = cadence
         self._emit: Emit | None = None
         self._kick = asyncio.Event()
-        self._state = GateState.UNKNOWN  # read only by a model that reports the barrier
+        self._gate = GateReading(name)  # read only by a model that reports the barrier
 
     @property
     def address(self) -> str:
@@ -68,21 +67,8 @@ class AnprCamera:
     async def run(self, emit: Emit) -> None:
         self._emit = emit
         latch = FaultLatch(emit, DeviceFault.CAMERA_UNREACHABLE, self.name)
-        backoff = Backoff()
         try:
-            while True:
-                try:
-                    await self.check()
-                except Unreachable as exc:
-                    latch.raise_(exc.detail)
-                    self.lost()
-                    await asyncio.sleep(backoff.next())
-                    continue
-                latch.clear()
-                backoff.reset()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._kick.wait(), self.cadence)
-                self._kick.clear()
+            await watch(self.check, self.lost, latch, self.cadence, self._kick)
         finally:
             self._emit = None
             await self.http.aclose()
@@ -187,7 +173,7 @@ class AnprCameraWithBarrierState(AnprCamera):
     open and stays closed, and this says so."""
 
     def gate_state(self) -> GateState:
-        return self._state
+        return self._gate.state
 
     async def check(self) -> None:
         response = await self.http.request("GET", isapi.barrier_status_path(self.channel))
@@ -199,14 +185,7 @@ class AnprCameraWithBarrierState(AnprCamera):
             raise Unreachable(
                 DeviceFault.CAMERA_UNREACHABLE, f"barrierGateStatus answered {exc}"
             ) from None
-        self._set(state)
+        self._gate.set(state, self._emit)
 
     def lost(self) -> None:
-        self._set(GateState.UNKNOWN)
-
-    def _set(self, state: GateState) -> None:
-        if state is not self._state:
-            log.info("lane.hikvision.gate device=%s state=%s", self.name, state)
-            self._state = state
-            if self._emit is not None:
-                self._emit(GateChanged(state))
+        self._gate.set(GateState.UNKNOWN, self._emit)

@@ -40,7 +40,8 @@ from pymodbus.pdu import ModbusPDU
 from gates.backoff import Backoff
 from gates.hardware.latch import FaultLatch
 from gates.hardware.parts import DeviceFault, Emit, Outcome, Unreachable
-from gates.lane.drivers import DriverRefused, GateChanged
+from gates.hardware.watch import GateReading
+from gates.lane.drivers import DriverRefused
 from gates.vocabulary import GateState
 
 log = logging.getLogger(__name__)
@@ -239,10 +240,10 @@ class SensedRelay(Relay):
         super().__init__(name, client, wiring)
         self._input = state_input
         self._up_when = up_when
-        self._state = GateState.UNKNOWN
+        self._gate = GateReading(name)
 
     def gate_state(self) -> GateState:
-        return self._state
+        return self._gate.state
 
     async def _read(self, emit: Emit) -> None:
         reply = await self._ask(
@@ -250,16 +251,10 @@ class SensedRelay(Relay):
             lambda: self._client.read_discrete_inputs(self._input, device_id=self._unit),
         )
         up = bool(reply.bits[0]) == self._up_when
-        self._set(GateState.UP if up else GateState.DOWN, emit)
+        self._gate.set(GateState.UP if up else GateState.DOWN, emit)
 
     def _lost(self, emit: Emit) -> None:
-        self._set(GateState.UNKNOWN, emit)
-
-    def _set(self, state: GateState, emit: Emit) -> None:
-        if state != self._state:
-            self._state = state
-            log.info("lane.modbus.gate device=%s state=%s", self.name, state)
-            emit(GateChanged(state))
+        self._gate.set(GateState.UNKNOWN, emit)
 
 
 def _raise_if_cancelled() -> None:
