@@ -153,6 +153,11 @@ class PushListener:
                 await refuse(writer, reader, self.timing)
             else:
                 log.warning("lane.push.dropped reason=%s peer=%s", admitted.reason, admitted.peer)
+        except asyncio.CancelledError:
+            # Only ``run`` cancels a connection, as it ends. The task ends as if the peer
+            # had closed: Python 3.11's stream server asks a cancelled one for its
+            # exception, and logs the CancelledError it gets as an error.
+            pass
         finally:
             self._admission.release(admitted)
             self._connections.discard(task)

@@ -12,7 +12,7 @@ goes out on the RS485 port (onto an emulated board's bus where a test wires one)
 TCP SDK (``'VZ'`` framing, port 8131 on a real camera) takes ``ioctl`` and pulses the
 output. A test
 injects its faults: switched off (nothing pushes, nothing listens), a slow SDK, answers
-it cannot read, huge and malformed pushes.
+it cannot read, huge and malformed pushes, a poll whose answer it gave up on.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -53,6 +54,9 @@ class Faults:
     off: bool = False  # switched off: no pushes, no polls, the SDK port refuses
     sdk_delay_s: float = 0.0  # the SDK answers this late
     sdk_garbage: bool = False  # the SDK answers with bytes that are not its protocol
+    # The next polls given up on: sent, then the camera closes its side of the
+    # connection and never reads the answer, as one that timed out waiting does.
+    hang_up_polls: int = 0
 
 
 @dataclass
@@ -196,33 +200,62 @@ class AlarmInfoEmulator:
         return answer
 
     async def _poll(self) -> None:
-        """The comet poll, with the heartbeat's body, every ``poll_s``; a kept push goes
-        out again, marked offline, once a server answers."""
+        """The comet poll every ``poll_s``."""
         while True:
             await asyncio.sleep(self.poll_s)  # the camera's poll cadence
-            if self.faults.off:
-                continue
-            now = int(datetime.now(UTC).timestamp())
-            beat = {
-                "heartbeat": {
-                    "countid": next(self._beats),
-                    "timeStamp": {"Timeval": {"sec": now, "usec": 0}},
-                    "serialno": self.serialno,
-                }
+            await self.poll()
+
+    async def poll(self) -> None:
+        """One comet poll, with the heartbeat's body; a kept push goes out again, marked
+        offline, once a server answers."""
+        if self.faults.off:
+            return
+        now = int(datetime.now(UTC).timestamp())
+        beat = {
+            "heartbeat": {
+                "countid": next(self._beats),
+                "timeStamp": {"Timeval": {"sec": now, "usec": 0}},
+                "serialno": self.serialno,
             }
-            for server in self.servers:
-                self.polled_at = time.perf_counter()
-                answer = await self._post(server, json.dumps(beat).encode())
-                if answer is not None:
-                    await self._obey(answer, "poll")
-                    self.polls.put_nowait(answer)
-                    break
-            else:
-                continue
-            while self.offline and self.continue_offline and not self.faults.off:
-                kept = self.offline.pop(0)
-                kept["AlarmInfoPlate"]["result"]["PlateResult"]["isoffline"] = 1
-                await self.push(kept)
+        }
+        if self.faults.hang_up_polls > 0:
+            self.faults.hang_up_polls -= 1
+            await self._hang_up(self.servers[0], json.dumps(beat).encode())
+            return
+        for server in self.servers:
+            self.polled_at = time.perf_counter()
+            answer = await self._post(server, json.dumps(beat).encode())
+            if answer is not None:
+                await self._obey(answer, "poll")
+                self.polls.put_nowait(answer)
+                break
+        else:
+            return
+        while self.offline and self.continue_offline and not self.faults.off:
+            kept = self.offline.pop(0)
+            kept["AlarmInfoPlate"]["result"]["PlateResult"]["isoffline"] = 1
+            await self.push(kept)
+
+    async def _hang_up(self, server: str, raw: bytes) -> None:
+        """POST ``raw`` and close the sending side before any answer is read. What the
+        server writes back is thrown away unread; waiting for it to close its side too
+        only lets a test know the server is done with the request."""
+        url = urlsplit(server)
+        assert url.hostname is not None and url.port is not None
+        reader, writer = await asyncio.open_connection(
+            url.hostname, url.port, local_addr=(self.source, 0)
+        )
+        try:
+            writer.write(
+                f"POST {url.path} HTTP/1.1\r\nhost: {url.netloc}\r\n"
+                f"content-type: application/json\r\ncontent-length: {len(raw)}\r\n\r\n".encode()
+                + raw
+            )
+            writer.write_eof()
+            while await reader.read(65536):
+                pass
+        finally:
+            writer.close()
 
     async def _obey(self, answer: dict[str, Any], by: str) -> None:
         body = next(iter(answer.values()))
