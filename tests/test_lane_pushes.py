@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from gates.hardware.admission import Caps
 from gates.hardware.push_http import Timing
 from gates.hardware.pushes import Push, PushListener, PushReply
 
@@ -193,6 +194,8 @@ async def test_a_device_connection_that_goes_quiet_is_closed(
         b"POST /plate HTTP/1.1\r\nhost: x\r\nx-bad: a\x00b\r\ncontent-length: 2\r\n\r\n{}",
         b"POST /plate HTTP/1.1\r\nhost: x\r\nbad name: 1\r\ncontent-length: 2\r\n\r\n{}",
         b"POST /plate HTTP/1.1\r\nhost: x\r\ncontent-length: two\r\n\r\n{}",
+        # A chunk not ended by CRLF (what h11 before 0.16 let through: CVE-2025-43859).
+        b"POST /plate HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n2\r\n{}XX0\r\n\r\n",
     ],
 )
 async def test_malformed_http_is_refused_with_400_and_closed(
@@ -274,3 +277,20 @@ async def test_a_reply_knows_whether_it_went_out() -> None:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_device_past_its_own_connections_is_closed_and_its_open_ones_serve(
+    listening: tuple[PushListener, Camera],
+) -> None:
+    listener, camera = listening
+    held = [await raw(listener.port) for _ in range(Caps().per_device)]
+    try:
+        assert await exchange(listener.port, b"") == b""  # one more: closed, nothing said
+        reader, writer = held[0]
+        writer.write(b"POST /plate HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}")
+        async with asyncio.timeout(10):
+            assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200 OK\r\n")
+    finally:
+        for _, writer in held:
+            writer.close()
+    assert [push.body for push in camera.got] == [b"{}"]
