@@ -294,3 +294,21 @@ async def test_a_device_past_its_own_connections_is_closed_and_its_open_ones_ser
         for _, writer in held:
             writer.close()
     assert [push.body for push in camera.got] == [b"{}"]
+
+
+async def test_a_head_request_is_answered_without_a_body(
+    listening: tuple[PushListener, Camera],
+) -> None:
+    listener, _ = listening
+    reader, writer = await raw(listener.port)
+    try:
+        writer.write(b"HEAD /plate HTTP/1.1\r\nhost: x\r\n\r\n")
+        writer.write(b"POST /plate HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}")
+        async with asyncio.timeout(10):
+            first = await reader.readuntil(b"\r\n\r\n")
+            second = await reader.readuntil(b"\r\n\r\n")
+            assert await reader.readexactly(11) == b'{"ok":true}'
+    finally:
+        writer.close()
+    assert first.startswith(b"HTTP/1.1 200 OK\r\n") and b"content-length: 11\r\n" in first
+    assert second.startswith(b"HTTP/1.1 200 OK\r\n")

@@ -70,6 +70,7 @@ class Conversation:
         self._writer = writer
         self._timing = timing
         self._http = h11.Connection(h11.SERVER, max_incomplete_event_size=HEAD_MAX)
+        self._method = b""
 
     async def head(self) -> Head | None:
         """The next request's head, or None when the peer closed between requests."""
@@ -79,6 +80,7 @@ class Conversation:
             return None
         if not isinstance(event, h11.Request):
             raise Malformed(400, f"not a request: {type(event).__name__}")
+        self._method = event.method
         path, _, query = event.target.partition(b"?")
         return Head(
             method=event.method.decode("ascii"),
@@ -122,7 +124,9 @@ class Conversation:
             headers.append(("connection", "close"))
         http = self._http
         data = http.send(h11.Response(status_code=status, headers=headers, reason=_phrase(status)))
-        data += http.send(h11.Data(data=body)) + http.send(h11.EndOfMessage())
+        if self._method != b"HEAD":  # its reply gives the length, not the body (RFC 9110 9.3.2)
+            data += http.send(h11.Data(data=body))
+        data += http.send(h11.EndOfMessage())
         try:
             self._writer.write(data)
             async with asyncio.timeout(self._timing.head_s):
