@@ -312,3 +312,22 @@ async def test_a_head_request_is_answered_without_a_body(
         writer.close()
     assert first.startswith(b"HTTP/1.1 200 OK\r\n") and b"content-length: 11\r\n" in first
     assert second.startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+class Broken(Camera):
+    async def receive(self, push: Push) -> PushReply:
+        raise RuntimeError("a bug in the device's code")
+
+
+async def test_a_device_that_fails_on_a_push_answers_500() -> None:
+    listener = PushListener("127.0.0.1", 0)
+    listener.add(Broken("127.0.0.1"))
+    listener.bind()
+    task = asyncio.create_task(listener.run())
+    try:
+        async with client() as http:
+            reply = await http.post(f"http://127.0.0.1:{listener.port}/plate", content=b"{}")
+        assert (reply.status_code, reply.content) == (500, b"the lane could not take this\n")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -190,7 +190,12 @@ class PushListener:
                 )
                 return await self._refuse(http, 413, b"too large\n")
             push = Push(peer, head.method, head.path, head.query, head.headers, body)
-            reply = await target.receive(push)
+            try:
+                reply = await target.receive(push)
+            except Exception:
+                # A device's fault, not the peer's: said, and logged with its traceback.
+                log.exception("lane.push.failed peer=%s path=%s", peer, head.path)
+                return await self._refuse(http, 500, b"the lane could not take this\n")
             if await http.reply(reply.status, reply.body, reply.content_type, close=False):
                 if reply.sent is not None:
                     reply.sent()
