@@ -198,6 +198,37 @@ async def test_bytes_for_the_rs485_go_out_in_the_next_answer_as_serial_data(
             camera.serial_port("rs232")
 
 
+async def test_orders_in_an_answer_the_camera_gave_up_on_go_in_its_next_answer(
+    staffed: Centre, tmp_path: Path
+) -> None:
+    """A camera that stops waiting closes its connection and polls again later: the
+    serial bytes and the open its lost answer carried come in the next one, in order."""
+    token = await staffed.add_lane(LANE)
+    # The camera polls when the test says (its own cadence is 30 s).
+    async with alarminfo_lane(
+        staffed.link, LANE, token, tmp_path, open_via="poll", poll_s=30, silent_s=90
+    ) as lane:
+        camera = lane.hardware.devices["cam"]
+        assert isinstance(camera, SerialHost)
+        port = camera.serial_port("rs485-1")
+        frames = [bytes.fromhex("0064ffff6202") + text.encode("gbk") for text in ("欢迎", "光临")]
+        writes = [asyncio.create_task(port.write(frame)) for frame in frames]
+        opening = asyncio.create_task(staffed.hub.command(LANE, OpenGate("c-lost"), 30))
+        lane.camera.faults.hang_up_polls = 1
+        async with asyncio.timeout(20):
+            await lane.camera.poll()  # its answer carried the orders, and was never read
+            assert lane.camera.serial_out.empty() and lane.camera.pulses.empty()
+            assert not any(write.done() for write in writes)
+            await lane.camera.poll()
+            assert [lane.camera.serial_out.get_nowait() for _ in frames] == [
+                (0, frame) for frame in frames
+            ]
+            await asyncio.gather(*writes)
+            assert await lane.camera.pulses.get() == Pulse(0, 0.5, "poll")
+            opened = await opening
+        assert opened.outcome == "done" and opened.detail.startswith(POLL_HANDED)
+
+
 async def test_an_sdk_that_answers_slowly_opens_and_one_that_answers_garbage_is_a_fault(
     staffed: Centre, tmp_path: Path
 ) -> None:

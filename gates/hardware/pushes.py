@@ -2,25 +2,33 @@
 
 AlarmInfoPlate cameras POST each plate to a URL set in their web page; Hikvision's
 "listening host" does the same with multipart XML. The server sits on the lane's LAN,
-which is not a trusted place: a push is taken only from the address of a device the lane
-file names, and only up to a size limit, before any device code reads a byte of it. The
-device then answers in its own protocol (a camera that gets no well-formed reply stores
-and resends, so every push is answered).
+which is not a trusted place: a connection is judged by its address as it is accepted
+(``admission.py``), so a stranger gets a 403 and never uses what the devices' pushes
+need; a device's push is taken only up to a size limit and within the deadlines of
+``push_http.py``, before any device code reads a byte of it. The device then answers
+in its own protocol (a camera that gets no well-formed reply stores and resends, so
+every push is answered), and learns whether its answer went out.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-import uvicorn
-
-from gates.textrules import parse_count
+from gates.hardware.admission import CAPS, Admission, Caps, Verdict
+from gates.hardware.push_http import (
+    TIMING,
+    Conversation,
+    Gone,
+    Malformed,
+    TimedOut,
+    Timing,
+    refuse,
+)
 
 log = logging.getLogger("seat.lane.push")
 
@@ -44,9 +52,15 @@ class Push:
 
 @dataclass(frozen=True, slots=True)
 class PushReply:
+    """A device's answer. ``sent`` is called once its bytes were written to a peer still
+    there; ``unsent`` when the peer had hung up or the write failed, so what the answer
+    carried (a camera's orders) can go in a later one."""
+
     status: int
     body: bytes = b""
     content_type: str = "text/plain; charset=utf-8"
+    sent: Callable[[], None] | None = None
+    unsent: Callable[[], None] | None = None
 
 
 class PushTarget(Protocol):
@@ -66,12 +80,23 @@ class PushListener:
     """One listening address of the lane agent; the devices that push to it are told
     apart by their address."""
 
-    def __init__(self, host: str, port: int, max_bytes: int = MAX_PUSH_BYTES) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        max_bytes: int = MAX_PUSH_BYTES,
+        *,
+        timing: Timing = TIMING,
+        caps: Caps = CAPS,
+    ) -> None:
         self.host = host
         self.port = port
         self.max_bytes = max_bytes
+        self.timing = timing
         self._targets: dict[str, PushTarget] = {}
+        self._admission = Admission(self._targets.keys(), caps)
         self._socket: socket.socket | None = None
+        self._connections: set[asyncio.Task[object]] = set()
 
     def add(self, target: PushTarget) -> None:
         if target.address in self._targets:
@@ -96,26 +121,16 @@ class PushListener:
         return self.port
 
     async def run(self) -> None:
-        """Serve until cancelled."""
+        """Serve until cancelled; the connections open then are closed with it."""
         self.bind()
-        assert self._socket is not None
-        config = uvicorn.Config(
-            self,
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            # A camera pushes one car at a time; a flood of connections is not a camera.
-            limit_concurrency=32,
-            timeout_keep_alive=30,
-        )
-        server = _Embedded(config)
-        serving = asyncio.create_task(server.serve(sockets=[self._socket]))
+        server = await asyncio.start_server(self._connected, sock=self._socket)
         try:
-            await asyncio.shield(serving)
+            await server.serve_forever()
         finally:
-            server.should_exit = True
-            await serving
+            server.close()
+            for task in self._connections:
+                task.cancel()
+            await asyncio.gather(*self._connections, return_exceptions=True)
             self.close()
 
     def close(self) -> None:
@@ -124,89 +139,75 @@ class PushListener:
             self._socket.close()
             self._socket = None
 
-    async def __call__(
-        self,
-        scope: dict[str, Any],
-        receive: Callable[[], Awaitable[dict[str, Any]]],
-        send: Callable[[dict[str, Any]], Awaitable[None]],
-    ) -> None:
-        if scope["type"] != "http":
-            return
-        peer = scope["client"][0] if scope.get("client") else ""
-        target = self._targets.get(peer)
-        if target is None:
-            log.warning("lane.push.refused reason=stranger peer=%s path=%s", peer, scope["path"])
-            await _reply(send, PushReply(403, b"not a device of this lane\n"))
-            return
-        if scope["path"] not in target.paths:
-            log.warning("lane.push.refused reason=path peer=%s path=%s", peer, scope["path"])
-            await _reply(send, PushReply(404, b"no such path\n"))
-            return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        peername = writer.get_extra_info("peername")
+        admitted = self._admission.admit(peername[0] if peername else "")
         try:
-            body = await self._body(headers, receive)
-        except _Gone:
-            log.warning("lane.push.dropped reason=disconnected peer=%s", peer)
-            return
-        if body is None:
-            log.warning("lane.push.refused reason=too_large peer=%s limit=%d", peer, self.max_bytes)
-            await _reply(send, PushReply(413, b"too large\n"))
-            return
-        push = Push(
-            peer=peer,
-            method=scope["method"],
-            path=scope["path"],
-            query=scope["query_string"].decode("latin-1"),
-            headers=headers,
-            body=body,
-        )
-        await _reply(send, await target.receive(push))
+            if admitted.verdict is Verdict.ADMIT:
+                await self._converse(admitted.peer, Conversation(reader, writer, self.timing))
+            elif admitted.verdict is Verdict.REFUSE:
+                log.warning("lane.push.refused reason=stranger peer=%s", admitted.peer)
+                await refuse(writer, reader, self.timing)
+            else:
+                log.warning("lane.push.dropped reason=%s peer=%s", admitted.reason, admitted.peer)
+        except asyncio.CancelledError:
+            # Only ``run`` cancels a connection, as it ends. The task ends as if the peer
+            # had closed: Python 3.11's stream server asks a cancelled one for its
+            # exception, and logs the CancelledError it gets as an error.
+            pass
+        finally:
+            self._admission.release(admitted)
+            self._connections.discard(task)
+            writer.close()
 
-    async def _body(
-        self, headers: Mapping[str, str], receive: Callable[[], Awaitable[dict[str, Any]]]
-    ) -> bytes | None:
-        """The request body, or None once it passes the limit: by its Content-Length
-        before reading it, or by counting a chunked one."""
-        declared = parse_count(headers.get("content-length", ""))
-        if declared is not None and declared > self.max_bytes:
-            return None
-        chunks: list[bytes] = []
-        size = 0
+    async def _converse(self, peer: str, http: Conversation) -> None:
+        """A device's requests on one connection, answered in turn."""
+        target = self._targets[peer]
         while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise _Gone
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
+            try:
+                head = await http.head()
+                if head is None:
+                    return
+                if head.path not in target.paths:
+                    log.warning("lane.push.refused reason=path peer=%s path=%s", peer, head.path)
+                    return await self._refuse(http, 404, b"no such path\n")
+                body = await http.body(head, self.max_bytes)
+            except TimedOut:
+                log.warning("lane.push.dropped reason=too_slow peer=%s", peer)
+                return
+            except Gone:
+                log.warning("lane.push.dropped reason=disconnected peer=%s", peer)
+                return
+            except Malformed as exc:
+                log.warning("lane.push.refused reason=malformed peer=%s error=%s", peer, exc)
+                return await self._refuse(http, exc.status, b"bad request\n")
+            if body is None:
+                log.warning(
+                    "lane.push.refused reason=too_large peer=%s limit=%d", peer, self.max_bytes
+                )
+                return await self._refuse(http, 413, b"too large\n")
+            push = Push(peer, head.method, head.path, head.query, head.headers, body)
+            try:
+                reply = await target.receive(push)
+            except Exception:
+                # A device's fault, not the peer's: said, and logged with its traceback.
+                log.exception("lane.push.failed peer=%s path=%s", peer, head.path)
+                return await self._refuse(http, 500, b"the lane could not take this\n")
+            if await http.reply(reply.status, reply.body, reply.content_type, close=False):
+                if reply.sent is not None:
+                    reply.sent()
+            else:
+                log.warning("lane.push.unanswered reason=hung_up peer=%s path=%s", peer, head.path)
+                if reply.unsent is not None:
+                    reply.unsent()
+                return
+            if not http.next_cycle():
+                return
 
-
-async def _reply(send: Callable[[dict[str, Any]], Awaitable[None]], reply: PushReply) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": reply.status,
-            "headers": [
-                (b"content-type", reply.content_type.encode("latin-1")),
-                (b"content-length", str(len(reply.body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": reply.body})
-
-
-class _Gone(Exception):
-    """The device hung up before its push was whole; there is no one to answer."""
-
-
-class _Embedded(uvicorn.Server):
-    """uvicorn inside the lane agent, which has its own signal handling: uvicorn would
-    replace the agent's SIGTERM handler for as long as it serves."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
+    async def _refuse(self, http: Conversation, status: int, body: bytes) -> None:
+        """A refusal that ends the connection: what the request had left is not read."""
+        await http.reply(status, body, "text/plain; charset=utf-8", close=True)
+        await http.end()

@@ -22,7 +22,7 @@ side. A barrier is wired to it: a pulse on its output ``barrier_output`` lifts t
 ``switch_input`` while it is up. A test injects its faults: switched off (nothing
 pushes, nothing listens), the SDK port unplugged, a slow SDK, answers it cannot read,
 an input read answered with a value that is no level, a locked barrier, huge and
-malformed pushes.
+malformed pushes, a poll whose answer it gave up on.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -66,6 +67,9 @@ class Faults:
     sdk_off: bool = False  # the SDK's port unplugged: its links drop, new ones are refused
     gpio_garbage: bool = False  # get_gpio_value answers a value that is no level
     locked: bool = False  # the barrier takes the pulse and its arm stays down
+    # The next polls given up on: sent, then the camera closes its side of the
+    # connection and never reads the answer, as one that timed out waiting does.
+    hang_up_polls: int = 0
 
 
 @dataclass
@@ -220,44 +224,73 @@ class AlarmInfoEmulator:
         return answer
 
     async def _poll(self) -> None:
-        """The comet poll, with the heartbeat's body, every ``poll_s``; a kept push goes
-        out again, marked offline, once a server answers."""
+        """The comet poll every ``poll_s``."""
         while True:
             await asyncio.sleep(self.poll_s)  # the camera's poll cadence
-            if self.faults.off:
-                self._unheard = True
-                continue
-            now = int(datetime.now(UTC).timestamp())
-            beat = {
-                "heartbeat": {
-                    "countid": next(self._beats),
-                    "timeStamp": {"Timeval": {"sec": now, "usec": 0}},
-                    "serialno": self.serialno,
-                }
+            await self.poll()
+
+    async def poll(self) -> None:
+        """One comet poll, with the heartbeat's body; a kept push goes out again, marked
+        offline, once a server answers."""
+        if self.faults.off:
+            self._unheard = True
+            return
+        now = int(datetime.now(UTC).timestamp())
+        beat = {
+            "heartbeat": {
+                "countid": next(self._beats),
+                "timeStamp": {"Timeval": {"sec": now, "usec": 0}},
+                "serialno": self.serialno,
             }
-            for server in self.servers:
-                self.polled_at = time.perf_counter()
-                answer = await self._post(server, json.dumps(beat).encode())
-                if answer is not None:
-                    await self._obey(answer, "poll")
-                    self.polls.put_nowait(answer)
-                    break
+        }
+        if self.faults.hang_up_polls > 0:
+            self.faults.hang_up_polls -= 1
+            await self._hang_up(self.servers[0], json.dumps(beat).encode())
+            return
+        for server in self.servers:
+            self.polled_at = time.perf_counter()
+            answer = await self._post(server, json.dumps(beat).encode())
+            if answer is not None:
+                await self._obey(answer, "poll")
+                self.polls.put_nowait(answer)
+                break
+        else:
+            self._unheard = True
+            return
+        if self._unheard:
+            self._unheard, self.offline_stopped = False, False
+        while self.offline and not self.offline_stopped and not self.faults.off:
+            kept = self.offline.pop(0)
+            result = kept["AlarmInfoPlate"]["result"]["PlateResult"]
+            result["isoffline"] = 1
+            sent = await self.push(kept)
+            if sent.answer is not None:
+                go_on = next(iter(sent.answer.values())).get("ContinuePushOffline")
+                wanted = {"plateid": result["plateid"], "continue": 1}
+                self.offline_stopped = go_on != wanted
             else:
-                self._unheard = True
-                continue
-            if self._unheard:
-                self._unheard, self.offline_stopped = False, False
-            while self.offline and not self.offline_stopped and not self.faults.off:
-                kept = self.offline.pop(0)
-                result = kept["AlarmInfoPlate"]["result"]["PlateResult"]
-                result["isoffline"] = 1
-                sent = await self.push(kept)
-                if sent.answer is not None:
-                    go_on = next(iter(sent.answer.values())).get("ContinuePushOffline")
-                    wanted = {"plateid": result["plateid"], "continue": 1}
-                    self.offline_stopped = go_on != wanted
-                else:
-                    break  # kept again, for the next server that answers
+                break  # kept again, for the next server that answers
+
+    async def _hang_up(self, server: str, raw: bytes) -> None:
+        """POST ``raw`` and close the sending side before any answer is read. What the
+        server writes back is thrown away unread; waiting for it to close its side too
+        only lets a test know the server is done with the request."""
+        url = urlsplit(server)
+        assert url.hostname is not None and url.port is not None
+        reader, writer = await asyncio.open_connection(
+            url.hostname, url.port, local_addr=(self.source, 0)
+        )
+        try:
+            writer.write(
+                f"POST {url.path} HTTP/1.1\r\nhost: {url.netloc}\r\n"
+                f"content-type: application/json\r\ncontent-length: {len(raw)}\r\n\r\n".encode()
+                + raw
+            )
+            writer.write_eof()
+            while await reader.read(65536):
+                pass
+        finally:
+            writer.close()
 
     async def _obey(self, answer: dict[str, Any], by: str) -> None:
         body = next(iter(answer.values()))

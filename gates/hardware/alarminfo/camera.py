@@ -62,7 +62,7 @@ class Settings:
 class _Queued:
     """Orders for the camera's next answer, each with the future its caller awaits."""
 
-    opens: dict[int, asyncio.Future[None]] = field(default_factory=dict)
+    opens: dict[int, list[asyncio.Future[None]]] = field(default_factory=dict)  # by output
     serial: list[tuple[int, bytes, asyncio.Future[None]]] = field(default_factory=list)
 
 
@@ -102,7 +102,7 @@ class AlarmInfoCamera:
             log.warning("lane.alarminfo.bad_push camera=%s error=%s", self.name, exc)
             return PushReply(200, reply(False, None, ()), JSON)
         if isinstance(read, Heartbeat):
-            return PushReply(200, self._answer(None), JSON)
+            return self._answer(None)
         if read.plate_id is not None and read.plate_id in self._seen:
             log.info("lane.alarminfo.resent camera=%s plateid=%s", self.name, read.plate_id)
         elif self._emit is None:
@@ -114,30 +114,58 @@ class AlarmInfoCamera:
                 while len(self._seen) > REMEMBERED_READS:
                     self._seen.popitem(last=False)
             self._emit(read.vehicle)
-        return PushReply(200, self._answer(read.plate_id), JSON)
+        return self._answer(read.plate_id)
 
     def link_changed(self, up: bool) -> None:
         self._linked = up
         log.info("lane.alarminfo.offline_pushes camera=%s wanted=%s", self.name, up)
 
-    def _answer(self, plate_id: int | None) -> bytes:
-        """The answer with every queued order, which it hands over: to the read
-        ``plate_id``, or to a heartbeat where None."""
+    def _answer(self, plate_id: int | None) -> PushReply:
+        """The answer with every queued order: to the read ``plate_id``, or to a
+        heartbeat where None. The orders are handed once it is written to the camera; if
+        the camera had hung up (it gave up waiting, and will poll again), they go back
+        to the front of the queue, in order, for its next answer."""
         queued, self._queued = self._queued, _Queued()
         # One channelNum per answer: another output's open waits for the next one.
         channel = min(queued.opens) if queued.opens else None
-        handed = [f for _, _, f in queued.serial]
-        if channel is not None:
-            handed.append(queued.opens.pop(channel))
+        opens = [] if channel is None else queued.opens.pop(channel)
         self._queued.opens = queued.opens
-        serial = [(port, data) for port, data, _ in queued.serial]
+        serial = queued.serial
         body = reply(
-            plate_id is None, channel, serial, plate_id=plate_id, continue_offline=self._linked
+            plate_id is None,
+            channel,
+            [(port, data) for port, data, _ in serial],
+            plate_id=plate_id,
+            continue_offline=self._linked,
         )
-        for done in handed:
-            if not done.done():
-                done.set_result(None)
-        return body
+        if not opens and not serial:
+            return PushReply(200, body, JSON)
+        handed = [done for _, _, done in serial] + opens
+        return PushReply(
+            200,
+            body,
+            JSON,
+            sent=lambda: _resolve(handed),
+            unsent=lambda: self._put_back(channel, opens, serial),
+        )
+
+    def _put_back(
+        self,
+        channel: int | None,
+        opens: list[asyncio.Future[None]],
+        serial: list[tuple[int, bytes, asyncio.Future[None]]],
+    ) -> None:
+        """Orders whose answer never reached the camera, first in line again (those
+        whose callers stopped waiting are dropped)."""
+        log.warning(
+            "lane.alarminfo.unanswered camera=%s orders=%d", self.name, len(opens) + len(serial)
+        )
+        queued = self._queued
+        queued.serial[:0] = [entry for entry in serial if not entry[2].done()]
+        waiting = [done for done in opens if not done.done()]
+        if channel is not None and waiting:
+            # With any open of the same output asked meanwhile: one pulse answers all.
+            queued.opens[channel] = waiting + queued.opens.get(channel, [])
 
     # ---------------------------------------------------------------- Device
 
@@ -178,9 +206,8 @@ class AlarmInfoCamera:
     async def pulse(self, channel: int) -> Outcome:
         if self.settings.open_via == "sdk":
             return await self._ioctl(channel)
-        done = self._queued.opens.get(channel)
-        if done is None:
-            done = self._queued.opens[channel] = asyncio.get_running_loop().create_future()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queued.opens.setdefault(channel, []).append(done)
         await self._handed(done, "open")
         return Outcome(confirmed=False, detail=POLL_HANDED)
 
@@ -225,9 +252,20 @@ class AlarmInfoCamera:
             ) from None
 
     def _withdraw(self, done: asyncio.Future[None]) -> None:
+        done.cancel()  # nobody waits for it: an answer that comes back unsent drops it
         queued = self._queued
-        queued.opens = {k: v for k, v in queued.opens.items() if v is not done}
+        queued.opens = {
+            channel: left
+            for channel, waiting in queued.opens.items()
+            if (left := [f for f in waiting if f is not done])
+        }
         queued.serial = [entry for entry in queued.serial if entry[2] is not done]
+
+
+def _resolve(handed: list[asyncio.Future[None]]) -> None:
+    for done in handed:
+        if not done.done():
+            done.set_result(None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,51 @@
+"""Who the lane's push server lets in, counted without sockets."""
+
+from __future__ import annotations
+
+from gates.hardware.admission import Admission, Caps, Verdict, body_deadline, peer_address
+
+CAPS = Caps(per_device=2, per_stranger=2, strangers=3)
+
+
+def test_a_device_has_its_own_budget_that_strangers_do_not_use() -> None:
+    admission = Admission({"10.0.0.5"}, CAPS)
+    strangers = [admission.admit(f"10.0.0.{9 + n % 2}") for n in range(10)]
+    assert [s.verdict for s in strangers] == [Verdict.REFUSE] * 3 + [Verdict.DROP] * 7
+    assert {s.reason for s in strangers[3:]} == {"strangers_busy"}
+    camera = [admission.admit("10.0.0.5") for _ in range(3)]
+    assert [c.verdict for c in camera] == [Verdict.ADMIT, Verdict.ADMIT, Verdict.DROP]
+    assert camera[2].reason == "device_busy"
+    admission.release(camera[0])
+    admission.release(camera[2])  # a dropped connection was never counted
+    assert admission.open("10.0.0.5") == 1
+    assert admission.admit("10.0.0.5").verdict is Verdict.ADMIT
+
+
+def test_one_stranger_cannot_take_the_strangers_whole_budget() -> None:
+    admission = Admission(set(), CAPS)
+    first = [admission.admit("10.0.0.9") for _ in range(3)]
+    assert [f.verdict for f in first] == [Verdict.REFUSE, Verdict.REFUSE, Verdict.DROP]
+    assert first[2].reason == "stranger_busy"
+    assert admission.admit("10.0.0.10").verdict is Verdict.REFUSE
+    assert admission.admit("10.0.0.11").reason == "strangers_busy"
+    admission.release(first[0])
+    assert admission.admit("10.0.0.11").verdict is Verdict.REFUSE
+
+
+def test_devices_added_later_are_known() -> None:
+    devices: dict[str, object] = {}
+    admission = Admission(devices.keys(), CAPS)
+    assert admission.admit("10.0.0.5").verdict is Verdict.REFUSE
+    devices["10.0.0.5"] = object()
+    assert admission.admit("10.0.0.5").verdict is Verdict.ADMIT
+
+
+def test_an_ipv4_camera_seen_on_an_ipv6_listener_is_its_ipv4_address() -> None:
+    assert peer_address("::ffff:10.0.0.5") == "10.0.0.5"
+    assert peer_address("fd00::5") == "fd00::5"
+    assert Admission({"10.0.0.5"}, CAPS).admit("::ffff:10.0.0.5").verdict is Verdict.ADMIT
+
+
+def test_a_body_must_keep_up_its_rate_after_the_grace() -> None:
+    assert body_deadline(100.0, 0, 5.0, 1000) == 105.0
+    assert body_deadline(100.0, 20_000, 5.0, 1000) == 125.0
