@@ -83,8 +83,9 @@ async def test_an_open_is_done_once_the_sensor_sees_the_arm_rise(
     relay = device(hardware, "relay", Relay)
     assert await hardware.open_gate() == ""
     assert relay.pulses == 1 and events[-1] == GateChanged(GateState.UP)
+    # Up already: opened all the same, so a barrier about to fall holds for this car.
     assert await hardware.open_gate() == "the barrier was already up"
-    assert relay.pulses == 1
+    assert relay.pulses == 2
 
 
 async def test_a_locked_barrier_that_takes_the_open_and_stays_down_is_refused(
@@ -97,6 +98,26 @@ async def test_a_locked_barrier_that_takes_the_open_and_stays_down_is_refused(
         await hardware.open_gate()
     assert refused.value.reason == DID_NOT_MOVE
     assert relay.pulses == 1 and GateChanged(GateState.UP) not in events
+
+
+@pytest.mark.parametrize(
+    ("state", "detail"),
+    [
+        (GateState.UNKNOWN, "the gate sensor gave no reading: the arm was not seen to move"),
+        (GateState.RISING, "the arm was seen rising, not yet up"),
+    ],
+)
+async def test_an_open_the_sensor_cannot_see_through_is_done_saying_so(
+    lane: tuple[HardwareLane, list[LaneEvent]], state: GateState, detail: str
+) -> None:
+    """Only a sensor reading "down" makes the open a barrier that did not move: one that
+    gives no reading, or saw the arm start, ends done with what it could not see."""
+    hardware, _ = lane
+    relay = device(hardware, "relay", Relay)
+    relay.locked = True
+    relay.state = state
+    assert await hardware.open_gate() == detail
+    assert relay.pulses == 1
 
 
 async def test_a_device_away_refuses_with_its_fault_which_clears_when_it_answers(

@@ -48,6 +48,13 @@ log = logging.getLogger("seat.lane.hardware")
 
 NO_SENSOR = "no gate sensor: the arm was not seen to move"
 DID_NOT_MOVE = "gate_did_not_move"
+ALREADY_UP = "the barrier was already up"
+# What a sensor said at the end of the wait when it never said "up", other than "down".
+NOT_SEEN_UP = {
+    GateState.UNKNOWN: "the gate sensor gave no reading: the arm was not seen to move",
+    GateState.RISING: "the arm was seen rising, not yet up",
+    GateState.FALLING: "the arm was seen falling, not up",
+}
 
 
 class HardwareLane:
@@ -161,23 +168,30 @@ class HardwareLane:
         if self._gate is None:
             raise DriverRefused("no_gate")
         sensor = self._sensor
-        if sensor is not None and sensor.gate_state() is GateState.UP:
-            return "the barrier was already up"
+        # An arm already up is opened all the same: a barrier about to fall behind the
+        # car before holds up for this one.
+        already_up = sensor is not None and sensor.gate_state() is GateState.UP
         self._moved.clear()
         name, opener = self._gate
         outcome = await self._carry_out(name, opener.open_gate())
         if sensor is None:
             return _joined(outcome, NO_SENSOR)
+        if already_up:
+            return _joined(outcome, ALREADY_UP)
         try:
             async with asyncio.timeout(self.settings.open_wait_s):
                 await self._moved.wait()
         except TimeoutError:
+            state = sensor.gate_state()
             log.warning(
-                "lane.hardware.gate_did_not_move wait_s=%.1f state=%s",
+                "lane.hardware.gate_not_seen_up wait_s=%.1f state=%s",
                 self.settings.open_wait_s,
-                sensor.gate_state(),
+                state,
             )
-            raise DriverRefused(DID_NOT_MOVE) from None
+            if state is GateState.DOWN:
+                # A locked barrier takes the open and stays down: never a lift.
+                raise DriverRefused(DID_NOT_MOVE) from None
+            return _joined(outcome, NOT_SEEN_UP[state])
         return ""
 
     async def display(self, lines: tuple[str, ...], qr: str | None = None) -> str:
