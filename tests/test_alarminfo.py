@@ -108,10 +108,17 @@ async def test_a_resent_push_is_one_car_and_a_malformed_one_is_answered_and_chan
             assert lane.camera.answers[-1] == {"Response_AlarmInfoPlate": {"info": "no"}}
         await lane.camera.push(lane.camera.plate("粤B67890"))
         await next_recorded(kept)
+        # A camera that counts its ids from the start again after a reboot: a new car
+        # with an old id is a new car, not a resend.
+        lane.camera.restart_ids()
+        again = lane.camera.plate("粤C24680")
+        assert _plate_id(again) == _plate_id(first)
+        await lane.camera.push(again)
+        await next_recorded(kept)
         assert kept.empty()
         async with staffed.client("sue") as client:
             listed = (await client.get(f"/api/lanes/{LANE}/vehicles")).json()
-        assert [v["plate"] for v in listed["vehicles"]] == ["粤B67890", "粤B12345"]
+        assert [v["plate"] for v in listed["vehicles"]] == ["粤C24680", "粤B67890", "粤B12345"]
 
 
 async def test_a_push_from_a_stranger_or_over_the_limit_is_refused(

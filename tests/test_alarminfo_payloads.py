@@ -63,6 +63,17 @@ def test_a_plate_push_becomes_the_lanes_vehicle() -> None:
     assert vehicle.at == NOW and not vehicle.late
 
 
+def test_a_read_is_known_by_its_id_time_and_plate() -> None:
+    """A resend is the same read; a new car under an id a restarted camera counts
+    again is not."""
+    assert read(plate()).identity == read(plate(isoffline=1)).identity
+    assert (
+        read(plate()).identity != read(plate(timeStamp={"Timeval": {"sec": 1, "usec": 0}})).identity
+    )
+    assert read(plate()).identity != read(plate(license="粤B67890")).identity
+    assert read(plate(plateid=None)).identity is None
+
+
 @pytest.mark.parametrize(
     ("colour_type", "colour"),
     [

@@ -141,6 +141,10 @@ class AlarmInfoEmulator:
 
     # ------------------------------------------------------------------ pushes
 
+    def restart_ids(self) -> None:
+        """Count read ids from the start again, as some firmware does after a reboot."""
+        self._ids = itertools.count(1001)
+
     def plate(
         self,
         plate: str,

@@ -73,7 +73,7 @@ class AlarmInfoCamera:
         self._fail = fail
         self._emit: Emit | None = None
         self._queued = _Queued()
-        self._seen: OrderedDict[int, None] = OrderedDict()
+        self._seen: OrderedDict[tuple[object, ...], None] = OrderedDict()
         self._heard = asyncio.Event()
         # Whether the lane is linked to a centre: the camera is told to go on with its
         # stored reads (ContinuePushOffline's continue) only then, so a lane cut off
@@ -103,14 +103,14 @@ class AlarmInfoCamera:
             return PushReply(200, reply(False, None, ()), JSON)
         if isinstance(read, Heartbeat):
             return self._answer(None)
-        if read.plate_id is not None and read.plate_id in self._seen:
+        if read.identity is not None and read.identity in self._seen:
             log.info("lane.alarminfo.resent camera=%s plateid=%s", self.name, read.plate_id)
         elif self._emit is None:
             # Not running: the read is not taken, so its resend is not a duplicate.
             log.warning("lane.alarminfo.not_running camera=%s", self.name)
         else:
-            if read.plate_id is not None:
-                self._seen[read.plate_id] = None
+            if read.identity is not None:
+                self._seen[read.identity] = None
                 while len(self._seen) > REMEMBERED_READS:
                     self._seen.popitem(last=False)
             self._emit(read.vehicle)

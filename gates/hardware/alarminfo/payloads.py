@@ -64,6 +64,10 @@ class BadPush(ValueError):
 class PlateRead:
     plate_id: int | None  # the camera's id of the read, the same on a resend
     vehicle: VehicleSeen
+    # What makes a resend the same read: its id, with the camera's time of it and the
+    # plate, since a camera that restarts may count its ids from the start again and a
+    # new car must not pass for a resend of an old one. None without an id.
+    identity: tuple[object, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +97,10 @@ def read_push(body: bytes, now: datetime) -> PlateRead | Heartbeat:
     right, bottom = _integer(rect, "right", left, 65535), _integer(rect, "bottom", top, 65535)
     snapshot = _jpeg(result.get("imageFile"))
     plate_id = result.get("plateid")
+    if not isinstance(plate_id, int) or isinstance(plate_id, bool):
+        plate_id = None
     return PlateRead(
-        plate_id if isinstance(plate_id, int) and not isinstance(plate_id, bool) else None,
+        plate_id,
         VehicleSeen(
             at=_seen_at(result) if late else now,
             plate=plate,
@@ -104,6 +110,7 @@ def read_push(body: bytes, now: datetime) -> PlateRead | Heartbeat:
             snapshot_jpeg=snapshot,
             late=late,
         ),
+        None if plate_id is None else (plate_id, _stamp(result), plate),
     )
 
 
@@ -191,6 +198,16 @@ def _jpeg(value: object) -> bytes:
     if data[:3] != b"\xff\xd8\xff":
         raise BadPush("imageFile is not a JPEG")
     return data
+
+
+def _stamp(result: Mapping[str, Any]) -> object:
+    """The camera's time of a read as it wrote it, to tell reads apart (not read as a
+    time: a live read's may be missing or odd, and is not refused for it)."""
+    stamp = result.get("timeStamp")
+    timeval = stamp.get("Timeval") if isinstance(stamp, dict) else None
+    if not isinstance(timeval, dict):
+        return None
+    return (repr(timeval.get("sec")), repr(timeval.get("usec")))
 
 
 def _seen_at(result: Mapping[str, Any]) -> datetime:
