@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from gates.hardware.admission import Admission, Caps, Verdict, body_deadline, peer_address
+from gates.hardware.admission import (
+    Admission,
+    Caps,
+    Quieted,
+    Verdict,
+    body_deadline,
+    peer_address,
+)
 
 CAPS = Caps(per_device=2, per_stranger=2, strangers=3)
 
@@ -49,3 +56,13 @@ def test_an_ipv4_camera_seen_on_an_ipv6_listener_is_its_ipv4_address() -> None:
 def test_a_body_must_keep_up_its_rate_after_the_grace() -> None:
     assert body_deadline(100.0, 0, 5.0, 1000) == 105.0
     assert body_deadline(100.0, 20_000, 5.0, 1000) == 125.0
+
+
+def test_a_stranger_hammering_the_port_is_logged_once_a_minute_with_its_count() -> None:
+    quiet = Quieted(every_s=60.0, keep=2)
+    assert quiet.note("10.0.0.9", 0.0) == 1
+    assert [quiet.note("10.0.0.9", t) for t in (1.0, 2.0, 59.0)] == [None, None, None]
+    assert quiet.note("10.0.0.9", 60.0) == 4  # this one and the three held back
+    assert quiet.note("10.0.0.8", 61.0) == 1  # another address is its own
+    assert quiet.note("10.0.0.7", 200.0) == 1  # past keep: those gone quiet are forgotten
+    assert quiet.note("10.0.0.9", 201.0) == 1  # forgotten, so logged at once

@@ -85,6 +85,29 @@ class Admission:
         return self._open[peer]
 
 
+class Quieted:
+    """Whether to log one more refusal of ``key`` now: the first at once, then at most
+    one line every ``every_s`` saying how many it stands for, so a stranger hammering
+    the port cannot flood the lane's log. Bounded: keys gone quiet are forgotten."""
+
+    def __init__(self, every_s: float = 60.0, keep: int = 1024) -> None:
+        self.every_s = every_s
+        self.keep = keep
+        self._since: dict[str, tuple[float, int]] = {}  # key -> (last logged, unlogged)
+
+    def note(self, key: str, now: float) -> int | None:
+        """The refusals this line stands for (this one with those held back), or None
+        to hold this one back."""
+        logged, held = self._since.get(key, (float("-inf"), 0))
+        if now - logged < self.every_s:
+            self._since[key] = (logged, held + 1)
+            return None
+        if len(self._since) >= self.keep:
+            self._since = {k: v for k, v in self._since.items() if now - v[0] < self.every_s}
+        self._since[key] = (now, 0)
+        return held + 1
+
+
 def peer_address(raw: str) -> str:
     """The address a lane file would name: a listener on ``::`` sees an IPv4 camera as
     ``::ffff:10.0.0.5``, which is 10.0.0.5."""

@@ -15,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from gates.hardware.admission import CAPS, Admission, Caps, Verdict
+from gates.hardware.admission import CAPS, Admission, Caps, Quieted, Verdict
 from gates.hardware.push_http import (
     TIMING,
     Conversation,
@@ -95,6 +96,7 @@ class PushListener:
         self.timing = timing
         self._targets: dict[str, PushTarget] = {}
         self._admission = Admission(self._targets.keys(), caps)
+        self._quiet = Quieted()
         self._socket: socket.socket | None = None
         self._connections: set[asyncio.Task[object]] = set()
 
@@ -148,11 +150,17 @@ class PushListener:
         try:
             if admitted.verdict is Verdict.ADMIT:
                 await self._converse(admitted.peer, Conversation(reader, writer, self.timing))
-            elif admitted.verdict is Verdict.REFUSE:
-                log.warning("lane.push.refused reason=stranger peer=%s", admitted.peer)
-                await refuse(writer, reader, self.timing)
             else:
-                log.warning("lane.push.dropped reason=%s peer=%s", admitted.reason, admitted.peer)
+                said = self._quiet.note(admitted.peer, time.monotonic())
+                if said is not None:
+                    log.warning(
+                        "lane.push.refused reason=%s peer=%s count=%d",
+                        admitted.reason,
+                        admitted.peer,
+                        said,
+                    )
+                if admitted.verdict is Verdict.REFUSE:
+                    await refuse(writer, reader, self.timing)
         except asyncio.CancelledError:
             # Only ``run`` cancels a connection, as it ends. The task ends as if the peer
             # had closed: Python 3.11's stream server asks a cancelled one for its
