@@ -83,8 +83,19 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_lane(args: argparse.Namespace, settings: Settings) -> int:
     from gates.lane.targets import split_servers
+    from media.lane.device_url import holds_secret, shown
     from media.lane.runner import NONE, SIM, MediaChoice, run_lane
 
+    if args.camera is not None and holds_secret(args.camera):
+        # Checked before anything starts: every user of the machine reads the process
+        # list, and the shell's history keeps the line.
+        print(
+            f"seat lane: --camera {shown(args.camera)} holds a password, which every user "
+            "sees in ps and shell history; give the URL in SEAT_LANE_CAMERA instead",
+            file=sys.stderr,
+        )
+        return 2
+    camera = args.camera or os.environ.get("SEAT_LANE_CAMERA") or None
     hardware = None
     lane, server = args.lane, args.server
     if args.config is not None:
@@ -102,8 +113,12 @@ def _cmd_lane(args: argparse.Namespace, settings: Settings) -> int:
             if value is not None
         ] + [
             f"--{name} sim"
-            for name in ("camera", "microphone", "speaker")
-            if getattr(args, name) == SIM
+            for name, choice in (
+                ("camera", camera),
+                ("microphone", args.microphone),
+                ("speaker", args.speaker),
+            )
+            if choice == SIM
         ]
         if simulated:
             print(
@@ -145,7 +160,7 @@ def _cmd_lane(args: argparse.Namespace, settings: Settings) -> int:
                 heartbeat_ms=args.heartbeat_ms,
                 state=args.state,
                 media=MediaChoice(
-                    camera=args.camera or unset,
+                    camera=camera or unset,
                     microphone=args.microphone or unset,
                     speaker=args.speaker or unset,
                     size=args.size,
@@ -458,7 +473,8 @@ def parser() -> argparse.ArgumentParser:
     lane.add_argument(
         "--camera",
         help="sim (synthetic; the default without --config), none (the default with it), or "
-        "an FFmpeg URL: rtsp://user:pass@cam/stream, a file",
+        "an FFmpeg URL (rtsp://cam/stream) or a file; a URL with a password goes in "
+        "SEAT_LANE_CAMERA instead, which is used when --camera is not given",
     )
     lane.add_argument(
         "--microphone",

@@ -100,9 +100,11 @@ async def _prepare(store: Store, password: str) -> dict[str, str]:
 
 
 def lane_command(url: str, lane: str, state_dir: Path) -> list[str]:
+    # ``--camera sim`` outright: a SEAT_LANE_CAMERA in the shell must not replace the
+    # simulated lane's camera with a real one.
     return [
         *(sys.executable, "-m", "console.cli", "lane", "--server", url, "--lane", lane),
-        *("--state", str(state_dir / f"{lane}.jsonl")),
+        *("--state", str(state_dir / f"{lane}.jsonl"), "--camera", "sim"),
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -245,6 +246,71 @@ def test_lane_with_a_bad_lane_file_exits_2_saying_what_is_wrong(
         )  # fmt: skip
     assert result.returncode == 2
     assert said in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("camera", "said"),
+    [
+        ("rtsp://admin:secret@127.0.0.1:9/Streaming/Channels/101", "rtsp://admin:***@127.0.0.1:9/"),
+        ("http://127.0.0.1:9/videostream.cgi?user=admin&pwd=secret", "user=admin&pwd=***"),
+        ("rtsp://127.0.0.1:9/user=admin&password=secret&channel=1", "password=***&channel=1"),
+    ],
+)
+def test_lane_refuses_a_camera_password_on_the_command_line(
+    tmp_path: Path, camera: str, said: str
+) -> None:
+    """Every user of the machine reads the process list: a --camera holding a password
+    stops the lane before it dials anything (a lane that started would redial the
+    closed centre for ever), saying where the URL goes instead and not echoing it."""
+    result = seat(
+        tmp_path, "lane", "--server", "http://127.0.0.1:9", "--lane", "P1", "--camera", camera,
+        "--microphone", "none", "--speaker", "none",
+        env={"SEAT_LANE_TOKEN": "t", "SEAT_LOG_LEVEL": "INFO"},
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "holds a password" in result.stderr and "SEAT_LANE_CAMERA" in result.stderr
+    assert said in result.stderr and "secret" not in result.stderr
+    assert "lane.link" not in result.stderr and "Traceback" not in result.stderr
+
+
+async def test_lane_takes_its_camera_from_the_environment_and_never_shows_its_password(
+    centre: Centre, tmp_path: Path
+) -> None:
+    """SEAT_LANE_CAMERA names the camera when --camera is not given. One that cannot be
+    opened is a camera fault on the console's lane row naming the URL, and a line in
+    the lane's log, with its password masked in both."""
+    token = await centre.add_lane("P1-IN")
+    closed = socket.socket()  # bound, not listening: a connection is refused
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    url = f"rtsp://user:secret@127.0.0.1:{port}/Streaming/Channels/101"
+    log = tmp_path / "lane.log"
+    with closed, log.open("wb") as errors:
+        lane = await asyncio.create_subprocess_exec(
+            *SEAT, "lane", "--server", centre.url, "--lane", "P1-IN", "--heartbeat-ms", "1000",
+            "--microphone", "none", "--speaker", "none",
+            env={
+                **os.environ, "SEAT_LANE_TOKEN": token, "SEAT_LANE_CAMERA": url,
+                "SEAT_LOG_LEVEL": "DEBUG", "SEAT_DATA_DIR": str(tmp_path),
+            },
+            stderr=errors,
+        )  # fmt: skip
+        try:
+            await centre.wait_status(
+                "P1-IN", lambda s: any(f.code == "camera_unavailable" for f in s.faults), 30
+            )
+            await centre.add_user("alice", Role.AGENT)
+            async with centre.client("alice") as client:
+                [row] = (await client.get("/api/lanes")).json()["lanes"]
+        finally:
+            lane.terminate()
+            await lane.wait()
+    [detail] = [f["detail"] for f in row["faults"] if f["code"] == "camera_unavailable"]
+    assert f"cannot open rtsp://user:***@127.0.0.1:{port}/Streaming/Channels/101" in detail
+    assert "secret" not in json.dumps(row)
+    logged = log.read_text(encoding="utf-8")
+    assert "lane.media.source_down" in logged and "user:***@" in logged
+    assert "secret" not in logged
 
 
 def test_bad_setting_is_named(tmp_path: Path) -> None:

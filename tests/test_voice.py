@@ -8,6 +8,7 @@ import contextlib
 import itertools
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -267,6 +268,23 @@ def test_device_speaker_names_a_device_that_cannot_be_opened() -> None:
         DeviceSpeaker("no-such-card", "alsa")
     assert "'no-such-card'" in caught.value.detail
     assert "cannot open audio device" in caught.value.detail
+
+
+async def test_audio_devices_given_as_urls_are_named_without_their_password() -> None:
+    """A camera's RTSP audio as the microphone, or an RTSP server as the speaker, that
+    cannot be opened is named with its password masked: the fault reaches every console
+    user."""
+    closed = socket.socket()  # bound, not listening: a connection is refused
+    closed.bind(("127.0.0.1", 0))
+    url = f"rtsp://user:secret@127.0.0.1:{closed.getsockname()[1]}/audio"
+    with closed:
+        with pytest.raises(AudioDeviceError) as heard:
+            await take(DeviceMicrophone(url, "rtsp", options={"rtsp_transport": "tcp"}), 1)
+        with pytest.raises(AudioDeviceError) as played:
+            DeviceSpeaker(url, "rtsp", options={"rtsp_transport": "tcp"})
+    for caught in (heard, played):
+        assert "rtsp://user:***@127.0.0.1:" in caught.value.detail
+        assert "secret" not in caught.value.detail
 
 
 def test_device_speaker_names_a_sound_system_ffmpeg_lacks() -> None:

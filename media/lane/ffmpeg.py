@@ -28,6 +28,7 @@ from av.video.stream import VideoStream
 
 from media.errors import CameraError
 from media.lane.annexb import ParameterSets
+from media.lane.device_url import scrubbed, shown
 from media.lane.encoder import H264Encoder
 from media.lane.h264 import ADVICE, Vetting
 from media.units import VIDEO_CLOCK
@@ -95,6 +96,8 @@ class SourceReader:
         keyframe: threading.Event | None = None,
     ) -> None:
         self.url = url
+        # What faults and logs name: the camera's password stays out of both.
+        self.shown_url = shown(url)
         self.options = {**default_options(url), **(options or {})}
         self.loop = loop
         self.keyframe = keyframe or threading.Event()
@@ -110,12 +113,12 @@ class SourceReader:
             container = self._open()
             try:
                 if not container.streams.video:
-                    raise CameraError(f"{self.url} has no video stream")
+                    raise CameraError(f"{self.shown_url} has no video stream")
                 stream = container.streams.video[0]
                 fps = _frame_rate(stream)
                 clock = clock or _Clock(round(VIDEO_CLOCK / fps))
                 codec = stream.codec_context.name
-                log.info("media.camera.opened url=%s codec=%s", self.url, codec)
+                log.info("media.camera.opened url=%s codec=%s", self.shown_url, codec)
                 first: av.Packet[VideoStream] | None = None
                 if codec == "h264":
                     self.transcoding = None
@@ -129,11 +132,11 @@ class SourceReader:
                 if self.transcoding is not None:
                     yield from self._transcode(container, stream, clock, fps, first)
             except FFmpegError as exc:
-                raise CameraError(f"{self.url} failed: {_reason(exc)}") from exc
+                raise CameraError(f"{self.shown_url} failed: {self._reason(exc)}") from exc
             finally:
                 container.close()
             if not self.loop:
-                log.info("media.camera.ended url=%s", self.url)
+                log.info("media.camera.ended url=%s", self.shown_url)
                 return
             clock.restart()
 
@@ -142,7 +145,7 @@ class SourceReader:
             try:
                 return av.open(self.url, "r", options=self.options)
             except FFmpegError as exc:
-                raise CameraError(f"cannot open {self.url}: {_reason(exc)}") from exc
+                raise CameraError(f"cannot open {self.shown_url}: {self._reason(exc)}") from exc
         started = time.monotonic()
         try:
             return av.open(
@@ -151,8 +154,13 @@ class SourceReader:
         except FFmpegError as exc:
             waited = time.monotonic() - started
             raise CameraError(
-                f"cannot open {self.url} (gave up after {waited:.1f} s): {_reason(exc)}"
+                f"cannot open {self.shown_url} (gave up after {waited:.1f} s): {self._reason(exc)}"
             ) from exc
+
+    def _reason(self, exc: FFmpegError) -> str:
+        if isinstance(exc, ExitError):
+            return "no answer in time (timed out)"  # PyAV's timeout interrupted FFmpeg
+        return exc.strerror or scrubbed(str(exc), self.url)
 
     def _transcode_because(self, sent: str) -> None:
         self.transcoding = (
@@ -160,7 +168,7 @@ class SourceReader:
             f"encodes it again, at a cost in CPU and picture quality; set the camera to "
             f"{ADVICE}"
         )
-        log.warning("media.camera.transcoding url=%s sent=%r", self.url, sent)
+        log.warning("media.camera.transcoding url=%s sent=%r", self.shown_url, sent)
 
     def _transcode(
         self,
@@ -180,7 +188,7 @@ class SourceReader:
                 frames = stream.codec_context.decode(None if packet.size == 0 else packet)
             except InvalidDataError:
                 # One torn JPEG from an HTTP camera must not take the picture down.
-                log.warning("media.camera.bad_frame url=%s", self.url)
+                log.warning("media.camera.bad_frame url=%s", self.shown_url)
                 continue
             for frame in frames:
                 if self._encoder is None:
@@ -268,9 +276,3 @@ class _Clock:
         """The source starts over: continue one frame after the last unit."""
         self._offset = self._last + self.step
         self._base = None
-
-
-def _reason(exc: FFmpegError) -> str:
-    if isinstance(exc, ExitError):
-        return "no answer in time (timed out)"  # PyAV's timeout interrupted FFmpeg
-    return exc.strerror or str(exc)

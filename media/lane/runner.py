@@ -25,6 +25,7 @@ from gates.lane.snapshot import View
 from gates.textrules import parse_count
 from media.errors import AudioDeviceError
 from media.lane.camera import Camera, FfmpegCamera, SyntheticCamera
+from media.lane.device_url import shown
 from media.lane.g711 import PhoneMicrophone, PhoneSpeaker
 from media.lane.publisher import Publisher
 from media.lane.voice import (
@@ -68,7 +69,7 @@ def _device(choice: str) -> tuple[str, str]:
     fmt, sep, device = choice.partition(":")
     if not sep or not fmt or not device:
         raise SystemExit(
-            f"an audio device is sim, none or FORMAT:DEVICE (alsa:default), not {choice!r}"
+            f"an audio device is sim, none or FORMAT:DEVICE (alsa:default), not {shown(choice)!r}"
         )
     return fmt, device
 

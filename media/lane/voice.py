@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from media.errors import AudioDeviceError
+from media.lane.device_url import scrubbed, shown
 from media.lane.tones import MARK_HZ, RATE, VoiceSynth, tone
 from media.units import Kind, MediaUnit
 
@@ -233,6 +234,7 @@ class DeviceMicrophone:
 
     def __init__(self, device: str, fmt: str, *, options: dict[str, str] | None = None) -> None:
         self.device = device
+        self.shown_device = shown(device)  # FFmpeg's "rtsp" format takes a camera's URL
         self.fmt = fmt
         self.options = options if options is not None else _card_options(fmt)
 
@@ -272,18 +274,23 @@ class DeviceMicrophone:
                 with contextlib.suppress(RuntimeError):  # the loop has already closed
                     loop.call_soon_threadsafe(deliver, outcome)
 
-        thread = threading.Thread(target=capture, name=f"microphone-{self.device}", daemon=True)
+        thread = threading.Thread(
+            target=capture, name=f"microphone-{self.shown_device}", daemon=True
+        )
         thread.start()
-        log.info("media.intercom.microphone.open device=%s fmt=%s", self.device, self.fmt)
+        log.info("media.intercom.microphone.open device=%s fmt=%s", self.shown_device, self.fmt)
         try:
             while (item := await ready.get()) is not None:
                 if isinstance(item, Exception):
-                    raise AudioDeviceError(f"{self.fmt} device {self.device!r} failed: {item}")
+                    raise AudioDeviceError(
+                        f"{self.fmt} device {self.shown_device!r} failed: "
+                        f"{scrubbed(str(item), self.device)}"
+                    )
                 yield item
         finally:
             stop.set()
             await asyncio.to_thread(thread.join)
-            log.info("media.intercom.microphone.closed device=%s", self.device)
+            log.info("media.intercom.microphone.closed device=%s", self.shown_device)
 
     def _open(self) -> av.container.InputContainer:
         with _device_errors(self.device, self.fmt):
@@ -304,6 +311,7 @@ class DeviceSpeaker:
 
     def __init__(self, device: str, fmt: str, *, options: dict[str, str] | None = None) -> None:
         self.device = device
+        self.shown_device = shown(device)
         self.fmt = fmt
         with _device_errors(device, fmt):
             self._container = av.open(
@@ -319,9 +327,11 @@ class DeviceSpeaker:
         self._queued = self._written = 0
         self._writing = True
         self._progress = threading.Condition()
-        self._thread = threading.Thread(target=self._write, name=f"speaker-{device}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._write, name=f"speaker-{self.shown_device}", daemon=True
+        )
         self._thread.start()
-        log.info("media.intercom.speaker.open device=%s fmt=%s", device, fmt)
+        log.info("media.intercom.speaker.open device=%s fmt=%s", self.shown_device, fmt)
 
     def play(self, unit: MediaUnit) -> None:
         if self._closed:
@@ -346,7 +356,9 @@ class DeviceSpeaker:
         self._pcm.put(None)
         self._thread.join()
         self._container.close()
-        log.info("media.intercom.speaker.closed device=%s dropped=%d", self.device, self.dropped)
+        log.info(
+            "media.intercom.speaker.closed device=%s dropped=%d", self.shown_device, self.dropped
+        )
 
     def _write(self) -> None:
         written = 0
@@ -365,7 +377,11 @@ class DeviceSpeaker:
                 self._container.mux(packet)
         except (av.FFmpegError, OSError) as exc:
             self._closed = True
-            log.error("media.intercom.speaker.failed device=%s error=%s", self.device, exc)
+            log.error(
+                "media.intercom.speaker.failed device=%s error=%s",
+                self.shown_device,
+                scrubbed(str(exc), self.device),
+            )
         finally:
             with self._progress:
                 self._writing = False
@@ -384,7 +400,7 @@ def _device_errors(device: str, fmt: str) -> Iterator[None]:
     FFmpeg's logging is on, so it is on (and captured, not printed) for the open."""
     if fmt not in av.formats_available:
         raise AudioDeviceError(
-            f"cannot open {fmt} device {device!r}: PyAV's FFmpeg has no {fmt!r} format"
+            f"cannot open {fmt} device {shown(device)!r}: PyAV's FFmpeg has no {fmt!r} format"
         )
     previous = av.logging.get_level()
     av.logging.set_level(av.logging.ERROR)
@@ -397,6 +413,8 @@ def _device_errors(device: str, fmt: str) -> Iterator[None]:
             # PyAV's wheels bundle an alsa-lib that looks for its configuration under its
             # build prefix, so without this not even "hw:0,0" is a known device name.
             hint = " (PyAV's alsa-lib needs ALSA_CONFIG_DIR=/usr/share/alsa to know device names)"
-        raise AudioDeviceError(f"cannot open {fmt} device {device!r}: {exc}{hint}") from exc
+        raise AudioDeviceError(
+            f"cannot open {fmt} device {shown(device)!r}: {scrubbed(str(exc), device)}{hint}"
+        ) from exc
     finally:
         av.logging.set_level(previous)
