@@ -49,6 +49,9 @@ MAX_DONE_DETAIL = 200
 # A payment link is a few dozen characters; 512 still fits a QR code a panel shows
 # whole (version 18 at error correction M, 89 modules a side).
 MAX_DISPLAY_QR = 512
+# A call joined by more presses than this names only its latest in ``call_over``: the
+# lane's intercom holds at most the call of its last press.
+MAX_CALL_PRESSES = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,6 +434,36 @@ class Media(Message):
 
 
 @dataclass(frozen=True, slots=True)
+class CallOver(Message):
+    """The call the lane's presses ``event_ids`` made (``Call.event_id``) is over on
+    the sender's side. From the centre: its agent ended it, or it was abandoned; a lane
+    whose intercom still holds the call of one of those presses hangs it up, any other
+    does nothing. From the lane: its intercom hung up (the driver walked away); the
+    centre ends the call as a caller's hang-up. Not a command: no ack, and one sent
+    while the other side is away is not sent again. Optional both ways: it is sent
+    only for presses with ids, and a side from before it answers ``unknown_type`` and
+    changes nothing."""
+
+    TYPE: ClassVar[str] = "call_over"
+    event_ids: tuple[str, ...]
+
+    def fields(self) -> dict[str, Any]:
+        return {"event_ids": list(self.event_ids)}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> CallOver:
+        ids = field(fields, "event_ids", list)
+        if not 1 <= len(ids) <= MAX_CALL_PRESSES:
+            raise Malformed(f"field 'event_ids' must name 1-{MAX_CALL_PRESSES} presses")
+        if not all(isinstance(each, str) and is_ident(each) for each in ids):
+            raise Malformed(
+                "field 'event_ids' must hold ids of 1-64 of A-Z a-z 0-9 _ . : - "
+                "starting alphanumeric"
+            )
+        return cls(event_ids=tuple(ids))
+
+
+@dataclass(frozen=True, slots=True)
 class Error(Message):
     """A message broke a rule; nothing changed. ``ref`` echoes the offending type."""
 
@@ -451,16 +484,18 @@ class Error(Message):
         )
 
 
-LaneMessage = Hello | Heartbeat | Vehicle | Gate | Call | Escape | Fault | Ack | Done | Refused
-CentreMessage = Welcome | OpenGate | Display | Media | Error
+LaneMessage = (
+    Hello | Heartbeat | Vehicle | Gate | Call | CallOver | Escape | Fault | Ack | Done | Refused
+)
+CentreMessage = Welcome | OpenGate | Display | Media | CallOver | Error
 Command = OpenGate | Display
 
 _LANE_TYPES: dict[str, Callable[[Fields], Any]] = {
     cls.TYPE: cls.from_fields
-    for cls in (Hello, Heartbeat, Vehicle, Gate, Call, Escape, Fault, Ack, Done, Refused)
+    for cls in (Hello, Heartbeat, Vehicle, Gate, Call, CallOver, Escape, Fault, Ack, Done, Refused)
 }
 _CENTRE_TYPES: dict[str, Callable[[Fields], Any]] = {
-    cls.TYPE: cls.from_fields for cls in (Welcome, OpenGate, Display, Media, Error)
+    cls.TYPE: cls.from_fields for cls in (Welcome, OpenGate, Display, Media, CallOver, Error)
 }
 
 

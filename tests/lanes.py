@@ -29,6 +29,8 @@ class ScriptedDriver:
         self.lifting = asyncio.Event()
         self.lifted = asyncio.Event()
         self._emit: Callable[[LaneEvent], None] | None = None
+        # The centre's ``call_over`` messages, as a lane's intercom that holds calls hears them.
+        self.calls_over: asyncio.Queue[tuple[str, ...]] = asyncio.Queue()
 
     async def run(self, emit: Callable[[LaneEvent], None]) -> None:
         self._emit = emit
@@ -49,6 +51,9 @@ class ScriptedDriver:
         self.emit(GateChanged(GateState.UP))
         self.lifted.set()
         return self.detail
+
+    def end_call(self, event_ids: tuple[str, ...]) -> None:
+        self.calls_over.put_nowait(event_ids)
 
     async def display(self, lines: tuple[str, ...], qr: str | None = None) -> None:
         if self.refuse:

@@ -8,9 +8,12 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import logging
+import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from console.accounts import set_coverage
@@ -19,10 +22,15 @@ from console.ledger import AuditAction, AuditEntry
 from console.models import Role
 from console.settings import Settings
 from console.sqlite_store import SQLiteStore
-from gates.lane.drivers import CallPressed
+from gates.backoff import Backoff
+from gates.lane.agent import LaneAgent
+from gates.lane.drivers import CallEnded, CallPressed
+from gates.lane.session import LaneSession
+from gates.lane.sim import SimLane
 from tests.conftest import Centre, Lane, LaneFactory, start_centre, start_lane
 from tests.desks import desk
 from tests.details import at, each
+from tests.test_sim import QUIET
 
 
 @contextlib.asynccontextmanager
@@ -155,6 +163,73 @@ async def test_a_press_repeated_while_the_call_waits_joins_it(
 
 
 # ------------------------------------------------------------------ the call's life
+
+
+async def test_a_lane_call_that_is_over_is_told_to_its_lane_by_its_presses(
+    staffed: Centre, lanes: LaneFactory
+) -> None:
+    """The agent's end, and the centre's abandoning a call nobody answered, reach the
+    lane as ``call_over`` naming the presses, so an intercom still off-hook hangs up."""
+    lane = await lanes("P1-OUT")
+    async with desk(staffed, "alice") as alice:
+        lane.driver.emit(CallPressed("press-1"))
+        call_id = (await alice.next("ring"))["call_id"]
+        lane.driver.emit(CallPressed("press-2"))  # pressed again while it rang: one call
+        await alice.next("call", lambda m: m["call"]["id"] == call_id and m["call"]["presses"] == 2)
+        assert (await alice.post(f"/api/calls/{call_id}/accept")).status_code == 200
+        await alice.post(f"/api/calls/{call_id}/end", {"category": "consultation"})
+        async with asyncio.timeout(10):
+            assert await lane.driver.calls_over.get() == ("press-1", "press-2")
+
+
+async def test_a_simulated_lane_takes_call_over_in_its_stride(
+    staffed: Centre, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The simulator's intercom holds no call: told one is over, the lane logs it and
+    carries on, with no problem on its link (the open sent after it is done)."""
+    caplog.set_level(logging.INFO, "seat.lane")
+    token = await staffed.add_lane("P1-OUT")
+    sim = SimLane("P1-OUT", random.Random(1), QUIET)
+    session = LaneSession("P1-OUT", token, heartbeat_ms=1000)
+    agent = LaneAgent([staffed.link], session, sim, Backoff(first=0.05, cap=0.2))
+    running = asyncio.create_task(agent.run())
+    try:
+        async with asyncio.timeout(10):
+            await agent.connected.wait()
+        async with desk(staffed, "alice") as alice:
+            sim.press_call()
+            call_id = (await alice.next("ring"))["call_id"]
+            assert (await alice.post(f"/api/calls/{call_id}/accept")).status_code == 200
+            await alice.post(f"/api/calls/{call_id}/end", {"category": "consultation"})
+            opened = await alice.post("/api/lanes/P1-OUT/open", {"reason": "paid_not_lifted"})
+            assert opened.json()["outcome"] == "done"
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    assert "lane.call.over lane=P1-OUT" in caplog.text
+    assert "lane.link.problem" not in caplog.text
+
+
+async def test_the_lane_s_intercom_hanging_up_ends_its_call_as_the_caller(
+    staffed: Centre, lanes: LaneFactory
+) -> None:
+    """Unanswered, the call is abandoned by the caller; answered, it ends as the
+    caller's hang-up. A hang-up of a press the centre never had changes nothing."""
+    lane = await lanes("P1-OUT")
+    async with desk(staffed, "alice") as alice:
+        lane.driver.emit(CallEnded("never-pressed"))
+        lane.driver.emit(CallPressed("press-1"))
+        call_id = (await alice.next("ring"))["call_id"]
+        lane.driver.emit(CallEnded("press-1"))
+        gone = await alice.call(call_id, "abandoned")
+        assert gone["ending"] == "caller"
+
+        lane.driver.emit(CallPressed("press-2"))
+        call_id = (await alice.next("ring"))["call_id"]
+        assert (await alice.post(f"/api/calls/{call_id}/accept")).status_code == 200
+        lane.driver.emit(CallEnded("press-2"))
+        ended = await alice.call(call_id, "ended")
+        assert (ended["ending"], ended["agent"]) == ("caller", "alice")
 
 
 async def test_ending_with_an_outcome_records_the_call_its_gate_open_and_its_steps(

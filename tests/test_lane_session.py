@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from gates.lane.drivers import CallPressed, EscapeSeen, FaultRaised, GateChanged, VehicleSeen
+from gates.lane.drivers import (
+    CallEnded,
+    CallPressed,
+    EscapeSeen,
+    FaultRaised,
+    GateChanged,
+    VehicleSeen,
+)
 from gates.lane.memory import CommandMemory, Memo
-from gates.lane.session import Execute, LaneSession, Pressed, Problem, State
+from gates.lane.session import Execute, HangUp, LaneSession, Pressed, Problem, State
 from gates.protocol import (
     MAX_FAULT_DETAIL,
     Ack,
     Call,
+    CallOver,
     DisplaySize,
     Done,
     Escape,
@@ -108,6 +116,46 @@ def test_press_sent_before_a_reconnect_is_not_sent_again() -> None:
     session.disconnected()
     session.connected(2.0)
     assert session.receive(WELCOME, 2.0) == [Gate(GateState.UNKNOWN)]
+
+
+def test_a_press_goes_out_under_the_id_the_driver_gave_it() -> None:
+    """The intercom knows its call by the press's id, so the centre must see that id."""
+    session = opened()
+    [_, sent] = session.event(CallPressed("press-7"), 1.0)
+    assert sent == Call(event_id="press-7")
+
+
+def test_the_intercom_hanging_up_is_sent_at_once_or_after_a_blip() -> None:
+    """The driver's hang-up follows the press to the centre, kept like it while offline."""
+    session = opened()
+    assert session.event(CallEnded("press-7"), 1.0) == [CallOver(("press-7",))]
+    session.disconnected()
+    session.event(CallPressed("press-8"), 2.0)
+    assert session.event(CallEnded("press-8"), 3.0) == []
+    session.connected(4.0)
+    assert session.receive(WELCOME, 4.0) == [
+        Gate(GateState.UNKNOWN),
+        Call(event_id="press-8"),
+        CallOver(("press-8",)),
+    ]
+
+
+def test_the_centre_s_call_over_hangs_up_and_sends_nothing() -> None:
+    """A ``call_over`` is no command: no ack, nothing remembered, the intercom told."""
+    session = opened()
+    raw = '{"type":"call_over","event_ids":["press-7"]}'
+    assert session.receive(raw, 1.0) == [HangUp(("press-7",))]
+    assert session.receive(raw, 2.0) == [HangUp(("press-7",))]
+
+
+def test_call_over_before_welcome_or_malformed_is_a_problem() -> None:
+    session = LaneSession("P1-IN", "secret")
+    session.connected(0.0)
+    [early] = session.receive('{"type":"call_over","event_ids":["press-7"]}', 0.5)
+    assert isinstance(early, Problem) and early.code == "out_of_order"
+    session.receive(WELCOME, 1.0)
+    [bad] = session.receive('{"type":"call_over","event_ids":[]}', 1.5)
+    assert isinstance(bad, Problem) and bad.code == "malformed"
 
 
 def test_new_command_is_acked_then_executed() -> None:

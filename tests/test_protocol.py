@@ -10,10 +10,12 @@ import pytest
 
 from gates.errors import LinkError, Malformed, TooLarge, UnknownType
 from gates.protocol import (
+    MAX_CALL_PRESSES,
     MAX_DISPLAY_QR,
     MAX_MESSAGE_BYTES,
     Ack,
     Call,
+    CallOver,
     Display,
     DisplaySize,
     Done,
@@ -178,6 +180,44 @@ def test_call_with_a_bad_event_id_is_malformed_as_a_vehicle_would_be(
     with pytest.raises(Malformed) as vehicle:
         parse_lane_message(json.dumps(vehicle_fields(event_id=json.loads(event_id))))
     assert call.value.detail == vehicle.value.detail
+
+
+def test_call_over_round_trips_both_ways() -> None:
+    """The centre's word that a call is over, and the lane's that its intercom hung up,
+    are one message naming the presses."""
+    over = parse_centre_message('{"type":"call_over","event_ids":["press-7","press-9"]}')
+    assert over == CallOver(("press-7", "press-9"))
+    assert parse_centre_message(over.encode()) == over
+    assert parse_lane_message(CallOver(("press-7",)).encode()) == CallOver(("press-7",))
+
+
+@pytest.mark.parametrize(
+    ("event_ids", "words"),
+    [
+        ("[]", "must name 1-16 presses"),
+        (json.dumps(["e"] * (MAX_CALL_PRESSES + 1)), "must name 1-16 presses"),
+        ('[""]', "must hold ids"),
+        ('["e 1"]', "must hold ids"),
+        ('["' + "e" * 65 + '"]', "must hold ids"),
+        ("[7]", "must hold ids"),
+        ("[null]", "must hold ids"),
+        ('"press-7"', "field 'event_ids' must be list"),
+        ("null", "field 'event_ids' must be list"),
+        ('["\\ud800"]', "surrogate"),
+    ],
+)
+def test_call_over_with_bad_event_ids_is_malformed(event_ids: str, words: str) -> None:
+    """Either way, a call_over that names no press, too many, or one that is no id is
+    refused whole."""
+    raw = f'{{"type":"call_over","event_ids":{event_ids}}}'
+    for parse in (parse_centre_message, parse_lane_message):
+        with pytest.raises(Malformed, match=words):
+            parse(raw)
+
+
+def test_call_over_without_event_ids_is_malformed() -> None:
+    with pytest.raises(Malformed, match="event_ids"):
+        parse_centre_message('{"type":"call_over"}')
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,9 @@ peer (aiortc) hears the door station while the door station hears the agent."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import NoReturn
 
@@ -45,12 +47,10 @@ async def test_the_door_station_and_the_agent_hear_each_other(
                 feeding.cancel()
 
 
-async def test_a_lane_file_s_sip_intercom_rings_the_seat_and_carries_the_voices(
-    staffed: Centre, peers: list[ViewerPeer], tmp_path: Path
-) -> None:
-    """``seat lane --config`` with a SIP door station as the intercom part: the door's
-    call rings an agent's desk as the lane's call, and the agent who watches the lane
-    hears the door and is heard there, through the lane the file describes."""
+@contextlib.asynccontextmanager
+async def lane_file_door(centre: Centre, tmp_path: Path) -> AsyncIterator[DoorStation]:
+    """``seat lane --config`` with a SIP door station as the intercom part, online at
+    ``centre``; the door station it answers."""
     listen = free_udp_port()
     door = DoorStation(("127.0.0.1", listen), tone_hz=DOOR_HZ)
     await door.start()
@@ -72,10 +72,10 @@ intercom = "door"
 """,
         encoding="utf-8",
     )
-    token = await staffed.add_lane("L1")
+    token = await centre.add_lane("L1")
     running = asyncio.create_task(
         run_lane(
-            [staffed.url],
+            [centre.url],
             "L1",
             token,
             hardware=assemble(path),
@@ -83,21 +83,76 @@ intercom = "door"
         )
     )
     try:
-        await staffed.wait_status("L1", lambda status: status.online)
-        async with desk(staffed, "alice") as alice:
-            assert (await door.call()).status == 200
-            ring = await alice.next("ring")
-            assert ring["call"]["lane_id"] == "L1"
-            async with staffed.client("alice") as client:
-                agent = await watch(client, "L1", talk=True)
-                peers.append(agent)
-                feeding = asyncio.create_task(_feed(agent, tone_only(AGENT_HZ)))
-                try:
-                    await agent.wait_tone(DOOR_HZ)
-                    await door.wait_tone(AGENT_HZ)
-                finally:
-                    feeding.cancel()
+        await centre.wait_status("L1", lambda status: status.online)
+        yield door
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
         await door.close()
+
+
+async def test_a_lane_file_s_sip_intercom_rings_the_seat_and_carries_the_voices(
+    staffed: Centre, peers: list[ViewerPeer], tmp_path: Path
+) -> None:
+    """The door's call rings an agent's desk as the lane's call, and the agent who
+    watches the lane hears the door and is heard there, through the lane the file
+    describes."""
+    async with lane_file_door(staffed, tmp_path) as door, desk(staffed, "alice") as alice:
+        assert (await door.call()).status == 200
+        ring = await alice.next("ring")
+        assert ring["call"]["lane_id"] == "L1"
+        async with staffed.client("alice") as client:
+            agent = await watch(client, "L1", talk=True)
+            peers.append(agent)
+            feeding = asyncio.create_task(_feed(agent, tone_only(AGENT_HZ)))
+            try:
+                await agent.wait_tone(DOOR_HZ)
+                await door.wait_tone(AGENT_HZ)
+            finally:
+                feeding.cancel()
+
+
+async def test_the_agent_hanging_up_at_the_desk_hangs_up_the_door_station(
+    staffed: Centre, peers: list[ViewerPeer], tmp_path: Path
+) -> None:
+    """The agent answers, watches and talks, then ends the call: the door station gets
+    the lane's BYE in the call it made, and the console holds no call."""
+    async with lane_file_door(staffed, tmp_path) as door, desk(staffed, "alice") as alice:
+        answer = await door.call()
+        call_id = (await alice.next("ring"))["call_id"]
+        assert (await alice.post(f"/api/calls/{call_id}/accept")).status_code == 200
+        async with staffed.client("alice") as client:
+            agent = await watch(client, "L1", talk=True)
+            peers.append(agent)
+            await agent.wait_tone(DOOR_HZ)
+        await agent.close()
+
+        ended = await alice.post(f"/api/calls/{call_id}/end", {"category": "consultation"})
+        assert ended.status_code == 200
+        async with asyncio.timeout(10):
+            await door.lane_hung_up.wait()
+        [bye] = [message for message in door.received if message.method == "BYE"]
+        assert bye.header("call-id") == answer.header("call-id")
+        assert bye.header("from") == answer.header("to")
+        open_calls = (await alice.client.get("/api/calls")).json()["calls"]
+        assert [call["id"] for call in open_calls] == []
+
+
+async def test_the_door_station_hanging_up_ends_the_call_at_the_desk(
+    staffed: Centre, tmp_path: Path
+) -> None:
+    """The driver gives up: the door's BYE ends the lane's call at the console, answered
+    or not, and the lane sends no BYE of its own back."""
+    async with lane_file_door(staffed, tmp_path) as door, desk(staffed, "alice") as alice:
+        assert (await door.call()).status == 200
+        call_id = (await alice.next("ring"))["call_id"]
+        assert (await door.hang_up()).status == 200
+        await alice.call(call_id, "abandoned")
+
+        assert (await door.call()).status == 200
+        call_id = (await alice.next("ring"))["call_id"]
+        assert (await alice.post(f"/api/calls/{call_id}/accept")).status_code == 200
+        assert (await door.hang_up()).status == 200
+        ended = await alice.call(call_id, "ended")
+        assert ended["ending"] == "caller"
+        assert [message for message in door.received if message.method == "BYE"] == []

@@ -18,7 +18,7 @@ import pytest
 
 from gates.hardware.parts import DeviceFault
 from gates.hardware.sip.intercom import SipIntercom
-from gates.lane.drivers import CallPressed, FaultRaised, LaneEvent
+from gates.lane.drivers import CallEnded, CallPressed, FaultRaised, LaneEvent
 from media.lane.g711 import PhoneMicrophone, PhoneSpeaker
 from media.lane.tones import RATE, tone
 from media.lane.voice import PACKET_SAMPLES, decode_pcm, opus_decoder, opus_encoder, pcm_frame
@@ -72,7 +72,11 @@ class Lane:
 
 @contextlib.asynccontextmanager
 async def lane_with_door(
-    *, deaf: bool = False, keepalive_s: float = 30.0, rtp_timeout_s: float = 30.0
+    *,
+    deaf: bool = False,
+    keepalive_s: float = 30.0,
+    rtp_timeout_s: float = 30.0,
+    rtp_pairs: int = 20,
 ) -> AsyncIterator[Lane]:
     port = free_udp_port()
     door = DoorStation(("127.0.0.1", port), tone_hz=DOOR_HZ)
@@ -83,7 +87,7 @@ async def lane_with_door(
         "intercom",
         listen=("127.0.0.1", port),
         intercom=("127.0.0.1", door.port),
-        rtp_ports=(base, base + 40),
+        rtp_ports=(base, base + 2 * rtp_pairs),
         keepalive_s=keepalive_s,
         answer_s=1.0,
         rtp_timeout_s=rtp_timeout_s,
@@ -187,8 +191,12 @@ async def test_the_intercom_hanging_up_ends_the_call_and_the_next_press_rings_ag
     lane: Lane,
 ) -> None:
     await lane.door.call()
+    await lane.events.wait(lambda event: isinstance(event, CallPressed))
     bye = await lane.door.hang_up()
     assert bye.status == 200
+    # The centre is told the driver has gone, under the press's own id.
+    [press] = [event for event in lane.events.seen if isinstance(event, CallPressed)]
+    await lane.events.wait(lambda event: event == CallEnded(press.event_id))
 
     again = await lane.door.call()
     assert again.status == 200

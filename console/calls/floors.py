@@ -6,12 +6,17 @@ or goes back to the queue.
 A phone call (the help page) is a line of its own at its lane (``MediaBridge.open_line``):
 its holder's viewers of the lane carry the caller's voice, and the holder's speech goes
 to the caller, from the answer until the call ends, is handed on or goes back to the
-queue. It takes nothing from the lane's intercom."""
+queue. It takes nothing from the lane's intercom.
+
+A lane call that is over (its agent ended it, or nobody answered) is told to its lane
+(``call_over``): a SIP door station still off-hook for it hangs up there."""
 
 from __future__ import annotations
 
 import logging
 
+from gates.centre.hub import LaneHub
+from gates.protocol import MAX_CALL_PRESSES, CallOver
 from media.centre.bridge import MediaBridge
 from media.errors import IntercomBusy
 
@@ -21,8 +26,9 @@ log = logging.getLogger("seat.calls")
 
 
 class Floors:
-    def __init__(self, bridge: MediaBridge) -> None:
+    def __init__(self, bridge: MediaBridge, hub: LaneHub) -> None:
         self.bridge = bridge
+        self.hub = hub
         self._held: dict[str, tuple[str, str]] = {}  # call -> (lane, user) reserved
 
     def holder(self, call: Call) -> str | None:
@@ -58,6 +64,16 @@ class Floors:
             )
             return
         self._held[call.id] = wanted
+
+    async def hang_up(self, call: Call) -> None:
+        """``call`` is over: its lane is told, if it is a lane call whose presses had
+        ids. Every server of the centre tells; only the one that holds the lane's link
+        has it to send on, and an offline lane is not told again."""
+        if call.source is not Source.LANE or not call.event_ids:
+            return
+        message = CallOver(call.event_ids[-MAX_CALL_PRESSES:])
+        if await self.hub.notify(call.lane_id, message):
+            log.info("calls.lane.told_over call=%s lane=%s", call.id, call.lane_id)
 
     def _follow_line(self, call: Call) -> None:
         if call.finished:

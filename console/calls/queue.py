@@ -111,6 +111,16 @@ class CallQueue(QueueState):
             effects += self._release(holder, call.id, now)
         return self._settled(effects, now)
 
+    def lane_hung_up(self, lane_id: str, event_ids: tuple[str, ...], now: float) -> list[Effect]:
+        """The lane's intercom hung up the call its press made: that call ends as a
+        caller's hang-up (``hang_up``); nothing if no call of the lane has those
+        presses (forgotten, or never placed)."""
+        for event_id in event_ids:
+            call_id = self._events.get((lane_id, event_id))
+            if call_id is not None:
+                return self.hang_up(call_id, now)
+        return []
+
     # ------------------------------------------------------------- agents
 
     def login(

@@ -51,7 +51,7 @@ from redis.exceptions import RedisError
 
 from gates.centre.hub import LaneHub
 from gates.protocol import Call as LaneCall
-from gates.protocol import LaneMessage
+from gates.protocol import CallOver, LaneMessage
 from media.centre.bridge import MediaBridge
 
 from ..audit import AuditLog
@@ -95,7 +95,7 @@ class CallService(Stepper):
         servers: Servers | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(settings, store, audit, streams, Floors(bridge), link, clock)
+        super().__init__(settings, store, audit, streams, Floors(bridge, hub), link, clock)
         self.directory = directory
         self.hub = hub
         self._tabs = Tabs()
@@ -332,6 +332,10 @@ class CallService(Stepper):
     def _lane_message(self, lane_id: str, message: LaneMessage) -> None:
         if isinstance(message, LaneCall):
             self._spawn(self.lane_call(lane_id, message.event_id))
+        elif isinstance(message, CallOver):
+            ids = message.event_ids
+            actor = f"lane:{lane_id}"
+            self._spawn(self._step(actor, lambda now: self.queue.lane_hung_up(lane_id, ids, now)))
 
     def _audited(self, entry: AuditEntry) -> None:
         """A command the holder of a call sent to its lane, or its outcome: kept with

@@ -269,6 +269,7 @@ class Stepper:
                 )
         for call in changed.values():
             self._follow(call)
+        self._hang_up(effects)
         self.teller.tell(self.queue, effects, held, now)
         for listener in list(self._listeners):
             listener()
@@ -282,6 +283,12 @@ class Stepper:
         else:
             self._held.pop(call.id, None)
         self.floors.follow(call)
+
+    def _hang_up(self, effects: list[Effect]) -> None:
+        """The lanes of the lane calls the step finished are told they are over."""
+        for effect in effects:
+            if isinstance(effect, CallChanged) and effect.step in _FINISHING:
+                self._spawn(self.floors.hang_up(effect.call))
 
     # ------------------------------------------------------------- other servers
 
@@ -321,6 +328,7 @@ class Stepper:
         for effect in step.effects:
             if isinstance(effect, CallChanged):
                 self._follow(self.queue.held(effect.call.id) or effect.call)
+        self._hang_up(list(step.effects))
         self.teller.ring(self.queue, current(self.queue, step.effects), now)
         self.teller.tell(self.queue, list(step.effects), step.holders, now)
         for listener in list(self._listeners):

@@ -33,6 +33,7 @@ from gates.hardware.parts import (
 )
 from gates.hardware.workshop import LaneWorkshop, bind, build
 from gates.lane.drivers import (
+    CallHolder,
     CallPressed,
     DriverRefused,
     FaultRaised,
@@ -129,6 +130,13 @@ class HardwareLane:
             return None
         device = self.devices[self._intercom]
         return device if isinstance(device, LaneAudio) else None
+
+    def end_call(self, event_ids: tuple[str, ...]) -> None:
+        """The centre's call is over: the intercom that holds calls hangs its own up."""
+        if self._intercom is not None:
+            device = self.devices[self._intercom]
+            if isinstance(device, CallHolder):
+                device.end_call(event_ids)
 
     def bind(self) -> dict[str, int]:
         """Take the push listeners' ports now (``run`` does, if not done before) and say

@@ -19,9 +19,18 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from gates.backoff import Backoff
-from gates.lane.drivers import DriverRefused, LaneDriver, LaneEvent, LinkWatcher
+from gates.lane.drivers import CallHolder, DriverRefused, LaneDriver, LaneEvent, LinkWatcher
 from gates.lane.rotation import Rotation, dial_order
-from gates.lane.session import Action, Execute, LaneSession, Pressed, Problem, Publish, State
+from gates.lane.session import (
+    Action,
+    Execute,
+    HangUp,
+    LaneSession,
+    Pressed,
+    Problem,
+    Publish,
+    State,
+)
 from gates.lane.targets import Target, resolve
 from gates.protocol import LINK_PATH, MAX_MESSAGE_BYTES, CloseCode, Display, Media, OpenGate
 from gates.wire import Message
@@ -239,6 +248,16 @@ class LaneAgent:
                 log.info(
                     "lane.call.pressed lane=%s event_id=%s", self.session.lane, action.call.event_id
                 )
+            elif isinstance(action, HangUp):
+                # A lane whose intercom hangs up by itself (a button, a simulated one) has
+                # nothing to do: the centre's call is over either way.
+                log.info(
+                    "lane.call.over lane=%s event_ids=%s",
+                    self.session.lane,
+                    ",".join(action.event_ids),
+                )
+                if isinstance(self.driver, CallHolder):
+                    self.driver.end_call(action.event_ids)
             else:
                 self._send([action])
 

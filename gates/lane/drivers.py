@@ -9,9 +9,10 @@ here without touching the link code. ``gates.lane.sim`` is the simulated lane.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
+from uuid import uuid4
 
 from gates.vocabulary import GateState, PlateColour
 
@@ -38,7 +39,19 @@ class GateChanged:
 
 @dataclass(frozen=True, slots=True)
 class CallPressed:
-    """The driver pressed the intercom's call button."""
+    """The driver pressed the intercom's call button. ``event_id`` names the press on
+    the link (``Call.event_id``), given when pressed: an intercom that holds the call it
+    made knows it by this id when the centre says the call is over (``CallHolder``)."""
+
+    event_id: str = field(default_factory=lambda: uuid4().hex)
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded:
+    """The intercom hung up the call its press ``event_id`` made (the door station
+    said BYE, or went silent): the driver who called has gone."""
+
+    event_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +72,7 @@ class FaultRaised:
     active: bool = True
 
 
-LaneEvent = VehicleSeen | GateChanged | CallPressed | EscapeSeen | FaultRaised
+LaneEvent = VehicleSeen | GateChanged | CallPressed | CallEnded | EscapeSeen | FaultRaised
 
 
 class DriverRefused(Exception):
@@ -77,6 +90,16 @@ class LinkWatcher(Protocol):
     thousands, rather than hand them to the lane's backlog of ``LaneSession.BACKLOG``."""
 
     def link_changed(self, up: bool) -> None: ...
+
+
+@runtime_checkable
+class CallHolder(Protocol):
+    """A driver, or a device, whose intercom keeps a call up until one side hangs up (a
+    SIP door station stays off-hook): told that the centre's call made by the presses
+    ``event_ids`` is over, it hangs up the call of one of them if it still holds it,
+    and does nothing otherwise (a later call of the door's is not that one)."""
+
+    def end_call(self, event_ids: tuple[str, ...]) -> None: ...
 
 
 class LaneDriver(Protocol):

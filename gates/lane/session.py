@@ -15,6 +15,7 @@ from uuid import uuid4
 
 from gates.errors import LinkError
 from gates.lane.drivers import (
+    CallEnded,
     CallPressed,
     EscapeSeen,
     FaultRaised,
@@ -28,6 +29,7 @@ from gates.protocol import (
     MAX_FAULT_DETAIL,
     Ack,
     Call,
+    CallOver,
     Command,
     DisplaySize,
     Done,
@@ -76,7 +78,15 @@ class Pressed:
     call: Call
 
 
-Action = Message | Execute | Publish | Problem | Pressed
+@dataclass(frozen=True, slots=True)
+class HangUp:
+    """The centre's call made by the presses ``event_ids`` is over: the intercom hangs
+    up its call of one of them, if it holds one (``CallHolder``)."""
+
+    event_ids: tuple[str, ...]
+
+
+Action = Message | Execute | Publish | Problem | Pressed | HangUp
 
 
 class State(enum.Enum):
@@ -86,11 +96,11 @@ class State(enum.Enum):
 
 
 class LaneSession:
-    # Vehicles seen and calls pressed while the link is down are kept (past 16, the
-    # oldest go) and sent after the next welcome, with the event ids they were given
-    # when they happened: the centre should miss neither the car at the gate nor the
-    # driver who pressed call. Nothing acknowledges an event, so one that went out is
-    # not sent again.
+    # Vehicles seen and calls pressed (and hung up) while the link is down are kept
+    # (past 16, the oldest go) and sent after the next welcome, with the event ids they
+    # were given when they happened: the centre should miss neither the car at the gate
+    # nor the driver who pressed call, nor keep the call of one who has gone. Nothing
+    # acknowledges an event, so one that went out is not sent again.
     BACKLOG = 16
 
     def __init__(
@@ -150,6 +160,8 @@ class LaneSession:
             return [Problem("out_of_order", f"{message.TYPE} before welcome")]
         if isinstance(message, Media):
             return [Publish(message)]
+        if isinstance(message, CallOver):
+            return [HangUp(message.event_ids)]
         return self._command(message, now)
 
     def _command(self, command: Command, now: float) -> list[Action]:
@@ -196,7 +208,9 @@ class LaneSession:
         elif isinstance(event, CallPressed):
             # Named when pressed, not when sent: a press kept for after a reconnect keeps
             # its id, so the centre can tell it from a second press.
-            message = Call(event_id=uuid4().hex)
+            message = Call(event_id=event.event_id)
+        elif isinstance(event, CallEnded):
+            message = CallOver((event.event_id,))
         elif isinstance(event, EscapeSeen):
             message = Escape(event_id=uuid4().hex, at=event.at, plate=event.plate)
         elif isinstance(event, FaultRaised):
@@ -212,7 +226,7 @@ class LaneSession:
         noted: list[Action] = [Pressed(message)] if isinstance(message, Call) else []
         if self.state is State.OPEN:
             return [*noted, *self._sent([message], now)]
-        if isinstance(message, Vehicle | Call | Escape):
+        if isinstance(message, Vehicle | Call | CallOver | Escape):
             self._backlog.append(message)
         return noted
 

@@ -1,12 +1,14 @@
 """A SIP intercom (a 2N or DS-KV door station in peer-to-peer mode) that dials the lane.
 
 Written from RFC 3261 (SIP over UDP: INVITE with its retransmissions, ACK, BYE,
-in-dialog re-INVITE, OPTIONS answered), RFC 4566/3264 (a G.711 offer, a stream
+CANCEL (§9.1), in-dialog re-INVITE, OPTIONS answered, 481 to a BYE for a call it no
+longer has (§15.1.2)), RFC 4566/3264 (a G.711 offer, a stream
 turned off with ``m=audio 0``) and RFC 3550 (RTP, 20 ms of G.711 per packet at the
 real-time pace an intercom keeps), independently of the stack the lane uses, so the
 two are checked against the RFCs and not against each other. G.711 is FFmpeg's.
 
-Faults a test injects: ``hang_up`` (BYE), ``reinvite`` (new RTP port, or audio off),
+Faults a test injects: ``hang_up`` (BYE), ``give_up`` (CANCEL right behind the INVITE,
+or crossing the 200 OK), ``reinvite`` (new RTP port, or audio off),
 an offer with ``m=audio 0``, ``silence`` (RTP of zeros), ``deaf`` (OPTIONS go
 unanswered, as from an intercom that is unplugged), a call from another address.
 """
@@ -112,6 +114,16 @@ class Dialog:
 
 
 @dataclass
+class GaveUp:
+    """A call the station gave up on: the final answers to its INVITE and its CANCEL,
+    and to the BYE it sent when the lane's 200 OK came anyway."""
+
+    invite: Message
+    cancel: Message
+    bye: Message | None
+
+
+@dataclass
 class Heard:
     """The G.711 the intercom received, decoded, per RTP port."""
 
@@ -143,6 +155,7 @@ class SipIntercom:
         self.options_seen = 0
         self.pinged = asyncio.Event()
         self.lane_hung_up = asyncio.Event()
+        self.received: list[Message] = []  # every request the lane sent, as it came
         self.heard = Heard()
         self.dialog: Dialog | None = None
         self._inbox: asyncio.Queue[tuple[bytes, tuple[str, int]]] = asyncio.Queue()
@@ -184,12 +197,19 @@ class SipIntercom:
             message = parse(data)
             if message.status is not None:
                 await self._responses.put(message)
-            elif message.method == "OPTIONS":
+                continue
+            self.received.append(message)
+            if message.method == "OPTIONS":
                 self.options_seen += 1
                 self.pinged.set()
                 if not self.deaf:
                     self._reply(message, addr, 200, "OK")
             elif message.method == "BYE":
+                dialog = self.dialog
+                if dialog is None or message.header("call-id") != dialog.call_id:
+                    # It hung up first, and the lane's BYE crossed its own.
+                    self._reply(message, addr, 481, "Call/Transaction Does Not Exist")
+                    continue
                 self._reply(message, addr, 200, "OK")
                 self._stop_sending()
                 self.dialog = None
@@ -295,6 +315,65 @@ class SipIntercom:
             self._follow_answer(rtp_port)
         return response
 
+    async def give_up(self, *, crossing: bool = False) -> GaveUp:
+        """Press the button and give up: CANCEL right behind the INVITE, before the
+        lane can have answered, or with ``crossing`` once its 200 OK is in, as a CANCEL
+        sent just before the 200 arrived. A 200 OK that comes anyway is ACKed and the
+        call ended with BYE (RFC 3261 §9.1); a 487 is ACKed with the INVITE's branch."""
+        dialog = Dialog(
+            call_id=f"{secrets.token_hex(8)}@{self.host}", local_tag=secrets.token_hex(4)
+        )
+        branch = "z9hG4bK" + secrets.token_hex(6)
+        invite = self._request(
+            "INVITE", dialog, body=offer(self.host, await self._open_rtp(), self.law), branch=branch
+        )
+        # The INVITE's Request-URI, Call-ID, From, To, CSeq number and Via (§9.1).
+        cancel = self._request("CANCEL", dialog, branch=branch)
+        if crossing:
+            finals = await self._finals(dialog, {"INVITE": invite})
+            finals |= await self._finals(dialog, {"CANCEL": cancel})
+        else:
+            finals = await self._finals(dialog, {"INVITE": invite, "CANCEL": cancel})
+        answer = finals["INVITE"]
+        dialog.remote_tag = _tag(answer.header("to"))
+        dialog.contact = _contact(answer, self.lane)
+        self._ack(dialog, answer, branch)
+        bye = None
+        if answer.status == 200:
+            dialog.cseq += 1
+            bye = (await self._finals(dialog, {"BYE": self._request("BYE", dialog)}))["BYE"]
+        return GaveUp(answer, finals["CANCEL"], bye)
+
+    async def _finals(self, dialog: Dialog, requests: dict[str, str]) -> dict[str, Message]:
+        """Send ``requests`` (method: text, in that order) in one dialog and wait for
+        the final answer to each, resending at timer A/E whichever has had no answer
+        yet; a request answered provisionally is not resent."""
+        finals: dict[str, Message] = {}
+        heard: set[str] = set()
+        interval = T1
+        async with asyncio.timeout(64 * T1):
+            while len(finals) < len(requests):
+                for method, text in requests.items():
+                    if method not in heard:
+                        self._send(text)
+                try:
+                    async with asyncio.timeout(interval):
+                        while len(finals) < len(requests):
+                            response = await self._responses.get()
+                            number, method = response.cseq
+                            if (
+                                method not in requests
+                                or number != dialog.cseq
+                                or response.header("call-id") != dialog.call_id
+                            ):
+                                continue
+                            heard.add(method)
+                            if response.status is not None and response.status >= 200:
+                                finals.setdefault(method, response)
+                except TimeoutError:
+                    interval = min(2 * interval, 4.0)
+        return finals
+
     async def reinvite(self, *, audio_off: bool = False, law: str | None = None) -> Message:
         """A re-INVITE in the call: audio to a new RTP port (in ``law``), or the audio
         turned off."""
@@ -319,6 +398,12 @@ class SipIntercom:
         dialog.cseq += 1
         self.dialog = None
         return await self._transaction(self._request("BYE", dialog), dialog, "BYE")
+
+    async def ping(self) -> Message:
+        """OPTIONS to the lane. It reads the station's requests in order, so once this
+        is answered it has read all sent before (the ACK of a call, say)."""
+        dialog = Dialog(f"{secrets.token_hex(8)}@{self.host}", local_tag=secrets.token_hex(4))
+        return await self._transaction(self._request("OPTIONS", dialog), dialog, "OPTIONS")
 
     async def register(self, expires: int) -> Message:
         """REGISTER with the lane as if it were the intercom's SIP server."""

@@ -7,8 +7,9 @@ becomes the lane's sound (``CallAudio``, a ``gates.hardware.parts.LaneAudio``).
 Signalling, transactions and SDP negotiation are ``aiosipua``'s, RTP and G.711
 ``aiortp``'s; what is here is the lane's policy: one call at a time, only the
 configured intercom may call and only its RTP is heard (``rtp``), a call whose
-intercom vanished without BYE ends when its RTP stops, and the intercom is checked with
-OPTIONS so a dead or unplugged one is a lane fault.
+intercom vanished without BYE ends when its RTP stops, a call the centre says is over
+(its agent ended it, or nobody answered) is hung up with BYE, and the intercom is checked
+with OPTIONS so a dead or unplugged one is a lane fault.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from typing import Any
 
 from aiortp import PortAllocator
 from aiosipua import (
-    DialogState,
     IncomingCall,
     SipRequest,
     SipResponse,
@@ -36,10 +36,17 @@ from gates.hardware.latch import FaultLatch
 from gates.hardware.parts import DeviceFault, Emit
 from gates.hardware.sip.audio import CallAudio
 from gates.hardware.sip.offers import Answer, OfferRefused, answer
-from gates.hardware.sip.requests import USER_AGENT, forbidden, local_ip, options, registered
+from gates.hardware.sip.requests import (
+    USER_AGENT,
+    forbidden,
+    local_ip,
+    no_dialog,
+    options,
+    registered,
+)
 from gates.hardware.sip.rtp import IntercomRtp
 from gates.hardware.sip.transport import UdpTransport
-from gates.lane.drivers import CallPressed
+from gates.lane.drivers import CallEnded, CallPressed
 
 log = logging.getLogger("seat.lane")
 
@@ -49,7 +56,8 @@ T2 = 4.0  # and the longest gap between retransmissions
 
 @dataclass
 class _Call:
-    """The call that is up: its dialog, the SDP origin of our answers, its RTP."""
+    """The call that is up: its dialog, the SDP origin of our answers, its RTP, and the
+    press it rang the centre with (None until the 200 OK went out)."""
 
     sip: IncomingCall
     session: str
@@ -57,6 +65,7 @@ class _Call:
     version: int = 0
     rtp: IntercomRtp | None = None
     payload_type: int | None = None
+    press: str | None = None
 
 
 class SipIntercom:
@@ -147,7 +156,7 @@ class SipIntercom:
             self._heard.set()
             if isinstance(message, SipRequest) and message.method == "REGISTER":
                 transport.send_reply(registered(message))
-            elif isinstance(message, SipRequest):
+            elif isinstance(message, SipRequest) and not self._settled(transport, message):
                 route(message, addr)
             return
         if isinstance(message, SipRequest) and message.method != "ACK":
@@ -158,6 +167,29 @@ class SipIntercom:
                 message.method,
             )
             transport.send_reply(forbidden(message))
+
+    def _settled(self, transport: UdpSipTransport, request: SipRequest) -> bool:
+        """Answer here what the stack would get wrong, and say so:
+
+        * a re-INVITE (an INVITE with a To tag) in a call that is not up, such as one
+          crossing the BYE of an agent's hang-up, is 481 (RFC 3261 §12.2.2); the stack,
+          which keeps a dialog it said BYE to, would take it for a new call and ring
+          the centre again;
+        * a CANCEL of a call the lane already answered changes nothing but its own
+          200 (RFC 3261 §9.2): the intercom ACKs our 200 OK and then says BYE (§9.1).
+          The stack would forget the call, and answer that BYE 481 with the lane's
+          call left up."""
+        state = self._call
+        current = state is not None and state.sip.call_id == request.call_id
+        in_dialog = request.to_addr is not None and bool(request.to_addr.tag)
+        if request.method == "INVITE" and in_dialog and not current:
+            transport.send_reply(no_dialog(request))
+            return True
+        if request.method == "CANCEL" and state is not None and current and state.press:
+            log.info("lane.sip.cancel_crossed device=%s call=%s", self.name, request.call_id)
+            transport.send_reply(state.sip.dialog.create_response(request, 200, "OK"))
+            return True
+        return False
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """The stack's callbacks are plain functions; what they start that waits (an
@@ -223,15 +255,18 @@ class SipIntercom:
             await self._close_media(state)
             return
         call.accept(reply.sdp)
+        press = CallPressed()
+        state.press = press.event_id
         log.info(
-            "lane.sip.answered device=%s call=%s codec=%s remote=%s",
+            "lane.sip.answered device=%s call=%s codec=%s remote=%s event_id=%s",
             self.name,
             call.call_id,
             reply.payload_type,
             reply.remote,
+            press.event_id,
         )
         assert self._emit is not None
-        self._emit(CallPressed())
+        self._emit(press)
 
     def _on_reinvite(self, call: IncomingCall) -> None:
         self._spawn(self._renegotiate(call))
@@ -242,6 +277,7 @@ class SipIntercom:
         (488, RFC 3261 §14.2)."""
         state = self._call
         if state is None or state.sip.call_id != call.call_id:
+            self._refuse(call, 481)  # the call ended while its re-INVITE waited
             return
         try:
             reply = answer(
@@ -289,23 +325,36 @@ class SipIntercom:
             call.transport.send_reply(call.dialog.create_response(call.invite, status))
 
     def _on_gone(self, call: IncomingCall, why: str) -> None:
-        """The intercom hung up (or never confirmed our answer, or its RTP stopped).
-        The lane link has no message for a hang-up: the console's call stays the
-        agent's to end, and the intercom's next press is a new ``call``."""
+        """The intercom hung up (or never confirmed our answer, or its RTP stopped): the
+        call is over at the lane, and the centre is told (``CallEnded``), so the
+        console's call ends too; the intercom's next press is a new ``call``."""
         state = self._call
         if state is None or state.sip.call_id != call.call_id:
             return
         self._call = None
         log.info("lane.sip.ended device=%s call=%s by=%s", self.name, call.call_id, why)
         self._spawn(self._close_media(state))
+        if state.press is not None and self._emit is not None:
+            self._emit(CallEnded(state.press))
+
+    def end_call(self, event_ids: tuple[str, ...]) -> None:
+        """The centre's call that this intercom's press rang is over (the agent hung up,
+        or nobody answered it): BYE, so the door station goes on-hook rather than wait
+        for its own timeout. A call of a later press is not that one and stays up."""
+        state = self._call
+        if state is None or state.press not in event_ids:
+            return
+        self._call = None
+        log.info("lane.sip.hung_up device=%s call=%s", self.name, state.sip.call_id)
+        state.sip.hangup()
+        self._spawn(self._close_media(state))
 
     def _on_cancel(self, request: SipRequest) -> None:
-        """The intercom gave up before we answered: the stack has sent 487, and a call
-        still being answered stops there (``_answer`` looks after its awaits). A CANCEL
-        that crossed our 200 OK changes nothing (RFC 3261 §9.2)."""
+        """The intercom gave up before we answered: the stack has sent 200 and 487 (and
+        ended the dialog), and a call still being answered stops there (``_answer``
+        looks after its awaits). One we answered never gets here (``_settled``)."""
         state = self._call
-        unanswered = state is not None and state.sip.dialog.state is DialogState.EARLY
-        if state is not None and unanswered and state.sip.call_id == request.call_id:
+        if state is not None and state.press is None and state.sip.call_id == request.call_id:
             self._call = None
             log.info("lane.sip.cancelled device=%s call=%s", self.name, request.call_id)
 

@@ -1,6 +1,7 @@
 """What the lane agent says to the intercom outside a call, built with the stack's
 message model: the OPTIONS that checks it is there, the answer to its REGISTER, the
-403 for anyone else; and the address the intercom reaches the agent at."""
+403 for anyone else, the 481 for a dialog that is over; and the address the intercom
+reaches the agent at."""
 
 from __future__ import annotations
 
@@ -32,6 +33,11 @@ def options(local: tuple[str, int], intercom: tuple[str, int]) -> SipRequest:
 
 def forbidden(request: SipRequest) -> SipResponse:
     return _answer(request, 403, "Forbidden")
+
+
+def no_dialog(request: SipRequest) -> SipResponse:
+    """481: a request in a dialog the lane does not have (RFC 3261 §12.2.2)."""
+    return _answer(request, 481, "Call/Transaction Does Not Exist")
 
 
 def registered(request: SipRequest) -> SipResponse:
