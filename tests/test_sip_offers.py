@@ -31,7 +31,9 @@ VIDEO_AND_AUDIO_OFF = (
 
 
 def test_a_pcmu_offer_is_answered_in_pcmu_with_our_address() -> None:
-    reply = answer(parse_sdp(offer("10.0.0.9", 7078, "PCMU")), "10.0.0.2", 40000, "77", 0)
+    reply = answer(
+        parse_sdp(offer("10.0.0.9", 7078, "PCMU")), "10.0.0.2", 40000, "77", 0, "10.0.0.9"
+    )
 
     assert reply.payload_type == 0
     assert reply.remote == ("10.0.0.9", 7078)
@@ -42,14 +44,16 @@ def test_a_pcmu_offer_is_answered_in_pcmu_with_our_address() -> None:
 
 
 def test_a_pcma_offer_is_answered_in_pcma() -> None:
-    reply = answer(parse_sdp(offer("10.0.0.9", 7078, "PCMA")), "10.0.0.2", 40000, "77", 3)
+    reply = answer(
+        parse_sdp(offer("10.0.0.9", 7078, "PCMA")), "10.0.0.2", 40000, "77", 3, "10.0.0.9"
+    )
 
     assert reply.payload_type == 8
     assert "o=- 77 3 IN IP4" in serialize_sdp(reply.sdp)
 
 
 def test_audio_off_is_refused_stream_by_stream_as_offered() -> None:
-    reply = answer(parse_sdp(VIDEO_AND_AUDIO_OFF), "10.0.0.2", 40000, "77", 1)
+    reply = answer(parse_sdp(VIDEO_AND_AUDIO_OFF), "10.0.0.2", 40000, "77", 1, "10.0.0.9")
 
     assert reply.payload_type is None and reply.remote is None
     lines = serialize_sdp(reply.sdp).splitlines()
@@ -74,11 +78,17 @@ def test_audio_off_is_refused_stream_by_stream_as_offered() -> None:
             "m=audio 7078 RTP/AVP 9\r\na=rtpmap:9 G722/8000\r\n",
             "No matching codec",
         ),
+        (
+            # From the intercom's address (or forged as it), but its audio elsewhere.
+            "v=0\r\no=d 1 1 IN IP4 10.0.0.66\r\ns=-\r\nc=IN IP4 10.0.0.66\r\nt=0 0\r\n"
+            "m=audio 7078 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n",
+            "not the intercom's address",
+        ),
     ],
 )
 def test_an_offer_we_cannot_take_is_refused_with_488(sdp: str | None, problem: str) -> None:
     with pytest.raises(OfferRefused) as refused:
-        answer(parse_sdp(sdp) if sdp else None, "10.0.0.2", 40000, "77", 0)
+        answer(parse_sdp(sdp) if sdp else None, "10.0.0.2", 40000, "77", 0, "10.0.0.9")
     assert refused.value.status == 488
     assert problem in refused.value.detail
 

@@ -230,7 +230,9 @@ class SipIntercom:
             call.reject(503, "Service Unavailable")
             return
         try:
-            reply = answer(call.sdp_offer, self._local_ip, state.port, state.session, 0)
+            reply = answer(
+                call.sdp_offer, self._local_ip, state.port, state.session, 0, self.intercom[0]
+            )
         except OfferRefused as exc:
             log.warning(
                 "lane.sip.offer_refused device=%s status=%d detail=%s",
@@ -281,7 +283,12 @@ class SipIntercom:
             return
         try:
             reply = answer(
-                call.sdp_offer, self._local_ip, state.port, state.session, state.version + 1
+                call.sdp_offer,
+                self._local_ip,
+                state.port,
+                state.session,
+                state.version + 1,
+                self.intercom[0],
             )
         except OfferRefused as exc:
             log.warning(

@@ -4,7 +4,10 @@ The SIP stack negotiates the codec; what is ours is what an intercom's firmware 
 that a softphone does not: an offer whose audio is ``m=audio 0`` (a stream the
 intercom turned off, or a video-only call) is answered with that stream refused, port
 0 again, and the call goes on without sound; an offer with no G.711 is refused
-with 488; an offer's address is where our audio goes, whatever the INVITE came from.
+with 488. An offer's address is where our audio goes, so it must be the intercom's own:
+a UDP source is easily forged on the lane's LAN, and an INVITE forged from the
+intercom's address with another ``c=`` would take the agent's voice elsewhere and play
+what came from there (refused with 488).
 """
 
 from __future__ import annotations
@@ -41,11 +44,16 @@ class Answer:
 
 
 def answer(
-    offer: SdpMessage | None, local_ip: str, rtp_port: int, session: str, version: int
+    offer: SdpMessage | None,
+    local_ip: str,
+    rtp_port: int,
+    session: str,
+    version: int,
+    intercom_ip: str,
 ) -> Answer:
     """Answer ``offer`` with our RTP at ``local_ip:rtp_port``. ``session`` is the
     dialog's ``o=`` session id and ``version`` the answer's, one more for each answer in
-    the dialog (RFC 3264 §8)."""
+    the dialog (RFC 3264 §8); the audio must come from ``intercom_ip``."""
     if offer is None:
         raise OfferRefused(488, "an INVITE without an SDP offer")
     audio = offer.audio
@@ -64,6 +72,8 @@ def answer(
     remote = offer.rtp_address
     if remote is None:
         raise OfferRefused(488, "the offer gives no address for its audio (no c= line)")
+    if remote[0] != intercom_ip:
+        raise OfferRefused(488, f"the offer's audio is at {remote[0]}, not the intercom's address")
     return Answer(_versioned(sdp, session, version), payload_type, remote)
 
 
