@@ -64,6 +64,15 @@ def test_audio_off_is_refused_stream_by_stream_as_offered() -> None:
     ]
 
 
+def test_an_offer_on_hold_the_old_way_is_answered_without_sound() -> None:
+    """``c=IN IP4 0.0.0.0`` (RFC 2543's hold) is no address to send to, nor a forged
+    one: the call keeps going, silent until the next offer."""
+    reply = answer(
+        parse_sdp(offer("0.0.0.0", 7078, "PCMU")), "10.0.0.2", 40000, "77", 2, "10.0.0.9"
+    )
+    assert reply.remote is None and reply.payload_type == 0
+
+
 @pytest.mark.parametrize(
     ("sdp", "problem"),
     [

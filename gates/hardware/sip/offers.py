@@ -21,6 +21,7 @@ from aiosipua.sdp_negotiate import SdpNegotiationError, build_sdp, negotiate_sdp
 PCMU = 0
 PCMA = 8
 G711 = {PCMU: "PCMU", PCMA: "PCMA"}
+HELD = "0.0.0.0"
 
 
 class OfferRefused(Exception):
@@ -72,6 +73,10 @@ def answer(
     remote = offer.rtp_address
     if remote is None:
         raise OfferRefused(488, "the offer gives no address for its audio (no c= line)")
+    if remote[0] == HELD:
+        # A hold the old way (RFC 2543, still sent by door-station firmware, and RFC
+        # 3264 §8.4 asks answerers to take it): no audio until the next offer.
+        return Answer(_versioned(sdp, session, version), payload_type, None)
     if remote[0] != intercom_ip:
         raise OfferRefused(488, f"the offer's audio is at {remote[0]}, not the intercom's address")
     return Answer(_versioned(sdp, session, version), payload_type, remote)
