@@ -29,6 +29,7 @@ from gates.protocol import (
     Ack,
     Call,
     Command,
+    DeviceInfo,
     DisplaySize,
     Done,
     Error,
@@ -43,6 +44,7 @@ from gates.protocol import (
     Welcome,
     parse_centre_message,
 )
+from gates.textrules import one_line
 from gates.vocabulary import GateState
 from gates.wire import Message
 
@@ -102,6 +104,7 @@ class LaneSession:
         agent: str = "",
         memory: CommandMemory | None = None,
         display: DisplaySize | None = None,
+        devices: tuple[DeviceInfo, ...] = (),
     ) -> None:
         self.lane = lane
         self.token = token
@@ -109,6 +112,7 @@ class LaneSession:
         self.heartbeat_ms = heartbeat_ms
         self.agent = agent
         self.display = display  # stated in hello, so the centre offers no more text
+        self.devices = devices  # stated in hello, so the console shows what the lane has
         self.memory = memory or CommandMemory()
         self.state = State.CONNECTING
         self.gate = GateState.UNKNOWN
@@ -124,6 +128,7 @@ class LaneSession:
             self.proposed_heartbeat_ms,
             agent=self.agent,
             display=self.display,
+            devices=self.devices,
         )
         return self._sent([hello], now)
 
@@ -171,7 +176,7 @@ class LaneSession:
         # The wire needs a reason for every refusal, even one the driver left blank.
         if refused is not None and not refused:
             refused = "refused"
-        detail = _one_line(detail, MAX_DONE_DETAIL) if refused is None else ""
+        detail = one_line(detail, MAX_DONE_DETAIL) if refused is None else ""
         self.memory.ended(command_id, refused, detail)
         if self.state is not State.OPEN:
             return []  # the centre will send the command again after reconnecting
@@ -202,7 +207,7 @@ class LaneSession:
         elif isinstance(event, FaultRaised):
             # A fault's words are often a device's or FFmpeg's, made fit for the link
             # here, where every fault passes.
-            message = Fault(event.code, _one_line(event.detail, MAX_FAULT_DETAIL), event.active)
+            message = Fault(event.code, one_line(event.detail, MAX_FAULT_DETAIL), event.active)
             if event.active:
                 self.faults[event.code] = message
             else:
@@ -232,11 +237,3 @@ class LaneSession:
     @staticmethod
     def _ending(command_id: str, refused: str | None, detail: str) -> Message:
         return Done(command_id, detail) if refused is None else Refused(command_id, refused)
-
-
-def _one_line(detail: str, limit: int) -> str:
-    """A driver's detail as the wire takes it: one line of printable text (no controls,
-    surrogates or bidirectional controls), within ``limit``, so a verbose device cannot
-    make the lane's ``done`` or ``fault`` one the centre refuses."""
-    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in detail).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
