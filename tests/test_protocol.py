@@ -123,6 +123,14 @@ def test_hello_of_a_lane_that_names_no_devices_has_none_and_sends_none() -> None
     assert "devices" not in json.loads(hello.encode())
 
 
+def test_hello_takes_sixteen_devices_at_the_longest() -> None:
+    """The limits are reached, not passed: 16 devices, each at 64 characters."""
+    devices = [device(name=f"cam{n}", at="摄" * 64) for n in range(16)]
+    hello = parse_lane_message(hello_with_devices(devices))
+    assert isinstance(hello, Hello) and len(hello.devices) == 16
+    assert hello.devices[15] == DeviceInfo("cam15", "alarminfo", ("plates", "gate"), "摄" * 64)
+
+
 def device(**overrides: object) -> dict[str, object]:
     return {**CAM, **overrides}
 
