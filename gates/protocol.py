@@ -84,6 +84,63 @@ class DisplaySize:
 # What a lane that states no display size is taken to show.
 MAX_DISPLAY = DisplaySize()
 
+# What a lane's device may do there; a lane file gives each part to one device.
+DEVICE_PARTS = ("plates", "gate", "gate_state", "display", "voice", "intercom")
+# A lane with more devices than this is not a lane but a car park.
+MAX_DEVICES = 16
+MAX_DEVICE_AT = 64
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """One of the lane's devices as the console shows it, so that whoever services the
+    lane can tell which device a fault names: its ``name`` in the lane file, its vendor
+    ``family``, the ``parts`` it plays and where it is (``at``: an address, a camera's
+    port, a serial line). Never a credential: ``at`` holds no ``@``, so no URL's
+    userinfo rides along to every console."""
+
+    name: str
+    family: str
+    parts: tuple[str, ...] = ()
+    at: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "family": self.family, "parts": list(self.parts), "at": self.at}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> DeviceInfo:
+        parts = field(fields, "parts", list)
+        if not all(isinstance(part, str) and part in DEVICE_PARTS for part in parts):
+            raise Malformed(f"field 'parts' must list parts of {', '.join(DEVICE_PARTS)}")
+        if len(set(parts)) != len(parts):
+            raise Malformed("field 'parts' names a part twice")
+        at = text(fields, "at", max_len=MAX_DEVICE_AT)
+        if "@" in at:
+            raise Malformed("field 'at' must not hold '@': where a device is, not who logs in")
+        return cls(ident(fields, "name"), ident(fields, "family"), tuple(parts), at)
+
+
+def parse_devices(value: object) -> tuple[DeviceInfo, ...]:
+    """A lane's ``devices`` list, as its hello and a server's report of the lane carry
+    it; ``Malformed`` names the entry at fault."""
+    if not isinstance(value, list):
+        raise Malformed("field 'devices' must be list")
+    if len(value) > MAX_DEVICES:
+        raise Malformed(f"field 'devices' lists {len(value)} devices, more than {MAX_DEVICES}")
+    devices: list[DeviceInfo] = []
+    for index, entry in enumerate(value):
+        if not isinstance(entry, dict):
+            raise Malformed(f"field 'devices' entry {index} must be an object")
+        try:
+            devices.append(DeviceInfo.from_fields(entry))
+        except Malformed as exc:
+            raise Malformed(f"field 'devices' entry {index}: {exc.detail}") from None
+    names = [device.name for device in devices]
+    if len(set(names)) != len(names):
+        twice = next(name for name in names if names.count(name) > 1)
+        raise Malformed(f"field 'devices' names the device {twice!r} twice")
+    return tuple(devices)
+
 
 class CloseCode(enum.IntEnum):
     """WebSocket close codes of the lane link (4000-4999 are the application's own)."""
@@ -112,6 +169,8 @@ class Hello(Message):
     agent: str = ""
     # What the lane's display shows; None (the field absent) leaves it to the centre.
     display: DisplaySize | None = None
+    # The lane's devices, for the console; a lane that sends none shows none.
+    devices: tuple[DeviceInfo, ...] = ()
 
     def fields(self) -> dict[str, Any]:
         fields: dict[str, Any] = {
@@ -123,6 +182,8 @@ class Hello(Message):
         }
         if self.display is not None:
             fields["display"] = self.display.to_json()
+        if self.devices:
+            fields["devices"] = [device.to_json() for device in self.devices]
         return fields
 
     @classmethod
@@ -138,6 +199,7 @@ class Hello(Message):
             heartbeat_ms=heartbeat_ms,
             agent=text(fields, "agent", max_len=128, default=""),
             display=None if display is None else DisplaySize.from_fields(display),
+            devices=parse_devices(fields.get("devices", [])),
         )
 
 

@@ -124,6 +124,14 @@ def check_text(value: str, *, max_len: int, multiline: bool = False) -> str:
     return value
 
 
+def one_line(text: str, limit: int) -> str:
+    """``text`` as the lane link takes a lane's own words: one line of printable text
+    (no controls, surrogates or bidirectional controls), within ``limit``, so a verbose
+    device cannot make a lane's message one the centre refuses."""
+    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def check_url(value: str, *, max_len: int) -> str:
     """``value`` if it is text by :func:`check_text` and an absolute ``http://`` or
     ``https://`` URL naming a host, without spaces; raises ``TextError``. Only those two

@@ -24,7 +24,7 @@ from gates.hardware.assembly import HardwareLane, assemble
 from gates.lane.agent import LaneAgent
 from gates.lane.drivers import LaneDriver
 from gates.lane.session import LaneSession
-from gates.protocol import DisplaySize
+from gates.protocol import DeviceInfo, DisplaySize
 from tests.emulators.alarminfo import AlarmInfoEmulator
 from tests.emulators.dahua import DahuaCamera
 from tests.emulators.hikvision import HikvisionCamera
@@ -121,10 +121,15 @@ def alarminfo_file(
 
 @contextlib.asynccontextmanager
 async def linked(
-    link: str, lane: str, token: str, driver: LaneDriver, display: DisplaySize | None = None
+    link: str,
+    lane: str,
+    token: str,
+    driver: LaneDriver,
+    display: DisplaySize | None = None,
+    devices: tuple[DeviceInfo, ...] = (),
 ) -> AsyncIterator[LaneAgent]:
     """``driver``'s lane agent, linked to the centre at ``link`` and welcomed."""
-    session = LaneSession(lane, token, heartbeat_ms=1000, display=display)
+    session = LaneSession(lane, token, heartbeat_ms=1000, display=display, devices=devices)
     agent = LaneAgent([link], session, driver, Backoff(first=0.05, cap=0.2))
     running = asyncio.create_task(agent.run())
     try:
@@ -144,7 +149,8 @@ async def assembled(
     None for a lane without one."""
     hardware = assemble(path, environ)
     ports = list(hardware.bind().values())
-    async with linked(link, lane, token, hardware, hardware.display_size) as agent:
+    described = hardware.described
+    async with linked(link, lane, token, hardware, hardware.display_size, described) as agent:
         yield hardware, agent, ports[0] if ports else None
 
 

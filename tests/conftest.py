@@ -42,7 +42,7 @@ from gates.centre.link import HeartbeatPolicy
 from gates.centre.status import LaneStatus
 from gates.lane.agent import LaneAgent, Uplink, link_url
 from gates.lane.session import LaneSession
-from gates.protocol import DisplaySize
+from gates.protocol import DeviceInfo, DisplaySize
 from media.centre.bridge import MediaBridge
 from tests.lanes import ScriptedDriver
 from tests.netproxy import CuttableProxy
@@ -364,6 +364,7 @@ class LaneOptions(TypedDict, total=False):
     wait: bool
     publisher: Uplink | None
     display: DisplaySize | None
+    devices: tuple[DeviceInfo, ...]
 
 
 class LaneFactory(Protocol):
@@ -379,13 +380,18 @@ async def start_lane(
     wait: bool = True,
     publisher: Uplink | None = None,
     display: DisplaySize | None = None,
+    devices: tuple[DeviceInfo, ...] = (),
 ) -> Lane:
     """An in-process lane agent against ``centre`` (registering the lane if it is new),
     by default connected: it has heard its welcome."""
     if lane_id not in centre.tokens and token is None:
         await centre.add_lane(lane_id)
     session = LaneSession(
-        lane_id, token or centre.tokens[lane_id], heartbeat_ms=heartbeat_ms, display=display
+        lane_id,
+        token or centre.tokens[lane_id],
+        heartbeat_ms=heartbeat_ms,
+        display=display,
+        devices=devices,
     )
     driver = ScriptedDriver()
     agent = LaneAgent(

@@ -126,6 +126,8 @@ def camera(options: DeviceOptions, workshop: Workshop) -> Camera:
 KIT: Mapping[str, Family] = {
     **FAMILIES,
     "kit-relay": Family("tests.hardware_kit", entry="relay"),
-    "kit-board": Family("tests.hardware_kit", entry="board"),
-    "kit-camera": Family("tests.hardware_kit", entry="camera", reads_plates=True),
+    "kit-board": Family("tests.hardware_kit", entry="board", where=("via",)),
+    "kit-camera": Family(
+        "tests.hardware_kit", entry="camera", reads_plates=True, where=("address",)
+    ),
 }

@@ -32,6 +32,7 @@ from tests.test_cli import SEAT
 from tests.test_vehicle_records import next_recorded, recorded
 
 LANE = "P1-IN"
+LOCAL = "127.0.0.1"
 
 
 async def test_a_car_at_the_camera_shows_on_the_console_and_the_agents_open_pulses_io0(
@@ -356,7 +357,7 @@ async def test_seat_lane_config_runs_the_lane_its_file_describes(
     centre: Centre, tmp_path: Path
 ) -> None:
     """The command an installer runs: `seat lane --config lane.toml`, its id and centre
-    from the file, against the emulated camera."""
+    from the file, against the emulated camera, which the centre hears it has."""
     token = await centre.add_lane(LANE)
     with socket.socket() as probe:  # a free port for the lane's listener
         probe.bind(("127.0.0.1", 0))
@@ -370,7 +371,10 @@ async def test_seat_lane_config_runs_the_lane_its_file_describes(
             env={**os.environ, "SEAT_LANE_TOKEN": token, "SEAT_LOG_LEVEL": "WARNING"},
         )  # fmt: skip
         try:
-            await centre.wait_status(LANE, lambda s: s.online, 30)
+            online = await centre.wait_status(LANE, lambda s: s.online, 30)
+            assert [device.to_json() for device in online.devices] == [
+                {"name": "cam", "family": "alarminfo", "parts": ["plates", "gate"], "at": LOCAL}
+            ]
             sent = await cam.push(cam.plate("粤B12345"))
             assert sent.attempts == 1
             await centre.wait_status(LANE, lambda s: s.last_vehicle is not None)

@@ -11,7 +11,7 @@ import pytest
 
 from console.ledger import AuditAction
 from console.models import Session
-from gates.protocol import DisplaySize
+from gates.protocol import DeviceInfo, DisplaySize
 from gates.vocabulary import GateState
 from tests.conftest import PASSWORD, Centre, LaneFactory
 
@@ -189,6 +189,7 @@ async def test_lane_list_shows_registry_and_live_state(staffed: Centre, lanes: L
         "fault": None,
         "faults": [],
         "display": {"lines": 8, "chars": 64},
+        "devices": [],
     }
     assert by_id["P1-IN"]["online"] is False and by_id["P1-IN"]["gate"] == "unknown"
 
@@ -326,6 +327,33 @@ async def test_lanes_show_the_display_size_each_lane_stated(
         "P1-OUT": {"lines": 8, "chars": 64},
         "P2-IN": {"lines": 8, "chars": 64},
     }
+
+
+async def test_lanes_show_the_devices_each_lane_stated_and_keep_them_offline(
+    staffed: Centre, lanes: LaneFactory
+) -> None:
+    """What a lane's hello says of its devices is in its JSON, as the lane said it,
+    and stays while the lane is offline; a lane that states none shows an empty list."""
+    devices = (
+        DeviceInfo("cam", "alarminfo", ("plates", "gate"), "192.168.1.64"),
+        DeviceInfo("led", "rs485", ("display",), "cam:rs485-1"),
+    )
+    lane = await lanes("P1-IN", devices=devices)
+    await lanes("P1-OUT")
+    async with staffed.client("alice") as client:
+        body = (await client.get("/api/lanes")).json()
+        await lane.stop()
+        await staffed.wait_status("P1-IN", lambda s: not s.online)
+        offline = (await client.get("/api/lanes")).json()
+    stated = [
+        {"name": "cam", "family": "alarminfo", "parts": ["plates", "gate"], "at": "192.168.1.64"},
+        {"name": "led", "family": "rs485", "parts": ["display"], "at": "cam:rs485-1"},
+    ]
+    assert {lane["id"]: lane["devices"] for lane in body["lanes"]} == {
+        "P1-IN": stated,
+        "P1-OUT": [],
+    }
+    assert [lane["devices"] for lane in offline["lanes"] if lane["id"] == "P1-IN"] == [stated]
 
 
 @pytest.mark.parametrize("lines", [["1", "2", "3", "4", "5"], ["一" * 33]])

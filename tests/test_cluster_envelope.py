@@ -30,7 +30,7 @@ from console.cluster.told import Notice
 from console.models import ChangeKind, Role, User
 from console.settings import Settings
 from gates.centre.status import ActiveFault, LaneStatus, LastVehicle
-from gates.protocol import DisplaySize
+from gates.protocol import DeviceInfo, DisplaySize
 from gates.vocabulary import GateState, PlateColour
 
 AT = datetime(2026, 3, 1, 8, 30, 15, 250000, tzinfo=UTC)
@@ -42,6 +42,10 @@ STATUS = LaneStatus(
     last_call_at=AT,
     faults=(ActiveFault("camera", "no picture", AT), ActiveFault("loop", "", AT)),
     display=DisplaySize(4, 16),
+    devices=(
+        DeviceInfo("cam", "alarminfo", ("plates", "gate"), "192.168.1.64"),
+        DeviceInfo("led", "rs485", ("display",), "cam:rs485-1"),
+    ),
 )
 EVERY_KIND: list[Body] = [
     News(covering("人民路停车场"), {"type": "plate_alert", "plate": "粤B12345"}, "alert 7"),
@@ -56,6 +60,7 @@ EVERY_KIND: list[Body] = [
     StatusReport(LaneStatus("P2-IN")),
 ]
 ALL = (*NEWS, Notice, Request, Reply, StatusReport)
+CAM = STATUS.devices[0].to_json()
 
 
 def message(**members: Any) -> bytes:
@@ -71,6 +76,13 @@ def test_every_kind_opens_as_it_was_sealed(body: Body) -> None:
     assert json.loads(data)["v"] == 1 and json.loads(data)["kind"] == body.KIND
     assert open_envelope(data, *ALL) == Envelope("host-1-a1b2c3", body)
     assert open_as(data, type(body)).body == body
+
+
+def test_a_lane_status_from_a_server_before_devices_opens_with_none() -> None:
+    """During an upgrade a server that reports no devices is read, not refused."""
+    older = {k: v for k, v in StatusReport(STATUS).to_json().items() if k != "devices"}
+    opened = open_as(message(kind="lane_status", body=older), StatusReport).body.status
+    assert opened.devices == () and opened.display == STATUS.display
 
 
 def test_a_lane_status_travels_without_its_snapshot() -> None:
@@ -185,6 +197,26 @@ def test_a_kind_this_channel_does_not_carry_is_refused() -> None:
             "lane_status",
             StatusReport(STATUS).to_json() | {"display": {"lines": 0, "chars": 9}},
             "lane_status.display: field 'display' must be",
+        ),
+        (
+            "lane_status",
+            StatusReport(STATUS).to_json() | {"devices": [CAM | {"parts": ["barrier"]}]},
+            "lane_status: field 'devices' entry 0: field 'parts' must list parts of",
+        ),
+        (
+            "lane_status",
+            StatusReport(STATUS).to_json() | {"devices": [CAM, CAM]},
+            "lane_status: field 'devices' names the device 'cam' twice",
+        ),
+        (
+            "lane_status",
+            StatusReport(STATUS).to_json() | {"devices": [CAM | {"at": "root:pw@10.0.0.5"}]},
+            "lane_status: field 'devices' entry 0: field 'at' must not hold '@'",
+        ),
+        (
+            "lane_status",
+            StatusReport(STATUS).to_json() | {"devices": None},
+            "lane_status: field 'devices' must be list",
         ),
         (
             "lane_status",

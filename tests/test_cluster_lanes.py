@@ -22,7 +22,7 @@ from gates.centre.status import LaneStatus
 from gates.lane.agent import Uplink
 from gates.lane.drivers import LaneEvent
 from gates.lane.targets import Target
-from gates.protocol import Media, OpenGate
+from gates.protocol import DeviceInfo, Media, OpenGate
 from media.lane.camera import SyntheticCamera
 from media.lane.publisher import Publisher
 from media.lane.voice import RecordingSpeaker, ToneMicrophone
@@ -108,10 +108,14 @@ def offline(status: LaneStatus) -> bool:
 
 
 async def lane_on(
-    holder: Centre, other: Centre, lane_id: str = LANE, publisher: Uplink | None = None
+    holder: Centre,
+    other: Centre,
+    lane_id: str = LANE,
+    publisher: Uplink | None = None,
+    devices: tuple[DeviceInfo, ...] = (),
 ) -> Lane:
     """A lane connected to ``holder``, known to ``other`` and seen online there."""
-    lane = await start_lane(holder, lane_id, publisher=publisher)
+    lane = await start_lane(holder, lane_id, publisher=publisher, devices=devices)
     await other.changes.poll()
     assert other.lanes is not None
     await wait_status(other.lanes, lane_id, online)
@@ -188,9 +192,11 @@ async def test_redis_keeps_what_other_consoles_show_of_a_lane_and_its_snapshot_i
     pair: tuple[Centre, Centre],
 ) -> None:
     """A car read at a lane held by B: its field in the status hash holds what A's
-    console shows, without the picture, which A asks of B when its console wants it."""
+    console shows, without the picture, which A asks of B when its console wants it;
+    and what the lane said of its devices, which A's console lists."""
     a, b = pair
-    lane = await lane_on(b, a)
+    cam = DeviceInfo("cam", "alarminfo", ("plates", "gate"), "192.168.1.64")
+    lane = await lane_on(b, a, devices=(cam,))
     vehicle = seen()
     lane.driver.emit(vehicle)
     assert a.lanes is not None and b.redis is not None
@@ -213,9 +219,12 @@ async def test_redis_keeps_what_other_consoles_show_of_a_lane_and_its_snapshot_i
         "last_call_at": None,
         "faults": [],
         "display": {"lines": 8, "chars": 64},
+        "devices": [cam.to_json()],
     }
     assert len(raw) < 1024 < len(vehicle.snapshot_jpeg)
     async with a.client("alice") as client:
+        listed = (await client.get("/api/lanes")).json()["lanes"]
+        assert [each["devices"] for each in listed if each["id"] == LANE] == [[cam.to_json()]]
         response = await client.get(f"/api/lanes/{LANE}/snapshot")
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/jpeg"

@@ -11,7 +11,7 @@ from playwright.async_api import Browser, Page, expect
 from console.billing.lists import ListedPlate, PlateLists
 from console.models import Direction
 from gates.lane.drivers import FaultRaised, GateChanged
-from gates.protocol import DisplaySize
+from gates.protocol import DeviceInfo, DisplaySize
 from gates.vocabulary import GateState
 from tests.conftest import PASSWORD, Centre, LaneFactory
 from tests.lanes import seen
@@ -86,6 +86,43 @@ async def test_display_dialog_takes_what_the_lanes_display_shows(
     await expect(lines).to_have_count(8)
     for n in range(8):
         await expect(lines.nth(n)).to_have_attribute("maxlength", "64")
+
+
+async def test_a_lanes_devices_read_in_words_in_its_row_as_text(
+    browser: Browser, staffed: Centre, lanes: LaneFactory
+) -> None:
+    """Each device the lane named: its name, its family and parts in words, where it is;
+    what the lane sent is shown as text, never made into markup. A lane that named none
+    shows no devices."""
+    await lanes(
+        "P1-IN",
+        devices=(
+            DeviceInfo("cam", "alarminfo", ("plates", "gate"), "192.168.1.64"),
+            DeviceInfo("led", "rs485", ("display", "voice"), "cam:rs485-1"),
+            DeviceInfo("box", "acme-9", (), "<i>b</i>"),
+        ),
+    )
+    await lanes("P1-OUT")
+    page = await logged_in(browser, staffed, "alice")
+    devices = page.locator('[data-lane="P1-IN"] [data-field="devices"]')
+    await expect(devices.locator("summary")).to_have_text("设备（3）")
+    await expect(devices.locator("li").first).to_be_hidden()
+    await devices.locator("summary").click()
+    await expect(devices.locator("li")).to_have_text(
+        [
+            "cam · AlarmInfoPlate 相机 · 192.168.1.64 · 车牌识别、开闸",
+            "led · RS485 显示屏/语音板 · cam:rs485-1 · 显示屏、语音播报",
+            "box · acme-9 · <i>b</i>",
+        ]
+    )
+    assert await devices.locator("i").count() == 0
+    await expect(page.locator('[data-lane="P1-OUT"] [data-field="devices"]')).to_be_hidden()
+
+    await page.click("#lang-switch")
+    await expect(devices.locator("summary")).to_have_text("Devices (3)")
+    await expect(devices.locator('[data-device="cam"]')).to_have_text(
+        "cam · AlarmInfoPlate camera · 192.168.1.64 · plates, gate"
+    )
 
 
 async def test_stopped_lane_turns_offline_on_the_page(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from gates.lane.drivers import (
@@ -19,6 +20,7 @@ from gates.protocol import (
     Ack,
     Call,
     CallOver,
+    DeviceInfo,
     DisplaySize,
     Done,
     Escape,
@@ -63,6 +65,15 @@ def test_hello_states_the_display_size_the_lane_was_given() -> None:
     session = LaneSession("P1-IN", "secret", display=DisplaySize(lines=4, chars=32))
     [hello] = session.connected(0.0)
     assert isinstance(hello, Hello) and hello.display == DisplaySize(lines=4, chars=32)
+
+
+def test_hello_states_the_devices_the_lane_was_given() -> None:
+    """A lane built of devices names them, so the console can show which is which."""
+    cam = DeviceInfo("cam", "alarminfo", ("plates", "gate"), "192.168.1.64")
+    session = LaneSession("P1-IN", "secret", devices=(cam,))
+    [hello] = session.connected(0.0)
+    assert isinstance(hello, Hello) and hello.devices == (cam,)
+    assert json.loads(hello.encode())["devices"] == [cam.to_json()]
 
 
 def test_welcome_opens_the_link_and_replays_gate_state_and_faults() -> None:

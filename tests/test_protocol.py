@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -16,6 +17,7 @@ from gates.protocol import (
     Ack,
     Call,
     CallOver,
+    DeviceInfo,
     Display,
     DisplaySize,
     Done,
@@ -94,6 +96,76 @@ def test_hello_with_a_display_out_of_range_is_malformed(display: object) -> None
     raw = json.dumps({"type": "hello", "v": 1, "lane": "P1-IN", "token": "t", "display": display})
     with pytest.raises(Malformed):
         parse_lane_message(raw)
+
+
+CAM = {"name": "cam", "family": "alarminfo", "parts": ["plates", "gate"], "at": "192.168.1.64"}
+LED = {"name": "led", "family": "rs485", "parts": ["display"], "at": "cam:rs485-1"}
+
+
+def hello_with_devices(devices: object) -> str:
+    return json.dumps({"type": "hello", "v": 1, "lane": "P1-IN", "token": "t", "devices": devices})
+
+
+def test_hello_carries_the_devices_it_states_and_round_trips() -> None:
+    """Each device's name, family, parts and where it is, in the lane's order."""
+    hello = parse_lane_message(hello_with_devices([CAM, LED]))
+    assert isinstance(hello, Hello)
+    assert hello.devices == (
+        DeviceInfo("cam", "alarminfo", ("plates", "gate"), "192.168.1.64"),
+        DeviceInfo("led", "rs485", ("display",), "cam:rs485-1"),
+    )
+    assert json.loads(hello.encode())["devices"] == [CAM, LED]
+    assert parse_lane_message(hello.encode()) == hello
+
+
+def test_hello_of_a_lane_that_names_no_devices_has_none_and_sends_none() -> None:
+    """An older lane sends no devices; a lane with none sends no field."""
+    hello = parse_lane_message('{"type":"hello","v":1,"lane":"P1-IN","token":"t"}')
+    assert isinstance(hello, Hello) and hello.devices == ()
+    assert "devices" not in json.loads(hello.encode())
+
+
+def test_hello_takes_sixteen_devices_at_the_longest() -> None:
+    """The limits are reached, not passed: 16 devices, each at 64 characters."""
+    devices = [device(name=f"cam{n}", at="摄" * 64) for n in range(16)]
+    hello = parse_lane_message(hello_with_devices(devices))
+    assert isinstance(hello, Hello) and len(hello.devices) == 16
+    assert hello.devices[15] == DeviceInfo("cam15", "alarminfo", ("plates", "gate"), "摄" * 64)
+
+
+def device(**overrides: object) -> dict[str, object]:
+    return {**CAM, **overrides}
+
+
+@pytest.mark.parametrize(
+    ("devices", "words"),
+    [
+        (None, "'devices' must be list"),
+        ({"cam": CAM}, "'devices' must be list"),
+        ([CAM] + [device(name=f"cam{n}") for n in range(16)], "17 devices, more than 16"),
+        ([CAM, device(parts=["display"])], "names the device 'cam' twice"),
+        (["cam"], "entry 0 must be an object"),
+        ([LED, device(parts=["plates", "barrier"])], "entry 1: field 'parts' must list parts"),
+        ([device(parts=["gate", "gate"])], "names a part twice"),
+        ([device(parts="plates")], "field 'parts' must be list"),
+        ([device(parts=[1])], "field 'parts' must list parts"),
+        ([device(at="x" * 65)], "field 'at' longer than 64"),
+        ([device(at="192.168.1.64\n")], "control character U+000A"),
+        ([device(at="\u202e46.1.861.291")], "bidirectional control U+202E"),
+        ([device(at="\ud800")], "surrogate"),
+        ([device(at="rfc2217://admin:12345@10.0.0.5:4001")], "must not hold '@'"),
+        ([device(at=64)], "field 'at' must be str"),
+        ([device(name="")], "field 'name'"),
+        ([device(name="cam one")], "field 'name'"),
+        ([device(family=None)], "field 'family'"),
+        ([{k: v for k, v in CAM.items() if k != "at"}], "missing field 'at'"),
+    ],
+)
+def test_hello_with_devices_out_of_the_rules_is_malformed(devices: object, words: str) -> None:
+    """Too many, twice named, an unknown part, text a console must not show, a password
+    in where a device is, a wrong type: each refused, naming the rule."""
+    with pytest.raises(Malformed, match=re.escape(words)):
+        parse_lane_message(hello_with_devices(devices))
 
 
 def test_vehicle_round_trips_through_json() -> None:

@@ -12,7 +12,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin
 
 from gates.lane.drivers import GateChanged
-from gates.protocol import DisplaySize
+from gates.protocol import DeviceInfo, DisplaySize
 from gates.vocabulary import GateState
 from tests.conftest import Centre, LaneFactory
 
@@ -76,7 +76,8 @@ async def test_stream_declines_compression_a_browser_offers(staffed: Centre) -> 
 async def test_stream_shows_the_display_size_a_lane_states_when_it_connects(
     staffed: Centre, lanes: LaneFactory
 ) -> None:
-    """A lane that comes online with a 4x32 display arrives on an open tab with that size."""
+    """A lane that comes online with a 4x32 display and a camera arrives on an open tab
+    with that size and that camera."""
     cookie, _ = await session_cookie(staffed, "alice")
     await staffed.add_lane("P1-IN")
     async with connect(
@@ -84,10 +85,13 @@ async def test_stream_shows_the_display_size_a_lane_states_when_it_connects(
     ) as ws:
         [offline] = (await next_message(ws, "lanes"))["lanes"]
         assert offline["display"] == {"lines": 8, "chars": 64}
-        await lanes("P1-IN", display=DisplaySize(lines=4, chars=32))
+        assert offline["devices"] == []
+        cam = DeviceInfo("cam", "alarminfo", ("plates", "gate"), "192.168.1.64")
+        await lanes("P1-IN", display=DisplaySize(lines=4, chars=32), devices=(cam,))
         change = await next_message(ws, "lane")
         assert change["lane"]["online"] is True
         assert change["lane"]["display"] == {"lines": 4, "chars": 32}
+        assert change["lane"]["devices"] == [cam.to_json()]
 
 
 async def test_stream_without_a_session_is_closed_4401(centre: Centre) -> None:

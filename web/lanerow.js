@@ -37,9 +37,17 @@ export function createRow(lane, { onOpen, onDisplay, onLive, onSticker, canStick
   const direction = el("span", "dir");
   direction.dataset.field = "direction";
   const id = el("span", "lane__id", lane.id);
+  // What the lane is made of, as its lane file names it: the device a fault names
+  // ("cam: no push …") is found here. Folded, as most lanes need no looking at.
+  const devices = el("details", "lane__devices");
+  devices.dataset.field = "devices";
+  devices.hidden = true;
+  const devicesSummary = el("summary");
+  const devicesList = el("ul", "lane__device-list");
+  devices.append(devicesSummary, devicesList);
   const nameCell = el("th", "lane__title");
   nameCell.scope = "row";
-  nameCell.append(name, direction, id);
+  nameCell.append(name, direction, id, devices);
 
   const online = el("span", "badge");
   online.dataset.field = "online";
@@ -115,9 +123,9 @@ export function createRow(lane, { onOpen, onDisplay, onLive, onSticker, canStick
   return {
     row,
     snapshotSrc: null,
-    f: { name, direction, online, gate, thumb, noThumb, plate, plateColour, plateTime, plateFlag,
-      call, fault, open, openText, openLane, display, displayText, displayLane, live, liveText,
-      liveLane },
+    f: { name, direction, devices, devicesSummary, devicesList, online, gate, thumb, noThumb,
+      plate, plateColour, plateTime, plateFlag, call, fault, open, openText, openLane, display,
+      displayText, displayLane, live, liveText, liveLane },
   };
 }
 
@@ -173,6 +181,7 @@ export function renderRow(entry) {
   setText(f.gate, label("gate.", gate));
   f.gate.className = `gate gate--${GATE_STATES.has(gate) ? gate : "unknown"}`;
 
+  renderDevices(entry);
   renderVehicle(entry);
   renderCall(entry);
 
@@ -202,6 +211,32 @@ export function renderRow(entry) {
   f.liveText.textContent = t("action.live");
   f.liveLane.textContent = laneName;
   f.live.disabled = !online;
+}
+
+/** The lane's devices, one line each in words: "cam · AlarmInfoPlate camera ·
+ * 192.168.1.64 · plates, gate". Names and addresses are the lane's, shown as text. */
+function renderDevices(entry) {
+  const { lane, f } = entry;
+  const devices = Array.isArray(lane.devices) ? lane.devices : [];
+  f.devices.hidden = devices.length === 0;
+  setText(f.devicesSummary, t("devices.summary", { n: devices.length }));
+  const lines = devices.map(deviceLine);
+  const shown = [...f.devicesList.children].map((item) => item.textContent);
+  if (shown.length === lines.length && shown.every((line, n) => line === lines[n])) return;
+  f.devicesList.replaceChildren(
+    ...devices.map((device, n) => {
+      const item = el("li", "lane__device", lines[n]);
+      item.dataset.device = String(device.name ?? "");
+      return item;
+    }),
+  );
+}
+
+function deviceLine(device) {
+  const parts = Array.isArray(device.parts) ? device.parts : [];
+  const plays = parts.map((part) => label("device.part.", part)).join(t("device.parts.join"));
+  const family = device.family ? label("device.family.", device.family) : "";
+  return [device.name, family, device.at, plays].filter(Boolean).join(" · ");
 }
 
 function renderVehicle(entry) {

@@ -1,9 +1,9 @@
 """A lane's status as its server tells the others (kind ``lane_status``), and as the
 hash ``seat:lanes:status`` keeps it: what another server's console shows of the lane
-(online, gate, last vehicle, last call, faults, display), not its snapshot. A snapshot
-is a JPEG of up to a lane message's size: kept in every lane's field and sent with
-every change of its gate, it would fill Redis and every server's memory with pictures
-few consoles look at. A console that shows one asks the lane's server for it
+(online, gate, last vehicle, last call, faults, display, devices), not its snapshot. A
+snapshot is a JPEG of up to a lane message's size: kept in every lane's field and sent
+with every change of its gate, it would fill Redis and every server's memory with
+pictures few consoles look at. A console that shows one asks the lane's server for it
 (``ClusterLanes.snapshot``). Pure: no I/O."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Self
 
 from gates.centre.status import ActiveFault, LaneStatus, LastVehicle
 from gates.errors import LinkError
-from gates.protocol import DisplaySize
+from gates.protocol import DeviceInfo, DisplaySize, parse_devices
 from gates.vocabulary import GateState, PlateColour
 from gates.wire import format_time
 
@@ -44,6 +44,7 @@ class StatusReport:
             "last_call_at": None if called is None else format_time(called),
             "faults": [fault.to_json() for fault in status.faults],
             "display": status.display.to_json(),
+            "devices": [device.to_json() for device in status.devices],
         }
 
     @classmethod
@@ -56,6 +57,13 @@ class StatusReport:
             size = DisplaySize.from_fields(display.members)
         except LinkError as exc:
             raise EnvelopeError(f"{display.where}: {exc.detail}") from None
+        # A server of the version before this member's reports no devices.
+        devices: tuple[DeviceInfo, ...] = ()
+        if "devices" in fields.members:
+            try:
+                devices = parse_devices(fields.members["devices"])
+            except LinkError as exc:
+                raise EnvelopeError(f"{fields.where}: {exc.detail}") from None
         status = LaneStatus(
             lane=fields.ident("lane"),
             online=fields.flag("online"),
@@ -67,6 +75,7 @@ class StatusReport:
                 for fault in fields.each("faults")
             ),
             display=size,
+            devices=devices,
         )
         return cls(status)
 

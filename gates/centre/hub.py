@@ -293,7 +293,10 @@ class LaneHub:
         # address changed, reconnects before the centre can see its old TCP connection
         # is dead, and must not be locked out until that connection times out.
         self._connections[lane] = connection
-        status = replace(self.status(lane), online=True, display=connection.session.display)
+        session = connection.session
+        status = replace(
+            self.status(lane), online=True, display=session.display, devices=session.devices
+        )
         if previous is not None:
             status = self._taken_over(status, previous, connection)
         log.info("lane.link.online lane=%s heartbeat_ms=%d", lane, connection.session.heartbeat_ms)

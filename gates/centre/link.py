@@ -16,6 +16,7 @@ from gates.protocol import (
     MAX_DISPLAY,
     VERSION,
     CloseCode,
+    DeviceInfo,
     Error,
     Hello,
     LaneMessage,
@@ -151,6 +152,7 @@ class LinkSession:
         self.lane: str | None = None
         self.heartbeat_ms = 0
         self.display = MAX_DISPLAY  # the lane's stated display, else the protocol's most
+        self.devices: tuple[DeviceInfo, ...] = ()  # as the lane stated them
         self.deadline = now + self.policy.hello_timeout_s
         # Every frame counts, whatever its type: a flood of heartbeats or of bad frames
         # (each of which earns an error reply) costs the centre as much as one of events.
@@ -221,6 +223,7 @@ class LinkSession:
         self.lane = hello.lane
         self.heartbeat_ms = self.policy.negotiate(hello.heartbeat_ms)
         self.display = hello.display or MAX_DISPLAY
+        self.devices = hello.devices
         self.deadline = now + self.policy.timeout_s(self.heartbeat_ms)
         return [Send(Welcome(lane=hello.lane, heartbeat_ms=self.heartbeat_ms))]
 

@@ -7,7 +7,16 @@ from datetime import datetime
 from typing import Any
 
 from gates.plates import is_valid
-from gates.protocol import MAX_DISPLAY, Call, DisplaySize, Fault, Gate, LaneMessage, Vehicle
+from gates.protocol import (
+    MAX_DISPLAY,
+    Call,
+    DeviceInfo,
+    DisplaySize,
+    Fault,
+    Gate,
+    LaneMessage,
+    Vehicle,
+)
 from gates.vocabulary import GateState, PlateColour
 from gates.wire import format_time
 
@@ -52,6 +61,8 @@ class LaneStatus:
     faults: tuple[ActiveFault, ...] = ()
     # As the lane last stated it: a lane offline for a while still has the same panel.
     display: DisplaySize = MAX_DISPLAY
+    # Likewise its devices: whoever services an offline lane still needs to know them.
+    devices: tuple[DeviceInfo, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The lane's live fields as the HTTP API and the console stream show them."""
@@ -63,6 +74,7 @@ class LaneStatus:
             "fault": self.faults[-1].to_json() if self.faults else None,
             "faults": [fault.to_json() for fault in self.faults],
             "display": self.display.to_json(),
+            "devices": [device.to_json() for device in self.devices],
         }
 
 

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from gates.hardware.families import FAMILIES, Family
+from gates.hardware.inventory import inventory
 from gates.hardware.lane_faults import LaneFaults
 from gates.hardware.lane_file import LaneFile, load
 from gates.hardware.parts import (
@@ -66,6 +67,8 @@ class HardwareLane:
         self.lane: LaneFile = lane
         self.devices = workshop.devices
         self.settings = lane.settings
+        # What the lane tells the centre of its devices, for the console to show.
+        self.described = inventory(lane)
         self._workshop = workshop
         parts = lane.parts
         self._gate: tuple[str, GateOpener] | None = None

@@ -22,15 +22,18 @@ class Family:
     reads_plates: bool = False  # its devices emit ``VehicleSeen``
     rings: bool = False  # its devices emit ``CallPressed`` (an intercom)
     entry: str = "build"  # the module's ``parts.Build``
+    # The keys of a device's table that say where it is, the first one given: what the
+    # console shows an installer looking for the device (``inventory``).
+    where: tuple[str, ...] = ()
 
 
 FAMILIES: dict[str, Family] = {
-    "alarminfo": Family("gates.hardware.alarminfo", reads_plates=True),
-    "hikvision": Family("gates.hardware.hikvision", reads_plates=True),
-    "dahua": Family("gates.hardware.dahua", reads_plates=True),
-    "rs485": Family("gates.hardware.rs485"),
-    "modbus": Family("gates.hardware.modbus"),
-    "sip": Family("gates.hardware.sip", rings=True),
+    "alarminfo": Family("gates.hardware.alarminfo", reads_plates=True, where=("address",)),
+    "hikvision": Family("gates.hardware.hikvision", reads_plates=True, where=("host",)),
+    "dahua": Family("gates.hardware.dahua", reads_plates=True, where=("host",)),
+    "rs485": Family("gates.hardware.rs485", where=("via", "serial")),
+    "modbus": Family("gates.hardware.modbus", where=("host", "serial")),
+    "sip": Family("gates.hardware.sip", rings=True, where=("intercom",)),
 }
 
 

@@ -50,8 +50,8 @@ from gates.hardware.parts import (
     Speaker,
     TextDisplay,
 )
+from gates.protocol import DEVICE_PARTS, MAX_DEVICES
 
-PARTS = ("plates", "gate", "gate_state", "display", "voice", "intercom")
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _PORT = re.compile(r"[a-z][a-z0-9-]{0,15}")
 # A key named like a secret holds one; ``<key>_env``/``<key>_file`` say where it is.
@@ -121,6 +121,10 @@ def parse(
     devices_table = _table(source, "devices", document.get("devices", {}))
     if not devices_table:
         raise LaneFileError(f"{source}: [devices]: the lane file names no device")
+    if len(devices_table) > MAX_DEVICES:
+        raise LaneFileError(
+            f"{source}: [devices]: {len(devices_table)} devices; a lane has at most {MAX_DEVICES}"
+        )
     devices: dict[str, DeviceOptions] = {}
     chosen: dict[str, Family] = {}
     for name, table in devices_table.items():
@@ -150,7 +154,7 @@ def parse(
         chosen[name] = families[family]
     parts: dict[str, PartRef] = {}
     parts_table = _table(source, "parts", document.get("parts", {}))
-    _only(source, "[parts]", parts_table, set(PARTS))
+    _only(source, "[parts]", parts_table, set(DEVICE_PARTS))
     for part, value in parts_table.items():
         ref = _ref(source, "parts", part, value, require_output=False)
         if ref.device not in devices:

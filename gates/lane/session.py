@@ -31,6 +31,7 @@ from gates.protocol import (
     Call,
     CallOver,
     Command,
+    DeviceInfo,
     DisplaySize,
     Done,
     Error,
@@ -45,6 +46,7 @@ from gates.protocol import (
     Welcome,
     parse_centre_message,
 )
+from gates.textrules import one_line
 from gates.vocabulary import GateState
 from gates.wire import Message
 
@@ -112,6 +114,7 @@ class LaneSession:
         agent: str = "",
         memory: CommandMemory | None = None,
         display: DisplaySize | None = None,
+        devices: tuple[DeviceInfo, ...] = (),
     ) -> None:
         self.lane = lane
         self.token = token
@@ -119,6 +122,7 @@ class LaneSession:
         self.heartbeat_ms = heartbeat_ms
         self.agent = agent
         self.display = display  # stated in hello, so the centre offers no more text
+        self.devices = devices  # stated in hello, so the console shows what the lane has
         self.memory = memory or CommandMemory()
         self.state = State.CONNECTING
         self.gate = GateState.UNKNOWN
@@ -134,6 +138,7 @@ class LaneSession:
             self.proposed_heartbeat_ms,
             agent=self.agent,
             display=self.display,
+            devices=self.devices,
         )
         return self._sent([hello], now)
 
@@ -183,7 +188,7 @@ class LaneSession:
         # The wire needs a reason for every refusal, even one the driver left blank.
         if refused is not None and not refused:
             refused = "refused"
-        detail = _one_line(detail, MAX_DONE_DETAIL) if refused is None else ""
+        detail = one_line(detail, MAX_DONE_DETAIL) if refused is None else ""
         self.memory.ended(command_id, refused, detail)
         if self.state is not State.OPEN:
             return []  # the centre will send the command again after reconnecting
@@ -216,7 +221,7 @@ class LaneSession:
         elif isinstance(event, FaultRaised):
             # A fault's words are often a device's or FFmpeg's, made fit for the link
             # here, where every fault passes.
-            message = Fault(event.code, _one_line(event.detail, MAX_FAULT_DETAIL), event.active)
+            message = Fault(event.code, one_line(event.detail, MAX_FAULT_DETAIL), event.active)
             if event.active:
                 self.faults[event.code] = message
             else:
@@ -246,11 +251,3 @@ class LaneSession:
     @staticmethod
     def _ending(command_id: str, refused: str | None, detail: str) -> Message:
         return Done(command_id, detail) if refused is None else Refused(command_id, refused)
-
-
-def _one_line(detail: str, limit: int) -> str:
-    """A driver's detail as the wire takes it: one line of printable text (no controls,
-    surrogates or bidirectional controls), within ``limit``, so a verbose device cannot
-    make the lane's ``done`` or ``fault`` one the centre refuses."""
-    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in detail).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

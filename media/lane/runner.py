@@ -165,9 +165,13 @@ async def run_lane(
     view: Callable[[float], View] | None = None
     if hardware is not None:
         lane_driver, agent, display = hardware, "seat-lane/hardware", hardware.display_size
+        devices = hardware.described
     elif driver == "sim":
         sim = SimLane(lane, random.Random(seed), SimTiming(lift_s=lift_s, no_plate_p=no_plate_p))
         lane_driver, agent, display, view = sim, "seat-lane/sim", DISPLAY_SIZE, sim.view
+        # The simulator is no hardware: an installer has nothing to look for, and its
+        # agent, seat-lane/sim, says what it is.
+        devices = ()
     else:
         raise SystemExit(f"unknown driver {driver!r}; this build has: sim")
     # Before anything slow: until the handler is set, SIGUSR1 ends the process.
@@ -183,6 +187,7 @@ async def run_lane(
             agent=agent,
             memory=memory,
             display=display,
+            devices=devices,
         )
         audio = hardware.audio if hardware is not None else None
         media_publisher = publisher(lane, token, media or MediaChoice(), view, audio=audio)
