@@ -9,13 +9,13 @@ import json
 import os
 import socket
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from gates.hardware.alarminfo.camera import POLL_HANDED
+from gates.hardware.alarminfo.camera import IOCTL_UNANSWERED, POLL_HANDED
 from gates.hardware.assembly import assemble
 from gates.hardware.options import LaneFileError
 from gates.hardware.parts import GateSensor, SerialHost
@@ -253,6 +253,56 @@ async def test_an_sdk_that_answers_slowly_opens_and_one_that_answers_garbage_is_
         assert (refused.outcome, refused.detail) == ("refused", "camera_unreachable")
         status = await staffed.wait_status(LANE, lambda s: bool(s.faults))
         assert "TCP SDK" in status.faults[0].detail
+
+
+@pytest.mark.parametrize("unanswered", ["silent", "closes"])
+async def test_an_ioctl_the_camera_takes_without_answering_is_done_as_accepted(
+    staffed: Centre, tmp_path: Path, unanswered: Literal["silent", "closes"]
+) -> None:
+    """Vzenith's own SDK does not wait for ioctl's answer, so a camera may give none, or
+    close the connection: the open is not a fault, and its detail says it was accepted."""
+    token = await staffed.add_lane(LANE)
+    async with (
+        alarminfo_lane(staffed.link, LANE, token, tmp_path) as lane,
+        desk(staffed, "alice") as alice,
+    ):
+        lane.camera.faults.ioctl_unanswered = unanswered
+        opened = await alice.post(f"/api/lanes/{LANE}/open", {"reason": "paid_not_lifted"})
+        assert opened.json()["outcome"] == "done"
+        assert opened.json()["detail"] == (
+            f"{IOCTL_UNANSWERED}; no gate sensor: the arm was not seen to move"
+        )
+        async with asyncio.timeout(5):
+            assert await lane.camera.pulses.get() == Pulse(0, 0.5, "ioctl")
+        assert not staffed.hub.status(LANE).faults
+
+
+async def test_an_ioctl_the_camera_answers_with_another_state_code_is_refused(
+    staffed: Centre, tmp_path: Path
+) -> None:
+    token = await staffed.add_lane(LANE)
+    async with alarminfo_lane(staffed.link, LANE, token, tmp_path) as lane:
+        lane.camera.faults.ioctl_refused = True
+        refused = await staffed.hub.command(LANE, OpenGate("c-refused"), 10)
+        assert (refused.outcome, refused.detail) == ("refused", "camera_refused_open")
+        assert lane.camera.pulses.empty() and not staffed.hub.status(LANE).faults
+
+
+async def test_an_unanswered_ioctl_is_done_once_the_cameras_input_reads_the_arm_up(
+    staffed: Centre, tmp_path: Path
+) -> None:
+    token = await staffed.add_lane(LANE)
+    async with (
+        alarminfo_lane(staffed.link, LANE, token, tmp_path, gate_input="in0") as lane,
+        desk(staffed, "alice") as alice,
+    ):
+        lane.camera.faults.ioctl_unanswered = "silent"
+        await staffed.wait_status(LANE, lambda s: s.gate is GateState.DOWN)
+        opened = await alice.post(f"/api/lanes/{LANE}/open", {"reason": "paid_not_lifted"})
+        # The camera said nothing; the switch on its input saw the arm go up.
+        assert opened.json()["outcome"] == "done" and "detail" not in opened.json()
+        assert lane.camera.arm_up
+        assert not staffed.hub.status(LANE).faults
 
 
 def test_a_camera_output_the_camera_lacks_stops_the_lane_at_start(tmp_path: Path) -> None:

@@ -102,6 +102,25 @@ def test_a_bad_junction_is_refused_and_leaves_no_car_waiting(body: str, error: s
     assert snaps.take(picture()) is None
 
 
+@pytest.mark.parametrize(
+    "odd", ["\u2028", "\u2029", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85"]
+)
+def test_a_plate_holding_a_line_separator_is_refused_not_cut_short(odd: str) -> None:
+    """Only CRLF ends a line: a plate with U+2028 or its kin in it is refused whole,
+    never read as the plate before that character."""
+    body = TEXT.replace("京AC0003", f"京A{odd}C0003")
+    assert fields(body.encode())["TrafficCar.PlateNumber"] == f"京A{odd}C0003"
+    snaps = Snaps()
+    with pytest.raises(EventError, match=f"U\\+{ord(odd):04X}"):
+        snaps.take(text(body))
+    assert snaps.take(picture()) is None
+
+
+def test_lines_end_in_crlf_or_lf_and_keep_their_spaces_out() -> None:
+    found = fields(b"Events[0].Code=TrafficJunction\nEvents[0].TrafficCar.PlateNumber=A1 \r\n")
+    assert found == {"Code": "TrafficJunction", "TrafficCar.PlateNumber": "A1"}
+
+
 def test_text_that_is_not_utf8_is_refused() -> None:
     with pytest.raises(EventError, match="UTF-8"):
         Snaps().take(Part({"content-type": "text/plain"}, b"Events[0].Code=\xff"))

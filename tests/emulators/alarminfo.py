@@ -21,8 +21,8 @@ side. A barrier is wired to it: a pulse on its output ``barrier_output`` lifts t
 (``lift_s`` later, unless the barrier is locked), whose up-limit switch closes input
 ``switch_input`` while it is up. A test injects its faults: switched off (nothing
 pushes, nothing listens), the SDK port unplugged, a slow SDK, answers it cannot read,
-an input read answered with a value that is no level, a locked barrier, huge and
-malformed pushes, a poll whose answer it gave up on.
+an input read answered with a value that is no level, an ioctl taken and not answered
+or refused, a locked barrier, huge and malformed pushes, a poll whose answer it gave up on.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
@@ -67,6 +67,10 @@ class Faults:
     sdk_off: bool = False  # the SDK's port unplugged: its links drop, new ones are refused
     gpio_garbage: bool = False  # get_gpio_value answers a value that is no level
     locked: bool = False  # the barrier takes the pulse and its arm stays down
+    # Firmware that pulses on an ioctl and answers nothing, as Vzenith's own SDK expects
+    # (it does not wait for one): "silent" keeps the connection open, "closes" closes it.
+    ioctl_unanswered: Literal["", "silent", "closes"] = ""
+    ioctl_refused: bool = False  # ioctl answered with state_code 400, the output left alone
     # The next polls given up on: sent, then the camera closes its side of the
     # connection and never reads the answer, as one that timed out waiting does.
     hang_up_polls: int = 0
@@ -369,6 +373,11 @@ class AlarmInfoEmulator:
                     writer.write(frames.frame(frames.HEARTBEAT))
                     continue
                 request = frames.answer(body)
+                if request.get("cmd") == "ioctl" and self.faults.ioctl_unanswered:
+                    self._answer(request)
+                    if self.faults.ioctl_unanswered == "closes":
+                        return
+                    continue
                 await asyncio.sleep(self.faults.sdk_delay_s)  # a slow camera, as injected
                 if self.faults.sdk_garbage:
                     writer.write(b"HTTP/1.0 400 Bad Request\r\n\r\n")
@@ -381,11 +390,20 @@ class AlarmInfoEmulator:
         except (asyncio.IncompleteReadError, ConnectionError, TimeoutError, frames.BadFrame):
             pass
         finally:
-            writer.close()
+            if self.faults.off or self.faults.sdk_off:
+                # The nearest a listening port comes to refusing: a reset, never the
+                # orderly close of a camera that read the order and answered nothing.
+                writer.transport.abort()
+            else:
+                writer.close()
 
     def _answer(self, request: dict[str, Any]) -> dict[str, Any]:
         answer: dict[str, Any] = {"cmd": request.get("cmd"), "id": "1"}
-        if request.get("cmd") == "ioctl" and request.get("value") == 2:
+        if (
+            request.get("cmd") == "ioctl"
+            and request.get("value") == 2
+            and not self.faults.ioctl_refused
+        ):
             self._pulse(int(request["io"]), int(request["delay"]) / 1000, "ioctl")
             return answer | {"state_code": 200, "error_msg": "Sucess"}
         gpio = request.get("gpio")

@@ -45,6 +45,7 @@ SERIAL_PORTS = {"rs485-1": 0, "rs485-2": 1}
 REMEMBERED_READS = 256  # plate ids kept to tell a resend from a new read
 QUEUED_MAX = 32  # serial writes waiting for the next answer; more is a board gone mad
 POLL_HANDED = "accepted: handed to the camera in its poll's answer, which it does not acknowledge"
+IOCTL_UNANSWERED = "accepted: the camera's TCP SDK does not acknowledge ioctl"
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,9 +213,14 @@ class AlarmInfoCamera:
         return Outcome(confirmed=False, detail=POLL_HANDED)
 
     async def _ioctl(self, channel: int) -> Outcome:
+        """Confirmed by a ``state_code`` 200, refused by another; a camera that took the
+        order and said nothing, as Vzenith's SDK lets it (``sdk``), has accepted it."""
         settings = self.settings
         request = frames.pulse(channel, settings.pulse_ms)
-        answer = await sdk.ask_once(settings.address, settings.sdk_port, request, "ioctl")
+        answer = await sdk.order_once(settings.address, settings.sdk_port, request, "ioctl")
+        if answer is None:
+            log.info("lane.alarminfo.ioctl_unanswered camera=%s", self.name)
+            return Outcome(confirmed=False, detail=IOCTL_UNANSWERED)
         if answer.get("state_code") != 200:
             log.warning("lane.alarminfo.ioctl_refused camera=%s answer=%r", self.name, answer)
             raise DriverRefused("camera_refused_open")

@@ -1,11 +1,19 @@
-"""The camera's TCP SDK on the wire (framing in ``frames``): a command on a connection
-of its own (``ask_once``, for an open), or on one link held open (``SdkLink``, for an
-input read many times a second, which a dial each time would turn into a stream of
-connections the camera has to take and tear down).
+"""The camera's TCP SDK on the wire (framing in ``frames``): an order on a connection
+of its own (``order_once``, for an open), or a question on one link held open
+(``SdkLink``, for an input read many times a second, which a dial each time would turn
+into a stream of connections the camera has to take and tear down).
 
-Every failure here (no connection, no answer within ``SDK_TIMEOUT_S``, bytes that are not
-the protocol) is ``Unreachable``: the camera is not answering as a camera, and the lane's
-``camera_unreachable`` says so.
+Every failure here (no connection, a write that fails, a question unanswered within
+``SDK_TIMEOUT_S``, bytes that are not the protocol) is ``Unreachable``: the camera is not
+answering as a camera, and the lane's ``camera_unreachable`` says so. An order left
+unanswered is not one: Vzenith's own SDK sends ``ioctl`` without waiting for an answer
+(``vzenith/vzenith_tcp_protocol``: ``VzIODev::SetIOOutputAuto`` in
+``src/vzsdk/vziodev.cpp`` calls ``PostReqTask`` in ``src/vzsdk/vzmodulebase.cpp``, whose
+``ReqPushTask`` in ``src/vzsdk/task.cpp`` waits only for ``RES_PUSH_SUCCEED``, which
+``SessionManager::OnRequestMessage`` in ``src/vzsdk/sessionmanager.cpp`` posts once the
+request is written), while ``get_gpio_value`` waits for the camera's answer
+(``VzIODev::GetGPIOValue``, ``SyncProcessReqTask``). So a camera need not answer an
+``ioctl`` at all, and one that does not has still taken it.
 """
 
 from __future__ import annotations
@@ -21,24 +29,46 @@ from gates.hardware.parts import DeviceFault, Unreachable
 log = logging.getLogger("seat.lane.alarminfo")
 
 SDK_TIMEOUT_S = 3.0
+# How long an order's answer is waited for once the order is written: time enough for a
+# camera on the lane's LAN that does answer, and short, since one that never answers
+# (as Vzenith's SDK allows) would hold every open for the whole wait. Not the SDK's
+# own 5 s (``DEFAULT_TIMEOUT``, ``src/vzsdk/vzsdkdefines.h``), which it spends only on
+# questions.
+ORDER_ANSWER_S = 1.0
 _FAILURES = (OSError, TimeoutError, asyncio.IncompleteReadError, frames.BadFrame)
+# After an order is written: no answer in time, or the camera closing the connection in
+# order (an end of stream). A reset is not among them: TCP resets a connection closed
+# with bytes it had not read (RFC 1122 §4.2.2.13), so the camera did not take the order.
+_UNANSWERED = (TimeoutError, asyncio.IncompleteReadError)
 
 
-async def ask_once(address: str, port: int, request: bytes, cmd: str) -> dict[str, Any]:
-    """``request`` on a connection of its own; the camera's answer to ``cmd``."""
+async def order_once(address: str, port: int, request: bytes, cmd: str) -> dict[str, Any] | None:
+    """``request`` on a connection of its own; the camera's answer to ``cmd``, or None
+    when none came within ``ORDER_ANSWER_S`` of the write or the camera closed the
+    connection after reading it: the order was taken and the camera did not say."""
     try:
         async with asyncio.timeout(SDK_TIMEOUT_S):
             reader, writer = await asyncio.open_connection(address, port)
-            try:
-                writer.write(request)
-                await writer.drain()
-                return await _answer(reader, cmd)
-            finally:
-                writer.close()
-                with contextlib.suppress(OSError):
-                    await writer.wait_closed()
     except _FAILURES as exc:
         raise _unreachable(address, port, exc) from None
+    try:
+        try:
+            async with asyncio.timeout(SDK_TIMEOUT_S):
+                writer.write(request)
+                await writer.drain()
+        except _FAILURES as exc:
+            raise _unreachable(address, port, exc) from None
+        try:
+            async with asyncio.timeout(ORDER_ANSWER_S):
+                return await _answer(reader, cmd)
+        except _UNANSWERED:
+            return None
+        except (OSError, frames.BadFrame) as exc:
+            raise _unreachable(address, port, exc) from None
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
 
 
 class SdkLink:

@@ -53,20 +53,27 @@ COLOURS: dict[str, PlateColour] = {
 # 8192的比例", in ``15735400536-dev/camera-sdk-starter``).
 GRID = 8192
 CONFIDENCE_TOP = 255  # an object's confidence runs 0-255
+_TRIMMED = " \t\r"  # around a key or a value: spaces, and the CR of a CRLF
 
 
 def fields(text: bytes) -> dict[str, str]:
     """``Events[0].TrafficCar.PlateNumber=京A12345`` lines as a dict, keys without
-    ``Events[0].``. Dahua writes UTF-8 (plates hold Chinese)."""
+    ``Events[0].``. Dahua writes UTF-8 (plates hold Chinese).
+
+    The lines end in CRLF (V3.26 §10), so they are cut there and nowhere else, and
+    only spaces, tabs and that CR are trimmed: ``str.splitlines`` and ``str.strip``
+    also cut at U+2028, U+0085, VT, FF and U+001C-U+001E, which would read
+    ``PlateNumber=A\\u20281`` as the plate ``A``. Kept in the value, such a character
+    meets the plate check, which refuses it."""
     try:
-        lines = text.decode("utf-8").splitlines()
+        lines = text.decode("utf-8").split("\n")
     except UnicodeDecodeError:
         raise EventError("the event text is not UTF-8") from None
     found: dict[str, str] = {}
     for line in lines:
-        key, equals, value = line.strip().partition("=")
+        key, equals, value = line.strip(_TRIMMED).partition("=")
         if equals and key.startswith("Events[0]."):
-            found[key.removeprefix("Events[0].")] = value.strip()
+            found[key.removeprefix("Events[0].")] = value.strip(_TRIMMED)
     return found
 
 

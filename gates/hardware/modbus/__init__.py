@@ -25,8 +25,7 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from gates.hardware.modbus.relay import Client, Relay, SensedRelay, Wiring
 from gates.hardware.options import DeviceOptions
 from gates.hardware.parts import Workshop
-
-PARITIES = {"none": "N", "even": "E", "odd": "O"}
+from gates.hardware.serial_line import serial_line
 
 
 def build(options: DeviceOptions, workshop: Workshop) -> Relay:
@@ -45,14 +44,14 @@ def build(options: DeviceOptions, workshop: Workshop) -> Relay:
             AsyncModbusTcpClient, host, port=port, timeout=timeout, retries=0, reconnect_delay=0
         )
     else:
-        line = options.text("serial")
-        where = f"{line} unit {unit}"
+        line = serial_line(options)
+        where = f"{line.url} unit {unit}"
         client = partial(
             AsyncModbusSerialClient,
-            line,
-            baudrate=options.integer("baud", 9600, low=1200, high=115200),
-            parity=PARITIES[options.text("parity", "none", choices=tuple(PARITIES))],
-            stopbits=options.integer("stop_bits", 1, low=1, high=2),
+            line.url,
+            baudrate=line.baud,
+            parity=line.parity,
+            stopbits=line.stop_bits,
             timeout=timeout,
             retries=0,
             reconnect_delay=0,

@@ -18,8 +18,9 @@ from __future__ import annotations
 from gates.hardware.options import DeviceOptions
 from gates.hardware.parts import SerialHost, Workshop
 from gates.hardware.rs485 import frames
-from gates.hardware.rs485.adapter import PARITIES, Adapter, LineSettings
+from gates.hardware.rs485.adapter import Adapter
 from gates.hardware.rs485.board import Board
+from gates.hardware.serial_line import serial_line
 from gates.protocol import MAX_DISPLAY_LINE, MAX_DISPLAY_LINES, DisplaySize
 
 
@@ -44,15 +45,9 @@ def build(options: DeviceOptions, workshop: Workshop) -> Board:
             colour=colour,
             address=address,
         )
-    settings = LineSettings(
-        url=options.text("serial"),
-        baud=options.integer("baud", 9600, low=1200, high=115200),
-        parity=options.text("parity", "none", choices=tuple(PARITIES)),
-        stop_bits=options.integer("stop_bits", 1, low=1, high=2),
-    )
     return Board(
         options.name,
-        port=Adapter(settings),
+        port=Adapter(serial_line(options)),
         size=size,
         colour=colour,
         address=address,

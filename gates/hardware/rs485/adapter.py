@@ -14,7 +14,6 @@ import logging
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol, TypeVar, cast
 
 import serial
@@ -22,11 +21,10 @@ import serial
 from gates.backoff import Backoff
 from gates.hardware.latch import FaultLatch
 from gates.hardware.parts import DeviceFault, Emit, Unreachable
+from gates.hardware.serial_line import SerialLine
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-PARITIES = {"none": serial.PARITY_NONE, "even": serial.PARITY_EVEN, "odd": serial.PARITY_ODD}
 
 
 class _Line(Protocol):
@@ -43,20 +41,12 @@ class _Line(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class LineSettings:
-    url: str
-    baud: int = 9600
-    parity: str = "none"
-    stop_bits: int = 1
-
-
 class Adapter:
     """The adapter's port, opened on first use and reopened after it fails; ``watch``
     raises ``display_unreachable`` while it cannot be opened (unplugged, a device
     server that refuses) and clears it when it opens again."""
 
-    def __init__(self, settings: LineSettings) -> None:
+    def __init__(self, settings: SerialLine) -> None:
         self.settings = settings
         self._port: _Line | None = None
         self._lock = asyncio.Lock()
@@ -106,7 +96,7 @@ class Adapter:
                 serial.serial_for_url(
                     self.settings.url,
                     baudrate=self.settings.baud,
-                    parity=PARITIES[self.settings.parity],
+                    parity=self.settings.parity,
                     stopbits=self.settings.stop_bits,
                     timeout=0,
                 ),
