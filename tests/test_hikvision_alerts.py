@@ -104,6 +104,38 @@ def test_colours_map_to_ga36_colours_and_the_rest_to_unknown() -> None:
         assert read is not None and read.colour is expected
 
 
+@pytest.mark.parametrize("encoding", ["GB2312", "GBK", "gb18030", "ISO-8859-1", "UTF-8"])
+def test_an_alert_is_read_in_the_encoding_it_declares(encoding: str) -> None:
+    plate = "粤B12345" if encoding != "ISO-8859-1" else "B12345"
+    document = alert(plate=plate).decode().replace('"UTF-8"', f'"{encoding}"', 1)
+    read = parse_push("application/xml", document.encode(encoding))
+    assert read is not None and read.plate == plate
+
+
+def test_isapi_replies_are_read_in_the_encoding_they_declare() -> None:
+    status = (
+        '<?xml version="1.0" encoding="GB2312"?><ResponseStatus><statusCode>4</statusCode>'
+        "<statusString>不支持</statusString></ResponseStatus>"
+    )
+    assert isapi.response_status(status.encode("gb2312")) == (4, "不支持")
+    gate = b"<?xml version='1.0' encoding='GBK' ?><x><barrierGateStatus>2</barrierGateStatus></x>"
+    assert isapi.gate_state(gate) is GateState.UP
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b'<?xml version="1.0" encoding="GB2312"?><x>\xff\xff</x>', "not gb2312 text"),
+        (b'<?xml version="1.0" encoding="no-such"?><x/>', "unknown encoding"),
+        (b'<?xml version="1.0" encoding="UTF-16"?><x/>', "not utf-16 text|not XML"),
+        (b'<?xml version="1.0" encoding="SHIFT_JIS"?><x>1</x>', "no statusCode"),
+    ],
+)
+def test_a_reply_in_an_encoding_it_is_not_in_is_refused_as_isapi(body: bytes, error: str) -> None:
+    with pytest.raises(isapi.IsapiError, match=error):
+        isapi.response_status(body)
+
+
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">
 <!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>

@@ -160,6 +160,22 @@ async def test_open_lifts_the_barrier_and_its_state_says_so(camera: HikvisionCam
     assert camera.opens == 1
 
 
+async def test_a_camera_writing_gb2312_is_read_as_any_other(camera: HikvisionCamera) -> None:
+    # Chinese firmware declares encoding="GB2312", which expat does not read.
+    camera.encoding = "GB2312"
+    seen = car("粤B12345", PlateColour.BLUE)
+    async with running(hikvision.build, table(camera), ENV) as (device, events, workshop):
+        assert isinstance(device, GateOpener)
+        await settled(events)
+        assert await device.open_gate() == Outcome(confirmed=True)
+        assert (await events.next(GateChanged)).state is GateState.UP
+        assert await camera.push(push_url(workshop), seen) == 200
+        assert await camera.push(push_url(workshop), seen, as_="xml") == 200
+        vehicles = [await events.next(VehicleSeen), await events.next(VehicleSeen)]
+    assert [v.plate for v in vehicles] == ["粤B12345", "粤B12345"]
+    assert not [e for e in events.seen if isinstance(e, FaultRaised)]
+
+
 async def test_a_locked_barrier_takes_the_open_and_is_reported_closed(
     camera: HikvisionCamera,
 ) -> None:

@@ -8,9 +8,7 @@ from __future__ import annotations
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
-import defusedxml.ElementTree as safe_xml
-from defusedxml import DefusedXmlException
-
+from gates.hardware.hikvision import xmltext
 from gates.textrules import parse_count
 from gates.vocabulary import GateState
 
@@ -83,11 +81,9 @@ def response_status(body: bytes) -> tuple[int, str]:
 
 def _root(body: bytes) -> Element:
     try:
-        return safe_xml.fromstring(body, forbid_dtd=True)
-    except DefusedXmlException as exc:
-        raise IsapiError(f"XML refused: {type(exc).__name__}") from None
-    except safe_xml.ParseError as exc:
-        raise IsapiError(f"not XML: {exc}") from None
+        return xmltext.parse(body)
+    except xmltext.XmlError as exc:
+        raise IsapiError(str(exc)) from None
 
 
 def _text(root: Element, name: str) -> str:
