@@ -36,7 +36,7 @@ from starlette.routing import Route
 
 from gates.lane.snapshot import render
 from gates.vocabulary import PlateColour
-from tests.emulators.digest import DigestGuard, Guarded
+from tests.emulators.digest import DigestGuard, Fault, Guarded
 from tests.emulators.server import DeviceServer
 
 NS = "http://www.isapi.org/ver20/XMLSchema"
@@ -237,6 +237,7 @@ class HikvisionCamera:
     locked: bool = False
     refuse_barrier: bool = False  # barrier control off in the camera's settings
     slow_s: float = 0.0
+    fault: Fault | None = None  # drip or huge: every answer sent so (tests.emulators.digest)
     encoding: str = "UTF-8"  # its replies and pushes are written in (GB2312: Chinese firmware)
     barrier: int = 1  # barrierGateStatus: 0 no signal, 1 closed, 2 open
     opens: int = 0
@@ -259,7 +260,9 @@ class HikvisionCamera:
                 Route(f"/ISAPI/Streaming/channels/{self.channel}01/picture", self._picture),
             ]
         )
-        self.server = DeviceServer(Guarded(app, self.guard, lambda: self.slow_s))
+        self.server = DeviceServer(
+            Guarded(app, self.guard, lambda: self.slow_s, lambda: self.fault)
+        )
         self.still = car("粤B12345", PlateColour.BLUE, seed=7).jpeg
 
     async def _device_info(self, request: Request) -> Response:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from gates.hardware.camera_http import CameraHttp
 from gates.hardware.hikvision import isapi
-from gates.hardware.hikvision.alerts import AlertError, parse_push, snapshot
+from gates.hardware.hikvision.alerts import MAX_JPEG, AlertError, parse_push, snapshot
 from gates.hardware.jpeg import jpeg_size
 from gates.hardware.latch import FaultLatch
 from gates.hardware.parts import DeviceFault, Emit, Outcome, Unreachable
@@ -125,7 +125,7 @@ class AnprCamera:
 
     async def _still(self) -> bytes:
         """A picture from the camera, for a push that came without one (bare XML)."""
-        response = await self.http.request("GET", isapi.picture_path(self.channel))
+        response = await self.http.request("GET", isapi.picture_path(self.channel), limit=MAX_JPEG)
         if response.status_code != 200 or jpeg_size(response.content) is None:
             raise Unreachable(
                 DeviceFault.CAMERA_UNREACHABLE,
