@@ -34,11 +34,16 @@ class Camera:
 
 @contextlib.asynccontextmanager
 async def camera_at(
-    family: str, centre: Centre, tmp_path: Path, *, locked: bool = False
+    family: str,
+    centre: Centre,
+    tmp_path: Path,
+    *,
+    locked: bool = False,
+    reports_barrier: bool = True,
 ) -> AsyncIterator[Camera]:
     token = await centre.add_lane(LANE)
     if family == "hikvision":
-        hik = HikvisionCamera(locked=locked)
+        hik = HikvisionCamera(locked=locked, reports_barrier=reports_barrier)
         async with hikvision_lane(centre.link, LANE, token, tmp_path, hik, 0.2) as lane:
 
             async def push(seen: Car) -> None:
@@ -100,6 +105,25 @@ async def test_a_hikvision_open_is_done_once_the_camera_reads_the_arm_up(
         assert done["outcome"] == "done" and "detail" not in done
         assert (hik.opens, hik.barrier) == (1, 2)
         await alice.next("lane", lane_row(lambda r: r["gate"] == "up"))
+
+
+async def test_a_hikvision_model_without_barrier_status_opens_as_one_without_a_sensor(
+    staffed: Centre, tmp_path: Path
+) -> None:
+    async with (
+        camera_at("hikvision", staffed, tmp_path, reports_barrier=False) as camera,
+        desk(staffed, "alice") as alice,
+    ):
+        hik = camera.emulated
+        assert isinstance(hik, HikvisionCamera)
+        # barrierGateStatus answers notSupport: the camera's OK is all there is to say.
+        done = await opened(alice)
+        assert (done["outcome"], done["detail"]) == ("done", NO_SENSOR)
+        await camera.see(car("粤B12345", PlateColour.BLUE))
+        await plate_shown(alice, "粤B12345")
+        lanes = (await alice.client.get("/api/lanes")).json()["lanes"]
+        assert [each["faults"] for each in lanes if each["id"] == LANE] == [[]]
+    assert (hik.opens, hik.status_reads) == (1, 1)
 
 
 async def test_a_dahua_open_is_done_saying_the_arm_was_not_reported(

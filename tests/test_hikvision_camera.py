@@ -192,6 +192,26 @@ async def test_a_locked_barrier_takes_the_open_and_is_reported_closed(
     assert not [e for e in events.seen if isinstance(e, GateChanged) and e.state is GateState.UP]
 
 
+async def test_a_model_answering_not_support_for_the_barrier_is_there_without_a_sensor(
+    camera: HikvisionCamera,
+) -> None:
+    # A plates-only model left at gate_status's default: barrierGateStatus is 403
+    # notSupport, every time, and the camera is fine.
+    camera.reports_barrier = False
+    async with running(hikvision.build, table(camera, check_every=1.0), ENV) as (device, events, _):
+        assert isinstance(device, AnprCameraWithBarrierState)
+        await device.check()
+        reads = camera.status_reads
+        for _ in range(3):
+            await device.check()  # deviceInfo, not the barrier, from now on
+        assert not device.senses_gate() and device.gate_state() is GateState.UNKNOWN
+        await camera.server.stop()  # and the camera's absence is still seen
+        fault = await events.next(FaultRaised)
+    assert camera.status_reads == reads
+    assert fault.active and "cannot connect" in fault.detail
+    assert [e for e in events.seen if isinstance(e, FaultRaised)] == [fault]
+
+
 async def test_a_model_without_barrier_state_offers_no_sensor(camera: HikvisionCamera) -> None:
     camera.reports_barrier = False
     without = table(camera, gate_status=False, check_every=1.0)

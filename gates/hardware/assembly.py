@@ -160,7 +160,7 @@ class HardwareLane:
     async def open_gate(self) -> str:
         if self._gate is None:
             raise DriverRefused("no_gate")
-        sensor = self._sensor
+        sensor = self._sensor if self._sensor is not None and self._sensor.senses_gate() else None
         if sensor is not None and sensor.gate_state() is GateState.UP:
             return "the barrier was already up"
         self._moved.clear()

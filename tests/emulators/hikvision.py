@@ -241,6 +241,7 @@ class HikvisionCamera:
     encoding: str = "UTF-8"  # its replies and pushes are written in (GB2312: Chinese firmware)
     barrier: int = 1  # barrierGateStatus: 0 no signal, 1 closed, 2 open
     opens: int = 0
+    status_reads: int = 0  # barrierGateStatus asked, answered or not
     lifted: asyncio.Queue[float] = field(
         default_factory=asyncio.Queue
     )  # perf_counter each time the arm reports up
@@ -297,6 +298,7 @@ class HikvisionCamera:
         self.barrier = 1
 
     async def _barrier_status(self, request: Request) -> Response:
+        self.status_reads += 1
         if not self.reports_barrier:
             return self._xml(NOT_SUPPORT, 403)
         return self._xml(

@@ -79,6 +79,17 @@ def response_status(body: bytes) -> tuple[int, str]:
     return int(code), said
 
 
+def not_supported(body: bytes) -> bool:
+    """The camera says it has no such resource: a ``ResponseStatus`` whose
+    ``subStatusCode`` is ``notSupport`` (under statusCode 4, "Invalid Operation", in
+    ISAPI's ResponseStatus; the other reasons under 4, such as ``lowPrivilege``, are no
+    answer of this kind). A camera without barrier status answers its read so."""
+    try:
+        return _text(_root(body), "subStatusCode") == "notSupport"
+    except IsapiError:
+        return False
+
+
 def _root(body: bytes) -> Element:
     try:
         return xmltext.parse(body)
