@@ -174,6 +174,51 @@ EXTERNAL = b"""<?xml version="1.0"?><!DOCTYPE e [<!ENTITY x SYSTEM "file:///etc/
             "nested deeper",
         ),
         ("application/json", b'{"eventType":"ANPR"}', "without its <ANPR>"),
+        # A field that is not text is refused, not written out as Python's repr of it.
+        ("application/xml", alert(plate="<a>1</a>"), "licensePlate is not text"),
+        ("application/xml", alert().replace(b"<line>1", b"<licensePlate/><line>1"), "repeated"),
+        (
+            "application/json",
+            b'{"eventType":"ANPR","ANPR":{"licensePlate":{"a":"B12345"},"confidenceLevel":5}}',
+            "licensePlate is not text but nested fields",
+        ),
+        (
+            "application/json",
+            b'{"eventType":"ANPR","ANPR":{"licensePlate":12345,"confidenceLevel":5}}',
+            "licensePlate is not text but int",
+        ),
+        (
+            "application/json",
+            b'{"eventType":"ANPR","ANPR":{"licensePlate":"B1","plateColor":["blue"],"confidenceLevel":5}}',
+            "plateColor is not text",
+        ),
+        (
+            "application/json",
+            b'{"eventType":"ANPR","ANPR":{"licensePlate":"B1","direction":{},"confidenceLevel":5}}',
+            "direction is not text",
+        ),
+        (
+            "application/json",
+            b'{"eventType":"ANPR","ANPR":{"licensePlate":"B1","confidenceLevel":true}}',
+            "confidenceLevel is not a number but bool",
+        ),
+        (
+            "application/json",
+            b'{"eventType":"ANPR","ANPR":{"licensePlate":"B1","confidenceLevel":{"v":5}}}',
+            "confidenceLevel is not a number but nested",
+        ),
+        (
+            "application/json",
+            b'{"eventType":"ANPR","ANPR":{"licensePlate":"B1","confidenceLevel":1'
+            + b"0" * 400
+            + b"}}",
+            "is not a number",
+        ),
+        (
+            "application/json",
+            b'{"eventType":["ANPR"],"ANPR":{"licensePlate":"B1","confidenceLevel":5}}',
+            "eventType is not text but repeated",
+        ),
         ("multipart/form-data; boundary=b", b"--b\r\n\r\n<x/>", "multipart"),
         (*form(("detectionPicture.jpg", "image/jpeg", JPEG)), "no alert part"),
     ],

@@ -119,8 +119,19 @@ async def test_bare_xml_has_its_picture_fetched_from_the_camera(camera: Hikvisio
                 )
             ]
         ),
+        (
+            "application/json",
+            b'{"eventType":"ANPR","ANPR":{"licensePlate":{"A":"1"},"confidenceLevel":90}}',
+        ),
     ],
-    ids=["xml-bomb", "truncated-xml", "lone-surrogate", "cut-multipart", "external-entity"],
+    ids=[
+        "xml-bomb",
+        "truncated-xml",
+        "lone-surrogate",
+        "cut-multipart",
+        "external-entity",
+        "nested-plate",
+    ],
 )
 async def test_a_bad_push_is_answered_200_and_changes_nothing(
     camera: HikvisionCamera, body: tuple[str, bytes]
