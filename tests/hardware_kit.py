@@ -58,6 +58,9 @@ class Relay(_Watched):
     def gate_state(self) -> GateState:
         return self.state
 
+    def senses_gate(self) -> bool:
+        return True
+
 
 class Board(_Watched):
     """An LED board with a voice."""

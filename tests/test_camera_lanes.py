@@ -19,6 +19,7 @@ from tests.camera_lanes import dahua_lane, hikvision_lane
 from tests.conftest import Centre
 from tests.desks import Desk, Message, desk
 from tests.emulators.dahua import DahuaCamera
+from tests.emulators.digest import Fault
 from tests.emulators.hikvision import Car, HikvisionCamera, car
 
 LANE = "P1-IN"
@@ -33,11 +34,16 @@ class Camera:
 
 @contextlib.asynccontextmanager
 async def camera_at(
-    family: str, centre: Centre, tmp_path: Path, *, locked: bool = False
+    family: str,
+    centre: Centre,
+    tmp_path: Path,
+    *,
+    locked: bool = False,
+    reports_barrier: bool = True,
 ) -> AsyncIterator[Camera]:
     token = await centre.add_lane(LANE)
     if family == "hikvision":
-        hik = HikvisionCamera(locked=locked)
+        hik = HikvisionCamera(locked=locked, reports_barrier=reports_barrier)
         async with hikvision_lane(centre.link, LANE, token, tmp_path, hik, 0.2) as lane:
 
             async def push(seen: Car) -> None:
@@ -101,6 +107,25 @@ async def test_a_hikvision_open_is_done_once_the_camera_reads_the_arm_up(
         await alice.next("lane", lane_row(lambda r: r["gate"] == "up"))
 
 
+async def test_a_hikvision_model_without_barrier_status_opens_as_one_without_a_sensor(
+    staffed: Centre, tmp_path: Path
+) -> None:
+    async with (
+        camera_at("hikvision", staffed, tmp_path, reports_barrier=False) as camera,
+        desk(staffed, "alice") as alice,
+    ):
+        hik = camera.emulated
+        assert isinstance(hik, HikvisionCamera)
+        # barrierGateStatus answers notSupport: the camera's OK is all there is to say.
+        done = await opened(alice)
+        assert (done["outcome"], done["detail"]) == ("done", NO_SENSOR)
+        await camera.see(car("粤B12345", PlateColour.BLUE))
+        await plate_shown(alice, "粤B12345")
+        lanes = (await alice.client.get("/api/lanes")).json()["lanes"]
+        assert [each["faults"] for each in lanes if each["id"] == LANE] == [[]]
+    assert (hik.opens, hik.status_reads) == (1, 1)
+
+
 async def test_a_dahua_open_is_done_saying_the_arm_was_not_reported(
     staffed: Centre, tmp_path: Path
 ) -> None:
@@ -136,6 +161,25 @@ async def test_a_locked_barrier_takes_the_open_and_the_lane_refuses_it_as_not_mo
     ended = next(e for e in entries if e["action"] == AuditAction.GATE_OPEN_OUTCOME)
     assert (ended["command_id"], ended["outcome"]) == (refused["command_id"], "refused")
     assert ended["detail"]["detail"] == "gate_did_not_move"
+
+
+@pytest.mark.parametrize(
+    ("fault", "shown"),
+    [("drip", "no answer from"), ("huge", "with more than 1024 KiB")],
+)
+@pytest.mark.parametrize("family", FAMILIES)
+async def test_a_camera_answering_a_byte_at_a_time_or_without_end_refuses_the_open(
+    staffed: Centre, tmp_path: Path, family: str, fault: Fault, shown: str
+) -> None:
+    async with camera_at(family, staffed, tmp_path) as camera, desk(staffed, "alice") as alice:
+        await camera.see(car("粤B12345", PlateColour.BLUE))
+        await plate_shown(alice, "粤B12345")  # the camera answers as it should
+        camera.emulated.fault = fault
+        refused = await opened(alice)
+        assert (refused["outcome"], refused["detail"]) == ("refused", "camera_unreachable")
+        row = await alice.next("lane", lane_row(lambda r: bool(r["faults"])))
+        [raised] = row["lane"]["faults"]
+        assert raised["code"] == "camera_unreachable" and shown in raised["detail"]
 
 
 @pytest.mark.parametrize("family", FAMILIES)

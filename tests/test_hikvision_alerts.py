@@ -104,6 +104,38 @@ def test_colours_map_to_ga36_colours_and_the_rest_to_unknown() -> None:
         assert read is not None and read.colour is expected
 
 
+@pytest.mark.parametrize("encoding", ["GB2312", "GBK", "gb18030", "ISO-8859-1", "UTF-8"])
+def test_an_alert_is_read_in_the_encoding_it_declares(encoding: str) -> None:
+    plate = "粤B12345" if encoding != "ISO-8859-1" else "B12345"
+    document = alert(plate=plate).decode().replace('"UTF-8"', f'"{encoding}"', 1)
+    read = parse_push("application/xml", document.encode(encoding))
+    assert read is not None and read.plate == plate
+
+
+def test_isapi_replies_are_read_in_the_encoding_they_declare() -> None:
+    status = (
+        '<?xml version="1.0" encoding="GB2312"?><ResponseStatus><statusCode>4</statusCode>'
+        "<statusString>不支持</statusString></ResponseStatus>"
+    )
+    assert isapi.response_status(status.encode("gb2312")) == (4, "不支持")
+    gate = b"<?xml version='1.0' encoding='GBK' ?><x><barrierGateStatus>2</barrierGateStatus></x>"
+    assert isapi.gate_state(gate) is GateState.UP
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b'<?xml version="1.0" encoding="GB2312"?><x>\xff\xff</x>', "not gb2312 text"),
+        (b'<?xml version="1.0" encoding="no-such"?><x/>', "unknown encoding"),
+        (b'<?xml version="1.0" encoding="UTF-16"?><x/>', "not utf-16 text|not XML"),
+        (b'<?xml version="1.0" encoding="SHIFT_JIS"?><x>1</x>', "no statusCode"),
+    ],
+)
+def test_a_reply_in_an_encoding_it_is_not_in_is_refused_as_isapi(body: bytes, error: str) -> None:
+    with pytest.raises(isapi.IsapiError, match=error):
+        isapi.response_status(body)
+
+
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">
 <!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>
@@ -142,6 +174,51 @@ EXTERNAL = b"""<?xml version="1.0"?><!DOCTYPE e [<!ENTITY x SYSTEM "file:///etc/
             "nested deeper",
         ),
         ("application/json", b'{"eventType":"ANPR"}', "without its <ANPR>"),
+        # A field that is not text is refused, not written out as Python's repr of it.
+        ("application/xml", alert(plate="<a>1</a>"), "licensePlate is not text"),
+        ("application/xml", alert().replace(b"<line>1", b"<licensePlate/><line>1"), "repeated"),
+        (
+            "application/json",
+            b'{"eventType":"ANPR","ANPR":{"licensePlate":{"a":"B12345"},"confidenceLevel":5}}',
+            "licensePlate is not text but nested fields",
+        ),
+        (
+            "application/json",
+            b'{"eventType":"ANPR","ANPR":{"licensePlate":12345,"confidenceLevel":5}}',
+            "licensePlate is not text but int",
+        ),
+        (
+            "application/json",
+            b'{"eventType":"ANPR","ANPR":{"licensePlate":"B1","plateColor":["blue"],"confidenceLevel":5}}',
+            "plateColor is not text",
+        ),
+        (
+            "application/json",
+            b'{"eventType":"ANPR","ANPR":{"licensePlate":"B1","direction":{},"confidenceLevel":5}}',
+            "direction is not text",
+        ),
+        (
+            "application/json",
+            b'{"eventType":"ANPR","ANPR":{"licensePlate":"B1","confidenceLevel":true}}',
+            "confidenceLevel is not a number but bool",
+        ),
+        (
+            "application/json",
+            b'{"eventType":"ANPR","ANPR":{"licensePlate":"B1","confidenceLevel":{"v":5}}}',
+            "confidenceLevel is not a number but nested",
+        ),
+        (
+            "application/json",
+            b'{"eventType":"ANPR","ANPR":{"licensePlate":"B1","confidenceLevel":1'
+            + b"0" * 400
+            + b"}}",
+            "is not a number",
+        ),
+        (
+            "application/json",
+            b'{"eventType":["ANPR"],"ANPR":{"licensePlate":"B1","confidenceLevel":5}}',
+            "eventType is not text but repeated",
+        ),
         ("multipart/form-data; boundary=b", b"--b\r\n\r\n<x/>", "multipart"),
         (*form(("detectionPicture.jpg", "image/jpeg", JPEG)), "no alert part"),
     ],

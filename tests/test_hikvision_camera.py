@@ -119,8 +119,19 @@ async def test_bare_xml_has_its_picture_fetched_from_the_camera(camera: Hikvisio
                 )
             ]
         ),
+        (
+            "application/json",
+            b'{"eventType":"ANPR","ANPR":{"licensePlate":{"A":"1"},"confidenceLevel":90}}',
+        ),
     ],
-    ids=["xml-bomb", "truncated-xml", "lone-surrogate", "cut-multipart", "external-entity"],
+    ids=[
+        "xml-bomb",
+        "truncated-xml",
+        "lone-surrogate",
+        "cut-multipart",
+        "external-entity",
+        "nested-plate",
+    ],
 )
 async def test_a_bad_push_is_answered_200_and_changes_nothing(
     camera: HikvisionCamera, body: tuple[str, bytes]
@@ -160,6 +171,22 @@ async def test_open_lifts_the_barrier_and_its_state_says_so(camera: HikvisionCam
     assert camera.opens == 1
 
 
+async def test_a_camera_writing_gb2312_is_read_as_any_other(camera: HikvisionCamera) -> None:
+    # Chinese firmware declares encoding="GB2312", which expat does not read.
+    camera.encoding = "GB2312"
+    seen = car("粤B12345", PlateColour.BLUE)
+    async with running(hikvision.build, table(camera), ENV) as (device, events, workshop):
+        assert isinstance(device, GateOpener)
+        await settled(events)
+        assert await device.open_gate() == Outcome(confirmed=True)
+        assert (await events.next(GateChanged)).state is GateState.UP
+        assert await camera.push(push_url(workshop), seen) == 200
+        assert await camera.push(push_url(workshop), seen, as_="xml") == 200
+        vehicles = [await events.next(VehicleSeen), await events.next(VehicleSeen)]
+    assert [v.plate for v in vehicles] == ["粤B12345", "粤B12345"]
+    assert not [e for e in events.seen if isinstance(e, FaultRaised)]
+
+
 async def test_a_locked_barrier_takes_the_open_and_is_reported_closed(
     camera: HikvisionCamera,
 ) -> None:
@@ -174,6 +201,26 @@ async def test_a_locked_barrier_takes_the_open_and_is_reported_closed(
         assert device.gate_state() is GateState.DOWN
     assert camera.opens == 1
     assert not [e for e in events.seen if isinstance(e, GateChanged) and e.state is GateState.UP]
+
+
+async def test_a_model_answering_not_support_for_the_barrier_is_there_without_a_sensor(
+    camera: HikvisionCamera,
+) -> None:
+    # A plates-only model left at gate_status's default: barrierGateStatus is 403
+    # notSupport, every time, and the camera is fine.
+    camera.reports_barrier = False
+    async with running(hikvision.build, table(camera, check_every=1.0), ENV) as (device, events, _):
+        assert isinstance(device, AnprCameraWithBarrierState)
+        await device.check()
+        reads = camera.status_reads
+        for _ in range(3):
+            await device.check()  # deviceInfo, not the barrier, from now on
+        assert not device.senses_gate() and device.gate_state() is GateState.UNKNOWN
+        await camera.server.stop()  # and the camera's absence is still seen
+        fault = await events.next(FaultRaised)
+    assert camera.status_reads == reads
+    assert fault.active and "cannot connect" in fault.detail
+    assert [e for e in events.seen if isinstance(e, FaultRaised)] == [fault]
 
 
 async def test_a_model_without_barrier_state_offers_no_sensor(camera: HikvisionCamera) -> None:

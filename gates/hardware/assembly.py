@@ -178,7 +178,7 @@ class HardwareLane:
     async def open_gate(self) -> str:
         if self._gate is None:
             raise DriverRefused("no_gate")
-        sensor = self._sensor
+        sensor = self._sensor if self._sensor is not None and self._sensor.senses_gate() else None
         # An arm already up is opened all the same: a barrier about to fall behind the
         # car before holds up for this one.
         already_up = sensor is not None and sensor.gate_state() is GateState.UP

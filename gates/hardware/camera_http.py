@@ -9,9 +9,11 @@ command refused for them ends with the fault's code, as the seam has it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 
 import httpx
 
@@ -22,10 +24,25 @@ log = logging.getLogger("seat.lane.hardware")
 
 WRONG_PASSWORD = "the camera refused the user name or password (HTTP 401)"
 
+# A status, an XML or a JSON answer is a few kilobytes; a still picture is the one
+# large answer a lane asks for, and asks for with its own limit.
+MAX_REPLY = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class CameraReply:
+    status_code: int
+    content: bytes
+
 
 class CameraHttp:
     """One camera's HTTP: Digest with httpx (which answers the challenge, and a stale
-    nonce, by itself), a timeout for every request, errors as ``Unreachable``."""
+    nonce, by itself), errors as ``Unreachable``.
+
+    ``timeout`` bounds each request whole, from connecting to the body's last byte:
+    httpx's own timeout is per read, so a camera sending a byte a second would hold an
+    open forever. The body is read as it comes and refused past its limit, so a camera
+    gone wrong cannot fill the lane's memory."""
 
     def __init__(self, base_url: str, user: str, password: str, timeout: float) -> None:
         self.base_url = base_url.rstrip("/")
@@ -40,16 +57,39 @@ class CameraHttp:
         *,
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
+        limit: int = MAX_REPLY,
+    ) -> CameraReply:
         try:
-            response = await self._client.request(
-                method, self.base_url + path, content=content, headers=headers
-            )
+            async with asyncio.timeout(self.timeout):
+                reply = await self._exchange(method, path, content, headers, limit)
+        except TimeoutError:
+            raise Unreachable(DeviceFault.CAMERA_UNREACHABLE, no_answer(self)) from None
         except httpx.HTTPError as exc:
             raise Unreachable(DeviceFault.CAMERA_UNREACHABLE, unreachable(exc, self)) from None
-        if response.status_code == 401:
+        if reply.status_code == 401:
             raise Unreachable(DeviceFault.CAMERA_UNREACHABLE, WRONG_PASSWORD)
-        return response
+        return reply
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        content: bytes | None,
+        headers: Mapping[str, str] | None,
+        limit: int,
+    ) -> CameraReply:
+        url = self.base_url + path
+        async with self._client.stream(method, url, content=content, headers=headers) as response:
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > limit:
+                    raise Unreachable(
+                        DeviceFault.CAMERA_UNREACHABLE,
+                        f"{self.base_url} answered {path.split('?')[0]} with more than "
+                        f"{limit // 1024} KiB",
+                    )
+            return CameraReply(response.status_code, bytes(body))
 
     def stream(self, path: str, read_timeout: float) -> AbstractAsyncContextManager[httpx.Response]:
         """A long GET whose body is read as it comes; a read that waits ``read_timeout``
@@ -84,7 +124,11 @@ def from_options(options: DeviceOptions) -> tuple[str, CameraHttp]:
 def unreachable(exc: httpx.HTTPError, camera: CameraHttp) -> str:
     """The fault's detail for a request that got no HTTP answer."""
     if isinstance(exc, httpx.TimeoutException):
-        return f"no answer from {camera.base_url} within {camera.timeout:g} s"
+        return no_answer(camera)
     if isinstance(exc, httpx.ConnectError):
         return f"cannot connect to {camera.base_url}: {exc or 'refused'}"
     return f"lost {camera.base_url}: {type(exc).__name__} {exc}".rstrip()
+
+
+def no_answer(camera: CameraHttp) -> str:
+    return f"no answer from {camera.base_url} within {camera.timeout:g} s"

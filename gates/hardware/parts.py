@@ -92,6 +92,11 @@ class GateSensor(Protocol):
         device is away)."""
         ...
 
+    def senses_gate(self) -> bool:
+        """False once the device has said it cannot read the barrier at all (a camera
+        model without barrier status answers so): the lane no longer waits on it."""
+        ...
+
 
 @runtime_checkable
 class TextDisplay(Protocol):

@@ -27,6 +27,9 @@ class GateReading:
     def __init__(self, device: str) -> None:
         self.device = device
         self.state = GateState.UNKNOWN
+        # False once the device said it cannot report the barrier (a camera model
+        # without it): the lane then takes the device's OK for an open, as with no sensor.
+        self.reported = True
 
     def set(self, state: GateState, emit: Emit | None) -> None:
         if state is self.state:
@@ -41,14 +44,16 @@ async def watch(
     check: Callable[[], Awaitable[None]],
     lost: Callable[[], None],
     latch: FaultLatch,
-    cadence: float,
+    cadence: Callable[[], float],
     kick: asyncio.Event,
     cause: str = "",
 ) -> None:
-    """``check`` every ``cadence`` seconds, or at once when ``kick`` is set (after an
-    open, so the lane does not wait a whole interval for the arm); until cancelled. An
-    ``Unreachable`` raises the latch's fault for ``cause``, calls ``lost`` and retries
-    with the lane's backoff; the next answer clears it."""
+    """``check`` every ``cadence()`` seconds (asked each time: a device that learns it
+    has less to read, a camera without the barrier's state, slows down), or at once
+    when ``kick`` is set (after an open, so the lane does not wait a whole interval for
+    the arm); until cancelled. An ``Unreachable`` raises the latch's fault for
+    ``cause``, calls ``lost`` and retries with the lane's backoff; the next answer
+    clears it."""
     backoff = Backoff()
     while True:
         try:
@@ -61,5 +66,5 @@ async def watch(
         latch.clear(cause)
         backoff.reset()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(kick.wait(), cadence)
+            await asyncio.wait_for(kick.wait(), cadence())
         kick.clear()

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.emulators.digest import DigestGuard, Guarded
+from tests.emulators.digest import DigestGuard, Fault, Guarded
 from tests.emulators.hikvision import SIZE, Car
 from tests.emulators.server import DeviceServer
 
@@ -81,6 +81,7 @@ class DahuaCamera:
     password: str = "Dahua123"
     channel: int = 1
     slow_s: float = 0.0
+    fault: Fault | None = None  # drip or huge: every answer sent so (tests.emulators.digest)
     refuse_strobe: bool = False
     strobes: int = 0
     streams: int = 0  # event streams asked for, ever
@@ -101,7 +102,9 @@ class DahuaCamera:
                 Route("/cgi-bin/trafficSnap.cgi", self._traffic_snap),
             ]
         )
-        self.server = DeviceServer(Guarded(app, self.guard, lambda: self.slow_s))
+        self.server = DeviceServer(
+            Guarded(app, self.guard, lambda: self.slow_s, lambda: self.fault)
+        )
 
     @property
     def listening(self) -> int:

@@ -17,9 +17,18 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# How a device gone wrong answers, its answer followed by whitespace (which an XML
+# document's root, or a CGI's "OK", may have after it): ``drip``, a byte at a time,
+# each before a client's read would time out, the whole far slower than any request
+# should take; ``huge``, far more than any client should take.
+Fault = Literal["drip", "huge"]
+DRIP_EVERY = 0.2  # seconds between bytes
+PADDING: dict[Fault, int] = {"drip": 200, "huge": 64 * 1024 * 1024}
 
 _PARAM = re.compile(r'(\w+)=(?:"((?:[^"\\]|\\.)*)"|([^,\s]+))')
 
@@ -86,12 +95,20 @@ class DigestGuard:
 
 class Guarded:
     """An emulated device's app behind Digest, then behind its slowness (``delay()``
-    seconds before each answer, for a test that makes the device slow)."""
+    seconds before each answer, for a test that makes the device slow) and its
+    ``fault()``, which, where set, changes how each answer is sent."""
 
-    def __init__(self, app: ASGIApp, guard: DigestGuard, delay: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        guard: DigestGuard,
+        delay: Callable[[], float],
+        fault: Callable[[], Fault | None] = lambda: None,
+    ) -> None:
         self.app = app
         self.guard = guard
         self.delay = delay
+        self.fault = fault
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -107,4 +124,49 @@ class Guarded:
             return
         if delay := self.delay():
             await asyncio.sleep(delay)  # the device's own slowness, which the test set
-        await self.app(scope, receive, send)
+        fault = self.fault()
+        if fault is None:
+            await self.app(scope, receive, send)
+            return
+        answer: list[Message] = []
+
+        async def keep(message: Message) -> None:
+            answer.append(message)
+
+        await self.app(scope, receive, keep)
+        start, body = answer[0], b"".join(m.get("body", b"") for m in answer[1:])
+        padding = PADDING[fault]
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body) + padding).encode()))
+        await send({**start, "headers": headers})
+        if fault == "drip":
+            await _drip(body + b" " * padding, receive, send)
+            return
+        await send({"type": "http.response.body", "body": body, "more_body": True})
+        chunk = b" " * (1 << 16)
+        for _ in range(padding // len(chunk)):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def _drip(body: bytes, receive: Receive, send: Send) -> None:
+    """``body`` a byte every ``DRIP_EVERY`` seconds (the time is the fault), until it is
+    sent or the client hangs up."""
+
+    async def hung_up() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    gone = asyncio.ensure_future(hung_up())
+    try:
+        for index in range(len(body)):
+            more = index + 1 < len(body)
+            await send(
+                {"type": "http.response.body", "body": body[index : index + 1], "more_body": more}
+            )
+            if more:
+                await asyncio.wait([gone], timeout=DRIP_EVERY)
+                if gone.done():
+                    return
+    finally:
+        gone.cancel()

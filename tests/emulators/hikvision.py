@@ -8,7 +8,8 @@ host as ``multipart/form-data`` (``anpr.xml``, ``detectionPicture.jpg``,
 ``licensePlatePicture.jpg``), or as bare XML or JSON as some firmware does, never
 posting again whatever the answer. The barrier takes ``lift_s`` to rise, falls again
 ``hold_s`` later where set (its auto-close), and, locked, takes the open and stays
-closed. Faults: unplugged (``server.stop``), slow answers, a
+closed. Its replies can be written in GB2312, as Chinese firmware writes them. Faults:
+unplugged (``server.stop``), slow answers, a
 changed password, pushes malformed, huge or an XML bomb.
 """
 
@@ -35,7 +36,7 @@ from starlette.routing import Route
 
 from gates.lane.snapshot import render
 from gates.vocabulary import PlateColour
-from tests.emulators.digest import DigestGuard, Guarded
+from tests.emulators.digest import DigestGuard, Fault, Guarded
 from tests.emulators.server import DeviceServer
 
 NS = "http://www.isapi.org/ver20/XMLSchema"
@@ -100,7 +101,7 @@ def car(plate: str, colour: PlateColour, *, confidence: int = 96, seed: int = 1)
 
 
 def anpr_xml(camera: HikvisionCamera, seen: Car) -> bytes:
-    return alert_xml(
+    document = alert_xml(
         camera.server.port,
         camera.channel,
         seen.colour_word + seen.plate,
@@ -108,6 +109,7 @@ def anpr_xml(camera: HikvisionCamera, seen: Car) -> bytes:
         seen.colour,
         seen.rect,
     )
+    return in_encoding(document, camera.encoding)
 
 
 def alert_xml(
@@ -235,8 +237,11 @@ class HikvisionCamera:
     locked: bool = False
     refuse_barrier: bool = False  # barrier control off in the camera's settings
     slow_s: float = 0.0
+    fault: Fault | None = None  # drip or huge: every answer sent so (tests.emulators.digest)
+    encoding: str = "UTF-8"  # its replies and pushes are written in (GB2312: Chinese firmware)
     barrier: int = 1  # barrierGateStatus: 0 no signal, 1 closed, 2 open
     opens: int = 0
+    status_reads: int = 0  # barrierGateStatus asked, answered or not
     lifted: asyncio.Queue[float] = field(
         default_factory=asyncio.Queue
     )  # perf_counter each time the arm reports up
@@ -256,11 +261,13 @@ class HikvisionCamera:
                 Route(f"/ISAPI/Streaming/channels/{self.channel}01/picture", self._picture),
             ]
         )
-        self.server = DeviceServer(Guarded(app, self.guard, lambda: self.slow_s))
+        self.server = DeviceServer(
+            Guarded(app, self.guard, lambda: self.slow_s, lambda: self.fault)
+        )
         self.still = car("粤B12345", PlateColour.BLUE, seed=7).jpeg
 
     async def _device_info(self, request: Request) -> Response:
-        return _xml(
+        return self._xml(
             f'<?xml version="1.0" encoding="UTF-8"?><DeviceInfo version="2.0" xmlns="{NS}">'
             "<deviceName>Entrance</deviceName><model>DS-TCG405-E</model>"
             "<firmwareVersion>V5.4.0</firmwareVersion></DeviceInfo>".encode()
@@ -270,16 +277,16 @@ class HikvisionCamera:
         try:
             root = safe_xml.fromstring(await request.body(), forbid_dtd=True)
         except Exception:
-            return _xml(BAD_XML, 400)
+            return self._xml(BAD_XML, 400)
         if self.refuse_barrier:
-            return _xml(NOT_SUPPORT, 403)
+            return self._xml(NOT_SUPPORT, 403)
         mode = next((e.text for e in root.iter() if e.tag.endswith("ctrlMode")), None)
         if mode != "open":
-            return _xml(status_xml(6, "Invalid Content", "badParameters"), 400)
+            return self._xml(status_xml(6, "Invalid Content", "badParameters"), 400)
         self.opens += 1
         if not self.locked:
             asyncio.get_running_loop().call_later(self.lift_s, self._lifted)
-        return _xml(OK)
+        return self._xml(OK)
 
     def _lifted(self) -> None:
         self.barrier = 2
@@ -291,9 +298,10 @@ class HikvisionCamera:
         self.barrier = 1
 
     async def _barrier_status(self, request: Request) -> Response:
+        self.status_reads += 1
         if not self.reports_barrier:
-            return _xml(NOT_SUPPORT, 403)
-        return _xml(
+            return self._xml(NOT_SUPPORT, 403)
+        return self._xml(
             f'<?xml version="1.0" encoding="UTF-8"?><BarrierGateStatus version="2.0" '
             f'xmlns="{NS}"><barrierGateStatus>{self.barrier}</barrierGateStatus>'
             "</BarrierGateStatus>".encode()
@@ -302,10 +310,17 @@ class HikvisionCamera:
     async def _voice(self, request: Request) -> Response:
         root = safe_xml.fromstring(await request.body(), forbid_dtd=True)
         self.spoken.extend(e.text or "" for e in root.iter() if e.tag.endswith("TTSInfo"))
-        return _xml(OK)
+        return self._xml(OK)
 
     async def _picture(self, request: Request) -> Response:
         return Response(self.still, media_type="image/jpeg")
+
+    def _xml(self, body: bytes, status: int = 200) -> Response:
+        return Response(
+            in_encoding(body, self.encoding),
+            status,
+            media_type=f'application/xml; charset="{self.encoding}"',
+        )
 
     async def push(
         self,
@@ -323,7 +338,7 @@ class HikvisionCamera:
             if as_ == "multipart":
                 body = form(
                     [
-                        ("anpr.xml", 'text/xml; charset="UTF-8"', anpr_xml(self, seen)),
+                        ("anpr.xml", f'text/xml; charset="{self.encoding}"', anpr_xml(self, seen)),
                         ("licensePlatePicture.jpg", "image/jpeg", seen.crop),
                         ("detectionPicture.jpg", "image/jpeg", seen.jpeg),
                     ]
@@ -336,7 +351,7 @@ class HikvisionCamera:
                     ]
                 )
             elif as_ == "xml":
-                body = 'application/xml; charset="UTF-8"', anpr_xml(self, seen)
+                body = f'application/xml; charset="{self.encoding}"', anpr_xml(self, seen)
             else:
                 body = "application/json", anpr_json(seen)
         poster = (
@@ -347,5 +362,7 @@ class HikvisionCamera:
         return reply.status_code
 
 
-def _xml(body: bytes, status: int = 200) -> Response:
-    return Response(body, status, media_type='application/xml; charset="UTF-8"')
+def in_encoding(document: bytes, encoding: str) -> bytes:
+    """A UTF-8 document as firmware writes it in ``encoding``, declaration and all."""
+    text = document.decode().replace('encoding="UTF-8"', f'encoding="{encoding}"', 1)
+    return text.encode(encoding)

@@ -328,8 +328,13 @@ class AlarmInfoCameraWithGateInput(AlarmInfoCamera):
     def gate_state(self) -> GateState:
         return self._gate.state
 
+    def senses_gate(self) -> bool:
+        return self._gate.reported
+
     async def _watch(self, latch: FaultLatch) -> None:
-        read = watch(self._read_input, self._lost, latch, self.gate_input.poll_s, self._kick, "sdk")
+        read = watch(
+            self._read_input, self._lost, latch, lambda: self.gate_input.poll_s, self._kick, "sdk"
+        )
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._listen(latch))

@@ -29,20 +29,33 @@ def build(options: DeviceOptions, workshop: Workshop) -> Device:
                 "host", "pushes are told apart by their sender: give the camera's IP address"
             ) from None
     host, http = from_options(options)
-    reports_gate = options.flag("gate_status", True)
-    kind = AnprCameraWithBarrierState if reports_gate else AnprCamera
-    camera = kind(
-        options.name,
-        http,
-        address=host,
-        channel=options.integer("channel", 1, low=1, high=64),
-        push_path=options.text("push_path", "/hikvision/anpr"),
-        volume=options.integer("volume", 5, low=1, high=10),
-        # Where the barrier is read this often; else only the camera's presence is.
-        cadence=options.seconds("gate_poll", 0.5, low=0.1, high=10.0)
-        if reports_gate
-        else options.seconds("check_every", 5.0, low=1.0, high=300.0),
-    )
+    channel = options.integer("channel", 1, low=1, high=64)
+    push_path = options.text("push_path", "/hikvision/anpr")
+    volume = options.integer("volume", 5, low=1, high=10)
+    # How often the camera's presence is asked where its barrier is not read.
+    cadence = options.seconds("check_every", 5.0, low=1.0, high=300.0)
+    camera: AnprCamera
+    if options.flag("gate_status", True):
+        camera = AnprCameraWithBarrierState(
+            options.name,
+            http,
+            address=host,
+            channel=channel,
+            push_path=push_path,
+            volume=volume,
+            cadence=cadence,
+            gate_poll=options.seconds("gate_poll", 0.5, low=0.1, high=10.0),
+        )
+    else:
+        camera = AnprCamera(
+            options.name,
+            http,
+            address=host,
+            channel=channel,
+            push_path=push_path,
+            volume=volume,
+            cadence=cadence,
+        )
     if options.has("listen"):
         workshop.listener(options.text("listen")).add(camera)
     return camera

@@ -4,9 +4,8 @@ The documented form (ISAPI, Vehicle Access Control Management, the listening flo
 ``multipart/form-data`` POST: an ``anpr.xml`` part holding an ``EventNotificationAlert``
 whose ``eventType`` is ``ANPR``, then the JPEGs its ``pictureInfoList`` names
 (``detectionPicture.jpg``, the scene; ``licensePlatePicture.jpg``, the plate). Some
-firmware posts the XML bare, or the same alert as JSON. XML goes through defusedxml: a
-push arrives from the lane's LAN, and an entity expansion ("billion laughs") or an
-external entity must be refused, not expanded. Nothing here does I/O.
+firmware posts the XML bare, or the same alert as JSON. XML is read by ``xmltext``
+(defusedxml, in the encoding it declares). Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -16,9 +15,7 @@ from datetime import datetime
 from typing import Any
 from xml.etree.ElementTree import Element
 
-import defusedxml.ElementTree as safe_xml
-from defusedxml import DefusedXmlException
-
+from gates.hardware.hikvision import xmltext
 from gates.hardware.jpeg import jpeg_size, scaled_box
 from gates.hardware.multipart import MultipartError, split
 from gates.hardware.plate_text import PlateTextError, camera_plate
@@ -110,10 +107,8 @@ def _document(data: bytes) -> dict[str, Any]:
             raise AlertError("JSON: not an object")
         return inner
     try:
-        root = safe_xml.fromstring(text, forbid_dtd=True)
-    except DefusedXmlException as exc:
-        raise AlertError(f"XML refused: {type(exc).__name__}") from None
-    except safe_xml.ParseError as exc:
+        root = xmltext.parse(text)
+    except xmltext.XmlError as exc:
         raise AlertError(f"XML: {exc}") from None
     if _local(root.tag) != "EventNotificationAlert":
         raise AlertError(f"XML: root is {_local(root.tag)!r}, not EventNotificationAlert")
@@ -146,25 +141,43 @@ def _tree(element: Element, depth: int) -> dict[str, Any] | str:
 
 
 def _plate(alert: dict[str, Any], jpegs: dict[str, bytes]) -> PlateAlert | None:
-    event = str(alert.get("eventType", ""))
+    event = _text(alert, "eventType")
     if event.upper() != "ANPR":
         return None
     anpr = alert.get("ANPR")
     if not isinstance(anpr, dict):
         raise AlertError("an ANPR alert without its <ANPR> block")
-    plate = plate_of(str(anpr.get("licensePlate", "")))
+    plate = plate_of(_text(anpr, "licensePlate"))
     confidence = _number(anpr.get("confidenceLevel", ""), "confidenceLevel")
     if not 0 <= confidence <= 100:
         raise AlertError(f"confidenceLevel {confidence:g} is not 0-100")
     return PlateAlert(
         plate=plate,
-        colour=COLOURS.get(str(anpr.get("plateColor", "")), PlateColour.UNKNOWN),
+        colour=COLOURS.get(_text(anpr, "plateColor"), PlateColour.UNKNOWN),
         confidence=confidence / 100,
-        direction=str(anpr.get("direction", "unknown")) or "unknown",
-        at=_time(str(alert.get("dateTime", ""))),
+        direction=_text(anpr, "direction") or "unknown",
+        at=_time(_text(alert, "dateTime")),
         pictures=_pictures(anpr.get("pictureInfoList")),
         jpegs=jpegs,
     )
+
+
+def _text(block: dict[str, Any], name: str) -> str:
+    """A field that is text: an XML element with no children, a JSON string. Anything
+    else (nested elements, a repeated one, a JSON object, array or number) is refused,
+    not written out as Python's repr of it ("{'a': '1'}") and taken for a plate."""
+    value = block.get(name, "")
+    if not isinstance(value, str):
+        raise AlertError(f"{name} is not text but {_kind(value)}")
+    return value
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, dict):
+        return "nested fields"
+    if isinstance(value, list):
+        return "repeated"
+    return type(value).__name__
 
 
 def plate_of(text: str) -> str:
@@ -181,9 +194,12 @@ def plate_of(text: str) -> str:
 
 
 def _number(value: object, name: str) -> float:
+    """A number as XML text or a JSON number (not a JSON true, which Python counts)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise AlertError(f"{name} is not a number but {_kind(value)}")
     try:
-        return float(str(value))
-    except ValueError:
+        return float(value)
+    except (ValueError, OverflowError):  # a JSON integer of 400 digits overflows
         raise AlertError(f"{name} {str(value)[:20]!r} is not a number") from None
 
 
@@ -215,7 +231,7 @@ def _pictures(listing: object) -> tuple[Picture, ...]:
             )
             if not all(0 <= n <= 1000 for n in box):
                 raise AlertError(f"plateRect {box} is not in thousandths")
-        pictures.append(Picture(str(entry.get("fileName", "")), str(entry.get("type", "")), box))
+        pictures.append(Picture(_text(entry, "fileName"), _text(entry, "type"), box))
     return tuple(pictures)
 
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from gates.hardware.camera_http import CameraHttp
 from gates.hardware.hikvision import isapi
-from gates.hardware.hikvision.alerts import AlertError, parse_push, snapshot
+from gates.hardware.hikvision.alerts import MAX_JPEG, AlertError, parse_push, snapshot
 from gates.hardware.jpeg import jpeg_size
 from gates.hardware.latch import FaultLatch
 from gates.hardware.parts import DeviceFault, Emit, Outcome, Unreachable
@@ -68,10 +69,14 @@ class AnprCamera:
         self._emit = emit
         latch = FaultLatch(emit, DeviceFault.CAMERA_UNREACHABLE, self.name)
         try:
-            await watch(self.check, self.lost, latch, self.cadence, self._kick)
+            await watch(self.check, self.lost, latch, self.every, self._kick)
         finally:
             self._emit = None
             await self.http.aclose()
+
+    def every(self) -> float:
+        """How often the camera is asked."""
+        return self.cadence
 
     async def check(self) -> None:
         """Ask the camera something; ``Unreachable`` when it does not answer as ISAPI."""
@@ -125,7 +130,7 @@ class AnprCamera:
 
     async def _still(self) -> bytes:
         """A picture from the camera, for a push that came without one (bare XML)."""
-        response = await self.http.request("GET", isapi.picture_path(self.channel))
+        response = await self.http.request("GET", isapi.picture_path(self.channel), limit=MAX_JPEG)
         if response.status_code != 200 or jpeg_size(response.content) is None:
             raise Unreachable(
                 DeviceFault.CAMERA_UNREACHABLE,
@@ -167,16 +172,40 @@ class AnprCamera:
 
 
 class AnprCameraWithBarrierState(AnprCamera):
-    """A model that reports the barrier (``barrierGateStatus``): read at the lane file's
-    cadence and at once after an open, each change emitted as ``GateChanged``, so the
+    """A model that reports the barrier (``barrierGateStatus``): read every ``gate_poll``
+    seconds and at once after an open, each change emitted as ``GateChanged``, so the
     lane confirms a lift by the arm, not by the camera's OK. A locked barrier takes the
-    open and stays closed, and this says so."""
+    open and stays closed, and this says so.
+
+    A model without barrier status (a plates-only camera) answers the read ``notSupport``
+    every time, and is no less there for it: on that answer the barrier is no longer
+    read, its state stays unknown, the lane takes the camera's OK for an open (as with
+    ``gate_status = false``), and the camera's presence is asked every ``cadence``."""
+
+    def __init__(self, *args: Any, gate_poll: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gate_poll = gate_poll
 
     def gate_state(self) -> GateState:
         return self._gate.state
 
+    def senses_gate(self) -> bool:
+        return self._gate.reported
+
+    def every(self) -> float:
+        return self.gate_poll if self._gate.reported else self.cadence
+
     async def check(self) -> None:
+        if not self._gate.reported:
+            await super().check()
+            return
         response = await self.http.request("GET", isapi.barrier_status_path(self.channel))
+        if isapi.not_supported(response.content):
+            log.warning("lane.hikvision.gate_status.not_supported device=%s", self.name)
+            self._gate.reported = False
+            self._gate.set(GateState.UNKNOWN, self._emit)
+            await super().check()
+            return
         try:
             if response.status_code != 200:
                 raise isapi.IsapiError(f"HTTP {response.status_code}")

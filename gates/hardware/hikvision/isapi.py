@@ -8,9 +8,7 @@ from __future__ import annotations
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
-import defusedxml.ElementTree as safe_xml
-from defusedxml import DefusedXmlException
-
+from gates.hardware.hikvision import xmltext
 from gates.textrules import parse_count
 from gates.vocabulary import GateState
 
@@ -81,13 +79,22 @@ def response_status(body: bytes) -> tuple[int, str]:
     return int(code), said
 
 
+def not_supported(body: bytes) -> bool:
+    """The camera says it has no such resource: a ``ResponseStatus`` whose
+    ``subStatusCode`` is ``notSupport`` (under statusCode 4, "Invalid Operation", in
+    ISAPI's ResponseStatus; the other reasons under 4, such as ``lowPrivilege``, are no
+    answer of this kind). A camera without barrier status answers its read so."""
+    try:
+        return _text(_root(body), "subStatusCode") == "notSupport"
+    except IsapiError:
+        return False
+
+
 def _root(body: bytes) -> Element:
     try:
-        return safe_xml.fromstring(body, forbid_dtd=True)
-    except DefusedXmlException as exc:
-        raise IsapiError(f"XML refused: {type(exc).__name__}") from None
-    except safe_xml.ParseError as exc:
-        raise IsapiError(f"not XML: {exc}") from None
+        return xmltext.parse(body)
+    except xmltext.XmlError as exc:
+        raise IsapiError(str(exc)) from None
 
 
 def _text(root: Element, name: str) -> str:

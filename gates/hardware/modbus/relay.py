@@ -245,6 +245,9 @@ class SensedRelay(Relay):
     def gate_state(self) -> GateState:
         return self._gate.state
 
+    def senses_gate(self) -> bool:
+        return self._gate.reported
+
     async def _read(self, emit: Emit) -> None:
         reply = await self._ask(
             f"reading input {self._input}",
