@@ -100,6 +100,22 @@ async def test_a_locked_barrier_that_takes_the_open_and_stays_down_is_refused(
     assert relay.pulses == 1 and GateChanged(GateState.UP) not in events
 
 
+async def test_an_open_while_another_waits_leaves_the_first_its_rise(
+    lane: tuple[HardwareLane, list[LaneEvent]],
+) -> None:
+    """An agent opening again while the first open waits for the arm: the second finds
+    it up, and the first, whose wait runs out with the arm reading up, ends done."""
+    hardware, _ = lane
+    relay = device(hardware, "relay", Relay)
+    relay.locked = True
+    first = asyncio.create_task(hardware.open_gate())
+    await asyncio.sleep(0)  # one turn: the first open has pulsed and waits for the arm
+    assert relay.pulses == 1 and not first.done()
+    relay.state = GateState.UP
+    assert await hardware.open_gate() == "the barrier was already up"
+    assert await first == ""
+
+
 @pytest.mark.parametrize(
     ("state", "detail"),
     [

@@ -94,7 +94,9 @@ class HardwareLane:
         self._plates = parts["plates"].device if "plates" in parts else None
         self._intercom = parts["intercom"].device if "intercom" in parts else None
         self._emit: Callable[[LaneEvent], None] | None = None
-        self._moved = asyncio.Event()
+        # One waiter per open in flight, each told when the arm reads up: two opens
+        # overlap when an agent opens again while the first waits.
+        self._awaiting_up: set[asyncio.Future[None]] = set()
         self._faults = LaneFaults(self._send)
 
     def link_changed(self, up: bool) -> None:
@@ -160,7 +162,9 @@ class HardwareLane:
                 if device.name != self._sensing:
                     return
                 if event.state is GateState.UP:
-                    self._moved.set()
+                    for waiter in self._awaiting_up:
+                        if not waiter.done():
+                            waiter.set_result(None)
             if isinstance(event, FaultRaised):
                 if event.active:
                     self._faults.raised(device.name, event.code, event.detail)
@@ -182,28 +186,35 @@ class HardwareLane:
         # An arm already up is opened all the same: a barrier about to fall behind the
         # car before holds up for this one.
         already_up = sensor is not None and sensor.gate_state() is GateState.UP
-        self._moved.clear()
-        name, opener = self._gate
-        outcome = await self._carry_out(name, opener.open_gate())
-        if sensor is None:
-            return _joined(outcome, NO_SENSOR)
-        if already_up:
-            return _joined(outcome, ALREADY_UP)
+        risen: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._awaiting_up.add(risen)
         try:
-            async with asyncio.timeout(self.settings.open_wait_s):
-                await self._moved.wait()
-        except TimeoutError:
-            state = sensor.gate_state()
-            log.warning(
-                "lane.hardware.gate_not_seen_up wait_s=%.1f state=%s",
-                self.settings.open_wait_s,
-                state,
-            )
-            if state is GateState.DOWN:
-                # A locked barrier takes the open and stays down: never a lift.
-                raise DriverRefused(DID_NOT_MOVE) from None
-            return _joined(outcome, NOT_SEEN_UP[state])
-        return ""
+            name, opener = self._gate
+            outcome = await self._carry_out(name, opener.open_gate())
+            if sensor is None:
+                return _joined(outcome, NO_SENSOR)
+            if already_up:
+                return _joined(outcome, ALREADY_UP)
+            try:
+                async with asyncio.timeout(self.settings.open_wait_s):
+                    await risen
+            except TimeoutError:
+                return self._not_seen_up(sensor.gate_state(), outcome)
+            return ""
+        finally:
+            self._awaiting_up.discard(risen)
+
+    def _not_seen_up(self, state: GateState, outcome: Outcome) -> str:
+        """The end of an open whose wait ran out before the arm was seen to rise."""
+        log.warning(
+            "lane.hardware.gate_not_seen_up wait_s=%.1f state=%s",
+            self.settings.open_wait_s,
+            state,
+        )
+        if state is GateState.DOWN:
+            # A locked barrier takes the open and stays down: never a lift.
+            raise DriverRefused(DID_NOT_MOVE)
+        return _joined(outcome, NOT_SEEN_UP.get(state, ""))
 
     async def display(self, lines: tuple[str, ...], qr: str | None = None) -> str:
         if self._display is None:
