@@ -22,6 +22,7 @@ class ScriptedDriver:
         self.qr: str | None = None  # the QR code shown beside the lines
         self.draws_qr = True  # False: a text-only display, which refuses a QR code
         self.refuse: str | None = None
+        self.fail: Exception | None = None  # a bug in a driver, raised from its open
         # What the hardware could not confirm, as a real lane's driver says with its done.
         self.detail: str | None = None
         # While set and not released, a lift blocks: a command caught mid-execution.
@@ -44,6 +45,8 @@ class ScriptedDriver:
     async def open_gate(self) -> str | None:
         if self.refuse:
             raise DriverRefused(self.refuse)
+        if self.fail is not None:
+            raise self.fail
         self.opens += 1
         self.lifting.set()
         if self.hold is not None:

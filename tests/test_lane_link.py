@@ -159,6 +159,17 @@ async def test_command_to_unconnected_lane_is_lane_offline(centre: Centre) -> No
     assert resolved.outcome == "lane_offline"
 
 
+async def test_a_driver_that_fails_ends_the_command_refused_as_unknown(
+    centre: Centre, lanes: LaneFactory
+) -> None:
+    """A bug in a device adapter still ends the command, or the centre would wait on it
+    for ever: refused, with the reason saying the lane's own code failed."""
+    lane = await lanes("P1-OUT")
+    lane.driver.fail = KeyError("adapter bug")
+    resolved = await centre.hub.command("P1-OUT", OpenGate("c-1"), 5.0)
+    assert (resolved.outcome, resolved.detail) == ("refused", "lane_agent_failed")
+
+
 async def test_driver_refusal_ends_the_command_refused(centre: Centre, lanes: LaneFactory) -> None:
     """The lane's reason reaches the centre."""
     lane = await lanes("P1-OUT")

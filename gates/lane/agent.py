@@ -51,6 +51,9 @@ class Uplink(Protocol):
 
 log = logging.getLogger("seat.lane")
 
+# The refusal of a command the lane's own code failed on.
+AGENT_FAILED = "lane_agent_failed"
+
 
 def link_url(server: str) -> str:
     """The lane-link WebSocket URL of a centre given as http(s):// or ws(s)://."""
@@ -286,6 +289,14 @@ class LaneAgent:
                 detail = await self.driver.display(command.lines, command.qr)
         except DriverRefused as exc:
             refused = exc.reason
+        except Exception:
+            # A fault in the lane's own code (a device adapter's bug): the command still
+            # ends, or the centre would wait on it for ever. Whether the device acted
+            # is not known, and the reason says so.
+            log.exception(
+                "lane.command.failed lane=%s command_id=%s", self.session.lane, command.command_id
+            )
+            refused = AGENT_FAILED
         log.info(
             "lane.command.ended lane=%s command_id=%s refused=%s detail=%s",
             self.session.lane,
