@@ -129,6 +129,8 @@ def test_isapi_replies_are_read_in_the_encoding_they_declare() -> None:
         (b'<?xml version="1.0" encoding="no-such"?><x/>', "unknown encoding"),
         (b'<?xml version="1.0" encoding="UTF-16"?><x/>', "not utf-16 text|not XML"),
         (b'<?xml version="1.0" encoding="SHIFT_JIS"?><x>1</x>', "no statusCode"),
+        (b'<?xml version="1.0" encoding="punycode"?><x/>', "cannot read 'punycode'"),
+        (b'<?xml version="1.0" encoding="undefined"?><x/>', "cannot read 'undefined'"),
     ],
 )
 def test_a_reply_in_an_encoding_it_is_not_in_is_refused_as_isapi(body: bytes, error: str) -> None:

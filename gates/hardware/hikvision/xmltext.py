@@ -45,6 +45,10 @@ def parse(body: bytes) -> Element:
             raise XmlError(f"unknown encoding {name!r}") from None
         except UnicodeDecodeError as exc:
             raise XmlError(f"not {name} text at byte {declared.end() + exc.start}") from None
+        except (UnicodeError, ValueError) as exc:
+            # A codec that is no text encoding, or one that refuses in its own way
+            # ("punycode", "undefined").
+            raise XmlError(f"cannot read {name!r} text: {type(exc).__name__}") from None
     try:
         return safe_xml.fromstring(source, forbid_dtd=True)
     except DefusedXmlException as exc:
