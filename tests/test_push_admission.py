@@ -66,3 +66,11 @@ def test_a_stranger_hammering_the_port_is_logged_once_a_minute_with_its_count() 
     assert quiet.note("10.0.0.8", 61.0) == 1  # another address is its own
     assert quiet.note("10.0.0.7", 200.0) == 1  # past keep: those gone quiet are forgotten
     assert quiet.note("10.0.0.9", 201.0) == 1  # forgotten, so logged at once
+
+
+def test_addresses_rotated_by_the_thousand_are_held_to_the_bound() -> None:
+    """A LAN peer rotating its source address (IPv6 makes it cheap) costs a bounded
+    table: each note is constant work, however many addresses came before."""
+    quiet = Quieted(every_s=60.0, keep=64)
+    assert all(quiet.note(f"fd00::{n:x}", n / 1000) == 1 for n in range(20_000))
+    assert len(quiet._since) == 64

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -88,12 +88,15 @@ class Admission:
 class Quieted:
     """Whether to log one more refusal of ``key`` now: the first at once, then at most
     one line every ``every_s`` saying how many it stands for, so a stranger hammering
-    the port cannot flood the lane's log. Bounded: keys gone quiet are forgotten."""
+    the port cannot flood the lane's log. At most ``keep`` keys are held, the oldest
+    let go first, so addresses rotated by the thousand cost neither memory nor time
+    (one let go early is logged again sooner, which is harmless)."""
 
     def __init__(self, every_s: float = 60.0, keep: int = 1024) -> None:
         self.every_s = every_s
         self.keep = keep
-        self._since: dict[str, tuple[float, int]] = {}  # key -> (last logged, unlogged)
+        # key -> (last logged, held back since), oldest logged first
+        self._since: OrderedDict[str, tuple[float, int]] = OrderedDict()
 
     def note(self, key: str, now: float) -> int | None:
         """The refusals this line stands for (this one with those held back), or None
@@ -102,8 +105,9 @@ class Quieted:
         if now - logged < self.every_s:
             self._since[key] = (logged, held + 1)
             return None
-        if len(self._since) >= self.keep:
-            self._since = {k: v for k, v in self._since.items() if now - v[0] < self.every_s}
+        self._since.pop(key, None)
+        while len(self._since) >= self.keep:
+            self._since.popitem(last=False)
         self._since[key] = (now, 0)
         return held + 1
 
