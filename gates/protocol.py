@@ -45,6 +45,7 @@ MAX_DISPLAY_LINES = 8
 MAX_DISPLAY_LINE = 64
 # A fault's words, shown in the console's lane row; a done's, beside its outcome.
 MAX_FAULT_DETAIL = 500
+MAX_DEVICE_PARTS = 16  # parts of one device a hello may list, known or not
 MAX_DONE_DETAIL = 200
 # A payment link is a few dozen characters; 512 still fits a QR code a panel shows
 # whole (version 18 at error correction M, 89 modules a side).
@@ -110,10 +111,13 @@ class DeviceInfo:
     @classmethod
     def from_fields(cls, fields: Fields) -> DeviceInfo:
         parts = field(fields, "parts", list)
-        if not all(isinstance(part, str) and part in DEVICE_PARTS for part in parts):
-            raise Malformed(f"field 'parts' must list parts of {', '.join(DEVICE_PARTS)}")
+        if len(parts) > MAX_DEVICE_PARTS or not all(isinstance(part, str) for part in parts):
+            raise Malformed(f"field 'parts' must list at most {MAX_DEVICE_PARTS} part names")
         if len(set(parts)) != len(parts):
             raise Malformed("field 'parts' names a part twice")
+        # A part a newer lane names and this end does not know is left out, not refused:
+        # the list only informs the console, and refusing it would keep the lane off.
+        parts = [part for part in parts if part in DEVICE_PARTS]
         at = text(fields, "at", max_len=MAX_DEVICE_AT)
         if "@" in at:
             raise Malformed("field 'at' must not hold '@': where a device is, not who logs in")
@@ -503,8 +507,9 @@ class CallOver(Message):
     does nothing. From the lane: its intercom hung up (the driver walked away); the
     centre ends the call as a caller's hang-up. Not a command: no ack, and one sent
     while the other side is away is not sent again. Optional both ways: it is sent
-    only for presses with ids, and a side from before it answers ``unknown_type`` and
-    changes nothing."""
+    only for presses with ids; a centre from before it answers an ``unknown_type``
+    error and a lane from before it logs a ``lane.link.problem``, and neither changes
+    anything."""
 
     TYPE: ClassVar[str] = "call_over"
     event_ids: tuple[str, ...]

@@ -118,6 +118,14 @@ def test_hello_carries_the_devices_it_states_and_round_trips() -> None:
     assert parse_lane_message(hello.encode()) == hello
 
 
+def test_a_part_a_newer_lane_names_is_left_out_not_refused() -> None:
+    """The list only informs the console: a part this centre does not know (a newer
+    lane's) must not keep the lane off."""
+    hello = parse_lane_message(hello_with_devices([{**LED, "parts": ["display", "qr"]}]))
+    assert isinstance(hello, Hello)
+    assert hello.devices == (DeviceInfo("led", "rs485", ("display",), "cam:rs485-1"),)
+
+
 def test_hello_of_a_lane_that_names_no_devices_has_none_and_sends_none() -> None:
     """An older lane sends no devices; a lane with none sends no field."""
     hello = parse_lane_message('{"type":"hello","v":1,"lane":"P1-IN","token":"t"}')
@@ -145,10 +153,10 @@ def device(**overrides: object) -> dict[str, object]:
         ([CAM] + [device(name=f"cam{n}") for n in range(16)], "17 devices, more than 16"),
         ([CAM, device(parts=["display"])], "names the device 'cam' twice"),
         (["cam"], "entry 0 must be an object"),
-        ([LED, device(parts=["plates", "barrier"])], "entry 1: field 'parts' must list parts"),
         ([device(parts=["gate", "gate"])], "names a part twice"),
         ([device(parts="plates")], "field 'parts' must be list"),
-        ([device(parts=[1])], "field 'parts' must list parts"),
+        ([device(parts=[1])], "field 'parts' must list at most 16 part names"),
+        ([device(parts=[f"p{n}" for n in range(17)])], "must list at most 16 part names"),
         ([device(at="x" * 65)], "field 'at' longer than 64"),
         ([device(at="192.168.1.64\n")], "control character U+000A"),
         ([device(at="\u202e46.1.861.291")], "bidirectional control U+202E"),
