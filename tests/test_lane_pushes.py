@@ -109,6 +109,21 @@ async def test_a_stopped_listener_lets_go_of_its_port() -> None:
     again.close()
 
 
+def test_a_cameras_connection_has_nagle_off() -> None:
+    """An answer must not wait ~40 ms on the camera's delayed ACK: accepted connections
+    inherit TCP_NODELAY from the listening socket."""
+    listener = PushListener("127.0.0.1", 0)
+    port = listener.bind()
+    try:
+        with socket.create_connection(("127.0.0.1", port)):
+            assert listener._socket is not None
+            accepted, _ = listener._socket.accept()
+            with accepted:
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        listener.close()
+
+
 def test_two_devices_cannot_push_from_one_address() -> None:
     listener = PushListener("127.0.0.1", 0)
     listener.add(Camera("10.0.0.5"))

@@ -112,6 +112,9 @@ class PushListener:
             family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
             sock = socket.socket(family, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            # Accepted sockets inherit it (Linux); asyncio sets it only on sockets made
+            # with IPPROTO_TCP, and without it an answer waits on the camera's delayed ACK.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             try:
                 sock.bind((self.host, self.port))
             except OSError:
