@@ -165,7 +165,11 @@ async def test_a_locked_barrier_takes_the_open_and_the_lane_refuses_it_as_not_mo
 
 @pytest.mark.parametrize(
     ("fault", "shown"),
-    [("drip", "no answer from"), ("huge", "with more than 1024 KiB")],
+    [
+        ("drip", "no answer from"),
+        ("huge", "with more than 1024 KiB"),
+        ("gzip", "compressed (gzip)"),
+    ],
 )
 @pytest.mark.parametrize("family", FAMILIES)
 async def test_a_camera_answering_a_byte_at_a_time_or_without_end_refuses_the_open(

@@ -48,7 +48,11 @@ class CameraHttp:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.auth = httpx.DigestAuth(user, password)
-        self._client = httpx.AsyncClient(auth=self.auth, timeout=timeout)
+        # Plain bodies only: a compressed one would be counted after it was inflated,
+        # a thousandfold past its limit in one chunk.
+        self._client = httpx.AsyncClient(
+            auth=self.auth, timeout=timeout, headers={"accept-encoding": "identity"}
+        )
 
     async def request(
         self,
@@ -80,8 +84,15 @@ class CameraHttp:
     ) -> CameraReply:
         url = self.base_url + path
         async with self._client.stream(method, url, content=content, headers=headers) as response:
+            encoding = response.headers.get("content-encoding", "identity").strip().lower()
+            if encoding not in ("identity", ""):
+                raise Unreachable(
+                    DeviceFault.CAMERA_UNREACHABLE,
+                    f"{self.base_url} answered {path.split('?')[0]} compressed ({encoding}),"
+                    " which the lane did not ask for",
+                )
             body = bytearray()
-            async for chunk in response.aiter_bytes():
+            async for chunk in response.aiter_raw():
                 body += chunk
                 if len(body) > limit:
                     raise Unreachable(

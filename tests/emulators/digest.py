@@ -11,6 +11,7 @@ challenged forever, as a camera does (the lane must stop and say so, not retry i
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import re
 import secrets
@@ -25,10 +26,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 # How a device gone wrong answers, its answer followed by whitespace (which an XML
 # document's root, or a CGI's "OK", may have after it): ``drip``, a byte at a time,
 # each before a client's read would time out, the whole far slower than any request
-# should take; ``huge``, far more than any client should take.
-Fault = Literal["drip", "huge"]
+# should take; ``huge``, far more than any client should take; ``gzip``, the answer
+# and 64 MB after it compressed into a few hundred KB, which the client did not ask for.
+Fault = Literal["drip", "huge", "gzip"]
 DRIP_EVERY = 0.2  # seconds between bytes
-PADDING: dict[Fault, int] = {"drip": 200, "huge": 64 * 1024 * 1024}
+PADDING: dict[Fault, int] = {"drip": 200, "huge": 64 * 1024 * 1024, "gzip": 64 * 1024 * 1024}
 
 _PARAM = re.compile(r'(\w+)=(?:"((?:[^"\\]|\\.)*)"|([^,\s]+))')
 
@@ -137,6 +139,12 @@ class Guarded:
         start, body = answer[0], b"".join(m.get("body", b"") for m in answer[1:])
         padding = PADDING[fault]
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        if fault == "gzip":
+            packed = gzip.compress(body + b" " * padding)
+            headers += [(b"content-encoding", b"gzip"), (b"content-length", b"%d" % len(packed))]
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": packed})
+            return
         headers.append((b"content-length", str(len(body) + padding).encode()))
         await send({**start, "headers": headers})
         if fault == "drip":
