@@ -12,7 +12,9 @@ A lane file's table for one::
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+from collections.abc import Callable
 
 from gates.hardware.camera_http import from_options
 from gates.hardware.hikvision.camera import AnprCamera, AnprCameraWithBarrierState
@@ -34,28 +36,19 @@ def build(options: DeviceOptions, workshop: Workshop) -> Device:
     volume = options.integer("volume", 5, low=1, high=10)
     # How often the camera's presence is asked where its barrier is not read.
     cadence = options.seconds("check_every", 5.0, low=1.0, high=300.0)
-    camera: AnprCamera
+    make: Callable[..., AnprCamera] = AnprCamera
     if options.flag("gate_status", True):
-        camera = AnprCameraWithBarrierState(
-            options.name,
-            http,
-            address=host,
-            channel=channel,
-            push_path=push_path,
-            volume=volume,
-            cadence=cadence,
-            gate_poll=options.seconds("gate_poll", 0.5, low=0.1, high=10.0),
-        )
-    else:
-        camera = AnprCamera(
-            options.name,
-            http,
-            address=host,
-            channel=channel,
-            push_path=push_path,
-            volume=volume,
-            cadence=cadence,
-        )
+        gate_poll = options.seconds("gate_poll", 0.5, low=0.1, high=10.0)
+        make = functools.partial(AnprCameraWithBarrierState, gate_poll=gate_poll)
+    camera = make(
+        options.name,
+        http,
+        address=host,
+        channel=channel,
+        push_path=push_path,
+        volume=volume,
+        cadence=cadence,
+    )
     if options.has("listen"):
         workshop.listener(options.text("listen")).add(camera)
     return camera
