@@ -41,6 +41,7 @@ class Relay(_Watched):
         super().__init__(name)
         self.pulse_ms = pulse_ms
         self.pulses = 0
+        self.pulsed = asyncio.Event()
         self.locked = False  # a locked barrier takes the pulse and does not move
         self.away = False  # the board does not answer
         self.state = GateState.DOWN
@@ -49,6 +50,7 @@ class Relay(_Watched):
         if self.away:
             raise Unreachable(DeviceFault.GATE_CONTROLLER_UNREACHABLE, "no answer from the board")
         self.pulses += 1
+        self.pulsed.set()
         if not self.locked:
             self.state = GateState.UP
             self.send(GateChanged(GateState.RISING))

@@ -109,7 +109,7 @@ async def test_an_open_while_another_waits_leaves_the_first_its_rise(
     relay = device(hardware, "relay", Relay)
     relay.locked = True
     first = asyncio.create_task(hardware.open_gate())
-    await asyncio.sleep(0)  # one turn: the first open has pulsed and waits for the arm
+    await relay.pulsed.wait()  # the first open has pulsed and waits for the arm
     assert relay.pulses == 1 and not first.done()
     relay.state = GateState.UP
     assert await hardware.open_gate() == "the barrier was already up"
