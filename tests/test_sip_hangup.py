@@ -1,15 +1,25 @@
 """How a SIP intercom's call ends, over real UDP: the centre's call is over and the
 lane says BYE; the door station gives up with CANCEL before the lane answers or as its
 200 OK crosses the CANCEL (RFC 3261 §9); both sides hang up at once; a re-INVITE
-crosses the lane's BYE. Each leaves no call behind: no press the centre would ring, no
-RTP port held (the lanes here have one port pair, so a leaked one refuses the next
-call with 503)."""
+crosses the lane's BYE; the lane's BYE is lost on the LAN, or never answered, and is
+sent again (RFC 3261 §17.1.2.2). Each leaves no call behind: no press the centre would
+ring, no RTP port held (the lanes here have one port pair, so a leaked one refuses the
+next call with 503)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from gates.hardware.sip.timers import retransmits
 from gates.lane.drivers import CallEnded, CallPressed
 from tests.emulators.sip_intercom import Message
 from tests.test_sip_intercom import Lane, lane_with_door
+
+FAST_T1 = 0.05  # timer E's first wait, so timer F (64 T1) comes in 3.2 s
 
 
 async def pressed(lane: Lane) -> str:
@@ -79,15 +89,16 @@ async def test_a_cancel_crossing_the_200_ok_ends_the_call_with_the_door_s_bye() 
 
 
 async def test_byes_crossing_end_the_call_once_on_both_sides() -> None:
-    async with lane_with_door(rtp_pairs=1) as lane:
+    async with lane_with_door(rtp_pairs=1, t1_s=FAST_T1) as lane:
         await lane.door.call()
         press = await pressed(lane)
 
         lane.device.end_call((press,))  # the agent hangs up as the driver does
         bye = await lane.door.hang_up()
+        await asyncio.sleep(12 * FAST_T1)  # the time two more sends of the lane's would take
 
         assert bye.status == 200
-        [crossed] = byes(lane)  # the lane's, answered 481 by a door with no call left
+        [crossed] = byes(lane)  # the lane's, answered 481 by a door with no call left: final
         assert crossed.cseq[1] == "BYE"
         assert not any(isinstance(event, CallEnded) for event in lane.events.seen)
         await answered_again(lane, calls=2)
@@ -105,3 +116,108 @@ async def test_a_reinvite_crossing_the_lane_s_bye_is_481_not_a_new_call() -> Non
         await lane.door.lane_hung_up.wait()
         assert lane.events.calls() == 1
         await answered_again(lane, calls=2)
+
+
+@dataclass
+class Logged:
+    """The lane's log lines of one event, as they come (logged from the loop's own
+    thread, so the event can be set there)."""
+
+    lines: list[str] = field(default_factory=list)
+    came: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def wait(self) -> None:
+        async with asyncio.timeout(10):
+            await self.came.wait()
+
+
+@contextlib.contextmanager
+def logged(event: str) -> Iterator[Logged]:
+    seen = Logged()
+
+    class Watch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith(event):
+                seen.lines.append(record.getMessage())
+                seen.came.set()
+
+    watch = Watch(logging.INFO)
+    lane_log = logging.getLogger("seat.lane")
+    level = lane_log.level
+    lane_log.setLevel(logging.INFO)
+    lane_log.addHandler(watch)
+    try:
+        yield seen
+    finally:
+        lane_log.removeHandler(watch)
+        lane_log.setLevel(level)
+
+
+async def test_a_lost_bye_is_sent_again_until_the_door_answers_it() -> None:
+    with logged("lane.sip.bye_answered") as answered:
+        async with lane_with_door(rtp_pairs=1, t1_s=FAST_T1) as lane:
+            lane.door.drop_byes = 2  # the first two never reach it
+            await lane.door.call()
+            press = await pressed(lane)
+            call_id = lane.door.dialog.call_id if lane.door.dialog else ""
+
+            lane.device.end_call((press,))
+            async with asyncio.timeout(10):
+                await lane.door.lane_hung_up.wait()  # the third, answered 200
+            await asyncio.sleep(12 * FAST_T1)  # the time two more sends would take
+
+            first, *again = byes(lane)
+            assert len(again) == 2  # and none after the 200
+            assert first.start.startswith("BYE sip:door@127.0.0.1:")
+            assert first.header("call-id") == call_id
+            assert first.cseq[1] == "BYE"
+            assert again == [first, first]  # the same request: line, headers, Via branch
+            await answered.wait()
+            assert answered.lines == [
+                f"lane.sip.bye_answered device=intercom call={call_id} status=200 sent=3"
+            ]
+            await answered_again(lane, calls=2)
+
+
+async def test_a_bye_never_answered_stops_at_timer_f_and_is_logged() -> None:
+    with logged("lane.sip.bye_unanswered") as unanswered:
+        async with lane_with_door(rtp_pairs=1, t1_s=FAST_T1) as lane:
+            lane.door.ignore_byes = True
+            await lane.door.call()
+            press = await pressed(lane)
+            call_id = lane.door.dialog.call_id if lane.door.dialog else ""
+
+            lane.device.end_call((press,))
+            await unanswered.wait()
+
+            sent = byes(lane)
+            assert len(sent) == len(retransmits(FAST_T1))  # one per wait, the last at 31 T1
+            assert all(bye == sent[0] for bye in sent)
+            assert sent[0].header("call-id") == call_id
+            assert unanswered.lines == [
+                f"lane.sip.bye_unanswered device=intercom call={call_id} "
+                f"sent={len(sent)} after_s={64 * FAST_T1:g}"
+            ]
+            await asyncio.sleep(12 * FAST_T1)
+            assert len(byes(lane)) == len(sent)  # over: nothing more is sent
+            await answered_again(lane, calls=2)
+
+
+async def test_a_new_call_while_the_old_bye_is_resent_is_unaffected() -> None:
+    with logged("lane.sip.bye_unanswered") as unanswered:
+        async with lane_with_door(rtp_pairs=1, t1_s=FAST_T1) as lane:
+            lane.door.ignore_byes = True
+            await lane.door.call()
+            press = await pressed(lane)
+            old = lane.door.dialog.call_id if lane.door.dialog else ""
+            lane.device.end_call((press,))
+            async with asyncio.timeout(10):
+                await lane.door.bye_came.wait()
+
+            await answered_again(lane, calls=2)
+            assert lane.door.dialog is not None and lane.door.dialog.call_id != old
+            await unanswered.wait()  # the old call's BYE gave up meanwhile
+
+            assert {bye.header("call-id") for bye in byes(lane)} == {old}
+            assert (await lane.door.reinvite()).status == 200  # the new call is still up
+            assert not any(isinstance(event, CallEnded) for event in lane.events.seen)

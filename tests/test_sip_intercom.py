@@ -18,6 +18,7 @@ import pytest
 
 from gates.hardware.parts import DeviceFault
 from gates.hardware.sip.intercom import SipIntercom
+from gates.hardware.sip.timers import T1
 from gates.lane.drivers import CallEnded, CallPressed, FaultRaised, LaneEvent
 from media.lane.g711 import PhoneMicrophone, PhoneSpeaker
 from media.lane.tones import RATE, tone
@@ -77,6 +78,7 @@ async def lane_with_door(
     keepalive_s: float = 30.0,
     rtp_timeout_s: float = 30.0,
     rtp_pairs: int = 20,
+    t1_s: float = T1,
 ) -> AsyncIterator[Lane]:
     port = free_udp_port()
     door = DoorStation(("127.0.0.1", port), tone_hz=DOOR_HZ)
@@ -91,6 +93,7 @@ async def lane_with_door(
         keepalive_s=keepalive_s,
         answer_s=1.0,
         rtp_timeout_s=rtp_timeout_s,
+        t1_s=t1_s,
     )
     events = Events()
     running = asyncio.create_task(device.run(events))

@@ -10,7 +10,9 @@ two are checked against the RFCs and not against each other. G.711 is FFmpeg's.
 Faults a test injects: ``hang_up`` (BYE), ``give_up`` (CANCEL right behind the INVITE,
 or crossing the 200 OK), ``reinvite`` (new RTP port, or audio off),
 an offer with ``m=audio 0``, ``silence`` (RTP of zeros), ``deaf`` (OPTIONS go
-unanswered, as from an intercom that is unplugged), a call from another address.
+unanswered, as from an intercom that is unplugged), ``drop_byes`` (the first N BYEs
+lost on the LAN: received, never answered), ``ignore_byes`` (no BYE ever answered), a
+call from another address.
 """
 
 from __future__ import annotations
@@ -152,6 +154,9 @@ class SipIntercom:
         self.tone_hz = tone_hz
         self.silence = False
         self.deaf = False
+        self.drop_byes = 0
+        self.ignore_byes = False
+        self.bye_came = asyncio.Event()
         self.options_seen = 0
         self.pinged = asyncio.Event()
         self.lane_hung_up = asyncio.Event()
@@ -205,6 +210,10 @@ class SipIntercom:
                 if not self.deaf:
                     self._reply(message, addr, 200, "OK")
             elif message.method == "BYE":
+                self.bye_came.set()
+                if self.ignore_byes or self.drop_byes > 0:
+                    self.drop_byes -= 1
+                    continue
                 dialog = self.dialog
                 if dialog is None or message.header("call-id") != dialog.call_id:
                     # It hung up first, and the lane's BYE crossed its own.

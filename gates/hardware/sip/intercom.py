@@ -8,8 +8,9 @@ Signalling, transactions and SDP negotiation are ``aiosipua``'s, RTP and G.711
 ``aiortp``'s; what is here is the lane's policy: one call at a time, only the
 configured intercom may call and only its RTP is heard (``rtp``), a call whose
 intercom vanished without BYE ends when its RTP stops, a call the centre says is over
-(its agent ended it, or nobody answered) is hung up with BYE, and the intercom is checked
-with OPTIONS so a dead or unplugged one is a lane fault.
+(its agent ended it, or nobody answered) is hung up with BYE, sent again until the
+intercom answers it (``bye``), and the intercom is checked with OPTIONS so a dead or
+unplugged one is a lane fault.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from gates.backoff import Backoff
 from gates.hardware.latch import FaultLatch
 from gates.hardware.parts import DeviceFault, Emit
 from gates.hardware.sip.audio import CallAudio
+from gates.hardware.sip.bye import Byes
 from gates.hardware.sip.offers import Answer, OfferRefused, answer
 from gates.hardware.sip.requests import (
     USER_AGENT,
@@ -45,13 +47,11 @@ from gates.hardware.sip.requests import (
     registered,
 )
 from gates.hardware.sip.rtp import IntercomRtp
+from gates.hardware.sip.timers import T1, T2, TimerE
 from gates.hardware.sip.transport import UdpTransport
 from gates.lane.drivers import CallEnded, CallPressed
 
 log = logging.getLogger("seat.lane")
-
-T1 = 0.5  # RFC 3261's round-trip estimate: the first retransmission of an OPTIONS
-T2 = 4.0  # and the longest gap between retransmissions
 
 
 @dataclass
@@ -80,6 +80,7 @@ class SipIntercom:
         answer_s: float,
         rtp_timeout_s: float,
         backoff: Callable[[], Backoff] = Backoff,
+        t1_s: float = T1,
     ) -> None:
         self.name = name
         self.bind = listen
@@ -88,6 +89,8 @@ class SipIntercom:
         self.answer_s = answer_s
         self.rtp_timeout_s = rtp_timeout_s
         self.backoff = backoff
+        self.t1_s = t1_s
+        self._byes = Byes(name, t1_s)
         self.audio = CallAudio()
         self._ports = PortAllocator(rtp_ports)
         self._call: _Call | None = None
@@ -139,7 +142,7 @@ class SipIntercom:
             self._tasks = None
             call, self._call = self._call, None
             if call is not None:
-                call.sip.hangup()
+                call.sip.hangup()  # once: the device is stopping, nothing will resend it
                 await self._close_media(call)
             await uas.stop()
 
@@ -154,6 +157,8 @@ class SipIntercom:
         intercom wired to the wrong lane) is refused with 403 and reaches no call."""
         if addr[0] == self.intercom[0]:
             self._heard.set()
+            if isinstance(message, SipResponse):
+                self._byes.answered(message)
             if isinstance(message, SipRequest) and message.method == "REGISTER":
                 transport.send_reply(registered(message))
             elif isinstance(message, SipRequest) and not self._settled(transport, message):
@@ -213,7 +218,7 @@ class SipIntercom:
                 stale.sip.call_id,
                 call.call_id,
             )
-            if stale.sip.hangup() is None:  # not answered yet: nothing to say BYE to
+            if not self._hang_up(stale.sip):  # not answered yet: nothing to say BYE to
                 stale.sip.reject(487, "Request Terminated")
             self._spawn(self._close_media(stale))
         self._spawn(self._answer(call))
@@ -353,8 +358,18 @@ class SipIntercom:
             return
         self._call = None
         log.info("lane.sip.hung_up device=%s call=%s", self.name, state.sip.call_id)
-        state.sip.hangup()
+        self._hang_up(state.sip)
         self._spawn(self._close_media(state))
+
+    def _hang_up(self, call: IncomingCall) -> bool:
+        """BYE to an answered call, sent again until the intercom answers it; whether
+        there was one to send (a call not yet answered has no dialog to end)."""
+        bye = call.hangup()
+        if bye is None:
+            return False
+        if call.transport is not None:
+            self._spawn(self._byes.resend(bye, call.transport, call.source_addr))
+        return True
 
     def _on_cancel(self, request: SipRequest) -> None:
         """The intercom gave up before we answered: the stack has sent 200 and 487 (and
@@ -389,7 +404,7 @@ class SipIntercom:
             state.sip.call_id,
             self.rtp_timeout_s,
         )
-        state.sip.hangup()
+        self._hang_up(state.sip)
         self._on_gone(state.sip, "rtp_timeout")
 
     async def _close_media(self, state: _Call, *, release: bool = True) -> None:
@@ -426,15 +441,13 @@ class SipIntercom:
         """One OPTIONS transaction, resent at RFC 3261's timer E; whether the
         intercom answered (any status: a 404 or 405 is an intercom alive)."""
         request = options((self._local_ip, self.bind[1]), self.intercom)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.answer_s
-        interval = T1
+        timer = TimerE(self.t1_s, T2, self.answer_s)
         self._heard.clear()
-        while (left := deadline - loop.time()) > 0:
+        while (wait := timer.next()) is not None:
             transport.send(request, self.intercom)
             try:
-                await asyncio.wait_for(self._heard.wait(), min(interval, left))
+                await asyncio.wait_for(self._heard.wait(), wait)
                 return True
             except TimeoutError:
-                interval = min(2 * interval, T2)
+                continue
         return False
