@@ -221,3 +221,23 @@ async def test_a_new_call_while_the_old_bye_is_resent_is_unaffected() -> None:
             assert {bye.header("call-id") for bye in byes(lane)} == {old}
             assert (await lane.door.reinvite()).status == 200  # the new call is still up
             assert not any(isinstance(event, CallEnded) for event in lane.events.seen)
+
+
+async def test_a_bye_answered_only_100_trying_is_sent_again_at_t2_spacing() -> None:
+    with logged("lane.sip.bye_unanswered") as unanswered:
+        async with lane_with_door(rtp_pairs=1, t1_s=FAST_T1) as lane:
+            lane.door.trying_byes = True
+            await lane.door.call()
+            press = await pressed(lane)
+
+            lane.device.end_call((press,))
+            await unanswered.wait()
+
+            # Sent at 0 and T1, when the 100 to the first is back within T1; then timer
+            # E is T2 (4 s), past timer F (3.2 s): fewer sends than to a silent door.
+            sent = len(byes(lane))
+            assert sent < len(retransmits(FAST_T1))
+            assert unanswered.lines == [
+                f"lane.sip.bye_unanswered device=intercom call={byes(lane)[0].header('call-id')} "
+                f"sent={sent} after_s={64 * FAST_T1:g}"
+            ]

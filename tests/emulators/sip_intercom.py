@@ -11,8 +11,9 @@ Faults a test injects: ``hang_up`` (BYE), ``give_up`` (CANCEL right behind the I
 or crossing the 200 OK), ``reinvite`` (new RTP port, or audio off),
 an offer with ``m=audio 0``, ``silence`` (RTP of zeros), ``deaf`` (OPTIONS go
 unanswered, as from an intercom that is unplugged), ``drop_byes`` (the first N BYEs
-lost on the LAN: received, never answered), ``ignore_byes`` (no BYE ever answered), a
-call from another address.
+lost on the LAN: received, never answered), ``ignore_byes`` (no BYE ever answered), ``trying_byes``
+(each BYE answered 100 Trying and no more, RFC 3261 §17.2.2), a call from another
+address.
 """
 
 from __future__ import annotations
@@ -156,6 +157,7 @@ class SipIntercom:
         self.deaf = False
         self.drop_byes = 0
         self.ignore_byes = False
+        self.trying_byes = False
         self.bye_came = asyncio.Event()
         self.options_seen = 0
         self.pinged = asyncio.Event()
@@ -211,6 +213,9 @@ class SipIntercom:
                     self._reply(message, addr, 200, "OK")
             elif message.method == "BYE":
                 self.bye_came.set()
+                if self.trying_byes:
+                    self._reply(message, addr, 100, "Trying")
+                    continue
                 if self.ignore_byes or self.drop_byes > 0:
                     self.drop_byes -= 1
                     continue
