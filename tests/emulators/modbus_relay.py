@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gates.hardware.rs485.frames import crc16_modbus
-from tests.emulators.tcp import TcpPort
+from tests.emulators.tcp import TcpDevice, TcpPort
 
 READ_COILS = 0x01
 READ_INPUTS = 0x02
@@ -47,7 +47,7 @@ class Barrier:
 
 
 @dataclass
-class RelayEmulator:
+class RelayEmulator(TcpDevice):
     unit: int = 1
     coil: int = 0  # the coil wired to the barrier's open contact
     state_input: int = 0
@@ -65,16 +65,6 @@ class RelayEmulator:
 
     def __post_init__(self) -> None:
         self._tcp = TcpPort(self._serve)
-
-    @property
-    def port(self) -> int:
-        return self._tcp.port
-
-    async def start(self, port: int = 0) -> None:
-        await self._tcp.start(port)
-
-    async def stop(self) -> None:
-        await self._tcp.stop()
 
     def lower(self) -> None:
         self.barrier.up = False

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 
 from gates.hardware.rs485 import frames
-from tests.emulators.tcp import TcpPort
+from tests.emulators.tcp import TcpDevice, TcpPort
 
 
 class Reply(enum.Enum):
@@ -35,7 +35,7 @@ class Shown:
     colours: dict[int, frames.Colour] = field(default_factory=dict)
 
 
-class BoardEmulator:
+class BoardEmulator(TcpDevice):
     def __init__(self, *, address: int = frames.ADDRESS, reply: Reply = Reply.NONE) -> None:
         self.address = address
         self.reply = reply
@@ -53,16 +53,6 @@ class BoardEmulator:
     @property
     def url(self) -> str:
         return f"socket://127.0.0.1:{self.port}"
-
-    @property
-    def port(self) -> int:
-        return self._tcp.port
-
-    async def start(self, port: int = 0) -> None:
-        await self._tcp.start(port)
-
-    async def stop(self) -> None:
-        await self._tcp.stop()
 
     def lines(self) -> tuple[str, ...]:
         return tuple(self.shown.lines[key] for key in sorted(self.shown.lines))

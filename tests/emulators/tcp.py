@@ -39,3 +39,20 @@ class TcpPort:
         finally:
             self._clients.discard(writer)
             writer.close()
+
+
+class TcpDevice:
+    """An emulated device that is a TCP server: switched on (``start``, on a port of
+    its choosing or the one it had) and off (``stop``). It sets ``_tcp`` to its port."""
+
+    _tcp: TcpPort
+
+    @property
+    def port(self) -> int:
+        return self._tcp.port
+
+    async def start(self, port: int = 0) -> None:
+        await self._tcp.start(port)
+
+    async def stop(self) -> None:
+        await self._tcp.stop()
